@@ -1,0 +1,40 @@
+import type { Component } from "../../../common/component.js";
+
+/** A container known to hold a GPU or run a GPU process. */
+export interface PodRef {
+  readonly namespace: string;
+  readonly pod: string;
+  readonly container: string;
+  /** Model name from the configured pod label or annotation, when the Kubernetes API is reachable. */
+  readonly model?: string;
+  readonly podUid?: string;
+}
+
+/** The latest GPU-to-pod mapping; a value, safe to keep. */
+export interface PodAttribution {
+  /**
+   * Device id as the kubelet reports it (`GPU-<uuid>`, `MIG-<uuid>`, or `nvidia<index>` on some
+   * platforms; a time-slicing suffix `::N` is stripped) → containers assigned that device.
+   */
+  readonly byDevice: ReadonlyMap<string, readonly PodRef[]>;
+  /** Unix ms of the last successful refresh; undefined before the first one. */
+  readonly refreshedAtMs: number | undefined;
+  /** Whether the last refresh of the pod-resources socket succeeded. */
+  readonly isUp: boolean;
+}
+
+/**
+ * Maps GPUs and processes to pods. Refreshes in the background on a timer, never per scrape;
+ * the query methods never do I/O.
+ */
+export interface PodAttributor extends Component {
+  /** Latest mapping (empty until the first refresh). */
+  current(): PodAttribution;
+  /** The container running a host PID, from the cached cgroup lookup; undefined when unknown. */
+  containerOfPid(pid: number): PodRef | undefined;
+  /**
+   * Reads /proc/<pid>/cgroup for PIDs not yet cached and forgets PIDs no longer listed.
+   * Never throws; unreadable PIDs stay unknown.
+   */
+  resolvePids(pids: readonly number[]): Promise<void>;
+}

@@ -1,0 +1,74 @@
+import { cString, type NvmlFunctionName, type NvmlLibrary } from "./nvml-library.js";
+import { NvmlReturn } from "./nvml-abi.js";
+
+/**
+ * Calls into a loaded NVML library with reusable scratch buffers, counting every call.
+ * Not thread-safe and not reentrant: one instance per sampling thread. The values read from a
+ * scratch buffer are valid until the next call.
+ */
+export class NvmlCalls {
+  /** NVML calls made since the counter was last reset. */
+  count = 0;
+  readonly u32 = [Buffer.alloc(4), Buffer.alloc(4), Buffer.alloc(4), Buffer.alloc(4)] as const;
+  readonly u64 = Buffer.alloc(8);
+  readonly handle = Buffer.alloc(8);
+  readonly text = Buffer.alloc(96);
+  readonly struct = Buffer.alloc(72);
+  private processes = Buffer.alloc(0);
+
+  constructor(readonly lib: NvmlLibrary) {}
+
+  /** Whether the library has this function. */
+  has(name: NvmlFunctionName): boolean {
+    return this.lib.fn[name] !== undefined;
+  }
+
+  /** Calls a function; a function the library lacks answers FUNCTION_NOT_FOUND without a call. */
+  call(name: NvmlFunctionName, ...args: unknown[]): number {
+    const fn = this.lib.fn[name];
+    if (fn === undefined) return NvmlReturn.FUNCTION_NOT_FOUND;
+    this.count++;
+    return fn(...args) as number;
+  }
+
+  /** Calls a getter with one unsigned int out-parameter; the value is in `this.u32[0]`. */
+  u32Out(name: NvmlFunctionName, ...args: unknown[]): number {
+    return this.call(name, ...args, this.u32[0]);
+  }
+
+  /** Calls a getter that writes a string into a buffer of `length`; the text is `this.lastText()`. */
+  textOut(name: NvmlFunctionName, length: number, ...args: unknown[]): number {
+    this.text.fill(0);
+    return this.call(name, ...args, this.text, length);
+  }
+
+  lastText(): string {
+    return cString(this.text);
+  }
+
+  lastU32(slot = 0): number {
+    return (this.u32[slot] as Buffer).readUInt32LE(0);
+  }
+
+  lastU64(): number {
+    return Number(this.u64.readBigUInt64LE(0));
+  }
+
+  lastHandle(): bigint {
+    return this.handle.readBigUInt64LE(0);
+  }
+
+  /** A buffer of at least `bytes` for a process list, reused across calls. */
+  processBuffer(bytes: number): Buffer {
+    if (this.processes.length < bytes) this.processes = Buffer.alloc(Math.max(bytes, this.processes.length * 2));
+    return this.processes;
+  }
+
+  /** nvmlErrorString, or the code when the library cannot say. */
+  describe(code: number): string {
+    const fn = this.lib.fn.nvmlErrorString;
+    if (fn === undefined) return `NVML error ${code}`;
+    const text = fn(code);
+    return typeof text === "string" ? text : `NVML error ${code}`;
+  }
+}

@@ -1,0 +1,37 @@
+import type { LlmSpan } from "../llm-span.js";
+import type { Attributes, DecodedSpan } from "../../receivers/otlp-model.js";
+
+/**
+ * How one inference runtime's spans become {@link LlmSpan}s. A new runtime is a new file that
+ * exports one of these and is listed in `PROFILES` (./index.ts).
+ */
+export interface RuntimeProfile {
+  readonly runtime: LlmSpan["runtime"];
+  /**
+   * Every span and event attribute key this profile reads. The union over all profiles is the
+   * decoders' allow-list: a key not listed here is never decoded, so a profile cannot read it.
+   * Never list prompt, completion or user keys.
+   */
+  readonly spanAttributes: readonly string[];
+  /** Resource attribute keys this profile reads beyond {@link COMMON_RESOURCE_ATTRIBUTES}. */
+  readonly resourceAttributes: readonly string[];
+  /** Whether this profile owns the span. Cheap: a name or key lookup, no parsing. */
+  claims(span: DecodedSpan): boolean;
+  /**
+   * Pure conversion of a claimed span. Undefined when the span lacks what an LlmSpan needs
+   * (a non-negative end-to-end latency); a missing or invalid phase only leaves that field out.
+   */
+  toLlmSpan(span: DecodedSpan, resource: Attributes): LlmSpan | undefined;
+}
+
+/**
+ * Resource attributes the span processor needs whatever the runtime: the service and the
+ * Kubernetes identity it matches against known pods to resolve a model when the span has none.
+ */
+export const COMMON_RESOURCE_ATTRIBUTES = [
+  "service.name",
+  "service.instance.id",
+  "k8s.pod.name",
+  "k8s.namespace.name",
+  "k8s.container.name",
+] as const;

@@ -1,0 +1,99 @@
+import type { CollectResult, Component } from "../common/component.js";
+import { errorMessage } from "../common/errors.js";
+import type { Logger } from "../common/log.js";
+
+/** A collector run on its own interval. */
+export interface ScheduledCollector {
+  readonly name: string;
+  readonly intervalMs: number;
+  run(): Promise<CollectResult<unknown>>;
+}
+
+/** What the sampler knows about one collector's runs, for the self-metrics. */
+export interface CollectorStats {
+  readonly name: string;
+  readonly runs: number;
+  readonly lastDurationMs: number;
+  readonly isLastSuccess: boolean;
+  readonly errorsTotal: number;
+  /** Unix ms at which the last run that produced a sample finished. */
+  readonly lastSampleAtMs: number | undefined;
+}
+
+interface Loop {
+  readonly collector: ScheduledCollector;
+  stats: CollectorStats;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * Runs each collector in a background loop at its interval, one run at a time (a slow run delays
+ * the next instead of overlapping it). Loops catch their own errors. `firstRound` resolves once
+ * every collector has run once, which is when the agent reports ready.
+ */
+export class Sampler implements Component {
+  readonly name = "sampler";
+  private readonly loops: Loop[];
+  private isRunning = false;
+  private readonly firstRuns: Promise<void>[] = [];
+  private resolvers: (() => void)[] = [];
+
+  constructor(collectors: readonly ScheduledCollector[], private readonly log: Logger, private readonly now: () => number = Date.now) {
+    this.loops = collectors.map((collector) => ({
+      collector,
+      timer: undefined,
+      stats: { name: collector.name, runs: 0, lastDurationMs: 0, isLastSuccess: false, errorsTotal: 0, lastSampleAtMs: undefined },
+    }));
+    for (let i = 0; i < this.loops.length; i++) this.firstRuns.push(new Promise((resolve) => this.resolvers.push(resolve)));
+  }
+
+  /** Resolves when every collector has completed one run. */
+  get firstRound(): Promise<void> {
+    return Promise.all(this.firstRuns).then(() => undefined);
+  }
+
+  async start(): Promise<void> {
+    if (this.isRunning) return;
+    this.isRunning = true;
+    this.loops.forEach((loop, i) => void this.tick(loop, i));
+  }
+
+  async shutdown(): Promise<void> {
+    this.isRunning = false;
+    for (const loop of this.loops) clearTimeout(loop.timer);
+  }
+
+  stats(): CollectorStats[] {
+    return this.loops.map((loop) => loop.stats);
+  }
+
+  private async tick(loop: Loop, index: number): Promise<void> {
+    if (!this.isRunning) return;
+    const started = performance.now();
+    let result: CollectResult<unknown>;
+    try {
+      result = await loop.collector.run();
+    } catch (err) {
+      result = { samples: [], errors: [err instanceof Error ? err : new Error(String(err))] };
+    }
+    const durationMs = performance.now() - started;
+    const isSuccess = result.samples.length > 0;
+    const previous = loop.stats;
+    loop.stats = {
+      name: previous.name,
+      runs: previous.runs + 1,
+      lastDurationMs: durationMs,
+      isLastSuccess: isSuccess,
+      errorsTotal: previous.errorsTotal + result.errors.length,
+      lastSampleAtMs: isSuccess ? this.now() : previous.lastSampleAtMs,
+    };
+    if (result.errors.length > 0) {
+      this.log.debug({ collector: loop.collector.name, errors: result.errors.map(errorMessage) }, "collector errors");
+    }
+    this.resolvers[index]?.();
+    if (!this.isRunning) return;
+    const delay = Math.max(0, loop.collector.intervalMs - durationMs);
+    loop.timer = setTimeout(() => void this.tick(loop, index), delay);
+    loop.timer.unref();
+  }
+}

@@ -1,0 +1,63 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+import { METRICS } from "../common/conventions.js";
+import { formatDurationMs } from "../common/config/duration.js";
+import { envName, OPTIONS } from "../common/config/options.js";
+import { configSchema } from "../common/config/schema.js";
+import { projectPath } from "../common/paths.js";
+
+/** Settings whose defaults depend on the machine; the table names the rule instead of this machine's value. */
+const DYNAMIC_DEFAULTS: Readonly<Record<string, string>> = { "agent.nodeName": "$NODE_NAME, else the host name" };
+const DURATION_KEYS = /(interval|timeout|backoff)$/i;
+
+function valueAt(tree: unknown, path: string): unknown {
+  return path.split(".").reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], tree);
+}
+
+function formatDefault(path: string, value: unknown): string {
+  if (path in DYNAMIC_DEFAULTS) return DYNAMIC_DEFAULTS[path] as string;
+  if (typeof value === "number" && DURATION_KEYS.test(path)) return formatDurationMs(value);
+  if (Array.isArray(value)) return value.join(",");
+  if (typeof value === "object" && value !== null && "port" in value && "host" in value) return `${String(value.host)}:${String(value.port)}`;
+  return value === "" ? "(empty)" : String(value);
+}
+
+function cell(text: string): string {
+  return text.replaceAll("|", "\\|");
+}
+
+/** The metric reference, one row per catalog entry. */
+export function metricTable(): string {
+  const rows = Object.values(METRICS).map((m) => `| \`${m.name}\` | ${m.type} | ${m.labels.map((l) => `\`${l}\``).join(", ")} | ${cell(m.help)} |`);
+  return ["| metric | type | labels | meaning |", "| --- | --- | --- | --- |", ...rows].join("\n");
+}
+
+/** The configuration reference, one row per option, with defaults read from the schema. */
+export function configTable(): string {
+  const defaults = configSchema.parse({});
+  const rows = OPTIONS.map((o) =>
+    `| \`--${o.flag}\` | \`${envName(o.flag)}\` | \`${o.path}\` | \`${cell(formatDefault(o.path, valueAt(defaults, o.path)))}\` | ${cell(o.description)} |`);
+  return ["| flag | environment | config file | default | meaning |", "| --- | --- | --- | --- | --- |", ...rows].join("\n");
+}
+
+const SECTIONS: Readonly<Record<string, () => string>> = { metrics: metricTable, configuration: configTable };
+
+/** Replaces each `<!-- generated:NAME -->` … `<!-- /generated:NAME -->` block of the README with fresh content. */
+export function regenerateReadme(readme: string): string {
+  let out = readme;
+  for (const [name, generate] of Object.entries(SECTIONS)) {
+    const start = `<!-- generated:${name} -->`;
+    const end = `<!-- /generated:${name} -->`;
+    const from = out.indexOf(start);
+    const to = out.indexOf(end);
+    if (from < 0 || to < from) throw new Error(`README.md lacks the ${start} … ${end} block`);
+    out = `${out.slice(0, from + start.length)}\n${generate()}\n${out.slice(to)}`;
+  }
+  return out;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  const path = projectPath("README.md");
+  writeFileSync(path, regenerateReadme(readFileSync(path, "utf8")));
+  process.stdout.write(`regenerated ${path}\n`);
+}

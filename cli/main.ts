@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+import { Command, Option } from "commander";
+import { loadConfig } from "../common/config/load.js";
+import { CONFIG_FLAG, envName, OPTIONS, type CommandName } from "../common/config/options.js";
+import type { Config } from "../common/config/schema.js";
+import { packageVersion } from "../common/paths.js";
+import { runAgent } from "./run-agent.js";
+
+/** Adds the table's flags for one subcommand. */
+function withOptions(command: Command, name: CommandName): Command {
+  command.addOption(new Option(`--${CONFIG_FLAG} <file>`, "YAML configuration file").env(envName(CONFIG_FLAG)));
+  for (const option of OPTIONS.filter((o) => o.commands.includes(name))) {
+    command.addOption(new Option(`--${option.flag} <${option.valueName}>`, `${option.description} [${envName(option.flag)}]`));
+  }
+  return command;
+}
+
+/** Collects the flags given on the command line, keyed by config path (environment is read by loadConfig). */
+function flagsOf(command: Command): Record<string, string> {
+  const flags: Record<string, string> = {};
+  const values = command.opts<Record<string, unknown>>();
+  const configFile = values[CONFIG_FLAG];
+  if (typeof configFile === "string") flags[CONFIG_FLAG] = configFile;
+  for (const option of OPTIONS) {
+    const key = option.flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    if (command.getOptionValueSource(key) === "cli") flags[option.path] = String(values[key]);
+  }
+  return flags;
+}
+
+/** Loads and validates the configuration, printing every problem; undefined when invalid. */
+function configOf(command: Command): Config | undefined {
+  const result = loadConfig({ flags: flagsOf(command), env: process.env });
+  if (result.ok) return result.config;
+  process.stderr.write(`inferwatch: invalid configuration:\n${result.problems.map((p) => `  - ${p}`).join("\n")}\n`);
+  return undefined;
+}
+
+const program = new Command("inferwatch")
+  .description("Monitoring agent and SLO analytics for on-prem LLM inference fleets")
+  .version(packageVersion());
+
+withOptions(program.command("agent").description("Run the per-node agent (GPU telemetry, host metrics, pod attribution)"), "agent")
+  .action(async (_options, command: Command) => {
+    const config = configOf(command);
+    process.exitCode = config ? await runAgent(config) : 2;
+  });
+
+withOptions(program.command("up").description("Run everything on this machine (today: the agent; the analyzer joins when it lands)"), "up")
+  .action(async (_options, command: Command) => {
+    const config = configOf(command);
+    process.exitCode = config
+      ? await runAgent(config, (agent) => {
+        const { host, port } = agent.metricsAddress;
+        const shown = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
+        return `inferwatch is up: metrics at http://${shown}:${port}/metrics, node snapshot at http://${shown}:${port}/v1/snapshot (Ctrl-C stops)`;
+      })
+      : 2;
+  });
+
+await program.parseAsync(process.argv);

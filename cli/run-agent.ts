@@ -1,0 +1,43 @@
+import { startAgent, type Agent } from "../agent/agent.js";
+import type { Config } from "../common/config/schema.js";
+import { errorMessage } from "../common/errors.js";
+import { createLogger, type Logger } from "../common/log.js";
+
+/** Runs the agent until SIGINT or SIGTERM; resolves with the process exit code. */
+export async function runAgent(config: Config, banner?: (agent: Agent) => string): Promise<number> {
+  const log = createLogger({ level: config.log.level });
+  let agent: Agent;
+  try {
+    agent = await startAgent(config.agent, log);
+  } catch (err) {
+    log.fatal({ err: errorMessage(err) }, "agent failed to start");
+    return 1;
+  }
+  if (banner) log.info(banner(agent));
+  return new Promise<number>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      log.info({ signal }, "stopping");
+      agent.shutdown().then(() => {
+        if (agent.hasStuckNvmlCall()) terminateNow(signal, log);
+        resolve(0);
+      }, (err: unknown) => {
+        log.error({ err: errorMessage(err) }, "shutdown failed");
+        resolve(1);
+      });
+    };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+}
+
+/**
+ * A thread blocked inside a hung NVML call keeps Node's normal exit waiting until the call returns
+ * (worker threads are joined at exit). Everything else is already shut down, so the process ends
+ * the Unix way: the signal is raised again with its default action.
+ */
+function terminateNow(signal: NodeJS.Signals, log: Logger): void {
+  log.warn({ signal }, "an NVML call is still hung in the driver; ending the process by signal");
+  log.flush();
+  process.removeAllListeners(signal);
+  process.kill(process.pid, signal);
+}

@@ -1,0 +1,51 @@
+/** The subcommands whose settings come from this table. */
+export type CommandName = "agent" | "up";
+
+/**
+ * One setting reachable from the command line and the environment. The flag is `--<flag>`, the
+ * environment variable `INFERWATCH_<FLAG>` (upper case, `-` → `_`), and `path` is where the value
+ * lands in the configuration file; all three are validated by the one schema in schema.ts.
+ */
+export interface OptionSpec {
+  readonly path: string;
+  readonly flag: string;
+  readonly valueName: string;
+  readonly description: string;
+  readonly commands: readonly CommandName[];
+  /** Comma-separated on the command line and in the environment. */
+  readonly isList?: boolean;
+}
+
+const AGENT: readonly CommandName[] = ["agent", "up"];
+
+/** Every setting with a flag and an environment variable. The README's configuration table is generated from it. */
+export const OPTIONS: readonly OptionSpec[] = [
+  { path: "log.level", flag: "log-level", valueName: "level", description: "Log level: fatal, error, warn, info, debug, trace or silent.", commands: AGENT },
+  { path: "agent.nodeName", flag: "node-name", valueName: "name", description: "Node name on every series (default: $NODE_NAME, else the host name).", commands: AGENT },
+  { path: "agent.metricsAddr", flag: "metrics-addr", valueName: "host:port", description: "Listen address of /metrics, /v1/snapshot, /healthz and /readyz.", commands: AGENT },
+  { path: "agent.interval", flag: "interval", valueName: "duration", description: "GPU sampling interval.", commands: AGENT },
+  { path: "agent.nvml.library", flag: "nvml-library", valueName: "path", description: "NVML library to load (name or path).", commands: AGENT },
+  { path: "agent.nvml.initTimeout", flag: "nvml-init-timeout", valueName: "duration", description: "How long nvmlInit may take before NVML is reported down.", commands: AGENT },
+  { path: "agent.nvml.sampleTimeout", flag: "nvml-sample-timeout", valueName: "duration", description: "How long one sampling round may take before NVML is reported hung.", commands: AGENT },
+  { path: "agent.nvml.retryInterval", flag: "nvml-retry-interval", valueName: "duration", description: "Wait before loading or initialising NVML again after a failure.", commands: AGENT },
+  { path: "agent.nvml.gpuMaxBackoff", flag: "gpu-max-backoff", valueName: "duration", description: "Longest wait between retries of a lost or failing GPU.", commands: AGENT },
+  { path: "agent.host.enabled", flag: "host-metrics", valueName: "bool", description: "Report host CPU, memory, load, model volume and network.", commands: AGENT },
+  { path: "agent.host.interval", flag: "host-interval", valueName: "duration", description: "Host metrics interval.", commands: AGENT },
+  { path: "agent.host.modelPath", flag: "model-path", valueName: "path", description: "A path on the volume holding model weights.", commands: AGENT },
+  { path: "agent.pods.enabled", flag: "pods", valueName: "bool", description: "Map GPUs and processes to pods.", commands: AGENT },
+  { path: "agent.pods.podResourcesSocket", flag: "pod-resources-socket", valueName: "path", description: "Kubelet pod-resources socket.", commands: AGENT },
+  { path: "agent.pods.refreshInterval", flag: "pods-refresh-interval", valueName: "duration", description: "How often the GPU-to-pod mapping is refreshed.", commands: AGENT },
+  { path: "agent.pods.procRoot", flag: "proc-root", valueName: "path", description: "Where the host's /proc is mounted.", commands: AGENT },
+  { path: "agent.pods.resourceNames", flag: "gpu-resource-names", valueName: "list", description: "Extended resources that are GPUs (a trailing * matches a prefix).", commands: AGENT, isList: true },
+  { path: "agent.pods.modelLabel", flag: "model-label", valueName: "key", description: "Pod label naming the served model.", commands: AGENT },
+  { path: "agent.pods.modelAnnotation", flag: "model-annotation", valueName: "key", description: "Pod annotation naming the served model (when the label is absent).", commands: AGENT },
+  { path: "agent.pods.kubeApi.url", flag: "kube-api-url", valueName: "url", description: "Kubernetes API for pod labels (default: in-cluster when available).", commands: AGENT },
+];
+
+/** The environment variable of a flag. */
+export function envName(flag: string): string {
+  return `INFERWATCH_${flag.toUpperCase().replaceAll("-", "_")}`;
+}
+
+/** The configuration file's flag and variable, handled before the table. */
+export const CONFIG_FLAG = "config";

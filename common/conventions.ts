@@ -1,0 +1,113 @@
+/**
+ * Every metric and label name inferwatch exposes, in one place.
+ *
+ * The catalog is data: exporters define their prom-client metrics from it, the README's metric
+ * reference is generated from it (`inferwatch docs`), and alert and dashboard generators read the
+ * same names. Names follow the Prometheus naming guide: an `inferwatch_` prefix, base units
+ * (`_seconds`, `_bytes`, `_watts`, `_joules`, `_celsius`, `_hertz`, `_ratio` in 0..1) and `_total`
+ * on counters (https://prometheus.io/docs/practices/naming/).
+ */
+
+/** Labels carried by every per-GPU series. */
+export const GPU_LABELS = ["node", "gpu", "uuid", "gpu_model"] as const;
+
+/** Labels added to GPU and process series where the holder of the GPU is known. */
+export const POD_LABELS = ["namespace", "pod", "container", "model"] as const;
+
+export type MetricType = "gauge" | "counter" | "histogram";
+
+/** One metric's definition. `labels` is the full label set in exposition order. */
+export interface MetricDef {
+  readonly name: string;
+  readonly type: MetricType;
+  readonly help: string;
+  readonly labels: readonly string[];
+  /** Which component exposes it, for the README's reference. */
+  readonly component: "agent: gpu" | "agent: host" | "agent: self" | "agent: pods";
+}
+
+const gpu = [...GPU_LABELS];
+const gpuPod = [...GPU_LABELS, ...POD_LABELS];
+
+function def(
+  name: string,
+  type: MetricType,
+  help: string,
+  labels: readonly string[],
+  component: MetricDef["component"],
+): MetricDef {
+  return { name, type, help, labels, component };
+}
+
+/** The agent's metric catalog, keyed by a stable identifier used in code. */
+export const METRICS = {
+  nvmlUp: def("inferwatch_nvml_up", "gauge", "1 when the NVML library is loaded and initialised, else 0.", ["node"], "agent: gpu"),
+  nvmlInfo: def("inferwatch_nvml_info", "gauge", "NVML library identity (value 1).", ["node", "driver_version", "nvml_version", "cuda_driver_version", "library"], "agent: gpu"),
+  gpuInfo: def("inferwatch_gpu_info", "gauge", "GPU identity (value 1).", [...gpu, "driver_version", "pci_bus_id", "source"], "agent: gpu"),
+  gpuUp: def("inferwatch_gpu_up", "gauge", "1 when the GPU answered its last sample, 0 when it is lost or failing (retried with backoff).", gpu, "agent: gpu"),
+  gpuPodInfo: def("inferwatch_gpu_pod_info", "gauge", "A container the kubelet assigned this GPU to (value 1); one series per holder.", gpuPod, "agent: pods"),
+  utilization: def("inferwatch_gpu_utilization_ratio", "gauge", "Share of the last sample period in which a kernel ran on the GPU (0..1).", gpuPod, "agent: gpu"),
+  memoryUtilization: def("inferwatch_gpu_memory_utilization_ratio", "gauge", "Share of the last sample period in which device memory was read or written (0..1).", gpuPod, "agent: gpu"),
+  memoryUsed: def("inferwatch_gpu_memory_used_bytes", "gauge", "Device memory in use, bytes (excludes driver-reserved memory where the driver reports it).", gpuPod, "agent: gpu"),
+  memoryTotal: def("inferwatch_gpu_memory_total_bytes", "gauge", "Device memory, bytes.", gpuPod, "agent: gpu"),
+  memoryReserved: def("inferwatch_gpu_memory_reserved_bytes", "gauge", "Device memory reserved by the driver, bytes (drivers with nvmlDeviceGetMemoryInfo_v2).", gpuPod, "agent: gpu"),
+  temperature: def("inferwatch_gpu_temperature_celsius", "gauge", "GPU die temperature, degrees Celsius.", gpuPod, "agent: gpu"),
+  power: def("inferwatch_gpu_power_watts", "gauge", "Power draw, watts (averaged over 1 s on Ampere and newer, per NVML).", gpuPod, "agent: gpu"),
+  powerLimit: def("inferwatch_gpu_power_limit_watts", "gauge", "Enforced power limit, watts.", gpuPod, "agent: gpu"),
+  energy: def("inferwatch_gpu_energy_joules_total", "counter", "Energy consumed since the driver loaded, joules.", gpuPod, "agent: gpu"),
+  smClock: def("inferwatch_gpu_sm_clock_hertz", "gauge", "Current SM clock, hertz.", gpuPod, "agent: gpu"),
+  memoryClock: def("inferwatch_gpu_memory_clock_hertz", "gauge", "Current memory clock, hertz.", gpuPod, "agent: gpu"),
+  throttled: def("inferwatch_gpu_throttled", "gauge", "1 while the clocks are held down for this reason (NVML clock-event reasons).", [...gpuPod, "reason"], "agent: gpu"),
+  eccErrors: def("inferwatch_gpu_ecc_errors_total", "counter", "ECC memory errors since the driver loaded (volatile counters), by type corrected|uncorrected.", [...gpuPod, "type"], "agent: gpu"),
+  remappedRows: def("inferwatch_gpu_remapped_rows_total", "counter", "Memory rows remapped, by the kind of error that caused it (correctable|uncorrectable).", [...gpuPod, "type"], "agent: gpu"),
+  remapPending: def("inferwatch_gpu_row_remap_pending", "gauge", "1 when a row remapping waits for a GPU reset.", gpuPod, "agent: gpu"),
+  remapFailure: def("inferwatch_gpu_row_remap_failure", "gauge", "1 when a row remapping has failed (the GPU needs service).", gpuPod, "agent: gpu"),
+  nvlinkUp: def("inferwatch_gpu_nvlink_link_up", "gauge", "1 when the NVLink link is active.", [...gpu, "link"], "agent: gpu"),
+  migMode: def("inferwatch_gpu_mig_mode", "gauge", "1 when MIG mode is enabled on the GPU.", gpu, "agent: gpu"),
+  migMemoryTotal: def("inferwatch_gpu_mig_memory_total_bytes", "gauge", "Memory of a MIG device, bytes.", [...gpu, "gpu_instance", "compute_instance", "profile", "mig_uuid"], "agent: gpu"),
+  migMemoryUsed: def("inferwatch_gpu_mig_memory_used_bytes", "gauge", "Memory in use on a MIG device, bytes.", [...gpu, "gpu_instance", "compute_instance", "profile", "mig_uuid"], "agent: gpu"),
+  processMemory: def("inferwatch_gpu_process_memory_bytes", "gauge", "GPU memory used by a compute process, bytes.", [...gpuPod, "pid"], "agent: gpu"),
+  xidErrors: def("inferwatch_gpu_xid_errors_total", "counter", "XID critical-error events since the agent started, by XID code.", [...gpu, "xid"], "agent: gpu"),
+  xidLast: def("inferwatch_gpu_xid_last_timestamp_seconds", "gauge", "Unix time at which this XID was last seen on this GPU.", [...gpu, "xid"], "agent: gpu"),
+  fieldUnsupported: def("inferwatch_gpu_field_unsupported", "gauge", "1 for a field this GPU or driver cannot report; it is no longer asked for.", [...gpu, "field"], "agent: gpu"),
+
+  hostCpuUtilization: def("inferwatch_host_cpu_utilization_ratio", "gauge", "Share of CPU time not idle since the previous host sample (0..1).", ["node"], "agent: host"),
+  hostCpuCores: def("inferwatch_host_cpu_cores", "gauge", "Logical CPU cores.", ["node"], "agent: host"),
+  hostLoad: def("inferwatch_host_load_average", "gauge", "System load average over the period.", ["node", "period"], "agent: host"),
+  hostMemoryTotal: def("inferwatch_host_memory_total_bytes", "gauge", "Host memory, bytes.", ["node"], "agent: host"),
+  hostMemoryAvailable: def("inferwatch_host_memory_available_bytes", "gauge", "Host memory available to new work, bytes.", ["node"], "agent: host"),
+  hostVolumeSize: def("inferwatch_host_volume_size_bytes", "gauge", "Size of the volume holding model weights, bytes.", ["node", "path", "mount"], "agent: host"),
+  hostVolumeFree: def("inferwatch_host_volume_free_bytes", "gauge", "Free space on the volume holding model weights, bytes.", ["node", "path", "mount"], "agent: host"),
+  hostVolumeRead: def("inferwatch_host_volume_read_bytes_total", "counter", "Bytes read from the block device under the model-weights volume.", ["node", "path", "device"], "agent: host"),
+  hostVolumeWritten: def("inferwatch_host_volume_written_bytes_total", "counter", "Bytes written to the block device under the model-weights volume.", ["node", "path", "device"], "agent: host"),
+  hostNetworkReceive: def("inferwatch_host_network_receive_bytes_total", "counter", "Bytes received on a network interface.", ["node", "interface"], "agent: host"),
+  hostNetworkTransmit: def("inferwatch_host_network_transmit_bytes_total", "counter", "Bytes sent on a network interface.", ["node", "interface"], "agent: host"),
+
+  podResourcesUp: def("inferwatch_pod_resources_up", "gauge", "1 when the last kubelet pod-resources refresh succeeded.", ["node"], "agent: pods"),
+  podResourcesAge: def("inferwatch_pod_resources_age_seconds", "gauge", "Seconds since the GPU-to-pod mapping was last refreshed.", ["node"], "agent: pods"),
+
+  buildInfo: def("inferwatch_agent_build_info", "gauge", "Agent build (value 1).", ["node", "version", "node_version"], "agent: self"),
+  collectorDuration: def("inferwatch_agent_collector_duration_seconds", "gauge", "Wall time of the collector's last run, seconds.", ["node", "collector"], "agent: self"),
+  collectorSuccess: def("inferwatch_agent_collector_success", "gauge", "1 when the collector's last run produced a sample.", ["node", "collector"], "agent: self"),
+  collectorErrors: def("inferwatch_agent_collector_errors_total", "counter", "Errors met by a collector (a failed field counts once per run).", ["node", "collector"], "agent: self"),
+  sampleAge: def("inferwatch_agent_sample_age_seconds", "gauge", "Age of the sample this scrape serves, seconds (computed at scrape time).", ["node", "collector"], "agent: self"),
+  sampleTimestamp: def("inferwatch_agent_sample_timestamp_seconds", "gauge", "Unix time of the sample this scrape serves.", ["node", "collector"], "agent: self"),
+} as const satisfies Record<string, MetricDef>;
+
+export type MetricKey = keyof typeof METRICS;
+
+/** NVML clock-event reason bits and the `reason` label each one gets (nvml.h `nvmlClocksEventReason*`). */
+export const THROTTLE_REASONS: readonly { readonly bit: number; readonly reason: string }[] = [
+  { bit: 0x1, reason: "gpu_idle" },
+  { bit: 0x2, reason: "applications_clocks_setting" },
+  { bit: 0x4, reason: "sw_power_cap" },
+  { bit: 0x8, reason: "hw_slowdown" },
+  { bit: 0x10, reason: "sync_boost" },
+  { bit: 0x20, reason: "sw_thermal_slowdown" },
+  { bit: 0x40, reason: "hw_thermal_slowdown" },
+  { bit: 0x80, reason: "hw_power_brake_slowdown" },
+  { bit: 0x100, reason: "display_clock_setting" },
+];
+
+/** Collector names, as they appear in the agent's self-metrics `collector` label. */
+export const COLLECTORS = { gpu: "gpu", host: "host", pods: "pods", xid: "xid" } as const;

@@ -1,0 +1,87 @@
+/**
+ * Compiles test/fixtures/fake-nvml/fake-nvml.c into the two fake NVML libraries
+ * the tests load: `<outDir>/libnvidia-ml.so.1` (every symbol) and
+ * `<outDir>/old/libnvidia-ml.so.1` (built with -DFAKE_NVML_OLD_DRIVER).
+ * A library newer than the source is reused. gcc output goes to a temporary
+ * name first and is renamed into place, so concurrent builds never expose a
+ * half-written library.
+ */
+import { execFile } from "node:child_process";
+import { mkdir, rename, rm, stat } from "node:fs/promises";
+import path from "node:path";
+import { promisify } from "node:util";
+import { projectRoot } from "../../common/paths.js";
+
+const execFileAsync = promisify(execFile);
+
+const REPO_ROOT = projectRoot();
+const SOURCE = path.join(REPO_ROOT, "test/fixtures/fake-nvml/fake-nvml.c");
+const LIBRARY_NAME = "libnvidia-ml.so.1";
+const CFLAGS = ["-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread"] as const;
+
+/** Where callers put the libraries by default (gitignored). */
+export const DEFAULT_FAKE_NVML_DIR = "test/artifacts/fake-nvml";
+
+export interface FakeNvmlLibraries {
+  /** Absolute path of the library with every symbol. */
+  full: string;
+  /** Absolute path of the "old driver" library. */
+  old: string;
+}
+
+const GCC_MISSING =
+  "gcc is required to build the fake NVML library; install it with apt-get install gcc";
+
+async function mtimeMs(file: string): Promise<number | undefined> {
+  try {
+    return (await stat(file)).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}
+
+function isMissingExecutable(err: unknown): boolean {
+  return typeof err === "object" && err !== null && (err as NodeJS.ErrnoException).code === "ENOENT";
+}
+
+async function compile(output: string, defines: readonly string[]): Promise<void> {
+  await mkdir(path.dirname(output), { recursive: true });
+  const temporary = `${output}.${process.pid}.${Date.now()}.tmp`;
+  try {
+    await execFileAsync("gcc", [...CFLAGS, ...defines, SOURCE, "-o", temporary]);
+    await rename(temporary, output);
+  } catch (err) {
+    await rm(temporary, { force: true });
+    if (isMissingExecutable(err)) {
+      throw new Error(`\n\n*** ${GCC_MISSING} ***\n`);
+    }
+    const stderr = (err as { stderr?: unknown }).stderr;
+    const detail = typeof stderr === "string" && stderr.length > 0 ? `\n${stderr}` : "";
+    throw new Error(`compiling ${SOURCE} into ${output} failed: ${String(err)}${detail}`);
+  }
+}
+
+async function buildIfStale(output: string, defines: readonly string[], sourceMtime: number): Promise<string> {
+  const built = await mtimeMs(output);
+  if (built === undefined || built <= sourceMtime) {
+    await compile(output, defines);
+  }
+  return output;
+}
+
+/**
+ * Builds both variants into outDir (relative paths are taken from the repository
+ * root) and returns their absolute paths.
+ */
+export async function buildFakeNvml(outDir: string = DEFAULT_FAKE_NVML_DIR): Promise<FakeNvmlLibraries> {
+  const root = path.resolve(REPO_ROOT, outDir);
+  const sourceMtime = await mtimeMs(SOURCE);
+  if (sourceMtime === undefined) {
+    throw new Error(`fake NVML source not found: ${SOURCE}`);
+  }
+  const [full, old] = await Promise.all([
+    buildIfStale(path.join(root, LIBRARY_NAME), [], sourceMtime),
+    buildIfStale(path.join(root, "old", LIBRARY_NAME), ["-DFAKE_NVML_OLD_DRIVER"], sourceMtime),
+  ]);
+  return { full, old };
+}
