@@ -17,6 +17,15 @@ import { buildSnapshot } from "./exporters/snapshot.js";
 import type { NvmlClient } from "./nvml/nvml-client.js";
 import { WorkerNvmlClient } from "./nvml/worker-nvml-client.js";
 import { Sampler, type ScheduledCollector } from "./sampler.js";
+import { registerLlmMetrics } from "./exporters/llm-metrics.js";
+import { createSpanExporter, OtlpForwarder } from "./exporters/otlp-forward.js";
+import { registerOtlpMetrics } from "./exporters/otlp-metrics.js";
+import { allowedResourceAttributes, allowedSpanAttributes } from "./processors/profiles/index.js";
+import { SpanMetricsProcessor } from "./processors/span-metrics-processor.js";
+import { createAdmission } from "./receivers/admission.js";
+import { startOtlpGrpcReceiver } from "./receivers/otlp-grpc-receiver.js";
+import { startOtlpHttpReceiver } from "./receivers/otlp-http-receiver.js";
+import type { RunningReceiver } from "./receivers/otlp-responses.js";
 
 /** Things the agent can be given instead of building them (the simulator passes its own NVML). */
 export interface AgentDeps {
@@ -28,6 +37,9 @@ export interface AgentDeps {
 /** A running agent. */
 export interface Agent {
   readonly metricsAddress: { readonly host: string; readonly port: number };
+  /** Bound OTLP addresses, when the receivers run. */
+  readonly otlpAddresses: { readonly http?: string; readonly grpc?: string };
+  readonly spans: SpanMetricsProcessor;
   readonly gpu: GpuCollector;
   readonly sampler: Sampler;
   /** Stops sampling, closes NVML and the listener. Idempotent. */
@@ -83,6 +95,12 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
   }
   const sampler = new Sampler(scheduled, log.child({ component: "sampler" }), now);
 
+  const forwarder = config.forward.endpoint === ""
+    ? undefined
+    : new OtlpForwarder(config.forward, createSpanExporter(config.forward), log.child({ component: "otlp-forward" }));
+  const spans = new SpanMetricsProcessor({ config: config.spans, attribution, ...(forwarder ? { next: forwarder } : {}), now });
+  const admission = createAdmission(config.otlp.maxInflightBytes);
+
   const onError: FillErrorHandler = (metric, err) => log.error({ metric, err: errorMessage(err) }, "metric fill failed; series omitted from this scrape");
   const openMetrics = new Registry<typeof Registry.OPENMETRICS_CONTENT_TYPE>();
   openMetrics.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
@@ -92,6 +110,8 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
     registerGpuMetrics(registry, node, () => gpu.view(), onError);
     if (host) registerHostMetrics(registry, { node }, () => latestHost, onError);
     registerSelfMetrics(registry, { node, version: packageVersion(), stats: () => sampler.stats(), attribution: pods ? attribution : undefined, now }, onError);
+    registerLlmMetrics(registry, node, spans.store, () => spans.outcomes);
+    registerOtlpMetrics(registry, node, { admission, forwarder }, onError);
   }
 
   let isReady = false;
@@ -108,12 +128,28 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
   await pods?.start();
   await gpu.start();
   await host?.start();
+  await forwarder?.start();
+  const listeners: (RunningServer | RunningReceiver)[] = [];
+  const stopComponents = () => Promise.allSettled([pods?.shutdown(), gpu.shutdown(), host?.shutdown(), forwarder?.shutdown()]);
   let server: RunningServer;
+  const otlpAddresses: { http?: string; grpc?: string } = {};
   try {
     server = await startHttpServer({ name: "metrics", address: config.metricsAddr, routes, log });
+    listeners.push(server);
+    if (config.otlp.enabled) {
+      const allowed = new Set([...allowedSpanAttributes(), ...allowedResourceAttributes()]);
+      const receiverOptions = { config: config.otlp, filter: (key: string) => allowed.has(key), consumer: spans, log: log.child({ component: "otlp" }), admission };
+      const http = await startOtlpHttpReceiver(receiverOptions);
+      listeners.push(http);
+      otlpAddresses.http = `${http.address.address}:${http.address.port}`;
+      const grpc = await startOtlpGrpcReceiver(receiverOptions);
+      listeners.push(grpc);
+      otlpAddresses.grpc = `${grpc.address.address}:${grpc.address.port}`;
+    }
   } catch (err) {
-    await Promise.allSettled([pods?.shutdown(), gpu.shutdown(), host?.shutdown()]);
-    throw new Error(`agent: cannot listen on ${config.metricsAddr.host}:${config.metricsAddr.port}`, { cause: err });
+    await Promise.allSettled(listeners.map((listener) => listener.close()));
+    await stopComponents();
+    throw new Error("agent: cannot listen", { cause: err });
   }
   await sampler.start();
   void sampler.firstRound.then(() => {
@@ -123,14 +159,16 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
   let stopping: Promise<void> | undefined;
   return {
     metricsAddress: { host: server.address.address, port: server.address.port },
+    otlpAddresses,
+    spans,
     gpu,
     sampler,
     hasStuckNvmlCall: () => nvml.hasStuckCall(),
     shutdown() {
       stopping ??= (async () => {
         await sampler.shutdown();
-        await server.close();
-        await Promise.allSettled([pods?.shutdown(), gpu.shutdown(), host?.shutdown()]);
+        await Promise.allSettled(listeners.map((listener) => listener.close()));
+        await stopComponents();
       })();
       return stopping;
     },

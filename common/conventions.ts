@@ -11,6 +11,12 @@
 /** Labels carried by every per-GPU series. */
 export const GPU_LABELS = ["node", "gpu", "uuid", "gpu_model"] as const;
 
+/** Labels of every LLM request series derived from spans. */
+export const LLM_LABELS = ["model", "runtime", "namespace", "pod", "node", "tier"] as const;
+
+/** The model label of the series that label sets past the cardinality limit fold into. */
+export const OVERFLOW_MODEL = "__overflow__";
+
 /** Labels added to GPU and process series where the holder of the GPU is known. */
 export const POD_LABELS = ["namespace", "pod", "container", "model"] as const;
 
@@ -23,7 +29,7 @@ export interface MetricDef {
   readonly help: string;
   readonly labels: readonly string[];
   /** Which component exposes it, for the README's reference. */
-  readonly component: "agent: gpu" | "agent: host" | "agent: self" | "agent: pods";
+  readonly component: "agent: gpu" | "agent: host" | "agent: self" | "agent: pods" | "agent: spans";
 }
 
 const gpu = [...GPU_LABELS];
@@ -85,6 +91,25 @@ export const METRICS = {
 
   podResourcesUp: def("inferwatch_pod_resources_up", "gauge", "1 when the last kubelet pod-resources refresh succeeded.", ["node"], "agent: pods"),
   podResourcesAge: def("inferwatch_pod_resources_age_seconds", "gauge", "Seconds since the GPU-to-pod mapping was last refreshed.", ["node"], "agent: pods"),
+
+  llmRequestDuration: def("inferwatch_llm_request_duration_seconds", "histogram", "End-to-end latency of LLM requests, seconds (arrival to last token).", LLM_LABELS, "agent: spans"),
+  llmQueueDuration: def("inferwatch_llm_queue_duration_seconds", "histogram", "Time LLM requests waited in the runtime's queue, seconds.", LLM_LABELS, "agent: spans"),
+  llmPrefillDuration: def("inferwatch_llm_prefill_duration_seconds", "histogram", "Prefill time of LLM requests (scheduled to first token), seconds.", LLM_LABELS, "agent: spans"),
+  llmDecodeDuration: def("inferwatch_llm_decode_duration_seconds", "histogram", "Decode time of LLM requests (first to last token), seconds.", LLM_LABELS, "agent: spans"),
+  llmTimeToFirstToken: def("inferwatch_llm_time_to_first_token_seconds", "histogram", "Time to first token of LLM requests, seconds.", LLM_LABELS, "agent: spans"),
+  llmTimePerOutputToken: def("inferwatch_llm_time_per_output_token_seconds", "histogram", "Mean time per output token after the first, seconds.", LLM_LABELS, "agent: spans"),
+  llmRequests: def("inferwatch_llm_requests_total", "counter", "LLM requests finished, by status ok|error.", [...LLM_LABELS, "status"], "agent: spans"),
+  llmTokens: def("inferwatch_llm_tokens_total", "counter", "Tokens of finished LLM requests, by type prompt|completion.", [...LLM_LABELS, "type"], "agent: spans"),
+  llmLastRequest: def("inferwatch_llm_last_request_timestamp_seconds", "gauge", "Unix time at which the last LLM request of the series ended (the idle signal).", LLM_LABELS, "agent: spans"),
+  llmSeries: def("inferwatch_llm_series", "gauge", "LLM request label sets held now (bounded by the cardinality limit).", ["node"], "agent: spans"),
+  llmOverflow: def("inferwatch_llm_series_overflow_total", "counter", "Spans recorded under model=\"__overflow__\" because their label set was past the cardinality limit.", ["node"], "agent: spans"),
+  llmExpired: def("inferwatch_llm_series_expired_total", "counter", "LLM request label sets dropped after the series TTL without requests.", ["node"], "agent: spans"),
+  otlpSpans: def("inferwatch_otlp_spans_total", "counter", "Spans received over OTLP, by outcome: recorded (an LLM request), ignored (not an LLM request span), rejected (malformed).", ["node", "outcome"], "agent: spans"),
+
+  otlpInflight: def("inferwatch_otlp_inflight_bytes", "gauge", "OTLP request bytes being received or decoded now (bounded by --otlp-max-inflight).", ["node"], "agent: spans"),
+  otlpRefused: def("inferwatch_otlp_refused_requests_total", "counter", "OTLP requests refused with 429 / RESOURCE_EXHAUSTED because the in-flight budget was full.", ["node"], "agent: spans"),
+  forwardedSpans: def("inferwatch_otlp_forwarded_spans_total", "counter", "Spans forwarded upstream, by result: sent, dropped_queue_full, dropped_export_failed.", ["node", "result"], "agent: spans"),
+  forwardQueue: def("inferwatch_otlp_forward_queue_spans", "gauge", "Spans waiting to be forwarded upstream.", ["node"], "agent: spans"),
 
   buildInfo: def("inferwatch_agent_build_info", "gauge", "Agent build (value 1).", ["node", "version", "node_version"], "agent: self"),
   collectorDuration: def("inferwatch_agent_collector_duration_seconds", "gauge", "Wall time of the collector's last run, seconds.", ["node", "collector"], "agent: self"),

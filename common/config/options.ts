@@ -39,6 +39,16 @@ export const OPTIONS: readonly OptionSpec[] = [
   { path: "agent.pods.resourceNames", flag: "gpu-resource-names", valueName: "list", description: "Extended resources that are GPUs (a trailing * matches a prefix).", commands: AGENT, isList: true },
   { path: "agent.pods.modelLabel", flag: "model-label", valueName: "key", description: "Pod label naming the served model.", commands: AGENT },
   { path: "agent.pods.modelAnnotation", flag: "model-annotation", valueName: "key", description: "Pod annotation naming the served model (when the label is absent).", commands: AGENT },
+  { path: "agent.otlp.enabled", flag: "otlp", valueName: "bool", description: "Receive OTLP trace spans from the inference runtimes.", commands: AGENT },
+  { path: "agent.otlp.httpAddr", flag: "otlp-http-addr", valueName: "host:port", description: "OTLP/HTTP listen address (POST /v1/traces).", commands: AGENT },
+  { path: "agent.otlp.grpcAddr", flag: "otlp-grpc-addr", valueName: "host:port", description: "OTLP/gRPC listen address (TraceService/Export).", commands: AGENT },
+  { path: "agent.otlp.maxBodyBytes", flag: "otlp-max-body", valueName: "size", description: "Largest OTLP request accepted, after decompression.", commands: AGENT },
+  { path: "agent.otlp.maxInflightBytes", flag: "otlp-max-inflight", valueName: "size", description: "OTLP bytes in flight before requests are refused with 429.", commands: AGENT },
+  { path: "agent.spans.maxSeriesPerMetric", flag: "span-max-series", valueName: "n", description: "Label sets per span metric before new ones fold into model=\"__overflow__\".", commands: AGENT },
+  { path: "agent.spans.seriesTtl", flag: "span-series-ttl", valueName: "duration", description: "Drop the series of a model not seen for this long.", commands: AGENT },
+  { path: "agent.forward.endpoint", flag: "forward-endpoint", valueName: "url", description: "Forward received spans (allow-listed attributes only) to this OTLP endpoint; empty: off.", commands: AGENT },
+  { path: "agent.forward.protocol", flag: "forward-protocol", valueName: "protocol", description: "Protocol of the forward endpoint: http/protobuf or grpc.", commands: AGENT },
+  { path: "agent.forward.queueSize", flag: "forward-queue-size", valueName: "n", description: "Spans queued for forwarding at most; more are dropped and counted.", commands: AGENT },
   { path: "agent.pods.kubeApi.url", flag: "kube-api-url", valueName: "url", description: "Kubernetes API for pod labels (default: in-cluster when available).", commands: AGENT },
 ];
 

@@ -59,6 +59,79 @@ export const podsConfigSchema = z.strictObject({
   kubeApi: kubeApiConfigSchema.prefault({}),
 });
 
+const MIB = 1024 * 1024;
+
+/** A size in bytes, given as a number or with a unit (`20MiB`, `512KiB`, `1GiB`). */
+const byteSize = (defaultValue: string) =>
+  z
+    .union([z.number(), z.string()])
+    .default(defaultValue)
+    .transform((value, ctx) => {
+      const match = typeof value === "number" ? null : /^(\d+)\s*(B|KiB|MiB|GiB)?$/.exec(value.trim());
+      const bytes = typeof value === "number" ? value : match ? Number(match[1]) * ({ B: 1, KiB: 1024, MiB: MIB, GiB: 1024 * MIB }[match[2] ?? "B"] as number) : NaN;
+      if (!(bytes > 0) || !Number.isSafeInteger(bytes)) {
+        ctx.addIssue({ code: "custom", message: `expected a positive size such as 512KiB or 20MiB, got ${JSON.stringify(value)}` });
+        return z.NEVER;
+      }
+      return bytes;
+    });
+
+/** OTLP trace receivers. */
+export const otlpConfigSchema = z.strictObject({
+  enabled: flag(true),
+  httpAddr: listenAddress("0.0.0.0:4318"),
+  grpcAddr: listenAddress("0.0.0.0:4317"),
+  /** Largest request body accepted, measured after decompression (a gzip bomb stops here). */
+  maxBodyBytes: byteSize("20MiB"),
+  /** Request bytes being received or decoded at once; past it requests get 429 / RESOURCE_EXHAUSTED. */
+  maxInflightBytes: byteSize("64MiB"),
+  /** What Retry-After says when the pipeline is full. */
+  retryAfter: durationMs("1s"),
+});
+
+/** Forwarding of received spans (allow-listed attributes only) to an upstream OTLP endpoint. */
+export const forwardConfigSchema = z.strictObject({
+  /** Upstream endpoint (`http://tempo:4318/v1/traces` or `http://collector:4317` for gRPC); empty turns forwarding off. */
+  endpoint: z.string().default(""),
+  protocol: z.enum(["http/protobuf", "grpc"]).default("http/protobuf"),
+  /** Spans waiting to be forwarded at most; past it new spans are dropped and counted. */
+  queueSize: z.coerce.number().int().positive().default(8192),
+  batchSize: z.coerce.number().int().positive().default(512),
+  flushInterval: durationMs("1s"),
+  timeout: durationMs("10s"),
+});
+
+/** A rule giving the serving tier of the models whose name matches. */
+const tierRuleSchema = z.strictObject({
+  /** Regular expression matched against the model name. */
+  model: z.string().refine((pattern) => {
+    try {
+      new RegExp(pattern);
+      return true;
+    } catch {
+      return false;
+    }
+  }, "expected a valid regular expression"),
+  tier: nonEmpty,
+});
+
+/** LLM request metrics from spans. */
+export const spansConfigSchema = z.strictObject({
+  /** Histogram bucket boundaries, seconds; every SLO threshold is added to them exactly. */
+  buckets: z.array(z.number().positive()).min(1).default([0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2.5, 3, 5, 7.5, 10, 15, 20, 30, 60, 120]),
+  /** Time-per-output-token bucket boundaries, seconds (the scale of one decode step, not of a request). */
+  tpotBuckets: z.array(z.number().positive()).min(1).default([0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1]),
+  /** Latency SLO thresholds, seconds (the defaults of the 7b, 13b and 70b classes); each becomes a bucket boundary so an SLO is a ratio of two counters. */
+  sloThresholds: z.array(z.number().positive()).default([1.2, 2, 4]),
+  /** Label sets one metric may hold; past it new sets fold into model="__overflow__". */
+  maxSeriesPerMetric: z.coerce.number().int().positive().default(2000),
+  /** Series of a model not seen for this long are dropped. */
+  seriesTtl: durationMs("1h"),
+  /** Tier of each model, first matching rule wins. */
+  tiers: z.array(tierRuleSchema).default([]),
+  defaultTier: nonEmpty.default("default"),
+});
+
 /** The agent's settings. */
 export const agentConfigSchema = z.strictObject({
   /** Node name on every series; defaults to $NODE_NAME (downward API), else the host name. */
@@ -69,6 +142,9 @@ export const agentConfigSchema = z.strictObject({
   nvml: nvmlConfigSchema.prefault({}),
   host: hostConfigSchema.prefault({}),
   pods: podsConfigSchema.prefault({}),
+  otlp: otlpConfigSchema.prefault({}),
+  spans: spansConfigSchema.prefault({}),
+  forward: forwardConfigSchema.prefault({}),
 });
 
 export const logConfigSchema = z.strictObject({
@@ -86,3 +162,6 @@ export type AgentConfig = Config["agent"];
 export type NvmlConfig = AgentConfig["nvml"];
 export type HostConfig = AgentConfig["host"];
 export type PodsConfig = AgentConfig["pods"];
+export type OtlpConfig = AgentConfig["otlp"];
+export type SpansConfig = AgentConfig["spans"];
+export type ForwardConfig = AgentConfig["forward"];

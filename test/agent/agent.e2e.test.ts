@@ -4,8 +4,8 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { buildFakeNvml, type FakeNvmlLibraries } from "../setup/build-fake-nvml.js";
-import { find, valueOf, type Series } from "../fixtures/exposition.js";
-import { startAgentProcess, type AgentProcess } from "../fixtures/agent-process.js";
+import { find, valueOf } from "../fixtures/exposition.js";
+import { scrapeUntil, startAgentProcess, type AgentProcess } from "../fixtures/agent-process.js";
 import { gpu, scenarioFile, type ScenarioSettings } from "../fixtures/nvml-scenario.js";
 import { waitFor } from "../fixtures/wait.js";
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
@@ -32,17 +32,6 @@ async function start(settings: ScenarioSettings, args: readonly string[] = []): 
   return { agent, write: (s) => file.write(s) };
 }
 
-/** Scrapes until `predicate` holds on the series; returns them. */
-async function scrapeUntil(a: AgentProcess, predicate: (series: Series[]) => boolean, timeoutMs = 5_000): Promise<Series[]> {
-  let last: Series[] = [];
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    last = (await a.scrape()).series;
-    if (predicate(last)) return last;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last scrape:\n${last.map((s) => `${s.name}${JSON.stringify(s.labels)} ${s.value}`).join("\n")}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 const UUID0 = "GPU-00000000-1111-2222-3333-444444444444";
 const UUID1 = "GPU-00000001-1111-2222-3333-444444444444";

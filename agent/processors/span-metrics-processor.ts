@@ -1,0 +1,176 @@
+import type { SpansConfig } from "../../common/config/schema.js";
+import type { PodAttribution, PodRef } from "../collectors/pods/pod-attribution.js";
+import type { Attributes, DecodedTraces } from "../receivers/otlp-model.js";
+import type { ConsumeResult, SpanConsumer } from "../receivers/span-consumer.js";
+import type { LlmSpan } from "./llm-span.js";
+import { bucketsWithThresholds, LlmSeriesStore, type LlmSeriesLabels } from "./llm-series-store.js";
+import { PROFILES, type RuntimeProfile } from "./profiles/index.js";
+import { TRITON_COMPUTE_SPAN_NAME, TRITON_EVENT, tritonQueueSecondsFromCompute } from "./profiles/triton.js";
+import type { DecodedSpan } from "../receivers/otlp-model.js";
+
+/** Span outcomes counted for `inferwatch_otlp_spans_total`. */
+export type SpanOutcome = "recorded" | "ignored" | "rejected";
+
+/** Where a resource's spans come from, resolved once per resource. */
+interface ResourceIdentity {
+  readonly namespace: string;
+  readonly pod: string;
+  /** Model of the pod the resource matched, when the pod is known and labelled. */
+  readonly podModel: string | undefined;
+  readonly serviceName: string | undefined;
+}
+
+/** Options for {@link SpanMetricsProcessor}. */
+export interface SpanMetricsProcessorOptions {
+  readonly config: SpansConfig;
+  /** The pods this agent knows (from the kubelet), to resolve a model when the span names none. */
+  readonly attribution: () => PodAttribution;
+  /** Forwarding stage after metrics, if any. */
+  readonly next?: SpanConsumer;
+  readonly profiles?: readonly RuntimeProfile[];
+  readonly now?: () => number;
+}
+
+const UNKNOWN_MODEL = "unknown";
+/** Triton `compute` spans kept for joining with their model span (it ends, and is sent, after them). */
+const MAX_PENDING_COMPUTE = 10_000;
+const PENDING_COMPUTE_TTL_MS = 60_000;
+
+function isTritonCompute(span: DecodedSpan): boolean {
+  return span.name === TRITON_COMPUTE_SPAN_NAME && span.events.some((event) => event.name === TRITON_EVENT.computeStart);
+}
+
+function text(attributes: Attributes, key: string): string | undefined {
+  const value = attributes.get(key);
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+/**
+ * Turns received spans into LLM request metrics: each span goes to the first runtime profile that
+ * claims it; the request is recorded under (model, runtime, namespace, pod, tier). The model is the
+ * span's own, else the model label of the pod named by the resource's k8s attributes, else the
+ * resource's service.name, else "unknown". Spans no profile claims are counted and ignored.
+ */
+export class SpanMetricsProcessor implements SpanConsumer {
+  readonly store: LlmSeriesStore;
+  readonly outcomes: Record<SpanOutcome, number> = { recorded: 0, ignored: 0, rejected: 0 };
+  private readonly tierRules: readonly { readonly pattern: RegExp; readonly tier: string }[];
+  private readonly tierCache = new Map<string, string>();
+  private podIndex: { source: PodAttribution; byName: Map<string, PodRef> } | undefined;
+  private readonly profiles: readonly RuntimeProfile[];
+  /** Triton compute spans by `${traceId}/${parentSpanId}`, in arrival order (oldest first). */
+  private readonly pendingCompute = new Map<string, { readonly span: DecodedSpan; readonly atMs: number }>();
+  private readonly now: () => number;
+
+  constructor(private readonly options: SpanMetricsProcessorOptions) {
+    const { config } = options;
+    this.store = new LlmSeriesStore({
+      latencyBuckets: bucketsWithThresholds(config.buckets, config.sloThresholds),
+      tpotBuckets: bucketsWithThresholds(config.tpotBuckets, []),
+      maxSeries: config.maxSeriesPerMetric,
+      ttlMs: config.seriesTtl,
+      ...(options.now ? { now: options.now } : {}),
+    });
+    this.tierRules = config.tiers.map((rule) => ({ pattern: new RegExp(rule.model), tier: rule.tier }));
+    this.profiles = options.profiles ?? PROFILES;
+    this.now = options.now ?? Date.now;
+  }
+
+  consume(traces: DecodedTraces): ConsumeResult {
+    let rejected = 0;
+    this.stashTritonCompute(traces);
+    for (const resourceSpans of traces.resourceSpans) {
+      const identity = this.identify(resourceSpans.resource);
+      for (const span of resourceSpans.spans) {
+        const profile = this.profiles.find((candidate) => candidate.claims(span));
+        if (!profile) {
+          this.outcomes.ignored++;
+          continue;
+        }
+        const llm = this.withTritonQueue(profile.toLlmSpan(span, resourceSpans.resource), span);
+        if (!llm) {
+          this.outcomes.rejected++;
+          rejected++;
+          continue;
+        }
+        this.store.record(this.labelsOf(llm, identity), llm);
+        this.outcomes.recorded++;
+      }
+    }
+    this.outcomes.rejected += traces.rejectedSpans;
+    const downstream = this.options.next?.consume(traces);
+    const total = rejected + traces.rejectedSpans;
+    if (total === 0) return downstream ?? { rejectedSpans: 0 };
+    const message = traces.rejectReason ?? `${rejected} LLM request span(s) lacked a usable end-to-end latency`;
+    return { rejectedSpans: total, message };
+  }
+
+  /**
+   * Triton sends a request's model span and its child `compute` span separately; queue time is
+   * COMPUTE_START − QUEUE_START across the two. Compute spans wait here (bounded, 60 s) for their
+   * model span; a model span whose compute span never came is recorded without queue time.
+   */
+  private stashTritonCompute(traces: DecodedTraces): void {
+    const nowMs = this.now();
+    for (const resourceSpans of traces.resourceSpans) {
+      for (const span of resourceSpans.spans) {
+        if (!isTritonCompute(span)) continue;
+        if (this.pendingCompute.size >= MAX_PENDING_COMPUTE) {
+          const oldest = this.pendingCompute.keys().next();
+          if (!oldest.done) this.pendingCompute.delete(oldest.value);
+        }
+        this.pendingCompute.set(`${span.traceId}/${span.parentSpanId}`, { span, atMs: nowMs });
+      }
+    }
+    for (const [key, entry] of this.pendingCompute) {
+      if (nowMs - entry.atMs <= PENDING_COMPUTE_TTL_MS) break;
+      this.pendingCompute.delete(key);
+    }
+  }
+
+  private withTritonQueue(llm: LlmSpan | undefined, span: DecodedSpan): LlmSpan | undefined {
+    if (!llm || llm.runtime !== "triton" || llm.queueSeconds !== undefined) return llm;
+    const key = `${span.traceId}/${span.spanId}`;
+    const compute = this.pendingCompute.get(key);
+    if (!compute) return llm;
+    this.pendingCompute.delete(key);
+    const queueSeconds = tritonQueueSecondsFromCompute(span, compute.span);
+    return queueSeconds === undefined ? llm : { ...llm, queueSeconds };
+  }
+
+  private labelsOf(span: LlmSpan, identity: ResourceIdentity): LlmSeriesLabels {
+    const model = span.model ?? identity.podModel ?? identity.serviceName ?? UNKNOWN_MODEL;
+    return { model, runtime: span.runtime, namespace: identity.namespace, pod: identity.pod, tier: this.tierOf(model) };
+  }
+
+  private identify(resource: Attributes): ResourceIdentity {
+    const namespace = text(resource, "k8s.namespace.name") ?? "";
+    const pod = text(resource, "k8s.pod.name") ?? "";
+    const known = pod === "" ? undefined : this.knownPod(namespace, pod);
+    return { namespace: known?.namespace ?? namespace, pod, podModel: known?.model, serviceName: text(resource, "service.name") };
+  }
+
+  /** A pod holding GPUs on this node, by namespace/name (any namespace when the resource names none). */
+  private knownPod(namespace: string, pod: string): PodRef | undefined {
+    const attribution = this.options.attribution();
+    if (this.podIndex?.source !== attribution) {
+      const byName = new Map<string, PodRef>();
+      for (const refs of attribution.byDevice.values()) {
+        for (const ref of refs) {
+          byName.set(`${ref.namespace}/${ref.pod}`, ref);
+          byName.set(`/${ref.pod}`, ref);
+        }
+      }
+      this.podIndex = { source: attribution, byName };
+    }
+    return this.podIndex.byName.get(`${namespace}/${pod}`);
+  }
+
+  private tierOf(model: string): string {
+    const cached = this.tierCache.get(model);
+    if (cached !== undefined) return cached;
+    const tier = this.tierRules.find((rule) => rule.pattern.test(model))?.tier ?? this.options.config.defaultTier;
+    if (this.tierCache.size < this.options.config.maxSeriesPerMetric) this.tierCache.set(model, tier);
+    return tier;
+  }
+}
