@@ -11,14 +11,14 @@ import { createPodAttributor } from "./collectors/pods/kubelet-pod-attributor.js
 import type { PodAttributor } from "./collectors/pods/pod-attribution.js";
 import { registerGpuMetrics } from "./exporters/gpu-metrics.js";
 import { registerHostMetrics } from "./exporters/host-metrics.js";
-import type { FillErrorHandler } from "./exporters/metric-factory.js";
+import type { FillErrorHandler } from "../common/metric-factory.js";
 import { registerSelfMetrics } from "./exporters/self-metrics.js";
 import { buildSnapshot } from "./exporters/snapshot.js";
 import type { NvmlClient } from "./nvml/nvml-client.js";
 import { WorkerNvmlClient } from "./nvml/worker-nvml-client.js";
 import { Sampler, type ScheduledCollector } from "./sampler.js";
 import { registerLlmMetrics } from "./exporters/llm-metrics.js";
-import { createSpanExporter, OtlpForwarder } from "./exporters/otlp-forward.js";
+import type { OtlpForwarder } from "./exporters/otlp-forward.js";
 import { registerOtlpMetrics } from "./exporters/otlp-metrics.js";
 import { allowedResourceAttributes, allowedSpanAttributes } from "./processors/profiles/index.js";
 import { SpanMetricsProcessor } from "./processors/span-metrics-processor.js";
@@ -95,9 +95,13 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
   }
   const sampler = new Sampler(scheduled, log.child({ component: "sampler" }), now);
 
-  const forwarder = config.forward.endpoint === ""
-    ? undefined
-    : new OtlpForwarder(config.forward, createSpanExporter(config.forward), log.child({ component: "otlp-forward" }));
+  // The OpenTelemetry SDK is loaded only when forwarding or self-tracing is on: it is most of the
+  // agent's resident memory after Node itself (see the RSS benchmark).
+  let forwarder: OtlpForwarder | undefined;
+  if (config.forward.endpoint !== "") {
+    const { createSpanExporter, OtlpForwarder: Forwarder } = await import("./exporters/otlp-forward.js");
+    forwarder = new Forwarder(config.forward, createSpanExporter(config.forward), log.child({ component: "otlp-forward" }));
+  }
   const spans = new SpanMetricsProcessor({ config: config.spans, attribution, ...(forwarder ? { next: forwarder } : {}), now });
   const admission = createAdmission(config.otlp.maxInflightBytes);
 
@@ -125,12 +129,16 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
     "/readyz": () => (isReady ? text(200, "ready\n") : text(503, "starting\n")),
   };
 
+  const selfTracing = config.selfTraces.endpoint === ""
+    ? undefined
+    : (await import("./self-tracing.js")).createSelfTracing(config.selfTraces.endpoint, node, packageVersion());
+  await selfTracing?.start();
   await pods?.start();
   await gpu.start();
   await host?.start();
   await forwarder?.start();
   const listeners: (RunningServer | RunningReceiver)[] = [];
-  const stopComponents = () => Promise.allSettled([pods?.shutdown(), gpu.shutdown(), host?.shutdown(), forwarder?.shutdown()]);
+  const stopComponents = () => Promise.allSettled([pods?.shutdown(), gpu.shutdown(), host?.shutdown(), forwarder?.shutdown(), selfTracing?.shutdown()]);
   let server: RunningServer;
   const otlpAddresses: { http?: string; grpc?: string } = {};
   try {

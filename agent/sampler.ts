@@ -1,6 +1,7 @@
 import type { CollectResult, Component } from "../common/component.js";
 import { errorMessage } from "../common/errors.js";
 import type { Logger } from "../common/log.js";
+import { agentTracer } from "./tracer.js";
 
 /** A collector run on its own interval. */
 export interface ScheduledCollector {
@@ -70,12 +71,17 @@ export class Sampler implements Component {
   private async tick(loop: Loop, index: number): Promise<void> {
     if (!this.isRunning) return;
     const started = performance.now();
-    let result: CollectResult<unknown>;
-    try {
-      result = await loop.collector.run();
-    } catch (err) {
-      result = { samples: [], errors: [err instanceof Error ? err : new Error(String(err))] };
-    }
+    const result = await agentTracer().startActiveSpan(`collect ${loop.collector.name}`, async (span): Promise<CollectResult<unknown>> => {
+      try {
+        const collected = await loop.collector.run();
+        span.setAttributes({ "inferwatch.samples": collected.samples.length, "inferwatch.errors": collected.errors.length });
+        return collected;
+      } catch (err) {
+        return { samples: [], errors: [err instanceof Error ? err : new Error(String(err))] };
+      } finally {
+        span.end();
+      }
+    });
     const durationMs = performance.now() - started;
     const isSuccess = result.samples.length > 0;
     const previous = loop.stats;

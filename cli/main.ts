@@ -5,6 +5,9 @@ import { CONFIG_FLAG, envName, OPTIONS, type CommandName } from "../common/confi
 import type { Config } from "../common/config/schema.js";
 import { packageVersion } from "../common/paths.js";
 import { runAgent } from "./run-agent.js";
+import { runAnalyzer } from "./run-analyzer.js";
+import { runSloStatus } from "./run-slo-status.js";
+import { runUp } from "./run-up.js";
 
 /** Adds the table's flags for one subcommand. */
 function withOptions(command: Command, name: CommandName): Command {
@@ -46,16 +49,24 @@ withOptions(program.command("agent").description("Run the per-node agent (GPU te
     process.exitCode = config ? await runAgent(config) : 2;
   });
 
-withOptions(program.command("up").description("Run everything on this machine (today: the agent; the analyzer joins when it lands)"), "up")
+withOptions(program.command("up").description("Run everything on this machine: agent (real GPUs, else a simulated fleet) and analyzer"), "up")
   .action(async (_options, command: Command) => {
     const config = configOf(command);
-    process.exitCode = config
-      ? await runAgent(config, (agent) => {
-        const { host, port } = agent.metricsAddress;
-        const shown = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
-        return `inferwatch is up: metrics at http://${shown}:${port}/metrics, node snapshot at http://${shown}:${port}/v1/snapshot (Ctrl-C stops)`;
-      })
-      : 2;
+    process.exitCode = config ? await runUp(config) : 2;
+  });
+
+withOptions(program.command("analyzer").description("Run the analyzer: SLO burn, utilization and fragmentation over Prometheus or the agents"), "analyzer")
+  .action(async (_options, command: Command) => {
+    const config = configOf(command);
+    process.exitCode = config ? await runAnalyzer(config) : 2;
+  });
+
+const slo = program.command("slo").description("Service-level objectives");
+withOptions(slo.command("status").description("Print every SLO's burn rates, budget and diagnosis"), "slo status")
+  .addOption(new Option("--format <format>", "table or json").choices(["table", "json"]).default("table"))
+  .action(async (options: { format: "table" | "json" }, command: Command) => {
+    const config = configOf(command);
+    process.exitCode = config ? await runSloStatus(config, options.format) : 2;
   });
 
 await program.parseAsync(process.argv);

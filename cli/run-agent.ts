@@ -2,9 +2,10 @@ import { startAgent, type Agent } from "../agent/agent.js";
 import type { Config } from "../common/config/schema.js";
 import { errorMessage } from "../common/errors.js";
 import { createLogger, type Logger } from "../common/log.js";
+import { waitForSignal } from "./signals.js";
 
 /** Runs the agent until SIGINT or SIGTERM; resolves with the process exit code. */
-export async function runAgent(config: Config, banner?: (agent: Agent) => string): Promise<number> {
+export async function runAgent(config: Config): Promise<number> {
   const log = createLogger({ level: config.log.level });
   let agent: Agent;
   try {
@@ -13,21 +14,15 @@ export async function runAgent(config: Config, banner?: (agent: Agent) => string
     log.fatal({ err: errorMessage(err) }, "agent failed to start");
     return 1;
   }
-  if (banner) log.info(banner(agent));
-  return new Promise<number>((resolve) => {
-    const stop = (signal: NodeJS.Signals) => {
-      log.info({ signal }, "stopping");
-      agent.shutdown().then(() => {
-        if (agent.hasStuckNvmlCall()) terminateNow(signal, log);
-        resolve(0);
-      }, (err: unknown) => {
-        log.error({ err: errorMessage(err) }, "shutdown failed");
-        resolve(1);
-      });
-    };
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-  });
+  const signal = await waitForSignal(log);
+  try {
+    await agent.shutdown();
+  } catch (err) {
+    log.error({ err: errorMessage(err) }, "shutdown failed");
+    return 1;
+  }
+  if (agent.hasStuckNvmlCall()) terminateNow(signal, log);
+  return 0;
 }
 
 /**

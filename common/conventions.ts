@@ -29,7 +29,7 @@ export interface MetricDef {
   readonly help: string;
   readonly labels: readonly string[];
   /** Which component exposes it, for the README's reference. */
-  readonly component: "agent: gpu" | "agent: host" | "agent: self" | "agent: pods" | "agent: spans";
+  readonly component: "agent: gpu" | "agent: host" | "agent: self" | "agent: pods" | "agent: spans" | "analyzer";
 }
 
 const gpu = [...GPU_LABELS];
@@ -117,6 +117,21 @@ export const METRICS = {
   collectorErrors: def("inferwatch_agent_collector_errors_total", "counter", "Errors met by a collector (a failed field counts once per run).", ["node", "collector"], "agent: self"),
   sampleAge: def("inferwatch_agent_sample_age_seconds", "gauge", "Age of the sample this scrape serves, seconds (computed at scrape time).", ["node", "collector"], "agent: self"),
   sampleTimestamp: def("inferwatch_agent_sample_timestamp_seconds", "gauge", "Unix time of the sample this scrape serves.", ["node", "collector"], "agent: self"),
+
+  sloBurnRate: def("inferwatch_slo_burn_rate", "gauge", "Burn rate of the SLO's error budget over the window (1 spends the budget exactly over the period); absent when the window has no traffic.", ["slo", "model_class", "window"], "analyzer"),
+  sloBudgetRemaining: def("inferwatch_slo_error_budget_remaining_ratio", "gauge", "Share of the period's error budget left (below 0 when overspent); 1 without traffic.", ["slo", "model_class"], "analyzer"),
+  sloObjective: def("inferwatch_slo_objective_ratio", "gauge", "The SLO's objective, 0..1.", ["slo", "model_class"], "analyzer"),
+  sloFiring: def("inferwatch_slo_alert_firing", "gauge", "1 while the window pair's multiwindow burn-rate condition holds.", ["slo", "model_class", "window", "severity"], "analyzer"),
+  fleetUtilization: def("inferwatch_fleet_gpu_utilization_ratio", "gauge", "Time-weighted GPU utilization of the pool over the last hour, 0..1.", ["pool"], "analyzer"),
+  fleetPoolHoursAtTarget: def("inferwatch_fleet_pool_hours_at_target_ratio", "gauge", "Share of the pool's hours of the last day at or above the utilization target.", ["pool"], "analyzer"),
+  fleetFragmentation: def("inferwatch_fleet_fragmentation_ratio", "gauge", "FGD expected fragmentation: share of the pool's free GPU memory the observed replica shapes cannot use.", ["pool"], "analyzer"),
+  fleetStranded: def("inferwatch_fleet_stranded_memory_bytes", "gauge", "Free GPU memory of the pool in pieces too small for any replica shape seen in the fleet, bytes.", ["pool"], "analyzer"),
+  fleetTokensPerGpu: def("inferwatch_fleet_tokens_per_second_per_gpu", "gauge", "Tokens per second per GPU over the last hour.", [], "analyzer"),
+  fleetJoulesPerToken: def("inferwatch_fleet_joules_per_token", "gauge", "GPU energy per token over the last hour, joules.", [], "analyzer"),
+  analyzerEvaluation: def("inferwatch_analyzer_evaluation_duration_seconds", "gauge", "Wall time of the last evaluation, seconds.", [], "analyzer"),
+  analyzerEvaluationTime: def("inferwatch_analyzer_last_evaluation_timestamp_seconds", "gauge", "Unix time of the last successful evaluation (the answers served are this old).", [], "analyzer"),
+  analyzerQueries: def("inferwatch_analyzer_store_queries", "gauge", "Store queries the last evaluation made.", [], "analyzer"),
+  analyzerStale: def("inferwatch_analyzer_stale", "gauge", "1 when the last evaluation failed and the answers served are from an earlier one.", [], "analyzer"),
 } as const satisfies Record<string, MetricDef>;
 
 export type MetricKey = keyof typeof METRICS;

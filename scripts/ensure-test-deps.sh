@@ -6,6 +6,8 @@ set -euo pipefail
 # command  -> Debian package that provides it
 declare -A NEEDS=(
   [gcc]=gcc
+  [prometheus]=prometheus
+  [promtool]=prometheus
 )
 
 missing=()
@@ -18,6 +20,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     echo "ensure-test-deps: FAILED: the tests need ${missing[*]} (Debian packages) and this user cannot apt-get install them" >&2
     exit 1
+  fi
+  # Packages that ship a service (prometheus) must not start it: the suites start their own on
+  # loopback. invoke-rc.d and deb-systemd-invoke ask policy-rc.d; deny starts while apt runs.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
   fi
   if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >&2; then
     echo "ensure-test-deps: FAILED to install ${missing[*]}" >&2

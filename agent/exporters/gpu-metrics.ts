@@ -3,7 +3,7 @@ import { METRICS, type MetricDef } from "../../common/conventions.js";
 import type { GpuView } from "../collectors/gpu-collector.js";
 import type { GpuSample } from "../collectors/gpu-sample.js";
 import type { PodRef } from "../collectors/pods/pod-attribution.js";
-import { defineScrapeMetric, type FillErrorHandler, type Labels } from "./metric-factory.js";
+import { defineScrapeMetric, type FillErrorHandler, type Labels } from "../../common/metric-factory.js";
 
 /** Labels of every series of one GPU. */
 function gpuLabels(node: string, gpu: GpuSample): Labels {

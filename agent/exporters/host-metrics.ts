@@ -1,7 +1,7 @@
 import type { Registry } from "prom-client";
 import type { HostSample } from "../collectors/host-collector.js";
 import { METRICS, type MetricDef } from "../../common/conventions.js";
-import { defineScrapeMetric, type FillErrorHandler, type Labels } from "./metric-factory.js";
+import { defineScrapeMetric, type FillErrorHandler, type Labels } from "../../common/metric-factory.js";
 
 /** Emits the series of one host metric from a sample. */
 type HostFill = (sample: HostSample, emit: (labels: Labels, value: number) => void) => void;

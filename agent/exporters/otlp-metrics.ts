@@ -1,7 +1,7 @@
 import type { Registry } from "prom-client";
 import { METRICS } from "../../common/conventions.js";
 import type { Admission } from "../receivers/admission.js";
-import { defineScrapeMetric, type FillErrorHandler } from "./metric-factory.js";
+import { defineScrapeMetric, type FillErrorHandler } from "../../common/metric-factory.js";
 import type { OtlpForwarder } from "./otlp-forward.js";
 
 /** Receiver back-pressure and forwarding figures, read at scrape time. */

@@ -2,7 +2,7 @@ import type { Registry } from "prom-client";
 import { METRICS } from "../../common/conventions.js";
 import type { PodAttribution } from "../collectors/pods/pod-attribution.js";
 import type { CollectorStats } from "../sampler.js";
-import { defineScrapeMetric, type FillErrorHandler } from "./metric-factory.js";
+import { defineScrapeMetric, type FillErrorHandler } from "../../common/metric-factory.js";
 
 /** What the agent's own metrics read. */
 export interface SelfMetricsSource {

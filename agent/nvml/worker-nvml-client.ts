@@ -75,7 +75,8 @@ export class WorkerNvmlClient implements NvmlClient {
   }
 
   private spawn(): Worker {
-    const worker = new Worker(workerScript());
+    // The sampling thread holds a few small buffers; a small heap keeps its resident memory down.
+    const worker = new Worker(workerScript(), { resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 } });
     worker.on("message", (response: WorkerResponse) => this.settle(response));
     worker.on("error", (err) => this.failAll(new Error("nvml: sampling thread failed", { cause: err })));
     worker.on("exit", () => {

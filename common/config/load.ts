@@ -4,6 +4,7 @@ import type { z } from "zod";
 import { errorMessage } from "../errors.js";
 import { CONFIG_FLAG, envName, OPTIONS, type OptionSpec } from "./options.js";
 import { configSchema, type Config } from "./schema.js";
+import { sloThresholds } from "../../analyzer/slo/spec.js";
 
 /** Where settings come from; flags are keyed by config path. */
 export interface ConfigSources {
@@ -76,7 +77,7 @@ export function loadConfig(sources: ConfigSources): ConfigResult {
   const result = configSchema.safeParse(tree);
   if (!result.success) problems.push(...formatIssues(result.error.issues, origins, file));
   if (problems.length > 0 || !result.success) return { ok: false, problems };
-  return { ok: true, config: result.data };
+  return { ok: true, config: withSloBuckets(result.data) };
 }
 
 function formatIssues(issues: readonly z.core.$ZodIssue[], origins: ReadonlyMap<string, string>, file: string | undefined): string[] {
@@ -86,4 +87,10 @@ function formatIssues(issues: readonly z.core.$ZodIssue[], origins: ReadonlyMap<
     const message = issue.code === "unrecognized_keys" ? `unknown setting(s) ${issue.keys.join(", ")}` : issue.message;
     return `${path}: ${message}${origin ? ` (from ${origin})` : ""}`;
   });
+}
+
+/** Every latency threshold of the SLO configuration becomes an exact bucket bound of the agent's histograms. */
+function withSloBuckets(config: Config): Config {
+  const thresholds = [...new Set([...config.agent.spans.sloThresholds, ...sloThresholds(config.slo)])].sort((a, b) => a - b);
+  return { ...config, agent: { ...config.agent, spans: { ...config.agent.spans, sloThresholds: thresholds } } };
 }

@@ -1,5 +1,5 @@
 /** The subcommands whose settings come from this table. */
-export type CommandName = "agent" | "up";
+export type CommandName = "agent" | "up" | "analyzer" | "slo status";
 
 /**
  * One setting reachable from the command line and the environment. The flag is `--<flag>`, the
@@ -17,10 +17,13 @@ export interface OptionSpec {
 }
 
 const AGENT: readonly CommandName[] = ["agent", "up"];
+const ANALYZER: readonly CommandName[] = ["analyzer", "up"];
+const READERS: readonly CommandName[] = ["analyzer", "slo status"];
+const ALL: readonly CommandName[] = ["agent", "up", "analyzer", "slo status"];
 
 /** Every setting with a flag and an environment variable. The README's configuration table is generated from it. */
 export const OPTIONS: readonly OptionSpec[] = [
-  { path: "log.level", flag: "log-level", valueName: "level", description: "Log level: fatal, error, warn, info, debug, trace or silent.", commands: AGENT },
+  { path: "log.level", flag: "log-level", valueName: "level", description: "Log level: fatal, error, warn, info, debug, trace or silent.", commands: ALL },
   { path: "agent.nodeName", flag: "node-name", valueName: "name", description: "Node name on every series (default: $NODE_NAME, else the host name).", commands: AGENT },
   { path: "agent.metricsAddr", flag: "metrics-addr", valueName: "host:port", description: "Listen address of /metrics, /v1/snapshot, /healthz and /readyz.", commands: AGENT },
   { path: "agent.interval", flag: "interval", valueName: "duration", description: "GPU sampling interval.", commands: AGENT },
@@ -49,7 +52,13 @@ export const OPTIONS: readonly OptionSpec[] = [
   { path: "agent.forward.endpoint", flag: "forward-endpoint", valueName: "url", description: "Forward received spans (allow-listed attributes only) to this OTLP endpoint; empty: off.", commands: AGENT },
   { path: "agent.forward.protocol", flag: "forward-protocol", valueName: "protocol", description: "Protocol of the forward endpoint: http/protobuf or grpc.", commands: AGENT },
   { path: "agent.forward.queueSize", flag: "forward-queue-size", valueName: "n", description: "Spans queued for forwarding at most; more are dropped and counted.", commands: AGENT },
+  { path: "agent.selfTraces.endpoint", flag: "self-traces-endpoint", valueName: "url", description: "Export the agent's own spans (sampling rounds) to this OTLP/HTTP endpoint; empty: off.", commands: AGENT },
   { path: "agent.pods.kubeApi.url", flag: "kube-api-url", valueName: "url", description: "Kubernetes API for pod labels (default: in-cluster when available).", commands: AGENT },
+  { path: "analyzer.listen", flag: "listen", valueName: "host:port", description: "Analyzer listen address (JSON API, /metrics).", commands: ANALYZER },
+  { path: "analyzer.source", flag: "source", valueName: "kind=url", description: "Where the analyzer reads: prometheus=<url> or agents=<url>,<url>.", commands: READERS },
+  { path: "analyzer.interval", flag: "eval-interval", valueName: "duration", description: "How often SLOs and fleet figures are evaluated.", commands: ANALYZER },
+  { path: "analyzer.pullInterval", flag: "pull-interval", valueName: "duration", description: "How often the embedded store pulls the agents.", commands: ANALYZER },
+  { path: "analyzer.statePath", flag: "state-path", valueName: "path", description: "File keeping the embedded store's history across restarts.", commands: ANALYZER },
 ];
 
 /** The environment variable of a flag. */

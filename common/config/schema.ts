@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { z } from "zod";
 import { durationMs } from "./duration.js";
 import { listenAddress } from "./listen-address.js";
+import { sloConfigSchema } from "../../analyzer/slo/spec.js";
 
 /** A boolean that also reads the strings flags and environment variables carry. */
 const flag = (defaultValue: boolean) =>
@@ -84,9 +85,12 @@ export const otlpConfigSchema = z.strictObject({
   /** Largest request body accepted, measured after decompression (a gzip bomb stops here). */
   maxBodyBytes: byteSize("20MiB"),
   /** Request bytes being received or decoded at once; past it requests get 429 / RESOURCE_EXHAUSTED. */
-  maxInflightBytes: byteSize("64MiB"),
+  maxInflightBytes: byteSize("32MiB"),
   /** What Retry-After says when the pipeline is full. */
   retryAfter: durationMs("1s"),
+}).refine((otlp) => otlp.maxInflightBytes >= otlp.maxBodyBytes, {
+  message: "maxInflightBytes must be at least maxBodyBytes, or a request of the largest allowed size could never be admitted",
+  path: ["maxInflightBytes"],
 });
 
 /** Forwarding of received spans (allow-listed attributes only) to an upstream OTLP endpoint. */
@@ -99,6 +103,12 @@ export const forwardConfigSchema = z.strictObject({
   batchSize: z.coerce.number().int().positive().default(512),
   flushInterval: durationMs("1s"),
   timeout: durationMs("10s"),
+});
+
+/** The agent's own traces (sampling rounds, OTLP requests), exported with the OpenTelemetry Node SDK. */
+export const selfTracesConfigSchema = z.strictObject({
+  /** OTLP/HTTP protobuf endpoint for the agent's own spans; empty turns them off. */
+  endpoint: z.string().default(""),
 });
 
 /** A rule giving the serving tier of the models whose name matches. */
@@ -145,6 +155,38 @@ export const agentConfigSchema = z.strictObject({
   otlp: otlpConfigSchema.prefault({}),
   spans: spansConfigSchema.prefault({}),
   forward: forwardConfigSchema.prefault({}),
+  selfTraces: selfTracesConfigSchema.prefault({}),
+});
+
+/** A pool: the nodes whose name matches. */
+const poolRuleSchema = z.strictObject({ name: nonEmpty, nodes: z.string().refine((pattern) => {
+  try {
+    new RegExp(pattern);
+    return true;
+  } catch {
+    return false;
+  }
+}, "expected a valid regular expression") });
+
+/** The analyzer's settings. */
+export const analyzerConfigSchema = z.strictObject({
+  listen: listenAddress("0.0.0.0:9465"),
+  /**
+   * `prometheus=<url>` (also Thanos, Mimir, VictoriaMetrics), `agents=<url>,<url>` (pulled into the
+   * embedded store), or — for `inferwatch slo status` only — `analyzer=<url>` (a running analyzer's API).
+   */
+  source: z.string().default("").refine((source) => source === "" || /^(prometheus|agents|analyzer)=\S+$/.test(source), "expected prometheus=<url>, agents=<url>,<url> or analyzer=<url>"),
+  /** How often SLOs and fleet figures are evaluated (results are cached between evaluations). */
+  interval: durationMs("30s"),
+  /** How often the embedded store pulls the agents. */
+  pullInterval: durationMs("10s"),
+  queryTimeout: durationMs("10s"),
+  /** Where the embedded store keeps its history across restarts; empty: in memory only. */
+  statePath: z.string().default(""),
+  /** Node pools by node-name pattern, first match wins; nodes matching none are in pool `default`. */
+  pools: z.array(poolRuleSchema).default([]),
+  /** Price of one GPU-hour by GPU model (as NVML names it), for cost per million tokens. */
+  gpuHourPrices: z.record(nonEmpty, z.number().nonnegative()).default({}),
 });
 
 export const logConfigSchema = z.strictObject({
@@ -155,6 +197,9 @@ export const logConfigSchema = z.strictObject({
 export const configSchema = z.strictObject({
   log: logConfigSchema.prefault({}),
   agent: agentConfigSchema.prefault({}),
+  analyzer: analyzerConfigSchema.prefault({}),
+  /** Model classes and their SLOs, read by the analyzer, the agent (histogram buckets) and the rule generator. */
+  slo: sloConfigSchema.prefault({}),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -165,3 +210,4 @@ export type PodsConfig = AgentConfig["pods"];
 export type OtlpConfig = AgentConfig["otlp"];
 export type SpansConfig = AgentConfig["spans"];
 export type ForwardConfig = AgentConfig["forward"];
+export type AnalyzerConfig = Config["analyzer"];

@@ -108,6 +108,34 @@ describe("privacy", () => {
   });
 });
 
+describe("self tracing", () => {
+  it("exports the agent's own sampling rounds as spans through the OpenTelemetry Node SDK", async () => {
+    const bodies: Buffer[] = [];
+    const collector = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on("data", (chunk: Buffer) => chunks.push(chunk));
+      request.on("end", () => {
+        bodies.push(Buffer.concat(chunks));
+        response.writeHead(200, { "content-type": "application/x-protobuf" });
+        response.end();
+      });
+    });
+    await new Promise<void>((resolve) => collector.listen(0, "127.0.0.1", resolve));
+    try {
+      const endpoint = `http://127.0.0.1:${(collector.address() as AddressInfo).port}/v1/traces`;
+      const a = await startAgent(["--self-traces-endpoint", endpoint, "--interval", "200ms"]);
+      await waitFor(() => bodies.length > 0, 15_000);
+      await a.stop();
+      agent = undefined;
+      const decoded = bodies.flatMap((body) => decodeOtlpProtobuf(body, (key) => key === "service.name").resourceSpans);
+      expect(decoded[0]?.resource.get("service.name")).toBe("inferwatch-agent");
+      expect(decoded.flatMap((r) => r.spans).map((span) => span.name)).toContain("collect gpu");
+    } finally {
+      await new Promise<void>((resolve) => collector.close(() => resolve()));
+    }
+  });
+});
+
 describe("bad input", () => {
   it("gets a 400 with a reason, and the agent keeps serving", async () => {
     const a = await startAgent();

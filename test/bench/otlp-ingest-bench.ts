@@ -7,6 +7,11 @@
  * 2. Overload: requests started at 10× the sustained request rate, without waiting for answers,
  *    for BENCH_OVERLOAD_SECONDS (default 60): the receiver's peak RSS (VmHWM, reset before the phase)
  *    and how many requests admission turned away with 429.
+ * 3. The same overload with gzip-compressed bodies for BENCH_OVERLOAD_GZIP_SECONDS (default 20; 0
+ *    skips it): inflating runs on the thread pool, so many more requests are in flight at once.
+ *
+ * The receiver uses the default OTLP config (maxBodyBytes 20 MiB, maxInflightBytes 64 MiB);
+ * BENCH_OTLP_MAX_INFLIGHT (e.g. `32MiB`) overrides the admission budget to see its effect on RSS.
  *
  * Run: `npx tsc -p tsconfig.json && node dist/test/bench/otlp-ingest-bench.js`.
  */
@@ -14,7 +19,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { allowedResourceAttributes, allowedSpanAttributes } from "../../agent/processors/profiles/index.js";
-import { createAdmission } from "../../agent/receivers/admission.js";
+import { createAdmission, type Admission } from "../../agent/receivers/admission.js";
 import type { DecodedTraces } from "../../agent/receivers/otlp-model.js";
 import { startOtlpHttpReceiver } from "../../agent/receivers/otlp-http-receiver.js";
 import type { ConsumeResult, SpanConsumer } from "../../agent/receivers/span-consumer.js";
@@ -38,6 +43,8 @@ export interface OtlpIngestBenchOptions {
   readonly consumerFactory?: () => SpanConsumer;
   readonly sustainedSeconds?: number;
   readonly overloadSeconds?: number;
+  /** Length of the second overload phase, with gzip-compressed bodies (inflated on the thread pool, so more are in flight at once). */
+  readonly gzipOverloadSeconds?: number;
 }
 
 /** Counts spans and reads one attribute of each, standing in for the span-metrics pipeline. */
@@ -57,9 +64,29 @@ class CountingConsumer implements SpanConsumer {
   }
 }
 
+/**
+ * Most bytes admission held during a phase. Sampled, because admission's own peak covers the whole
+ * run; every 10 ms catches the plateaus that matter (requests hold bytes for milliseconds or more).
+ */
+class PeakInflight {
+  private peak = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly admission: Admission) {
+    this.timer = setInterval(() => (this.peak = Math.max(this.peak, admission.counters.inflightBytes)), 10);
+  }
+
+  stop(): number {
+    clearInterval(this.timer);
+    return Math.max(this.peak, this.admission.counters.inflightBytes);
+  }
+}
+
 /** Peak RSS of this process since the last reset, bytes (Linux VmHWM); sampled RSS elsewhere. */
 class PeakRss {
   private sampled = 0;
+  /** process.memoryUsage() when the sampled RSS peaked, for the breakdown row. */
+  atPeak: NodeJS.MemoryUsage = process.memoryUsage();
   private readonly timer: NodeJS.Timeout;
   private readonly hasHighWaterMark: boolean;
 
@@ -73,7 +100,13 @@ class PeakRss {
       hasHighWaterMark = false;
     }
     this.hasHighWaterMark = hasHighWaterMark;
-    this.timer = setInterval(() => (this.sampled = Math.max(this.sampled, process.memoryUsage.rss())), 50);
+    this.timer = setInterval(() => {
+      const usage = process.memoryUsage();
+      if (usage.rss > this.sampled) {
+        this.sampled = usage.rss;
+        this.atPeak = usage;
+      }
+    }, 50);
   }
 
   stop(): number {
@@ -109,12 +142,62 @@ function runLoad(child: ChildProcess, load: Extract<LoadMessage, { kind: "run" }
 
 const count = (report: LoadReport, status: number): number => report.statuses[String(status)] ?? 0;
 const formatInt = (value: number): string => Math.round(value).toLocaleString("en-US");
+const mib = (bytes: number): string => `${(bytes / MIB).toFixed(0)} MiB`;
 
-/** Runs both phases and returns the benchmark rows. */
+interface OverloadResult {
+  readonly report: LoadReport;
+  readonly rssBeforeBytes: number;
+  readonly peakRssBytes: number;
+  /** process.memoryUsage() at the highest sampled RSS. */
+  readonly atPeak: NodeJS.MemoryUsage;
+  readonly rejections: number;
+  readonly peakInflightBytes: number;
+}
+
+/** One overload phase: open load at `ratePerSecond`, peak RSS and admission counted from its start. */
+async function overload(child: ChildProcess, port: number, admission: Admission, ratePerSecond: number, seconds: number, gzip: boolean): Promise<OverloadResult> {
+  const rejectionsBefore = admission.counters.rejections;
+  const rssBeforeBytes = process.memoryUsage.rss();
+  const peakInflight = new PeakInflight(admission);
+  const peak = new PeakRss();
+  const report = await runLoad(child, {
+    shape: "open",
+    gzip,
+    port,
+    connections: OVERLOAD_CONNECTIONS,
+    ratePerSecond,
+    maxQueued: OVERLOAD_CONNECTIONS,
+    durationMs: seconds * 1000,
+  });
+  const peakRssBytes = peak.stop();
+  return { report, rssBeforeBytes, peakRssBytes, atPeak: peak.atPeak, rejections: admission.counters.rejections - rejectionsBefore, peakInflightBytes: peakInflight.stop() };
+}
+
+function overloadRows(label: string, result: OverloadResult, offeredPerSecond: number, seconds: number, spansPerRequest: number, maxInflightBytes: number): BenchRow[] {
+  const { report } = result;
+  const sent = Object.values(report.statuses).reduce((sum, n) => sum + n, 0);
+  const others = Object.entries(report.statuses).filter(([status]) => status !== "200" && status !== "429");
+  return [
+    { name: `${label}: offered (${OVERLOAD_FACTOR}× for ${seconds} s)`, value: `${formatInt(offeredPerSecond)} req/s on up to ${OVERLOAD_CONNECTIONS} connections; ${formatInt(sent)} answered, ${formatInt(report.skipped)} not sent (client cap)` },
+    { name: `${label}: answered 200`, value: `${formatInt(count(report, 200))} (${formatInt((count(report, 200) * spansPerRequest * 1000) / report.elapsedMs)} spans/s)` },
+    { name: `${label}: answered 429`, value: `${formatInt(count(report, 429))} (admission rejections ${formatInt(result.rejections)})` },
+    { name: `${label}: other outcomes`, value: others.length === 0 ? "none" : others.map(([status, n]) => `${status === "0" ? "transport error" : status}: ${n}`).join(", ") },
+    { name: `${label}: peak in-flight bytes`, value: `${(result.peakInflightBytes / MIB).toFixed(1)} MiB of ${(maxInflightBytes / MIB).toFixed(0)} MiB` },
+    {
+      name: `${label}: receiver memory at the sampled peak`,
+      value: `rss ${mib(result.atPeak.rss)}, V8 heap ${mib(result.atPeak.heapTotal)} (${mib(result.atPeak.heapUsed)} used), buffers ${mib(result.atPeak.arrayBuffers)}; rss before the phase ${mib(result.rssBeforeBytes)}`,
+    },
+    { name: `${label}: receiver peak RSS`, value: mib(result.peakRssBytes), target: `< ${TARGET_PEAK_RSS_MIB} MiB`, isMet: result.peakRssBytes < TARGET_PEAK_RSS_MIB * MIB },
+  ];
+}
+
+/** Runs the phases and returns the benchmark rows. */
 export async function benchOtlpIngest(options: OtlpIngestBenchOptions = {}): Promise<BenchRow[]> {
   const sustainedSeconds = options.sustainedSeconds ?? Number(process.env["BENCH_OTLP_SECONDS"] ?? 10);
   const overloadSeconds = options.overloadSeconds ?? Number(process.env["BENCH_OVERLOAD_SECONDS"] ?? 60);
-  const config = otlpConfigSchema.parse({ httpAddr: "127.0.0.1:0" });
+  const gzipOverloadSeconds = options.gzipOverloadSeconds ?? Number(process.env["BENCH_OVERLOAD_GZIP_SECONDS"] ?? 20);
+  const maxInflight = process.env["BENCH_OTLP_MAX_INFLIGHT"];
+  const config = otlpConfigSchema.parse({ httpAddr: "127.0.0.1:0", ...(maxInflight ? { maxInflightBytes: maxInflight } : {}) });
   const allowed = new Set([...allowedSpanAttributes(), ...allowedResourceAttributes()]);
   const consumer = options.consumerFactory?.() ?? new CountingConsumer();
   const admission = createAdmission(config.maxInflightBytes);
@@ -126,35 +209,31 @@ export async function benchOtlpIngest(options: OtlpIngestBenchOptions = {}): Pro
     const sustained = await runLoad(child, { shape: "closed", port, connections: SUSTAINED_CONNECTIONS, durationMs: sustainedSeconds * 1000 });
     const accepted = count(sustained, 200);
     const spansPerSecond = (accepted * ready.spans * 1000) / sustained.elapsedMs;
-    const p99 = sustained.latenciesMs.length > 0 ? percentile(sustained.latenciesMs, 99) : Number.NaN;
     const requestsPerSecond = (accepted * 1000) / sustained.elapsedMs;
+    const p99 = sustained.latenciesMs.length > 0 ? percentile(sustained.latenciesMs, 99) : Number.NaN;
+    const p50 = sustained.latenciesMs.length > 0 ? percentile(sustained.latenciesMs, 50) : Number.NaN;
+    const offered = Math.max(1, requestsPerSecond * OVERLOAD_FACTOR);
 
-    const rejectionsBefore = admission.counters.rejections;
-    const peak = new PeakRss();
-    const overload = await runLoad(child, {
-      shape: "open",
-      port,
-      connections: OVERLOAD_CONNECTIONS,
-      ratePerSecond: Math.max(1, requestsPerSecond * OVERLOAD_FACTOR),
-      maxQueued: OVERLOAD_CONNECTIONS,
-      durationMs: overloadSeconds * 1000,
-    });
-    const peakRss = peak.stop();
-    const sent = Object.values(overload.statuses).reduce((sum, n) => sum + n, 0);
-    const others = sent - count(overload, 200) - count(overload, 429);
-
-    return [
-      { name: "batch", value: `${ready.spans} vLLM spans, ${formatInt(ready.payloadBytes)} B protobuf, ${SUSTAINED_CONNECTIONS} keep-alive connections` },
-      { name: "sustained ingest", value: `${formatInt(spansPerSecond)} spans/s (${formatInt(requestsPerSecond)} req/s, ${sustainedSeconds} s)`, target: `≥ ${formatInt(TARGET_SPANS_PER_SECOND)} spans/s`, isMet: spansPerSecond >= TARGET_SPANS_PER_SECOND },
-      { name: "sustained p99 request latency (client)", value: `${p99.toFixed(1)} ms (p50 ${percentile(sustained.latenciesMs, 50).toFixed(1)} ms)`, target: `< ${TARGET_P99_MS} ms`, isMet: p99 < TARGET_P99_MS },
+    const rows: BenchRow[] = [
+      { name: "batch", value: `${ready.spans} vLLM spans, ${formatInt(ready.payloadBytes)} B protobuf (${formatInt(ready.gzipBytes)} B gzipped)` },
+      {
+        name: `sustained ingest (${SUSTAINED_CONNECTIONS} keep-alive connections, ${sustainedSeconds} s)`,
+        value: `${formatInt(spansPerSecond)} spans/s (${formatInt(requestsPerSecond)} req/s)`,
+        target: `≥ ${formatInt(TARGET_SPANS_PER_SECOND)} spans/s`,
+        isMet: spansPerSecond >= TARGET_SPANS_PER_SECOND,
+      },
+      { name: "sustained p99 request latency (client)", value: `${p99.toFixed(1)} ms (p50 ${p50.toFixed(1)} ms)`, target: `< ${TARGET_P99_MS} ms`, isMet: p99 < TARGET_P99_MS },
       { name: "sustained non-200 responses", value: formatInt(Object.values(sustained.statuses).reduce((sum, n) => sum + n, 0) - accepted) },
-      { name: `overload offered (${OVERLOAD_FACTOR}× for ${overloadSeconds} s)`, value: `${formatInt(requestsPerSecond * OVERLOAD_FACTOR)} req/s on up to ${OVERLOAD_CONNECTIONS} connections; ${formatInt(sent)} sent, ${formatInt(overload.skipped)} skipped by the client` },
-      { name: "overload answered 200", value: `${formatInt(count(overload, 200))} (${formatInt((count(overload, 200) * ready.spans * 1000) / overload.elapsedMs)} spans/s)` },
-      { name: "overload answered 429", value: `${formatInt(count(overload, 429))} (admission rejections ${formatInt(admission.counters.rejections - rejectionsBefore)})` },
-      { name: "overload other outcomes", value: `${formatInt(others)} (${Object.entries(overload.statuses).filter(([s]) => s !== "200" && s !== "429").map(([s, n]) => `${s === "0" ? "transport error" : s}: ${n}`).join(", ") || "none"})` },
-      { name: "overload peak in-flight bytes", value: `${(admission.counters.peakInflightBytes / MIB).toFixed(1)} MiB of ${(config.maxInflightBytes / MIB).toFixed(0)} MiB` },
-      { name: "receiver peak RSS under overload", value: `${(peakRss / MIB).toFixed(0)} MiB`, target: `< ${TARGET_PEAK_RSS_MIB} MiB`, isMet: peakRss < TARGET_PEAK_RSS_MIB * MIB },
     ];
+    if (overloadSeconds > 0) {
+      const plain = await overload(child, port, admission, offered, overloadSeconds, false);
+      rows.push(...overloadRows("overload", plain, offered, overloadSeconds, ready.spans, config.maxInflightBytes));
+    }
+    if (gzipOverloadSeconds > 0) {
+      const gzip = await overload(child, port, admission, offered, gzipOverloadSeconds, true);
+      rows.push(...overloadRows("gzip overload", gzip, offered, gzipOverloadSeconds, ready.spans, config.maxInflightBytes));
+    }
+    return rows;
   } finally {
     child.send({ kind: "exit" } satisfies LoadMessage);
     await receiver.close();

@@ -12,6 +12,7 @@
  *   waiting for one, further sends are skipped and counted, so the client itself stays bounded.
  */
 import { Agent, request } from "node:http";
+import { gzipSync } from "node:zlib";
 import { vllmRawSpan } from "../fixtures/spans.js";
 import { protobufRequest, runtimeOtelResource, toReadableSpan } from "../agent/receivers/receiver-harness.js";
 
@@ -27,6 +28,8 @@ export interface ClosedLoad {
 
 export interface OpenLoad {
   readonly shape: "open";
+  /** Send the batch gzip-compressed (Content-Encoding: gzip), as the OTel Collector's exporter does by default. */
+  readonly gzip: boolean;
   readonly port: number;
   readonly connections: number;
   readonly ratePerSecond: number;
@@ -50,7 +53,14 @@ export interface LoadReport {
 export interface ReadyMessage {
   readonly kind: "ready";
   readonly payloadBytes: number;
+  readonly gzipBytes: number;
   readonly spans: number;
+}
+
+/** A request body and how it is encoded. */
+interface Payload {
+  readonly bytes: Uint8Array;
+  readonly isGzip: boolean;
 }
 
 /** One batch of distinct vLLM spans, encoded once. */
@@ -79,7 +89,7 @@ class Recorder {
   }
 }
 
-function send(agent: Agent, port: number, payload: Uint8Array, recorder: Recorder): Promise<void> {
+function send(agent: Agent, port: number, payload: Payload, recorder: Recorder): Promise<void> {
   return new Promise((resolve) => {
     const startedAt = performance.now();
     const req = request(
@@ -89,7 +99,11 @@ function send(agent: Agent, port: number, payload: Uint8Array, recorder: Recorde
         method: "POST",
         path: "/v1/traces",
         agent,
-        headers: { "content-type": "application/x-protobuf", "content-length": payload.length },
+        headers: {
+          "content-type": "application/x-protobuf",
+          "content-length": payload.bytes.length,
+          ...(payload.isGzip ? { "content-encoding": "gzip" } : {}),
+        },
       },
       (response) => {
         response.resume();
@@ -107,11 +121,11 @@ function send(agent: Agent, port: number, payload: Uint8Array, recorder: Recorde
       recorder.record(0, 0);
       resolve();
     });
-    req.end(payload);
+    req.end(payload.bytes);
   });
 }
 
-async function runClosed(load: ClosedLoad, payload: Uint8Array): Promise<LoadReport> {
+async function runClosed(load: ClosedLoad, payload: Payload): Promise<LoadReport> {
   const agent = new Agent({ keepAlive: true, maxSockets: load.connections });
   const recorder = new Recorder();
   const startedAt = performance.now();
@@ -125,7 +139,7 @@ async function runClosed(load: ClosedLoad, payload: Uint8Array): Promise<LoadRep
   return { kind: "report", elapsedMs, statuses: recorder.statuses, latenciesMs: recorder.latenciesMs.sort((a, b) => a - b), skipped: 0 };
 }
 
-async function runOpen(load: OpenLoad, payload: Uint8Array): Promise<LoadReport> {
+async function runOpen(load: OpenLoad, payload: Payload): Promise<LoadReport> {
   const agent = new Agent({ keepAlive: true, maxSockets: load.connections });
   const recorder = new Recorder();
   const inFlight = new Set<Promise<void>>();
@@ -164,7 +178,8 @@ async function runOpen(load: OpenLoad, payload: Uint8Array): Promise<LoadReport>
 }
 
 if (process.send) {
-  const payload = encodeBatch();
+  const plain: Payload = { bytes: encodeBatch(), isGzip: false };
+  const gzipped: Payload = { bytes: gzipSync(plain.bytes), isGzip: true };
   const reply = (message: ReadyMessage | LoadReport): void => {
     process.send?.(message);
   };
@@ -173,12 +188,13 @@ if (process.send) {
       process.disconnect();
       return;
     }
-    const run = message.load.shape === "closed" ? runClosed(message.load, payload) : runOpen(message.load, payload);
+    const { load } = message;
+    const run = load.shape === "closed" ? runClosed(load, plain) : runOpen(load, load.gzip ? gzipped : plain);
     run.then(reply, (err: unknown) => {
       console.error(err);
       process.exitCode = 1;
       process.disconnect();
     });
   });
-  reply({ kind: "ready", payloadBytes: payload.length, spans: BATCH_SPANS });
+  reply({ kind: "ready", payloadBytes: plain.bytes.length, gzipBytes: gzipped.bytes.length, spans: BATCH_SPANS });
 }

@@ -2,14 +2,29 @@
  * `npm run bench`: every benchmark, printed as Markdown tables. Set BENCH_ONLY to a comma list of
  * sections (nvml, rss, otlp) to run some, and BENCH_RSS_MINUTES to shorten the memory run.
  */
+import { benchFleet } from "./fleet-bench.js";
 import { benchNvml } from "./nvml-bench.js";
+import { benchOtlpDecode } from "./otlp-decode-bench.js";
+import { benchOtlpIngest } from "./otlp-ingest-bench.js";
 import { benchRss } from "./rss-bench.js";
 import { renderTable, type BenchRow } from "./table.js";
+import { noAttribution } from "../../agent/collectors/gpu-collector.js";
+import { SpanMetricsProcessor } from "../../agent/processors/span-metrics-processor.js";
+import { configSchema } from "../../common/config/schema.js";
 
 const SECTIONS: Record<string, { title: string; run: () => Promise<BenchRow[]> }> = {
   nvml: { title: "NVML sampling and /metrics (issue: agent foundation)", run: benchNvml },
   rss: { title: "Agent memory (issue: agent foundation)", run: () => benchRss() },
+  decode: { title: "OTLP decoding (issue: runtime spans)", run: async () => (await benchOtlpDecode()).rows.map((row) => ({ name: row.name, value: row.value })) },
+  ingest: { title: "OTLP ingest through the real span pipeline (issue: runtime spans)", run: () => benchOtlpIngest({ consumerFactory: realPipeline }) },
+  fleet: { title: "Fragmentation (issue: analyzer)", run: () => benchFleet() },
 };
+
+/** The agent's own span pipeline: profiles, the series store, no forwarding. */
+function realPipeline(): SpanMetricsProcessor {
+  const config = configSchema.parse({}).agent;
+  return new SpanMetricsProcessor({ config: config.spans, attribution: noAttribution });
+}
 
 const only = process.env["BENCH_ONLY"]?.split(",").map((s) => s.trim());
 for (const [key, section] of Object.entries(SECTIONS)) {

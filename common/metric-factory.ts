@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from "prom-client";
-import type { MetricDef } from "../../common/conventions.js";
+import type { MetricDef } from "./conventions.js";
 
 /** Label values of one series; a label left out is exported as absent (empty). */
 export type Labels = Record<string, string | number>;

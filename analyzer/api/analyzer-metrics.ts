@@ -1,0 +1,70 @@
+import type { Registry } from "prom-client";
+import { formatDurationMs } from "../../common/config/duration.js";
+import { METRICS } from "../../common/conventions.js";
+import { defineScrapeMetric, type FillErrorHandler } from "../../common/metric-factory.js";
+import type { AnalyzerState } from "../service.js";
+
+/**
+ * The analyzer's /metrics: SLO burn rates per window, budgets and objectives, fleet utilization,
+ * fragmentation and stranded memory per pool, and the evaluation's own health — read from the last
+ * evaluation, never computed during a scrape.
+ */
+export function registerAnalyzerMetrics(registry: Registry, state: () => AnalyzerState, onError: FillErrorHandler): void {
+  const define = (def: (typeof METRICS)[keyof typeof METRICS], fill: Parameters<typeof defineScrapeMetric>[2]) => defineScrapeMetric(registry, def, fill, onError);
+  define(METRICS.sloBurnRate, (emit) => {
+    for (const slo of state().slos?.slos ?? []) {
+      const seen = new Set<number>();
+      for (const pair of slo.burn.windows) {
+        for (const [ms, measure] of [[pair.longMs, pair.long], [pair.shortMs, pair.short]] as const) {
+          if (seen.has(ms) || measure.state !== "measured") continue;
+          seen.add(ms);
+          emit({ slo: slo.id, model_class: slo.className, window: formatDurationMs(ms) }, measure.burnRate);
+        }
+      }
+    }
+  });
+  define(METRICS.sloBudgetRemaining, (emit) => {
+    for (const slo of state().slos?.slos ?? []) emit({ slo: slo.id, model_class: slo.className }, slo.budget.remaining);
+  });
+  define(METRICS.sloObjective, (emit) => {
+    for (const slo of state().slos?.slos ?? []) emit({ slo: slo.id, model_class: slo.className }, slo.objective);
+  });
+  define(METRICS.sloFiring, (emit) => {
+    for (const slo of state().slos?.slos ?? []) {
+      for (const pair of slo.burn.windows) emit({ slo: slo.id, model_class: slo.className, window: pair.windowId, severity: pair.severity }, pair.state === "firing" ? 1 : 0);
+    }
+  });
+  define(METRICS.fleetUtilization, (emit) => {
+    for (const row of state().fleet?.utilization.hour.pools ?? []) if (row.meanRatio !== null) emit({ pool: row.key }, row.meanRatio);
+  });
+  define(METRICS.fleetPoolHoursAtTarget, (emit) => {
+    for (const row of state().fleet?.poolHours ?? []) if (row.shareRatio !== null) emit({ pool: row.pool }, row.shareRatio);
+  });
+  define(METRICS.fleetFragmentation, (emit) => {
+    for (const pool of state().fleet?.fragmentation.pools ?? []) emit({ pool: pool.pool }, pool.fragmentationRatio);
+  });
+  define(METRICS.fleetStranded, (emit) => {
+    for (const pool of state().fleet?.fragmentation.pools ?? []) emit({ pool: pool.pool }, pool.strandedBytes);
+  });
+  define(METRICS.fleetTokensPerGpu, (emit) => {
+    const value = state().fleet?.efficiency.tokensPerSecondPerGpu;
+    if (value !== null && value !== undefined) emit({}, value);
+  });
+  define(METRICS.fleetJoulesPerToken, (emit) => {
+    const value = state().fleet?.efficiency.joulesPerToken;
+    if (value !== null && value !== undefined) emit({}, value);
+  });
+  define(METRICS.analyzerEvaluation, (emit) => {
+    const ms = state().lastDurationMs;
+    if (ms !== undefined) emit({}, ms / 1000);
+  });
+  define(METRICS.analyzerEvaluationTime, (emit) => {
+    const at = state().evaluatedAtMs;
+    if (at !== undefined) emit({}, at / 1000);
+  });
+  define(METRICS.analyzerQueries, (emit) => {
+    const queries = state().slos?.queries;
+    if (queries !== undefined) emit({}, queries);
+  });
+  define(METRICS.analyzerStale, (emit) => emit({}, state().error === undefined ? 0 : 1));
+}

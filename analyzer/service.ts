@@ -1,0 +1,134 @@
+import { Registry } from "prom-client";
+import type { Component } from "../common/component.js";
+import type { AnalyzerConfig } from "../common/config/schema.js";
+import { errorMessage } from "../common/errors.js";
+import { json, startHttpServer, text, type RouteHandler, type RunningServer } from "../common/http-server.js";
+import type { Logger } from "../common/log.js";
+import type { FillErrorHandler } from "../common/metric-factory.js";
+import { registerAnalyzerMetrics } from "./api/analyzer-metrics.js";
+import { assembleFleetSnapshot, poolResolver } from "./fleet/assemble.js";
+import { evaluateFleet, type FleetEvaluation } from "./fleet/evaluate.js";
+import type { FleetSnapshot, ModelSloState } from "./fleet/snapshot.js";
+import { evaluateSlos, type SloEvaluation } from "./slo/evaluate.js";
+import { gpuUtilizationObjective, type SloConfig } from "./slo/spec.js";
+import type { MetricStore } from "./stores/metric-store.js";
+
+/** What the analyzer last computed. Answers stay served when an evaluation fails; `error` says so. */
+export interface AnalyzerState {
+  readonly slos: SloEvaluation | undefined;
+  readonly fleet: FleetEvaluation | undefined;
+  readonly snapshot: FleetSnapshot | undefined;
+  readonly evaluatedAtMs: number | undefined;
+  readonly lastDurationMs: number | undefined;
+  /** The last evaluation's failure; the answers are then from `evaluatedAtMs` and marked stale. */
+  readonly error: string | undefined;
+}
+
+/** A running analyzer. */
+export interface Analyzer {
+  readonly address: { readonly host: string; readonly port: number };
+  state(): AnalyzerState;
+  /** Runs one evaluation now (tests and the CLI use it); the loop keeps its own schedule. */
+  evaluate(): Promise<AnalyzerState>;
+  shutdown(): Promise<void>;
+}
+
+/** Evaluates once: SLOs, then the fleet snapshot with each model's SLO state, then fleet figures. */
+export async function evaluateOnce(store: MetricStore, config: AnalyzerConfig, slo: SloConfig, atMs: number): Promise<Omit<AnalyzerState, "error" | "lastDurationMs">> {
+  const slos = await evaluateSlos(store, slo, atMs);
+  const sloState: Record<string, ModelSloState> = {};
+  for (const status of slos.slos) {
+    for (const model of status.models) {
+      const previous = sloState[model];
+      sloState[model] = {
+        isBurningPage: (previous?.isBurningPage ?? false) || status.burn.severity === "page",
+        isBurningTicket: (previous?.isBurningTicket ?? false) || status.burn.severity === "ticket",
+        ...(status.budget.state === "measured" ? { errorBudgetRemainingRatio: Math.min(status.budget.remaining, previous?.errorBudgetRemainingRatio ?? Infinity) } : {}),
+      };
+    }
+  }
+  const snapshot = await assembleFleetSnapshot(store, atMs, poolResolver(config.pools), sloState);
+  const fleet = await evaluateFleet(store, snapshot, { atMs, targetRatio: gpuUtilizationObjective(slo, "default").minRatio, prices: config.gpuHourPrices });
+  return { slos, fleet, snapshot, evaluatedAtMs: atMs };
+}
+
+/**
+ * Starts the analyzer on a store: an evaluation loop at `config.interval` (its own errors caught:
+ * a store that is down leaves the last answers served, marked stale), and the HTTP API
+ * (/api/v1/slos, /api/v1/fleet, /api/v1/fragmentation, /api/v1/snapshot), /metrics, /healthz, /readyz.
+ * `components` (e.g. the agent puller feeding an embedded store) are started first and stopped last.
+ */
+export async function startAnalyzer(
+  config: AnalyzerConfig,
+  slo: SloConfig,
+  store: MetricStore,
+  log: Logger,
+  options: { readonly components?: readonly Component[]; readonly now?: () => number } = {},
+): Promise<Analyzer> {
+  const now = options.now ?? Date.now;
+  let state: AnalyzerState = { slos: undefined, fleet: undefined, snapshot: undefined, evaluatedAtMs: undefined, lastDurationMs: undefined, error: undefined };
+  let running: Promise<AnalyzerState> | undefined;
+  const evaluate = (): Promise<AnalyzerState> => {
+    running ??= (async () => {
+      const started = performance.now();
+      try {
+        const result = await evaluateOnce(store, config, slo, now());
+        state = { ...result, lastDurationMs: performance.now() - started, error: undefined };
+      } catch (err) {
+        const message = errorMessage(err);
+        if (state.error !== message) log.warn({ err: message }, "evaluation failed; serving the last answers, marked stale");
+        state = { ...state, lastDurationMs: performance.now() - started, error: message };
+      }
+      return state;
+    })().finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+
+  const registry = new Registry();
+  const onError: FillErrorHandler = (metric, err) => log.error({ metric, err: errorMessage(err) }, "metric fill failed");
+  registerAnalyzerMetrics(registry, () => state, onError);
+  const stale = () => ({ evaluatedAt: state.evaluatedAtMs === undefined ? null : new Date(state.evaluatedAtMs).toISOString(), stale: state.error !== undefined, error: state.error ?? null });
+  const routes: Record<string, RouteHandler> = {
+    "/api/v1/slos": () => json(200, { ...stale(), slos: state.slos?.slos ?? [] }),
+    "/api/v1/fleet": () => json(200, { ...stale(), fleet: state.fleet ? { utilization: state.fleet.utilization, poolHours: state.fleet.poolHours, targetRatio: state.fleet.targetRatio, efficiency: state.fleet.efficiency } : null }),
+    "/api/v1/fragmentation": () => json(200, { ...stale(), fragmentation: state.fleet?.fragmentation ?? null }),
+    "/api/v1/snapshot": () => json(200, state.snapshot ?? null),
+    "/metrics": async () => ({ status: 200, contentType: registry.contentType, body: await registry.metrics() }),
+    "/healthz": () => text(200, "ok\n"),
+    "/readyz": () => (state.evaluatedAtMs === undefined ? text(503, "no evaluation yet\n") : text(200, "ready\n")),
+  };
+
+  for (const component of options.components ?? []) await component.start();
+  let server: RunningServer;
+  try {
+    server = await startHttpServer({ name: "analyzer", address: config.listen, routes, log });
+  } catch (err) {
+    await Promise.allSettled((options.components ?? []).map((c) => c.shutdown()));
+    throw new Error("analyzer: cannot listen", { cause: err });
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const loop = () => {
+    void evaluate().finally(() => {
+      if (timer !== undefined) timer = setTimeout(loop, config.interval).unref();
+    });
+  };
+  timer = setTimeout(loop, 0).unref();
+  let stopping: Promise<void> | undefined;
+  return {
+    address: { host: server.address.address, port: server.address.port },
+    state: () => state,
+    evaluate,
+    shutdown() {
+      stopping ??= (async () => {
+        clearTimeout(timer);
+        timer = undefined;
+        await running;
+        await server.close();
+        await Promise.allSettled((options.components ?? []).map((c) => c.shutdown()));
+      })();
+      return stopping;
+    },
+  };
+}

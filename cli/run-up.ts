@@ -1,0 +1,125 @@
+import { startAgent, type Agent } from "../agent/agent.js";
+import { loadNvmlLibrary } from "../agent/nvml/nvml-library.js";
+import { SimulatedNvmlClient, SimulatedPodAttributor } from "../agent/nvml/simulated-nvml-client.js";
+import { startAnalyzer, type Analyzer } from "../analyzer/service.js";
+import { createStore } from "../analyzer/stores/create-store.js";
+import { MemoryStore } from "../analyzer/stores/memory-store.js";
+import type { Component } from "../common/component.js";
+import { parseListenAddress } from "../common/config/listen-address.js";
+import type { Config } from "../common/config/schema.js";
+import { errorMessage } from "../common/errors.js";
+import { createLogger, type Logger } from "../common/log.js";
+import { compileFleet } from "../common/simulation/fleet-model.js";
+import { DEFAULT_SCENARIO, scenarioTierRules } from "../common/simulation/scenario.js";
+import { writeHistory, type MetricSink } from "./simulate/history.js";
+import { SpanTraffic } from "./simulate/span-traffic.js";
+import { waitForSignal } from "./signals.js";
+
+/**
+ * History written before the live fleet starts: six hours at one-minute steps fills every page
+ * window at once and keeps start-up within seconds on a laptop (a month is what `inferwatch report`
+ * fast-forwards). Longer windows and the 30-day budget fill as the fleet runs.
+ */
+const HISTORY_DAYS = 0.25;
+const HISTORY_STEP_MS = 60_000;
+
+const LOOPBACK_ANY_PORT = parseListenAddress("127.0.0.1:0") as { host: string; port: number };
+
+/** Whether the configured NVML library can be loaded on this machine (it is unloaded again). */
+/** A history sink appending through one cached appender per series (the history reuses each series' labels object). */
+function appenderSink(memory: MemoryStore): MetricSink {
+  const appenders = new Map<Readonly<Record<string, string>>, Map<string, ReturnType<MemoryStore["seriesAppender"]>>>();
+  return (name, labels, value, atMs) => {
+    let byName = appenders.get(labels);
+    if (!byName) appenders.set(labels, (byName = new Map()));
+    let appender = byName.get(name);
+    if (appender === undefined) byName.set(name, (appender = memory.seriesAppender(name, labels)));
+    appender?.append(value, atMs);
+  };
+}
+
+function hasNvml(library: string): boolean {
+  try {
+    loadNvmlLibrary(library).unload();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function shown(address: { host: string; port: number }): string {
+  return `${address.host === "0.0.0.0" || address.host === "::" ? "127.0.0.1" : address.host}:${address.port}`;
+}
+
+/**
+ * `inferwatch up` (what `npm start` runs): everything on one machine. With an NVIDIA driver, one
+ * agent on the real GPUs; without one, a simulated fleet — one real agent per simulated node, each
+ * with a simulated NVML client and receiving simulated vLLM spans over OTLP/HTTP — said loudly in the
+ * log and labelled `source="simulated"`. Then the analyzer on the embedded store pulling the agents
+ * (with a month of simulated history written first, so budgets mean something at once).
+ */
+export async function runUp(config: Config): Promise<number> {
+  const log = createLogger({ level: config.log.level });
+  const agents: Agent[] = [];
+  const extra: Component[] = [];
+  let analyzer: Analyzer | undefined;
+  try {
+    const isReal = hasNvml(config.agent.nvml.library);
+    const memory = new MemoryStore();
+    let banner: string;
+    if (isReal) {
+      agents.push(await startAgent(config.agent, log));
+      banner = "real GPUs through NVML";
+    } else {
+      const nowMs = Date.now();
+      const scenario = DEFAULT_SCENARIO;
+      const fleet = compileFleet(scenario, { originMs: nowMs });
+      log.warn({ library: config.agent.nvml.library, scenario: scenario.name, nodes: fleet.nodes.length, gpus: fleet.gpus.length },
+        "NO NVML LIBRARY ON THIS MACHINE: running a SIMULATED fleet (every GPU series is labelled source=\"simulated\")");
+      const started = performance.now();
+      const history = writeHistory(scenario, { endMs: nowMs, originMs: nowMs, days: HISTORY_DAYS, stepMs: HISTORY_STEP_MS, spans: config.agent.spans }, appenderSink(memory));
+      log.info({ hours: HISTORY_DAYS * 24, samples: history.samples, ms: Math.round(performance.now() - started) }, "wrote simulated history into the analyzer's store");
+      for (const [i, node] of fleet.nodes.entries()) {
+        const agentConfig = {
+          ...config.agent,
+          nodeName: node.name,
+          metricsAddr: i === 0 ? config.agent.metricsAddr : LOOPBACK_ANY_PORT,
+          otlp: { ...config.agent.otlp, httpAddr: LOOPBACK_ANY_PORT, grpcAddr: LOOPBACK_ANY_PORT },
+          host: { ...config.agent.host, enabled: config.agent.host.enabled && i === 0 },
+          pods: { ...config.agent.pods, enabled: false },
+          spans: { ...config.agent.spans, tiers: scenarioTierRules(scenario) },
+        };
+        agents.push(await startAgent(agentConfig, log.child({ node: node.name }), {
+          nvml: new SimulatedNvmlClient({ fleet, node: node.name }),
+          podAttributor: new SimulatedPodAttributor(fleet, node.name),
+        }));
+      }
+      extra.push(new SpanTraffic({
+        fleet, log: log.child({ component: "simulated-traffic" }),
+        targets: agents.map((agent, i) => ({ node: fleet.nodes[i]?.name ?? "", url: `http://${agent.otlpAddresses.http ?? ""}/v1/traces` })),
+      }));
+      banner = `SIMULATED fleet "${scenario.name}": ${fleet.nodes.length} nodes, ${fleet.gpus.length} GPUs`;
+    }
+    const source = `agents=${agents.map((agent) => `http://${shown(agent.metricsAddress)}`).join(",")}`;
+    const setup = await createStore({ ...config.analyzer, source }, log, memory);
+    for (const component of extra) await component.start();
+    analyzer = await startAnalyzer({ ...config.analyzer, source }, config.slo, setup.store, log.child({ component: "analyzer" }), { components: setup.components });
+    const api = `http://${shown(analyzer.address)}`;
+    log.info(`inferwatch is up on ${banner}. SLOs: ${api}/api/v1/slos  fleet: ${api}/api/v1/fleet  fragmentation: ${api}/api/v1/fragmentation  ` +
+      `agent metrics: http://${shown(agents[0]?.metricsAddress ?? LOOPBACK_ANY_PORT)}/metrics  table: inferwatch slo status --source analyzer=${api}  (Ctrl-C stops)`);
+    await waitForSignal(log);
+    return 0;
+  } catch (err) {
+    log.fatal({ err: errorMessage(err) }, "inferwatch up failed");
+    return 1;
+  } finally {
+    await stopAll(analyzer, extra, agents, log);
+  }
+}
+
+async function stopAll(analyzer: Analyzer | undefined, extra: readonly Component[], agents: readonly Agent[], log: Logger): Promise<void> {
+  await Promise.allSettled(extra.map((component) => component.shutdown()));
+  await analyzer?.shutdown();
+  await Promise.allSettled(agents.map((agent) => agent.shutdown()));
+  log.info("stopped");
+}
