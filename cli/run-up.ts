@@ -67,6 +67,7 @@ export async function runUp(config: Config): Promise<number> {
     const isReal = hasNvml(config.agent.nvml.library);
     const memory = new MemoryStore();
     let banner: string;
+    let pools = config.analyzer.pools;
     if (isReal) {
       agents.push(await startAgent(config.agent, log));
       banner = "real GPUs through NVML";
@@ -98,12 +99,14 @@ export async function runUp(config: Config): Promise<number> {
         fleet, log: log.child({ component: "simulated-traffic" }),
         targets: agents.map((agent, i) => ({ node: fleet.nodes[i]?.name ?? "", url: `http://${agent.otlpAddresses.http ?? ""}/v1/traces` })),
       }));
+      pools = fleet.nodes.map((node) => ({ name: node.pool, nodes: `^${node.name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$` }));
       banner = `SIMULATED fleet "${scenario.name}": ${fleet.nodes.length} nodes, ${fleet.gpus.length} GPUs`;
     }
     const source = `agents=${agents.map((agent) => `http://${shown(agent.metricsAddress)}`).join(",")}`;
-    const setup = await createStore({ ...config.analyzer, source }, log, memory);
+    const analyzerConfig = { ...config.analyzer, source, pools };
+    const setup = await createStore(analyzerConfig, log, memory);
     for (const component of extra) await component.start();
-    analyzer = await startAnalyzer({ ...config.analyzer, source }, config.slo, setup.store, log.child({ component: "analyzer" }), { components: setup.components });
+    analyzer = await startAnalyzer(analyzerConfig, config.slo, setup.store, log.child({ component: "analyzer" }), { components: setup.components });
     const api = `http://${shown(analyzer.address)}`;
     log.info(`inferwatch is up on ${banner}. SLOs: ${api}/api/v1/slos  fleet: ${api}/api/v1/fleet  fragmentation: ${api}/api/v1/fragmentation  ` +
       `agent metrics: http://${shown(agents[0]?.metricsAddress ?? LOOPBACK_ANY_PORT)}/metrics  table: inferwatch slo status --source analyzer=${api}  (Ctrl-C stops)`);

@@ -27,7 +27,7 @@ function index(values: readonly LabeledValue[], key: string): Map<string, number
  * `inferwatch_gpu_info` and the GPU gauges, replicas from `inferwatch_gpu_pod_info` (one replica per
  * pod, its GPUs those the kubelet assigned it), their request rate and last request from the span
  * metrics. Memory per GPU of a replica is its GPU's used memory shared among the GPU's holders.
- * A GPU that is down, or whose row remapping failed, is unhealthy. NVLink peers are the GPUs of a
+ * A GPU reported down, or whose row remapping failed, is unhealthy (one without an up series yet is not). NVLink peers are the GPUs of a
  * node with an active link (one domain per node: the agent does not report the NVSwitch topology).
  */
 export async function assembleFleetSnapshot(store: MetricStore, atMs: number, poolOf: PoolOf, slo: Readonly<Record<string, ModelSloState>> = {}): Promise<FleetSnapshot> {
@@ -57,7 +57,7 @@ export async function assembleFleetSnapshot(store: MetricStore, atMs: number, po
       memoryUsedBytes: Math.min(memoryTotalBytes, Math.max(0, Math.round(useds.get(uuid) ?? 0))),
       utilizationRatio: Math.min(1, Math.max(0, utils.get(uuid) ?? 0)),
       nvlinkDomain: withNvlink.has(uuid) ? `${node}/nvlink` : null,
-      isHealthy: ups.get(uuid) === 1 && failures.get(uuid) !== 1,
+      isHealthy: ups.get(uuid) !== 0 && failures.get(uuid) !== 1,
     });
     nodes.set(node, entry);
   }

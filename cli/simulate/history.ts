@@ -115,17 +115,17 @@ function incidentShares(windows: readonly Window[]): (fromMs: number, toMs: numb
 }
 
 /**
- * Writes `days` of history ending at `endMs`, one sample per series every `stepMs`, in time order:
- * GPU utilization, memory used and total, power, temperature, energy, identity and pod holders
- * (`inferwatch_gpu_pod_info`, one series per replica on the GPU); per
- * replica with traffic the LLM request, queue, prefill, decode and TTFT histograms at the agent's
- * bounds, requests by status, tokens by type and the last request's time. The idle model's replicas
- * have no LLM series. Synchronous; the default scenario's month takes a few seconds.
+ * Writes `days` of history ending exactly at `endMs`, one sample per series every `stepMs`, in time
+ * order: GPU utilization, memory used and total, power, temperature, energy, identity and holders
+ * (`inferwatch_gpu_pod_info`, one series per replica on the GPU); per replica with traffic the LLM
+ * request, queue, prefill, decode and TTFT histograms at the agent's bounds, requests by status,
+ * tokens by type and the last request's time. The idle model's replicas have no LLM series.
+ * Synchronous; the default scenario's month takes about a second before the sink's own cost.
  */
 export function writeHistory(scenario: Scenario, options: HistoryOptions, sink: MetricSink): HistoryStats {
   const stepMs = options.stepMs ?? 5 * 60_000;
-  const startMs = options.endMs - (options.days ?? 30) * DAY_MS;
-  const steps = Math.floor((options.endMs - startMs) / stepMs);
+  const steps = Math.floor(((options.days ?? 30) * DAY_MS) / stepMs);
+  const startMs = options.endMs - steps * stepMs;
   const fleet = compileFleet(scenario, { originMs: options.originMs ?? options.endMs });
   const spans = options.spans ?? spansConfigSchema.parse({});
   const bounds = bucketsWithThresholds(spans.buckets, spans.sloThresholds);

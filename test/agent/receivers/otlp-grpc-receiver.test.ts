@@ -34,10 +34,11 @@ interface Harness {
 let running: RunningReceiver | undefined;
 let clients: Client[] = [];
 
-async function start(configOverrides: Record<string, unknown> = {}, clientOptions: { gzip?: boolean } = {}): Promise<Harness> {
+/** `admissionBytes` shrinks the in-flight budget below what a valid configuration allows (≥ maxBodyBytes). */
+async function start(configOverrides: Record<string, unknown> = {}, clientOptions: { gzip?: boolean } = {}, admissionBytes?: number): Promise<Harness> {
   const config = receiverConfig(configOverrides);
   const consumer = new RecordingConsumer();
-  const admission = createAdmission(config.maxInflightBytes);
+  const admission = createAdmission(admissionBytes ?? config.maxInflightBytes);
   running = await startOtlpGrpcReceiver({ config, filter: allowListFilter, consumer, log: silentLogger(), admission });
   const port = running.address.port;
   const client = rawGrpcClient(port, clientOptions);
@@ -170,7 +171,7 @@ describe("OTLP/gRPC receiver", () => {
   });
 
   it("a message that does not fit the in-flight budget gets RESOURCE_EXHAUSTED with a RetryInfo", async () => {
-    const { admission, client, consumer } = await start({ maxInflightBytes: "1KiB" });
+    const { admission, client, consumer } = await start({}, {}, 1024);
     const { code, statusDetails } = failure(await rawExport(client, protobufRequest(vllmSpans(10))));
     expect(code).toBe(GrpcStatus.RESOURCE_EXHAUSTED);
     expect(statusDetails).toBeDefined();

@@ -39,10 +39,11 @@ interface Harness {
 
 let running: RunningReceiver | undefined;
 
-async function start(configOverrides: Record<string, unknown> = {}, timeouts: Partial<HttpReceiverTimeouts> = {}): Promise<Harness> {
+/** `admissionBytes` shrinks the in-flight budget below what a valid configuration allows (≥ maxBodyBytes). */
+async function start(configOverrides: Record<string, unknown> = {}, timeouts: Partial<HttpReceiverTimeouts> = {}, admissionBytes?: number): Promise<Harness> {
   const config = receiverConfig(configOverrides);
   const consumer = new RecordingConsumer();
-  const admission = createAdmission(config.maxInflightBytes);
+  const admission = createAdmission(admissionBytes ?? config.maxInflightBytes);
   const receiver = await startOtlpHttpReceiver({ config, filter: allowListFilter, consumer, log: silentLogger(), admission, timeouts });
   running = receiver;
   return { receiver, consumer, admission, port: receiver.address.port };
@@ -250,7 +251,7 @@ describe("OTLP/HTTP receiver errors", () => {
 
   describe("admission", () => {
     it("a body that does not fit the in-flight budget gets 429 with Retry-After", async () => {
-      const { admission, consumer, port } = await start({ maxInflightBytes: "1KiB" });
+      const { admission, consumer, port } = await start({}, {}, 1024);
       const body = protobufRequest(vllmSpans(10));
       expect(body.length).toBeGreaterThan(1024);
       const response = await rawRequest(port, { headers: PROTOBUF, body });
@@ -266,7 +267,7 @@ describe("OTLP/HTTP receiver errors", () => {
       ["chunked", {}, (body: Uint8Array) => [body.subarray(0, 512), body.subarray(512)]],
       ["gzip-compressed", { "content-encoding": "gzip" }, (body: Uint8Array) => gzipSync(body)],
     ] as const)("a %s body is refused with 429 once it outgrows the budget", async (_name, headers, encode) => {
-      const { admission, port } = await start({ maxInflightBytes: "1KiB" });
+      const { admission, port } = await start({}, {}, 1024);
       const response = await rawRequest(port, { headers: { ...PROTOBUF, ...headers }, body: encode(protobufRequest(vllmSpans(10))) });
       expect(response.status).toBe(429);
       expect(response.headers["retry-after"]).toBe("2");

@@ -202,20 +202,27 @@ describe("persistence", () => {
   }
 
   it("saves and loads back the same answers, atomically (no temporary file left)", async () => {
-    const store = new MemoryStore({ tiers: SMALL_TIERS });
+    const options = { tiers: SMALL_TIERS, stalenessMs: 1_000 };
+    const store = new MemoryStore(options);
     counter(store, { model: "a" }, 600, 1_000, (i) => i % 5);
     counter(store, { model: 'quote"and\\slash\nnewline' }, 600, 1_000, () => 0.25);
     const path = join(dir, "store.bin");
     await writeFile(path, "an older file");
     await store.save(path);
     expect(await readdir(dir)).toEqual(["store.bin"]);
-    const loaded = await MemoryStore.load(path, { tiers: SMALL_TIERS });
+    const loaded = await MemoryStore.load(path, options);
     expect(loaded.state).toBe("loaded");
     expect(await answers(loaded.store)).toEqual(await answers(store));
     expect(loaded.store.stats().series).toBe(2);
-    // The loaded store goes on ingesting where the saved one stopped.
-    expect(loaded.store.ingest("req_total", { model: "a" }, 1e6, T0 + 600_000)).toBe("stored");
+    // The loaded store goes on ingesting where the saved one stopped, and keeps giving the same
+    // answers: its tiers' pending samples are committed as they would have been.
     expect(loaded.store.ingest("req_total", { model: "a" }, 1e6, T0 + 599_000)).toBe("out-of-order");
+    for (let i = 600; i <= 605; i++) {
+      for (const target of [store, loaded.store]) target.ingest("req_total", { model: "a" }, 1e6 + i, T0 + i * 1_000);
+    }
+    const later = (target: MemoryStore) => target.range({ metric: "req_total", startMs: T0 + 597_000, endMs: T0 + 605_000, stepMs: 1_000, match: { model: "a" } });
+    expect((await later(loaded.store))[0]?.samples).toHaveLength(9);
+    expect(await later(loaded.store)).toEqual(await later(store));
   });
 
   it("rebuilds the tiers by replaying the samples when it is loaded with other tiers", async () => {
@@ -255,7 +262,8 @@ describe("persistence", () => {
     const path = join(dir, "store.bin");
     await store.save(path);
     const bytes = await readFile(path);
-    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    const middle = Math.floor(bytes.length / 2);
+    bytes.writeUInt8(bytes.readUInt8(middle) ^ 0xff, middle);
     await writeFile(path, bytes);
     expect((await MemoryStore.load(path, { tiers: SMALL_TIERS })).state).toBe("corrupt");
   });

@@ -63,6 +63,17 @@ describe("configuration", () => {
     ].sort());
   });
 
+  it("refuses an in-flight budget smaller than the largest body, which could never be admitted", () => {
+    const result = load({ env: { INFERWATCH_OTLP_MAX_BODY: "20MiB", INFERWATCH_OTLP_MAX_INFLIGHT: "8MiB" } });
+    expect(problems(result)).toEqual(["agent.otlp.maxInflightBytes: maxInflightBytes must be at least maxBodyBytes, or a request of the largest allowed size could never be admitted (from INFERWATCH_OTLP_MAX_INFLIGHT)"]);
+  });
+
+  it("puts every SLO threshold of the SLO configuration into the agent's buckets", () => {
+    const file = "slo:\n  classes:\n    - name: small\n      match: [{ model: tiny }]\n      latency: { threshold: 750ms }\n";
+    const result = load({ file, flags: { config: "/etc/inferwatch.yaml" } });
+    expect(result.ok && result.config.agent.spans.sloThresholds).toEqual([0.75, 1.2, 2, 4]);
+  });
+
   it("reports an unreadable or malformed file", () => {
     expect(problems(load({ flags: { config: "/nope.yaml" } }))[0]).toMatch(/^\/nope\.yaml: ENOENT/);
     expect(problems(load({ file: "agent: [1, 2", flags: { config: "/etc/inferwatch.yaml" } }))[0]).toMatch(/^\/etc\/inferwatch\.yaml: /);

@@ -1,0 +1,109 @@
+/**
+ * The analyzer service on the embedded store, fed with a day of simulated history (the real
+ * writer), answering through its HTTP API and /metrics, and serving its last answers marked stale
+ * when the store fails.
+ */
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startAnalyzer, type Analyzer } from "../../analyzer/service.js";
+import { computeBurnRate } from "../../analyzer/slo/burn.js";
+import { DEFAULT_SLO_CONFIG } from "../../analyzer/slo/spec.js";
+import { MemoryStore } from "../../analyzer/stores/memory-store.js";
+import type { MetricStore } from "../../analyzer/stores/metric-store.js";
+import { writeHistory } from "../../cli/simulate/history.js";
+import { analyzerConfigSchema, configSchema } from "../../common/config/schema.js";
+import { silentLogger } from "../../common/log.js";
+import { compileFleet, incidentWindows } from "../../common/simulation/fleet-model.js";
+import { DEFAULT_SCENARIO } from "../../common/simulation/scenario.js";
+import { parseExposition, valueOf } from "../fixtures/exposition.js";
+
+const ORIGIN_MS = Date.UTC(2026, 10, 1);
+const fleet = compileFleet(DEFAULT_SCENARIO, { originMs: ORIGIN_MS });
+// Evaluate 8 minutes into the incident of the second day: its 5-minute window lies inside the incident.
+const incident = incidentWindows(fleet, ORIGIN_MS + 86_400_000, ORIGIN_MS + 2 * 86_400_000)[0] as { startMs: number; endMs: number };
+const AT_MS = incident.startMs + 8 * 60_000;
+const pools = fleet.nodes.map((node) => ({ name: node.pool, nodes: `^${node.name}$` }));
+const config = analyzerConfigSchema.parse({ listen: "127.0.0.1:0", source: "agents=http://127.0.0.1:1", interval: "1h", pools });
+
+let store: MemoryStore;
+let analyzer: Analyzer | undefined;
+
+beforeAll(() => {
+  store = new MemoryStore();
+  const spans = configSchema.parse({}).agent.spans;
+  writeHistory(DEFAULT_SCENARIO, { endMs: AT_MS, originMs: ORIGIN_MS, days: 1.5, stepMs: 60_000, spans: { ...spans, sloThresholds: [1.2, 2, 4] } }, (name, labels, value, atMs) => void store.ingest(name, labels, value, atMs));
+});
+
+afterEach(async () => {
+  await analyzer?.shutdown();
+  analyzer = undefined;
+});
+
+async function start(over: MetricStore = store): Promise<{ analyzer: Analyzer; url: string }> {
+  analyzer = await startAnalyzer(config, DEFAULT_SLO_CONFIG, over, silentLogger(), { now: () => AT_MS });
+  await analyzer.evaluate();
+  return { analyzer, url: `http://127.0.0.1:${analyzer.address.port}` };
+}
+
+describe("analyzer service", () => {
+  it("reports the incident's burn on the short windows of the model it hits, computed from counted events", async () => {
+    const { url } = await start();
+    const body = await (await fetch(`${url}/api/v1/slos`)).json() as { stale: boolean; slos: { id: string; burn: { windows: { windowId: string; short: { burnRate: number }; long: { burnRate: number } }[] }; budget: { remaining: number } }[] };
+    expect(body.stale).toBe(false);
+    const latency13b = body.slos.find((slo) => slo.id === "13b-latency");
+    const page = latency13b?.burn.windows.find((w) => w.windowId === "page-1h-5m");
+    // 30% of requests pushed past 2 s during the incident: the 5-minute burn is about 0.3 / 0.05 = 6.
+    expect(page?.short.burnRate).toBeGreaterThan(4);
+    expect(page?.short.burnRate).toBeLessThan(8);
+    const quiet = body.slos.find((slo) => slo.id === "7b-latency")?.burn.windows.find((w) => w.windowId === "page-1h-5m");
+    expect(quiet?.short.burnRate).toBeLessThan(1);
+
+    const bucket = await store.increase({ metric: "inferwatch_llm_request_duration_seconds_bucket", windowMs: 300_000, atMs: AT_MS, by: ["le"], match: { model: "llama-2-13b-awq", le: "2" } });
+    const count = await store.increase({ metric: "inferwatch_llm_request_duration_seconds_count", windowMs: 300_000, atMs: AT_MS, by: [], match: { model: "llama-2-13b-awq" } });
+    const expected = computeBurnRate({ good: bucket[0]?.value ?? 0, total: count[0]?.value ?? 0 }, 0.95);
+    expect(expected.state === "measured" && expected.burnRate).toBeCloseTo(page?.short.burnRate ?? 0, 9);
+  });
+
+  it("exports the same figures on /metrics", async () => {
+    const { url, analyzer: a } = await start();
+    const series = parseExposition(await (await fetch(`${url}/metrics`)).text());
+    const status = a.state().slos?.slos.find((slo) => slo.id === "13b-latency");
+    const short = status?.burn.windows.find((w) => w.windowId === "page-1h-5m")?.short;
+    expect(valueOf(series, "inferwatch_slo_burn_rate", { slo: "13b-latency", window: "5m" })).toBeCloseTo(short?.state === "measured" ? short.burnRate : NaN, 9);
+    expect(valueOf(series, "inferwatch_slo_objective_ratio", { slo: "7b-latency" })).toBe(0.95);
+    expect(valueOf(series, "inferwatch_slo_error_budget_remaining_ratio", { slo: "13b-latency" })).toBeCloseTo(status?.budget.remaining ?? NaN, 9);
+    expect(valueOf(series, "inferwatch_fleet_gpu_utilization_ratio", { pool: "latency" })).toBeGreaterThan(0);
+    expect(valueOf(series, "inferwatch_fleet_stranded_memory_bytes", { pool: "batch" })).toBeGreaterThanOrEqual(0);
+    expect(valueOf(series, "inferwatch_analyzer_stale")).toBe(0);
+    expect(valueOf(series, "inferwatch_analyzer_store_queries")).toBeGreaterThan(0);
+  });
+
+  it("gives fleet utilization per pool and fragmentation of the assembled snapshot", async () => {
+    const { url } = await start();
+    const fleetBody = await (await fetch(`${url}/api/v1/fleet`)).json() as { fleet: { utilization: { day: { pools: { key: string; meanRatio: number }[] } }; efficiency: { tokensPerSecondPerGpu: number } } };
+    expect(fleetBody.fleet.utilization.day.pools.map((p) => p.key).sort()).toEqual(["batch", "latency"]);
+    expect(fleetBody.fleet.efficiency.tokensPerSecondPerGpu).toBeGreaterThan(0);
+    const snapshot = await (await fetch(`${url}/api/v1/snapshot`)).json() as { nodes: { gpus: unknown[] }[]; replicas: { model: string; tensorParallel: number }[] };
+    expect(snapshot.nodes.flatMap((n) => n.gpus)).toHaveLength(20);
+    expect(snapshot.replicas.find((r) => r.model === "llama-2-70b-awq")?.tensorParallel).toBe(4);
+  });
+
+  it("keeps serving the last answers, marked stale, when the store fails", async () => {
+    let isBroken = false;
+    const flaky: MetricStore = {
+      kind: "memory",
+      get queryCount() {
+        return store.queryCount;
+      },
+      increase: (q) => (isBroken ? Promise.reject(new Error("store unreachable")) : store.increase(q)),
+      range: (q) => (isBroken ? Promise.reject(new Error("store unreachable")) : store.range(q)),
+      latest: (q) => (isBroken ? Promise.reject(new Error("store unreachable")) : store.latest(q)),
+    };
+    const { url, analyzer: a } = await start(flaky);
+    isBroken = true;
+    await a.evaluate();
+    const body = await (await fetch(`${url}/api/v1/slos`)).json() as { stale: boolean; error: string; evaluatedAt: string; slos: unknown[] };
+    expect(body).toMatchObject({ stale: true, error: "store unreachable", evaluatedAt: new Date(AT_MS).toISOString() });
+    expect(body.slos).toHaveLength(6);
+    expect(valueOf(parseExposition(await (await fetch(`${url}/metrics`)).text()), "inferwatch_analyzer_stale")).toBe(1);
+  });
+});
