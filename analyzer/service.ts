@@ -12,10 +12,12 @@ import type { FleetSnapshot, ModelSloState } from "./fleet/snapshot.js";
 import { evaluateSlos, type SloEvaluation } from "./slo/evaluate.js";
 import { gpuUtilizationObjective, type SloConfig } from "./slo/spec.js";
 import type { MetricStore } from "./stores/metric-store.js";
+import { idleHistoryFrom, recommend, type Recommendations } from "./recommend/recommendations.js";
 
 /** What the analyzer last computed. Answers stay served when an evaluation fails; `error` says so. */
 export interface AnalyzerState {
   readonly slos: SloEvaluation | undefined;
+  readonly recommendations: Recommendations | undefined;
   readonly fleet: FleetEvaluation | undefined;
   readonly snapshot: FleetSnapshot | undefined;
   readonly evaluatedAtMs: number | undefined;
@@ -49,13 +51,15 @@ export async function evaluateOnce(store: MetricStore, config: AnalyzerConfig, s
   }
   const snapshot = await assembleFleetSnapshot(store, atMs, poolResolver(config.pools), sloState);
   const fleet = await evaluateFleet(store, snapshot, { atMs, targetRatio: gpuUtilizationObjective(slo, "default").minRatio, prices: config.gpuHourPrices });
-  return { slos, fleet, snapshot, evaluatedAtMs: atMs };
+  const recommendations = recommend(snapshot, await idleHistoryFrom(store, atMs), config.recommend, atMs);
+  return { slos, fleet, snapshot, recommendations, evaluatedAtMs: atMs };
 }
 
 /**
  * Starts the analyzer on a store: an evaluation loop at `config.interval` (its own errors caught:
  * a store that is down leaves the last answers served, marked stale), and the HTTP API
- * (/api/v1/slos, /api/v1/fleet, /api/v1/fragmentation, /api/v1/snapshot), /metrics, /healthz, /readyz.
+ * (/api/v1/slos, /api/v1/fleet, /api/v1/fragmentation, /api/v1/snapshot, /api/v1/recommendations),
+ * /metrics, /healthz, /readyz.
  * `components` (e.g. the agent puller feeding an embedded store) are started first and stopped last.
  */
 export async function startAnalyzer(
@@ -66,7 +70,7 @@ export async function startAnalyzer(
   options: { readonly components?: readonly Component[]; readonly now?: () => number } = {},
 ): Promise<Analyzer> {
   const now = options.now ?? Date.now;
-  let state: AnalyzerState = { slos: undefined, fleet: undefined, snapshot: undefined, evaluatedAtMs: undefined, lastDurationMs: undefined, error: undefined };
+  let state: AnalyzerState = { slos: undefined, recommendations: undefined, fleet: undefined, snapshot: undefined, evaluatedAtMs: undefined, lastDurationMs: undefined, error: undefined };
   let running: Promise<AnalyzerState> | undefined;
   const evaluate = (): Promise<AnalyzerState> => {
     running ??= (async () => {
@@ -95,6 +99,7 @@ export async function startAnalyzer(
     "/api/v1/fleet": () => json(200, { ...stale(), fleet: state.fleet ? { utilization: state.fleet.utilization, poolHours: state.fleet.poolHours, targetRatio: state.fleet.targetRatio, efficiency: state.fleet.efficiency } : null }),
     "/api/v1/fragmentation": () => json(200, { ...stale(), fragmentation: state.fleet?.fragmentation ?? null }),
     "/api/v1/snapshot": () => json(200, state.snapshot ?? null),
+    "/api/v1/recommendations": () => json(200, { ...stale(), recommendations: state.recommendations ?? null }),
     "/metrics": async () => ({ status: 200, contentType: registry.contentType, body: await registry.metrics() }),
     "/healthz": () => text(200, "ok\n"),
     "/readyz": () => (state.evaluatedAtMs === undefined ? text(503, "no evaluation yet\n") : text(200, "ready\n")),

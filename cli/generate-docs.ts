@@ -1,4 +1,8 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { fleetSnapshotJsonSchema } from "../analyzer/fleet/snapshot.js";
+import { DEFAULT_SCENARIO } from "../common/simulation/scenario.js";
+import { fleetSnapshotOf } from "./simulate/history.js";
 import { pathToFileURL } from "node:url";
 import { METRICS } from "../common/conventions.js";
 import { formatDurationMs } from "../common/config/duration.js";
@@ -56,8 +60,24 @@ export function regenerateReadme(readme: string): string {
   return out;
 }
 
+/** The instant of the shipped example snapshot, fixed so the file is reproducible. */
+export const EXAMPLE_SNAPSHOT_AT_MS = Date.UTC(2026, 10, 2, 14, 0, 0);
+
+/** Generated files other than the README, by path relative to the project root. */
+export function generatedFiles(): Record<string, string> {
+  return {
+    "analyzer/fleet/fleet-snapshot.schema.json": `${JSON.stringify(fleetSnapshotJsonSchema(), null, 2)}\n`,
+    "analyzer/fleet/examples/simulated-fleet.json": `${JSON.stringify(fleetSnapshotOf(DEFAULT_SCENARIO, EXAMPLE_SNAPSHOT_AT_MS), null, 2)}\n`,
+  };
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const path = projectPath("README.md");
   writeFileSync(path, regenerateReadme(readFileSync(path, "utf8")));
   process.stdout.write(`regenerated ${path}\n`);
+  for (const [file, content] of Object.entries(generatedFiles())) {
+    mkdirSync(dirname(projectPath(file)), { recursive: true });
+    writeFileSync(projectPath(file), content);
+    process.stdout.write(`regenerated ${file}\n`);
+  }
 }

@@ -6,6 +6,7 @@ import type { Config } from "../common/config/schema.js";
 import { packageVersion } from "../common/paths.js";
 import { runAgent } from "./run-agent.js";
 import { runAnalyzer } from "./run-analyzer.js";
+import { runRecommend } from "./run-recommend.js";
 import { runSloStatus } from "./run-slo-status.js";
 import { runUp } from "./run-up.js";
 
@@ -67,6 +68,15 @@ withOptions(slo.command("status").description("Print every SLO's burn rates, bud
   .action(async (options: { format: "table" | "json" }, command: Command) => {
     const config = configOf(command);
     process.exitCode = config ? await runSloStatus(config, options.format) : 2;
+  });
+
+program.command("recommend").description("Plan consolidation and idle eviction for a fleet snapshot file (nothing is applied)")
+  .requiredOption("--snapshot <file>", "fleet snapshot (JSON; schema: analyzer/fleet/fleet-snapshot.schema.json)")
+  .addOption(new Option("--format <format>", "json or text").choices(["json", "text"]).default("text"))
+  .addOption(new Option(`--${CONFIG_FLAG} <file>`, "YAML configuration file (analyzer.recommend)").env(envName(CONFIG_FLAG)))
+  .action(async (options: { snapshot: string; format: "json" | "text" }, command: Command) => {
+    const config = configOf(command);
+    process.exitCode = config ? await runRecommend(config, options.snapshot, options.format) : 2;
   });
 
 await program.parseAsync(process.argv);

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { expect, it } from "vitest";
-import { regenerateReadme } from "../cli/generate-docs.js";
+import { generatedFiles, regenerateReadme } from "../cli/generate-docs.js";
+import { parseFleetSnapshot } from "../analyzer/fleet/snapshot.js";
 import { METRICS } from "../common/conventions.js";
 import { envName, OPTIONS } from "../common/config/options.js";
 import { projectPath } from "../common/paths.js";
@@ -17,4 +18,15 @@ it("names exactly the test command that CI runs", async () => {
   const readme = await readFile(projectPath("README.md"), "utf8");
   expect(ci).toMatch(/^npm test$/m);
   expect(readme).toMatch(/^npm test\s+#/m);
+});
+
+it("ships the fleet snapshot JSON Schema and an example snapshot that match the code (npm run docs refreshes them)", async () => {
+  for (const [file, content] of Object.entries(generatedFiles())) {
+    expect([file, await readFile(projectPath(file), "utf8")]).toEqual([file, content]);
+  }
+  const example = JSON.parse(await readFile(projectPath("analyzer/fleet/examples/simulated-fleet.json"), "utf8")) as unknown;
+  const snapshot = parseFleetSnapshot(example, "example");
+  expect(snapshot.nodes.flatMap((node) => node.gpus)).toHaveLength(20);
+  const schema = JSON.parse(await readFile(projectPath("analyzer/fleet/fleet-snapshot.schema.json"), "utf8")) as { properties: Record<string, unknown> };
+  expect(Object.keys(schema.properties).sort()).toEqual(["nodes", "replicas", "runtime", "slo", "takenAtMs", "version"]);
 });

@@ -23,7 +23,8 @@ import {
   type DecodedTraces,
   type StatusCode,
 } from "./otlp-model.js";
-import { KeyCache, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireReader } from "./protobuf-wire.js";
+import { WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireReader } from "../../common/protobuf-wire.js";
+import { KeyCache } from "./otlp-key-cache.js";
 
 // Tags (field number << 3 | wire type) of the fields this decoder reads.
 const TAG_RESOURCE_SPANS = (1 << 3) | WIRE_LEN; // ExportTraceServiceRequest.resource_spans
@@ -89,7 +90,7 @@ class ProtobufTraceDecoder {
     filter: AttributeFilter,
     private readonly limits: DecodeLimits,
   ) {
-    this.r = new WireReader(body);
+    this.r = new WireReader(body, OtlpDecodeError);
     this.keys = new KeyCache(this.r, filter);
   }
 

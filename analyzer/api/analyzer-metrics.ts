@@ -3,6 +3,7 @@ import { formatDurationMs } from "../../common/config/duration.js";
 import { METRICS } from "../../common/conventions.js";
 import { defineScrapeMetric, type FillErrorHandler } from "../../common/metric-factory.js";
 import type { AnalyzerState } from "../service.js";
+import { poolRecommendations } from "../recommend/recommendations.js";
 
 /**
  * The analyzer's /metrics: SLO burn rates per window, budgets and objectives, fleet utilization,
@@ -53,6 +54,19 @@ export function registerAnalyzerMetrics(registry: Registry, state: () => Analyze
   define(METRICS.fleetJoulesPerToken, (emit) => {
     const value = state().fleet?.efficiency.joulesPerToken;
     if (value !== null && value !== undefined) emit({}, value);
+  });
+  const pools = () => {
+    const recommendations = state().recommendations;
+    return recommendations ? poolRecommendations(recommendations) : [];
+  };
+  define(METRICS.recommendationGpus, (emit) => {
+    for (const pool of pools()) emit({ pool: pool.pool }, pool.gpusReclaimable);
+  });
+  define(METRICS.recommendationMoves, (emit) => {
+    for (const pool of pools()) emit({ pool: pool.pool }, pool.moves);
+  });
+  define(METRICS.recommendationIdle, (emit) => {
+    for (const pool of pools()) emit({ pool: pool.pool }, pool.idleReplicas);
   });
   define(METRICS.analyzerEvaluation, (emit) => {
     const ms = state().lastDurationMs;

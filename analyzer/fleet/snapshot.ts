@@ -8,6 +8,7 @@
  * cross-references: a replica's node and GPUs must exist); code inside trusts the inferred types.
  */
 import { z } from "zod";
+import { runtimeMetadataSchema } from "./runtime-metadata.js";
 
 /** Version of the snapshot document; bumped on incompatible changes. */
 export const FLEET_SNAPSHOT_VERSION = 1;
@@ -97,6 +98,7 @@ const snapshotObjectSchema = z.strictObject({
   nodes: z.array(nodeSchema),
   replicas: z.array(replicaSchema),
   slo: z.record(z.string(), modelSloStateSchema).default({}).describe("SLO state by model name; a model absent here is treated as not burning."),
+  runtime: runtimeMetadataSchema.optional().describe("Adapter and weights metadata from the runtimes, for idle and cold-storage recommendations."),
 });
 
 type SnapshotObject = z.infer<typeof snapshotObjectSchema>;

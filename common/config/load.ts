@@ -1,10 +1,22 @@
 import { readFileSync } from "node:fs";
-import { parse as parseYaml } from "yaml";
+import { createRequire } from "node:module";
 import type { z } from "zod";
 import { errorMessage } from "../errors.js";
 import { CONFIG_FLAG, envName, OPTIONS, type OptionSpec } from "./options.js";
 import { configSchema, type Config } from "./schema.js";
 import { sloThresholds } from "../../analyzer/slo/spec.js";
+
+/**
+ * The `yaml` package's parse, loaded on first use: most runs (the agent DaemonSet in particular) are
+ * configured by flags and INFERWATCH_* variables alone, and a long-running agent need not keep the
+ * YAML parser resident for a file it never reads. require() keeps loadConfig synchronous; yaml ships
+ * a CommonJS build with the same API.
+ */
+function parseYaml(text: string): unknown {
+  return (requireModule("yaml") as typeof import("yaml")).parse(text);
+}
+
+const requireModule = createRequire(import.meta.url);
 
 /** Where settings come from; flags are keyed by config path. */
 export interface ConfigSources {

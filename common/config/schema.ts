@@ -3,6 +3,8 @@ import { z } from "zod";
 import { durationMs } from "./duration.js";
 import { listenAddress } from "./listen-address.js";
 import { sloConfigSchema } from "../../analyzer/slo/spec.js";
+import { consolidationConfigSchema } from "../../analyzer/recommend/constraints.js";
+import { idleEvictionConfigSchema } from "../../analyzer/recommend/idle-eviction.js";
 
 /** A boolean that also reads the strings flags and environment variables carry. */
 const flag = (defaultValue: boolean) =>
@@ -187,6 +189,11 @@ export const analyzerConfigSchema = z.strictObject({
   pools: z.array(poolRuleSchema).default([]),
   /** Price of one GPU-hour by GPU model (as NVML names it), for cost per million tokens. */
   gpuHourPrices: z.record(nonEmpty, z.number().nonnegative()).default({}),
+  /** Consolidation constraints and idle-eviction time-to-live (analyzer/recommend). */
+  recommend: z.strictObject({
+    consolidation: consolidationConfigSchema.prefault({}),
+    idle: idleEvictionConfigSchema.prefault({}),
+  }).prefault({}),
 });
 
 export const logConfigSchema = z.strictObject({

@@ -7,10 +7,17 @@
  * and model must exist, a tensor-parallel replica needs NVLink, memory must fit); code inside
  * trusts the inferred types.
  */
-import { parse as parseYaml } from "yaml";
+import { createRequire } from "node:module";
 import { z } from "zod";
 import { parseDurationMs } from "../config/duration.js";
 import { errorMessage } from "../errors.js";
+
+/**
+ * `yaml` is required on first use, not imported: this module is loaded by every inferwatch command
+ * (the long-running agent included, as cli/main.ts imports every command's modules), but only
+ * reading a scenario file needs the parser.
+ */
+const requireModule = createRequire(import.meta.url);
 
 const GIB = 1024 ** 3;
 
@@ -192,7 +199,7 @@ export function parseScenario(input: unknown, source = "scenario"): Scenario {
 export function parseScenarioYaml(text: string, source = "scenario file"): Scenario {
   let parsed: unknown;
   try {
-    parsed = parseYaml(text);
+    parsed = (requireModule("yaml") as typeof import("yaml")).parse(text);
   } catch (err) {
     throw new Error(`${source}: ${errorMessage(err)}`, { cause: err });
   }

@@ -87,6 +87,18 @@ describe("analyzer service", () => {
     expect(snapshot.replicas.find((r) => r.model === "llama-2-70b-awq")?.tensorParallel).toBe(4);
   });
 
+  it("serves recommendations for the assembled snapshot and their per-pool metrics", async () => {
+    const { url } = await start();
+    const body = await (await fetch(`${url}/api/v1/recommendations`)).json() as { recommendations: { consolidation: { check: { isValid: boolean }; gpusFreed: number }; idle: { pools: { pool: string }[] } } };
+    expect(body.recommendations.consolidation.check.isValid).toBe(true);
+    expect(body.recommendations.idle.pools.map((p) => p.pool).sort()).toEqual(["batch", "latency"]);
+    const series = parseExposition(await (await fetch(`${url}/metrics`)).text());
+    const reclaimable = ["batch", "latency"].map((pool) => valueOf(series, "inferwatch_recommendation_gpus_reclaimable", { pool }) ?? NaN);
+    expect(reclaimable.every((value) => value >= 0)).toBe(true);
+    expect(valueOf(series, "inferwatch_recommendation_moves", { pool: "latency" })).toBeGreaterThanOrEqual(0);
+    expect(valueOf(series, "inferwatch_recommendation_idle_replicas", { pool: "batch" })).toBeGreaterThanOrEqual(0);
+  });
+
   it("keeps serving the last answers, marked stale, when the store fails", async () => {
     let isBroken = false;
     const flaky: MetricStore = {

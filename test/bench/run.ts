@@ -1,12 +1,13 @@
 /**
  * `npm run bench`: every benchmark, printed as Markdown tables. Set BENCH_ONLY to a comma list of
- * sections (nvml, rss, otlp) to run some, and BENCH_RSS_MINUTES to shorten the memory run.
+ * sections (nvml, rss, decode, ingest, fleet, slo) to run some, and BENCH_RSS_MINUTES to shorten the memory run.
  */
 import { benchFleet } from "./fleet-bench.js";
 import { benchNvml } from "./nvml-bench.js";
 import { benchOtlpDecode } from "./otlp-decode-bench.js";
 import { benchOtlpIngest } from "./otlp-ingest-bench.js";
 import { benchRss } from "./rss-bench.js";
+import { benchSloStores } from "./slo-store-bench.js";
 import { renderTable, type BenchRow } from "./table.js";
 import { noAttribution } from "../../agent/collectors/gpu-collector.js";
 import { SpanMetricsProcessor } from "../../agent/processors/span-metrics-processor.js";
@@ -18,6 +19,7 @@ const SECTIONS: Record<string, { title: string; run: () => Promise<BenchRow[]> }
   decode: { title: "OTLP decoding (issue: runtime spans)", run: async () => (await benchOtlpDecode()).rows.map((row) => ({ name: row.name, value: row.value })) },
   ingest: { title: "OTLP ingest through the real span pipeline (issue: runtime spans)", run: () => benchOtlpIngest({ consumerFactory: realPipeline }) },
   fleet: { title: "Fragmentation (issue: analyzer)", run: () => benchFleet() },
+  slo: { title: "SLO evaluation from the stores (issue: analyzer)", run: () => benchSloStores() },
 };
 
 /** The agent's own span pipeline: profiles, the series store, no forwarding. */

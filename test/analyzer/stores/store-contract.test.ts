@@ -46,6 +46,8 @@ import {
   toOpenMetrics,
   type IntervalCounts,
 } from "../../fixtures/slo-scenario.js";
+import { evaluateSlos } from "../../../analyzer/slo/evaluate.js";
+import { DEFAULT_SLO_CONFIG } from "../../../analyzer/slo/spec.js";
 import { evaluateLatencySlos, evaluationWindowsMs, PERIOD_MS, type LatencySlo, type SloEvaluation } from "../../fixtures/store-slo-eval.js";
 
 const SLOS: readonly LatencySlo[] = MODELS.map((m) => ({ id: `${m.sloClass}-latency`, model: m.model, thresholdLe: m.thresholdLe, objective: m.objective }));
@@ -188,6 +190,30 @@ describe("one recorded scenario, two stores, the same answers", () => {
     const k = (RESET.atMs - START_MS) / INTERVAL_MS;
     expect(count?.values[k]).toBeLessThan(count?.values[k - 1] as number);
     expect((count?.values[k + 12] as number) - (count?.values[k - 12] as number)).toBeLessThan(hand.total);
+  });
+
+  it.each(Object.keys(AT))("the analyzer's own evaluation (%s) gives every latency SLO the hand-computed burn rates and budget, on both stores", async (name) => {
+    const atMs = AT[name as keyof typeof AT];
+    for (const store of [promStore, memoryStore]) {
+      const evaluation = await evaluateSlos(store, DEFAULT_SLO_CONFIG, atMs);
+      for (const slo of SLOS) {
+        const status = evaluation.slos.find((s) => s.id === slo.id);
+        expect(status?.models).toEqual([slo.model]);
+        for (const pair of status?.burn.windows ?? []) {
+          for (const [windowMs, measure] of [[pair.longMs, pair.long], [pair.shortMs, pair.short]] as const) {
+            const hand = handEvents(slo, atMs, windowMs);
+            if (hand.total === 0) {
+              expect(measure.state, `${store.kind} ${slo.id} ${windowMs}`).toBe("no-data");
+              continue;
+            }
+            expect(measure.state).toBe("measured");
+            expectClose(measure.state === "measured" ? measure.burnRate : NaN, (1 - hand.good / hand.total) / 0.05, `${store.kind} ${slo.id} burn over ${windowMs} ms`);
+          }
+        }
+        const period = handEvents(slo, atMs, PERIOD_MS);
+        expectClose(status?.budget.remaining ?? NaN, 1 - (period.total - period.good) / (0.05 * period.total), `${store.kind} ${slo.id} budget`);
+      }
+    }
   });
 
   it("asks each store two queries per window, whatever the number of SLOs", () => {

@@ -1,11 +1,18 @@
 /**
  * A minimal protobuf wire-format reader (https://protobuf.dev/programming-guides/encoding/) for the
- * OTLP protobuf decoder. Every read is bounded by `limit`, the end of the message being decoded, so a
- * length that points past its parent, a truncated varint or an oversized varint is an OtlpDecodeError
- * naming the byte offset, never an out-of-bounds read. No BigInt: 64-bit values come as two uint32
+ * project's hand-written decoders (OTLP traces, kubelet pod-resources), so the agent needs neither
+ * protobufjs nor @grpc/proto-loader at run time. Every read is bounded by `limit`, the end of the
+ * message being decoded, so a length that points past its parent, a truncated varint or an oversized
+ * varint is a decode error naming the byte offset, never an out-of-bounds read. The error's class is
+ * the caller's choice (ProtobufDecodeError unless given). No BigInt: 64-bit values come as two uint32
  * halves.
  */
-import { OtlpDecodeError, type AttributeFilter } from "./otlp-model.js";
+
+/** Malformed protobuf input, as WireReader reports it unless given another error class. */
+export class ProtobufDecodeError extends Error {}
+
+/** The error class a WireReader throws on malformed input. */
+export type DecodeErrorClass = new (message: string) => Error;
 
 export const WIRE_VARINT = 0;
 export const WIRE_FIXED64 = 1;
@@ -22,7 +29,7 @@ const TWO_POW_32 = 4294967296;
 type SliceableBuffer = Buffer & { utf8Slice(start: number, end: number): string };
 const HAS_UTF8_SLICE = typeof (Buffer.prototype as Partial<SliceableBuffer>).utf8Slice === "function";
 
-/** Cursor over one request body. Not reentrant; one instance per decode call. */
+/** Cursor over one message's bytes. Not reentrant; one instance per decode call. */
 export class WireReader {
   readonly bytes: Uint8Array;
   /** Zero-copy Buffer view of `bytes`, for native UTF-8 decoding. */
@@ -35,8 +42,12 @@ export class WireReader {
   lo = 0;
   hi = 0;
 
-  constructor(bytes: Uint8Array) {
+  /** What malformed input throws. */
+  private readonly errorClass: DecodeErrorClass;
+
+  constructor(bytes: Uint8Array, errorClass: DecodeErrorClass = ProtobufDecodeError) {
     this.bytes = bytes;
+    this.errorClass = errorClass;
     this.buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.limit = bytes.byteLength;
@@ -69,7 +80,7 @@ export class WireReader {
     let lo = 0;
     let hi = 0;
     for (let i = 0; i < 10; i++) {
-      if (p >= this.limit) throw new OtlpDecodeError(`truncated varint at byte ${start}`);
+      if (p >= this.limit) throw new this.errorClass(`truncated varint at byte ${start}`);
       const b = bytes[p++] ?? 0;
       const bits = b & 0x7f;
       if (i < 4) lo |= bits << (7 * i);
@@ -84,7 +95,7 @@ export class WireReader {
         return this.hi * TWO_POW_32 + this.lo;
       }
     }
-    throw new OtlpDecodeError(`varint longer than 10 bytes at byte ${start}`);
+    throw new this.errorClass(`varint longer than 10 bytes at byte ${start}`);
   }
 
   /** The last varint as a signed int64, rounded to the nearest double. */
@@ -97,9 +108,9 @@ export class WireReader {
     const at = this.pos;
     const tag = this.varint();
     const wireType = tag & 7;
-    if (tag < 8 || tag > 0xffffffff) throw new OtlpDecodeError(`invalid field number in tag at byte ${at}`);
-    if (wireType === 3 || wireType === 4) throw new OtlpDecodeError(`unsupported group (wire type ${wireType}) at byte ${at}`);
-    if (wireType > 5) throw new OtlpDecodeError(`invalid wire type ${wireType} at byte ${at}`);
+    if (tag < 8 || tag > 0xffffffff) throw new this.errorClass(`invalid field number in tag at byte ${at}`);
+    if (wireType === 3 || wireType === 4) throw new this.errorClass(`unsupported group (wire type ${wireType}) at byte ${at}`);
+    if (wireType > 5) throw new this.errorClass(`invalid wire type ${wireType} at byte ${at}`);
     return tag;
   }
 
@@ -108,7 +119,7 @@ export class WireReader {
     const at = this.pos;
     const length = this.varint();
     if (length > this.limit - this.pos) {
-      throw new OtlpDecodeError(`length ${length} at byte ${at} runs past the end of its message`);
+      throw new this.errorClass(`length ${length} at byte ${at} runs past the end of its message`);
     }
     return length;
   }
@@ -177,14 +188,14 @@ export class WireReader {
         this.pos += 4;
         return;
       default:
-        throw new OtlpDecodeError(`invalid wire type ${wireType} before byte ${this.pos}`);
+        throw new this.errorClass(`invalid wire type ${wireType} before byte ${this.pos}`);
     }
   }
 
   /** Throws unless `wireType` is what the schema gives field `field` of `message`. */
   expect(wireType: number, expected: number, message: string, field: string): void {
     if (wireType !== expected) {
-      throw new OtlpDecodeError(`${message}.${field} has wire type ${wireType}, expected ${expected}, before byte ${this.pos}`);
+      throw new this.errorClass(`${message}.${field} has wire type ${wireType}, expected ${expected}, before byte ${this.pos}`);
     }
   }
 
@@ -200,74 +211,6 @@ export class WireReader {
   }
 
   private need(n: number): void {
-    if (this.limit - this.pos < n) throw new OtlpDecodeError(`truncated ${n}-byte field at byte ${this.pos}`);
-  }
-}
-
-const KEY_CACHE_SLOTS = 256; // power of two
-const KEY_CACHE_MAX_BYTES = 128;
-
-/**
- * Remembers the string and filter verdict of each attribute key seen in one body, keyed by its bytes:
- * OTLP repeats the same dozen keys on every span, so this saves a UTF-8 decode and a filter call per
- * attribute. One instance per decode call (the filter may differ between calls).
- */
-export class KeyCache {
-  private readonly keyViews: (DataView | undefined)[] = new Array<DataView | undefined>(KEY_CACHE_SLOTS).fill(undefined);
-  private readonly keys: string[] = new Array<string>(KEY_CACHE_SLOTS).fill("");
-  private readonly verdicts: boolean[] = new Array<boolean>(KEY_CACHE_SLOTS).fill(false);
-
-  constructor(
-    private readonly reader: WireReader,
-    private readonly filter: AttributeFilter,
-  ) {}
-
-  /** The key in `length` bytes at `start` when the filter keeps it, else undefined. */
-  keptKey(start: number, length: number): string | undefined {
-    const bytes = this.reader.bytes;
-    if (length > KEY_CACHE_MAX_BYTES) {
-      const key = this.reader.utf8(start, length, length);
-      return this.filter(key) ? key : undefined;
-    }
-    // Hash a sample of the key (length, first byte, last four bytes): keys sharing a prefix such as
-    // "gen_ai.latency." differ at the end. The full comparison below makes collisions harmless.
-    const last = start + length - 1;
-    let hash = Math.imul(length, 0x9e3779b1) ^ (bytes[start] ?? 0);
-    hash = Math.imul(hash ^ (bytes[last] ?? 0), 16777619);
-    hash = Math.imul(hash ^ (bytes[last - 1] ?? 0), 16777619);
-    hash = Math.imul(hash ^ (bytes[last - 2] ?? 0), 16777619);
-    hash = Math.imul(hash ^ (bytes[last - 3] ?? 0), 16777619);
-    const slot = (hash ^ (hash >>> 16)) & (KEY_CACHE_SLOTS - 1);
-    const cached = this.keyViews[slot];
-    if (cached !== undefined && cached.byteLength === length) {
-      // Compare four bytes at a time; the last word overlaps the previous one when length % 4 != 0.
-      const view = this.reader.view;
-      let same = true;
-      if (length >= 4) {
-        for (let i = 0; i < length; i += 4) {
-          const at = i + 4 <= length ? i : length - 4;
-          if (cached.getUint32(at) !== view.getUint32(start + at)) {
-            same = false;
-            break;
-          }
-        }
-      } else {
-        for (let i = 0; i < length; i++) {
-          if (cached.getUint8(i) !== bytes[start + i]) {
-            same = false;
-            break;
-          }
-        }
-      }
-      if (same) return this.verdicts[slot] === true ? this.keys[slot] : undefined;
-    }
-    const key = this.reader.utf8(start, length, length);
-    const kept = this.filter(key);
-    const copy = new Uint8Array(length); // a copy: Buffer#slice would return a view of the body
-    copy.set(bytes.subarray(start, start + length));
-    this.keyViews[slot] = new DataView(copy.buffer);
-    this.keys[slot] = key;
-    this.verdicts[slot] = kept;
-    return kept ? key : undefined;
+    if (this.limit - this.pos < n) throw new this.errorClass(`truncated ${n}-byte field at byte ${this.pos}`);
   }
 }

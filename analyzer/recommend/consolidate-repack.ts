@@ -1,0 +1,162 @@
+/**
+ * The repack neighbourhood of the consolidation search: lift every movable replica of one placement
+ * class at once, pack them again best fit decreasing onto the class's GPUs, preferring GPUs that
+ * hold what cannot move and then the fullest GPUs of before, and keeping a replica where it was
+ * whenever that GPU is in the new packing and still takes it; then find an order in which the
+ * changed replicas can move one at a time (each move only where there is room at that moment).
+ * Kept when it leaves fewer GPUs in use (or as many and fewer nodes). It reaches rearrangements a
+ * drain cannot (several GPUs' replicas shuffled at once), at O(replicas × GPUs) per class, so the
+ * search uses it on small fleets.
+ */
+import type { PackingState, PlacementClass, SearchMove } from "./consolidate-state.js";
+
+type Step = { replica: number; from: number[]; to: number[] };
+
+function sameGpus(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((g) => b.includes(g));
+}
+
+/** Where replica r goes in the new packing: its old GPUs if open and taking it, else best fit among open GPUs, else a new GPU. */
+function packOne(state: PackingState, r: number, cls: PlacementClass, original: readonly number[], isOpen: Uint8Array, openOrder: readonly number[], jitter: () => number): number[] | undefined {
+  const tp = original.length;
+  const takes = (g: number): boolean => state.gpuTakes(r, g) && state.nodeTakes(r, state.gpuNode[g] as number);
+  if (original.every((g) => isOpen[g] && takes(g))) return [...original];
+  if (tp === 1) {
+    let best = -1;
+    let bestLeft = Infinity;
+    for (const g of openOrder) {
+      if (!isOpen[g] || !takes(g)) continue;
+      const left = state.free(g) - (state.size[r] as number) + jitter();
+      if (left < bestLeft) {
+        best = g;
+        bestLeft = left;
+      }
+    }
+    if (best >= 0) return [best];
+    const fresh = openOrder.find((g) => !isOpen[g] && takes(g));
+    return fresh === undefined ? undefined : [fresh];
+  }
+  let choice: number[] | undefined;
+  let choiceScore = Infinity;
+  for (const id of cls.domains) {
+    const domain = state.domains[id] as number[];
+    const fits = domain.filter(takes);
+    if (fits.length < tp) continue;
+    fits.sort((a, b) => (isOpen[b] as number) - (isOpen[a] as number) || state.free(a) - state.free(b));
+    const chosen = fits.slice(0, tp);
+    const opened = chosen.filter((g) => !isOpen[g]).length;
+    const score = opened * 1e15 + chosen.reduce((sum, g) => sum + state.free(g), 0) + jitter();
+    if (score < choiceScore) {
+      choice = chosen;
+      choiceScore = score;
+    }
+  }
+  return choice;
+}
+
+/** Moves every lifted replica back to its original GPUs. */
+function restore(state: PackingState, replicas: readonly number[], original: ReadonlyMap<number, number[]>): void {
+  for (const r of replicas) {
+    if ((state.replicaGpus[r] as number[]).length > 0) state.lift(r);
+  }
+  for (const r of replicas) state.place(r, original.get(r) as number[]);
+}
+
+/**
+ * Repacks class `c`. Returns the committed moves, or undefined with the state unchanged when the
+ * repack frees nothing, breaks a budget or cannot be ordered. `random`, when given, perturbs the
+ * packing order and ties so that restarts differ.
+ */
+export function repackClass(state: PackingState, c: number, random?: () => number): SearchMove[] | undefined {
+  const cls = state.classes[c] as PlacementClass;
+  const movable: number[] = [];
+  for (let r = 0; r < state.replicaIds.length; r++) {
+    const gpus = state.replicaGpus[r] as number[];
+    if (state.replicaClass[r] !== c || gpus.length === 0 || state.blocker(r) !== undefined || !gpus.every((g) => state.gpuClass[g] === c)) continue;
+    // A replica over a limit on its own (it only runs where it is, grandfathered) stays put.
+    if ((state.share[r] as number) > state.computeCeiling || gpus.some((g) => (state.size[r] as number) > (state.usable[g] as number))) continue;
+    movable.push(r);
+  }
+  if (movable.length < 2) return undefined;
+  const gpusBefore = state.gpusInUse;
+  const nodesBefore = state.nodesInUse;
+  const wasNodeInUse = Uint8Array.from(state.nodeInUse, (n) => (n > 0 ? 1 : 0));
+  const original = new Map(movable.map((r) => [r, [...(state.replicaGpus[r] as number[])]]));
+  const load = new Map<number, number>();
+  for (let g = 0; g < state.gpuClass.length; g++) if (state.gpuClass[g] === c) load.set(g, state.memory[g] as number);
+  for (const r of movable) state.lift(r);
+
+  const isOpen = new Uint8Array(state.gpuClass.length);
+  const candidates = [...load.keys()].filter((g) => wasNodeInUse[state.gpuNode[g] as number]);
+  for (const g of candidates) if (state.isInUse(g)) isOpen[g] = 1;
+  const openOrder = candidates.sort((a, b) => (isOpen[b] as number) - (isOpen[a] as number) || (load.get(b) as number) - (load.get(a) as number) || a - b);
+  const jitter = random === undefined ? () => 0 : () => random() * 2 ** 30;
+  const weight = new Map(movable.map((r) => [r, (state.size[r] as number) * (1 + (random?.() ?? 0) * 0.2)]));
+  const order = [...movable].sort((a, b) => (original.get(b) as number[]).length - (original.get(a) as number[]).length || (weight.get(b) as number) - (weight.get(a) as number) || a - b);
+  const target = new Map<number, number[]>();
+  const moving = new Map<number, number>();
+  let movingTotal = 0;
+  for (const r of order) {
+    const from = original.get(r) as number[];
+    const model = state.replicaModel[r] as number;
+    const canMove = (state.modelMoves[model] as number) + (moving.get(model) ?? 0) < (state.modelBudget[model] as number) && state.movesMade + movingTotal < state.maxMoves;
+    // Out of budget: the replica stays where it was, if that GPU still takes it.
+    const stays = from.every((g) => state.gpuTakes(r, g)) && state.nodeTakes(r, state.gpuNode[from[0] as number] as number);
+    const to = canMove ? packOne(state, r, cls, from, isOpen, openOrder, jitter) : stays ? [...from] : undefined;
+    if (to !== undefined && !sameGpus(to, from)) {
+      moving.set(model, (moving.get(model) ?? 0) + 1);
+      movingTotal++;
+    }
+    if (to === undefined) {
+      restore(state, movable, original);
+      return undefined;
+    }
+    state.place(r, to);
+    for (const g of to) isOpen[g] = 1;
+    target.set(r, to);
+  }
+  const pays = state.gpusInUse < gpusBefore || (state.gpusInUse === gpusBefore && state.nodesInUse < nodesBefore);
+  restore(state, movable, original);
+  if (!pays) return undefined;
+
+  const pending = movable.filter((r) => !sameGpus(original.get(r) as number[], target.get(r) as number[]));
+  const perModel = new Map<number, number>();
+  for (const r of pending) perModel.set(state.replicaModel[r] as number, (perModel.get(state.replicaModel[r] as number) ?? 0) + 1);
+  for (const [model, count] of perModel) if ((state.modelMoves[model] as number) + count > (state.modelBudget[model] as number)) return undefined;
+  if (state.movesMade + pending.length > state.maxMoves) return undefined;
+
+  const journal: Step[] = [];
+  while (pending.length > 0) {
+    let progressed = false;
+    for (let i = 0; i < pending.length; i++) {
+      const r = pending[i] as number;
+      const to = target.get(r) as number[];
+      const from = state.lift(r);
+      if (to.every((g) => state.gpuTakes(r, g)) && state.nodeTakes(r, state.gpuNode[to[0] as number] as number)) {
+        state.place(r, to);
+        journal.push({ replica: r, from, to });
+        pending.splice(i--, 1);
+        progressed = true;
+      } else {
+        state.place(r, from);
+      }
+    }
+    if (!progressed) {
+      for (let i = journal.length - 1; i >= 0; i--) {
+        const step = journal[i] as Step;
+        state.lift(step.replica);
+        state.place(step.replica, step.from);
+      }
+      return undefined;
+    }
+  }
+  if (!(state.gpusInUse < gpusBefore || (state.gpusInUse === gpusBefore && state.nodesInUse < nodesBefore))) {
+    for (let i = journal.length - 1; i >= 0; i--) {
+      const step = journal[i] as Step;
+      state.lift(step.replica);
+      state.place(step.replica, step.from);
+    }
+    return undefined;
+  }
+  return state.commit(journal, "repacks its GPU class");
+}

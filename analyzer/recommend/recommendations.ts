@@ -1,0 +1,53 @@
+import type { FleetSnapshot } from "../fleet/snapshot.js";
+import type { MetricStore } from "../stores/metric-store.js";
+import { planConsolidation, type ConsolidationPlan } from "./consolidate.js";
+import type { ConsolidationConfig } from "./constraints.js";
+import { recommendIdleEvictions, type IdleEvictionConfig, type IdleRecommendations } from "./idle-eviction.js";
+import { DEFAULT_IDLE_HISTORY, loadIdleHistory, type IdleHistory } from "./idle-history.js";
+
+/** Everything the analyzer recommends at one instant. Nothing is applied automatically. */
+export interface Recommendations {
+  readonly atMs: number;
+  readonly consolidation: ConsolidationPlan;
+  readonly idle: IdleRecommendations;
+}
+
+/** Per-pool figures behind the recommendation metrics. */
+export interface PoolRecommendation {
+  readonly pool: string;
+  readonly gpusReclaimable: number;
+  readonly moves: number;
+  readonly idleReplicas: number;
+}
+
+/**
+ * The consolidation plan (checked by the independent checker before it is returned) and the
+ * idle-eviction recommendations for a snapshot. `history` (requests per model per bucket over the
+ * last days) lets an eviction be held back when traffic usually returns within the TTL; without it
+ * nothing is held back.
+ */
+export function recommend(snapshot: FleetSnapshot, history: IdleHistory | null, config: { readonly consolidation: ConsolidationConfig; readonly idle: IdleEvictionConfig }, nowMs: number): Recommendations {
+  return { atMs: nowMs, consolidation: planConsolidation(snapshot, config.consolidation), idle: recommendIdleEvictions(snapshot, history, config.idle, nowMs) };
+}
+
+/** The idle history a store holds (one range query for every model). */
+export function idleHistoryFrom(store: MetricStore, atMs: number): Promise<IdleHistory> {
+  return loadIdleHistory(store, atMs, DEFAULT_IDLE_HISTORY.days, DEFAULT_IDLE_HISTORY.bucketMs);
+}
+
+/** GPUs reclaimable (consolidation plus idle eviction), moves and idle replicas per pool. */
+export function poolRecommendations(recommendations: Recommendations): PoolRecommendation[] {
+  const pools = new Map<string, { gpusReclaimable: number; moves: number; idleReplicas: number }>();
+  const entry = (pool: string) => pools.get(pool) ?? pools.set(pool, { gpusReclaimable: 0, moves: 0, idleReplicas: 0 }).get(pool) as { gpusReclaimable: number; moves: number; idleReplicas: number };
+  for (const pool of recommendations.consolidation.pools) {
+    const figures = entry(pool.pool);
+    figures.gpusReclaimable += pool.gpusFreed;
+    figures.moves += pool.moves;
+  }
+  for (const pool of recommendations.idle.pools) {
+    const figures = entry(pool.pool);
+    figures.idleReplicas += pool.idleReplicas;
+    figures.gpusReclaimable += pool.gpus;
+  }
+  return [...pools.entries()].map(([pool, figures]) => ({ pool, ...figures })).sort((a, b) => a.pool.localeCompare(b.pool));
+}

@@ -1,0 +1,51 @@
+import { readFile } from "node:fs/promises";
+import { parseFleetSnapshot } from "../analyzer/fleet/snapshot.js";
+import { kubernetesSteps } from "../analyzer/recommend/consolidate.js";
+import { recommend, type Recommendations } from "../analyzer/recommend/recommendations.js";
+import type { Config } from "../common/config/schema.js";
+import { errorMessage } from "../common/errors.js";
+
+export type RecommendFormat = "json" | "text";
+
+const GIB = 1024 ** 3;
+
+/** A readable summary of a plan and the idle recommendations, ending with the Kubernetes steps. */
+export function formatRecommendations(recommendations: Recommendations, steps: string): string {
+  const plan = recommendations.consolidation;
+  const lines = [
+    `Consolidation: free ${plan.gpusFreed} GPU(s) and ${plan.nodesFreed} node(s) with ${plan.movesCount} move(s) (GPUs in use ${plan.gpusInUseBefore} → ${plan.gpusInUseAfter}).`,
+    `Fragmentation: ${(plan.fragmentation.before.fragmentationRatio * 100).toFixed(1)}% → ${(plan.fragmentation.after.fragmentationRatio * 100).toFixed(1)}% of free GPU memory; stranded ${(plan.fragmentation.before.strandedBytes / GIB).toFixed(1)} → ${(plan.fragmentation.after.strandedBytes / GIB).toFixed(1)} GiB.`,
+    ...plan.pools.map((pool) => `  pool ${pool.pool}: ${pool.gpusInUseBefore} → ${pool.gpusInUseAfter} GPUs in use, lower bound ${pool.lowerBound.bound} (L1 ${pool.lowerBound.memoryL1}, L2 ${pool.lowerBound.memoryL2}), gap ${pool.gapGpus}`),
+    "",
+    "Moves (in order):",
+    ...(plan.moves.length === 0 ? ["  none"] : plan.moves.map((move) => `  ${move.step}. ${move.namespace}/${move.pod} (${move.model}): ${move.fromNode} GPU ${move.fromGpuIndexes.join(",")} → ${move.toNode} GPU ${move.toGpuIndexes.join(",")} — ${move.reason}`)),
+    "",
+    `Idle: ${recommendations.idle.evictions.length} replica(s) to evict, ${recommendations.idle.scaleToZero.length} model(s) to scale to zero; frees ${recommendations.idle.totals.withScaleToZero.gpus} GPU(s).`,
+    ...recommendations.idle.evictions.map((e) => `  evict ${e.replicaId}: ${e.reason}`),
+    ...recommendations.idle.kept.map((k) => `  keep ${k.replicaId}: ${k.reason}`),
+    ...recommendations.idle.scaleToZero.map((z) => `  scale ${z.model} to zero: ${z.reason}`),
+    "",
+    "Kubernetes steps (review, then apply by hand; nothing is applied automatically):",
+    steps,
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+/**
+ * `inferwatch recommend --snapshot <file>`: the consolidation plan (checked before it is printed)
+ * and idle-eviction recommendations for a fleet snapshot file, as JSON or text.
+ */
+export async function runRecommend(config: Config, snapshotPath: string, format: RecommendFormat, out: NodeJS.WritableStream = process.stdout): Promise<number> {
+  let recommendations: Recommendations;
+  let steps: string;
+  try {
+    const snapshot = parseFleetSnapshot(JSON.parse(await readFile(snapshotPath, "utf8")) as unknown, snapshotPath);
+    recommendations = recommend(snapshot, null, config.analyzer.recommend, snapshot.takenAtMs);
+    steps = kubernetesSteps(recommendations.consolidation, snapshot);
+  } catch (err) {
+    process.stderr.write(`inferwatch recommend: ${errorMessage(err)}\n`);
+    return 1;
+  }
+  out.write(format === "json" ? `${JSON.stringify({ ...recommendations, kubernetesSteps: steps }, null, 2)}\n` : formatRecommendations(recommendations, steps));
+  return 0;
+}
