@@ -4,11 +4,8 @@ import { loadConfig } from "../common/config/load.js";
 import { CONFIG_FLAG, envName, OPTIONS, type CommandName } from "../common/config/options.js";
 import type { Config } from "../common/config/schema.js";
 import { packageVersion } from "../common/paths.js";
-import { runAgent } from "./run-agent.js";
-import { runAnalyzer } from "./run-analyzer.js";
-import { runRecommend } from "./run-recommend.js";
-import { runSloStatus } from "./run-slo-status.js";
-import { runUp } from "./run-up.js";
+// Each command's modules are imported when that command runs: the agent on a GPU node then never
+// loads the analyzer, the simulator or their dependencies (several MiB of resident memory).
 
 /** Adds the table's flags for one subcommand. */
 function withOptions(command: Command, name: CommandName): Command {
@@ -47,19 +44,19 @@ const program = new Command("inferwatch")
 withOptions(program.command("agent").description("Run the per-node agent (GPU telemetry, host metrics, pod attribution)"), "agent")
   .action(async (_options, command: Command) => {
     const config = configOf(command);
-    process.exitCode = config ? await runAgent(config) : 2;
+    process.exitCode = config ? await (await import("./run-agent.js")).runAgent(config) : 2;
   });
 
 withOptions(program.command("up").description("Run everything on this machine: agent (real GPUs, else a simulated fleet) and analyzer"), "up")
   .action(async (_options, command: Command) => {
     const config = configOf(command);
-    process.exitCode = config ? await runUp(config) : 2;
+    process.exitCode = config ? await (await import("./run-up.js")).runUp(config) : 2;
   });
 
 withOptions(program.command("analyzer").description("Run the analyzer: SLO burn, utilization and fragmentation over Prometheus or the agents"), "analyzer")
   .action(async (_options, command: Command) => {
     const config = configOf(command);
-    process.exitCode = config ? await runAnalyzer(config) : 2;
+    process.exitCode = config ? await (await import("./run-analyzer.js")).runAnalyzer(config) : 2;
   });
 
 const slo = program.command("slo").description("Service-level objectives");
@@ -67,7 +64,7 @@ withOptions(slo.command("status").description("Print every SLO's burn rates, bud
   .addOption(new Option("--format <format>", "table or json").choices(["table", "json"]).default("table"))
   .action(async (options: { format: "table" | "json" }, command: Command) => {
     const config = configOf(command);
-    process.exitCode = config ? await runSloStatus(config, options.format) : 2;
+    process.exitCode = config ? await (await import("./run-slo-status.js")).runSloStatus(config, options.format) : 2;
   });
 
 program.command("recommend").description("Plan consolidation and idle eviction for a fleet snapshot file (nothing is applied)")
@@ -76,7 +73,7 @@ program.command("recommend").description("Plan consolidation and idle eviction f
   .addOption(new Option(`--${CONFIG_FLAG} <file>`, "YAML configuration file (analyzer.recommend)").env(envName(CONFIG_FLAG)))
   .action(async (options: { snapshot: string; format: "json" | "text" }, command: Command) => {
     const config = configOf(command);
-    process.exitCode = config ? await runRecommend(config, options.snapshot, options.format) : 2;
+    process.exitCode = config ? await (await import("./run-recommend.js")).runRecommend(config, options.snapshot, options.format) : 2;
   });
 
 await program.parseAsync(process.argv);

@@ -11,7 +11,7 @@ import { fleetFragmentation, type FragmentationFigures } from "../fleet/fragment
 import type { FleetSnapshot } from "../fleet/snapshot.js";
 import { consolidationBounds, type ClassBound } from "./bounds.js";
 import { checkPlan } from "./checker.js";
-import { fleetLoads, isMigGpu, parseConsolidationConfig, type ConsolidationConfig } from "./constraints.js";
+import { fleetLoads, isMigGpu, parseConsolidationConfig, type ConsolidationConfigInput } from "./constraints.js";
 import { searchConsolidation } from "./consolidate-search.js";
 import type { PackingState } from "./consolidate-state.js";
 
@@ -187,7 +187,7 @@ function usage(snapshot: FleetSnapshot, isInUse: (g: number) => boolean): { pool
  * Plans a consolidation of `snapshot` under `config` (parsed with defaults when given as input).
  * Deterministic and pure. Throws when the independent checker rejects the plan (a planner bug).
  */
-export function planConsolidation(snapshot: FleetSnapshot, configInput: ConsolidationConfig | Record<string, unknown> = {}): ConsolidationPlan {
+export function planConsolidation(snapshot: FleetSnapshot, configInput: ConsolidationConfigInput = {}): ConsolidationPlan {
   const config = parseConsolidationConfig(configInput);
   const loads = fleetLoads(snapshot);
   const result = searchConsolidation(snapshot, config, loads);

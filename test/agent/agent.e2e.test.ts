@@ -153,7 +153,11 @@ describe("inferwatch agent", () => {
     expect(snapshot.node).toBe("test-node");
     expect(snapshot.nvml.isUp).toBe(true);
     expect(snapshot.gpus[0]).toMatchObject({ uuid: UUID0, utilizationRatio: 0.5, processes: [{ pid: 99, memoryBytes: GIB }] });
-    expect((await fetch(`${a.url}/readyz`)).status).toBe(200);
+    // Ready once every collector has run once (the host collector's first run can trail the GPU's).
+    let ready = 0;
+    await waitFor(() => ready === 200, 10_000, async () => {
+      ready = (await fetch(`${a.url}/readyz`)).status;
+    });
     expect((await fetch(`${a.url}/nope`)).status).toBe(404);
     expect((await fetch(`${a.url}/metrics`, { method: "POST" })).status).toBe(405);
   });

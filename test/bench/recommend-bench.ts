@@ -25,7 +25,7 @@ import { parseConsolidationConfig } from "../../analyzer/recommend/constraints.j
 import type { FleetSnapshot } from "../../analyzer/fleet/snapshot.js";
 import { GIB, randomFleet, seededRandom, type GpuType } from "../fixtures/fleets.js";
 import { openbDirectory, packAlibabaTrace, type AlibabaResult } from "./recommend-alibaba.js";
-import { buildConsolidationMilp, readMilpSolution } from "./recommend-milp.js";
+import { buildConsolidationMilp, isSequenceable, readMilpSolution } from "./recommend-milp.js";
 import { median, renderTable, type BenchRow } from "./table.js";
 
 /**
@@ -83,6 +83,7 @@ async function benchMilp(): Promise<BenchRow[]> {
   let planMs = 0;
   let solveSeconds = 0;
   let better = 0;
+  let unreachable = 0;
   const misses: string[] = [];
   const instances = smallInstances(count);
   for (const { seed, snapshot } of instances) {
@@ -107,7 +108,9 @@ async function benchMilp(): Promise<BenchRow[]> {
       if (solution.moves > 0) worstRatio = Math.max(worstRatio, plan.movesCount / solution.moves);
       else if (plan.movesCount > 0) worstRatio = Infinity;
     } else {
-      misses.push(`seed ${seed}: ${plan.gpusInUseAfter} vs ${solution.gpusInUse}`);
+      const canOrder = isSequenceable(snapshot, model, solution, config);
+      if (!canOrder) unreachable++;
+      misses.push(`seed ${seed}: ${plan.gpusInUseAfter} vs ${solution.gpusInUse}${canOrder ? "" : " (its optimum cannot be ordered move by move)"}`);
     }
   }
   const share = proven > 0 ? sameGpus / proven : 0;
@@ -120,11 +123,15 @@ async function benchMilp(): Promise<BenchRow[]> {
     { name: "… where GPUs match, nodes or not", value: `${gpuOnlyOptimalMoves > 0 ? (gpuOnlyHeuristicMoves / gpuOnlyOptimalMoves).toFixed(2) : "1.00"}× (${gpuOnlyHeuristicMoves} / ${gpuOnlyOptimalMoves})` },
     { name: "time: planner (all instances) / solver", value: `${planMs.toFixed(0)} ms / ${solveSeconds.toFixed(1)} s` },
   ];
+  if (unreachable > 0) {
+    const reachable = proven - unreachable;
+    rows.push({ name: "… counting only instances whose MILP optimum can be ordered as single moves (the MILP ignores order)", value: `${pct(reachable > 0 ? sameGpus / reachable : 0)} (${sameGpus} of ${reachable})` });
+  }
   if (better > 0) rows.push({ name: "instances where the planner beat the MILP (a modelling mismatch)", value: String(better) });
   return rows;
 }
 
-function largeRows(plan: ConsolidationPlan, ms: readonly number[]): BenchRow[] {
+function largeRows(plan: ConsolidationPlan, ms: readonly number[], cpuMs: readonly number[]): BenchRow[] {
   const used = plan.pools.reduce((sum, p) => sum + p.classes.reduce((s, c) => s + c.gpusInUseAfter, 0), 0);
   const l2 = plan.pools.reduce((sum, p) => sum + p.classes.reduce((s, c) => s + Math.max(c.memoryL2, c.computeL2), 0), 0);
   const bound = plan.pools.reduce((sum, p) => sum + p.lowerBound.bound, 0);
@@ -132,8 +139,14 @@ function largeRows(plan: ConsolidationPlan, ms: readonly number[]): BenchRow[] {
   const frag = (f: ConsolidationPlan["fragmentation"]["before"]): string =>
     `FGD ${pct(f.fragmentationRatio)} of ${Math.round(f.freeBytes / GIB).toLocaleString("en-US")} GiB free, stranded ${Math.round(f.strandedBytes / GIB).toLocaleString("en-US")} GiB, ${f.partiallyUsedGpus.toLocaleString("en-US")} GPUs partly used`;
   const msMedian = median(ms);
+  const cpuMedian = median(cpuMs);
   return [
-    { name: `plan time, 10,000 GPUs / 25,000 replicas, one core (median of ${ms.length}; incl. checker, bounds, fragmentation)`, value: `${msMedian.toFixed(0)} ms (slowest ${Math.max(...ms).toFixed(0)} ms)`, target: "< 2000 ms", isMet: msMedian < 2000 },
+    {
+      name: `plan time, 10,000 GPUs / 25,000 replicas, one JS thread (median of ${ms.length}; incl. checker, bounds, fragmentation): wall (process CPU incl. GC threads)`,
+      value: `${msMedian.toFixed(0)} ms (${cpuMedian.toFixed(0)} ms; slowest wall ${Math.max(...ms).toFixed(0)} ms)`,
+      target: "< 2000 ms",
+      isMet: msMedian < 2000,
+    },
     { name: "GPUs in use: before → after (freed); nodes freed; moves", value: `${plan.gpusInUseBefore.toLocaleString("en-US")} → ${plan.gpusInUseAfter.toLocaleString("en-US")} (${plan.gpusFreed.toLocaleString("en-US")}); ${plan.nodesFreed}; ${plan.movesCount.toLocaleString("en-US")}` },
     { name: "GPUs in use after vs the L2 bound (Σ classes, max of memory and compute L2)", value: `${used.toLocaleString("en-US")} vs ${l2.toLocaleString("en-US")}: +${pct(gap)}`, target: "within 2%", isMet: gap <= 0.02 },
     { name: "… vs the best bound (max of L1 and L2 on memory and compute)", value: `${bound.toLocaleString("en-US")}: +${pct((used - bound) / bound)}` },
@@ -153,12 +166,16 @@ async function benchLarge(): Promise<BenchRow[]> {
   const config = { disruption: { maxMoves: null } };
   let plan = planConsolidation(snapshot, config);
   const ms: number[] = [];
+  const cpuMs: number[] = [];
   for (let i = 0; i < env("RECOMMEND_BENCH_RUNS", 3); i++) {
     const started = performance.now();
+    const cpu = process.cpuUsage();
     plan = planConsolidation(snapshot, config);
+    const used = process.cpuUsage(cpu);
     ms.push(performance.now() - started);
+    cpuMs.push((used.user + used.system) / 1000);
   }
-  return largeRows(plan, ms);
+  return largeRows(plan, ms, cpuMs);
 }
 
 const PAPER = "paper (default trace, 130%, mean of 10 shuffled seeds): FGD 95.4%, best-fit 93.1%";

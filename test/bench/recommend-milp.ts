@@ -25,6 +25,7 @@
  */
 import type { FleetSnapshot } from "../../analyzer/fleet/snapshot.js";
 import { consolidationBounds } from "../../analyzer/recommend/bounds.js";
+import { checkPlan, type MoveToCheck } from "../../analyzer/recommend/checker.js";
 import {
   fleetLoads,
   immovableReason,
@@ -41,10 +42,14 @@ export interface MilpModel {
   readonly lp: string;
   readonly binaries: number;
   readonly rows: number;
+  /** What each placement variable means: replica id, node and GPU uuids. */
+  readonly placements: ReadonlyMap<string, { readonly replicaId: string; readonly node: string; readonly gpus: readonly string[] }>;
 }
 
 export interface MilpSolution {
   readonly status: string;
+  /** Placement variables at 1. */
+  readonly chosen: readonly string[];
   readonly gpusInUse: number;
   readonly nodesInUse: number;
   readonly moves: number;
@@ -91,6 +96,7 @@ export function buildConsolidationMilp(snapshot: FleetSnapshot, config: Consolid
   const initialMemory = [...fixedMemory];
   const initialCompute = [...fixedCompute];
   const movesByModel = new Map<string, string[]>();
+  const placementOf = new Map<string, { replicaId: string; node: string; gpus: string[] }>();
   const allMoves: string[] = [];
   const Wn = snapshot.replicas.length + 1;
   const W = (snapshot.nodes.length + 1) * Wn;
@@ -138,6 +144,7 @@ export function buildConsolidationMilp(snapshot: FleetSnapshot, config: Consolid
       seen.add(key);
       const name = `y${r}_${p}`;
       names.push(name);
+      placementOf.set(name, { replicaId: replica.id, node: (gpus[placement[0] as number] as (typeof gpus)[number]).node.name, gpus: placement.map((g) => (gpus[g] as (typeof gpus)[number]).gpu.uuid) });
       binaries.push(name);
       const isCurrent = key === currentKey;
       for (const g of placement) {
@@ -202,7 +209,7 @@ export function buildConsolidationMilp(snapshot: FleetSnapshot, config: Consolid
 
   const wrap = (text: string): string => text.replace(/(.{1,200})(\s|$)/g, "$1\n ");
   const lp = `Minimize\n obj: ${wrap(objective.join(" "))}\nSubject To\n${rows.map((row) => ` ${wrap(row)}`).join("\n")}\nBinary\n ${wrap(binaries.join(" "))}\nEnd\n`;
-  return { lp, binaries: binaries.length, rows: rows.length };
+  return { lp, binaries: binaries.length, rows: rows.length, placements: placementOf };
 }
 
 /** The solver's answer read back: GPUs in use (Σu) and moves (Σm), rounded. */
@@ -210,12 +217,38 @@ export function readMilpSolution(result: { readonly Status: string; readonly Col
   let gpusInUse = 0;
   let nodesInUse = 0;
   let moves = 0;
+  const chosen: string[] = [];
   for (const [name, column] of Object.entries(result.Columns)) {
     const primal = (column as { Primal?: unknown }).Primal;
     const value = Math.round(typeof primal === "number" ? primal : 0);
+    if (/^y\d+_\d+$/.test(name) && value === 1) chosen.push(name);
     if (/^u\d+$/.test(name)) gpusInUse += value;
     else if (/^v\d+$/.test(name)) nodesInUse += value;
     else if (/^m\d+$/.test(name)) moves += value;
   }
-  return { status: result.Status, gpusInUse, nodesInUse, moves };
+  return { status: result.Status, chosen, gpusInUse, nodesInUse, moves };
+}
+
+/**
+ * Whether the MILP's final placement can be reached one move at a time under the plan rules (each
+ * replica moving once, straight to its final GPUs, each step passing the checker): greedy, trying
+ * every pending move at each step. A swap of two full GPUs, for one, cannot.
+ */
+export function isSequenceable(snapshot: FleetSnapshot, model: MilpModel, solution: MilpSolution, config: ConsolidationConfig): boolean {
+  const where = new Map(snapshot.replicas.map((r) => [r.id, { node: r.node, gpus: r.gpus }]));
+  const pending: MoveToCheck[] = [];
+  for (const name of solution.chosen) {
+    const placement = model.placements.get(name);
+    const from = placement && where.get(placement.replicaId);
+    if (placement === undefined || from === undefined) continue;
+    const isSame = from.node === placement.node && from.gpus.length === placement.gpus.length && from.gpus.every((g) => placement.gpus.includes(g));
+    if (!isSame) pending.push({ replicaId: placement.replicaId, fromNode: from.node, fromGpus: from.gpus, toNode: placement.node, toGpus: placement.gpus });
+  }
+  const done: MoveToCheck[] = [];
+  while (pending.length > 0) {
+    const next = pending.findIndex((move) => checkPlan(snapshot, [...done, move], config).isValid);
+    if (next < 0) return false;
+    done.push(...pending.splice(next, 1));
+  }
+  return true;
 }

@@ -1,11 +1,12 @@
 /**
  * `npm run bench`: every benchmark, printed as Markdown tables. Set BENCH_ONLY to a comma list of
- * sections (nvml, rss, decode, ingest, fleet, slo) to run some, and BENCH_RSS_MINUTES to shorten the memory run.
+ * sections (nvml, rss, decode, ingest, fleet, slo, recommend) to run some, and BENCH_RSS_MINUTES to shorten the memory run.
  */
 import { benchFleet } from "./fleet-bench.js";
 import { benchNvml } from "./nvml-bench.js";
 import { benchOtlpDecode } from "./otlp-decode-bench.js";
 import { benchOtlpIngest } from "./otlp-ingest-bench.js";
+import { benchRecommend } from "./recommend-bench.js";
 import { benchRss } from "./rss-bench.js";
 import { benchSloStores } from "./slo-store-bench.js";
 import { renderTable, type BenchRow } from "./table.js";
@@ -20,6 +21,7 @@ const SECTIONS: Record<string, { title: string; run: () => Promise<BenchRow[]> }
   ingest: { title: "OTLP ingest through the real span pipeline (issue: runtime spans)", run: () => benchOtlpIngest({ consumerFactory: realPipeline }) },
   fleet: { title: "Fragmentation (issue: analyzer)", run: () => benchFleet() },
   slo: { title: "SLO evaluation from the stores (issue: analyzer)", run: () => benchSloStores() },
+  recommend: { title: "Consolidation quality and speed (issue: recommendations)", run: () => benchRecommend() },
 };
 
 /** The agent's own span pipeline: profiles, the series store, no forwarding. */

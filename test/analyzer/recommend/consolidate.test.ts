@@ -9,7 +9,7 @@ import { halfEmptyNode, pairFleet } from "../../fixtures/consolidation-fleets.js
 
 /** Plans and replays the plan through the independent checker; a rejected plan fails the test. */
 function plan(snapshot: FleetSnapshot, config: ConsolidationConfigInput = {}): ConsolidationPlan {
-  const result = planConsolidation(snapshot, config as Record<string, unknown>);
+  const result = planConsolidation(snapshot, config);
   const check = checkPlan(snapshot, result.moves, parseConsolidationConfig(config));
   if (!check.isValid) throw new Error(`checker rejected the plan: ${check.violations.map((v) => v.message).join("; ")}`);
   return result;
@@ -154,6 +154,21 @@ describe("plan output", () => {
 });
 
 describe("every plan passes the independent checker", () => {
+  it.each<[string, { gpus: number; replicas: number; seed: number }, ConsolidationConfigInput]>([
+    [
+      "an ejection chain counts the replica it makes room for in the model's budget (found by the stress run)",
+      { gpus: 39, replicas: 58, seed: 960803 },
+      { search: { restarts: 40 }, placement: { isolateTiers: false, protectBurningGpus: false }, disruption: { maxMoves: 100, maxModelShareMoving: 0, canMoveSingleReplica: true } },
+    ],
+    [
+      "cross-pool, cross-model moves keep the model share budget",
+      { gpus: 22, replicas: 9, seed: 651021 },
+      { search: { restarts: 40 }, memoryHeadroomRatio: 0, computeCeilingRatio: 1, placement: { pool: "any", gpuModel: "any", isolateTiers: false, protectBurningGpus: false }, disruption: { maxMoves: null } },
+    ],
+  ])("%s", (_name, fleetOptions, config) => {
+    expect(() => plan(randomFleet(fleetOptions), config)).not.toThrow();
+  });
+
   it("on random small fleets and configs, the checker accepts the plan and no class ends below its lower bound", () => {
     fc.assert(
       fc.property(
@@ -182,6 +197,8 @@ describe("every plan passes the independent checker", () => {
             computeCeilingRatio: p.ceiling,
             placement: { maxReplicasPerModelPerNode: p.spread, pool: p.pool, isolateTiers: p.isolateTiers },
             disruption: { maxMoves: p.maxMoves, maxModelShareMoving: p.share, canMoveSingleReplica: p.single },
+            // Past the fixed orders, the restarts explore (random detours, ejections, repacks): a few suffice to cover them.
+            search: { restarts: 12 },
           };
           const result = plan(snapshot, config);
           expect(result.gpusFreed).toBeGreaterThanOrEqual(0);
