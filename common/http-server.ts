@@ -65,17 +65,18 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   });
   const address = server.address() as AddressInfo;
   log.info({ server: options.name, address: `${address.address}:${address.port}` }, "listening");
+  return { server, address, close: closeOnce(server) };
+}
+
+/** A close() for a listening server: stops accepting, ends open connections, resolves when closed; idempotent. */
+export function closeOnce(server: Server): () => Promise<void> {
   let closing: Promise<void> | undefined;
-  return {
-    server,
-    address,
-    close() {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      return closing;
-    },
+  return () => {
+    closing ??= new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+    return closing;
   };
 }
 

@@ -10,6 +10,7 @@
  * cut off by the header and request timeouts. Every request ends in a response or a destroyed
  * socket; nothing a client sends can throw out of the handler.
  */
+import { closeOnce } from "../../common/http-server.js";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Readable } from "node:stream";
@@ -98,17 +99,7 @@ export async function startOtlpHttpReceiver(options: OtlpHttpReceiverOptions): P
   server.on("error", (err) => options.log.error({ err: errorMessage(err) }, "otlp/http server error"));
   const address = server.address() as AddressInfo;
   options.log.info({ server: "otlp-http", address: `${address.address}:${address.port}` }, "listening");
-  let closing: Promise<void> | undefined;
-  return {
-    address,
-    close() {
-      closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      return closing;
-    },
-  };
+  return { address, close: closeOnce(server) };
 }
 
 async function handleRequest(request: IncomingMessage, response: ServerResponse, options: OtlpHttpReceiverOptions): Promise<void> {
