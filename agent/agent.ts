@@ -114,7 +114,7 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
     registerGpuMetrics(registry, node, () => gpu.view(), onError);
     if (host) registerHostMetrics(registry, { node }, () => latestHost, onError);
     registerSelfMetrics(registry, { node, version: packageVersion(), stats: () => sampler.stats(), attribution: pods ? attribution : undefined, now }, onError);
-    registerLlmMetrics(registry, node, spans.store, () => spans.outcomes);
+    registerLlmMetrics(registry, node, spans.store, () => spans.outcomes, onError);
     registerOtlpMetrics(registry, node, { admission, forwarder }, onError);
   }
 
@@ -132,16 +132,16 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
   const selfTracing = config.selfTraces.endpoint === ""
     ? undefined
     : (await import("./self-tracing.js")).createSelfTracing(config.selfTraces.endpoint, node, packageVersion());
-  await selfTracing?.start();
-  await pods?.start();
-  await gpu.start();
-  await host?.start();
-  await forwarder?.start();
   const listeners: (RunningServer | RunningReceiver)[] = [];
   const stopComponents = () => Promise.allSettled([pods?.shutdown(), gpu.shutdown(), host?.shutdown(), forwarder?.shutdown(), selfTracing?.shutdown()]);
   let server: RunningServer;
   const otlpAddresses: { http?: string; grpc?: string } = {};
   try {
+    await selfTracing?.start();
+    await pods?.start();
+    await gpu.start();
+    await host?.start();
+    await forwarder?.start();
     server = await startHttpServer({ name: "metrics", address: config.metricsAddr, routes, log });
     listeners.push(server);
     if (config.otlp.enabled) {
@@ -157,7 +157,7 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
   } catch (err) {
     await Promise.allSettled(listeners.map((listener) => listener.close()));
     await stopComponents();
-    throw new Error("agent: cannot listen", { cause: err });
+    throw new Error("agent: cannot start", { cause: err });
   }
   await sampler.start();
   void sampler.firstRound.then(() => {

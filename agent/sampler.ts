@@ -25,6 +25,8 @@ interface Loop {
   readonly collector: ScheduledCollector;
   stats: CollectorStats;
   timer: NodeJS.Timeout | undefined;
+  /** The run in progress, awaited by shutdown() so nothing is closed under it. */
+  running: Promise<void> | undefined;
 }
 
 /**
@@ -43,6 +45,7 @@ export class Sampler implements Component {
     this.loops = collectors.map((collector) => ({
       collector,
       timer: undefined,
+      running: undefined,
       stats: { name: collector.name, runs: 0, lastDurationMs: 0, isLastSuccess: false, errorsTotal: 0, lastSampleAtMs: undefined },
     }));
     for (let i = 0; i < this.loops.length; i++) this.firstRuns.push(new Promise((resolve) => this.resolvers.push(resolve)));
@@ -56,12 +59,14 @@ export class Sampler implements Component {
   async start(): Promise<void> {
     if (this.isRunning) return;
     this.isRunning = true;
-    this.loops.forEach((loop, i) => void this.tick(loop, i));
+    this.loops.forEach((loop, i) => this.schedule(loop, i, 0));
   }
 
+  /** Stops the loops and waits for runs in progress. Idempotent. */
   async shutdown(): Promise<void> {
     this.isRunning = false;
     for (const loop of this.loops) clearTimeout(loop.timer);
+    await Promise.allSettled(this.loops.map((loop) => loop.running));
   }
 
   stats(): CollectorStats[] {
@@ -97,9 +102,16 @@ export class Sampler implements Component {
       this.log.debug({ collector: loop.collector.name, errors: result.errors.map(errorMessage) }, "collector errors");
     }
     this.resolvers[index]?.();
+    this.schedule(loop, index, Math.max(0, loop.collector.intervalMs - durationMs));
+  }
+
+  private schedule(loop: Loop, index: number, delayMs: number): void {
     if (!this.isRunning) return;
-    const delay = Math.max(0, loop.collector.intervalMs - durationMs);
-    loop.timer = setTimeout(() => void this.tick(loop, index), delay);
+    loop.timer = setTimeout(() => {
+      loop.running = this.tick(loop, index).finally(() => {
+        loop.running = undefined;
+      });
+    }, delayMs);
     loop.timer.unref();
   }
 }

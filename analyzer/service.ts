@@ -42,10 +42,14 @@ export async function evaluateOnce(store: MetricStore, config: AnalyzerConfig, s
   for (const status of slos.slos) {
     for (const model of status.models) {
       const previous = sloState[model];
+      // The lowest budget left among the model's SLOs; an SLO without data keeps what another measured.
+      const remaining = status.budget.state === "measured"
+        ? Math.min(status.budget.remaining, previous?.errorBudgetRemainingRatio ?? Infinity)
+        : previous?.errorBudgetRemainingRatio;
       sloState[model] = {
         isBurningPage: (previous?.isBurningPage ?? false) || status.burn.severity === "page",
         isBurningTicket: (previous?.isBurningTicket ?? false) || status.burn.severity === "ticket",
-        ...(status.budget.state === "measured" ? { errorBudgetRemainingRatio: Math.min(status.budget.remaining, previous?.errorBudgetRemainingRatio ?? Infinity) } : {}),
+        ...(remaining === undefined ? {} : { errorBudgetRemainingRatio: remaining }),
       };
     }
   }

@@ -25,7 +25,6 @@ const HISTORY_STEP_MS = 60_000;
 
 const LOOPBACK_ANY_PORT = parseListenAddress("127.0.0.1:0") as { host: string; port: number };
 
-/** Whether the configured NVML library can be loaded on this machine (it is unloaded again). */
 /** A history sink appending through one cached appender per series (the history reuses each series' labels object). */
 function appenderSink(memory: MemoryStore): MetricSink {
   const appenders = new Map<Readonly<Record<string, string>>, Map<string, ReturnType<MemoryStore["seriesAppender"]>>>();
@@ -38,6 +37,7 @@ function appenderSink(memory: MemoryStore): MetricSink {
   };
 }
 
+/** Whether the configured NVML library can be loaded on this machine (it is unloaded again). */
 function hasNvml(library: string): boolean {
   try {
     loadNvmlLibrary(library).unload();
@@ -122,7 +122,7 @@ export async function runUp(config: Config): Promise<number> {
 
 async function stopAll(analyzer: Analyzer | undefined, extra: readonly Component[], agents: readonly Agent[], log: Logger): Promise<void> {
   await Promise.allSettled(extra.map((component) => component.shutdown()));
-  await analyzer?.shutdown();
+  await Promise.allSettled([analyzer?.shutdown()]);
   await Promise.allSettled(agents.map((agent) => agent.shutdown()));
   log.info("stopped");
 }

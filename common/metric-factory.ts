@@ -36,10 +36,7 @@ export function defineScrapeMetric(
       ...common,
       collect() {
         this.reset();
-        runFill(def.name, fill, (labels, value) => {
-          if (value > 0) this.inc(labels, value);
-          else this.inc(labels, 0);
-        }, onError);
+        runFill(def.name, fill, (labels, value) => this.inc(labels, Math.max(0, value)), onError);
       },
     });
   }

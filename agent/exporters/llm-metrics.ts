@@ -1,5 +1,6 @@
 import type { Registry } from "prom-client";
 import { METRICS, type MetricDef } from "../../common/conventions.js";
+import type { FillErrorHandler } from "../../common/metric-factory.js";
 import { HISTOGRAMS, type HistogramKind, type LlmSeries, type LlmSeriesStore } from "../processors/llm-series-store.js";
 
 /** A sample as prom-client's registry renders it (the shape its own metrics' get() returns). */
@@ -22,10 +23,18 @@ class StoreFamily {
     readonly help: string,
     readonly type: "counter" | "gauge" | "histogram",
     private readonly values: () => RenderedValue[],
+    private readonly onError: FillErrorHandler,
   ) {}
 
+  /** A family whose values throw is left empty in this scrape (and reported), never failing the scrape. */
   get(): { name: string; help: string; type: string; values: RenderedValue[]; aggregator: string } {
-    return { name: this.name, help: this.help, type: this.type, values: this.values(), aggregator: this.aggregator };
+    let values: RenderedValue[] = [];
+    try {
+      values = this.values();
+    } catch (err) {
+      this.onError(this.name, err);
+    }
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
   }
 }
 
@@ -48,7 +57,7 @@ function seriesLabels(node: string, series: LlmSeries): Record<string, string> {
  * counters, the last-request gauge) and the store's own health, all read from `store` per scrape.
  * Expired series are swept first, so a scrape never shows a series past its TTL.
  */
-export function registerLlmMetrics(registry: Registry, node: string, store: LlmSeriesStore, spanCounts: () => Readonly<Record<string, number>>): void {
+export function registerLlmMetrics(registry: Registry, node: string, store: LlmSeriesStore, spanCounts: () => Readonly<Record<string, number>>, onError: FillErrorHandler): void {
   const register = (family: StoreFamily) => registry.registerMetric(family as unknown as Parameters<Registry["registerMetric"]>[0]);
   HISTOGRAMS.forEach((kind, index) => {
     const def = HISTOGRAM_DEFS[kind];
@@ -75,23 +84,23 @@ export function registerLlmMetrics(registry: Registry, node: string, store: LlmS
         values.push({ labels, value: histogram.count, metricName: `${def.name}_count` });
       }
       return values;
-    }));
+    }, onError));
   });
   register(new StoreFamily(METRICS.llmRequests.name, METRICS.llmRequests.help, "counter", () =>
     [...store.all()].flatMap((series) => {
       const labels = seriesLabels(node, series);
       return [{ labels: { ...labels, status: "ok" }, value: series.ok }, { labels: { ...labels, status: "error" }, value: series.errors }];
-    })));
+    }), onError));
   register(new StoreFamily(METRICS.llmTokens.name, METRICS.llmTokens.help, "counter", () =>
     [...store.all()].flatMap((series) => {
       const labels = seriesLabels(node, series);
       return [{ labels: { ...labels, type: "prompt" }, value: series.promptTokens }, { labels: { ...labels, type: "completion" }, value: series.completionTokens }];
-    })));
+    }), onError));
   register(new StoreFamily(METRICS.llmLastRequest.name, METRICS.llmLastRequest.help, "gauge", () =>
-    [...store.all()].map((series) => ({ labels: seriesLabels(node, series), value: series.lastRequestSeconds }))));
-  register(new StoreFamily(METRICS.llmSeries.name, METRICS.llmSeries.help, "gauge", () => [{ labels: { node }, value: store.size }]));
-  register(new StoreFamily(METRICS.llmOverflow.name, METRICS.llmOverflow.help, "counter", () => [{ labels: { node }, value: store.overflowed }]));
-  register(new StoreFamily(METRICS.llmExpired.name, METRICS.llmExpired.help, "counter", () => [{ labels: { node }, value: store.expired }]));
+    [...store.all()].map((series) => ({ labels: seriesLabels(node, series), value: series.lastRequestSeconds })), onError));
+  register(new StoreFamily(METRICS.llmSeries.name, METRICS.llmSeries.help, "gauge", () => [{ labels: { node }, value: store.size }], onError));
+  register(new StoreFamily(METRICS.llmOverflow.name, METRICS.llmOverflow.help, "counter", () => [{ labels: { node }, value: store.overflowed }], onError));
+  register(new StoreFamily(METRICS.llmExpired.name, METRICS.llmExpired.help, "counter", () => [{ labels: { node }, value: store.expired }], onError));
   register(new StoreFamily(METRICS.otlpSpans.name, METRICS.otlpSpans.help, "counter", () =>
-    Object.entries(spanCounts()).map(([outcome, value]) => ({ labels: { node, outcome }, value }))));
+    Object.entries(spanCounts()).map(([outcome, value]) => ({ labels: { node, outcome }, value })), onError));
 }

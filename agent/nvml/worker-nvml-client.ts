@@ -78,9 +78,16 @@ export class WorkerNvmlClient implements NvmlClient {
     // The sampling thread holds a few small buffers; a small heap keeps its resident memory down.
     const worker = new Worker(workerScript(), { resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 } });
     worker.on("message", (response: WorkerResponse) => this.settle(response));
-    worker.on("error", (err) => this.failAll(new Error("nvml: sampling thread failed", { cause: err })));
+    // A discarded (stuck) worker's error or exit must not fail the requests of its replacement.
+    worker.on("error", (err) => {
+      if (this.worker === worker) this.failAll(new Error("nvml: sampling thread failed", { cause: err }));
+    });
     worker.on("exit", () => {
-      if (this.worker === worker) this.worker = undefined;
+      if (this.worker !== worker) {
+        if (this.worker === undefined) this.isStuck = false;
+        return;
+      }
+      this.worker = undefined;
       this.isStuck = false;
       this.failAll(new Error("nvml: sampling thread exited"));
     });

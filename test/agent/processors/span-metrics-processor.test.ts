@@ -21,7 +21,9 @@ function traces(runtime: "vllm" | "tgi" | "triton" | "genai", spans: DecodedSpan
 async function scrape(p: SpanMetricsProcessor, openMetrics = false) {
   const registry = new Registry();
   if (openMetrics) registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as never);
-  registerLlmMetrics(registry, "n1", p.store, () => p.outcomes);
+  registerLlmMetrics(registry, "n1", p.store, () => p.outcomes, (metric, err) => {
+    throw new Error(`${metric}: ${String(err)}`);
+  });
   const text = await registry.metrics();
   return { text, series: parseExposition(text.replace(/ # \{.*$/gm, "")) };
 }
