@@ -27,7 +27,6 @@ const GPU_VALUES: readonly (readonly [MetricDef, GpuValue])[] = [
   [METRICS.temperature, (g) => g.temperatureCelsius],
   [METRICS.power, (g) => g.powerWatts],
   [METRICS.powerLimit, (g) => g.powerLimitWatts],
-  [METRICS.energy, (g) => g.energyJoules],
   [METRICS.smClock, (g) => g.smClockHertz],
   [METRICS.memoryClock, (g) => g.memoryClockHertz],
   [METRICS.remapPending, (g) => (g.remappedRows ? Number(g.remappedRows.isPending) : undefined)],
@@ -77,9 +76,14 @@ export function registerGpuMetrics(registry: Registry, node: string, view: () =>
       for (const { reason, isActive } of gpu.throttle ?? []) emit({ ...gpuLabels(node, gpu), ...podLabels(gpu.holder), reason }, isActive ? 1 : 0);
     }
   });
+  // Counters carry GPU labels only: pod labels would start a new series (at NVML's absolute total)
+  // whenever the GPU changes hands, and increase() would read the jump as work done.
+  define(METRICS.energy, (emit) => {
+    for (const gpu of upGpus()) if (gpu.energyJoules !== undefined) emit(gpuLabels(node, gpu), gpu.energyJoules);
+  });
   define(METRICS.eccErrors, (emit) => {
     for (const gpu of upGpus()) {
-      const labels = { ...gpuLabels(node, gpu), ...podLabels(gpu.holder) };
+      const labels = gpuLabels(node, gpu);
       if (gpu.eccCorrected !== undefined) emit({ ...labels, type: "corrected" }, gpu.eccCorrected);
       if (gpu.eccUncorrected !== undefined) emit({ ...labels, type: "uncorrected" }, gpu.eccUncorrected);
     }
@@ -87,7 +91,7 @@ export function registerGpuMetrics(registry: Registry, node: string, view: () =>
   define(METRICS.remappedRows, (emit) => {
     for (const gpu of upGpus()) {
       if (!gpu.remappedRows) continue;
-      const labels = { ...gpuLabels(node, gpu), ...podLabels(gpu.holder) };
+      const labels = gpuLabels(node, gpu);
       emit({ ...labels, type: "correctable" }, gpu.remappedRows.correctable);
       emit({ ...labels, type: "uncorrectable" }, gpu.remappedRows.uncorrectable);
     }

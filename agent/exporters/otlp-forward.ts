@@ -16,6 +16,8 @@ export interface ForwardCounts {
   sent: number;
   dropped_queue_full: number;
   dropped_export_failed: number;
+  /** Spans still queued when the agent stopped (one last batch is sent; the rest are counted here). */
+  dropped_shutdown: number;
 }
 
 interface Queued {
@@ -74,7 +76,7 @@ export function createSpanExporter(config: ForwardConfig): SpanExporter {
  */
 export class OtlpForwarder implements SpanConsumer, Component {
   readonly name = "otlp-forward";
-  readonly counts: ForwardCounts = { sent: 0, dropped_queue_full: 0, dropped_export_failed: 0 };
+  readonly counts: ForwardCounts = { sent: 0, dropped_queue_full: 0, dropped_export_failed: 0, dropped_shutdown: 0 };
   private queue: Queued[] = [];
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | undefined;
@@ -118,6 +120,8 @@ export class OtlpForwarder implements SpanConsumer, Component {
     this.flush();
     this.isStopped = true;
     await this.inFlight;
+    this.counts.dropped_shutdown += this.queue.length;
+    this.queue = [];
     await this.exporter.shutdown().catch(() => undefined);
   }
 
