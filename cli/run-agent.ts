@@ -30,7 +30,7 @@ export async function runAgent(config: Config): Promise<number> {
  * (worker threads are joined at exit). Everything else is already shut down, so the process ends
  * the Unix way: the signal is raised again with its default action.
  */
-function terminateNow(signal: NodeJS.Signals, log: Logger): void {
+export function terminateNow(signal: NodeJS.Signals, log: Logger): void {
   log.warn({ signal }, "an NVML call is still hung in the driver; ending the process by signal");
   log.flush();
   process.removeAllListeners(signal);

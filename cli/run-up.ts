@@ -13,6 +13,7 @@ import { compileFleet } from "../common/simulation/fleet-model.js";
 import { DEFAULT_SCENARIO, scenarioTierRules } from "../common/simulation/scenario.js";
 import { writeHistory, type MetricSink } from "./simulate/history.js";
 import { SpanTraffic } from "./simulate/span-traffic.js";
+import { terminateNow } from "./run-agent.js";
 import { waitForSignal } from "./signals.js";
 
 /**
@@ -110,13 +111,14 @@ export async function runUp(config: Config): Promise<number> {
     const api = `http://${shown(analyzer.address)}`;
     log.info(`inferwatch is up on ${banner}. SLOs: ${api}/api/v1/slos  fleet: ${api}/api/v1/fleet  fragmentation: ${api}/api/v1/fragmentation  ` +
       `agent metrics: http://${shown(agents[0]?.metricsAddress ?? LOOPBACK_ANY_PORT)}/metrics  table: inferwatch slo status --source analyzer=${api}  (Ctrl-C stops)`);
-    await waitForSignal(log);
+    const signal = await waitForSignal(log);
+    await stopAll(analyzer, extra, agents, log);
+    if (agents.some((agent) => agent.hasStuckNvmlCall())) terminateNow(signal, log);
     return 0;
   } catch (err) {
     log.fatal({ err: errorMessage(err) }, "inferwatch up failed");
-    return 1;
-  } finally {
     await stopAll(analyzer, extra, agents, log);
+    return 1;
   }
 }
 
