@@ -8,8 +8,6 @@ import { gzipSync } from "node:zlib";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createAdmission, type Admission } from "../../../agent/receivers/admission.js";
 import { startOtlpHttpReceiver, type HttpReceiverTimeouts } from "../../../agent/receivers/otlp-http-receiver.js";
-import { OtlpDecodeError } from "../../../agent/receivers/otlp-model.js";
-import { decodeOtlpProtobuf } from "../../../agent/receivers/otlp-protobuf-decoder.js";
 import { PipelineUnavailableError, type RunningReceiver } from "../../../agent/receivers/otlp-responses.js";
 import { silentLogger } from "../../../common/log.js";
 import { vllmRawSpan } from "../../fixtures/spans.js";
@@ -18,6 +16,7 @@ import {
   PROMPT_TEXT,
   RecordingConsumer,
   allowListFilter,
+  decoderReason,
   decodeExportResponse,
   decodeRpcStatus,
   gzipBomb,
@@ -156,12 +155,7 @@ describe("OTLP/HTTP receiver errors", () => {
   it("an undecodable protobuf body gets 400 with a protobuf Status of code 3 and the decoder's reason", async () => {
     const { consumer, port } = await start();
     const body = Uint8Array.from([0x0a, 0x7f, 0x01]);
-    let reason = "";
-    try {
-      decodeOtlpProtobuf(body, allowListFilter);
-    } catch (err) {
-      if (err instanceof OtlpDecodeError) reason = err.message;
-    }
+    const reason = decoderReason(body);
     expect(reason).not.toBe("");
     const response = await rawRequest(port, { headers: PROTOBUF, body });
     expect(response.status).toBe(400);

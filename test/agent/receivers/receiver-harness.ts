@@ -3,14 +3,16 @@
  * as the OpenTelemetry SDK hands them to exporters (built from test/fixtures/spans.ts), a gzip bomb
  * built as a stream, and small readers of the response messages.
  */
-import { SpanStatusCode, TraceFlags, type Attributes as OtelAttributes, type HrTime } from "@opentelemetry/api";
+import type { Attributes as OtelAttributes } from "@opentelemetry/api";
 import { ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
 import { resourceFromAttributes, type Resource } from "@opentelemetry/resources";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { createGzip } from "node:zlib";
 import { otlpConfigSchema, type OtlpConfig } from "../../../common/config/schema.js";
-import type { AttributeFilter, DecodedSpan, DecodedTraces } from "../../../agent/receivers/otlp-model.js";
+import { OtlpDecodeError, type AttributeFilter, type DecodedSpan, type DecodedTraces } from "../../../agent/receivers/otlp-model.js";
+import { decodeOtlpProtobuf } from "../../../agent/receivers/otlp-protobuf-decoder.js";
 import type { ConsumeResult, SpanConsumer } from "../../../agent/receivers/span-consumer.js";
+import { readableSpan } from "../../fixtures/otlp-client.js";
 import { runtimeResource, vllmRawSpan, type RawSpan } from "../../fixtures/spans.js";
 
 /** The keys the receiver suites decode; everything else (the prompt included) must be skipped. */
@@ -43,10 +45,6 @@ export function receiverConfig(overrides: Record<string, unknown> = {}): OtlpCon
   return otlpConfigSchema.parse({ httpAddr: "127.0.0.1:0", grpcAddr: "127.0.0.1:0", maxBodyBytes: "1MiB", retryAfter: "2s", ...overrides });
 }
 
-function hrTime(ms: number): HrTime {
-  const seconds = Math.floor(ms / 1000);
-  return [seconds, Math.round((ms - seconds * 1000) * 1e6)];
-}
 
 /**
  * The SDK Resource of a runtime's process. Share one between spans: the serializer groups spans
@@ -56,31 +54,20 @@ export function runtimeOtelResource(runtime: Parameters<typeof runtimeResource>[
   return resourceFromAttributes(runtimeResource(runtime) as OtelAttributes);
 }
 
-/** A RawSpan as the SDK's ReadableSpan, under the given resource. */
+/** A RawSpan as the SDK's ReadableSpan, under the given resource, from vLLM's instrumentation scope. */
 export function toReadableSpan(raw: RawSpan, resource: Resource = runtimeOtelResource("vllm")): ReadableSpan {
-  const context = { traceId: raw.traceId, spanId: raw.spanId, traceFlags: TraceFlags.SAMPLED };
-  const start = hrTime(raw.startTimeMs);
-  const end = hrTime(raw.endTimeMs);
-  const durationMs = raw.endTimeMs - raw.startTimeMs;
-  return {
-    name: raw.name,
-    kind: raw.kind,
-    spanContext: () => context,
-    ...(raw.parentSpanId === "" ? {} : { parentSpanContext: { ...context, spanId: raw.parentSpanId, isRemote: true } }),
-    startTime: start,
-    endTime: end,
-    status: { code: raw.statusCode as SpanStatusCode },
-    attributes: raw.attributes as OtelAttributes,
-    links: [],
-    events: raw.events.map((event) => ({ name: event.name, time: hrTime(event.timeMs), attributes: event.attributes as OtelAttributes })),
-    duration: hrTime(durationMs),
-    ended: true,
-    resource,
-    instrumentationScope: { name: "vllm.llm_engine", version: "0.11.0" },
-    droppedAttributesCount: 0,
-    droppedEventsCount: 0,
-    droppedLinksCount: 0,
-  };
+  return readableSpan(raw, resource, { name: "vllm.llm_engine", version: "0.11.0" });
+}
+
+/** The reason the protobuf decoder gives for an undecodable body (what the receivers must answer with). */
+export function decoderReason(body: Uint8Array): string {
+  try {
+    decodeOtlpProtobuf(body, allowListFilter);
+  } catch (err) {
+    if (err instanceof OtlpDecodeError) return err.message;
+    throw err;
+  }
+  throw new Error("the body decodes; it is not a bad-input example");
 }
 
 /** `count` vLLM `llm_request` spans with distinct ids and the prompt attribute set. */
