@@ -8,6 +8,10 @@ declare -A NEEDS=(
   [gcc]=gcc
   [prometheus]=prometheus
   [promtool]=prometheus
+  [prometheus-alertmanager]=prometheus-alertmanager
+  [amtool]=prometheus-alertmanager
+  [influxd]=influxdb
+  [chromium]=chromium
 )
 
 missing=()
