@@ -119,6 +119,24 @@ export function repackClass(state: PackingState, c: number, random?: () => numbe
   restore(state, movable, original);
   if (!pays) return undefined;
 
+  return sequenceAndCommit(state, movable, original, target, gpusBefore, nodesBefore, "repacks its GPU class");
+}
+
+/**
+ * Moves the replicas whose `target` differs from `original` one at a time, each only when its target
+ * has room at that moment (the state is the original placement on entry), and commits the moves
+ * when they leave fewer GPUs in use than `gpusBefore` (or as many and fewer nodes). Undefined, with
+ * the state unchanged, when a budget forbids it, no order works or it does not pay.
+ */
+export function sequenceAndCommit(
+  state: PackingState,
+  movable: readonly number[],
+  original: ReadonlyMap<number, number[]>,
+  target: ReadonlyMap<number, number[]>,
+  gpusBefore: number,
+  nodesBefore: number,
+  what: string,
+): SearchMove[] | undefined {
   const pending = movable.filter((r) => !sameGpus(original.get(r) as number[], target.get(r) as number[]));
   const perModel = new Map<number, number>();
   for (const r of pending) perModel.set(state.replicaModel[r] as number, (perModel.get(state.replicaModel[r] as number) ?? 0) + 1);
@@ -158,5 +176,5 @@ export function repackClass(state: PackingState, c: number, random?: () => numbe
     }
     return undefined;
   }
-  return state.commit(journal, "repacks its GPU class");
+  return state.commit(journal, what);
 }

@@ -16,6 +16,7 @@
 import type { FleetSnapshot } from "../fleet/snapshot.js";
 import { fleetLoads, type ConsolidationConfig, type FleetLoads } from "./constraints.js";
 import { tryDrain, used } from "./consolidate-drain.js";
+import { exactPhase } from "./consolidate-exact.js";
 import { repackClass } from "./consolidate-repack.js";
 import { PackingState, type SearchMove } from "./consolidate-state.js";
 
@@ -26,7 +27,7 @@ export interface SearchResult {
   readonly variant: string;
 }
 
-type Phase = "gpus-by-replicas" | "gpus-by-node" | "gpus-by-memory" | "gpus-shuffled" | "gpu-pairs" | "nodes" | "repack";
+type Phase = "gpus-by-replicas" | "gpus-by-node" | "gpus-by-memory" | "gpus-shuffled" | "gpu-pairs" | "nodes" | "repack" | "exact";
 
 /** The orders tried, best kept. The first is the one used alone on large fleets. */
 const VARIANTS: readonly (readonly Phase[])[] = [
@@ -40,6 +41,8 @@ const REPACK_VARIANTS: readonly (readonly Phase[])[] = [
   ["gpus-by-replicas", "gpu-pairs", "nodes"],
   ["repack", "gpus-by-replicas", "gpu-pairs", "nodes"],
   ["gpus-by-replicas", "repack", "nodes"],
+  ["exact", "gpus-by-replicas", "gpu-pairs", "nodes"],
+  ["gpus-by-replicas", "exact", "nodes"],
 ];
 const EXPLORING: readonly (readonly Phase[])[] = [
   ["gpus-shuffled", "gpu-pairs", "nodes"],
@@ -123,6 +126,7 @@ class FailureMemo {
 
 function runPhase(state: PackingState, phase: Phase, moves: SearchMove[], memo: FailureMemo, random: () => number): boolean {
   let changed = false;
+  if (phase === "exact") return exactPhase(state, moves);
   if (phase === "repack") {
     for (let c = 0; c < state.classes.length; c++) {
       const made = repackClass(state, c, state.explore);
