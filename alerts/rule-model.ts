@@ -1,0 +1,98 @@
+/**
+ * The shape of a Prometheus rule file (https://prometheus.io/docs/prometheus/latest/configuration/recording_rules/)
+ * and what every generator shares: the time scale, the runbook links, the alert builder that makes
+ * every alert carry a severity, a static summary, a templated description and a runbook URL.
+ */
+import { formatDurationMs } from "../common/config/duration.js";
+import { ALERT_LABELS } from "../common/conventions.js";
+
+/** Mixin severities (monitoring-mixins guideline): critical pages, warning opens a ticket, info is not routed. */
+export type AlertSeverity = "critical" | "warning" | "info";
+
+export interface RecordingRule {
+  readonly record: string;
+  readonly expr: string;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+export interface AlertingRule {
+  readonly alert: string;
+  readonly expr: string;
+  readonly for?: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
+}
+
+export type Rule = RecordingRule | AlertingRule;
+
+export interface RuleGroup {
+  readonly name: string;
+  readonly interval?: string;
+  readonly rules: readonly Rule[];
+}
+
+/** What every rule generator is given. */
+export interface RuleContext {
+  /**
+   * Every window, `for` and look-back duration is divided by this (1 in production). The
+   * end-to-end test uses 60 so that an hour's window lasts a minute; thresholds are unchanged.
+   */
+  readonly timeScale: number;
+  /** Where alerts/runbooks.md is served; each alert links to `<base>#<alert name in lower case>`. */
+  readonly runbookBaseUrl: string;
+  /** The Prometheus job that scrapes the agents (for `up`). */
+  readonly agentJob: string;
+}
+
+/** A duration of `ms` milliseconds after the time scale, in Prometheus's notation (`5m`, `500ms`). */
+export function scaled(context: RuleContext, ms: number): string {
+  return formatDurationMs(Math.max(1, Math.round(ms / context.timeScale)));
+}
+
+/** The runbook section of an alert (GitHub's heading anchor of `## <AlertName>`). */
+export function runbookUrl(context: RuleContext, alert: string): string {
+  return `${context.runbookBaseUrl}#${alert.toLowerCase()}`;
+}
+
+/** What an alert says; `description` is a Go template (`{{ $labels.node }}`, `{{ $value }}`). */
+export interface AlertSpec {
+  readonly name: string;
+  readonly expr: string;
+  readonly severity: AlertSeverity;
+  /** Milliseconds, before the time scale; omitted: fires at the first evaluation that matches. */
+  readonly forMs?: number;
+  readonly labels?: Readonly<Record<string, string>>;
+  /** A static sentence: starts with a capital letter, ends with a period (mixtool `alert-summary-style`). */
+  readonly summary: string;
+  readonly description: string;
+}
+
+/** An alerting rule with the severity label and the summary, description and runbook_url annotations. */
+export function alertRule(context: RuleContext, spec: AlertSpec): AlertingRule {
+  return {
+    alert: spec.name,
+    expr: spec.expr,
+    ...(spec.forMs === undefined ? {} : { for: scaled(context, spec.forMs) }),
+    labels: { ...spec.labels, [ALERT_LABELS.severity]: spec.severity },
+    annotations: { summary: spec.summary, description: spec.description, runbook_url: runbookUrl(context, spec.name) },
+  };
+}
+
+/** Whether a rule is an alerting rule. */
+export function isAlertingRule(rule: Rule): rule is AlertingRule {
+  return "alert" in rule;
+}
+
+/** A number as PromQL reads it, without binary-float noise (`0.050000000000000044` → `0.05`). */
+export function promNumber(value: number): string {
+  return String(Number(value.toPrecision(12)));
+}
+
+/** A PromQL string literal (double-quoted, backslash and quote escaped). */
+export function promString(value: string): string {
+  return JSON.stringify(value);
+}
+
+export const MINUTE_MS = 60_000;
+export const HOUR_MS = 60 * MINUTE_MS;
+export const DAY_MS = 24 * HOUR_MS;

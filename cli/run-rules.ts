@@ -1,0 +1,67 @@
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { generateRuleFiles, type RulesOptions } from "../alerts/generate.js";
+import type { Config } from "../common/config/schema.js";
+import { errorMessage } from "../common/errors.js";
+
+/** The command's own flags (how to write the files, not settings of a running component). */
+export interface RulesCommandOptions {
+  readonly outDir: string;
+  readonly timeScale: number;
+  readonly runbookUrl: string;
+  readonly agentJob: string;
+  readonly pagerUrl: string;
+  readonly ticketUrl: string;
+  /** Compare with the files in `outDir` instead of writing them; stale or missing files fail. */
+  readonly check: boolean;
+}
+
+/**
+ * `inferwatch rules`: writes the Prometheus rule file, the PrometheusRule resource and the
+ * Alertmanager configuration for the configuration's `slo` section into `outDir`. Returns the exit
+ * code: 0, 1 when a file cannot be written or (with `check`) is stale, 2 for bad flags.
+ */
+export async function runRules(config: Config, options: RulesCommandOptions, out: NodeJS.WritableStream = process.stdout): Promise<number> {
+  if (!(options.timeScale >= 1) || !Number.isFinite(options.timeScale)) {
+    process.stderr.write(`inferwatch rules: --time-scale must be a number ≥ 1, got ${options.timeScale}\n`);
+    return 2;
+  }
+  const rulesOptions: RulesOptions = {
+    slo: config.slo,
+    timeScale: options.timeScale,
+    runbookBaseUrl: options.runbookUrl,
+    agentJob: options.agentJob,
+    pagerUrl: options.pagerUrl,
+    ticketUrl: options.ticketUrl,
+  };
+  let generated: ReturnType<typeof generateRuleFiles>;
+  try {
+    generated = generateRuleFiles(rulesOptions);
+  } catch (err) {
+    process.stderr.write(`inferwatch rules: ${errorMessage(err)}\n`);
+    return 2;
+  }
+  for (const warning of generated.warnings) process.stderr.write(`inferwatch rules: warning: ${warning}\n`);
+  let stale = 0;
+  try {
+    if (!options.check) await mkdir(options.outDir, { recursive: true });
+    for (const [name, content] of Object.entries(generated.files)) {
+      const path = join(options.outDir, name);
+      if (options.check) {
+        const current = await readFile(path, "utf8").catch(() => undefined);
+        if (current !== content) {
+          stale++;
+          out.write(`stale: ${path}\n`);
+        }
+        continue;
+      }
+      await writeFile(path, content);
+      out.write(`wrote ${path}\n`);
+    }
+  } catch (err) {
+    process.stderr.write(`inferwatch rules: ${errorMessage(err)}\n`);
+    return 1;
+  }
+  if (stale > 0) process.stderr.write(`inferwatch rules: ${stale} file(s) differ from a fresh generation; run inferwatch rules --out-dir ${options.outDir}\n`);
+  return stale > 0 ? 1 : 0;
+}
