@@ -1,0 +1,30 @@
+/**
+ * What the dashboards take from the configuration the analyzer reads: node pools (node-name
+ * patterns), the utilization target, the latency SLO thresholds and the burn-rate factors.
+ */
+import type { Config } from "../common/config/schema.js";
+import { BURN_WINDOWS, burnFactor } from "../analyzer/slo/windows.js";
+
+/** Inputs of the dashboard generators. */
+export interface DashboardOptions {
+  /** Pools by node-name pattern (first match wins; the rest is `default`), as `analyzer.pools`. */
+  readonly pools: readonly { readonly name: string; readonly nodes: string }[];
+  /** The pool utilization objective (`slo.gpuUtilization.minRatio`), drawn as a line. */
+  readonly utilizationTarget: number;
+  /** Distinct latency SLO thresholds of the model classes, seconds, ascending. */
+  readonly latencyThresholdsSeconds: readonly number[];
+  /** Burn-rate factor of each page window pair (14.4 and 6 for 30 days), drawn as lines. */
+  readonly pageBurnFactors: readonly number[];
+}
+
+/** The dashboard options of a validated configuration. */
+export function dashboardOptionsOf(config: Config): DashboardOptions {
+  const thresholds = new Set<number>();
+  for (const modelClass of config.slo.classes) thresholds.add(modelClass.latency.thresholdSeconds);
+  return {
+    pools: config.analyzer.pools.map((pool) => ({ name: pool.name, nodes: pool.nodes })),
+    utilizationTarget: config.slo.gpuUtilization.minRatio,
+    latencyThresholdsSeconds: [...thresholds].sort((a, b) => a - b),
+    pageBurnFactors: BURN_WINDOWS.filter((w) => w.severity === "page").map((w) => Math.round(burnFactor(w, config.slo.periodMs) * 100) / 100),
+  };
+}
