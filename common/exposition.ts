@@ -1,6 +1,7 @@
 /**
  * A reader of the Prometheus text exposition format (0.0.4) and of OpenMetrics 1.0 text, for the
- * analyzer's embedded store when it pulls the agents' `/metrics`.
+ * analyzer's embedded store when it pulls the agents' `/metrics` and for the agent when it scrapes
+ * the inference runtimes' own `/metrics`.
  *
  * Sample lines are `name{label="value",...} value [timestamp]`; label values escape `\\`, `\"` and
  * `\n`; values follow Go's ParseFloat (`NaN`, `+Inf`, `-Inf`, exponents). Timestamps are integer
@@ -36,10 +37,10 @@ export class ExpositionParseError extends Error {
   }
 }
 
-const NAME_START = /[a-zA-Z_:]/;
-const NAME_CHAR = /[a-zA-Z0-9_:]/;
-const LABEL_START = /[a-zA-Z_]/;
-const LABEL_CHAR = /[a-zA-Z0-9_]/;
+// Sticky patterns, matched at the cursor: one regex run per word or value run, not one per character.
+const METRIC_NAME = /[a-zA-Z_:][a-zA-Z0-9_:]*/y;
+const LABEL_NAME = /[a-zA-Z_][a-zA-Z0-9_]*/y;
+const PLAIN_VALUE_RUN = /[^"\\]*/y;
 const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 /** Parses a sample value the way Go's strconv.ParseFloat does for the forms exporters write. */
@@ -67,12 +68,12 @@ class LineReader {
     while (this.peek() === " " || this.peek() === "\t") this.i++;
     return this.i - from;
   }
-  word(start: RegExp, rest: RegExp): string {
-    const from = this.i;
-    if (!start.test(this.peek())) return "";
-    this.i++;
-    while (!this.isDone && rest.test(this.peek())) this.i++;
-    return this.line.slice(from, this.i);
+  /** The match of a sticky pattern at the cursor (advancing past it), or "" when there is none. */
+  match(pattern: RegExp): string {
+    pattern.lastIndex = this.i;
+    const found = pattern.exec(this.line)?.[0] ?? "";
+    this.i += found.length;
+    return found;
   }
   token(): string {
     const from = this.i;
@@ -91,7 +92,7 @@ function readLabels(reader: LineReader): Record<string, string> | string {
       reader.i++;
       return labels;
     }
-    const name = reader.word(LABEL_START, LABEL_CHAR);
+    const name = reader.match(LABEL_NAME);
     if (name === "") return "expected a label name";
     reader.skipSpaces();
     if (reader.peek() !== "=") return `expected '=' after label ${name}`;
@@ -101,6 +102,7 @@ function readLabels(reader: LineReader): Record<string, string> | string {
     reader.i++;
     let value = "";
     for (;;) {
+      value += reader.match(PLAIN_VALUE_RUN);
       if (reader.isDone) return `unterminated value of label ${name}`;
       const c = reader.peek();
       reader.i++;
@@ -127,7 +129,7 @@ function parseSampleLine(line: string, lineNumber: number, isOpenMetrics: boolea
   const fail = (reason: string): never => {
     throw new ExpositionParseError(lineNumber, reason, line);
   };
-  const name = reader.word(NAME_START, NAME_CHAR);
+  const name = reader.match(METRIC_NAME);
   if (name === "") fail("expected a metric name");
   let gap = reader.skipSpaces();
   let labels: Record<string, string> = {};
