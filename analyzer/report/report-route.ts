@@ -1,0 +1,56 @@
+import type { IncomingMessage } from "node:http";
+import { parseDurationMs } from "../../common/config/duration.js";
+import { text, type RouteHandler } from "../../common/http-server.js";
+import type { PoolOf } from "../fleet/assemble.js";
+import type { FleetSnapshot } from "../fleet/snapshot.js";
+import type { Recommendations } from "../recommend/recommendations.js";
+import type { SloConfig } from "../slo/spec.js";
+import type { MetricStore } from "../stores/metric-store.js";
+import { buildReport } from "./build-report.js";
+import { renderReport, REPORT_FORMATS, reportContentType, type ReportFormat } from "./render.js";
+import type { CapacityReport } from "./report-model.js";
+
+/** What the route reads from the running analyzer. */
+export interface ReportRouteOptions {
+  readonly store: MetricStore;
+  readonly slo: SloConfig;
+  readonly poolOf: PoolOf;
+  /** The analyzer's last evaluation (undefined fields: none yet). */
+  readonly state: () => { readonly snapshot: FleetSnapshot | undefined; readonly recommendations: Recommendations | undefined; readonly evaluatedAtMs: number | undefined };
+  readonly source: string;
+  /** The analyzer's `recommend.consolidation.computeCeilingRatio` (headroom line); default the consolidation default. */
+  readonly computeCeilingRatio?: number;
+}
+
+const DEFAULT_SINCE_MS = 30 * 86_400_000;
+
+/**
+ * `GET /report?format=html|md|json&since=30d`: the capacity-planning report built from the
+ * analyzer's own store, ending at its last evaluation (whose snapshot and recommendations it shows).
+ * One report per (window, evaluation) is built and kept, so reloading the page does not recompute
+ * it; concurrent requests share the build. 400 for a bad parameter, 503 before the first evaluation.
+ */
+export function reportRoute(options: ReportRouteOptions): RouteHandler {
+  let cached: { key: string; report: Promise<CapacityReport> } | undefined;
+  return async (request: IncomingMessage) => {
+    const params = new URL(request.url ?? "/", "http://localhost").searchParams;
+    const format = (params.get("format") ?? "html") as ReportFormat;
+    if (!REPORT_FORMATS.includes(format)) return text(400, `format must be one of ${REPORT_FORMATS.join(", ")}\n`);
+    const since = params.get("since");
+    const sinceMs = since === null ? DEFAULT_SINCE_MS : parseDurationMs(since);
+    if (sinceMs === undefined || sinceMs < 86_400_000) return text(400, `since must be a duration of at least 1d, such as 30d, got ${JSON.stringify(since)}\n`);
+    const { snapshot, recommendations, evaluatedAtMs } = options.state();
+    if (!snapshot || !recommendations || evaluatedAtMs === undefined) return text(503, "no evaluation yet\n");
+    const key = `${sinceMs}|${evaluatedAtMs}`;
+    if (cached?.key !== key) {
+      const report = buildReport(options.store, { atMs: evaluatedAtMs, sinceMs, poolOf: options.poolOf, slo: options.slo, source: options.source, current: { snapshot, recommendations },
+        ...(options.computeCeilingRatio === undefined ? {} : { computeCeilingRatio: options.computeCeilingRatio }) });
+      cached = { key, report };
+      report.catch(() => {
+        if (cached?.report === report) cached = undefined;
+      });
+    }
+    const report = await cached.report;
+    return { status: 200, contentType: reportContentType(format), body: renderReport(report, format), headers: { "cache-control": "no-store" } };
+  };
+}

@@ -1,0 +1,155 @@
+import { writeFile } from "node:fs/promises";
+import { poolResolver } from "../analyzer/fleet/assemble.js";
+import { buildReport } from "../analyzer/report/build-report.js";
+import { renderReport, type ReportFormat } from "../analyzer/report/render.js";
+import { MIN_STEP_MS } from "../analyzer/report/time-grid.js";
+import { evaluateOnce } from "../analyzer/service.js";
+import { createStore } from "../analyzer/stores/create-store.js";
+import { sloThresholds } from "../analyzer/slo/spec.js";
+import { MemoryStore } from "../analyzer/stores/memory-store.js";
+import type { MetricStore } from "../analyzer/stores/metric-store.js";
+import type { AnalyzerConfig, Config } from "../common/config/schema.js";
+import { METRICS } from "../common/conventions.js";
+import { errorMessage } from "../common/errors.js";
+import { createLogger } from "../common/log.js";
+import { compileFleet, DAY_MS } from "../common/simulation/fleet-model.js";
+import { DEFAULT_SCENARIO, type Scenario } from "../common/simulation/scenario.js";
+import { writeHistory, type MetricSink } from "./simulate/history.js";
+
+export type { ReportFormat } from "../analyzer/report/render.js";
+
+/** What `inferwatch report` was asked for, besides the configuration. */
+export interface ReportCommandOptions {
+  readonly sinceMs: number;
+  readonly format: ReportFormat;
+  /** File to write; undefined: standard output. */
+  readonly out?: string;
+}
+
+/** A store holding the simulated fleet's history, and the analyzer settings that go with it. */
+export interface SimulatedHistory {
+  readonly store: MemoryStore;
+  readonly endMs: number;
+  readonly analyzer: AnalyzerConfig;
+  readonly samples: number;
+}
+
+/** The last hours of the simulated history keep every series (the analyzer's evaluation at the end reads phases and energy over 1 h). */
+const RECENT_MS = 2 * 3_600_000;
+
+/**
+ * The series the report reads over its whole window: requests, tokens, the SLO histograms
+ * (end-to-end, and time to first token when an SLO uses it), GPU identity, holders, utilization and
+ * memory, and the last request's time. The rest (phase histograms, power, temperature, energy) is
+ * kept for the last hours only, and so are the latency buckets other than the SLO thresholds: the
+ * month's samples shrink about sevenfold.
+ */
+function reportSeriesNames(config: Config): Set<string> {
+  const latency = METRICS.llmRequestDuration.name;
+  const ttft = METRICS.llmTimeToFirstToken.name;
+  const hasTtft = config.slo.classes.some((c) => c.ttft !== undefined);
+  return new Set([
+    `${latency}_bucket`, `${latency}_count`, ...(hasTtft ? [`${ttft}_bucket`, `${ttft}_count`] : []),
+    METRICS.llmRequests.name, METRICS.llmTokens.name, METRICS.llmLastRequest.name,
+    METRICS.gpuInfo.name, METRICS.gpuPodInfo.name, METRICS.utilization.name, METRICS.memoryUsed.name, METRICS.memoryTotal.name,
+  ]);
+}
+
+/**
+ * The simulated fleet's history fast-forwarded into an embedded store: `sinceMs` of it at 5-minute
+ * steps ending at `endMs` (aligned down to the step), the store holding one 5-minute tier for the
+ * whole window, and the fleet's nodes as the analyzer's pools. What `inferwatch report` reads when
+ * no source is given, so that it works on a machine with no servers.
+ */
+export function simulatedHistory(config: Config, sinceMs: number, endMs: number, scenario: Scenario = DEFAULT_SCENARIO): SimulatedHistory {
+  const alignedEnd = Math.floor(endMs / MIN_STEP_MS) * MIN_STEP_MS;
+  const store = new MemoryStore({ tiers: [{ stepMs: MIN_STEP_MS, retentionMs: sinceMs + DAY_MS }] });
+  const appenders = new Map<Readonly<Record<string, string>>, Map<string, ReturnType<MemoryStore["seriesAppender"]>>>();
+  // The history reuses each series' labels object, so appenders are cached by it (no key building per sample).
+  const kept = reportSeriesNames(config);
+  // SLO attainment reads the bucket at each threshold and the count; the other bounds are for quantiles.
+  const keptBounds = new Set([...sloThresholds(config.slo).map(String), "+Inf"]);
+  const recentFromMs = alignedEnd - RECENT_MS;
+  const sink: MetricSink = (name, labels, value, atMs) => {
+    if (atMs < recentFromMs && (!kept.has(name) || (name.endsWith("_bucket") && !keptBounds.has(labels["le"] ?? "")))) return;
+    let byName = appenders.get(labels);
+    if (!byName) appenders.set(labels, (byName = new Map()));
+    let appender = byName.get(name);
+    if (appender === undefined) byName.set(name, (appender = store.seriesAppender(name, labels)));
+    appender?.append(value, atMs);
+  };
+  const stats = writeHistory(scenario, { endMs: alignedEnd, originMs: alignedEnd, days: sinceMs / DAY_MS, stepMs: MIN_STEP_MS, spans: config.agent.spans }, sink);
+  const fleet = compileFleet(scenario, { originMs: alignedEnd });
+  const pools = fleet.nodes.map((node) => ({ name: node.pool, nodes: `^${node.name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$` }));
+  return { store, endMs: alignedEnd, analyzer: { ...config.analyzer, pools }, samples: stats.samples };
+}
+
+/** Builds the report from a store: the analyzer's evaluation at the window's end, then the report itself. */
+export async function reportFrom(store: MetricStore, analyzer: AnalyzerConfig, config: Config, atMs: number, sinceMs: number, source: string): Promise<ReturnType<typeof buildReport>> {
+  const current = await evaluateOnce(store, analyzer, config.slo, atMs);
+  if (!current.snapshot || !current.recommendations) throw new Error("the analyzer's evaluation gave no fleet snapshot");
+  return buildReport(store, {
+    atMs, sinceMs, poolOf: poolResolver(analyzer.pools), slo: config.slo, source,
+    computeCeilingRatio: analyzer.recommend.consolidation.computeCeilingRatio,
+    current: { snapshot: current.snapshot, recommendations: current.recommendations },
+  });
+}
+
+async function fetchFromAnalyzer(url: string, options: ReportCommandOptions, timeoutMs: number): Promise<string> {
+  const target = new URL("/report", url);
+  target.searchParams.set("format", options.format);
+  target.searchParams.set("since", `${Math.round(options.sinceMs / 1000)}s`);
+  const response = await fetch(target, { signal: AbortSignal.timeout(Math.max(timeoutMs, 120_000)) });
+  if (!response.ok) throw new Error(`${target.href} answered ${response.status}: ${(await response.text()).trim()}`);
+  return response.text();
+}
+
+/**
+ * `inferwatch report`: the capacity-planning report as HTML (one self-contained file), Markdown or
+ * JSON, on standard output or in `--out`. Sources: none (the simulated fleet's fast-forwarded
+ * history), `prometheus=<url>` (or any store the analyzer's `--source` names that keeps history),
+ * `analyzer=<url>` (a running analyzer builds it from its own store). The agents keep no history:
+ * `agents=` is refused with what to do instead. Returns the exit code: 0, 1 when the source fails.
+ */
+export async function runReport(config: Config, options: ReportCommandOptions, out: NodeJS.WritableStream = process.stdout): Promise<number> {
+  const log = createLogger({ level: config.log.level });
+  const source = config.analyzer.source;
+  let body: string;
+  try {
+    if (source.startsWith("analyzer=")) {
+      body = await fetchFromAnalyzer(source.slice("analyzer=".length), options, config.analyzer.queryTimeout);
+    } else if (source.startsWith("agents=")) {
+      throw new Error("the agents keep no history: run the analyzer on them (inferwatch analyzer --source agents=…) and use --source analyzer=<url>, or read Prometheus");
+    } else if (source === "") {
+      const started = performance.now();
+      const history = simulatedHistory(config, options.sinceMs, Date.now());
+      log.warn({ days: options.sinceMs / DAY_MS, samples: history.samples, ms: Math.round(performance.now() - started) }, "no --source: reporting on the SIMULATED fleet's fast-forwarded history");
+      const report = await reportFrom(history.store, history.analyzer, config, history.endMs, options.sinceMs, `simulated fleet "${DEFAULT_SCENARIO.name}" (fast-forwarded history; no real data)`);
+      body = renderReport(report, options.format);
+    } else {
+      const setup = await createStore(config.analyzer, log);
+      try {
+        for (const component of setup.components) await component.start();
+        const report = await reportFrom(setup.store, config.analyzer, config, Date.now(), options.sinceMs, source.replace(/\/\/[^@/]*@/, "//"));
+        body = renderReport(report, options.format);
+      } finally {
+        await Promise.allSettled(setup.components.map((component) => component.shutdown()));
+      }
+    }
+  } catch (err) {
+    process.stderr.write(`inferwatch report: ${errorMessage(err)}\n`);
+    return 1;
+  }
+  if (options.out === undefined) {
+    out.write(body);
+  } else {
+    try {
+      await writeFile(options.out, body);
+    } catch (err) {
+      process.stderr.write(`inferwatch report: cannot write ${options.out}: ${errorMessage(err)}\n`);
+      return 1;
+    }
+    log.info({ out: options.out, bytes: Buffer.byteLength(body) }, "report written");
+  }
+  return 0;
+}
