@@ -8,16 +8,21 @@ import { packageVersion } from "../common/paths.js";
 import { GpuCollector, noAttribution } from "./collectors/gpu-collector.js";
 import { createHostCollector, type HostSample } from "./collectors/host-collector.js";
 import { createPodAttributor } from "./collectors/pods/kubelet-pod-attributor.js";
-import type { PodAttributor } from "./collectors/pods/pod-attribution.js";
+import type { PodAttribution, PodAttributor } from "./collectors/pods/pod-attribution.js";
 import { registerGpuMetrics } from "./exporters/gpu-metrics.js";
 import { registerHostMetrics } from "./exporters/host-metrics.js";
 import type { FillErrorHandler } from "../common/metric-factory.js";
+import type { Security } from "../common/auth/security.js";
 import { registerSelfMetrics } from "./exporters/self-metrics.js";
 import { buildSnapshot } from "./exporters/snapshot.js";
 import type { NvmlClient } from "./nvml/nvml-client.js";
 import { WorkerNvmlClient } from "./nvml/worker-nvml-client.js";
 import { Sampler, type ScheduledCollector } from "./sampler.js";
 import { registerLlmMetrics } from "./exporters/llm-metrics.js";
+import { RuntimeScraper } from "./collectors/runtimes/runtime-scraper.js";
+import { createPodTargetDiscovery } from "./collectors/runtimes/pod-targets.js";
+import { resolveKubeApiTarget } from "./collectors/pods/kube-pods.js";
+import { registerRuntimeMetrics } from "./exporters/runtime-metrics.js";
 import type { OtlpForwarder } from "./exporters/otlp-forward.js";
 import { registerOtlpMetrics } from "./exporters/otlp-metrics.js";
 import { allowedResourceAttributes, allowedSpanAttributes } from "./processors/profiles/index.js";
@@ -32,6 +37,8 @@ export interface AgentDeps {
   readonly nvml?: NvmlClient;
   readonly podAttributor?: PodAttributor;
   readonly now?: () => number;
+  /** TLS of the listeners and OTLP ingest tokens (common/auth/security.ts); plain and open when absent. */
+  readonly security?: Security;
 }
 
 /** A running agent. */
@@ -46,6 +53,21 @@ export interface Agent {
   shutdown(): Promise<void>;
   /** True when an NVML call hung and still runs: its thread keeps a normal exit waiting until it returns. */
   hasStuckNvmlCall(): boolean;
+}
+
+/**
+ * The model of a pod holding a GPU on this node, from the attribution; undefined when unknown.
+ * With `isAnyHolder`, "" for a holder whose model is unknown (so the caller learns it holds a GPU).
+ */
+function podModelOf(attribution: PodAttribution, namespace: string, pod: string, isAnyHolder = false): string | undefined {
+  for (const refs of attribution.byDevice.values()) {
+    for (const ref of refs) {
+      if (ref.pod !== pod || (namespace !== "" && ref.namespace !== namespace)) continue;
+      if (ref.model !== undefined) return ref.model;
+      if (isAnyHolder) return "";
+    }
+  }
+  return undefined;
 }
 
 /** Whether a scraper asked for OpenMetrics (needed for exemplars). */
@@ -93,6 +115,20 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
       },
     });
   }
+  const kubeApi = config.runtimes.enabled && config.pods.enabled ? resolveKubeApiTarget(config.pods.kubeApi) : undefined;
+  const discovery = kubeApi && (config.runtimes.podPort > 0 || config.runtimes.portAnnotations.length > 0)
+    ? createPodTargetDiscovery({
+      kubeApi, nodeName: node, runtimes: config.runtimes, pods: config.pods, log: log.child({ component: "runtimes" }),
+      holdsGpu: (namespace, pod) => podModelOf(attribution(), namespace, pod, true) !== undefined,
+    })
+    : undefined;
+  const runtimes = config.runtimes.enabled && (config.runtimes.targets.length > 0 || discovery)
+    ? new RuntimeScraper({
+      config: config.runtimes, tiers: config.spans, log: log.child({ component: "runtimes" }), podModel: (namespace, pod) => podModelOf(attribution(), namespace, pod),
+      ...(discovery ? { discovery } : {}),
+    })
+    : undefined;
+  if (runtimes) scheduled.push({ name: runtimes.name, intervalMs: config.runtimes.interval, run: () => runtimes.collect() });
   const sampler = new Sampler(scheduled, log.child({ component: "sampler" }), now);
 
   // The OpenTelemetry SDK is loaded only when forwarding or self-tracing is on: it is most of the
@@ -103,6 +139,10 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
     forwarder = new Forwarder(config.forward, createSpanExporter(config.forward), log.child({ component: "otlp-forward" }));
   }
   const spans = new SpanMetricsProcessor({ config: config.spans, attribution, ...(forwarder ? { next: forwarder } : {}), now });
+  // The InfluxDB sink (and the `influx` package) is loaded only when agent.influx.url is set.
+  const influx = config.influx.url === ""
+    ? undefined
+    : new (await import("./exporters/influx-sink.js")).InfluxSink({ config: config.influx, node, log: log.child({ component: "influx" }), sources: { gpu: () => gpu.view(), requests: spans.store }, now });
   const admission = createAdmission(config.otlp.maxInflightBytes);
 
   const onError: FillErrorHandler = (metric, err) => log.error({ metric, err: errorMessage(err) }, "metric fill failed; series omitted from this scrape");
@@ -116,6 +156,8 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
     registerSelfMetrics(registry, { node, version: packageVersion(), stats: () => sampler.stats(), attribution: pods ? attribution : undefined, now }, onError);
     registerLlmMetrics(registry, node, spans.store, () => spans.outcomes, onError);
     registerOtlpMetrics(registry, node, { admission, forwarder }, onError);
+    influx?.registerMetrics(registry, onError);
+    if (runtimes) registerRuntimeMetrics(registry, node, () => runtimes.view(), onError);
   }
 
   let isReady = false;
@@ -133,7 +175,7 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
     ? undefined
     : (await import("./self-tracing.js")).createSelfTracing(config.selfTraces.endpoint, node, packageVersion());
   const listeners: (RunningServer | RunningReceiver)[] = [];
-  const stopComponents = () => Promise.allSettled([pods?.shutdown(), gpu.shutdown(), host?.shutdown(), forwarder?.shutdown(), selfTracing?.shutdown()]);
+  const stopComponents = () => Promise.allSettled([pods?.shutdown(), gpu.shutdown(), host?.shutdown(), runtimes?.shutdown(), forwarder?.shutdown(), influx?.shutdown(), selfTracing?.shutdown()]);
   let server: RunningServer;
   const otlpAddresses: { http?: string; grpc?: string } = {};
   try {
@@ -142,22 +184,23 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
     await gpu.start();
     await host?.start();
     await forwarder?.start();
-    server = await startHttpServer({ name: "metrics", address: config.metricsAddr, routes, log });
+    await influx?.start();
+    server = await startHttpServer({ name: "metrics", address: config.metricsAddr, routes, log, tls: deps.security?.tlsFor("metrics") });
     listeners.push(server);
     if (config.otlp.enabled) {
       const allowed = new Set([...allowedSpanAttributes(), ...allowedResourceAttributes()]);
       const receiverOptions = { config: config.otlp, filter: (key: string) => allowed.has(key), consumer: spans, log: log.child({ component: "otlp" }), admission };
-      const http = await startOtlpHttpReceiver(receiverOptions);
+      const http = await startOtlpHttpReceiver({ ...receiverOptions, security: { tls: deps.security?.tlsFor("otlp-http"), auth: deps.security?.auth } });
       listeners.push(http);
       otlpAddresses.http = `${http.address.address}:${http.address.port}`;
-      const grpc = await startOtlpGrpcReceiver(receiverOptions);
+      const grpc = await startOtlpGrpcReceiver({ ...receiverOptions, security: { tls: deps.security?.tlsFor("otlp-grpc"), auth: deps.security?.auth } });
       listeners.push(grpc);
       otlpAddresses.grpc = `${grpc.address.address}:${grpc.address.port}`;
     }
   } catch (err) {
     await Promise.allSettled(listeners.map((listener) => listener.close()));
     await stopComponents();
-    throw new Error("agent: cannot start", { cause: err });
+    throw new Error(`agent: cannot start: ${errorMessage(err)}`, { cause: err });
   }
   await sampler.start();
   void sampler.firstRound.then(() => {
@@ -174,6 +217,7 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
     hasStuckNvmlCall: () => nvml.hasStuckCall(),
     shutdown() {
       stopping ??= (async () => {
+        await runtimes?.shutdown(); // aborts runtime scrapes in flight, so the sampler does not wait out their timeout
         await sampler.shutdown();
         await Promise.allSettled(listeners.map((listener) => listener.close()));
         await stopComponents();

@@ -5,6 +5,9 @@ import { errorMessage } from "../common/errors.js";
 import { json, startHttpServer, text, type RouteHandler, type RunningServer } from "../common/http-server.js";
 import type { Logger } from "../common/log.js";
 import type { FillErrorHandler } from "../common/metric-factory.js";
+import { httpGuard } from "../common/auth/http-guard.js";
+import { plainSecurity, type Security } from "../common/auth/security.js";
+import { RecommendationActions } from "./api/recommendation-actions.js";
 import { registerAnalyzerMetrics } from "./api/analyzer-metrics.js";
 import { assembleFleetSnapshot, poolResolver } from "./fleet/assemble.js";
 import { evaluateFleet, type FleetEvaluation } from "./fleet/evaluate.js";
@@ -13,6 +16,7 @@ import { evaluateSlos, type SloEvaluation } from "./slo/evaluate.js";
 import { gpuUtilizationObjective, type SloConfig } from "./slo/spec.js";
 import type { MetricStore } from "./stores/metric-store.js";
 import { idleHistoryFrom, recommend, type Recommendations } from "./recommend/recommendations.js";
+import { reportRoute } from "./report/report-route.js";
 
 /** What the analyzer last computed. Answers stay served when an evaluation fails; `error` says so. */
 export interface AnalyzerState {
@@ -63,7 +67,9 @@ export async function evaluateOnce(store: MetricStore, config: AnalyzerConfig, s
  * Starts the analyzer on a store: an evaluation loop at `config.interval` (its own errors caught:
  * a store that is down leaves the last answers served, marked stale), and the HTTP API
  * (/api/v1/slos, /api/v1/fleet, /api/v1/fragmentation, /api/v1/snapshot, /api/v1/recommendations),
- * /metrics, /healthz, /readyz.
+ * /metrics, /healthz, /readyz, and POST /api/v1/recommendations/acknowledge and /dismiss. With
+ * `security`: TLS on the listener, viewer tokens for reads and operator tokens for actions (the probes
+ * stay open), actions in the audit log.
  * `components` (e.g. the agent puller feeding an embedded store) are started first and stopped last.
  */
 export async function startAnalyzer(
@@ -71,7 +77,7 @@ export async function startAnalyzer(
   slo: SloConfig,
   store: MetricStore,
   log: Logger,
-  options: { readonly components?: readonly Component[]; readonly now?: () => number } = {},
+  options: { readonly components?: readonly Component[]; readonly now?: () => number; readonly security?: Security } = {},
 ): Promise<Analyzer> {
   const now = options.now ?? Date.now;
   let state: AnalyzerState = { slos: undefined, recommendations: undefined, fleet: undefined, snapshot: undefined, evaluatedAtMs: undefined, lastDurationMs: undefined, error: undefined };
@@ -97,14 +103,19 @@ export async function startAnalyzer(
   const registry = new Registry();
   const onError: FillErrorHandler = (metric, err) => log.error({ metric, err: errorMessage(err) }, "metric fill failed");
   registerAnalyzerMetrics(registry, () => state, onError);
+  // Reads need a viewer token, acknowledging or dismissing an operator token (when tokens are on).
+  const security = options.security ?? plainSecurity(log);
+  const tls = security.tlsFor("analyzer");
+  const actions = new RecommendationActions(() => state.recommendations, security.audit, now);
   const stale = () => ({ evaluatedAt: state.evaluatedAtMs === undefined ? null : new Date(state.evaluatedAtMs).toISOString(), stale: state.error !== undefined, error: state.error ?? null });
   const routes: Record<string, RouteHandler> = {
     "/api/v1/slos": () => json(200, { ...stale(), slos: state.slos?.slos ?? [] }),
     "/api/v1/fleet": () => json(200, { ...stale(), fleet: state.fleet ? { utilization: state.fleet.utilization, poolHours: state.fleet.poolHours, targetRatio: state.fleet.targetRatio, efficiency: state.fleet.efficiency } : null }),
     "/api/v1/fragmentation": () => json(200, { ...stale(), fragmentation: state.fleet?.fragmentation ?? null }),
     "/api/v1/snapshot": () => json(200, state.snapshot ?? null),
-    "/api/v1/recommendations": () => json(200, { ...stale(), recommendations: state.recommendations ?? null }),
+    "/api/v1/recommendations": () => json(200, { ...stale(), recommendations: state.recommendations ?? null, actions: actions.list() }),
     "/metrics": async () => ({ status: 200, contentType: registry.contentType, body: await registry.metrics() }),
+    "/report": reportRoute({ store, slo, poolOf: poolResolver(config.pools), state: () => state, computeCeilingRatio: config.recommend.consolidation.computeCeilingRatio, source: `analyzer (${store.kind} store, ${config.source.replace(/\/\/[^@/]*@/, "//")})` }),
     "/healthz": () => text(200, "ok\n"),
     "/readyz": () => (state.evaluatedAtMs === undefined ? text(503, "no evaluation yet\n") : text(200, "ready\n")),
   };
@@ -112,7 +123,8 @@ export async function startAnalyzer(
   for (const component of options.components ?? []) await component.start();
   let server: RunningServer;
   try {
-    server = await startHttpServer({ name: "analyzer", address: config.listen, routes, log });
+    server = await startHttpServer({ name: "analyzer", address: config.listen, routes, log, tls, postRoutes: actions.routes(),
+      guard: httpGuard({ auth: security.auth, clientCert: tls?.clientCert ?? "none", publicPaths: new Set(["/healthz", "/readyz"]) }) });
   } catch (err) {
     await Promise.allSettled((options.components ?? []).map((c) => c.shutdown()));
     throw new Error("analyzer: cannot listen", { cause: err });

@@ -1,16 +1,18 @@
 #!/usr/bin/env node
 import { Command, Option } from "commander";
+import { parseDurationMs } from "../common/config/duration.js";
 import { loadConfig } from "../common/config/load.js";
 import { CONFIG_FLAG, envName, OPTIONS, type CommandName } from "../common/config/options.js";
 import type { Config } from "../common/config/schema.js";
 import { packageVersion } from "../common/paths.js";
+import { DEFAULT_RULES_OPTIONS as RULES_DEFAULTS } from "../alerts/rule-defaults.js";
 // Each command's modules are imported when that command runs: the agent on a GPU node then never
 // loads the analyzer, the simulator or their dependencies (several MiB of resident memory).
 
 /** Adds the table's flags for one subcommand. */
 function withOptions(command: Command, name: CommandName): Command {
   command.addOption(new Option(`--${CONFIG_FLAG} <file>`, "YAML configuration file").env(envName(CONFIG_FLAG)));
-  for (const option of OPTIONS.filter((o) => o.commands.includes(name))) {
+  for (const option of OPTIONS.filter((o) => name === "config dump" || o.commands.includes(name))) {
     command.addOption(new Option(`--${option.flag} <${option.valueName}>`, `${option.description} [${envName(option.flag)}]`));
   }
   return command;
@@ -74,6 +76,52 @@ program.command("recommend").description("Plan consolidation and idle eviction f
   .action(async (options: { snapshot: string; format: "json" | "text" }, command: Command) => {
     const config = configOf(command);
     process.exitCode = config ? await (await import("./run-recommend.js")).runRecommend(config, options.snapshot, options.format) : 2;
+  });
+
+withOptions(program.command("report").description("Capacity-planning report (HTML, Markdown or JSON); without --source, from the simulated fleet's month of history"), "report")
+  .addOption(new Option("--since <duration>", "length of the window, e.g. 30d (at least 1d)").default("30d"))
+  .addOption(new Option("--format <format>", "html (one self-contained file), md or json").choices(["html", "md", "json"]).default("html"))
+  .option("--out <file>", "write the report to this file instead of standard output")
+  .action(async (options: { since: string; format: "html" | "md" | "json"; out?: string }, command: Command) => {
+    const config = configOf(command);
+    const sinceMs = parseDurationMs(options.since);
+    if (sinceMs === undefined || sinceMs < 86_400_000) {
+      process.stderr.write(`inferwatch report: --since must be a duration of at least 1d, such as 30d, got ${JSON.stringify(options.since)}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.exitCode = config ? await (await import("./run-report.js")).runReport(config, { sinceMs, format: options.format, ...(options.out === undefined ? {} : { out: options.out }) }) : 2;
+  });
+
+program.command("rules").description("Generate the Prometheus rules, PrometheusRule and Alertmanager configuration from the SLO configuration")
+  .addOption(new Option(`--${CONFIG_FLAG} <file>`, "YAML configuration file (its slo section)").env(envName(CONFIG_FLAG)))
+  .option("--out-dir <dir>", "where to write the files", RULES_DEFAULTS.outDir)
+  .option("--time-scale <n>", "divide every window and duration by n (tests only)", String(RULES_DEFAULTS.timeScale))
+  .option("--runbook-url <url>", "where alerts/runbooks.md is browsable", RULES_DEFAULTS.runbookBaseUrl)
+  .option("--agent-job <job>", "Prometheus job scraping the agents", RULES_DEFAULTS.agentJob)
+  .option("--pager-url <url>", "webhook of the pager receiver", RULES_DEFAULTS.pagerUrl)
+  .option("--ticket-url <url>", "webhook of the ticket receiver", RULES_DEFAULTS.ticketUrl)
+  .option("--check", "compare with the files in --out-dir instead of writing; exit 1 when stale", false)
+  .action(async (options: { outDir: string; timeScale: string; runbookUrl: string; agentJob: string; pagerUrl: string; ticketUrl: string; check: boolean }, command: Command) => {
+    const config = configOf(command);
+    process.exitCode = config ? await (await import("./run-rules.js")).runRules(config, { ...options, timeScale: Number(options.timeScale) }) : 2;
+  });
+
+program.command("dashboards").description("Generate the Grafana dashboards (JSON) from the configuration's pools and SLOs")
+  .addOption(new Option(`--${CONFIG_FLAG} <file>`, "YAML configuration file (analyzer.pools, slo)").env(envName(CONFIG_FLAG)))
+  .option("--out-dir <dir>", "where to write the files", "dashboards/generated")
+  .option("--check", "compare with the files in --out-dir instead of writing; exit 1 when stale", false)
+  .action(async (options: { outDir: string; check: boolean }, command: Command) => {
+    const config = configOf(command);
+    process.exitCode = config ? await (await import("./run-dashboards.js")).runDashboards(config, options) : 2;
+  });
+
+const configCommand = program.command("config").description("The configuration");
+withOptions(configCommand.command("dump").description("Print the resolved configuration (file, INFERWATCH_* variables, flags, defaults) as JSON, secrets redacted"), "config dump")
+  .action(async (_options, command: Command) => {
+    const config = configOf(command);
+    if (config) process.stdout.write(`${JSON.stringify((await import("../common/auth/redact-config.js")).redactConfig(config), null, 2)}\n`);
+    process.exitCode = config ? 0 : 2;
   });
 
 await program.parseAsync(process.argv);

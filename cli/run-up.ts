@@ -9,6 +9,7 @@ import { parseListenAddress } from "../common/config/listen-address.js";
 import type { Config } from "../common/config/schema.js";
 import { errorMessage } from "../common/errors.js";
 import { createLogger, type Logger } from "../common/log.js";
+import { loadSecurity, withoutTls, type Security } from "../common/auth/security.js";
 import { compileFleet } from "../common/simulation/fleet-model.js";
 import { DEFAULT_SCENARIO, scenarioTierRules } from "../common/simulation/scenario.js";
 import { writeHistory, type MetricSink } from "./simulate/history.js";
@@ -64,13 +65,16 @@ export async function runUp(config: Config): Promise<number> {
   const agents: Agent[] = [];
   const extra: Component[] = [];
   let analyzer: Analyzer | undefined;
+  let security: Security | undefined;
   try {
+    security = await loadSecurity(config, log);
     const isReal = hasNvml(config.agent.nvml.library);
     const memory = new MemoryStore();
     let banner: string;
     let pools = config.analyzer.pools;
     if (isReal) {
-      agents.push(await startAgent(config.agent, log));
+      // The agent's /metrics stays plain: the embedded analyzer pulls it (README, Security).
+      agents.push(await startAgent(config.agent, log, { security: withoutTls(security, ["metrics"]) }));
       banner = "real GPUs through NVML";
     } else {
       const nowMs = Date.now();
@@ -107,17 +111,20 @@ export async function runUp(config: Config): Promise<number> {
     const analyzerConfig = { ...config.analyzer, source, pools };
     const setup = await createStore(analyzerConfig, log, memory);
     for (const component of extra) await component.start();
-    analyzer = await startAnalyzer(analyzerConfig, config.slo, setup.store, log.child({ component: "analyzer" }), { components: setup.components });
-    const api = `http://${shown(analyzer.address)}`;
+    analyzer = await startAnalyzer(analyzerConfig, config.slo, setup.store, log.child({ component: "analyzer" }), { components: setup.components, security });
+    const api = `${security.tlsFor("analyzer") ? "https" : "http"}://${shown(analyzer.address)}`;
     log.info(`inferwatch is up on ${banner}. SLOs: ${api}/api/v1/slos  fleet: ${api}/api/v1/fleet  fragmentation: ${api}/api/v1/fragmentation  ` +
       `agent metrics: http://${shown(agents[0]?.metricsAddress ?? LOOPBACK_ANY_PORT)}/metrics  table: inferwatch slo status --source analyzer=${api}  (Ctrl-C stops)`);
     const signal = await waitForSignal(log);
     await stopAll(analyzer, extra, agents, log);
+    await security.audit.flush();
+    security.stop();
     if (agents.some((agent) => agent.hasStuckNvmlCall())) terminateNow(signal, log);
     return 0;
   } catch (err) {
     log.fatal({ err: errorMessage(err) }, "inferwatch up failed");
     await stopAll(analyzer, extra, agents, log);
+    security?.stop();
     return 1;
   }
 }

@@ -29,7 +29,7 @@ export interface MetricDef {
   readonly help: string;
   readonly labels: readonly string[];
   /** Which component exposes it, for the README's reference. */
-  readonly component: "agent: gpu" | "agent: host" | "agent: self" | "agent: pods" | "agent: spans" | "analyzer";
+  readonly component: "agent: gpu" | "agent: host" | "agent: self" | "agent: pods" | "agent: spans" | "agent: runtimes" | "analyzer";
 }
 
 const gpu = [...GPU_LABELS];
@@ -106,10 +106,28 @@ export const METRICS = {
   llmExpired: def("inferwatch_llm_series_expired_total", "counter", "LLM request label sets dropped after the series TTL without requests.", ["node"], "agent: spans"),
   otlpSpans: def("inferwatch_otlp_spans_total", "counter", "Spans received over OTLP, by outcome: recorded (an LLM request), ignored (not an LLM request span), rejected (malformed).", ["node", "outcome"], "agent: spans"),
 
+  llmKvCacheUsage: def("inferwatch_llm_kv_cache_usage_ratio", "gauge", "Share of the runtime's KV-cache in use (vLLM kv_cache_usage_perc, TensorRT-LLM used/max blocks, TGI batch tokens/max total tokens), 0..1; the highest of the model's engines.", LLM_LABELS, "agent: runtimes"),
+  llmPrefixCacheHitRatio: def("inferwatch_llm_prefix_cache_hit_ratio", "gauge", "Share of prefix-cache queries (tokens) that hit, over the queries between the runtime's last two scrapes that saw any (the first scrape: since the runtime started), 0..1.", LLM_LABELS, "agent: runtimes"),
+  llmPrefixCacheQueries: def("inferwatch_llm_prefix_cache_queries_total", "counter", "Prefix-cache queries since the runtime started, in tokens (vLLM prefix_cache_queries).", LLM_LABELS, "agent: runtimes"),
+  llmPrefixCacheHits: def("inferwatch_llm_prefix_cache_hits_total", "counter", "Prefix-cache hits since the runtime started, in tokens (vLLM prefix_cache_hits).", LLM_LABELS, "agent: runtimes"),
+  llmQueueDepth: def("inferwatch_llm_queue_depth", "gauge", "Requests waiting in the runtime's queue now (vLLM num_requests_waiting, TGI tgi_queue_size, Triton pending + TensorRT-LLM waiting).", LLM_LABELS, "agent: runtimes"),
+  llmBatchSize: def("inferwatch_llm_batch_size", "gauge", "Requests in the runtime's running batch now (vLLM num_requests_running, TGI tgi_batch_current_size, TensorRT-LLM scheduled requests).", LLM_LABELS, "agent: runtimes"),
+  llmPreemptions: def("inferwatch_llm_preemptions_total", "counter", "Requests the runtime preempted (KV-cache exhausted) since it started (vLLM num_preemptions).", LLM_LABELS, "agent: runtimes"),
+  runtimeScrapeUp: def("inferwatch_runtime_scrape_up", "gauge", "1 when the last scrape of the runtime's /metrics answered in time with a readable page, else 0.", ["node", "target", "runtime"], "agent: runtimes"),
+  runtimeScrapeDuration: def("inferwatch_runtime_scrape_duration_seconds", "gauge", "Wall time of the last scrape of the runtime's /metrics, seconds (the timeout when it hung).", ["node", "target", "runtime"], "agent: runtimes"),
+
   otlpInflight: def("inferwatch_otlp_inflight_bytes", "gauge", "OTLP request bytes being received or decoded now (bounded by --otlp-max-inflight).", ["node"], "agent: spans"),
   otlpRefused: def("inferwatch_otlp_refused_requests_total", "counter", "OTLP requests refused with 429 / RESOURCE_EXHAUSTED because the in-flight budget was full.", ["node"], "agent: spans"),
   forwardedSpans: def("inferwatch_otlp_forwarded_spans_total", "counter", "Spans forwarded upstream, by result: sent, dropped_queue_full, dropped_export_failed, dropped_shutdown.", ["node", "result"], "agent: spans"),
   forwardQueue: def("inferwatch_otlp_forward_queue_spans", "gauge", "Spans waiting to be forwarded upstream.", ["node"], "agent: spans"),
+  // InfluxDB sink (agent/exporters/influx-sink.ts), registered only when agent.influx.url is set.
+  influxPointsSpooled: def("inferwatch_influx_points_spooled_total", "counter", "Points appended to the InfluxDB sink's disk spool (every point goes through it before it is sent).", ["node"], "agent: self"),
+  influxPointsWritten: def("inferwatch_influx_points_written_total", "counter", "Points InfluxDB acknowledged.", ["node"], "agent: self"),
+  influxPointsDropped: def("inferwatch_influx_points_dropped_total", "counter", "Points lost, by reason: spool_full (oldest spooled points deleted past the spool bound), rejected (InfluxDB answered 400: malformed or a field type conflict), spool_error (the disk write failed).", ["node", "reason"], "agent: self"),
+  influxWriteErrors: def("inferwatch_influx_write_errors_total", "counter", "Failed writes to InfluxDB (unreachable, timeout, 5xx, refused credentials); their points stay spooled and are retried.", ["node"], "agent: self"),
+  influxSpoolBytes: def("inferwatch_influx_spool_bytes", "gauge", "Bytes the InfluxDB sink's spool segment files hold (bounded by agent.influx.spoolMaxBytes).", ["node"], "agent: self"),
+  influxSpoolPoints: def("inferwatch_influx_spool_points", "gauge", "Spooled points not yet acknowledged by InfluxDB.", ["node"], "agent: self"),
+  influxSpoolCorrupt: def("inferwatch_influx_spool_corrupt_segments_total", "counter", "Spool segments found at start with a torn or corrupt tail (a write cut short by a crash); the bad bytes are skipped.", ["node"], "agent: self"),
 
   buildInfo: def("inferwatch_agent_build_info", "gauge", "Agent build (value 1).", ["node", "version", "node_version"], "agent: self"),
   collectorDuration: def("inferwatch_agent_collector_duration_seconds", "gauge", "Wall time of the collector's last run, seconds.", ["node", "collector"], "agent: self"),
@@ -117,6 +135,7 @@ export const METRICS = {
   collectorErrors: def("inferwatch_agent_collector_errors_total", "counter", "Errors met by a collector (a failed field counts once per run).", ["node", "collector"], "agent: self"),
   sampleAge: def("inferwatch_agent_sample_age_seconds", "gauge", "Age of the sample this scrape serves, seconds (computed at scrape time).", ["node", "collector"], "agent: self"),
   sampleTimestamp: def("inferwatch_agent_sample_timestamp_seconds", "gauge", "Unix time of the sample this scrape serves.", ["node", "collector"], "agent: self"),
+  eventLoopDelayMax: def("inferwatch_agent_event_loop_delay_max_seconds", "gauge", "Longest event-loop delay of the last 30 to 60 s, seconds (perf_hooks.monitorEventLoopDelay); a stall of the agent shows here.", ["node"], "agent: self"),
 
   sloBurnRate: def("inferwatch_slo_burn_rate", "gauge", "Burn rate of the SLO's error budget over the window (1 spends the budget exactly over the period); absent when the window has no traffic.", ["slo", "model_class", "window"], "analyzer"),
   sloBudgetRemaining: def("inferwatch_slo_error_budget_remaining_ratio", "gauge", "Share of the period's error budget left (below 0 when overspent); 1 without traffic.", ["slo", "model_class"], "analyzer"),
@@ -153,4 +172,59 @@ export const THROTTLE_REASONS: readonly { readonly bit: number; readonly reason:
 ];
 
 /** Collector names, as they appear in the agent's self-metrics `collector` label. */
-export const COLLECTORS = { gpu: "gpu", host: "host", pods: "pods", xid: "xid" } as const;
+export const COLLECTORS = { gpu: "gpu", host: "host", pods: "pods", xid: "xid", runtimes: "runtimes" } as const;
+
+/**
+ * Metrics inferwatch's rules read but does not expose: Prometheus's own scrape health and
+ * kube-state-metrics' node capacity (the set of GPU nodes an agent must run on).
+ */
+export const EXTERNAL_METRICS = {
+  up: "up",
+  kubeNodeCapacity: "kube_node_status_capacity",
+} as const;
+
+/**
+ * Recording rules generated by alerts/ (`level:metric:operation`,
+ * https://prometheus.io/docs/practices/rules/). `level` is `slo`: the series carry `slo` and
+ * `model_class` only. A windowed rule's name ends with its window (`…:ratio_rate5m`).
+ */
+export const RECORDING_RULES = {
+  /** Good ÷ total events of one SLO over a window; absent when the window had no events. */
+  sloGoodRatio: "slo:inferwatch_slo_good_events:ratio_rate",
+  /** 1 − bad ÷ allowed bad over the SLO period (below 0 when overspent); absent without traffic. */
+  sloBudgetRemaining: "slo:inferwatch_slo_error_budget_remaining:ratio",
+} as const;
+
+/** Labels the generated alerts carry besides the series' own. */
+export const ALERT_LABELS = {
+  slo: "slo",
+  modelClass: "model_class",
+  severity: "severity",
+  /** The burn window pair's id (`page-1h-5m`): the key the Alertmanager inhibitions match on. */
+  window: "window",
+  longWindow: "long_window",
+  shortWindow: "short_window",
+} as const;
+
+/** Alert names generated by alerts/ (CamelCase, at most 40 characters: mixtool's lint rules). */
+export const ALERTS = {
+  sloBurn: "InferwatchSloErrorBudgetBurn",
+  sloBudgetExhausted: "InferwatchSloErrorBudgetExhausted",
+  gpuXidCritical: "InferwatchGpuXidCritical",
+  gpuXidContainedEcc: "InferwatchGpuXidContainedEccError",
+  gpuXidApplication: "InferwatchGpuXidApplicationFault",
+  gpuEccUncorrectable: "InferwatchGpuEccUncorrectable",
+  gpuRowRemapFailure: "InferwatchGpuRowRemapFailure",
+  gpuThermalThrottling: "InferwatchGpuThermalThrottling",
+  gpuPowerThrottling: "InferwatchGpuPowerThrottling",
+  gpuDown: "InferwatchGpuDown",
+  gpuProcessMemoryFull: "InferwatchGpuProcessAtMemoryLimit",
+  nvmlDown: "InferwatchNvmlDown",
+  agentDown: "InferwatchAgentDown",
+  agentAbsent: "InferwatchAgentAbsentOnGpuNode",
+  agentSamplesStale: "InferwatchAgentSamplesStale",
+  poolUtilizationLow: "InferwatchPoolUtilizationLow",
+  poolFragmentationHigh: "InferwatchPoolFragmentationHigh",
+  gpusReclaimable: "InferwatchGpusReclaimable",
+  idleModelsHoldingGpus: "InferwatchIdleModelsHoldingGpus",
+} as const;

@@ -12,6 +12,7 @@ declare -A NEEDS=(
   [amtool]=prometheus-alertmanager
   [influxd]=influxdb
   [chromium]=chromium
+  [openssl]=openssl
 )
 
 missing=()

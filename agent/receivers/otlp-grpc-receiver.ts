@@ -18,6 +18,7 @@
  */
 import { Metadata, Server, ServerCredentials, status as GrpcStatus, type ServerErrorResponse, type ServerUnaryCall, type ServiceDefinition, type sendUnaryData } from "@grpc/grpc-js";
 import type { AddressInfo } from "node:net";
+import type { IngestSecurity } from "../../common/auth/ingest-security.js";
 import { errorMessage } from "../../common/errors.js";
 import { AdmissionLease } from "./admission.js";
 import { DEFAULT_DECODE_LIMITS } from "./otlp-model.js";
@@ -69,10 +70,12 @@ const MAX_CONCURRENT_STREAMS = 32;
 const SHUTDOWN_GRACE_MS = 2_000;
 
 /**
- * Starts the OTLP/gRPC receiver on config.grpcAddr (plaintext; vLLM, TGI and TensorRT-LLM export
- * with insecure=True). Resolves once listening; rejects when the address cannot be bound.
+ * Starts the OTLP/gRPC receiver on config.grpcAddr: plaintext unless `security.tls` is given (vLLM,
+ * TGI and TensorRT-LLM export with insecure=True by default), with bearer tokens (role ingest) in
+ * the `authorization` metadata when `security.auth` is. Resolves once listening; rejects when the
+ * address cannot be bound.
  */
-export async function startOtlpGrpcReceiver(options: OtlpReceiverOptions): Promise<RunningReceiver> {
+export async function startOtlpGrpcReceiver(options: OtlpReceiverOptions & { readonly security?: IngestSecurity | undefined }): Promise<RunningReceiver> {
   const { config, log } = options;
   const server = new Server({
     "grpc.max_receive_message_length": config.maxBodyBytes,
@@ -80,16 +83,23 @@ export async function startOtlpGrpcReceiver(options: OtlpReceiverOptions): Promi
   });
   server.addService(TRACE_SERVICE_DEFINITION, {
     Export: (call: ServerUnaryCall<Buffer, ExportTraceResponse>, callback: sendUnaryData<ExportTraceResponse>) => {
+      const header = call.metadata.get("authorization")[0];
+      const auth = options.security?.auth?.check(typeof header === "string" ? header : undefined, "ingest");
+      if (auth !== undefined && auth.kind !== "allowed") {
+        callback(auth.kind === "unauthenticated" ? statusError(GrpcStatus.UNAUTHENTICATED, "unauthenticated") : statusError(GrpcStatus.PERMISSION_DENIED, "permission denied"));
+        return;
+      }
       handleExport(call.request, callback, options);
     },
   });
   const { host, port: askedPort } = config.grpcAddr;
   const target = `${host.includes(":") ? `[${host}]` : host}:${askedPort}`;
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(target, ServerCredentials.createInsecure(), (err, boundPort) => (err ? reject(err) : resolve(boundPort)));
+    const credentials = options.security?.tls?.grpcCredentials() ?? ServerCredentials.createInsecure();
+    server.bindAsync(target, credentials, (err, boundPort) => (err ? reject(err) : resolve(boundPort)));
   });
   const address: AddressInfo = { address: host, family: host.includes(":") ? "IPv6" : "IPv4", port };
-  log.info({ server: "otlp-grpc", address: `${target.slice(0, target.lastIndexOf(":"))}:${port}` }, "listening");
+  log.info({ server: "otlp-grpc", address: `${target.slice(0, target.lastIndexOf(":"))}:${port}`, tls: options.security?.tls !== undefined }, "listening");
   let closing: Promise<void> | undefined;
   return {
     address,

@@ -11,7 +11,9 @@
  * socket; nothing a client sends can throw out of the handler.
  */
 import { closeOnce } from "../../common/http-server.js";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { IngestSecurity } from "../../common/auth/ingest-security.js";
 import type { AddressInfo } from "node:net";
 import type { Readable } from "node:stream";
 import { createGunzip, createInflate } from "node:zlib";
@@ -52,6 +54,8 @@ const DEFAULT_TIMEOUTS: HttpReceiverTimeouts = { headersMs: 10_000, requestMs: 3
 export interface OtlpHttpReceiverOptions extends OtlpReceiverOptions {
   /** Overrides of the client timeouts (tests shorten them). */
   readonly timeouts?: Partial<HttpReceiverTimeouts>;
+  /** TLS and bearer tokens (role ingest); plain and open when absent. */
+  readonly security?: IngestSecurity | undefined;
 }
 
 type BodyFormat = "protobuf" | "json";
@@ -74,14 +78,18 @@ interface Reply {
 export async function startOtlpHttpReceiver(options: OtlpHttpReceiverOptions): Promise<RunningReceiver> {
   const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
   const requestMs = Math.max(timeouts.requestMs, timeouts.headersMs);
-  const server = createServer({
+  const serverOptions = {
     headersTimeout: timeouts.headersMs,
     requestTimeout: requestMs,
     keepAliveTimeout: timeouts.keepAliveMs,
     // Node checks the two timeouts above only this often (default 30 s); a quarter of the shorter
     // one keeps the cut-off within 25% of what was asked for.
     connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(timeouts.headersMs / 4))),
-  });
+  };
+  const tls = options.security?.tls;
+  const secure = tls ? createHttpsServer({ ...serverOptions, ...tls.httpsOptions() }) : undefined;
+  const unfollow = secure && tls ? tls.follow(secure) : undefined;
+  const server: Server = secure ?? createServer(serverOptions);
   server.on("request", (request: IncomingMessage, response: ServerResponse) => {
     handleRequest(request, response, options).catch((err: unknown) => {
       options.log.error({ err: errorMessage(err) }, "otlp/http request failed");
@@ -99,12 +107,21 @@ export async function startOtlpHttpReceiver(options: OtlpHttpReceiverOptions): P
   server.on("error", (err) => options.log.error({ err: errorMessage(err) }, "otlp/http server error"));
   const address = server.address() as AddressInfo;
   options.log.info({ server: "otlp-http", address: `${address.address}:${address.port}` }, "listening");
-  return { address, close: closeOnce(server) };
+  const close = closeOnce(server);
+  return { address, close: () => (unfollow?.(), close()) };
 }
 
 async function handleRequest(request: IncomingMessage, response: ServerResponse, options: OtlpHttpReceiverOptions): Promise<void> {
   const { config, admission } = options;
   if (pathOf(request.url) !== OTLP_TRACES_PATH) return refuseUnread(request, response, textReply(404, "not found\n"));
+  const auth = options.security?.auth?.check(request.headers.authorization, "ingest");
+  if (auth !== undefined && auth.kind !== "allowed") {
+    // No detail either way; 401 and 403 are not retried by OTLP exporters (OTLP/HTTP "Failures").
+    const reply = auth.kind === "unauthenticated"
+      ? { ...textReply(401, "unauthorized\n"), headers: { "www-authenticate": 'Bearer realm="inferwatch"' } }
+      : textReply(403, "forbidden\n");
+    return refuseUnread(request, response, reply);
+  }
   if (request.method !== "POST") {
     return refuseUnread(request, response, { ...textReply(405, "method not allowed, supported: [POST]\n"), headers: { allow: "POST" } });
   }

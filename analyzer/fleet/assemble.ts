@@ -26,17 +26,28 @@ function index(values: readonly LabeledValue[], key: string): Map<string, number
  * Assembles the fleet snapshot from the store's latest values: nodes and GPUs from
  * `inferwatch_gpu_info` and the GPU gauges, replicas from `inferwatch_gpu_pod_info` (one replica per
  * pod, its GPUs those the kubelet assigned it), their request rate and last request from the span
- * metrics. Memory per GPU of a replica is its GPU's used memory shared among the GPU's holders.
+ * metrics. A node's KV-cache usage is the highest `inferwatch_llm_kv_cache_usage_ratio` of its
+ * runtimes and its preemption rate the increase of `inferwatch_llm_preemptions_total` over five
+ * minutes, per second (both absent when no runtime on it is scraped).
+ * Memory per GPU of a replica is its GPU's used memory shared among the GPU's holders.
  * A GPU reported down, or whose row remapping failed, is unhealthy (one without an up series yet is not). NVLink peers are the GPUs of a
  * node with an active link (one domain per node: the agent does not report the NVSwitch topology).
  */
 export async function assembleFleetSnapshot(store: MetricStore, atMs: number, poolOf: PoolOf, slo: Readonly<Record<string, ModelSloState>> = {}): Promise<FleetSnapshot> {
   const latest = (metric: string) => store.latest({ metric, atMs });
-  const [info, total, used, utilization, up, remapFailure, nvlink, podInfo, lastRequest, requests] = await Promise.all([
+  const [[info, total, used, utilization, up, remapFailure, nvlink, podInfo, lastRequest, requests], [kvUsage, preemptions]] = await Promise.all([Promise.all([
     latest(METRICS.gpuInfo.name), latest(METRICS.memoryTotal.name), latest(METRICS.memoryUsed.name), latest(METRICS.utilization.name),
     latest(METRICS.gpuUp.name), latest(METRICS.remapFailure.name), latest(METRICS.nvlinkUp.name), latest(METRICS.gpuPodInfo.name),
     latest(METRICS.llmLastRequest.name), store.increase({ metric: METRICS.llmRequests.name, windowMs: RATE_WINDOW_MS, atMs, by: ["namespace", "pod", "tier"] }),
-  ]);
+  ]), Promise.all([
+    latest(METRICS.llmKvCacheUsage.name), store.increase({ metric: METRICS.llmPreemptions.name, windowMs: RATE_WINDOW_MS, atMs, by: ["node"] }),
+  ])]);
+  const kvByNode = new Map<string, number>();
+  for (const series of kvUsage) {
+    const node = series.labels["node"] ?? "";
+    if (Number.isFinite(series.value)) kvByNode.set(node, Math.max(kvByNode.get(node) ?? 0, Math.min(1, Math.max(0, series.value))));
+  }
+  const preemptionRateByNode = new Map(preemptions.map((series) => [series.labels["node"] ?? "", Math.max(0, series.value) / (RATE_WINDOW_MS / 1000)]));
   const totals = index(total, "uuid");
   const useds = index(used, "uuid");
   const utils = index(utilization, "uuid");
@@ -50,7 +61,11 @@ export async function assembleFleetSnapshot(store: MetricStore, atMs: number, po
     const { node = "", uuid = "", gpu = "0", gpu_model: gpuModel = "unknown" } = series.labels;
     if (node === "" || uuid === "" || seen.has(uuid)) continue;
     seen.add(uuid);
-    const entry = nodes.get(node) ?? { name: node, pool: poolOf(node), labels: {}, taints: [], gpus: [] };
+    const entry = nodes.get(node) ?? {
+      name: node, pool: poolOf(node), labels: {}, taints: [], gpus: [],
+      ...(kvByNode.has(node) ? { kvCacheUsage: kvByNode.get(node) as number } : {}),
+      ...(preemptionRateByNode.has(node) ? { preemptionRate: preemptionRateByNode.get(node) as number } : {}),
+    };
     const memoryTotalBytes = Math.max(0, Math.round(totals.get(uuid) ?? 0));
     entry.gpus.push({
       uuid, index: Number(gpu), gpuModel, memoryTotalBytes,

@@ -65,6 +65,8 @@ export const nodeSchema = z.strictObject({
   labels: z.record(z.string(), z.string()).default({}),
   taints: z.array(taintSchema).default([]),
   gpus: z.array(gpuSchema),
+  kvCacheUsage: ratio.optional().describe("Highest KV-cache usage among the inference runtimes on the node (the runtimes' own /metrics), 0..1; absent when none is scraped. Consolidation moves nothing onto a node at or past its KV watermark."),
+  preemptionRate: z.number().nonnegative().optional().describe("Requests the node's runtimes preempted per second over the recent window (KV cache exhausted); absent when none is scraped."),
 }).describe("A GPU node.");
 
 /** One model replica (a pod serving one model, possibly sharded over several GPUs). */

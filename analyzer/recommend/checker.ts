@@ -7,7 +7,8 @@
  * Loads only grow where a replica arrives, so after move i the checker verifies the destination
  * GPUs and node of move i (memory headroom, physical memory, compute ceiling, tier isolation,
  * burning neighbours, spread) plus the move's own rules (references, pinned, SLO, MIG, health,
- * pool, GPU model, taints, nodeSelector, tensor-parallel shape, disruption budget). Every GPU and
+ * pool, GPU model, taints, nodeSelector, KV-cache pressure of the destination node,
+ * tensor-parallel shape, disruption budget). Every GPU and
  * node that did not receive anything is unchanged or lighter, which is what "every constraint
  * after each move" amounts to.
  */

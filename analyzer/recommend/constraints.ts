@@ -10,6 +10,10 @@
  *   planned), and it has not moved earlier in the plan;
  * - the destination node is in the replica's pool (unless `placement.pool` is `any`), its
  *   NoSchedule/NoExecute taints are tolerated and it carries every nodeSelector label;
+ * - a destination node other than the replica's own is not under KV-cache pressure: its runtimes'
+ *   highest KV-cache usage is below `kvCacheWatermarkRatio` and they preempt at most
+ *   `maxPreemptionRate` requests per second (a replica near its KV watermark is not a good
+ *   neighbour: a newcomer's load pushes it into preemption and recomputation);
  * - the destination GPUs are healthy, not in MIG mode, of the source GPUs' model (unless
  *   `placement.gpuModel` is `any`), `tensorParallel` distinct GPUs of one node and, for
  *   tensor-parallel degree > 1, of one NVLink domain;
@@ -59,6 +63,8 @@ export const searchConfigSchema = z.strictObject({
 export const consolidationConfigSchema = z.strictObject({
   memoryHeadroomRatio: z.number().min(0).max(0.9).default(0.1).describe("Share of each destination GPU's memory left free after a move."),
   computeCeilingRatio: z.number().positive().max(1).default(0.8).describe("A destination GPU's summed replica utilization stays at or under this after a move."),
+  kvCacheWatermarkRatio: ratio.nullable().default(0.9).describe("Nothing moves onto a node whose runtimes' KV-cache usage is at or past this (0..1); null: KV usage is not considered."),
+  maxPreemptionRate: z.number().nonnegative().nullable().default(0).describe("Nothing moves onto a node whose runtimes preempt more requests per second than this; null: preemptions are not considered."),
   placement: placementConfigSchema.prefault({}),
   disruption: disruptionConfigSchema.prefault({}),
   search: searchConfigSchema.prefault({}),
@@ -87,6 +93,7 @@ export const CONSTRAINTS = {
   "gpu-model": "a replica stays on its GPU model",
   taints: "the destination's NoSchedule/NoExecute taints are tolerated",
   "node-selector": "the destination carries every nodeSelector label",
+  "kv-pressure": "nothing moves onto a node whose runtimes are at their KV-cache watermark or preempting requests",
   "tensor-parallel": "a replica holds tensorParallel distinct GPUs of one node, of one NVLink domain when more than one",
   memory: "a destination GPU keeps its memory headroom",
   compute: "a destination GPU's summed replica utilization stays under the ceiling",
@@ -180,8 +187,25 @@ export function missingSelectorLabel(selector: Readonly<Record<string, string>>,
 }
 
 /**
+ * Why a node is under KV-cache pressure (its runtimes at or past the watermark, or preempting
+ * more than allowed), or undefined when it is not or its runtimes are not scraped.
+ */
+export function kvPressure(node: Pick<FleetNode, "name" | "kvCacheUsage" | "preemptionRate">, config: ConsolidationConfig): string | undefined {
+  const watermark = config.kvCacheWatermarkRatio;
+  if (watermark !== null && node.kvCacheUsage !== undefined && node.kvCacheUsage >= watermark) {
+    return `node ${node.name} runs a replica with its KV cache ${(node.kvCacheUsage * 100).toFixed(1)}% full, at or past the ${(watermark * 100).toFixed(1)}% watermark`;
+  }
+  const maxRate = config.maxPreemptionRate;
+  if (maxRate !== null && node.preemptionRate !== undefined && node.preemptionRate > maxRate) {
+    return `node ${node.name}'s runtimes preempt ${node.preemptionRate.toFixed(3)} requests/s, over ${maxRate}`;
+  }
+  return undefined;
+}
+
+/**
  * The node-level rules a destination node must meet whatever its GPUs hold: pool, taints,
- * nodeSelector. Returns the first broken one with a message, or undefined.
+ * nodeSelector and, for a node other than the replica's own, KV-cache pressure. Returns the first
+ * broken one with a message, or undefined.
  */
 export function nodeAdmits(replica: FleetReplica, from: FleetNode, to: FleetNode, config: ConsolidationConfig): { constraint: ConstraintId; message: string } | undefined {
   if (config.placement.pool === "same" && to.pool !== from.pool) return { constraint: "pool", message: `node ${to.name} is in pool ${to.pool}, the replica in ${from.pool}` };
@@ -189,6 +213,8 @@ export function nodeAdmits(replica: FleetReplica, from: FleetNode, to: FleetNode
   if (taint) return { constraint: "taints", message: `node ${to.name} has taint ${taint.key}${taint.value === undefined ? "" : `=${taint.value}`}:${taint.effect} that the replica does not tolerate` };
   const label = missingSelectorLabel(replica.nodeSelector, to.labels);
   if (label) return { constraint: "node-selector", message: `node ${to.name} lacks nodeSelector label ${label}` };
+  const pressure = to.name === from.name ? undefined : kvPressure(to, config);
+  if (pressure) return { constraint: "kv-pressure", message: pressure };
   return undefined;
 }
 

@@ -46,9 +46,10 @@ export type PhaseEvidence =
 export interface DominantPhaseInput {
   readonly evidence: PhaseEvidence;
   /**
-   * Mean number of requests waiting in a replica's queue over the same window, from the runtime's
-   * gauge (vLLM `num_requests_waiting`, TGI `tgi_queue_size`). At least one waiting request confirms
-   * a queue diagnosis; none contradicts it.
+   * Mean number of requests waiting in a replica's queue, from the runtimes' own gauge as the agent
+   * exports it (`inferwatch_llm_queue_depth`: vLLM `num_requests_waiting`, TGI `tgi_queue_size`,
+   * Triton pending requests; the evaluation passes the latest value). At least one waiting request
+   * confirms a queue diagnosis; none contradicts it. Reported alongside the diagnosis whatever the phase.
    */
   readonly queueDepth?: number;
 }

@@ -100,7 +100,8 @@ export async function evaluateSlos(store: MetricStore, config: SloConfig, atMs: 
       requests: byModel(requests),
     });
   }));
-  const phases = await phaseBuckets(store, atMs);
+  const [phases, queueDepths] = await Promise.all([phaseBuckets(store, atMs), store.latest({ metric: METRICS.llmQueueDepth.name, atMs })]);
+  const queues = byModel(queueDepths);
 
   const modelsOf = new Map<string, string[]>();
   for (const model of new Set([...perWindow.values()].flatMap((w) => [...w.latency.counts.keys(), ...w.requests.keys()]))) {
@@ -125,7 +126,7 @@ export async function evaluateSlos(store: MetricStore, config: SloConfig, atMs: 
       burn,
       budget,
       timeToExhaustionMs: timeToExhaustionMs(budget, hourBurn, config.periodMs),
-      dominantPhase: slo.kind === "latency" ? diagnose(models, lookup(HOUR_MS), phases) : null,
+      dominantPhase: slo.kind === "latency" ? diagnose(models, lookup(HOUR_MS), phases, meanQueueDepth(models, queues)) : null,
     };
   });
   return { atMs, slos: statuses, queries: store.queryCount - before };
@@ -164,7 +165,16 @@ async function phaseBuckets(store: MetricStore, atMs: number): Promise<PhaseBuck
   return Object.fromEntries(entries) as unknown as PhaseBuckets;
 }
 
-function diagnose(models: readonly string[], hour: EventCounts | undefined, phases: PhaseBuckets): DominantPhaseResult {
+/**
+ * Requests waiting per replica now, from the runtimes' own gauges (`inferwatch_llm_queue_depth`,
+ * one series per replica of the models); undefined when no runtime of the models is scraped.
+ */
+function meanQueueDepth(models: readonly string[], queues: ReadonlyMap<string, LabeledValue[]>): number | undefined {
+  const values = models.flatMap((model) => queues.get(model) ?? []).map((value) => value.value).filter(Number.isFinite);
+  return values.length === 0 ? undefined : values.reduce((sum, value) => sum + value, 0) / values.length;
+}
+
+function diagnose(models: readonly string[], hour: EventCounts | undefined, phases: PhaseBuckets, queueDepth: number | undefined): DominantPhaseResult {
   if (!hour || hour.total === 0) return { state: "no-data", reason: "no-slow-requests" };
   const slowShare = Math.max(0, hour.total - hour.good) / hour.total;
   const histogram = (phase: Phase): CumulativeBucket[] | undefined => {
@@ -183,5 +193,6 @@ function diagnose(models: readonly string[], hour: EventCounts | undefined, phas
     const buckets = histogram(phase);
     if (buckets) evidence[phase] = buckets;
   }
-  return dominantPhase({ evidence: { kind: "histograms", slowShare, phases: evidence } });
+  const evidenceInput = { kind: "histograms", slowShare, phases: evidence } as const;
+  return dominantPhase(queueDepth === undefined ? { evidence: evidenceInput } : { evidence: evidenceInput, queueDepth });
 }

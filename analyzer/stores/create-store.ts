@@ -5,6 +5,7 @@ import type { Logger } from "../../common/log.js";
 import { AgentPuller } from "./agent-puller.js";
 import { MemoryStore } from "./memory-store.js";
 import type { MetricStore } from "./metric-store.js";
+import { createInfluxStore } from "./influx-store.js";
 import { createPrometheusStore } from "./prometheus-store.js";
 
 /** A store and the components that keep it fed (started before use, stopped after). */
@@ -17,12 +18,14 @@ export interface StoreSetup {
 
 /**
  * Builds the store the `source` setting names: `prometheus=<url>` reads the Prometheus HTTP API;
+ * `influx=<url>?db=<database>&rp=<policy>` reads InfluxDB 1.x (influx-store.ts);
  * `agents=<url>,<url>` pulls the agents into the embedded store, loaded from and saved to
  * `statePath` when one is set (a corrupt file is logged and the store starts empty).
  */
 export async function createStore(config: AnalyzerConfig, log: Logger, memory?: MemoryStore): Promise<StoreSetup> {
   const [kind, value = ""] = splitSource(config.source);
   if (kind === "prometheus") return { store: createPrometheusStore({ url: value, timeoutMs: config.queryTimeout }), components: [] };
+  if (kind === "influx") return { store: createInfluxStore({ url: value, timeoutMs: config.queryTimeout }), components: [] };
   let store = memory;
   const components: Component[] = [];
   if (!store && config.statePath !== "") {
@@ -51,9 +54,9 @@ export async function createStore(config: AnalyzerConfig, log: Logger, memory?: 
 }
 
 /** `kind=value` of the source setting; an empty source means no store. */
-export function splitSource(source: string): [kind: "prometheus" | "agents", value: string] {
+export function splitSource(source: string): [kind: "prometheus" | "influx" | "agents", value: string] {
   const at = source.indexOf("=");
   const kind = source.slice(0, at);
-  if (at < 0 || (kind !== "prometheus" && kind !== "agents")) throw new Error(`analyzer: --source must be prometheus=<url> or agents=<url>,<url>, got ${JSON.stringify(source)}`);
+  if (at < 0 || (kind !== "prometheus" && kind !== "influx" && kind !== "agents")) throw new Error(`analyzer: --source must be prometheus=<url>, influx=<url> or agents=<url>,<url>, got ${JSON.stringify(source)}`);
   return [kind, source.slice(at + 1)];
 }

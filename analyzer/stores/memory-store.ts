@@ -10,7 +10,7 @@
  */
 import { z } from "zod";
 import { counterIncrease, DEFAULT_STALENESS_MS, type TimedValue } from "../fleet/utilization.js";
-import { parseExpositionText } from "./exposition.js";
+import { parseExpositionText } from "../../common/exposition.js";
 import { CorruptSnapshotError, loadSnapshotFile, saveSnapshotFile, type LoadedSnapshot } from "./memory-store-file.js";
 import type { IncreaseQuery, LabeledSamples, LabeledValue, LabelMatch, LatestQuery, MetricStore, RangeQuery, SeriesLabels } from "./metric-store.js";
 import { DEFAULT_TIERS, TieredSeries, type TierSpec } from "./tiered-series.js";

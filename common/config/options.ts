@@ -1,5 +1,6 @@
 /** The subcommands whose settings come from this table. */
-export type CommandName = "agent" | "up" | "analyzer" | "slo status";
+/** `config dump` takes every setting of the table. */
+export type CommandName = "agent" | "up" | "analyzer" | "slo status" | "report" | "config dump";
 
 /**
  * One setting reachable from the command line and the environment. The flag is `--<flag>`, the
@@ -18,8 +19,9 @@ export interface OptionSpec {
 
 const AGENT: readonly CommandName[] = ["agent", "up"];
 const ANALYZER: readonly CommandName[] = ["analyzer", "up"];
-const READERS: readonly CommandName[] = ["analyzer", "slo status"];
-const ALL: readonly CommandName[] = ["agent", "up", "analyzer", "slo status"];
+const READERS: readonly CommandName[] = ["analyzer", "slo status", "report"];
+const ALL: readonly CommandName[] = ["agent", "up", "analyzer", "slo status", "report"];
+const SERVERS: readonly CommandName[] = ["agent", "up", "analyzer"];
 
 /** Every setting with a flag and an environment variable. The README's configuration table is generated from it. */
 export const OPTIONS: readonly OptionSpec[] = [
@@ -53,12 +55,31 @@ export const OPTIONS: readonly OptionSpec[] = [
   { path: "agent.forward.protocol", flag: "forward-protocol", valueName: "protocol", description: "Protocol of the forward endpoint: http/protobuf or grpc.", commands: AGENT },
   { path: "agent.forward.queueSize", flag: "forward-queue-size", valueName: "n", description: "Spans queued for forwarding at most; more are dropped and counted.", commands: AGENT },
   { path: "agent.selfTraces.endpoint", flag: "self-traces-endpoint", valueName: "url", description: "Export the agent's own spans (sampling rounds) to this OTLP/HTTP endpoint; empty: off.", commands: AGENT },
+  { path: "agent.influx.url", flag: "influx-url", valueName: "url", description: "Write GPU samples and request aggregates to this InfluxDB 1.x (through a disk spool); empty: off.", commands: AGENT },
+  { path: "agent.influx.database", flag: "influx-database", valueName: "name", description: "InfluxDB database the sink writes to (created when missing).", commands: AGENT },
+  { path: "agent.influx.retentionPolicy", flag: "influx-retention-policy", valueName: "name", description: "InfluxDB retention policy the sink writes to; empty: the database's default.", commands: AGENT },
+  { path: "agent.influx.credentialsFile", flag: "influx-credentials-file", valueName: "path", description: "File holding username:password for InfluxDB (never logged); empty: no authentication.", commands: AGENT },
+  { path: "agent.influx.batchSize", flag: "influx-batch-size", valueName: "n", description: "Points per InfluxDB write request at most.", commands: AGENT },
+  { path: "agent.influx.flushInterval", flag: "influx-flush-interval", valueName: "duration", description: "How often the InfluxDB sink takes a sample and sends what is spooled.", commands: AGENT },
+  { path: "agent.influx.spoolDir", flag: "influx-spool-dir", valueName: "path", description: "Directory of the InfluxDB sink's durable spool.", commands: AGENT },
+  { path: "agent.influx.spoolMaxBytes", flag: "influx-spool-max-bytes", valueName: "size", description: "Bytes the spool may hold; past it the oldest points are dropped and counted.", commands: AGENT },
+  { path: "agent.runtimes.enabled", flag: "runtimes", valueName: "bool", description: "Scrape the inference runtimes' own /metrics (KV cache, prefix cache, queue, batch).", commands: AGENT },
+  { path: "agent.runtimes.targets", flag: "runtime-targets", valueName: "list", description: "Runtime /metrics URLs to scrape (the config file also takes runtime, model, namespace, pod, tier per target).", commands: AGENT, isList: true },
+  { path: "agent.runtimes.interval", flag: "runtime-interval", valueName: "duration", description: "How often the runtimes' /metrics are scraped.", commands: AGENT },
+  { path: "agent.runtimes.podPort", flag: "runtime-pod-port", valueName: "port", description: "Port of the runtime /metrics on GPU pods without a metrics-port annotation; 0: annotated pods only.", commands: AGENT },
+  { path: "agent.runtimes.timeout", flag: "runtime-timeout", valueName: "duration", description: "How long one runtime's /metrics may take before it is reported down.", commands: AGENT },
   { path: "agent.pods.kubeApi.url", flag: "kube-api-url", valueName: "url", description: "Kubernetes API for pod labels (default: in-cluster when available).", commands: AGENT },
   { path: "analyzer.listen", flag: "listen", valueName: "host:port", description: "Analyzer listen address (JSON API, /metrics).", commands: ANALYZER },
-  { path: "analyzer.source", flag: "source", valueName: "kind=url", description: "Where the analyzer reads: prometheus=<url> or agents=<url>,<url>.", commands: READERS },
+  { path: "analyzer.source", flag: "source", valueName: "kind=url", description: "Where the analyzer reads: prometheus=<url>, influx=<url> or agents=<url>,<url>.", commands: READERS },
   { path: "analyzer.interval", flag: "eval-interval", valueName: "duration", description: "How often SLOs and fleet figures are evaluated.", commands: ANALYZER },
   { path: "analyzer.pullInterval", flag: "pull-interval", valueName: "duration", description: "How often the embedded store pulls the agents.", commands: ANALYZER },
   { path: "analyzer.statePath", flag: "state-path", valueName: "path", description: "File keeping the embedded store's history across restarts.", commands: ANALYZER },
+  { path: "tls.certFile", flag: "tls-cert-file", valueName: "path", description: "PEM certificate for the listeners; with --tls-key-file turns TLS on (re-read when it changes).", commands: SERVERS },
+  { path: "tls.keyFile", flag: "tls-key-file", valueName: "path", description: "PEM private key of --tls-cert-file.", commands: SERVERS },
+  { path: "tls.clientCaFile", flag: "tls-client-ca-file", valueName: "path", description: "PEM CA bundle; set, the OTLP receivers and the analyzer API require a client certificate it signed (mTLS).", commands: SERVERS },
+  { path: "tls.listeners", flag: "tls-listeners", valueName: "list", description: "Listeners that serve TLS when a certificate is set: metrics, otlp-http, otlp-grpc, analyzer.", commands: SERVERS, isList: true },
+  { path: "auth.tokenFile", flag: "auth-token-file", valueName: "path", description: "File of role:name:token lines (viewer, operator, ingest); set, the analyzer API and OTLP ingest require a bearer token.", commands: SERVERS },
+  { path: "auth.auditLog", flag: "audit-log", valueName: "path", description: "File the analyzer appends operator actions to, as JSON lines.", commands: ANALYZER },
 ];
 
 /** The environment variable of a flag. */

@@ -5,6 +5,8 @@ import { listenAddress } from "./listen-address.js";
 import { sloConfigSchema } from "../../analyzer/slo/spec.js";
 import { consolidationConfigSchema } from "../../analyzer/recommend/constraints.js";
 import { idleEvictionConfigSchema } from "../../analyzer/recommend/idle-eviction.js";
+import { authConfigSchema } from "../auth/auth-config.js";
+import { tlsConfigSchema } from "../tls/tls-config.js";
 
 /** A boolean that also reads the strings flags and environment variables carry. */
 const flag = (defaultValue: boolean) =>
@@ -107,6 +109,37 @@ export const forwardConfigSchema = z.strictObject({
   timeout: durationMs("10s"),
 });
 
+/** Long history in InfluxDB 1.x: GPU samples and request aggregates, through a durable disk spool. */
+export const influxConfigSchema = z.strictObject({
+  /** InfluxDB 1.x base URL (`http://influxdb:8086`); empty turns the sink off. Credentials go in credentialsFile, not here. */
+  url: z.string().default("").refine((url) => {
+    if (url === "") return true;
+    try {
+      const parsed = new URL(url);
+      return (parsed.protocol === "http:" || parsed.protocol === "https:") && parsed.username === "" && parsed.password === "";
+    } catch {
+      return false;
+    }
+  }, "expected an http(s) URL without credentials (put them in credentialsFile)"),
+  database: nonEmpty.default("inferwatch"),
+  /** Retention policy written to; empty: the database's default. */
+  retentionPolicy: z.string().default(""),
+  /** Prepended to every measurement name (the catalog's metric names). */
+  measurementPrefix: z.string().default("").refine((prefix) => /^[a-zA-Z0-9_:]*$/.test(prefix), "expected letters, digits, _ or :"),
+  /** A file holding `username:password` on its first line; empty: no authentication. Never logged. */
+  credentialsFile: z.string().default(""),
+  /** Points per write request at most. */
+  batchSize: z.coerce.number().int().positive().default(5000),
+  /** How often the sink takes the latest GPU sample and request counters and sends what is spooled. */
+  flushInterval: durationMs("10s"),
+  /** Per-request limit. */
+  timeout: durationMs("10s"),
+  /** Directory of the disk spool, one subdirectory per node name (on a hostPath or a persistent volume, so that it survives the pod). */
+  spoolDir: nonEmpty.default("/var/lib/inferwatch/influx-spool"),
+  /** Bytes the spool may hold; past it the oldest spooled points are dropped and counted. */
+  spoolMaxBytes: byteSize("256MiB"),
+});
+
 /** The agent's own traces (sampling rounds, OTLP requests), exported with the OpenTelemetry Node SDK. */
 export const selfTracesConfigSchema = z.strictObject({
   /** OTLP/HTTP protobuf endpoint for the agent's own spans; empty turns them off. */
@@ -144,6 +177,55 @@ export const spansConfigSchema = z.strictObject({
   defaultTier: nonEmpty.default("default"),
 });
 
+/**
+ * An http(s) URL of a runtime's /metrics page, without credentials: the URL is a label value
+ * (`inferwatch_runtime_scrape_up{target}`) and appears in logs, so user:password in it would leak.
+ */
+const metricsUrl = z.string().refine((value) => {
+  try {
+    const parsed = new URL(value);
+    return ["http:", "https:"].includes(parsed.protocol) && parsed.username === "" && parsed.password === "";
+  } catch {
+    return false;
+  }
+}, "expected an http:// or https:// URL without user:password (it becomes a label value)");
+
+/** A runtime /metrics endpoint named in configuration: a URL, or a URL with what it serves. */
+const runtimeTargetSchema = z.preprocess((value) => (typeof value === "string" ? { url: value } : value),
+  z.strictObject({
+    url: metricsUrl,
+    /** vllm, tgi or triton; detected from the metric names when absent. */
+    runtime: z.enum(["vllm", "tgi", "triton"]).optional(),
+    /** Model label when the runtime's page names none (TGI) or to override it. */
+    model: nonEmpty.optional(),
+    namespace: z.string().optional(),
+    pod: z.string().optional(),
+    tier: nonEmpty.optional(),
+  }, { error: "expected a URL or { url, runtime?, model?, namespace?, pod?, tier? }" }));
+
+/** Scraping of the inference runtimes' own Prometheus /metrics (KV cache, prefix cache, queue, batch). */
+export const runtimesConfigSchema = z.strictObject({
+  enabled: flag(true),
+  interval: durationMs("15s"),
+  /** Per target; a target slower than this is reported down and costs nothing else. */
+  timeout: durationMs("5s"),
+  /** Static targets (URLs, or objects with runtime, model, namespace, pod, tier). */
+  targets: z.array(runtimeTargetSchema).default([]),
+  /** Pod annotations naming the port of a pod's runtime /metrics, first present wins; GPU pods of this node are scraped at <podIP>:<port>/metrics. */
+  portAnnotations: z.array(nonEmpty).default(["inferwatch.io/metrics-port", "prometheus.io/port"]),
+  /** Port scraped on every GPU pod of this node without such an annotation; 0: annotated pods only. */
+  podPort: z.coerce.number().int().min(0).max(65535).default(0),
+  /** Pod annotation naming the path of a pod's runtime metrics (default `/metrics`). */
+  pathAnnotation: nonEmpty.default("prometheus.io/path"),
+  /** How often the pods of this node are listed again for targets (Kubernetes API). */
+  podRelistInterval: durationMs("60s"),
+  /** Largest /metrics page read from a runtime. */
+  maxBodyBytes: byteSize("16MiB"),
+}).refine((runtimes) => runtimes.timeout <= runtimes.interval, {
+  message: "timeout must not exceed interval (one scrape round must end before the next)",
+  path: ["timeout"],
+});
+
 /** The agent's settings. */
 export const agentConfigSchema = z.strictObject({
   /** Node name on every series; defaults to $NODE_NAME (downward API), else the host name. */
@@ -158,6 +240,8 @@ export const agentConfigSchema = z.strictObject({
   spans: spansConfigSchema.prefault({}),
   forward: forwardConfigSchema.prefault({}),
   selfTraces: selfTracesConfigSchema.prefault({}),
+  influx: influxConfigSchema.prefault({}),
+  runtimes: runtimesConfigSchema.prefault({}),
 });
 
 /** A pool: the nodes whose name matches. */
@@ -174,10 +258,11 @@ const poolRuleSchema = z.strictObject({ name: nonEmpty, nodes: z.string().refine
 export const analyzerConfigSchema = z.strictObject({
   listen: listenAddress("0.0.0.0:9465"),
   /**
-   * `prometheus=<url>` (also Thanos, Mimir, VictoriaMetrics), `agents=<url>,<url>` (pulled into the
+   * `prometheus=<url>` (also Thanos, Mimir, VictoriaMetrics), `influx=<url>?db=<database>&rp=<policy>`
+   * (InfluxDB 1.x, the sink's layout), `agents=<url>,<url>` (pulled into the
    * embedded store), or — for `inferwatch slo status` only — `analyzer=<url>` (a running analyzer's API).
    */
-  source: z.string().default("").refine((source) => source === "" || /^(prometheus|agents|analyzer)=\S+$/.test(source), "expected prometheus=<url>, agents=<url>,<url> or analyzer=<url>"),
+  source: z.string().default("").refine((source) => source === "" || /^(prometheus|influx|agents|analyzer)=\S+$/.test(source), "expected prometheus=<url>, influx=<url>, agents=<url>,<url> or analyzer=<url>"),
   /** How often SLOs and fleet figures are evaluated (results are cached between evaluations). */
   interval: durationMs("30s"),
   /** How often the embedded store pulls the agents. */
@@ -205,6 +290,10 @@ export const configSchema = z.strictObject({
   log: logConfigSchema.prefault({}),
   agent: agentConfigSchema.prefault({}),
   analyzer: analyzerConfigSchema.prefault({}),
+  /** TLS of the listeners (agent and analyzer), shared by the whole process (common/tls). */
+  tls: tlsConfigSchema.prefault({}),
+  /** Bearer tokens with roles and the audit log (common/auth). */
+  auth: authConfigSchema.prefault({}),
   /** Model classes and their SLOs, read by the analyzer, the agent (histogram buckets) and the rule generator. */
   slo: sloConfigSchema.prefault({}),
 });
@@ -217,4 +306,6 @@ export type PodsConfig = AgentConfig["pods"];
 export type OtlpConfig = AgentConfig["otlp"];
 export type SpansConfig = AgentConfig["spans"];
 export type ForwardConfig = AgentConfig["forward"];
+export type InfluxConfig = AgentConfig["influx"];
+export type RuntimesConfig = AgentConfig["runtimes"];
 export type AnalyzerConfig = Config["analyzer"];

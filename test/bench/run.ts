@@ -1,13 +1,15 @@
 /**
  * `npm run bench`: every benchmark, printed as Markdown tables. Set BENCH_ONLY to a comma list of
- * sections (nvml, rss, decode, ingest, fleet, slo, recommend) to run some, and BENCH_RSS_MINUTES to shorten the memory run.
+ * sections (nvml, rss, decode, ingest, fleet, slo, recommend, report, security) to run some, and BENCH_RSS_MINUTES to shorten the memory run.
  */
 import { benchFleet } from "./fleet-bench.js";
 import { benchNvml } from "./nvml-bench.js";
 import { benchOtlpDecode } from "./otlp-decode-bench.js";
 import { benchOtlpIngest } from "./otlp-ingest-bench.js";
 import { benchRecommend } from "./recommend-bench.js";
+import { benchReport } from "./report-bench.js";
 import { benchRss } from "./rss-bench.js";
+import { benchSecurity } from "./security-bench.js";
 import { benchSloStores } from "./slo-store-bench.js";
 import { renderTable, type BenchRow } from "./table.js";
 import { noAttribution } from "../../agent/collectors/gpu-collector.js";
@@ -22,6 +24,8 @@ const SECTIONS: Record<string, { title: string; run: () => Promise<BenchRow[]> }
   fleet: { title: "Fragmentation (issue: analyzer)", run: () => benchFleet() },
   slo: { title: "SLO evaluation from the stores (issue: analyzer)", run: () => benchSloStores() },
   recommend: { title: "Consolidation quality and speed (issue: recommendations)", run: () => benchRecommend() },
+  security: { title: "TLS and tokens on OTLP ingest (issue: production)", run: () => benchSecurity() },
+  report: { title: "Capacity-planning report over 30 days of the simulated fleet (issue: InfluxDB and the report)", run: () => benchReport() },
 };
 
 /** The agent's own span pipeline: profiles, the series store, no forwarding. */

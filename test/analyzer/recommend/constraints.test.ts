@@ -15,11 +15,13 @@ import type { Taint, Toleration } from "../../../analyzer/fleet/snapshot.js";
 import { GIB, fleet, node, replica } from "../../fixtures/fleets.js";
 
 describe("consolidation config", () => {
-  it("an empty config gets every default: 10% memory headroom, 0.8 compute ceiling, same pool and GPU model, 100 moves, half a model", () => {
+  it("an empty config gets every default: 10% memory headroom, 0.8 compute ceiling, KV watermark 0.9 and no preemptions, same pool and GPU model, 100 moves, half a model", () => {
     const config = parseConsolidationConfig({});
     expect(config).toEqual({
       memoryHeadroomRatio: 0.1,
       computeCeilingRatio: 0.8,
+      kvCacheWatermarkRatio: 0.9,
+      maxPreemptionRate: 0,
       placement: { pool: "same", gpuModel: "same", isolateTiers: true, protectBurningGpus: true, maxReplicasPerModelPerNode: null, maxReplicasPerModelPerNodeByModel: {} },
       disruption: { maxMoves: 100, maxModelShareMoving: 0.5, canMoveSingleReplica: false },
       search: { restarts: null },

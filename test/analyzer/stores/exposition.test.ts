@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ExpositionParseError, parseExpositionText, type ExpositionSample } from "../../../analyzer/stores/exposition.js";
+import { ExpositionParseError, parseExpositionText, type ExpositionSample } from "../../../common/exposition.js";
 
 describe("parseExpositionText", () => {
   it.each<[string, string, ExpositionSample]>([

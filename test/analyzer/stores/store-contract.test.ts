@@ -1,8 +1,10 @@
 /**
  * The store contract: one recorded 30-day scenario (test/fixtures/slo-scenario.ts) fed to a real
- * Prometheus (backfilled with promtool) and to the embedded MemoryStore gives the same counted
- * events, burn rates and budgets within 1e-9, and both match a hand computation from the
- * scenario's per-interval counts.
+ * Prometheus (backfilled with promtool), to the embedded MemoryStore and to a real InfluxDB 1.x
+ * (written through the `influx` package in the sink's layout) gives the same counted events, burn
+ * rates and budgets within 1e-9, and all match a hand computation from the scenario's per-interval
+ * counts. The InfluxDB store reads the window's raw samples and applies the memory store's
+ * Prometheus semantics, so the argument below holds for it unchanged.
  *
  * Why the hand computation is exact, extrapolation included. Every sample sits on a 5-minute grid
  * and every evaluation time and window length is a multiple of 5 minutes, so the window [t − w, t]
@@ -27,6 +29,8 @@ import { BURN_WINDOWS } from "../../../analyzer/slo/windows.js";
 import { MemoryStore } from "../../../analyzer/stores/memory-store.js";
 import type { MetricStore } from "../../../analyzer/stores/metric-store.js";
 import { createPrometheusStore } from "../../../analyzer/stores/prometheus-store.js";
+import { createInfluxStore } from "../../../analyzer/stores/influx-store.js";
+import { startInfluxd, type InfluxdServer } from "../../fixtures/influxd-server.js";
 import { createBlocksFromOpenMetrics, startPrometheus, type PrometheusServer } from "../../fixtures/prometheus-server.js";
 import {
   COUNT,
@@ -65,7 +69,11 @@ let prometheus: PrometheusServer;
 let dataDir: string;
 let promStore: MetricStore;
 let memoryStore: MemoryStore;
-const evaluations = new Map<string, { prometheus: SloEvaluation; memory: SloEvaluation }>();
+let influxd: InfluxdServer;
+let influxStore: MetricStore;
+const STORES = ["prometheus", "memory", "influx"] as const;
+type Evaluations = Record<(typeof STORES)[number], SloEvaluation>;
+const evaluations = new Map<string, Evaluations>();
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), "inferwatch-contract-"));
@@ -75,13 +83,21 @@ beforeAll(async () => {
   promStore = createPrometheusStore({ url: prometheus.url, timeoutMs: 20_000 });
   memoryStore = new MemoryStore();
   feedMemoryStore(memoryStore, scenario);
+  influxd = await startInfluxd();
+  await influxd.write("inferwatch", scenario.series.flatMap((series) => Array.from(series.values, (value, k) => ({ measurement: series.name, tags: series.labels, value, timestampMs: sampleMs(k) }))));
+  influxStore = createInfluxStore({ url: `${influxd.url}?db=inferwatch`, timeoutMs: 20_000 });
   for (const [name, atMs] of Object.entries(AT)) {
-    evaluations.set(name, { prometheus: await evaluateLatencySlos(promStore, SLOS, atMs), memory: await evaluateLatencySlos(memoryStore, SLOS, atMs) });
+    evaluations.set(name, {
+      prometheus: await evaluateLatencySlos(promStore, SLOS, atMs),
+      memory: await evaluateLatencySlos(memoryStore, SLOS, atMs),
+      influx: await evaluateLatencySlos(influxStore, SLOS, atMs),
+    });
   }
-}, 120_000);
+}, 180_000);
 
 afterAll(async () => {
   await prometheus?.stop();
+  await influxd?.close();
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
@@ -110,17 +126,17 @@ function burnOf(measure: BurnMeasure): number | string {
   return measure.state === "measured" ? measure.burnRate : `no-data:${measure.reason}`;
 }
 
-function evaluation(name: string): { prometheus: SloEvaluation; memory: SloEvaluation } {
-  return evaluations.get(name) as { prometheus: SloEvaluation; memory: SloEvaluation };
+function evaluation(name: string): Evaluations {
+  return evaluations.get(name) as Evaluations;
 }
 
 const cases = Object.entries(AT).flatMap(([name, atMs]) => SLOS.flatMap((slo) => evaluationWindowsMs().map((windowMs) => ({ name, atMs, slo, windowMs }))));
 const label = (windowMs: number): string => (windowMs >= DAY_MS ? `${windowMs / DAY_MS}d` : windowMs >= HOUR_MS ? `${windowMs / HOUR_MS}h` : `${windowMs / 60_000}m`);
 
-describe("one recorded scenario, two stores, the same answers", () => {
-  it.each(cases.map((c) => [c.name, c.slo.id, label(c.windowMs), c] as const))("at %s, %s over %s: both stores count the hand-computed good and total events", (_n, _s, _w, c) => {
+describe("one recorded scenario, three stores, the same answers", () => {
+  it.each(cases.map((c) => [c.name, c.slo.id, label(c.windowMs), c] as const))("at %s, %s over %s: every store counts the hand-computed good and total events", (_n, _s, _w, c) => {
     const hand = handEvents(c.slo, c.atMs, c.windowMs);
-    for (const store of ["prometheus", "memory"] as const) {
+    for (const store of STORES) {
       const counted = evaluation(c.name)[store].events.get(c.windowMs)?.get(c.slo.id);
       expect(counted, `${store} has the series`).toBeDefined();
       expectClose(counted?.good ?? NaN, hand.good, `${store} good`);
@@ -133,33 +149,38 @@ describe("one recorded scenario, two stores, the same answers", () => {
     const atMs = AT[name as keyof typeof AT];
     const fromProm = both.prometheus.burn.get(slo.id);
     const fromMemory = both.memory.burn.get(slo.id);
+    const fromInflux = both.influx.burn.get(slo.id);
     expect(fromMemory?.state).toBe(fromProm?.state);
     expect(fromMemory?.firingWindowId).toBe(fromProm?.firingWindowId);
+    expect(fromInflux?.state).toBe(fromProm?.state);
+    expect(fromInflux?.firingWindowId).toBe(fromProm?.firingWindowId);
     BURN_WINDOWS.forEach((window, i) => {
       for (const [side, ms] of [["long", window.longMs], ["short", window.shortMs]] as const) {
         const p = fromProm?.windows[i]?.[side] as BurnMeasure;
         const m = fromMemory?.windows[i]?.[side] as BurnMeasure;
+        const x = fromInflux?.windows[i]?.[side] as BurnMeasure;
         const hand = handEvents(slo, atMs, ms);
         if (hand.total === 0) {
-          expect([burnOf(p), burnOf(m)]).toEqual(["no-data:no-traffic", "no-data:no-traffic"]);
+          expect([burnOf(p), burnOf(m), burnOf(x)]).toEqual(["no-data:no-traffic", "no-data:no-traffic", "no-data:no-traffic"]);
           continue;
         }
         const handBurn = (hand.total - hand.good) / hand.total / BUDGET;
         expectClose(burnOf(p) as number, handBurn, `prometheus ${window.id} ${side}`);
         expectClose(burnOf(m) as number, burnOf(p) as number, `memory vs prometheus ${window.id} ${side}`);
+        expectClose(burnOf(x) as number, burnOf(p) as number, `influx vs prometheus ${window.id} ${side}`);
       }
     });
     const hand = handEvents(slo, atMs, PERIOD_MS);
     const handRemaining = 1 - (hand.total - hand.good) / (BUDGET * hand.total);
-    for (const store of ["prometheus", "memory"] as const) {
+    for (const store of STORES) {
       const budget = both[store].budget.get(slo.id);
       expect(budget?.state).toBe("measured");
       expectClose(budget?.remaining ?? NaN, handRemaining, `${store} budget remaining`);
     }
   });
 
-  it("during the incident, 30% slow 7b requests burn at 6× over 6 h and page through the 6 h / 30 m pair in both stores", () => {
-    for (const store of ["prometheus", "memory"] as const) {
+  it("during the incident, 30% slow 7b requests burn at 6× over 6 h and page through the 6 h / 30 m pair in every store", () => {
+    for (const store of STORES) {
       const burn = evaluation("incident")[store].burn.get("7b-latency");
       const sixHours = burn?.windows.find((w) => w.windowId === "page-6h-30m");
       expect(sixHours?.long.state === "measured" && sixHours.long.errorRatio).toBeCloseTo(0.3, 12);
@@ -168,8 +189,8 @@ describe("one recorded scenario, two stores, the same answers", () => {
     }
   });
 
-  it("the quiet night is no data in both stores over every window up to 6 h, not a burn", () => {
-    for (const store of ["prometheus", "memory"] as const) {
+  it("the quiet night is no data in every store over every window up to 6 h, not a burn", () => {
+    for (const store of STORES) {
       for (const slo of SLOS) {
         const events = evaluation("quiet")[store].events;
         for (const windowMs of evaluationWindowsMs().filter((w) => w <= 6 * HOUR_MS)) expect(events.get(windowMs)?.get(slo.id)).toEqual({ good: 0, total: 0 });
@@ -184,7 +205,7 @@ describe("one recorded scenario, two stores, the same answers", () => {
     const slo = SLOS[0] as LatencySlo;
     const twoHours = 2 * HOUR_MS;
     const hand = handEvents(slo, AT.afterRestart, twoHours);
-    for (const store of ["prometheus", "memory"] as const) expect(evaluation("afterRestart")[store].events.get(twoHours)?.get(slo.id)).toEqual(hand);
+    for (const store of STORES) expect(evaluation("afterRestart")[store].events.get(twoHours)?.get(slo.id)).toEqual(hand);
     // The counter really dropped inside the window: a plain difference of its edge values would be far less.
     const count = sloScenario().series.find((s) => s.name === COUNT && s.labels["model"] === slo.model);
     const k = (RESET.atMs - START_MS) / INTERVAL_MS;
@@ -192,9 +213,9 @@ describe("one recorded scenario, two stores, the same answers", () => {
     expect((count?.values[k + 12] as number) - (count?.values[k - 12] as number)).toBeLessThan(hand.total);
   });
 
-  it.each(Object.keys(AT))("the analyzer's own evaluation (%s) gives every latency SLO the hand-computed burn rates and budget, on both stores", async (name) => {
+  it.each(Object.keys(AT))("the analyzer's own evaluation (%s) gives every latency SLO the hand-computed burn rates and budget, on every store", async (name) => {
     const atMs = AT[name as keyof typeof AT];
-    for (const store of [promStore, memoryStore]) {
+    for (const store of [promStore, memoryStore, influxStore]) {
       const evaluation = await evaluateSlos(store, DEFAULT_SLO_CONFIG, atMs);
       for (const slo of SLOS) {
         const status = evaluation.slos.find((s) => s.id === slo.id);
@@ -220,22 +241,27 @@ describe("one recorded scenario, two stores, the same answers", () => {
     for (const both of evaluations.values()) {
       expect(both.prometheus.queries).toBe(2 * evaluationWindowsMs().length);
       expect(both.memory.queries).toBe(2 * evaluationWindowsMs().length);
+      expect(both.influx.queries).toBe(2 * evaluationWindowsMs().length);
     }
   });
 
-  it("latest and range read the same counter values from both stores", async () => {
+  it("latest and range read the same counter values from every store", async () => {
     const match = { model: "llama-7b", status: "ok" };
     const at = RESET.atMs - 1;
     const [p, m] = await Promise.all([promStore.latest({ metric: REQUESTS, atMs: at, match }), memoryStore.latest({ metric: REQUESTS, atMs: at, match })]);
     expect(p).toHaveLength(1);
     expect(m).toEqual(p);
+    expect(await influxStore.latest({ metric: REQUESTS, atMs: at, match })).toEqual(p);
     const range = { metric: REQUESTS, startMs: RESET.atMs - HOUR_MS, endMs: RESET.atMs + HOUR_MS, stepMs: INTERVAL_MS / 2, match };
     const [pr, mr] = await Promise.all([promStore.range(range), memoryStore.range(range)]);
     expect(pr[0]?.samples).toHaveLength(1 + (2 * HOUR_MS) / (INTERVAL_MS / 2));
     expect(mr).toEqual(pr);
+    expect(await influxStore.range(range)).toEqual(pr);
     // Before the first sample and long after the last, both have nothing.
     expect(await memoryStore.latest({ metric: REQUESTS, atMs: START_MS - 1, match })).toEqual(await promStore.latest({ metric: REQUESTS, atMs: START_MS - 1, match }));
     expect(await promStore.latest({ metric: REQUESTS, atMs: END_MS + DAY_MS, match })).toEqual([]);
     expect(await memoryStore.latest({ metric: REQUESTS, atMs: END_MS + DAY_MS, match })).toEqual([]);
+    expect(await influxStore.latest({ metric: REQUESTS, atMs: START_MS - 1, match })).toEqual(await promStore.latest({ metric: REQUESTS, atMs: START_MS - 1, match }));
+    expect(await influxStore.latest({ metric: REQUESTS, atMs: END_MS + DAY_MS, match })).toEqual([]);
   });
 });
