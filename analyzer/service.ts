@@ -124,7 +124,7 @@ export async function startAnalyzer(
   let server: RunningServer;
   try {
     server = await startHttpServer({ name: "analyzer", address: config.listen, routes, log, tls, postRoutes: actions.routes(),
-      guard: httpGuard({ auth: security.auth, clientCert: tls?.clientCert ?? "none", publicPaths: new Set(["/healthz", "/readyz"]) }) });
+      guard: httpGuard({ auth: security.auth, clientCert: tls?.clientCert ?? "none", publicPaths: new Set(["/healthz", "/readyz"]), onRefused: (request, path, outcome, principal) => actions.auditRefusal(request, path, outcome, principal) }) });
   } catch (err) {
     await Promise.allSettled((options.components ?? []).map((c) => c.shutdown()));
     throw new Error("analyzer: cannot listen", { cause: err });

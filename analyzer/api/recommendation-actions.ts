@@ -7,6 +7,7 @@
 import type { IncomingMessage } from "node:http";
 import type { AuditLog } from "../../common/auth/audit-log.js";
 import { requesterOf } from "../../common/auth/http-guard.js";
+import type { Principal } from "../../common/auth/tokens.js";
 import { json, type RouteHandler, type RouteResponse } from "../../common/http-server.js";
 import type { Recommendations } from "../recommend/recommendations.js";
 
@@ -66,6 +67,12 @@ async function readActionBody(request: IncomingMessage): Promise<BodyResult> {
 }
 
 /** Acknowledgements and dismissals, with the POST routes that record them. */
+/** The action each operator path performs, as written in the audit log. */
+const ACTION_PATHS: Readonly<Record<string, string>> = {
+  "/api/v1/recommendations/acknowledge": "recommendation.acknowledge",
+  "/api/v1/recommendations/dismiss": "recommendation.dismiss",
+};
+
 export class RecommendationActions {
   private readonly records = new Map<string, ActionRecord>();
 
@@ -86,6 +93,24 @@ export class RecommendationActions {
       "/api/v1/recommendations/acknowledge": (request) => this.act(request, "acknowledged"),
       "/api/v1/recommendations/dismiss": (request) => this.act(request, "dismissed"),
     };
+  }
+
+  /**
+   * Audits an attempt on an action path that the guard refused before it reached the action (no or
+   * a bad token, or a role below operator). Other paths are not operator actions and are ignored.
+   */
+  auditRefusal(request: IncomingMessage, path: string, outcome: "unauthenticated" | "forbidden", principal: Principal | undefined): void {
+    const action = ACTION_PATHS[path];
+    if (action === undefined || request.method !== "POST") return;
+    void this.audit.record({
+      time: new Date(this.now()).toISOString(),
+      who: principal?.name ?? "unknown",
+      role: principal?.role ?? "none",
+      action,
+      target: "",
+      outcome,
+      remote: request.socket.remoteAddress ?? "",
+    });
   }
 
   private async act(request: IncomingMessage, state: RecommendationAction): Promise<RouteResponse> {

@@ -13,7 +13,8 @@ export interface AuditEntry {
   readonly action: string;
   /** What it was done to, e.g. a recommendation id. */
   readonly target: string;
-  readonly outcome: "ok" | "not-found" | "invalid";
+  /** `unauthenticated` / `forbidden`: refused before the action ran (no or a bad token; a role too low). */
+  readonly outcome: "ok" | "not-found" | "invalid" | "unauthenticated" | "forbidden";
   /** The client's address. */
   readonly remote: string;
   readonly note?: string;

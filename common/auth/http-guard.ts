@@ -15,6 +15,8 @@ export interface HttpGuardOptions {
   readonly publicPaths: ReadonlySet<string>;
   /** The role a request needs; by default reads (GET, HEAD) need `viewer` and anything else `operator`. */
   readonly roleFor?: (method: string, path: string) => Role;
+  /** Told of every refusal, with the principal when the token was known but its role too low (for the audit log). */
+  readonly onRefused?: (request: IncomingMessage, path: string, outcome: "unauthenticated" | "forbidden", principal: Principal | undefined) => void;
 }
 
 const principals = new WeakMap<IncomingMessage, Principal>();
@@ -53,11 +55,20 @@ export function httpGuard(options: HttpGuardOptions): RequestGuard | undefined {
   const roleFor = options.roleFor ?? defaultRole;
   return (request: IncomingMessage, path: string) => {
     if (options.publicPaths.has(path)) return undefined;
-    if (options.clientCert === "per-request" && (request.socket as TLSSocket).authorized !== true) return UNAUTHORIZED;
+    if (options.clientCert === "per-request" && (request.socket as TLSSocket).authorized !== true) {
+      options.onRefused?.(request, path, "unauthenticated", undefined);
+      return UNAUTHORIZED;
+    }
     if (!options.auth) return undefined;
     const decision = options.auth.check(request.headers.authorization, roleFor(request.method ?? "GET", path));
-    if (decision.kind === "unauthenticated") return UNAUTHORIZED;
-    if (decision.kind === "forbidden") return FORBIDDEN;
+    if (decision.kind === "unauthenticated") {
+      options.onRefused?.(request, path, "unauthenticated", undefined);
+      return UNAUTHORIZED;
+    }
+    if (decision.kind === "forbidden") {
+      options.onRefused?.(request, path, "forbidden", decision.principal);
+      return FORBIDDEN;
+    }
     principals.set(request, decision.principal);
     return undefined;
   };

@@ -3,7 +3,7 @@
  * not allow the action, probes open; operators acknowledge and dismiss recommendations, and every
  * attempt lands in the audit log as a JSON line (who, what, when). Tokens never reach the log.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
@@ -93,9 +93,15 @@ describe("the analyzer API with a token file", () => {
     expect([200, 503]).toContain((await call(analyzer.address.port, "/readyz")).status);
   });
 
-  it("refuses acknowledging to a viewer (403) and to no token (401)", async () => {
+  it("refuses acknowledging to a viewer (403) and to no token (401), and audits both refused attempts", async () => {
+    const before = existsSync(auditFile) ? auditLines().length : 0;
     expect((await call(analyzer.address.port, "/api/v1/recommendations/acknowledge", post(TOKENS.viewer, { id: "move:x/y" }))).status).toBe(403);
     expect((await call(analyzer.address.port, "/api/v1/recommendations/acknowledge", post(undefined, { id: "move:x/y" }))).status).toBe(401);
+    await security.audit.flush();
+    expect(auditLines().slice(before)).toEqual([
+      expect.objectContaining({ who: "grafana", role: "viewer", action: "recommendation.acknowledge", outcome: "forbidden" }),
+      expect.objectContaining({ who: "unknown", role: "none", action: "recommendation.acknowledge", outcome: "unauthenticated" }),
+    ]);
   });
 
   it("lets an operator through to the action, which audits an unknown id as not-found", async () => {
