@@ -8,8 +8,10 @@
  * replica to shift one shard to another GPU of its NVLink domain, or a replica on a GPU that stays
  * in use to step aside (an ejection chain longer than one). Replicas are tried largest first
  * (tensor-parallel groups first), each first where it stands, then on the tightest GPUs that take
- * it; a branch ends when the replicas left cannot fit in the memory left or cannot beat the best
- * move count found. Each target gets a budget of search nodes, so the phase stays bounded.
+ * it, under a limit on moves raised one at a time from the replicas that must move (iterative
+ * deepening), so the first placement found moves the fewest; a branch also ends when the replicas
+ * left cannot fit in the memory left. Each target gets a budget of search nodes, so the phase stays
+ * bounded.
  */
 import type { PackingState, PlacementClass, SearchMove } from "./consolidate-state.js";
 import { sequenceAndCommit } from "./consolidate-repack.js";
@@ -19,8 +21,10 @@ export const EXACT_MAX_REPLICAS = 48;
 /** In-use GPUs of a class up to which pairs of GPUs are tried as targets. */
 const PAIR_TARGETS_UP_TO = 16;
 /** Search nodes per target, and per phase run. */
-const NODES_PER_TARGET = 4_000;
-const NODES_PER_RUN = 400_000;
+const NODES_PER_TARGET = 150_000;
+const NODES_PER_RUN = 3_000_000;
+/** Moves beyond those of the replicas on the emptied GPUs that the search may add (replicas stepping aside). */
+const EXTRA_MOVES = 3;
 /** Tensor-parallel placements tried per replica and step. */
 const GROUP_OPTIONS = 12;
 
@@ -116,10 +120,11 @@ function search(state: PackingState, cls: PlacementClass, movable: readonly numb
     return out;
   };
 
+  let limit = 0;
   const visit = (i: number): void => {
     if (nodeBudget.left <= 0) return;
     nodeBudget.left--;
-    if (movesNow + (mustAfter[i] as number) >= bestMoves) return;
+    if (movesNow + (mustAfter[i] as number) > limit) return;
     if (i === order.length) {
       best = new Map(current);
       bestMoves = movesNow;
@@ -146,11 +151,14 @@ function search(state: PackingState, cls: PlacementClass, movable: readonly numb
       }
       current.delete(r);
       state.lift(r);
-      if (nodeBudget.left <= 0 || bestMoves === (mustAfter[0] as number)) return;
+      if (nodeBudget.left <= 0 || best !== undefined) return;
     }
   };
-  visit(0);
-  return best;
+  // Iterative deepening on the number of moves: the replicas that must move, then one more, …, so
+  // the first placement found moves the fewest replicas, and replicas that may stay are only moved
+  // when the moves left allow it (which keeps the tree small).
+  for (limit = mustAfter[0] as number; limit <= (mustAfter[0] as number) + EXTRA_MOVES && best === undefined && nodeBudget.left > 0; limit++) visit(0);
+  return bestMoves === Infinity ? undefined : best;
 }
 
 /**
@@ -164,8 +172,11 @@ function improveClass(state: PackingState, c: number, budget: { left: number }):
   const movableSet = new Set(movable);
   const candidates = inUse.filter((g) => !state.hasBaseline[g] && (state.residents[g] as number[]).every((r) => movableSet.has(r)));
   candidates.sort((a, b) => (state.residents[a] as number[]).length - (state.residents[b] as number[]).length || (state.memory[a] as number) - (state.memory[b] as number) || a - b);
-  const targets: number[][] = candidates.map((g) => [g]);
+  // Two GPUs at once first (on small classes): emptying one GPU alone may lock replicas (each moves
+  // once) that emptying a second GPU needed.
+  const targets: number[][] = [];
   if (inUse.length <= PAIR_TARGETS_UP_TO) for (let i = 0; i < candidates.length; i++) for (let j = i + 1; j < candidates.length; j++) targets.push([candidates[i] as number, candidates[j] as number]);
+  for (const g of candidates) targets.push([g]);
 
   const gpusBefore = state.gpusInUse;
   const nodesBefore = state.nodesInUse;

@@ -41,6 +41,12 @@ const REPACK_VARIANTS: readonly (readonly Phase[])[] = [
   ["gpus-by-replicas", "gpu-pairs", "nodes"],
   ["repack", "gpus-by-replicas", "gpu-pairs", "nodes"],
   ["gpus-by-replicas", "repack", "nodes"],
+];
+/**
+ * Orders with the exact neighbourhood (consolidate-exact.ts), for small fleets, tried after all the
+ * others (so adding them changed no other restart's seed): from the start, and after the drains.
+ */
+const EXACT_VARIANTS: readonly (readonly Phase[])[] = [
   ["exact", "gpus-by-replicas", "gpu-pairs", "nodes"],
   ["gpus-by-replicas", "exact", "nodes"],
 ];
@@ -214,7 +220,8 @@ function variants(replicas: number, config: ConsolidationConfig): (readonly Phas
   const automatic = replicas <= EXPLORED_UP_TO ? fixed.length + EXPLORED_ORDERS : isSmall ? fixed.length + SHUFFLED_ORDERS : replicas <= ALL_VARIANTS_UP_TO ? fixed.length : 1;
   const count = Math.max(1, config.search.restarts ?? automatic);
   const exploring = isSmall ? EXPLORING : EXPLORING.filter((phases) => !phases.includes("repack"));
-  return Array.from({ length: count }, (_, i) => fixed[i] ?? (exploring[(i - fixed.length) % exploring.length] as readonly Phase[]));
+  const orders = Array.from({ length: count }, (_, i) => fixed[i] ?? (exploring[(i - fixed.length) % exploring.length] as readonly Phase[]));
+  return isSmall && config.search.restarts === null ? [...orders, ...EXACT_VARIANTS] : orders;
 }
 
 /** Runs the search with every configured order and returns the best plan. Deterministic. */
