@@ -68,8 +68,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     respond(request, response, options).catch((err: unknown) => {
       // Nothing a client sends may become an unhandled rejection (it would end the process).
       log.error({ server: options.name, err: errorMessage(err) }, "request failed");
-      if (response.headersSent) response.destroy();
-      else response.writeHead(500, "Internal Server Error", { "content-type": "text/plain; charset=utf-8" }).end("internal error\n");
+      try {
+        if (response.headersSent) response.destroy();
+        else response.writeHead(500, "Internal Server Error", { "content-type": "text/plain; charset=utf-8" }).end("internal error\n");
+      } catch {
+        response.destroy();
+      }
     });
   };
   const tls = options.tls;
