@@ -4,7 +4,9 @@
  *
  * Layout: `<dir>/<seq>.seg` segment files of CRC-framed records (spool-format.ts), written only at
  * their end, and `<dir>/cursor.json`, the first record not yet acknowledged by the reader. A segment
- * is deleted once the reader has passed it. Records are never rewritten in place.
+ * is deleted once the reader has passed it — the open one too, when the reader has acknowledged all of
+ * it (the next append opens a new one). Records are never rewritten in place; a failed append cuts
+ * its segment back to the last good record and keeps it open, so a disk-full outage adds no files.
  *
  * Durability (write-then-ack): append() resolves only after the record is written with one write()
  * and, with the default fsync policy "always", flushed with fdatasync() (a new segment's directory
@@ -75,6 +77,13 @@ const CURSOR_FILE = "cursor.json";
 const KIB = 1024;
 const MIB = 1024 * KIB;
 
+/** An error's code and message (e.g. "ENOSPC: no space left on device, write"), for the thrown message. */
+function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as NodeJS.ErrnoException).code;
+  return code !== undefined && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
+}
+
 function segmentName(seq: number): string {
   return `${String(seq).padStart(16, "0")}.seg`;
 }
@@ -127,13 +136,8 @@ export class DiskSpool {
         if (bytesWritten !== record.length) throw new Error(`short write (${bytesWritten} of ${record.length} bytes)`);
         if (this.options.fsync !== "never") await file.datasync();
       } catch (err) {
-        // The segment may now end in part of this record: close it, so that the next append starts a
-        // new one; the partial bytes are detected and skipped at the next open.
-        const size = (await stat(segment.path).catch(() => ({ size: segment.size }))).size;
-        this.totals.bytes += size - segment.size;
-        segment.size = size;
-        await this.closeActive();
-        throw new Error(`spool: cannot append to ${segment.path}`, { cause: err });
+        await this.undoPartialWrite(segment, file);
+        throw new Error(`spool: cannot append to ${segment.path}: ${describeError(err)}`, { cause: err });
       }
       segment.records.push({ offset: segment.size, size: record.length, points });
       segment.size += record.length;
@@ -196,8 +200,12 @@ export class DiskSpool {
       this.cursor = position;
       while (this.segments.length > 0) {
         const oldest = this.segments[0] as Segment;
-        const isPassed = oldest.seq < position.seq || (oldest.seq === position.seq && position.index >= oldest.records.length && this.active?.segment !== oldest);
+        const isPassed = oldest.seq < position.seq || (oldest.seq === position.seq && position.index >= oldest.records.length);
         if (!isPassed) break;
+        // The open segment too, once all of it is acknowledged: its space goes back at once (on a disk
+        // with less room than one segment it would otherwise fill the disk with acknowledged records).
+        // The next append starts a new segment, numbered past the cursor, which is how it stays unread.
+        if (this.active?.segment === oldest) await this.closeActive();
         await this.deleteOldest();
       }
       const tmp = join(this.options.dir, `${CURSOR_FILE}.tmp`);
@@ -242,13 +250,38 @@ export class DiskSpool {
     }
   }
 
+  /**
+   * After a failed write the segment may end in part of the record: it is cut back to its last good
+   * size and stays open, so that a disk-full outage reuses it rather than leaving a new empty segment
+   * per failed append. Only when that cut fails too is the segment closed as it is (its torn tail is
+   * detected and skipped at the next open, and the next append starts a new segment).
+   */
+  private async undoPartialWrite(segment: Segment, file: FileHandle): Promise<void> {
+    try {
+      await file.truncate(segment.size);
+      return;
+    } catch {
+      const size = (await stat(segment.path).catch(() => ({ size: segment.size }))).size;
+      this.totals.bytes += size - segment.size;
+      segment.size = size;
+      await this.closeActive().catch(() => undefined);
+    }
+  }
+
   private async openSegment(): Promise<{ segment: Segment; file: FileHandle }> {
     const seq = this.nextSeq++;
     const segment: Segment = { seq, path: join(this.options.dir, segmentName(seq)), size: 0, records: [] };
     const file = await open(segment.path, "wx+");
     if (this.options.fsync !== "never") {
-      const dir = await open(this.options.dir, "r");
-      await dir.sync().finally(() => dir.close());
+      try {
+        const dir = await open(this.options.dir, "r");
+        await dir.sync().finally(() => dir.close());
+      } catch (err) {
+        // The new segment is not known durable: it is not used, its handle is closed and the (empty) file removed.
+        await file.close().catch(() => undefined);
+        await unlink(segment.path).catch(() => undefined);
+        throw new Error(`spool: cannot sync the directory ${this.options.dir}: ${describeError(err)}`, { cause: err });
+      }
     }
     this.segments.push(segment);
     this.active = { segment, file };

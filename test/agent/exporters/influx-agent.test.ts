@@ -79,7 +79,9 @@ describe("inferwatch agent with --influx-url", () => {
     const series = await scrapeUntil(agent, (s) => (valueOf(s, METRICS.influxPointsWritten.name) ?? 0) > 0);
     expect(valueOf(series, METRICS.influxPointsSpooled.name)).toBeGreaterThanOrEqual(valueOf(series, METRICS.influxPointsWritten.name) as number);
     expect(valueOf(series, METRICS.influxPointsDropped.name, { reason: "spool_full" })).toBe(0);
-    expect(valueOf(series, METRICS.influxSpoolBytes.name)).toBeGreaterThan(0);
+    // Exported; its value is 0 once InfluxDB has acknowledged everything (the spool gives its space
+    // back) and the bytes of the points not yet sent otherwise — the spool unit tests check the value.
+    expect(valueOf(series, METRICS.influxSpoolBytes.name)).toBeDefined();
     expect(agent.stderr()).not.toContain(PASSWORD);
     expect(await agent.stop()).toBe(0);
     agent = undefined;

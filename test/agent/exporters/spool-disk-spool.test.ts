@@ -71,6 +71,22 @@ describe("disk spool", () => {
     await spool.close();
   });
 
+  it("deletes the open segment too once all of it is acknowledged; what comes after is still replayed after a restart", async () => {
+    let spool = await openSpool();
+    for (let i = 0; i < 3; i++) await spool.append(payload(`r${i}`), 1);
+    expect(await segmentFiles()).toHaveLength(1);
+    expect(await drain(spool)).toEqual(["r0", "r1", "r2"]);
+    expect(await segmentFiles()).toEqual([]);
+    expect(spool.stats()).toMatchObject({ bytes: 0, pendingPoints: 0 });
+    await spool.append(payload("r3"), 1);
+    await spool.append(payload("r4"), 1);
+    await spool.close();
+    spool = await openSpool();
+    expect(spool.stats().pendingPoints).toBe(2);
+    expect(await drain(spool)).toEqual(["r3", "r4"]);
+    await spool.close();
+  });
+
   it("after a reopen, replays exactly the records not yet committed, in order", async () => {
     let spool = await openSpool({ segmentBytes: 64 });
     for (let i = 0; i < 10; i++) await spool.append(payload(`r${i}`), 2);
