@@ -113,7 +113,7 @@ export async function runUp(config: Config): Promise<number> {
     for (const component of extra) await component.start();
     analyzer = await startAnalyzer(analyzerConfig, config.slo, setup.store, log.child({ component: "analyzer" }), { components: setup.components, security });
     const api = `${security.tlsFor("analyzer") ? "https" : "http"}://${shown(analyzer.address)}`;
-    log.info(`inferwatch is up on ${banner}. SLOs: ${api}/api/v1/slos  fleet: ${api}/api/v1/fleet  fragmentation: ${api}/api/v1/fragmentation  ` +
+    log.info(`inferwatch is up on ${banner}. SLOs: ${api}/api/v1/slos  fleet: ${api}/api/v1/fleet  fragmentation: ${api}/api/v1/fragmentation  recommendations: ${api}/api/v1/recommendations  report: ${api}/report  ` +
       `agent metrics: http://${shown(agents[0]?.metricsAddress ?? LOOPBACK_ANY_PORT)}/metrics  table: inferwatch slo status --source analyzer=${api}  (Ctrl-C stops)`);
     const signal = await waitForSignal(log);
     await stopAll(analyzer, extra, agents, log);
