@@ -1,8 +1,7 @@
-import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { generateRuleFiles, type RulesOptions } from "../alerts/generate.js";
 import type { Config } from "../common/config/schema.js";
 import { errorMessage } from "../common/errors.js";
+import { writeOrCheckGenerated } from "./generated-files.js";
 
 /** The command's own flags (how to write the files, not settings of a running component). */
 export interface RulesCommandOptions {
@@ -42,26 +41,6 @@ export async function runRules(config: Config, options: RulesCommandOptions, out
     return 2;
   }
   for (const warning of generated.warnings) process.stderr.write(`inferwatch rules: warning: ${warning}\n`);
-  let stale = 0;
-  try {
-    if (!options.check) await mkdir(options.outDir, { recursive: true });
-    for (const [name, content] of Object.entries(generated.files)) {
-      const path = join(options.outDir, name);
-      if (options.check) {
-        const current = await readFile(path, "utf8").catch(() => undefined);
-        if (current !== content) {
-          stale++;
-          out.write(`stale: ${path}\n`);
-        }
-        continue;
-      }
-      await writeFile(path, content);
-      out.write(`wrote ${path}\n`);
-    }
-  } catch (err) {
-    process.stderr.write(`inferwatch rules: ${errorMessage(err)}\n`);
-    return 1;
-  }
-  if (stale > 0) process.stderr.write(`inferwatch rules: ${stale} file(s) differ from a fresh generation; run inferwatch rules --out-dir ${options.outDir}\n`);
-  return stale > 0 ? 1 : 0;
+  const files = Object.entries(generated.files).map(([file, content]) => ({ file, content }));
+  return writeOrCheckGenerated("rules", files, options.outDir, options.check, out);
 }
