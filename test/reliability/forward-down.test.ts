@@ -11,6 +11,7 @@ import { afterEach, expect, it } from "vitest";
 import { METRICS } from "../../common/conventions.js";
 import { scrapeUntil, startAgentProcess, type AgentProcess } from "../fixtures/agent-process.js";
 import { valueOf, type Series } from "../fixtures/exposition.js";
+import { freePort } from "../fixtures/server-process.js";
 import { encodeSpanBatch, postSpans } from "./span-load.js";
 
 const QUEUE = 1000;
@@ -36,15 +37,6 @@ async function send(address: string, requests: number): Promise<number> {
   let accepted = 0;
   for (let i = 0; i < requests; i++) if ((await postSpans(http, address, body)) === 200) accepted += BATCH;
   return accepted;
-}
-
-/** A free loopback port, with nothing listening on it. */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
 }
 
 async function listen(port: number, handler: Parameters<typeof createServer>[1]): Promise<Server> {
