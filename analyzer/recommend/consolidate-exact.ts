@@ -14,7 +14,7 @@
  * bounded.
  */
 import type { PackingState, PlacementClass, SearchMove } from "./consolidate-state.js";
-import { sequenceAndCommit } from "./consolidate-repack.js";
+import { movableInClass, sameGpus, sequenceAndCommit } from "./consolidate-repack.js";
 
 /** Movable replicas of a class up to which the exact phase runs. */
 export const EXACT_MAX_REPLICAS = 48;
@@ -44,20 +44,11 @@ function combinations(items: readonly number[], k: number, visit: (subset: numbe
   pick(0);
 }
 
-const sameGpus = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((g) => b.includes(g));
-
 /** A class's replicas that may move (the repack neighbourhood's rule) and its GPUs in use. */
 function classParts(state: PackingState, c: number): { movable: number[]; inUse: number[] } {
-  const movable: number[] = [];
-  for (let r = 0; r < state.replicaIds.length; r++) {
-    const gpus = state.replicaGpus[r] as number[];
-    if (state.replicaClass[r] !== c || gpus.length === 0 || state.blocker(r) !== undefined || !gpus.every((g) => state.gpuClass[g] === c)) continue;
-    if ((state.share[r] as number) > state.computeCeiling || gpus.some((g) => (state.size[r] as number) > (state.usable[g] as number))) continue;
-    movable.push(r);
-  }
   const inUse: number[] = [];
   for (let g = 0; g < state.gpuClass.length; g++) if (state.gpuClass[g] === c && state.isInUse(g)) inUse.push(g);
-  return { movable, inUse };
+  return { movable: movableInClass(state, c), inUse };
 }
 
 /**

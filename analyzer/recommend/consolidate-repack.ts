@@ -12,7 +12,24 @@ import type { PackingState, PlacementClass, SearchMove } from "./consolidate-sta
 
 type Step = { replica: number; from: number[]; to: number[] };
 
-function sameGpus(a: readonly number[], b: readonly number[]): boolean {
+/**
+ * The replicas of class `c` a whole-class neighbourhood (repack, exact) may move: placed on GPUs of
+ * the class only, not blocked (pinned, moved, budget), and not over a limit on their own (such a
+ * replica only runs where it is, grandfathered, so it stays put).
+ */
+export function movableInClass(state: PackingState, c: number): number[] {
+  const movable: number[] = [];
+  for (let r = 0; r < state.replicaIds.length; r++) {
+    const gpus = state.replicaGpus[r] as number[];
+    if (state.replicaClass[r] !== c || gpus.length === 0 || state.blocker(r) !== undefined || !gpus.every((g) => state.gpuClass[g] === c)) continue;
+    if ((state.share[r] as number) > state.computeCeiling || gpus.some((g) => (state.size[r] as number) > (state.usable[g] as number))) continue;
+    movable.push(r);
+  }
+  return movable;
+}
+
+/** Whether two placements are the same set of GPUs. */
+export function sameGpus(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((g) => b.includes(g));
 }
 
@@ -69,14 +86,7 @@ function restore(state: PackingState, replicas: readonly number[], original: Rea
  */
 export function repackClass(state: PackingState, c: number, random?: () => number): SearchMove[] | undefined {
   const cls = state.classes[c] as PlacementClass;
-  const movable: number[] = [];
-  for (let r = 0; r < state.replicaIds.length; r++) {
-    const gpus = state.replicaGpus[r] as number[];
-    if (state.replicaClass[r] !== c || gpus.length === 0 || state.blocker(r) !== undefined || !gpus.every((g) => state.gpuClass[g] === c)) continue;
-    // A replica over a limit on its own (it only runs where it is, grandfathered) stays put.
-    if ((state.share[r] as number) > state.computeCeiling || gpus.some((g) => (state.size[r] as number) > (state.usable[g] as number))) continue;
-    movable.push(r);
-  }
+  const movable = movableInClass(state, c);
   if (movable.length < 2) return undefined;
   const gpusBefore = state.gpusInUse;
   const nodesBefore = state.nodesInUse;
