@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { DiskSpool } from "../../../agent/exporters/spool/disk-spool.js";
+import { drain } from "./spool-drain.js";
 
 let dir: string;
 beforeEach(async () => {
@@ -18,15 +19,6 @@ afterEach(async () => {
 });
 
 const open = () => DiskSpool.open({ dir, maxBytes: 1024 * 1024, segmentBytes: 64, fsync: "never" });
-
-async function drain(spool: DiskSpool): Promise<string[]> {
-  const seen: string[] = [];
-  for (let batch = await spool.peek(1_000); batch !== null; batch = await spool.peek(1_000)) {
-    seen.push(...batch.payloads.map(String));
-    await spool.commit(batch.end);
-  }
-  return seen;
-}
 
 it("keeps what was spooled after a restart on a fully drained directory, then a crash", async () => {
   // Run 1: an outage spools records over several segments; the agent stops before they are sent.

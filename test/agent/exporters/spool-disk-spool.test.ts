@@ -5,6 +5,7 @@ import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DiskSpool, type DiskSpoolOptions } from "../../../agent/exporters/spool/disk-spool.js";
 import { encodeRecord, HEADER_BYTES } from "../../../agent/exporters/spool/spool-format.js";
+import { drain } from "./spool-drain.js";
 
 let dir: string;
 beforeEach(async () => {
@@ -19,17 +20,6 @@ const payload = (name: string): Buffer => Buffer.from(name);
 
 async function openSpool(options: Partial<DiskSpoolOptions> = {}): Promise<DiskSpool> {
   return DiskSpool.open({ dir, maxBytes: 1024 * 1024, fsync: "always", ...options });
-}
-
-/** Reads and commits everything pending, in order, returning the payloads as strings. */
-async function drain(spool: DiskSpool, maxPoints = 1_000_000): Promise<string[]> {
-  const seen: string[] = [];
-  for (;;) {
-    const batch = await spool.peek(maxPoints);
-    if (batch === null) return seen;
-    seen.push(...batch.payloads.map((p) => p.toString()));
-    await spool.commit(batch.end);
-  }
 }
 
 async function segmentFiles(): Promise<string[]> {

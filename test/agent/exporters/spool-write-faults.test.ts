@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { DiskSpool, type DiskSpoolOptions } from "../../../agent/exporters/spool/disk-spool.js";
+import { drain } from "./spool-drain.js";
 
 const faults = vi.hoisted(() => ({
   /** Writes put half their bytes down, then fail with ENOSPC. */
@@ -81,15 +82,6 @@ const openSpool = (options: Partial<DiskSpoolOptions> = {}): Promise<DiskSpool> 
 
 async function segmentFiles(): Promise<string[]> {
   return (await readdir(dir)).filter((name) => name.endsWith(".seg")).sort();
-}
-
-async function drain(spool: DiskSpool): Promise<string[]> {
-  const seen: string[] = [];
-  for (let batch = await spool.peek(1_000); batch !== null; batch = await spool.peek(1_000)) {
-    seen.push(...batch.payloads.map(String));
-    await spool.commit(batch.end);
-  }
-  return seen;
 }
 
 describe("disk spool under disk faults", () => {
