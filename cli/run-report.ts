@@ -15,6 +15,7 @@ import { createLogger } from "../common/log.js";
 import { compileFleet, DAY_MS } from "../common/simulation/fleet-model.js";
 import { DEFAULT_SCENARIO, type Scenario } from "../common/simulation/scenario.js";
 import { writeHistory, type MetricSink } from "./simulate/history.js";
+import { storeSink } from "./simulate/store-sink.js";
 
 export type { ReportFormat } from "../analyzer/report/render.js";
 
@@ -64,19 +65,14 @@ function reportSeriesNames(config: Config): Set<string> {
 export function simulatedHistory(config: Config, sinceMs: number, endMs: number, scenario: Scenario = DEFAULT_SCENARIO): SimulatedHistory {
   const alignedEnd = Math.floor(endMs / MIN_STEP_MS) * MIN_STEP_MS;
   const store = new MemoryStore({ tiers: [{ stepMs: MIN_STEP_MS, retentionMs: sinceMs + DAY_MS }] });
-  const appenders = new Map<Readonly<Record<string, string>>, Map<string, ReturnType<MemoryStore["seriesAppender"]>>>();
-  // The history reuses each series' labels object, so appenders are cached by it (no key building per sample).
+  const append = storeSink(store);
   const kept = reportSeriesNames(config);
   // SLO attainment reads the bucket at each threshold and the count; the other bounds are for quantiles.
   const keptBounds = new Set([...sloThresholds(config.slo).map(String), "+Inf"]);
   const recentFromMs = alignedEnd - RECENT_MS;
   const sink: MetricSink = (name, labels, value, atMs) => {
     if (atMs < recentFromMs && (!kept.has(name) || (name.endsWith("_bucket") && !keptBounds.has(labels["le"] ?? "")))) return;
-    let byName = appenders.get(labels);
-    if (!byName) appenders.set(labels, (byName = new Map()));
-    let appender = byName.get(name);
-    if (appender === undefined) byName.set(name, (appender = store.seriesAppender(name, labels)));
-    appender?.append(value, atMs);
+    append(name, labels, value, atMs);
   };
   const stats = writeHistory(scenario, { endMs: alignedEnd, originMs: alignedEnd, days: sinceMs / DAY_MS, stepMs: MIN_STEP_MS, spans: config.agent.spans }, sink);
   const fleet = compileFleet(scenario, { originMs: alignedEnd });

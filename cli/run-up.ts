@@ -12,7 +12,8 @@ import { createLogger, type Logger } from "../common/log.js";
 import { loadSecurity, withoutTls, type Security } from "../common/auth/security.js";
 import { compileFleet } from "../common/simulation/fleet-model.js";
 import { DEFAULT_SCENARIO, scenarioTierRules } from "../common/simulation/scenario.js";
-import { writeHistory, type MetricSink } from "./simulate/history.js";
+import { writeHistory } from "./simulate/history.js";
+import { storeSink } from "./simulate/store-sink.js";
 import { SpanTraffic } from "./simulate/span-traffic.js";
 import { terminateNow } from "./run-agent.js";
 import { waitForSignal } from "./signals.js";
@@ -26,18 +27,6 @@ const HISTORY_DAYS = 0.25;
 const HISTORY_STEP_MS = 60_000;
 
 const LOOPBACK_ANY_PORT = parseListenAddress("127.0.0.1:0") as { host: string; port: number };
-
-/** A history sink appending through one cached appender per series (the history reuses each series' labels object). */
-function appenderSink(memory: MemoryStore): MetricSink {
-  const appenders = new Map<Readonly<Record<string, string>>, Map<string, ReturnType<MemoryStore["seriesAppender"]>>>();
-  return (name, labels, value, atMs) => {
-    let byName = appenders.get(labels);
-    if (!byName) appenders.set(labels, (byName = new Map()));
-    let appender = byName.get(name);
-    if (appender === undefined) byName.set(name, (appender = memory.seriesAppender(name, labels)));
-    appender?.append(value, atMs);
-  };
-}
 
 /** Whether the configured NVML library can be loaded on this machine (it is unloaded again). */
 function hasNvml(library: string): boolean {
@@ -83,7 +72,7 @@ export async function runUp(config: Config): Promise<number> {
       log.warn({ library: config.agent.nvml.library, scenario: scenario.name, nodes: fleet.nodes.length, gpus: fleet.gpus.length },
         "NO NVML LIBRARY ON THIS MACHINE: running a SIMULATED fleet (every GPU series is labelled source=\"simulated\")");
       const started = performance.now();
-      const history = writeHistory(scenario, { endMs: nowMs, originMs: nowMs, days: HISTORY_DAYS, stepMs: HISTORY_STEP_MS, spans: config.agent.spans }, appenderSink(memory));
+      const history = writeHistory(scenario, { endMs: nowMs, originMs: nowMs, days: HISTORY_DAYS, stepMs: HISTORY_STEP_MS, spans: config.agent.spans }, storeSink(memory));
       log.info({ hours: HISTORY_DAYS * 24, samples: history.samples, ms: Math.round(performance.now() - started) }, "wrote simulated history into the analyzer's store");
       for (const [i, node] of fleet.nodes.entries()) {
         const agentConfig = {
