@@ -42,7 +42,7 @@ const GPU_FIELDS: readonly (readonly [MetricDef, (gpu: GpuSample) => number | un
  * turned to spaces, and trailing backslashes dropped: the `influx` package escapes only `,`, `=` and
  * space, so a value ending in a backslash would escape the separator after it and the batch be refused.
  */
-export function withoutEmpty(tags: Record<string, string | undefined>): Record<string, string> {
+function withoutEmpty(tags: Record<string, string | undefined>): Record<string, string> {
   const kept: Record<string, string> = {};
   for (const [key, value] of Object.entries(tags)) {
     if (value === undefined) continue;
