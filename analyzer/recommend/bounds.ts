@@ -13,12 +13,14 @@
  * Memory in use outside any replica is an item that cannot move; it is included as an item too.
  *
  * The same bounds on compute (items = utilization shares, capacity = the compute ceiling) also hold,
- * and the class bound is the largest of them. GPUs already over a limit may stay so when nothing
+ * and so do dual-feasible-function bounds on either resource and on both together
+ * (dual-feasible-bounds.ts); the class bound is the largest of them. GPUs already over a limit may stay so when nothing
  * moves onto them; `resourceBounds` says how the bounds stay sound then. With `placement.pool` or
  * `gpuModel` = `any` the per-class bounds no longer bound a plan that moves replicas across classes.
  */
 import type { FleetSnapshot } from "../fleet/snapshot.js";
 import { fleetLoads, isMigGpu, usableMemoryBytes, type ConsolidationConfig, type FleetLoads } from "./constraints.js";
+import { dualFeasibleBound, toShares } from "./dual-feasible-bounds.js";
 
 /** Slack for ceilings of floating point quotients (compute shares are fractions). */
 const EPSILON = 1e-9;
@@ -138,7 +140,10 @@ export interface ClassBound {
   readonly memoryL2: number;
   readonly computeL1: number;
   readonly computeL2: number;
-  /** The largest of the four: no plan leaves fewer GPUs of this class in use. */
+  /** The best dual-feasible-function bound (memory, compute or both mixed) and the function that gave it. */
+  readonly dualFeasible: number;
+  readonly dualFeasibleFunction: string;
+  /** The largest of the bounds: no plan leaves fewer GPUs of this class in use. */
   readonly bound: number;
 }
 
@@ -149,7 +154,26 @@ export interface ClassBound {
  */
 export function consolidationBounds(snapshot: FleetSnapshot, config: ConsolidationConfig, loads: FleetLoads = fleetLoads(snapshot)): ClassBound[] {
   const { shares, baseline } = loads;
-  interface Acc { pool: string; gpuModel: string; gpus: number; capacity: number; memory: number[]; compute: number[]; memoryLoad: Map<string, number>; computeLoad: Map<string, number> }
+  interface Acc {
+    pool: string;
+    gpuModel: string;
+    gpus: number;
+    capacity: number;
+    memory: number[];
+    compute: number[];
+    memoryLoad: Map<string, number>;
+    computeLoad: Map<string, number>;
+    /** Paired items for the dual feasible functions: GPU (index in this class), memory, compute. */
+    gpuIndex: Map<string, number>;
+    itemGpu: number[];
+    itemMemory: number[];
+    itemCompute: number[];
+  }
+  const addItem = (cls: Acc, uuid: string, memory: number, compute: number): void => {
+    cls.itemGpu.push(cls.gpuIndex.get(uuid) as number);
+    cls.itemMemory.push(memory);
+    cls.itemCompute.push(compute);
+  };
   const classOf = new Map<string, Acc>();
   const classes = new Map<string, Acc>();
   for (const node of snapshot.nodes) {
@@ -157,7 +181,7 @@ export function consolidationBounds(snapshot: FleetSnapshot, config: Consolidati
       if (isMigGpu(gpu)) continue;
       const key = `${node.pool}\u0000${gpu.gpuModel}`;
       let cls = classes.get(key);
-      if (cls === undefined) classes.set(key, (cls = { pool: node.pool, gpuModel: gpu.gpuModel, gpus: 0, capacity: Infinity, memory: [], compute: [], memoryLoad: new Map(), computeLoad: new Map() }));
+      if (cls === undefined) classes.set(key, (cls = { pool: node.pool, gpuModel: gpu.gpuModel, gpus: 0, capacity: Infinity, memory: [], compute: [], memoryLoad: new Map(), computeLoad: new Map(), gpuIndex: new Map(), itemGpu: [], itemMemory: [], itemCompute: [] }));
       classOf.set(gpu.uuid, cls);
       if (gpu.isHealthy) cls.gpus++;
       cls.capacity = Math.min(cls.capacity, usableMemoryBytes(gpu, config));
@@ -166,6 +190,8 @@ export function consolidationBounds(snapshot: FleetSnapshot, config: Consolidati
       if (base.utilization > 0) cls.compute.push(base.utilization);
       cls.memoryLoad.set(gpu.uuid, base.memoryBytes);
       cls.computeLoad.set(gpu.uuid, base.utilization);
+      cls.gpuIndex.set(gpu.uuid, cls.gpuIndex.size);
+      if (base.memoryBytes > 0 || base.utilization > 0) addItem(cls, gpu.uuid, base.memoryBytes, base.utilization);
     }
   }
   for (const replica of snapshot.replicas) {
@@ -175,6 +201,7 @@ export function consolidationBounds(snapshot: FleetSnapshot, config: Consolidati
       if (cls === undefined) continue;
       cls.memory.push(replica.memoryPerGpuBytes);
       if (share > 0) cls.compute.push(share);
+      addItem(cls, uuid, replica.memoryPerGpuBytes, share);
       cls.memoryLoad.set(uuid, (cls.memoryLoad.get(uuid) ?? 0) + replica.memoryPerGpuBytes);
       cls.computeLoad.set(uuid, (cls.computeLoad.get(uuid) ?? 0) + share);
     }
@@ -185,6 +212,12 @@ export function consolidationBounds(snapshot: FleetSnapshot, config: Consolidati
       const capacity = Number.isFinite(cls.capacity) && cls.capacity > 0 ? cls.capacity : 1;
       const memory = resourceBounds(cls.memory, [...cls.memoryLoad.values()], capacity);
       const compute = resourceBounds(cls.compute, [...cls.computeLoad.values()], config.computeCeilingRatio);
+      const dff = dualFeasibleBound({
+        gpuOf: Int32Array.from(cls.itemGpu),
+        memory: toShares(cls.itemMemory, capacity),
+        compute: toShares(cls.itemCompute, config.computeCeilingRatio),
+        gpuCount: cls.gpuIndex.size,
+      });
       return {
         pool: cls.pool,
         gpuModel: cls.gpuModel,
@@ -197,7 +230,9 @@ export function consolidationBounds(snapshot: FleetSnapshot, config: Consolidati
         memoryL2: memory.l2,
         computeL1: compute.l1,
         computeL2: compute.l2,
-        bound: Math.max(memory.l1, memory.l2, compute.l1, compute.l2),
+        dualFeasible: dff.bound,
+        dualFeasibleFunction: dff.witness,
+        bound: Math.max(memory.l1, memory.l2, compute.l1, compute.l2, dff.bound),
       };
     });
 }

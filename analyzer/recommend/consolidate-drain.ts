@@ -48,6 +48,30 @@ function destinationForOne(state: PackingState, r: number, cls: PlacementClass, 
 }
 
 /**
+ * Orders a domain's GPUs that take a replica: in use before idle, then least free memory, then
+ * index. An insertion sort without a comparator closure: this runs for every domain tried for every
+ * tensor-parallel replica lifted (hundreds of thousands of times on a 10,000-GPU fleet) on ≤ 8 GPUs.
+ */
+function sortFits(state: PackingState, fits: number[]): void {
+  const before = (a: number, b: number): boolean => {
+    const inUseA = state.isInUse(a);
+    if (inUseA !== state.isInUse(b)) return inUseA;
+    const freeA = state.free(a);
+    const freeB = state.free(b);
+    return freeA < freeB || (freeA === freeB && a < b);
+  };
+  for (let i = 1; i < fits.length; i++) {
+    const g = fits[i] as number;
+    let j = i - 1;
+    while (j >= 0 && before(g, fits[j] as number)) {
+      fits[j + 1] = fits[j] as number;
+      j--;
+    }
+    fits[j + 1] = g;
+  }
+}
+
+/**
  * The NVLink domain for a tensor-parallel replica: in each domain of its class on a node in use,
  * the t GPUs that take it, used GPUs before idle ones and fullest first; the domain waking the
  * fewest idle GPUs, then leaving the least memory free on them, wins.
@@ -60,6 +84,7 @@ function destinationForGroup(state: PackingState, r: number, cls: PlacementClass
   const size = state.size[r] as number;
   const fits: number[] = [];
   for (const id of cls.domains) {
+    if (!state.hasDomainRoom(id, tp, size)) continue;
     const room = state.domainRoom(id, tp, size);
     if (room.count < tp || (!isExploring && bestWoken === 0 && room.left >= bestLeft)) continue;
     const domain = state.domains[id] as number[];
@@ -68,7 +93,7 @@ function destinationForGroup(state: PackingState, r: number, cls: PlacementClass
     fits.length = 0;
     for (const g of domain) if (state.gpuTakes(r, g)) fits.push(g);
     if (fits.length < tp) continue;
-    fits.sort((a, b) => Number(state.isInUse(b)) - Number(state.isInUse(a)) || state.free(a) - state.free(b) || a - b);
+    sortFits(state, fits);
     let woken = 0;
     let left = 0;
     for (let i = 0; i < tp; i++) {

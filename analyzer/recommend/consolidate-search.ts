@@ -16,7 +16,7 @@
 import type { FleetSnapshot } from "../fleet/snapshot.js";
 import { fleetLoads, type ConsolidationConfig, type FleetLoads } from "./constraints.js";
 import { tryDrain, used } from "./consolidate-drain.js";
-import { exactPhase } from "./consolidate-exact.js";
+import { EXACT_NODES, EXACT_NODES_SMALL_FLEET, exactPhase } from "./consolidate-exact.js";
 import { repackClass } from "./consolidate-repack.js";
 import { PackingState, type SearchMove } from "./consolidate-state.js";
 
@@ -130,9 +130,9 @@ class FailureMemo {
   }
 }
 
-function runPhase(state: PackingState, phase: Phase, moves: SearchMove[], memo: FailureMemo, random: () => number): boolean {
+function runPhase(state: PackingState, phase: Phase, moves: SearchMove[], memo: FailureMemo, random: () => number, exactBudget: { left: number }): boolean {
   let changed = false;
-  if (phase === "exact") return exactPhase(state, moves);
+  if (phase === "exact") return exactPhase(state, moves, exactBudget);
   if (phase === "repack") {
     for (let c = 0; c < state.classes.length; c++) {
       const made = repackClass(state, c, state.explore);
@@ -199,10 +199,11 @@ function runVariant(snapshot: FleetSnapshot, config: ConsolidationConfig, loads:
   state.canEject = snapshot.replicas.length <= EJECTION_UP_TO;
   const moves: SearchMove[] = [];
   const memo = new FailureMemo(state);
+  const exactBudget = { left: snapshot.replicas.length <= EXPLORED_UP_TO ? EXACT_NODES_SMALL_FLEET : EXACT_NODES };
   for (let round = 0; round < MAX_ROUNDS; round++) {
     let changed = false;
     for (const phase of phases) {
-      changed = runPhase(state, phase, moves, memo, random) || changed;
+      changed = runPhase(state, phase, moves, memo, random, exactBudget) || changed;
     }
     if (!changed) break;
   }

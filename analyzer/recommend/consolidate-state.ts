@@ -350,6 +350,12 @@ export class PackingState {
     }
   }
 
+  /** Whether at least `tp` GPUs of the domain have `size` free, without allocating (`domainFree` is sorted descending). */
+  hasDomainRoom(domain: number, tp: number, size: number): boolean {
+    const n = Math.min((this.domains[domain] as number[]).length, MAX_DOMAIN);
+    return tp <= n && (this.domainFree[domain * MAX_DOMAIN + tp - 1] as number) >= size;
+  }
+
   /**
    * For a tensor-parallel replica of `tp` GPUs reserving `size` each: how many of the domain's GPUs
    * have room (`count`), and the least memory the best choice of `tp` of them leaves free (`left`),

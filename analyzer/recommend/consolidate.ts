@@ -51,8 +51,8 @@ export interface PoolConsolidation {
   readonly nodesInUseAfter: number;
   readonly nodesFreed: number;
   readonly moves: number;
-  /** Σ over the pool's classes: memory L1, memory L2, and max(memory L2, compute L2). */
-  readonly lowerBound: { readonly memoryL1: number; readonly memoryL2: number; readonly bound: number };
+  /** Σ over the pool's classes: memory L1, memory L2, the dual-feasible-function bound, and the largest bound per class. */
+  readonly lowerBound: { readonly memoryL1: number; readonly memoryL2: number; readonly dualFeasible: number; readonly bound: number };
   /** GPUs in use after the plan (not counting MIG GPUs) minus the bound: 0 proves the packing optimal. */
   readonly gapGpus: number;
   readonly classes: readonly ClassConsolidation[];
@@ -228,7 +228,7 @@ export function planConsolidation(snapshot: FleetSnapshot, configInput: Consolid
       nodesInUseAfter: a.nodes,
       nodesFreed: b.nodes - a.nodes,
       moves: movesPerPool.get(pool) ?? 0,
-      lowerBound: { memoryL1: sum((c) => c.memoryL1), memoryL2: sum((c) => c.memoryL2), bound: sum((c) => c.bound) },
+      lowerBound: { memoryL1: sum((c) => c.memoryL1), memoryL2: sum((c) => c.memoryL2), dualFeasible: sum((c) => c.dualFeasible), bound: sum((c) => c.bound) },
       gapGpus: sum((c) => c.gpusInUseAfter) - sum((c) => c.bound),
       classes,
     };
@@ -245,7 +245,7 @@ export function planConsolidation(snapshot: FleetSnapshot, configInput: Consolid
     if ((state.initialNodeInUse[n] as number) > 0 && (state.nodeInUse[n] as number) === 0) freedNodes.push(node.name);
   });
 
-    const fragBefore = fleetFragmentation(snapshot);
+  const fragBefore = fleetFragmentation(snapshot);
   const fragAfter = moves.length === 0 ? fragBefore : fleetFragmentation(applyMoves(snapshot, moves, loads.shares));
   const immovable: Record<string, number> = {};
   for (const reason of state.stays) if (reason !== undefined) immovable[reason] = (immovable[reason] ?? 0) + 1;

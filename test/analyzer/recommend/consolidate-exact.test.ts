@@ -1,19 +1,10 @@
-import * as highsModule from "highs";
-import type { Highs, InitOptions } from "highs";
+import type { Highs } from "highs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { planConsolidation } from "../../../analyzer/recommend/consolidate.js";
 import { parseConsolidationConfig } from "../../../analyzer/recommend/constraints.js";
+import { loadHighs } from "../../bench/highs-loader.js";
 import { smallInstances } from "../../bench/recommend-bench.js";
 import { buildConsolidationMilp, isSequenceable, readMilpSolution } from "../../bench/recommend-milp.js";
-
-type LoadHighs = (options?: InitOptions) => Promise<Highs>;
-/** The loader, wherever this module system put it (ESM build: default; CommonJS interop: default.default). */
-function highsLoader(): LoadHighs {
-  const candidates: unknown[] = [highsModule, (highsModule as { default?: unknown }).default, ((highsModule as { default?: { default?: unknown } }).default ?? {}).default];
-  const found = candidates.find((c): c is LoadHighs => typeof c === "function");
-  if (found === undefined) throw new Error("highs: no loader function exported");
-  return found;
-}
 
 // Seeds of the MILP benchmark where the drains alone stopped one GPU short of the optimum: emptying
 // the last GPU needs a tensor-parallel replica to shift a shard within its NVLink domain and a
@@ -23,7 +14,7 @@ const TIGHT_SEEDS = [19, 48];
 describe("the exact neighbourhood on tight small fleets", () => {
   let highs: Highs;
   beforeAll(async () => {
-    highs = await highsLoader()();
+    highs = await loadHighs();
   });
 
   for (const seed of TIGHT_SEEDS) {
