@@ -4,7 +4,11 @@
  * Consolidation keeps a replica in its pool and on its GPU model (the default placement), so the
  * fleet splits into classes (pool × GPU model) packed independently, each a one-dimensional bin
  * packing per resource: bins are the class's GPUs with capacity = usable memory
- * (memory × (1 − headroom)), items are what the replicas reserve on each GPU.
+ * (memory × (1 − headroom)), items are what the replicas reserve on each GPU. Should the GPUs of a
+ * class differ, the capacity is the largest usable memory of a GPU that can receive (healthy): a
+ * GPU that receives holds at most that, and one that receives nothing keeps at most what it holds
+ * now, which the over-limit rule below covers (the smallest capacity would overstate the bounds,
+ * e.g. with a lost GPU reporting 0 bytes).
  *
  * Relaxation used for tensor-parallel replicas: a replica of degree t reserving m bytes per GPU is
  * t items of size m. Every feasible placement of the real problem (t distinct GPUs of one node and
@@ -19,7 +23,7 @@
  * `gpuModel` = `any` the per-class bounds no longer bound a plan that moves replicas across classes.
  */
 import type { FleetSnapshot } from "../fleet/snapshot.js";
-import { fleetLoads, isMigGpu, usableMemoryBytes, type ConsolidationConfig, type FleetLoads } from "./constraints.js";
+import { COMPUTE_EPSILON, fleetLoads, isMigGpu, usableMemoryBytes, type ConsolidationConfig, type FleetLoads } from "./constraints.js";
 import { dualFeasibleBound, toShares } from "./dual-feasible-bounds.js";
 
 /** Slack for ceilings of floating point quotients (compute shares are fractions). */
@@ -129,7 +133,7 @@ export interface ClassBound {
   readonly gpuModel: string;
   /** GPUs of the class that can hold replicas (healthy, not in MIG mode). */
   readonly gpus: number;
-  /** Usable memory per GPU (memory × (1 − headroom)), bytes. */
+  /** Usable memory (memory × (1 − headroom)) of the largest GPU that can receive, bytes. */
   readonly capacityBytes: number;
   /** Items: one per replica per GPU it holds, plus memory in use outside replicas. */
   readonly items: number;
@@ -158,7 +162,9 @@ export function consolidationBounds(snapshot: FleetSnapshot, config: Consolidati
     pool: string;
     gpuModel: string;
     gpus: number;
+    /** Largest usable memory of a healthy GPU, and of any GPU (when none is healthy nothing receives: any positive capacity is sound). */
     capacity: number;
+    anyCapacity: number;
     memory: number[];
     compute: number[];
     memoryLoad: Map<string, number>;
@@ -181,10 +187,13 @@ export function consolidationBounds(snapshot: FleetSnapshot, config: Consolidati
       if (isMigGpu(gpu)) continue;
       const key = `${node.pool}\u0000${gpu.gpuModel}`;
       let cls = classes.get(key);
-      if (cls === undefined) classes.set(key, (cls = { pool: node.pool, gpuModel: gpu.gpuModel, gpus: 0, capacity: Infinity, memory: [], compute: [], memoryLoad: new Map(), computeLoad: new Map(), gpuIndex: new Map(), itemGpu: [], itemMemory: [], itemCompute: [] }));
+      if (cls === undefined) classes.set(key, (cls = { pool: node.pool, gpuModel: gpu.gpuModel, gpus: 0, capacity: 0, anyCapacity: 0, memory: [], compute: [], memoryLoad: new Map(), computeLoad: new Map(), gpuIndex: new Map(), itemGpu: [], itemMemory: [], itemCompute: [] }));
       classOf.set(gpu.uuid, cls);
-      if (gpu.isHealthy) cls.gpus++;
-      cls.capacity = Math.min(cls.capacity, usableMemoryBytes(gpu, config));
+      if (gpu.isHealthy) {
+        cls.gpus++;
+        cls.capacity = Math.max(cls.capacity, usableMemoryBytes(gpu, config));
+      }
+      cls.anyCapacity = Math.max(cls.anyCapacity, usableMemoryBytes(gpu, config));
       const base = baseline.get(gpu.uuid) ?? { memoryBytes: 0, utilization: 0 };
       if (base.memoryBytes > 0) cls.memory.push(base.memoryBytes);
       if (base.utilization > 0) cls.compute.push(base.utilization);
@@ -209,13 +218,15 @@ export function consolidationBounds(snapshot: FleetSnapshot, config: Consolidati
   return [...classes.values()]
     .sort((a, b) => (a.pool < b.pool ? -1 : a.pool > b.pool ? 1 : a.gpuModel < b.gpuModel ? -1 : a.gpuModel > b.gpuModel ? 1 : 0))
     .map((cls) => {
-      const capacity = Number.isFinite(cls.capacity) && cls.capacity > 0 ? cls.capacity : 1;
+      const capacity = cls.capacity > 0 ? cls.capacity : cls.anyCapacity > 0 ? cls.anyCapacity : 1;
+      // A destination's compute may reach the ceiling plus the planner's rounding slack.
+      const computeLimit = config.computeCeilingRatio + COMPUTE_EPSILON;
       const memory = resourceBounds(cls.memory, [...cls.memoryLoad.values()], capacity);
-      const compute = resourceBounds(cls.compute, [...cls.computeLoad.values()], config.computeCeilingRatio);
+      const compute = resourceBounds(cls.compute, [...cls.computeLoad.values()], computeLimit);
       const dff = dualFeasibleBound({
         gpuOf: Int32Array.from(cls.itemGpu),
         memory: toShares(cls.itemMemory, capacity),
-        compute: toShares(cls.itemCompute, config.computeCeilingRatio),
+        compute: toShares(cls.itemCompute, computeLimit),
         gpuCount: cls.gpuIndex.size,
       });
       return {

@@ -21,10 +21,10 @@
  * With w = identity this is the volume bound with the excess subtracted (bounds.ts `resourceBounds`).
  *
  * Items: a replica's memory and compute share on each GPU it holds (a tensor-parallel replica is t
- * items, a relaxation, see bounds.ts) and each GPU's baseline. Shares are divided by the limit and
- * then shrunk by a relative 1e-6, so that a GPU the planner accepts (the compute check allows a
- * rounding slack) still sums to at most 1 and a step of u^(k) is never crossed by rounding: shrinking
- * items only weakens the bound, never overstates it.
+ * items, a relaxation, see bounds.ts) and each GPU's baseline. Shares are divided by the limit the
+ * planner enforces on a destination (for compute the ceiling plus its rounding slack, the caller's
+ * job) and then shrunk by a relative 1e-6, so that sums of floats a hair over 1 do not make a
+ * feasible GPU look infeasible: shrinking items only weakens the bound, never overstates it.
  */
 
 /** One item: its GPU (index into the class's GPUs) and its shares of the memory and compute limits. */
@@ -58,12 +58,16 @@ const MIXED_PER_RESOURCE = 2;
 /** Resources are mixed when the weaker one-resource bound is at least this share of the stronger. */
 const MIX_WHEN_WITHIN = 0.85;
 
-/** Fekete–Schepers u^(k); at a step (k+1)·x integer the value is x, the smaller of the two. */
+/**
+ * Fekete–Schepers u^(k). At a step ((k+1)·x an integer j) the value is x, less than j/k; floating
+ * point can put x a hair to either side, so within 1e-9 at or above a step the value is x (at most
+ * the true j/k there) and just below it ⌊(k+1)·x⌋/k, the true value: never more than u^(k) itself.
+ */
 export function roundingDff(k: number): Dff {
   return (x) => {
     const y = (k + 1) * x;
     const nearest = Math.round(y);
-    if (Math.abs(y - nearest) < 1e-9) return Math.min(x, nearest / k);
+    if (y >= nearest && y - nearest < 1e-9) return Math.min(x, nearest / k);
     return Math.floor(y) / k;
   };
 }

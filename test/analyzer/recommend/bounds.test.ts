@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { consolidationBounds, lowerBoundL1, lowerBoundL2, resourceBounds } from "../../../analyzer/recommend/bounds.js";
+import { planConsolidation } from "../../../analyzer/recommend/consolidate.js";
 import { parseConsolidationConfig } from "../../../analyzer/recommend/constraints.js";
 import { GIB, fleet, node, replica } from "../../fixtures/fleets.js";
 
@@ -92,5 +93,43 @@ describe("bounds of a fleet snapshot", () => {
     expect(h100).toMatchObject({ memoryL1: 3, memoryL2: 3, bound: 3 });
     // Two 8 GiB replicas fit one 21.6 GiB L4.
     expect(bounds[0]).toMatchObject({ memoryL1: 1, memoryL2: 1, bound: 1 });
+  });
+
+  it.each([
+    ["a larger GPU in the class", { memoryTotalBytes: 26 * GIB, isHealthy: true }],
+    ["a lost GPU reporting 0 bytes", { memoryTotalBytes: 0, isHealthy: false }],
+  ] as const)("the class capacity is its largest receiving GPU's, so %s does not overstate the bounds", (_name, third) => {
+    // Two 10.5 GiB replicas on two L4s: a 26 GiB GPU (23.4 usable) could take both; a lost GPU can
+    // take nothing but must not shrink the capacity the others use.
+    const snapshot = fleet({
+      nodes: [node({ name: "l", type: "l4", gpus: [{}, {}, third] })],
+      replicas: [
+        replica({ id: "a", node: "l", gpus: ["GPU-l-0"], memoryPerGpuBytes: 10.5 * GIB, tier: "batch" }),
+        replica({ id: "b", node: "l", gpus: ["GPU-l-1"], memoryPerGpuBytes: 10.5 * GIB, tier: "batch" }),
+      ],
+    });
+    const [l4] = consolidationBounds(snapshot, config);
+    if (third.isHealthy) {
+      const plan = planConsolidation(snapshot, {});
+      expect(plan.gpusInUseAfter).toBe(1);
+      expect(l4?.bound).toBe(1);
+    } else {
+      // 10.5 + 10.5 = 21 GiB fit one 21.6 GiB L4.
+      expect(l4).toMatchObject({ capacityBytes: Math.floor(24 * GIB * 0.9), bound: 1 });
+    }
+  });
+
+  it("compute is bounded at the ceiling plus the planner's rounding slack: shares a hair over half a tiny ceiling still pair up", () => {
+    const tiny = parseConsolidationConfig({ computeCeilingRatio: 1e-4 });
+    const share = 5e-5 + 2.5e-10;
+    const snapshot = fleet({
+      nodes: [node({ name: "h", gpus: [{ utilizationRatio: share }, { utilizationRatio: share }] })],
+      replicas: [
+        replica({ id: "a", node: "h", gpus: ["GPU-h-0"], memoryPerGpuBytes: 1 * GIB }),
+        replica({ id: "b", node: "h", gpus: ["GPU-h-1"], memoryPerGpuBytes: 1 * GIB }),
+      ],
+    });
+    const [h100] = consolidationBounds(snapshot, tiny);
+    expect(h100).toMatchObject({ computeL1: 1, computeL2: 1, dualFeasible: 1, bound: 1 });
   });
 });
