@@ -4,11 +4,8 @@
  * Consolidation keeps a replica in its pool and on its GPU model (the default placement), so the
  * fleet splits into classes (pool × GPU model) packed independently, each a one-dimensional bin
  * packing per resource: bins are the class's GPUs with capacity = usable memory
- * (memory × (1 − headroom)), items are what the replicas reserve on each GPU. Should the GPUs of a
- * class differ, the capacity is the largest usable memory of a GPU that can receive (healthy): a
- * GPU that receives holds at most that, and one that receives nothing keeps at most what it holds
- * now, which the over-limit rule below covers (the smallest capacity would overstate the bounds,
- * e.g. with a lost GPU reporting 0 bytes).
+ * (memory × (1 − headroom); the largest receiving GPU's when they differ), items are what the
+ * replicas reserve on each GPU (classes and items: class-items.ts).
  *
  * Relaxation used for tensor-parallel replicas: a replica of degree t reserving m bytes per GPU is
  * t items of size m. Every feasible placement of the real problem (t distinct GPUs of one node and
@@ -18,12 +15,13 @@
  *
  * The same bounds on compute (items = utilization shares, capacity = the compute ceiling) also hold,
  * and so do dual-feasible-function bounds on either resource and on both together
- * (dual-feasible-bounds.ts); the class bound is the largest of them. GPUs already over a limit may stay so when nothing
- * moves onto them; `resourceBounds` says how the bounds stay sound then. With `placement.pool` or
+ * (dual-feasible-bounds.ts); the class bound is the largest of them. GPUs already over a limit may
+ * stay so when nothing moves onto them; `resourceBounds` says how the bounds stay sound then. With `placement.pool` or
  * `gpuModel` = `any` the per-class bounds no longer bound a plan that moves replicas across classes.
  */
 import type { FleetSnapshot } from "../fleet/snapshot.js";
-import { COMPUTE_EPSILON, fleetLoads, isMigGpu, usableMemoryBytes, type ConsolidationConfig, type FleetLoads } from "./constraints.js";
+import { classItems, gpuLoads } from "./class-items.js";
+import { COMPUTE_EPSILON, fleetLoads, type ConsolidationConfig, type FleetLoads } from "./constraints.js";
 import { dualFeasibleBound, toShares } from "./dual-feasible-bounds.js";
 
 /** Slack for ceilings of floating point quotients (compute shares are fractions). */
@@ -157,93 +155,36 @@ export interface ClassBound {
  * Sorted by pool, then GPU model.
  */
 export function consolidationBounds(snapshot: FleetSnapshot, config: ConsolidationConfig, loads: FleetLoads = fleetLoads(snapshot)): ClassBound[] {
-  const { shares, baseline } = loads;
-  interface Acc {
-    pool: string;
-    gpuModel: string;
-    gpus: number;
-    /** Largest usable memory of a healthy GPU, and of any GPU (when none is healthy nothing receives: any positive capacity is sound). */
-    capacity: number;
-    anyCapacity: number;
-    memory: number[];
-    compute: number[];
-    memoryLoad: Map<string, number>;
-    computeLoad: Map<string, number>;
-    /** Paired items for the dual feasible functions: GPU (index in this class), memory, compute. */
-    gpuIndex: Map<string, number>;
-    itemGpu: number[];
-    itemMemory: number[];
-    itemCompute: number[];
-  }
-  const addItem = (cls: Acc, uuid: string, memory: number, compute: number): void => {
-    cls.itemGpu.push(cls.gpuIndex.get(uuid) as number);
-    cls.itemMemory.push(memory);
-    cls.itemCompute.push(compute);
-  };
-  const classOf = new Map<string, Acc>();
-  const classes = new Map<string, Acc>();
-  for (const node of snapshot.nodes) {
-    for (const gpu of node.gpus) {
-      if (isMigGpu(gpu)) continue;
-      const key = `${node.pool}\u0000${gpu.gpuModel}`;
-      let cls = classes.get(key);
-      if (cls === undefined) classes.set(key, (cls = { pool: node.pool, gpuModel: gpu.gpuModel, gpus: 0, capacity: 0, anyCapacity: 0, memory: [], compute: [], memoryLoad: new Map(), computeLoad: new Map(), gpuIndex: new Map(), itemGpu: [], itemMemory: [], itemCompute: [] }));
-      classOf.set(gpu.uuid, cls);
-      if (gpu.isHealthy) {
-        cls.gpus++;
-        cls.capacity = Math.max(cls.capacity, usableMemoryBytes(gpu, config));
-      }
-      cls.anyCapacity = Math.max(cls.anyCapacity, usableMemoryBytes(gpu, config));
-      const base = baseline.get(gpu.uuid) ?? { memoryBytes: 0, utilization: 0 };
-      if (base.memoryBytes > 0) cls.memory.push(base.memoryBytes);
-      if (base.utilization > 0) cls.compute.push(base.utilization);
-      cls.memoryLoad.set(gpu.uuid, base.memoryBytes);
-      cls.computeLoad.set(gpu.uuid, base.utilization);
-      cls.gpuIndex.set(gpu.uuid, cls.gpuIndex.size);
-      if (base.memoryBytes > 0 || base.utilization > 0) addItem(cls, gpu.uuid, base.memoryBytes, base.utilization);
-    }
-  }
-  for (const replica of snapshot.replicas) {
-    const share = shares.get(replica.id) ?? 0;
-    for (const uuid of replica.gpus) {
-      const cls = classOf.get(uuid);
-      if (cls === undefined) continue;
-      cls.memory.push(replica.memoryPerGpuBytes);
-      if (share > 0) cls.compute.push(share);
-      addItem(cls, uuid, replica.memoryPerGpuBytes, share);
-      cls.memoryLoad.set(uuid, (cls.memoryLoad.get(uuid) ?? 0) + replica.memoryPerGpuBytes);
-      cls.computeLoad.set(uuid, (cls.computeLoad.get(uuid) ?? 0) + share);
-    }
-  }
-  return [...classes.values()]
-    .sort((a, b) => (a.pool < b.pool ? -1 : a.pool > b.pool ? 1 : a.gpuModel < b.gpuModel ? -1 : a.gpuModel > b.gpuModel ? 1 : 0))
-    .map((cls) => {
-      const capacity = cls.capacity > 0 ? cls.capacity : cls.anyCapacity > 0 ? cls.anyCapacity : 1;
-      // A destination's compute may reach the ceiling plus the planner's rounding slack.
-      const computeLimit = config.computeCeilingRatio + COMPUTE_EPSILON;
-      const memory = resourceBounds(cls.memory, [...cls.memoryLoad.values()], capacity);
-      const compute = resourceBounds(cls.compute, [...cls.computeLoad.values()], computeLimit);
-      const dff = dualFeasibleBound({
-        gpuOf: Int32Array.from(cls.itemGpu),
-        memory: toShares(cls.itemMemory, capacity),
-        compute: toShares(cls.itemCompute, computeLimit),
-        gpuCount: cls.gpuIndex.size,
-      });
-      return {
-        pool: cls.pool,
-        gpuModel: cls.gpuModel,
-        gpus: cls.gpus,
-        capacityBytes: capacity,
-        items: cls.memory.length,
-        gpusOverMemory: memory.overLimit,
-        gpusOverCompute: compute.overLimit,
-        memoryL1: memory.l1,
-        memoryL2: memory.l2,
-        computeL1: compute.l1,
-        computeL2: compute.l2,
-        dualFeasible: dff.bound,
-        dualFeasibleFunction: dff.witness,
-        bound: Math.max(memory.l1, memory.l2, compute.l1, compute.l2, dff.bound),
-      };
+  // A destination's compute may reach the ceiling plus the planner's rounding slack.
+  const computeLimit = config.computeCeilingRatio + COMPUTE_EPSILON;
+  return classItems(snapshot, config, loads).map((cls) => {
+    const capacity = cls.capacityBytes;
+    // L1/L2 items: every replica's memory and the non-zero baselines; compute: the non-zero shares.
+    const memoryItems = cls.itemMemory.filter((bytes, i) => bytes > 0 || !cls.itemIsBaseline[i]);
+    const computeItems = cls.itemCompute.filter((share) => share > 0);
+    const memory = resourceBounds(memoryItems, gpuLoads(cls, cls.itemMemory), capacity);
+    const compute = resourceBounds(computeItems, gpuLoads(cls, cls.itemCompute), computeLimit);
+    const dff = dualFeasibleBound({
+      gpuOf: Int32Array.from(cls.itemGpu),
+      memory: toShares(cls.itemMemory, capacity),
+      compute: toShares(cls.itemCompute, computeLimit),
+      gpuCount: cls.gpuUuids.length,
     });
+    return {
+      pool: cls.pool,
+      gpuModel: cls.gpuModel,
+      gpus: cls.healthyGpus,
+      capacityBytes: capacity,
+      items: memoryItems.length,
+      gpusOverMemory: memory.overLimit,
+      gpusOverCompute: compute.overLimit,
+      memoryL1: memory.l1,
+      memoryL2: memory.l2,
+      computeL1: compute.l1,
+      computeL2: compute.l2,
+      dualFeasible: dff.bound,
+      dualFeasibleFunction: dff.witness,
+      bound: Math.max(memory.l1, memory.l2, compute.l1, compute.l2, dff.bound),
+    };
+  });
 }

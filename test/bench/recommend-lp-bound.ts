@@ -5,10 +5,10 @@
  * generation with `highs`. L1/L2 (analyzer/recommend/bounds.ts) look at one resource at a time and
  * ignore item granularity; this bound sees both resources together and whole items.
  *
- * Per class (pool × GPU model, MIG GPUs and their replicas left out, as in bounds.ts):
- * - Items: one per replica per GPU it holds (memory per GPU, compute share from `fleetLoads`), plus
- *   each GPU's baseline when non-zero. A tensor-parallel replica of degree t is t independent items
- *   and baselines and pinned replicas count as movable: relaxations, see bounds.ts.
+ * Per class, with the classes, items and capacity the plan's own bounds use (class-items.ts):
+ * - Items: one per replica per GPU it holds, plus each GPU's non-zero baseline. A tensor-parallel
+ *   replica of degree t is t independent items and baselines and pinned replicas count as movable:
+ *   relaxations, see bounds.ts.
  * - Sizes are rounded DOWN to units (memory: floor(bytes / unit), capacity floor(usable / unit);
  *   compute: floor(share / step + 1e-9) with step = ceiling / steps, capacity = steps). Since
  *   Σ floor(x_i) ≤ floor(Σ x_i), every GPU content within both real limits stays within the unit
@@ -35,7 +35,8 @@
  */
 import type { Highs } from "highs";
 import type { FleetSnapshot } from "../../analyzer/fleet/snapshot.js";
-import { fleetLoads, isMigGpu, usableMemoryBytes, type ConsolidationConfig } from "../../analyzer/recommend/constraints.js";
+import { classItems, gpuLoads } from "../../analyzer/recommend/class-items.js";
+import { fleetLoads, type ConsolidationConfig } from "../../analyzer/recommend/constraints.js";
 
 /** One item type of the pricing problem: unit sizes, dual value and how many a pattern may hold. */
 export interface PricingType {
@@ -164,68 +165,46 @@ const EXTRA_COLUMNS = 4;
 
 /** Builds each class's item types and current contents; see the module comment for the rounding. */
 function classModels(snapshot: FleetSnapshot, config: ConsolidationConfig, computeSteps: number, unit: number): ClassModel[] {
-  const { shares, baseline } = fleetLoads(snapshot);
   const step = config.computeCeilingRatio / computeSteps;
-  interface Acc { pool: string; gpuModel: string; usable: number; typeIndex: Map<string, number>; types: ClassModel["types"]; gpus: Map<string, { memory: number; compute: number; items: number[] }> }
-  const classes = new Map<string, Acc>();
-  const gpuClass = new Map<string, Acc>();
-  const addItem = (cls: Acc, uuid: string, bytes: number, share: number): void => {
-    const memory = Math.floor(bytes / unit);
-    const compute = Math.floor(share / step + 1e-9);
-    const key = `${memory},${compute}`;
-    let i = cls.typeIndex.get(key);
-    if (i === undefined) {
-      i = cls.types.length;
-      cls.typeIndex.set(key, i);
-      cls.types.push({ memory, compute, demand: 0 });
-    }
-    (cls.types[i] as ClassModel["types"][number]).demand++;
-    const gpu = cls.gpus.get(uuid) as { memory: number; compute: number; items: number[] };
-    gpu.memory += bytes;
-    gpu.compute += share;
-    gpu.items.push(i);
-  };
-  for (const node of snapshot.nodes) {
-    for (const gpu of node.gpus) {
-      if (isMigGpu(gpu)) continue;
-      const key = `${node.pool}\u0000${gpu.gpuModel}`;
-      let cls = classes.get(key);
-      if (cls === undefined) classes.set(key, (cls = { pool: node.pool, gpuModel: gpu.gpuModel, usable: 0, typeIndex: new Map(), types: [], gpus: new Map() }));
-      // The largest usable memory of the class: a relaxation should GPUs of one model differ.
-      cls.usable = Math.max(cls.usable, usableMemoryBytes(gpu, config));
-      cls.gpus.set(gpu.uuid, { memory: 0, compute: 0, items: [] });
-      gpuClass.set(gpu.uuid, cls);
-      const base = baseline.get(gpu.uuid);
-      if (base !== undefined && (base.memoryBytes > 0 || base.utilization > 0)) addItem(cls, gpu.uuid, base.memoryBytes, base.utilization);
-    }
-  }
-  for (const replica of snapshot.replicas) {
-    for (const uuid of replica.gpus) {
-      const cls = gpuClass.get(uuid);
-      if (cls !== undefined) addItem(cls, uuid, replica.memoryPerGpuBytes, shares.get(replica.id) ?? 0);
-    }
-  }
-  return [...classes.values()].map((cls) => {
-    const memoryCap = Math.floor(cls.usable / unit);
+  return classItems(snapshot, config, fleetLoads(snapshot)).map((cls) => {
+    const typeIndex = new Map<string, number>();
+    const types: ClassModel["types"] = [];
+    const held: number[][] = cls.gpuUuids.map(() => []);
+    cls.itemGpu.forEach((g, i) => {
+      const memory = Math.floor((cls.itemMemory[i] as number) / unit);
+      const compute = Math.floor((cls.itemCompute[i] as number) / step + 1e-9);
+      const key = `${memory},${compute}`;
+      let t = typeIndex.get(key);
+      if (t === undefined) {
+        t = types.length;
+        typeIndex.set(key, t);
+        types.push({ memory, compute, demand: 0 });
+      }
+      (types[t] as ClassModel["types"][number]).demand++;
+      (held[g] as number[]).push(t);
+    });
+    const memoryCap = Math.floor(cls.capacityBytes / unit);
+    const memoryUsed = gpuLoads(cls, cls.itemMemory);
+    const computeUsed = gpuLoads(cls, cls.itemCompute);
     const regular = new Map<string, number[]>();
     const keep = new Map<string, { counts: number[]; n: number }>();
-    for (const gpu of cls.gpus.values()) {
-      if (gpu.items.length === 0) continue;
-      const counts = new Array<number>(cls.types.length).fill(0);
+    held.forEach((items, g) => {
+      if (items.length === 0) return;
+      const counts = new Array<number>(types.length).fill(0);
       let memoryUnits = 0;
       let computeUnits = 0;
-      for (const i of gpu.items) {
-        counts[i] = (counts[i] as number) + 1;
-        memoryUnits += cls.types[i]?.memory ?? 0;
-        computeUnits += cls.types[i]?.compute ?? 0;
+      for (const t of items) {
+        counts[t] = (counts[t] as number) + 1;
+        memoryUnits += types[t]?.memory ?? 0;
+        computeUnits += types[t]?.compute ?? 0;
       }
       const key = counts.join(",");
-      const isOver = gpu.memory > cls.usable || gpu.compute > config.computeCeilingRatio;
+      const isOver = (memoryUsed[g] as number) > cls.capacityBytes || (computeUsed[g] as number) > config.computeCeilingRatio;
       // A within-limit content over the unit capacities (rounding cannot cause it) would become a keep column: sound either way.
       if (!isOver && memoryUnits <= memoryCap && computeUnits <= computeSteps) regular.set(key, counts);
       else keep.set(key, { counts, n: (keep.get(key)?.n ?? 0) + 1 });
-    }
-    return { pool: cls.pool, gpuModel: cls.gpuModel, memoryCap, computeCap: computeSteps, types: cls.types, regular, keep };
+    });
+    return { pool: cls.pool, gpuModel: cls.gpuModel, memoryCap, computeCap: computeSteps, types, regular, keep };
   });
 }
 
@@ -330,12 +309,9 @@ export function configurationLpBounds(snapshot: FleetSnapshot, config: Consolida
   const unit = options.memoryUnitBytes ?? 1024 ** 3;
   // The pricing table has (capacity / unit + 1) × (steps + 1) cells: whole, positive units only.
   if (!Number.isInteger(steps) || steps < 1 || !Number.isInteger(unit) || unit < 1) throw new Error(`configurationLpBounds: computeSteps (${steps}) and memoryUnitBytes (${unit}) must be positive integers`);
-  const models = classModels(snapshot, config, steps, unit);
-  return models
-    .sort((a, b) => (a.pool < b.pool ? -1 : a.pool > b.pool ? 1 : a.gpuModel < b.gpuModel ? -1 : a.gpuModel > b.gpuModel ? 1 : 0))
-    .map((model) =>
-      model.types.length === 0
-        ? { pool: model.pool, gpuModel: model.gpuModel, bound: 0, lpValue: 0, dualBound: 0, isConverged: true, iterations: 0, columns: 0, seconds: 0 }
-        : solveClass(model, highs, options.maxSecondsPerClass ?? 60),
-    );
+  return classModels(snapshot, config, steps, unit).map((model) =>
+    model.types.length === 0
+      ? { pool: model.pool, gpuModel: model.gpuModel, bound: 0, lpValue: 0, dualBound: 0, isConverged: true, iterations: 0, columns: 0, seconds: 0 }
+      : solveClass(model, highs, options.maxSecondsPerClass ?? 60),
+  );
 }
