@@ -44,26 +44,30 @@ export function configTable(): string {
   return ["| flag | environment | config file | default | meaning |", "| --- | --- | --- | --- | --- |", ...rows].join("\n");
 }
 
-const SECTIONS: Readonly<Record<string, () => string>> = { metrics: metricTable, configuration: configTable };
+const SECTIONS = { metrics: metricTable, configuration: configTable } as const;
 
-/** Replaces each `<!-- generated:NAME -->` … `<!-- /generated:NAME -->` block of the README with fresh content. */
-export function regenerateReadme(readme: string): string {
-  let out = readme;
-  for (const [name, generate] of Object.entries(SECTIONS)) {
-    const start = `<!-- generated:${name} -->`;
-    const end = `<!-- /generated:${name} -->`;
-    const from = out.indexOf(start);
-    const to = out.indexOf(end);
-    if (from < 0 || to < from) throw new Error(`README.md lacks the ${start} … ${end} block`);
-    out = `${out.slice(0, from + start.length)}\n${generate()}\n${out.slice(to)}`;
-  }
-  return out;
+/** The generated reference pages, by path relative to the project root, each holding one generated block. */
+export const REFERENCE_PAGES: Readonly<Record<string, keyof typeof SECTIONS>> = {
+  "docs/reference/metrics.md": "metrics",
+  "docs/reference/configuration.md": "configuration",
+};
+
+/** Replaces the `<!-- generated:NAME -->` … `<!-- /generated:NAME -->` block of a reference page with fresh content. */
+export function regenerateReferencePage(page: string, file: string): string {
+  const name = REFERENCE_PAGES[file];
+  if (name === undefined) throw new Error(`${file} is not a generated reference page`);
+  const start = `<!-- generated:${name} -->`;
+  const end = `<!-- /generated:${name} -->`;
+  const from = page.indexOf(start);
+  const to = page.indexOf(end);
+  if (from < 0 || to < from) throw new Error(`${file} lacks the ${start} … ${end} block`);
+  return `${page.slice(0, from + start.length)}\n${SECTIONS[name]()}\n${page.slice(to)}`;
 }
 
 /** The instant of the shipped example snapshot, fixed so the file is reproducible. */
 export const EXAMPLE_SNAPSHOT_AT_MS = Date.UTC(2026, 10, 2, 14, 0, 0);
 
-/** Generated files other than the README, by path relative to the project root. */
+/** Generated files other than the reference pages, by path relative to the project root. */
 export function generatedFiles(): Record<string, string> {
   return {
     "analyzer/fleet/fleet-snapshot.schema.json": `${JSON.stringify(fleetSnapshotJsonSchema(), null, 2)}\n`,
@@ -72,9 +76,11 @@ export function generatedFiles(): Record<string, string> {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  const path = projectPath("README.md");
-  writeFileSync(path, regenerateReadme(readFileSync(path, "utf8")));
-  process.stdout.write(`regenerated ${path}\n`);
+  for (const file of Object.keys(REFERENCE_PAGES)) {
+    const path = projectPath(file);
+    writeFileSync(path, regenerateReferencePage(readFileSync(path, "utf8"), file));
+    process.stdout.write(`regenerated ${file}\n`);
+  }
   for (const [file, content] of Object.entries(generatedFiles())) {
     mkdirSync(dirname(projectPath(file)), { recursive: true });
     writeFileSync(projectPath(file), content);

@@ -62,7 +62,7 @@ export async function runUp(config: Config): Promise<number> {
     let banner: string;
     let pools = config.analyzer.pools;
     if (isReal) {
-      // The agent's /metrics stays plain: the embedded analyzer pulls it (README, Security).
+      // The agent's /metrics stays plain: the embedded analyzer pulls it (docs/deployment-and-security.md).
       agents.push(await startAgent(config.agent, log, { security: withoutTls(security, ["metrics"]) }));
       banner = "real GPUs through NVML";
     } else {

@@ -1,8 +1,8 @@
 /**
  * Every metric and label name inferwatch exposes, in one place.
  *
- * The catalog is data: exporters define their prom-client metrics from it, the README's metric
- * reference is generated from it (`inferwatch docs`), and alert and dashboard generators read the
+ * The catalog is data: exporters define their prom-client metrics from it, the metric
+ * reference (docs/reference/metrics.md) is generated from it (`npm run docs`), and alert and dashboard generators read the
  * same names. Names follow the Prometheus naming guide: an `inferwatch_` prefix, base units
  * (`_seconds`, `_bytes`, `_watts`, `_joules`, `_celsius`, `_hertz`, `_ratio` in 0..1) and `_total`
  * on counters (https://prometheus.io/docs/practices/naming/).

@@ -52,7 +52,7 @@ export async function loadSecurity(config: { readonly tls: TlsConfig; readonly a
 
 /**
  * The same security with TLS off on the named listeners. `inferwatch up` uses it for the agents'
- * /metrics, which its embedded analyzer pulls over loopback (see the README's Security section).
+ * /metrics, which its embedded analyzer pulls over loopback (see docs/deployment-and-security.md).
  */
 export function withoutTls(security: Security, listeners: readonly TlsListener[]): Security {
   return { ...security, tlsFor: (listener) => (listeners.includes(listener) ? undefined : security.tlsFor(listener)) };

@@ -23,7 +23,7 @@ const READERS: readonly CommandName[] = ["analyzer", "slo status", "report"];
 const ALL: readonly CommandName[] = ["agent", "up", "analyzer", "slo status", "report"];
 const SERVERS: readonly CommandName[] = ["agent", "up", "analyzer"];
 
-/** Every setting with a flag and an environment variable. The README's configuration table is generated from it. */
+/** Every setting with a flag and an environment variable. The configuration reference (docs/reference/configuration.md) is generated from it. */
 export const OPTIONS: readonly OptionSpec[] = [
   { path: "log.level", flag: "log-level", valueName: "level", description: "Log level: fatal, error, warn, info, debug, trace or silent.", commands: ALL },
   { path: "agent.nodeName", flag: "node-name", valueName: "name", description: "Node name on every series (default: $NODE_NAME, else the host name).", commands: AGENT },

@@ -1,7 +1,7 @@
 /**
  * The InfluxDB store's own cases against a real influxd (the shared answers are in the store
  * contract test): label matching and escaping, the sink's layout with a measurement prefix and a
- * retention policy, errors that name the query but never the credentials, and the README's
+ * retention policy, errors that name the query but never the credentials, and the documented
  * downsampling statements, run as documented.
  */
 import { readFile } from "node:fs/promises";
@@ -15,7 +15,7 @@ import { projectPath } from "../../../common/paths.js";
 import { startInfluxd, type FixturePoint, type InfluxdServer } from "../../fixtures/influxd-server.js";
 
 const MIN = 60_000;
-/** Three days back on a whole hour: inside every retention policy the README creates. */
+/** Three days back on a whole hour: inside every retention policy docs/influxdb-and-report.md creates. */
 const T0 = Math.floor(Date.now() / (60 * MIN)) * 60 * MIN - 72 * 60 * MIN;
 let influxd: InfluxdServer;
 
@@ -138,8 +138,8 @@ describe("the InfluxDB store on a real influxd", () => {
     expect(failure?.message).not.toMatch(/hunter2|admin/);
   });
 
-  it("the README's downsampling statements run as documented, and the 5-minute policy answers like the raw data at 5-minute points", async () => {
-    const readme = await readFile(projectPath("README.md"), "utf8");
+  it("the documented downsampling statements (docs/influxdb-and-report.md) run as documented, and the 5-minute policy answers like the raw data at 5-minute points", async () => {
+    const readme = await readFile(projectPath("docs/influxdb-and-report.md"), "utf8");
     const section = readme.slice(readme.indexOf("## Long history in InfluxDB"));
     const sql = /```sql\n([\s\S]*?)```/.exec(section)?.[1];
     expect(sql, "the section holds an sql block").toBeDefined();
@@ -151,7 +151,7 @@ describe("the InfluxDB store on a real influxd", () => {
     const body = /BEGIN\s+([\s\S]*)\s+END/.exec(cq)?.[1] ?? "";
     // The CQ reads the default policy (raw_30d from now on); the points above were written to autogen before it.
     await influxd.query(body.replace("FROM /", `FROM "autogen"./`).replace(/GROUP BY/, `WHERE time >= ${T0}ms AND time < ${T0 + 65 * MIN}ms GROUP BY`), "inferwatch");
-    // The README makes raw_30d the default policy; the points above were written to autogen before it.
+    // The docs make raw_30d the default policy; the points above were written to autogen before it.
     const raw = createInfluxStore({ url: `${influxd.url}?db=inferwatch&rp=autogen`, timeoutMs: 10_000 });
     const fiveMinute = createInfluxStore({ url: `${influxd.url}?db=inferwatch&rp=rp_5m`, timeoutMs: 10_000 });
     // last() per 5-minute bucket is stamped at the bucket's start: the 5-minute series at t holds the raw value at t + 4 min.

@@ -1,5 +1,5 @@
 /**
- * `inferwatch up` with a certificate and a token file, as the README's Security section documents:
+ * `inferwatch up` with a certificate and a token file, as docs/deployment-and-security.md documents:
  * the analyzer API answers over HTTPS only, reads need a viewer token, an operator acknowledges a
  * live recommendation of the simulated fleet and the audit log records it; the agents' /metrics,
  * pulled by the embedded analyzer, stays plain HTTP.
