@@ -6,6 +6,7 @@ import { json, startHttpServer, text, type RouteHandler, type RunningServer } fr
 import type { Logger } from "../common/log.js";
 import type { FillErrorHandler } from "../common/metric-factory.js";
 import { httpGuard } from "../common/auth/http-guard.js";
+import { Refusals, registerRefusalMetric } from "../common/auth/refusals.js";
 import { plainSecurity, type Security } from "../common/auth/security.js";
 import { RecommendationActions } from "./api/recommendation-actions.js";
 import { registerAnalyzerMetrics } from "./api/analyzer-metrics.js";
@@ -103,6 +104,8 @@ export async function startAnalyzer(
   const registry = new Registry();
   const onError: FillErrorHandler = (metric, err) => log.error({ metric, err: errorMessage(err) }, "metric fill failed");
   registerAnalyzerMetrics(registry, () => state, onError);
+  const refusals = new Refusals(log.child({ component: "analyzer-http" }));
+  registerRefusalMetric(registry, refusals, onError);
   // Reads need a viewer token, acknowledging or dismissing an operator token (when tokens are on).
   const security = options.security ?? plainSecurity(log);
   const tls = security.tlsFor("analyzer");
@@ -123,8 +126,9 @@ export async function startAnalyzer(
   for (const component of options.components ?? []) await component.start();
   let server: RunningServer;
   try {
-    server = await startHttpServer({ name: "analyzer", address: config.listen, routes, log, tls, postRoutes: actions.routes(),
-      guard: httpGuard({ auth: security.auth, clientCert: tls?.clientCert ?? "none", publicPaths: new Set(["/healthz", "/readyz"]), onRefused: (request, path, outcome, principal) => actions.auditRefusal(request, path, outcome, principal) }) });
+    server = await startHttpServer({ name: "analyzer", address: config.listen, routes, log, tls, postRoutes: actions.routes(), refusals,
+      guard: httpGuard({ auth: security.auth, clientCert: tls?.clientCert ?? "none", publicPaths: new Set(["/healthz", "/readyz"]), refusals: { counter: refusals, listener: "analyzer" },
+        onRefused: (request, path, outcome, principal) => actions.auditRefusal(request, path, outcome, principal) }) });
   } catch (err) {
     await Promise.allSettled((options.components ?? []).map((c) => c.shutdown()));
     throw new Error("analyzer: cannot listen", { cause: err });

@@ -118,6 +118,7 @@ export const METRICS = {
 
   otlpInflight: def("inferwatch_otlp_inflight_bytes", "gauge", "OTLP request bytes being received or decoded now (bounded by --otlp-max-inflight).", ["node"], "agent: spans"),
   otlpRefused: def("inferwatch_otlp_refused_requests_total", "counter", "OTLP requests refused with 429 / RESOURCE_EXHAUSTED because the in-flight budget was full.", ["node"], "agent: spans"),
+  httpRequestsRefused: def("inferwatch_http_requests_refused_total", "counter", "Requests a listener refused before doing their work, by listener (metrics, otlp-http, otlp-grpc, analyzer) and reason: unauthenticated, forbidden, too_large, busy (in-flight budget full), connection_limit (connection past the listener's cap, closed). The agent and the analyzer each expose their own listeners'.", ["listener", "reason"], "agent: self"),
   forwardedSpans: def("inferwatch_otlp_forwarded_spans_total", "counter", "Spans forwarded upstream, by result: sent, dropped_queue_full, dropped_export_failed, dropped_shutdown.", ["node", "result"], "agent: spans"),
   forwardQueue: def("inferwatch_otlp_forward_queue_spans", "gauge", "Spans waiting to be forwarded upstream.", ["node"], "agent: spans"),
   // InfluxDB sink (agent/exporters/influx-sink.ts), registered only when agent.influx.url is set.

@@ -49,6 +49,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { path: "agent.otlp.grpcAddr", flag: "otlp-grpc-addr", valueName: "host:port", description: "OTLP/gRPC listen address (TraceService/Export).", commands: AGENT },
   { path: "agent.otlp.maxBodyBytes", flag: "otlp-max-body", valueName: "size", description: "Largest OTLP request accepted, after decompression.", commands: AGENT },
   { path: "agent.otlp.maxInflightBytes", flag: "otlp-max-inflight", valueName: "size", description: "OTLP bytes in flight before requests are refused with 429.", commands: AGENT },
+  { path: "agent.otlp.maxConnections", flag: "otlp-max-connections", valueName: "n", description: "Open connections per OTLP receiver; past it new connections are closed at once.", commands: AGENT },
+  { path: "agent.otlp.maxConcurrentStreams", flag: "otlp-max-streams", valueName: "n", description: "Concurrent OTLP/gRPC calls per connection (HTTP/2 max concurrent streams).", commands: AGENT },
   { path: "agent.spans.maxSeriesPerMetric", flag: "span-max-series", valueName: "n", description: "Label sets per span metric before new ones fold into model=\"__overflow__\".", commands: AGENT },
   { path: "agent.spans.seriesTtl", flag: "span-series-ttl", valueName: "duration", description: "Drop the series of a model not seen for this long.", commands: AGENT },
   { path: "agent.forward.endpoint", flag: "forward-endpoint", valueName: "url", description: "Forward received spans (allow-listed attributes only) to this OTLP endpoint; empty: off.", commands: AGENT },

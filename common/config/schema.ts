@@ -90,8 +90,12 @@ export const otlpConfigSchema = z.strictObject({
   maxBodyBytes: byteSize("20MiB"),
   /** Request bytes being received or decoded at once; past it requests get 429 / RESOURCE_EXHAUSTED. */
   maxInflightBytes: byteSize("32MiB"),
-  /** What Retry-After says when the pipeline is full. */
+  /** What Retry-After says when the pipeline is full; also how long a gRPC call waits for room in the budget. */
   retryAfter: durationMs("1s"),
+  /** Open connections per receiver (HTTP and gRPC each); past it new connections are closed at once. */
+  maxConnections: z.coerce.number().int().min(1).max(65_536).default(256),
+  /** Concurrent gRPC calls per connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); clients queue the rest. */
+  maxConcurrentStreams: z.coerce.number().int().min(1).max(1_000).default(16),
 }).refine((otlp) => otlp.maxInflightBytes >= otlp.maxBodyBytes, {
   message: "maxInflightBytes must be at least maxBodyBytes, or a request of the largest allowed size could never be admitted",
   path: ["maxInflightBytes"],

@@ -1,0 +1,113 @@
+/**
+ * The abuse suite (issue: hardening): the real agent process with ingest tokens on, flooded as an
+ * attacker who can reach its ports would flood it (no token or a wrong one) and as a sender holding
+ * a valid token would: gzip bombs over OTLP/gRPC and OTLP/HTTP, JSON nesting bombs. Throughout,
+ * the agent's peak resident memory stays under its DaemonSet limit and its `/healthz` answers
+ * within 100 ms of what an idle control server in its own process needed meanwhile (on a machine
+ * whose cores are oversubscribed, within the soak's 2 s bound: soak-bounds.ts says why).
+ *
+ * Left out here, each with its own test: huge `since` on the analyzer's /report
+ * (test/analyzer/report/report-route.test.ts), extreme durations (test/common/config and
+ * test/reliability/config-fuzz.test.ts). A runtime page with 100k label values belongs to the
+ * runtime gauges' cardinality bound, which lands with the runtime-scraper work.
+ */
+import { gzipSync } from "node:zlib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DAEMONSET_MEMORY_LIMIT_MIB, INGEST_TOKEN, loadPerCore, probeHealth, rssOf, startControlServer, startSecuredAgent, WRONG_TOKEN, type ControlServer, type ProbeResult, type SecuredAgent } from "./abuse-harness.js";
+import { grpcGzipFlood, gzipBomb, httpFlood, jsonDepthBomb, type Outcomes } from "./abuse-floods.js";
+import { shortRunLoopBoundSeconds } from "./soak-bounds.js";
+
+/** The receivers' default body limit (agent.otlp.maxBodyBytes). */
+const MAX_BODY_BYTES = 20 * 1024 * 1024;
+/** grpc-status codes (google.rpc.Code). */
+const UNAUTHENTICATED = "16";
+const INVALID_ARGUMENT = "3";
+const RESOURCE_EXHAUSTED = "8";
+
+let secured: SecuredAgent;
+let control: ControlServer;
+
+beforeAll(async () => {
+  [secured, control] = await Promise.all([startSecuredAgent(), startControlServer()]);
+});
+
+afterAll(async () => {
+  await control?.stop();
+  expect(await secured?.stop()).toBe(0);
+});
+
+/** Runs `flood` while probing the agent's and the control's /healthz; returns what the flood ended in and what the probes saw. */
+async function underProbe(flood: () => Promise<Outcomes>): Promise<{ outcomes: Outcomes; agent: ProbeResult; control: ProbeResult; load: number }> {
+  const probe = probeHealth([secured.agent.url, control.url]);
+  const outcomes = await flood().finally(() => new Promise((resolve) => setTimeout(resolve, 300)));
+  // Whatever the flood left behind (inflated buffers, parsed trees) was given a moment to show above.
+  const [agentProbe, controlProbe] = await probe.stop();
+  if (agentProbe === undefined || controlProbe === undefined) throw new Error("the prober lost a target");
+  return { outcomes, agent: agentProbe, control: controlProbe, load: loadPerCore() };
+}
+
+/** The agent held its memory and kept answering its probes during what `run` measured. */
+async function expectHeld(run: Awaited<ReturnType<typeof underProbe>>, what: string): Promise<void> {
+  const rss = await rssOf(secured.pid);
+  const boundMs = shortRunLoopBoundSeconds(run.load, run.control.maxMs / 1000) * 1000;
+  console.info(
+    `${what}: ${JSON.stringify(run.outcomes)}; agent RSS ${rss.nowMiB.toFixed(0)} MiB (peak ${rss.peakMiB.toFixed(0)}); /healthz max ${run.agent.maxMs.toFixed(0)} ms over ${run.agent.probes} probes ` +
+      `(control ${run.control.maxMs.toFixed(0)} ms; load per core ${run.load.toFixed(1)}; bound ${boundMs.toFixed(0)} ms)`,
+  );
+  expect(rss.peakMiB).toBeLessThan(DAEMONSET_MEMORY_LIMIT_MIB);
+  expect(run.agent.failures).toBe(0);
+  expect(run.agent.probes).toBeGreaterThan(0);
+  expect(run.agent.maxMs).toBeLessThan(boundMs);
+  expect(secured.agent.child.exitCode).toBeNull();
+}
+
+describe("the agent with ingest tokens under floods", () => {
+  it("refuses an unauthenticated OTLP/gRPC flood of gzip bombs before inflating one (64 messages of 20 MiB inflated, wrong token)", async () => {
+    const bomb = gzipBomb(MAX_BODY_BYTES - 1024);
+    const run = await underProbe(() => grpcGzipFlood({ address: secured.agent.otlpGrpc as string, message: bomb, connections: 8, streamsPerConnection: 8, token: WRONG_TOKEN }));
+    expect(run.outcomes).toEqual({ [UNAUTHENTICATED]: 64 });
+    await expectHeld(run, "gRPC gzip flood, wrong token");
+  }, 120_000);
+
+  it("refuses the same flood without any token", async () => {
+    const bomb = gzipBomb(MAX_BODY_BYTES - 1024);
+    const run = await underProbe(() => grpcGzipFlood({ address: secured.agent.otlpGrpc as string, message: bomb, connections: 4, streamsPerConnection: 16 }));
+    expect(run.outcomes).toEqual({ [UNAUTHENTICATED]: 64 });
+    await expectHeld(run, "gRPC gzip flood, no token");
+  }, 120_000);
+
+  it("inflates a valid-token gzip flood only as far as the in-flight budget allows: each bomb is refused as undecodable or as over budget", async () => {
+    const bomb = gzipBomb(MAX_BODY_BYTES - 1024);
+    const run = await underProbe(() => grpcGzipFlood({ address: secured.agent.otlpGrpc as string, message: bomb, connections: 8, streamsPerConnection: 8, token: INGEST_TOKEN }));
+    const total = Object.values(run.outcomes).reduce((a, b) => a + b, 0);
+    expect(total).toBe(64);
+    // Zeros are no protobuf (field number 0): an inflated bomb is INVALID_ARGUMENT, the rest wait their turn or are refused.
+    expect(Object.keys(run.outcomes).every((code) => code === INVALID_ARGUMENT || code === RESOURCE_EXHAUSTED)).toBe(true);
+    expect(run.outcomes[INVALID_ARGUMENT]).toBeGreaterThan(0);
+    await expectHeld(run, "gRPC gzip flood, valid token");
+  }, 120_000);
+
+  it("refuses an unauthenticated OTLP/HTTP flood of gzip bombs from its headers", async () => {
+    const bomb = gzipBomb(MAX_BODY_BYTES - 1024);
+    const run = await underProbe(() => httpFlood({ address: secured.agent.otlpHttp as string, body: bomb, requests: 256, concurrency: 32, contentType: "application/x-protobuf", gzipped: true, token: WRONG_TOKEN }));
+    expect(run.outcomes).toEqual({ 401: 256 });
+    await expectHeld(run, "HTTP gzip flood, wrong token");
+  }, 120_000);
+
+  it("refuses JSON nesting bombs with a valid token as 400 before parsing them (eight of 2 MB at once, then one of 20 MB)", async () => {
+    const small = await underProbe(() => httpFlood({ address: secured.agent.otlpHttp as string, body: jsonDepthBomb(1_000_000), requests: 8, concurrency: 8, contentType: "application/json", token: INGEST_TOKEN }));
+    expect(small.outcomes).toEqual({ 400: 8 });
+    await expectHeld(small, "JSON depth bombs 8 × 2 MB");
+    const large = await underProbe(() => httpFlood({ address: secured.agent.otlpHttp as string, body: jsonDepthBomb(10_000_000), requests: 1, concurrency: 1, contentType: "application/json", token: INGEST_TOKEN }));
+    expect(large.outcomes).toEqual({ 400: 1 });
+    await expectHeld(large, "JSON depth bomb 20 MB");
+  }, 120_000);
+
+  it("refuses gzip-compressed JSON nesting bombs with a valid token as 400 or 429, never parsing one", async () => {
+    const bomb = gzipSync(jsonDepthBomb(10_000_000), { level: 9 });
+    const run = await underProbe(() => httpFlood({ address: secured.agent.otlpHttp as string, body: bomb, requests: 32, concurrency: 16, contentType: "application/json", gzipped: true, token: INGEST_TOKEN }));
+    expect(Object.keys(run.outcomes).every((status) => status === "400" || status === "429")).toBe(true);
+    expect(run.outcomes["400"]).toBeGreaterThan(0);
+    await expectHeld(run, "gzip JSON depth bombs");
+  }, 120_000);
+});
