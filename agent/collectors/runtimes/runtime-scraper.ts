@@ -8,6 +8,7 @@ import { createPageAgents, fetchPage, type PageAgents } from "./fetch-page.js";
 import type { PodTargetDiscovery } from "./pod-targets.js";
 import { detectProfile, RUNTIME_GAUGE_PROFILES } from "./profiles/index.js";
 import { indexSamples, type ModelGauges, type RuntimeName } from "./runtime-gauges.js";
+import { BoundedRegExp } from "../../../common/config/safe-regex.js";
 
 /** The model label when neither the page, the target's configuration nor its pod names one (as span metrics). */
 export const UNKNOWN_MODEL = "unknown";
@@ -84,7 +85,7 @@ export class RuntimeScraper implements Component {
   private agents: PageAgents | undefined = createPageAgents();
 
   constructor(private readonly options: RuntimeScraperOptions) {
-    this.tierRules = options.tiers.tiers.map((rule) => ({ pattern: new RegExp(rule.model), tier: rule.tier }));
+    this.tierRules = options.tiers.tiers.map((rule) => ({ pattern: new BoundedRegExp(rule.model), tier: rule.tier }));
   }
 
   async start(): Promise<void> {}
