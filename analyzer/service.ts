@@ -6,6 +6,7 @@ import { json, startHttpServer, text, type RouteHandler, type RunningServer } fr
 import type { Logger } from "../common/log.js";
 import type { FillErrorHandler } from "../common/metric-factory.js";
 import { httpGuard } from "../common/auth/http-guard.js";
+import { redactSecrets } from "../common/auth/redact.js";
 import { Refusals, registerRefusalMetric } from "../common/auth/refusals.js";
 import { plainSecurity, type Security } from "../common/auth/security.js";
 import { RecommendationActions } from "./api/recommendation-actions.js";
@@ -118,7 +119,7 @@ export async function startAnalyzer(
     "/api/v1/snapshot": () => json(200, state.snapshot ?? null),
     "/api/v1/recommendations": () => json(200, { ...stale(), recommendations: state.recommendations ?? null, actions: actions.list() }),
     "/metrics": async () => ({ status: 200, contentType: registry.contentType, body: await registry.metrics() }),
-    "/report": reportRoute({ store, slo, poolOf: poolResolver(config.pools), state: () => state, computeCeilingRatio: config.recommend.consolidation.computeCeilingRatio, source: `analyzer (${store.kind} store, ${config.source.replace(/\/\/[^@/]*@/, "//")})` }),
+    "/report": reportRoute({ store, slo, poolOf: poolResolver(config.pools), state: () => state, computeCeilingRatio: config.recommend.consolidation.computeCeilingRatio, source: `analyzer (${store.kind} store, ${redactSecrets(config.source)})` }),
     "/healthz": () => text(200, "ok\n"),
     "/readyz": () => (state.evaluatedAtMs === undefined ? text(503, "no evaluation yet\n") : text(200, "ready\n")),
   };

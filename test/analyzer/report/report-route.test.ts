@@ -62,6 +62,20 @@ it.each([
   expect(await response.text()).toMatch(message);
 });
 
+it("names its source without any piece of a password holding @, / or : (issue: hardening, reproduction 9)", async () => {
+  const config = configSchema.parse({});
+  const history = simulatedHistory(config, 2 * DAY, Date.UTC(2026, 10, 20, 6));
+  const source = "prometheus=https://svc:a@b/c:d@prometheus:9090";
+  const secured = await startAnalyzer(analyzerConfigSchema.parse({ listen: "127.0.0.1:0", interval: "1h", source, pools: history.analyzer.pools }), config.slo, history.store, silentLogger(), { now: () => history.endMs });
+  try {
+    await secured.evaluate();
+    const report = (await (await fetch(`http://127.0.0.1:${secured.address.port}/report?format=json&since=1d`)).json()) as CapacityReport;
+    expect(report.source).toBe("analyzer (memory store, prometheus=https://[redacted]@prometheus:9090)");
+  } finally {
+    await secured.shutdown();
+  }
+}, 60_000);
+
 it("takes the longest window, 730 days, over a store that holds three", async () => {
   const response = await fetch(`${base}/report?format=json&since=730d`);
   expect(response.status).toBe(200);
