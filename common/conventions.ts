@@ -28,7 +28,7 @@ export interface MetricDef {
   readonly type: MetricType;
   readonly help: string;
   readonly labels: readonly string[];
-  /** Which component exposes it, for the README's reference. */
+  /** Which component exposes it, for the metric reference (docs/reference/metrics.md). */
   readonly component: "agent: gpu" | "agent: host" | "agent: self" | "agent: pods" | "agent: spans" | "agent: runtimes" | "analyzer";
 }
 

@@ -17,15 +17,15 @@ import { SpanMetricsProcessor } from "../../agent/processors/span-metrics-proces
 import { configSchema } from "../../common/config/schema.js";
 
 const SECTIONS: Record<string, { title: string; run: () => Promise<BenchRow[]> }> = {
-  nvml: { title: "NVML sampling and /metrics (issue: agent foundation)", run: benchNvml },
-  rss: { title: "Agent memory (issue: agent foundation)", run: () => benchRss() },
-  decode: { title: "OTLP decoding (issue: runtime spans)", run: async () => (await benchOtlpDecode()).rows.map((row) => ({ name: row.name, value: row.value })) },
-  ingest: { title: "OTLP ingest through the real span pipeline (issue: runtime spans)", run: () => benchOtlpIngest({ consumerFactory: realPipeline }) },
-  fleet: { title: "Fragmentation (issue: analyzer)", run: () => benchFleet() },
-  slo: { title: "SLO evaluation from the stores (issue: analyzer)", run: () => benchSloStores() },
-  recommend: { title: "Consolidation quality and speed (issue: recommendations)", run: () => benchRecommend() },
-  security: { title: "TLS and tokens on OTLP ingest (issue: production)", run: () => benchSecurity() },
-  report: { title: "Capacity-planning report over 30 days of the simulated fleet (issue: InfluxDB and the report)", run: () => benchReport() },
+  nvml: { title: "NVML sampling and /metrics", run: benchNvml },
+  rss: { title: "Agent memory", run: () => benchRss() },
+  decode: { title: "OTLP decoding", run: async () => (await benchOtlpDecode()).rows.map((row) => ({ name: row.name, value: row.value })) },
+  ingest: { title: "OTLP ingest through the real span pipeline", run: () => benchOtlpIngest({ consumerFactory: realPipeline }) },
+  fleet: { title: "Fragmentation", run: () => benchFleet() },
+  slo: { title: "SLO evaluation from the stores", run: () => benchSloStores() },
+  recommend: { title: "Consolidation quality and speed", run: () => benchRecommend() },
+  security: { title: "TLS and tokens on OTLP ingest", run: () => benchSecurity() },
+  report: { title: "Capacity-planning report over 30 days of the simulated fleet", run: () => benchReport() },
 };
 
 /** The agent's own span pipeline: profiles, the series store, no forwarding. */

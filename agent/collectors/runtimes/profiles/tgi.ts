@@ -6,7 +6,7 @@ import { clampRatio, firstPresent, ModelTable, type RuntimeGaugeProfile, type Sa
  * `tgi_batch_current_size`. KV usage is the running batch's token reservation over the token
  * budget of the KV cache, `tgi_batch_current_max_tokens / tgi_batch_max_total_tokens`, reported
  * only by routers that expose the budget (v3 backend). TGI has no prefix-cache or preemption counters.
- * See /work/shared/reference/llm-runtime.md §3.1.
+ * Source: huggingface/text-generation-inference `docs/source/reference/metrics.md` and `router/src/server.rs`.
  */
 export const tgiProfile: RuntimeGaugeProfile = {
   runtime: "tgi",

@@ -9,7 +9,8 @@ type Labels = Readonly<Record<string, string>>;
  * (`nv_trt_llm_request_metrics{request_type="scheduled"}`, `active` on backends without it); queue
  * depth is Triton's `nv_inference_pending_request_count` plus the requests waiting inside the
  * batcher (`request_type="waiting"`, newer backends). Versions of one model fold together.
- * See /work/shared/reference/llm-runtime.md §4.
+ * Sources: triton-inference-server/server `docs/user_guide/metrics.md` and NVIDIA/TensorRT-LLM
+ * `triton_backend/inflight_batcher_llm/src/custom_metrics_reporter/custom_metrics_reporter.cc`.
  */
 export const tritonProfile: RuntimeGaugeProfile = {
   runtime: "triton",

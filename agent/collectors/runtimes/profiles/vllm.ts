@@ -6,7 +6,7 @@ import { clampRatio, counterNames, firstPresent, ModelTable, type RuntimeGaugePr
  * despite the name); the prefix-cache counters were `vllm:gpu_prefix_cache_{queries,hits}` before
  * 0.9. Counters carry `_total` in the exposition (prometheus_client). Engines of one model (data
  * parallel) fold together: counts add up, KV usage is the highest engine's.
- * See /work/shared/reference/llm-runtime.md §2 and vllm `vllm/v1/metrics/loggers.py`.
+ * Source: vllm-project/vllm `vllm/v1/metrics/loggers.py`.
  */
 export const vllmProfile: RuntimeGaugeProfile = {
   runtime: "vllm",
