@@ -38,11 +38,11 @@ export const tritonProfile: RuntimeGaugeProfile = {
     for (const s of firstPresent(page, ["nv_inference_request_failure"])) table.sum(model(s.labels), "requestsFailed", s.value);
     const queue = firstPresent(page, ["nv_inference_queue_duration_us"]);
     const compute = COMPUTE_COUNTERS.map((name) => firstPresent(page, [name]));
-    if (queue.length > 0 || compute.some((samples) => samples.length > 0)) {
-      for (const s of successes) table.sum(model(s.labels), "timedRequests", s.value);
-      for (const s of queue) table.sum(model(s.labels), "queueSecondsTotal", s.value * MICROSECONDS);
-      for (const samples of compute) for (const s of samples) table.sum(model(s.labels), "computeSecondsTotal", s.value * MICROSECONDS);
-    }
+    // Only models with duration counters (counter_latencies may be off) get a count of timed requests.
+    const timed = new Set([...queue, ...compute.flat()].map((s) => model(s.labels)));
+    for (const s of successes) if (timed.has(model(s.labels))) table.sum(model(s.labels), "timedRequests", s.value);
+    for (const s of queue) table.sum(model(s.labels), "queueSecondsTotal", s.value * MICROSECONDS);
+    for (const samples of compute) for (const s of samples) table.sum(model(s.labels), "computeSecondsTotal", s.value * MICROSECONDS);
     return table.list();
   },
 };
