@@ -79,7 +79,7 @@ export function budgetRows(rows: readonly ModelGauges[], context: RowContext, fo
   const own = new ModelTable();
   const targetOverflow = new ModelTable();
   const agentOverflow = new ModelTable();
-  const members = { target: [] as string[], agent: [] as string[] };
+  const members: { target: string[]; agent: string[] } = { target: [], agent: [] };
   const toAgentOverflow = (model: string, gauges: ModelGauges): void => {
     agentOverflow.fold(OVERFLOW_MODEL, gauges);
     members.agent.push(model);

@@ -44,8 +44,9 @@ function text(attributes: Attributes, key: string): string | undefined {
 function modelOfPod(pod: NodePod, lookups: IdentityLookups): { model?: string; source?: "pod-label" | "pod-runtime"; reason?: UnattributedReason } {
   if (pod.model !== undefined) return { model: pod.model, source: "pod-label" };
   const models = lookups.runtimeModels(pod.namespace, pod.name);
-  if (models.size === 1) return { model: [...models][0] as string, source: "pod-runtime" };
-  return { reason: models.size === 0 ? "pod_without_model" : "pod_several_models" };
+  if (models.size > 1) return { reason: "pod_several_models" };
+  for (const model of models) return { model, source: "pod-runtime" };
+  return { reason: "pod_without_model" };
 }
 
 /**
