@@ -89,7 +89,7 @@ export async function startOtlpGrpcReceiver(options: OtlpReceiverOptions & { rea
         callback(auth.kind === "unauthenticated" ? statusError(GrpcStatus.UNAUTHENTICATED, "unauthenticated") : statusError(GrpcStatus.PERMISSION_DENIED, "permission denied"));
         return;
       }
-      handleExport(call.request, callback, options);
+      handleExport(call.request, callback, options, call.getPeer());
     },
   });
   const { host, port: askedPort } = config.grpcAddr;
@@ -116,7 +116,7 @@ export async function startOtlpGrpcReceiver(options: OtlpReceiverOptions & { rea
   };
 }
 
-function handleExport(request: Buffer, callback: sendUnaryData<ExportTraceResponse>, options: OtlpReceiverOptions): void {
+function handleExport(request: Buffer, callback: sendUnaryData<ExportTraceResponse>, options: OtlpReceiverOptions, peer: string): void {
   const { config, log } = options;
   const lease = new AdmissionLease(options.admission);
   try {
@@ -125,7 +125,7 @@ function handleExport(request: Buffer, callback: sendUnaryData<ExportTraceRespon
       return;
     }
     const limits = options.limits ?? DEFAULT_DECODE_LIMITS;
-    const outcome = exportTraces(() => decodeOtlpProtobuf(request, options.filter, limits), options.consumer, log);
+    const outcome = exportTraces(() => decodeOtlpProtobuf(request, options.filter, limits), options.consumer, log, peer);
     switch (outcome.kind) {
       case "accepted":
         callback(null, outcome.partialSuccess === undefined ? {} : { partialSuccess: outcome.partialSuccess });

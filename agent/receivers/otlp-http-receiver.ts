@@ -169,7 +169,8 @@ async function handleRequest(request: IncomingMessage, response: ServerResponse,
       format === "protobuf"
         ? () => decodeOtlpProtobuf(bytes, options.filter, limits)
         : () => decodeOtlpJson(bytes.toString("utf8"), options.filter, limits);
-    writeReply(response, outcomeReply(exportTraces(decode, options.consumer, options.log), format, config.retryAfter));
+    const peer = request.socket.remoteAddress === undefined ? undefined : `${request.socket.remoteAddress}:${request.socket.remotePort ?? 0}`;
+    writeReply(response, outcomeReply(exportTraces(decode, options.consumer, options.log, peer), format, config.retryAfter));
   } finally {
     lease.release();
   }
