@@ -123,9 +123,12 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
       holdsGpu: (namespace, pod) => podModelOf(attribution(), namespace, pod, true) !== undefined,
     })
     : undefined;
+  // The span series store takes the runtimes' own request counts; it exists before the scraper runs.
+  let spans: SpanMetricsProcessor | undefined;
   const runtimes = config.runtimes.enabled && (config.runtimes.targets.length > 0 || discovery)
     ? new RuntimeScraper({
       config: config.runtimes, tiers: config.spans, log: log.child({ component: "runtimes" }), podModel: (namespace, pod) => podModelOf(attribution(), namespace, pod),
+      requestCounts: (labels, increments, atMs) => spans?.store.recordRuntimeCounts(labels, increments, atMs),
       ...(discovery ? { discovery } : {}),
     })
     : undefined;
@@ -139,11 +142,16 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
     const { createSpanExporter, OtlpForwarder: Forwarder } = await import("./exporters/otlp-forward.js");
     forwarder = new Forwarder(config.forward, createSpanExporter(config.forward), log.child({ component: "otlp-forward" }));
   }
-  const spans = new SpanMetricsProcessor({ config: config.spans, attribution, ...(forwarder ? { next: forwarder } : {}), now });
+  spans = new SpanMetricsProcessor({
+    config: config.spans, attribution, log: log.child({ component: "spans" }), now,
+    ...(runtimes ? { runtimeModels: (namespace: string, pod: string) => runtimes.modelsOfPod(namespace, pod) } : {}),
+    ...(forwarder ? { next: forwarder } : {}),
+  });
+  const spanStore = spans;
   // The InfluxDB sink (and the `influx` package) is loaded only when agent.influx.url is set.
   const influx = config.influx.url === ""
     ? undefined
-    : new (await import("./exporters/influx-sink.js")).InfluxSink({ config: config.influx, node, log: log.child({ component: "influx" }), sources: { gpu: () => gpu.view(), requests: spans.store }, now });
+    : new (await import("./exporters/influx-sink.js")).InfluxSink({ config: config.influx, node, log: log.child({ component: "influx" }), sources: { gpu: () => gpu.view(), requests: spanStore.store }, now });
   const admission = createAdmission(config.otlp.maxInflightBytes);
   const refusals = new Refusals(log.child({ component: "listeners" }));
 
@@ -156,11 +164,11 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
     registerGpuMetrics(registry, node, () => gpu.view(), onError);
     if (host) registerHostMetrics(registry, { node }, () => latestHost, onError);
     registerSelfMetrics(registry, { node, version: packageVersion(), stats: () => sampler.stats(), attribution: pods ? attribution : undefined, now }, onError);
-    registerLlmMetrics(registry, node, spans.store, () => spans.outcomes, onError);
+    registerLlmMetrics(registry, node, spanStore.store, () => spanStore.outcomes, onError, () => spanStore.unattributed.list());
     registerOtlpMetrics(registry, node, { admission, forwarder }, onError);
     registerRefusalMetric(registry, refusals, onError);
     influx?.registerMetrics(registry, onError);
-    if (runtimes) registerRuntimeMetrics(registry, node, () => runtimes.view(), onError);
+    if (runtimes) registerRuntimeMetrics(registry, node, () => runtimes.view(), onError, () => ({ series: runtimes.seriesCount, overflowed: runtimes.overflowed }));
   }
 
   let isReady = false;
@@ -192,7 +200,7 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
     listeners.push(server);
     if (config.otlp.enabled) {
       const allowed = new Set([...allowedSpanAttributes(), ...allowedResourceAttributes()]);
-      const receiverOptions = { config: config.otlp, filter: (key: string) => allowed.has(key), consumer: spans, log: log.child({ component: "otlp" }), admission, refusals };
+      const receiverOptions = { config: config.otlp, filter: (key: string) => allowed.has(key), consumer: spanStore, log: log.child({ component: "otlp" }), admission, refusals };
       const http = await startOtlpHttpReceiver({ ...receiverOptions, security: { tls: deps.security?.tlsFor("otlp-http"), auth: deps.security?.auth } });
       listeners.push(http);
       otlpAddresses.http = `${http.address.address}:${http.address.port}`;
@@ -214,7 +222,7 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
   return {
     metricsAddress: { host: server.address.address, port: server.address.port },
     otlpAddresses,
-    spans,
+    spans: spanStore,
     gpu,
     sampler,
     hasStuckNvmlCall: () => nvml.hasStuckCall(),

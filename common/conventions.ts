@@ -28,7 +28,7 @@ export interface MetricDef {
   readonly type: MetricType;
   readonly help: string;
   readonly labels: readonly string[];
-  /** Which component exposes it, for the README's reference. */
+  /** Which component exposes it, for the metric reference (docs/reference/metrics.md). */
   readonly component: "agent: gpu" | "agent: host" | "agent: self" | "agent: pods" | "agent: spans" | "agent: runtimes" | "analyzer";
 }
 
@@ -98,21 +98,26 @@ export const METRICS = {
   llmDecodeDuration: def("inferwatch_llm_decode_duration_seconds", "histogram", "Decode time of LLM requests (first to last token), seconds.", LLM_LABELS, "agent: spans"),
   llmTimeToFirstToken: def("inferwatch_llm_time_to_first_token_seconds", "histogram", "Time to first token of LLM requests, seconds.", LLM_LABELS, "agent: spans"),
   llmTimePerOutputToken: def("inferwatch_llm_time_per_output_token_seconds", "histogram", "Mean time per output token after the first, seconds.", LLM_LABELS, "agent: spans"),
-  llmRequests: def("inferwatch_llm_requests_total", "counter", "LLM requests finished, by status ok|error.", [...LLM_LABELS, "status"], "agent: spans"),
-  llmTokens: def("inferwatch_llm_tokens_total", "counter", "Tokens of finished LLM requests, by type prompt|completion.", [...LLM_LABELS, "type"], "agent: spans"),
+  llmRequests: def("inferwatch_llm_requests_total", "counter", "LLM requests finished, by status ok|error: from spans, and from the runtime's own finished-request counters where it exports them (vLLM request_success_total by finished_reason, SGLang, TGI, Triton, trtllm-serve); per series the larger of the two counts, never their sum.", [...LLM_LABELS, "status"], "agent: spans"),
+  llmTokens: def("inferwatch_llm_tokens_total", "counter", "Tokens of LLM requests, by type prompt|completion: from spans, and from the runtime's token counters where it exports them; per series the larger of the two.", [...LLM_LABELS, "type"], "agent: spans"),
   llmLastRequest: def("inferwatch_llm_last_request_timestamp_seconds", "gauge", "Unix time at which the last LLM request of the series ended (the idle signal).", LLM_LABELS, "agent: spans"),
   llmSeries: def("inferwatch_llm_series", "gauge", "LLM request label sets held now (bounded by the cardinality limit).", ["node"], "agent: spans"),
   llmOverflow: def("inferwatch_llm_series_overflow_total", "counter", "Spans recorded under model=\"__overflow__\" because their label set was past the cardinality limit.", ["node"], "agent: spans"),
   llmExpired: def("inferwatch_llm_series_expired_total", "counter", "LLM request label sets dropped after the series TTL without requests.", ["node"], "agent: spans"),
+  llmUnattributed: def("inferwatch_llm_unattributed_spans_total", "counter", "LLM request spans recorded under model=\"unknown\" because nothing named their model, by runtime and by why the pod-based lookups failed (no_pod_identity, pod_not_on_node, peer_ambiguous, pod_without_model, pod_several_models).", ["node", "runtime", "reason"], "agent: spans"),
   otlpSpans: def("inferwatch_otlp_spans_total", "counter", "Spans received over OTLP, by outcome: recorded (an LLM request), ignored (not an LLM request span), rejected (malformed).", ["node", "outcome"], "agent: spans"),
 
-  llmKvCacheUsage: def("inferwatch_llm_kv_cache_usage_ratio", "gauge", "Share of the runtime's KV-cache in use (vLLM kv_cache_usage_perc, TensorRT-LLM used/max blocks, TGI batch tokens/max total tokens), 0..1; the highest of the model's engines.", LLM_LABELS, "agent: runtimes"),
-  llmPrefixCacheHitRatio: def("inferwatch_llm_prefix_cache_hit_ratio", "gauge", "Share of prefix-cache queries (tokens) that hit, over the queries between the runtime's last two scrapes that saw any (the first scrape: since the runtime started), 0..1.", LLM_LABELS, "agent: runtimes"),
-  llmPrefixCacheQueries: def("inferwatch_llm_prefix_cache_queries_total", "counter", "Prefix-cache queries since the runtime started, in tokens (vLLM prefix_cache_queries).", LLM_LABELS, "agent: runtimes"),
-  llmPrefixCacheHits: def("inferwatch_llm_prefix_cache_hits_total", "counter", "Prefix-cache hits since the runtime started, in tokens (vLLM prefix_cache_hits).", LLM_LABELS, "agent: runtimes"),
-  llmQueueDepth: def("inferwatch_llm_queue_depth", "gauge", "Requests waiting in the runtime's queue now (vLLM num_requests_waiting, TGI tgi_queue_size, Triton pending + TensorRT-LLM waiting).", LLM_LABELS, "agent: runtimes"),
-  llmBatchSize: def("inferwatch_llm_batch_size", "gauge", "Requests in the runtime's running batch now (vLLM num_requests_running, TGI tgi_batch_current_size, TensorRT-LLM scheduled requests).", LLM_LABELS, "agent: runtimes"),
-  llmPreemptions: def("inferwatch_llm_preemptions_total", "counter", "Requests the runtime preempted (KV-cache exhausted) since it started (vLLM num_preemptions).", LLM_LABELS, "agent: runtimes"),
+  llmKvCacheUsage: def("inferwatch_llm_kv_cache_usage_ratio", "gauge", "Share of the runtime's KV-cache in use (vLLM kv_cache_usage_perc, SGLang token_usage, TensorRT-LLM used/max blocks or kv_cache_utilization, TGI batch tokens/max total tokens), 0..1; the highest of the model's engines.", LLM_LABELS, "agent: runtimes"),
+  llmPrefixCacheHitRatio: def("inferwatch_llm_prefix_cache_hit_ratio", "gauge", "Share of prefix-cache queries (tokens) that hit, over the queries between the runtime's last two scrapes that saw any (the first scrape: since the runtime started), 0..1; where a runtime exports only a hit-rate gauge (vLLM V0 gpu_prefix_cache_hit_rate, TensorRT-LLM kv_cache_hit_rate), that gauge.", LLM_LABELS, "agent: runtimes"),
+  llmPrefixCacheQueries: def("inferwatch_llm_prefix_cache_queries_total", "counter", "Prefix-cache queries since the runtime started, in tokens (vLLM prefix_cache_queries, SGLang and trtllm-serve prompt tokens) or blocks (trtllm-serve without cached-token counters: reused + missed blocks).", LLM_LABELS, "agent: runtimes"),
+  llmPrefixCacheHits: def("inferwatch_llm_prefix_cache_hits_total", "counter", "Prefix-cache hits since the runtime started, in tokens (vLLM prefix_cache_hits, SGLang cached_tokens, trtllm-serve prompt_cached_tokens) or blocks (trtllm-serve reused blocks).", LLM_LABELS, "agent: runtimes"),
+  llmQueueDepth: def("inferwatch_llm_queue_depth", "gauge", "Requests waiting in the runtime's queue now (vLLM num_requests_waiting_by_reason{reason=\"capacity\"} where present, else num_requests_waiting; SGLang num_queue_reqs; TGI tgi_queue_size; Triton pending + TensorRT-LLM waiting; trtllm-serve num_requests_waiting).", LLM_LABELS, "agent: runtimes"),
+  llmBatchSize: def("inferwatch_llm_batch_size", "gauge", "Requests in the runtime's running batch now (vLLM num_requests_running, SGLang num_running_reqs, TGI tgi_batch_current_size, TensorRT-LLM scheduled requests, trtllm-serve num_requests_running).", LLM_LABELS, "agent: runtimes"),
+  llmPreemptions: def("inferwatch_llm_preemptions_total", "counter", "Requests the runtime preempted (KV-cache exhausted) since it started (vLLM num_preemptions, SGLang num_retracted_requests).", LLM_LABELS, "agent: runtimes"),
+  llmMeanQueueTime: def("inferwatch_llm_runtime_mean_queue_seconds", "gauge", "Mean time the requests that finished between the runtime's last two scrapes that saw any spent queued, seconds, from the runtime's cumulative duration counters (Triton nv_inference_queue_duration_us ÷ nv_inference_request_success). A mean, not a distribution: no percentile can be read from it.", LLM_LABELS, "agent: runtimes"),
+  llmMeanComputeTime: def("inferwatch_llm_runtime_mean_compute_seconds", "gauge", "Mean compute time (input + inference + output) of the requests that finished between the runtime's last two scrapes that saw any, seconds (Triton nv_inference_compute_{input,infer,output}_duration_us ÷ nv_inference_request_success). A mean, not a distribution.", LLM_LABELS, "agent: runtimes"),
+  runtimeSeries: def("inferwatch_runtime_series", "gauge", "Runtime gauge label sets (model rows) held now, bounded per target and per agent (agent.runtimes.maxSeriesPerTarget, maxSeries).", ["node"], "agent: runtimes"),
+  runtimeSeriesOverflow: def("inferwatch_runtime_series_overflow_total", "counter", "Model rows of runtime pages folded into model=\"__overflow__\" because a target or the agent was at its series limit, counted once per scrape that folded them, by limit (target|agent).", ["node", "limit"], "agent: runtimes"),
   runtimeScrapeUp: def("inferwatch_runtime_scrape_up", "gauge", "1 when the last scrape of the runtime's /metrics answered in time with a readable page, else 0.", ["node", "target", "runtime"], "agent: runtimes"),
   runtimeScrapeDuration: def("inferwatch_runtime_scrape_duration_seconds", "gauge", "Wall time of the last scrape of the runtime's /metrics, seconds (the timeout when it hung).", ["node", "target", "runtime"], "agent: runtimes"),
 

@@ -1,6 +1,6 @@
 /**
- * NVML ABI facts the binding relies on, from nvml.h (NVML 12.x/13.x; see
- * ../shared/reference/gpu-telemetry.md §3 for the header lines and struct offsets).
+ * NVML ABI facts the binding relies on, from nvml.h (NVML 12.x/13.x; the header as published in
+ * NVIDIA/go-nvml `gen/nvml/nvml.h`, NVML 13.3.29; struct offsets checked by compiling against it).
  */
 
 /** nvmlReturn_t values the agent acts on. */

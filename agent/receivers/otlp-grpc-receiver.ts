@@ -95,7 +95,7 @@ export async function startOtlpGrpcReceiver(options: OtlpReceiverOptions & { rea
     interceptors: [ingestGate({ auth: options.security?.auth, admission: options.admission, maxMessageBytes: config.maxBodyBytes, waitMs: config.retryAfter, refusals })],
   });
   server.addService(TRACE_SERVICE_DEFINITION, {
-    Export: (call: ServerUnaryCall<Buffer, ExportTraceResponse>, callback: sendUnaryData<ExportTraceResponse>) => handleExport(call.request, callback, options),
+    Export: (call: ServerUnaryCall<Buffer, ExportTraceResponse>, callback: sendUnaryData<ExportTraceResponse>) => handleExport(call.request, callback, options, call.getPeer()),
   });
   const credentials = options.security?.tls?.grpcCredentials() ?? ServerCredentials.createInsecure();
   const injector = server.createConnectionInjector(credentials);
@@ -131,12 +131,12 @@ export async function startOtlpGrpcReceiver(options: OtlpReceiverOptions & { rea
   };
 }
 
-/** Decodes an admitted message and hands it on; the gate holds its admission until the answer is sent. */
-function handleExport(request: Buffer, callback: sendUnaryData<ExportTraceResponse>, options: OtlpReceiverOptions): void {
+/** Decodes an admitted message and hands it on with the sender's `peer` address; the gate holds its admission until the answer is sent. */
+function handleExport(request: Buffer, callback: sendUnaryData<ExportTraceResponse>, options: OtlpReceiverOptions, peer: string): void {
   const { config, log } = options;
   try {
     const limits = options.limits ?? DEFAULT_DECODE_LIMITS;
-    const outcome = exportTraces(() => decodeOtlpProtobuf(request, options.filter, limits), options.consumer, log);
+    const outcome = exportTraces(() => decodeOtlpProtobuf(request, options.filter, limits), options.consumer, log, peer);
     switch (outcome.kind) {
       case "accepted":
         callback(null, outcome.partialSuccess === undefined ? {} : { partialSuccess: outcome.partialSuccess });

@@ -185,8 +185,9 @@ async function handleRequest(request: IncomingMessage, response: ServerResponse,
     }
     const limits = options.limits ?? DEFAULT_DECODE_LIMITS;
     const bytes = body.bytes;
+    const peer = request.socket.remoteAddress === undefined ? undefined : `${request.socket.remoteAddress}:${request.socket.remotePort ?? 0}`;
     if (format === "protobuf") {
-      writeReply(response, outcomeReply(exportTraces(() => decodeOtlpProtobuf(bytes, options.filter, limits), options.consumer, options.log), format, config.retryAfter));
+      writeReply(response, outcomeReply(exportTraces(() => decodeOtlpProtobuf(bytes, options.filter, limits), options.consumer, options.log, peer), format, config.retryAfter));
       return;
     }
     const text = bytes.toString("utf8");
@@ -195,7 +196,7 @@ async function handleRequest(request: IncomingMessage, response: ServerResponse,
       if (admitted.kind !== "invalid") refused(admitted.kind === "busy" ? "busy" : "too_large");
       return writeReply(response, admitted.kind === "busy" ? busyReply(format, config.retryAfter) : statusReply(admitted.kind === "invalid" ? 400 : 413, format, RpcCode.INVALID_ARGUMENT, admitted.message));
     }
-    writeReply(response, outcomeReply(exportTraces(() => decodeScannedOtlpJson(text, options.filter, limits), options.consumer, options.log), format, config.retryAfter));
+    writeReply(response, outcomeReply(exportTraces(() => decodeScannedOtlpJson(text, options.filter, limits), options.consumer, options.log, peer), format, config.retryAfter));
   } finally {
     lease.release();
   }

@@ -85,11 +85,11 @@ export type ExportOutcome =
   | { readonly kind: "failed"; readonly message: string };
 
 /**
- * Decodes one request body with `decode` and hands the spans to `consumer`. Never throws: a decoder
+ * Decodes one request body with `decode` and hands the spans, with the sender's `peer` address, to `consumer`. Never throws: a decoder
  * error of any kind is an invalid body (hostile input must not turn into a 5xx), and consumer errors
  * are classified as described on {@link PipelineUnavailableError}.
  */
-export function exportTraces(decode: () => DecodedTraces, consumer: SpanConsumer, log: Logger): ExportOutcome {
+export function exportTraces(decode: () => DecodedTraces, consumer: SpanConsumer, log: Logger, peer?: string): ExportOutcome {
   let traces: DecodedTraces;
   try {
     traces = decode();
@@ -101,7 +101,7 @@ export function exportTraces(decode: () => DecodedTraces, consumer: SpanConsumer
   }
   let consumed: ConsumeResult;
   try {
-    consumed = consumer.consume(traces);
+    consumed = consumer.consume(traces, peer);
   } catch (err) {
     if (isPipelineUnavailable(err)) return { kind: "unavailable", message: err.message };
     log.error({ err: errorMessage(err) }, "span consumer failed");

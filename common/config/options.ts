@@ -69,6 +69,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { path: "agent.runtimes.targets", flag: "runtime-targets", valueName: "list", description: "Runtime /metrics URLs to scrape (the config file also takes runtime, model, namespace, pod, tier per target).", commands: AGENT, isList: true },
   { path: "agent.runtimes.interval", flag: "runtime-interval", valueName: "duration", description: "How often the runtimes' /metrics are scraped.", commands: AGENT },
   { path: "agent.runtimes.podPort", flag: "runtime-pod-port", valueName: "port", description: "Port of the runtime /metrics on GPU pods without a metrics-port annotation; 0: annotated pods only.", commands: AGENT },
+  { path: "agent.runtimes.maxSeriesPerTarget", flag: "runtime-max-series-per-target", valueName: "n", description: "Model rows one runtime page may add before new models fold into model=\"__overflow__\".", commands: AGENT },
+  { path: "agent.runtimes.maxSeries", flag: "runtime-max-series", valueName: "n", description: "Model rows all runtime pages together may add before new rows fold into model=\"__overflow__\".", commands: AGENT },
   { path: "agent.runtimes.timeout", flag: "runtime-timeout", valueName: "duration", description: "How long one runtime's /metrics may take before it is reported down.", commands: AGENT },
   { path: "agent.pods.kubeApi.url", flag: "kube-api-url", valueName: "url", description: "Kubernetes API for pod labels (default: in-cluster when available).", commands: AGENT },
   { path: "analyzer.listen", flag: "listen", valueName: "host:port", description: "Analyzer listen address (JSON API, /metrics).", commands: ANALYZER },

@@ -204,8 +204,8 @@ const metricsUrl = z.string().refine((value) => {
 const runtimeTargetSchema = z.preprocess((value) => (typeof value === "string" ? { url: value } : value),
   z.strictObject({
     url: metricsUrl,
-    /** vllm, tgi or triton; detected from the metric names when absent. */
-    runtime: z.enum(["vllm", "tgi", "triton"]).optional(),
+    /** vllm, sglang, tgi, triton or trtllm (trtllm-serve); detected from the metric names when absent. */
+    runtime: z.enum(["vllm", "sglang", "tgi", "triton", "trtllm"]).optional(),
     /** Model label when the runtime's page names none (TGI) or to override it. */
     model: nonEmpty.optional(),
     namespace: z.string().optional(),
@@ -231,6 +231,10 @@ export const runtimesConfigSchema = z.strictObject({
   podRelistInterval: durationMs("60s", { min: "1s", max: "1d" }),
   /** Largest /metrics page read from a runtime. */
   maxBodyBytes: byteSize("16MiB"),
+  /** Model rows one target's page may add; past it new models fold into model="__overflow__". */
+  maxSeriesPerTarget: z.coerce.number().int().min(2).default(64),
+  /** Model rows all targets together may add; past it new rows fold into one model="__overflow__" row. */
+  maxSeries: z.coerce.number().int().min(2).default(1000),
 }).refine((runtimes) => runtimes.timeout <= runtimes.interval, {
   message: "timeout must not exceed interval (one scrape round must end before the next)",
   path: ["timeout"],

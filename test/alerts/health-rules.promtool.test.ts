@@ -205,7 +205,7 @@ describe("GPU, agent and capacity alerts under promtool", { timeout: 120_000 }, 
     expect([...covered].sort()).toEqual([...expected].sort());
   });
 
-  it("sort the XIDs as the issue lists them (the cases below are built from these lists)", () => {
+  it("sort the XIDs as the runbooks list them (the cases below are built from these lists)", () => {
     expect([...CRITICAL_XIDS].sort((a, b) => a - b)).toEqual([48, 62, 64, 74, 79, 95, 119, 120]);
     expect([...WARNING_XIDS]).toEqual([94]);
     expect([...APPLICATION_XIDS].sort((a, b) => a - b)).toEqual([13, 31, 43]);

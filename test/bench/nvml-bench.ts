@@ -25,7 +25,7 @@ function cpuMicros(fn: () => void): number {
   return spent.user + spent.system;
 }
 
-/** Eight H100s, each with ten processes, as the benchmark asks. */
+/** Eight H100s, each with ten processes, a large inference node. */
 export function eightGpuScenario() {
   return {
     gpus: Array.from({ length: 8 }, (_, i) => gpu(i, { nvlink_count: 18, procs: Array.from({ length: 10 }, (_, p) => [1000 * (i + 1) + p, (p + 1) * GIB] as const) })),

@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every benchmark, printed as Markdown tables. Set BENCH_ONLY to a comma list of
- * sections (nvml, rss, decode, ingest, fleet, slo, recommend, report, security) to run some, and BENCH_RSS_MINUTES to shorten the memory run.
+ * sections (nvml, rss, decode, ingest, fleet, slo, recommend, report, security, runtimes) to run some, and BENCH_RSS_MINUTES to shorten the memory run.
  */
 import { benchFleet } from "./fleet-bench.js";
 import { benchNvml } from "./nvml-bench.js";
@@ -9,6 +9,7 @@ import { benchOtlpIngest } from "./otlp-ingest-bench.js";
 import { benchRecommend } from "./recommend-bench.js";
 import { benchReport } from "./report-bench.js";
 import { benchRss } from "./rss-bench.js";
+import { benchRuntimePages } from "./runtime-page-bench.js";
 import { benchSecurity } from "./security-bench.js";
 import { benchSloStores } from "./slo-store-bench.js";
 import { renderTable, type BenchRow } from "./table.js";
@@ -17,15 +18,16 @@ import { SpanMetricsProcessor } from "../../agent/processors/span-metrics-proces
 import { configSchema } from "../../common/config/schema.js";
 
 const SECTIONS: Record<string, { title: string; run: () => Promise<BenchRow[]> }> = {
-  nvml: { title: "NVML sampling and /metrics (issue: agent foundation)", run: benchNvml },
-  rss: { title: "Agent memory (issue: agent foundation)", run: () => benchRss() },
-  decode: { title: "OTLP decoding (issue: runtime spans)", run: async () => (await benchOtlpDecode()).rows.map((row) => ({ name: row.name, value: row.value })) },
-  ingest: { title: "OTLP ingest through the real span pipeline (issue: runtime spans)", run: () => benchOtlpIngest({ consumerFactory: realPipeline }) },
-  fleet: { title: "Fragmentation (issue: analyzer)", run: () => benchFleet() },
-  slo: { title: "SLO evaluation from the stores (issue: analyzer)", run: () => benchSloStores() },
-  recommend: { title: "Consolidation quality and speed (issue: recommendations)", run: () => benchRecommend() },
-  security: { title: "TLS and tokens on OTLP ingest (issue: production)", run: () => benchSecurity() },
-  report: { title: "Capacity-planning report over 30 days of the simulated fleet (issue: InfluxDB and the report)", run: () => benchReport() },
+  nvml: { title: "NVML sampling and /metrics", run: benchNvml },
+  rss: { title: "Agent memory", run: () => benchRss() },
+  decode: { title: "OTLP decoding", run: async () => (await benchOtlpDecode()).rows.map((row) => ({ name: row.name, value: row.value })) },
+  ingest: { title: "OTLP ingest through the real span pipeline", run: () => benchOtlpIngest({ consumerFactory: realPipeline }) },
+  fleet: { title: "Fragmentation", run: () => benchFleet() },
+  slo: { title: "SLO evaluation from the stores", run: () => benchSloStores() },
+  recommend: { title: "Consolidation quality and speed", run: () => benchRecommend() },
+  security: { title: "TLS and tokens on OTLP ingest", run: () => benchSecurity() },
+  report: { title: "Capacity-planning report over 30 days of the simulated fleet", run: () => benchReport() },
+  runtimes: { title: "Runtime pages: a stock vLLM page and one of 100,000 models", run: () => benchRuntimePages() },
 };
 
 /** The agent's own span pipeline: profiles, the series store, no forwarding. */

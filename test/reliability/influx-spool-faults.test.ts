@@ -1,5 +1,5 @@
 /**
- * Faults under the InfluxDB sink's disk spool (issue 8), against a real influxd:
+ * Faults under the InfluxDB sink's disk spool, against a real influxd:
  * - disk full: the real agent with its spool on a 64 KiB tmpfs (mounted in a private user and mount
  *   namespace, `unshare -rm`, so no root is needed) while InfluxDB is down. The disk answers ENOSPC;
  *   the spool keeps the newest points by deleting its oldest segments, counts them
