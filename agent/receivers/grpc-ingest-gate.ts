@@ -9,10 +9,12 @@
  * - A refused token ends the call with UNAUTHENTICATED (or PERMISSION_DENIED) before a byte of the
  *   message is read; what the client still sends is discarded unread (HTTP/2 flow control keeps at
  *   most one stream window, 64 KiB, buffered meanwhile).
- * - Admission reserves `maxMessageBytes` (the decompressed-size cap, grpc.max_receive_message_length)
- *   before the message is read, waiting up to `waitMs` behind earlier calls; past that the call ends
- *   with RESOURCE_EXHAUSTED and a RetryInfo. Once the message is in, the reservation shrinks to its
- *   real size; it is given back when the response is sent or the call is cancelled.
+ * - Admission reserves twice `maxMessageBytes` (the decompressed-size cap,
+ *   grpc.max_receive_message_length) before the message is read: while grpc-js inflates a message
+ *   it holds the inflated pieces and then their concatenation at once (decompressMessage). The call
+ *   waits up to `waitMs` behind earlier calls; past that it ends with RESOURCE_EXHAUSTED and a
+ *   RetryInfo. Once the message is in, the reservation shrinks to its real size; it is given back
+ *   when the response is sent or the call is cancelled.
  *
  * Interceptor API: https://github.com/grpc/grpc-node/blob/master/doc/server-interceptors.md
  * (grpc-js 1.10+).
@@ -26,12 +28,15 @@ import { encodeStatusProtobuf, retryInfoDetail, type RpcCode } from "./otlp-resp
 /** The listener name refusals are counted under. */
 const LISTENER = "otlp-grpc";
 
+/** Copies of a message grpc-js holds at once while inflating it: the inflated pieces and their concatenation. */
+const INFLATE_COPIES = 2;
+
 /** What the gate checks. */
 export interface IngestGateOptions {
   /** Token checks; undefined: tokens are off and every call passes this check. */
   readonly auth: TokenAuth | undefined;
   readonly admission: Admission;
-  /** Reserved per call before its message is read: the largest message after decompression. */
+  /** The largest message after decompression; twice this is reserved per call before its message is read. */
   readonly maxMessageBytes: number;
   /** How long a call waits for room before RESOURCE_EXHAUSTED; also the RetryInfo delay. */
   readonly waitMs: number;
@@ -75,13 +80,14 @@ function gatedCall(call: ServerInterceptingCallInterface, options: IngestGateOpt
             call.sendStatus(decision.kind === "unauthenticated" ? grpcStatus(GrpcStatus.UNAUTHENTICATED, "unauthenticated") : grpcStatus(GrpcStatus.PERMISSION_DENIED, "permission denied"));
             return;
           }
-          const wait = options.admission.waitToAcquire(options.maxMessageBytes, options.waitMs);
+          const reservation = INFLATE_COPIES * options.maxMessageBytes;
+          const wait = options.admission.waitToAcquire(reservation, options.waitMs);
           cancelWait = wait.cancel;
           void wait.granted.then((isGranted) => {
             cancelWait = undefined;
             if (isGranted && isDone) {
               // Cancelled while the grant was on its way: nothing will read the message.
-              options.admission.release(options.maxMessageBytes);
+              options.admission.release(reservation);
               return;
             }
             if (isDone) return;
@@ -90,7 +96,7 @@ function gatedCall(call: ServerInterceptingCallInterface, options: IngestGateOpt
               call.sendStatus(grpcStatus(GrpcStatus.RESOURCE_EXHAUSTED, "receiver is at its in-flight byte limit, retry later", options.waitMs));
               return;
             }
-            heldBytes = options.maxMessageBytes;
+            heldBytes = reservation;
             pass(metadata);
           });
         },

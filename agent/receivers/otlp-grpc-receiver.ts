@@ -12,9 +12,9 @@
  * - Token, then admission, before the message is read: grpc-ingest-gate.ts. Nothing of a call
  *   without a valid token is read or inflated, and inflating a message needs room in the budget.
  * - Size: grpc-js refuses a message whose frame is longer than grpc.max_receive_message_length
- *   (= config.maxBodyBytes) and stops inflating a `grpc-encoding: gzip`/`deflate` message once its
- *   output passes the same length, both with RESOURCE_EXHAUSTED (grpc-js server-interceptors.js,
- *   decompressMessage; stream-decoder.js).
+ *   (the smaller of config.maxGrpcMessageBytes and config.maxBodyBytes) and stops inflating a
+ *   `grpc-encoding: gzip`/`deflate` message once its output passes the same length, both with
+ *   RESOURCE_EXHAUSTED (grpc-js server-interceptors.js, decompressMessage; stream-decoder.js).
  *
  * Status codes follow the OTLP/gRPC rules (https://opentelemetry.io/docs/specs/otlp/#otlpgrpc-response):
  * INVALID_ARGUMENT for an undecodable message (not retried), RESOURCE_EXHAUSTED when admission
@@ -88,11 +88,12 @@ const SHUTDOWN_GRACE_MS = 2_000;
 export async function startOtlpGrpcReceiver(options: OtlpReceiverOptions & { readonly security?: IngestSecurity | undefined }): Promise<RunningReceiver> {
   const { config, log } = options;
   const refusals = options.refusals ?? new Refusals(log);
+  const maxMessageBytes = Math.min(config.maxBodyBytes, config.maxGrpcMessageBytes);
   const server = new Server({
-    "grpc.max_receive_message_length": config.maxBodyBytes,
+    "grpc.max_receive_message_length": maxMessageBytes,
     "grpc.max_concurrent_streams": config.maxConcurrentStreams,
     ...CONNECTION_OPTIONS,
-    interceptors: [ingestGate({ auth: options.security?.auth, admission: options.admission, maxMessageBytes: config.maxBodyBytes, waitMs: config.retryAfter, refusals })],
+    interceptors: [ingestGate({ auth: options.security?.auth, admission: options.admission, maxMessageBytes, waitMs: config.retryAfter, refusals })],
   });
   server.addService(TRACE_SERVICE_DEFINITION, {
     Export: (call: ServerUnaryCall<Buffer, ExportTraceResponse>, callback: sendUnaryData<ExportTraceResponse>) => handleExport(call.request, callback, options, call.getPeer()),

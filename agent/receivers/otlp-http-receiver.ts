@@ -190,38 +190,39 @@ async function handleRequest(request: IncomingMessage, response: ServerResponse,
       writeReply(response, outcomeReply(exportTraces(() => decodeOtlpProtobuf(bytes, options.filter, limits), options.consumer, options.log, peer), format, config.retryAfter));
       return;
     }
-    const text = bytes.toString("utf8");
-    const admitted = admitJsonParse(text, lease, limits, config.maxInflightBytes);
+    const admitted = admitJsonParse(bytes, lease, limits, config.maxInflightBytes);
     if (admitted.kind !== "admitted") {
       if (admitted.kind !== "invalid") refused(admitted.kind === "busy" ? "busy" : "too_large");
       return writeReply(response, admitted.kind === "busy" ? busyReply(format, config.retryAfter) : statusReply(admitted.kind === "invalid" ? 400 : 413, format, RpcCode.INVALID_ARGUMENT, admitted.message));
     }
+    const text = admitted.text;
     writeReply(response, outcomeReply(exportTraces(() => decodeScannedOtlpJson(text, options.filter, limits), options.consumer, options.log, peer), format, config.retryAfter));
   } finally {
     lease.release();
   }
 }
 
-/** Whether an OTLP/JSON text may be parsed now: its nesting checked and its estimated parse cost taken from the lease. */
+/** Whether an OTLP/JSON body may be parsed now: its text (charged first), its nesting checked and its estimated parse cost taken from the lease. */
 type JsonAdmission =
-  | { readonly kind: "admitted" }
+  | { readonly kind: "admitted"; readonly text: string }
   | { readonly kind: "invalid"; readonly message: string }
   | { readonly kind: "too-costly"; readonly message: string }
   | { readonly kind: "busy" };
 
-function admitJsonParse(text: string, lease: AdmissionLease, limits: DecodeLimits, maxInflightBytes: number): JsonAdmission {
+function admitJsonParse(bytes: Buffer, lease: AdmissionLease, limits: DecodeLimits, maxInflightBytes: number): JsonAdmission {
   let cost: number;
   try {
-    cost = estimateJsonParseBytes(scanOtlpJson(text, limits), text.length);
+    // Scanned as bytes: nothing is allocated for a body refused here. A text has at most one character per byte.
+    cost = estimateJsonParseBytes(scanOtlpJson(bytes, limits), bytes.length);
   } catch (err) {
     if (err instanceof OtlpDecodeError) return { kind: "invalid", message: err.message };
     throw err;
   }
   if (lease.heldBytes + cost > maxInflightBytes) {
-    const mib = (bytes: number): string => (bytes / 1024 / 1024).toFixed(1);
+    const mib = (count: number): string => (count / 1024 / 1024).toFixed(1);
     return { kind: "too-costly", message: `parsing this OTLP/JSON body would take about ${mib(cost)} MiB, more than the in-flight budget of ${mib(maxInflightBytes)} MiB allows; send smaller batches or protobuf` };
   }
-  return lease.tryAcquire(cost) ? { kind: "admitted" } : { kind: "busy" };
+  return lease.tryAcquire(cost) ? { kind: "admitted", text: bytes.toString("utf8") } : { kind: "busy" };
 }
 
 /** How reading a request body ended. */

@@ -101,6 +101,13 @@ export const otlpConfigSchema = z.strictObject({
   grpcAddr: listenAddress("0.0.0.0:4317"),
   /** Largest request body accepted, measured after decompression (a gzip bomb stops here). */
   maxBodyBytes: byteSize("20MiB"),
+  /**
+   * Largest OTLP/gRPC message, after decompression, when smaller than maxBodyBytes: 4 MiB, the
+   * OpenTelemetry Collector's and grpc-go's default (configgrpc max_recv_msg_size_mib). Every gRPC call
+   * reserves twice this much of the in-flight budget before its message is read, since grpc-js
+   * inflates a message whole (pieces, then their concatenation) before anyone sees it.
+   */
+  maxGrpcMessageBytes: byteSize("4MiB"),
   /** Request bytes being received or decoded at once; past it requests get 429 / RESOURCE_EXHAUSTED. */
   maxInflightBytes: byteSize("32MiB"),
   /** What Retry-After says when the pipeline is full; also how long a gRPC call waits for room in the budget. */
@@ -111,6 +118,9 @@ export const otlpConfigSchema = z.strictObject({
   maxConcurrentStreams: z.coerce.number().int().min(1).max(1_000).default(16),
 }).refine((otlp) => otlp.maxInflightBytes >= otlp.maxBodyBytes, {
   message: "maxInflightBytes must be at least maxBodyBytes, or a request of the largest allowed size could never be admitted",
+  path: ["maxInflightBytes"],
+}).refine((otlp) => otlp.maxInflightBytes >= 2 * Math.min(otlp.maxBodyBytes, otlp.maxGrpcMessageBytes), {
+  message: "maxInflightBytes must be at least twice the gRPC message limit (the smaller of maxGrpcMessageBytes and maxBodyBytes): each gRPC call reserves that before its message is read",
   path: ["maxInflightBytes"],
 });
 
@@ -229,8 +239,13 @@ export const runtimesConfigSchema = z.strictObject({
   pathAnnotation: nonEmpty.default("prometheus.io/path"),
   /** How often the pods of this node are listed again for targets (Kubernetes API). */
   podRelistInterval: durationMs("60s", { min: "1s", max: "1d" }),
-  /** Largest /metrics page read from a runtime. */
-  maxBodyBytes: byteSize("16MiB"),
+  /**
+   * Largest /metrics page read from a runtime; a larger one reports the target down. A page is parsed
+   * whole, and a page of many model rows costs about 30 times its size while it is (a 3.1 MiB page of
+   * 50,000 rows grew the agent by 100 MiB), so this bounds what one scrape can cost against the
+   * DaemonSet's 256 MiB. 1 MiB is 200 times a stock vLLM, SGLang, TGI or Triton page (3–6 KiB).
+   */
+  maxBodyBytes: byteSize("1MiB"),
   /** Model rows one target's page may add; past it new models fold into model="__overflow__". */
   maxSeriesPerTarget: z.coerce.number().int().min(2).default(64),
   /** Model rows all targets together may add; past it new rows fold into one model="__overflow__" row. */

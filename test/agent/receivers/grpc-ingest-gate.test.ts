@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
 import { createAdmission, type Admission } from "../../../agent/receivers/admission.js";
 import { startOtlpGrpcReceiver } from "../../../agent/receivers/otlp-grpc-receiver.js";
@@ -19,7 +20,7 @@ import { Refusals } from "../../../common/auth/refusals.js";
 import { TokenAuth } from "../../../common/auth/token-auth.js";
 import { silentLogger } from "../../../common/log.js";
 import { vllmRawSpan } from "../../fixtures/spans.js";
-import { partialHttp2Export, rawExport, rawGrpcClient } from "./grpc-client.js";
+import { partialHttp2Export, rawExport, rawGrpcClient, rawHttp2Export } from "./grpc-client.js";
 import { allowListFilter, decodeRpcStatus, protobufRequest, receiverConfig, RecordingConsumer, retryInfoDelayMs, toReadableSpan } from "./receiver-harness.js";
 
 const INGEST = "ingest-token-0123456789abcdef";
@@ -110,11 +111,20 @@ describe("the OTLP/gRPC receiver's gate", () => {
     expect(admission.counters.inflightBytes).toBe(0);
   });
 
-  it("reserves the largest message before reading and holds only the message's size once it is in", async () => {
-    const { admission, client } = await start({ maxBodyBytes: "1MiB" }, false);
+  it("reserves twice the largest message before reading (grpc-js holds two copies while inflating) and holds only the message's size once it is in", async () => {
+    const { admission, client } = await start({ maxBodyBytes: "1MiB", maxInflightBytes: "2MiB" }, false);
     expect((await rawExport(client, protobufRequest([toReadableSpan(vllmRawSpan())]))).ok).toBe(true);
-    expect(admission.counters.peakInflightBytes).toBe(1024 * 1024);
+    expect(admission.counters.peakInflightBytes).toBe(2 * 1024 * 1024);
     expect(admission.counters.inflightBytes).toBe(0);
+  });
+
+  it("takes maxGrpcMessageBytes (4 MiB by default) as the message limit when it is below maxBodyBytes, and refuses a message inflating past it", async () => {
+    const { admission, client, port } = await start({ maxBodyBytes: "20MiB", maxInflightBytes: "32MiB" }, false);
+    expect((await rawExport(client, protobufRequest([toReadableSpan(vllmRawSpan())]))).ok).toBe(true);
+    expect(admission.counters.peakInflightBytes).toBe(2 * 4 * 1024 * 1024);
+    const status = await rawHttp2Export(port, gzipSync(Buffer.alloc(5 * 1024 * 1024)), { gzipped: true });
+    expect(status.code).toBe(GrpcStatus.RESOURCE_EXHAUSTED);
+    expect(status.message).toMatch(/decompresses to a size larger than 4194304/);
   });
 
   it("gives the reservation back when the client goes away before sending its message", async () => {

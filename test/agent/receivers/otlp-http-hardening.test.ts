@@ -95,7 +95,7 @@ describe("the OTLP/HTTP receiver on JSON built to cost it", () => {
 
 describe("the OTLP/HTTP receiver's connections", () => {
   it("closes the connection after refusing a body it did not read", async () => {
-    const { port, refusals } = await start({ maxBodyBytes: "1KiB", maxInflightBytes: "1KiB" });
+    const { port, refusals } = await start({ maxBodyBytes: "1KiB", maxInflightBytes: "2KiB" });
     const response = await rawRequest(port, { headers: { ...JSON_TYPE, "content-length": 4096 }, body: Buffer.alloc(16) });
     expect(response.status).toBe(413);
     expect(response.headers.connection).toBe("close");

@@ -40,7 +40,7 @@ beforeAll(async () => {
   writeFileSync(tokenFile, `ingest:vllm:${INGEST}\nviewer:grafana:${VIEWER}\n`);
   auth = (await TokenAuth.load(authConfigSchema.parse({ tokenFile }), log)) as TokenAuth;
   consumer = new RecordingConsumer();
-  const options = { config: receiverConfig(), filter: allowListFilter, consumer, log, admission: createAdmission(1 << 20), security: { auth } };
+  const options = { config: receiverConfig(), filter: allowListFilter, consumer, log, admission: createAdmission(2 << 20), security: { auth } };
   http = await startOtlpHttpReceiver(options);
   grpc = await startOtlpGrpcReceiver(options);
   client = rawGrpcClient(grpc.address.port);
