@@ -25,7 +25,8 @@ import type { Readable } from "node:stream";
 import { createGunzip, createInflate } from "node:zlib";
 import { errorMessage } from "../../common/errors.js";
 import { AdmissionLease } from "./admission.js";
-import { decodeScannedOtlpJson, estimateJsonParseBytes, scanOtlpJson } from "./otlp-json-decoder.js";
+import { decodeScannedOtlpJson } from "./otlp-json-decoder.js";
+import { estimateJsonParseBytes, scanOtlpJson } from "./otlp-json-scan.js";
 import { DEFAULT_DECODE_LIMITS, OtlpDecodeError, type DecodeLimits } from "./otlp-model.js";
 import { decodeOtlpProtobuf } from "./otlp-protobuf-decoder.js";
 import {

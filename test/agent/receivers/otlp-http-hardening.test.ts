@@ -8,7 +8,7 @@ import { connect, type Socket } from "node:net";
 import { gzipSync } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
 import { createAdmission, type Admission } from "../../../agent/receivers/admission.js";
-import { maxOtlpJsonNesting } from "../../../agent/receivers/otlp-json-decoder.js";
+import { maxOtlpJsonNesting } from "../../../agent/receivers/otlp-json-scan.js";
 import { startOtlpHttpReceiver } from "../../../agent/receivers/otlp-http-receiver.js";
 import { DEFAULT_DECODE_LIMITS } from "../../../agent/receivers/otlp-model.js";
 import type { RunningReceiver } from "../../../agent/receivers/otlp-responses.js";
