@@ -8,7 +8,8 @@ import type { Component } from "../common/component.js";
 import { parseListenAddress } from "../common/config/listen-address.js";
 import type { Config } from "../common/config/schema.js";
 import { errorMessage } from "../common/errors.js";
-import { createLogger, type Logger } from "../common/log.js";
+import { createLogger, isPrettyLog, type Logger } from "../common/log.js";
+import { packageVersion } from "../common/paths.js";
 import { loadSecurity, withoutTls, type Security } from "../common/auth/security.js";
 import { compileFleet } from "../common/simulation/fleet-model.js";
 import { DEFAULT_SCENARIO, scenarioTierRules } from "../common/simulation/scenario.js";
@@ -16,6 +17,7 @@ import { writeHistory } from "./simulate/history.js";
 import { storeSink } from "./simulate/store-sink.js";
 import { SpanTraffic } from "./simulate/span-traffic.js";
 import { terminateNow } from "./run-agent.js";
+import { bannerEvent, bannerLines, type UpFacts } from "./up-banner.js";
 import { waitForSignal } from "./signals.js";
 
 /**
@@ -50,7 +52,7 @@ function shown(address: { host: string; port: number }): string {
  * (with a month of simulated history written first, so budgets mean something at once).
  */
 export async function runUp(config: Config): Promise<number> {
-  const log = createLogger({ level: config.log.level });
+  const log = createLogger({ level: config.log.level, format: config.log.format });
   const agents: Agent[] = [];
   const extra: Component[] = [];
   let analyzer: Analyzer | undefined;
@@ -59,12 +61,12 @@ export async function runUp(config: Config): Promise<number> {
     security = await loadSecurity(config, log);
     const isReal = hasNvml(config.agent.nvml.library);
     const memory = new MemoryStore();
-    let banner: string;
+    let fleetFacts: UpFacts["fleet"];
     let pools = config.analyzer.pools;
     if (isReal) {
       // The agent's /metrics stays plain: the embedded analyzer pulls it (docs/deployment-and-security.md).
       agents.push(await startAgent(config.agent, log, { security: withoutTls(security, ["metrics"]) }));
-      banner = "real GPUs through NVML";
+      fleetFacts = { kind: "real", library: config.agent.nvml.library };
     } else {
       const nowMs = Date.now();
       const scenario = DEFAULT_SCENARIO;
@@ -94,7 +96,7 @@ export async function runUp(config: Config): Promise<number> {
         targets: agents.map((agent, i) => ({ node: fleet.nodes[i]?.name ?? "", url: `http://${agent.otlpAddresses.http ?? ""}/v1/traces` })),
       }));
       pools = fleet.nodes.map((node) => ({ name: node.pool, nodes: `^${node.name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$` }));
-      banner = `SIMULATED fleet "${scenario.name}": ${fleet.nodes.length} nodes, ${fleet.gpus.length} GPUs`;
+      fleetFacts = { kind: "simulated", scenario: scenario.name, nodes: fleet.nodes.length, gpus: fleet.gpus.length };
     }
     const source = `agents=${agents.map((agent) => `http://${shown(agent.metricsAddress)}`).join(",")}`;
     const analyzerConfig = { ...config.analyzer, source, pools };
@@ -102,8 +104,15 @@ export async function runUp(config: Config): Promise<number> {
     for (const component of extra) await component.start();
     analyzer = await startAnalyzer(analyzerConfig, config.slo, setup.store, log.child({ component: "analyzer" }), { components: setup.components, security });
     const api = `${security.tlsFor("analyzer") ? "https" : "http"}://${shown(analyzer.address)}`;
-    log.info(`inferwatch is up on ${banner}. SLOs: ${api}/api/v1/slos  fleet: ${api}/api/v1/fleet  fragmentation: ${api}/api/v1/fragmentation  recommendations: ${api}/api/v1/recommendations  report: ${api}/report  ` +
-      `agent metrics: http://${shown(agents[0]?.metricsAddress ?? LOOPBACK_ANY_PORT)}/metrics  table: inferwatch slo status --source analyzer=${api}  (Ctrl-C stops)`);
+    const facts: UpFacts = {
+      version: packageVersion(),
+      fleet: fleetFacts,
+      analyzer: api,
+      hasTokens: security.auth !== undefined,
+      agentMetrics: agents.map((agent) => `http://${shown(agent.metricsAddress)}/metrics`),
+      otlp: agents[0]?.otlpAddresses ?? {},
+    };
+    announce(facts, log, isPrettyLog(config.log.format));
     const signal = await waitForSignal(log);
     await stopAll(analyzer, extra, agents, log);
     await security.audit.flush();
@@ -116,6 +125,16 @@ export async function runUp(config: Config): Promise<number> {
     security?.stop();
     return 1;
   }
+}
+
+/** The banner: a block of text for a person at a terminal, one event for a log shipper. */
+function announce(facts: UpFacts, log: Logger, isPretty: boolean): void {
+  if (isPretty) {
+    process.stderr.write(`\n${bannerLines(facts).join("\n")}\n\n`);
+    return;
+  }
+  const event = bannerEvent(facts);
+  log.info(event.fields, event.message);
 }
 
 async function stopAll(analyzer: Analyzer | undefined, extra: readonly Component[], agents: readonly Agent[], log: Logger): Promise<void> {
