@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every benchmark, printed as Markdown tables. Set BENCH_ONLY to a comma list of
- * sections (nvml, rss, decode, ingest, fleet, slo, recommend, report, security) to run some, and BENCH_RSS_MINUTES to shorten the memory run.
+ * sections (nvml, rss, decode, ingest, fleet, slo, recommend, report, security, start) to run some, and BENCH_RSS_MINUTES to shorten the memory run.
  */
 import { benchFleet } from "./fleet-bench.js";
 import { benchNvml } from "./nvml-bench.js";
@@ -11,6 +11,7 @@ import { benchReport } from "./report-bench.js";
 import { benchRss } from "./rss-bench.js";
 import { benchSecurity } from "./security-bench.js";
 import { benchSloStores } from "./slo-store-bench.js";
+import { benchStart } from "./start-bench.js";
 import { renderTable, type BenchRow } from "./table.js";
 import { noAttribution } from "../../agent/collectors/gpu-collector.js";
 import { SpanMetricsProcessor } from "../../agent/processors/span-metrics-processor.js";
@@ -26,6 +27,7 @@ const SECTIONS: Record<string, { title: string; run: () => Promise<BenchRow[]> }
   recommend: { title: "Consolidation quality and speed", run: () => benchRecommend() },
   security: { title: "TLS and tokens on OTLP ingest", run: () => benchSecurity() },
   report: { title: "Capacity-planning report over 30 days of the simulated fleet", run: () => benchReport() },
+  start: { title: "npm start: from the command to the console", run: () => benchStart() },
 };
 
 /** The agent's own span pipeline: profiles, the series store, no forwarding. */
