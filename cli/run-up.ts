@@ -15,6 +15,7 @@ import { compileFleet } from "../common/simulation/fleet-model.js";
 import { DEFAULT_SCENARIO, scenarioTierRules } from "../common/simulation/scenario.js";
 import { writeHistory } from "./simulate/history.js";
 import { storeSink } from "./simulate/store-sink.js";
+import { SimulatedRuntimePages } from "./simulate/runtime-pages.js";
 import { SpanTraffic } from "./simulate/span-traffic.js";
 import { terminateNow } from "./run-agent.js";
 import { bannerEvent, bannerLines, type UpFacts } from "./up-banner.js";
@@ -76,6 +77,9 @@ export async function runUp(config: Config): Promise<number> {
       const started = performance.now();
       const history = writeHistory(scenario, { endMs: nowMs, originMs: nowMs, days: HISTORY_DAYS, stepMs: HISTORY_STEP_MS, spans: config.agent.spans }, storeSink(memory));
       log.info({ hours: HISTORY_DAYS * 24, samples: history.samples, ms: Math.round(performance.now() - started) }, "wrote simulated history into the analyzer's store");
+      const runtimePages = new SimulatedRuntimePages({ fleet, log: log.child({ component: "simulated-runtimes" }) });
+      await runtimePages.start();
+      extra.push(runtimePages);
       for (const [i, node] of fleet.nodes.entries()) {
         const agentConfig = {
           ...config.agent,
@@ -85,6 +89,7 @@ export async function runUp(config: Config): Promise<number> {
           host: { ...config.agent.host, enabled: config.agent.host.enabled && i === 0 },
           pods: { ...config.agent.pods, enabled: false },
           spans: { ...config.agent.spans, tiers: scenarioTierRules(scenario) },
+          runtimes: { ...config.agent.runtimes, targets: [...config.agent.runtimes.targets, ...runtimePages.targetsFor(node.name)] },
         };
         agents.push(await startAgent(agentConfig, log.child({ node: node.name }), {
           nvml: new SimulatedNvmlClient({ fleet, node: node.name }),
