@@ -48,9 +48,11 @@ function shown(address: { host: string; port: number }): string {
 /**
  * `inferwatch up` (what `npm start` runs): everything on one machine. With an NVIDIA driver, one
  * agent on the real GPUs; without one, a simulated fleet — one real agent per simulated node, each
- * with a simulated NVML client and receiving simulated vLLM spans over OTLP/HTTP — said loudly in the
- * log and labelled `source="simulated"`. Then the analyzer on the embedded store pulling the agents
- * (with a month of simulated history written first, so budgets mean something at once).
+ * with a simulated NVML client, receiving simulated vLLM spans over OTLP/HTTP and scraping its
+ * replicas' simulated vLLM /metrics — said loudly in the log and labelled `source="simulated"`.
+ * Then the analyzer (API, console at /, report) on the embedded store pulling the agents, with six
+ * hours of simulated history written first so every page window has data at once. It ends with a
+ * banner naming what runs and where to look, the console's URL last (cli/up-banner.ts).
  */
 export async function runUp(config: Config): Promise<number> {
   const log = createLogger({ level: config.log.level, format: config.log.format });
