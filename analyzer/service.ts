@@ -19,6 +19,7 @@ import { gpuUtilizationObjective, type SloConfig } from "./slo/spec.js";
 import type { MetricStore } from "./stores/metric-store.js";
 import { idleHistoryFrom, recommend, type Recommendations } from "./recommend/recommendations.js";
 import { reportRoute } from "./report/report-route.js";
+import { consoleRoutes } from "./console/console-routes.js";
 
 /** What the analyzer last computed. Answers stay served when an evaluation fails; `error` says so. */
 export interface AnalyzerState {
@@ -69,6 +70,7 @@ export async function evaluateOnce(store: MetricStore, config: AnalyzerConfig, s
  * Starts the analyzer on a store: an evaluation loop at `config.interval` (its own errors caught:
  * a store that is down leaves the last answers served, marked stale), and the HTTP API
  * (/api/v1/slos, /api/v1/fleet, /api/v1/fragmentation, /api/v1/snapshot, /api/v1/recommendations),
+ * the live console at / (analyzer/console),
  * /metrics, /healthz, /readyz, and POST /api/v1/recommendations/acknowledge and /dismiss. With
  * `security`: TLS on the listener, viewer tokens for reads and operator tokens for actions (the probes
  * stay open), actions in the audit log.
@@ -122,6 +124,7 @@ export async function startAnalyzer(
     "/report": reportRoute({ store, slo, poolOf: poolResolver(config.pools), state: () => state, computeCeilingRatio: config.recommend.consolidation.computeCeilingRatio, source: `analyzer (${store.kind} store, ${redactSecrets(config.source)})` }),
     "/healthz": () => text(200, "ok\n"),
     "/readyz": () => (state.evaluatedAtMs === undefined ? text(503, "no evaluation yet\n") : text(200, "ready\n")),
+    ...consoleRoutes({ store, poolOf: poolResolver(config.pools), state: () => state, refreshMs: config.interval }),
   };
 
   for (const component of options.components ?? []) await component.start();

@@ -98,12 +98,12 @@ program.command("rules").description("Generate the Prometheus rules, PrometheusR
   .addOption(new Option(`--${CONFIG_FLAG} <file>`, "YAML configuration file (its slo section)").env(envName(CONFIG_FLAG)))
   .option("--out-dir <dir>", "where to write the files", RULES_DEFAULTS.outDir)
   .option("--time-scale <n>", "divide every window and duration by n (tests only)", String(RULES_DEFAULTS.timeScale))
-  .option("--runbook-url <url>", "where alerts/runbooks.md is browsable", RULES_DEFAULTS.runbookBaseUrl)
+  .option("--runbook-base-url <url>", "absolute URL where docs/runbooks.md is browsable; each alert links to its section", RULES_DEFAULTS.runbookBaseUrl)
   .option("--agent-job <job>", "Prometheus job scraping the agents", RULES_DEFAULTS.agentJob)
   .option("--pager-url <url>", "webhook of the pager receiver", RULES_DEFAULTS.pagerUrl)
   .option("--ticket-url <url>", "webhook of the ticket receiver", RULES_DEFAULTS.ticketUrl)
   .option("--check", "compare with the files in --out-dir instead of writing; exit 1 when stale", false)
-  .action(async (options: { outDir: string; timeScale: string; runbookUrl: string; agentJob: string; pagerUrl: string; ticketUrl: string; check: boolean }, command: Command) => {
+  .action(async (options: { outDir: string; timeScale: string; runbookBaseUrl: string; agentJob: string; pagerUrl: string; ticketUrl: string; check: boolean }, command: Command) => {
     const config = configOf(command);
     process.exitCode = config ? await (await import("./run-rules.js")).runRules(config, { ...options, timeScale: Number(options.timeScale) }) : 2;
   });

@@ -109,7 +109,7 @@ async function fetchFromAnalyzer(url: string, options: ReportCommandOptions, tim
  * `agents=` is refused with what to do instead. Returns the exit code: 0, 1 when the source fails.
  */
 export async function runReport(config: Config, options: ReportCommandOptions, out: NodeJS.WritableStream = process.stdout): Promise<number> {
-  const log = createLogger({ level: config.log.level });
+  const log = createLogger({ level: config.log.level, format: config.log.format });
   const source = config.analyzer.source;
   let body: string;
   try {

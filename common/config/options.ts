@@ -26,6 +26,7 @@ const SERVERS: readonly CommandName[] = ["agent", "up", "analyzer"];
 /** Every setting with a flag and an environment variable. The configuration reference (docs/reference/configuration.md) is generated from it. */
 export const OPTIONS: readonly OptionSpec[] = [
   { path: "log.level", flag: "log-level", valueName: "level", description: "Log level: fatal, error, warn, info, debug, trace or silent.", commands: ALL },
+  { path: "log.format", flag: "log-format", valueName: "format", description: "Log format: auto (one readable line per event on a terminal, JSON lines otherwise), pretty or json.", commands: ALL },
   { path: "agent.nodeName", flag: "node-name", valueName: "name", description: "Node name on every series (default: $NODE_NAME, else the host name).", commands: AGENT },
   { path: "agent.metricsAddr", flag: "metrics-addr", valueName: "host:port", description: "Listen address of /metrics, /v1/snapshot, /healthz and /readyz.", commands: AGENT },
   { path: "agent.interval", flag: "interval", valueName: "duration", description: "GPU sampling interval.", commands: AGENT },

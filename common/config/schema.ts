@@ -305,6 +305,8 @@ export const analyzerConfigSchema = z.strictObject({
 
 export const logConfigSchema = z.strictObject({
   level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** `auto`: one readable line per event on a terminal, JSON lines otherwise (common/log.ts). */
+  format: z.enum(["auto", "pretty", "json"]).default("auto"),
 });
 
 /** The whole configuration file. Each section belongs to the component that reads it. */

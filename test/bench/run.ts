@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every benchmark, printed as Markdown tables. Set BENCH_ONLY to a comma list of
- * sections (nvml, rss, decode, ingest, fleet, slo, recommend, report, security, runtimes, abuse) to run some, and BENCH_RSS_MINUTES to shorten the memory run.
+ * sections (the keys of SECTIONS below) to run some, and BENCH_RSS_MINUTES to shorten the memory run.
  */
 import { benchAbuse } from "./abuse-bench.js";
 import { benchFleet } from "./fleet-bench.js";
@@ -13,6 +13,7 @@ import { benchRss } from "./rss-bench.js";
 import { benchRuntimePages } from "./runtime-page-bench.js";
 import { benchSecurity } from "./security-bench.js";
 import { benchSloStores } from "./slo-store-bench.js";
+import { benchStart } from "./start-bench.js";
 import { renderTable, type BenchRow } from "./table.js";
 import { noAttribution } from "../../agent/collectors/gpu-collector.js";
 import { SpanMetricsProcessor } from "../../agent/processors/span-metrics-processor.js";
@@ -29,6 +30,7 @@ const SECTIONS: Record<string, { title: string; run: () => Promise<BenchRow[]> }
   security: { title: "TLS and tokens on OTLP ingest", run: () => benchSecurity() },
   report: { title: "Capacity-planning report over 30 days of the simulated fleet", run: () => benchReport() },
   runtimes: { title: "Runtime pages: a stock vLLM page and one of 100,000 models", run: () => benchRuntimePages() },
+  start: { title: "npm start: from the command to the console", run: () => benchStart() },
   abuse: { title: "Floods against the agent with ingest tokens, each on a fresh agent", run: () => benchAbuse() },
 };
 
