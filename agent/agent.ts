@@ -12,6 +12,7 @@ import type { PodAttribution, PodAttributor } from "./collectors/pods/pod-attrib
 import { registerGpuMetrics } from "./exporters/gpu-metrics.js";
 import { registerHostMetrics } from "./exporters/host-metrics.js";
 import type { FillErrorHandler } from "../common/metric-factory.js";
+import { Refusals, registerRefusalMetric } from "../common/auth/refusals.js";
 import type { Security } from "../common/auth/security.js";
 import { registerSelfMetrics } from "./exporters/self-metrics.js";
 import { buildSnapshot } from "./exporters/snapshot.js";
@@ -152,6 +153,7 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
     ? undefined
     : new (await import("./exporters/influx-sink.js")).InfluxSink({ config: config.influx, node, log: log.child({ component: "influx" }), sources: { gpu: () => gpu.view(), requests: spanStore.store }, now });
   const admission = createAdmission(config.otlp.maxInflightBytes);
+  const refusals = new Refusals(log.child({ component: "listeners" }));
 
   const onError: FillErrorHandler = (metric, err) => log.error({ metric, err: errorMessage(err) }, "metric fill failed; series omitted from this scrape");
   const openMetrics = new Registry<typeof Registry.OPENMETRICS_CONTENT_TYPE>();
@@ -164,6 +166,7 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
     registerSelfMetrics(registry, { node, version: packageVersion(), stats: () => sampler.stats(), attribution: pods ? attribution : undefined, now }, onError);
     registerLlmMetrics(registry, node, spanStore.store, () => spanStore.outcomes, onError, () => spanStore.unattributed.list());
     registerOtlpMetrics(registry, node, { admission, forwarder }, onError);
+    registerRefusalMetric(registry, refusals, onError);
     influx?.registerMetrics(registry, onError);
     if (runtimes) registerRuntimeMetrics(registry, node, () => runtimes.view(), onError, () => ({ series: runtimes.seriesCount, overflowed: runtimes.overflowed }));
   }
@@ -193,11 +196,11 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
     await host?.start();
     await forwarder?.start();
     await influx?.start();
-    server = await startHttpServer({ name: "metrics", address: config.metricsAddr, routes, log, tls: deps.security?.tlsFor("metrics") });
+    server = await startHttpServer({ name: "metrics", address: config.metricsAddr, routes, log, tls: deps.security?.tlsFor("metrics"), refusals });
     listeners.push(server);
     if (config.otlp.enabled) {
       const allowed = new Set([...allowedSpanAttributes(), ...allowedResourceAttributes()]);
-      const receiverOptions = { config: config.otlp, filter: (key: string) => allowed.has(key), consumer: spanStore, log: log.child({ component: "otlp" }), admission };
+      const receiverOptions = { config: config.otlp, filter: (key: string) => allowed.has(key), consumer: spanStore, log: log.child({ component: "otlp" }), admission, refusals };
       const http = await startOtlpHttpReceiver({ ...receiverOptions, security: { tls: deps.security?.tlsFor("otlp-http"), auth: deps.security?.auth } });
       listeners.push(http);
       otlpAddresses.http = `${http.address.address}:${http.address.port}`;

@@ -6,6 +6,8 @@ import { json, startHttpServer, text, type RouteHandler, type RunningServer } fr
 import type { Logger } from "../common/log.js";
 import type { FillErrorHandler } from "../common/metric-factory.js";
 import { httpGuard } from "../common/auth/http-guard.js";
+import { redactSecrets } from "../common/auth/redact.js";
+import { Refusals, registerRefusalMetric } from "../common/auth/refusals.js";
 import { plainSecurity, type Security } from "../common/auth/security.js";
 import { RecommendationActions } from "./api/recommendation-actions.js";
 import { registerAnalyzerMetrics } from "./api/analyzer-metrics.js";
@@ -105,6 +107,8 @@ export async function startAnalyzer(
   const registry = new Registry();
   const onError: FillErrorHandler = (metric, err) => log.error({ metric, err: errorMessage(err) }, "metric fill failed");
   registerAnalyzerMetrics(registry, () => state, onError);
+  const refusals = new Refusals(log.child({ component: "analyzer-http" }));
+  registerRefusalMetric(registry, refusals, onError);
   // Reads need a viewer token, acknowledging or dismissing an operator token (when tokens are on).
   const security = options.security ?? plainSecurity(log);
   const tls = security.tlsFor("analyzer");
@@ -117,7 +121,7 @@ export async function startAnalyzer(
     "/api/v1/snapshot": () => json(200, state.snapshot ?? null),
     "/api/v1/recommendations": () => json(200, { ...stale(), recommendations: state.recommendations ?? null, actions: actions.list() }),
     "/metrics": async () => ({ status: 200, contentType: registry.contentType, body: await registry.metrics() }),
-    "/report": reportRoute({ store, slo, poolOf: poolResolver(config.pools), state: () => state, computeCeilingRatio: config.recommend.consolidation.computeCeilingRatio, source: `analyzer (${store.kind} store, ${config.source.replace(/\/\/[^@/]*@/, "//")})` }),
+    "/report": reportRoute({ store, slo, poolOf: poolResolver(config.pools), state: () => state, computeCeilingRatio: config.recommend.consolidation.computeCeilingRatio, source: `analyzer (${store.kind} store, ${redactSecrets(config.source)})` }),
     "/healthz": () => text(200, "ok\n"),
     "/readyz": () => (state.evaluatedAtMs === undefined ? text(503, "no evaluation yet\n") : text(200, "ready\n")),
     ...consoleRoutes({ store, poolOf: poolResolver(config.pools), state: () => state, refreshMs: config.interval }),
@@ -126,8 +130,9 @@ export async function startAnalyzer(
   for (const component of options.components ?? []) await component.start();
   let server: RunningServer;
   try {
-    server = await startHttpServer({ name: "analyzer", address: config.listen, routes, log, tls, postRoutes: actions.routes(),
-      guard: httpGuard({ auth: security.auth, clientCert: tls?.clientCert ?? "none", publicPaths: new Set(["/healthz", "/readyz"]), onRefused: (request, path, outcome, principal) => actions.auditRefusal(request, path, outcome, principal) }) });
+    server = await startHttpServer({ name: "analyzer", address: config.listen, routes, log, tls, postRoutes: actions.routes(), refusals,
+      guard: httpGuard({ auth: security.auth, clientCert: tls?.clientCert ?? "none", publicPaths: new Set(["/healthz", "/readyz"]), refusals: { counter: refusals, listener: "analyzer" },
+        onRefused: (request, path, outcome, principal) => actions.auditRefusal(request, path, outcome, principal) }) });
   } catch (err) {
     await Promise.allSettled((options.components ?? []).map((c) => c.shutdown()));
     throw new Error("analyzer: cannot listen", { cause: err });

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from "commander";
-import { parseDurationMs } from "../common/config/duration.js";
+import { parseReportWindow } from "../analyzer/report/report-window.js";
 import { loadConfig } from "../common/config/load.js";
 import { CONFIG_FLAG, envName, OPTIONS, type CommandName } from "../common/config/options.js";
 import type { Config } from "../common/config/schema.js";
@@ -79,17 +79,18 @@ program.command("recommend").description("Plan consolidation and idle eviction f
   });
 
 withOptions(program.command("report").description("Capacity-planning report (HTML, Markdown or JSON); without --source, from the simulated fleet's month of history"), "report")
-  .addOption(new Option("--since <duration>", "length of the window, e.g. 30d (at least 1d)").default("30d"))
+  .addOption(new Option("--since <duration>", "length of the window, e.g. 30d (1d to 730d)").default("30d"))
   .addOption(new Option("--format <format>", "html (one self-contained file), md or json").choices(["html", "md", "json"]).default("html"))
   .option("--out <file>", "write the report to this file instead of standard output")
   .action(async (options: { since: string; format: "html" | "md" | "json"; out?: string }, command: Command) => {
     const config = configOf(command);
-    const sinceMs = parseDurationMs(options.since);
-    if (sinceMs === undefined || sinceMs < 86_400_000) {
-      process.stderr.write(`inferwatch report: --since must be a duration of at least 1d, such as 30d, got ${JSON.stringify(options.since)}\n`);
+    const window = parseReportWindow(options.since);
+    if (!window.ok) {
+      process.stderr.write(`inferwatch report: --${window.message}\n`);
       process.exitCode = 2;
       return;
     }
+    const { sinceMs } = window;
     process.exitCode = config ? await (await import("./run-report.js")).runReport(config, { sinceMs, format: options.format, ...(options.out === undefined ? {} : { out: options.out }) }) : 2;
   });
 

@@ -1,4 +1,5 @@
 import { writeFile } from "node:fs/promises";
+import { redactSecrets } from "../common/auth/redact.js";
 import { poolResolver } from "../analyzer/fleet/assemble.js";
 import { buildReport } from "../analyzer/report/build-report.js";
 import { renderReport, type ReportFormat } from "../analyzer/report/render.js";
@@ -126,7 +127,7 @@ export async function runReport(config: Config, options: ReportCommandOptions, o
       const setup = await createStore(config.analyzer, log);
       try {
         for (const component of setup.components) await component.start();
-        const report = await reportFrom(setup.store, config.analyzer, config, Date.now(), options.sinceMs, source.replace(/\/\/[^@/]*@/, "//"));
+        const report = await reportFrom(setup.store, config.analyzer, config, Date.now(), options.sinceMs, redactSecrets(source));
         body = renderReport(report, options.format);
       } finally {
         await Promise.allSettled(setup.components.map((component) => component.shutdown()));

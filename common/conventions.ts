@@ -123,12 +123,13 @@ export const METRICS = {
 
   otlpInflight: def("inferwatch_otlp_inflight_bytes", "gauge", "OTLP request bytes being received or decoded now (bounded by --otlp-max-inflight).", ["node"], "agent: spans"),
   otlpRefused: def("inferwatch_otlp_refused_requests_total", "counter", "OTLP requests refused with 429 / RESOURCE_EXHAUSTED because the in-flight budget was full.", ["node"], "agent: spans"),
+  httpRequestsRefused: def("inferwatch_http_requests_refused_total", "counter", "Requests a listener refused before doing their work, by listener (metrics, otlp-http, otlp-grpc, analyzer) and reason: unauthenticated, forbidden, too_large, busy (in-flight budget full), connection_limit (connection past the listener's cap, closed). The agent and the analyzer each expose their own listeners'.", ["listener", "reason"], "agent: self"),
   forwardedSpans: def("inferwatch_otlp_forwarded_spans_total", "counter", "Spans forwarded upstream, by result: sent, dropped_queue_full, dropped_export_failed, dropped_shutdown.", ["node", "result"], "agent: spans"),
   forwardQueue: def("inferwatch_otlp_forward_queue_spans", "gauge", "Spans waiting to be forwarded upstream.", ["node"], "agent: spans"),
   // InfluxDB sink (agent/exporters/influx-sink.ts), registered only when agent.influx.url is set.
   influxPointsSpooled: def("inferwatch_influx_points_spooled_total", "counter", "Points appended to the InfluxDB sink's disk spool (every point goes through it before it is sent).", ["node"], "agent: self"),
   influxPointsWritten: def("inferwatch_influx_points_written_total", "counter", "Points InfluxDB acknowledged.", ["node"], "agent: self"),
-  influxPointsDropped: def("inferwatch_influx_points_dropped_total", "counter", "Points lost, by reason: spool_full (oldest spooled points deleted past the spool bound), rejected (InfluxDB answered 400: malformed or a field type conflict), spool_error (the disk write failed).", ["node", "reason"], "agent: self"),
+  influxPointsDropped: def("inferwatch_influx_points_dropped_total", "counter", "Points lost, by reason: spool_full (oldest spooled points deleted past the spool bound), disk_full (oldest spooled points deleted because the disk under the spool was full), rejected (InfluxDB answered 400: malformed or a field type conflict), spool_error (the disk write failed and nothing older was left to delete).", ["node", "reason"], "agent: self"),
   influxWriteErrors: def("inferwatch_influx_write_errors_total", "counter", "Failed writes to InfluxDB (unreachable, timeout, 5xx, refused credentials); their points stay spooled and are retried.", ["node"], "agent: self"),
   influxSpoolBytes: def("inferwatch_influx_spool_bytes", "gauge", "Bytes the InfluxDB sink's spool segment files hold (bounded by agent.influx.spoolMaxBytes).", ["node"], "agent: self"),
   influxSpoolPoints: def("inferwatch_influx_spool_points", "gauge", "Spooled points not yet acknowledged by InfluxDB.", ["node"], "agent: self"),

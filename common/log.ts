@@ -1,5 +1,6 @@
 import { pino, type Logger, type LevelWithSilent } from "pino";
 import { PinoPretty } from "pino-pretty";
+import { redactSecrets } from "./auth/redact.js";
 
 export type { Logger } from "pino";
 
@@ -13,6 +14,19 @@ export interface LogOptions {
   readonly format?: LogFormat;
   /** Where events go; defaults to standard error so standard output stays for command results. */
   readonly destination?: NodeJS.WritableStream;
+}
+
+/** How deep into a logged object strings are looked at for credentials. */
+const REDACT_DEPTH = 4;
+
+/** A logged value with URL credentials and credential query parameters redacted (common/auth/redact.ts); other values as they are. */
+function redactLogged(value: unknown, depth: number): unknown {
+  if (typeof value === "string") return redactSecrets(value);
+  if (depth >= REDACT_DEPTH || typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) return value.map((item: unknown) => redactLogged(item, depth + 1));
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return value;
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, redactLogged(item, depth + 1)]));
 }
 
 /** Fields every event carries that a person reading the terminal does not need, or that lead the line instead. */
@@ -44,7 +58,9 @@ export function prettyMessage(event: Readonly<Record<string, unknown>>): string 
 }
 
 /**
- * Creates the process logger, secrets redacted. JSON lines (pino's own format: one object per
+ * Creates the process logger, secrets redacted: values under token/password/authorization keys,
+ * and credentials in any URL of the message or of a logged field (the fatal line that ends the
+ * process included; common/auth/redact.ts). JSON lines (pino's own format: one object per
  * event, for log shippers) unless the format says readable lines, which pino-pretty writes
  * synchronously: time, level, `[node component]`, the message and its fields on one line.
  * Components take a child logger (`log.child({ component })`), never a module singleton.
@@ -55,6 +71,11 @@ export function createLogger(options: LogOptions): Logger {
     level: options.level,
     base: { pid: process.pid },
     redact: { paths: ["*.token", "*.password", "*.authorization", "token", "password"], censor: "[redacted]" },
+    hooks: {
+      logMethod(this: Logger, args: Parameters<Logger["info"]>, method: Logger["info"]): void {
+        Reflect.apply(method, this, Array.from(args, (arg: unknown) => redactLogged(arg, 0)));
+      },
+    },
   };
   if (!isPrettyLog(options.format ?? "auto", destination)) return pino(settings, destination as pino.DestinationStream);
   const colorize = "isTTY" in destination && destination.isTTY === true && process.env["NO_COLOR"] === undefined;

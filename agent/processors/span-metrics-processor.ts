@@ -11,6 +11,7 @@ import type { LlmSpan } from "./llm-span.js";
 import { bucketsWithThresholds, LlmSeriesStore, type LlmSeriesLabels } from "./llm-series-store.js";
 import { PROFILES, type RuntimeProfile } from "./profiles/index.js";
 import { TRITON_COMPUTE_SPAN_NAME, TRITON_EVENT, tritonQueueSecondsFromCompute } from "./profiles/triton.js";
+import { BoundedRegExp } from "../../common/config/safe-regex.js";
 
 /** Span outcomes counted for `inferwatch_otlp_spans_total`. */
 export type SpanOutcome = "recorded" | "ignored" | "rejected";
@@ -67,7 +68,7 @@ export class SpanMetricsProcessor implements SpanConsumer {
       ttlMs: config.seriesTtl,
       ...(options.now ? { now: options.now } : {}),
     });
-    this.tierRules = config.tiers.map((rule) => ({ pattern: new RegExp(rule.model), tier: rule.tier }));
+    this.tierRules = config.tiers.map((rule) => ({ pattern: new BoundedRegExp(rule.model), tier: rule.tier }));
     this.profiles = options.profiles ?? PROFILES;
     this.now = options.now ?? Date.now;
     this.unattributed = new UnattributedSpans(options.log);

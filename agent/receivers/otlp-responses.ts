@@ -17,6 +17,7 @@ import type { AddressInfo } from "node:net";
 import type { OtlpConfig } from "../../common/config/schema.js";
 import { errorMessage } from "../../common/errors.js";
 import type { Logger } from "../../common/log.js";
+import type { Refusals } from "../../common/auth/refusals.js";
 import type { Admission } from "./admission.js";
 import { OtlpDecodeError, type AttributeFilter, type DecodeLimits, type DecodedTraces } from "./otlp-model.js";
 import type { ConsumeResult, SpanConsumer } from "./span-consumer.js";
@@ -32,6 +33,8 @@ export interface OtlpReceiverOptions {
   readonly admission: Admission;
   /** Decoder limits; DEFAULT_DECODE_LIMITS when absent. */
   readonly limits?: DecodeLimits;
+  /** Where refused requests are counted (the agent's, for its /metrics); a receiver of its own when absent. */
+  readonly refusals?: Refusals;
 }
 
 /** A listening receiver. close() is idempotent and stops accepting at once. */

@@ -1,3 +1,4 @@
+import { BoundedRegExp } from "../../common/config/safe-regex.js";
 import { METRICS } from "../../common/conventions.js";
 import type { LabeledValue, MetricStore } from "../stores/metric-store.js";
 import { FLEET_SNAPSHOT_VERSION, type FleetGpu, type FleetNode, type FleetReplica, type FleetSnapshot, type ModelSloState } from "./snapshot.js";
@@ -7,7 +8,7 @@ export type PoolOf = (node: string) => string;
 
 /** A pool function from `{ name, nodes: regex }` rules; unmatched nodes are in `default`. */
 export function poolResolver(rules: readonly { readonly name: string; readonly nodes: string }[]): PoolOf {
-  const compiled = rules.map((rule) => ({ name: rule.name, pattern: new RegExp(rule.nodes) }));
+  const compiled = rules.map((rule) => ({ name: rule.name, pattern: new BoundedRegExp(rule.nodes) }));
   return (node) => compiled.find((rule) => rule.pattern.test(node))?.name ?? "default";
 }
 

@@ -5,7 +5,8 @@
  *
  * Units: bytes for memory, milliseconds since the Unix epoch for instants, 0..1 for ratios,
  * requests per second for rates. One zod schema validates a snapshot at the edge (shape, ranges and
- * cross-references: a replica's node and GPUs must exist); code inside trusts the inferred types.
+ * cross-references: a replica's node and GPUs must exist, each GPU listed once per replica); code
+ * inside trusts the inferred types.
  */
 import { z } from "zod";
 import { runtimeMetadataSchema } from "./runtime-metadata.js";
@@ -134,7 +135,11 @@ function checkReferences(snapshot: SnapshotObject, ctx: z.RefinementCtx): void {
     if (replica.gpus.length !== replica.tensorParallel) {
       issue([...at, "gpus"], `holds ${replica.gpus.length} GPUs but tensorParallel is ${replica.tensorParallel}`);
     }
+    const listed = new Set<string>();
     replica.gpus.forEach((uuid, g) => {
+      // One tensor-parallel rank per GPU: a GPU listed twice would count its memory and compute twice.
+      if (listed.has(uuid)) issue([...at, "gpus", g], `GPU ${uuid} is listed twice; each tensor-parallel rank holds its own GPU`);
+      listed.add(uuid);
       const holder = devices.get(uuid);
       if (holder === undefined) issue([...at, "gpus", g], `unknown GPU ${uuid}`);
       else if (holder !== replica.node) issue([...at, "gpus", g], `GPU ${uuid} is on node ${holder}, not ${replica.node}`);

@@ -37,15 +37,18 @@ const optionalDuration = z
  */
 export const DEFAULT_TIER_TTLS = { latency: 30 * 60_000, batch: 10 * 60_000 } as const;
 
+/** A time-to-live: a minute to 24 days (the longest duration any setting takes: common/config/duration.ts). */
+const IDLE_TTL_BOUNDS = { min: "1m", max: "24d" } as const;
+
 /** Idle-eviction settings; every field has a default, so `{}` is a valid config. */
 export const idleEvictionConfigSchema = z.strictObject({
   /** Time-to-live after the last request by tier; given tiers are merged over DEFAULT_TIER_TTLS. */
   tierTtl: z
-    .record(z.string().min(1), durationMs("30m"))
+    .record(z.string().min(1), durationMs("30m", IDLE_TTL_BOUNDS))
     .default({})
     .transform((given): Record<string, number> => ({ ...DEFAULT_TIER_TTLS, ...given })),
   /** Time-to-live of a tier not named in `tierTtl` (the snapshot's `default` tier among them). */
-  defaultTtl: durationMs("30m"),
+  defaultTtl: durationMs("30m", IDLE_TTL_BOUNDS),
   /** Replicas of each model kept warm even when idle; pinned replicas count toward it. */
   minWarmReplicas: z.number().int().nonnegative().default(1),
   /** Per-model overrides of the time-to-live and of the warm minimum. */

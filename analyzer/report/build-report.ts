@@ -12,6 +12,7 @@ import { computePoolUtilization, poolSupply } from "./pool-utilization.js";
 import { computeRuntimeCache } from "./runtime-cache.js";
 import { REPORT_VERSION, type CapacityReport, type PoolAction, type PoolHeadroom, type ReportRecommendations, type SloAttainment } from "./report-model.js";
 import { timeGrid } from "./time-grid.js";
+import { MAX_REPORT_WINDOW_MS, MIN_REPORT_WINDOW_MS } from "./report-window.js";
 
 /** A quarter: the horizon of the forecast and of the buy/free plan. */
 export const QUARTER_DAYS = 91;
@@ -54,7 +55,7 @@ const FORECAST_METHOD = "Additive Holt-Winters (level + trend + 7-day season) fi
  * per fragmentation instant (at most 121 instants).
  */
 export async function buildReport(store: MetricStore, options: ReportOptions): Promise<CapacityReport> {
-  if (!(options.sinceMs >= 86_400_000)) throw new Error(`report: the window must be at least 1 day, got ${options.sinceMs} ms`);
+  if (!(options.sinceMs >= MIN_REPORT_WINDOW_MS && options.sinceMs <= MAX_REPORT_WINDOW_MS)) throw new Error(`report: the window must be between 1 and 730 days, got ${options.sinceMs} ms`);
   const grid = timeGrid(options.atMs, options.sinceMs);
   const horizonDays = options.horizonDays ?? QUARTER_DAYS;
   const notes: string[] = [];

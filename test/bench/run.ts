@@ -2,6 +2,7 @@
  * `npm run bench`: every benchmark, printed as Markdown tables. Set BENCH_ONLY to a comma list of
  * sections (the keys of SECTIONS below) to run some, and BENCH_RSS_MINUTES to shorten the memory run.
  */
+import { benchAbuse } from "./abuse-bench.js";
 import { benchFleet } from "./fleet-bench.js";
 import { benchNvml } from "./nvml-bench.js";
 import { benchOtlpDecode } from "./otlp-decode-bench.js";
@@ -30,6 +31,7 @@ const SECTIONS: Record<string, { title: string; run: () => Promise<BenchRow[]> }
   report: { title: "Capacity-planning report over 30 days of the simulated fleet", run: () => benchReport() },
   runtimes: { title: "Runtime pages: a stock vLLM page and one of 100,000 models", run: () => benchRuntimePages() },
   start: { title: "npm start: from the command to the console", run: () => benchStart() },
+  abuse: { title: "Floods against the agent with ingest tokens, each on a fresh agent", run: () => benchAbuse() },
 };
 
 /** The agent's own span pipeline: profiles, the series store, no forwarding. */

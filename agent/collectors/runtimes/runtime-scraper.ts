@@ -12,6 +12,7 @@ import { readRuntimePage } from "./profiles/index.js";
 import { indexSamples, type ModelGauges, type RuntimeName } from "./runtime-gauges.js";
 import { SeriesBudget } from "./series-budget.js";
 import { budgetRows, UNKNOWN_MODEL, type FoldCounts, type RuntimeSeriesLabels } from "./target-rows.js";
+import { BoundedRegExp } from "../../../common/config/safe-regex.js";
 
 export { UNKNOWN_MODEL, type RuntimeSeriesLabels } from "./target-rows.js";
 
@@ -97,7 +98,7 @@ export class RuntimeScraper implements Component {
   seriesCount = 0;
 
   constructor(private readonly options: RuntimeScraperOptions) {
-    this.tierRules = options.tiers.tiers.map((rule) => ({ pattern: new RegExp(rule.model), tier: rule.tier }));
+    this.tierRules = options.tiers.tiers.map((rule) => ({ pattern: new BoundedRegExp(rule.model), tier: rule.tier }));
     this.agentBudget = new SeriesBudget(options.config.maxSeries);
     this.now = options.now ?? Date.now;
   }

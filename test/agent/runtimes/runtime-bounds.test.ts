@@ -84,7 +84,8 @@ function manyModels(count: number, prefix = "m"): string {
 describe("runtime series limits", () => {
   it("folds a page of 100,000 model_name values into the target's limit, totals kept, and counts what folded", async () => {
     const base = await listen((_, response) => answer(response, manyModels(100_000)));
-    const { scraper, scrape } = scraperFor([{ url: `${base}/metrics`, namespace: "serving", pod: "evil-0" }], { timeout: "20s", interval: "30s" });
+    // The page (12.7 MiB) is over the default page limit (1 MiB), which would report it down; raised, the series limits meet it.
+    const { scraper, scrape } = scraperFor([{ url: `${base}/metrics`, namespace: "serving", pod: "evil-0" }], { timeout: "20s", interval: "30s", maxBodyBytes: "16MiB" });
     expect((await scraper.collect()).errors).toEqual([]);
     const { series, bytes } = await scrape();
     const batch = find(series, "inferwatch_llm_batch_size");
