@@ -620,7 +620,9 @@ gpu.2.temp.ramp 10
   });
 
   describe("MIG", () => {
-    const MIG_SCENARIO = baseScenario(`gpu.1.mig_mode 1
+    // A privileged caller (root on the host): the parent of a MIG GPU answers memory and process queries.
+    const MIG_SCENARIO = baseScenario(`privileged 1
+gpu.1.mig_mode 1
 gpu.1.mig 1 0 1g.10gb 10737418240 1073741824
 gpu.1.mig 2 0 3g.40gb 42949672960 21474836480
 gpu.1.proc 5151 1073741824 1 0

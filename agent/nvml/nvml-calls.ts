@@ -1,5 +1,6 @@
+import koffi from "koffi";
 import { cString, type NvmlFunctionName, type NvmlLibrary } from "./nvml-library.js";
-import { NvmlReturn } from "./nvml-abi.js";
+import { GPM_METRIC_MAX_LARGEST, GPM_METRIC_SIZE, GPM_METRICS_OFFSET, NvmlReturn, PROCESS_DETAIL_LIST_SIZE } from "./nvml-abi.js";
 
 /**
  * Calls into a loaded NVML library with reusable scratch buffers, counting every call.
@@ -14,7 +15,11 @@ export class NvmlCalls {
   readonly handle = Buffer.alloc(8);
   readonly text = Buffer.alloc(96);
   readonly struct = Buffer.alloc(72);
+  /** nvmlProcessDetailList_v1_t, reused. */
+  readonly detailList = Buffer.alloc(PROCESS_DETAIL_LIST_SIZE);
   private processes = Buffer.alloc(0);
+  private fields = Buffer.alloc(0);
+  private gpm: Buffer | undefined;
 
   constructor(readonly lib: NvmlLibrary) {}
 
@@ -62,6 +67,26 @@ export class NvmlCalls {
   processBuffer(bytes: number): Buffer {
     if (this.processes.length < bytes) this.processes = Buffer.alloc(Math.max(bytes, this.processes.length * 2));
     return this.processes;
+  }
+
+  /** A buffer of at least `bytes` for nvmlFieldValue_t entries, reused across calls. */
+  fieldValues(bytes: number): Buffer {
+    if (this.fields.length < bytes) this.fields = Buffer.alloc(Math.max(bytes, this.fields.length * 2));
+    return this.fields;
+  }
+
+  /**
+   * The nvmlGpmMetricsGet_t of this thread, allocated once at the size of the largest header
+   * (NVML_GPM_METRIC_MAX 333), zeroed: a driver built with a smaller maximum reads only `numMetrics` entries.
+   */
+  gpmMetricsGet(): Buffer {
+    this.gpm ??= Buffer.alloc(GPM_METRICS_OFFSET + GPM_METRIC_MAX_LARGEST * GPM_METRIC_SIZE);
+    return this.gpm;
+  }
+
+  /** The address of a buffer's memory, for a pointer field inside a struct (the buffer must stay referenced). */
+  addressOf(buffer: Buffer): bigint {
+    return koffi.address(buffer);
   }
 
   /** nvmlErrorString, or the code when the library cannot say. */

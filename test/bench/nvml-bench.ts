@@ -67,7 +67,7 @@ export async function benchNvml(): Promise<BenchRow[]> {
   }
 
   const view: GpuView = {
-    isNvmlUp: true, source: "nvml", system: { library: libs.full, driverVersion: "550.54.15", nvmlVersion: "12.550", cudaDriverVersion: "12040", deviceCount: 8, missingFunctions: [] },
+    isNvmlUp: true, source: "nvml", system: { library: libs.full, driverVersion: "550.54.15", nvmlVersion: "12.550", cudaDriverVersion: "12040", deviceCount: 8, missingFunctions: [], fieldNumbering: "12.8-and-older" },
     samples: toGpuSamples(raw, noAttribution(), () => undefined), sampledAtMs: Date.now(), xids: [], lastRound: { calls, durationMs: 0 },
   };
   const registry = new Registry();
