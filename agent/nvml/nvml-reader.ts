@@ -196,6 +196,7 @@ export class NvmlReader {
       for (const [group, read] of FIELD_READERS) {
         if (group === "fields" || !state.disabled.has(group)) read(ctx);
       }
+      if (state.memo.gpm.support !== undefined) fields.isGpmSupported = state.memo.gpm.support;
     } catch (err) {
       if (!(err instanceof GpuLostError)) throw err;
       this.markDown(state, err.message, errors);
