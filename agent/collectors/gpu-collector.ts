@@ -110,8 +110,8 @@ export class GpuCollector implements Collector<GpuSample> {
       this.system = await this.options.client.open();
       this.isOpen = true;
       this.lastOpenError = undefined;
-      const { driverVersion, deviceCount, library, missingFunctions } = this.system;
-      this.options.log.info({ library, driverVersion, deviceCount, missingFunctions }, "NVML initialised");
+      const { driverVersion, cudaDriverVersion, deviceCount, library, missingFunctions, fieldNumbering } = this.system;
+      this.options.log.info({ library, driverVersion, cudaDriverVersion, fieldNumbering, deviceCount, missingFunctions }, "NVML initialised");
       return true;
     } catch (err) {
       const message = errorMessage(err);
