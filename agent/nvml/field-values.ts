@@ -18,7 +18,9 @@ function throttle(id: number, reason: ThrottleTimeReason): FieldSpec {
   return {
     id, scopeId: 0, group: "throttle_time",
     apply: (out, value) => {
-      out.throttleNs = { ...out.throttleNs, [reason]: value };
+      const times = out.throttleNs ?? {};
+      times[reason] = value;
+      out.throttleNs = times;
     },
   };
 }
@@ -56,9 +58,10 @@ export function decodeFieldValue(buffer: Buffer, offset: number): number | undef
   switch (buffer.readInt32LE(offset + FIELD_VALUE_OFFSETS.valueType)) {
     case ValueType.DOUBLE: value = buffer.readDoubleLE(at); break;
     case ValueType.UNSIGNED_INT: value = buffer.readUInt32LE(at); break;
+    // Two 32-bit halves: exact to 2^53, and no BigInt allocated per field.
     case ValueType.UNSIGNED_LONG:
-    case ValueType.UNSIGNED_LONG_LONG: value = Number(buffer.readBigUInt64LE(at)); break;
-    case ValueType.SIGNED_LONG_LONG: value = Number(buffer.readBigInt64LE(at)); break;
+    case ValueType.UNSIGNED_LONG_LONG: value = buffer.readUInt32LE(at + 4) * 2 ** 32 + buffer.readUInt32LE(at); break;
+    case ValueType.SIGNED_LONG_LONG: value = buffer.readInt32LE(at + 4) * 2 ** 32 + buffer.readUInt32LE(at); break;
     case ValueType.SIGNED_INT: value = buffer.readInt32LE(at); break;
     case ValueType.UNSIGNED_SHORT: value = buffer.readUInt16LE(at); break;
     default: return undefined;
@@ -69,6 +72,17 @@ export function decodeFieldValue(buffer: Buffer, offset: number): number | undef
 /** Per-field codes that mean "this GPU or driver has no such field": the field is dropped for the GPU. */
 const FIELD_ABSENT = new Set<number>([NvmlReturn.NOT_SUPPORTED, NvmlReturn.INVALID_ARGUMENT, NvmlReturn.NO_PERMISSION]);
 
+/** The fields still asked of this GPU: recomputed only when a field is dropped or a group disabled. */
+function activeFields(ctx: ReadContext): readonly FieldSpec[] {
+  const { memo } = ctx;
+  const disabled = FIELD_VALUE_GROUPS.filter((group) => ctx.isDisabled(group)).length;
+  if (memo.activeFields === undefined || memo.activeFieldsKey !== memo.droppedFieldIds.size * 16 + disabled) {
+    memo.activeFields = ctx.quirks.fields.filter((spec) => !memo.droppedFieldIds.has(spec.id) && !ctx.isDisabled(spec.group));
+    memo.activeFieldsKey = memo.droppedFieldIds.size * 16 + disabled;
+  }
+  return memo.activeFields;
+}
+
 /**
  * One nvmlDeviceGetFieldValues call for every field still asked of this GPU. Each field answers
  * with its own return code: a field answering NOT_SUPPORTED (or not defined by the driver's header)
@@ -76,40 +90,44 @@ const FIELD_ABSENT = new Set<number>([NvmlReturn.NOT_SUPPORTED, NvmlReturn.INVAL
  */
 export function readFieldValues(ctx: ReadContext): void {
   const { calls, memo } = ctx;
-  const active = ctx.quirks.fields.filter((spec) => !memo.droppedFieldIds.has(spec.id) && !ctx.isDisabled(spec.group));
+  const active = activeFields(ctx);
   if (active.length === 0) return;
   const buffer = calls.fieldValues(active.length * FIELD_VALUE_SIZE);
-  active.forEach((spec, i) => {
-    const base = i * FIELD_VALUE_SIZE;
-    buffer.fill(0, base, base + FIELD_VALUE_SIZE);
-    buffer.writeUInt32LE(spec.id, base + FIELD_VALUE_OFFSETS.fieldId);
-    buffer.writeUInt32LE(spec.scopeId, base + FIELD_VALUE_OFFSETS.scopeId);
-  });
+  for (let i = 0; i < active.length; i++) {
+    const spec = active[i] as FieldSpec;
+    buffer.writeUInt32LE(spec.id, i * FIELD_VALUE_SIZE + FIELD_VALUE_OFFSETS.fieldId);
+    buffer.writeUInt32LE(spec.scopeId, i * FIELD_VALUE_SIZE + FIELD_VALUE_OFFSETS.scopeId);
+  }
   const rc = calls.call("nvmlDeviceGetFieldValues", ctx.handle, active.length, buffer);
   if (rc !== NvmlReturn.SUCCESS) {
     for (const group of new Set(active.map((spec) => spec.group))) ctx.check(group, rc);
     return;
   }
-  const answered = new Map<FieldGroup, boolean>();
-  active.forEach((spec, i) => {
+  let answered: FieldGroup | undefined;
+  let isDropped = false;
+  for (let i = 0; i < active.length; i++) {
+    const spec = active[i] as FieldSpec;
     const base = i * FIELD_VALUE_SIZE;
     const fieldRc = buffer.readInt32LE(base + FIELD_VALUE_OFFSETS.nvmlReturn);
     const value = fieldRc === NvmlReturn.SUCCESS ? decodeFieldValue(buffer, base) : undefined;
     if (value !== undefined) {
       spec.apply(ctx.out, value);
-      answered.set(spec.group, true);
+      answered ??= spec.group;
     } else if (FIELD_ABSENT.has(fieldRc)) {
       memo.droppedFieldIds.add(spec.id);
+      isDropped = true;
     } else if (fieldRc === NvmlReturn.GPU_IS_LOST) {
       ctx.check(spec.group, fieldRc);
     } else if (fieldRc !== NvmlReturn.SUCCESS) {
       ctx.retry(spec.group, fieldRc);
     }
-    if (!answered.has(spec.group)) answered.set(spec.group, false);
-  });
-  for (const [group, isAnswered] of answered) {
-    if (isAnswered) ctx.check(group, NvmlReturn.SUCCESS);
-    else if (ctx.quirks.fields.every((spec) => spec.group !== group || memo.droppedFieldIds.has(spec.id))) ctx.check(group, NvmlReturn.NOT_SUPPORTED);
+  }
+  if (answered !== undefined) ctx.check(answered, NvmlReturn.SUCCESS);
+  if (isDropped) {
+    for (const group of FIELD_VALUE_GROUPS) {
+      const specs = ctx.quirks.fields.filter((spec) => spec.group === group);
+      if (specs.length > 0 && !ctx.isDisabled(group) && specs.every((spec) => memo.droppedFieldIds.has(spec.id))) ctx.check(group, NvmlReturn.NOT_SUPPORTED);
+    }
   }
   if (ctx.out.memoryTemperatureCelsius !== undefined) readMemoryTemperatureMax(ctx);
 }

@@ -142,7 +142,7 @@ export function metricsBetween(calls: NvmlCalls, older: bigint, newer: bigint): 
     const value = buffer.readDoubleLE(base + 8);
     if (Number.isFinite(value)) reading[quantity] = value;
   });
-  return { rc, reading };
+  return Object.keys(reading).length > 0 ? { rc, reading } : { rc };
 }
 
 /** Activity quantities (percent): the ones a GPU instance reports and a MIG GPU's figure is derived from. */

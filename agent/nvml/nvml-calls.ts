@@ -18,6 +18,7 @@ export class NvmlCalls {
   /** nvmlProcessDetailList_v1_t, reused. */
   readonly detailList = Buffer.alloc(PROCESS_DETAIL_LIST_SIZE);
   private processes = Buffer.alloc(0);
+  private processesAddress: bigint | undefined;
   private fields = Buffer.alloc(0);
   private gpm: Buffer | undefined;
 
@@ -65,8 +66,17 @@ export class NvmlCalls {
 
   /** A buffer of at least `bytes` for a process list, reused across calls. */
   processBuffer(bytes: number): Buffer {
-    if (this.processes.length < bytes) this.processes = Buffer.alloc(Math.max(bytes, this.processes.length * 2));
+    if (this.processes.length < bytes) {
+      this.processes = Buffer.alloc(Math.max(bytes, this.processes.length * 2));
+      this.processesAddress = undefined;
+    }
     return this.processes;
+  }
+
+  /** The address of the current process buffer (for a struct's pointer field), looked up once per buffer. */
+  processBufferAddress(): bigint {
+    this.processesAddress ??= koffi.address(this.processes);
+    return this.processesAddress;
   }
 
   /** A buffer of at least `bytes` for nvmlFieldValue_t entries, reused across calls. */
@@ -82,11 +92,6 @@ export class NvmlCalls {
   gpmMetricsGet(): Buffer {
     this.gpm ??= Buffer.alloc(GPM_METRICS_OFFSET + GPM_METRIC_MAX_LARGEST * GPM_METRIC_SIZE);
     return this.gpm;
-  }
-
-  /** The address of a buffer's memory, for a pointer field inside a struct (the buffer must stay referenced). */
-  addressOf(buffer: Buffer): bigint {
-    return koffi.address(buffer);
   }
 
   /** nvmlErrorString, or the code when the library cannot say. */

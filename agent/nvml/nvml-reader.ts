@@ -41,6 +41,8 @@ interface GpuState {
 /** Options for {@link NvmlReader}. */
 export interface NvmlReaderOptions {
   readonly maxBackoffMs: number;
+  /** Read GPM activity where GPUs have it (default true); false never touches GPM. */
+  readonly isGpmEnabled?: boolean;
   readonly now?: () => number;
 }
 
@@ -162,7 +164,12 @@ export class NvmlReader {
       if (nowMs < state.retryAtMs || !this.attach(state, errors)) return this.downRaw(state);
     }
     const handle = state.handle as bigint;
-    const fields: GpuFields = {};
+    // The readers fill the result object itself: spreading ~40 fields into a new object each round
+    // cost more than every NVML call of the round together (nvml bench: 0.65 → 0.14 ms for 8 GPUs).
+    const { index, uuid, name, pciBusId } = state.identity;
+    const fields: GpuFields & { index: number; uuid: string; name: string; pciBusId: string; isUp: boolean; disabled: FieldGroup[] } = {
+      index, uuid, name, pciBusId, isUp: true, disabled: [],
+    };
     let attempted = 0;
     let failed = 0;
     const retry = (group: FieldGroup, rc: number): void => {
@@ -194,6 +201,7 @@ export class NvmlReader {
     try {
       if (!state.disabled.has("mig")) this.followMigMode(state, readMigMode(ctx), errors);
       for (const [group, read] of FIELD_READERS) {
+        if (group === "gpm" && this.options.isGpmEnabled === false) continue;
         if (group === "fields" || !state.disabled.has(group)) read(ctx);
       }
       if (state.memo.gpm.support !== undefined) fields.isGpmSupported = state.memo.gpm.support;
@@ -213,7 +221,8 @@ export class NvmlReader {
       state.consecutiveFailures = 0;
       state.backoffMs = FIRST_BACKOFF_MS;
     }
-    return { ...state.identity, isUp: true, disabled: [...state.disabled], ...fields };
+    fields.disabled = [...state.disabled];
+    return fields;
   }
 
   /**

@@ -67,17 +67,20 @@ const MAX_INSTANCE_ID = 64;
 export function isPlausibleProcess(process: ProcessRaw, memoryLimitBytes: number): boolean {
   if (!Number.isInteger(process.pid) || process.pid < 1 || process.pid > PID_MAX_LIMIT) return false;
   if (process.usedMemoryBytes !== null && process.usedMemoryBytes > memoryLimitBytes) return false;
-  for (const id of [process.gpuInstanceId, process.computeInstanceId]) if (id !== undefined && id > MAX_INSTANCE_ID) return false;
-  return true;
+  return (process.gpuInstanceId ?? 0) <= MAX_INSTANCE_ID && (process.computeInstanceId ?? 0) <= MAX_INSTANCE_ID;
 }
+
+/** Strides to try after the measured one, most likely first. */
+const OTHER_STRIDES: Readonly<Record<ProcessStride, readonly ProcessStride[]>> = { 16: [24, 32], 24: [32, 16], 32: [24, 16] };
 
 /**
  * The measured stride's decoding when every entry is plausible, else the first other stride whose
  * decoding is; undefined when none is (the list is then not reported this round, never garbage).
  */
 export function decodeCheckedProcesses(buffer: Buffer, count: number, measured: ProcessStride, memoryLimitBytes: number): { stride: ProcessStride; processes: ProcessRaw[] } | undefined {
-  const strides: ProcessStride[] = [measured, ...([24, 32, 16] as const).filter((stride) => stride !== measured)];
-  for (const stride of strides) {
+  const measuredDecoding = decodeProcesses(buffer, count, measured);
+  if (measuredDecoding.every((process) => isPlausibleProcess(process, memoryLimitBytes))) return { stride: measured, processes: measuredDecoding };
+  for (const stride of OTHER_STRIDES[measured]) {
     const processes = decodeProcesses(buffer, count, stride);
     if (processes.every((process) => isPlausibleProcess(process, memoryLimitBytes))) return { stride, processes };
   }

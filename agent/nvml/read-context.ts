@@ -1,12 +1,14 @@
 import type { NvmlCalls } from "./nvml-calls.js";
 import type { FieldSpec } from "./field-values.js";
 import type { GpmMemo } from "./gpm.js";
-import type { FieldGroup, GpuRaw } from "./types.js";
+import type { FieldGroup, GpuRaw, ThrottleTimeReason } from "./types.js";
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** The readings of one GPU being filled in; see GpuRaw for units. */
-export type GpuFields = Mutable<Omit<GpuRaw, "index" | "uuid" | "name" | "pciBusId" | "isUp" | "disabled" | "downReason">>;
+export type GpuFields = Mutable<Omit<GpuRaw, "index" | "uuid" | "name" | "pciBusId" | "isUp" | "disabled" | "downReason" | "throttleNs">> & {
+  throttleNs?: { [R in ThrottleTimeReason]?: number };
+};
 
 /** Facts about the driver learnt at open or while reading, shared by every GPU of one library. */
 export interface DriverQuirks {
@@ -40,6 +42,9 @@ export interface GpuMemo {
   parentRefuses: Set<ParentQuery>;
   /** Field ids this GPU answered NOT_SUPPORTED (or that its driver does not define): no longer asked for. */
   droppedFieldIds: Set<number>;
+  /** The fields still asked, cached with the key (dropped ids, disabled groups) it was computed for. */
+  activeFields?: readonly FieldSpec[];
+  activeFieldsKey?: number;
   /** NVML_TEMPERATURE_THRESHOLD_MEM_MAX: undefined until asked, null when the GPU does not report it. */
   memoryTemperatureMax: number | null | undefined;
   gpm: GpmMemo;

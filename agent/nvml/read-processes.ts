@@ -39,7 +39,7 @@ function readDetailList(calls: NvmlCalls, handle: bigint, memoryLimit: number): 
     const capacity = capacityFor(plist.readUInt32LE(8));
     const entries = calls.processBuffer(capacity * PROCESS_DETAIL_SIZE);
     plist.writeUInt32LE(capacity, 8);
-    plist.writeBigUInt64LE(calls.addressOf(entries), 16);
+    plist.writeBigUInt64LE(calls.processBufferAddress(), 16);
     rc = calls.call("nvmlDeviceGetRunningProcessDetailList", handle, plist);
     if (rc === NvmlReturn.SUCCESS) {
       const decoded = decodeCheckedProcesses(entries, plist.readUInt32LE(8), PROCESS_DETAIL_SIZE, memoryLimit);

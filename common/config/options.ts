@@ -34,6 +34,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { path: "agent.nvml.sampleTimeout", flag: "nvml-sample-timeout", valueName: "duration", description: "How long one sampling round may take before NVML is reported hung.", commands: AGENT },
   { path: "agent.nvml.retryInterval", flag: "nvml-retry-interval", valueName: "duration", description: "Wait before loading or initialising NVML again after a failure.", commands: AGENT },
   { path: "agent.nvml.gpuMaxBackoff", flag: "gpu-max-backoff", valueName: "duration", description: "Longest wait between retries of a lost or failing GPU.", commands: AGENT },
+  { path: "agent.nvml.gpm", flag: "nvml-gpm", valueName: "bool", description: "Read GPM activity (SM, tensor, DRAM, PCIe, NVLink) on Hopper and newer GPUs; false leaves the performance counters to another tool.", commands: AGENT },
   { path: "agent.host.enabled", flag: "host-metrics", valueName: "bool", description: "Report host CPU, memory, load, model volume and network.", commands: AGENT },
   { path: "agent.host.interval", flag: "host-interval", valueName: "duration", description: "Host metrics interval.", commands: AGENT },
   { path: "agent.host.modelPath", flag: "model-path", valueName: "path", description: "A path on the volume holding model weights.", commands: AGENT },

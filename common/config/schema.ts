@@ -29,6 +29,8 @@ export const nvmlConfigSchema = z.strictObject({
   retryInterval: durationMs("30s"),
   /** Longest backoff between retries of a GPU that is lost or failing. */
   gpuMaxBackoff: durationMs("60s"),
+  /** Read GPM activity (SM, tensor, DRAM) on GPUs that have it; off leaves NVML's performance counters alone. */
+  gpm: flag(true),
 });
 
 /** Host metrics settings. */

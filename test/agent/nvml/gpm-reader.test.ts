@@ -111,4 +111,15 @@ describe("GPM through the reader", () => {
     await sleep(GPM_WAIT_MS);
     expect(byIndex(reader.sample().gpus, 0).gpm?.sm).toBe(30);
   });
+
+  it("never touches GPM when it is switched off (--nvml-gpm false)", async () => {
+    const before = await gpmStats();
+    const { reader } = await open({ gpus: [gpu(0)] }, "full", { isGpmEnabled: false });
+    reader.sample();
+    await sleep(GPM_WAIT_MS);
+    const g0 = byIndex(reader.sample().gpus, 0);
+    expect(g0.gpm).toBeUndefined();
+    expect(g0.disabled).toEqual([]);
+    expect(await gpmStats()).toEqual(before);
+  });
 });

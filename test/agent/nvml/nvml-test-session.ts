@@ -5,7 +5,7 @@
  */
 import koffi from "koffi";
 import { loadNvmlLibrary } from "../../../agent/nvml/nvml-library.js";
-import { NvmlReader } from "../../../agent/nvml/nvml-reader.js";
+import { NvmlReader, type NvmlReaderOptions } from "../../../agent/nvml/nvml-reader.js";
 import type { GpuRaw } from "../../../agent/nvml/types.js";
 import { buildFakeNvml, type FakeNvmlLibraries } from "../../setup/build-fake-nvml.js";
 import { scenarioFile, type ScenarioFile, type ScenarioSettings } from "../../fixtures/nvml-scenario.js";
@@ -32,10 +32,10 @@ export interface Session {
 }
 
 /** Opens a reader on a fresh scenario; the caller closes it. */
-export async function openSession(settings: ScenarioSettings, library: "full" | "old" = "full", now?: () => number): Promise<Session> {
+export async function openSession(settings: ScenarioSettings, library: "full" | "old" = "full", options: Partial<NvmlReaderOptions> = {}): Promise<Session> {
   const file = await scenarioFile(settings);
   process.env["FAKE_NVML_SCENARIO"] = file.path;
-  const reader = new NvmlReader(loadNvmlLibrary((await fakeLibraries())[library]), { maxBackoffMs: 8_000, ...(now ? { now } : {}) });
+  const reader = new NvmlReader(loadNvmlLibrary((await fakeLibraries())[library]), { maxBackoffMs: 8_000, ...options });
   reader.open();
   return { reader, file };
 }
