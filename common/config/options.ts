@@ -75,6 +75,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { path: "analyzer.interval", flag: "eval-interval", valueName: "duration", description: "How often SLOs and fleet figures are evaluated.", commands: ANALYZER },
   { path: "analyzer.pullInterval", flag: "pull-interval", valueName: "duration", description: "How often the embedded store pulls the agents.", commands: ANALYZER },
   { path: "analyzer.statePath", flag: "state-path", valueName: "path", description: "File keeping the embedded store's history across restarts.", commands: ANALYZER },
+  { path: "analyzer.utilizationBasis", flag: "utilization-basis", valueName: "sm|tensor|busy", description: "What utilization means for fleet figures, the utilization objective, consolidation and the report: GPM SM activity (sm, the default), GPM tensor-pipe activity (tensor) or NVML busy time (busy); GPUs without GPM fall back to busy.", commands: [...ANALYZER, "report"] },
   { path: "tls.certFile", flag: "tls-cert-file", valueName: "path", description: "PEM certificate for the listeners; with --tls-key-file turns TLS on (re-read when it changes).", commands: SERVERS },
   { path: "tls.keyFile", flag: "tls-key-file", valueName: "path", description: "PEM private key of --tls-cert-file.", commands: SERVERS },
   { path: "tls.clientCaFile", flag: "tls-client-ca-file", valueName: "path", description: "PEM CA bundle; set, the OTLP receivers and the analyzer API require a client certificate it signed (mTLS).", commands: SERVERS },

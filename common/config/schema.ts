@@ -274,6 +274,12 @@ export const analyzerConfigSchema = z.strictObject({
   statePath: z.string().default(""),
   /** Node pools by node-name pattern, first match wins; nodes matching none are in pool `default`. */
   pools: z.array(poolRuleSchema).default([]),
+  /**
+   * What "utilization" means for fleet figures, the utilization objective, pool-hours, consolidation
+   * and the report: `sm` (GPM SM activity), `tensor` (GPM tensor-pipe activity) or `busy` (NVML
+   * utilization.gpu). GPUs without the chosen metric (pre-Hopper) fall back to `busy`.
+   */
+  utilizationBasis: z.enum(["sm", "tensor", "busy"]).default("sm"),
   /** Price of one GPU-hour by GPU model (as NVML names it), for cost per million tokens. */
   gpuHourPrices: z.record(nonEmpty, z.number().nonnegative()).default({}),
   /** Consolidation constraints and idle-eviction time-to-live (analyzer/recommend). */
