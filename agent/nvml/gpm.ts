@@ -31,6 +31,9 @@ export const GPM_METRIC_IDS: Readonly<Record<GpmQuantity, number>> = {
 
 const ASKED = Object.entries(GPM_METRIC_IDS) as [GpmQuantity, number][];
 
+/** The longest span one GPM figure may describe: Prometheus's lookback delta, past which a sample is stale anyway. */
+export const GPM_MAX_WINDOW_MS = 5 * 60_000;
+
 /** The GPM entry points; a driver without any of them has no GPM for the agent. */
 const GPM_FUNCTIONS = ["nvmlGpmQueryDeviceSupport", "nvmlGpmSampleAlloc", "nvmlGpmSampleFree", "nvmlGpmSampleGet", "nvmlGpmMetricsGet"] as const;
 
@@ -104,6 +107,9 @@ export interface PairResult {
  * A failed sample leaves the pair as it was, so the next success still has a baseline.
  */
 export function samplePair(calls: NvmlCalls, pair: GpmPair, nowMs: number, take: (sample: bigint) => number): PairResult {
+  // A baseline older than the longest span one figure may describe (the GPU was down, or sampling
+  // stalled) would average over the gap: this round seeds a fresh one instead.
+  if (pair.newest !== undefined && nowMs - pair.takenAtMs > GPM_MAX_WINDOW_MS) pair.newest = undefined;
   const { newest } = pair;
   if (newest !== undefined && nowMs - pair.takenAtMs < GPM_MIN_INTERVAL_MS) return { rc: NvmlReturn.SUCCESS, ...(pair.last ? { reading: pair.last } : {}) };
   const target = newest === 0 ? 1 : 0;

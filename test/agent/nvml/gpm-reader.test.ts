@@ -122,4 +122,19 @@ describe("GPM through the reader", () => {
     expect(g0.disabled).toEqual([]);
     expect(await gpmStats()).toEqual(before);
   });
+
+  it("starts afresh instead of averaging over a gap longer than five minutes", async () => {
+    let clock = 1_000_000;
+    const { reader } = await open({ gpus: [gpu(0)] }, "full", { now: () => clock });
+    reader.sample();
+    await sleep(GPM_WAIT_MS);
+    clock += 1_000;
+    expect(byIndex(reader.sample().gpus, 0).gpm?.sm).toBe(30);
+    await sleep(GPM_WAIT_MS);
+    clock += 10 * 60_000;
+    expect(byIndex(reader.sample().gpus, 0).gpm).toBeUndefined(); // a new baseline
+    await sleep(GPM_WAIT_MS);
+    clock += 1_000;
+    expect(byIndex(reader.sample().gpus, 0).gpm?.sm).toBe(30);
+  });
 });
