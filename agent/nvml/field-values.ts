@@ -93,8 +93,7 @@ export function readFieldValues(ctx: ReadContext): void {
   const active = activeFields(ctx);
   if (active.length === 0) return;
   const buffer = calls.fieldValues(active.length * FIELD_VALUE_SIZE);
-  for (let i = 0; i < active.length; i++) {
-    const spec = active[i] as FieldSpec;
+  for (const [i, spec] of active.entries()) {
     buffer.writeUInt32LE(spec.id, i * FIELD_VALUE_SIZE + FIELD_VALUE_OFFSETS.fieldId);
     buffer.writeUInt32LE(spec.scopeId, i * FIELD_VALUE_SIZE + FIELD_VALUE_OFFSETS.scopeId);
   }
@@ -105,8 +104,7 @@ export function readFieldValues(ctx: ReadContext): void {
   }
   let answered: FieldGroup | undefined;
   let isDropped = false;
-  for (let i = 0; i < active.length; i++) {
-    const spec = active[i] as FieldSpec;
+  for (const [i, spec] of active.entries()) {
     const base = i * FIELD_VALUE_SIZE;
     const fieldRc = buffer.readInt32LE(base + FIELD_VALUE_OFFSETS.nvmlReturn);
     const value = fieldRc === NvmlReturn.SUCCESS ? decodeFieldValue(buffer, base) : undefined;

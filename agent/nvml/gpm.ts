@@ -71,16 +71,15 @@ export function newGpmMemo(): GpmMemo {
 
 /** Allocates a pair, or answers the failing return code (the first sample is freed again then). */
 export function allocPair(calls: NvmlCalls, key: string): GpmPair | number {
-  const samples: bigint[] = [];
-  for (let i = 0; i < 2; i++) {
-    const rc = calls.call("nvmlGpmSampleAlloc", calls.handle);
-    if (rc !== NvmlReturn.SUCCESS) {
-      for (const sample of samples) calls.call("nvmlGpmSampleFree", sample);
-      return rc;
-    }
-    samples.push(calls.lastHandle());
+  let rc = calls.call("nvmlGpmSampleAlloc", calls.handle);
+  if (rc !== NvmlReturn.SUCCESS) return rc;
+  const first = calls.lastHandle();
+  rc = calls.call("nvmlGpmSampleAlloc", calls.handle);
+  if (rc !== NvmlReturn.SUCCESS) {
+    calls.call("nvmlGpmSampleFree", first);
+    return rc;
   }
-  return { key, samples: [samples[0] as bigint, samples[1] as bigint], newest: undefined, takenAtMs: 0, last: undefined };
+  return { key, samples: [first, calls.lastHandle()], newest: undefined, takenAtMs: 0, last: undefined };
 }
 
 export function freePair(calls: NvmlCalls, pair: GpmPair): void {

@@ -71,8 +71,7 @@ export function pickByBasis<T extends HasLabels>(answers: readonly { readonly ba
 
 /** The basis of a figure over GPUs that used these bases. */
 export function figureBasis(bases: Iterable<UtilizationBasis>): FigureBasis {
-  const seen = new Set(bases);
-  if (seen.size === 0) return "unknown";
-  if (seen.size > 1) return "mixed";
-  return [...seen][0] as UtilizationBasis;
+  const [first, ...others] = new Set(bases);
+  if (first === undefined) return "unknown";
+  return others.length > 0 ? "mixed" : first;
 }
