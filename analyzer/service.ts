@@ -60,8 +60,10 @@ export async function evaluateOnce(store: MetricStore, config: AnalyzerConfig, s
       };
     }
   }
-  const snapshot = await assembleFleetSnapshot(store, atMs, poolResolver(config.pools), sloState);
-  const fleet = await evaluateFleet(store, snapshot, { atMs, targetRatio: gpuUtilizationObjective(slo, "default").minRatio, prices: config.gpuHourPrices });
+  const snapshot = await assembleFleetSnapshot(store, atMs, poolResolver(config.pools), sloState, config.utilizationBasis);
+  const fleet = await evaluateFleet(store, snapshot, {
+    atMs, targetRatio: gpuUtilizationObjective(slo, "default").minRatio, prices: config.gpuHourPrices, basis: config.utilizationBasis,
+  });
   const recommendations = recommend(snapshot, await idleHistoryFrom(store, atMs), config.recommend, atMs);
   return { slos, fleet, snapshot, recommendations, evaluatedAtMs: atMs };
 }
@@ -116,7 +118,7 @@ export async function startAnalyzer(
   const stale = () => ({ evaluatedAt: state.evaluatedAtMs === undefined ? null : new Date(state.evaluatedAtMs).toISOString(), stale: state.error !== undefined, error: state.error ?? null });
   const routes: Record<string, RouteHandler> = {
     "/api/v1/slos": () => json(200, { ...stale(), slos: state.slos?.slos ?? [] }),
-    "/api/v1/fleet": () => json(200, { ...stale(), fleet: state.fleet ? { utilization: state.fleet.utilization, poolHours: state.fleet.poolHours, targetRatio: state.fleet.targetRatio, efficiency: state.fleet.efficiency } : null }),
+    "/api/v1/fleet": () => json(200, { ...stale(), fleet: state.fleet ? { utilization: state.fleet.utilization, poolHours: state.fleet.poolHours, targetRatio: state.fleet.targetRatio, basis: state.fleet.basis, efficiency: state.fleet.efficiency } : null }),
     "/api/v1/fragmentation": () => json(200, { ...stale(), fragmentation: state.fleet?.fragmentation ?? null }),
     "/api/v1/snapshot": () => json(200, state.snapshot ?? null),
     "/api/v1/recommendations": () => json(200, { ...stale(), recommendations: state.recommendations ?? null, actions: actions.list() }),

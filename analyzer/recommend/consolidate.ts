@@ -149,7 +149,7 @@ export function applyMoves(snapshot: FleetSnapshot, moves: readonly Pick<Consoli
           ? {
               ...gpu,
               memoryUsedBytes: clamp(gpu.memoryUsedBytes + (memoryDelta.get(gpu.uuid) ?? 0), gpu.memoryTotalBytes),
-              utilizationRatio: clamp(gpu.utilizationRatio + (utilDelta.get(gpu.uuid) ?? 0), 1),
+              utilizationRatio: gpu.utilizationRatio === null ? null : clamp(gpu.utilizationRatio + (utilDelta.get(gpu.uuid) ?? 0), 1),
             }
           : gpu,
       ),

@@ -33,7 +33,7 @@
  * the definitions; each keeps its own state and its own feasibility code.
  */
 import { z } from "zod";
-import type { FleetGpu, FleetNode, FleetReplica, FleetSnapshot, Taint, Toleration } from "../fleet/snapshot.js";
+import { plannedUtilization, type FleetGpu, type FleetNode, type FleetReplica, type FleetSnapshot, type Taint, type Toleration } from "../fleet/snapshot.js";
 
 const ratio = z.number().min(0).max(1);
 
@@ -229,8 +229,8 @@ export function replicaUtilizationShares(snapshot: FleetSnapshot): Map<string, n
   const util = new Map<string, number>();
   for (const node of snapshot.nodes) {
     for (const gpu of node.gpus) {
-      util.set(gpu.uuid, gpu.utilizationRatio);
-      for (const mig of gpu.mig ?? []) util.set(mig.uuid, gpu.utilizationRatio);
+      util.set(gpu.uuid, plannedUtilization(gpu));
+      for (const mig of gpu.mig ?? []) util.set(mig.uuid, plannedUtilization(gpu));
     }
   }
   const holders = new Map<string, { rate: number; count: number }>();
@@ -270,7 +270,7 @@ export function gpuBaseline(snapshot: FleetSnapshot): Map<string, { readonly mem
       const memory = devices.length > 0
         ? devices.reduce((sum, d) => sum + Math.max(0, d.memoryUsedBytes - (reserved.get(d.uuid) ?? 0)), 0)
         : Math.max(0, gpu.memoryUsedBytes - (reserved.get(gpu.uuid) ?? 0));
-      baseline.set(gpu.uuid, { memoryBytes: memory, utilization: held ? 0 : gpu.utilizationRatio });
+      baseline.set(gpu.uuid, { memoryBytes: memory, utilization: held ? 0 : plannedUtilization(gpu) });
     }
   }
   return baseline;
