@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { parseFleetSnapshot } from "../analyzer/fleet/snapshot.js";
-import { kubernetesSteps } from "../analyzer/recommend/consolidate.js";
+import { kubernetesSteps } from "../analyzer/recommend/kubernetes-steps.js";
 import { recommend, type Recommendations } from "../analyzer/recommend/recommendations.js";
 import type { Config } from "../common/config/schema.js";
 import { errorMessage } from "../common/errors.js";

@@ -22,7 +22,7 @@
  */
 import { pathToFileURL } from "node:url";
 import { fleetFragmentation } from "../../analyzer/fleet/fragmentation.js";
-import { applyMoves, planConsolidation, type ConsolidationPlan } from "../../analyzer/recommend/consolidate.js";
+import { applyMoves, planConsolidation, type ConsolidationPlan } from "../../analyzer/recommend/consolidation/plan.js";
 import { fleetLoads, parseConsolidationConfig, usableMemoryBytes } from "../../analyzer/recommend/constraints.js";
 import type { FleetSnapshot } from "../../analyzer/fleet/snapshot.js";
 import { GIB, randomFleet, seededRandom, type GpuType } from "../fixtures/fleets.js";

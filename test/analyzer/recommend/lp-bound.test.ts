@@ -2,7 +2,7 @@ import * as fc from "fast-check";
 import type { Highs } from "highs";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { FleetSnapshot } from "../../../analyzer/fleet/snapshot.js";
-import { consolidationBounds } from "../../../analyzer/recommend/bounds.js";
+import { consolidationBounds } from "../../../analyzer/recommend/consolidation/bounds.js";
 import { parseConsolidationConfig } from "../../../analyzer/recommend/constraints.js";
 import { smallInstances } from "../../bench/recommend-bench.js";
 import { loadHighs } from "../../bench/highs-loader.js";

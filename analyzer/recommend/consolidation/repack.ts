@@ -8,7 +8,7 @@
  * drain cannot (several GPUs' replicas shuffled at once), at O(replicas × GPUs) per class, so the
  * search uses it on small fleets.
  */
-import type { PackingState, PlacementClass, SearchMove } from "./consolidate-state.js";
+import type { PackingState, PlacementClass, SearchMove } from "./packing-state.js";
 
 type Step = { replica: number; from: number[]; to: number[] };
 

@@ -1,10 +1,10 @@
 import type { Highs } from "highs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { planConsolidation } from "../../../analyzer/recommend/consolidate.js";
-import { parseConsolidationConfig } from "../../../analyzer/recommend/constraints.js";
-import { loadHighs } from "../../bench/highs-loader.js";
-import { smallInstances } from "../../bench/recommend-bench.js";
-import { buildConsolidationMilp, isSequenceable, readMilpSolution } from "../../bench/recommend-milp.js";
+import { planConsolidation } from "../../../../analyzer/recommend/consolidation/plan.js";
+import { parseConsolidationConfig } from "../../../../analyzer/recommend/constraints.js";
+import { loadHighs } from "../../../bench/highs-loader.js";
+import { smallInstances } from "../../../bench/recommend-bench.js";
+import { buildConsolidationMilp, isSequenceable, readMilpSolution } from "../../../bench/recommend-milp.js";
 
 // Seeds of the MILP benchmark where the drains alone stopped one GPU short of the optimum: emptying
 // the last GPU needs a tensor-parallel replica to shift a shard within its NVLink domain and a

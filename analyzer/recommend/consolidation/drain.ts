@@ -10,7 +10,7 @@
  * moves lightens its other GPUs, which are then drained too when they can be. The drain is kept
  * when it lowers the GPUs in use, or the nodes in use at equal GPUs.
  */
-import type { PackingState, PlacementClass, SearchMove } from "./consolidate-state.js";
+import type { PackingState, PlacementClass, SearchMove } from "./packing-state.js";
 
 /** GPUs tried as room for an ejection chain before giving up on a replica. */
 const EJECTION_TRIES = 16;

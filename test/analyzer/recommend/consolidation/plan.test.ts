@@ -1,11 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { checkPlan } from "../../../analyzer/recommend/checker.js";
-import { applyMoves, kubernetesSteps, planConsolidation, type ConsolidationPlan } from "../../../analyzer/recommend/consolidate.js";
-import { parseConsolidationConfig, type ConsolidationConfigInput } from "../../../analyzer/recommend/constraints.js";
-import type { FleetSnapshot } from "../../../analyzer/fleet/snapshot.js";
-import { GIB, fleet, node, randomFleet, replica } from "../../fixtures/fleets.js";
-import { halfEmptyNode, pairFleet } from "../../fixtures/consolidation-fleets.js";
+import { checkPlan } from "../../../../analyzer/recommend/checker.js";
+import { kubernetesSteps } from "../../../../analyzer/recommend/kubernetes-steps.js";
+import { applyMoves, planConsolidation, type ConsolidationPlan } from "../../../../analyzer/recommend/consolidation/plan.js";
+import { parseConsolidationConfig, type ConsolidationConfigInput } from "../../../../analyzer/recommend/constraints.js";
+import type { FleetSnapshot } from "../../../../analyzer/fleet/snapshot.js";
+import { GIB, fleet, node, randomFleet, replica } from "../../../fixtures/fleets.js";
+import { halfEmptyNode, pairFleet } from "../../../fixtures/consolidation-fleets.js";
 
 /** Plans and replays the plan through the independent checker; a rejected plan fails the test. */
 function plan(snapshot: FleetSnapshot, config: ConsolidationConfigInput = {}): ConsolidationPlan {

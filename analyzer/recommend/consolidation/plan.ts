@@ -7,13 +7,13 @@
  * Every plan is replayed by the independent checker (checker.ts) before it is returned; a plan the
  * checker rejects is a planner bug and `planConsolidation` throws rather than emit it.
  */
-import { fleetFragmentation, type FragmentationFigures } from "../fleet/fragmentation.js";
-import type { FleetSnapshot } from "../fleet/snapshot.js";
+import { fleetFragmentation, type FragmentationFigures } from "../../fleet/fragmentation.js";
+import type { FleetSnapshot } from "../../fleet/snapshot.js";
 import { consolidationBounds, type ClassBound } from "./bounds.js";
-import { checkPlan } from "./checker.js";
-import { fleetLoads, isMigGpu, parseConsolidationConfig, type ConsolidationConfigInput } from "./constraints.js";
-import { searchConsolidation } from "./consolidate-search.js";
-import type { PackingState } from "./consolidate-state.js";
+import { checkPlan } from "../checker.js";
+import { fleetLoads, isMigGpu, parseConsolidationConfig, type ConsolidationConfigInput } from "../constraints.js";
+import { searchConsolidation } from "./search.js";
+import type { PackingState } from "./packing-state.js";
 
 /** One step of a plan: delete the replica's pod and start it on other GPUs. */
 export interface ConsolidationMove {
@@ -274,4 +274,3 @@ export function planConsolidation(snapshot: FleetSnapshot, configInput: Consolid
   };
 }
 
-export { kubernetesSteps } from "./kubernetes-steps.js";

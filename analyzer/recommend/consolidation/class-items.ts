@@ -6,8 +6,8 @@
  * (memory or utilization outside any replica) when non-zero. GPUs in MIG mode and the replicas on
  * them are left out: they are not planned.
  */
-import type { FleetSnapshot } from "../fleet/snapshot.js";
-import { isMigGpu, usableMemoryBytes, type ConsolidationConfig, type FleetLoads } from "./constraints.js";
+import type { FleetSnapshot } from "../../fleet/snapshot.js";
+import { isMigGpu, usableMemoryBytes, type ConsolidationConfig, type FleetLoads } from "../constraints.js";
 
 /** One class's GPUs and items; item i sits on GPU `itemGpu[i]` (an index into `gpuUuids`). */
 export interface ClassItems {

@@ -13,8 +13,8 @@
  * left cannot fit in the memory left. Each target, and each search order as a whole, gets a budget
  * of search nodes (deterministic, unlike a time limit), so the phase stays bounded.
  */
-import type { PackingState, PlacementClass, SearchMove } from "./consolidate-state.js";
-import { movableInClass, sameGpus, sequenceAndCommit } from "./consolidate-repack.js";
+import type { PackingState, PlacementClass, SearchMove } from "./packing-state.js";
+import { movableInClass, sameGpus, sequenceAndCommit } from "./repack.js";
 
 /** Movable replicas of a class up to which the exact phase runs. */
 export const EXACT_MAX_REPLICAS = 48;

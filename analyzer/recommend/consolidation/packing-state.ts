@@ -4,7 +4,7 @@
  * search and a short scan. Moves are applied and undone in place; every change keeps the in-use
  * counts of GPUs and nodes current. The independent checker (checker.ts) shares none of this.
  */
-import type { FleetNode, FleetSnapshot } from "../fleet/snapshot.js";
+import type { FleetNode, FleetSnapshot } from "../../fleet/snapshot.js";
 import {
   COMPUTE_EPSILON,
   fleetLoads,
@@ -19,8 +19,8 @@ import {
   type ConsolidationConfig,
   type ConstraintId,
   type FleetLoads,
-} from "./constraints.js";
-import { FreeIndex } from "./consolidate-free-index.js";
+} from "../constraints.js";
+import { FreeIndex } from "./free-index.js";
 
 /** One placement class: the GPUs a replica of the class may move to, and their NVLink domains. */
 export interface PlacementClass {

@@ -13,12 +13,12 @@
  * disrupt when every pod has somewhere to go) with best-fit-decreasing placement (FFD/BFD bounds:
  * Johnson 1973; Dósa 2007) and ejection chains.
  */
-import type { FleetSnapshot } from "../fleet/snapshot.js";
-import { fleetLoads, type ConsolidationConfig, type FleetLoads } from "./constraints.js";
-import { tryDrain, used } from "./consolidate-drain.js";
-import { EXACT_NODES, EXACT_NODES_SMALL_FLEET, exactPhase } from "./consolidate-exact.js";
-import { repackClass } from "./consolidate-repack.js";
-import { PackingState, type SearchMove } from "./consolidate-state.js";
+import type { FleetSnapshot } from "../../fleet/snapshot.js";
+import { fleetLoads, type ConsolidationConfig, type FleetLoads } from "../constraints.js";
+import { tryDrain, used } from "./drain.js";
+import { EXACT_NODES, EXACT_NODES_SMALL_FLEET, exactPhase } from "./exact.js";
+import { repackClass } from "./repack.js";
+import { PackingState, type SearchMove } from "./packing-state.js";
 
 export interface SearchResult {
   readonly state: PackingState;

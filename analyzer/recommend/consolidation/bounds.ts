@@ -19,9 +19,9 @@
  * stay so when nothing moves onto them; `resourceBounds` says how the bounds stay sound then. With `placement.pool` or
  * `gpuModel` = `any` the per-class bounds no longer bound a plan that moves replicas across classes.
  */
-import type { FleetSnapshot } from "../fleet/snapshot.js";
+import type { FleetSnapshot } from "../../fleet/snapshot.js";
 import { classItems, gpuLoads } from "./class-items.js";
-import { COMPUTE_EPSILON, fleetLoads, type ConsolidationConfig, type FleetLoads } from "./constraints.js";
+import { COMPUTE_EPSILON, fleetLoads, type ConsolidationConfig, type FleetLoads } from "../constraints.js";
 import { dualFeasibleBound, toShares } from "./dual-feasible-bounds.js";
 
 /** Slack for ceilings of floating point quotients (compute shares are fractions). */
