@@ -15,7 +15,8 @@ export function formatRecommendations(recommendations: Recommendations, steps: s
   const lines = [
     `Consolidation: free ${plan.gpusFreed} GPU(s) and ${plan.nodesFreed} node(s) with ${plan.movesCount} move(s) (GPUs in use ${plan.gpusInUseBefore} → ${plan.gpusInUseAfter}).`,
     `Fragmentation: ${(plan.fragmentation.before.fragmentationRatio * 100).toFixed(1)}% → ${(plan.fragmentation.after.fragmentationRatio * 100).toFixed(1)}% of free GPU memory; stranded ${(plan.fragmentation.before.strandedBytes / GIB).toFixed(1)} → ${(plan.fragmentation.after.strandedBytes / GIB).toFixed(1)} GiB.`,
-    ...plan.pools.map((pool) => `  pool ${pool.pool}: ${pool.gpusInUseBefore} → ${pool.gpusInUseAfter} GPUs in use, lower bound ${pool.lowerBound.bound} (memory L1 ${pool.lowerBound.memoryL1}, L2 ${pool.lowerBound.memoryL2}; dual-feasible ${pool.lowerBound.dualFeasible}), gap ${pool.gapGpus}`),
+    ...plan.pools.map((pool) => `  pool ${pool.pool}: ${pool.gpusInUseBefore} → ${pool.gpusInUseAfter} GPUs in use${pool.lowerBound === null ? "" : `, lower bound ${pool.lowerBound.bound} (memory L1 ${pool.lowerBound.memoryL1}, L2 ${pool.lowerBound.memoryL2}; dual-feasible ${pool.lowerBound.dualFeasible}), gap ${pool.gapGpus ?? 0}`}`),
+    ...plan.classes.map((c) => `  class ${c.pool} / ${c.gpuModel}: ${c.gpusInUseBefore} → ${c.gpusInUseAfter} GPUs, lower bound ${c.bound}, gap ${c.gapGpus}; ${c.solve.method}${c.solve.isProvenOptimal ? ", proven optimal" : ""} (${c.solve.note})`),
     "",
     "Moves (in order):",
     ...(plan.moves.length === 0 ? ["  none"] : plan.moves.map((move) => `  ${move.step}. ${move.namespace}/${move.pod} (${move.model}): ${move.fromNode} GPU ${move.fromGpuIndexes.join(",")} → ${move.toNode} GPU ${move.toGpuIndexes.join(",")} — ${move.reason}`)),

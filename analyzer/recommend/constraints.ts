@@ -56,7 +56,8 @@ export const disruptionConfigSchema = z.strictObject({
 
 /** How hard the planner searches. */
 export const searchConfigSchema = z.strictObject({
-  restarts: z.number().int().positive().nullable().default(null).describe("Orderings tried (the best plan wins); null: all of them up to 2,000 replicas, one above."),
+  restarts: z.number().int().positive().nullable().default(null).describe("Orderings the heuristic tries (the best plan wins); null: all of them up to 2,000 replicas, one above."),
+  exactSeconds: z.number().min(0).max(600).default(2).describe("Seconds per plan for the exact MILP solver (HiGHS) on placement classes small enough to enumerate; past it, or at 0, the heuristic's plan stands."),
 });
 
 /** Consolidation settings; every field has a default, so `{}` is a valid config. */

@@ -1,6 +1,6 @@
 import type { FleetSnapshot } from "../fleet/snapshot.js";
 import type { MetricStore } from "../stores/metric-store.js";
-import { planConsolidation, type ConsolidationPlan } from "./consolidation/plan.js";
+import { planConsolidation, type ConsolidationPlan } from "./consolidation/index.js";
 import type { ConsolidationConfig } from "./constraints.js";
 import { recommendIdleEvictions, type IdleEvictionConfig, type IdleRecommendations } from "./idle-eviction.js";
 import { DEFAULT_IDLE_HISTORY, loadIdleHistory, type IdleHistory } from "./idle-history.js";

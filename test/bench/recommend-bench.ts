@@ -22,12 +22,12 @@
  */
 import { pathToFileURL } from "node:url";
 import { fleetFragmentation } from "../../analyzer/fleet/fragmentation.js";
-import { applyMoves, planConsolidation, type ConsolidationPlan } from "../../analyzer/recommend/consolidation/plan.js";
+import { applyMoves, planConsolidation, type ConsolidationPlan } from "../../analyzer/recommend/consolidation/index.js";
 import { fleetLoads, parseConsolidationConfig, usableMemoryBytes } from "../../analyzer/recommend/constraints.js";
 import type { FleetSnapshot } from "../../analyzer/fleet/snapshot.js";
 import { GIB, randomFleet, seededRandom, type GpuType } from "../fixtures/fleets.js";
 import { openbDirectory, packAlibabaTrace, type AlibabaResult } from "./recommend-alibaba.js";
-import { loadHighs } from "./highs-loader.js";
+import { loadHighs } from "../../analyzer/recommend/consolidation/milp/highs.js";
 import { configurationLpBounds, type LpClassBound } from "./recommend-lp-bound.js";
 import { buildConsolidationMilp, isSequenceable, readMilpSolution } from "./recommend-milp.js";
 import { median, renderTable, type BenchRow } from "./table.js";
@@ -149,7 +149,7 @@ function onUsableMemory(snapshot: FleetSnapshot): FleetSnapshot {
 function largeRows(plan: ConsolidationPlan, ms: readonly number[], cpuMs: readonly number[], lp: readonly LpClassBound[], usableFragmentation: { before: ConsolidationPlan["fragmentation"]["before"]; after: ConsolidationPlan["fragmentation"]["after"] }): BenchRow[] {
   const used = plan.pools.reduce((sum, p) => sum + p.classes.reduce((s, c) => s + c.gpusInUseAfter, 0), 0);
   const l2 = plan.pools.reduce((sum, p) => sum + p.classes.reduce((s, c) => s + Math.max(c.memoryL2, c.computeL2), 0), 0);
-  const bound = plan.pools.reduce((sum, p) => sum + p.lowerBound.bound, 0);
+  const bound = plan.lowerBound.bound;
   const classic = plan.pools.reduce((sum, p) => sum + p.classes.reduce((s, c) => s + Math.max(c.memoryL1, c.memoryL2, c.computeL1, c.computeL2), 0), 0);
   const gap = (used - l2) / l2;
   const frag = (f: ConsolidationPlan["fragmentation"]["before"]): string =>

@@ -4,98 +4,40 @@
  * the gap to optimal is visible (bounds.ts). Nothing is applied: the plan is data, and
  * `kubernetesSteps` renders it as commands for an operator to review.
  *
- * Every plan is replayed by the independent checker (checker.ts) before it is returned; a plan the
- * checker rejects is a planner bug and `planConsolidation` throws rather than emit it.
+ * The heuristic search (search.ts) plans the whole fleet; then, given a solver, every placement
+ * class small enough is solved exactly within the time budget (exact-classes.ts) and its moves are
+ * replaced where the solver does better. Every plan is replayed by the independent checker
+ * (checker.ts) before it is returned; a plan the checker rejects is a planner bug and
+ * `planConsolidation` throws rather than emit it.
  */
-import { fleetFragmentation, type FragmentationFigures } from "../../fleet/fragmentation.js";
+import { fleetFragmentation } from "../../fleet/fragmentation.js";
 import type { FleetSnapshot } from "../../fleet/snapshot.js";
-import { consolidationBounds, type ClassBound } from "./bounds.js";
 import { checkPlan } from "../checker.js";
-import { fleetLoads, isMigGpu, parseConsolidationConfig, type ConsolidationConfigInput } from "../constraints.js";
+import { fleetLoads, isMigGpu, parseConsolidationConfig, type ConsolidationConfig, type ConsolidationConfigInput } from "../constraints.js";
+import { applyMoves } from "./apply-moves.js";
+import { consolidationBounds, type ClassBound } from "./bounds.js";
+import { solveExactClasses, type ClassMethod } from "./exact-classes.js";
+import type { MilpSolver } from "./milp/solve.js";
+import { PackingState, type SearchMove } from "./packing-state.js";
+import { placementClassOf } from "./placement-class.js";
+import type { ClassConsolidation, ConsolidationMove, ConsolidationPlan, LowerBoundSum, PoolConsolidation } from "./plan-types.js";
 import { searchConsolidation } from "./search.js";
-import type { PackingState } from "./packing-state.js";
 
-/** One step of a plan: delete the replica's pod and start it on other GPUs. */
-export interface ConsolidationMove {
-  /** 1-based position in the plan; steps run in this order. */
-  readonly step: number;
-  readonly replicaId: string;
-  readonly model: string;
-  readonly namespace: string;
-  readonly pod: string;
-  readonly tensorParallel: number;
-  readonly memoryPerGpuBytes: number;
-  readonly fromNode: string;
-  readonly fromGpus: readonly string[];
-  readonly fromGpuIndexes: readonly number[];
-  readonly toNode: string;
-  readonly toGpus: readonly string[];
-  readonly toGpuIndexes: readonly number[];
-  /** Why: the GPU or node this step helps empty, and where the replica lands. */
-  readonly reason: string;
+/** What the planner may use beyond the snapshot and the config. */
+export interface PlanOptions {
+  /** The exact solver; without it every class keeps the heuristic's placement. */
+  readonly solver?: MilpSolver;
 }
 
-/** The lower bounds of one class with its GPUs in use before and after the plan. */
-export interface ClassConsolidation extends ClassBound {
-  readonly gpusInUseBefore: number;
-  readonly gpusInUseAfter: number;
-}
-
-/** One pool's result: GPUs and nodes before and after, moves, bounds and the gap to them. */
-export interface PoolConsolidation {
-  readonly pool: string;
-  readonly gpusInUseBefore: number;
-  readonly gpusInUseAfter: number;
-  readonly gpusFreed: number;
-  readonly nodesInUseBefore: number;
-  readonly nodesInUseAfter: number;
-  readonly nodesFreed: number;
-  readonly moves: number;
-  /** Σ over the pool's classes: memory L1, memory L2, the dual-feasible-function bound, and the largest bound per class. */
-  readonly lowerBound: { readonly memoryL1: number; readonly memoryL2: number; readonly dualFeasible: number; readonly bound: number };
-  /** GPUs in use after the plan (not counting MIG GPUs) minus the bound: 0 proves the packing optimal. */
-  readonly gapGpus: number;
-  readonly classes: readonly ClassConsolidation[];
-}
-
-/** Fragmentation of the fleet (FGD expected fragmentation and stranded memory) before and after. */
-export interface FragmentationChange {
-  readonly before: FragmentationFigures;
-  readonly after: FragmentationFigures;
-  readonly pools: readonly { readonly pool: string; readonly before: FragmentationFigures; readonly after: FragmentationFigures }[];
-}
-
-/** A consolidation plan: ordered moves and what they free. JSON-serialisable. */
-export interface ConsolidationPlan {
-  readonly takenAtMs: number;
-  readonly moves: readonly ConsolidationMove[];
-  readonly movesCount: number;
-  readonly gpusInUseBefore: number;
-  readonly gpusInUseAfter: number;
-  readonly gpusFreed: number;
-  readonly nodesInUseBefore: number;
-  readonly nodesInUseAfter: number;
-  readonly nodesFreed: number;
-  readonly freedGpus: readonly { readonly node: string; readonly uuid: string; readonly index: number }[];
-  readonly freedNodes: readonly string[];
-  readonly pools: readonly PoolConsolidation[];
-  readonly fragmentation: FragmentationChange;
-  /** Replicas that could not move at all, by reason (pinned, slo-burning, mig). */
-  readonly immovable: Readonly<Record<string, number>>;
-  /** The independent checker's verdict (always valid: an invalid plan throws). */
-  readonly check: { readonly isValid: boolean; readonly movesChecked: number };
-  /** The search order that produced the plan. */
-  readonly searchVariant: string;
-}
-
-function toMoves(snapshot: FleetSnapshot, state: PackingState, moves: ReturnType<typeof searchConsolidation>["moves"]): ConsolidationMove[] {
+function toMoves(snapshot: FleetSnapshot, state: PackingState, moves: readonly SearchMove[]): ConsolidationMove[] {
   const gpuIndex = new Map<string, number>();
   for (const node of snapshot.nodes) for (const gpu of node.gpus) gpuIndex.set(gpu.uuid, gpu.index);
-  const uuid = (g: number): string => state.gpuUuid[g] as string;
-  const nodeName = (g: number): string => (state.nodes[state.gpuNode[g] as number] as FleetSnapshot["nodes"][number]).name;
-  return moves.map((move, i) => {
-    const replica = snapshot.replicas[move.replica] as FleetSnapshot["replicas"][number];
-    return {
+  const uuid = (g: number): string => state.gpuUuid[g] ?? "";
+  const nodeName = (g: number): string => state.nodes[state.gpuNode[g] ?? 0]?.name ?? "";
+  return moves.flatMap((move, i) => {
+    const replica = snapshot.replicas[move.replica];
+    if (replica === undefined) return [];
+    return [{
       step: i + 1,
       replicaId: replica.id,
       model: replica.model,
@@ -103,66 +45,19 @@ function toMoves(snapshot: FleetSnapshot, state: PackingState, moves: ReturnType
       pod: replica.pod,
       tensorParallel: replica.tensorParallel,
       memoryPerGpuBytes: replica.memoryPerGpuBytes,
-      fromNode: nodeName(move.from[0] as number),
+      fromNode: nodeName(move.from[0] ?? 0),
       fromGpus: move.from.map(uuid),
       fromGpuIndexes: move.from.map((g) => gpuIndex.get(uuid(g)) ?? -1),
-      toNode: nodeName(move.to[0] as number),
+      toNode: nodeName(move.to[0] ?? 0),
       toGpus: move.to.map(uuid),
       toGpuIndexes: move.to.map((g) => gpuIndex.get(uuid(g)) ?? -1),
       reason: move.reason,
-    };
+    }];
   });
 }
 
-/**
- * The snapshot as it would be after `moves`: replicas on their new nodes and GPUs, each GPU's
- * observed memory and utilization shifted by what moved (a moved replica takes its reservation and
- * its utilization share along). Pure; used for fragmentation after a plan.
- */
-export function applyMoves(snapshot: FleetSnapshot, moves: readonly Pick<ConsolidationMove, "replicaId" | "toNode" | "toGpus">[], shares?: ReadonlyMap<string, number>): FleetSnapshot {
-  const byId = new Map(snapshot.replicas.map((r) => [r.id, r]));
-  const memoryDelta = new Map<string, number>();
-  const utilDelta = new Map<string, number>();
-  const placed = new Map<string, { node: string; gpus: string[] }>();
-  for (const move of moves) {
-    const replica = byId.get(move.replicaId);
-    if (replica === undefined) throw new Error(`applyMoves: no replica ${move.replicaId}`);
-    const current = placed.get(replica.id) ?? { node: replica.node, gpus: replica.gpus };
-    const share = shares?.get(replica.id) ?? 0;
-    for (const uuid of current.gpus) {
-      memoryDelta.set(uuid, (memoryDelta.get(uuid) ?? 0) - replica.memoryPerGpuBytes);
-      utilDelta.set(uuid, (utilDelta.get(uuid) ?? 0) - share);
-    }
-    for (const uuid of move.toGpus) {
-      memoryDelta.set(uuid, (memoryDelta.get(uuid) ?? 0) + replica.memoryPerGpuBytes);
-      utilDelta.set(uuid, (utilDelta.get(uuid) ?? 0) + share);
-    }
-    placed.set(replica.id, { node: move.toNode, gpus: [...move.toGpus] });
-  }
-  const clamp = (x: number, hi: number): number => Math.min(hi, Math.max(0, x));
-  return {
-    ...snapshot,
-    nodes: snapshot.nodes.map((node) => ({
-      ...node,
-      gpus: node.gpus.map((gpu) =>
-        memoryDelta.has(gpu.uuid)
-          ? {
-              ...gpu,
-              memoryUsedBytes: clamp(gpu.memoryUsedBytes + (memoryDelta.get(gpu.uuid) ?? 0), gpu.memoryTotalBytes),
-              utilizationRatio: clamp(gpu.utilizationRatio + (utilDelta.get(gpu.uuid) ?? 0), 1),
-            }
-          : gpu,
-      ),
-    })),
-    replicas: snapshot.replicas.map((r) => {
-      const to = placed.get(r.id);
-      return to === undefined ? r : { ...r, node: to.node, gpus: to.gpus };
-    }),
-  };
-}
-
-/** GPUs and nodes in use per pool and per class, from the planner's state before or after. */
-function usage(snapshot: FleetSnapshot, isInUse: (g: number) => boolean): { pools: Map<string, { gpus: number; nodes: number }>; classes: Map<string, number> } {
+/** GPUs and nodes in use per pool, and GPUs (not in MIG mode) per class key. */
+function usage(snapshot: FleetSnapshot, config: ConsolidationConfig, isInUse: (g: number) => boolean): { pools: Map<string, { gpus: number; nodes: number }>; classes: Map<string, number> } {
   const pools = new Map<string, { gpus: number; nodes: number }>();
   const classes = new Map<string, number>();
   let g = 0;
@@ -173,7 +68,10 @@ function usage(snapshot: FleetSnapshot, isInUse: (g: number) => boolean): { pool
       if (isInUse(g)) {
         entry.gpus++;
         isNodeInUse = true;
-        if (!isMigGpu(gpu)) classes.set(`${node.pool}\u0000${gpu.gpuModel}`, (classes.get(`${node.pool}\u0000${gpu.gpuModel}`) ?? 0) + 1);
+        if (!isMigGpu(gpu)) {
+          const key = placementClassOf(node.pool, gpu.gpuModel, config).key;
+          classes.set(key, (classes.get(key) ?? 0) + 1);
+        }
       }
       g++;
     }
@@ -183,16 +81,63 @@ function usage(snapshot: FleetSnapshot, isInUse: (g: number) => boolean): { pool
   return { pools, classes };
 }
 
+const sumBounds = (classes: readonly ClassBound[]): LowerBoundSum => ({
+  memoryL1: classes.reduce((s, c) => s + c.memoryL1, 0),
+  memoryL2: classes.reduce((s, c) => s + c.memoryL2, 0),
+  dualFeasible: classes.reduce((s, c) => s + c.dualFeasible, 0),
+  bound: classes.reduce((s, c) => s + c.bound, 0),
+});
+
+/** The search's moves applied to a fresh state, for the counts after the plan. */
+function replay(snapshot: FleetSnapshot, config: ConsolidationConfig, loads: ReturnType<typeof fleetLoads>, moves: readonly SearchMove[]): PackingState {
+  const state = new PackingState(snapshot, config, loads);
+  for (const move of moves) {
+    state.lift(move.replica);
+    state.place(move.replica, move.to);
+  }
+  return state;
+}
+
+const heuristicOnly = (state: PackingState, key: string, note: string): ClassMethod => {
+  let hasMovable = false;
+  for (let r = 0; r < state.replicaIds.length && !hasMovable; r++) if (state.classKeys[state.replicaClass[r] ?? -1] === key && state.blocker(r) === undefined) hasMovable = true;
+  return { method: hasMovable ? "heuristic" : "none", isProvenOptimal: false, solverBound: 0, solverStatus: "not run", seconds: 0, note };
+};
+
 /**
  * Plans a consolidation of `snapshot` under `config` (parsed with defaults when given as input).
- * Deterministic and pure. Throws when the independent checker rejects the plan (a planner bug).
+ * Pure apart from the clock, which bounds the exact solver (`search.exactSeconds`); without a solver
+ * deterministic. Throws when the independent checker rejects the plan (a planner bug).
  */
-export function planConsolidation(snapshot: FleetSnapshot, configInput: ConsolidationConfigInput = {}): ConsolidationPlan {
+export function planConsolidation(snapshot: FleetSnapshot, configInput: ConsolidationConfigInput = {}, options: PlanOptions = {}): ConsolidationPlan {
+  const started = performance.now();
   const config = parseConsolidationConfig(configInput);
   const loads = fleetLoads(snapshot);
-  const result = searchConsolidation(snapshot, config, loads);
-  const { state } = result;
-  const moves = toMoves(snapshot, state, result.moves);
+  const heuristic = searchConsolidation(snapshot, config, loads);
+  const bounds = consolidationBounds(snapshot, config, loads);
+  const boundOf = new Map(bounds.map((b) => [placementClassOf(b.pool, b.gpuModel, config).key, b]));
+
+  let searchMoves: readonly SearchMove[] = heuristic.moves;
+  let methods: ReadonlyMap<string, ClassMethod> = new Map();
+  let exactMs = 0;
+  if (options.solver !== undefined && config.search.exactSeconds > 0) {
+    const exactStarted = performance.now();
+    const exact = solveExactClasses(snapshot, config, loads, heuristic.moves, options.solver, {
+      deadlineMs: exactStarted + config.search.exactSeconds * 1000,
+      classBound: (key) => boundOf.get(key)?.bound ?? 0,
+    });
+    exactMs = performance.now() - exactStarted;
+    methods = exact.methods;
+    if (exact.changed) {
+      const candidate = toMoves(snapshot, heuristic.state, exact.moves);
+      // Classes share nodes only through spread limits and share budgets: the whole plan is checked
+      // before it replaces the heuristic's (which the final check below covers as well).
+      if (checkPlan(snapshot, candidate, config).isValid) searchMoves = exact.moves;
+      else methods = new Map([...methods].map(([key, m]) => [key, { ...m, method: m.method === "milp" ? "heuristic" : m.method, isProvenOptimal: false, note: "the exact classes together broke a plan-wide rule; the heuristic's plan stands" }]));
+    }
+  }
+  const state = replay(snapshot, config, loads, searchMoves);
+  const moves = toMoves(snapshot, state, searchMoves);
 
   const check = checkPlan(snapshot, moves, config);
   if (!check.isValid) {
@@ -202,23 +147,31 @@ export function planConsolidation(snapshot: FleetSnapshot, configInput: Consolid
     throw new Error(`planConsolidation: the checker counts ${check.gpusInUseAfter} GPUs / ${check.nodesInUseAfter} nodes in use after the plan, the planner ${state.gpusInUse} / ${state.nodesInUse} (a planner bug)`);
   }
 
-  const useBefore = usage(snapshot, (g) => state.initialInUse[g] === 1);
-  const useAfter = usage(snapshot, (g) => state.isInUse(g));
-  const bounds = consolidationBounds(snapshot, config, loads);
+  const useBefore = usage(snapshot, config, (g) => state.initialInUse[g] === 1);
+  const useAfter = usage(snapshot, config, (g) => state.isInUse(g));
+  const movesPerClass = new Map<string, number>();
   const poolOfNode = new Map(snapshot.nodes.map((n) => [n.name, n.pool]));
   const movesPerPool = new Map<string, number>();
+  for (const move of searchMoves) {
+    const key = state.classKeys[state.gpuClassAll[move.to[0] ?? 0] ?? -1] ?? "";
+    movesPerClass.set(key, (movesPerClass.get(key) ?? 0) + 1);
+  }
   for (const move of moves) {
     const pool = poolOfNode.get(move.fromNode) ?? "";
     movesPerPool.set(pool, (movesPerPool.get(pool) ?? 0) + 1);
   }
+  const classes: ClassConsolidation[] = bounds.map((b) => {
+    const key = placementClassOf(b.pool, b.gpuModel, config).key;
+    const solve = methods.get(key) ?? heuristicOnly(state, key, options.solver === undefined || config.search.exactSeconds === 0 ? "exact solver off" : "not solved");
+    const bound = Math.max(b.bound, solve.solverBound);
+    const after = useAfter.classes.get(key) ?? 0;
+    return { ...b, bound, gpusInUseBefore: useBefore.classes.get(key) ?? 0, gpusInUseAfter: after, gapGpus: after - bound, moves: movesPerClass.get(key) ?? 0, solve };
+  });
+  const spansPools = config.placement.pool === "any";
   const pools: PoolConsolidation[] = [...useBefore.pools.keys()].sort().map((pool) => {
     const b = useBefore.pools.get(pool) ?? { gpus: 0, nodes: 0 };
     const a = useAfter.pools.get(pool) ?? { gpus: 0, nodes: 0 };
-    const classes = bounds.filter((c) => c.pool === pool).map((c) => {
-      const key = `${c.pool}\u0000${c.gpuModel}`;
-      return { ...c, gpusInUseBefore: useBefore.classes.get(key) ?? 0, gpusInUseAfter: useAfter.classes.get(key) ?? 0 };
-    });
-    const sum = (f: (c: ClassConsolidation) => number): number => classes.reduce((s, c) => s + f(c), 0);
+    const own = spansPools ? [] : classes.filter((c) => c.pool === pool);
     return {
       pool,
       gpusInUseBefore: b.gpus,
@@ -228,9 +181,9 @@ export function planConsolidation(snapshot: FleetSnapshot, configInput: Consolid
       nodesInUseAfter: a.nodes,
       nodesFreed: b.nodes - a.nodes,
       moves: movesPerPool.get(pool) ?? 0,
-      lowerBound: { memoryL1: sum((c) => c.memoryL1), memoryL2: sum((c) => c.memoryL2), dualFeasible: sum((c) => c.dualFeasible), bound: sum((c) => c.bound) },
-      gapGpus: sum((c) => c.gpusInUseAfter) - sum((c) => c.bound),
-      classes,
+      lowerBound: spansPools ? null : sumBounds(own),
+      gapGpus: spansPools ? null : own.reduce((s, c) => s + c.gapGpus, 0),
+      classes: own,
     };
   });
 
@@ -242,13 +195,14 @@ export function planConsolidation(snapshot: FleetSnapshot, configInput: Consolid
       if (state.initialInUse[g] === 1 && !state.isInUse(g)) freedGpus.push({ node: node.name, uuid: gpu.uuid, index: gpu.index });
       g++;
     }
-    if ((state.initialNodeInUse[n] as number) > 0 && (state.nodeInUse[n] as number) === 0) freedNodes.push(node.name);
+    if ((state.initialNodeInUse[n] ?? 0) > 0 && (state.nodeInUse[n] ?? 0) === 0) freedNodes.push(node.name);
   });
 
   const fragBefore = fleetFragmentation(snapshot);
   const fragAfter = moves.length === 0 ? fragBefore : fleetFragmentation(applyMoves(snapshot, moves, loads.shares));
   const immovable: Record<string, number> = {};
   for (const reason of state.stays) if (reason !== undefined) immovable[reason] = (immovable[reason] ?? 0) + 1;
+  const lowerBound = sumBounds(classes);
 
   return {
     takenAtMs: snapshot.takenAtMs,
@@ -263,6 +217,9 @@ export function planConsolidation(snapshot: FleetSnapshot, configInput: Consolid
     freedGpus,
     freedNodes,
     pools,
+    classes,
+    lowerBound,
+    gapGpus: classes.reduce((s, c) => s + c.gapGpus, 0),
     fragmentation: {
       before: fragBefore.total,
       after: fragAfter.total,
@@ -270,7 +227,8 @@ export function planConsolidation(snapshot: FleetSnapshot, configInput: Consolid
     },
     immovable,
     check: { isValid: check.isValid, movesChecked: moves.length },
-    searchVariant: result.variant,
+    searchVariant: heuristic.variant,
+    planMs: performance.now() - started,
+    exactMs,
   };
 }
-

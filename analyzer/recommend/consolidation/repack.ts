@@ -9,8 +9,7 @@
  * search uses it on small fleets.
  */
 import type { PackingState, PlacementClass, SearchMove } from "./packing-state.js";
-
-type Step = { replica: number; from: number[]; to: number[] };
+import { sameGpus, sequenceAndCommit } from "./sequence.js";
 
 /**
  * The replicas of class `c` a whole-class neighbourhood (repack, exact) may move: placed on GPUs of
@@ -20,30 +19,25 @@ type Step = { replica: number; from: number[]; to: number[] };
 export function movableInClass(state: PackingState, c: number): number[] {
   const movable: number[] = [];
   for (let r = 0; r < state.replicaIds.length; r++) {
-    const gpus = state.replicaGpus[r] as number[];
+    const gpus = (state.replicaGpus[r] ?? []);
     if (state.replicaClass[r] !== c || gpus.length === 0 || state.blocker(r) !== undefined || !gpus.every((g) => state.gpuClass[g] === c)) continue;
-    if ((state.share[r] as number) > state.computeCeiling || gpus.some((g) => (state.size[r] as number) > (state.usable[g] as number))) continue;
+    if ((state.share[r] ?? 0) > state.computeCeiling || gpus.some((g) => (state.size[r] ?? 0) > (state.usable[g] ?? 0))) continue;
     movable.push(r);
   }
   return movable;
 }
 
-/** Whether two placements are the same set of GPUs. */
-export function sameGpus(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((g) => b.includes(g));
-}
-
 /** Where replica r goes in the new packing: its old GPUs if open and taking it, else best fit among open GPUs, else a new GPU. */
 function packOne(state: PackingState, r: number, cls: PlacementClass, original: readonly number[], isOpen: Uint8Array, openOrder: readonly number[], jitter: () => number): number[] | undefined {
   const tp = original.length;
-  const takes = (g: number): boolean => state.gpuTakes(r, g) && state.nodeTakes(r, state.gpuNode[g] as number);
+  const takes = (g: number): boolean => state.gpuTakes(r, g) && state.nodeTakes(r, (state.gpuNode[g] ?? 0));
   if (original.every((g) => isOpen[g] && takes(g))) return [...original];
   if (tp === 1) {
     let best = -1;
     let bestLeft = Infinity;
     for (const g of openOrder) {
       if (!isOpen[g] || !takes(g)) continue;
-      const left = state.free(g) - (state.size[r] as number) + jitter();
+      const left = state.free(g) - (state.size[r] ?? 0) + jitter();
       if (left < bestLeft) {
         best = g;
         bestLeft = left;
@@ -56,10 +50,10 @@ function packOne(state: PackingState, r: number, cls: PlacementClass, original: 
   let choice: number[] | undefined;
   let choiceScore = Infinity;
   for (const id of cls.domains) {
-    const domain = state.domains[id] as number[];
+    const domain = (state.domains[id] ?? []);
     const fits = domain.filter(takes);
     if (fits.length < tp) continue;
-    fits.sort((a, b) => (isOpen[b] as number) - (isOpen[a] as number) || state.free(a) - state.free(b));
+    fits.sort((a, b) => (isOpen[b] ?? 0) - (isOpen[a] ?? 0) || state.free(a) - state.free(b));
     const chosen = fits.slice(0, tp);
     const opened = chosen.filter((g) => !isOpen[g]).length;
     const score = opened * 1e15 + chosen.reduce((sum, g) => sum + state.free(g), 0) + jitter();
@@ -74,9 +68,9 @@ function packOne(state: PackingState, r: number, cls: PlacementClass, original: 
 /** Moves every lifted replica back to its original GPUs. */
 function restore(state: PackingState, replicas: readonly number[], original: ReadonlyMap<number, number[]>): void {
   for (const r of replicas) {
-    if ((state.replicaGpus[r] as number[]).length > 0) state.lift(r);
+    if ((state.replicaGpus[r] ?? []).length > 0) state.lift(r);
   }
-  for (const r of replicas) state.place(r, original.get(r) as number[]);
+  for (const r of replicas) state.place(r, (original.get(r) ?? []));
 }
 
 /**
@@ -85,33 +79,34 @@ function restore(state: PackingState, replicas: readonly number[], original: Rea
  * packing order and ties so that restarts differ.
  */
 export function repackClass(state: PackingState, c: number, random?: () => number): SearchMove[] | undefined {
-  const cls = state.classes[c] as PlacementClass;
+  const cls = state.classes[c];
+  if (cls === undefined) return undefined;
   const movable = movableInClass(state, c);
   if (movable.length < 2) return undefined;
   const gpusBefore = state.gpusInUse;
   const nodesBefore = state.nodesInUse;
   const wasNodeInUse = Uint8Array.from(state.nodeInUse, (n) => (n > 0 ? 1 : 0));
-  const original = new Map(movable.map((r) => [r, [...(state.replicaGpus[r] as number[])]]));
+  const original = new Map(movable.map((r) => [r, [...(state.replicaGpus[r] ?? [])]]));
   const load = new Map<number, number>();
-  for (let g = 0; g < state.gpuClass.length; g++) if (state.gpuClass[g] === c) load.set(g, state.memory[g] as number);
+  for (let g = 0; g < state.gpuClass.length; g++) if (state.gpuClass[g] === c) load.set(g, (state.memory[g] ?? 0));
   for (const r of movable) state.lift(r);
 
   const isOpen = new Uint8Array(state.gpuClass.length);
-  const candidates = [...load.keys()].filter((g) => wasNodeInUse[state.gpuNode[g] as number]);
+  const candidates = [...load.keys()].filter((g) => wasNodeInUse[(state.gpuNode[g] ?? 0)]);
   for (const g of candidates) if (state.isInUse(g)) isOpen[g] = 1;
-  const openOrder = candidates.sort((a, b) => (isOpen[b] as number) - (isOpen[a] as number) || (load.get(b) as number) - (load.get(a) as number) || a - b);
+  const openOrder = candidates.sort((a, b) => (isOpen[b] ?? 0) - (isOpen[a] ?? 0) || (load.get(b) ?? 0) - (load.get(a) ?? 0) || a - b);
   const jitter = random === undefined ? () => 0 : () => random() * 2 ** 30;
-  const weight = new Map(movable.map((r) => [r, (state.size[r] as number) * (1 + (random?.() ?? 0) * 0.2)]));
-  const order = [...movable].sort((a, b) => (original.get(b) as number[]).length - (original.get(a) as number[]).length || (weight.get(b) as number) - (weight.get(a) as number) || a - b);
+  const weight = new Map(movable.map((r) => [r, (state.size[r] ?? 0) * (1 + (random?.() ?? 0) * 0.2)]));
+  const order = [...movable].sort((a, b) => (original.get(b) ?? []).length - (original.get(a) ?? []).length || (weight.get(b) ?? 0) - (weight.get(a) ?? 0) || a - b);
   const target = new Map<number, number[]>();
   const moving = new Map<number, number>();
   let movingTotal = 0;
   for (const r of order) {
-    const from = original.get(r) as number[];
-    const model = state.replicaModel[r] as number;
-    const canMove = (state.modelMoves[model] as number) + (moving.get(model) ?? 0) < (state.modelBudget[model] as number) && state.movesMade + movingTotal < state.maxMoves;
+    const from = (original.get(r) ?? []);
+    const model = (state.replicaModel[r] ?? 0);
+    const canMove = (state.modelMoves[model] ?? 0) + (moving.get(model) ?? 0) < (state.modelBudget[model] ?? 0) && state.movesMade + movingTotal < state.maxMoves;
     // Out of budget: the replica stays where it was, if that GPU still takes it.
-    const stays = from.every((g) => state.gpuTakes(r, g)) && state.nodeTakes(r, state.gpuNode[from[0] as number] as number);
+    const stays = from.every((g) => state.gpuTakes(r, g)) && state.nodeTakes(r, (state.gpuNode[(from[0] ?? 0)] ?? 0));
     const to = canMove ? packOne(state, r, cls, from, isOpen, openOrder, jitter) : stays ? [...from] : undefined;
     if (to !== undefined && !sameGpus(to, from)) {
       moving.set(model, (moving.get(model) ?? 0) + 1);
@@ -130,61 +125,4 @@ export function repackClass(state: PackingState, c: number, random?: () => numbe
   if (!pays) return undefined;
 
   return sequenceAndCommit(state, movable, original, target, gpusBefore, nodesBefore, "repacks its GPU class");
-}
-
-/**
- * Moves the replicas whose `target` differs from `original` one at a time, each only when its target
- * has room at that moment (the state is the original placement on entry), and commits the moves
- * when they leave fewer GPUs in use than `gpusBefore` (or as many and fewer nodes). Undefined, with
- * the state unchanged, when a budget forbids it, no order works or it does not pay.
- */
-export function sequenceAndCommit(
-  state: PackingState,
-  movable: readonly number[],
-  original: ReadonlyMap<number, number[]>,
-  target: ReadonlyMap<number, number[]>,
-  gpusBefore: number,
-  nodesBefore: number,
-  what: string,
-): SearchMove[] | undefined {
-  const pending = movable.filter((r) => !sameGpus(original.get(r) as number[], target.get(r) as number[]));
-  const perModel = new Map<number, number>();
-  for (const r of pending) perModel.set(state.replicaModel[r] as number, (perModel.get(state.replicaModel[r] as number) ?? 0) + 1);
-  for (const [model, count] of perModel) if ((state.modelMoves[model] as number) + count > (state.modelBudget[model] as number)) return undefined;
-  if (state.movesMade + pending.length > state.maxMoves) return undefined;
-
-  const journal: Step[] = [];
-  while (pending.length > 0) {
-    let progressed = false;
-    for (let i = 0; i < pending.length; i++) {
-      const r = pending[i] as number;
-      const to = target.get(r) as number[];
-      const from = state.lift(r);
-      if (to.every((g) => state.gpuTakes(r, g)) && state.nodeTakes(r, state.gpuNode[to[0] as number] as number)) {
-        state.place(r, to);
-        journal.push({ replica: r, from, to });
-        pending.splice(i--, 1);
-        progressed = true;
-      } else {
-        state.place(r, from);
-      }
-    }
-    if (!progressed) {
-      for (let i = journal.length - 1; i >= 0; i--) {
-        const step = journal[i] as Step;
-        state.lift(step.replica);
-        state.place(step.replica, step.from);
-      }
-      return undefined;
-    }
-  }
-  if (!(state.gpusInUse < gpusBefore || (state.gpusInUse === gpusBefore && state.nodesInUse < nodesBefore))) {
-    for (let i = journal.length - 1; i >= 0; i--) {
-      const step = journal[i] as Step;
-      state.lift(step.replica);
-      state.place(step.replica, step.from);
-    }
-    return undefined;
-  }
-  return state.commit(journal, what);
 }

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { consolidationBounds, lowerBoundL1, lowerBoundL2, resourceBounds } from "../../../../analyzer/recommend/consolidation/bounds.js";
-import { planConsolidation } from "../../../../analyzer/recommend/consolidation/plan.js";
+import { consolidationBounds, lowerBoundL1, lowerBoundL2, resourceBounds } from "../../../../analyzer/recommend/consolidation/index.js";
+import { planConsolidation } from "../../../../analyzer/recommend/consolidation/index.js";
 import { parseConsolidationConfig } from "../../../../analyzer/recommend/constraints.js";
 import { GIB, fleet, node, replica } from "../../../fixtures/fleets.js";
 

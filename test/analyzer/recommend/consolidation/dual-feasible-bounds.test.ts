@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { consolidationBounds } from "../../../../analyzer/recommend/consolidation/bounds.js";
+import { consolidationBounds } from "../../../../analyzer/recommend/consolidation/index.js";
 import { parseConsolidationConfig } from "../../../../analyzer/recommend/constraints.js";
 import { dualFeasibleBound, roundingDff, thresholdDff, toShares, type DffItems } from "../../../../analyzer/recommend/consolidation/dual-feasible-bounds.js";
 import { GIB, fleet, node, replica } from "../../../fixtures/fleets.js";

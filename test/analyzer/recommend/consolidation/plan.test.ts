@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { checkPlan } from "../../../../analyzer/recommend/checker.js";
 import { kubernetesSteps } from "../../../../analyzer/recommend/kubernetes-steps.js";
-import { applyMoves, planConsolidation, type ConsolidationPlan } from "../../../../analyzer/recommend/consolidation/plan.js";
+import { applyMoves, planConsolidation, type ConsolidationPlan } from "../../../../analyzer/recommend/consolidation/index.js";
 import { parseConsolidationConfig, type ConsolidationConfigInput } from "../../../../analyzer/recommend/constraints.js";
 import type { FleetSnapshot } from "../../../../analyzer/fleet/snapshot.js";
 import { GIB, fleet, node, randomFleet, replica } from "../../../fixtures/fleets.js";
