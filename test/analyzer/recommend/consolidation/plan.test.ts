@@ -198,13 +198,12 @@ describe("every plan passes the independent checker", () => {
             computeCeilingRatio: p.ceiling,
             placement: { maxReplicasPerModelPerNode: p.spread, pool: p.pool, isolateTiers: p.isolateTiers },
             disruption: { maxMoves: p.maxMoves, maxModelShareMoving: p.share, canMoveSingleReplica: p.single },
-            // Past the fixed orders, the restarts explore (random detours, ejections, repacks): a few suffice to cover them.
             search: { restarts: 12 },
           };
           const result = plan(snapshot, config);
           expect(result.gpusFreed).toBeGreaterThanOrEqual(0);
           expect(result.movesCount).toBeLessThanOrEqual(p.maxMoves ?? Infinity);
-          if (p.pool === "same") for (const pool of result.pools) for (const c of pool.classes) expect(c.gpusInUseAfter).toBeGreaterThanOrEqual(c.bound);
+          for (const c of result.classes) expect(c.gpusInUseAfter).toBeGreaterThanOrEqual(c.bound);
         },
       ),
       { numRuns: 60 },
