@@ -55,11 +55,13 @@ function greedy(state: PackingState, pending: readonly { replica: number; to: re
 /**
  * Applies `pending` moves to `state` in an order where each is allowed when it runs, and returns
  * them in that order; or, when no order was found, leaves the state as it was and returns undefined.
+ * `onStuck`, when given, receives the moves the greedy passes could not make (the blocked core).
  */
-export function orderMoves(state: PackingState, pending: readonly { replica: number; to: readonly number[] }[]): Step[] | undefined {
+export function orderMoves(state: PackingState, pending: readonly { replica: number; to: readonly number[] }[], onStuck?: (stuck: readonly { replica: number; to: readonly number[] }[]) => void): Step[] | undefined {
   const journal: Step[] = [];
   const left = greedy(state, pending, journal);
   if (left.length === 0) return journal;
+  onStuck?.(left);
   undo(state, journal, 0);
   // Depth first over orders: a move possible now, then the rest; states seen are not revisited.
   let steps = 0;

@@ -40,6 +40,16 @@ export interface MoveBudget {
   readonly total: number;
 }
 
+/**
+ * A neighbourhood of the class's problem: replicas may only move onto `destinations` (staying where
+ * they stand is always allowed), and the GPUs of `emptied` must end empty. A solution is a valid
+ * placement of the whole class; its optimum bounds nothing (the full model does).
+ */
+export interface ClassRestriction {
+  readonly destinations?: ReadonlySet<number>;
+  readonly emptied?: ReadonlySet<number>;
+}
+
 /** One class's MILP and how to read its columns back. */
 export interface ClassMilp {
   readonly model: SparseMilp;
@@ -58,6 +68,8 @@ export interface ClassMilp {
   startFor(targets: ReadonlyMap<number, readonly number[]>): Float64Array | undefined;
   /** The final placement a solution chooses, by replica. */
   decode(values: Float64Array): Map<number, number[]>;
+  /** The columns of placing each replica on the GPUs given (undefined for a placement not enumerated). */
+  columnsOf(targets: ReadonlyMap<number, readonly number[]>): number[] | undefined;
 }
 
 const sameSet = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((g) => b.includes(g));
@@ -88,7 +100,7 @@ interface GpuTerms {
  * Builds the MILP of class `c` from `state` as it stands (the initial placement). Returns undefined
  * when nothing in the class may move, or when it would need more than MAX_PLACEMENTS placements.
  */
-export function buildClassMilp(state: PackingState, c: number, budget: MoveBudget, classBound: number): ClassMilp | undefined {
+export function buildClassMilp(state: PackingState, c: number, budget: MoveBudget, classBound: number, restrict?: ClassRestriction): ClassMilp | undefined {
   const config: ConsolidationConfig = state.config;
   const G = state.gpuNode.length;
   const classGpus: number[] = [];
@@ -144,6 +156,7 @@ export function buildClassMilp(state: PackingState, c: number, budget: MoveBudge
   /** Whether GPU g can take replica r beside what cannot move (static part of the checker's rules). */
   const gpuCanTake = (r: number, g: number): boolean => {
     if (state.gpuClass[g] !== c || (protect && state.servesBurning[g] === 1)) return false;
+    if (restrict?.destinations !== undefined && !restrict.destinations.has(g)) return false;
     if ((fixedMemory[g] ?? 0) + (state.size[r] ?? 0) > (state.usable[g] ?? 0)) return false;
     if ((fixedLoad[g] ?? 0) + (state.share[r] ?? 0) > ceiling) return false;
     if (isolate) for (const tier of fixedTiers[classIndex[g] ?? 0] ?? []) if (tier !== state.replicaTier[r]) return false;
@@ -196,6 +209,7 @@ export function buildClassMilp(state: PackingState, c: number, budget: MoveBudge
     const column = b.binary(weightGpu);
     gpuColumn[g] = column;
     if (holdsFixed[g] === 1) b.fix(column, 1);
+    else if (restrict?.emptied?.has(g) === true) b.fix(column, 0);
     b.row(-Infinity, 0, [column, nodeColumn.get(state.gpuNode[g] ?? 0) ?? 0], [1, -1]);
   }
   // Symmetry: empty GPUs of one NVLink domain (or of one node, without NVLink) that are alike are
@@ -397,8 +411,20 @@ export function buildClassMilp(state: PackingState, c: number, budget: MoveBudge
     });
     return out;
   };
+  const columnsOf = (targets: ReadonlyMap<number, readonly number[]>): number[] | undefined => {
+    const out: number[] = [];
+    for (const [r, gpus] of targets) {
+      const i = replicas.indexOf(r);
+      const p = (placements[i] ?? []).findIndex((list) => sameSet(list, gpus));
+      const column = placementColumns[i]?.[p];
+      if (i < 0 || p < 0 || column === undefined) return undefined;
+      out.push(column);
+    }
+    return out;
+  };
   return {
     model,
+    columnsOf,
     replicas,
     placements,
     placementColumns,

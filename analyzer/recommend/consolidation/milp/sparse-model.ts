@@ -101,3 +101,24 @@ export class SparseMilpBuilder {
     };
   }
 }
+
+/** `model` with one more row lower ≤ Σ coefficients·columns ≤ upper (a cut added between solves). */
+export function withRow(model: SparseMilp, lower: number, upper: number, columns: readonly number[], coefficients: readonly number[]): SparseMilp {
+  const entries = columns.length;
+  const starts = new Int32Array(model.numRows + 2);
+  starts.set(model.starts);
+  starts[model.numRows + 1] = (model.starts[model.numRows] ?? 0) + entries;
+  const indices = new Int32Array(model.indices.length + entries);
+  indices.set(model.indices);
+  indices.set(columns, model.indices.length);
+  const values = new Float64Array(model.values.length + entries);
+  values.set(model.values);
+  values.set(coefficients, model.values.length);
+  const rowLower = new Float64Array(model.numRows + 1);
+  rowLower.set(model.rowLower);
+  rowLower[model.numRows] = lower;
+  const rowUpper = new Float64Array(model.numRows + 1);
+  rowUpper.set(model.rowUpper);
+  rowUpper[model.numRows] = upper;
+  return { ...model, numRows: model.numRows + 1, starts, indices, values, rowLower, rowUpper };
+}
