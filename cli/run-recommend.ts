@@ -1,7 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { parseFleetSnapshot } from "../analyzer/fleet/snapshot.js";
 import { kubernetesSteps } from "../analyzer/recommend/kubernetes-steps.js";
-import { recommend, type Recommendations } from "../analyzer/recommend/recommendations.js";
+import { createPlannerThread } from "../analyzer/recommend/consolidation/index.js";
+import { recommendWith, type Recommendations } from "../analyzer/recommend/recommendations.js";
 import type { Config } from "../common/config/schema.js";
 import { errorMessage } from "../common/errors.js";
 
@@ -39,13 +40,17 @@ export function formatRecommendations(recommendations: Recommendations, steps: s
 export async function runRecommend(config: Config, snapshotPath: string, format: RecommendFormat, out: NodeJS.WritableStream = process.stdout): Promise<number> {
   let recommendations: Recommendations;
   let steps: string;
+  // The same planning thread as the analyzer's (HiGHS loaded there), so both make the same plan.
+  const planner = createPlannerThread();
   try {
     const snapshot = parseFleetSnapshot(JSON.parse(await readFile(snapshotPath, "utf8")) as unknown, snapshotPath);
-    recommendations = recommend(snapshot, null, config.analyzer.recommend, snapshot.takenAtMs);
+    recommendations = await recommendWith(planner, snapshot, null, config.analyzer.recommend, snapshot.takenAtMs);
     steps = kubernetesSteps(recommendations.consolidation, snapshot);
   } catch (err) {
     process.stderr.write(`inferwatch recommend: ${errorMessage(err)}\n`);
     return 1;
+  } finally {
+    await planner.shutdown();
   }
   out.write(format === "json" ? `${JSON.stringify({ ...recommendations, kubernetesSteps: steps }, null, 2)}\n` : formatRecommendations(recommendations, steps));
   return 0;

@@ -13,4 +13,5 @@ export type { ClassMethod } from "./exact-classes.js";
 export { loadHighs } from "./milp/highs.js";
 export { highsSolver, type MilpSolver } from "./milp/solve.js";
 export { planConsolidation, type PlanOptions } from "./plan.js";
+export { createPlannerThread, PlannerThread, type ConsolidationPlanner, type PlannerThreadInfo } from "./planner-thread.js";
 export type { ClassConsolidation, ConsolidationMove, ConsolidationPlan, FragmentationChange, LowerBoundSum, PoolConsolidation } from "./plan-types.js";
