@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { FleetSnapshot } from "../../../analyzer/fleet/snapshot.js";
 import { consolidationBounds } from "../../../analyzer/recommend/consolidation/index.js";
 import { parseConsolidationConfig } from "../../../analyzer/recommend/constraints.js";
-import { smallInstances } from "../../bench/recommend-bench.js";
+import { smallInstances } from "../../bench/recommend-small.js";
 import { loadHighs } from "../../../analyzer/recommend/consolidation/milp/highs.js";
 import { configurationLpBounds, priceTwoDimensional, type PricingType } from "../../bench/recommend-lp-bound.js";
 import { buildConsolidationMilp, readMilpSolution } from "../../bench/recommend-milp.js";

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { highsSolver, loadHighs, planConsolidation, type MilpSolver } from "../../../../analyzer/recommend/consolidation/index.js";
 import { checkPlan } from "../../../../analyzer/recommend/checker.js";
 import { parseConsolidationConfig } from "../../../../analyzer/recommend/constraints.js";
-import { smallInstances } from "../../../bench/recommend-bench.js";
+import { smallInstances } from "../../../bench/recommend-small.js";
 import { buildConsolidationMilp, isSequenceable, readMilpSolution } from "../../../bench/recommend-milp.js";
 
 // Seeds of the MILP benchmark where drains alone stop one GPU short of the optimum: emptying the
