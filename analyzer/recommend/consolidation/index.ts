@@ -9,7 +9,7 @@
  */
 export { applyMoves } from "./apply-moves.js";
 export { consolidationBounds, lowerBoundL1, lowerBoundL2, resourceBounds, capacityBound, type ClassBound } from "./bounds.js";
-export type { ClassMethod } from "./exact-classes.js";
+export type { ClassMethod } from "./exact-class.js";
 export { loadHighs } from "./milp/highs.js";
 export { highsSolver, type MilpSolver } from "./milp/solve.js";
 export { planConsolidation, type PlanOptions } from "./plan.js";

@@ -4,7 +4,7 @@
  */
 import type { FragmentationFigures } from "../../fleet/fragmentation.js";
 import type { ClassBound } from "./bounds.js";
-import type { ClassMethod } from "./exact-classes.js";
+import type { ClassMethod } from "./exact-class.js";
 
 /** One step of a plan: delete the replica's pod and start it on other GPUs. */
 export interface ConsolidationMove {

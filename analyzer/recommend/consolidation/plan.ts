@@ -16,7 +16,8 @@ import { checkPlan } from "../checker.js";
 import { fleetLoads, isMigGpu, parseConsolidationConfig, type ConsolidationConfig, type ConsolidationConfigInput } from "../constraints.js";
 import { applyMoves } from "./apply-moves.js";
 import { consolidationBounds, type ClassBound } from "./bounds.js";
-import { solveExactClasses, type ClassMethod } from "./exact-classes.js";
+import type { ClassMethod } from "./exact-class.js";
+import { solveExactClasses } from "./exact-classes.js";
 import type { MilpSolver } from "./milp/solve.js";
 import { PackingState, type SearchMove } from "./packing-state.js";
 import { placementClassOf } from "./placement-class.js";
@@ -122,8 +123,11 @@ export function planConsolidation(snapshot: FleetSnapshot, configInput: Consolid
   let exactMs = 0;
   if (options.solver !== undefined && config.search.exactSeconds > 0) {
     const exactStarted = performance.now();
+    // The budget covers the whole plan: what the heuristic took is spent, and the checks and the
+    // fragmentation after the solver keep 15% of it.
+    const budgetMs = config.search.exactSeconds * 1000;
     const exact = solveExactClasses(snapshot, config, loads, heuristic.moves, options.solver, {
-      deadlineMs: exactStarted + config.search.exactSeconds * 1000,
+      deadlineMs: started + budgetMs - Math.max(100, budgetMs * 0.15),
       classBound: (key) => boundOf.get(key)?.bound ?? 0,
     });
     exactMs = performance.now() - exactStarted;

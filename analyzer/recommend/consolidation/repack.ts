@@ -28,7 +28,7 @@ export function movableInClass(state: PackingState, c: number): number[] {
 }
 
 /** Where replica r goes in the new packing: its old GPUs if open and taking it, else best fit among open GPUs, else a new GPU. */
-function packOne(state: PackingState, r: number, cls: PlacementClass, original: readonly number[], isOpen: Uint8Array, openOrder: readonly number[], jitter: () => number): number[] | undefined {
+function packOne(state: PackingState, r: number, cls: PlacementClass, original: readonly number[], isOpen: Uint8Array, openOrder: readonly number[]): number[] | undefined {
   const tp = original.length;
   const takes = (g: number): boolean => state.gpuTakes(r, g) && state.nodeTakes(r, (state.gpuNode[g] ?? 0));
   if (original.every((g) => isOpen[g] && takes(g))) return [...original];
@@ -37,7 +37,7 @@ function packOne(state: PackingState, r: number, cls: PlacementClass, original: 
     let bestLeft = Infinity;
     for (const g of openOrder) {
       if (!isOpen[g] || !takes(g)) continue;
-      const left = state.free(g) - (state.size[r] ?? 0) + jitter();
+      const left = state.free(g) - (state.size[r] ?? 0);
       if (left < bestLeft) {
         best = g;
         bestLeft = left;
@@ -56,7 +56,7 @@ function packOne(state: PackingState, r: number, cls: PlacementClass, original: 
     fits.sort((a, b) => (isOpen[b] ?? 0) - (isOpen[a] ?? 0) || state.free(a) - state.free(b));
     const chosen = fits.slice(0, tp);
     const opened = chosen.filter((g) => !isOpen[g]).length;
-    const score = opened * 1e15 + chosen.reduce((sum, g) => sum + state.free(g), 0) + jitter();
+    const score = opened * 1e15 + chosen.reduce((sum, g) => sum + state.free(g), 0);
     if (score < choiceScore) {
       choice = chosen;
       choiceScore = score;
@@ -75,10 +75,9 @@ function restore(state: PackingState, replicas: readonly number[], original: Rea
 
 /**
  * Repacks class `c`. Returns the committed moves, or undefined with the state unchanged when the
- * repack frees nothing, breaks a budget or cannot be ordered. `random`, when given, perturbs the
- * packing order and ties so that restarts differ.
+ * repack frees nothing, breaks a budget or cannot be ordered.
  */
-export function repackClass(state: PackingState, c: number, random?: () => number): SearchMove[] | undefined {
+export function repackClass(state: PackingState, c: number): SearchMove[] | undefined {
   const cls = state.classes[c];
   if (cls === undefined) return undefined;
   const movable = movableInClass(state, c);
@@ -95,8 +94,7 @@ export function repackClass(state: PackingState, c: number, random?: () => numbe
   const candidates = [...load.keys()].filter((g) => wasNodeInUse[(state.gpuNode[g] ?? 0)]);
   for (const g of candidates) if (state.isInUse(g)) isOpen[g] = 1;
   const openOrder = candidates.sort((a, b) => (isOpen[b] ?? 0) - (isOpen[a] ?? 0) || (load.get(b) ?? 0) - (load.get(a) ?? 0) || a - b);
-  const jitter = random === undefined ? () => 0 : () => random() * 2 ** 30;
-  const weight = new Map(movable.map((r) => [r, (state.size[r] ?? 0) * (1 + (random?.() ?? 0) * 0.2)]));
+  const weight = new Map(movable.map((r) => [r, state.size[r] ?? 0]));
   const order = [...movable].sort((a, b) => (original.get(b) ?? []).length - (original.get(a) ?? []).length || (weight.get(b) ?? 0) - (weight.get(a) ?? 0) || a - b);
   const target = new Map<number, number[]>();
   const moving = new Map<number, number>();
@@ -107,7 +105,7 @@ export function repackClass(state: PackingState, c: number, random?: () => numbe
     const canMove = (state.modelMoves[model] ?? 0) + (moving.get(model) ?? 0) < (state.modelBudget[model] ?? 0) && state.movesMade + movingTotal < state.maxMoves;
     // Out of budget: the replica stays where it was, if that GPU still takes it.
     const stays = from.every((g) => state.gpuTakes(r, g)) && state.nodeTakes(r, (state.gpuNode[(from[0] ?? 0)] ?? 0));
-    const to = canMove ? packOne(state, r, cls, from, isOpen, openOrder, jitter) : stays ? [...from] : undefined;
+    const to = canMove ? packOne(state, r, cls, from, isOpen, openOrder) : stays ? [...from] : undefined;
     if (to !== undefined && !sameGpus(to, from)) {
       moving.set(model, (moving.get(model) ?? 0) + 1);
       movingTotal++;

@@ -139,6 +139,23 @@ describe("plan output", () => {
     expect(JSON.parse(JSON.stringify(result))).toEqual(result);
   });
 
+  it("reports every placement class with its bounds, its GPUs before and after and how its placement was found (without a solver: the heuristic, not proven)", () => {
+    const result = plan(halfEmptyNode(4, 30));
+    expect(result.classes).toEqual([
+      expect.objectContaining({
+        pool: "latency",
+        gpuModel: "NVIDIA H100 80GB HBM3",
+        gpusInUseBefore: 4,
+        gpusInUseAfter: 2,
+        bound: 2,
+        gapGpus: 0,
+        moves: 2,
+        solve: expect.objectContaining({ method: "heuristic", isProvenOptimal: false, solverStatus: "not run", solverBound: 0 }),
+      }),
+    ]);
+    expect(result).toMatchObject({ lowerBound: { bound: 2 }, gapGpus: 0, exactMs: 0 });
+  });
+
   it("kubernetesSteps: cordon the emptied node, then per move annotate and delete the pod, nothing run", () => {
     const snapshot = pairFleet();
     const result = plan(snapshot, permissive);
