@@ -15,7 +15,9 @@ import { percentile, type BenchRow } from "./table.js";
 function get(port: number): Promise<number> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path: "/metrics" }, (res) => {
+    // A fresh connection per request: a kept-alive socket may be closed by the server's keep-alive
+    // timer when the event loop was blocked, which would read as a reset, not as a slow answer.
+    const req = request({ host: "127.0.0.1", port, path: "/metrics", agent: false }, (res) => {
       res.resume();
       res.on("end", () => resolve(performance.now() - started));
     });
@@ -30,7 +32,7 @@ async function pollDuring(port: number, work: () => Promise<unknown>): Promise<{
   let done = false;
   const poller = (async () => {
     while (!done) {
-      latencies.push(await get(port));
+      latencies.push(await get(port).catch(() => Infinity));
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   })();

@@ -166,8 +166,9 @@ export function solveClass(job: ClassJob): { method: ClassMethod; moves: SearchM
   // 2. The whole class, whole budget, from the best placement so far: its optimum bounds the class.
   const first = solve(milp, Math.max(MIN_SOLVE_MS / 1000, secondsLeft() * FIRST_SOLVE_SHARE), current.targets);
   solverStatus = first.outcome.status;
-  const solverBound = provenGpus(milp, first.outcome, gpusOf);
-  const optimalObjective = first.outcome.status === "optimal" ? first.outcome.objective : undefined;
+  // Only a solve of the whole class under the whole budget (a relaxation of every plan) proves.
+  let solverBound = provenGpus(milp, first.outcome, gpusOf);
+  let optimalObjective = first.outcome.status === "optimal" ? first.outcome.objective : undefined;
   let whole = milp;
   if (first.targets !== undefined) {
     if (fitsLeft(first.targets)) candidates.push({ targets: first.targets, figures: figuresOfTargets(job, first.targets), isOptimal: optimalObjective !== undefined, source: "solver" });
@@ -192,8 +193,13 @@ export function solveClass(job: ClassJob): { method: ClassMethod; moves: SearchM
     if (hasTime()) {
       const last = solve(whole, secondsLeft(), current.targets);
       solverStatus = last.outcome.status;
-      if (last.targets !== undefined) {
-        const reaches = last.outcome.status === "optimal" && (whole === milp || (optimalObjective !== undefined && Math.abs(last.outcome.objective - optimalObjective) < 0.5));
+      if (whole === milp) {
+        solverBound = Math.max(solverBound, provenGpus(milp, last.outcome, gpusOf));
+        if (last.outcome.status === "optimal") optimalObjective = last.outcome.objective;
+      }
+      // A whole-budget placement must still fit what the other classes leave.
+      if (last.targets !== undefined && (whole !== milp || fitsLeft(last.targets))) {
+        const reaches = last.outcome.status === "optimal" && optimalObjective !== undefined && Math.abs(last.outcome.objective - optimalObjective) < 0.5;
         candidates.push({ targets: last.targets, figures: figuresOfTargets(job, last.targets), isOptimal: reaches, source: "solver" });
       }
     }
@@ -208,14 +214,17 @@ export function solveClass(job: ClassJob): { method: ClassMethod; moves: SearchM
     const candidate = [...candidates].filter((c) => !tried.has(c)).sort((a, b) => (isBetter(a.figures, b.figures) ? -1 : isBetter(b.figures, a.figures) ? 1 : 0))[0];
     if (candidate === undefined) break;
     tried.add(candidate);
+    // Figures equal to a proven optimum's are optimal too (the objective is a function of them).
+    const isProvenAt = (figures: Figures): boolean => candidates.some((c) => c.isOptimal && !isBetter(c.figures, figures) && !isBetter(figures, c.figures));
     if (!isBetter(candidate.figures, heuristicFigures)) {
-      const isSame = !isBetter(heuristicFigures, candidate.figures);
-      return { method: method({ method: "heuristic", isProvenOptimal: candidate.isOptimal && isSame, note: candidate.isOptimal && isSame ? "the heuristic's placement is optimal" : "the solver did not improve on the heuristic" }), moves: undefined };
+      const isOptimal = !isBetter(heuristicFigures, candidate.figures) && isProvenAt(heuristicFigures);
+      return { method: method({ method: "heuristic", isProvenOptimal: isOptimal, note: isOptimal ? "the heuristic's placement is optimal" : "the solver did not improve on the heuristic" }), moves: undefined };
     }
     const ordered = orderTargets(job, candidate.targets);
     if (ordered.moves !== undefined) {
-      const note = candidate.isOptimal ? "proven optimal" : candidate.source === "neighbourhood" ? "a neighbourhood of the best placement, solved exactly; not proven optimal" : "the solver's best placement, not proven optimal";
-      return { method: method({ method: "milp", isProvenOptimal: candidate.isOptimal, note }), moves: ordered.moves };
+      const isOptimal = isProvenAt(candidate.figures);
+      const note = isOptimal ? "proven optimal" : candidate.source === "neighbourhood" ? "a neighbourhood of the best placement, solved exactly; not proven optimal" : "the solver's best placement, not proven optimal";
+      return { method: method({ method: "milp", isProvenOptimal: isOptimal, note }), moves: ordered.moves };
     }
     const cut = whole.columnsOf(new Map(ordered.stuck.map((m) => [m.replica, m.to])));
     if (candidate.source !== "solver" || cut === undefined || cut.length === 0 || retries >= MAX_ORDER_RETRIES || !hasTime()) continue;

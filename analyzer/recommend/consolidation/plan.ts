@@ -101,7 +101,10 @@ function replay(snapshot: FleetSnapshot, config: ConsolidationConfig, loads: Ret
 
 const heuristicOnly = (state: PackingState, key: string, note: string): ClassMethod => {
   let hasMovable = false;
-  for (let r = 0; r < state.replicaIds.length && !hasMovable; r++) if (state.classKeys[state.replicaClass[r] ?? -1] === key && state.blocker(r) === undefined) hasMovable = true;
+  // Movable in the fleet as it stood (the state may be after the plan, where moved replicas are spent).
+  for (let r = 0; r < state.replicaIds.length && !hasMovable; r++) {
+    if (state.classKeys[state.replicaClass[r] ?? -1] === key && state.stays[r] === undefined && (state.modelBudget[state.replicaModel[r] ?? 0] ?? 0) > 0) hasMovable = true;
+  }
   return { method: hasMovable ? "heuristic" : "none", isProvenOptimal: false, solverBound: 0, solverStatus: "not run", seconds: 0, note };
 };
 
@@ -140,7 +143,8 @@ export function planConsolidation(snapshot: FleetSnapshot, configInput: Consolid
       else methods = new Map([...methods].map(([key, m]) => [key, { ...m, method: m.method === "milp" ? "heuristic" : m.method, isProvenOptimal: false, note: "the exact classes together broke a plan-wide rule; the heuristic's plan stands" }]));
     }
   }
-  const state = replay(snapshot, config, loads, searchMoves);
+  // The heuristic's own state is the fleet after its moves; only a plan the solver changed is replayed.
+  const state = searchMoves === heuristic.moves ? heuristic.state : replay(snapshot, config, loads, searchMoves);
   const moves = toMoves(snapshot, state, searchMoves);
 
   const check = checkPlan(snapshot, moves, config);

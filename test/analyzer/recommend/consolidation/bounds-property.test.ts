@@ -121,7 +121,7 @@ describe("lower bounds hold in every configuration", () => {
       ),
       { numRuns: 2000 },
     );
-  });
+  }, 600_000);
 
   describe("with the exact solver, whose proofs join the bounds and whose plans are the tightest", () => {
     let solver: MilpSolver;
@@ -146,6 +146,6 @@ describe("lower bounds hold in every configuration", () => {
         }),
         { numRuns: 150 },
       );
-    });
+    }, 600_000);
   });
 });

@@ -12,7 +12,8 @@ describe("the planning thread", () => {
 
   it("plans on another thread with HiGHS loaded, and the plan is the one planConsolidation makes", async () => {
     const snapshot = pairFleet();
-    const config = { disruption: { canMoveSingleReplica: true } };
+    // A budget large enough that a busy machine cannot cut the solver short.
+    const config = { disruption: { canMoveSingleReplica: true }, search: { exactSeconds: 120 } };
     const plan = await planner.plan(snapshot, config);
     expect(planner.info.threadId).toBeDefined();
     expect(planner.info.threadId).not.toBe(threadId);
