@@ -32,9 +32,14 @@ export function recommend(snapshot: FleetSnapshot, history: IdleHistory | null, 
   return { atMs: nowMs, consolidation: plan ?? planConsolidation(snapshot, config.consolidation), idle: recommendIdleEvictions(snapshot, history, config.idle, nowMs) };
 }
 
-/** The recommendations with the consolidation plan made by `planner` (off the event loop when it is a planning thread). */
+/**
+ * The recommendations with the consolidation plan made by `planner` (off the event loop when it is a
+ * planning thread). If the planner fails (its thread cannot start), the plan is made here by the
+ * heuristic alone rather than losing the recommendations.
+ */
 export async function recommendWith(planner: ConsolidationPlanner, snapshot: FleetSnapshot, history: IdleHistory | null, config: { readonly consolidation: ConsolidationConfig; readonly idle: IdleEvictionConfig }, nowMs: number): Promise<Recommendations> {
-  return recommend(snapshot, history, config, nowMs, await planner.plan(snapshot, config.consolidation));
+  const plan = await planner.plan(snapshot, config.consolidation).catch(() => undefined);
+  return recommend(snapshot, history, config, nowMs, plan);
 }
 
 /** The idle history a store holds (one range query for every model). */
