@@ -68,6 +68,9 @@ export interface AlibabaResult {
   readonly allocatedRatio: number;
   readonly tasksArrived: number;
   readonly tasksFailed: number;
+  /** GPUs left wholly idle at the end, and the CPU (cores per node) left on the nodes holding them. */
+  readonly idleWholeGpus: number;
+  readonly cpuLeftOnIdleNodes: number;
   readonly seconds: number;
 }
 
@@ -319,7 +322,11 @@ export function packAlibabaTrace(dir: string, policy: PackingPolicy, options: { 
     for (const g of chosen.gpus) chosen.node.gpuFree[g] = (chosen.node.gpuFree[g] ?? 0) - task.milli;
     allocated += gpuRequest(task);
   }
+  const withIdle = nodes.filter((n) => n.gpuFree.some((f) => f === 1000));
+  const idleWholeGpus = withIdle.reduce((sum, n) => sum + n.gpuFree.filter((f) => f === 1000).length, 0);
   return {
+    idleWholeGpus,
+    cpuLeftOnIdleNodes: withIdle.length === 0 ? 0 : withIdle.reduce((sum, n) => sum + n.cpuFree, 0) / 1000 / withIdle.length,
     policy,
     order: options.shuffle ? `shuffled (seed ${options.seed ?? 42})` : "trace order",
     gpus: capacity / 1000,

@@ -63,7 +63,7 @@ async function benchAlibaba(): Promise<BenchRow[]> {
   }
   const rows: BenchRow[] = runs.map((run) => ({
     name: `openb default trace, ${run.gpus.toLocaleString("en-US")} GPUs, ${POLICY_NAMES[run.policy]}, ${run.order}`,
-    value: `${pct(run.allocatedRatio)} allocated at ${pct(run.arrivedRatio)} arrived (${run.tasksFailed.toLocaleString("en-US")} of ${run.tasksArrived.toLocaleString("en-US")} tasks unplaced; ${run.seconds.toFixed(1)} s)`,
+    value: `${pct(run.allocatedRatio)} allocated at ${pct(run.arrivedRatio)} arrived (${run.tasksFailed.toLocaleString("en-US")} of ${run.tasksArrived.toLocaleString("en-US")} tasks unplaced; ${run.idleWholeGpus} GPUs wholly idle, ${run.cpuLeftOnIdleNodes.toFixed(1)} cores free on their nodes; ${run.seconds.toFixed(1)} s)`,
   }));
   const mean = (policy: PackingPolicy): number => {
     const xs = runs.filter((r) => r.policy === policy && r.order !== "trace order").map((r) => r.allocatedRatio);

@@ -8,7 +8,7 @@ import { errorMessage } from "../../../common/errors.js";
 import { loadHighs } from "./milp/highs.js";
 import { highsSolver, type MilpSolver } from "./milp/solve.js";
 import { planConsolidation } from "./plan.js";
-import type { PlanRequest, PlanResponse } from "./plan-worker-protocol.js";
+import type { PlanRequest, PlanResponse, SnapshotParts } from "./plan-worker-protocol.js";
 
 let solver: MilpSolver | undefined;
 let solverError: string | undefined;
@@ -30,8 +30,11 @@ parentPort?.on("message", (request: PlanRequest) => {
   void (async (): Promise<PlanResponse> => {
     try {
       const loaded = await currentSolver();
-      const plan = planConsolidation(request.snapshot, request.config, loaded === undefined ? {} : { solver: loaded });
-      return { id: request.id, ok: true, plan, threadId, solverError: solverError ?? null };
+      // Written by planner-thread.ts from a parsed snapshot (no outside input crosses here).
+      const parts = JSON.parse(request.snapshotJson) as SnapshotParts;
+      const snapshot = { ...parts.head, nodes: parts.nodes, replicas: parts.replicas };
+      const plan = planConsolidation(snapshot, request.config, loaded === undefined ? {} : { solver: loaded });
+      return { id: request.id, ok: true, planJson: JSON.stringify(plan), threadId, solverError: solverError ?? null };
     } catch (err) {
       return { id: request.id, ok: false, error: errorMessage(err) };
     }

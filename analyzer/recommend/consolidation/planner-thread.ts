@@ -2,8 +2,8 @@
  * Consolidation planning off the caller's event loop: a worker thread (plan-worker.ts) with HiGHS
  * loaded plans one snapshot at a time; requests queue. The thread starts on the first plan, is
  * replaced when it dies, and never holds the process open. The analyzer's API and /metrics keep
- * answering while a 10,000-GPU fleet is planned; only the snapshot's structured clone (tens of
- * milliseconds at that size) runs on the caller's thread.
+ * answering while a 10,000-GPU fleet is planned: the snapshot goes to the thread as JSON written a
+ * slice at a time between turns of the caller's event loop, and the plan comes back as JSON text.
  */
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -38,6 +38,29 @@ function workerScript(): URL {
 
 type Pending = { resolve: (plan: ConsolidationPlan) => void; reject: (err: Error) => void };
 
+/** Items serialised between two turns of the event loop. */
+const SLICE = 500;
+
+/**
+ * The snapshot as `SnapshotParts` JSON, written a slice of nodes or replicas at a time with a turn of
+ * the event loop between slices, so other requests are answered while a large snapshot is written.
+ */
+async function snapshotAsJson(snapshot: FleetSnapshot): Promise<string> {
+  const { nodes, replicas, ...head } = snapshot;
+  const parts: string[] = [`{"head":${JSON.stringify(head)}`];
+  for (const [name, items] of [["nodes", nodes], ["replicas", replicas]] as const) {
+    parts.push(`,"${name}":[`);
+    for (let i = 0; i < items.length; i += SLICE) {
+      const slice = items.slice(i, i + SLICE).map((item) => JSON.stringify(item)).join(",");
+      parts.push(i === 0 ? slice : `,${slice}`);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    parts.push("]");
+  }
+  parts.push("}");
+  return parts.join("");
+}
+
 /** A planner on a worker thread. */
 export class PlannerThread implements ConsolidationPlanner {
   private worker: Worker | undefined;
@@ -51,14 +74,16 @@ export class PlannerThread implements ConsolidationPlanner {
     return this.last;
   }
 
-  plan(snapshot: FleetSnapshot, config: ConsolidationConfigInput): Promise<ConsolidationPlan> {
-    if (this.isShutDown) return Promise.reject(new Error("consolidation planner: shut down"));
+  async plan(snapshot: FleetSnapshot, config: ConsolidationConfigInput): Promise<ConsolidationPlan> {
+    if (this.isShutDown) throw new Error("consolidation planner: shut down");
+    const snapshotJson = await snapshotAsJson(snapshot);
+    if (this.isShutDown) throw new Error("consolidation planner: shut down");
     const worker = this.worker ?? this.spawn();
     const id = this.nextId++;
     return new Promise<ConsolidationPlan>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       worker.ref();
-      const request: PlanRequest = { id, snapshot, config };
+      const request: PlanRequest = { id, snapshotJson, config };
       worker.postMessage(request);
     });
   }
@@ -81,7 +106,8 @@ export class PlannerThread implements ConsolidationPlanner {
       if (this.pending.size === 0) worker.unref();
       if (response.ok) {
         this.last = { threadId: response.threadId, solverError: response.solverError };
-        pending.resolve(response.plan);
+        // Our own thread wrote it from a ConsolidationPlan (no outside input crosses here).
+        pending.resolve(JSON.parse(response.planJson) as ConsolidationPlan);
       } else pending.reject(new Error(`consolidation planner: ${response.error}`));
     });
     worker.on("error", (err) => {
