@@ -42,10 +42,19 @@ export interface Analyzer {
 
 /**
  * Evaluates once: SLOs, then the fleet snapshot with each model's SLO state, then fleet figures.
- * With `planner` the consolidation plan is made there (the analyzer's planning thread); without it,
- * here, by the heuristic alone.
+ * With `planner` the consolidation plan is made there (the analyzer's planning thread; up to its
+ * time budget), and `onFigures` receives everything but the recommendations before the plan starts,
+ * so SLOs and fleet figures need not wait for it; without a planner the plan is made here, by the
+ * heuristic alone.
  */
-export async function evaluateOnce(store: MetricStore, config: AnalyzerConfig, slo: SloConfig, atMs: number, planner?: ConsolidationPlanner): Promise<Omit<AnalyzerState, "error" | "lastDurationMs">> {
+export async function evaluateOnce(
+  store: MetricStore,
+  config: AnalyzerConfig,
+  slo: SloConfig,
+  atMs: number,
+  planner?: ConsolidationPlanner,
+  onFigures?: (figures: Omit<AnalyzerState, "error" | "lastDurationMs" | "recommendations">) => void,
+): Promise<Omit<AnalyzerState, "error" | "lastDurationMs">> {
   const slos = await evaluateSlos(store, slo, atMs);
   const sloState: Record<string, ModelSloState> = {};
   for (const status of slos.slos) {
@@ -65,6 +74,7 @@ export async function evaluateOnce(store: MetricStore, config: AnalyzerConfig, s
   const snapshot = await assembleFleetSnapshot(store, atMs, poolResolver(config.pools), sloState);
   const fleet = await evaluateFleet(store, snapshot, { atMs, targetRatio: gpuUtilizationObjective(slo, "default").minRatio, prices: config.gpuHourPrices });
   const history = await idleHistoryFrom(store, atMs);
+  onFigures?.({ slos, fleet, snapshot, evaluatedAtMs: atMs });
   const recommendations = planner === undefined ? recommend(snapshot, history, config.recommend, atMs) : await recommendWith(planner, snapshot, history, config.recommend, atMs);
   return { slos, fleet, snapshot, recommendations, evaluatedAtMs: atMs };
 }
@@ -94,7 +104,8 @@ export async function startAnalyzer(
     running ??= (async () => {
       const started = performance.now();
       try {
-        const result = await evaluateOnce(store, config, slo, now(), planner);
+        // SLOs and fleet figures are served as soon as they are known; the plan follows.
+        const result = await evaluateOnce(store, config, slo, now(), planner, (figures) => (state = { ...state, ...figures, error: undefined }));
         state = { ...result, lastDurationMs: performance.now() - started, error: undefined };
       } catch (err) {
         const message = errorMessage(err);
