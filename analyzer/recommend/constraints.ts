@@ -29,7 +29,7 @@
  *
  * Loads only ever grow on a destination, so these are checked where a replica arrives; a GPU that
  * was already over a limit before the plan is not a violation until something moves onto it.
- * The planner (consolidate.ts) and the independent checker (checker.ts) both read this module for
+ * The planner (consolidation/) and the independent checker (checker.ts) both read this module for
  * the definitions; each keeps its own state and its own feasibility code.
  */
 import { z } from "zod";
@@ -56,7 +56,8 @@ export const disruptionConfigSchema = z.strictObject({
 
 /** How hard the planner searches. */
 export const searchConfigSchema = z.strictObject({
-  restarts: z.number().int().positive().nullable().default(null).describe("Orderings tried (the best plan wins); null: all of them up to 2,000 replicas, one above."),
+  restarts: z.number().int().positive().nullable().default(null).describe("Orderings the heuristic tries (the best plan wins); null: all of them up to 2,000 replicas, one above."),
+  exactSeconds: z.number().min(0).max(600).default(2).describe("Time budget of one plan, seconds: the exact MILP solver (HiGHS) works on the placement classes small enough to enumerate until the plan has used it; past it, or at 0, the heuristic's placement stands."),
 });
 
 /** Consolidation settings; every field has a default, so `{}` is a valid config. */

@@ -1,9 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { consolidationBounds, lowerBoundL1, lowerBoundL2, resourceBounds } from "../../../analyzer/recommend/bounds.js";
-import { planConsolidation } from "../../../analyzer/recommend/consolidate.js";
-import { parseConsolidationConfig } from "../../../analyzer/recommend/constraints.js";
-import { GIB, fleet, node, replica } from "../../fixtures/fleets.js";
+import { consolidationBounds, lowerBoundL1, lowerBoundL2, resourceBounds } from "../../../../analyzer/recommend/consolidation/index.js";
+import { planConsolidation } from "../../../../analyzer/recommend/consolidation/index.js";
+import { parseConsolidationConfig } from "../../../../analyzer/recommend/constraints.js";
+import { GIB, fleet, node, replica } from "../../../fixtures/fleets.js";
 
 /** The fewest bins of `capacity` holding `sizes`, by exhaustive search (small instances only). */
 function optimalBins(sizes: readonly number[], capacity: number): number {

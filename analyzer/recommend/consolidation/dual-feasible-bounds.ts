@@ -80,7 +80,7 @@ export function thresholdDff(epsilon: number): Dff {
 /** Shares of a limit: value ÷ limit, clamped to [0, 1] and shrunk (see the module comment). */
 export function toShares(values: readonly number[], limit: number): Float64Array {
   const out = new Float64Array(values.length);
-  if (limit > 0) for (let i = 0; i < values.length; i++) out[i] = Math.min(1, Math.max(0, (values[i] as number) / limit)) * (1 - SHRINK);
+  if (limit > 0) for (let i = 0; i < values.length; i++) out[i] = Math.min(1, Math.max(0, (values[i] ?? 0) / limit)) * (1 - SHRINK);
   return out;
 }
 
@@ -98,13 +98,13 @@ function evaluate(items: DffItems, w: Float64Array, perGpu: Float64Array): numbe
   let total = 0;
   const n = items.gpuOf.length;
   for (let i = 0; i < n; i++) {
-    const value = w[i] as number;
-    const g = items.gpuOf[i] as number;
+    const value = (w[i] ?? 0);
+    const g = (items.gpuOf[i] ?? 0);
     total += value;
-    perGpu[g] = (perGpu[g] as number) + value;
+    perGpu[g] = (perGpu[g] ?? 0) + value;
   }
   let excess = 0;
-  for (let g = 0; g < items.gpuCount; g++) if ((perGpu[g] as number) > 1) excess += (perGpu[g] as number) - 1;
+  for (let g = 0; g < items.gpuCount; g++) if ((perGpu[g] ?? 0) > 1) excess += (perGpu[g] ?? 0) - 1;
   return ceilBound(total, excess);
 }
 
@@ -130,7 +130,7 @@ function memoryEpsilons(shares: Float64Array): number[] {
 /** f of every share (a plain loop: `Float64Array.from` with a map function is slow in V8). */
 function mapShares(shares: Float64Array, f: Dff): Float64Array {
   const out = new Float64Array(shares.length);
-  for (let i = 0; i < shares.length; i++) out[i] = f(shares[i] as number);
+  for (let i = 0; i < shares.length; i++) out[i] = f(shares[i] ?? 0);
   return out;
 }
 
@@ -147,7 +147,7 @@ function scoreMemory(items: DffItems, fs: readonly { name: string; f: Dff }[]): 
     let d = sizeIndex.get(x);
     if (d === undefined) sizeIndex.set(x, (d = sizeIndex.size));
     totals[d] = (totals[d] ?? 0) + 1;
-    (held[items.gpuOf[i] as number] as number[]).push(d);
+    (held[(items.gpuOf[i] ?? 0)] ?? []).push(d);
   });
   const groups = new Map<string, { sizes: number[]; count: number }>();
   for (const sizes of held) {
@@ -163,11 +163,11 @@ function scoreMemory(items: DffItems, fs: readonly { name: string; f: Dff }[]): 
     .map(({ name, f }) => {
       const valueOf = distinct.map(f);
       let total = 0;
-      totals.forEach((count, d) => (total += count * (valueOf[d] as number)));
+      totals.forEach((count, d) => (total += count * (valueOf[d] ?? 0)));
       let excess = 0;
       for (const { sizes, count } of groups.values()) {
         let sum = 0;
-        for (const d of sizes) sum += valueOf[d] as number;
+        for (const d of sizes) sum += (valueOf[d] ?? 0);
         if (sum > 1) excess += count * (sum - 1);
       }
       return { name, f, bound: ceilBound(total, excess) };
@@ -203,7 +203,7 @@ export function dualFeasibleBound(items: DffItems): DffBound {
   for (const m of memory.slice(0, MIXED_PER_RESOURCE).map((x) => ({ name: x.name, values: mapShares(items.memory, x.f) }))) {
     for (const c of compute.slice(0, MIXED_PER_RESOURCE)) {
       for (const lambda of LAMBDAS) {
-        for (let i = 0; i < mixed.length; i++) mixed[i] = lambda * (m.values[i] as number) + (1 - lambda) * (c.values[i] as number);
+        for (let i = 0; i < mixed.length; i++) mixed[i] = lambda * (m.values[i] ?? 0) + (1 - lambda) * (c.values[i] ?? 0);
         consider(evaluate(items, mixed, perGpu), `${lambda}·memory ${m.name} + ${(1 - lambda).toFixed(1)}·compute ${c.name}`);
       }
     }

@@ -16,8 +16,8 @@ export class FreeIndex {
     let hi = this.size;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const key = this.keys[mid] as number;
-      if (key < free || (key === free && (this.order[mid] as number) < gpu)) lo = mid + 1;
+      const key = (this.keys[mid] ?? 0);
+      if (key < free || (key === free && (this.order[mid] ?? 0) < gpu)) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -55,7 +55,7 @@ export class FreeIndex {
     let hi = this.size;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if ((this.keys[mid] as number) < bytes) lo = mid + 1;
+      if ((this.keys[mid] ?? 0) < bytes) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -67,6 +67,6 @@ export class FreeIndex {
 
   /** The GPU at position i (0 ≤ i < length). */
   at(i: number): number {
-    return this.order[i] as number;
+    return (this.order[i] ?? 0);
   }
 }

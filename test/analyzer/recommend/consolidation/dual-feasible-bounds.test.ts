@@ -1,9 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { consolidationBounds } from "../../../analyzer/recommend/bounds.js";
-import { parseConsolidationConfig } from "../../../analyzer/recommend/constraints.js";
-import { dualFeasibleBound, roundingDff, thresholdDff, toShares, type DffItems } from "../../../analyzer/recommend/dual-feasible-bounds.js";
-import { GIB, fleet, node, replica } from "../../fixtures/fleets.js";
+import { consolidationBounds } from "../../../../analyzer/recommend/consolidation/index.js";
+import { parseConsolidationConfig } from "../../../../analyzer/recommend/constraints.js";
+import { dualFeasibleBound, roundingDff, thresholdDff, toShares, type DffItems } from "../../../../analyzer/recommend/consolidation/dual-feasible-bounds.js";
+import { GIB, fleet, node, replica } from "../../../fixtures/fleets.js";
 
 /** Items on GPUs: [gpu, memory share, compute share] triples (shares of the limits, not shrunk). */
 function items(gpuCount: number, triples: readonly (readonly [number, number, number])[]): DffItems {

@@ -10,41 +10,24 @@
  * moves lightens its other GPUs, which are then drained too when they can be. The drain is kept
  * when it lowers the GPUs in use, or the nodes in use at equal GPUs.
  */
-import type { PackingState, PlacementClass, SearchMove } from "./consolidate-state.js";
+import type { PackingState, PlacementClass, SearchMove } from "./packing-state.js";
 
 /** GPUs tried as room for an ejection chain before giving up on a replica. */
 const EJECTION_TRIES = 16;
-/** Share of drains that free nothing kept by an exploring restart. */
-const NEUTRAL_RATE = 0.2;
 
 /** Memory reserved on GPU g (its replicas and baseline). */
-export const used = (state: PackingState, g: number): number => state.memory[g] as number;
-
-/**
- * When the search explores (shuffled restarts), it sometimes takes the second or third best
- * destination instead of the best, so restarts reach states the greedy order never does.
- */
-function pickRank(state: PackingState, available: number): number {
-  const random = state.explore;
-  if (random === undefined || available <= 1) return 0;
-  const x = random();
-  return x < 0.6 ? 0 : x < 0.85 || available === 2 ? 1 : 2;
-}
+export const used = (state: PackingState, g: number): number => (state.memory[g] ?? 0);
 
 /** The tightest GPU for a one-GPU replica: fullest first, skipping GPUs or nodes that refuse it. */
 function destinationForOne(state: PackingState, r: number, cls: PlacementClass, canWake: boolean): number[] | undefined {
   const index = cls.index;
-  const wanted = state.explore === undefined ? 1 : 3;
-  const found: number[] = [];
-  for (let i = index.firstAtLeast(state.size[r] as number); i < index.length && found.length < wanted; i++) {
+  for (let i = index.firstAtLeast(state.size[r] ?? 0); i < index.length; i++) {
     const g = index.at(i);
-    const n = state.gpuNode[g] as number;
-    if ((state.nodeInUse[n] as number) === 0 || (!canWake && !state.isInUse(g))) continue;
-    if (!state.gpuTakes(r, g) || !state.nodeTakes(r, n)) continue;
-    found.push(g);
+    const n = state.gpuNode[g] ?? 0;
+    if ((state.nodeInUse[n] ?? 0) === 0 || (!canWake && !state.isInUse(g))) continue;
+    if (state.gpuTakes(r, g) && state.nodeTakes(r, n)) return [g];
   }
-  if (found.length === 0) return undefined;
-  return [found[pickRank(state, found.length)] as number];
+  return undefined;
 }
 
 /**
@@ -61,10 +44,10 @@ function sortFits(state: PackingState, fits: number[]): void {
     return freeA < freeB || (freeA === freeB && a < b);
   };
   for (let i = 1; i < fits.length; i++) {
-    const g = fits[i] as number;
+    const g = (fits[i] ?? 0);
     let j = i - 1;
-    while (j >= 0 && before(g, fits[j] as number)) {
-      fits[j + 1] = fits[j] as number;
+    while (j >= 0 && before(g, (fits[j] ?? 0))) {
+      fits[j + 1] = (fits[j] ?? 0);
       j--;
     }
     fits[j + 1] = g;
@@ -77,19 +60,18 @@ function sortFits(state: PackingState, fits: number[]): void {
  * fewest idle GPUs, then leaving the least memory free on them, wins.
  */
 function destinationForGroup(state: PackingState, r: number, cls: PlacementClass, tp: number): number[] | undefined {
-  const isExploring = state.explore !== undefined;
-  const options: { gpus: number[]; woken: number; left: number }[] = [];
+  let best: number[] | undefined;
   let bestWoken = Infinity;
   let bestLeft = Infinity;
-  const size = state.size[r] as number;
+  const size = (state.size[r] ?? 0);
   const fits: number[] = [];
   for (const id of cls.domains) {
     if (!state.hasDomainRoom(id, tp, size)) continue;
     const room = state.domainRoom(id, tp, size);
-    if (room.count < tp || (!isExploring && bestWoken === 0 && room.left >= bestLeft)) continue;
-    const domain = state.domains[id] as number[];
-    const n = state.gpuNode[domain[0] as number] as number;
-    if ((state.nodeInUse[n] as number) === 0 || !state.nodeTakes(r, n)) continue;
+    if (room.count < tp || (bestWoken === 0 && room.left >= bestLeft)) continue;
+    const domain = state.domainGpus(id);
+    const n = state.gpuNode[domain[0] ?? 0] ?? 0;
+    if ((state.nodeInUse[n] ?? 0) === 0 || !state.nodeTakes(r, n)) continue;
     fits.length = 0;
     for (const g of domain) if (state.gpuTakes(r, g)) fits.push(g);
     if (fits.length < tp) continue;
@@ -97,25 +79,22 @@ function destinationForGroup(state: PackingState, r: number, cls: PlacementClass
     let woken = 0;
     let left = 0;
     for (let i = 0; i < tp; i++) {
-      const g = fits[i] as number;
+      const g = (fits[i] ?? 0);
       if (!state.isInUse(g)) woken++;
       left += state.free(g) - size;
     }
-    if (isExploring) options.push({ gpus: fits.slice(0, tp), woken, left });
-    else if (woken < bestWoken || (woken === bestWoken && left < bestLeft)) {
-      options[0] = { gpus: fits.slice(0, tp), woken, left };
+    if (woken < bestWoken || (woken === bestWoken && left < bestLeft)) {
+      best = fits.slice(0, tp);
       bestWoken = woken;
       bestLeft = left;
     }
   }
-  if (options.length === 0) return undefined;
-  options.sort((a, b) => a.woken - b.woken || a.left - b.left);
-  return (options[pickRank(state, options.length)] as (typeof options)[number]).gpus;
+  return best;
 }
 
 /** Where replica r (lifted) goes: a GPU in use, or with `canWake` an idle GPU of a node in use too. */
 function destination(state: PackingState, r: number, tp: number, canWake = true): number[] | undefined {
-  const cls = state.classes[state.replicaClass[r] as number] as PlacementClass;
+  const cls = state.classOfReplica(r);
   return tp === 1 ? destinationForOne(state, r, cls, canWake) : destinationForGroup(state, r, cls, tp);
 }
 
@@ -134,8 +113,8 @@ class Transaction {
   constructor(private readonly state: PackingState) {}
 
   private budgetAllows(model: number, extra: number): boolean {
-    const planned = (this.state.modelMoves[model] as number) + (this.perModel.get(model) ?? 0) + (this.pending.get(model) ?? 0);
-    return planned + extra <= (this.state.modelBudget[model] as number);
+    const planned = (this.state.modelMoves[model] ?? 0) + (this.perModel.get(model) ?? 0) + (this.pending.get(model) ?? 0);
+    return planned + extra <= (this.state.modelBudget[model] ?? 0);
   }
 
   private movesAllow(extra: number): boolean {
@@ -144,7 +123,7 @@ class Transaction {
 
   private record(replica: number, from: number[], to: number[]): void {
     this.journal.push({ replica, from, to });
-    const model = this.state.replicaModel[replica] as number;
+    const model = (this.state.replicaModel[replica] ?? 0);
     this.perModel.set(model, (this.perModel.get(model) ?? 0) + 1);
     this.movedNow.add(replica);
   }
@@ -159,10 +138,10 @@ class Transaction {
     const counts = new Map<number, number>();
     for (const g of gpus) {
       if (state.hasBaseline[g]) return false;
-      for (const r of state.residents[g] as number[]) {
+      for (const r of state.residentsOf(g)) {
         if (lifted.includes(r)) continue;
         if (state.blocker(r) !== undefined || this.movedNow.has(r)) return false;
-        const model = state.replicaModel[r] as number;
+        const model = (state.replicaModel[r] ?? 0);
         const count = (counts.get(model) ?? 0) + 1;
         if (!this.budgetAllows(model, count)) return false;
         counts.set(model, count);
@@ -170,11 +149,11 @@ class Transaction {
       }
     }
     if (lifted.length === 0 || !this.movesAllow(lifted.length)) return false;
-    const tp = (r: number): number => (state.replicaGpus[r] as number[]).length;
+    const tp = (r: number): number => state.gpusOf(r).length;
     // Largest first, by memory, and if that fails by the larger of the memory and compute shares
     // (two-dimensional items: either resource may be the one that does not fit).
-    const byMemory = [...lifted].sort((a, b) => tp(b) - tp(a) || (state.size[b] as number) - (state.size[a] as number) || a - b);
-    const weight = (r: number): number => Math.max((state.size[r] as number) / (state.usable[(state.replicaGpus[r] as number[])[0] as number] as number), (state.share[r] as number) / state.computeCeiling);
+    const byMemory = [...lifted].sort((a, b) => tp(b) - tp(a) || (state.size[b] ?? 0) - (state.size[a] ?? 0) || a - b);
+    const weight = (r: number): number => Math.max((state.size[r] ?? 0) / (state.usable[state.gpusOf(r)[0] ?? 0] ?? 1), (state.share[r] ?? 0) / state.computeCeiling);
     const byEither = [...lifted].sort((a, b) => tp(b) - tp(a) || weight(b) - weight(a) || a - b);
     for (const g of gpus) state.draining[g] = 1;
     let isPlaced = this.placeAll(byMemory, counts);
@@ -191,10 +170,10 @@ class Transaction {
     this.pendingTotal += order.length;
     let isPlaced = true;
     for (const r of order) {
-      const model = state.replicaModel[r] as number;
+      const model = (state.replicaModel[r] ?? 0);
       // r stays pending (counted in budgets) until recorded, so an ejection for it sees its move.
       const settle = (): void => {
-        this.pending.set(model, (this.pending.get(model) as number) - 1);
+        this.pending.set(model, (this.pending.get(model) ?? 0) - 1);
         this.pendingTotal--;
       };
       if (!isPlaced) {
@@ -229,18 +208,18 @@ class Transaction {
    */
   private ejectFor(r: number, from: readonly number[]): number[] | undefined {
     const { state } = this;
-    const cls = state.classes[state.replicaClass[r] as number] as PlacementClass;
-    const model = state.replicaModel[r] as number;
+    const cls = state.classOfReplica(r);
+    const model = (state.replicaModel[r] ?? 0);
     if (!this.movesAllow(1)) return undefined;
     let tried = 0;
     for (let i = cls.index.firstAtLeast(0); i < cls.index.length && tried < EJECTION_TRIES; i++) {
       const h = cls.index.at(i);
-      const n = state.gpuNode[h] as number;
+      const n = (state.gpuNode[h] ?? 0);
       if (state.draining[h] || !state.isInUse(h) || from.includes(h) || !state.nodeTakes(r, n)) continue;
       tried++;
-      for (const e of [...(state.residents[h] as number[])]) {
-        const eModel = state.replicaModel[e] as number;
-        if ((eModel === model && state.modelSpread[model] !== Infinity) || (state.replicaGpus[e] as number[]).length !== 1 || state.blocker(e) !== undefined || this.movedNow.has(e) || !this.budgetAllows(eModel, 1)) continue;
+      for (const e of [...state.residentsOf(h)]) {
+        const eModel = (state.replicaModel[e] ?? 0);
+        if ((eModel === model && state.modelSpread[model] !== Infinity) || state.gpusOf(e).length !== 1 || state.blocker(e) !== undefined || this.movedNow.has(e) || !this.budgetAllows(eModel, 1)) continue;
         const eFrom = state.lift(e);
         if (!state.gpuTakes(r, h)) {
           state.place(e, eFrom);
@@ -270,12 +249,13 @@ class Transaction {
   /** Undoes the moves from position `mark` on, newest first. */
   rollback(mark = 0): void {
     while (this.journal.length > mark) {
-      const step = this.journal.pop() as (typeof this.journal)[number];
+      const step = this.journal.pop();
+      if (step === undefined) break;
       this.state.lift(step.replica);
       this.state.place(step.replica, step.from);
       this.movedNow.delete(step.replica);
-      const model = this.state.replicaModel[step.replica] as number;
-      this.perModel.set(model, (this.perModel.get(model) as number) - 1);
+      const model = (this.state.replicaModel[step.replica] ?? 0);
+      this.perModel.set(model, (this.perModel.get(model) ?? 0) - 1);
     }
   }
 
@@ -307,9 +287,7 @@ export function tryDrain(state: PackingState, gpus: readonly number[], what: str
     }
   }
   const pays = state.gpusInUse < gpusBefore || (state.gpusInUse === gpusBefore && state.nodesInUse < nodesBefore);
-  // Exploring restarts sometimes keep a drain that frees nothing, to leave a local optimum.
-  const isDetour = state.explore !== undefined && state.gpusInUse === gpusBefore && state.nodesInUse <= nodesBefore && state.explore() < NEUTRAL_RATE;
-  if (!pays && !isDetour) {
+  if (!pays) {
     tx.rollback();
     return undefined;
   }
