@@ -1,5 +1,5 @@
 import { METRICS } from "../../common/conventions.js";
-import type { LabeledValue, MetricStore } from "../stores/metric-store.js";
+import type { LabeledValue, LatestReduce, MetricStore, QueryContext } from "../stores/metric-store.js";
 import { FLEET_SNAPSHOT_VERSION, type FleetGpu, type FleetNode, type FleetReplica, type FleetSnapshot, type ModelSloState } from "./snapshot.js";
 
 /** Maps a node name to its pool. */
@@ -22,6 +22,14 @@ function index(values: readonly LabeledValue[], key: string): Map<string, number
   return map;
 }
 
+/** What the assembly reads besides the defaults. */
+export interface AssembleOptions {
+  /** Cost accounting and deadline of the queries. */
+  readonly context?: QueryContext;
+  /** The gauge read as each GPU's utilization now (an activity family); default `inferwatch_gpu_utilization_ratio`. */
+  readonly utilizationMetric?: string;
+}
+
 /**
  * Assembles the fleet snapshot from the store's latest values: nodes and GPUs from
  * `inferwatch_gpu_info` and the GPU gauges, replicas from `inferwatch_gpu_pod_info` (one replica per
@@ -32,15 +40,31 @@ function index(values: readonly LabeledValue[], key: string): Map<string, number
  * Memory per GPU of a replica is its GPU's used memory shared among the GPU's holders.
  * A GPU reported down, or whose row remapping failed, is unhealthy (one without an up series yet is not). NVLink peers are the GPUs of a
  * node with an active link (one domain per node: the agent does not report the NVSwitch topology).
+ *
+ * Every query is reduced in the store to the labels the snapshot uses: per-GPU gauges `by (uuid)`
+ * (the holder's pod labels, which start new series at every rollout, never leave the store), the
+ * NVLink links to one bit per GPU (`max by (uuid)`), the LLM gauges per pod or per node; per-GPU
+ * and per-pod answers may be sharded by uuid and pod when they pass the answer-size limit.
  */
-export async function assembleFleetSnapshot(store: MetricStore, atMs: number, poolOf: PoolOf, slo: Readonly<Record<string, ModelSloState>> = {}): Promise<FleetSnapshot> {
-  const latest = (metric: string) => store.latest({ metric, atMs });
+export async function assembleFleetSnapshot(store: MetricStore, atMs: number, poolOf: PoolOf, slo: Readonly<Record<string, ModelSloState>> = {}, options: AssembleOptions = {}): Promise<FleetSnapshot> {
+  const context = options.context ?? {};
+  const perGpu = { ...context, shardBy: "uuid" };
+  const perPod = { ...context, shardBy: "pod" };
+  const latest = (metric: string, by: readonly string[], reduce: LatestReduce, where: QueryContext) => store.latest({ metric, atMs, by, reduce }, where);
   const [[info, total, used, utilization, up, remapFailure, nvlink, podInfo, lastRequest, requests], [kvUsage, preemptions]] = await Promise.all([Promise.all([
-    latest(METRICS.gpuInfo.name), latest(METRICS.memoryTotal.name), latest(METRICS.memoryUsed.name), latest(METRICS.utilization.name),
-    latest(METRICS.gpuUp.name), latest(METRICS.remapFailure.name), latest(METRICS.nvlinkUp.name), latest(METRICS.gpuPodInfo.name),
-    latest(METRICS.llmLastRequest.name), store.increase({ metric: METRICS.llmRequests.name, windowMs: RATE_WINDOW_MS, atMs, by: ["namespace", "pod", "tier"] }),
+    latest(METRICS.gpuInfo.name, ["node", "uuid", "gpu", "gpu_model"], "max", perGpu),
+    latest(METRICS.memoryTotal.name, ["uuid"], "max", perGpu),
+    latest(METRICS.memoryUsed.name, ["uuid"], "max", perGpu),
+    latest(options.utilizationMetric ?? METRICS.utilization.name, ["uuid"], "max", perGpu),
+    latest(METRICS.gpuUp.name, ["uuid"], "min", perGpu),
+    latest(METRICS.remapFailure.name, ["uuid"], "max", perGpu),
+    latest(METRICS.nvlinkUp.name, ["uuid"], "max", perGpu),
+    latest(METRICS.gpuPodInfo.name, ["node", "uuid", "namespace", "pod", "model"], "max", perGpu),
+    latest(METRICS.llmLastRequest.name, ["namespace", "pod"], "max", perPod),
+    store.increase({ metric: METRICS.llmRequests.name, windowMs: RATE_WINDOW_MS, atMs, by: ["namespace", "pod", "tier"] }, perPod),
   ]), Promise.all([
-    latest(METRICS.llmKvCacheUsage.name), store.increase({ metric: METRICS.llmPreemptions.name, windowMs: RATE_WINDOW_MS, atMs, by: ["node"] }),
+    latest(METRICS.llmKvCacheUsage.name, ["node"], "max", context),
+    store.increase({ metric: METRICS.llmPreemptions.name, windowMs: RATE_WINDOW_MS, atMs, by: ["node"] }, context),
   ])]);
   const kvByNode = new Map<string, number>();
   for (const series of kvUsage) {

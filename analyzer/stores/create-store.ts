@@ -24,7 +24,10 @@ export interface StoreSetup {
  */
 export async function createStore(config: AnalyzerConfig, log: Logger, memory?: MemoryStore): Promise<StoreSetup> {
   const [kind, value = ""] = splitSource(config.source);
-  if (kind === "prometheus") return { store: createPrometheusStore({ url: value, timeoutMs: config.queryTimeout }), components: [] };
+  if (kind === "prometheus") {
+    const store = createPrometheusStore({ url: value, timeoutMs: config.queryTimeout, maxConcurrent: config.queryConcurrency, retries: config.queryRetries, maxAnswerBytes: config.maxAnswerBytes });
+    return { store, components: [{ name: "prometheus-store", start: async () => {}, shutdown: async () => store.close() }] };
+  }
   if (kind === "influx") return { store: createInfluxStore({ url: value, timeoutMs: config.queryTimeout }), components: [] };
   let store = memory;
   const components: Component[] = [];

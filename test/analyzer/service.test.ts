@@ -107,8 +107,13 @@ describe("analyzer service", () => {
         return store.queryCount;
       },
       increase: (q) => (isBroken ? Promise.reject(new Error("store unreachable")) : store.increase(q)),
+      increaseRange: (q) => (isBroken ? Promise.reject(new Error("store unreachable")) : store.increaseRange(q)),
       range: (q) => (isBroken ? Promise.reject(new Error("store unreachable")) : store.range(q)),
       latest: (q) => (isBroken ? Promise.reject(new Error("store unreachable")) : store.latest(q)),
+      overTime: (q) => (isBroken ? Promise.reject(new Error("store unreachable")) : store.overTime(q)),
+      overTimeRange: (q) => (isBroken ? Promise.reject(new Error("store unreachable")) : store.overTimeRange(q)),
+      gaugeGrid: (q) => (isBroken ? Promise.reject(new Error("store unreachable")) : store.gaugeGrid(q)),
+      hasSeries: (m, at) => (isBroken ? Promise.reject(new Error("store unreachable")) : store.hasSeries(m, at)),
     };
     const { url, analyzer: a } = await start(flaky);
     isBroken = true;

@@ -1,0 +1,105 @@
+/**
+ * Utilization rows from per-GPU busy and covered time that the store already totalled (a gauge grid,
+ * analyzer/stores/metric-store.ts GaugeGridQuery): the same rows as fleetUtilization and
+ * poolHoursAtTarget (utilization.ts) compute from raw samples, without ever holding the samples.
+ * A group's mean is its busy GPU-seconds over its covered GPU-seconds, so a GPU with half the window
+ * covered weighs half; a GPU shared by two models counts toward both.
+ */
+import type { FleetUtilization, PoolHours, TimeWindow, UtilizationRow } from "./utilization.js";
+
+/** One GPU's totals over a window. */
+export interface GpuBusyTotals {
+  readonly uuid: string;
+  readonly node: string;
+  readonly pool: string;
+  readonly models: readonly string[];
+  readonly coveredSeconds: number;
+  readonly busySeconds: number;
+}
+
+interface Busy {
+  covered: number;
+  busy: number;
+  gpus: number;
+}
+
+function add(map: Map<string, Busy>, key: string, covered: number, busy: number): void {
+  const entry = map.get(key);
+  if (entry) {
+    entry.covered += covered;
+    entry.busy += busy;
+    entry.gpus++;
+  } else map.set(key, { covered, busy, gpus: 1 });
+}
+
+function toRow(key: string, entry: Busy): UtilizationRow {
+  return { key, meanRatio: entry.covered > 0 ? entry.busy / entry.covered : null, coveredGpuSeconds: entry.covered, busyGpuSeconds: entry.busy, gpus: entry.gpus };
+}
+
+function rows(map: Map<string, Busy>): UtilizationRow[] {
+  return [...map].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([key, entry]) => toRow(key, entry));
+}
+
+/** Per GPU, node, pool and model, and in total; totals of one uuid are merged. */
+export function rollUpUtilization(gpus: readonly GpuBusyTotals[]): FleetUtilization {
+  const byGpu = new Map<string, Busy & { node: string; pool: string; models: Set<string> }>();
+  for (const gpu of gpus) {
+    const entry = byGpu.get(gpu.uuid);
+    if (entry) {
+      entry.covered += gpu.coveredSeconds;
+      entry.busy += gpu.busySeconds;
+      for (const model of gpu.models) entry.models.add(model);
+    } else byGpu.set(gpu.uuid, { covered: gpu.coveredSeconds, busy: gpu.busySeconds, gpus: 1, node: gpu.node, pool: gpu.pool, models: new Set(gpu.models) });
+  }
+  const nodes = new Map<string, Busy>();
+  const pools = new Map<string, Busy>();
+  const models = new Map<string, Busy>();
+  const total: Busy = { covered: 0, busy: 0, gpus: 0 };
+  for (const gpu of byGpu.values()) {
+    add(nodes, gpu.node, gpu.covered, gpu.busy);
+    add(pools, gpu.pool, gpu.covered, gpu.busy);
+    for (const model of gpu.models) add(models, model, gpu.covered, gpu.busy);
+    total.covered += gpu.covered;
+    total.busy += gpu.busy;
+    total.gpus++;
+  }
+  return { total: toRow("*", total), gpus: rows(byGpu), nodes: rows(nodes), pools: rows(pools), models: rows(models) };
+}
+
+/** One pool's busy and covered GPU-seconds in the bucket ending at `endMs`. */
+export interface PoolBucketTotals {
+  readonly pool: string;
+  readonly endMs: number;
+  readonly coveredSeconds: number;
+  readonly busySeconds: number;
+}
+
+/**
+ * The share of each pool's hours (buckets of `bucketMs` from window.startMs) whose mean utilization
+ * across the pool's GPUs is at or above the target: idle GPUs pull the pool down. A bucket is
+ * identified by its end; buckets without covered time have no data.
+ */
+export function poolHoursFromTotals(totals: readonly PoolBucketTotals[], window: TimeWindow, bucketMs: number, targetRatio: number): PoolHours[] {
+  const buckets = Math.max(0, Math.ceil((window.endMs - window.startMs) / bucketMs));
+  const pools = new Map<string, { covered: Float64Array; busy: Float64Array }>();
+  for (const total of totals) {
+    const b = Math.round((total.endMs - window.startMs) / bucketMs) - 1;
+    if (b < 0 || b >= buckets) continue;
+    let pool = pools.get(total.pool);
+    if (pool === undefined) pools.set(total.pool, (pool = { covered: new Float64Array(buckets), busy: new Float64Array(buckets) }));
+    pool.covered[b] = (pool.covered[b] as number) + total.coveredSeconds;
+    pool.busy[b] = (pool.busy[b] as number) + total.busySeconds;
+  }
+  return [...pools]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([pool, { covered, busy }]) => {
+      let hoursWithData = 0;
+      let hoursAtTarget = 0;
+      for (let b = 0; b < buckets; b++) {
+        if ((covered[b] as number) <= 0) continue;
+        hoursWithData++;
+        if ((busy[b] as number) / (covered[b] as number) >= targetRatio) hoursAtTarget++;
+      }
+      return { pool, hoursWithData, hoursAtTarget, shareRatio: hoursWithData > 0 ? hoursAtTarget / hoursWithData : null };
+    });
+}
