@@ -105,9 +105,11 @@ function sumByModel(values: readonly LabeledValue[]): Map<string, number> {
 export function countFamily(store: MetricStore, family: SloFamily, windowMs: number, atMs: number, source: CountSource, context: QueryContext, le?: readonly string[]): Promise<LabeledValue[]> {
   const { metric, by } = SLO_FAMILIES[family];
   const oneOf = le === undefined ? {} : { oneOf: { le } };
-  // A recorded point covers the 5 minutes before it: a window shorter than that cannot be read from it.
+  // A recorded point covers the 5 minutes before it: a window shorter than that cannot be read from
+  // it. The window leaves out a point exactly at its start (Prometheus 2.x would take it), whose 5
+  // minutes lie before the window.
   if (source === "recorded" && windowMs >= RECORDED_INCREASE_MS) {
-    return store.overTime({ metric: recordedName(family), fn: "sum", windowMs, atMs, by, ...oneOf }, context);
+    return store.overTime({ metric: recordedName(family), fn: "sum", windowMs: windowMs - 1, atMs, by, ...oneOf }, context);
   }
   return store.increase({ metric, windowMs, atMs, by, ...oneOf }, context);
 }
