@@ -1,5 +1,5 @@
 import { METRICS } from "../../common/conventions.js";
-import type { GridTotals, MetricStore, QueryContext } from "../stores/metric-store.js";
+import type { LabeledSamples, LabeledValue, MetricStore, QueryContext } from "../stores/metric-store.js";
 import type { PoolOf } from "./assemble.js";
 import { fleetFragmentation, type FleetFragmentation } from "./fragmentation.js";
 import type { FleetSnapshot } from "./snapshot.js";
@@ -9,11 +9,13 @@ import { costPerMillionTokens, gpuHoursByModel, type FleetUtilization, type GpuH
 /** Windows the fleet figures are given over. */
 export const FLEET_WINDOWS_MS = { hour: 3_600_000, day: 86_400_000 } as const;
 /**
- * The utilization grid: each GPU's value is taken once a minute (its highest series there, with
- * Prometheus's 5-minute lookback) and stands for that minute, as the 1-minute range query it
- * replaces did; the store totals the grid, so no sample travels.
+ * Utilization is time-weighted in the store: `sum_over_time` and `count_over_time` of the activity
+ * gauge, summed by (node, uuid), give each GPU's mean over the window (sum ÷ count: samples are
+ * evenly spaced, so their mean is the time-weighted mean) whichever pod labels its series carried;
+ * no sample travels. A GPU's covered time is its share of the best-covered GPU's samples times the
+ * window (a GPU scraped all day covers the day, one that appeared at noon half of it), so the rows
+ * weigh GPUs as the per-sample computation (utilization.ts) does.
  */
-export const UTILIZATION_RESOLUTION_MS = 60_000;
 
 /** The day figures: refreshed less often than the hour's (they move slowly and cost the most). */
 export interface FleetDayFigures {
@@ -62,50 +64,58 @@ function gpuPlaces(snapshot: FleetSnapshot): { info: Map<string, { node: string;
   return { info, models, pools: new Map(snapshot.nodes.map((node) => [node.name, node.pool])) };
 }
 
-/** Per-GPU utilization totals over `windowMs` ending at atMs, placed by the snapshot. */
+/** `sum` and `count` of the utilization gauge's samples per (node, uuid), or per `by`, over a window. */
+function gaugeTotals(store: MetricStore, windowMs: number, by: readonly string[], options: FleetQueryOptions): Promise<[LabeledValue[], LabeledValue[]]> {
+  const query = { metric: options.utilizationMetric ?? METRICS.utilization.name, windowMs, atMs: options.atMs, by };
+  const context = { ...options.context, shardBy: "uuid" };
+  return Promise.all([store.overTime({ ...query, fn: "sum" }, context), store.overTime({ ...query, fn: "count" }, context)]);
+}
+
+/** Per-GPU utilization totals over `windowMs` ending at atMs, placed by the snapshot; seconds as the module comment says. */
 async function gpuTotals(store: MetricStore, snapshot: FleetSnapshot, windowMs: number, options: FleetQueryOptions): Promise<GpuBusyTotals[]> {
-  const rows = await store.gaugeGrid({
-    metric: options.utilizationMetric ?? METRICS.utilization.name, identity: ["node", "uuid"], by: ["node", "uuid"],
-    windowMs, resolutionMs: UTILIZATION_RESOLUTION_MS, startMs: options.atMs, endMs: options.atMs, stepMs: windowMs,
-  }, { ...options.context, shardBy: "uuid" });
+  const [sums, counts] = await gaugeTotals(store, windowMs, ["node", "uuid"], options);
   const places = gpuPlaces(snapshot);
   const poolOf = (node: string): string => places.pools.get(node) ?? options.poolOf?.(node) ?? "default";
-  return rows.flatMap((row) => {
+  const key = (row: LabeledValue) => `${row.labels["node"] ?? ""}\u0000${row.labels["uuid"] ?? ""}`;
+  const sumOf = new Map(sums.map((row) => [key(row), row.value]));
+  const mostSamples = Math.max(0, ...counts.map((row) => row.value));
+  const secondsPerSample = mostSamples > 0 ? windowMs / 1000 / mostSamples : 0;
+  return counts.flatMap((row) => {
+    const sum = sumOf.get(key(row));
+    if (sum === undefined || !(row.value > 0) || !Number.isFinite(sum)) return [];
     const uuid = row.labels["uuid"] ?? "";
-    const point = row.points.at(-1);
-    if (point === undefined) return [];
     const known = places.info.get(uuid);
     const node = known?.node ?? row.labels["node"] ?? "";
-    const seconds = UTILIZATION_RESOLUTION_MS / 1000;
-    return [{ uuid, node, pool: known?.pool ?? poolOf(node), models: [...(places.models.get(uuid) ?? [])], coveredSeconds: point.count * seconds, busySeconds: point.sum * seconds }];
+    return [{ uuid, node, pool: known?.pool ?? poolOf(node), models: [...(places.models.get(uuid) ?? [])], coveredSeconds: row.value * secondsPerSample, busySeconds: sum * secondsPerSample }];
   });
 }
 
-/** Per-pool busy and covered time in each hour of the last day, from per-node totals. */
-function poolBuckets(rows: readonly GridTotals[], poolOf: (node: string) => string): PoolBucketTotals[] {
-  const seconds = UTILIZATION_RESOLUTION_MS / 1000;
-  return rows.flatMap((row) => row.points.map((point) => ({ pool: poolOf(row.labels["node"] ?? ""), endMs: point.atMs, coveredSeconds: point.count * seconds, busySeconds: point.sum * seconds })));
+/** Per-pool sums and counts in each hour of the last day, from per-node totals (sample units: the ratio is what counts). */
+function poolBuckets(sums: readonly LabeledSamples[], counts: readonly LabeledSamples[], poolOf: (node: string) => string): PoolBucketTotals[] {
+  const sumAt = new Map(sums.flatMap((row) => row.samples.map((sample) => [`${row.labels["node"] ?? ""}@${sample.atMs}`, sample.value] as const)));
+  return counts.flatMap((row) => row.samples.flatMap((sample) => {
+    const sum = sumAt.get(`${row.labels["node"] ?? ""}@${sample.atMs}`);
+    return sum === undefined ? [] : [{ pool: poolOf(row.labels["node"] ?? ""), endMs: sample.atMs, coveredSeconds: sample.value, busySeconds: sum }];
+  }));
 }
 
 /**
- * The day figures: per-GPU utilization over the last day (one gauge-grid query, sharded by uuid
- * when large) and the pool-hours at target (one gauge-grid range query of per-node totals, an hour
- * each, at the 24 hours' ends).
+ * The day figures: per-GPU utilization over the last day (sum and count by GPU, sharded by uuid
+ * when large) and the pool-hours at target (sum and count by node over each of the last 24 hours:
+ * two range queries of 24 steps).
  */
 export async function evaluateFleetDay(store: MetricStore, snapshot: FleetSnapshot, options: FleetQueryOptions): Promise<FleetDayFigures> {
   const { atMs } = options;
   const places = gpuPlaces(snapshot);
   const poolOf = (node: string): string => places.pools.get(node) ?? options.poolOf?.(node) ?? "default";
-  const [gpus, nodeHours] = await Promise.all([
+  const hours = { metric: options.utilizationMetric ?? METRICS.utilization.name, windowMs: FLEET_WINDOWS_MS.hour, by: ["node"], startMs: atMs - FLEET_WINDOWS_MS.day + FLEET_WINDOWS_MS.hour, endMs: atMs, stepMs: FLEET_WINDOWS_MS.hour };
+  const [gpus, hourSums, hourCounts] = await Promise.all([
     gpuTotals(store, snapshot, FLEET_WINDOWS_MS.day, options),
-    store.gaugeGrid({
-      metric: options.utilizationMetric ?? METRICS.utilization.name, identity: ["node", "uuid"], by: ["node"],
-      windowMs: FLEET_WINDOWS_MS.hour, resolutionMs: UTILIZATION_RESOLUTION_MS,
-      startMs: atMs - FLEET_WINDOWS_MS.day + FLEET_WINDOWS_MS.hour, endMs: atMs, stepMs: FLEET_WINDOWS_MS.hour,
-    }, options.context),
+    store.overTimeRange({ ...hours, fn: "sum" }, options.context),
+    store.overTimeRange({ ...hours, fn: "count" }, options.context),
   ]);
   const window = { startMs: atMs - FLEET_WINDOWS_MS.day, endMs: atMs };
-  return { atMs, utilization: rollUpUtilization(gpus), poolHours: poolHoursFromTotals(poolBuckets(nodeHours, poolOf), window, FLEET_WINDOWS_MS.hour, options.targetRatio) };
+  return { atMs, utilization: rollUpUtilization(gpus), poolHours: poolHoursFromTotals(poolBuckets(hourSums, hourCounts, poolOf), window, FLEET_WINDOWS_MS.hour, options.targetRatio) };
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
- * Utilization rows from per-GPU busy and covered time that the store already totalled (a gauge grid,
- * analyzer/stores/metric-store.ts GaugeGridQuery): the same rows as fleetUtilization and
+ * Utilization rows from per-GPU busy and covered time that the store already totalled
+ * (`sum_over_time` and `count_over_time` by GPU, analyzer/fleet/evaluate.ts): the same rows as fleetUtilization and
  * poolHoursAtTarget (utilization.ts) compute from raw samples, without ever holding the samples.
  * A group's mean is its busy GPU-seconds over its covered GPU-seconds, so a GPU with half the window
  * covered weighs half; a GPU shared by two models counts toward both.
@@ -66,7 +66,7 @@ export function rollUpUtilization(gpus: readonly GpuBusyTotals[]): FleetUtilizat
   return { total: toRow("*", total), gpus: rows(byGpu), nodes: rows(nodes), pools: rows(pools), models: rows(models) };
 }
 
-/** One pool's busy and covered GPU-seconds in the bucket ending at `endMs`. */
+/** One pool's busy and covered time in the bucket ending at `endMs` (any unit, the same for both). */
 export interface PoolBucketTotals {
   readonly pool: string;
   readonly endMs: number;

@@ -19,9 +19,9 @@ import { InfluxDB, type IPoolOptions } from "influx";
 import { z } from "zod";
 import { counterIncrease, DEFAULT_STALENESS_MS, type TimedValue } from "../fleet/utilization.js";
 import type {
-  GaugeGridQuery, GridTotals, IncreaseQuery, IncreaseRangeQuery, LabeledSamples, LabeledValue, LabelMatch, LabelOneOf, LatestQuery, MetricStore, OverTimeQuery, OverTimeRangeQuery, QueryContext, RangeQuery, Selection, SeriesLabels,
+  IncreaseQuery, IncreaseRangeQuery, LabeledSamples, LabeledValue, LabelMatch, LabelOneOf, LatestQuery, MetricStore, OverTimeQuery, OverTimeRangeQuery, QueryContext, RangeQuery, Selection, SeriesLabels,
 } from "./metric-store.js";
-import { aggregateBy, gridTotals, inWindow, instants, keptLabels, labelKey, outerOf, overTimeOf, pointsByGroup, sortedByLabels } from "./series-math.js";
+import { aggregateBy, inWindow, instants, keptLabels, labelKey, outerOf, overTimeOf, pointsByGroup, sortedByLabels } from "./series-math.js";
 
 /** Options of createInfluxStore. */
 export interface InfluxStoreOptions {
@@ -212,11 +212,6 @@ export function createInfluxStore(options: InfluxStoreOptions): MetricStore {
     async overTimeRange(query: OverTimeRangeQuery, context?: QueryContext): Promise<LabeledSamples[]> {
       const series = await held(query, query.startMs - query.windowMs, query.endMs, context);
       return pointsByGroup(instants(query.startMs, query.endMs, query.stepMs).map((atMs) => ({ atMs, rows: overTimeAt(series, query, atMs) })));
-    },
-
-    async gaugeGrid(query: GaugeGridQuery, context?: QueryContext): Promise<GridTotals[]> {
-      const series = await held(query, query.startMs - query.windowMs - stalenessMs, query.endMs, context);
-      return gridTotals(series, query, stalenessMs, isExclusive ? "exclusive" : "inclusive");
     },
 
     async hasSeries(metrics: readonly string[], atMs: number, context?: QueryContext): Promise<ReadonlySet<string>> {

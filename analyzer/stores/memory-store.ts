@@ -13,9 +13,9 @@ import { counterIncrease, DEFAULT_STALENESS_MS, type TimedValue } from "../fleet
 import { parseExpositionText } from "../../common/exposition.js";
 import { CorruptSnapshotError, loadSnapshotFile, saveSnapshotFile, type LoadedSnapshot } from "./memory-store-file.js";
 import type {
-  GaugeGridQuery, GridTotals, IncreaseQuery, IncreaseRangeQuery, LabeledSamples, LabeledValue, LatestQuery, MetricStore, OverTimeQuery, OverTimeRangeQuery, QueryContext, RangeQuery, Selection, SeriesLabels,
+  IncreaseQuery, IncreaseRangeQuery, LabeledSamples, LabeledValue, LatestQuery, MetricStore, OverTimeQuery, OverTimeRangeQuery, QueryContext, RangeQuery, Selection, SeriesLabels,
 } from "./metric-store.js";
-import { aggregateBy, gridTotals, inWindow, instants, keptLabels, labelKey, matchesSelection, outerOf, overTimeOf, pointsByGroup, sortedByLabels, valueAt } from "./series-math.js";
+import { aggregateBy, inWindow, instants, keptLabels, labelKey, matchesSelection, outerOf, overTimeOf, pointsByGroup, sortedByLabels, valueAt } from "./series-math.js";
 import { DEFAULT_TIERS, TieredSeries, type TierSpec } from "./tiered-series.js";
 
 const tierSchema = z.strictObject({ stepMs: z.number().int().positive(), retentionMs: z.number().int().positive() });
@@ -161,13 +161,6 @@ export class MemoryStore implements MetricStore {
       if (value !== undefined) rows.push({ labels: series.labels, value });
     }
     return aggregateBy(rows, query.by, outerOf(query.fn));
-  }
-
-  async gaugeGrid(query: GaugeGridQuery, context?: QueryContext): Promise<GridTotals[]> {
-    this.count(context);
-    const fromMs = query.startMs - query.windowMs - this.options.stalenessMs;
-    const held = [...this.matching(query)].map((series) => ({ labels: series.labels, samples: series.samplesBetween(fromMs, query.endMs) }));
-    return gridTotals(held, query, this.options.stalenessMs, this.options.windowStart);
   }
 
   async hasSeries(metrics: readonly string[], atMs: number, context?: QueryContext): Promise<ReadonlySet<string>> {

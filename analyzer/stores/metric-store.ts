@@ -86,7 +86,11 @@ export type OverTimeFunction = "sum" | "count" | "max" | "min";
 /**
  * `<outer> by (<by>) (<fn>_over_time(<selector>[<window>]))` at `atMs`, the outer aggregation being
  * `sum` for sum and count, and the function itself for max and min. The analyzer reads its recorded
- * 5-minute increases with it (long SLO windows are the sum of the 5-minute increases they hold).
+ * 5-minute increases with it (long SLO windows are the sum of the 5-minute increases they hold),
+ * and time-weighted gauges: `sum` and `count` of a utilization family by (node, uuid) give each
+ * GPU's mean over the window and how much of it was sampled, whichever pod's labels its series
+ * carried (a rollout's series add up under the GPU's labels). The metric is a parameter, so any
+ * activity family (busy time, SM or tensor activity) is aggregated the same way.
  */
 export interface OverTimeQuery extends Selection {
   readonly fn: OverTimeFunction;
@@ -103,44 +107,6 @@ export interface OverTimeRangeQuery extends Selection {
   readonly endMs: number;
   readonly stepMs: number;
   readonly by: readonly string[];
-}
-
-/**
- * Time-weighted totals of a gauge per group, computed where the data is. At each point of a grid of
- * step `resolutionMs` inside the window, each device's value is the highest of its series there
- * (a device's series split by the pod that held it, or duplicated for two holders, count once); a
- * grid point stands for `resolutionMs` of time. Per group: `sum` of the devices' values over the
- * grid points and `count` of (device, grid point) pairs with a value, so `sum ÷ count` is the
- * time-weighted mean and `count × resolutionMs` the covered device-time. In PromQL:
- * `sum by (<by>) (sum_over_time((max by (<identity>) (<selector>))[<window>:<resolution>]))` and the
- * same with count_over_time, evaluated at startMs, startMs + stepMs, …, ≤ endMs.
- *
- * The metric is a parameter: utilization of any activity family (busy time, SM activity, tensor
- * activity) goes through the same aggregation.
- */
-export interface GaugeGridQuery extends Selection {
-  /** Labels naming one device (e.g. node and uuid); must include every label of `by`. */
-  readonly identity: readonly string[];
-  readonly by: readonly string[];
-  readonly windowMs: number;
-  readonly resolutionMs: number;
-  readonly startMs: number;
-  readonly endMs: number;
-  /** Between evaluation instants; ignored when startMs equals endMs. */
-  readonly stepMs: number;
-}
-
-/** One instant of a GaugeGridQuery answer. */
-export interface GridPoint {
-  readonly atMs: number;
-  readonly sum: number;
-  readonly count: number;
-}
-
-/** One group of a GaugeGridQuery answer; instants without any device value are left out. */
-export interface GridTotals {
-  readonly labels: SeriesLabels;
-  readonly points: readonly GridPoint[];
 }
 
 /** What a caller passes with each query: a deadline and where the query's cost is accounted. */
@@ -174,7 +140,6 @@ export interface MetricStore {
   latest(query: LatestQuery, context?: QueryContext): Promise<LabeledValue[]>;
   overTime(query: OverTimeQuery, context?: QueryContext): Promise<LabeledValue[]>;
   overTimeRange(query: OverTimeRangeQuery, context?: QueryContext): Promise<LabeledSamples[]>;
-  gaugeGrid(query: GaugeGridQuery, context?: QueryContext): Promise<GridTotals[]>;
   /** Which of `metrics` have at least one series with a sample at `atMs` (staleness window); recording rules are detected with it. */
   hasSeries(metrics: readonly string[], atMs: number, context?: QueryContext): Promise<ReadonlySet<string>>;
   /** Queries answered since the store was created (the benchmark reports queries per evaluation). */

@@ -11,16 +11,15 @@
  * shards' answers are joined: memory stays bounded whatever the fleet's size.
  */
 import type {
-  GaugeGridQuery, GridPoint, GridTotals, IncreaseQuery, IncreaseRangeQuery, LabeledSamples, LabeledValue, LatestQuery, MetricStore, OverTimeQuery, OverTimeRangeQuery, QueryContext, RangeQuery,
-  SeriesLabels,
+  IncreaseQuery, IncreaseRangeQuery, LabeledSamples, LabeledValue, LatestQuery, MetricStore, OverTimeQuery, OverTimeRangeQuery, QueryContext, RangeQuery,
 } from "./metric-store.js";
 import { AnswerShapeError, readMatrix, readVector } from "./prometheus-answer.js";
 import { AnswerTooLargeError, PrometheusClient, type PrometheusClientOptions } from "./prometheus-client.js";
 import {
-  childShards, GRID_STAT_LABEL, regexMatcher, renderGaugeGridQuery, renderIncreaseQuery, renderLatestQuery, renderOverTimeQuery, renderPresenceQuery, renderTime, selectorOf,
+  childShards, regexMatcher, renderIncreaseQuery, renderLatestQuery, renderOverTimeQuery, renderPresenceQuery, renderTime, selectorOf,
   shardRegex, type Shard,
 } from "./promql.js";
-import { labelKey, sortedByLabels } from "./series-math.js";
+import { sortedByLabels } from "./series-math.js";
 
 export { escapeLabelValue, renderDuration, renderIncreaseQuery, renderSelector, renderTime } from "./promql.js";
 
@@ -37,9 +36,9 @@ export interface PrometheusStore extends MetricStore {
 }
 
 /**
- * A MetricStore over the Prometheus HTTP API. `increase`, `latest`, `overTime`, `gaugeGrid` and
- * `hasSeries` are one instant query each (a gauge grid over several instants and `increaseRange`
- * are one range query), unless the answer has to be sharded. Errors carry the query, the status
+ * A MetricStore over the Prometheus HTTP API. `increase`, `latest`, `overTime` and `hasSeries`
+ * are one instant query each (`increaseRange`, `overTimeRange` and `range` one range query), unless
+ * the answer has to be sharded. Errors carry the query, the status
  * and Prometheus's own error text.
  */
 export function createPrometheusStore(options: PrometheusStoreOptions): PrometheusStore {
@@ -100,43 +99,10 @@ export function createPrometheusStore(options: PrometheusStoreOptions): Promethe
     overTimeRange: (query: OverTimeRangeQuery, context: QueryContext = {}) => ranged((extra) => renderOverTimeQuery(query, extra), query, context),
     range: (query: RangeQuery, context: QueryContext = {}) => ranged((extra) => selectorOf(query, extra), query, context),
 
-    async gaugeGrid(query: GaugeGridQuery, context: QueryContext = {}): Promise<GridTotals[]> {
-      const render = (extra: readonly string[]): string => renderGaugeGridQuery(query, extra);
-      const rows: LabeledSamples[] = query.startMs === query.endMs
-        ? (await instant(render, query.endMs, context)).map((row) => ({ labels: row.labels, samples: [{ atMs: query.endMs, value: row.value }] }))
-        : await ranged(render, query, context);
-      return joinGridHalves(rows);
-    },
-
     async hasSeries(metrics: readonly string[], atMs: number, context: QueryContext = {}): Promise<ReadonlySet<string>> {
       if (metrics.length === 0) return new Set();
       const rows = await ask("query", { query: renderPresenceQuery(metrics), time: renderTime(atMs) }, (data) => readVector(data, { keepName: true }), context);
       return new Set(rows.map((row) => row.labels["__name__"] ?? "").filter((name) => metrics.includes(name)));
     },
   };
-}
-
-/** Joins the `sum` and `count` halves of a gauge-grid answer into one row per group. */
-function joinGridHalves(rows: readonly LabeledSamples[]): GridTotals[] {
-  const groups = new Map<string, { labels: SeriesLabels; points: Map<number, { sum?: number; count?: number }> }>();
-  for (const row of rows) {
-    const { [GRID_STAT_LABEL]: stat, ...labels } = row.labels;
-    if (stat !== "sum" && stat !== "count") continue;
-    const key = labelKey(labels);
-    let group = groups.get(key);
-    if (group === undefined) groups.set(key, (group = { labels, points: new Map() }));
-    for (const sample of row.samples) {
-      const point = group.points.get(sample.atMs) ?? group.points.set(sample.atMs, {}).get(sample.atMs);
-      if (point) point[stat] = sample.value;
-    }
-  }
-  const totals: GridTotals[] = [];
-  for (const group of groups.values()) {
-    const points: GridPoint[] = [];
-    for (const [atMs, { sum, count }] of [...group.points].sort(([a], [b]) => a - b)) {
-      if (sum !== undefined && count !== undefined && count > 0) points.push({ atMs, sum, count });
-    }
-    if (points.length > 0) totals.push({ labels: group.labels, points });
-  }
-  return sortedByLabels(totals);
 }

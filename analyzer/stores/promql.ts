@@ -1,15 +1,12 @@
 /**
  * PromQL text for the store's queries. Names are validated and values escaped here, so nothing a
  * label value holds can change a query's meaning; every expression aggregates next to the data
- * (`sum by`, `max by`, `<fn>_over_time`, subqueries) so an answer grows with what it describes.
+ * (`sum by`, `max by`, `<fn>_over_time`) so an answer grows with what it describes.
  */
-import type { GaugeGridQuery, IncreaseQuery, LabelMatch, LabelOneOf, LatestQuery, OverTimeQuery, Selection } from "./metric-store.js";
+import type { IncreaseQuery, LabelMatch, LabelOneOf, LatestQuery, OverTimeQuery, Selection } from "./metric-store.js";
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-
-/** The label the gauge-grid query tags its two halves with (`sum` and `count`). */
-export const GRID_STAT_LABEL = "inferwatch_stat";
 
 /** Escapes a label value for a PromQL string literal (backslash, double quote, newline). */
 export function escapeLabelValue(value: string): string {
@@ -78,17 +75,6 @@ export function renderLatestQuery(query: LatestQuery, extra: readonly string[] =
 export function renderOverTimeQuery(query: Omit<OverTimeQuery, "atMs">, extra: readonly string[] = []): string {
   const outer = query.fn === "max" || query.fn === "min" ? query.fn : "sum";
   return aggregate(outer, query.by, `${query.fn}_over_time(${selectorOf(query, extra)}[${renderDuration(query.windowMs)}])`);
-}
-
-/**
- * Both halves of a gauge grid in one expression, told apart by {@link GRID_STAT_LABEL}:
- * `label_replace(sum by (…) (sum_over_time((max by (…) (sel))[w:r])), …, "sum") or label_replace(… count_over_time …, "count")`.
- */
-export function renderGaugeGridQuery(query: GaugeGridQuery, extra: readonly string[] = []): string {
-  for (const name of query.by) if (!query.identity.includes(name)) throw new Error(`prometheus store: gauge grid label ${JSON.stringify(name)} of "by" must be part of the identity`);
-  const inner = `(${aggregate("max", query.identity, selectorOf(query, extra))})[${renderDuration(query.windowMs)}:${renderDuration(query.resolutionMs)}]`;
-  const half = (fn: "sum" | "count") => `label_replace(${aggregate("sum", query.by, `${fn}_over_time(${inner})`)}, "${GRID_STAT_LABEL}", "${fn}", "", "")`;
-  return `${half("sum")} or ${half("count")}`;
 }
 
 /** `count by (__name__) ({__name__=~"a|b"})`: which of the metrics have series now. */

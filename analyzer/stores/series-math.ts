@@ -2,14 +2,14 @@
  * PromQL's semantics over samples held in the process, shared by the memory store and the InfluxDB
  * store (which reads raw samples and computes here), so that both answer as the Prometheus store
  * does: selection by label, the lookback (staleness) window of instant selectors, `<fn>_over_time`
- * over a range, aggregation `by` labels, and the grid of a subquery
- * (prometheus/prometheus promql/engine.go: vectorSelectorSingle, matrixIterSlice, evalSubquery).
+ * over a range, and aggregation `by` labels (prometheus/prometheus promql/engine.go:
+ * vectorSelectorSingle, matrixIterSlice).
  *
  * `windowStart` says whether a sample exactly at a window's start (or exactly one lookback old)
  * belongs to it: Prometheus 2.x "inclusive", 3.x "exclusive".
  */
 import type { TimedValue } from "../fleet/utilization.js";
-import type { GaugeGridQuery, GridTotals, LabelMatch, LabelOneOf, LabeledValue, LatestReduce, OverTimeFunction, SeriesLabels } from "./metric-store.js";
+import type { LabelMatch, LabelOneOf, LabeledValue, LatestReduce, OverTimeFunction, SeriesLabels } from "./metric-store.js";
 
 export type WindowStart = "inclusive" | "exclusive";
 
@@ -118,19 +118,6 @@ export function outerOf(fn: OverTimeFunction): LatestReduce {
   return fn === "max" || fn === "min" ? fn : "sum";
 }
 
-/**
- * The subquery grid of `[windowMs:resolutionMs]` at `atMs`: multiples of the resolution in the
- * window (its start included or not as `windowStart` says), ascending.
- */
-export function gridPoints(atMs: number, windowMs: number, resolutionMs: number, windowStart: WindowStart): number[] {
-  const startMs = atMs - windowMs;
-  let first = Math.ceil(startMs / resolutionMs) * resolutionMs;
-  if (windowStart === "exclusive" && first === startMs) first += resolutionMs;
-  const points: number[] = [];
-  for (let t = first; t <= atMs; t += resolutionMs) points.push(t);
-  return points;
-}
-
 /** The evaluation instants of a query from startMs to endMs by stepMs (one when they are equal). */
 export function instants(startMs: number, endMs: number, stepMs: number): number[] {
   if (startMs === endMs) return [startMs];
@@ -152,51 +139,4 @@ export function pointsByGroup(answers: readonly { readonly atMs: number; readonl
     }
   }
   return sortedByLabels([...groups.values()]);
-}
-
-/** The GaugeGridQuery semantics (see metric-store.ts) over held series. */
-export function gridTotals(series: readonly HeldSeries[], query: GaugeGridQuery, lookbackMs: number, windowStart: WindowStart): GridTotals[] {
-  for (const name of query.by) {
-    if (!query.identity.includes(name)) throw new Error(`store: gauge grid label ${JSON.stringify(name)} of "by" must be part of the identity`);
-  }
-  const devices = new Map<string, { labels: Record<string, string>; members: HeldSeries[] }>();
-  for (const s of series) {
-    const labels = keptLabels(s.labels, query.identity);
-    const key = labelKey(labels);
-    const device = devices.get(key);
-    if (device) device.members.push(s);
-    else devices.set(key, { labels, members: [s] });
-  }
-  const groups = new Map<string, { labels: Record<string, string>; points: Map<number, { sum: number; count: number }> }>();
-  for (const atMs of instants(query.startMs, query.endMs, query.stepMs)) {
-    const grid = gridPoints(atMs, query.windowMs, query.resolutionMs, windowStart);
-    for (const device of devices.values()) {
-      let sum = 0;
-      let count = 0;
-      for (const t of grid) {
-        let best: number | undefined;
-        for (const member of device.members) {
-          const value = valueAt(member.samples, t, lookbackMs, windowStart);
-          if (value !== undefined && (best === undefined || value > best || Number.isNaN(best))) best = value;
-        }
-        if (best === undefined) continue;
-        sum += best;
-        count++;
-      }
-      if (count === 0) continue;
-      const labels = keptLabels(device.labels, query.by);
-      const key = labelKey(labels);
-      let group = groups.get(key);
-      if (group === undefined) groups.set(key, (group = { labels, points: new Map() }));
-      const point = group.points.get(atMs);
-      if (point) {
-        point.sum += sum;
-        point.count += count;
-      } else group.points.set(atMs, { sum, count });
-    }
-  }
-  return sortedByLabels([...groups.values()].map((group) => ({
-    labels: group.labels,
-    points: [...group.points].sort(([a], [b]) => a - b).map(([atMs, { sum, count }]) => ({ atMs, sum, count })),
-  })));
 }

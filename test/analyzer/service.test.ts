@@ -54,7 +54,6 @@ function storeWith(overrides: Partial<MetricStore>): MetricStore {
     latest: (q, c) => store.latest(q, c),
     overTime: (q, c) => store.overTime(q, c),
     overTimeRange: (q, c) => store.overTimeRange(q, c),
-    gaugeGrid: (q, c) => store.gaugeGrid(q, c),
     hasSeries: (m, at, c) => store.hasSeries(m, at, c),
     ...overrides,
   };
@@ -143,7 +142,6 @@ describe("analyzer service", () => {
       latest: (q) => (isBroken ? Promise.reject(new Error("store unreachable")) : store.latest(q)),
       overTime: (q) => (isBroken ? Promise.reject(new Error("store unreachable")) : store.overTime(q)),
       overTimeRange: (q) => (isBroken ? Promise.reject(new Error("store unreachable")) : store.overTimeRange(q)),
-      gaugeGrid: (q) => (isBroken ? Promise.reject(new Error("store unreachable")) : store.gaugeGrid(q)),
       hasSeries: (m, at) => (isBroken ? Promise.reject(new Error("store unreachable")) : store.hasSeries(m, at)),
     };
     const { url, analyzer: a } = await start(flaky);
@@ -201,7 +199,7 @@ describe("analyzer service", () => {
   it("cuts the queries still running when the evaluation's time budget is spent: their parts keep their last answer, marked stale with the reason", async () => {
     let isSlow = false;
     const slow = storeWith({
-      gaugeGrid: (q, c) => (isSlow ? new Promise((_resolve, reject) => c?.signal?.addEventListener("abort", () => reject(c.signal?.reason))) : store.gaugeGrid(q, c)),
+      overTime: (q, c) => (isSlow && q.metric === "inferwatch_gpu_utilization_ratio" ? new Promise((_resolve, reject) => c?.signal?.addEventListener("abort", () => reject(c.signal?.reason))) : store.overTime(q, c)),
     });
     const budgeted = analyzerConfigSchema.parse({ ...config, listen: "127.0.0.1:0", evaluationTimeout: "300ms" });
     const { url, analyzer: a } = await start(slow, { config: budgeted });

@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: every benchmark, printed as Markdown tables. Set BENCH_ONLY to a comma list of
- * sections (nvml, rss, decode, ingest, fleet, slo, recommend, report, security) to run some, and BENCH_RSS_MINUTES to shorten the memory run.
+ * sections (nvml, rss, decode, ingest, fleet, slo, recommend, report, security, scale) to run some, and BENCH_RSS_MINUTES to shorten the memory run.
+ * The scale section takes BENCH_SCALE_GPUS (default 1000; 10000 for the fleet-scale target).
  */
 import { benchFleet } from "./fleet-bench.js";
 import { benchNvml } from "./nvml-bench.js";
@@ -9,6 +10,7 @@ import { benchOtlpIngest } from "./otlp-ingest-bench.js";
 import { benchRecommend } from "./recommend-bench.js";
 import { benchReport } from "./report-bench.js";
 import { benchRss } from "./rss-bench.js";
+import { benchScale } from "./scale-bench.js";
 import { benchSecurity } from "./security-bench.js";
 import { benchSloStores } from "./slo-store-bench.js";
 import { renderTable, type BenchRow } from "./table.js";
@@ -26,6 +28,7 @@ const SECTIONS: Record<string, { title: string; run: () => Promise<BenchRow[]> }
   recommend: { title: "Consolidation quality and speed (issue: recommendations)", run: () => benchRecommend() },
   security: { title: "TLS and tokens on OTLP ingest (issue: production)", run: () => benchSecurity() },
   report: { title: "Capacity-planning report over 30 days of the simulated fleet (issue: InfluxDB and the report)", run: () => benchReport() },
+  scale: { title: "The analyzer at fleet scale on a backfilled Prometheus (issue: fleet scale)", run: () => benchScale() },
 };
 
 /** The agent's own span pipeline: profiles, the series store, no forwarding. */

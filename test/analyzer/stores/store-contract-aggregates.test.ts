@@ -1,9 +1,9 @@
 /**
- * The store contract for the aggregating queries (gauge grids, `<fn>_over_time`, increases at
- * several instants, reduced `latest`, value sets, series presence): one recorded 4-hour scenario of
- * GPU gauges and request counters, fed to a real Prometheus (backfilled with promtool), the
- * embedded MemoryStore and a real InfluxDB, gives the same answers from all three, and the gauge
- * grid matches a reference computed here sample by sample.
+ * The store contract for the aggregating queries (`<fn>_over_time` at one and several instants,
+ * increases at several instants, reduced `latest`, value sets, series presence): one recorded
+ * 4-hour scenario of GPU gauges and request counters, fed to a real Prometheus (backfilled with
+ * promtool), the embedded MemoryStore and a real InfluxDB, gives the same answers from all three,
+ * and the per-GPU time-weighted totals match a reference computed here sample by sample.
  *
  * The scenario has what makes aggregation in the store non-trivial: a GPU whose series changes with
  * the pod holding it (a rollout), a GPU held by two pods at once (two identical series), a GPU
@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MemoryStore } from "../../../analyzer/stores/memory-store.js";
-import type { GridTotals, LabeledSamples, LabeledValue, MetricStore } from "../../../analyzer/stores/metric-store.js";
+import type { LabeledSamples, LabeledValue, MetricStore } from "../../../analyzer/stores/metric-store.js";
 import { createPrometheusStore, type PrometheusStore } from "../../../analyzer/stores/prometheus-store.js";
 import { createInfluxStore } from "../../../analyzer/stores/influx-store.js";
 import { startInfluxd, type InfluxdServer } from "../../fixtures/influxd-server.js";
@@ -77,21 +77,15 @@ function toOpenMetrics(series: readonly Series[]): string {
   return `${lines.join("\n")}\n# EOF\n`;
 }
 
-/** PromQL's gauge grid computed sample by sample: grid points every minute in [t − w, t], each device's highest series with a sample within 5 minutes. */
-function referenceGrid(series: readonly Series[], atMs: number, windowMs: number, by: (labels: Readonly<Record<string, string>>) => string): Map<string, { sum: number; count: number }> {
-  const devices = new Map<string, Series[]>();
-  for (const s of series.filter((x) => x.name === UTIL)) devices.set(`${s.labels["node"]}/${s.labels["uuid"]}`, [...(devices.get(`${s.labels["node"]}/${s.labels["uuid"]}`) ?? []), s]);
+/** Sum and count of every sample of the utilization series in [t − w, t] (Prometheus 2.x), by GPU. */
+function referenceTotals(series: readonly Series[], atMs: number, windowMs: number): Map<string, { sum: number; count: number }> {
   const totals = new Map<string, { sum: number; count: number }>();
-  for (const members of devices.values()) {
-    for (let t = Math.ceil((atMs - windowMs) / MINUTE_MS) * MINUTE_MS; t <= atMs; t += MINUTE_MS) {
-      const values = members.flatMap((m) => {
-        const latest = m.samples.filter((sample) => sample.atMs <= t).at(-1);
-        return latest !== undefined && t - latest.atMs <= 5 * MINUTE_MS ? [latest.value] : [];
-      });
-      if (values.length === 0) continue;
-      const key = by((members[0] as Series).labels);
+  for (const s of series.filter((x) => x.name === UTIL)) {
+    const key = `${s.labels["node"]}/${s.labels["uuid"]}`;
+    for (const sample of s.samples) {
+      if (sample.atMs < atMs - windowMs || sample.atMs > atMs) continue;
       const entry = totals.get(key) ?? { sum: 0, count: 0 };
-      entry.sum += Math.max(...values);
+      entry.sum += sample.value;
       entry.count++;
       totals.set(key, entry);
     }
@@ -156,37 +150,24 @@ describe("aggregating queries: three stores, the same answers", () => {
     ["across the rollout", START_MS + 2 * HOUR_MS + 20 * MINUTE_MS, HOUR_MS],
     ["across the hole", START_MS + 2 * HOUR_MS, HOUR_MS],
     ["over the whole scenario", END_MS, 4 * HOUR_MS],
-  ])("a gauge grid per GPU %s counts each GPU once per minute, at its highest series, and matches the sample-by-sample reference", async (_what, atMs, windowMs) => {
-    const answers = await fromAll((store) => store.gaugeGrid({ metric: UTIL, identity: ["node", "uuid"], by: ["node", "uuid"], windowMs, resolutionMs: MINUTE_MS, startMs: atMs, endMs: atMs, stepMs: windowMs }));
-    const reference = referenceGrid(SERIES, atMs, windowMs, (labels) => `${labels["node"]}/${labels["uuid"]}`);
-    for (const [store, rows] of Object.entries(answers)) {
-      expect(rows.map((row) => `${row.labels["node"]}/${row.labels["uuid"]}`), store).toEqual([...reference.keys()].sort());
-      for (const row of rows) {
-        const expected = reference.get(`${row.labels["node"]}/${row.labels["uuid"]}`);
-        expect(row.points.map((p) => p.atMs)).toEqual([atMs]);
-        expect(row.points[0]?.count, store).toBe(expected?.count);
-        expect(row.points[0]?.sum, store).toBeCloseTo(expected?.sum ?? NaN, 9);
-      }
+  ])("the sum and count of a GPU's samples %s add up its series, whichever pod they name, and match the samples", async (_what, atMs, windowMs) => {
+    const ask = (fn: "sum" | "count") => fromAll((store) => store.overTime({ metric: UTIL, fn, windowMs, atMs, by: ["node", "uuid"] }));
+    const [sums, counts] = await Promise.all([ask("sum"), ask("count")]);
+    expectSameValues(sums);
+    expectSameValues(counts);
+    const reference = referenceTotals(SERIES, atMs, windowMs);
+    for (const store of Object.keys(stores)) {
+      expect(counts[store]?.map((row) => `${row.labels["node"]}/${row.labels["uuid"]}`), store).toEqual([...reference.keys()].sort());
+      for (const row of counts[store] ?? []) expect(row.value).toBe(reference.get(`${row.labels["node"]}/${row.labels["uuid"]}`)?.count);
+      for (const row of sums[store] ?? []) expect(row.value).toBeCloseTo(reference.get(`${row.labels["node"]}/${row.labels["uuid"]}`)?.sum ?? NaN, 9);
     }
-    // The duplicated holder did not double GPU-2: one value per minute of the window at most.
-    const gpu2 = answers["prometheus"]?.find((row) => row.labels["uuid"] === "GPU-2");
-    expect(gpu2?.points[0]?.count).toBeLessThanOrEqual(windowMs / MINUTE_MS + 1);
   });
 
-  it("a gauge grid per node at four instants agrees between the stores", async () => {
-    const answers = await fromAll((store) => store.gaugeGrid({ metric: UTIL, identity: ["node", "uuid"], by: ["node"], windowMs: HOUR_MS, resolutionMs: MINUTE_MS, startMs: START_MS + HOUR_MS, endMs: END_MS, stepMs: HOUR_MS }));
-    const reference = answers["prometheus"] as GridTotals[];
-    expect(reference.map((row) => row.labels)).toEqual([{ node: "node-1" }, { node: "node-2" }]);
-    expect(reference[0]?.points).toHaveLength(4);
-    for (const [store, rows] of Object.entries(answers)) {
-      expect(rows.map((row) => row.labels), store).toEqual(reference.map((row) => row.labels));
-      rows.forEach((row, i) => row.points.forEach((point, k) => {
-        const expected = reference[i]?.points[k];
-        expect(point.atMs).toBe(expected?.atMs);
-        expect(point.count, store).toBe(expected?.count);
-        expect(point.sum, store).toBeCloseTo(expected?.sum ?? NaN, 9);
-      }));
-    }
+  it.each(["sum", "count"] as const)("%s_over_time by node at four hourly instants agrees between the stores", async (fn) => {
+    const answers = await fromAll((store) => store.overTimeRange({ metric: UTIL, fn, windowMs: HOUR_MS, startMs: START_MS + HOUR_MS, endMs: END_MS, stepMs: HOUR_MS, by: ["node"] }));
+    expectSameSamples(answers);
+    expect(answers["prometheus"]?.map((row) => row.labels)).toEqual([{ node: "node-1" }, { node: "node-2" }]);
+    expect(answers["prometheus"]?.[0]?.samples).toHaveLength(4);
   });
 
   it.each(["max", "min", "sum", "count"] as const)("latest reduced by uuid with %s agrees, and keeps only the labels asked for", async (reduce) => {
