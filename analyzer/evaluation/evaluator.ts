@@ -13,6 +13,7 @@
  * evaluation has a time budget and a byte budget: queries still running when either is spent are
  * cut, and their parts keep their last answer, marked stale with the reason.
  */
+import { setMaxListeners } from "node:events";
 import type { AnalyzerConfig } from "../../common/config/schema.js";
 import type { Logger } from "../../common/log.js";
 import { assembleFleetSnapshot, poolResolver, type PoolOf } from "../fleet/assemble.js";
@@ -118,6 +119,8 @@ export class Evaluator {
     const started = performance.now();
     const usage = new QueryUsage(config.evaluationMaxBytes);
     const controller = new AbortController();
+    // Every query in flight or waiting for a slot listens for the budget's end: dozens at once are expected.
+    setMaxListeners(0, controller.signal);
     const timer = setTimeout(() => controller.abort(new Error(`evaluation time budget of ${config.evaluationTimeout / 1000} s spent`)), config.evaluationTimeout);
     timer.unref();
     const context = { signal: controller.signal, usage };

@@ -11,7 +11,7 @@
  * shards' answers are joined: memory stays bounded whatever the fleet's size.
  */
 import type {
-  IncreaseQuery, IncreaseRangeQuery, LabeledSamples, LabeledValue, LatestQuery, MetricStore, OverTimeQuery, OverTimeRangeQuery, QueryContext, RangeQuery,
+  IncreaseQuery, IncreaseRangeQuery, LabeledSamples, LabeledValue, LatestQuery, MetricStore, OverTimeQuery, OverTimeRangeQuery, QueryContext, RangeQuery, SeriesLabels,
 } from "./metric-store.js";
 import { AnswerShapeError, readMatrix, readVector } from "./prometheus-answer.js";
 import { AnswerTooLargeError, PrometheusClient, type PrometheusClientOptions } from "./prometheus-client.js";
@@ -57,7 +57,7 @@ export function createPrometheusStore(options: PrometheusStoreOptions): Promethe
   }
 
   /** Runs `run` whole, or in shards of `context.shardBy` when the answer is too large; joins the shards. */
-  async function sharded<T>(key: string, context: QueryContext, run: (extra: readonly string[]) => Promise<T[]>): Promise<T[]> {
+  async function sharded<T extends { readonly labels: SeriesLabels }>(key: string, context: QueryContext, run: (extra: readonly string[]) => Promise<T[]>): Promise<T[]> {
     const label = context.shardBy;
     if (label === undefined) return run([]);
     const runShard = async (shard: Shard | undefined): Promise<T[]> => {
@@ -69,22 +69,25 @@ export function createPrometheusStore(options: PrometheusStoreOptions): Promethe
         return splitShard(shard);
       }
     };
+    let isSplit = false;
     const splitShard = async (shard: Shard | undefined): Promise<T[]> => {
       context.usage?.countSharded();
+      isSplit = true;
       const rows: T[] = [];
       // One shard at a time: the point is to hold one bounded answer at once.
       for (const child of childShards(shard)) rows.push(...(await runShard(child)));
       return rows;
     };
-    return largeQueries.has(key) ? splitShard(undefined) : runShard(undefined);
+    const rows = await (largeQueries.has(key) ? splitShard(undefined) : runShard(undefined));
+    // Joined shards come in shard order; a whole answer is already in Prometheus's order.
+    return isSplit ? sortedByLabels(rows) : rows;
   }
 
   const instant = (render: (extra: readonly string[]) => string, atMs: number, context: QueryContext): Promise<LabeledValue[]> =>
-    sharded(render([]), context, (extra) => ask("query", { query: render(extra), time: renderTime(atMs) }, readVector, context)).then((rows) => (context.shardBy === undefined ? rows : sortedByLabels(rows)));
+    sharded(render([]), context, (extra) => ask("query", { query: render(extra), time: renderTime(atMs) }, readVector, context));
 
   const ranged = (render: (extra: readonly string[]) => string, q: { startMs: number; endMs: number; stepMs: number }, context: QueryContext): Promise<LabeledSamples[]> =>
-    sharded(render([]), context, (extra) => ask("query_range", { query: render(extra), start: renderTime(q.startMs), end: renderTime(q.endMs), step: `${q.stepMs / 1000}` }, readMatrix, context))
-      .then((rows) => (context.shardBy === undefined ? rows : sortedByLabels(rows)));
+    sharded(render([]), context, (extra) => ask("query_range", { query: render(extra), start: renderTime(q.startMs), end: renderTime(q.endMs), step: `${q.stepMs / 1000}` }, readMatrix, context));
 
   return {
     kind: "prometheus",

@@ -19,7 +19,7 @@ import { HISTORY, writeChunk, type LineSink } from "./scale-series.js";
 
 const execFileAsync = promisify(execFile);
 /** Bump when the generated data changes, so cached directories are rebuilt. */
-const GENERATOR_VERSION = 1;
+const GENERATOR_VERSION = 2;
 const BLOCK_MS = 18 * 3_600_000;
 
 /** What building the data cost. */

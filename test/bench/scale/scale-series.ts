@@ -9,9 +9,10 @@
  * - 7 days: requests by status, the latency histogram's buckets at the SLO thresholds and its
  *   count, last-request time (1-minute samples in the last 2 hours, 5-minute before);
  * - 1 day: GPU utilization (1-minute);
- * - 70 minutes: everything read "now" or over the last hour — the other latency buckets, the
- *   queue, prefill and decode histograms, tokens, KV cache, queue depth, preemptions, the GPU
- *   inventory, memory, health, NVLink links, pod assignments, energy;
+ * - 70 minutes, every 5 minutes: everything read "now" or over the last hour — the other latency
+ *   buckets, the queue, prefill and decode histograms, tokens, KV cache, queue depth, preemptions,
+ *   the GPU inventory, memory, health, NVLink links, pod assignments, energy (the analyzer evaluates
+ *   at multiples of 5 minutes here, so "now" always has a fresh sample);
  * - the recordings of `inferwatch rules` (alerts/recording-rules.ts) as a Prometheus running them
  *   would hold them: per-model 5-minute increases every 5 minutes, 7 days for the SLO families, 70
  *   minutes for the phase histograms. Their values are computed from the same traffic functions.
@@ -47,7 +48,8 @@ export interface LineSink {
 /** Sample times of a schedule inside [fromMs, toMs). */
 function* times(kind: "long" | "recent" | "util" | "recorded-long" | "recorded-recent", fromMs: number, toMs: number): Generator<number> {
   const start = kind === "long" ? LONG_FROM_MS : kind === "recent" || kind === "recorded-recent" ? RECENT_FROM_MS : kind === "util" ? UTIL_FROM_MS : LONG_FROM_MS + STEP_5M;
-  for (let t = start; t <= END_MS; t += kind === "recorded-long" || kind === "recorded-recent" || (kind === "long" && t < FINE_FROM_MS) ? STEP_5M : MINUTE_MS) {
+  const isCoarse = (t: number) => kind === "recorded-long" || kind === "recorded-recent" || kind === "recent" || (kind === "long" && t < FINE_FROM_MS);
+  for (let t = start; t <= END_MS; t += isCoarse(t) ? STEP_5M : MINUTE_MS) {
     if (t >= fromMs && t < toMs) yield t;
   }
 }
