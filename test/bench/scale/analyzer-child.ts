@@ -22,6 +22,8 @@ export interface ChildEvaluation {
   readonly loopMaxMs: number;
   /** The longest block outside the recommendations part (the plan). */
   readonly loopMaxOutsidePlanMs: number;
+  /** The same in CPU time: the most CPU the process used during one gap outside the plan (all its threads: an upper bound of the main thread's). */
+  readonly loopMaxCpuOutsidePlanMs: number;
   /** CPU time of the process during the evaluation. */
   readonly cpuMs: number;
   /** When the recommendations part ran, epoch milliseconds. */
@@ -48,13 +50,20 @@ const config = analyzerConfigSchema.parse({
   listen: "127.0.0.1:0", source: options.source, interval: "24h", slowInterval: "5m", recordingRules: options.recordingRules,
   queryTimeout: options.timeoutMs, evaluationTimeout: options.evaluationTimeoutMs, pools,
 });
-/** Gaps between ticks of a 5 ms timer, longer than 10 ms: the event loop was blocked meanwhile. */
-const gaps: { fromMs: number; toMs: number }[] = [];
+/**
+ * Gaps between ticks of a 5 ms timer, longer than 10 ms: the event loop was blocked meanwhile, or
+ * the process waited for a CPU (on a loaded machine). The process's CPU time during the gap tells
+ * them apart: a gap of 700 ms with 20 ms of CPU is the scheduler, not the analyzer.
+ */
+const gaps: { fromMs: number; toMs: number; cpuMs: number }[] = [];
 let lastTick = performance.now();
+let lastCpu = process.cpuUsage();
 setInterval(() => {
   const now = performance.now();
-  if (now - lastTick > 15) gaps.push({ fromMs: lastTick, toMs: now });
+  const cpu = process.cpuUsage();
+  if (now - lastTick > 15) gaps.push({ fromMs: lastTick, toMs: now, cpuMs: (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000 });
   lastTick = now;
+  lastCpu = cpu;
 }, 5);
 const started = performance.now();
 const setup = await createStore(config, log);
@@ -65,11 +74,13 @@ function report(atMs: number, wallMs: number, endedAt: number, cpu: NodeJS.CpuUs
   const planMs = state.parts.find((p) => p.name === "recommendations")?.durationMs ?? 0;
   const plan = { fromMs: endedAt - planMs, toMs: endedAt };
   const block = (gap: { fromMs: number; toMs: number }) => gap.toMs - gap.fromMs - 5;
+  const outside = gaps.filter((g) => g.toMs <= plan.fromMs || g.fromMs >= plan.toMs);
   const epoch = (ms: number) => Date.now() - (performance.now() - ms);
   return {
     type: "evaluated", atMs, wallMs,
     loopMaxMs: Math.max(0, ...gaps.map(block)),
-    loopMaxOutsidePlanMs: Math.max(0, ...gaps.filter((g) => g.toMs <= plan.fromMs || g.fromMs >= plan.toMs).map(block)),
+    loopMaxOutsidePlanMs: Math.max(0, ...outside.map(block)),
+    loopMaxCpuOutsidePlanMs: Math.max(0, ...outside.map((g) => Math.min(block(g), g.cpuMs))),
     cpuMs: (cpu.user + cpu.system) / 1000,
     planFromEpochMs: epoch(plan.fromMs), planToEpochMs: epoch(plan.toMs),
     usage: state.usage ?? null,
