@@ -1,6 +1,6 @@
 import type { Component } from "../../common/component.js";
 import type { AnalyzerConfig } from "../../common/config/schema.js";
-import { errorMessage } from "../../common/errors.js";
+import { errorChain } from "../../common/errors.js";
 import type { Logger } from "../../common/log.js";
 import { AgentPuller } from "./agent-puller.js";
 import { MemoryStore } from "./memory-store.js";
@@ -33,7 +33,7 @@ export async function createStore(config: AnalyzerConfig, log: Logger, memory?: 
   const components: Component[] = [];
   if (!store && config.statePath !== "") {
     const loaded = await MemoryStore.load(config.statePath);
-    if (loaded.state === "corrupt") log.warn({ path: config.statePath, err: errorMessage(loaded.error) }, "analyzer state unreadable; starting with an empty history");
+    if (loaded.state === "corrupt") log.warn({ path: config.statePath, err: errorChain(loaded.error) }, "analyzer state unreadable; starting with an empty history");
     store = loaded.store;
   }
   store ??= new MemoryStore();
@@ -45,7 +45,7 @@ export async function createStore(config: AnalyzerConfig, log: Logger, memory?: 
     components.push({
       name: "store-persistence",
       async start() {
-        persister ??= persisted.startPersisting(config.statePath, 60_000, (err) => log.warn({ err: errorMessage(err) }, "saving analyzer state failed"));
+        persister ??= persisted.startPersisting(config.statePath, 60_000, (err) => log.warn({ err: errorChain(err) }, "saving analyzer state failed"));
       },
       async shutdown() {
         await persister?.stop({ flush: true });

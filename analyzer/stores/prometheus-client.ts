@@ -20,6 +20,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
+import { Gate } from "./gate.js";
 import type { QueryContext } from "./metric-store.js";
 
 /** Options of the Prometheus client. */
@@ -58,37 +59,6 @@ export const DEFAULT_MAX_CONCURRENT = 6;
 export const DEFAULT_MAX_ANSWER_BYTES = 32 * 1024 * 1024;
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 const RETRYABLE_CODES = new Set(["ECONNRESET", "EPIPE"]);
-
-/** A counting semaphore: at most `limit` holders; waiters leave the queue when their signal aborts. */
-class Gate {
-  private active = 0;
-  private readonly waiting: { grant: () => void }[] = [];
-
-  constructor(private readonly limit: number) {}
-
-  async enter(signal: AbortSignal | undefined): Promise<void> {
-    if (this.active < this.limit) {
-      this.active++;
-      return;
-    }
-    await new Promise<void>((resolve, reject) => {
-      const waiter = { grant: () => (signal?.removeEventListener("abort", onAbort), resolve()) };
-      const onAbort = (): void => {
-        const at = this.waiting.indexOf(waiter);
-        if (at >= 0) this.waiting.splice(at, 1);
-        reject(signal?.reason instanceof Error ? signal.reason : new Error("aborted"));
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.waiting.push(waiter);
-    });
-  }
-
-  leave(): void {
-    const next = this.waiting.shift();
-    if (next) next.grant();
-    else this.active--;
-  }
-}
 
 /** The API URL without credentials, and the Basic authorization they become. */
 function splitCredentials(url: string): { base: URL; prefix: string; authorization: string | undefined } {
