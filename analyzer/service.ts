@@ -114,6 +114,7 @@ export async function startAnalyzer(
       try {
         const outcome = await evaluator.evaluate(now());
         state = stateOf(evaluator, outcome.durationMs);
+        await prepareAnswers(state);
       } catch (err) {
         // The evaluator keeps part failures to itself; anything reaching here is a defect, logged with its causes.
         log.error({ err: errorChain(err) }, "evaluation failed");
@@ -132,20 +133,30 @@ export async function startAnalyzer(
   const security = options.security ?? plainSecurity(log);
   const tls = security.tlsFor("analyzer");
   const actions = new RecommendationActions(() => state.recommendations, security.audit, now);
-  // Bodies are built once per evaluation (the state object changes only then) and served as bytes.
+  // Bodies are built once per evaluation (the state object changes only then), ahead of the
+  // requests and in slices (answers.ts), and served as bytes.
   const answers = new AnswerCache();
-  const cached = (key: string, build: (s: AnalyzerState) => unknown): RouteHandler => () => jsonBytes(answers.get(key, state, () => build(state)));
+  const bodies: Record<string, (s: AnalyzerState) => unknown> = {
+    slos: (s) => ({ ...freshnessOf(s.parts, ["slos", "sloLongWindows"]), longWindowsAt: isoOrNull(s.slos?.longWindowsAtMs), sources: s.slos?.sources ?? {}, slos: s.slos?.slos ?? [] }),
+    fleet: (s) => ({ ...freshnessOf(s.parts, ["fleet", "fleetDay", "snapshot"]), dayAt: isoOrNull(s.fleet?.dayAtMs), fleet: s.fleet ? { utilization: s.fleet.utilization, poolHours: s.fleet.poolHours, targetRatio: s.fleet.targetRatio, efficiency: s.fleet.efficiency } : null }),
+    fragmentation: (s) => ({ ...freshnessOf(s.parts, ["fleet", "snapshot"]), fragmentation: s.fleet?.fragmentation ?? null }),
+    snapshot: (s) => s.snapshot ?? null,
+    // The plan is serialised once per evaluation; the operators' actions, which change between evaluations, are added per request.
+    recommendations: (s) => ({ ...freshnessOf(s.parts, ["recommendations", "snapshot", "idleHistory"]), recommendations: s.recommendations ?? null }),
+    status: (s) => ({ evaluatedAt: isoOrNull(s.evaluatedAtMs), lastDurationMs: s.lastDurationMs ?? null, stale: s.error !== undefined, error: s.error ?? null, usage: s.usage ?? null, parts: s.parts }),
+  };
+  const cached = (key: string): RouteHandler => () => jsonBytes(answers.get(key, state, () => bodies[key]?.(state)));
+  const prepareAnswers = (s: AnalyzerState): Promise<void> => answers.prepare(s, Object.fromEntries(Object.entries(bodies).map(([key, build]) => [key, () => build(s)])));
   const routes: Record<string, RouteHandler> = {
-    "/api/v1/slos": cached("slos", (s) => ({ ...freshnessOf(s.parts, ["slos", "sloLongWindows"]), longWindowsAt: isoOrNull(s.slos?.longWindowsAtMs), sources: s.slos?.sources ?? {}, slos: s.slos?.slos ?? [] })),
-    "/api/v1/fleet": cached("fleet", (s) => ({ ...freshnessOf(s.parts, ["fleet", "fleetDay", "snapshot"]), dayAt: isoOrNull(s.fleet?.dayAtMs), fleet: s.fleet ? { utilization: s.fleet.utilization, poolHours: s.fleet.poolHours, targetRatio: s.fleet.targetRatio, efficiency: s.fleet.efficiency } : null })),
-    "/api/v1/fragmentation": cached("fragmentation", (s) => ({ ...freshnessOf(s.parts, ["fleet", "snapshot"]), fragmentation: s.fleet?.fragmentation ?? null })),
-    "/api/v1/snapshot": cached("snapshot", (s) => s.snapshot ?? null),
+    "/api/v1/slos": cached("slos"),
+    "/api/v1/fleet": cached("fleet"),
+    "/api/v1/fragmentation": cached("fragmentation"),
+    "/api/v1/snapshot": cached("snapshot"),
     "/api/v1/recommendations": () => {
-      // The plan is serialised once per evaluation; the operators' actions change between evaluations.
-      const plan = answers.get("recommendations", state, () => ({ ...freshnessOf(state.parts, ["recommendations", "snapshot", "idleHistory"]), recommendations: state.recommendations ?? null }));
+      const plan = answers.get("recommendations", state, () => bodies["recommendations"]?.(state));
       return jsonBytes(Buffer.concat([plan.subarray(0, plan.length - 1), Buffer.from(`,"actions":${JSON.stringify(actions.list())}}`)]));
     },
-    "/api/v1/status": cached("status", (s) => ({ evaluatedAt: isoOrNull(s.evaluatedAtMs), lastDurationMs: s.lastDurationMs ?? null, stale: s.error !== undefined, error: s.error ?? null, usage: s.usage ?? null, parts: s.parts })),
+    "/api/v1/status": cached("status"),
     "/metrics": async () => ({ status: 200, contentType: registry.contentType, body: await registry.metrics() }),
     "/report": reportRoute({ store, slo, poolOf: poolResolver(config.pools), state: () => state, computeCeilingRatio: config.recommend.consolidation.computeCeilingRatio, source: `analyzer (${store.kind} store, ${config.source.replace(/\/\/[^@/]*@/, "//")})` }),
     "/healthz": () => text(200, "ok\n"),

@@ -8,6 +8,7 @@
  * (the store flagged an answer behind it as partial: Thanos/Mimir warnings).
  */
 import type { PartStatus } from "../evaluation/part.js";
+import { stringifyInSlices } from "./json-slices.js";
 
 /** Freshness of an answer built from one or more evaluation parts. */
 export interface Freshness {
@@ -39,15 +40,33 @@ export class AnswerCache {
 
   /** The body for `key` built from the state `version` (compared by identity), built by `build` at most once per version. */
   get(key: string, version: unknown, build: () => unknown): Buffer {
-    if (version !== this.version) {
-      this.bodies.clear();
-      this.version = version;
-    }
+    this.switchTo(version);
     let body = this.bodies.get(key);
     if (body === undefined) {
       body = Buffer.from(JSON.stringify(build()) ?? "null");
       this.bodies.set(key, body);
     }
     return body;
+  }
+
+  /**
+   * Builds the bodies of a new state ahead of the requests, in slices that yield to the event loop
+   * (json-slices.ts), so that no request pays for serialising a large answer. A body a request
+   * built meanwhile is kept; a newer state arriving meanwhile wins.
+   */
+  async prepare(version: unknown, builders: Readonly<Record<string, () => unknown>>): Promise<void> {
+    this.switchTo(version);
+    for (const [key, build] of Object.entries(builders)) {
+      if (this.bodies.has(key)) continue;
+      const text = await stringifyInSlices(build());
+      if (this.version !== version) return;
+      if (!this.bodies.has(key)) this.bodies.set(key, Buffer.from(text));
+    }
+  }
+
+  private switchTo(version: unknown): void {
+    if (version === this.version) return;
+    this.bodies.clear();
+    this.version = version;
   }
 }

@@ -4,6 +4,7 @@
  * - `sources` (slow): which recorded increases the store holds (one query);
  * - `sloLongWindows` (slow): the 1 d, 3 d and period windows of every SLO, from the recordings when present;
  * - `slos` (every evaluation): the short windows, burn rates, budgets, dominant phase, with the long windows' last counts;
+ * - `nvlink` (slow): which GPUs have an active NVLink link (every link's series is read: the costliest "now" query);
  * - `snapshot` (every evaluation): GPUs, replicas and their state now;
  * - `idleHistory` (slow): request history in the windows idle eviction reads;
  * - `fleetDay` (slow) and `fleet` (every evaluation): utilization, pool-hours, efficiency, fragmentation;
@@ -14,9 +15,10 @@
  * cut, and their parts keep their last answer, marked stale with the reason.
  */
 import { setMaxListeners } from "node:events";
+import { setImmediate as yieldToLoop } from "node:timers/promises";
 import type { AnalyzerConfig } from "../../common/config/schema.js";
 import type { Logger } from "../../common/log.js";
-import { assembleFleetSnapshot, poolResolver, type PoolOf } from "../fleet/assemble.js";
+import { assembleFleetSnapshot, loadNvlinkGpus, poolResolver, type PoolOf } from "../fleet/assemble.js";
 import { evaluateFleet, evaluateFleetDay, type FleetDayFigures, type FleetEvaluation } from "../fleet/evaluate.js";
 import type { FleetSnapshot, ModelSloState } from "../fleet/snapshot.js";
 import { rollUpUtilization } from "../fleet/utilization-rollup.js";
@@ -75,6 +77,7 @@ export class Evaluator {
   readonly sources: Part<Partial<Record<SloFamily, CountSource>>>;
   readonly sloLongWindows: Part<LongWindowCounts>;
   readonly slos: Part<SloEvaluation>;
+  readonly nvlink: Part<ReadonlySet<string>>;
   readonly snapshot: Part<FleetSnapshot>;
   readonly idleHistory: Part<IdleHistory>;
   readonly fleetDay: Part<FleetDayFigures>;
@@ -89,6 +92,7 @@ export class Evaluator {
     this.sources = part("sources", config.slowInterval);
     this.sloLongWindows = part("sloLongWindows", config.slowInterval);
     this.slos = part("slos", 0);
+    this.nvlink = part("nvlink", config.slowInterval);
     this.snapshot = part("snapshot", 0);
     this.idleHistory = part("idleHistory", config.slowInterval);
     this.fleetDay = part("fleetDay", config.slowInterval);
@@ -99,7 +103,7 @@ export class Evaluator {
 
   /** Every part's status, in evaluation order. */
   parts(): PartStatus[] {
-    return [this.sources, this.sloLongWindows, this.slos, this.snapshot, this.idleHistory, this.fleetDay, this.fleet, this.recommendations].map((p) => p.status());
+    return [this.sources, this.sloLongWindows, this.slos, this.nvlink, this.snapshot, this.idleHistory, this.fleetDay, this.fleet, this.recommendations].map((p) => p.status());
   }
 
   /** The last evaluation's usage; undefined before the first. */
@@ -148,11 +152,15 @@ export class Evaluator {
           await this.slos.run(atMs, context, (c) => evaluateSlos(store, slo, atMs, { long, sources, context: c }));
         })(),
         (async () => {
+          if (due(this.nvlink)) await this.nvlink.run(atMs, context, (c) => loadNvlinkGpus(store, atMs, c));
           ran.push(this.snapshot.name);
-          await this.snapshot.run(atMs, context, (c) => assembleFleetSnapshot(store, atMs, this.poolOf, {}, { context: c }));
+          const nvlinkGpus = this.nvlink.current;
+          await this.snapshot.run(atMs, context, (c) => assembleFleetSnapshot(store, atMs, this.poolOf, {}, { context: c, ...(nvlinkGpus === undefined ? {} : { nvlinkGpus }) }));
         })(),
         due(this.idleHistory) ? this.idleHistory.run(atMs, context, (c) => loadIdleHistoryWindows(store, atMs, config.recommend.idle, c)) : undefined,
       ]);
+      // Each step below is synchronous work on a fleet-sized answer: let requests in between.
+      await yieldToLoop();
       const snapshot = this.currentSnapshot();
       if (snapshot !== undefined) {
         const fleetOptions = { atMs, targetRatio: gpuUtilizationObjective(slo, "default").minRatio, poolOf: this.poolOf };
@@ -160,6 +168,7 @@ export class Evaluator {
         const day = this.fleetDay.current ?? { atMs, utilization: rollUpUtilization([]), poolHours: [] };
         ran.push(this.fleet.name, this.recommendations.name);
         await this.fleet.run(atMs, context, (c) => evaluateFleet(store, snapshot, { ...fleetOptions, prices: config.gpuHourPrices, day, context: c }));
+        await yieldToLoop();
         // The plan itself is computed by analyzer/recommend; this part only keeps its last good answer.
         await this.recommendations.run(atMs, context, () => recommend(snapshot, this.idleHistory.current ?? null, config.recommend, atMs));
       }

@@ -1,3 +1,4 @@
+import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { METRICS } from "../../common/conventions.js";
 import type { LabeledValue, LatestReduce, MetricStore, QueryContext } from "../stores/metric-store.js";
 import { FLEET_SNAPSHOT_VERSION, type FleetGpu, type FleetNode, type FleetReplica, type FleetSnapshot, type ModelSloState } from "./snapshot.js";
@@ -28,6 +29,18 @@ export interface AssembleOptions {
   readonly context?: QueryContext;
   /** The gauge read as each GPU's utilization now (an activity family); default `inferwatch_gpu_utilization_ratio`. */
   readonly utilizationMetric?: string;
+  /** GPUs with an active NVLink link, read earlier (loadNvlinkGpus); read now when absent. */
+  readonly nvlinkGpus?: ReadonlySet<string>;
+}
+
+/**
+ * The GPUs with at least one active NVLink link: `max by (uuid) (inferwatch_gpu_nvlink_link_up)`.
+ * One bit per GPU, but Prometheus still reads every link's series (18 per H100: 180,000 for 10,000
+ * GPUs), and links change state rarely: the analyzer reads it on its slow interval.
+ */
+export async function loadNvlinkGpus(store: MetricStore, atMs: number, context: QueryContext = {}): Promise<ReadonlySet<string>> {
+  const rows = await store.latest({ metric: METRICS.nvlinkUp.name, atMs, by: ["uuid"], reduce: "max" }, { ...context, shardBy: "uuid" });
+  return new Set(rows.filter((row) => row.value === 1).map((row) => row.labels["uuid"] ?? ""));
 }
 
 /**
@@ -51,14 +64,14 @@ export async function assembleFleetSnapshot(store: MetricStore, atMs: number, po
   const perGpu = { ...context, shardBy: "uuid" };
   const perPod = { ...context, shardBy: "pod" };
   const latest = (metric: string, by: readonly string[], reduce: LatestReduce, where: QueryContext) => store.latest({ metric, atMs, by, reduce }, where);
-  const [[info, total, used, utilization, up, remapFailure, nvlink, podInfo, lastRequest, requests], [kvUsage, preemptions]] = await Promise.all([Promise.all([
+  const [[info, total, used, utilization, up, remapFailure, withNvlink, podInfo, lastRequest, requests], [kvUsage, preemptions]] = await Promise.all([Promise.all([
     latest(METRICS.gpuInfo.name, ["node", "uuid", "gpu", "gpu_model"], "max", perGpu),
     latest(METRICS.memoryTotal.name, ["uuid"], "max", perGpu),
     latest(METRICS.memoryUsed.name, ["uuid"], "max", perGpu),
     latest(options.utilizationMetric ?? METRICS.utilization.name, ["uuid"], "max", perGpu),
     latest(METRICS.gpuUp.name, ["uuid"], "min", perGpu),
     latest(METRICS.remapFailure.name, ["uuid"], "max", perGpu),
-    latest(METRICS.nvlinkUp.name, ["uuid"], "max", perGpu),
+    options.nvlinkGpus ?? loadNvlinkGpus(store, atMs, context),
     latest(METRICS.gpuPodInfo.name, ["node", "uuid", "namespace", "pod", "model"], "max", perGpu),
     latest(METRICS.llmLastRequest.name, ["namespace", "pod"], "max", perPod),
     store.increase({ metric: METRICS.llmRequests.name, windowMs: RATE_WINDOW_MS, atMs, by: ["namespace", "pod", "tier"] }, perPod),
@@ -77,7 +90,6 @@ export async function assembleFleetSnapshot(store: MetricStore, atMs: number, po
   const utils = index(utilization, "uuid");
   const ups = index(up, "uuid");
   const failures = index(remapFailure, "uuid");
-  const withNvlink = new Set(nvlink.filter((v) => v.value === 1).map((v) => v.labels["uuid"] ?? ""));
 
   const nodes = new Map<string, FleetNode & { gpus: FleetGpu[] }>();
   const seen = new Set<string>();
@@ -101,6 +113,8 @@ export async function assembleFleetSnapshot(store: MetricStore, atMs: number, po
     nodes.set(node, entry);
   }
 
+  // The GPUs and the replicas are two passes over fleet-sized answers: let requests in between.
+  await yieldToLoop();
   const gpuByUuid = new Map([...nodes.values()].flatMap((node) => node.gpus.map((g) => [g.uuid, { node: node.name, gpu: g }] as const)));
   const holders = new Map<string, number>();
   for (const series of podInfo) holders.set(series.labels["uuid"] ?? "", (holders.get(series.labels["uuid"] ?? "") ?? 0) + 1);

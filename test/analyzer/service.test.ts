@@ -187,13 +187,13 @@ describe("analyzer service", () => {
     await a.evaluate();
     const second = await attempted();
     for (const part of ["slos", "snapshot", "fleet", "recommendations"]) expect(second[part], part).toBe(nowMs);
-    for (const part of ["sources", "sloLongWindows", "fleetDay", "idleHistory"]) expect(second[part], part).toBe(first[part]);
+    for (const part of ["sources", "sloLongWindows", "nvlink", "fleetDay", "idleHistory"]) expect(second[part], part).toBe(first[part]);
     const slos = await (await fetch(`${url}/api/v1/slos`)).json() as { evaluatedAt: string; longWindowsAt: string };
     expect(slos).toMatchObject({ evaluatedAt: new Date(nowMs).toISOString(), longWindowsAt: new Date(AT_MS).toISOString() });
     nowMs = AT_MS + config.slowInterval;
     await a.evaluate();
     const third = await attempted();
-    for (const part of ["sources", "sloLongWindows", "fleetDay", "idleHistory"]) expect(third[part], part).toBe(nowMs);
+    for (const part of ["sources", "sloLongWindows", "nvlink", "fleetDay", "idleHistory"]) expect(third[part], part).toBe(nowMs);
   });
 
   it("cuts the queries still running when the evaluation's time budget is spent: their parts keep their last answer, marked stale with the reason", async () => {
@@ -221,7 +221,7 @@ describe("analyzer service", () => {
     const [a, b] = await Promise.all([fetch(`${url}/api/v1/snapshot`).then((r) => r.text()), fetch(`${url}/api/v1/snapshot`).then((r) => r.text())]);
     expect(a).toBe(b);
     const status = await (await fetch(`${url}/api/v1/status`)).json() as { usage: { queries: number }; parts: PartBody[] };
-    expect(status.parts.map((part) => part.name)).toEqual(["sources", "sloLongWindows", "slos", "snapshot", "idleHistory", "fleetDay", "fleet", "recommendations"]);
+    expect(status.parts.map((part) => part.name)).toEqual(["sources", "sloLongWindows", "slos", "nvlink", "snapshot", "idleHistory", "fleetDay", "fleet", "recommendations"]);
     // start() evaluates a second time at the same instant: only the parts refreshed at every evaluation ran.
     const used = status.parts.filter((part) => ["slos", "snapshot", "fleet", "recommendations"].includes(part.name)).reduce((sum, part) => sum + (part.usage?.queries ?? 0), 0);
     expect(status.usage.queries).toBe(used);
