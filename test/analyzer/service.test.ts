@@ -217,9 +217,9 @@ describe("analyzer service", () => {
   });
 
   it("answers the API from bytes built once per evaluation, and reports what the evaluation cost", async () => {
-    const { url, analyzer: a } = await start();
+    const { url, analyzer: running } = await start();
     // Another evaluation at the same instant: only the parts refreshed at every evaluation run.
-    await a.evaluate();
+    await running.evaluate();
     const [a, b] = await Promise.all([fetch(`${url}/api/v1/snapshot`).then((r) => r.text()), fetch(`${url}/api/v1/snapshot`).then((r) => r.text())]);
     expect(a).toBe(b);
     const status = await (await fetch(`${url}/api/v1/status`)).json() as { usage: { queries: number }; parts: PartBody[] };
