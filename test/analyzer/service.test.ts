@@ -34,7 +34,7 @@ beforeAll(() => {
   store = new MemoryStore();
   const spans = configSchema.parse({}).agent.spans;
   writeHistory(DEFAULT_SCENARIO, { endMs: AT_MS, originMs: ORIGIN_MS, days: 1.5, stepMs: 60_000, spans: { ...spans, sloThresholds: [1.2, 2, 4] } }, (name, labels, value, atMs) => void store.ingest(name, labels, value, atMs));
-});
+}, 180_000);
 
 afterEach(async () => {
   await analyzer?.shutdown();
