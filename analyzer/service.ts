@@ -175,7 +175,7 @@ export async function startAnalyzer(
     "/healthz": () => text(200, "ok\n"),
     // Ready once any answer is served: a part that cannot be computed (a slow idle history) never holds the rest back.
     "/readyz": () => (state.slos === undefined && state.snapshot === undefined ? text(503, "no evaluation yet\n") : text(200, "ready\n")),
-    ...consoleRoutes({ store, poolOf: poolResolver(config.pools), state: () => state, refreshMs: config.interval }),
+    ...consoleRoutes({ store, poolOf: poolResolver(config.pools), state: () => state, refreshMs: config.interval, basis: config.utilizationBasis }),
   };
 
   for (const component of options.components ?? []) await component.start();

@@ -17,6 +17,7 @@ import type { MetricStore } from "../stores/metric-store.js";
 import { consolePage } from "./console-page.js";
 import { runtimeNow, PREEMPTION_WINDOW_MS, PREFIX_CACHE_WINDOW_MS } from "./runtime-now.js";
 import { utilizationHistory, HISTORY_WINDOW_MS } from "./utilization-history.js";
+import type { UtilizationBasis } from "../fleet/utilization-basis.js";
 
 /** What the console reads. */
 export interface ConsoleOptions {
@@ -25,6 +26,8 @@ export interface ConsoleOptions {
   readonly state: () => AnalyzerState;
   /** How often the page fetches again: the evaluation interval, at least 5 s. */
   readonly refreshMs: number;
+  /** The utilization basis of the heatmap and the pools' lines (as the fleet figures); default `busy`. */
+  readonly basis?: UtilizationBasis;
 }
 
 /** Only this listener: scripts, styles, fetches and images from the same origin; nothing inline but styles ECharts sets. */
@@ -71,7 +74,7 @@ export function consoleRoutes(options: ConsoleOptions): Record<string, RouteHand
     const s = state();
     return { evaluatedAt: s.evaluatedAtMs === undefined ? null : new Date(s.evaluatedAtMs).toISOString(), stale: s.error !== undefined, error: s.error ?? null };
   };
-  const history = perEvaluation(state, (atMs) => utilizationHistory(options.store, options.poolOf, atMs));
+  const history = perEvaluation(state, (atMs) => utilizationHistory(options.store, options.poolOf, atMs, options.basis));
   const runtime = perEvaluation(state, (atMs) => runtimeNow(options.store, atMs));
   const answer = async (name: string, read: () => Promise<unknown>, windows: Record<string, number>): Promise<RouteResponse> => {
     try {

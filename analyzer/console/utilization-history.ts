@@ -3,9 +3,11 @@
  * pool's mean per step (the line against the target), from one range query of the store at the
  * evaluation's instant. Beyond {@link MAX_ROWS} GPUs the rows are nodes (each the mean of its
  * GPUs), beyond that many nodes pools, so the grid stays readable and its size bounded.
+ * Values are on the analyzer's utilization basis (analyzer/fleet/utilization-basis.ts): each GPU's
+ * from the first family with samples for it, as the fleet figures are.
  */
-import { METRICS } from "../../common/conventions.js";
 import type { PoolOf } from "../fleet/assemble.js";
+import { BASIS_LABEL, BASIS_METRIC, basisFamilies, figureBasis, pickByBasis, type FigureBasis, type UtilizationBasis } from "../fleet/utilization-basis.js";
 import type { MetricStore } from "../stores/metric-store.js";
 
 /** Rows of the grid at most; past it GPUs fold into nodes, then nodes into pools. */
@@ -32,8 +34,10 @@ export interface UtilizationHistory {
   readonly rows: readonly UtilizationRow[];
   /** Each pool's mean over its GPUs with a sample at each step. */
   readonly pools: readonly UtilizationRow[];
-  /** The metric behind the values: NVML utilization.gpu, the share of time a kernel was running. */
+  /** What the values are, in words: the basis of the figures (e.g. "SM activity (GPM)"), or `mixed` when GPUs fell back to busy time. */
   readonly metric: string;
+  /** The basis of the values over every GPU shown. */
+  readonly basis: FigureBasis;
 }
 
 interface GpuRow {
@@ -73,14 +77,17 @@ function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string
 }
 
 /** The utilization grid ending at `atMs` (aligned down to the step, as a range query is). */
-export async function utilizationHistory(store: MetricStore, poolOf: PoolOf, atMs: number): Promise<UtilizationHistory> {
+export async function utilizationHistory(store: MetricStore, poolOf: PoolOf, atMs: number, basis: UtilizationBasis = "busy"): Promise<UtilizationHistory> {
   const endMs = Math.floor(atMs / HISTORY_STEP_MS) * HISTORY_STEP_MS;
   const startMs = endMs - HISTORY_WINDOW_MS;
   const times: number[] = [];
   for (let t = startMs; t <= endMs; t += HISTORY_STEP_MS) times.push(t);
   const stepIndex = new Map(times.map((t, i) => [t, i]));
-  const series = await store.range({ metric: METRICS.utilization.name, startMs, endMs, stepMs: HISTORY_STEP_MS });
-  const gpus: GpuRow[] = series.map((s) => {
+  const families = basisFamilies(basis);
+  const answers = await Promise.all(families.map((family) => store.range({ metric: BASIS_METRIC[family], startMs, endMs, stepMs: HISTORY_STEP_MS })));
+  const picked = pickByBasis(families.map((family, i) => ({ basis: family, values: answers[i] ?? [] })));
+  const shown = figureBasis(picked.map((p) => p.basis));
+  const gpus: GpuRow[] = picked.map(({ value: s }) => {
     const node = s.labels["node"] ?? "";
     const values: (number | null)[] = times.map(() => null);
     for (const sample of s.samples) {
@@ -94,5 +101,5 @@ export async function utilizationHistory(store: MetricStore, poolOf: PoolOf, atM
   const byNode = [...groupBy(gpus, (gpu) => gpu.node)].map(([node, rows]) => ({ key: node, pool: rows[0]?.pool ?? "default", values: meanRows(rows, times.length) }));
   const rowKind = gpus.length <= MAX_ROWS ? "gpu" : byNode.length <= MAX_ROWS ? "node" : "pool";
   const rows = rowKind === "gpu" ? gpus.map((gpu) => ({ key: `${gpu.node}/${gpu.index}`, pool: gpu.pool, values: gpu.values })) : rowKind === "node" ? byNode : pools;
-  return { times, stepMs: HISTORY_STEP_MS, rowKind, rows, pools, metric: METRICS.utilization.name };
+  return { times, stepMs: HISTORY_STEP_MS, rowKind, rows, pools, metric: BASIS_LABEL[shown], basis: shown };
 }

@@ -105,6 +105,22 @@ describe("the utilization grid", () => {
     expect(batch?.values[0]).toBe(0.1);
   });
 
+  it("shows SM activity where a GPU reports it and busy time on the others, saying the grid is mixed", async () => {
+    const store = new MemoryStore();
+    const hopper = { ...gpu("a-node", 0), gpu_model: "NVIDIA H100 80GB HBM3" };
+    for (let t = END - 3_600_000; t <= END; t += 60_000) {
+      store.ingest(METRICS.smActive.name, hopper, 0.25, t);
+      store.ingest(METRICS.utilization.name, hopper, 1, t);
+      store.ingest(METRICS.utilization.name, gpu("a-node", 1), 0.5, t);
+    }
+    const onSm = await utilizationHistory(store, poolOf, END, "sm");
+    expect(onSm.rows.map((row) => [row.key, row.values.at(-1)])).toEqual([["a-node/0", 0.25], ["a-node/1", 0.5]]);
+    expect([onSm.basis, onSm.metric]).toEqual(["mixed", "the configured basis where GPUs report it, busy time on the others"]);
+    const onBusy = await utilizationHistory(store, poolOf, END);
+    expect(onBusy.rows.map((row) => row.values.at(-1))).toEqual([1, 0.5]);
+    expect(onBusy.basis).toBe("busy");
+  });
+
   it(`folds GPUs into node rows past ${MAX_ROWS} GPUs`, async () => {
     const store = new MemoryStore();
     for (let n = 0; n < 40; n++) for (let g = 0; g < 8; g++) store.ingest(METRICS.utilization.name, gpu(`a-${String(n).padStart(2, "0")}`, g), g / 10, END);
