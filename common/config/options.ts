@@ -72,6 +72,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { path: "agent.runtimes.interval", flag: "runtime-interval", valueName: "duration", description: "How often the runtimes' /metrics are scraped.", commands: AGENT },
   { path: "agent.runtimes.podPort", flag: "runtime-pod-port", valueName: "port", description: "Port of the runtime /metrics on GPU pods without a metrics-port annotation; 0: annotated pods only.", commands: AGENT },
   { path: "agent.runtimes.maxBodyBytes", flag: "runtime-max-page", valueName: "size", description: "Largest runtime /metrics page read; a larger one reports its target down.", commands: AGENT },
+  { path: "agent.runtimes.maxInflightBytes", flag: "runtime-max-inflight", valueName: "size", description: "Runtime page bytes received and not yet parsed, across all scrapes at once; a scrape waits for room.", commands: AGENT },
   { path: "agent.runtimes.maxSeriesPerTarget", flag: "runtime-max-series-per-target", valueName: "n", description: "Model rows one runtime page may add before new models fold into model=\"__overflow__\".", commands: AGENT },
   { path: "agent.runtimes.maxSeries", flag: "runtime-max-series", valueName: "n", description: "Model rows all runtime pages together may add before new rows fold into model=\"__overflow__\".", commands: AGENT },
   { path: "agent.runtimes.timeout", flag: "runtime-timeout", valueName: "duration", description: "How long one runtime's /metrics may take before it is reported down.", commands: AGENT },
