@@ -29,7 +29,7 @@ const SECTIONS: Record<string, { title: string; run: () => Promise<BenchRow[]> }
   recommend: { title: "Consolidation quality and speed", run: () => benchRecommend() },
   security: { title: "TLS and tokens on OTLP ingest", run: () => benchSecurity() },
   report: { title: "Capacity-planning report over 30 days of the simulated fleet", run: () => benchReport() },
-  runtimes: { title: "Runtime pages: a stock vLLM page and one of 100,000 models", run: () => benchRuntimePages() },
+  runtimes: { title: "Runtime pages read as they arrive: stock, hostile (0.1–16.5 MiB), the largest real shapes, eight at once", run: () => benchRuntimePages() },
   start: { title: "npm start: from the command to the console", run: () => benchStart() },
   abuse: { title: "Floods against the agent with ingest tokens, each on a fresh agent", run: () => benchAbuse() },
 };
