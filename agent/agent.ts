@@ -86,6 +86,7 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
   const node = config.nodeName;
   const nvml = deps.nvml ?? new WorkerNvmlClient({
     library: config.nvml.library, initTimeoutMs: config.nvml.initTimeout, sampleTimeoutMs: config.nvml.sampleTimeout, maxBackoffMs: config.nvml.gpuMaxBackoff,
+    isGpmEnabled: config.nvml.gpm,
   });
   const pods = deps.podAttributor ?? (config.pods.enabled ? createPodAttributor(config.pods, node, log.child({ component: "pods" })) : undefined);
   const attribution = pods ? () => pods.current() : noAttribution;

@@ -87,7 +87,7 @@ export async function reportFrom(store: MetricStore, analyzer: AnalyzerConfig, c
   if (!current.snapshot || !current.recommendations) throw new Error("the analyzer's evaluation gave no fleet snapshot");
   return buildReport(store, {
     atMs, sinceMs, poolOf: poolResolver(analyzer.pools), slo: config.slo, source,
-    computeCeilingRatio: analyzer.recommend.consolidation.computeCeilingRatio,
+    computeCeilingRatio: analyzer.recommend.consolidation.computeCeilingRatio, utilizationBasis: analyzer.utilizationBasis,
     current: { snapshot: current.snapshot, recommendations: current.recommendations },
   });
 }

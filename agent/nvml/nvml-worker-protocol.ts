@@ -2,7 +2,7 @@ import type { NvmlSampleRaw, NvmlSystemInfo } from "./types.js";
 
 /** Requests the main thread sends to the NVML sampling worker. */
 export type WorkerRequest =
-  | { readonly id: number; readonly op: "open"; readonly library: string; readonly maxBackoffMs: number }
+  | { readonly id: number; readonly op: "open"; readonly library: string; readonly maxBackoffMs: number; readonly isGpmEnabled: boolean }
   | { readonly id: number; readonly op: "sample" }
   | { readonly id: number; readonly op: "close" };
 

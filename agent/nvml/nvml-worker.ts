@@ -18,7 +18,7 @@ function handle(request: WorkerRequest): WorkerResponse {
       case "open": {
         if (reader) throw new Error("nvml: already open");
         const loaded = loadNvmlLibrary(request.library);
-        const opened = new NvmlReader(loaded, { maxBackoffMs: request.maxBackoffMs });
+        const opened = new NvmlReader(loaded, { maxBackoffMs: request.maxBackoffMs, isGpmEnabled: request.isGpmEnabled });
         try {
           const info = opened.open();
           library = loaded;

@@ -11,6 +11,8 @@ export interface WorkerNvmlClientOptions {
   readonly initTimeoutMs: number;
   readonly sampleTimeoutMs: number;
   readonly maxBackoffMs: number;
+  /** Read GPM activity (default true). */
+  readonly isGpmEnabled?: boolean;
 }
 
 type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void; timer: NodeJS.Timeout };
@@ -44,7 +46,7 @@ export class WorkerNvmlClient implements NvmlClient {
     if (this.isStuck) throw new NvmlTimeoutError("nvml: a previous call is still running on the sampling thread");
     await this.discardWorker();
     this.worker = this.spawn();
-    const request = { op: "open", library: this.options.library, maxBackoffMs: this.options.maxBackoffMs } as const;
+    const request = { op: "open", library: this.options.library, maxBackoffMs: this.options.maxBackoffMs, isGpmEnabled: this.options.isGpmEnabled ?? true } as const;
     try {
       return (await this.request(request, this.options.initTimeoutMs)) as NvmlSystemInfo;
     } catch (err) {

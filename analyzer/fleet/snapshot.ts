@@ -51,7 +51,13 @@ export const gpuSchema = z.strictObject({
   gpuModel: nonEmpty.describe("Product name as NVML reports it, e.g. `NVIDIA H100 80GB HBM3`."),
   memoryTotalBytes: bytes.describe("Device memory, bytes."),
   memoryUsedBytes: bytes.describe("Device memory in use now (NVML), bytes."),
-  utilizationRatio: ratio.describe("Share of the last sample period a kernel ran (NVML utilization), 0..1."),
+  utilizationRatio: ratio
+    .nullable()
+    .describe("How busy the GPU is, 0..1, on `utilizationBasis`; null when the GPU reports no figure (a MIG GPU without GPM): unknown, never idle, and the planner treats it as fully busy."),
+  utilizationBasis: z
+    .enum(["sm", "tensor", "busy", "unknown"])
+    .optional()
+    .describe("What `utilizationRatio` is: `sm` (GPM SM activity), `tensor` (GPM tensor-pipe activity), `busy` (NVML utilization.gpu, the share of time a kernel ran) or `unknown`; absent means `busy`."),
   nvlinkDomain: nonEmpty
     .nullable()
     .describe("GPUs of one node with the same domain are joined by NVLink/NVSwitch and can hold one tensor-parallel replica together; null when the GPU has no NVLink peer (PCIe only)."),
@@ -154,6 +160,11 @@ export type FleetSnapshot = z.infer<typeof fleetSnapshotSchema>;
 export type FleetNode = z.infer<typeof nodeSchema>;
 export type FleetGpu = z.infer<typeof gpuSchema>;
 export type MigDevice = z.infer<typeof migDeviceSchema>;
+
+/** The compute load the planner assumes for a GPU: its utilization, or all of it when unknown (nothing is moved onto it, its replicas weigh a whole GPU). */
+export function plannedUtilization(gpu: { readonly utilizationRatio: number | null }): number {
+  return gpu.utilizationRatio ?? 1;
+}
 export type FleetReplica = z.infer<typeof replicaSchema>;
 export type ModelSloState = z.infer<typeof modelSloStateSchema>;
 export type Taint = z.infer<typeof taintSchema>;

@@ -9,6 +9,7 @@ import { forecastSeries, planSummary, poolAction, poolHeadroom } from "./capacit
 import { computeDemand } from "./demand.js";
 import { fragmentationHistory } from "./fragmentation-history.js";
 import { computePoolUtilization, poolSupply } from "./pool-utilization.js";
+import type { UtilizationBasis } from "../fleet/utilization-basis.js";
 import { computeRuntimeCache } from "./runtime-cache.js";
 import { REPORT_VERSION, type CapacityReport, type PoolAction, type PoolHeadroom, type ReportRecommendations, type SloAttainment } from "./report-model.js";
 import { timeGrid } from "./time-grid.js";
@@ -37,6 +38,8 @@ export interface ReportOptions {
    * consolidation config's default (0.8).
    */
   readonly computeCeilingRatio?: number;
+  /** What utilization means (`analyzer.utilizationBasis`); default `busy`. GPUs without it fall back to busy time. */
+  readonly utilizationBasis?: UtilizationBasis;
 }
 
 /** The consolidation config's default compute ceiling (read from its schema, not restated). */
@@ -63,7 +66,7 @@ export async function buildReport(store: MetricStore, options: ReportOptions): P
   if (!(ceilingRatio > 0 && ceilingRatio <= 1)) throw new Error(`report: the compute ceiling must be in (0, 1], got ${ceilingRatio}`);
   const [demand, utilization, sloEvaluation, fragmentation, runtimeCache] = await Promise.all([
     computeDemand(store, grid, options.slo),
-    computePoolUtilization(store, grid, options.poolOf),
+    computePoolUtilization(store, grid, options.poolOf, options.utilizationBasis),
     evaluateSlos(store, { ...options.slo, periodMs: grid.endMs - grid.startMs }, grid.endMs),
     fragmentationHistory(store, grid, options.poolOf),
     computeRuntimeCache(store, grid),
@@ -111,6 +114,7 @@ export async function buildReport(store: MetricStore, options: ReportOptions): P
     demand: demand.classes,
     supply,
     heatmap: utilization.heatmap,
+    utilizationBasis: utilization.basis,
     slos,
     runtimeCache,
     fragmentation,

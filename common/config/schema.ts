@@ -30,6 +30,8 @@ export const nvmlConfigSchema = z.strictObject({
   retryInterval: durationMs("30s", { min: "100ms", max: "1d" }),
   /** Longest backoff between retries of a GPU that is lost or failing. */
   gpuMaxBackoff: durationMs("60s", { min: "100ms", max: "1d" }),
+  /** Read GPM activity (SM, tensor, DRAM) on GPUs that have it; off leaves NVML's performance counters alone. */
+  gpm: flag(true),
 });
 
 /** Host metrics settings. */
@@ -303,6 +305,12 @@ export const analyzerConfigSchema = z.strictObject({
   statePath: z.string().default(""),
   /** Node pools by node-name pattern, first match wins; nodes matching none are in pool `default`. */
   pools: z.array(poolRuleSchema).default([]),
+  /**
+   * What "utilization" means for fleet figures, the utilization objective, pool-hours, consolidation
+   * and the report: `sm` (GPM SM activity), `tensor` (GPM tensor-pipe activity) or `busy` (NVML
+   * utilization.gpu). GPUs without the chosen metric (pre-Hopper) fall back to `busy`.
+   */
+  utilizationBasis: z.enum(["sm", "tensor", "busy"]).default("sm"),
   /** Price of one GPU-hour by GPU model (as NVML names it), for cost per million tokens. */
   gpuHourPrices: z.record(nonEmpty, z.number().nonnegative()).default({}),
   /** Consolidation constraints and idle-eviction time-to-live (analyzer/recommend). */
