@@ -1,6 +1,6 @@
 import * as http from "node:http";
 import * as https from "node:https";
-import type { Admission } from "../../receivers/admission.js";
+import type { Admission, AdmissionWait } from "../../receivers/admission.js";
 import { ReadTurns } from "./read-turns.js";
 
 /** Connection pools of one scraper; destroy() closes their idle keep-alive sockets. */
@@ -67,6 +67,8 @@ export function streamPage(url: URL, options: FetchOptions, sink: PageSink): Pro
     const startedAt = performance.now();
     let isSettled = false;
     let response: http.IncomingMessage | undefined;
+    /** The read's wait for room in the budget, while it waits: the deadline names it and cancels it. */
+    let budgetWait: AdmissionWait | undefined;
     /** Settles once and tears the exchange down; later events (more chunks, the abort) are ignored. */
     const settle = (err?: Error): void => {
       if (isSettled) return;
@@ -74,6 +76,7 @@ export function streamPage(url: URL, options: FetchOptions, sink: PageSink): Pro
       clearTimeout(deadline);
       if (err === undefined) resolve();
       else {
+        budgetWait?.cancel();
         reject(err);
         request.destroy();
       }
@@ -104,8 +107,13 @@ export function streamPage(url: URL, options: FetchOptions, sink: PageSink): Pro
           if (size > options.maxBytes) throw tooLarge();
           if (options.budget !== undefined) {
             const waitMs = options.timeoutMs - (performance.now() - startedAt);
-            if (!(await options.budget.waitToAcquire(chunk.length, waitMs).granted)) {
-              throw new Error(`runtime read budget (${options.budget.counters.maxInflightBytes} bytes in flight across scrapes) not granted within the timeout`);
+            budgetWait = options.budget.waitToAcquire(chunk.length, waitMs);
+            const isGranted = await budgetWait.granted;
+            budgetWait = undefined;
+            if (!isGranted) throw budgetRefused(options.budget);
+            if (isSettled) {
+              options.budget.release(chunk.length);
+              return;
             }
             held += chunk.length;
           }
@@ -130,7 +138,10 @@ export function streamPage(url: URL, options: FetchOptions, sink: PageSink): Pro
       }
     };
 
-    const deadline = setTimeout(() => settle(new Error(`no complete answer within ${options.timeoutMs} ms`)), options.timeoutMs);
+    const deadline = setTimeout(() => {
+      // The read may be waiting for room in the budget rather than for the runtime: say which.
+      settle(budgetWait !== undefined && options.budget !== undefined ? budgetRefused(options.budget) : new Error(`no complete answer within ${options.timeoutMs} ms`));
+    }, options.timeoutMs);
     request.on("close", () => {
       // A response received whole may still be in the sink's hands (it reads between turns of the event loop).
       if (response?.complete !== true) settle(new Error("connection closed before the page ended"));
@@ -138,6 +149,11 @@ export function streamPage(url: URL, options: FetchOptions, sink: PageSink): Pro
     request.on("error", (err) => settle(err));
     request.end();
   });
+}
+
+/** The error of a read that got no room in the bytes-in-flight budget before its timeout. */
+function budgetRefused(budget: Admission): Error {
+  return new Error(`runtime read budget (${budget.counters.maxInflightBytes} bytes in flight across scrapes, --runtime-max-inflight) not granted within the timeout`);
 }
 
 /**
