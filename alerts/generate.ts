@@ -10,6 +10,7 @@ import { alertmanagerConfig } from "./alertmanager-config.js";
 import { capacityGroup, DEFAULT_CAPACITY_THRESHOLDS, type CapacityThresholds } from "./capacity-rules.js";
 import { agentHealthGroup, gpuHealthGroup } from "./health-rules.js";
 import type { RuleContext, RuleGroup } from "./rule-model.js";
+import { increaseRecordingGroup } from "./recording-rules.js";
 import { sloRuleGroups } from "./slo-rules.js";
 
 export interface RulesOptions extends RuleContext {
@@ -28,11 +29,15 @@ export const RULE_FILES = {
   alertmanager: "alertmanager.yaml",
 } as const;
 
-/** Every rule group, and what could not be generated (a class without model rules, an unreachable pair). */
+/**
+ * Every rule group, and what could not be generated (a class without model rules, an unreachable
+ * pair). The recorded increases come first: the SLO groups read them, and promtool evaluates groups
+ * in file order.
+ */
 export function ruleGroups(options: RulesOptions): { groups: RuleGroup[]; warnings: string[] } {
   const slo = sloRuleGroups(options, options.slo);
   return {
-    groups: [...slo.groups, gpuHealthGroup(options), agentHealthGroup(options), capacityGroup(options, options.slo, options.capacity ?? DEFAULT_CAPACITY_THRESHOLDS)],
+    groups: [increaseRecordingGroup(options, options.slo), ...slo.groups, gpuHealthGroup(options), agentHealthGroup(options), capacityGroup(options, options.slo, options.capacity ?? DEFAULT_CAPACITY_THRESHOLDS)],
     warnings: slo.warnings,
   };
 }

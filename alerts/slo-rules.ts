@@ -4,6 +4,9 @@
  *
  * - Per SLO and window: good ÷ total events, from increases of two counters (for latency the
  *   histogram bucket at the threshold and the count), never an average of ratios (Sloth #241, #618).
+ *   Windows of a day and longer (1 d, 3 d, the period) are `sum_over_time` of the recorded 5-minute
+ *   increases (recording-rules.ts), as the analyzer reads them: a 30-day window then reads 8,640
+ *   recorded points per model instead of 30 days of every pod's samples.
  *   The total is guarded (`> 0`) and the good count defaults to 0 (`or vector(0)`), so a model
  *   without traffic has no ratio — no NaN and no alert — while a total outage still has one
  *   (Sloth #133; the Pyrra/vLLM `(num or vector(0)) / (den > 0)` form).
@@ -13,6 +16,7 @@
  * - An error-budget-exhausted ticket over the SLO period, in a second group per SLO that runs every
  *   5 minutes (the period's raw increase is the costliest query).
  */
+import { LONG_WINDOW_MIN_MS, recordedName, type SloFamily } from "../analyzer/slo/slo-counts.js";
 import { BURN_WINDOWS, burnFactor, isReachable, windowDurationsMs, type BurnWindow } from "../analyzer/slo/windows.js";
 import { listSlos, type ModelClass, type Slo, type SloConfig } from "../analyzer/slo/spec.js";
 import { formatDurationMs } from "../common/config/duration.js";
@@ -34,8 +38,23 @@ export function leMatcher(thresholdSeconds: number): string {
   return Number.isInteger(thresholdSeconds) ? `le=~${promString(`${text}(\\.0)?`)}` : `le=${promString(text)}`;
 }
 
-/** PromQL for good and total events of `slo` over `range` (a PromQL duration), for the models `matchers` select. */
-export function sloEventQueries(slo: Slo, matchers: string, range: string): { good: string; total: string } {
+/** The recorded families of an SLO's good and total events. */
+function recordedFamilies(slo: Slo): { good: SloFamily; total: SloFamily } {
+  if (slo.kind === "availability") return { good: "requests", total: "requests" };
+  return slo.kind === "ttft" ? { good: "ttftBuckets", total: "ttftCount" } : { good: "latencyBuckets", total: "latencyCount" };
+}
+
+/**
+ * PromQL for good and total events of `slo` over `range` (a PromQL duration), for the models
+ * `matchers` select; with `isRecorded`, summed from the recorded 5-minute increases.
+ */
+export function sloEventQueries(slo: Slo, matchers: string, range: string, isRecorded = false): { good: string; total: string } {
+  if (isRecorded) {
+    const families = recordedFamilies(slo);
+    const sum = (family: SloFamily, extra: string) => `sum(sum_over_time(${recordedName(family)}{${matchers}${extra}}[${range}]))`;
+    if (slo.kind === "availability") return { good: sum(families.good, `, status!="error"`), total: sum(families.total, "") };
+    return { good: sum(families.good, `, ${leMatcher(slo.thresholdSeconds)}`), total: sum(families.total, "") };
+  }
   if (slo.kind === "availability") {
     const metric = METRICS.llmRequests.name;
     return {
@@ -104,7 +123,7 @@ const BUDGET_INTERVAL_MS = 5 * MINUTE_MS;
 function sloGroups(context: RuleContext, slo: Slo, matchers: string, periodMs: number): { groups: RuleGroup[]; warnings: string[] } {
   const labels = sloLabels(slo);
   const ratio = (windowMs: number): RecordingRule => {
-    const { good, total } = sloEventQueries(slo, matchers, scaled(context, windowMs));
+    const { good, total } = sloEventQueries(slo, matchers, scaled(context, windowMs), windowMs >= LONG_WINDOW_MIN_MS);
     return { record: goodRatioRule(windowMs), expr: `(${good} or vector(0))\n/\n(${total} > 0)`, labels };
   };
   const burnWindows = windowDurationsMs(BURN_WINDOWS);

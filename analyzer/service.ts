@@ -1,37 +1,46 @@
 import { Registry } from "prom-client";
 import type { Component } from "../common/component.js";
 import type { AnalyzerConfig } from "../common/config/schema.js";
-import { errorMessage } from "../common/errors.js";
-import { json, startHttpServer, text, type RouteHandler, type RunningServer } from "../common/http-server.js";
-import type { Logger } from "../common/log.js";
+import { errorChain } from "../common/errors.js";
+import { startHttpServer, text, type RouteHandler, type RouteResponse, type RunningServer } from "../common/http-server.js";
+import { silentLogger, type Logger } from "../common/log.js";
 import type { FillErrorHandler } from "../common/metric-factory.js";
 import { httpGuard } from "../common/auth/http-guard.js";
 import { redactSecrets } from "../common/auth/redact.js";
 import { Refusals, registerRefusalMetric } from "../common/auth/refusals.js";
 import { plainSecurity, type Security } from "../common/auth/security.js";
+import { AnswerCache, freshnessOf } from "./api/answers.js";
 import { RecommendationActions } from "./api/recommendation-actions.js";
 import { registerAnalyzerMetrics } from "./api/analyzer-metrics.js";
-import { assembleFleetSnapshot, poolResolver } from "./fleet/assemble.js";
-import { evaluateFleet, type FleetEvaluation } from "./fleet/evaluate.js";
-import type { FleetSnapshot, ModelSloState } from "./fleet/snapshot.js";
-import { evaluateSlos, type SloEvaluation } from "./slo/evaluate.js";
-import { gpuUtilizationObjective, type SloConfig } from "./slo/spec.js";
+import { Evaluator } from "./evaluation/evaluator.js";
+import type { PartStatus } from "./evaluation/part.js";
+import { poolResolver } from "./fleet/assemble.js";
+import type { FleetEvaluation } from "./fleet/evaluate.js";
+import type { FleetSnapshot } from "./fleet/snapshot.js";
+import type { SloEvaluation } from "./slo/evaluate.js";
+import type { SloConfig } from "./slo/spec.js";
 import type { MetricStore } from "./stores/metric-store.js";
-import { createPlannerThread, type ConsolidationPlanner } from "./recommend/consolidation/index.js";
-import { idleHistoryFrom, recommend, recommendWith, type Recommendations } from "./recommend/recommendations.js";
+import { createPlannerThread } from "./recommend/consolidation/index.js";
+import type { QueryUsageSummary } from "./stores/query-usage.js";
+import type { Recommendations } from "./recommend/recommendations.js";
 import { reportRoute } from "./report/report-route.js";
 import { consoleRoutes } from "./console/console-routes.js";
 
-/** What the analyzer last computed. Answers stay served when an evaluation fails; `error` says so. */
+/** What the analyzer last computed. Each part keeps its last good answer when a later run fails; `parts` says how fresh each is. */
 export interface AnalyzerState {
   readonly slos: SloEvaluation | undefined;
   readonly recommendations: Recommendations | undefined;
   readonly fleet: FleetEvaluation | undefined;
   readonly snapshot: FleetSnapshot | undefined;
+  /** The oldest instant among the answers served (SLOs, snapshot, fleet, recommendations); undefined before any. */
   readonly evaluatedAtMs: number | undefined;
   readonly lastDurationMs: number | undefined;
-  /** The last evaluation's failure; the answers are then from `evaluatedAtMs` and marked stale. */
+  /** The parts that failed in the last evaluation, with their errors; undefined when none did. */
   readonly error: string | undefined;
+  /** Every part's freshness, source and cost. */
+  readonly parts: readonly PartStatus[];
+  /** What the last evaluation cost: queries, bytes, retries, warnings. */
+  readonly usage: QueryUsageSummary | undefined;
 }
 
 /** A running analyzer. */
@@ -43,52 +52,51 @@ export interface Analyzer {
   shutdown(): Promise<void>;
 }
 
-/**
- * Evaluates once: SLOs, then the fleet snapshot with each model's SLO state, then fleet figures.
- * With `planner` the consolidation plan is made there (the analyzer's planning thread; up to its
- * time budget), and `onFigures` receives everything but the recommendations before the plan starts,
- * so SLOs and fleet figures need not wait for it; without a planner the plan is made here, by the
- * heuristic alone.
- */
-export async function evaluateOnce(
-  store: MetricStore,
-  config: AnalyzerConfig,
-  slo: SloConfig,
-  atMs: number,
-  planner?: ConsolidationPlanner,
-  onFigures?: (figures: Omit<AnalyzerState, "error" | "lastDurationMs" | "recommendations">) => void,
-): Promise<Omit<AnalyzerState, "error" | "lastDurationMs">> {
-  const slos = await evaluateSlos(store, slo, atMs);
-  const sloState: Record<string, ModelSloState> = {};
-  for (const status of slos.slos) {
-    for (const model of status.models) {
-      const previous = sloState[model];
-      // The lowest budget left among the model's SLOs; an SLO without data keeps what another measured.
-      const remaining = status.budget.state === "measured"
-        ? Math.min(status.budget.remaining, previous?.errorBudgetRemainingRatio ?? Infinity)
-        : previous?.errorBudgetRemainingRatio;
-      sloState[model] = {
-        isBurningPage: (previous?.isBurningPage ?? false) || status.burn.severity === "page",
-        isBurningTicket: (previous?.isBurningTicket ?? false) || status.burn.severity === "ticket",
-        ...(remaining === undefined ? {} : { errorBudgetRemainingRatio: remaining }),
-      };
-    }
-  }
-  const snapshot = await assembleFleetSnapshot(store, atMs, poolResolver(config.pools), sloState, config.utilizationBasis);
-  const fleet = await evaluateFleet(store, snapshot, {
-    atMs, targetRatio: gpuUtilizationObjective(slo, "default").minRatio, prices: config.gpuHourPrices, basis: config.utilizationBasis,
-  });
-  const history = await idleHistoryFrom(store, atMs);
-  onFigures?.({ slos, fleet, snapshot, evaluatedAtMs: atMs });
-  const recommendations = planner === undefined ? recommend(snapshot, history, config.recommend, atMs) : await recommendWith(planner, snapshot, history, config.recommend, atMs);
-  return { slos, fleet, snapshot, recommendations, evaluatedAtMs: atMs };
+/** The state an evaluator's parts hold now. */
+function stateOf(evaluator: Evaluator, lastDurationMs: number | undefined): AnalyzerState {
+  const parts = evaluator.parts();
+  const served = parts.filter((part) => ["slos", "snapshot", "fleet", "recommendations"].includes(part.name) && part.atMs !== null).map((part) => part.atMs as number);
+  const failed = parts.filter((part) => part.isStale);
+  return {
+    slos: evaluator.slos.current,
+    recommendations: evaluator.recommendations.current,
+    fleet: evaluator.fleet.current,
+    snapshot: evaluator.currentSnapshot(),
+    evaluatedAtMs: served.length === 0 ? undefined : Math.min(...served),
+    lastDurationMs,
+    error: failed.length === 0 ? undefined : failed.map((part) => `${part.name}: ${part.error ?? "failed"}`).join("; "),
+    parts,
+    usage: evaluator.usage(),
+  };
 }
 
 /**
- * Starts the analyzer on a store: an evaluation loop at `config.interval` (its own errors caught:
- * a store that is down leaves the last answers served, marked stale), and the HTTP API
- * (/api/v1/slos, /api/v1/fleet, /api/v1/fragmentation, /api/v1/snapshot, /api/v1/recommendations),
- * the live console at / (analyzer/console),
+ * Evaluates once, every part fresh: SLOs, the fleet snapshot with each model's SLO state, fleet
+ * figures and recommendations. Throws the first part's failure (the report and the CLI need all).
+ */
+export async function evaluateOnce(store: MetricStore, config: AnalyzerConfig, slo: SloConfig, atMs: number): Promise<Omit<AnalyzerState, "error" | "lastDurationMs" | "parts" | "usage">> {
+  const evaluator = new Evaluator({ store, config, slo, log: silentLogger() });
+  await evaluator.evaluate(atMs);
+  const failed = evaluator.parts().find((part) => part.isStale);
+  if (failed !== undefined) throw new Error(`evaluation: ${failed.name}: ${failed.error ?? "failed"}`);
+  const { slos, fleet, snapshot, recommendations } = stateOf(evaluator, undefined);
+  return { slos, fleet, snapshot, recommendations, evaluatedAtMs: atMs };
+}
+
+/** A JSON body already serialised. */
+function jsonBytes(body: Buffer): RouteResponse {
+  return { status: 200, contentType: "application/json; charset=utf-8", body };
+}
+
+function isoOrNull(ms: number | undefined): string | null {
+  return ms === undefined ? null : new Date(ms).toISOString();
+}
+
+/**
+ * Starts the analyzer on a store: an evaluation loop at `config.interval` in parts that fail alone
+ * (evaluation/evaluator.ts: a store that is down, or one slow query, leaves the last answers of the
+ * parts it touches served, marked stale), and the HTTP API
+ * (/api/v1/slos, /api/v1/fleet, /api/v1/fragmentation, /api/v1/snapshot, /api/v1/recommendations, /api/v1/status),
  * /metrics, /healthz, /readyz, and POST /api/v1/recommendations/acknowledge and /dismiss. With
  * `security`: TLS on the listener, viewer tokens for reads and operator tokens for actions (the probes
  * stay open), actions in the audit log.
@@ -102,21 +110,25 @@ export async function startAnalyzer(
   options: { readonly components?: readonly Component[]; readonly now?: () => number; readonly security?: Security } = {},
 ): Promise<Analyzer> {
   const now = options.now ?? Date.now;
-  let state: AnalyzerState = { slos: undefined, recommendations: undefined, fleet: undefined, snapshot: undefined, evaluatedAtMs: undefined, lastDurationMs: undefined, error: undefined };
-  let running: Promise<AnalyzerState> | undefined;
   // Consolidation plans run on their own thread, so the API and /metrics answer while one computes.
   const planner = createPlannerThread();
+  // SLOs and fleet figures are served as soon as an evaluation has them; the plan (up to its time
+  // budget on the planning thread) follows.
+  const evaluator = new Evaluator({ store, config, slo, log, planner, onFigures: async () => {
+    state = stateOf(evaluator, state.lastDurationMs);
+    await prepareAnswers(state);
+  } });
+  let state: AnalyzerState = stateOf(evaluator, undefined);
+  let running: Promise<AnalyzerState> | undefined;
   const evaluate = (): Promise<AnalyzerState> => {
     running ??= (async () => {
-      const started = performance.now();
       try {
-        // SLOs and fleet figures are served as soon as they are known; the plan follows.
-        const result = await evaluateOnce(store, config, slo, now(), planner, (figures) => (state = { ...state, ...figures, error: undefined }));
-        state = { ...result, lastDurationMs: performance.now() - started, error: undefined };
+        const outcome = await evaluator.evaluate(now());
+        state = stateOf(evaluator, outcome.durationMs);
+        await prepareAnswers(state);
       } catch (err) {
-        const message = errorMessage(err);
-        if (state.error !== message) log.warn({ err: message }, "evaluation failed; serving the last answers, marked stale");
-        state = { ...state, lastDurationMs: performance.now() - started, error: message };
+        // The evaluator keeps part failures to itself; anything reaching here is a defect, logged with its causes.
+        log.error({ err: errorChain(err) }, "evaluation failed");
       }
       return state;
     })().finally(() => {
@@ -126,7 +138,7 @@ export async function startAnalyzer(
   };
 
   const registry = new Registry();
-  const onError: FillErrorHandler = (metric, err) => log.error({ metric, err: errorMessage(err) }, "metric fill failed");
+  const onError: FillErrorHandler = (metric, err) => log.error({ metric, err: errorChain(err) }, "metric fill failed");
   registerAnalyzerMetrics(registry, () => state, onError);
   const refusals = new Refusals(log.child({ component: "analyzer-http" }));
   registerRefusalMetric(registry, refusals, onError);
@@ -134,17 +146,35 @@ export async function startAnalyzer(
   const security = options.security ?? plainSecurity(log);
   const tls = security.tlsFor("analyzer");
   const actions = new RecommendationActions(() => state.recommendations, security.audit, now);
-  const stale = () => ({ evaluatedAt: state.evaluatedAtMs === undefined ? null : new Date(state.evaluatedAtMs).toISOString(), stale: state.error !== undefined, error: state.error ?? null });
+  // Bodies are built once per evaluation (the state object changes only then), ahead of the
+  // requests and in slices (answers.ts), and served as bytes.
+  const answers = new AnswerCache();
+  const bodies: Record<string, (s: AnalyzerState) => unknown> = {
+    slos: (s) => ({ ...freshnessOf(s.parts, ["slos", "sloLongWindows"]), longWindowsAt: isoOrNull(s.slos?.longWindowsAtMs), sources: s.slos?.sources ?? {}, slos: s.slos?.slos ?? [] }),
+    fleet: (s) => ({ ...freshnessOf(s.parts, ["fleet", "fleetDay", "snapshot"]), dayAt: isoOrNull(s.fleet?.dayAtMs), fleet: s.fleet ? { utilization: s.fleet.utilization, poolHours: s.fleet.poolHours, targetRatio: s.fleet.targetRatio, basis: s.fleet.basis, efficiency: s.fleet.efficiency } : null }),
+    fragmentation: (s) => ({ ...freshnessOf(s.parts, ["fleet", "snapshot"]), fragmentation: s.fleet?.fragmentation ?? null }),
+    snapshot: (s) => s.snapshot ?? null,
+    // The plan is serialised once per evaluation; the operators' actions, which change between evaluations, are added per request.
+    recommendations: (s) => ({ ...freshnessOf(s.parts, ["recommendations", "snapshot", "idleHistory"]), recommendations: s.recommendations ?? null }),
+    status: (s) => ({ evaluatedAt: isoOrNull(s.evaluatedAtMs), lastDurationMs: s.lastDurationMs ?? null, stale: s.error !== undefined, error: s.error ?? null, usage: s.usage ?? null, parts: s.parts }),
+  };
+  const cached = (key: string): RouteHandler => () => jsonBytes(answers.get(key, state, () => bodies[key]?.(state)));
+  const prepareAnswers = (s: AnalyzerState): Promise<void> => answers.prepare(s, Object.fromEntries(Object.entries(bodies).map(([key, build]) => [key, () => build(s)])));
   const routes: Record<string, RouteHandler> = {
-    "/api/v1/slos": () => json(200, { ...stale(), slos: state.slos?.slos ?? [] }),
-    "/api/v1/fleet": () => json(200, { ...stale(), fleet: state.fleet ? { utilization: state.fleet.utilization, poolHours: state.fleet.poolHours, targetRatio: state.fleet.targetRatio, basis: state.fleet.basis, efficiency: state.fleet.efficiency } : null }),
-    "/api/v1/fragmentation": () => json(200, { ...stale(), fragmentation: state.fleet?.fragmentation ?? null }),
-    "/api/v1/snapshot": () => json(200, state.snapshot ?? null),
-    "/api/v1/recommendations": () => json(200, { ...stale(), recommendations: state.recommendations ?? null, actions: actions.list() }),
+    "/api/v1/slos": cached("slos"),
+    "/api/v1/fleet": cached("fleet"),
+    "/api/v1/fragmentation": cached("fragmentation"),
+    "/api/v1/snapshot": cached("snapshot"),
+    "/api/v1/recommendations": () => {
+      const plan = answers.get("recommendations", state, () => bodies["recommendations"]?.(state));
+      return jsonBytes(Buffer.concat([plan.subarray(0, plan.length - 1), Buffer.from(`,"actions":${JSON.stringify(actions.list())}}`)]));
+    },
+    "/api/v1/status": cached("status"),
     "/metrics": async () => ({ status: 200, contentType: registry.contentType, body: await registry.metrics() }),
     "/report": reportRoute({ store, slo, poolOf: poolResolver(config.pools), state: () => state, computeCeilingRatio: config.recommend.consolidation.computeCeilingRatio, source: `analyzer (${store.kind} store, ${redactSecrets(config.source)})` }),
     "/healthz": () => text(200, "ok\n"),
-    "/readyz": () => (state.evaluatedAtMs === undefined ? text(503, "no evaluation yet\n") : text(200, "ready\n")),
+    // Ready once any answer is served: a part that cannot be computed (a slow idle history) never holds the rest back.
+    "/readyz": () => (state.slos === undefined && state.snapshot === undefined ? text(503, "no evaluation yet\n") : text(200, "ready\n")),
     ...consoleRoutes({ store, poolOf: poolResolver(config.pools), state: () => state, refreshMs: config.interval }),
   };
 

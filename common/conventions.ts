@@ -185,7 +185,15 @@ export const METRICS = {
   analyzerEvaluation: def("inferwatch_analyzer_evaluation_duration_seconds", "gauge", "Wall time of the last evaluation, seconds.", [], "analyzer"),
   analyzerEvaluationTime: def("inferwatch_analyzer_last_evaluation_timestamp_seconds", "gauge", "Unix time of the last successful evaluation (the answers served are this old).", [], "analyzer"),
   analyzerQueries: def("inferwatch_analyzer_store_queries", "gauge", "Store queries the last evaluation made.", [], "analyzer"),
-  analyzerStale: def("inferwatch_analyzer_stale", "gauge", "1 when the last evaluation failed and the answers served are from an earlier one.", [], "analyzer"),
+  analyzerStale: def("inferwatch_analyzer_stale", "gauge", "1 when a part of the last evaluation failed and some answers served are from an earlier one.", [], "analyzer"),
+  analyzerPartStale: def("inferwatch_analyzer_part_stale", "gauge", "1 when the evaluation part's last run failed (its answer is from inferwatch_analyzer_part_timestamp_seconds).", ["part"], "analyzer"),
+  analyzerPartTimestamp: def("inferwatch_analyzer_part_timestamp_seconds", "gauge", "Unix time the evaluation part's served answer describes.", ["part"], "analyzer"),
+  analyzerPartDuration: def("inferwatch_analyzer_part_duration_seconds", "gauge", "Wall time of the evaluation part's last run, seconds.", ["part"], "analyzer"),
+  analyzerStoreBytes: def("inferwatch_analyzer_store_received_bytes", "gauge", "Answer bytes (decoded) the last evaluation received from the store.", [], "analyzer"),
+  analyzerStoreLargestAnswer: def("inferwatch_analyzer_store_largest_answer_bytes", "gauge", "The largest single answer of the last evaluation, bytes.", [], "analyzer"),
+  analyzerStoreRetries: def("inferwatch_analyzer_store_retries", "gauge", "Store queries the last evaluation retried (429, 502/503/504, connection reset).", [], "analyzer"),
+  analyzerStoreWarnings: def("inferwatch_analyzer_store_warnings", "gauge", "Warnings the store sent with the last evaluation's answers (Thanos/Mimir partial responses).", [], "analyzer"),
+  analyzerRecordedSource: def("inferwatch_analyzer_recorded_source", "gauge", "1 when the family's long SLO windows are read from the recording rules of `inferwatch rules`, 0 when from the raw counters.", ["family"], "analyzer"),
 } as const satisfies Record<string, MetricDef>;
 
 export type MetricKey = keyof typeof METRICS;
@@ -226,6 +234,32 @@ export const RECORDING_RULES = {
   /** 1 − bad ÷ allowed bad over the SLO period (below 0 when overspent); absent without traffic. */
   sloBudgetRemaining: "slo:inferwatch_slo_error_budget_remaining:ratio",
 } as const;
+
+/**
+ * The window of the recorded increases: every counter the SLOs read is recorded as its increase
+ * over 5 minutes, every 5 minutes, summed by model (and `le`, `status`), so that a long window is
+ * the `sum_over_time` of the increases it holds (Sloth's optimized long windows, over counts rather
+ * than ratios) and never reads a day of raw samples of every pod.
+ */
+export const RECORDED_INCREASE_MS = 5 * 60_000;
+
+/**
+ * The recording rule holding `sum by (<by>) (increase(<metric>[5m]))` (`level:metric:operation`,
+ * https://prometheus.io/docs/practices/rules/: the level names the kept labels, `_total` is dropped
+ * from a counter's name once it is an increase).
+ */
+export function increaseRuleName(metric: string, by: readonly string[]): string {
+  return `${by.join("_")}:${metric.replace(/_total$/, "")}:increase5m`;
+}
+
+/**
+ * The recording rules of a gauge's per-node totals: at each evaluation, `sum` of the node's devices'
+ * values (each device the highest of its series, so pod labels never multiply a GPU) and their
+ * `count`. The metric is a parameter (utilization of whichever activity family).
+ */
+export function nodeGaugeRuleName(metric: string, stat: "sum" | "count"): string {
+  return `node:${metric}:${stat}`;
+}
 
 /** Labels the generated alerts carry besides the series' own. */
 export const ALERT_LABELS = {

@@ -77,8 +77,28 @@ export function registerAnalyzerMetrics(registry: Registry, state: () => Analyze
     if (at !== undefined) emit({}, at / 1000);
   });
   define(METRICS.analyzerQueries, (emit) => {
-    const queries = state().slos?.queries;
+    const queries = state().usage?.queries;
     if (queries !== undefined) emit({}, queries);
   });
   define(METRICS.analyzerStale, (emit) => emit({}, state().error === undefined ? 0 : 1));
+  define(METRICS.analyzerPartStale, (emit) => {
+    for (const part of state().parts) if (part.attemptedAtMs !== null) emit({ part: part.name }, part.isStale ? 1 : 0);
+  });
+  define(METRICS.analyzerPartTimestamp, (emit) => {
+    for (const part of state().parts) if (part.atMs !== null) emit({ part: part.name }, part.atMs / 1000);
+  });
+  define(METRICS.analyzerPartDuration, (emit) => {
+    for (const part of state().parts) if (part.durationMs !== null) emit({ part: part.name }, part.durationMs / 1000);
+  });
+  const usage = (pick: (u: NonNullable<AnalyzerState["usage"]>) => number) => (emit: (labels: Record<string, string>, value: number) => void) => {
+    const current = state().usage;
+    if (current !== undefined) emit({}, pick(current));
+  };
+  define(METRICS.analyzerStoreBytes, usage((u) => u.bytes));
+  define(METRICS.analyzerStoreLargestAnswer, usage((u) => u.largestAnswerBytes));
+  define(METRICS.analyzerStoreRetries, usage((u) => u.retries));
+  define(METRICS.analyzerStoreWarnings, usage((u) => u.warningCount));
+  define(METRICS.analyzerRecordedSource, (emit) => {
+    for (const [family, source] of Object.entries(state().slos?.sources ?? {})) emit({ family }, source === "recorded" ? 1 : 0);
+  });
 }

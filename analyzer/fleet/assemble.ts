@@ -1,6 +1,7 @@
+import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { BoundedRegExp } from "../../common/config/safe-regex.js";
 import { METRICS } from "../../common/conventions.js";
-import type { LabeledValue, MetricStore } from "../stores/metric-store.js";
+import type { LabeledValue, LatestReduce, MetricStore, QueryContext } from "../stores/metric-store.js";
 import { FLEET_SNAPSHOT_VERSION, type FleetGpu, type FleetNode, type FleetReplica, type FleetSnapshot, type ModelSloState } from "./snapshot.js";
 import { BASIS_METRIC, basisFamilies, pickByBasis, type UtilizationBasis } from "./utilization-basis.js";
 
@@ -30,6 +31,26 @@ function index(values: readonly LabeledValue[], key: string): Map<string, number
   return map;
 }
 
+/** What the assembly reads besides the defaults. */
+export interface AssembleOptions {
+  /** Cost accounting and deadline of the queries. */
+  readonly context?: QueryContext;
+  /** Which activity family is each GPU's utilization (falling back to busy time); default `busy`. */
+  readonly basis?: UtilizationBasis;
+  /** GPUs with an active NVLink link, read earlier (loadNvlinkGpus); read now when absent. */
+  readonly nvlinkGpus?: ReadonlySet<string>;
+}
+
+/**
+ * The GPUs with at least one active NVLink link: `max by (uuid) (inferwatch_gpu_nvlink_link_up)`.
+ * One bit per GPU, but Prometheus still reads every link's series (18 per H100: 180,000 for 10,000
+ * GPUs), and links change state rarely: the analyzer reads it on its slow interval.
+ */
+export async function loadNvlinkGpus(store: MetricStore, atMs: number, context: QueryContext = {}): Promise<ReadonlySet<string>> {
+  const rows = await store.latest({ metric: METRICS.nvlinkUp.name, atMs, by: ["uuid"], reduce: "max" }, { ...context, shardBy: "uuid" });
+  return new Set(rows.filter((row) => row.value === 1).map((row) => row.labels["uuid"] ?? ""));
+}
+
 /**
  * Assembles the fleet snapshot from the store's latest values: nodes and GPUs from
  * `inferwatch_gpu_info` and the GPU gauges, replicas from `inferwatch_gpu_pod_info` (one replica per
@@ -40,21 +61,34 @@ function index(values: readonly LabeledValue[], key: string): Map<string, number
  * Memory per GPU of a replica is its GPU's used memory shared among the GPU's holders.
  * A GPU reported down, or whose row remapping failed, is unhealthy (one without an up series yet is not). NVLink peers are the GPUs of a
  * node with an active link (one domain per node: the agent does not report the NVSwitch topology).
- * Utilization is on `basis` where the GPU reports it, else busy time; a GPU with neither (a MIG GPU
- * without GPM) gets null: unknown, never 0 %.
+ * Utilization is on `options.basis` where the GPU reports it, else busy time; a GPU with neither (a
+ * MIG GPU without GPM) gets null: unknown, never 0 %.
+ *
+ * Every query is reduced in the store to the labels the snapshot uses: per-GPU gauges `by (uuid)`
+ * (the holder's pod labels, which start new series at every rollout, never leave the store), the
+ * NVLink links to one bit per GPU (`max by (uuid)`), the LLM gauges per pod or per node; per-GPU
+ * and per-pod answers may be sharded by uuid and pod when they pass the answer-size limit.
  */
-export async function assembleFleetSnapshot(
-  store: MetricStore, atMs: number, poolOf: PoolOf, slo: Readonly<Record<string, ModelSloState>> = {}, basis: UtilizationBasis = "busy",
-): Promise<FleetSnapshot> {
-  const latest = (metric: string) => store.latest({ metric, atMs });
-  const families = basisFamilies(basis);
-  const [[info, total, used, up, remapFailure, nvlink, podInfo, lastRequest, requests], [kvUsage, preemptions], utilizationAnswers] = await Promise.all([Promise.all([
-    latest(METRICS.gpuInfo.name), latest(METRICS.memoryTotal.name), latest(METRICS.memoryUsed.name),
-    latest(METRICS.gpuUp.name), latest(METRICS.remapFailure.name), latest(METRICS.nvlinkUp.name), latest(METRICS.gpuPodInfo.name),
-    latest(METRICS.llmLastRequest.name), store.increase({ metric: METRICS.llmRequests.name, windowMs: RATE_WINDOW_MS, atMs, by: ["namespace", "pod", "tier"] }),
+export async function assembleFleetSnapshot(store: MetricStore, atMs: number, poolOf: PoolOf, slo: Readonly<Record<string, ModelSloState>> = {}, options: AssembleOptions = {}): Promise<FleetSnapshot> {
+  const context = options.context ?? {};
+  const perGpu = { ...context, shardBy: "uuid" };
+  const perPod = { ...context, shardBy: "pod" };
+  const latest = (metric: string, by: readonly string[], reduce: LatestReduce, where: QueryContext) => store.latest({ metric, atMs, by, reduce }, where);
+  const families = basisFamilies(options.basis ?? "busy");
+  const [[info, total, used, up, remapFailure, withNvlink, podInfo, lastRequest, requests], [kvUsage, preemptions], utilizationAnswers] = await Promise.all([Promise.all([
+    latest(METRICS.gpuInfo.name, ["node", "uuid", "gpu", "gpu_model"], "max", perGpu),
+    latest(METRICS.memoryTotal.name, ["uuid"], "max", perGpu),
+    latest(METRICS.memoryUsed.name, ["uuid"], "max", perGpu),
+    latest(METRICS.gpuUp.name, ["uuid"], "min", perGpu),
+    latest(METRICS.remapFailure.name, ["uuid"], "max", perGpu),
+    options.nvlinkGpus ?? loadNvlinkGpus(store, atMs, context),
+    latest(METRICS.gpuPodInfo.name, ["node", "uuid", "namespace", "pod", "model"], "max", perGpu),
+    latest(METRICS.llmLastRequest.name, ["namespace", "pod"], "max", perPod),
+    store.increase({ metric: METRICS.llmRequests.name, windowMs: RATE_WINDOW_MS, atMs, by: ["namespace", "pod", "tier"] }, perPod),
   ]), Promise.all([
-    latest(METRICS.llmKvCacheUsage.name), store.increase({ metric: METRICS.llmPreemptions.name, windowMs: RATE_WINDOW_MS, atMs, by: ["node"] }),
-  ]), Promise.all(families.map((family) => latest(BASIS_METRIC[family])))]);
+    latest(METRICS.llmKvCacheUsage.name, ["node"], "max", context),
+    store.increase({ metric: METRICS.llmPreemptions.name, windowMs: RATE_WINDOW_MS, atMs, by: ["node"] }, context),
+  ]), Promise.all(families.map((family) => latest(BASIS_METRIC[family], ["uuid"], "max", perGpu)))]);
   const kvByNode = new Map<string, number>();
   for (const series of kvUsage) {
     const node = series.labels["node"] ?? "";
@@ -70,7 +104,6 @@ export async function assembleFleetSnapshot(
   }
   const ups = index(up, "uuid");
   const failures = index(remapFailure, "uuid");
-  const withNvlink = new Set(nvlink.filter((v) => v.value === 1).map((v) => v.labels["uuid"] ?? ""));
 
   const nodes = new Map<string, FleetNode & { gpus: FleetGpu[] }>();
   const seen = new Set<string>();
@@ -94,6 +127,8 @@ export async function assembleFleetSnapshot(
     nodes.set(node, entry);
   }
 
+  // The GPUs and the replicas are two passes over fleet-sized answers: let requests in between.
+  await yieldToLoop();
   const gpuByUuid = new Map([...nodes.values()].flatMap((node) => node.gpus.map((g) => [g.uuid, { node: node.name, gpu: g }] as const)));
   const holders = new Map<string, number>();
   for (const series of podInfo) holders.set(series.labels["uuid"] ?? "", (holders.get(series.labels["uuid"] ?? "") ?? 0) + 1);

@@ -1,10 +1,11 @@
-import { METRICS } from "../../common/conventions.js";
-import type { LabeledValue, MetricStore } from "../stores/metric-store.js";
+import type { LabeledValue, MetricStore, QueryContext } from "../stores/metric-store.js";
 import { errorBudget, timeToExhaustionMs, type BudgetStatus } from "./budget.js";
 import { evaluateBurn, computeBurnRate, type EventCounts, type SloBurnStatus } from "./burn.js";
 import { dominantPhase, type CumulativeBucket, type DominantPhaseResult, type Phase } from "./dominant-phase.js";
+import { countPhases, countWindows, detectSources, LONG_WINDOW_MIN_MS, PHASE_METRICS, type CountSource, type PhaseBuckets, type SloFamily, type WindowAnswers } from "./slo-counts.js";
 import { classOf, listSlos, type Slo, type SloConfig } from "./spec.js";
 import { windowDurationsMs } from "./windows.js";
+import { METRICS } from "../../common/conventions.js";
 
 /** One SLO's state at an evaluation time. */
 export interface SloStatus {
@@ -29,79 +30,62 @@ export interface SloEvaluation {
   readonly slos: readonly SloStatus[];
   /** Store queries this evaluation made: a constant per window, whatever the number of SLOs. */
   readonly queries: number;
+  /** Where each counter family was read from: the recorded 5-minute increases or the raw counters. */
+  readonly sources: Readonly<Partial<Record<SloFamily, CountSource>>>;
+  /** When the long windows (1 d and longer) were counted; they are refreshed less often than the short ones. */
+  readonly longWindowsAtMs: number;
+}
+
+/** The long windows' counts, kept between evaluations (they move slowly and cost the most). */
+export interface LongWindowCounts {
+  readonly atMs: number;
+  readonly windows: ReadonlyMap<number, WindowAnswers>;
+}
+
+/** What an evaluation may reuse or be told. */
+export interface SloEvaluationOptions {
+  /** Long windows counted earlier; counted now when absent. */
+  readonly long?: LongWindowCounts;
+  /** Where to read each family; detected (one query) when absent. */
+  readonly sources?: Partial<Record<SloFamily, CountSource>>;
+  readonly context?: QueryContext;
 }
 
 const HOUR_MS = 3_600_000;
-const PHASE_METRICS: Readonly<Record<Phase, string>> = {
-  queue: METRICS.llmQueueDuration.name,
-  prefill: METRICS.llmPrefillDuration.name,
-  decode: METRICS.llmDecodeDuration.name,
-};
 
-/** Increases of one metric over one window, keyed by model (and le for buckets). */
-interface WindowCounts {
-  readonly buckets: ReadonlyMap<string, LabeledValue[]>;
-  readonly counts: ReadonlyMap<string, number>;
+/** The windows an evaluation of `config` counts, split into short (< 1 d) and long (≥ 1 d, the period included). */
+export function sloWindowsMs(config: Pick<SloConfig, "periodMs">): { readonly short: readonly number[]; readonly long: readonly number[] } {
+  const all = [...new Set([...windowDurationsMs(), config.periodMs])].sort((a, b) => a - b);
+  return { short: all.filter((ms) => ms < LONG_WINDOW_MIN_MS), long: all.filter((ms) => ms >= LONG_WINDOW_MIN_MS) };
 }
 
-/** Every metric's increases over one window. */
-interface WindowAnswers {
-  readonly latency: WindowCounts;
-  readonly ttft: WindowCounts | undefined;
-  readonly requests: ReadonlyMap<string, LabeledValue[]>;
-}
-
-function byModel(values: readonly LabeledValue[]): Map<string, LabeledValue[]> {
-  const grouped = new Map<string, LabeledValue[]>();
-  for (const value of values) {
-    const model = value.labels["model"] ?? "";
-    const list = grouped.get(model) ?? [];
-    list.push(value);
-    grouped.set(model, list);
-  }
-  return grouped;
-}
-
-function sumByModel(values: readonly LabeledValue[]): Map<string, number> {
-  const sums = new Map<string, number>();
-  for (const value of values) sums.set(value.labels["model"] ?? "", (sums.get(value.labels["model"] ?? "") ?? 0) + value.value);
-  return sums;
-}
-
-/** The increase of the bucket whose `le` equals the threshold exactly (the agent puts every threshold in its buckets). */
-function bucketAt(values: readonly LabeledValue[] | undefined, threshold: number): number | undefined {
-  const found = values?.find((value) => Number(value.labels["le"]) === threshold);
-  return found?.value;
+/** Counts the long windows of `config` at `atMs` (from the recordings where `sources` says so). */
+export async function countLongWindows(store: MetricStore, config: SloConfig, atMs: number, sources: Partial<Record<SloFamily, CountSource>>, context: QueryContext = {}): Promise<LongWindowCounts> {
+  return { atMs, windows: await countWindows(store, config, atMs, sloWindowsMs(config).long, sources, context) };
 }
 
 /**
  * Evaluates every SLO of the configuration at `atMs` from a store. Queries are batched per window:
  * for each distinct window length (the burn windows and the period) the store is asked once per
- * metric for every model at once, and the answers are grouped by model class here.
+ * metric for every model at once, only for the buckets at the SLO thresholds, and the answers are
+ * grouped by model class here. Long windows come from `options.long` when given (counted earlier,
+ * see countLongWindows), else are counted now; each family is read from its recording where the
+ * store has it (sources, detected when not given).
  */
-export async function evaluateSlos(store: MetricStore, config: SloConfig, atMs: number): Promise<SloEvaluation> {
+export async function evaluateSlos(store: MetricStore, config: SloConfig, atMs: number, options: SloEvaluationOptions = {}): Promise<SloEvaluation> {
   const before = store.queryCount;
+  const context = options.context ?? {};
   const slos = listSlos(config);
-  const windows = [...new Set([...windowDurationsMs(), config.periodMs])];
-  const hasTtft = slos.some((slo) => slo.kind === "ttft");
-  const perWindow = new Map<number, WindowAnswers>();
-  await Promise.all(windows.map(async (windowMs) => {
-    const ask = (metric: string, by: string[]) => store.increase({ metric, windowMs, atMs, by });
-    const [buckets, counts, ttftBuckets, ttftCounts, requests] = await Promise.all([
-      ask(`${METRICS.llmRequestDuration.name}_bucket`, ["model", "le"]),
-      ask(`${METRICS.llmRequestDuration.name}_count`, ["model"]),
-      hasTtft ? ask(`${METRICS.llmTimeToFirstToken.name}_bucket`, ["model", "le"]) : Promise.resolve([]),
-      hasTtft ? ask(`${METRICS.llmTimeToFirstToken.name}_count`, ["model"]) : Promise.resolve([]),
-      ask(METRICS.llmRequests.name, ["model", "status"]),
-    ]);
-    perWindow.set(windowMs, {
-      latency: { buckets: byModel(buckets), counts: sumByModel(counts) },
-      ttft: hasTtft ? { buckets: byModel(ttftBuckets), counts: sumByModel(ttftCounts) } : undefined,
-      requests: byModel(requests),
-    });
-  }));
-  const [phases, queueDepths] = await Promise.all([phaseBuckets(store, atMs), store.latest({ metric: METRICS.llmQueueDepth.name, atMs })]);
-  const queues = byModel(queueDepths);
+  const sources = options.sources ?? (await detectSources(store, config, atMs, context));
+  const [shortWindows, long, phases, queueSums, queueCounts] = await Promise.all([
+    countWindows(store, config, atMs, sloWindowsMs(config).short, {}, context),
+    options.long ?? countLongWindows(store, config, atMs, sources, context),
+    countPhases(store, atMs, sources, context),
+    store.latest({ metric: METRICS.llmQueueDepth.name, atMs, by: ["model"], reduce: "sum" }, context),
+    store.latest({ metric: METRICS.llmQueueDepth.name, atMs, by: ["model"], reduce: "count" }, context),
+  ]);
+  const perWindow = new Map<number, WindowAnswers>([...shortWindows, ...long.windows]);
+  const queues = queueTotals(queueSums, queueCounts);
 
   const modelsOf = new Map<string, string[]>();
   for (const model of new Set([...perWindow.values()].flatMap((w) => [...w.latency.counts.keys(), ...w.requests.keys()]))) {
@@ -129,7 +113,29 @@ export async function evaluateSlos(store: MetricStore, config: SloConfig, atMs: 
       dominantPhase: slo.kind === "latency" ? diagnose(models, lookup(HOUR_MS), phases, meanQueueDepth(models, queues)) : null,
     };
   });
-  return { atMs, slos: statuses, queries: store.queryCount - before };
+  return { atMs, slos: statuses, queries: store.queryCount - before, sources, longWindowsAtMs: long.atMs };
+}
+
+/** Requests waiting per model now: the sum of the replicas' gauges and how many replicas report one. */
+function queueTotals(sums: readonly LabeledValue[], counts: readonly LabeledValue[]): Map<string, { sum: number; count: number }> {
+  const totals = new Map<string, { sum: number; count: number }>();
+  const countOf = new Map(counts.map((row) => [row.labels["model"] ?? "", row.value]));
+  for (const row of sums) {
+    const model = row.labels["model"] ?? "";
+    const count = countOf.get(model) ?? 0;
+    if (Number.isFinite(row.value) && count > 0) totals.set(model, { sum: row.value, count });
+  }
+  return totals;
+}
+
+/**
+ * The increase of the bucket whose `le` equals the threshold exactly (the agent puts every threshold
+ * in its buckets); `2` and `2.0` (Prometheus 3) are the same bound and add up across an upgrade.
+ */
+function bucketAt(values: readonly LabeledValue[] | undefined, threshold: number): number | undefined {
+  let found: number | undefined;
+  for (const value of values ?? []) if (Number(value.labels["le"]) === threshold) found = (found ?? 0) + value.value;
+  return found;
 }
 
 function countsFor(slo: Slo, models: readonly string[], window: WindowAnswers | undefined): EventCounts | undefined {
@@ -156,22 +162,21 @@ function countsFor(slo: Slo, models: readonly string[], window: WindowAnswers | 
   return seen ? { good, total } : undefined;
 }
 
-type PhaseBuckets = Readonly<Record<Phase, ReadonlyMap<string, LabeledValue[]>>>;
-
-/** The last hour's phase histograms by model, for the dominant-phase diagnosis (three queries). */
-async function phaseBuckets(store: MetricStore, atMs: number): Promise<PhaseBuckets> {
-  const entries = await Promise.all((Object.entries(PHASE_METRICS) as [Phase, string][]).map(async ([phase, metric]) =>
-    [phase, byModel(await store.increase({ metric: `${metric}_bucket`, windowMs: HOUR_MS, atMs, by: ["model", "le"] }))] as const));
-  return Object.fromEntries(entries) as unknown as PhaseBuckets;
-}
-
 /**
  * Requests waiting per replica now, from the runtimes' own gauges (`inferwatch_llm_queue_depth`,
- * one series per replica of the models); undefined when no runtime of the models is scraped.
+ * one series per replica of the models, summed and counted per model in the store); undefined when
+ * no runtime of the models is scraped.
  */
-function meanQueueDepth(models: readonly string[], queues: ReadonlyMap<string, LabeledValue[]>): number | undefined {
-  const values = models.flatMap((model) => queues.get(model) ?? []).map((value) => value.value).filter(Number.isFinite);
-  return values.length === 0 ? undefined : values.reduce((sum, value) => sum + value, 0) / values.length;
+function meanQueueDepth(models: readonly string[], queues: ReadonlyMap<string, { sum: number; count: number }>): number | undefined {
+  let sum = 0;
+  let count = 0;
+  for (const model of models) {
+    const total = queues.get(model);
+    if (total === undefined) continue;
+    sum += total.sum;
+    count += total.count;
+  }
+  return count === 0 ? undefined : sum / count;
 }
 
 function diagnose(models: readonly string[], hour: EventCounts | undefined, phases: PhaseBuckets, queueDepth: number | undefined): DominantPhaseResult {

@@ -5,6 +5,7 @@
  * the scrape and its parse succeeded, else 0). Targets are pulled concurrently, each with its own
  * timeout, so a target that is down or hangs never delays or stops the others.
  */
+import { errorChain } from "../../common/errors.js";
 import type { Component } from "../../common/component.js";
 import type { Logger } from "../../common/log.js";
 import type { MemoryStore } from "./memory-store.js";
@@ -123,7 +124,7 @@ export class AgentPuller implements Component {
       samples = this.options.store.ingestExposition(text, startedMs, { instance: target.instance });
     } catch (err) {
       const isTimeout = err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError");
-      lastError = isTimeout ? `no answer within ${timeoutMs} ms` : err instanceof Error ? err.message : String(err);
+      lastError = isTimeout ? `no answer within ${timeoutMs} ms` : errorChain(err);
       this.options.log?.warn({ target: target.shown, err: lastError }, "agent pull failed");
     }
     const isUp = lastError === null;

@@ -1,6 +1,6 @@
 import type { Component } from "../../common/component.js";
 import type { AnalyzerConfig } from "../../common/config/schema.js";
-import { errorMessage } from "../../common/errors.js";
+import { errorChain } from "../../common/errors.js";
 import type { Logger } from "../../common/log.js";
 import { AgentPuller } from "./agent-puller.js";
 import { MemoryStore } from "./memory-store.js";
@@ -24,13 +24,16 @@ export interface StoreSetup {
  */
 export async function createStore(config: AnalyzerConfig, log: Logger, memory?: MemoryStore): Promise<StoreSetup> {
   const [kind, value = ""] = splitSource(config.source);
-  if (kind === "prometheus") return { store: createPrometheusStore({ url: value, timeoutMs: config.queryTimeout }), components: [] };
+  if (kind === "prometheus") {
+    const store = createPrometheusStore({ url: value, timeoutMs: config.queryTimeout, maxConcurrent: config.queryConcurrency, retries: config.queryRetries, maxAnswerBytes: config.maxAnswerBytes });
+    return { store, components: [{ name: "prometheus-store", start: async () => {}, shutdown: async () => store.close() }] };
+  }
   if (kind === "influx") return { store: createInfluxStore({ url: value, timeoutMs: config.queryTimeout }), components: [] };
   let store = memory;
   const components: Component[] = [];
   if (!store && config.statePath !== "") {
     const loaded = await MemoryStore.load(config.statePath);
-    if (loaded.state === "corrupt") log.warn({ path: config.statePath, err: errorMessage(loaded.error) }, "analyzer state unreadable; starting with an empty history");
+    if (loaded.state === "corrupt") log.warn({ path: config.statePath, err: errorChain(loaded.error) }, "analyzer state unreadable; starting with an empty history");
     store = loaded.store;
   }
   store ??= new MemoryStore();
@@ -42,7 +45,7 @@ export async function createStore(config: AnalyzerConfig, log: Logger, memory?: 
     components.push({
       name: "store-persistence",
       async start() {
-        persister ??= persisted.startPersisting(config.statePath, 60_000, (err) => log.warn({ err: errorMessage(err) }, "saving analyzer state failed"));
+        persister ??= persisted.startPersisting(config.statePath, 60_000, (err) => log.warn({ err: errorChain(err) }, "saving analyzer state failed"));
       },
       async shutdown() {
         await persister?.stop({ flush: true });

@@ -19,7 +19,10 @@ import { InfluxDB, type IPoolOptions } from "influx";
 import { z } from "zod";
 import { redactSecrets } from "../../common/auth/redact.js";
 import { counterIncrease, DEFAULT_STALENESS_MS, type TimedValue } from "../fleet/utilization.js";
-import type { IncreaseQuery, LabeledSamples, LabeledValue, LabelMatch, LatestQuery, MetricStore, RangeQuery, SeriesLabels } from "./metric-store.js";
+import type {
+  IncreaseQuery, IncreaseRangeQuery, LabeledSamples, LabeledValue, LabelMatch, LabelOneOf, LatestQuery, MetricStore, OverTimeQuery, OverTimeRangeQuery, QueryContext, RangeQuery, Selection, SeriesLabels,
+} from "./metric-store.js";
+import { aggregateBy, inWindow, instants, keptLabels, labelKey, outerOf, overTimeOf, pointsByGroup, sortedByLabels } from "./series-math.js";
 
 /** Options of createInfluxStore. */
 export interface InfluxStoreOptions {
@@ -90,12 +93,16 @@ export function quoteString(value: string): string {
 }
 
 /**
- * `WHERE` of a query: the time bounds (milliseconds, inclusive unless `isStartExclusive`) and the
- * exact-match tags. An empty match value matches series without the tag, as in PromQL.
+ * `WHERE` of a query: the time bounds (milliseconds, inclusive unless `isStartExclusive`), the
+ * exact-match tags and the tags whose value must be one of a set. An empty match value matches
+ * series without the tag, as in PromQL.
  */
-export function renderWhere(fromMs: number, toMs: number, match: LabelMatch = {}, isStartExclusive = false): string {
+export function renderWhere(fromMs: number, toMs: number, match: LabelMatch = {}, isStartExclusive = false, oneOf: LabelOneOf = {}): string {
   const conditions = [`time ${isStartExclusive ? ">" : ">="} ${Math.ceil(fromMs)}ms`, `time <= ${Math.floor(toMs)}ms`];
   for (const [name, value] of Object.entries(match)) conditions.push(`${quoteIdentifier(name)} = ${quoteString(value)}`);
+  for (const [name, values] of Object.entries(oneOf)) {
+    conditions.push(values.length === 0 ? "false" : `(${values.map((value) => `${quoteIdentifier(name)} = ${quoteString(value)}`).join(" OR ")})`);
+  }
   return conditions.join(" AND ");
 }
 
@@ -104,17 +111,6 @@ function labelsOf(tags: Readonly<Record<string, string>> | undefined): SeriesLab
   // GROUP BY * lists every tag key of the measurement, with "" where the series lacks it.
   for (const name of Object.keys(tags ?? {}).sort()) if (tags?.[name] !== "") labels[name] = tags?.[name] as string;
   return labels;
-}
-
-function labelKey(labels: SeriesLabels): string {
-  let key = "";
-  for (const name of Object.keys(labels).sort()) key += `\u0000${name}\u0001${labels[name] as string}`;
-  return key;
-}
-
-function sortedByLabels<T extends { readonly labels: SeriesLabels }>(rows: T[]): T[] {
-  const keyed = rows.map((row) => ({ row, key: labelKey(row.labels) }));
-  return keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map(({ row }) => row);
 }
 
 /** A series' (time, value) rows as TimedValues, oldest first, times minus `originMs`. */
@@ -144,8 +140,9 @@ export function createInfluxStore(options: InfluxStoreOptions): MetricStore {
   const isExclusive = options.windowStart === "exclusive";
   let queries = 0;
 
-  async function select(what: string, metric: string, where: string): Promise<AnswerSeries[]> {
+  async function select(what: string, metric: string, where: string, queryContext: QueryContext = {}): Promise<AnswerSeries[]> {
     queries++;
+    queryContext.usage?.countQuery();
     const q = `SELECT ${what} FROM ${quoteIdentifier(source.prefix + metric)} WHERE ${where} GROUP BY *`;
     const context = `influx ${source.base} (db ${source.database}${source.retentionPolicy === "" ? "" : `, rp ${source.retentionPolicy}`}): query ${q}`;
     let raw: unknown;
@@ -163,35 +160,73 @@ export function createInfluxStore(options: InfluxStoreOptions): MetricStore {
     return result?.series ?? [];
   }
 
+  const where = (q: Selection, fromMs: number, toMs: number, isStartExclusive = isExclusive) => renderWhere(fromMs, toMs, q.match, isStartExclusive, q.oneOf);
+  /** Raw samples of every selected series in [fromMs, toMs], with their labels. */
+  const held = async (q: Selection, fromMs: number, toMs: number, context?: QueryContext) =>
+    (await select(`"value"`, q.metric, where(q, fromMs, toMs, false), context)).map((row) => ({ labels: labelsOf(row.tags), samples: samplesOf(row) }));
+  /** `sum by (by) (increase(…))` at `atMs` over held samples (times relative to the window's start, as in the memory store). */
+  const increaseAt = (series: readonly { labels: SeriesLabels; samples: readonly TimedValue[] }[], q: { windowMs: number; by: readonly string[] }, atMs: number): LabeledValue[] => {
+    const startMs = atMs - q.windowMs;
+    const window = { startMs: isExclusive ? 0 : -Number.MIN_VALUE, endMs: q.windowMs };
+    const groups = new Map<string, { labels: Record<string, string>; value: number }>();
+    for (const row of series) {
+      const relative = row.samples.filter((s) => s.atMs >= startMs && s.atMs <= atMs).map((s) => ({ atMs: s.atMs - startMs, value: s.value }));
+      const result = counterIncrease(relative, window);
+      if (result === null) continue;
+      const labels = keptLabels(row.labels, q.by);
+      const key = labelKey(labels);
+      const group = groups.get(key);
+      if (group) group.value += result.increase;
+      else groups.set(key, { labels, value: result.increase });
+    }
+    return sortedByLabels([...groups.values()]);
+  };
+
+  const overTimeAt = (series: readonly { labels: SeriesLabels; samples: readonly TimedValue[] }[], q: Omit<OverTimeQuery, "atMs">, atMs: number): LabeledValue[] => {
+    const rows: LabeledValue[] = [];
+    for (const row of series) {
+      const value = overTimeOf(inWindow(row.samples, atMs, q.windowMs, isExclusive ? "exclusive" : "inclusive"), q.fn);
+      if (value !== undefined) rows.push({ labels: row.labels, value });
+    }
+    return aggregateBy(rows, q.by, outerOf(q.fn));
+  };
+
   return {
     kind: "influx",
     get queryCount() {
       return queries;
     },
 
-    async increase(query: IncreaseQuery): Promise<LabeledValue[]> {
-      const startMs = query.atMs - query.windowMs;
-      const series = await select(`"value"`, query.metric, renderWhere(startMs, query.atMs, query.match, isExclusive));
-      // As in the memory store: times relative to the window's start, whose inclusive edge is −MIN_VALUE.
-      const window = { startMs: isExclusive ? 0 : -Number.MIN_VALUE, endMs: query.windowMs };
-      const groups = new Map<string, { labels: Record<string, string>; value: number }>();
-      for (const row of series) {
-        const result = counterIncrease(samplesOf(row, startMs), window);
-        if (result === null) continue;
-        const all = labelsOf(row.tags);
-        const labels: Record<string, string> = {};
-        for (const name of query.by) if (all[name] !== undefined) labels[name] = all[name] as string;
-        const key = labelKey(labels);
-        const group = groups.get(key);
-        if (group) group.value += result.increase;
-        else groups.set(key, { labels, value: result.increase });
-      }
-      return sortedByLabels([...groups.values()]);
+    async increase(query: IncreaseQuery, context?: QueryContext): Promise<LabeledValue[]> {
+      return increaseAt(await held(query, query.atMs - query.windowMs, query.atMs, context), query, query.atMs);
     },
 
-    async range(query: RangeQuery): Promise<LabeledSamples[]> {
+    async increaseRange(query: IncreaseRangeQuery, context?: QueryContext): Promise<LabeledSamples[]> {
+      const series = await held(query, query.startMs - query.windowMs, query.endMs, context);
+      return pointsByGroup(instants(query.startMs, query.endMs, query.stepMs).map((atMs) => ({ atMs, rows: increaseAt(series, query, atMs) })));
+    },
+
+    async overTime(query: OverTimeQuery, context?: QueryContext): Promise<LabeledValue[]> {
+      return overTimeAt(await held(query, query.atMs - query.windowMs, query.atMs, context), query, query.atMs);
+    },
+
+    async overTimeRange(query: OverTimeRangeQuery, context?: QueryContext): Promise<LabeledSamples[]> {
+      const series = await held(query, query.startMs - query.windowMs, query.endMs, context);
+      return pointsByGroup(instants(query.startMs, query.endMs, query.stepMs).map((atMs) => ({ atMs, rows: overTimeAt(series, query, atMs) })));
+    },
+
+    async hasSeries(metrics: readonly string[], atMs: number, context?: QueryContext): Promise<ReadonlySet<string>> {
+      const present = new Set<string>();
+      for (const metric of metrics) {
+        const rows = await select(`last("value")`, metric, renderWhere(atMs - stalenessMs, atMs, {}, isExclusive), context);
+        if (rows.some((row) => row.values.length > 0)) present.add(metric);
+      }
+      return present;
+    },
+
+    async range(query: RangeQuery, context?: QueryContext): Promise<LabeledSamples[]> {
       if (!(query.stepMs > 0)) throw new RangeError(`influx store: range step must be positive, got ${query.stepMs}`);
-      const series = await select(`"value"`, query.metric, renderWhere(query.startMs - stalenessMs, query.endMs, query.match, isExclusive));
+      const series = await select(`"value"`, query.metric, where(query, query.startMs - stalenessMs, query.endMs), context);
       const rows: LabeledSamples[] = [];
       for (const row of series) {
         const samples = samplesOf(row);
@@ -208,14 +243,14 @@ export function createInfluxStore(options: InfluxStoreOptions): MetricStore {
       return sortedByLabels(rows);
     },
 
-    async latest(query: LatestQuery): Promise<LabeledValue[]> {
-      const series = await select(`last("value")`, query.metric, renderWhere(query.atMs - stalenessMs, query.atMs, query.match, isExclusive));
+    async latest(query: LatestQuery, context?: QueryContext): Promise<LabeledValue[]> {
+      const series = await select(`last("value")`, query.metric, where(query, query.atMs - stalenessMs, query.atMs), context);
       const rows: LabeledValue[] = [];
       for (const row of series) {
         const last = samplesOf(row).at(-1);
         if (last !== undefined) rows.push({ labels: labelsOf(row.tags), value: last.value });
       }
-      return sortedByLabels(rows);
+      return query.by === undefined ? sortedByLabels(rows) : aggregateBy(rows, query.by, query.reduce ?? "max");
     },
   };
 }

@@ -12,7 +12,10 @@ import { z } from "zod";
 import { counterIncrease, DEFAULT_STALENESS_MS, type TimedValue } from "../fleet/utilization.js";
 import { parseExpositionText } from "../../common/exposition.js";
 import { CorruptSnapshotError, loadSnapshotFile, saveSnapshotFile, type LoadedSnapshot } from "./memory-store-file.js";
-import type { IncreaseQuery, LabeledSamples, LabeledValue, LabelMatch, LatestQuery, MetricStore, RangeQuery, SeriesLabels } from "./metric-store.js";
+import type {
+  IncreaseQuery, IncreaseRangeQuery, LabeledSamples, LabeledValue, LatestQuery, MetricStore, OverTimeQuery, OverTimeRangeQuery, QueryContext, RangeQuery, Selection, SeriesLabels,
+} from "./metric-store.js";
+import { aggregateBy, inWindow, instants, keptLabels, labelKey, matchesSelection, outerOf, overTimeOf, pointsByGroup, sortedByLabels, valueAt } from "./series-math.js";
 import { DEFAULT_TIERS, TieredSeries, type TierSpec } from "./tiered-series.js";
 
 const tierSchema = z.strictObject({ stepMs: z.number().int().positive(), retentionMs: z.number().int().positive() });
@@ -77,25 +80,6 @@ function seriesKey(name: string, labels: SeriesLabels): string {
   return key;
 }
 
-function matches(labels: SeriesLabels, match: LabelMatch | undefined): boolean {
-  if (match === undefined) return true;
-  // Prometheus: an empty matcher value also matches series without the label.
-  for (const [name, value] of Object.entries(match)) if ((labels[name] ?? "") !== value) return false;
-  return true;
-}
-
-function byLabels(labels: SeriesLabels, by: readonly string[]): Record<string, string> {
-  const kept: Record<string, string> = {};
-  // Prometheus drops empty label values from results.
-  for (const name of by) if (labels[name] !== undefined && labels[name] !== "") kept[name] = labels[name] as string;
-  return kept;
-}
-
-function sortedByLabels<T extends { readonly labels: SeriesLabels }>(rows: T[]): T[] {
-  const keyed = rows.map((row) => ({ row, key: seriesKey("", row.labels) }));
-  return keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map(({ row }) => row);
-}
-
 /** A MetricStore held in memory, fed by `ingest`; see the module comment. */
 export class MemoryStore implements MetricStore {
   readonly kind = "memory" as const;
@@ -150,20 +134,62 @@ export class MemoryStore implements MetricStore {
     return storedCount;
   }
 
-  async increase(query: IncreaseQuery): Promise<LabeledValue[]> {
-    this.queries++;
-    const startMs = query.atMs - query.windowMs;
+  async increase(query: IncreaseQuery, context?: QueryContext): Promise<LabeledValue[]> {
+    this.count(context);
+    return this.increaseAt(query, query.atMs);
+  }
+
+  async increaseRange(query: IncreaseRangeQuery, context?: QueryContext): Promise<LabeledSamples[]> {
+    this.count(context);
+    return pointsByGroup(instants(query.startMs, query.endMs, query.stepMs).map((atMs) => ({ atMs, rows: this.increaseAt(query, atMs) })));
+  }
+
+  async overTime(query: OverTimeQuery, context?: QueryContext): Promise<LabeledValue[]> {
+    this.count(context);
+    return this.overTimeAt(query, query.atMs);
+  }
+
+  async overTimeRange(query: OverTimeRangeQuery, context?: QueryContext): Promise<LabeledSamples[]> {
+    this.count(context);
+    return pointsByGroup(instants(query.startMs, query.endMs, query.stepMs).map((atMs) => ({ atMs, rows: this.overTimeAt(query, atMs) })));
+  }
+
+  private overTimeAt(query: Omit<OverTimeQuery, "atMs">, atMs: number): LabeledValue[] {
+    const rows: LabeledValue[] = [];
+    for (const series of this.matching(query)) {
+      const value = overTimeOf(inWindow(series.samplesBetween(atMs - query.windowMs, atMs), atMs, query.windowMs, this.options.windowStart), query.fn);
+      if (value !== undefined) rows.push({ labels: series.labels, value });
+    }
+    return aggregateBy(rows, query.by, outerOf(query.fn));
+  }
+
+  async hasSeries(metrics: readonly string[], atMs: number, context?: QueryContext): Promise<ReadonlySet<string>> {
+    this.count(context);
+    const present = new Set<string>();
+    for (const metric of metrics) {
+      for (const series of this.matching({ metric })) {
+        if (valueAt(series.samplesBetween(atMs - this.options.stalenessMs, atMs), atMs, this.options.stalenessMs, this.options.windowStart) !== undefined) {
+          present.add(metric);
+          break;
+        }
+      }
+    }
+    return present;
+  }
+
+  private increaseAt(query: Selection & { readonly windowMs: number; readonly by: readonly string[] }, atMs: number): LabeledValue[] {
+    const startMs = atMs - query.windowMs;
     // counterIncrease selects (start, end]. Times are taken relative to the window's start, so that
     // the closed [start, end] of Prometheus 2.x is (−Number.MIN_VALUE, end]: the sample on the edge is
     // in, and its distance to the start, MIN_VALUE ÷ 1000, rounds to exactly 0 as in Prometheus.
     const window = { startMs: this.options.windowStart === "inclusive" ? -Number.MIN_VALUE : 0, endMs: query.windowMs };
     const groups = new Map<string, { labels: Record<string, string>; value: number }>();
-    for (const series of this.matching(query.metric, query.match)) {
-      const samples = series.samplesBetween(startMs, query.atMs, startMs);
+    for (const series of this.matching(query)) {
+      const samples = series.samplesBetween(startMs, atMs, startMs);
       const result = counterIncrease(samples, window);
       if (result === null) continue;
-      const labels = byLabels(series.labels, query.by);
-      const key = seriesKey("", labels);
+      const labels = keptLabels(series.labels, query.by);
+      const key = labelKey(labels);
       const group = groups.get(key);
       if (group) group.value += result.increase;
       else groups.set(key, { labels, value: result.increase });
@@ -171,12 +197,12 @@ export class MemoryStore implements MetricStore {
     return sortedByLabels([...groups.values()]);
   }
 
-  async range(query: RangeQuery): Promise<LabeledSamples[]> {
-    this.queries++;
+  async range(query: RangeQuery, context?: QueryContext): Promise<LabeledSamples[]> {
+    this.count(context);
     if (!(query.stepMs > 0)) throw new RangeError(`memory store: range step must be positive, got ${query.stepMs}`);
     const lookback = this.options.stalenessMs;
     const rows: LabeledSamples[] = [];
-    for (const series of this.matching(query.metric, query.match)) {
+    for (const series of this.matching(query)) {
       const samples = series.samplesBetween(query.startMs - lookback, query.endMs);
       const points: TimedValue[] = [];
       let next = 0;
@@ -190,15 +216,14 @@ export class MemoryStore implements MetricStore {
     return sortedByLabels(rows);
   }
 
-  async latest(query: LatestQuery): Promise<LabeledValue[]> {
-    this.queries++;
+  async latest(query: LatestQuery, context?: QueryContext): Promise<LabeledValue[]> {
+    this.count(context);
     const rows: LabeledValue[] = [];
-    for (const series of this.matching(query.metric, query.match)) {
-      const samples = series.samplesBetween(query.atMs - this.options.stalenessMs, query.atMs);
-      const latest = samples[samples.length - 1];
-      if (latest !== undefined && this.isFresh(latest.atMs, query.atMs)) rows.push({ labels: series.labels, value: latest.value });
+    for (const series of this.matching(query)) {
+      const value = valueAt(series.samplesBetween(query.atMs - this.options.stalenessMs, query.atMs), query.atMs, this.options.stalenessMs, this.options.windowStart);
+      if (value !== undefined) rows.push({ labels: series.labels, value });
     }
-    return sortedByLabels(rows);
+    return query.by === undefined ? sortedByLabels(rows) : aggregateBy(rows, query.by, query.reduce ?? "max");
   }
 
   /**
@@ -264,6 +289,12 @@ export class MemoryStore implements MetricStore {
     };
   }
 
+  /** Counts a query here and in the caller's usage. */
+  private count(context: QueryContext | undefined): void {
+    this.queries++;
+    context?.usage?.countQuery();
+  }
+
   private isFresh(sampleAtMs: number, atMs: number): boolean {
     const age = atMs - sampleAtMs;
     return this.options.windowStart === "inclusive" ? age <= this.options.stalenessMs : age < this.options.stalenessMs;
@@ -298,10 +329,10 @@ export class MemoryStore implements MetricStore {
     return series;
   }
 
-  private *matching(metric: string, match: LabelMatch | undefined): Iterable<TieredSeries> {
-    const named = this.byName.get(metric);
+  private *matching(selection: Selection): Iterable<TieredSeries> {
+    const named = this.byName.get(selection.metric);
     if (named === undefined) return;
-    for (const series of named.values()) if (matches(series.labels, match)) yield series;
+    for (const series of named.values()) if (matchesSelection(series.labels, selection.match, selection.oneOf)) yield series;
   }
 
   private *allSeries(): Iterable<TieredSeries> {

@@ -300,7 +300,22 @@ export const analyzerConfigSchema = z.strictObject({
   interval: durationMs("30s", { min: "1s", max: "1d" }),
   /** How often the embedded store pulls the agents. */
   pullInterval: durationMs("10s", { min: "1s", max: "1h" }),
+  /** Per store query; also sent to Prometheus (`timeout=`) so it stops working on an abandoned query. */
   queryTimeout: durationMs("10s", { min: "100ms", max: "10m" }),
+  /** Store queries in flight at most (Prometheus runs 20 at once by default, for every client). */
+  queryConcurrency: z.coerce.number().int().positive().default(6),
+  /** Retries of a query answered 429 or 502/503/504 (with exponential backoff, honouring Retry-After). */
+  queryRetries: z.coerce.number().int().nonnegative().default(3),
+  /** Largest answer read from the store; a larger one is sharded by label where the query allows, else fails. */
+  maxAnswerBytes: byteSize("32MiB"),
+  /** Time budget of one evaluation; parts not done by then keep their last answer, marked stale. */
+  evaluationTimeout: durationMs("60s", { min: "100ms", max: "1h" }),
+  /** Bytes one evaluation may receive from the store; past it, the remaining parts keep their last answer. */
+  evaluationMaxBytes: byteSize("256MiB"),
+  /** How often the slow parts are refreshed: the 1 d, 3 d and period SLO windows, the day's utilization, the idle history, recording-rule detection. */
+  slowInterval: durationMs("5m", { min: "1s", max: "1d" }),
+  /** Read the recorded 5-minute increases of `inferwatch rules` where Prometheus has them (`auto`), or always the raw counters (`off`). */
+  recordingRules: z.enum(["auto", "off"]).default("auto"),
   /** Where the embedded store keeps its history across restarts; empty: in memory only. */
   statePath: z.string().default(""),
   /** Node pools by node-name pattern, first match wins; nodes matching none are in pool `default`. */

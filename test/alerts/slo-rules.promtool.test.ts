@@ -130,6 +130,28 @@ describe("SLO burn alerts under promtool", { timeout: 180_000 }, () => {
     expect(result.code, result.output).toBe(0);
   });
 
+  it("count the 1 d, 3 d and 30 d windows from the recorded 5-minute increases: the same ratio and budget as the requests counted by hand", async () => {
+    // A day of 60 requests a minute, 5% slow for the first 12 hours, none after: 97.5% good over the day.
+    const badShare = [...Array<number>(720).fill(0.05), ...Array<number>(720).fill(0)];
+    const expected = 1 - (0.05 * 720) / 1440;
+    const near = (expr: string, value: number): ExprTest => ({ expr: `abs(${expr} - ${value}) < bool 0.002`, eval_time: minutes(1440), exp_samples: [{ labels: "{}", value: 1 }] });
+    const ratio = (windowMs: number) => `sum(${goodRatioRule(windowMs)}{slo="${LATENCY.id}"})`;
+    const result = await runPromtoolTests([{
+      name: "long windows from recorded increases",
+      interval: "1m",
+      input_series: latencySeries(badShare),
+      promql_expr_test: [
+        near(ratio(86_400_000), expected),
+        near(ratio(3 * 86_400_000), expected),
+        near(ratio(PERIOD_MS), expected),
+        near(`sum(slo:inferwatch_slo_error_budget_remaining:ratio{slo="${LATENCY.id}"})`, 1 - (1 - expected) / (1 - LATENCY.objective)),
+        // The recording keeps the threshold bucket only, per model.
+        { expr: `count(model_le:${LATENCY.metric}_bucket:increase5m)`, eval_time: minutes(1440), exp_samples: [{ labels: "{}", value: 1 }] },
+      ],
+    }], /^inferwatch-(recorded-increases|slo-7b-latency(-budget)?)$/);
+    expect(result.code, result.output).toBe(0);
+  });
+
   it("page and exhaust the budget when every request of an availability SLO fails (no success series at all)", async () => {
     const availability = SEVEN_B.availability;
     const labels = { model: "mistral-7b-instruct", runtime: "tgi", namespace: "llm", pod: "mistral-0", node: "gpu-3", tier: "latency", status: "error" };

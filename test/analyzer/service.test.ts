@@ -1,8 +1,11 @@
 /**
  * The analyzer service on the embedded store, fed with a day of simulated history (the real
  * writer), answering through its HTTP API and /metrics, and serving its last answers marked stale
- * when the store fails.
+ * when the store fails — part by part: one failing or slow query degrades the part it belongs to,
+ * the slow parts refresh on their own interval, and every answer says how fresh it is.
  */
+import { Writable } from "node:stream";
+import { pino } from "pino";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startAnalyzer, type Analyzer } from "../../analyzer/service.js";
 import { computeBurnRate } from "../../analyzer/slo/burn.js";
@@ -31,15 +34,42 @@ beforeAll(() => {
   store = new MemoryStore();
   const spans = configSchema.parse({}).agent.spans;
   writeHistory(DEFAULT_SCENARIO, { endMs: AT_MS, originMs: ORIGIN_MS, days: 1.5, stepMs: 60_000, spans: { ...spans, sloThresholds: [1.2, 2, 4] } }, (name, labels, value, atMs) => void store.ingest(name, labels, value, atMs));
-});
+}, 180_000);
 
 afterEach(async () => {
   await analyzer?.shutdown();
   analyzer = undefined;
 });
 
-async function start(over: MetricStore = store): Promise<{ analyzer: Analyzer; url: string }> {
-  analyzer = await startAnalyzer(config, DEFAULT_SLO_CONFIG, over, silentLogger(), { now: () => AT_MS });
+/** The store with some of its methods replaced (failing, hanging, counting). */
+function storeWith(overrides: Partial<MetricStore>): MetricStore {
+  return {
+    kind: "memory",
+    get queryCount() {
+      return store.queryCount;
+    },
+    increase: (q, c) => store.increase(q, c),
+    increaseRange: (q, c) => store.increaseRange(q, c),
+    range: (q, c) => store.range(q, c),
+    latest: (q, c) => store.latest(q, c),
+    overTime: (q, c) => store.overTime(q, c),
+    overTimeRange: (q, c) => store.overTimeRange(q, c),
+    hasSeries: (m, at, c) => store.hasSeries(m, at, c),
+    ...overrides,
+  };
+}
+
+interface PartBody {
+  name: string;
+  atMs: number | null;
+  attemptedAtMs: number | null;
+  isStale: boolean;
+  error: string | null;
+  usage: { queries: number } | null;
+}
+
+async function start(over: MetricStore = store, options: { now?: () => number; config?: typeof config; log?: ReturnType<typeof silentLogger> } = {}): Promise<{ analyzer: Analyzer; url: string }> {
+  analyzer = await startAnalyzer(options.config ?? config, DEFAULT_SLO_CONFIG, over, options.log ?? silentLogger(), { now: options.now ?? (() => AT_MS) });
   await analyzer.evaluate();
   return { analyzer, url: `http://127.0.0.1:${analyzer.address.port}` };
 }
@@ -107,8 +137,12 @@ describe("analyzer service", () => {
         return store.queryCount;
       },
       increase: (q) => (isBroken ? Promise.reject(new Error("store unreachable")) : store.increase(q)),
+      increaseRange: (q) => (isBroken ? Promise.reject(new Error("store unreachable")) : store.increaseRange(q)),
       range: (q) => (isBroken ? Promise.reject(new Error("store unreachable")) : store.range(q)),
       latest: (q) => (isBroken ? Promise.reject(new Error("store unreachable")) : store.latest(q)),
+      overTime: (q) => (isBroken ? Promise.reject(new Error("store unreachable")) : store.overTime(q)),
+      overTimeRange: (q) => (isBroken ? Promise.reject(new Error("store unreachable")) : store.overTimeRange(q)),
+      hasSeries: (m, at) => (isBroken ? Promise.reject(new Error("store unreachable")) : store.hasSeries(m, at)),
     };
     const { url, analyzer: a } = await start(flaky);
     isBroken = true;
@@ -117,5 +151,82 @@ describe("analyzer service", () => {
     expect(body).toMatchObject({ stale: true, error: "store unreachable", evaluatedAt: new Date(AT_MS).toISOString() });
     expect(body.slos).toHaveLength(6);
     expect(valueOf(parseExposition(await (await fetch(`${url}/metrics`)).text()), "inferwatch_analyzer_stale")).toBe(1);
+  });
+
+  it("keeps every other part fresh when one part's queries fail, and says which part failed and why, causes included", async () => {
+    let lines = "";
+    const log = pino({ level: "warn" }, new Writable({ write: (chunk: Buffer, _encoding, done) => ((lines += chunk.toString()), done()) }));
+    const failing = storeWith({ increaseRange: () => Promise.reject(new Error("query timed out", { cause: new Error("ETIMEDOUT 10.0.0.9:9090") })) });
+    const { url } = await start(failing, { log });
+    const slos = await (await fetch(`${url}/api/v1/slos`)).json() as { stale: boolean; slos: unknown[] };
+    expect(slos.stale).toBe(false);
+    expect(slos.slos).toHaveLength(6);
+    const fleetBody = await (await fetch(`${url}/api/v1/fleet`)).json() as { stale: boolean; fleet: unknown };
+    expect(fleetBody.stale).toBe(false);
+    const recommendations = await (await fetch(`${url}/api/v1/recommendations`)).json() as { stale: boolean; error: string; recommendations: { consolidation: unknown } | null; actions: unknown[] };
+    // Recommended without the history (no hold-back), and marked stale because the history is missing.
+    expect(recommendations.recommendations?.consolidation).toBeDefined();
+    expect(recommendations).toMatchObject({ stale: true, actions: [] });
+    expect(recommendations.error).toMatch(/idle history: .* ← caused by: query timed out ← caused by: ETIMEDOUT 10\.0\.0\.9:9090/);
+    const status = await (await fetch(`${url}/api/v1/status`)).json() as { stale: boolean; error: string; parts: PartBody[] };
+    expect(status.parts.filter((part) => part.isStale).map((part) => part.name)).toEqual(["idleHistory"]);
+    expect(status.error).toMatch(/^idleHistory: idle history/);
+    expect(lines).toContain('"part":"idleHistory"');
+    expect(lines).toContain("ETIMEDOUT 10.0.0.9:9090");
+    const series = parseExposition(await (await fetch(`${url}/metrics`)).text());
+    expect(valueOf(series, "inferwatch_analyzer_part_stale", { part: "idleHistory" })).toBe(1);
+    expect(valueOf(series, "inferwatch_analyzer_part_stale", { part: "slos" })).toBe(0);
+  });
+
+  it("refreshes the long SLO windows, the day figures and the idle history on the slow interval, the rest at every evaluation", async () => {
+    let nowMs = AT_MS;
+    const { url, analyzer: a } = await start(store, { now: () => nowMs });
+    const attempted = async () => Object.fromEntries(((await (await fetch(`${url}/api/v1/status`)).json()) as { parts: PartBody[] }).parts.map((part) => [part.name, part.attemptedAtMs]));
+    const first = await attempted();
+    nowMs += 60_000;
+    await a.evaluate();
+    const second = await attempted();
+    for (const part of ["slos", "snapshot", "fleet", "recommendations"]) expect(second[part], part).toBe(nowMs);
+    for (const part of ["sources", "sloLongWindows", "nvlink", "fleetDay", "idleHistory"]) expect(second[part], part).toBe(first[part]);
+    const slos = await (await fetch(`${url}/api/v1/slos`)).json() as { evaluatedAt: string; longWindowsAt: string };
+    expect(slos).toMatchObject({ evaluatedAt: new Date(nowMs).toISOString(), longWindowsAt: new Date(AT_MS).toISOString() });
+    nowMs = AT_MS + config.slowInterval;
+    await a.evaluate();
+    const third = await attempted();
+    for (const part of ["sources", "sloLongWindows", "nvlink", "fleetDay", "idleHistory"]) expect(third[part], part).toBe(nowMs);
+  });
+
+  it("cuts the queries still running when the evaluation's time budget is spent: their parts keep their last answer, marked stale with the reason", async () => {
+    let isSlow = false;
+    const slow = storeWith({
+      overTime: (q, c) => (isSlow && q.metric === "inferwatch_gpu_utilization_ratio" ? new Promise((_resolve, reject) => c?.signal?.addEventListener("abort", () => reject(c.signal?.reason))) : store.overTime(q, c)),
+    });
+    const budgeted = analyzerConfigSchema.parse({ ...config, listen: "127.0.0.1:0", evaluationTimeout: "300ms" });
+    const { url, analyzer: a } = await start(slow, { config: budgeted });
+    const before = await (await fetch(`${url}/api/v1/fleet`)).json() as { fleet: unknown };
+    isSlow = true;
+    const started = performance.now();
+    await a.evaluate();
+    expect(performance.now() - started).toBeLessThan(10_000);
+    const fleetBody = await (await fetch(`${url}/api/v1/fleet`)).json() as { stale: boolean; error: string; fleet: unknown; evaluatedAt: string };
+    expect(fleetBody).toMatchObject({ stale: true, evaluatedAt: new Date(AT_MS).toISOString() });
+    expect(fleetBody.error).toMatch(/evaluation time budget of 0\.3 s spent/);
+    expect(fleetBody.fleet).toEqual((before as { fleet: unknown }).fleet);
+    expect((await (await fetch(`${url}/api/v1/slos`)).json() as { stale: boolean }).stale).toBe(false);
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+  });
+
+  it("answers the API from bytes built once per evaluation, and reports what the evaluation cost", async () => {
+    const { url, analyzer: running } = await start();
+    // Another evaluation at the same instant: only the parts refreshed at every evaluation run.
+    await running.evaluate();
+    const [a, b] = await Promise.all([fetch(`${url}/api/v1/snapshot`).then((r) => r.text()), fetch(`${url}/api/v1/snapshot`).then((r) => r.text())]);
+    expect(a).toBe(b);
+    const status = await (await fetch(`${url}/api/v1/status`)).json() as { usage: { queries: number }; parts: PartBody[] };
+    expect(status.parts.map((part) => part.name)).toEqual(["sources", "sloLongWindows", "slos", "nvlink", "snapshot", "idleHistory", "fleetDay", "fleet", "recommendations"]);
+    const used = status.parts.filter((part) => ["slos", "snapshot", "fleet", "recommendations"].includes(part.name)).reduce((sum, part) => sum + (part.usage?.queries ?? 0), 0);
+    expect(status.usage.queries).toBe(used);
+    expect(used).toBeGreaterThan(20);
+    for (const part of status.parts.filter((p) => p.name !== "recommendations")) expect(part.usage?.queries, part.name).toBeGreaterThan(0);
   });
 });

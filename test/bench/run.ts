@@ -11,6 +11,7 @@ import { benchRecommend } from "./recommend-bench.js";
 import { benchReport } from "./report-bench.js";
 import { benchRss } from "./rss-bench.js";
 import { benchRuntimePages } from "./runtime-page-bench.js";
+import { benchScale } from "./scale-bench.js";
 import { benchSecurity } from "./security-bench.js";
 import { benchSloStores } from "./slo-store-bench.js";
 import { benchStart } from "./start-bench.js";
@@ -31,6 +32,7 @@ const SECTIONS: Record<string, { title: string; run: () => Promise<BenchRow[]> }
   report: { title: "Capacity-planning report over 30 days of the simulated fleet", run: () => benchReport() },
   runtimes: { title: "Runtime pages read as they arrive: stock, hostile (0.1–16.5 MiB), the largest real shapes, eight at once", run: () => benchRuntimePages() },
   start: { title: "npm start: from the command to the console", run: () => benchStart() },
+  scale: { title: "The analyzer at fleet scale on a backfilled Prometheus", run: () => benchScale() },
   abuse: { title: "Floods against the agent with ingest tokens, each on a fresh agent", run: () => benchAbuse() },
 };
 

@@ -12,7 +12,8 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RULE_FILES } from "../../alerts/generate.js";
+import { DEFAULT_RULES_OPTIONS, RULE_FILES, ruleGroups } from "../../alerts/generate.js";
+import { INCREASE_GROUP } from "../../alerts/recording-rules.js";
 import { configSchema } from "../../common/config/schema.js";
 import { projectPath } from "../../common/paths.js";
 import { generateDashboards } from "../../dashboards/generate.js";
@@ -31,6 +32,18 @@ const SCRAPE_SECONDS = 20;
 const dashboards = generateDashboards(dashboardOptionsOf(configSchema.parse({}))).map((f) => JSON.parse(f.content) as DashboardJson);
 // Grafana's $__rate_interval for a 1 s scrape and a 1 s step is 4 s; 5 s keeps two samples in every window.
 const ALL: Substitution = { rateInterval: "5s", range: `${SCRAPE_SECONDS}s`, variables: { node: ".+", gpu: ".+", model: ".+", pool: ".+", slo: ".+", model_class: ".+" } };
+
+/**
+ * Rules computed from the recorded 5-minute increases (the 1 d and 3 d SLO ratios): their group runs
+ * every 5 minutes, first at an offset of up to 5 minutes, so they cannot exist within this test's
+ * 20 seconds; a panel is not required to show them here (alerts/recording-rules.ts is tested under
+ * promtool instead).
+ */
+const FROM_RECORDED_INCREASES: ReadonlySet<string> = (() => {
+  const groups = ruleGroups({ ...DEFAULT_RULES_OPTIONS, slo: configSchema.parse({}).slo }).groups;
+  const recorded = (groups.find((group) => group.name === INCREASE_GROUP)?.rules ?? []).flatMap((rule) => ("record" in rule ? [rule.record] : []));
+  return new Set(groups.flatMap((group) => group.rules).flatMap((rule) => ("record" in rule && recorded.some((name) => rule.expr.includes(name)) ? [rule.record] : [])));
+})();
 
 /** Panels the agent alone must fill (by dashboard uid and title). */
 const CORE_PANELS: Readonly<Record<string, readonly string[]>> = {
@@ -130,7 +143,7 @@ describe.each(dashboards.map((d) => [d.title, d] as const))("%s on a live agent 
         expect(result.error, `${panel.title}: ${expr}`).toBeUndefined();
         expect(result.status).toBe("success");
         series += result.data?.result.length ?? 0;
-        for (const [name] of target.expr.matchAll(/\b(?:[a-z]+:)?inferwatch_[a-z0-9_:]+/g)) if (!names.has(name)) hasAllSeries = false;
+        for (const [name] of target.expr.matchAll(/\b(?:[a-z]+:)?inferwatch_[a-z0-9_:]+/g)) if (!names.has(name) && !FROM_RECORDED_INCREASES.has(name)) hasAllSeries = false;
       }
       if (series === 0) empty.push(panel.title);
       if (hasAllSeries) expected.push(panel.title);

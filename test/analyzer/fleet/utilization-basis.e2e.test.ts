@@ -48,7 +48,7 @@ it("gives SM activity where the GPUs report it, busy time on the A100 and no fig
     clock += 60_000;
   }
   clock -= 60_000;
-  const snapshot = await assembleFleetSnapshot(store, clock, poolResolver([]), {}, "sm");
+  const snapshot = await assembleFleetSnapshot(store, clock, poolResolver([]), {}, { basis: "sm" });
   const gpus = snapshot.nodes.flatMap((node) => node.gpus).sort((a, b) => a.index - b.index);
   expect(gpus.map((g) => [g.index, g.utilizationBasis])).toEqual([[0, "sm"], [1, "busy"], [2, "sm"], [3, "unknown"]]);
   expect(gpus[0]?.utilizationRatio).toBeCloseTo(0.3, 9);

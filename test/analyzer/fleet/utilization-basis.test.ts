@@ -68,7 +68,7 @@ describe("fleet figures on a basis", () => {
   it("uses SM activity where reported, falls back to busy time on the A100, and leaves the MIG A100 unknown, saying so", async () => {
     const s = store();
     const atMs = T0 + 3_600_000;
-    const snapshot = await assembleFleetSnapshot(s, atMs, poolResolver([]), {}, "sm");
+    const snapshot = await assembleFleetSnapshot(s, atMs, poolResolver([]), {}, { basis: "sm" });
     const gpus = snapshot.nodes[0]?.gpus.map((g) => [g.uuid, g.utilizationRatio, g.utilizationBasis]);
     expect(gpus).toEqual([["GPU-0", 0.3, "sm"], ["GPU-1", 0.6, "busy"], ["GPU-2", 0.3, "sm"], ["GPU-3", null, "unknown"]]);
     const fleet = await evaluateFleet(s, snapshot, { atMs, targetRatio: 0.6, prices: {}, basis: "sm" });
@@ -83,7 +83,7 @@ describe("fleet figures on a basis", () => {
   it("reads busy time only on the busy basis: the MIG GPUs are unknown, not idle", async () => {
     const s = store();
     const atMs = T0 + 3_600_000;
-    const snapshot = await assembleFleetSnapshot(s, atMs, poolResolver([]), {}, "busy");
+    const snapshot = await assembleFleetSnapshot(s, atMs, poolResolver([]), {}, { basis: "busy" });
     expect(snapshot.nodes[0]?.gpus.map((g) => g.utilizationRatio)).toEqual([0.9, 0.6, null, null]);
     const fleet = await evaluateFleet(s, snapshot, { atMs, targetRatio: 0.6, prices: {}, basis: "busy" });
     expect(fleet.utilization.hour.pools[0]).toMatchObject({ basis: "busy", gpus: 2 });
@@ -93,7 +93,7 @@ describe("fleet figures on a basis", () => {
 
   it("has the planner take a GPU without a figure as fully busy: its replica weighs the whole GPU, nothing stays idle there", async () => {
     const s = store();
-    const snapshot = await assembleFleetSnapshot(s, T0 + 3_600_000, poolResolver([]), {}, "busy");
+    const snapshot = await assembleFleetSnapshot(s, T0 + 3_600_000, poolResolver([]), {}, { basis: "busy" });
     const withReplica = {
       ...snapshot,
       replicas: [{

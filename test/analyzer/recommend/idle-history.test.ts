@@ -74,7 +74,10 @@ describe("loadIdleHistory against the memory store", () => {
   });
 
   it("wraps a failing store's error with what it was reading", async () => {
-    const failing = { kind: "prometheus" as const, queryCount: 0, increase: async () => [], latest: async () => [], range: async () => Promise.reject(new Error("connection refused")) };
+    const failing = {
+      kind: "prometheus" as const, queryCount: 0, increase: async () => [], latest: async () => [], range: async () => Promise.reject(new Error("connection refused")),
+      increaseRange: async () => [], overTime: async () => [], overTimeRange: async () => [], hasSeries: async () => new Set<string>(),
+    };
     await expect(loadIdleHistory(failing, AT, 7, BUCKET)).rejects.toThrow(/idle history: range of inferwatch_llm_requests_total over 7 days/);
   });
 });

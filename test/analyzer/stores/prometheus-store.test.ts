@@ -76,7 +76,7 @@ describe("against a recorded-response server", () => {
     expect(request?.headers["content-type"]).toBe("application/x-www-form-urlencoded");
     expect(request?.headers["authorization"]).toBe(`Basic ${Buffer.from("reader:s3cret").toString("base64")}`);
     expect(request?.headers["x-scope-orgid"]).toBe("tenant-1");
-    expect(Object.fromEntries(request?.body ?? [])).toEqual({ query: "sum by (model) (increase(inferwatch_llm_request_duration_seconds_count[3600s]))", time: "1709251200.000" });
+    expect(Object.fromEntries(request?.body ?? [])).toEqual({ query: "sum by (model) (increase(inferwatch_llm_request_duration_seconds_count[3600s]))", time: "1709251200.000", timeout: "2s" });
     expect(store.queryCount).toBe(1);
   });
 
@@ -89,7 +89,7 @@ describe("against a recorded-response server", () => {
     expect(rows[0]?.samples[1]?.atMs).toBe(1_709_251_260_500);
     expect(rows[0]?.samples[1]?.value).toBeNaN();
     expect(requests[0]?.path).toBe("/api/v1/query_range");
-    expect(Object.fromEntries(requests[0]?.body ?? [])).toEqual({ query: "g", start: "1709251200.000", end: "1709251260.500", step: "60.5" });
+    expect(Object.fromEntries(requests[0]?.body ?? [])).toEqual({ query: "g", start: "1709251200.000", end: "1709251260.500", step: "60.5", timeout: "2s" });
   });
 
   it.each<[string, (response: ServerResponse) => void, RegExp]>([

@@ -45,11 +45,14 @@ import {
   RESET,
   START_MS,
   feedMemoryStore,
+  recordedIncreases,
+  recordedOpenMetricsLines,
   sampleMs,
   sloScenario,
   toOpenMetrics,
   type IntervalCounts,
 } from "../../fixtures/slo-scenario.js";
+import { recordedName } from "../../../analyzer/slo/slo-counts.js";
 import { evaluateSlos } from "../../../analyzer/slo/evaluate.js";
 import { DEFAULT_SLO_CONFIG } from "../../../analyzer/slo/spec.js";
 import { evaluateLatencySlos, evaluationWindowsMs, PERIOD_MS, type LatencySlo, type SloEvaluation } from "../../fixtures/store-slo-eval.js";
@@ -78,13 +81,19 @@ const evaluations = new Map<string, Evaluations>();
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), "inferwatch-contract-"));
   const scenario = sloScenario();
-  await createBlocksFromOpenMetrics(toOpenMetrics(scenario), dataDir);
+  // Every store also holds the recorded 5-minute increases, as a Prometheus running `inferwatch rules` would.
+  const recorded = recordedIncreases(scenario, { bucket: recordedName("latencyBuckets"), count: recordedName("latencyCount"), requests: recordedName("requests") });
+  await createBlocksFromOpenMetrics(toOpenMetrics(scenario).replace(/# EOF\n?$/, `${recordedOpenMetricsLines(recorded)}# EOF\n`), dataDir);
   prometheus = await startPrometheus({ dataDir });
   promStore = createPrometheusStore({ url: prometheus.url, timeoutMs: 20_000 });
   memoryStore = new MemoryStore();
   feedMemoryStore(memoryStore, scenario);
+  for (const series of recorded) series.values.forEach((value, k) => void (Number.isNaN(value) || memoryStore.ingest(series.name, series.labels, value, sampleMs(k))));
   influxd = await startInfluxd();
-  await influxd.write("inferwatch", scenario.series.flatMap((series) => Array.from(series.values, (value, k) => ({ measurement: series.name, tags: series.labels, value, timestampMs: sampleMs(k) }))));
+  await influxd.write("inferwatch", [
+    ...scenario.series.flatMap((series) => Array.from(series.values, (value, k) => ({ measurement: series.name, tags: series.labels, value, timestampMs: sampleMs(k) }))),
+    ...recorded.flatMap((series) => series.values.flatMap((value, k) => (Number.isNaN(value) ? [] : [{ measurement: series.name, tags: series.labels, value, timestampMs: sampleMs(k) }]))),
+  ]);
   influxStore = createInfluxStore({ url: `${influxd.url}?db=inferwatch`, timeoutMs: 20_000 });
   for (const [name, atMs] of Object.entries(AT)) {
     evaluations.set(name, {
@@ -213,10 +222,13 @@ describe("one recorded scenario, three stores, the same answers", () => {
     expect((count?.values[k + 12] as number) - (count?.values[k - 12] as number)).toBeLessThan(hand.total);
   });
 
-  it.each(Object.keys(AT))("the analyzer's own evaluation (%s) gives every latency SLO the hand-computed burn rates and budget, on every store", async (name) => {
+  it.each(Object.keys(AT).flatMap((name) => (["recorded", "raw"] as const).map((source) => [name, source] as const)))("the analyzer's own evaluation (%s, long windows %s) gives every latency SLO the hand-computed burn rates and budget, on every store", async (name, source) => {
     const atMs = AT[name as keyof typeof AT];
     for (const store of [promStore, memoryStore, influxStore]) {
-      const evaluation = await evaluateSlos(store, DEFAULT_SLO_CONFIG, atMs);
+      // Detected: the stores hold the recordings, so the long windows are summed from them; forced raw: from the counters.
+      const evaluation = await evaluateSlos(store, DEFAULT_SLO_CONFIG, atMs, source === "raw" ? { sources: {} } : {});
+      expect(evaluation.sources.latencyBuckets ?? "raw", `${store.kind} source`).toBe(source);
+      expect(evaluation.sources.queueBuckets ?? "raw").toBe("raw");
       for (const slo of SLOS) {
         const status = evaluation.slos.find((s) => s.id === slo.id);
         expect(status?.models).toEqual([slo.model]);
