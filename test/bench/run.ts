@@ -1,8 +1,11 @@
 /**
  * `npm run bench`: every benchmark, printed as Markdown tables. Set BENCH_ONLY to a comma list of
- * sections (nvml, rss, decode, ingest, fleet, slo, recommend, report, security) to run some, and BENCH_RSS_MINUTES to shorten the memory run.
+ * sections (nvml, footprint, rss, decode, ingest, fleet, slo, recommend, report, security) to run some, BENCH_RSS_MINUTES to shorten
+ * the memory run, and BENCH_FOOTPRINT_MINUTES / BENCH_FOOTPRINT_CPU_SECONDS / BENCH_FOOTPRINT_SPANS for the footprint
+ * measured from outside (test/bench/footprint-bench.ts; the issue's run is BENCH_FOOTPRINT_MINUTES=10).
  */
 import { benchFleet } from "./fleet-bench.js";
+import { benchFootprint } from "./footprint-bench.js";
 import { benchNvml } from "./nvml-bench.js";
 import { benchOtlpDecode } from "./otlp-decode-bench.js";
 import { benchOtlpIngest } from "./otlp-ingest-bench.js";
@@ -18,7 +21,8 @@ import { configSchema } from "../../common/config/schema.js";
 
 const SECTIONS: Record<string, { title: string; run: () => Promise<BenchRow[]> }> = {
   nvml: { title: "NVML sampling and /metrics (issue: agent foundation)", run: benchNvml },
-  rss: { title: "Agent memory (issue: agent foundation)", run: () => benchRss() },
+  footprint: { title: "Agent footprint measured from outside: CPU per sample, event-loop delay, RSS (issue: the agent's footprint)", run: () => benchFootprint() },
+  rss: { title: "Agent memory (issue: agent foundation; target from the issue on the agent's footprint)", run: () => benchRss() },
   decode: { title: "OTLP decoding (issue: runtime spans)", run: async () => (await benchOtlpDecode()).rows.map((row) => ({ name: row.name, value: row.value })) },
   ingest: { title: "OTLP ingest through the real span pipeline (issue: runtime spans)", run: () => benchOtlpIngest({ consumerFactory: realPipeline }) },
   fleet: { title: "Fragmentation (issue: analyzer)", run: () => benchFleet() },
