@@ -18,13 +18,15 @@
  *   `/healthz` every 20 ms, this process's own largest delay as a control (what the machine's
  *   scheduler costs any Node process), the load, and the RSS at the end.
  */
+import { spawn, type ChildProcess } from "node:child_process";
 import { Agent as HttpAgent } from "node:http";
+import { fileURLToPath } from "node:url";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import koffi from "koffi";
-import { loadNvmlLibrary } from "../../agent/nvml/nvml-library.js";
+import { loadNvmlLibrary, type NativeFunction, type NvmlFunctionName, type NvmlLibrary } from "../../agent/nvml/nvml-library.js";
 import { NvmlReader } from "../../agent/nvml/nvml-reader.js";
 import { METRICS } from "../../common/conventions.js";
 import { scrapeUntil, startAgentProcess, type AgentProcess } from "../fixtures/agent-process.js";
@@ -35,6 +37,7 @@ import { encodeSpanBatch, postSpans } from "../reliability/span-load.js";
 import { buildFakeNvml } from "../setup/build-fake-nvml.js";
 import { eightGpuScenario } from "./nvml-bench.js";
 import { clockTicksPerSecond, processCpuSeconds, rssMiB, threadCpuSeconds, threadDelta } from "./proc-stat.js";
+import { RUNGS, type Rung } from "./round-cost-probe.js";
 import type { BenchRow } from "./table.js";
 
 /** What to run; every field has an environment variable. */
@@ -61,6 +64,7 @@ export async function benchFootprint(options: FootprintOptions = footprintOption
   const load0 = loadavg()[0] ?? 0;
   const cpu = await marginalCpu(libs.full, options.cpuSeconds);
   const floor = await koffiFloor(libs.full);
+  const ladder = await roundCostLadder(libs.full, options.cpuSeconds);
   const loaded = await underLoad(libs.full, options);
   const load1 = loadavg()[0] ?? 0;
   const cores = availableParallelism();
@@ -73,9 +77,11 @@ export async function benchFootprint(options: FootprintOptions = footprintOption
       value: `${perSampleUs.toFixed(0)} µs`, target: "< 300 µs", isMet: perSampleUs < 300,
     },
     { name: `  of which, by thread (/proc/<pid>/task): ${threads.map(([name, us]) => `${name} ${us.toFixed(0)} µs`).join("; ")}`, value: "" },
-    { name: `koffi floor: the round's ${floor.calls} NVML calls as calls to a no-op C function, CPU`, value: `${floor.floorUs.toFixed(1)} µs` },
+    { name: `koffi floor: the round's ${floor.calls} NVML calls (same functions, same arguments) straight through koffi, CPU`, value: `${floor.floorUs.toFixed(1)} µs` },
+    { name: `  the same number of calls to a no-op C function (the FFI alone)`, value: `${floor.noopUs.toFixed(1)} µs` },
     { name: "marginal CPU per sample ÷ koffi floor", value: `${ratio.toFixed(0)}×`, target: "≤ 25×", isMet: ratio <= 25 },
-    { name: "the same round in-process (NvmlReader.sample(), one thread, no hand-off), CPU", value: `${floor.readerUs.toFixed(1)} µs` },
+    { name: "the same round in-process (NvmlReader.sample(), one thread, no hand-off, run back to back), CPU", value: `${floor.readerUs.toFixed(1)} µs` },
+    ...ladderRows(ladder, perSampleUs),
     {
       name: `largest event-loop delay the agent reported (monitorEventLoopDelay) over ${options.minutes} min: 1 s sampling, 8 GPUs × 10 processes, host metrics and pods on, ${options.spansPerSecond} spans/s`,
       value: `${(loaded.eventLoopMaxSeconds * 1000).toFixed(1)} ms`, target: "< 20 ms", isMet: loaded.eventLoopMaxSeconds < 0.02,
@@ -88,7 +94,27 @@ export async function benchFootprint(options: FootprintOptions = footprintOption
   ];
 }
 
-interface MarginalCpu {
+/** What each rung of the ladder adds to a round, and the agent's whole round after the last rung. */
+function ladderRows(ladder: ReadonlyMap<Rung, number>, agentUs: number): BenchRow[] {
+  const what: Record<Rung, string> = {
+    timer: "a timer firing every round",
+    hop: "+ waking the sampling thread and waiting for its answer (shared-memory hand-off)",
+    calls: "+ the round's NVML calls straight through koffi on that thread",
+    reader: "+ the reader's round instead (NvmlReader.sample(): the field readers, their objects, JSON answer)",
+    convert: "+ decoding the answer and converting it on the main thread (toGpuSamples)",
+  };
+  let previous = 0;
+  const rows: BenchRow[] = RUNGS.map((rung) => {
+    const us = ladder.get(rung) ?? Number.NaN;
+    const row = { name: `round-cost ladder, measured like the agent (two processes, /proc/<pid>/stat): ${what[rung]}`, value: `${us.toFixed(0)} µs (step ${(us - previous).toFixed(0)} µs)` };
+    previous = us;
+    return row;
+  });
+  rows.push({ name: "round-cost ladder: + the rest of the agent's round (sampler, collector, pod and XID bookkeeping)", value: `step ${(agentUs - previous).toFixed(0)} µs` });
+  return rows;
+}
+
+export interface MarginalCpu {
   readonly perSampleSeconds: number;
   /** Microseconds per extra sample, by thread name. */
   readonly perSampleByThread: ReadonlyMap<string, number>;
@@ -100,7 +126,7 @@ async function gpuRuns(agent: AgentProcess): Promise<number> {
 }
 
 /** Two agents on the same scenario at 100 ms and 1 s; their CPU difference per extra round. */
-async function marginalCpu(library: string, seconds: number): Promise<MarginalCpu> {
+export async function marginalCpu(library: string, seconds: number): Promise<MarginalCpu> {
   const ticks = await clockTicksPerSecond();
   const file = await scenarioFile(THREE_GPUS);
   const common = ["--nvml-library", library, "--host-metrics", "false", "--pods", "false"];
@@ -133,34 +159,121 @@ async function marginalCpu(library: string, seconds: number): Promise<MarginalCp
   }
 }
 
-/** The round's call count through koffi to a no-op, and the in-process reader's round, CPU µs. */
-async function koffiFloor(library: string): Promise<{ calls: number; floorUs: number; readerUs: number }> {
+/** A library whose functions record each call (function and arguments) while `isRecording`. */
+function recording(lib: NvmlLibrary): { lib: NvmlLibrary; calls: [NativeFunction, unknown[]][]; setRecording(on: boolean): void } {
+  const calls: [NativeFunction, unknown[]][] = [];
+  let isRecording = false;
+  const fn: { [K in NvmlFunctionName]?: NativeFunction } = {};
+  for (const [name, native] of Object.entries(lib.fn)) {
+    fn[name as NvmlFunctionName] = (...args: unknown[]) => {
+      if (isRecording) calls.push([native, args]);
+      return native(...args);
+    };
+  }
+  return { lib: { ...lib, fn }, calls, setRecording: (on) => void (isRecording = on) };
+}
+
+/**
+ * The koffi floor: one round's NVML calls — the same functions with the same arguments, recorded
+ * from a round of the reader — made straight through koffi, without the reader around them; also
+ * the same number of calls to a C function that does nothing, and the reader's own round. CPU µs.
+ */
+export async function koffiFloor(library: string): Promise<{ calls: number; floorUs: number; noopUs: number; readerUs: number }> {
   const file = await scenarioFile(THREE_GPUS);
   const previous = process.env["FAKE_NVML_SCENARIO"];
   process.env["FAKE_NVML_SCENARIO"] = file.path;
-  const reader = new NvmlReader(loadNvmlLibrary(library), { maxBackoffMs: 60_000 });
+  const recorder = recording(loadNvmlLibrary(library));
+  const reader = new NvmlReader(recorder.lib, { maxBackoffMs: 60_000 });
   try {
     reader.open();
-    let calls = 0;
-    for (let i = 0; i < 500; i++) calls = reader.sample().calls;
+    for (let i = 0; i < 500; i++) reader.sample();
+    recorder.setRecording(true);
+    const calls = reader.sample().calls;
+    recorder.setRecording(false);
     const rounds = 5_000;
     const cpuPerRound = (fn: () => void): number => {
+      for (let i = 0; i < 500; i++) fn();
       const before = process.cpuUsage();
       for (let i = 0; i < rounds; i++) fn();
       const spent = process.cpuUsage(before);
       return (spent.user + spent.system) / rounds;
     };
-    const readerUs = cpuPerRound(() => void reader.sample());
-    const noop = koffi.load(library).func("int fake_nvml_noop(void)") as () => number;
-    cpuPerRound(() => noop());
+    const recorded = recorder.calls;
     const floorUs = cpuPerRound(() => {
+      for (const [native, args] of recorded) native(...args);
+    });
+    const noop = koffi.load(library).func("int fake_nvml_noop(void)") as () => number;
+    const noopUs = cpuPerRound(() => {
       for (let c = 0; c < calls; c++) noop();
     });
-    return { calls, floorUs, readerUs };
+    const readerUs = cpuPerRound(() => void reader.sample());
+    return { calls, floorUs, noopUs, readerUs };
   } finally {
     reader.close();
     if (previous === undefined) delete process.env["FAKE_NVML_SCENARIO"];
     else process.env["FAKE_NVML_SCENARIO"] = previous;
+  }
+}
+
+/** A running probe and how to ask it for its rounds. */
+interface Probe {
+  readonly child: ChildProcess;
+  rounds(): Promise<number>;
+}
+
+function startProbe(rung: Rung, intervalMs: number, library: string, scenario: string): Probe {
+  const child = spawn(process.execPath, [fileURLToPath(new URL("./round-cost-probe.js", import.meta.url)), rung, String(intervalMs), library], {
+    env: { PATH: process.env["PATH"] ?? "", FAKE_NVML_SCENARIO: scenario },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const lines: ((line: string) => void)[] = [];
+  let buffered = "";
+  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+    buffered += chunk;
+    for (let at = buffered.indexOf("\n"); at >= 0; at = buffered.indexOf("\n")) {
+      lines.shift()?.(buffered.slice(0, at));
+      buffered = buffered.slice(at + 1);
+    }
+  });
+  return {
+    child,
+    // A probe that died or does not answer within 5 s gives NaN rather than holding the benchmark.
+    rounds: () => new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(Number.NaN), 5_000);
+      lines.push((line) => {
+        clearTimeout(timer);
+        resolve(Number(line));
+      });
+      child.kill("SIGUSR2");
+    }),
+  };
+}
+
+/**
+ * The round-cost ladder: each rung (round-cost-probe.ts) as two processes at 100 ms and 1 s, all
+ * at once over the same `seconds`, and the marginal CPU per round of each, like the agent's. The
+ * step between two rungs is what that part of a round costs the whole process.
+ */
+export async function roundCostLadder(library: string, seconds: number): Promise<Map<Rung, number>> {
+  const ticks = await clockTicksPerSecond();
+  const file = await scenarioFile(THREE_GPUS);
+  const probes = RUNGS.map((rung) => ({ rung, fast: startProbe(rung, 100, library, file.path), slow: startProbe(rung, 1000, library, file.path) }));
+  try {
+    await sleep(8_000);
+    const read = async (probe: Probe) => ({ rounds: await probe.rounds(), cpu: await processCpuSeconds(probe.child.pid as number, ticks) });
+    const before = await Promise.all(probes.map(async (p) => ({ fast: await read(p.fast), slow: await read(p.slow) })));
+    await sleep(seconds * 1000);
+    const after = await Promise.all(probes.map(async (p) => ({ fast: await read(p.fast), slow: await read(p.slow) })));
+    const perRound = new Map<Rung, number>();
+    probes.forEach((probe, i) => {
+      const [b, a] = [before[i], after[i]];
+      if (!b || !a) return;
+      const extra = (a.fast.rounds - b.fast.rounds) - (a.slow.rounds - b.slow.rounds);
+      perRound.set(probe.rung, (((a.fast.cpu - b.fast.cpu) - (a.slow.cpu - b.slow.cpu)) / extra) * 1e6);
+    });
+    return perRound;
+  } finally {
+    for (const probe of probes) for (const p of [probe.fast, probe.slow]) p.child.kill("SIGTERM");
   }
 }
 
