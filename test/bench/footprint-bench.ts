@@ -37,7 +37,7 @@ import { encodeSpanBatch, postSpans } from "../reliability/span-load.js";
 import { buildFakeNvml } from "../setup/build-fake-nvml.js";
 import { eightGpuScenario } from "./nvml-bench.js";
 import { clockTicksPerSecond, processCpuSeconds, rssMiB, threadCpuSeconds, threadDelta } from "./proc-stat.js";
-import { RUNGS, type Rung } from "./round-cost-probe.js";
+import { PROBES, RUNGS, type Rung } from "./round-cost-probe.js";
 import type { BenchRow } from "./table.js";
 
 /** What to run; every field has an environment variable. */
@@ -96,7 +96,7 @@ export async function benchFootprint(options: FootprintOptions = footprintOption
 
 /** What each rung of the ladder adds to a round, and the agent's whole round after the last rung. */
 function ladderRows(ladder: ReadonlyMap<Rung, number>, agentUs: number): BenchRow[] {
-  const what: Record<Rung, string> = {
+  const what: Record<(typeof RUNGS)[number], string> = {
     timer: "a timer firing every round",
     hop: "+ waking the sampling thread and waiting for its answer (shared-memory hand-off)",
     calls: "+ the round's NVML calls straight through koffi on that thread",
@@ -111,6 +111,7 @@ function ladderRows(ladder: ReadonlyMap<Rung, number>, agentUs: number): BenchRo
     return row;
   });
   rows.push({ name: "round-cost ladder: + the rest of the agent's round (sampler, collector, pod and XID bookkeeping)", value: `step ${(agentUs - previous).toFixed(0)} µs` });
+  rows.push({ name: "beside the ladder: the hop done with a MessagePort round trip instead (the hand-off before shared memory)", value: `${(ladder.get("message") ?? Number.NaN).toFixed(0)} µs` });
   return rows;
 }
 
@@ -257,7 +258,7 @@ function startProbe(rung: Rung, intervalMs: number, library: string, scenario: s
 export async function roundCostLadder(library: string, seconds: number): Promise<Map<Rung, number>> {
   const ticks = await clockTicksPerSecond();
   const file = await scenarioFile(THREE_GPUS);
-  const probes = RUNGS.map((rung) => ({ rung, fast: startProbe(rung, 100, library, file.path), slow: startProbe(rung, 1000, library, file.path) }));
+  const probes = PROBES.map((rung) => ({ rung, fast: startProbe(rung, 100, library, file.path), slow: startProbe(rung, 1000, library, file.path) }));
   try {
     await sleep(8_000);
     const read = async (probe: Probe) => ({ rounds: await probe.rounds(), cpu: await processCpuSeconds(probe.child.pid as number, ticks) });

@@ -12,6 +12,8 @@
  * - `reader`: and instead the sampling thread runs the reader's round (NvmlReader.sample()) and
  *   writes it as the hand-off's JSON answer.
  * - `convert`: and the main thread decodes the answer and converts it (toGpuSamples).
+ * - `message`: beside the ladder, `hop` done with a MessagePort round trip (postMessage both ways,
+ *   as the hand-off was before it moved to shared memory), for comparison.
  *
  * On SIGUSR2 it prints the rounds done so far (one line); it stops on SIGTERM.
  */
@@ -24,7 +26,9 @@ import type { NvmlSampleRaw } from "../../agent/nvml/types.js";
 
 /** The rungs, cheapest first. */
 export const RUNGS = ["timer", "hop", "calls", "reader", "convert"] as const;
-export type Rung = (typeof RUNGS)[number];
+/** Every probe: the ladder's rungs and the message-passing hop beside them. */
+export const PROBES = [...RUNGS, "message"] as const;
+export type Rung = (typeof PROBES)[number];
 
 /** The sampling thread of the probe: blocks in Atomics.wait like the agent's and does its rung's work. */
 const THREAD_SOURCE = `
@@ -63,12 +67,15 @@ const payload = Buffer.from(workerData.payload);
 })();`;
 
 function isRung(value: string | undefined): value is Rung {
-  return RUNGS.some((rung) => rung === value);
+  return PROBES.some((rung) => rung === value);
 }
+
+/** The sampling thread of the `message` probe: answers every message with the same message. */
+const ECHO_SOURCE = `const { parentPort } = require("node:worker_threads"); parentPort.on("message", (m) => parentPort.postMessage(m));`;
 
 async function main(): Promise<void> {
   const [rungArg, intervalArg, library = ""] = process.argv.slice(2);
-  if (!isRung(rungArg)) throw new Error(`rung must be one of ${RUNGS.join(", ")}`);
+  if (!isRung(rungArg)) throw new Error(`rung must be one of ${PROBES.join(", ")}`);
   const rung = rungArg;
   const intervalMs = Number(intervalArg);
   const control = new Int32Array(new SharedArrayBuffer(CONTROL_BYTES));
@@ -78,7 +85,8 @@ async function main(): Promise<void> {
     reader: new URL("../../agent/nvml/nvml-reader.js", import.meta.url).href,
     protocol: new URL("../../agent/nvml/nvml-worker-protocol.js", import.meta.url).href,
   };
-  if (rung !== "timer") {
+  const echo = rung === "message" ? new Worker(ECHO_SOURCE, { eval: true }) : undefined;
+  if (rung !== "timer" && rung !== "message") {
     // Kept referenced: a pending Atomics.waitAsync alone does not keep the event loop alive.
     new Worker(THREAD_SOURCE, { eval: true, workerData: { control: control.buffer, payload: payload.buffer, rung, library, modules } });
   }
@@ -86,7 +94,12 @@ async function main(): Promise<void> {
   let rounds = 0;
   let kept: unknown;
   const round = async (): Promise<void> => {
-    if (rung !== "timer") {
+    if (echo) {
+      await new Promise((resolve) => {
+        echo.once("message", resolve);
+        echo.postMessage({ id: ++seq, op: "sample" });
+      });
+    } else if (rung !== "timer") {
       const before = Atomics.load(control, SLOT.done);
       Atomics.store(control, SLOT.request, ++seq);
       Atomics.notify(control, SLOT.request);
