@@ -36,7 +36,7 @@ import { gpu, scenarioFile, type ScenarioSettings } from "../fixtures/nvml-scena
 import { encodeSpanBatch, postSpans } from "../reliability/span-load.js";
 import { buildFakeNvml } from "../setup/build-fake-nvml.js";
 import { eightGpuScenario } from "./nvml-bench.js";
-import { clockTicksPerSecond, processCpuSeconds, rssMiB, threadCpuSeconds, threadDelta } from "./proc-stat.js";
+import { clockTicksPerSecond, processCpuSeconds, residentMiB, rssMiB, threadCpuSeconds, threadDelta } from "./proc-stat.js";
 import { PROBES, RUNGS, type Rung } from "./round-cost-probe.js";
 import type { BenchRow } from "./table.js";
 
@@ -89,7 +89,7 @@ export async function benchFootprint(options: FootprintOptions = footprintOption
     { name: "slowest /healthz answer, polled every 20 ms over the same run", value: `${loaded.healthzMaxMs.toFixed(1)} ms (p99 ${loaded.healthzP99Ms.toFixed(1)} ms)` },
     { name: "control: largest event-loop delay of this (the benchmark's) process over the same run", value: `${(loaded.controlMaxSeconds * 1000).toFixed(1)} ms` },
     { name: `agent CPU over the loaded run (${options.spansPerSecond} spans/s)`, value: `${(loaded.cpuShare * 100).toFixed(1)} % of a core` },
-    { name: `agent RSS after ${options.minutes} min of the loaded run (peak)`, value: `${loaded.rssEndMiB.toFixed(1)} MiB (${loaded.rssPeakMiB.toFixed(1)})` },
+    { name: `agent RSS after ${options.minutes} min of the loaded run (peak; anonymous part at the end)`, value: `${loaded.rssEndMiB.toFixed(1)} MiB (${loaded.rssPeakMiB.toFixed(1)}; ${loaded.anonEndMiB.toFixed(1)})` },
     { name: "machine: 1-minute load average at start … end, cores", value: `${load0.toFixed(2)} … ${load1.toFixed(2)}, ${cores}` },
   ];
 }
@@ -286,6 +286,7 @@ interface LoadedRun {
   readonly cpuShare: number;
   readonly rssEndMiB: number;
   readonly rssPeakMiB: number;
+  readonly anonEndMiB: number;
 }
 
 /** Pods holding every GPU of the 8-GPU scenario, each process in its pod's cgroup. */
@@ -361,10 +362,11 @@ async function underLoad(library: string, options: FootprintOptions): Promise<Lo
       await poller;
     }
     const cpuShare = ((await processCpuSeconds(pid, ticks)) - cpu0) / ((Date.now() - started) / 1000);
-    const rssEndMiB = await rssMiB(pid);
+    const resident = await residentMiB(pid);
+    const rssEndMiB = resident.rss;
     const sorted = [...healthz].sort((a, b) => a - b);
     return {
-      eventLoopMaxSeconds, controlMaxSeconds: control.max / 1e9, cpuShare, rssEndMiB, rssPeakMiB: Math.max(rssPeakMiB, rssEndMiB),
+      eventLoopMaxSeconds, controlMaxSeconds: control.max / 1e9, cpuShare, rssEndMiB, rssPeakMiB: Math.max(rssPeakMiB, rssEndMiB), anonEndMiB: resident.anon,
       healthzMaxMs: sorted.at(-1) ?? Number.NaN, healthzP99Ms: sorted[Math.floor(sorted.length * 0.99)] ?? Number.NaN,
     };
   } finally {

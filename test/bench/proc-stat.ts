@@ -51,8 +51,17 @@ export async function threadCpuSeconds(pid: number, ticksPerSecond: number): Pro
 
 /** Resident memory, MiB. */
 export async function rssMiB(pid: number): Promise<number> {
+  return (await residentMiB(pid)).rss;
+}
+
+/**
+ * Resident memory, MiB, and its two parts: anonymous (heaps, stacks: what only exiting frees) and
+ * file-backed (mostly the node binary's own pages, which the kernel can drop and read again).
+ */
+export async function residentMiB(pid: number): Promise<{ rss: number; anon: number; file: number }> {
   const status = await readFile(`/proc/${pid}/status`, "utf8");
-  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1]) / 1024;
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1]);
+  return { rss: kib("VmRSS") / 1024, anon: kib("RssAnon") / 1024, file: kib("RssFile") / 1024 };
 }
 
 /** Thread CPU seconds spent between two readings, by thread. */
