@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every benchmark, printed as Markdown tables. Set BENCH_ONLY to a comma list of
  * sections (nvml, footprint, rss, decode, ingest, fleet, slo, recommend, report, security) to run some, BENCH_RSS_MINUTES to shorten
- * the memory run, and BENCH_FOOTPRINT_MINUTES / BENCH_FOOTPRINT_CPU_SECONDS / BENCH_FOOTPRINT_SPANS for the footprint
+ * the memory run (BENCH_AGENT_NODE_OPTIONS: the agent's NODE_OPTIONS there), and BENCH_FOOTPRINT_MINUTES / BENCH_FOOTPRINT_CPU_SECONDS / BENCH_FOOTPRINT_SPANS for the footprint
  * measured from outside (test/bench/footprint-bench.ts; the issue's run is BENCH_FOOTPRINT_MINUTES=10).
  */
 import { benchFleet } from "./fleet-bench.js";
