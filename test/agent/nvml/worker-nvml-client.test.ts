@@ -54,18 +54,19 @@ describe("WorkerNvmlClient", () => {
 
   it("times out a hung nvmlInit, refuses calls while it runs without starting a second thread, and is free again when it returns", async () => {
     const settings = { gpus: [gpu(0)] };
-    const { client: c, file } = await clientFor({ ...settings, init_delay_ms: 1_500 }, { init: 200 });
+    // The deadline covers starting the thread too: 2 s leaves room for that on a loaded machine, the driver hangs 5 s.
+    const { client: c, file } = await clientFor({ ...settings, init_delay_ms: 5_000 }, { init: 2_000 });
     await expect(c.open()).rejects.toBeInstanceOf(NvmlTimeoutError);
     expect(c.hasStuckCall()).toBe(true);
     await expect(c.open()).rejects.toThrow(/a previous call is still running/);
     await expect(c.sample()).rejects.toBeInstanceOf(NvmlTimeoutError);
     // The driver answers late: nothing is sent back, the shared answer slot says so.
-    await waitFor(() => !c.hasStuckCall(), 10_000);
+    await waitFor(() => !c.hasStuckCall(), 15_000);
     await file.write(settings);
     const info = await c.open();
     expect(info.deviceCount).toBe(1);
     expect((await c.sample()).gpus[0]?.utilizationGpuPercent).toBe(50);
-  });
+  }, 30_000);
 
   it("reports a library that cannot be loaded as an error, not a timeout, and can open again", async () => {
     const { client: c } = await clientFor({ gpus: [gpu(0)] });
