@@ -2,14 +2,16 @@
  * The hand-off between the main thread and the NVML sampling thread: shared memory and futexes
  * instead of messages. A request is an op code and a sequence number stored into a shared control
  * block and a notify; the sampling thread, blocked in Atomics.wait with no event loop turning,
- * answers in place — a status and a JSON payload in a shared buffer — and notifies back; the main
+ * answers in place — a status and a serialized payload in a shared buffer — and notifies back; the main
  * thread awaits that with Atomics.waitAsync, whose timeout is the request's deadline. Per round
  * this costs one wake-up of each thread and no MessagePort, structured clone or timer: measured by
  * the footprint benchmark (test/bench/footprint-bench.ts).
  *
- * The payload is JSON: NvmlSystemInfo and NvmlSampleRaw are plain data of numbers, strings,
- * booleans, null and arrays, and fields that are absent stay absent (JSON drops undefined).
+ * The payload is written with V8's serializer, the structured-clone algorithm postMessage uses, so
+ * an answer arrives exactly as the sampling thread built it (NaN, infinities and undefined
+ * included), whatever fields the raw types grow.
  */
+import { deserialize, serialize } from "node:v8";
 import type { NvmlSampleRaw, NvmlSystemInfo } from "./types.js";
 
 /** Int32 slots of the control block. */
@@ -29,7 +31,7 @@ export const SLOT = {
 export const CONTROL_BYTES = 8 * Int32Array.BYTES_PER_ELEMENT;
 
 /**
- * Payload capacity: far above any round's JSON (2 KiB for 3 GPUs, ~25 KiB for 8 GPUs × 10
+ * Payload capacity: far above any round (about 2 KiB for 3 GPUs, 25 KiB for 8 GPUs × 10
  * processes); pages never written are never resident.
  */
 export const PAYLOAD_BYTES = 1024 * 1024;
@@ -71,22 +73,24 @@ export function isSamplingThreadInit(value: unknown): value is SamplingThreadIni
  * buffer becomes an error answer that says so.
  */
 export function writeAnswer(control: Int32Array, payload: Buffer, status: (typeof STATUS)[keyof typeof STATUS], body: unknown): void {
-  let text = JSON.stringify(body) ?? "null";
-  let length = Buffer.byteLength(text, "utf8");
-  if (length > payload.length) {
-    const reason = `nvml: answer of ${length} bytes exceeds the ${payload.length}-byte hand-off buffer`;
-    text = JSON.stringify(reason.slice(0, Math.max(0, payload.length - 2)));
-    length = Buffer.byteLength(text, "utf8");
+  let bytes = serialize(body);
+  if (bytes.length > payload.length) {
+    const reason = `nvml: answer of ${bytes.length} bytes exceeds the ${payload.length}-byte hand-off buffer`;
+    // A string serializes as a few header bytes and its characters: cut it until it fits.
+    for (let keep = reason.length; keep >= 0; keep -= 8) {
+      bytes = serialize(reason.slice(0, keep));
+      if (bytes.length <= payload.length) break;
+    }
     status = STATUS.error;
   }
-  payload.write(text, 0, length, "utf8");
+  bytes.copy(payload, 0);
   Atomics.store(control, SLOT.status, status);
-  Atomics.store(control, SLOT.length, length);
+  Atomics.store(control, SLOT.length, bytes.length);
 }
 
 /** Reads the published answer: its status and its decoded body. */
 export function readAnswer(control: Int32Array, payload: Buffer): { readonly isOk: boolean; readonly body: unknown } {
   const length = Atomics.load(control, SLOT.length);
-  const body: unknown = JSON.parse(payload.toString("utf8", 0, length));
+  const body: unknown = deserialize(payload.subarray(0, length));
   return { isOk: Atomics.load(control, SLOT.status) === STATUS.ok, body };
 }

@@ -100,7 +100,7 @@ function ladderRows(ladder: ReadonlyMap<Rung, number>, agentUs: number): BenchRo
     timer: "a timer firing every round",
     hop: "+ waking the sampling thread and waiting for its answer (shared-memory hand-off)",
     calls: "+ the round's NVML calls straight through koffi on that thread",
-    reader: "+ the reader's round instead (NvmlReader.sample(): the field readers, their objects, JSON answer)",
+    reader: "+ the reader's round instead (NvmlReader.sample(): the field readers, their objects, serialized answer)",
     convert: "+ decoding the answer and converting it on the main thread (toGpuSamples)",
   };
   let previous = 0;

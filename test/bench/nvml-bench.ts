@@ -61,7 +61,7 @@ export async function benchNvml(): Promise<BenchRow[]> {
       for (let c = 0; c < calls; c++) noop();
     }));
   }
-  // The hand-off (nvml-worker-protocol.ts): the sampling thread writes the round as JSON into shared
+  // The hand-off (nvml-worker-protocol.ts): the sampling thread writes the round (serialized) into shared
   // memory, the main thread decodes it and converts it to base units.
   const control = new Int32Array(new SharedArrayBuffer(CONTROL_BYTES));
   const payload = Buffer.from(new SharedArrayBuffer(PAYLOAD_BYTES));
@@ -99,7 +99,7 @@ export async function benchNvml(): Promise<BenchRow[]> {
     { name: "the same round: median wall time", value: `${median(sampleWall).toFixed(3)} ms` },
     { name: `FFI floor: ${calls} calls to a no-op C function: median CPU`, value: `${floorMedianMs.toFixed(3)} ms` },
     { name: "round ÷ FFI floor", value: `${(sampleMedianMs / floorMedianMs).toFixed(1)}×` },
-    { name: "sampling thread per round: the answer written to the shared hand-off buffer (JSON)", value: `${(median(encodeCpu) / 1000).toFixed(3)} ms` },
+    { name: "sampling thread per round: the answer written to the shared hand-off buffer (serialized)", value: `${(median(encodeCpu) / 1000).toFixed(3)} ms` },
     { name: "main thread per round: the answer decoded and converted to base units", value: `${(median(mainThreadCpu) / 1000).toFixed(3)} ms` },
     { name: `/metrics render, 8 GPUs with process series (${(bytes / 1024).toFixed(0)} KiB): median`, value: `${renderMedianMs.toFixed(2)} ms`, target: "< 5 ms", isMet: renderMedianMs < 5 },
   ];

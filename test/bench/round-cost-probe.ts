@@ -10,7 +10,7 @@
  * - `calls`: and the sampling thread makes one round's NVML calls straight through koffi (the
  *   same functions and arguments, recorded from a round of the reader).
  * - `reader`: and instead the sampling thread runs the reader's round (NvmlReader.sample()) and
- *   writes it as the hand-off's JSON answer.
+ *   writes it as the hand-off's serialized answer.
  * - `convert`: and the main thread decodes the answer and converts it (toGpuSamples).
  * - `message`: beside the ladder, `hop` done with a MessagePort round trip (postMessage both ways,
  *   as the hand-off was before it moved to shared memory), for comparison.
