@@ -76,8 +76,8 @@ export function writeAnswer(control: Int32Array, payload: Buffer, status: (typeo
   let bytes = serialize(body);
   if (bytes.length > payload.length) {
     const reason = `nvml: answer of ${bytes.length} bytes exceeds the ${payload.length}-byte hand-off buffer`;
-    // A string serializes as a few header bytes and its characters: cut it until it fits.
-    for (let keep = reason.length; keep >= 0; keep -= 8) {
+    // A one-byte string serializes as a few header bytes and its characters: keep as many as fit.
+    for (let keep = Math.min(reason.length, payload.length); keep >= 0; keep -= 1) {
       bytes = serialize(reason.slice(0, keep));
       if (bytes.length <= payload.length) break;
     }
