@@ -12,6 +12,7 @@ import type { PodAttribution, PodAttributor } from "./collectors/pods/pod-attrib
 import { registerGpuMetrics } from "./exporters/gpu-metrics.js";
 import { registerHostMetrics } from "./exporters/host-metrics.js";
 import type { FillErrorHandler } from "../common/metric-factory.js";
+import { Refusals, registerRefusalMetric } from "../common/auth/refusals.js";
 import type { Security } from "../common/auth/security.js";
 import { registerSelfMetrics } from "./exporters/self-metrics.js";
 import { buildSnapshot } from "./exporters/snapshot.js";
@@ -85,6 +86,7 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
   const node = config.nodeName;
   const nvml = deps.nvml ?? new WorkerNvmlClient({
     library: config.nvml.library, initTimeoutMs: config.nvml.initTimeout, sampleTimeoutMs: config.nvml.sampleTimeout, maxBackoffMs: config.nvml.gpuMaxBackoff,
+    isGpmEnabled: config.nvml.gpm,
   });
   const pods = deps.podAttributor ?? (config.pods.enabled ? createPodAttributor(config.pods, node, log.child({ component: "pods" })) : undefined);
   const attribution = pods ? () => pods.current() : noAttribution;
@@ -125,9 +127,12 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
       holdsGpu: (namespace, pod) => podModelOf(attribution(), namespace, pod, true) !== undefined,
     })
     : undefined;
+  // The span series store takes the runtimes' own request counts; it exists before the scraper runs.
+  let spans: SpanMetricsProcessor | undefined;
   const runtimes = config.runtimes.enabled && (config.runtimes.targets.length > 0 || discovery)
     ? new RuntimeScraper({
       config: config.runtimes, tiers: config.spans, log: log.child({ component: "runtimes" }), podModel: (namespace, pod) => podModelOf(attribution(), namespace, pod),
+      requestCounts: (labels, increments, atMs) => spans?.store.recordRuntimeCounts(labels, increments, atMs),
       ...(discovery ? { discovery } : {}),
     })
     : undefined;
@@ -141,14 +146,20 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
     const { createSpanExporter, OtlpForwarder: Forwarder } = await import("./exporters/otlp-forward.js");
     forwarder = new Forwarder(config.forward, createSpanExporter(config.forward), log.child({ component: "otlp-forward" }));
   }
-  const spans = new SpanMetricsProcessor({ config: config.spans, attribution, ...(forwarder ? { next: forwarder } : {}), now });
+  spans = new SpanMetricsProcessor({
+    config: config.spans, attribution, log: log.child({ component: "spans" }), now,
+    ...(runtimes ? { runtimeModels: (namespace: string, pod: string) => runtimes.modelsOfPod(namespace, pod) } : {}),
+    ...(forwarder ? { next: forwarder } : {}),
+  });
+  const spanStore = spans;
   // The InfluxDB sink (and the `influx` package) is loaded only when agent.influx.url is set.
   const influx = config.influx.url === ""
     ? undefined
-    : new (await import("./exporters/influx-sink.js")).InfluxSink({ config: config.influx, node, log: log.child({ component: "influx" }), sources: { requests: spans.store }, now });
+    : new (await import("./exporters/influx-sink.js")).InfluxSink({ config: config.influx, node, log: log.child({ component: "influx" }), sources: { requests: spanStore.store }, now });
   // The sampler hands the sink every Nth GPU round (N = flush interval ÷ sampling interval), each once.
   if (influx) gpuRoundConsumers.push({ every: roundsPerPeriod(config.influx.flushInterval, config.interval), consume: () => influx.takeRound(gpu.view()) });
   const admission = createAdmission(config.otlp.maxInflightBytes);
+  const refusals = new Refusals(log.child({ component: "listeners" }));
 
   const onError: FillErrorHandler = (metric, err) => log.error({ metric, err: errorMessage(err) }, "metric fill failed; series omitted from this scrape");
   const openMetrics = new Registry<typeof Registry.OPENMETRICS_CONTENT_TYPE>();
@@ -159,10 +170,11 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
     registerGpuMetrics(registry, node, () => gpu.view(), onError);
     if (host) registerHostMetrics(registry, { node }, () => latestHost, onError);
     registerSelfMetrics(registry, { node, version: packageVersion(), stats: () => sampler.stats(), attribution: pods ? attribution : undefined, now }, onError);
-    registerLlmMetrics(registry, node, spans.store, () => spans.outcomes, onError);
+    registerLlmMetrics(registry, node, spanStore.store, () => spanStore.outcomes, onError, () => spanStore.unattributed.list());
     registerOtlpMetrics(registry, node, { admission, forwarder }, onError);
+    registerRefusalMetric(registry, refusals, onError);
     influx?.registerMetrics(registry, onError);
-    if (runtimes) registerRuntimeMetrics(registry, node, () => runtimes.view(), onError);
+    if (runtimes) registerRuntimeMetrics(registry, node, () => runtimes.view(), onError, () => ({ series: runtimes.seriesCount, overflowed: runtimes.overflowed }));
   }
 
   let isReady = false;
@@ -190,11 +202,11 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
     await host?.start();
     await forwarder?.start();
     await influx?.start();
-    server = await startHttpServer({ name: "metrics", address: config.metricsAddr, routes, log, tls: deps.security?.tlsFor("metrics") });
+    server = await startHttpServer({ name: "metrics", address: config.metricsAddr, routes, log, tls: deps.security?.tlsFor("metrics"), refusals });
     listeners.push(server);
     if (config.otlp.enabled) {
       const allowed = new Set([...allowedSpanAttributes(), ...allowedResourceAttributes()]);
-      const receiverOptions = { config: config.otlp, filter: (key: string) => allowed.has(key), consumer: spans, log: log.child({ component: "otlp" }), admission };
+      const receiverOptions = { config: config.otlp, filter: (key: string) => allowed.has(key), consumer: spanStore, log: log.child({ component: "otlp" }), admission, refusals };
       const http = await startOtlpHttpReceiver({ ...receiverOptions, security: { tls: deps.security?.tlsFor("otlp-http"), auth: deps.security?.auth } });
       listeners.push(http);
       otlpAddresses.http = `${http.address.address}:${http.address.port}`;
@@ -216,7 +228,7 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
   return {
     metricsAddress: { host: server.address.address, port: server.address.port },
     otlpAddresses,
-    spans,
+    spans: spanStore,
     gpu,
     sampler,
     hasStuckNvmlCall: () => nvml.hasStuckCall(),

@@ -45,7 +45,7 @@ function utilizationAlerts(context: RuleContext, config: SloConfig): AlertingRul
     forMs: HOUR_MS,
     severity: "warning",
     summary: "A GPU pool has been used below its utilization objective.",
-    description: `Pool {{ $labels.pool }} averaged {{ $value | humanizePercentage }} GPU utilization over ${formatDurationMs(windowMs)}, under its ${promNumber(minRatio * 100)}% objective: consolidate replicas (inferwatch recommend) or shrink the pool.`,
+    description: `Pool {{ $labels.pool }} averaged {{ $value | humanizePercentage }} GPU utilization ({{ $labels.basis }} basis: sm = SM activity, busy = time a kernel ran) over ${formatDurationMs(windowMs)}, under its ${promNumber(minRatio * 100)}% objective: consolidate replicas (inferwatch recommend) or shrink the pool.`,
   });
   const defaults = overridden.length === 0 ? "" : `{pool!~${promString(overridden.join("|"))}}`;
   return [

@@ -26,6 +26,15 @@ export const HEALTH_THRESHOLDS = {
   processMemoryRatio: 0.98,
   /** Seconds a served sample may be old before the agent counts as stale (a hung NVML round, a stuck collector). */
   sampleAgeSeconds: 60,
+  /**
+   * Degrees below the HBM's maximum operating temperature (NVML_TEMPERATURE_THRESHOLD_MEM_MAX,
+   * nvml.h: "Memory Temperature at which the GPU will begin SW slowdown") at which to warn.
+   */
+  memoryTemperatureMarginCelsius: 5,
+  /** PCIe replays per minute above which a link is unhealthy: "8 replays per minute is the maximum recommended by RM" (NVIDIA/DCGM DCGM_LIMIT_MAX_PCIREPLAY_RATE, used by modules/health/DcgmHealthWatch.cpp). */
+  pcieReplaysPerMinute: 8,
+  /** Share of time under a hardware brake (thermal or power) that alerts: 1 % of ten minutes is six seconds at half clock or less. */
+  hardwareSlowdownShare: 0.01,
 } as const;
 
 /**
@@ -41,8 +50,40 @@ function xidSelector(xids: readonly number[]): string {
 }
 
 const GPU = "{{ $labels.node }} GPU {{ $labels.gpu }} ({{ $labels.gpu_model }}, {{ $labels.uuid }})";
+/** A GPU's own labels: gauges with pod labels are reduced to them so a rescheduled holder never restarts an alert's `for`. */
+const BY_GPU = "by (node, gpu, uuid, gpu_model)";
+const HARDWARE_BRAKES = ["hw_thermal_slowdown", "hw_power_brake_slowdown"];
 
-/** The GPU health group: XIDs, ECC, row remapping, throttling, lost GPUs, memory at the limit. */
+/** HBM temperature, PCIe replays and hardware-brake time: the dcgm-exporter parity alerts. */
+function parityAlerts(context: RuleContext) {
+  const t = HEALTH_THRESHOLDS;
+  const window = scaled(context, 10 * MINUTE_MS);
+  return [
+    alertRule(context, {
+      name: ALERTS.gpuMemoryOverTemperature,
+      expr: `max ${BY_GPU} (${METRICS.memoryTemperature.name})\n>= on (node, gpu, uuid) group_left ()\n(max by (node, gpu, uuid) (${METRICS.memoryTemperatureMax.name}) - ${t.memoryTemperatureMarginCelsius})`,
+      forMs: 5 * MINUTE_MS, severity: "warning",
+      summary: "A GPU's HBM is near its maximum operating temperature.",
+      description: `${GPU} has memory at {{ $value }} °C, within ${t.memoryTemperatureMarginCelsius} °C of the temperature at which the GPU slows down to protect it; check the node's cooling.`,
+    }),
+    alertRule(context, {
+      name: ALERTS.gpuPcieReplayStorm,
+      expr: `rate(${METRICS.pcieReplays.name}[${window}]) * 60 > ${t.pcieReplaysPerMinute}`,
+      forMs: 5 * MINUTE_MS, severity: "warning",
+      summary: "A GPU's PCIe link keeps retransmitting.",
+      description: `${GPU} replays {{ $value | humanize }} PCIe transfers a minute (more than ${t.pcieReplaysPerMinute}): the link is degrading; reseat the card or check the riser at the next maintenance window.`,
+    }),
+    alertRule(context, {
+      name: ALERTS.gpuHardwareSlowdown,
+      expr: `sum ${BY_GPU} (rate(${METRICS.throttleTime.name}{reason=~${promString(HARDWARE_BRAKES.join("|"))}}[${window}])) > ${t.hardwareSlowdownShare}`,
+      severity: "warning",
+      summary: "A GPU was braked by hardware (heat or power) for part of the last ten minutes.",
+      description: `${GPU} spent {{ $value | humanizePercentage }} of the last 10 minutes under a hardware thermal or power brake, brief slowdowns a sampled gauge misses; check the node's power supplies and cooling.`,
+    }),
+  ];
+}
+
+/** The GPU health group: XIDs, ECC, row remapping, throttling, lost GPUs, memory at the limit, HBM heat, PCIe replays, hardware brakes. */
 export function gpuHealthGroup(context: RuleContext): RuleGroup {
   const recent = (xids: readonly number[]) => `time() - ${xidSelector(xids)} < ${Math.round(HEALTH_THRESHOLDS.xidRecentMs / context.timeScale / 1000)}`;
   return {
@@ -97,6 +138,7 @@ export function gpuHealthGroup(context: RuleContext): RuleGroup {
         summary: "A process holds nearly all of a GPU's memory.",
         description: `Process {{ $labels.pid }} of {{ $labels.namespace }}/{{ $labels.pod }} holds {{ $value | humanizePercentage }} of ${GPU}'s memory; it will fail to allocate (CUDA out of memory).`,
       }),
+      ...parityAlerts(context),
     ],
   };
 }

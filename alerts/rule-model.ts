@@ -38,7 +38,7 @@ export interface RuleContext {
    * end-to-end test uses 60 so that an hour's window lasts a minute; thresholds are unchanged.
    */
   readonly timeScale: number;
-  /** Where alerts/runbooks.md is served; each alert links to `<base>#<alert name in lower case>`. */
+  /** Absolute URL where docs/runbooks.md is served; each alert links to `<base>#<alert name in lower case>`. */
   readonly runbookBaseUrl: string;
   /** The Prometheus job that scrapes the agents (for `up`). */
   readonly agentJob: string;
@@ -47,6 +47,23 @@ export interface RuleContext {
 /** A duration of `ms` milliseconds after the time scale, in Prometheus's notation (`5m`, `500ms`). */
 export function scaled(context: RuleContext, ms: number): string {
   return formatDurationMs(Math.max(1, Math.round(ms / context.timeScale)));
+}
+
+/**
+ * Why a runbook base URL cannot be used, or undefined when it can: Alertmanager and Grafana show
+ * `runbook_url` as a link with no page to resolve it against, so it must be an absolute http(s) URL,
+ * and the alert's anchor is appended, so it must not carry one.
+ */
+export function runbookBaseUrlProblem(base: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(base);
+  } catch {
+    return `the runbook base URL must be absolute (https://…/docs/runbooks.md), got ${JSON.stringify(base)}`;
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") return `the runbook base URL must be http or https, got ${JSON.stringify(base)}`;
+  if (url.hash !== "" || base.includes("#")) return `the runbook base URL must not carry an anchor (each alert adds its own), got ${JSON.stringify(base)}`;
+  return undefined;
 }
 
 /** The runbook section of an alert (GitHub's heading anchor of `## <AlertName>`). */

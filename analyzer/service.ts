@@ -6,6 +6,8 @@ import { json, startHttpServer, text, type RouteHandler, type RunningServer } fr
 import type { Logger } from "../common/log.js";
 import type { FillErrorHandler } from "../common/metric-factory.js";
 import { httpGuard } from "../common/auth/http-guard.js";
+import { redactSecrets } from "../common/auth/redact.js";
+import { Refusals, registerRefusalMetric } from "../common/auth/refusals.js";
 import { plainSecurity, type Security } from "../common/auth/security.js";
 import { RecommendationActions } from "./api/recommendation-actions.js";
 import { registerAnalyzerMetrics } from "./api/analyzer-metrics.js";
@@ -15,8 +17,10 @@ import type { FleetSnapshot, ModelSloState } from "./fleet/snapshot.js";
 import { evaluateSlos, type SloEvaluation } from "./slo/evaluate.js";
 import { gpuUtilizationObjective, type SloConfig } from "./slo/spec.js";
 import type { MetricStore } from "./stores/metric-store.js";
-import { idleHistoryFrom, recommend, type Recommendations } from "./recommend/recommendations.js";
+import { createPlannerThread, type ConsolidationPlanner } from "./recommend/consolidation/index.js";
+import { idleHistoryFrom, recommend, recommendWith, type Recommendations } from "./recommend/recommendations.js";
 import { reportRoute } from "./report/report-route.js";
+import { consoleRoutes } from "./console/console-routes.js";
 
 /** What the analyzer last computed. Answers stay served when an evaluation fails; `error` says so. */
 export interface AnalyzerState {
@@ -39,8 +43,21 @@ export interface Analyzer {
   shutdown(): Promise<void>;
 }
 
-/** Evaluates once: SLOs, then the fleet snapshot with each model's SLO state, then fleet figures. */
-export async function evaluateOnce(store: MetricStore, config: AnalyzerConfig, slo: SloConfig, atMs: number): Promise<Omit<AnalyzerState, "error" | "lastDurationMs">> {
+/**
+ * Evaluates once: SLOs, then the fleet snapshot with each model's SLO state, then fleet figures.
+ * With `planner` the consolidation plan is made there (the analyzer's planning thread; up to its
+ * time budget), and `onFigures` receives everything but the recommendations before the plan starts,
+ * so SLOs and fleet figures need not wait for it; without a planner the plan is made here, by the
+ * heuristic alone.
+ */
+export async function evaluateOnce(
+  store: MetricStore,
+  config: AnalyzerConfig,
+  slo: SloConfig,
+  atMs: number,
+  planner?: ConsolidationPlanner,
+  onFigures?: (figures: Omit<AnalyzerState, "error" | "lastDurationMs" | "recommendations">) => void,
+): Promise<Omit<AnalyzerState, "error" | "lastDurationMs">> {
   const slos = await evaluateSlos(store, slo, atMs);
   const sloState: Record<string, ModelSloState> = {};
   for (const status of slos.slos) {
@@ -57,9 +74,13 @@ export async function evaluateOnce(store: MetricStore, config: AnalyzerConfig, s
       };
     }
   }
-  const snapshot = await assembleFleetSnapshot(store, atMs, poolResolver(config.pools), sloState);
-  const fleet = await evaluateFleet(store, snapshot, { atMs, targetRatio: gpuUtilizationObjective(slo, "default").minRatio, prices: config.gpuHourPrices });
-  const recommendations = recommend(snapshot, await idleHistoryFrom(store, atMs), config.recommend, atMs);
+  const snapshot = await assembleFleetSnapshot(store, atMs, poolResolver(config.pools), sloState, config.utilizationBasis);
+  const fleet = await evaluateFleet(store, snapshot, {
+    atMs, targetRatio: gpuUtilizationObjective(slo, "default").minRatio, prices: config.gpuHourPrices, basis: config.utilizationBasis,
+  });
+  const history = await idleHistoryFrom(store, atMs);
+  onFigures?.({ slos, fleet, snapshot, evaluatedAtMs: atMs });
+  const recommendations = planner === undefined ? recommend(snapshot, history, config.recommend, atMs) : await recommendWith(planner, snapshot, history, config.recommend, atMs);
   return { slos, fleet, snapshot, recommendations, evaluatedAtMs: atMs };
 }
 
@@ -67,6 +88,7 @@ export async function evaluateOnce(store: MetricStore, config: AnalyzerConfig, s
  * Starts the analyzer on a store: an evaluation loop at `config.interval` (its own errors caught:
  * a store that is down leaves the last answers served, marked stale), and the HTTP API
  * (/api/v1/slos, /api/v1/fleet, /api/v1/fragmentation, /api/v1/snapshot, /api/v1/recommendations),
+ * the live console at / (analyzer/console),
  * /metrics, /healthz, /readyz, and POST /api/v1/recommendations/acknowledge and /dismiss. With
  * `security`: TLS on the listener, viewer tokens for reads and operator tokens for actions (the probes
  * stay open), actions in the audit log.
@@ -82,11 +104,14 @@ export async function startAnalyzer(
   const now = options.now ?? Date.now;
   let state: AnalyzerState = { slos: undefined, recommendations: undefined, fleet: undefined, snapshot: undefined, evaluatedAtMs: undefined, lastDurationMs: undefined, error: undefined };
   let running: Promise<AnalyzerState> | undefined;
+  // Consolidation plans run on their own thread, so the API and /metrics answer while one computes.
+  const planner = createPlannerThread();
   const evaluate = (): Promise<AnalyzerState> => {
     running ??= (async () => {
       const started = performance.now();
       try {
-        const result = await evaluateOnce(store, config, slo, now());
+        // SLOs and fleet figures are served as soon as they are known; the plan follows.
+        const result = await evaluateOnce(store, config, slo, now(), planner, (figures) => (state = { ...state, ...figures, error: undefined }));
         state = { ...result, lastDurationMs: performance.now() - started, error: undefined };
       } catch (err) {
         const message = errorMessage(err);
@@ -103,6 +128,8 @@ export async function startAnalyzer(
   const registry = new Registry();
   const onError: FillErrorHandler = (metric, err) => log.error({ metric, err: errorMessage(err) }, "metric fill failed");
   registerAnalyzerMetrics(registry, () => state, onError);
+  const refusals = new Refusals(log.child({ component: "analyzer-http" }));
+  registerRefusalMetric(registry, refusals, onError);
   // Reads need a viewer token, acknowledging or dismissing an operator token (when tokens are on).
   const security = options.security ?? plainSecurity(log);
   const tls = security.tlsFor("analyzer");
@@ -110,21 +137,23 @@ export async function startAnalyzer(
   const stale = () => ({ evaluatedAt: state.evaluatedAtMs === undefined ? null : new Date(state.evaluatedAtMs).toISOString(), stale: state.error !== undefined, error: state.error ?? null });
   const routes: Record<string, RouteHandler> = {
     "/api/v1/slos": () => json(200, { ...stale(), slos: state.slos?.slos ?? [] }),
-    "/api/v1/fleet": () => json(200, { ...stale(), fleet: state.fleet ? { utilization: state.fleet.utilization, poolHours: state.fleet.poolHours, targetRatio: state.fleet.targetRatio, efficiency: state.fleet.efficiency } : null }),
+    "/api/v1/fleet": () => json(200, { ...stale(), fleet: state.fleet ? { utilization: state.fleet.utilization, poolHours: state.fleet.poolHours, targetRatio: state.fleet.targetRatio, basis: state.fleet.basis, efficiency: state.fleet.efficiency } : null }),
     "/api/v1/fragmentation": () => json(200, { ...stale(), fragmentation: state.fleet?.fragmentation ?? null }),
     "/api/v1/snapshot": () => json(200, state.snapshot ?? null),
     "/api/v1/recommendations": () => json(200, { ...stale(), recommendations: state.recommendations ?? null, actions: actions.list() }),
     "/metrics": async () => ({ status: 200, contentType: registry.contentType, body: await registry.metrics() }),
-    "/report": reportRoute({ store, slo, poolOf: poolResolver(config.pools), state: () => state, computeCeilingRatio: config.recommend.consolidation.computeCeilingRatio, source: `analyzer (${store.kind} store, ${config.source.replace(/\/\/[^@/]*@/, "//")})` }),
+    "/report": reportRoute({ store, slo, poolOf: poolResolver(config.pools), state: () => state, computeCeilingRatio: config.recommend.consolidation.computeCeilingRatio, source: `analyzer (${store.kind} store, ${redactSecrets(config.source)})` }),
     "/healthz": () => text(200, "ok\n"),
     "/readyz": () => (state.evaluatedAtMs === undefined ? text(503, "no evaluation yet\n") : text(200, "ready\n")),
+    ...consoleRoutes({ store, poolOf: poolResolver(config.pools), state: () => state, refreshMs: config.interval }),
   };
 
   for (const component of options.components ?? []) await component.start();
   let server: RunningServer;
   try {
-    server = await startHttpServer({ name: "analyzer", address: config.listen, routes, log, tls, postRoutes: actions.routes(),
-      guard: httpGuard({ auth: security.auth, clientCert: tls?.clientCert ?? "none", publicPaths: new Set(["/healthz", "/readyz"]), onRefused: (request, path, outcome, principal) => actions.auditRefusal(request, path, outcome, principal) }) });
+    server = await startHttpServer({ name: "analyzer", address: config.listen, routes, log, tls, postRoutes: actions.routes(), refusals,
+      guard: httpGuard({ auth: security.auth, clientCert: tls?.clientCert ?? "none", publicPaths: new Set(["/healthz", "/readyz"]), refusals: { counter: refusals, listener: "analyzer" },
+        onRefused: (request, path, outcome, principal) => actions.auditRefusal(request, path, outcome, principal) }) });
   } catch (err) {
     await Promise.allSettled((options.components ?? []).map((c) => c.shutdown()));
     throw new Error("analyzer: cannot listen", { cause: err });
@@ -147,6 +176,7 @@ export async function startAnalyzer(
         timer = undefined;
         await running;
         await server.close();
+        await planner.shutdown();
         await Promise.allSettled((options.components ?? []).map((c) => c.shutdown()));
       })();
       return stopping;

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from "commander";
-import { parseDurationMs } from "../common/config/duration.js";
+import { parseReportWindow } from "../analyzer/report/report-window.js";
 import { loadConfig } from "../common/config/load.js";
 import { CONFIG_FLAG, envName, OPTIONS, type CommandName } from "../common/config/options.js";
 import type { Config } from "../common/config/schema.js";
@@ -79,17 +79,18 @@ program.command("recommend").description("Plan consolidation and idle eviction f
   });
 
 withOptions(program.command("report").description("Capacity-planning report (HTML, Markdown or JSON); without --source, from the simulated fleet's month of history"), "report")
-  .addOption(new Option("--since <duration>", "length of the window, e.g. 30d (at least 1d)").default("30d"))
+  .addOption(new Option("--since <duration>", "length of the window, e.g. 30d (1d to 730d)").default("30d"))
   .addOption(new Option("--format <format>", "html (one self-contained file), md or json").choices(["html", "md", "json"]).default("html"))
   .option("--out <file>", "write the report to this file instead of standard output")
   .action(async (options: { since: string; format: "html" | "md" | "json"; out?: string }, command: Command) => {
     const config = configOf(command);
-    const sinceMs = parseDurationMs(options.since);
-    if (sinceMs === undefined || sinceMs < 86_400_000) {
-      process.stderr.write(`inferwatch report: --since must be a duration of at least 1d, such as 30d, got ${JSON.stringify(options.since)}\n`);
+    const window = parseReportWindow(options.since);
+    if (!window.ok) {
+      process.stderr.write(`inferwatch report: --${window.message}\n`);
       process.exitCode = 2;
       return;
     }
+    const { sinceMs } = window;
     process.exitCode = config ? await (await import("./run-report.js")).runReport(config, { sinceMs, format: options.format, ...(options.out === undefined ? {} : { out: options.out }) }) : 2;
   });
 
@@ -97,12 +98,12 @@ program.command("rules").description("Generate the Prometheus rules, PrometheusR
   .addOption(new Option(`--${CONFIG_FLAG} <file>`, "YAML configuration file (its slo section)").env(envName(CONFIG_FLAG)))
   .option("--out-dir <dir>", "where to write the files", RULES_DEFAULTS.outDir)
   .option("--time-scale <n>", "divide every window and duration by n (tests only)", String(RULES_DEFAULTS.timeScale))
-  .option("--runbook-url <url>", "where alerts/runbooks.md is browsable", RULES_DEFAULTS.runbookBaseUrl)
+  .option("--runbook-base-url <url>", "absolute URL where docs/runbooks.md is browsable; each alert links to its section", RULES_DEFAULTS.runbookBaseUrl)
   .option("--agent-job <job>", "Prometheus job scraping the agents", RULES_DEFAULTS.agentJob)
   .option("--pager-url <url>", "webhook of the pager receiver", RULES_DEFAULTS.pagerUrl)
   .option("--ticket-url <url>", "webhook of the ticket receiver", RULES_DEFAULTS.ticketUrl)
   .option("--check", "compare with the files in --out-dir instead of writing; exit 1 when stale", false)
-  .action(async (options: { outDir: string; timeScale: string; runbookUrl: string; agentJob: string; pagerUrl: string; ticketUrl: string; check: boolean }, command: Command) => {
+  .action(async (options: { outDir: string; timeScale: string; runbookBaseUrl: string; agentJob: string; pagerUrl: string; ticketUrl: string; check: boolean }, command: Command) => {
     const config = configOf(command);
     process.exitCode = config ? await (await import("./run-rules.js")).runRules(config, { ...options, timeScale: Number(options.timeScale) }) : 2;
   });

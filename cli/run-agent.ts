@@ -7,7 +7,7 @@ import { waitForSignal } from "./signals.js";
 
 /** Runs the agent until SIGINT or SIGTERM; resolves with the process exit code. */
 export async function runAgent(config: Config): Promise<number> {
-  const log = createLogger({ level: config.log.level });
+  const log = createLogger({ level: config.log.level, format: config.log.format });
   let agent: Agent;
   let security: Security | undefined;
   try {

@@ -8,7 +8,7 @@ import { waitForSignal } from "./signals.js";
 
 /** `inferwatch analyzer`: the analyzer service on the configured source, until SIGINT or SIGTERM. */
 export async function runAnalyzer(config: Config): Promise<number> {
-  const log = createLogger({ level: config.log.level });
+  const log = createLogger({ level: config.log.level, format: config.log.format });
   if (config.analyzer.source === "" || config.analyzer.source.startsWith("analyzer=")) {
     log.fatal("the analyzer needs --source prometheus=<url> or --source agents=<url>,<url>");
     return 2;

@@ -1,7 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { parseFleetSnapshot } from "../analyzer/fleet/snapshot.js";
-import { kubernetesSteps } from "../analyzer/recommend/consolidate.js";
-import { recommend, type Recommendations } from "../analyzer/recommend/recommendations.js";
+import { kubernetesSteps } from "../analyzer/recommend/kubernetes-steps.js";
+import { createPlannerThread } from "../analyzer/recommend/consolidation/index.js";
+import { recommendWith, type Recommendations } from "../analyzer/recommend/recommendations.js";
 import type { Config } from "../common/config/schema.js";
 import { errorMessage } from "../common/errors.js";
 
@@ -15,7 +16,8 @@ export function formatRecommendations(recommendations: Recommendations, steps: s
   const lines = [
     `Consolidation: free ${plan.gpusFreed} GPU(s) and ${plan.nodesFreed} node(s) with ${plan.movesCount} move(s) (GPUs in use ${plan.gpusInUseBefore} → ${plan.gpusInUseAfter}).`,
     `Fragmentation: ${(plan.fragmentation.before.fragmentationRatio * 100).toFixed(1)}% → ${(plan.fragmentation.after.fragmentationRatio * 100).toFixed(1)}% of free GPU memory; stranded ${(plan.fragmentation.before.strandedBytes / GIB).toFixed(1)} → ${(plan.fragmentation.after.strandedBytes / GIB).toFixed(1)} GiB.`,
-    ...plan.pools.map((pool) => `  pool ${pool.pool}: ${pool.gpusInUseBefore} → ${pool.gpusInUseAfter} GPUs in use, lower bound ${pool.lowerBound.bound} (memory L1 ${pool.lowerBound.memoryL1}, L2 ${pool.lowerBound.memoryL2}; dual-feasible ${pool.lowerBound.dualFeasible}), gap ${pool.gapGpus}`),
+    ...plan.pools.map((pool) => `  pool ${pool.pool}: ${pool.gpusInUseBefore} → ${pool.gpusInUseAfter} GPUs in use${pool.lowerBound === null ? "" : `, lower bound ${pool.lowerBound.bound} (memory L1 ${pool.lowerBound.memoryL1}, L2 ${pool.lowerBound.memoryL2}; dual-feasible ${pool.lowerBound.dualFeasible}), gap ${pool.gapGpus ?? 0}`}`),
+    ...plan.classes.map((c) => `  class ${c.pool} / ${c.gpuModel}: ${c.gpusInUseBefore} → ${c.gpusInUseAfter} GPUs, lower bound ${c.bound}, gap ${c.gapGpus}; ${c.solve.method}${c.solve.isProvenOptimal ? ", proven optimal" : ""} (${c.solve.note})`),
     "",
     "Moves (in order):",
     ...(plan.moves.length === 0 ? ["  none"] : plan.moves.map((move) => `  ${move.step}. ${move.namespace}/${move.pod} (${move.model}): ${move.fromNode} GPU ${move.fromGpuIndexes.join(",")} → ${move.toNode} GPU ${move.toGpuIndexes.join(",")} — ${move.reason}`)),
@@ -38,13 +40,17 @@ export function formatRecommendations(recommendations: Recommendations, steps: s
 export async function runRecommend(config: Config, snapshotPath: string, format: RecommendFormat, out: NodeJS.WritableStream = process.stdout): Promise<number> {
   let recommendations: Recommendations;
   let steps: string;
+  // The same planning thread as the analyzer's (HiGHS loaded there), so both make the same plan.
+  const planner = createPlannerThread();
   try {
     const snapshot = parseFleetSnapshot(JSON.parse(await readFile(snapshotPath, "utf8")) as unknown, snapshotPath);
-    recommendations = recommend(snapshot, null, config.analyzer.recommend, snapshot.takenAtMs);
+    recommendations = await recommendWith(planner, snapshot, null, config.analyzer.recommend, snapshot.takenAtMs);
     steps = kubernetesSteps(recommendations.consolidation, snapshot);
   } catch (err) {
     process.stderr.write(`inferwatch recommend: ${errorMessage(err)}\n`);
     return 1;
+  } finally {
+    await planner.shutdown();
   }
   out.write(format === "json" ? `${JSON.stringify({ ...recommendations, kubernetesSteps: steps }, null, 2)}\n` : formatRecommendations(recommendations, steps));
   return 0;

@@ -1,4 +1,5 @@
 import { writeFile } from "node:fs/promises";
+import { redactSecrets } from "../common/auth/redact.js";
 import { poolResolver } from "../analyzer/fleet/assemble.js";
 import { buildReport } from "../analyzer/report/build-report.js";
 import { renderReport, type ReportFormat } from "../analyzer/report/render.js";
@@ -86,7 +87,7 @@ export async function reportFrom(store: MetricStore, analyzer: AnalyzerConfig, c
   if (!current.snapshot || !current.recommendations) throw new Error("the analyzer's evaluation gave no fleet snapshot");
   return buildReport(store, {
     atMs, sinceMs, poolOf: poolResolver(analyzer.pools), slo: config.slo, source,
-    computeCeilingRatio: analyzer.recommend.consolidation.computeCeilingRatio,
+    computeCeilingRatio: analyzer.recommend.consolidation.computeCeilingRatio, utilizationBasis: analyzer.utilizationBasis,
     current: { snapshot: current.snapshot, recommendations: current.recommendations },
   });
 }
@@ -108,7 +109,7 @@ async function fetchFromAnalyzer(url: string, options: ReportCommandOptions, tim
  * `agents=` is refused with what to do instead. Returns the exit code: 0, 1 when the source fails.
  */
 export async function runReport(config: Config, options: ReportCommandOptions, out: NodeJS.WritableStream = process.stdout): Promise<number> {
-  const log = createLogger({ level: config.log.level });
+  const log = createLogger({ level: config.log.level, format: config.log.format });
   const source = config.analyzer.source;
   let body: string;
   try {
@@ -126,7 +127,7 @@ export async function runReport(config: Config, options: ReportCommandOptions, o
       const setup = await createStore(config.analyzer, log);
       try {
         for (const component of setup.components) await component.start();
-        const report = await reportFrom(setup.store, config.analyzer, config, Date.now(), options.sinceMs, source.replace(/\/\/[^@/]*@/, "//"));
+        const report = await reportFrom(setup.store, config.analyzer, config, Date.now(), options.sinceMs, redactSecrets(source));
         body = renderReport(report, options.format);
       } finally {
         await Promise.allSettled(setup.components.map((component) => component.shutdown()));

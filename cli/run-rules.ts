@@ -1,4 +1,5 @@
 import { generateRuleFiles, type RulesOptions } from "../alerts/generate.js";
+import { runbookBaseUrlProblem } from "../alerts/rule-model.js";
 import type { Config } from "../common/config/schema.js";
 import { errorMessage } from "../common/errors.js";
 import { writeOrCheckGenerated } from "./generated-files.js";
@@ -7,7 +8,7 @@ import { writeOrCheckGenerated } from "./generated-files.js";
 export interface RulesCommandOptions {
   readonly outDir: string;
   readonly timeScale: number;
-  readonly runbookUrl: string;
+  readonly runbookBaseUrl: string;
   readonly agentJob: string;
   readonly pagerUrl: string;
   readonly ticketUrl: string;
@@ -25,10 +26,15 @@ export async function runRules(config: Config, options: RulesCommandOptions, out
     process.stderr.write(`inferwatch rules: --time-scale must be a number ≥ 1, got ${options.timeScale}\n`);
     return 2;
   }
+  const runbookProblem = runbookBaseUrlProblem(options.runbookBaseUrl);
+  if (runbookProblem !== undefined) {
+    process.stderr.write(`inferwatch rules: --runbook-base-url: ${runbookProblem}\n`);
+    return 2;
+  }
   const rulesOptions: RulesOptions = {
     slo: config.slo,
     timeScale: options.timeScale,
-    runbookBaseUrl: options.runbookUrl,
+    runbookBaseUrl: options.runbookBaseUrl,
     agentJob: options.agentJob,
     pagerUrl: options.pagerUrl,
     ticketUrl: options.ticketUrl,

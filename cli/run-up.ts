@@ -8,14 +8,17 @@ import type { Component } from "../common/component.js";
 import { parseListenAddress } from "../common/config/listen-address.js";
 import type { Config } from "../common/config/schema.js";
 import { errorMessage } from "../common/errors.js";
-import { createLogger, type Logger } from "../common/log.js";
+import { createLogger, isPrettyLog, type Logger } from "../common/log.js";
+import { packageVersion } from "../common/paths.js";
 import { loadSecurity, withoutTls, type Security } from "../common/auth/security.js";
 import { compileFleet } from "../common/simulation/fleet-model.js";
 import { DEFAULT_SCENARIO, scenarioTierRules } from "../common/simulation/scenario.js";
 import { writeHistory } from "./simulate/history.js";
 import { storeSink } from "./simulate/store-sink.js";
+import { SimulatedRuntimePages } from "./simulate/runtime-pages.js";
 import { SpanTraffic } from "./simulate/span-traffic.js";
 import { terminateNow } from "./run-agent.js";
+import { bannerEvent, bannerLines, type UpFacts } from "./up-banner.js";
 import { waitForSignal } from "./signals.js";
 
 /**
@@ -45,12 +48,14 @@ function shown(address: { host: string; port: number }): string {
 /**
  * `inferwatch up` (what `npm start` runs): everything on one machine. With an NVIDIA driver, one
  * agent on the real GPUs; without one, a simulated fleet — one real agent per simulated node, each
- * with a simulated NVML client and receiving simulated vLLM spans over OTLP/HTTP — said loudly in the
- * log and labelled `source="simulated"`. Then the analyzer on the embedded store pulling the agents
- * (with a month of simulated history written first, so budgets mean something at once).
+ * with a simulated NVML client, receiving simulated vLLM spans over OTLP/HTTP and scraping its
+ * replicas' simulated vLLM /metrics — said loudly in the log and labelled `source="simulated"`.
+ * Then the analyzer (API, console at /, report) on the embedded store pulling the agents, with six
+ * hours of simulated history written first so every page window has data at once. It ends with a
+ * banner naming what runs and where to look, the console's URL last (cli/up-banner.ts).
  */
 export async function runUp(config: Config): Promise<number> {
-  const log = createLogger({ level: config.log.level });
+  const log = createLogger({ level: config.log.level, format: config.log.format });
   const agents: Agent[] = [];
   const extra: Component[] = [];
   let analyzer: Analyzer | undefined;
@@ -59,12 +64,12 @@ export async function runUp(config: Config): Promise<number> {
     security = await loadSecurity(config, log);
     const isReal = hasNvml(config.agent.nvml.library);
     const memory = new MemoryStore();
-    let banner: string;
+    let fleetFacts: UpFacts["fleet"];
     let pools = config.analyzer.pools;
     if (isReal) {
       // The agent's /metrics stays plain: the embedded analyzer pulls it (docs/deployment-and-security.md).
       agents.push(await startAgent(config.agent, log, { security: withoutTls(security, ["metrics"]) }));
-      banner = "real GPUs through NVML";
+      fleetFacts = { kind: "real", library: config.agent.nvml.library };
     } else {
       const nowMs = Date.now();
       const scenario = DEFAULT_SCENARIO;
@@ -74,6 +79,9 @@ export async function runUp(config: Config): Promise<number> {
       const started = performance.now();
       const history = writeHistory(scenario, { endMs: nowMs, originMs: nowMs, days: HISTORY_DAYS, stepMs: HISTORY_STEP_MS, spans: config.agent.spans }, storeSink(memory));
       log.info({ hours: HISTORY_DAYS * 24, samples: history.samples, ms: Math.round(performance.now() - started) }, "wrote simulated history into the analyzer's store");
+      const runtimePages = new SimulatedRuntimePages({ fleet, log: log.child({ component: "simulated-runtimes" }) });
+      await runtimePages.start();
+      extra.push(runtimePages);
       for (const [i, node] of fleet.nodes.entries()) {
         const agentConfig = {
           ...config.agent,
@@ -83,6 +91,7 @@ export async function runUp(config: Config): Promise<number> {
           host: { ...config.agent.host, enabled: config.agent.host.enabled && i === 0 },
           pods: { ...config.agent.pods, enabled: false },
           spans: { ...config.agent.spans, tiers: scenarioTierRules(scenario) },
+          runtimes: { ...config.agent.runtimes, targets: [...config.agent.runtimes.targets, ...runtimePages.targetsFor(node.name)] },
         };
         agents.push(await startAgent(agentConfig, log.child({ node: node.name }), {
           nvml: new SimulatedNvmlClient({ fleet, node: node.name }),
@@ -94,7 +103,7 @@ export async function runUp(config: Config): Promise<number> {
         targets: agents.map((agent, i) => ({ node: fleet.nodes[i]?.name ?? "", url: `http://${agent.otlpAddresses.http ?? ""}/v1/traces` })),
       }));
       pools = fleet.nodes.map((node) => ({ name: node.pool, nodes: `^${node.name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$` }));
-      banner = `SIMULATED fleet "${scenario.name}": ${fleet.nodes.length} nodes, ${fleet.gpus.length} GPUs`;
+      fleetFacts = { kind: "simulated", scenario: scenario.name, nodes: fleet.nodes.length, gpus: fleet.gpus.length };
     }
     const source = `agents=${agents.map((agent) => `http://${shown(agent.metricsAddress)}`).join(",")}`;
     const analyzerConfig = { ...config.analyzer, source, pools };
@@ -102,8 +111,15 @@ export async function runUp(config: Config): Promise<number> {
     for (const component of extra) await component.start();
     analyzer = await startAnalyzer(analyzerConfig, config.slo, setup.store, log.child({ component: "analyzer" }), { components: setup.components, security });
     const api = `${security.tlsFor("analyzer") ? "https" : "http"}://${shown(analyzer.address)}`;
-    log.info(`inferwatch is up on ${banner}. SLOs: ${api}/api/v1/slos  fleet: ${api}/api/v1/fleet  fragmentation: ${api}/api/v1/fragmentation  recommendations: ${api}/api/v1/recommendations  report: ${api}/report  ` +
-      `agent metrics: http://${shown(agents[0]?.metricsAddress ?? LOOPBACK_ANY_PORT)}/metrics  table: inferwatch slo status --source analyzer=${api}  (Ctrl-C stops)`);
+    const facts: UpFacts = {
+      version: packageVersion(),
+      fleet: fleetFacts,
+      analyzer: api,
+      hasTokens: security.auth !== undefined,
+      agentMetrics: agents.map((agent) => `http://${shown(agent.metricsAddress)}/metrics`),
+      otlp: agents[0]?.otlpAddresses ?? {},
+    };
+    announce(facts, log, isPrettyLog(config.log.format));
     const signal = await waitForSignal(log);
     await stopAll(analyzer, extra, agents, log);
     await security.audit.flush();
@@ -116,6 +132,16 @@ export async function runUp(config: Config): Promise<number> {
     security?.stop();
     return 1;
   }
+}
+
+/** The banner: a block of text for a person at a terminal, one event for a log shipper. */
+function announce(facts: UpFacts, log: Logger, isPretty: boolean): void {
+  if (isPretty) {
+    process.stderr.write(`\n${bannerLines(facts).join("\n")}\n\n`);
+    return;
+  }
+  const event = bannerEvent(facts);
+  log.info(event.fields, event.message);
 }
 
 async function stopAll(analyzer: Analyzer | undefined, extra: readonly Component[], agents: readonly Agent[], log: Logger): Promise<void> {

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
+import type { Refusals } from "./auth/refusals.js";
 import type { ListenAddress } from "./config/listen-address.js";
 import { errorMessage } from "./errors.js";
 import type { Logger } from "./log.js";
@@ -32,7 +33,14 @@ export interface HttpServerOptions {
   readonly guard?: RequestGuard | undefined;
   /** POST routes (the handler reads the body itself). */
   readonly postRoutes?: Readonly<Record<string, RouteHandler>>;
+  /** Where refused connections are counted, under `name`; uncounted when absent. */
+  readonly refusals?: Refusals | undefined;
+  /** Open connections at most; past it new ones are closed at once. Default {@link DEFAULT_MAX_CONNECTIONS}. */
+  readonly maxConnections?: number;
 }
+
+/** Connections a listener keeps open at most by default: far more than scrapers and browsers need. */
+export const DEFAULT_MAX_CONNECTIONS = 256;
 
 /** A listening server; close() is idempotent. */
 export interface RunningServer {
@@ -59,8 +67,10 @@ export function json(status: number, value: unknown): RouteResponse {
 
 /**
  * Serves GET routes (and optional POST routes) over HTTP, or HTTPS with `tls` (its certificate
- * followed on reload). `guard` runs first and may refuse (401/403). Unknown paths get 404, other
- * methods 405 with `Allow`; a route that throws gets 500 and is logged, never crashing the process.
+ * followed on reload). `guard` runs first, on the headers alone, and may refuse (401/403; a body
+ * left unread then closes the connection). Unknown paths get 404, other methods 405 with `Allow`;
+ * a route that throws gets 500 and is logged, never crashing the process. Connections past
+ * `maxConnections` are closed at once.
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<RunningServer> {
   const { log } = options;
@@ -83,6 +93,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  server.on("drop", (dropped) => options.refusals?.record(options.name, "connection_limit", dropped?.remoteAddress ?? ""));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.address.port, options.address.host, () => {
@@ -143,6 +155,8 @@ async function respond(request: IncomingMessage, response: ServerResponse, optio
       result = text(500, "internal error\n");
     }
   }
-  response.writeHead(result.status, { "content-type": result.contentType, ...result.headers });
+  // A refused request's body is never read: close the connection rather than read it off the socket.
+  const closing = refusal !== undefined && !request.complete ? { connection: "close" } : {};
+  response.writeHead(result.status, { "content-type": result.contentType, ...result.headers, ...closing });
   response.end(request.method === "HEAD" ? undefined : result.body);
 }

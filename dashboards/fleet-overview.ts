@@ -7,7 +7,8 @@ import { METRICS } from "../common/conventions.js";
 import { buildDashboard, labelVariable } from "./layout.js";
 import type { DashboardOptions } from "./options.js";
 import { statPanel, timeseriesPanel, type ThresholdLine } from "./panels.js";
-import { MODEL, NODE, POOL, poolNodeMatchers, RATE, selector } from "./promql.js";
+import { BASIS_LABEL } from "../analyzer/fleet/utilization-basis.js";
+import { gpuUtilizationByBasis, MODEL, NODE, POOL, poolNodeMatchers, RATE, selector } from "./promql.js";
 
 /** Stable identity of the fleet overview. */
 export const FLEET_OVERVIEW = { uid: "inferwatch-fleet-overview", title: "inferwatch / Fleet overview" } as const;
@@ -21,6 +22,8 @@ export function fleetOverview(options: DashboardOptions): Dashboard {
   const targetPercent = `${Math.round(options.utilizationTarget * 100)}%`;
   const energyRate = `sum(rate(${M.energy.name}{${NODE}}[${RATE}]))`;
   const tokenRate = `sum(rate(${M.llmTokens.name}{${NODE}}[${RATE}]))`;
+  const perGpu = gpuUtilizationByBasis(options.utilizationBasis, NODE);
+  const basis = `Basis: ${BASIS_LABEL[options.utilizationBasis]}${options.utilizationBasis === "busy" ? "" : ", busy time on GPUs without GPM"} (analyzer.utilizationBasis).`;
   return buildDashboard(
     { ...FLEET_OVERVIEW, description: "GPU fleet at a glance: pools, utilization against the cost objective, memory, power, energy and efficiency.", tags: ["gpu", "fleet"] },
     [
@@ -39,8 +42,8 @@ export function fleetOverview(options: DashboardOptions): Dashboard {
             steps: [{ value: null, color: "green" }, { value: 1, color: "red" }],
           }),
           statPanel({
-            title: "Mean GPU utilization", description: `Mean share of time a kernel ran, over the selected nodes' GPUs. The cost objective is ${targetPercent} per pool.`, unit: "percentunit",
-            queries: [{ expr: `avg(${M.utilization.name}{${NODE}})`, instant: true }],
+            title: "Mean GPU utilization", description: `Mean GPU utilization over the selected nodes' GPUs. ${basis} The cost objective is ${targetPercent} per pool.`, unit: "percentunit",
+            queries: [{ expr: `avg(${perGpu})`, instant: true }],
             steps: [{ value: null, color: "orange" }, { value: options.utilizationTarget, color: "green" }],
           }),
           statPanel({ title: "GPU memory in use", description: "Device memory in use over device memory, selected nodes.", unit: "percentunit", queries: [{ expr: `sum(${M.memoryUsed.name}{${NODE}}) / sum(${M.memoryTotal.name}{${NODE}})`, instant: true }] }),
@@ -56,16 +59,16 @@ export function fleetOverview(options: DashboardOptions): Dashboard {
             queries: poolNodeMatchers(options.pools).map(({ pool, matchers }) => ({ expr: `count(${selector(M.gpuInfo.name, matchers)})`, legend: pool })),
           }),
           timeseriesPanel({
-            title: "Pool utilization against the target", description: `The analyzer's time-weighted GPU utilization per pool over the last hour; the dashed line is the ${targetPercent} cost objective (slo.gpuUtilization.minRatio).`,
-            unit: "percentunit", min: 0, max: 1, threshold: target, queries: [{ expr: `${M.fleetUtilization.name}{${POOL}}`, legend: "{{pool}}" }],
+            title: "Pool utilization against the target", description: `The analyzer's time-weighted GPU utilization per pool over the last hour, on the basis in each legend (sm: SM activity, busy: time a kernel ran, mixed: sm where reported); the dashed line is the ${targetPercent} cost objective (slo.gpuUtilization.minRatio).`,
+            unit: "percentunit", min: 0, max: 1, threshold: target, queries: [{ expr: `${M.fleetUtilization.name}{${POOL}}`, legend: "{{pool}} ({{basis}})" }],
           }),
           timeseriesPanel({
-            title: "GPU utilization by node", description: `Mean GPU utilization per node from the agents' samples; the dashed line is the ${targetPercent} objective.`,
-            unit: "percentunit", min: 0, max: 1, threshold: target, queries: [{ expr: `avg by (node) (${M.utilization.name}{${NODE}})`, legend: "{{node}}" }],
+            title: "GPU utilization by node", description: `Mean GPU utilization per node from the agents' samples. ${basis} The dashed line is the ${targetPercent} objective.`,
+            unit: "percentunit", min: 0, max: 1, threshold: target, queries: [{ expr: `avg by (node) (${perGpu})`, legend: "{{node}}" }],
           }),
           timeseriesPanel({
-            title: "Pool hours at target", description: `Share of the last day's hours in which the pool's mean utilization was at least ${targetPercent} (analyzer).`,
-            unit: "percentunit", min: 0, max: 1, queries: [{ expr: `${M.fleetPoolHoursAtTarget.name}{${POOL}}`, legend: "{{pool}}" }],
+            title: "Pool hours at target", description: `Share of the last day's hours in which the pool's mean utilization was at least ${targetPercent} (analyzer), on the basis in each legend.`,
+            unit: "percentunit", min: 0, max: 1, queries: [{ expr: `${M.fleetPoolHoursAtTarget.name}{${POOL}}`, legend: "{{pool}} ({{basis}})" }],
           }),
         ],
       },

@@ -4,6 +4,8 @@
  * histogram quantile and mean expressions.
  */
 
+import { BASIS_METRIC, type UtilizationBasis } from "../analyzer/fleet/utilization-basis.js";
+
 /** Matcher of GPU and node series on the `$node` variable. */
 export const NODE = 'node=~"$node"';
 /** Matcher on the `$model` variable. */
@@ -52,4 +54,15 @@ export function quantile(q: number, histogram: string, matchers: string, by: rea
 export function mean(histogram: string, matchers: string, by: readonly string[]): string {
   const group = `sum by (${by.join(", ")})`;
   return `${group} (rate(${histogram}_sum{${matchers}}[${RATE}])) / ${group} (rate(${histogram}_count{${matchers}}[${RATE}]))`;
+}
+
+/**
+ * Per-GPU utilization on a basis (analyzer/fleet/utilization-basis.ts), one series per GPU labelled
+ * `node`, `gpu`, `uuid`: the basis metric where the GPU reports it, `or` NVML's busy time where it
+ * does not (pre-Hopper GPUs), as the analyzer falls back. Both sides are reduced to the GPU's own
+ * labels, so a GPU counts once whoever holds it.
+ */
+export function gpuUtilizationByBasis(basis: UtilizationBasis, matchers: string): string {
+  const gpu = (metric: string) => `max by (node, gpu, uuid) (${selector(metric, matchers)})`;
+  return basis === "busy" ? gpu(BASIS_METRIC.busy) : `(${gpu(BASIS_METRIC[basis])} or ${gpu(BASIS_METRIC.busy)})`;
 }

@@ -21,6 +21,7 @@ const NVML_SUCCESS = 0;
 const NVML_ERROR_UNINITIALIZED = 1;
 const NVML_ERROR_INVALID_ARGUMENT = 2;
 const NVML_ERROR_NOT_SUPPORTED = 3;
+const NVML_ERROR_NO_PERMISSION = 4;
 const NVML_ERROR_NOT_FOUND = 6;
 const NVML_ERROR_INSUFFICIENT_SIZE = 7;
 const NVML_ERROR_DRIVER_NOT_LOADED = 9;
@@ -77,6 +78,15 @@ const PROTOTYPES = {
   eventSetWait: "int nvmlEventSetWait_v2(void *set, void *data, unsigned int timeoutms)",
   eventSetFree: "int nvmlEventSetFree(void *set)",
   noop: "int fake_nvml_noop(void)",
+  tempThreshold: "int nvmlDeviceGetTemperatureThreshold(void *dev, int type, void *temp)",
+  detailList: "int nvmlDeviceGetRunningProcessDetailList(void *dev, void *plist)",
+  gpmSupport: "int nvmlGpmQueryDeviceSupport(void *dev, void *support)",
+  gpmAlloc: "int nvmlGpmSampleAlloc(void *sample)",
+  gpmFree: "int nvmlGpmSampleFree(void *sample)",
+  gpmSampleGet: "int nvmlGpmSampleGet(void *dev, void *sample)",
+  gpmMigSampleGet: "int nvmlGpmMigSampleGet(void *dev, unsigned int gi, void *sample)",
+  gpmMetricsGet: "int nvmlGpmMetricsGet(void *metricsGet)",
+  gpmStats: "int fake_nvml_gpm_stats(void *live, void *gets)",
 } as const;
 
 type Nvml = { [K in keyof typeof PROTOTYPES]: NativeFn } & { errorString: (rc: number) => string };
@@ -620,7 +630,9 @@ gpu.2.temp.ramp 10
   });
 
   describe("MIG", () => {
-    const MIG_SCENARIO = baseScenario(`gpu.1.mig_mode 1
+    // A privileged caller (root on the host): the parent of a MIG GPU answers memory and process queries.
+    const MIG_SCENARIO = baseScenario(`privileged 1
+gpu.1.mig_mode 1
 gpu.1.mig 1 0 1g.10gb 10737418240 1073741824
 gpu.1.mig 2 0 3g.40gb 42949672960 21474836480
 gpu.1.proc 5151 1073741824 1 0
@@ -686,6 +698,248 @@ gpu.1.proc 5252 2147483648 2 0
       expect(nvml.name(mig0, Buffer.alloc(96), 96)).toBe(NVML_ERROR_GPU_IS_LOST);
       expect(nvml.gpuInstanceId(mig0, Buffer.alloc(4))).toBe(NVML_ERROR_GPU_IS_LOST);
       expect(nvml.migMode(handle(0), Buffer.alloc(4), Buffer.alloc(4))).toBe(NVML_ERROR_NOT_SUPPORTED);
+    });
+  });
+
+  describe("MIG as a real driver answers an unprivileged caller", () => {
+    const UNPRIVILEGED = baseScenario(`privileged 0
+gpu.1.mig_mode 1
+gpu.1.mig 1 0 3g.40gb 42949672960 4294967296
+gpu.1.proc 5151 1073741824 1 0
+event 1 1 31 1 0
+`);
+
+    it("refuses the parent's memory and processes, answers them per MIG device, and has no utilization or remapped rows", async () => {
+      await start(UNPRIVILEGED);
+      const gpu1 = handle(1);
+      const mig0 = migHandle(gpu1, 0);
+      expect(nvml.memory(gpu1, Buffer.alloc(24))).toBe(NVML_ERROR_NO_PERMISSION);
+      const v2 = Buffer.alloc(40);
+      v2.writeUInt32LE(MEMORY_V2_VERSION, 0);
+      expect(nvml.memoryV2(gpu1, v2)).toBe(NVML_ERROR_NO_PERMISSION);
+      expect(nvml.processesV3(gpu1, Buffer.alloc(4), null)).toBe(NVML_ERROR_NO_PERMISSION);
+      expect(nvml.util(gpu1, Buffer.alloc(8))).toBe(NVML_ERROR_NOT_SUPPORTED);
+      const rows = [Buffer.alloc(4), Buffer.alloc(4), Buffer.alloc(4), Buffer.alloc(4)];
+      expect(nvml.remappedRows(gpu1, ...rows)).toBe(NVML_ERROR_NOT_SUPPORTED);
+      expect(nvml.remappedRows(handle(0), ...rows)).toBe(NVML_SUCCESS); // only while MIG is on
+      expect(nvml.memoryV2(mig0, v2)).toBe(NVML_SUCCESS);
+      expect(v2.readBigUInt64LE(32)).toBe(4294967296n);
+      const count = Buffer.alloc(4);
+      count.writeUInt32LE(2, 0);
+      const infos = Buffer.alloc(2 * 24);
+      expect(nvml.processesV3(mig0, count, infos)).toBe(NVML_SUCCESS);
+      expect([count.readUInt32LE(0), infos.readUInt32LE(0), infos.readUInt32LE(16)]).toEqual([1, 5151, 1]);
+    });
+
+    it("delivers an XID event with the GPU and compute instance it belongs to", async () => {
+      await start(UNPRIVILEGED);
+      const set = Buffer.alloc(8);
+      expect(nvml.eventSetCreate(set)).toBe(NVML_SUCCESS);
+      expect(nvml.registerEvents(handle(1), XID_EVENT, set.readBigUInt64LE(0))).toBe(NVML_SUCCESS);
+      const data = Buffer.alloc(32);
+      expect(nvml.eventSetWait(set.readBigUInt64LE(0), data, 0)).toBe(NVML_SUCCESS);
+      expect([data.readBigUInt64LE(16), data.readUInt32LE(24), data.readUInt32LE(28)]).toEqual([31n, 1, 0]);
+    });
+  });
+
+  describe("field values", () => {
+    /** One nvmlFieldValue_t per id (scopeId UINT_MAX for the NVLink throughput ids), read after one call. */
+    function fieldValues(dev: bigint, ids: readonly number[]): { rc: number; type: number; value: number }[] {
+      const buf = Buffer.alloc(ids.length * 40);
+      ids.forEach((id, i) => {
+        buf.writeUInt32LE(id, i * 40);
+        buf.writeUInt32LE(id === 138 || id === 139 ? 0xffffffff : 0, i * 40 + 4);
+      });
+      expect(nvml.fieldValues(dev, ids.length, buf)).toBe(NVML_SUCCESS);
+      return ids.map((_, i) => {
+        const type = buf.readInt32LE(i * 40 + 24);
+        const value = type === 1 ? buf.readUInt32LE(i * 40 + 32) : Number(buf.readBigUInt64LE(i * 40 + 32));
+        return { rc: buf.readInt32LE(i * 40 + 28), type, value };
+      });
+    }
+
+    const FIELDS = `gpu.0.memory_temp 78
+gpu.0.memory_temp_max 95
+gpu.0.pcie_replay 12
+gpu.0.viol_power_ns 1000
+gpu.0.viol_thermal_ns 2000
+gpu.0.sw_thermal_ns 3000
+gpu.0.hw_thermal_ns 4000
+gpu.0.hw_power_brake_ns 5000
+gpu.0.power_smoothing 1
+gpu.0.nvlink_tx_kib 1800
+`;
+
+    it("answers each field with its own return code and value type", async () => {
+      await start(baseScenario(FIELDS));
+      const [temp, replay, power, link, beyond] = fieldValues(handle(0), [82, 94, 74, 138, 250]);
+      expect(temp).toEqual({ rc: NVML_SUCCESS, type: 1, value: 78 });
+      expect(replay).toEqual({ rc: NVML_SUCCESS, type: 3, value: 12 });
+      expect(power).toEqual({ rc: NVML_SUCCESS, type: 3, value: 1000 });
+      expect(link).toEqual({ rc: NVML_SUCCESS, type: 3, value: 1800 });
+      expect(beyond?.rc).toBe(NVML_ERROR_INVALID_ARGUMENT); // 250 is past NVML_FI_MAX (200) of a 12.4 header
+      expect(fieldValues(handle(1), [82, 138]).map((v) => v.rc)).toEqual([NVML_ERROR_NOT_SUPPORTED, NVML_ERROR_NOT_SUPPORTED]);
+      expect(readU32(nvml.tempThreshold, handle(0), 2)).toBe(95);
+      expect(nvml.tempThreshold(handle(0), 0, Buffer.alloc(4))).toBe(NVML_ERROR_NOT_SUPPORTED);
+    });
+
+    // nvml.h 12.8: power smoothing 251..268; 12.9/13.0: throttle durations 251..253, smoothing 256..;
+    // 13.1+: smoothing 251..268, durations 269..271.
+    it.each([
+      [12080, { 251: 1, 252: NaN, 253: NaN, 256: NaN, 269: NaN, 270: NaN }],
+      [12090, { 251: 3000, 252: 4000, 253: 5000, 256: 1, 269: NaN, 270: NaN }],
+      [13000, { 251: 3000, 252: 4000, 253: 5000, 256: 1, 269: NaN, 270: NaN }],
+      [13010, { 251: 1, 252: NaN, 253: NaN, 256: NaN, 269: 3000, 270: 4000 }],
+      [13030, { 251: 1, 252: NaN, 253: NaN, 256: NaN, 269: 3000, 270: 4000 }],
+    ])("numbers the throttle-duration and power-smoothing fields as the header of CUDA %i does", async (cuda, expected) => {
+      await start(baseScenario(FIELDS).replace("cuda_driver_version 12040", `cuda_driver_version ${cuda}`));
+      const ids = Object.keys(expected).map(Number);
+      const answers = fieldValues(handle(0), ids);
+      const got = Object.fromEntries(ids.map((id, i) => [id, answers[i]?.rc === NVML_SUCCESS ? answers[i]?.value : NaN]));
+      // NaN: no value (NOT_SUPPORTED for an id the fake does not model, INVALID_ARGUMENT past NVML_FI_MAX).
+      expect(got).toEqual(expected);
+    });
+  });
+
+  describe("processes", () => {
+    it("writes 16-byte entries from _v3 with process_entry_size 16", async () => {
+      await start(baseScenario().replace("cuda_driver_version 12040", "cuda_driver_version 12040\nprocess_entry_size 16"));
+      const count = Buffer.alloc(4);
+      count.writeUInt32LE(8, 0);
+      const infos = Buffer.alloc(8 * 32, 0xaa);
+      expect(nvml.processesV3(handle(0), count, infos)).toBe(NVML_SUCCESS);
+      expect(count.readUInt32LE(0)).toBe(3);
+      expect([infos.readUInt32LE(16), infos.readBigUInt64LE(24)]).toEqual([4343, 1073741824n]);
+      expect(infos.subarray(48, 72).every((b) => b === 0xaa)).toBe(true);
+    });
+
+    it("fills the versioned nvmlProcessDetailList_v1_t with 32-byte entries by the count protocol", async () => {
+      await start(baseScenario());
+      const plist = Buffer.alloc(24);
+      plist.writeUInt32LE(24 | (1 << 24), 0);
+      expect(nvml.detailList(handle(0), plist)).toBe(NVML_ERROR_INSUFFICIENT_SIZE);
+      expect(plist.readUInt32LE(8)).toBe(3);
+      const entries = Buffer.alloc(3 * 32);
+      plist.writeBigUInt64LE(koffi.address(entries), 16);
+      expect(nvml.detailList(handle(0), plist)).toBe(NVML_SUCCESS);
+      expect([0, 32, 64].map((o) => entries.readUInt32LE(o))).toEqual([4242, 4343, 4444]);
+      expect(entries.readUInt32LE(32 + 16)).toBe(NOT_MIG);
+      plist.writeUInt32LE(24 | (2 << 24), 0);
+      expect(nvml.detailList(handle(0), plist)).toBe(NVML_ERROR_INVALID_ARGUMENT);
+    });
+  });
+
+  describe("GPM", () => {
+    const HOPPER = baseScenario(`gpu.0.gpm_supported 1
+gpu.0.gpm.sm_util 40
+gpu.0.gpm.tensor_util 20
+gpu.0.gpm.dram_util 60
+gpu.0.gpm.pcie_tx 100
+gpu.1.gpm_supported 0
+`);
+    const METRICS_SIZE = 24 + 333 * 40;
+
+    function support(dev: bigint, version = 1): { rc: number; isSupported: number } {
+      const buf = Buffer.alloc(8);
+      buf.writeUInt32LE(version, 0);
+      const rc = nvml.gpmSupport(dev, buf);
+      return { rc, isSupported: buf.readUInt32LE(4) };
+    }
+
+    function alloc(): bigint {
+      const out = Buffer.alloc(8);
+      expect(nvml.gpmAlloc(out)).toBe(NVML_SUCCESS);
+      return out.readBigUInt64LE(0);
+    }
+
+    function metrics(s1: bigint, s2: bigint, ids: readonly number[], numMetrics = ids.length): { rc: number; values: { rc: number; value: number }[] } {
+      const buf = Buffer.alloc(METRICS_SIZE);
+      buf.writeUInt32LE(1, 0);
+      buf.writeUInt32LE(numMetrics, 4);
+      buf.writeBigUInt64LE(s1, 8);
+      buf.writeBigUInt64LE(s2, 16);
+      ids.forEach((id, i) => buf.writeUInt32LE(id, 24 + i * 40));
+      const rc = nvml.gpmMetricsGet(buf);
+      return { rc, values: ids.map((_, i) => ({ rc: buf.readInt32LE(24 + i * 40 + 4), value: buf.readDoubleLE(24 + i * 40 + 8) })) };
+    }
+
+    it("says per GPU whether it has GPM and checks the struct version", async () => {
+      await start(HOPPER);
+      expect(support(handle(0))).toEqual({ rc: NVML_SUCCESS, isSupported: 1 });
+      expect(support(handle(1))).toEqual({ rc: NVML_SUCCESS, isSupported: 0 });
+      expect(support(handle(0), 2).rc).toBe(NVML_ERROR_ARGUMENT_VERSION_MISMATCH);
+      const sample = alloc();
+      expect(nvml.gpmSampleGet(handle(1), sample)).toBe(NVML_ERROR_NOT_SUPPORTED);
+      expect(nvml.gpmFree(sample)).toBe(NVML_SUCCESS);
+      expect(nvml.gpmFree(sample)).toBe(NVML_ERROR_INVALID_ARGUMENT); // freed once only
+    });
+
+    it("computes metrics between two samples over 100 ms apart, each metric with its own code", async () => {
+      await start(HOPPER);
+      const [a, b] = [alloc(), alloc()];
+      expect(nvml.gpmSampleGet(handle(0), a)).toBe(NVML_SUCCESS);
+      expect(nvml.gpmSampleGet(handle(0), b)).toBe(NVML_SUCCESS);
+      expect(Number.isNaN(metrics(a, b, [2]).values[0]?.value)).toBe(true); // one 100 ms refresh: no rate
+      await sleep(120);
+      expect(nvml.gpmSampleGet(handle(0), b)).toBe(NVML_SUCCESS);
+      const got = metrics(a, b, [2, 5, 10, 20, 60, 7, 150]);
+      expect(got.rc).toBe(NVML_SUCCESS);
+      expect(got.values.slice(0, 4)).toEqual([40, 20, 60, 100].map((value) => ({ rc: NVML_SUCCESS, value })));
+      expect(got.values[4]).toEqual({ rc: NVML_SUCCESS, value: 0 }); // NVLink receive rate: the GPU has links, the scenario sets no traffic
+      expect(got.values[5]?.rc).toBe(NVML_ERROR_NOT_SUPPORTED); // HMMA is not modelled
+      expect(got.values[6]?.rc).toBe(NVML_ERROR_INVALID_ARGUMENT); // 150 is past NVML_GPM_METRIC_MAX (98) of a 12.4 header
+      expect(metrics(b, a, [2]).rc).toBe(NVML_ERROR_INVALID_ARGUMENT); // sample1 must be the older
+      for (const s of [a, b]) expect(nvml.gpmFree(s)).toBe(NVML_SUCCESS);
+    });
+
+    it.each([[12040, 98], [12090, 210], [13020, 333]])("refuses more metrics than NVML_GPM_METRIC_MAX of CUDA %i's header (%i), with version 1 throughout", async (cuda, max) => {
+      await start(HOPPER.replace("cuda_driver_version 12040", `cuda_driver_version ${cuda}`));
+      const [a, b] = [alloc(), alloc()];
+      expect(nvml.gpmSampleGet(handle(0), a)).toBe(NVML_SUCCESS);
+      await sleep(110);
+      expect(nvml.gpmSampleGet(handle(0), b)).toBe(NVML_SUCCESS);
+      expect(metrics(a, b, [2], max).rc).toBe(NVML_SUCCESS);
+      expect(metrics(a, b, [2], max + 1).rc).toBe(NVML_ERROR_INVALID_ARGUMENT);
+      for (const s of [a, b]) expect(nvml.gpmFree(s)).toBe(NVML_SUCCESS);
+    });
+
+    it("samples a MIG GPU per GPU instance, and its parent only for a privileged caller", async () => {
+      const mig = `${HOPPER}gpu.0.mig_mode 1
+gpu.0.mig 1 0 3g.40gb 42949672960 0
+gpu.0.mig 2 0 4g.40gb 42949672960 0
+gpu.0.mig_gpm 1 sm_util 70
+gpu.0.mig_gpm 2 sm_util 10
+`;
+      const file = await start(mig);
+      const [a, b, c] = [alloc(), alloc(), alloc()];
+      expect(nvml.gpmSampleGet(handle(0), a)).toBe(NVML_ERROR_NO_PERMISSION);
+      expect(nvml.gpmMigSampleGet(handle(0), 9, a)).toBe(NVML_ERROR_NOT_FOUND);
+      expect(nvml.gpmMigSampleGet(handle(0), 1, a)).toBe(NVML_SUCCESS);
+      expect(nvml.gpmSampleGet(migHandle(handle(0), 1), c)).toBe(NVML_SUCCESS); // a MIG handle samples its GPU instance
+      await sleep(120);
+      expect(nvml.gpmMigSampleGet(handle(0), 1, b)).toBe(NVML_SUCCESS);
+      expect(metrics(a, b, [2, 20]).values).toEqual([{ rc: NVML_SUCCESS, value: 70 }, { rc: NVML_ERROR_NOT_SUPPORTED, value: 0 }]);
+      expect(metrics(c, b, [2]).rc).toBe(NVML_ERROR_INVALID_ARGUMENT); // samples of two GPU instances
+      await writeScenario(`${mig}privileged 1\n`, file);
+      await sleep(RELOAD_WAIT_MS);
+      expect(nvml.gpmSampleGet(handle(0), c)).toBe(NVML_SUCCESS);
+      await writeScenario(`${mig}privileged 1\ngpu.0.gpm_no_permission 1\n`, file);
+      await sleep(RELOAD_WAIT_MS);
+      expect(nvml.gpmMigSampleGet(handle(0), 1, a)).toBe(NVML_ERROR_NO_PERMISSION);
+      for (const s of [a, b, c]) expect(nvml.gpmFree(s)).toBe(NVML_SUCCESS);
+    });
+
+    it("counts live samples and sample calls for the tests of the agent", async () => {
+      await start(HOPPER);
+      const live = Buffer.alloc(4);
+      const gets = Buffer.alloc(8);
+      nvml.gpmStats(live, gets);
+      const [liveBefore, getsBefore] = [live.readUInt32LE(0), gets.readBigUInt64LE(0)];
+      const s = alloc();
+      expect(nvml.gpmSampleGet(handle(0), s)).toBe(NVML_SUCCESS);
+      nvml.gpmStats(live, gets);
+      expect([live.readUInt32LE(0) - liveBefore, gets.readBigUInt64LE(0) - getsBefore]).toEqual([1, 1n]);
+      expect(nvml.gpmFree(s)).toBe(NVML_SUCCESS);
     });
   });
 

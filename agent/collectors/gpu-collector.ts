@@ -15,6 +15,9 @@ export interface XidCount {
   readonly xid: number;
   readonly count: number;
   readonly lastSeenMs: number;
+  /** The MIG instance NVML attributed the event to, when it did. */
+  readonly gpuInstance?: number;
+  readonly computeInstance?: number;
 }
 
 /** What the exporters and the snapshot read: the latest state, never a live NVML call. */
@@ -107,8 +110,8 @@ export class GpuCollector implements Collector<GpuSample> {
       this.system = await this.options.client.open();
       this.isOpen = true;
       this.lastOpenError = undefined;
-      const { driverVersion, deviceCount, library, missingFunctions } = this.system;
-      this.options.log.info({ library, driverVersion, deviceCount, missingFunctions }, "NVML initialised");
+      const { driverVersion, cudaDriverVersion, deviceCount, library, missingFunctions, fieldNumbering } = this.system;
+      this.options.log.info({ library, driverVersion, cudaDriverVersion, fieldNumbering, deviceCount, missingFunctions }, "NVML initialised");
       return true;
     } catch (err) {
       const message = errorMessage(err);
@@ -143,13 +146,16 @@ export class GpuCollector implements Collector<GpuSample> {
     }
     for (const event of raw.xids) {
       const gpu = this.samples.find((candidate) => candidate.uuid === event.uuid);
-      const key = `${event.uuid}/${event.xid}`;
+      const key = `${event.uuid}/${event.xid}/${event.gpuInstanceId ?? ""}/${event.computeInstanceId ?? ""}`;
       const previous = this.xids.get(key);
       this.xids.set(key, {
         uuid: event.uuid, index: gpu ? String(gpu.index) : "", model: gpu?.model ?? "", xid: event.xid,
         count: (previous?.count ?? 0) + 1, lastSeenMs: event.atMs,
+        ...(event.gpuInstanceId === undefined ? {} : { gpuInstance: event.gpuInstanceId }),
+        ...(event.computeInstanceId === undefined ? {} : { computeInstance: event.computeInstanceId }),
       });
-      this.options.log.warn({ uuid: event.uuid, xid: event.xid }, "XID critical error");
+      const mig = gpu?.migDevices?.find((d) => d.gpuInstance === event.gpuInstanceId && d.computeInstance === event.computeInstanceId);
+      this.options.log.warn({ uuid: event.uuid, xid: event.xid, gpuInstance: event.gpuInstanceId, computeInstance: event.computeInstanceId, migUuid: mig?.uuid }, "XID critical error");
     }
   }
 }

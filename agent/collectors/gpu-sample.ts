@@ -1,5 +1,5 @@
 import { THROTTLE_REASONS } from "../../common/conventions.js";
-import type { GpuRaw, NvmlSampleRaw } from "../nvml/types.js";
+import type { GpmQuantity, GpmReading, GpuRaw, NvmlSampleRaw, ThrottleTimeReason } from "../nvml/types.js";
 import type { PodAttribution, PodRef } from "./pods/pod-attribution.js";
 
 /** A process on a GPU, in base units, with its container where known. */
@@ -9,6 +9,12 @@ export interface GpuProcessSample {
   readonly holder?: PodRef;
 }
 
+/**
+ * GPM activity in base units: ratios 0..1 for the activity quantities (`sm`, `tensor`, `dram`, …)
+ * and bytes per second for the link rates (`pcieTx`, `nvlinkRx`, …).
+ */
+export type Activity = { readonly [Q in GpmQuantity]?: number };
+
 /** A MIG device in base units. */
 export interface MigDeviceSample {
   readonly uuid: string;
@@ -17,6 +23,8 @@ export interface MigDeviceSample {
   readonly profile: string;
   readonly memoryTotalBytes?: number;
   readonly memoryUsedBytes?: number;
+  /** Its GPU instance's activity. */
+  readonly activity?: Activity;
 }
 
 /** One GPU's sample in base units (ratios 0..1, bytes, watts, joules, hertz), with its holders. */
@@ -51,6 +59,17 @@ export interface GpuSample {
   readonly migEnabled?: boolean;
   readonly migDevices?: readonly MigDeviceSample[];
   readonly processes?: readonly GpuProcessSample[];
+  readonly isGpmSupported?: boolean;
+  readonly activity?: Activity;
+  /** `device` when the GPU itself was sampled, `instances` when derived from its MIG GPU instances. */
+  readonly activitySource?: "device" | "instances";
+  readonly gpmPermissionErrors?: number;
+  readonly memoryTemperatureCelsius?: number;
+  readonly memoryTemperatureMaxCelsius?: number;
+  readonly pcieReplays?: number;
+  readonly throttleSeconds?: { readonly [R in ThrottleTimeReason]?: number };
+  readonly nvlinkTxBytes?: number;
+  readonly nvlinkRxBytes?: number;
   readonly unsupported: readonly string[];
 }
 
@@ -58,6 +77,26 @@ export interface GpuSample {
 export type PidLookup = (pid: number) => PodRef | undefined;
 
 const MHZ = 1e6;
+const KIB = 1024;
+/** GPM reports link traffic in MiB/s (nvml.h: "PCIe traffic from this GPU in MiB/sec"). */
+const MIB = 1024 * 1024;
+const NS = 1e-9;
+const RATES = new Set<GpmQuantity>(["pcieTx", "pcieRx", "nvlinkTx", "nvlinkRx"]);
+
+/** A GPM reading (percent, MiB/s) in base units (ratio, bytes/s). */
+export function toActivity(reading: GpmReading | undefined): Activity | undefined {
+  if (reading === undefined) return undefined;
+  const activity: { [Q in GpmQuantity]?: number } = {};
+  for (const [quantity, value] of Object.entries(reading) as [GpmQuantity, number][]) {
+    activity[quantity] = RATES.has(quantity) ? value * MIB : value / 100;
+  }
+  return activity;
+}
+
+function throttleSecondsOf(raw: GpuRaw): GpuSample["throttleSeconds"] {
+  if (raw.throttleNs === undefined) return undefined;
+  return Object.fromEntries(Object.entries(raw.throttleNs).map(([reason, ns]) => [reason, ns * NS]));
+}
 
 function holdersOf(raw: GpuRaw, attribution: PodAttribution): PodRef[] {
   const keys = [raw.uuid, `nvidia${raw.index}`, ...(raw.migDevices ?? []).map((mig) => mig.uuid)];
@@ -109,8 +148,19 @@ export function toGpuSample(raw: GpuRaw, attribution: PodAttribution, pidLookup:
     ...optional("migDevices", raw.migDevices?.map((mig) => ({
       uuid: mig.uuid, gpuInstance: mig.gpuInstanceId, computeInstance: mig.computeInstanceId, profile: mig.profile,
       ...optional("memoryTotalBytes", mig.memoryTotalBytes), ...optional("memoryUsedBytes", mig.memoryUsedBytes),
+      ...optional("activity", toActivity(mig.gpm)),
     }))),
     ...optional("processes", raw.processes?.map((p) => ({ pid: p.pid, memoryBytes: p.usedMemoryBytes, ...optional("holder", pidLookup(p.pid)) }))),
+    ...optional("isGpmSupported", raw.isGpmSupported),
+    ...optional("activity", toActivity(raw.gpm)),
+    ...optional("activitySource", raw.gpmSource),
+    ...optional("gpmPermissionErrors", raw.gpmNoPermission),
+    ...optional("memoryTemperatureCelsius", raw.memoryTemperatureCelsius),
+    ...optional("memoryTemperatureMaxCelsius", raw.memoryTemperatureMaxCelsius),
+    ...optional("pcieReplays", raw.pcieReplays),
+    ...optional("throttleSeconds", throttleSecondsOf(raw)),
+    ...optional("nvlinkTxBytes", raw.nvlinkTxKiB === undefined ? undefined : raw.nvlinkTxKiB * KIB),
+    ...optional("nvlinkRxBytes", raw.nvlinkRxKiB === undefined ? undefined : raw.nvlinkRxKiB * KIB),
     unsupported: raw.disabled,
   };
 }

@@ -1,7 +1,7 @@
 import type { Registry } from "prom-client";
 import { METRICS, type MetricDef } from "../../common/conventions.js";
-import type { GpuView } from "../collectors/gpu-collector.js";
-import type { GpuSample } from "../collectors/gpu-sample.js";
+import type { GpuView, XidCount } from "../collectors/gpu-collector.js";
+import type { Activity, GpuSample, MigDeviceSample } from "../collectors/gpu-sample.js";
 import type { PodRef } from "../collectors/pods/pod-attribution.js";
 import { defineScrapeMetric, type FillErrorHandler, type Labels } from "../../common/metric-factory.js";
 
@@ -31,7 +31,37 @@ const GPU_VALUES: readonly (readonly [MetricDef, GpuValue])[] = [
   [METRICS.memoryClock, (g) => g.memoryClockHertz],
   [METRICS.remapPending, (g) => (g.remappedRows ? Number(g.remappedRows.isPending) : undefined)],
   [METRICS.remapFailure, (g) => (g.remappedRows ? Number(g.remappedRows.hasFailed) : undefined)],
+  [METRICS.memoryTemperature, (g) => g.memoryTemperatureCelsius],
 ];
+
+/** GPU-level GPM metrics, by the activity quantity they export. */
+const GPU_ACTIVITY: readonly (readonly [MetricDef, keyof Activity])[] = [
+  [METRICS.smActive, "sm"],
+  [METRICS.smOccupancy, "smOccupancy"],
+  [METRICS.tensorActive, "tensor"],
+  [METRICS.dramActive, "dram"],
+  [METRICS.graphicsActive, "graphics"],
+  [METRICS.fp64Active, "fp64"],
+  [METRICS.fp32Active, "fp32"],
+  [METRICS.fp16Active, "fp16"],
+  [METRICS.pcieTx, "pcieTx"],
+  [METRICS.pcieRx, "pcieRx"],
+  [METRICS.nvlinkTx, "nvlinkTx"],
+  [METRICS.nvlinkRx, "nvlinkRx"],
+];
+
+/** Per-MIG-device GPM metrics (their GPU instance's activity). */
+const MIG_ACTIVITY: readonly (readonly [MetricDef, keyof Activity])[] = [
+  [METRICS.migSmActive, "sm"],
+  [METRICS.migSmOccupancy, "smOccupancy"],
+  [METRICS.migTensorActive, "tensor"],
+  [METRICS.migDramActive, "dram"],
+  [METRICS.migGraphicsActive, "graphics"],
+];
+
+function migLabels(node: string, gpu: GpuSample, mig: MigDeviceSample): Labels {
+  return { ...gpuLabels(node, gpu), gpu_instance: String(mig.gpuInstance), compute_instance: String(mig.computeInstance), profile: mig.profile, mig_uuid: mig.uuid };
+}
 
 /**
  * Registers every GPU metric of the catalog, filled at scrape time from `view()` — the sampler's
@@ -63,7 +93,8 @@ export function registerGpuMetrics(registry: Registry, node: string, view: () =>
       for (const holder of gpu.holders) emit({ ...gpuLabels(node, gpu), ...podLabels(holder) }, 1);
     }
   });
-  for (const [def, value] of GPU_VALUES) {
+  const gpuValues: readonly (readonly [MetricDef, GpuValue])[] = [...GPU_VALUES, ...GPU_ACTIVITY.map(([def, key]) => [def, (g: GpuSample) => g.activity?.[key]] as const)];
+  for (const [def, value] of gpuValues) {
     define(def, (emit) => {
       for (const gpu of upGpus()) {
         const v = value(gpu);
@@ -71,6 +102,22 @@ export function registerGpuMetrics(registry: Registry, node: string, view: () =>
       }
     });
   }
+  for (const [def, key] of MIG_ACTIVITY) {
+    define(def, (emit) => {
+      for (const gpu of upGpus()) {
+        for (const mig of gpu.migDevices ?? []) {
+          const value = mig.activity?.[key];
+          if (value !== undefined) emit(migLabels(node, gpu, mig), value);
+        }
+      }
+    });
+  }
+  define(METRICS.gpmSupported, (emit) => {
+    for (const gpu of upGpus()) if (gpu.isGpmSupported !== undefined) emit(gpuLabels(node, gpu), gpu.isGpmSupported ? 1 : 0);
+  });
+  define(METRICS.memoryTemperatureMax, (emit) => {
+    for (const gpu of upGpus()) if (gpu.memoryTemperatureMaxCelsius !== undefined) emit(gpuLabels(node, gpu), gpu.memoryTemperatureMaxCelsius);
+  });
   define(METRICS.throttled, (emit) => {
     for (const gpu of upGpus()) {
       for (const { reason, isActive } of gpu.throttle ?? []) emit({ ...gpuLabels(node, gpu), ...podLabels(gpu.holder), reason }, isActive ? 1 : 0);
@@ -80,6 +127,23 @@ export function registerGpuMetrics(registry: Registry, node: string, view: () =>
   // whenever the GPU changes hands, and increase() would read the jump as work done.
   define(METRICS.energy, (emit) => {
     for (const gpu of upGpus()) if (gpu.energyJoules !== undefined) emit(gpuLabels(node, gpu), gpu.energyJoules);
+  });
+  define(METRICS.pcieReplays, (emit) => {
+    for (const gpu of upGpus()) if (gpu.pcieReplays !== undefined) emit(gpuLabels(node, gpu), gpu.pcieReplays);
+  });
+  define(METRICS.gpmPermissionErrors, (emit) => {
+    for (const gpu of upGpus()) if (gpu.gpmPermissionErrors !== undefined) emit(gpuLabels(node, gpu), gpu.gpmPermissionErrors);
+  });
+  define(METRICS.throttleTime, (emit) => {
+    for (const gpu of upGpus()) {
+      for (const [reason, seconds] of Object.entries(gpu.throttleSeconds ?? {})) emit({ ...gpuLabels(node, gpu), reason }, seconds);
+    }
+  });
+  define(METRICS.nvlinkData, (emit) => {
+    for (const gpu of upGpus()) {
+      if (gpu.nvlinkTxBytes !== undefined) emit({ ...gpuLabels(node, gpu), direction: "tx" }, gpu.nvlinkTxBytes);
+      if (gpu.nvlinkRxBytes !== undefined) emit({ ...gpuLabels(node, gpu), direction: "rx" }, gpu.nvlinkRxBytes);
+    }
   });
   define(METRICS.eccErrors, (emit) => {
     for (const gpu of upGpus()) {
@@ -109,8 +173,7 @@ export function registerGpuMetrics(registry: Registry, node: string, view: () =>
       for (const gpu of upGpus()) {
         for (const mig of gpu.migDevices ?? []) {
           const value = mig[key];
-          if (value === undefined) continue;
-          emit({ ...gpuLabels(node, gpu), gpu_instance: String(mig.gpuInstance), compute_instance: String(mig.computeInstance), profile: mig.profile, mig_uuid: mig.uuid }, value);
+          if (value !== undefined) emit(migLabels(node, gpu, mig), value);
         }
       }
     });
@@ -123,11 +186,16 @@ export function registerGpuMetrics(registry: Registry, node: string, view: () =>
       }
     }
   });
+  const xidLabels = (x: XidCount): Labels => ({
+    node, gpu: x.index, uuid: x.uuid, gpu_model: x.model, xid: String(x.xid),
+    ...(x.gpuInstance === undefined ? {} : { gpu_instance: String(x.gpuInstance) }),
+    ...(x.computeInstance === undefined ? {} : { compute_instance: String(x.computeInstance) }),
+  });
   define(METRICS.xidErrors, (emit) => {
-    for (const x of view().xids) emit({ node, gpu: x.index, uuid: x.uuid, gpu_model: x.model, xid: String(x.xid) }, x.count);
+    for (const x of view().xids) emit(xidLabels(x), x.count);
   });
   define(METRICS.xidLast, (emit) => {
-    for (const x of view().xids) emit({ node, gpu: x.index, uuid: x.uuid, gpu_model: x.model, xid: String(x.xid) }, x.lastSeenMs / 1000);
+    for (const x of view().xids) emit(xidLabels(x), x.lastSeenMs / 1000);
   });
   define(METRICS.fieldUnsupported, (emit) => {
     for (const gpu of view().samples) for (const field of gpu.unsupported) emit({ ...gpuLabels(node, gpu), field }, 1);

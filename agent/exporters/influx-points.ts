@@ -25,7 +25,7 @@ export interface InfluxPoint {
   readonly timestampMs: number;
 }
 
-/** GPU fields written per sample: the ones capacity planning reads (utilization, memory, power, energy). */
+/** GPU fields written per sample: the ones capacity planning reads (utilization and activity, memory, power, energy). */
 const GPU_FIELDS: readonly (readonly [MetricDef, (gpu: GpuSample) => number | undefined])[] = [
   [METRICS.utilization, (g) => g.utilizationRatio],
   [METRICS.memoryUtilization, (g) => g.memoryUtilizationRatio],
@@ -35,6 +35,9 @@ const GPU_FIELDS: readonly (readonly [MetricDef, (gpu: GpuSample) => number | un
   [METRICS.powerLimit, (g) => g.powerLimitWatts],
   [METRICS.temperature, (g) => g.temperatureCelsius],
   [METRICS.smClock, (g) => g.smClockHertz],
+  // GPM activity, so an analyzer reading InfluxDB has the same utilization bases as one reading Prometheus.
+  [METRICS.smActive, (g) => g.activity?.sm],
+  [METRICS.tensorActive, (g) => g.activity?.tensor],
 ];
 
 /**

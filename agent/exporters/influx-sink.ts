@@ -118,7 +118,7 @@ export class InfluxSink implements Component {
 
   /** Spool figures (zero before start). */
   spoolStats(): SpoolStats {
-    return this.spool?.stats() ?? { bytes: 0, pendingPoints: 0, appendedPoints: 0, droppedPoints: 0, corrupt: 0 };
+    return this.spool?.stats() ?? { bytes: 0, pendingPoints: 0, appendedPoints: 0, droppedPoints: 0, droppedDiskFullPoints: 0, corrupt: 0 };
   }
 
   /** Opens the spool (replaying what an earlier run left) and starts the sender. */
@@ -136,7 +136,12 @@ export class InfluxSink implements Component {
     // One spool per node name: agents sharing a volume (or `inferwatch up`'s simulated nodes) never share one.
     const spoolDir = join(config.spoolDir, this.options.node.replace(/[^A-Za-z0-9._-]/g, "_") || "_");
     try {
-      this.spool = await DiskSpool.open({ dir: spoolDir, maxBytes: config.spoolMaxBytes });
+      this.spool = await DiskSpool.open({
+        dir: spoolDir, maxBytes: config.spoolMaxBytes,
+        onDiskFull: (event) => log.warn(event, event.isWritten
+          ? `influx spool: disk full (${event.code}); deleted the oldest ${event.droppedPoints} spooled points to keep the newest`
+          : `influx spool: disk full (${event.code}) and no older segment left to delete; the newest points are lost`),
+      });
     } catch (err) {
       throw new Error(`influx: cannot open the spool directory ${spoolDir}: ${errorMessage(err)}`, { cause: err });
     }
@@ -238,6 +243,7 @@ export class InfluxSink implements Component {
     defineScrapeMetric(registry, METRICS.influxPointsDropped, (emit) => {
       const dropped = this.counts.dropped;
       emit({ node, reason: "spool_full" }, this.spoolStats().droppedPoints);
+      emit({ node, reason: "disk_full" }, this.spoolStats().droppedDiskFullPoints);
       emit({ node, reason: "rejected" }, dropped.rejected);
       emit({ node, reason: "spool_error" }, dropped.spool_error);
     }, onError);

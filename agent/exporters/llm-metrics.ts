@@ -54,10 +54,18 @@ function seriesLabels(node: string, series: LlmSeries): Record<string, string> {
 
 /**
  * Registers the LLM request families (six histograms with trace exemplars, requests and tokens
- * counters, the last-request gauge) and the store's own health, all read from `store` per scrape.
+ * counters, the last-request gauge), the store's own health and, with `unattributed`, the spans
+ * recorded under model="unknown", all read per scrape.
  * Expired series are swept first, so a scrape never shows a series past its TTL.
  */
-export function registerLlmMetrics(registry: Registry, node: string, store: LlmSeriesStore, spanCounts: () => Readonly<Record<string, number>>, onError: FillErrorHandler): void {
+export function registerLlmMetrics(
+  registry: Registry,
+  node: string,
+  store: LlmSeriesStore,
+  spanCounts: () => Readonly<Record<string, number>>,
+  onError: FillErrorHandler,
+  unattributed?: () => readonly { readonly runtime: string; readonly reason: string; readonly count: number }[],
+): void {
   const register = (family: StoreFamily) => registry.registerMetric(family as unknown as Parameters<Registry["registerMetric"]>[0]);
   HISTOGRAMS.forEach((kind, index) => {
     const def = HISTOGRAM_DEFS[kind];
@@ -101,6 +109,10 @@ export function registerLlmMetrics(registry: Registry, node: string, store: LlmS
   register(new StoreFamily(METRICS.llmSeries.name, METRICS.llmSeries.help, "gauge", () => [{ labels: { node }, value: store.size }], onError));
   register(new StoreFamily(METRICS.llmOverflow.name, METRICS.llmOverflow.help, "counter", () => [{ labels: { node }, value: store.overflowed }], onError));
   register(new StoreFamily(METRICS.llmExpired.name, METRICS.llmExpired.help, "counter", () => [{ labels: { node }, value: store.expired }], onError));
+  if (unattributed) {
+    register(new StoreFamily(METRICS.llmUnattributed.name, METRICS.llmUnattributed.help, "counter", () =>
+      unattributed().map(({ runtime, reason, count }) => ({ labels: { node, runtime, reason }, value: count })), onError));
+  }
   register(new StoreFamily(METRICS.otlpSpans.name, METRICS.otlpSpans.help, "counter", () =>
     Object.entries(spanCounts()).map(([outcome, value]) => ({ labels: { node, outcome }, value })), onError));
 }

@@ -1,5 +1,6 @@
+import koffi from "koffi";
 import { cString, type NvmlFunctionName, type NvmlLibrary } from "./nvml-library.js";
-import { NvmlReturn } from "./nvml-abi.js";
+import { GPM_METRIC_MAX_LARGEST, GPM_METRIC_SIZE, GPM_METRICS_OFFSET, NvmlReturn, PROCESS_DETAIL_LIST_SIZE } from "./nvml-abi.js";
 
 /**
  * Calls into a loaded NVML library with reusable scratch buffers, counting every call.
@@ -14,7 +15,12 @@ export class NvmlCalls {
   readonly handle = Buffer.alloc(8);
   readonly text = Buffer.alloc(96);
   readonly struct = Buffer.alloc(72);
+  /** nvmlProcessDetailList_v1_t, reused. */
+  readonly detailList = Buffer.alloc(PROCESS_DETAIL_LIST_SIZE);
   private processes = Buffer.alloc(0);
+  private processesAddress: bigint | undefined;
+  private fields = Buffer.alloc(0);
+  private gpm: Buffer | undefined;
 
   constructor(readonly lib: NvmlLibrary) {}
 
@@ -60,8 +66,32 @@ export class NvmlCalls {
 
   /** A buffer of at least `bytes` for a process list, reused across calls. */
   processBuffer(bytes: number): Buffer {
-    if (this.processes.length < bytes) this.processes = Buffer.alloc(Math.max(bytes, this.processes.length * 2));
+    if (this.processes.length < bytes) {
+      this.processes = Buffer.alloc(Math.max(bytes, this.processes.length * 2));
+      this.processesAddress = undefined;
+    }
     return this.processes;
+  }
+
+  /** The address of the current process buffer (for a struct's pointer field), looked up once per buffer. */
+  processBufferAddress(): bigint {
+    this.processesAddress ??= koffi.address(this.processes);
+    return this.processesAddress;
+  }
+
+  /** A buffer of at least `bytes` for nvmlFieldValue_t entries, reused across calls. */
+  fieldValues(bytes: number): Buffer {
+    if (this.fields.length < bytes) this.fields = Buffer.alloc(Math.max(bytes, this.fields.length * 2));
+    return this.fields;
+  }
+
+  /**
+   * The nvmlGpmMetricsGet_t of this thread, allocated once at the size of the largest header
+   * (NVML_GPM_METRIC_MAX 333), zeroed: a driver built with a smaller maximum reads only `numMetrics` entries.
+   */
+  gpmMetricsGet(): Buffer {
+    this.gpm ??= Buffer.alloc(GPM_METRICS_OFFSET + GPM_METRIC_MAX_LARGEST * GPM_METRIC_SIZE);
+    return this.gpm;
   }
 
   /** nvmlErrorString, or the code when the library cannot say. */

@@ -1,8 +1,12 @@
-import { EVENT_XID_CRITICAL, NAME_BUFFER, NvmlReturn, PCI_INFO_BUS_ID_OFFSET, returnName, UUID_BUFFER, VERSION_BUFFER } from "./nvml-abi.js";
+import { EVENT_XID_CRITICAL, NAME_BUFFER, NO_INSTANCE, NvmlReturn, PCI_INFO_BUS_ID_OFFSET, returnName, UUID_BUFFER, VERSION_BUFFER } from "./nvml-abi.js";
 import { NvmlCalls } from "./nvml-calls.js";
 import type { NvmlLibrary } from "./nvml-library.js";
 import { cString } from "./nvml-library.js";
-import { FIELD_READERS, type DriverQuirks, type GpuFields, type GpuMemo } from "./read-gpu-fields.js";
+import { fieldNumberingOf } from "./field-numbering.js";
+import { fieldSpecs } from "./field-values.js";
+import { freeGpm, newGpmMemo } from "./gpm.js";
+import { FIELD_READERS, type DriverQuirks, type GpuFields, type GpuMemo, type ReadContext } from "./read-gpu-fields.js";
+import { readMigMode } from "./read-mig.js";
 import type { DisabledField, FieldGroup, GpuIdentity, GpuRaw, NvmlSampleRaw, NvmlSystemInfo, XidEventRaw } from "./types.js";
 
 /** Return codes that mean "this field will never answer here": the field is disabled for that GPU. */
@@ -14,6 +18,13 @@ const FIRST_BACKOFF_MS = 1_000;
 const MAX_EVENTS_PER_ROUND = 256;
 
 class GpuLostError extends Error {}
+
+function newMemo(): GpuMemo {
+  return {
+    nvlinkCount: undefined, migMode: undefined, migHandles: [], parentRefuses: new Set(), droppedFieldIds: new Set(),
+    memoryTemperatureMax: undefined, gpm: newGpmMemo(),
+  };
+}
 
 interface GpuState {
   identity: GpuIdentity;
@@ -30,6 +41,8 @@ interface GpuState {
 /** Options for {@link NvmlReader}. */
 export interface NvmlReaderOptions {
   readonly maxBackoffMs: number;
+  /** Read GPM activity where GPUs have it (default true); false never touches GPM. */
+  readonly isGpmEnabled?: boolean;
   readonly now?: () => number;
 }
 
@@ -42,7 +55,7 @@ export interface NvmlReaderOptions {
 export class NvmlReader {
   private readonly calls: NvmlCalls;
   private readonly gpus: GpuState[] = [];
-  private readonly quirks: DriverQuirks = { memoryV2Unusable: false, processStride: undefined };
+  private readonly quirks: DriverQuirks = { memoryV2Unusable: false, detailListUnusable: false, processStride: undefined, fields: [] };
   private readonly handleToUuid = new Map<bigint, string>();
   private eventSet: bigint | undefined;
   private isOpen = false;
@@ -53,29 +66,32 @@ export class NvmlReader {
     this.now = options.now ?? Date.now;
   }
 
-  /** nvmlInit_v2, system facts, GPU enumeration and the XID event set. Throws when init fails. */
+  /**
+   * nvmlInit_v2, system facts, GPU enumeration and the XID event set. The driver's versions decide
+   * which field ids it is asked for (field-numbering.ts). Throws when init fails.
+   */
   open(): NvmlSystemInfo {
     const rc = this.calls.call("nvmlInit_v2");
     if (rc !== NvmlReturn.SUCCESS) throw new Error(`nvml: nvmlInit_v2 failed: ${returnName(rc)} (${this.calls.describe(rc)})`);
     this.isOpen = true;
+    const driverVersion = this.systemText("nvmlSystemGetDriverVersion");
+    const cudaDriverVersion = this.calls.call("nvmlSystemGetCudaDriverVersion", this.calls.u32[0]) === NvmlReturn.SUCCESS ? String(this.calls.lastU32()) : "";
+    const fieldNumbering = fieldNumberingOf(cudaDriverVersion, driverVersion);
+    this.quirks.fields = fieldSpecs(fieldNumbering);
     const count = this.calls.u32Out("nvmlDeviceGetCount_v2") === NvmlReturn.SUCCESS ? this.calls.lastU32() : 0;
     if (this.calls.call("nvmlEventSetCreate", this.calls.handle) === NvmlReturn.SUCCESS) this.eventSet = this.calls.lastHandle();
     for (let index = 0; index < count; index++) {
       const state: GpuState = {
         identity: { index, uuid: `unknown-${index}`, name: "unknown", pciBusId: "" },
         handle: undefined, isUp: false, downReason: undefined, disabled: new Set(),
-        consecutiveFailures: 0, backoffMs: FIRST_BACKOFF_MS, retryAtMs: 0, memo: { nvlinkCount: undefined },
+        consecutiveFailures: 0, backoffMs: FIRST_BACKOFF_MS, retryAtMs: 0, memo: newMemo(),
       };
       this.gpus.push(state);
       this.attach(state, []);
     }
     return {
-      library: this.lib.path,
-      driverVersion: this.systemText("nvmlSystemGetDriverVersion"),
-      nvmlVersion: this.systemText("nvmlSystemGetNVMLVersion"),
-      cudaDriverVersion: this.calls.call("nvmlSystemGetCudaDriverVersion", this.calls.u32[0]) === NvmlReturn.SUCCESS ? String(this.calls.lastU32()) : "",
-      deviceCount: count,
-      missingFunctions: this.lib.missing,
+      library: this.lib.path, driverVersion, nvmlVersion: this.systemText("nvmlSystemGetNVMLVersion"), cudaDriverVersion,
+      deviceCount: count, missingFunctions: this.lib.missing, fieldNumbering,
     };
   }
 
@@ -91,10 +107,11 @@ export class NvmlReader {
     return { takenAtMs, durationMs: performance.now() - started, calls: this.calls.count, gpus, xids, newlyDisabled, errors };
   }
 
-  /** nvmlShutdown after freeing the event set. Safe twice. */
+  /** nvmlShutdown after freeing the GPM samples and the event set. Safe twice. */
   close(): void {
     if (!this.isOpen) return;
     this.isOpen = false;
+    for (const state of this.gpus) freeGpm(this.calls, state.memo.gpm);
     if (this.eventSet !== undefined) this.calls.call("nvmlEventSetFree", this.eventSet);
     this.eventSet = undefined;
     this.calls.call("nvmlShutdown");
@@ -116,7 +133,10 @@ export class NvmlReader {
         const name = calls.textOut("nvmlDeviceGetName", NAME_BUFFER, handle) === NvmlReturn.SUCCESS ? calls.lastText() : state.identity.name;
         const pciBusId = calls.call("nvmlDeviceGetPciInfo_v3", handle, calls.struct) === NvmlReturn.SUCCESS
           ? cString(calls.struct, PCI_INFO_BUS_ID_OFFSET, 32) : state.identity.pciBusId;
-        if (uuid !== state.identity.uuid) state.memo = { nvlinkCount: undefined };
+        if (uuid !== state.identity.uuid) {
+          freeGpm(calls, state.memo.gpm);
+          state.memo = newMemo();
+        }
         state.identity = { index: state.identity.index, uuid, name, pciBusId };
         state.handle = handle;
         state.isUp = true;
@@ -144,28 +164,47 @@ export class NvmlReader {
       if (nowMs < state.retryAtMs || !this.attach(state, errors)) return this.downRaw(state);
     }
     const handle = state.handle as bigint;
-    const fields: GpuFields = {};
+    // The readers fill the result object itself: spreading ~40 fields into a new object each round
+    // cost more than every NVML call of the round together (nvml bench: 0.65 → 0.14 ms for 8 GPUs).
+    const { index, uuid, name, pciBusId } = state.identity;
+    const fields: GpuFields & { index: number; uuid: string; name: string; pciBusId: string; isUp: boolean; disabled: FieldGroup[] } = {
+      index, uuid, name, pciBusId, isUp: true, disabled: [],
+    };
     let attempted = 0;
     let failed = 0;
-    const check = (group: FieldGroup, rc: number): boolean => {
+    const retry = (group: FieldGroup, rc: number): void => {
       attempted++;
-      if (rc === NvmlReturn.SUCCESS) return true;
+      failed++;
+      errors.push(`gpu ${state.identity.index} (${state.identity.uuid}) ${group}: ${returnName(rc)}`);
+    };
+    const check = (group: FieldGroup, rc: number): boolean => {
+      if (rc === NvmlReturn.SUCCESS) {
+        attempted++;
+        return true;
+      }
       if (rc === NvmlReturn.GPU_IS_LOST) throw new GpuLostError(returnName(rc));
       if (PERMANENT.has(rc)) {
+        attempted++;
         if (!state.disabled.has(group)) {
           state.disabled.add(group);
           newlyDisabled.push({ uuid: state.identity.uuid, field: group, reason: returnName(rc) });
         }
         return false;
       }
-      failed++;
-      errors.push(`gpu ${state.identity.index} (${state.identity.uuid}) ${group}: ${returnName(rc)}`);
+      retry(group, rc);
       return false;
     };
+    const ctx: ReadContext = {
+      calls: this.calls, handle, out: fields, check, retry, isDisabled: (group) => state.disabled.has(group),
+      quirks: this.quirks, memo: state.memo, nowMs,
+    };
     try {
+      if (!state.disabled.has("mig")) this.followMigMode(state, readMigMode(ctx), errors);
       for (const [group, read] of FIELD_READERS) {
-        if (!state.disabled.has(group)) read(this.calls, handle, fields, check, this.quirks, state.memo);
+        if (group === "gpm" && this.options.isGpmEnabled === false) continue;
+        if (group === "fields" || !state.disabled.has(group)) read(ctx);
       }
+      if (state.memo.gpm.support !== undefined) fields.isGpmSupported = state.memo.gpm.support;
     } catch (err) {
       if (!(err instanceof GpuLostError)) throw err;
       this.markDown(state, err.message, errors);
@@ -182,7 +221,27 @@ export class NvmlReader {
       state.consecutiveFailures = 0;
       state.backoffMs = FIRST_BACKOFF_MS;
     }
-    return { ...state.identity, isUp: true, disabled: [...state.disabled], ...fields };
+    fields.disabled = [...state.disabled];
+    return fields;
+  }
+
+  /**
+   * A GPU whose MIG mode changed answers differently (utilization and remapped rows are
+   * NOT_SUPPORTED only under MIG; memory and processes go through MIG devices): every field
+   * disabled under the old mode is asked again, and GPM starts from fresh samples.
+   */
+  private followMigMode(state: GpuState, mode: boolean | undefined, errors: string[]): void {
+    const memo = state.memo;
+    if (mode === undefined || mode === memo.migMode) return;
+    const previous = memo.migMode;
+    memo.migMode = mode;
+    if (previous === undefined) return;
+    freeGpm(this.calls, memo.gpm);
+    memo.gpm = { ...newGpmMemo(), support: memo.gpm.support, noPermission: memo.gpm.noPermission };
+    memo.parentRefuses.clear();
+    memo.droppedFieldIds.clear();
+    state.disabled.clear();
+    errors.push(`gpu ${state.identity.index} (${state.identity.uuid}) MIG mode ${mode ? "enabled" : "disabled"}: fields disabled before are asked again`);
   }
 
   private downRaw(state: GpuState): GpuRaw {
@@ -198,7 +257,13 @@ export class NvmlReader {
       if (this.calls.call("nvmlEventSetWait_v2", this.eventSet, data, 0) !== NvmlReturn.SUCCESS) break;
       if ((data.readBigUInt64LE(8) & EVENT_XID_CRITICAL) === 0n) continue;
       const uuid = this.handleToUuid.get(data.readBigUInt64LE(0)) ?? "unknown";
-      events.push({ uuid, xid: Number(data.readBigUInt64LE(16)), atMs: nowMs });
+      const gpuInstanceId = data.readUInt32LE(24);
+      const computeInstanceId = data.readUInt32LE(28);
+      events.push({
+        uuid, xid: Number(data.readBigUInt64LE(16)), atMs: nowMs,
+        ...(gpuInstanceId === NO_INSTANCE ? {} : { gpuInstanceId }),
+        ...(computeInstanceId === NO_INSTANCE ? {} : { computeInstanceId }),
+      });
     }
     return events;
   }

@@ -50,6 +50,8 @@ export interface SamplingThreadInit {
   readonly payload: SharedArrayBuffer;
   readonly library: string;
   readonly maxBackoffMs: number;
+  /** Whether the reader samples GPM metrics (`--nvml-gpm`). */
+  readonly isGpmEnabled: boolean;
 }
 
 /** The answer of each op. */
@@ -64,7 +66,8 @@ export function isSamplingThreadInit(value: unknown): value is SamplingThreadIni
   if (typeof value !== "object" || value === null) return false;
   const init: Partial<Record<keyof SamplingThreadInit, unknown>> = value;
   return init.control instanceof SharedArrayBuffer && init.payload instanceof SharedArrayBuffer
-    && typeof init.library === "string" && typeof init.maxBackoffMs === "number";
+    && typeof init.library === "string" && typeof init.maxBackoffMs === "number"
+    && typeof init.isGpmEnabled === "boolean";
 }
 
 /**

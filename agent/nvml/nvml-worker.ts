@@ -20,7 +20,7 @@ function run(op: number, init: SamplingThreadInit): unknown {
     case OP.open: {
       if (reader) throw new Error("nvml: already open");
       const loaded = loadNvmlLibrary(init.library);
-      const opened = new NvmlReader(loaded, { maxBackoffMs: init.maxBackoffMs });
+      const opened = new NvmlReader(loaded, { maxBackoffMs: init.maxBackoffMs, isGpmEnabled: init.isGpmEnabled });
       try {
         const info = opened.open();
         library = loaded;

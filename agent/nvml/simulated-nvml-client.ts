@@ -94,6 +94,7 @@ export class SimulatedNvmlClient implements NvmlClient {
       cudaDriverVersion: "simulated-12040",
       deviceCount: this.node.gpus.length,
       missingFunctions: [],
+      fieldNumbering: "simulated",
     };
   }
 

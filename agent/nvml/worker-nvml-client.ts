@@ -13,6 +13,8 @@ export interface WorkerNvmlClientOptions {
   readonly initTimeoutMs: number;
   readonly sampleTimeoutMs: number;
   readonly maxBackoffMs: number;
+  /** Read GPM activity (default true). */
+  readonly isGpmEnabled?: boolean;
 }
 
 /** `Atomics.waitAsync` (ES2024; Node ≥ 16), typed here because the project's lib is ES2023. */
@@ -113,7 +115,7 @@ export class WorkerNvmlClient implements NvmlClient {
   private spawn(): SamplingThread {
     const init: SamplingThreadInit = {
       control: new SharedArrayBuffer(CONTROL_BYTES), payload: new SharedArrayBuffer(PAYLOAD_BYTES),
-      library: this.options.library, maxBackoffMs: this.options.maxBackoffMs,
+      library: this.options.library, maxBackoffMs: this.options.maxBackoffMs, isGpmEnabled: this.options.isGpmEnabled ?? true,
     };
     // The sampling thread holds a few small buffers; a small heap keeps its resident memory down.
     const worker = new Worker(workerScript(), { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 } });

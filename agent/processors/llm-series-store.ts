@@ -33,14 +33,36 @@ export interface HistogramState {
   readonly exemplars: (Exemplar | undefined)[];
 }
 
-/** Everything recorded for one label set. */
-export interface LlmSeries {
-  readonly labels: LlmSeriesLabels;
-  readonly histograms: readonly HistogramState[];
+/** Finished requests and tokens as one source counted them. */
+export interface RequestCounts {
   ok: number;
   errors: number;
   promptTokens: number;
   completionTokens: number;
+}
+
+/** What a runtime counted for one series between two of its scrapes; a field it does not report is absent. */
+export interface RuntimeIncrements {
+  readonly requestsOk?: number;
+  readonly requestsFailed?: number;
+  readonly promptTokens?: number;
+  readonly completionTokens?: number;
+}
+
+/** Everything recorded for one label set. */
+export interface LlmSeries {
+  readonly labels: LlmSeriesLabels;
+  readonly histograms: readonly HistogramState[];
+  /**
+   * The exported counts: never less than either source's, never their sum (see
+   * {@link reconcileCounts}), and never decreasing.
+   */
+  ok: number;
+  errors: number;
+  promptTokens: number;
+  completionTokens: number;
+  /** Counted from spans, and from the runtime's own counters (increases since the agent first scraped it). */
+  readonly counted: { readonly spans: RequestCounts; readonly runtime: RequestCounts };
   /** Unix seconds of the latest request end; the idle signal. */
   lastRequestSeconds: number;
   /** Unix ms at which the series last received a request (for expiry). */
@@ -62,7 +84,8 @@ export interface LlmSeriesStoreOptions {
  * Holds the LLM request series in plain typed arrays. This is the hot path of span ingest (tens of
  * thousands of spans a second), so it is hand-written rather than prom-client histograms: one map
  * lookup per span instead of one label hash per histogram (test/bench measures both). Label sets
- * past `maxSeries` fold into one overflow series, and series idle past `ttlMs` expire.
+ * past `maxSeries` fold into one overflow series, and series idle past `ttlMs` expire. Runtimes'
+ * own request and token counters join the same series ({@link recordRuntimeCounts}).
  */
 export class LlmSeriesStore {
   private readonly series = new Map<string, LlmSeries>();
@@ -88,10 +111,12 @@ export class LlmSeriesStore {
     series.lastSeenMs = nowMs;
     const endSeconds = span.endTimeMs / 1000;
     if (endSeconds > series.lastRequestSeconds) series.lastRequestSeconds = endSeconds;
-    if (span.isError) series.errors++;
-    else series.ok++;
-    if (span.promptTokens !== undefined) series.promptTokens += span.promptTokens;
-    if (span.completionTokens !== undefined) series.completionTokens += span.completionTokens;
+    const counted = series.counted.spans;
+    if (span.isError) counted.errors++;
+    else counted.ok++;
+    if (span.promptTokens !== undefined) counted.promptTokens += span.promptTokens;
+    if (span.completionTokens !== undefined) counted.completionTokens += span.completionTokens;
+    reconcileCounts(series);
     const exemplarTime = nowMs / 1000;
     this.observe(series, 0, this.options.latencyBuckets, span.e2eSeconds, span.traceId, exemplarTime);
     if (span.queueSeconds !== undefined) this.observe(series, 1, this.options.latencyBuckets, span.queueSeconds, span.traceId, exemplarTime);
@@ -99,6 +124,25 @@ export class LlmSeriesStore {
     if (span.decodeSeconds !== undefined) this.observe(series, 3, this.options.latencyBuckets, span.decodeSeconds, span.traceId, exemplarTime);
     if (span.ttftSeconds !== undefined) this.observe(series, 4, this.options.latencyBuckets, span.ttftSeconds, span.traceId, exemplarTime);
     if (span.tpotSeconds !== undefined) this.observe(series, 5, this.options.tpotBuckets, span.tpotSeconds, span.traceId, exemplarTime);
+  }
+
+  /**
+   * Records what a runtime's own counters say about a series (vLLM `request_success_total`,
+   * tokens, …) since the previous scrape. Requests a runtime counted also mark the series as
+   * having served a request at `atMs`, so a runtime without tracing is not taken for idle.
+   */
+  recordRuntimeCounts(labels: LlmSeriesLabels, increments: RuntimeIncrements, atMs: number): void {
+    const series = this.seriesFor(labels);
+    const counted = series.counted.runtime;
+    const ok = positive(increments.requestsOk);
+    const failed = positive(increments.requestsFailed);
+    counted.ok += ok;
+    counted.errors += failed;
+    counted.promptTokens += positive(increments.promptTokens);
+    counted.completionTokens += positive(increments.completionTokens);
+    series.lastSeenMs = this.now();
+    if (ok + failed > 0 && atMs / 1000 > series.lastRequestSeconds) series.lastRequestSeconds = atMs / 1000;
+    reconcileCounts(series);
   }
 
   /** Drops series idle past the TTL. */
@@ -139,7 +183,8 @@ export class LlmSeriesStore {
       const slots = this.bounds(kind).length + 1;
       return { counts: new Float64Array(slots), sum: 0, count: 0, exemplars: new Array<Exemplar | undefined>(slots).fill(undefined) };
     });
-    const series: LlmSeries = { labels, histograms, ok: 0, errors: 0, promptTokens: 0, completionTokens: 0, lastRequestSeconds: 0, lastSeenMs: this.now() };
+    const counted = { spans: emptyCounts(), runtime: emptyCounts() };
+    const series: LlmSeries = { labels, histograms, ok: 0, errors: 0, promptTokens: 0, completionTokens: 0, counted, lastRequestSeconds: 0, lastSeenMs: this.now() };
     this.series.set(key, series);
     return series;
   }
@@ -158,4 +203,30 @@ export class LlmSeriesStore {
 /** Sorted unique bounds with every SLO threshold included exactly. */
 export function bucketsWithThresholds(buckets: readonly number[], thresholds: readonly number[]): number[] {
   return [...new Set([...buckets, ...thresholds])].sort((a, b) => a - b);
+}
+
+function emptyCounts(): RequestCounts {
+  return { ok: 0, errors: 0, promptTokens: 0, completionTokens: 0 };
+}
+
+function positive(value: number | undefined): number {
+  return value !== undefined && Number.isFinite(value) && value > 0 ? value : 0;
+}
+
+/**
+ * Sets the exported counts of a series from its two sources without counting a request twice.
+ * A runtime that traces reports each finished request both as a span and in its own counter
+ * (vLLM V1 counts `request_success_total` and emits the `llm_request` span in the same place,
+ * vllm/v1/engine/output_processor.py), so the sources are not added: the exported failures are the
+ * larger of the two failure counts, the exported total the larger of the two totals, and ok the
+ * rest. Each exported count only ever grows (a counter Prometheus can rate), so when one source
+ * runs ahead of the other for a scrape the total may briefly exceed both, and catches up.
+ */
+export function reconcileCounts(series: LlmSeries): void {
+  const { spans, runtime } = series.counted;
+  series.errors = Math.max(series.errors, spans.errors, runtime.errors);
+  const total = Math.max(spans.ok + spans.errors, runtime.ok + runtime.errors);
+  series.ok = Math.max(series.ok, total - series.errors);
+  series.promptTokens = Math.max(series.promptTokens, spans.promptTokens, runtime.promptTokens);
+  series.completionTokens = Math.max(series.completionTokens, spans.completionTokens, runtime.completionTokens);
 }

@@ -4,8 +4,8 @@
  */
 export interface LlmSpan {
   /** The profile that recognised the span. */
-  readonly runtime: "vllm" | "tgi" | "triton" | "genai";
-  /** Model name from the span, else undefined (the processor then matches resource attributes against known pods). */
+  readonly runtime: "vllm" | "sglang" | "tgi" | "triton" | "genai";
+  /** Model name from the span, else undefined (the processor then resolves it from the pod or the resource: processors/identity). */
   readonly model: string | undefined;
   readonly traceId: string;
   /** Unix ms at which the request ended (the idle signal). */

@@ -1,62 +1,59 @@
 import type { SpansConfig } from "../../common/config/schema.js";
-import type { PodAttribution, PodRef } from "../collectors/pods/pod-attribution.js";
-import type { Attributes, DecodedTraces } from "../receivers/otlp-model.js";
+import type { Logger } from "../../common/log.js";
+import { buildNodePodIndex, type NodePodIndex } from "../collectors/pods/node-pod-index.js";
+import type { PodAttribution } from "../collectors/pods/pod-attribution.js";
+import type { Attributes, DecodedSpan, DecodedTraces } from "../receivers/otlp-model.js";
 import type { ConsumeResult, SpanConsumer } from "../receivers/span-consumer.js";
+import { resolveResourceIdentity, UNKNOWN_MODEL, type ResourceIdentity } from "./identity/model-identity.js";
+import { peerIp } from "./identity/peer-address.js";
+import { UnattributedSpans } from "./identity/unattributed-spans.js";
 import type { LlmSpan } from "./llm-span.js";
 import { bucketsWithThresholds, LlmSeriesStore, type LlmSeriesLabels } from "./llm-series-store.js";
 import { PROFILES, type RuntimeProfile } from "./profiles/index.js";
 import { TRITON_COMPUTE_SPAN_NAME, TRITON_EVENT, tritonQueueSecondsFromCompute } from "./profiles/triton.js";
-import type { DecodedSpan } from "../receivers/otlp-model.js";
+import { BoundedRegExp } from "../../common/config/safe-regex.js";
 
 /** Span outcomes counted for `inferwatch_otlp_spans_total`. */
 export type SpanOutcome = "recorded" | "ignored" | "rejected";
 
-/** Where a resource's spans come from, resolved once per resource. */
-interface ResourceIdentity {
-  readonly namespace: string;
-  readonly pod: string;
-  /** Model of the pod the resource matched, when the pod is known and labelled. */
-  readonly podModel: string | undefined;
-  readonly serviceName: string | undefined;
-}
-
 /** Options for {@link SpanMetricsProcessor}. */
 export interface SpanMetricsProcessorOptions {
   readonly config: SpansConfig;
-  /** The pods this agent knows (from the kubelet), to resolve a model when the span names none. */
+  /** The pods this agent knows (kubelet holders, and this node's pods with their addresses from the Kubernetes API). */
   readonly attribution: () => PodAttribution;
+  /** The models a pod's scraped runtime pages report (the runtime scraper's), for pods without a model label. */
+  readonly runtimeModels?: (namespace: string, pod: string) => ReadonlySet<string>;
   /** Forwarding stage after metrics, if any. */
   readonly next?: SpanConsumer;
   readonly profiles?: readonly RuntimeProfile[];
+  readonly log?: Logger;
   readonly now?: () => number;
 }
 
-const UNKNOWN_MODEL = "unknown";
 /** Triton `compute` spans kept for joining with their model span (it ends, and is sent, after them). */
 const MAX_PENDING_COMPUTE = 10_000;
 const PENDING_COMPUTE_TTL_MS = 60_000;
+const NO_MODELS: ReadonlySet<string> = new Set();
 
 function isTritonCompute(span: DecodedSpan): boolean {
   return span.name === TRITON_COMPUTE_SPAN_NAME && span.events.some((event) => event.name === TRITON_EVENT.computeStart);
 }
 
-function text(attributes: Attributes, key: string): string | undefined {
-  const value = attributes.get(key);
-  return typeof value === "string" && value !== "" ? value : undefined;
-}
-
 /**
  * Turns received spans into LLM request metrics: each span goes to the first runtime profile that
  * claims it; the request is recorded under (model, runtime, namespace, pod, tier). The model is the
- * span's own, else the model label of the pod named by the resource's k8s attributes, else the
- * resource's service.name, else "unknown". Spans no profile claims are counted and ignored.
+ * span's own, else what the resource's pod, the connection's peer pod, that pod's runtime page or
+ * a non-placeholder service.name names (identity/model-identity.ts), else "unknown", which is
+ * counted by runtime and reason. Spans no profile claims are counted and ignored.
  */
 export class SpanMetricsProcessor implements SpanConsumer {
   readonly store: LlmSeriesStore;
   readonly outcomes: Record<SpanOutcome, number> = { recorded: 0, ignored: 0, rejected: 0 };
   private readonly tierRules: readonly { readonly pattern: RegExp; readonly tier: string }[];
   private readonly tierCache = new Map<string, string>();
-  private podIndex: { source: PodAttribution; byName: Map<string, PodRef> } | undefined;
+  private podIndex: { source: PodAttribution; index: NodePodIndex } | undefined;
+  /** Spans recorded under model="unknown", by runtime and reason. */
+  readonly unattributed: UnattributedSpans;
   private readonly profiles: readonly RuntimeProfile[];
   /** Triton compute spans by `${traceId}/${parentSpanId}`, in arrival order (oldest first). */
   private readonly pendingCompute = new Map<string, { readonly span: DecodedSpan; readonly atMs: number }>();
@@ -71,16 +68,19 @@ export class SpanMetricsProcessor implements SpanConsumer {
       ttlMs: config.seriesTtl,
       ...(options.now ? { now: options.now } : {}),
     });
-    this.tierRules = config.tiers.map((rule) => ({ pattern: new RegExp(rule.model), tier: rule.tier }));
+    this.tierRules = config.tiers.map((rule) => ({ pattern: new BoundedRegExp(rule.model), tier: rule.tier }));
     this.profiles = options.profiles ?? PROFILES;
     this.now = options.now ?? Date.now;
+    this.unattributed = new UnattributedSpans(options.log);
   }
 
-  consume(traces: DecodedTraces): ConsumeResult {
+  /** `peer`: the sending connection's `address:port` (receivers pass it; see identity/peer-address.ts). */
+  consume(traces: DecodedTraces, peer?: string): ConsumeResult {
     let rejected = 0;
     this.stashTritonCompute(traces);
+    const sender = peerIp(peer);
     for (const resourceSpans of traces.resourceSpans) {
-      const identity = this.identify(resourceSpans.resource);
+      const identity = this.identify(resourceSpans.resource, sender);
       for (const span of resourceSpans.spans) {
         const profile = this.profiles.find((candidate) => candidate.claims(span));
         if (!profile) {
@@ -98,7 +98,7 @@ export class SpanMetricsProcessor implements SpanConsumer {
       }
     }
     this.outcomes.rejected += traces.rejectedSpans;
-    const downstream = this.options.next?.consume(traces);
+    const downstream = this.options.next?.consume(traces, peer);
     const total = rejected + traces.rejectedSpans;
     if (total === 0) return downstream ?? { rejectedSpans: 0 };
     const message = traces.rejectReason ?? `${rejected} LLM request span(s) lacked a usable end-to-end latency`;
@@ -139,31 +139,18 @@ export class SpanMetricsProcessor implements SpanConsumer {
   }
 
   private labelsOf(span: LlmSpan, identity: ResourceIdentity): LlmSeriesLabels {
-    const model = span.model ?? identity.podModel ?? identity.serviceName ?? UNKNOWN_MODEL;
-    return { model, runtime: span.runtime, namespace: identity.namespace, pod: identity.pod, tier: this.tierOf(model) };
+    const model = span.model ?? identity.model;
+    if (model === undefined) this.unattributed.add(span.runtime, identity.reason ?? "no_pod_identity");
+    const named = model ?? UNKNOWN_MODEL;
+    return { model: named, runtime: span.runtime, namespace: identity.namespace, pod: identity.pod, tier: this.tierOf(named) };
   }
 
-  private identify(resource: Attributes): ResourceIdentity {
-    const namespace = text(resource, "k8s.namespace.name") ?? "";
-    const pod = text(resource, "k8s.pod.name") ?? "";
-    const known = pod === "" ? undefined : this.knownPod(namespace, pod);
-    return { namespace: known?.namespace ?? namespace, pod, podModel: known?.model, serviceName: text(resource, "service.name") };
-  }
-
-  /** A pod holding GPUs on this node, by namespace/name (any namespace when the resource names none). */
-  private knownPod(namespace: string, pod: string): PodRef | undefined {
+  /** Resolves a resource's pod and model once per resource; the pod index is rebuilt only when the attribution changes. */
+  private identify(resource: Attributes, sender: string | undefined): ResourceIdentity {
     const attribution = this.options.attribution();
-    if (this.podIndex?.source !== attribution) {
-      const byName = new Map<string, PodRef>();
-      for (const refs of attribution.byDevice.values()) {
-        for (const ref of refs) {
-          byName.set(`${ref.namespace}/${ref.pod}`, ref);
-          byName.set(`/${ref.pod}`, ref);
-        }
-      }
-      this.podIndex = { source: attribution, byName };
-    }
-    return this.podIndex.byName.get(`${namespace}/${pod}`);
+    if (this.podIndex?.source !== attribution) this.podIndex = { source: attribution, index: buildNodePodIndex(attribution) };
+    const runtimeModels = this.options.runtimeModels ?? (() => NO_MODELS);
+    return resolveResourceIdentity(resource, sender, { pods: this.podIndex.index, runtimeModels });
   }
 
   private tierOf(model: string): string {

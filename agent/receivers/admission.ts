@@ -4,9 +4,12 @@
  * gRPC RESOURCE_EXHAUSTED) instead of being buffered, so overload costs clients a retry rather than
  * costing the agent memory.
  *
- * The budget counts body bytes (after decompression for HTTP bodies read in chunks, the whole message
- * for gRPC), not the decoded objects; decoding allocates a few times less than the body for the
- * allow-listed attributes the agent keeps, so the body is the term that grows with load.
+ * What is counted is taken before the memory is: HTTP bodies chunk by chunk as they are inflated;
+ * a gRPC call reserves the largest message it may inflate to before its message is read (grpc-js
+ * inflates a whole message before any handler sees it) and gives back the difference once the
+ * message is in; an OTLP/JSON body is charged what parsing it is estimated to allocate before it is
+ * parsed. The protobuf decoder allocates a few times less than the body for the allow-listed
+ * attributes the agent keeps, so for protobuf the body is the term that grows with load.
  */
 
 /** What the admission controller has done since it was created; read at scrape time. */
@@ -33,9 +36,24 @@ export interface Admission {
    * the whole budget is never granted, so keep maxInflightBytes ≥ maxBodyBytes.
    */
   tryAcquire(bytes: number): boolean;
-  /** Gives back `bytes` taken by tryAcquire(). Releasing more than is held clamps at zero. */
+  /** Gives back `bytes` taken by tryAcquire() or a granted wait. Releasing more than is held clamps at zero. */
   release(bytes: number): void;
+  /**
+   * Takes `bytes` as soon as they fit, waiting at most `waitMs` behind earlier waiters (first come,
+   * first served). The wait is granted (true) or ends refused (false, counted as one rejection) at
+   * the deadline, at once when `bytes` exceed the whole budget, or when cancel() is called first.
+   * Requests through tryAcquire() do not queue behind waiters.
+   */
+  waitToAcquire(bytes: number, waitMs: number): AdmissionWait;
   readonly counters: AdmissionCounters;
+}
+
+/** A pending {@link Admission.waitToAcquire}. */
+export interface AdmissionWait {
+  /** Resolves true once the bytes are taken (give them back with release()), false when refused or cancelled. */
+  readonly granted: Promise<boolean>;
+  /** Stops waiting; a wait already granted is not undone (release() gives the bytes back). */
+  cancel(): void;
 }
 
 /** Creates an admission controller with a budget of `maxInflightBytes`. */
@@ -46,21 +64,75 @@ export function createAdmission(maxInflightBytes: number): Admission {
   let acquisitions = 0;
   let rejections = 0;
   let rejectedBytes = 0;
+  /** Waiters in arrival order; each is settled (granted or refused) exactly once. */
+  const waiters: { readonly bytes: number; settle(isGranted: boolean): void }[] = [];
+  const take = (bytes: number): void => {
+    inflightBytes += bytes;
+    acquisitions++;
+    if (inflightBytes > peakInflightBytes) peakInflightBytes = inflightBytes;
+  };
+  const refuse = (bytes: number): void => {
+    rejections++;
+    rejectedBytes += bytes;
+  };
+  const checkBytes = (bytes: number): void => {
+    if (bytes < 0 || !Number.isFinite(bytes)) throw new RangeError(`admission: cannot acquire ${bytes} bytes`);
+  };
+  /** Grants waiters from the head while they fit; the head blocks the ones behind it (no overtaking). */
+  const wake = (): void => {
+    while (waiters.length > 0 && inflightBytes + (waiters[0]?.bytes ?? 0) <= maxInflightBytes) waiters.shift()?.settle(true);
+  };
   return {
     tryAcquire(bytes) {
-      if (bytes < 0 || !Number.isFinite(bytes)) throw new RangeError(`admission: cannot acquire ${bytes} bytes`);
+      checkBytes(bytes);
       if (inflightBytes + bytes > maxInflightBytes) {
-        rejections++;
-        rejectedBytes += bytes;
+        refuse(bytes);
         return false;
       }
-      inflightBytes += bytes;
-      acquisitions++;
-      if (inflightBytes > peakInflightBytes) peakInflightBytes = inflightBytes;
+      take(bytes);
       return true;
     },
     release(bytes) {
       inflightBytes = Math.max(0, inflightBytes - bytes);
+      wake();
+    },
+    waitToAcquire(bytes, waitMs) {
+      checkBytes(bytes);
+      if (waiters.length === 0 && inflightBytes + bytes <= maxInflightBytes) {
+        take(bytes);
+        return { granted: Promise.resolve(true), cancel() {} };
+      }
+      if (bytes > maxInflightBytes || !(waitMs > 0)) {
+        refuse(bytes);
+        return { granted: Promise.resolve(false), cancel() {} };
+      }
+      let settle: (isGranted: boolean) => void = () => undefined;
+      const granted = new Promise<boolean>((resolve) => {
+        let timer: NodeJS.Timeout | undefined;
+        const waiter = {
+          bytes,
+          settle(isGranted: boolean) {
+            clearTimeout(timer);
+            const at = waiters.indexOf(waiter);
+            if (at >= 0) waiters.splice(at, 1);
+            if (isGranted) take(bytes);
+            resolve(isGranted);
+          },
+        };
+        waiters.push(waiter);
+        timer = setTimeout(() => {
+          refuse(bytes);
+          waiter.settle(false);
+          wake();
+        }, waitMs);
+        settle = (isGranted) => {
+          if (waiters.includes(waiter)) {
+            waiter.settle(isGranted);
+            wake();
+          }
+        };
+      });
+      return { granted, cancel: () => settle(false) };
     },
     get counters() {
       return { inflightBytes, peakInflightBytes, maxInflightBytes, acquisitions, rejections, rejectedBytes };

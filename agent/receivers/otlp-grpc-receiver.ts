@@ -4,33 +4,36 @@
  * hand-written service definition (no proto-loader): the request message arrives as raw bytes and
  * goes to the project's own protobuf decoder; the response is encoded by hand.
  *
- * Bounds: grpc-js refuses a message whose frame is longer than maxReceiveMessageLength
- * (= config.maxBodyBytes) and stops inflating a `grpc-encoding: gzip`/`deflate` message once its
- * output passes the same length, both with RESOURCE_EXHAUSTED (grpc-js server-interceptors.js,
- * decompressMessage; stream-decoder.js). The whole message is then in memory before the handler runs,
- * so admission here bounds decoding, not receiving; HTTP/2 flow control and the stream limit below
- * bound what is being received.
+ * Bounds, in the order a call meets them:
+ * - Connections: the receiver owns the TCP listener (grpc-js takes its connections through
+ *   createConnectionInjector) and closes a connection past config.maxConnections at once.
+ * - Streams: config.maxConcurrentStreams per connection (the HTTP/2 SETTINGS grpc-js sends); idle
+ *   connections are closed and dead ones detected by keepalive pings.
+ * - Token, then admission, before the message is read: grpc-ingest-gate.ts. Nothing of a call
+ *   without a valid token is read or inflated, and inflating a message needs room in the budget.
+ * - Size: grpc-js refuses a message whose frame is longer than grpc.max_receive_message_length
+ *   (the smaller of config.maxGrpcMessageBytes and config.maxBodyBytes) and stops inflating a
+ *   `grpc-encoding: gzip`/`deflate` message once its output passes the same length, both with
+ *   RESOURCE_EXHAUSTED (grpc-js server-interceptors.js, decompressMessage; stream-decoder.js).
  *
  * Status codes follow the OTLP/gRPC rules (https://opentelemetry.io/docs/specs/otlp/#otlpgrpc-response):
  * INVALID_ARGUMENT for an undecodable message (not retried), RESOURCE_EXHAUSTED when admission
  * refuses and UNAVAILABLE when the pipeline does, both with a google.rpc.RetryInfo in
  * `grpc-status-details-bin` so senders retry after config.retryAfter.
  */
-import { Metadata, Server, ServerCredentials, status as GrpcStatus, type ServerErrorResponse, type ServerUnaryCall, type ServiceDefinition, type sendUnaryData } from "@grpc/grpc-js";
-import type { AddressInfo } from "node:net";
+import { Server, ServerCredentials, status as GrpcStatus, type ServerErrorResponse, type ServerUnaryCall, type ServiceDefinition, type sendUnaryData } from "@grpc/grpc-js";
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from "node:net";
 import type { IngestSecurity } from "../../common/auth/ingest-security.js";
+import { Refusals } from "../../common/auth/refusals.js";
 import { errorMessage } from "../../common/errors.js";
-import { AdmissionLease } from "./admission.js";
+import { grpcStatus, ingestGate } from "./grpc-ingest-gate.js";
 import { DEFAULT_DECODE_LIMITS } from "./otlp-model.js";
 import { decodeOtlpProtobuf } from "./otlp-protobuf-decoder.js";
 import {
   encodeExportResponseProtobuf,
-  encodeStatusProtobuf,
   exportTraces,
-  retryInfoDetail,
   type OtlpReceiverOptions,
   type PartialSuccess,
-  type RpcCode,
   type RunningReceiver,
 } from "./otlp-responses.js";
 
@@ -60,11 +63,18 @@ export const TRACE_SERVICE_DEFINITION = {
 } satisfies ServiceDefinition;
 
 /**
- * Concurrent streams one HTTP/2 connection may open. An OTLP exporter sends one batch at a time per
- * connection (OTel SDK batch processors export serially), so this only stops one connection from
- * opening thousands of streams that each buffer up to maxBodyBytes before admission sees them.
+ * Connection lifetimes (grpc-js server options, the names of grpc core's channel arguments): a
+ * connection without calls for 5 minutes is closed (max_connection_idle), and one whose peer stops
+ * answering keepalive pings (sent after 2 minutes of quiet, answered within 20 s) is dropped.
  */
-const MAX_CONCURRENT_STREAMS = 32;
+const CONNECTION_OPTIONS = {
+  "grpc.max_connection_idle_ms": 5 * 60_000,
+  "grpc.keepalive_time_ms": 2 * 60_000,
+  "grpc.keepalive_timeout_ms": 20_000,
+} as const;
+
+/** The listener name refusals are counted under. */
+const LISTENER = "otlp-grpc";
 
 /** How long close() waits for calls in flight before cutting connections. */
 const SHUTDOWN_GRACE_MS = 2_000;
@@ -77,37 +87,43 @@ const SHUTDOWN_GRACE_MS = 2_000;
  */
 export async function startOtlpGrpcReceiver(options: OtlpReceiverOptions & { readonly security?: IngestSecurity | undefined }): Promise<RunningReceiver> {
   const { config, log } = options;
+  const refusals = options.refusals ?? new Refusals(log);
+  const maxMessageBytes = Math.min(config.maxBodyBytes, config.maxGrpcMessageBytes);
   const server = new Server({
-    "grpc.max_receive_message_length": config.maxBodyBytes,
-    "grpc.max_concurrent_streams": MAX_CONCURRENT_STREAMS,
+    "grpc.max_receive_message_length": maxMessageBytes,
+    "grpc.max_concurrent_streams": config.maxConcurrentStreams,
+    ...CONNECTION_OPTIONS,
+    interceptors: [ingestGate({ auth: options.security?.auth, admission: options.admission, maxMessageBytes, waitMs: config.retryAfter, refusals })],
   });
   server.addService(TRACE_SERVICE_DEFINITION, {
-    Export: (call: ServerUnaryCall<Buffer, ExportTraceResponse>, callback: sendUnaryData<ExportTraceResponse>) => {
-      const header = call.metadata.get("authorization")[0];
-      const auth = options.security?.auth?.check(typeof header === "string" ? header : undefined, "ingest");
-      if (auth !== undefined && auth.kind !== "allowed") {
-        callback(auth.kind === "unauthenticated" ? statusError(GrpcStatus.UNAUTHENTICATED, "unauthenticated") : statusError(GrpcStatus.PERMISSION_DENIED, "permission denied"));
-        return;
-      }
-      handleExport(call.request, callback, options);
-    },
+    Export: (call: ServerUnaryCall<Buffer, ExportTraceResponse>, callback: sendUnaryData<ExportTraceResponse>) => handleExport(call.request, callback, options, call.getPeer()),
   });
+  const credentials = options.security?.tls?.grpcCredentials() ?? ServerCredentials.createInsecure();
+  const injector = server.createConnectionInjector(credentials);
+  const tcp: TcpServer = createTcpServer((socket) => injector.injectConnection(socket));
+  tcp.maxConnections = config.maxConnections;
+  tcp.on("drop", (dropped) => refusals.record(LISTENER, "connection_limit", dropped?.remoteAddress ?? ""));
   const { host, port: askedPort } = config.grpcAddr;
-  const target = `${host.includes(":") ? `[${host}]` : host}:${askedPort}`;
-  const port = await new Promise<number>((resolve, reject) => {
-    const credentials = options.security?.tls?.grpcCredentials() ?? ServerCredentials.createInsecure();
-    server.bindAsync(target, credentials, (err, boundPort) => (err ? reject(err) : resolve(boundPort)));
+  await new Promise<void>((resolve, reject) => {
+    tcp.once("error", reject);
+    tcp.listen(askedPort, host, () => {
+      tcp.off("error", reject);
+      resolve();
+    });
   });
-  const address: AddressInfo = { address: host, family: host.includes(":") ? "IPv6" : "IPv4", port };
-  log.info({ server: "otlp-grpc", address: `${target.slice(0, target.lastIndexOf(":"))}:${port}`, tls: options.security?.tls !== undefined }, "listening");
+  tcp.on("error", (err) => log.error({ err: errorMessage(err) }, "otlp/grpc listener error"));
+  const address = tcp.address() as AddressInfo;
+  log.info({ server: "otlp-grpc", address: `${host.includes(":") ? `[${host}]` : host}:${address.port}`, tls: options.security?.tls !== undefined }, "listening");
   let closing: Promise<void> | undefined;
   return {
-    address,
+    address: { address: host, family: address.family, port: address.port },
     close() {
       closing ??= new Promise<void>((resolve) => {
+        tcp.close();
         const force = setTimeout(() => server.forceShutdown(), SHUTDOWN_GRACE_MS);
         server.tryShutdown(() => {
           clearTimeout(force);
+          injector.destroy();
           resolve();
         });
       });
@@ -116,16 +132,12 @@ export async function startOtlpGrpcReceiver(options: OtlpReceiverOptions & { rea
   };
 }
 
-function handleExport(request: Buffer, callback: sendUnaryData<ExportTraceResponse>, options: OtlpReceiverOptions): void {
+/** Decodes an admitted message and hands it on with the sender's `peer` address; the gate holds its admission until the answer is sent. */
+function handleExport(request: Buffer, callback: sendUnaryData<ExportTraceResponse>, options: OtlpReceiverOptions, peer: string): void {
   const { config, log } = options;
-  const lease = new AdmissionLease(options.admission);
   try {
-    if (!lease.tryAcquire(request.length)) {
-      callback(statusError(GrpcStatus.RESOURCE_EXHAUSTED, "receiver is at its in-flight byte limit, retry later", config.retryAfter));
-      return;
-    }
     const limits = options.limits ?? DEFAULT_DECODE_LIMITS;
-    const outcome = exportTraces(() => decodeOtlpProtobuf(request, options.filter, limits), options.consumer, log);
+    const outcome = exportTraces(() => decodeOtlpProtobuf(request, options.filter, limits), options.consumer, log, peer);
     switch (outcome.kind) {
       case "accepted":
         callback(null, outcome.partialSuccess === undefined ? {} : { partialSuccess: outcome.partialSuccess });
@@ -143,23 +155,15 @@ function handleExport(request: Buffer, callback: sendUnaryData<ExportTraceRespon
   } catch (err) {
     log.error({ err: errorMessage(err) }, "otlp/grpc export failed");
     callback(statusError(GrpcStatus.INTERNAL, "internal error"));
-  } finally {
-    lease.release();
   }
 }
 
 /**
- * A gRPC error status. With `retryAfterMs`, the trailers also carry the google.rpc.Status with a
- * RetryInfo detail (`grpc-status-details-bin`), which makes RESOURCE_EXHAUSTED retryable for OTLP
- * senders and tells them how long to wait.
+ * A gRPC error for a unary callback. With `retryAfterMs`, the trailers also carry the
+ * google.rpc.Status with a RetryInfo detail (`grpc-status-details-bin`), which makes the status
+ * retryable for OTLP senders and tells them how long to wait.
  */
 function statusError(code: GrpcStatus, details: string, retryAfterMs?: number): ServerErrorResponse {
-  const error: ServerErrorResponse = Object.assign(new Error(details), { code, details });
-  if (retryAfterMs !== undefined) {
-    const metadata = new Metadata();
-    // grpc-js's Status enum uses the google.rpc.Code numbers.
-    metadata.set("grpc-status-details-bin", encodeStatusProtobuf(code as number as RpcCode, details, [retryInfoDetail(retryAfterMs)]));
-    error.metadata = metadata;
-  }
-  return error;
+  const { metadata } = grpcStatus(code, details, retryAfterMs);
+  return Object.assign(new Error(details), { code, details, ...(retryAfterMs === undefined ? {} : { metadata }) });
 }

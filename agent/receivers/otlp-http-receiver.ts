@@ -3,24 +3,31 @@
  * optionally gzip- or deflate-compressed, answered in the request's encoding
  * (https://opentelemetry.io/docs/specs/otlp/#otlphttp).
  *
- * Memory is bounded on every path: the body is refused from its Content-Length when that is too
- * large (413) or does not fit the admission budget (429); otherwise it is read chunk by chunk,
- * decompressed as a stream, and abandoned as soon as it passes maxBodyBytes (413, so a gzip bomb
- * is never inflated past the limit) or the budget refuses the next chunk (429). Slow clients are
- * cut off by the header and request timeouts. Every request ends in a response or a destroyed
- * socket; nothing a client sends can throw out of the handler.
+ * Memory is bounded on every path: headers first (path, token, method, types), then the body. The
+ * body is refused from its Content-Length when that is too large (413) or does not fit the
+ * admission budget (429); otherwise it is read chunk by chunk, decompressed as a stream, and
+ * abandoned as soon as it passes maxBodyBytes (413, so a gzip bomb is never inflated past the limit)
+ * or the budget refuses the next chunk (429). An OTLP/JSON body is scanned before it is parsed:
+ * nesting deeper than the OTLP model allows is a 400, and what parsing it would allocate is charged
+ * to the budget first (429, or 413 when it could never fit). A refusal whose body was not read
+ * closes the connection, so a client cannot keep streaming what nobody reads. Connections past
+ * config.maxConnections are closed at once; slow clients are cut off by the header and request
+ * timeouts. Every request ends in a response or a destroyed socket; nothing a client sends can
+ * throw out of the handler.
  */
 import { closeOnce } from "../../common/http-server.js";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { IngestSecurity } from "../../common/auth/ingest-security.js";
+import { Refusals, type RefusalReason } from "../../common/auth/refusals.js";
 import type { AddressInfo } from "node:net";
 import type { Readable } from "node:stream";
 import { createGunzip, createInflate } from "node:zlib";
 import { errorMessage } from "../../common/errors.js";
 import { AdmissionLease } from "./admission.js";
-import { decodeOtlpJson } from "./otlp-json-decoder.js";
-import { DEFAULT_DECODE_LIMITS } from "./otlp-model.js";
+import { decodeScannedOtlpJson } from "./otlp-json-decoder.js";
+import { estimateJsonParseBytes, scanOtlpJson } from "./otlp-json-scan.js";
+import { DEFAULT_DECODE_LIMITS, OtlpDecodeError, type DecodeLimits } from "./otlp-model.js";
 import { decodeOtlpProtobuf } from "./otlp-protobuf-decoder.js";
 import {
   RpcCode,
@@ -34,6 +41,9 @@ import {
   type OtlpReceiverOptions,
   type RunningReceiver,
 } from "./otlp-responses.js";
+
+/** The listener name refusals are counted under. */
+const LISTENER = "otlp-http";
 
 /** The OTLP/HTTP traces path (opentelemetry-proto docs/specification.md, "OTLP/HTTP Request"). */
 export const OTLP_TRACES_PATH = "/v1/traces";
@@ -90,8 +100,11 @@ export async function startOtlpHttpReceiver(options: OtlpHttpReceiverOptions): P
   const secure = tls ? createHttpsServer({ ...serverOptions, ...tls.httpsOptions() }) : undefined;
   const unfollow = secure && tls ? tls.follow(secure) : undefined;
   const server: Server = secure ?? createServer(serverOptions);
+  const refusals = options.refusals ?? new Refusals(options.log);
+  server.maxConnections = options.config.maxConnections;
+  server.on("drop", (dropped) => refusals.record(LISTENER, "connection_limit", dropped?.remoteAddress ?? ""));
   server.on("request", (request: IncomingMessage, response: ServerResponse) => {
-    handleRequest(request, response, options).catch((err: unknown) => {
+    handleRequest(request, response, { ...options, refusals }).catch((err: unknown) => {
       options.log.error({ err: errorMessage(err) }, "otlp/http request failed");
       if (!response.headersSent) writeReply(response, textReply(500, "internal error\n"));
       else response.destroy();
@@ -111,11 +124,13 @@ export async function startOtlpHttpReceiver(options: OtlpHttpReceiverOptions): P
   return { address, close: () => (unfollow?.(), close()) };
 }
 
-async function handleRequest(request: IncomingMessage, response: ServerResponse, options: OtlpHttpReceiverOptions): Promise<void> {
+async function handleRequest(request: IncomingMessage, response: ServerResponse, options: OtlpHttpReceiverOptions & { readonly refusals: Refusals }): Promise<void> {
   const { config, admission } = options;
+  const refused = (reason: RefusalReason): void => options.refusals.record(LISTENER, reason, request.socket.remoteAddress ?? "");
   if (pathOf(request.url) !== OTLP_TRACES_PATH) return refuseUnread(request, response, textReply(404, "not found\n"));
   const auth = options.security?.auth?.check(request.headers.authorization, "ingest");
   if (auth !== undefined && auth.kind !== "allowed") {
+    refused(auth.kind);
     // No detail either way; 401 and 403 are not retried by OTLP exporters (OTLP/HTTP "Failures").
     const reply = auth.kind === "unauthenticated"
       ? { ...textReply(401, "unauthorized\n"), headers: { "www-authenticate": 'Bearer realm="inferwatch"' } }
@@ -137,6 +152,7 @@ async function handleRequest(request: IncomingMessage, response: ServerResponse,
   }
   const declaredBytes = contentLengthOf(request.headers["content-length"]);
   if (declaredBytes !== undefined && declaredBytes > config.maxBodyBytes) {
+    refused("too_large");
     return refuseUnread(request, response, tooLargeReply(format, config.maxBodyBytes));
   }
 
@@ -144,7 +160,10 @@ async function handleRequest(request: IncomingMessage, response: ServerResponse,
   try {
     // An uncompressed body of known length is admitted whole, before a byte is read.
     const isAdmittedWhole = encoding === "identity" && declaredBytes !== undefined;
-    if (isAdmittedWhole && !lease.tryAcquire(declaredBytes)) return refuseUnread(request, response, busyReply(format, config.retryAfter));
+    if (isAdmittedWhole && !lease.tryAcquire(declaredBytes)) {
+      refused("busy");
+      return refuseUnread(request, response, busyReply(format, config.retryAfter));
+    }
     const body = await readBody(request, encoding, {
       maxBytes: config.maxBodyBytes,
       expectedBytes: isAdmittedWhole ? declaredBytes : undefined,
@@ -155,9 +174,11 @@ async function handleRequest(request: IncomingMessage, response: ServerResponse,
         response.destroy();
         return;
       case "too-large":
-        return writeReply(response, tooLargeReply(format, config.maxBodyBytes));
+        refused("too_large");
+        return writeReply(response, closing(tooLargeReply(format, config.maxBodyBytes)));
       case "busy":
-        return writeReply(response, busyReply(format, config.retryAfter));
+        refused("busy");
+        return writeReply(response, closing(busyReply(format, config.retryAfter)));
       case "corrupt":
         return writeReply(response, statusReply(400, format, RpcCode.INVALID_ARGUMENT, body.message));
       case "complete":
@@ -165,14 +186,44 @@ async function handleRequest(request: IncomingMessage, response: ServerResponse,
     }
     const limits = options.limits ?? DEFAULT_DECODE_LIMITS;
     const bytes = body.bytes;
-    const decode =
-      format === "protobuf"
-        ? () => decodeOtlpProtobuf(bytes, options.filter, limits)
-        : () => decodeOtlpJson(bytes.toString("utf8"), options.filter, limits);
-    writeReply(response, outcomeReply(exportTraces(decode, options.consumer, options.log), format, config.retryAfter));
+    const peer = request.socket.remoteAddress === undefined ? undefined : `${request.socket.remoteAddress}:${request.socket.remotePort ?? 0}`;
+    if (format === "protobuf") {
+      writeReply(response, outcomeReply(exportTraces(() => decodeOtlpProtobuf(bytes, options.filter, limits), options.consumer, options.log, peer), format, config.retryAfter));
+      return;
+    }
+    const admitted = admitJsonParse(bytes, lease, limits, config.maxInflightBytes);
+    if (admitted.kind !== "admitted") {
+      if (admitted.kind !== "invalid") refused(admitted.kind === "busy" ? "busy" : "too_large");
+      return writeReply(response, admitted.kind === "busy" ? busyReply(format, config.retryAfter) : statusReply(admitted.kind === "invalid" ? 400 : 413, format, RpcCode.INVALID_ARGUMENT, admitted.message));
+    }
+    const text = admitted.text;
+    writeReply(response, outcomeReply(exportTraces(() => decodeScannedOtlpJson(text, options.filter, limits), options.consumer, options.log, peer), format, config.retryAfter));
   } finally {
     lease.release();
   }
+}
+
+/** Whether an OTLP/JSON body may be parsed now: its text (charged first), its nesting checked and its estimated parse cost taken from the lease. */
+type JsonAdmission =
+  | { readonly kind: "admitted"; readonly text: string }
+  | { readonly kind: "invalid"; readonly message: string }
+  | { readonly kind: "too-costly"; readonly message: string }
+  | { readonly kind: "busy" };
+
+function admitJsonParse(bytes: Buffer, lease: AdmissionLease, limits: DecodeLimits, maxInflightBytes: number): JsonAdmission {
+  let cost: number;
+  try {
+    // Scanned as bytes: nothing is allocated for a body refused here. A text has at most one character per byte.
+    cost = estimateJsonParseBytes(scanOtlpJson(bytes, limits), bytes.length);
+  } catch (err) {
+    if (err instanceof OtlpDecodeError) return { kind: "invalid", message: err.message };
+    throw err;
+  }
+  if (lease.heldBytes + cost > maxInflightBytes) {
+    const mib = (count: number): string => (count / 1024 / 1024).toFixed(1);
+    return { kind: "too-costly", message: `parsing this OTLP/JSON body would take about ${mib(cost)} MiB, more than the in-flight budget of ${mib(maxInflightBytes)} MiB allows; send smaller batches or protobuf` };
+  }
+  return lease.tryAcquire(cost) ? { kind: "admitted", text: bytes.toString("utf8") } : { kind: "busy" };
 }
 
 /** How reading a request body ended. */
@@ -297,10 +348,18 @@ function textReply(status: number, message: string): Reply {
   return { status, contentType: "text/plain; charset=utf-8", body: message };
 }
 
-/** Answers without reading the body; Node discards what the client still sends. */
+/** The reply, with the connection closed after it: for refusals whose body was not read to its end. */
+function closing(reply: Reply): Reply {
+  return { ...reply, headers: { ...reply.headers, connection: "close" } };
+}
+
+/**
+ * Answers without reading the body and closes the connection after the answer, so what the client
+ * still sends is not read off the socket for the rest of the request timeout.
+ */
 function refuseUnread(request: IncomingMessage, response: ServerResponse, reply: Reply): void {
   request.resume();
-  writeReply(response, reply);
+  writeReply(response, request.complete ? reply : closing(reply));
 }
 
 function writeReply(response: ServerResponse, reply: Reply): void {

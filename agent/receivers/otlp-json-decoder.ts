@@ -12,6 +12,7 @@
  * when the filter keeps their key.
  */
 import { asStackOverflowDecodeError, normalizeHexId, truncateUtf8 } from "./otlp-decode-support.js";
+import { scanOtlpJson } from "./otlp-json-scan.js";
 import {
   DEFAULT_DECODE_LIMITS,
   OtlpDecodeError,
@@ -43,10 +44,17 @@ const INTEGER_TEXT = /^-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
 /**
  * Decodes an OTLP/JSON ExportTraceServiceRequest. Only attributes whose key `filter` keeps are read.
- * Throws OtlpDecodeError on invalid JSON, on a value of the wrong type (the message names its JSON
+ * Throws OtlpDecodeError on JSON nested deeper than the OTLP model allows (before parsing it:
+ * otlp-json-scan.ts), on invalid JSON, on a value of the wrong type (the message names its JSON
  * path) or when the body holds more than `limits.maxSpans` spans.
  */
 export function decodeOtlpJson(text: string, filter: AttributeFilter, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): DecodedTraces {
+  scanOtlpJson(Buffer.from(text, "utf8"), limits);
+  return decodeScannedOtlpJson(text, filter, limits);
+}
+
+/** {@link decodeOtlpJson} for a text whose bytes scanOtlpJson (otlp-json-scan.ts) has already passed. */
+export function decodeScannedOtlpJson(text: string, filter: AttributeFilter, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): DecodedTraces {
   let root: unknown;
   try {
     root = JSON.parse(text);

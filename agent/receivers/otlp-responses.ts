@@ -17,6 +17,7 @@ import type { AddressInfo } from "node:net";
 import type { OtlpConfig } from "../../common/config/schema.js";
 import { errorMessage } from "../../common/errors.js";
 import type { Logger } from "../../common/log.js";
+import type { Refusals } from "../../common/auth/refusals.js";
 import type { Admission } from "./admission.js";
 import { OtlpDecodeError, type AttributeFilter, type DecodeLimits, type DecodedTraces } from "./otlp-model.js";
 import type { ConsumeResult, SpanConsumer } from "./span-consumer.js";
@@ -32,6 +33,8 @@ export interface OtlpReceiverOptions {
   readonly admission: Admission;
   /** Decoder limits; DEFAULT_DECODE_LIMITS when absent. */
   readonly limits?: DecodeLimits;
+  /** Where refused requests are counted (the agent's, for its /metrics); a receiver of its own when absent. */
+  readonly refusals?: Refusals;
 }
 
 /** A listening receiver. close() is idempotent and stops accepting at once. */
@@ -82,11 +85,11 @@ export type ExportOutcome =
   | { readonly kind: "failed"; readonly message: string };
 
 /**
- * Decodes one request body with `decode` and hands the spans to `consumer`. Never throws: a decoder
+ * Decodes one request body with `decode` and hands the spans, with the sender's `peer` address, to `consumer`. Never throws: a decoder
  * error of any kind is an invalid body (hostile input must not turn into a 5xx), and consumer errors
  * are classified as described on {@link PipelineUnavailableError}.
  */
-export function exportTraces(decode: () => DecodedTraces, consumer: SpanConsumer, log: Logger): ExportOutcome {
+export function exportTraces(decode: () => DecodedTraces, consumer: SpanConsumer, log: Logger, peer?: string): ExportOutcome {
   let traces: DecodedTraces;
   try {
     traces = decode();
@@ -98,7 +101,7 @@ export function exportTraces(decode: () => DecodedTraces, consumer: SpanConsumer
   }
   let consumed: ConsumeResult;
   try {
-    consumed = consumer.consume(traces);
+    consumed = consumer.consume(traces, peer);
   } catch (err) {
     if (isPipelineUnavailable(err)) return { kind: "unavailable", message: err.message };
     log.error({ err: errorMessage(err) }, "span consumer failed");

@@ -13,5 +13,6 @@ export interface ConsumeResult {
  * enqueues for forwarding); the caller owns nothing after it returns.
  */
 export interface SpanConsumer {
-  consume(traces: DecodedTraces): ConsumeResult;
+  /** `peer`: the sending connection's `address:port` as grpc-js getPeer() writes it, when the receiver knows it. */
+  consume(traces: DecodedTraces, peer?: string): ConsumeResult;
 }

@@ -36,10 +36,10 @@ export function registerAnalyzerMetrics(registry: Registry, state: () => Analyze
     }
   });
   define(METRICS.fleetUtilization, (emit) => {
-    for (const row of state().fleet?.utilization.hour.pools ?? []) if (row.meanRatio !== null) emit({ pool: row.key }, row.meanRatio);
+    for (const row of state().fleet?.utilization.hour.pools ?? []) if (row.meanRatio !== null) emit({ pool: row.key, basis: row.basis }, row.meanRatio);
   });
   define(METRICS.fleetPoolHoursAtTarget, (emit) => {
-    for (const row of state().fleet?.poolHours ?? []) if (row.shareRatio !== null) emit({ pool: row.pool }, row.shareRatio);
+    for (const row of state().fleet?.poolHours ?? []) if (row.shareRatio !== null) emit({ pool: row.pool, basis: row.basis }, row.shareRatio);
   });
   define(METRICS.fleetFragmentation, (emit) => {
     for (const pool of state().fleet?.fragmentation.pools ?? []) emit({ pool: pool.pool }, pool.fragmentationRatio);

@@ -1,17 +1,25 @@
+import { BoundedRegExp } from "../../common/config/safe-regex.js";
 import { METRICS } from "../../common/conventions.js";
 import type { LabeledValue, MetricStore } from "../stores/metric-store.js";
 import { FLEET_SNAPSHOT_VERSION, type FleetGpu, type FleetNode, type FleetReplica, type FleetSnapshot, type ModelSloState } from "./snapshot.js";
+import { BASIS_METRIC, basisFamilies, pickByBasis, type UtilizationBasis } from "./utilization-basis.js";
 
 /** Maps a node name to its pool. */
 export type PoolOf = (node: string) => string;
 
 /** A pool function from `{ name, nodes: regex }` rules; unmatched nodes are in `default`. */
 export function poolResolver(rules: readonly { readonly name: string; readonly nodes: string }[]): PoolOf {
-  const compiled = rules.map((rule) => ({ name: rule.name, pattern: new RegExp(rule.nodes) }));
+  const compiled = rules.map((rule) => ({ name: rule.name, pattern: new BoundedRegExp(rule.nodes) }));
   return (node) => compiled.find((rule) => rule.pattern.test(node))?.name ?? "default";
 }
 
 const RATE_WINDOW_MS = 5 * 60_000;
+
+/** A GPU's utilization and its basis; null and `unknown` without a figure (never 0 %). */
+function utilizationOf(figure: { value: number; basis: UtilizationBasis } | undefined): Pick<FleetGpu, "utilizationRatio" | "utilizationBasis"> {
+  if (figure === undefined) return { utilizationRatio: null, utilizationBasis: "unknown" };
+  return { utilizationRatio: Math.min(1, Math.max(0, figure.value)), utilizationBasis: figure.basis };
+}
 
 function index(values: readonly LabeledValue[], key: string): Map<string, number> {
   const map = new Map<string, number>();
@@ -32,16 +40,21 @@ function index(values: readonly LabeledValue[], key: string): Map<string, number
  * Memory per GPU of a replica is its GPU's used memory shared among the GPU's holders.
  * A GPU reported down, or whose row remapping failed, is unhealthy (one without an up series yet is not). NVLink peers are the GPUs of a
  * node with an active link (one domain per node: the agent does not report the NVSwitch topology).
+ * Utilization is on `basis` where the GPU reports it, else busy time; a GPU with neither (a MIG GPU
+ * without GPM) gets null: unknown, never 0 %.
  */
-export async function assembleFleetSnapshot(store: MetricStore, atMs: number, poolOf: PoolOf, slo: Readonly<Record<string, ModelSloState>> = {}): Promise<FleetSnapshot> {
+export async function assembleFleetSnapshot(
+  store: MetricStore, atMs: number, poolOf: PoolOf, slo: Readonly<Record<string, ModelSloState>> = {}, basis: UtilizationBasis = "busy",
+): Promise<FleetSnapshot> {
   const latest = (metric: string) => store.latest({ metric, atMs });
-  const [[info, total, used, utilization, up, remapFailure, nvlink, podInfo, lastRequest, requests], [kvUsage, preemptions]] = await Promise.all([Promise.all([
-    latest(METRICS.gpuInfo.name), latest(METRICS.memoryTotal.name), latest(METRICS.memoryUsed.name), latest(METRICS.utilization.name),
+  const families = basisFamilies(basis);
+  const [[info, total, used, up, remapFailure, nvlink, podInfo, lastRequest, requests], [kvUsage, preemptions], utilizationAnswers] = await Promise.all([Promise.all([
+    latest(METRICS.gpuInfo.name), latest(METRICS.memoryTotal.name), latest(METRICS.memoryUsed.name),
     latest(METRICS.gpuUp.name), latest(METRICS.remapFailure.name), latest(METRICS.nvlinkUp.name), latest(METRICS.gpuPodInfo.name),
     latest(METRICS.llmLastRequest.name), store.increase({ metric: METRICS.llmRequests.name, windowMs: RATE_WINDOW_MS, atMs, by: ["namespace", "pod", "tier"] }),
   ]), Promise.all([
     latest(METRICS.llmKvCacheUsage.name), store.increase({ metric: METRICS.llmPreemptions.name, windowMs: RATE_WINDOW_MS, atMs, by: ["node"] }),
-  ])]);
+  ]), Promise.all(families.map((family) => latest(BASIS_METRIC[family])))]);
   const kvByNode = new Map<string, number>();
   for (const series of kvUsage) {
     const node = series.labels["node"] ?? "";
@@ -50,7 +63,11 @@ export async function assembleFleetSnapshot(store: MetricStore, atMs: number, po
   const preemptionRateByNode = new Map(preemptions.map((series) => [series.labels["node"] ?? "", Math.max(0, series.value) / (RATE_WINDOW_MS / 1000)]));
   const totals = index(total, "uuid");
   const useds = index(used, "uuid");
-  const utils = index(utilization, "uuid");
+  const utils = new Map<string, { value: number; basis: UtilizationBasis }>();
+  for (const { basis: used, value } of pickByBasis(families.map((family, i) => ({ basis: family, values: utilizationAnswers[i] ?? [] })))) {
+    const uuid = value.labels["uuid"];
+    if (uuid !== undefined && Number.isFinite(value.value)) utils.set(uuid, { value: value.value, basis: used });
+  }
   const ups = index(up, "uuid");
   const failures = index(remapFailure, "uuid");
   const withNvlink = new Set(nvlink.filter((v) => v.value === 1).map((v) => v.labels["uuid"] ?? ""));
@@ -70,7 +87,7 @@ export async function assembleFleetSnapshot(store: MetricStore, atMs: number, po
     entry.gpus.push({
       uuid, index: Number(gpu), gpuModel, memoryTotalBytes,
       memoryUsedBytes: Math.min(memoryTotalBytes, Math.max(0, Math.round(useds.get(uuid) ?? 0))),
-      utilizationRatio: Math.min(1, Math.max(0, utils.get(uuid) ?? 0)),
+      ...utilizationOf(utils.get(uuid)),
       nvlinkDomain: withNvlink.has(uuid) ? `${node}/nvlink` : null,
       isHealthy: ups.get(uuid) !== 0 && failures.get(uuid) !== 1,
     });

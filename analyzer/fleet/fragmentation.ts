@@ -371,7 +371,7 @@ export type UsedMemoryBasis = "observed" | "allocated" | "max";
 
 export interface FleetFragmentationOptions {
   readonly basis?: UsedMemoryBasis;
-  /** Shapes from the whole fleet (default, as the issue defines stranded memory) or from each pool's own replicas. */
+  /** Shapes from the whole fleet (default: stranded memory is free memory no shape seen in the fleet can use) or from each pool's own replicas. */
   readonly shapeScope?: "fleet" | "pool";
   /** Keep the most popular shapes covering this share of replicas (FGD's typical pods); default 1, all. */
   readonly coverage?: number;

@@ -3,8 +3,8 @@ import { z } from "zod";
 const instant = z.number().int().nonnegative();
 
 /**
- * What the runtimes know and the agent does not measure yet (a later issue reads it from runtime
- * metadata: vLLM/LoRAX adapter registries, the weights store). Every part is optional.
+ * What the runtimes know and the agent does not measure yet (it can come from runtime metadata:
+ * vLLM/LoRAX adapter registries, the weights store). Every part is optional.
  */
 export const runtimeMetadataSchema = z.strictObject({
   adapters: z

@@ -5,7 +5,8 @@
  *
  * Units: bytes for memory, milliseconds since the Unix epoch for instants, 0..1 for ratios,
  * requests per second for rates. One zod schema validates a snapshot at the edge (shape, ranges and
- * cross-references: a replica's node and GPUs must exist); code inside trusts the inferred types.
+ * cross-references: a replica's node and GPUs must exist, each GPU listed once per replica); code
+ * inside trusts the inferred types.
  */
 import { z } from "zod";
 import { runtimeMetadataSchema } from "./runtime-metadata.js";
@@ -50,7 +51,13 @@ export const gpuSchema = z.strictObject({
   gpuModel: nonEmpty.describe("Product name as NVML reports it, e.g. `NVIDIA H100 80GB HBM3`."),
   memoryTotalBytes: bytes.describe("Device memory, bytes."),
   memoryUsedBytes: bytes.describe("Device memory in use now (NVML), bytes."),
-  utilizationRatio: ratio.describe("Share of the last sample period a kernel ran (NVML utilization), 0..1."),
+  utilizationRatio: ratio
+    .nullable()
+    .describe("How busy the GPU is, 0..1, on `utilizationBasis`; null when the GPU reports no figure (a MIG GPU without GPM): unknown, never idle, and the planner treats it as fully busy."),
+  utilizationBasis: z
+    .enum(["sm", "tensor", "busy", "unknown"])
+    .optional()
+    .describe("What `utilizationRatio` is: `sm` (GPM SM activity), `tensor` (GPM tensor-pipe activity), `busy` (NVML utilization.gpu, the share of time a kernel ran) or `unknown`; absent means `busy`."),
   nvlinkDomain: nonEmpty
     .nullable()
     .describe("GPUs of one node with the same domain are joined by NVLink/NVSwitch and can hold one tensor-parallel replica together; null when the GPU has no NVLink peer (PCIe only)."),
@@ -134,7 +141,11 @@ function checkReferences(snapshot: SnapshotObject, ctx: z.RefinementCtx): void {
     if (replica.gpus.length !== replica.tensorParallel) {
       issue([...at, "gpus"], `holds ${replica.gpus.length} GPUs but tensorParallel is ${replica.tensorParallel}`);
     }
+    const listed = new Set<string>();
     replica.gpus.forEach((uuid, g) => {
+      // One tensor-parallel rank per GPU: a GPU listed twice would count its memory and compute twice.
+      if (listed.has(uuid)) issue([...at, "gpus", g], `GPU ${uuid} is listed twice; each tensor-parallel rank holds its own GPU`);
+      listed.add(uuid);
       const holder = devices.get(uuid);
       if (holder === undefined) issue([...at, "gpus", g], `unknown GPU ${uuid}`);
       else if (holder !== replica.node) issue([...at, "gpus", g], `GPU ${uuid} is on node ${holder}, not ${replica.node}`);
@@ -149,6 +160,11 @@ export type FleetSnapshot = z.infer<typeof fleetSnapshotSchema>;
 export type FleetNode = z.infer<typeof nodeSchema>;
 export type FleetGpu = z.infer<typeof gpuSchema>;
 export type MigDevice = z.infer<typeof migDeviceSchema>;
+
+/** The compute load the planner assumes for a GPU: its utilization, or all of it when unknown (nothing is moved onto it, its replicas weigh a whole GPU). */
+export function plannedUtilization(gpu: { readonly utilizationRatio: number | null }): number {
+  return gpu.utilizationRatio ?? 1;
+}
 export type FleetReplica = z.infer<typeof replicaSchema>;
 export type ModelSloState = z.infer<typeof modelSloStateSchema>;
 export type Taint = z.infer<typeof taintSchema>;

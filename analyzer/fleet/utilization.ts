@@ -7,6 +7,7 @@
  * results, joules, tokens, and the currency of the configured prices.
  */
 import { z } from "zod";
+import { figureBasis, type FigureBasis, type UtilizationBasis } from "./utilization-basis.js";
 
 /** One sample of a series. */
 export interface TimedValue {
@@ -26,8 +27,10 @@ export interface TimeWindow {
  */
 export const DEFAULT_STALENESS_MS = 5 * 60_000;
 
-/** The utilization samples of one GPU (`inferwatch_gpu_utilization_ratio`), ascending by time. */
+/** The utilization samples of one GPU, ascending by time, on one basis (utilization-basis.ts). */
 export interface GpuUtilizationSeries {
+  /** The metric family the samples are (`busy`: inferwatch_gpu_utilization_ratio, when absent). */
+  readonly basis?: UtilizationBasis;
   readonly uuid: string;
   readonly node: string;
   readonly pool: string;
@@ -52,6 +55,8 @@ export interface UtilizationRow {
   /** Of those, the GPU-seconds in which a kernel ran. */
   readonly busyGpuSeconds: number;
   readonly gpus: number;
+  /** What the figure was computed from: one basis, `mixed` when its GPUs used several, `unknown` without data. */
+  readonly basis: FigureBasis;
 }
 
 export interface FleetUtilization {
@@ -88,19 +93,25 @@ interface Busy {
   covered: number;
   busy: number;
   gpus: number;
+  /** Bases of the GPUs with covered time. */
+  bases: Set<UtilizationBasis>;
 }
 
-function add(map: Map<string, Busy>, key: string, covered: number, busy: number): void {
+function add(map: Map<string, Busy>, key: string, gpu: Busy): void {
   const entry = map.get(key);
   if (entry) {
-    entry.covered += covered;
-    entry.busy += busy;
+    entry.covered += gpu.covered;
+    entry.busy += gpu.busy;
     entry.gpus++;
-  } else map.set(key, { covered, busy, gpus: 1 });
+    for (const basis of gpu.bases) entry.bases.add(basis);
+  } else map.set(key, { covered: gpu.covered, busy: gpu.busy, gpus: 1, bases: new Set(gpu.bases) });
 }
 
 function toRow(key: string, entry: Busy): UtilizationRow {
-  return { key, meanRatio: entry.covered > 0 ? entry.busy / entry.covered : null, coveredGpuSeconds: entry.covered, busyGpuSeconds: entry.busy, gpus: entry.gpus };
+  return {
+    key, meanRatio: entry.covered > 0 ? entry.busy / entry.covered : null, coveredGpuSeconds: entry.covered, busyGpuSeconds: entry.busy, gpus: entry.gpus,
+    basis: figureBasis(entry.bases),
+  };
 }
 
 function rows(map: Map<string, Busy>): UtilizationRow[] {
@@ -124,24 +135,27 @@ export function fleetUtilization(series: readonly GpuUtilizationSeries[], window
       covered += seconds;
       busy += seconds * value;
     });
+    const bases = covered > 0 ? [gpu.basis ?? "busy"] : [];
     const entry = byGpu.get(gpu.uuid);
     if (entry) {
       entry.covered += covered;
       entry.busy += busy;
       for (const model of gpu.models) entry.models.add(model);
-    } else byGpu.set(gpu.uuid, { covered, busy, gpus: 1, node: gpu.node, pool: gpu.pool, models: new Set(gpu.models) });
+      for (const basis of bases) entry.bases.add(basis);
+    } else byGpu.set(gpu.uuid, { covered, busy, gpus: 1, bases: new Set(bases), node: gpu.node, pool: gpu.pool, models: new Set(gpu.models) });
   }
   const nodes = new Map<string, Busy>();
   const pools = new Map<string, Busy>();
   const models = new Map<string, Busy>();
-  const total: Busy = { covered: 0, busy: 0, gpus: 0 };
+  const total: Busy = { covered: 0, busy: 0, gpus: 0, bases: new Set() };
   for (const gpu of byGpu.values()) {
-    add(nodes, gpu.node, gpu.covered, gpu.busy);
-    add(pools, gpu.pool, gpu.covered, gpu.busy);
-    for (const model of gpu.models) add(models, model, gpu.covered, gpu.busy);
+    add(nodes, gpu.node, gpu);
+    add(pools, gpu.pool, gpu);
+    for (const model of gpu.models) add(models, model, gpu);
     total.covered += gpu.covered;
     total.busy += gpu.busy;
     total.gpus++;
+    for (const basis of gpu.bases) total.bases.add(basis);
   }
   return { total: toRow("*", total), gpus: rows(byGpu), nodes: rows(nodes), pools: rows(pools), models: rows(models) };
 }
@@ -162,6 +176,8 @@ export interface PoolHours {
   readonly hoursAtTarget: number;
   /** hoursAtTarget ÷ hoursWithData; null when no bucket has data. */
   readonly shareRatio: number | null;
+  /** What the pool's figures were computed from. */
+  readonly basis: FigureBasis;
 }
 
 /**
@@ -173,12 +189,13 @@ export function poolHoursAtTarget(series: readonly GpuUtilizationSeries[], windo
   const target = options.targetRatio ?? 0.6;
   const bucketMs = options.bucketMs ?? 3_600_000;
   const buckets = Math.max(0, Math.ceil((window.endMs - window.startMs) / bucketMs));
-  const pools = new Map<string, { covered: Float64Array; busy: Float64Array }>();
+  const pools = new Map<string, { covered: Float64Array; busy: Float64Array; bases: Set<UtilizationBasis> }>();
   for (const gpu of series) {
     let pool = pools.get(gpu.pool);
-    if (pool === undefined) pools.set(gpu.pool, (pool = { covered: new Float64Array(buckets), busy: new Float64Array(buckets) }));
-    const { covered, busy } = pool;
+    if (pool === undefined) pools.set(gpu.pool, (pool = { covered: new Float64Array(buckets), busy: new Float64Array(buckets), bases: new Set() }));
+    const { covered, busy, bases } = pool;
     forEachCoveredStretch(gpu.samples, window, stalenessMs, (fromMs, toMs, value) => {
+      bases.add(gpu.basis ?? "busy");
       for (let b = Math.floor((fromMs - window.startMs) / bucketMs); b < buckets; b++) {
         const bucketStart = window.startMs + b * bucketMs;
         if (bucketStart >= toMs) break;
@@ -190,7 +207,7 @@ export function poolHoursAtTarget(series: readonly GpuUtilizationSeries[], windo
   }
   return [...pools]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([pool, { covered, busy }]) => {
+    .map(([pool, { covered, busy, bases }]) => {
       let hoursWithData = 0;
       let hoursAtTarget = 0;
       for (let b = 0; b < buckets; b++) {
@@ -198,7 +215,7 @@ export function poolHoursAtTarget(series: readonly GpuUtilizationSeries[], windo
         hoursWithData++;
         if ((busy[b] as number) / (covered[b] as number) >= target) hoursAtTarget++;
       }
-      return { pool, hoursWithData, hoursAtTarget, shareRatio: hoursWithData > 0 ? hoursAtTarget / hoursWithData : null };
+      return { pool, hoursWithData, hoursAtTarget, shareRatio: hoursWithData > 0 ? hoursAtTarget / hoursWithData : null, basis: figureBasis(bases) };
     });
 }
 

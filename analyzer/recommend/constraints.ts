@@ -29,11 +29,11 @@
  *
  * Loads only ever grow on a destination, so these are checked where a replica arrives; a GPU that
  * was already over a limit before the plan is not a violation until something moves onto it.
- * The planner (consolidate.ts) and the independent checker (checker.ts) both read this module for
+ * The planner (consolidation/) and the independent checker (checker.ts) both read this module for
  * the definitions; each keeps its own state and its own feasibility code.
  */
 import { z } from "zod";
-import type { FleetGpu, FleetNode, FleetReplica, FleetSnapshot, Taint, Toleration } from "../fleet/snapshot.js";
+import { plannedUtilization, type FleetGpu, type FleetNode, type FleetReplica, type FleetSnapshot, type Taint, type Toleration } from "../fleet/snapshot.js";
 
 const ratio = z.number().min(0).max(1);
 
@@ -56,7 +56,8 @@ export const disruptionConfigSchema = z.strictObject({
 
 /** How hard the planner searches. */
 export const searchConfigSchema = z.strictObject({
-  restarts: z.number().int().positive().nullable().default(null).describe("Orderings tried (the best plan wins); null: all of them up to 2,000 replicas, one above."),
+  restarts: z.number().int().positive().nullable().default(null).describe("Orderings the heuristic tries (the best plan wins); null: all of them up to 2,000 replicas, one above."),
+  exactSeconds: z.number().min(0).max(600).default(2).describe("Time budget of one plan, seconds: the exact MILP solver (HiGHS) works on the placement classes small enough to enumerate until the plan has used it; past it, or at 0, the heuristic's placement stands."),
 });
 
 /** Consolidation settings; every field has a default, so `{}` is a valid config. */
@@ -229,8 +230,8 @@ export function replicaUtilizationShares(snapshot: FleetSnapshot): Map<string, n
   const util = new Map<string, number>();
   for (const node of snapshot.nodes) {
     for (const gpu of node.gpus) {
-      util.set(gpu.uuid, gpu.utilizationRatio);
-      for (const mig of gpu.mig ?? []) util.set(mig.uuid, gpu.utilizationRatio);
+      util.set(gpu.uuid, plannedUtilization(gpu));
+      for (const mig of gpu.mig ?? []) util.set(mig.uuid, plannedUtilization(gpu));
     }
   }
   const holders = new Map<string, { rate: number; count: number }>();
@@ -270,7 +271,7 @@ export function gpuBaseline(snapshot: FleetSnapshot): Map<string, { readonly mem
       const memory = devices.length > 0
         ? devices.reduce((sum, d) => sum + Math.max(0, d.memoryUsedBytes - (reserved.get(d.uuid) ?? 0)), 0)
         : Math.max(0, gpu.memoryUsedBytes - (reserved.get(gpu.uuid) ?? 0));
-      baseline.set(gpu.uuid, { memoryBytes: memory, utilization: held ? 0 : gpu.utilizationRatio });
+      baseline.set(gpu.uuid, { memoryBytes: memory, utilization: held ? 0 : plannedUtilization(gpu) });
     }
   }
   return baseline;

@@ -28,24 +28,27 @@ const optionalDuration = z
   .optional();
 
 /**
- * Defaults, from shared/reference/rebalancing.md §2.4, §2.5 and §6: serverless platforms keep a
- * worker 10–20 min after its last request (AWS Lambda ~10 min, Azure Functions ~20 min) and
- * Fireworks scales a deployment down after 10 min and to zero after 1 h. The batch tier takes the
- * short end (10 min); the latency tier, where a cold start costs 34–84 s of loading (ServerlessLLM),
- * takes 30 min, between Azure's 20 min and Fireworks' hour. One warm replica per model is the
+ * Defaults: serverless platforms keep a worker 10–20 min after its last request (AWS Lambda ~10 min,
+ * Azure Functions ~20 min; Shahrad et al., "Serverless in the Wild", USENIX ATC 2020) and Fireworks
+ * scales a deployment down after 10 min and to zero after 1 h (docs.fireworks.ai, autoscaling).
+ * The batch tier takes the short end (10 min); the latency tier, where a cold start costs 34–84 s
+ * of loading (ServerlessLLM, OSDI 2024), takes 30 min, between Azure's 20 min and Fireworks' hour. One warm replica per model is the
  * de-facto standard Aegaeon's authors describe ("reserve at least one inference instance per model").
  */
 export const DEFAULT_TIER_TTLS = { latency: 30 * 60_000, batch: 10 * 60_000 } as const;
+
+/** A time-to-live: a minute to 24 days (the longest duration any setting takes: common/config/duration.ts). */
+const IDLE_TTL_BOUNDS = { min: "1m", max: "24d" } as const;
 
 /** Idle-eviction settings; every field has a default, so `{}` is a valid config. */
 export const idleEvictionConfigSchema = z.strictObject({
   /** Time-to-live after the last request by tier; given tiers are merged over DEFAULT_TIER_TTLS. */
   tierTtl: z
-    .record(z.string().min(1), durationMs("30m"))
+    .record(z.string().min(1), durationMs("30m", IDLE_TTL_BOUNDS))
     .default({})
     .transform((given): Record<string, number> => ({ ...DEFAULT_TIER_TTLS, ...given })),
   /** Time-to-live of a tier not named in `tierTtl` (the snapshot's `default` tier among them). */
-  defaultTtl: durationMs("30m"),
+  defaultTtl: durationMs("30m", IDLE_TTL_BOUNDS),
   /** Replicas of each model kept warm even when idle; pinned replicas count toward it. */
   minWarmReplicas: z.number().int().nonnegative().default(1),
   /** Per-model overrides of the time-to-live and of the warm minimum. */

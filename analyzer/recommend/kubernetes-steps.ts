@@ -4,7 +4,7 @@
  * be emptied, then evict one pod at a time and let its controller re-create it where there is room.
  */
 import type { FleetSnapshot } from "../fleet/snapshot.js";
-import type { ConsolidationPlan } from "./consolidate.js";
+import type { ConsolidationPlan } from "./consolidation/index.js";
 
 /** Annotations the steps put on a pod before deleting it, so the move can be audited. */
 export const MOVE_ANNOTATIONS = {

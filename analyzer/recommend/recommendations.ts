@@ -1,6 +1,6 @@
 import type { FleetSnapshot } from "../fleet/snapshot.js";
 import type { MetricStore } from "../stores/metric-store.js";
-import { planConsolidation, type ConsolidationPlan } from "./consolidate.js";
+import { planConsolidation, type ConsolidationPlan, type ConsolidationPlanner } from "./consolidation/index.js";
 import type { ConsolidationConfig } from "./constraints.js";
 import { recommendIdleEvictions, type IdleEvictionConfig, type IdleRecommendations } from "./idle-eviction.js";
 import { DEFAULT_IDLE_HISTORY, loadIdleHistory, type IdleHistory } from "./idle-history.js";
@@ -24,10 +24,22 @@ export interface PoolRecommendation {
  * The consolidation plan (checked by the independent checker before it is returned) and the
  * idle-eviction recommendations for a snapshot. `history` (requests per model per bucket over the
  * last days) lets an eviction be held back when traffic usually returns within the TTL; without it
- * nothing is held back.
+ * nothing is held back. `plan`, when given, is the consolidation plan already made for this
+ * snapshot (e.g. on the planning thread: `recommendWith`); without it the plan is made here, by the
+ * heuristic alone.
  */
-export function recommend(snapshot: FleetSnapshot, history: IdleHistory | null, config: { readonly consolidation: ConsolidationConfig; readonly idle: IdleEvictionConfig }, nowMs: number): Recommendations {
-  return { atMs: nowMs, consolidation: planConsolidation(snapshot, config.consolidation), idle: recommendIdleEvictions(snapshot, history, config.idle, nowMs) };
+export function recommend(snapshot: FleetSnapshot, history: IdleHistory | null, config: { readonly consolidation: ConsolidationConfig; readonly idle: IdleEvictionConfig }, nowMs: number, plan?: ConsolidationPlan): Recommendations {
+  return { atMs: nowMs, consolidation: plan ?? planConsolidation(snapshot, config.consolidation), idle: recommendIdleEvictions(snapshot, history, config.idle, nowMs) };
+}
+
+/**
+ * The recommendations with the consolidation plan made by `planner` (off the event loop when it is a
+ * planning thread). If the planner fails (its thread cannot start), the plan is made here by the
+ * heuristic alone rather than losing the recommendations.
+ */
+export async function recommendWith(planner: ConsolidationPlanner, snapshot: FleetSnapshot, history: IdleHistory | null, config: { readonly consolidation: ConsolidationConfig; readonly idle: IdleEvictionConfig }, nowMs: number): Promise<Recommendations> {
+  const plan = await planner.plan(snapshot, config.consolidation).catch(() => undefined);
+  return recommend(snapshot, history, config, nowMs, plan);
 }
 
 /** The idle history a store holds (one range query for every model). */

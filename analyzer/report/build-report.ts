@@ -9,9 +9,11 @@ import { forecastSeries, planSummary, poolAction, poolHeadroom } from "./capacit
 import { computeDemand } from "./demand.js";
 import { fragmentationHistory } from "./fragmentation-history.js";
 import { computePoolUtilization, poolSupply } from "./pool-utilization.js";
+import type { UtilizationBasis } from "../fleet/utilization-basis.js";
 import { computeRuntimeCache } from "./runtime-cache.js";
 import { REPORT_VERSION, type CapacityReport, type PoolAction, type PoolHeadroom, type ReportRecommendations, type SloAttainment } from "./report-model.js";
 import { timeGrid } from "./time-grid.js";
+import { MAX_REPORT_WINDOW_MS, MIN_REPORT_WINDOW_MS } from "./report-window.js";
 
 /** A quarter: the horizon of the forecast and of the buy/free plan. */
 export const QUARTER_DAYS = 91;
@@ -36,6 +38,8 @@ export interface ReportOptions {
    * consolidation config's default (0.8).
    */
   readonly computeCeilingRatio?: number;
+  /** What utilization means (`analyzer.utilizationBasis`); default `busy`. GPUs without it fall back to busy time. */
+  readonly utilizationBasis?: UtilizationBasis;
 }
 
 /** The consolidation config's default compute ceiling (read from its schema, not restated). */
@@ -54,7 +58,7 @@ const FORECAST_METHOD = "Additive Holt-Winters (level + trend + 7-day season) fi
  * per fragmentation instant (at most 121 instants).
  */
 export async function buildReport(store: MetricStore, options: ReportOptions): Promise<CapacityReport> {
-  if (!(options.sinceMs >= 86_400_000)) throw new Error(`report: the window must be at least 1 day, got ${options.sinceMs} ms`);
+  if (!(options.sinceMs >= MIN_REPORT_WINDOW_MS && options.sinceMs <= MAX_REPORT_WINDOW_MS)) throw new Error(`report: the window must be between 1 and 730 days, got ${options.sinceMs} ms`);
   const grid = timeGrid(options.atMs, options.sinceMs);
   const horizonDays = options.horizonDays ?? QUARTER_DAYS;
   const notes: string[] = [];
@@ -62,7 +66,7 @@ export async function buildReport(store: MetricStore, options: ReportOptions): P
   if (!(ceilingRatio > 0 && ceilingRatio <= 1)) throw new Error(`report: the compute ceiling must be in (0, 1], got ${ceilingRatio}`);
   const [demand, utilization, sloEvaluation, fragmentation, runtimeCache] = await Promise.all([
     computeDemand(store, grid, options.slo),
-    computePoolUtilization(store, grid, options.poolOf),
+    computePoolUtilization(store, grid, options.poolOf, options.utilizationBasis),
     evaluateSlos(store, { ...options.slo, periodMs: grid.endMs - grid.startMs }, grid.endMs),
     fragmentationHistory(store, grid, options.poolOf),
     computeRuntimeCache(store, grid),
@@ -110,6 +114,7 @@ export async function buildReport(store: MetricStore, options: ReportOptions): P
     demand: demand.classes,
     supply,
     heatmap: utilization.heatmap,
+    utilizationBasis: utilization.basis,
     slos,
     runtimeCache,
     fragmentation,

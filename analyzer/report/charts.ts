@@ -3,6 +3,7 @@
  * one computed from the report model: plain JSON (no functions), so the HTML embeds them as data
  * and the browser test can check each chart's series against the model.
  */
+import { BASIS_LABEL } from "../fleet/utilization-basis.js";
 import type { CapacityReport, DatedForecast } from "./report-model.js";
 
 /** One chart: where it goes, what it says, and its ECharts option. */
@@ -73,7 +74,7 @@ export function reportCharts(report: CapacityReport): ReportChart[] {
   const cells = report.heatmap.pools.flatMap((_, y) => report.heatmap.hours.map((h, x) => [x, y, report.heatmap.values[y]?.[h] === null || report.heatmap.values[y]?.[h] === undefined ? "-" : pct(report.heatmap.values[y]?.[h] as number)]));
   charts.push({
     id: "utilization-heatmap", section: "supply", title: "GPU utilization by pool and hour of day (UTC)", heightPx: 160 + 45 * Math.max(1, report.heatmap.pools.length),
-    caption: "Mean GPU utilization (%) of each pool at each UTC hour of day, over every day of the window; time-weighted over equal steps of inferwatch_gpu_utilization_ratio.",
+    caption: `Mean GPU utilization (%) of each pool at each UTC hour of day, over every day of the window; time-weighted over equal steps. Basis: ${BASIS_LABEL[report.utilizationBasis]}.`,
     option: {
       animation: false, tooltip: { position: "top" }, grid: { left: 90, right: 30, top: 10, bottom: 110 },
       xAxis: { type: "category", data: report.heatmap.hours.map((h) => `${String(h).padStart(2, "0")}:00`), name: "hour of day (UTC)", nameLocation: "middle", nameGap: 30, splitArea: { show: true } },

@@ -1,5 +1,5 @@
-import { METRICS } from "../../common/conventions.js";
 import type { PoolOf } from "../fleet/assemble.js";
+import { BASIS_METRIC, basisFamilies, figureBasis, pickByBasis, type FigureBasis, type UtilizationBasis } from "../fleet/utilization-basis.js";
 import type { FleetSnapshot } from "../fleet/snapshot.js";
 import type { MetricStore } from "../stores/metric-store.js";
 import type { PoolSupply, UtilizationHeatmap } from "./report-model.js";
@@ -14,6 +14,9 @@ export interface PoolUtilization {
   readonly peakHourlyUtilization: ReadonlyMap<string, number>;
   /** Each GPU seen: its pool, model (the series' `gpu_model`) and the time of its last sample. */
   readonly gpus: ReadonlyMap<string, { readonly pool: string; readonly gpuModel: string; readonly lastAtMs: number }>;
+  /** What each pool's figures were computed from, and the whole report's. */
+  readonly poolBases: ReadonlyMap<string, FigureBasis>;
+  readonly basis: FigureBasis;
 }
 
 interface PoolHours {
@@ -24,19 +27,21 @@ interface PoolHours {
 }
 
 /**
- * Reads `inferwatch_gpu_utilization_ratio` on the grid (one range query) and folds it per pool:
+ * Reads each GPU's utilization on `basis` on the grid (one range query per family: the basis, then
+ * busy time for GPUs without it; utilization-basis.ts) and folds it per pool:
  * a GPU counts once per step even when its series changed labels (a new holder starts a new
  * series); each GPU is in the pool of its node. Hourly means per pool give the heatmap (mean over
  * every day of each UTC hour), the daily peak of busy GPUs (what the forecast extrapolates) and
  * the window's mean. Steps are equally long, so plain means over steps are time-weighted.
  */
-export async function computePoolUtilization(store: MetricStore, grid: TimeGrid, poolOf: PoolOf): Promise<PoolUtilization> {
-  const series = await store.range({ metric: METRICS.utilization.name, startMs: grid.startMs, endMs: grid.endMs, stepMs: grid.stepMs });
-  const byGpu = new Map<string, { pool: string; gpuModel: string; lastAtMs: number; values: Float64Array }>();
-  for (const s of series) {
+export async function computePoolUtilization(store: MetricStore, grid: TimeGrid, poolOf: PoolOf, basis: UtilizationBasis = "busy"): Promise<PoolUtilization> {
+  const families = basisFamilies(basis);
+  const answers = await Promise.all(families.map((family) => store.range({ metric: BASIS_METRIC[family], startMs: grid.startMs, endMs: grid.endMs, stepMs: grid.stepMs })));
+  const byGpu = new Map<string, { pool: string; gpuModel: string; lastAtMs: number; values: Float64Array; basis: UtilizationBasis }>();
+  for (const { basis: used, value: s } of pickByBasis(families.map((family, i) => ({ basis: family, values: answers[i] ?? [] })))) {
     const uuid = s.labels["uuid"] ?? `${s.labels["node"] ?? ""}/${s.labels["gpu"] ?? ""}`;
     let gpu = byGpu.get(uuid);
-    if (!gpu) byGpu.set(uuid, (gpu = { pool: poolOf(s.labels["node"] ?? ""), gpuModel: s.labels["gpu_model"] ?? "unknown", lastAtMs: -Infinity, values: new Float64Array(grid.count).fill(Number.NaN) }));
+    if (!gpu) byGpu.set(uuid, (gpu = { pool: poolOf(s.labels["node"] ?? ""), gpuModel: s.labels["gpu_model"] ?? "unknown", lastAtMs: -Infinity, values: new Float64Array(grid.count).fill(Number.NaN), basis: used }));
     gpu.lastAtMs = Math.max(gpu.lastAtMs, s.samples[s.samples.length - 1]?.atMs ?? -Infinity);
     for (const sample of s.samples) {
       const i = stepIndex(grid, sample.atMs);
@@ -99,7 +104,11 @@ export async function computePoolUtilization(store: MetricStore, grid: TimeGrid,
     return byHourOfDay.map((cell) => (cell.samples === 0 ? null : cell.busy / cell.samples));
   });
   const gpus = new Map([...byGpu].map(([uuid, g]) => [uuid, { pool: g.pool, gpuModel: g.gpuModel, lastAtMs: g.lastAtMs }] as const));
-  return { heatmap: { pools: names, hours: Array.from({ length: 24 }, (_, h) => h), values }, dailyPeakBusyGpus, meanUtilization, peakHourlyUtilization, gpus };
+  const poolBases = new Map(names.map((pool) => [pool, figureBasis([...byGpu.values()].filter((g) => g.pool === pool).map((g) => g.basis))] as const));
+  return {
+    heatmap: { pools: names, hours: Array.from({ length: 24 }, (_, h) => h), values }, dailyPeakBusyGpus, meanUtilization, peakHourlyUtilization, gpus,
+    poolBases, basis: figureBasis([...byGpu.values()].map((g) => g.basis)),
+  };
 }
 
 /**
@@ -132,6 +141,7 @@ export function poolSupply(snapshot: FleetSnapshot, utilization: PoolUtilization
     return {
       pool, gpus: byGpuModel.reduce((sum, k) => sum + k.gpus, 0), byGpuModel, memoryBytes: byGpuModel.reduce((sum, k) => sum + k.memoryBytes, 0),
       meanUtilization: utilization.meanUtilization.get(pool) ?? null, peakHourlyUtilization: utilization.peakHourlyUtilization.get(pool) ?? null,
+      utilizationBasis: utilization.poolBases.get(pool) ?? "unknown",
     };
   });
 }

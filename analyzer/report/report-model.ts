@@ -3,6 +3,7 @@
  * JSON format itself. Units: instants as ISO-8601 strings (UTC), days as `YYYY-MM-DD` (UTC),
  * ratios 0..1, bytes, tokens, requests, GPUs.
  */
+import type { FigureBasis } from "../fleet/utilization-basis.js";
 import type { ForecastMethod, ForecastPoint } from "./forecast.js";
 
 /** Version of the report's JSON shape (2: headroom at the compute ceiling with `ceilingRatio`/`floorRatio` instead of `targetRatio`; `runtimeCache`). */
@@ -34,6 +35,8 @@ export interface PoolSupply {
   readonly meanUtilization: number | null;
   /** Highest hourly mean utilization of the pool. */
   readonly peakHourlyUtilization: number | null;
+  /** What the pool's utilization is: `sm`, `tensor`, `busy`, `mixed` (GPUs without GPM on busy time) or `unknown` (no samples). */
+  readonly utilizationBasis: FigureBasis;
 }
 
 /** Mean utilization by pool and UTC hour of day: `values[pool][hour]`, null where no samples fell. */
@@ -149,6 +152,8 @@ export interface CapacityReport {
   readonly demand: readonly ClassDemand[];
   readonly supply: readonly PoolSupply[];
   readonly heatmap: UtilizationHeatmap;
+  /** What every utilization figure of the report is (see PoolSupply.utilizationBasis), over all pools. */
+  readonly utilizationBasis: FigureBasis;
   readonly slos: readonly SloAttainment[];
   /** KV-cache usage, prefix-cache hit ratio and preemptions per model; empty when the store holds no runtime gauges. */
   readonly runtimeCache: readonly ModelRuntimeCache[];

@@ -1,5 +1,4 @@
 import type { IncomingMessage } from "node:http";
-import { parseDurationMs } from "../../common/config/duration.js";
 import { text, type RouteHandler } from "../../common/http-server.js";
 import type { PoolOf } from "../fleet/assemble.js";
 import type { FleetSnapshot } from "../fleet/snapshot.js";
@@ -9,6 +8,7 @@ import type { MetricStore } from "../stores/metric-store.js";
 import { buildReport } from "./build-report.js";
 import { renderReport, REPORT_FORMATS, reportContentType, type ReportFormat } from "./render.js";
 import type { CapacityReport } from "./report-model.js";
+import { parseReportWindow } from "./report-window.js";
 
 /** What the route reads from the running analyzer. */
 export interface ReportRouteOptions {
@@ -28,7 +28,8 @@ const DEFAULT_SINCE_MS = 30 * 86_400_000;
  * `GET /report?format=html|md|json&since=30d`: the capacity-planning report built from the
  * analyzer's own store, ending at its last evaluation (whose snapshot and recommendations it shows).
  * One report per (window, evaluation) is built and kept, so reloading the page does not recompute
- * it; concurrent requests share the build. 400 for a bad parameter, 503 before the first evaluation.
+ * it; concurrent requests share the build. 400 for a bad parameter (a window outside 1d..730d among
+ * them), 503 before the first evaluation.
  */
 export function reportRoute(options: ReportRouteOptions): RouteHandler {
   let cached: { key: string; report: Promise<CapacityReport> } | undefined;
@@ -37,8 +38,9 @@ export function reportRoute(options: ReportRouteOptions): RouteHandler {
     const format = (params.get("format") ?? "html") as ReportFormat;
     if (!REPORT_FORMATS.includes(format)) return text(400, `format must be one of ${REPORT_FORMATS.join(", ")}\n`);
     const since = params.get("since");
-    const sinceMs = since === null ? DEFAULT_SINCE_MS : parseDurationMs(since);
-    if (sinceMs === undefined || sinceMs < 86_400_000) return text(400, `since must be a duration of at least 1d, such as 30d, got ${JSON.stringify(since)}\n`);
+    const window = since === null ? { ok: true as const, sinceMs: DEFAULT_SINCE_MS } : parseReportWindow(since);
+    if (!window.ok) return text(400, `${window.message}\n`);
+    const { sinceMs } = window;
     const { snapshot, recommendations, evaluatedAtMs } = options.state();
     if (!snapshot || !recommendations || evaluatedAtMs === undefined) return text(503, "no evaluation yet\n");
     const key = `${sinceMs}|${evaluatedAtMs}`;

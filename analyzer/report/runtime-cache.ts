@@ -15,7 +15,7 @@ interface Accumulator {
 
 /**
  * KV-cache usage, prefix-cache hit ratio and preemptions per model over the window, from the runtime
- * gauges the agents scrape (issue 9). KV usage: the mean over every sample of the model's
+ * gauges the agents scrape. KV usage: the mean over every sample of the model's
  * `inferwatch_llm_kv_cache_usage_ratio` series on the grid (each replica weighs by its time in the
  * window; steps are equally long) and the highest sample. Hit ratio: increase(hits) ÷
  * increase(queries) over the whole window, not a mean of per-scrape ratios, so busy hours weigh by

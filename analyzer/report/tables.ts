@@ -1,4 +1,5 @@
 /** The report's tables as rows of text, shared by the Markdown and HTML renderers. */
+import { BASIS_LABEL } from "../fleet/utilization-basis.js";
 import type { CapacityReport } from "./report-model.js";
 
 /** One table: a title, column headers and rows of formatted cells. */
@@ -43,8 +44,8 @@ export function reportTables(report: CapacityReport): Record<"demand" | "supply"
     },
     supply: {
       id: "supply", title: "GPU supply per pool",
-      headers: ["pool", "GPUs", "by model", "GPU memory", "mean utilization", "peak hourly utilization"],
-      rows: report.supply.map((p) => [p.pool, String(p.gpus), p.byGpuModel.map((k) => `${k.gpus} × ${k.gpuModel}`).join(", "), `${formatNumber(p.memoryBytes / GIB)} GiB`, formatPercent(p.meanUtilization), formatPercent(p.peakHourlyUtilization)]),
+      headers: ["pool", "GPUs", "by model", "GPU memory", "mean utilization", "peak hourly utilization", "utilization basis"],
+      rows: report.supply.map((p) => [p.pool, String(p.gpus), p.byGpuModel.map((k) => `${k.gpus} × ${k.gpuModel}`).join(", "), `${formatNumber(p.memoryBytes / GIB)} GiB`, formatPercent(p.meanUtilization), formatPercent(p.peakHourlyUtilization), BASIS_LABEL[p.utilizationBasis]]),
     },
     slo: {
       id: "slo", title: "SLO attainment and error budget over the window",

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parseDurationMs } from "../../common/config/duration.js";
+import { BoundedRegExp, safeRegexSource } from "../../common/config/safe-regex.js";
 import { METRICS } from "../../common/conventions.js";
 import { longestWindowMs } from "./windows.js";
 
@@ -49,14 +50,7 @@ const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
   return ms;
 });
 
-const regexSource = z.string().min(1).refine((pattern) => {
-  try {
-    new RegExp(pattern);
-    return true;
-  } catch {
-    return false;
-  }
-}, "expected a valid regular expression");
+const regexSource = safeRegexSource.min(1);
 
 /** A rule selecting models: a regular expression searched in the model name, or a pod label. */
 const matchRuleSchema = z.union([
@@ -156,13 +150,13 @@ export function listSlos(config: Pick<SloConfig, "classes">): readonly Slo[] {
   return config.classes.flatMap((modelClass) => [modelClass.latency, ...(modelClass.ttft ? [modelClass.ttft] : []), modelClass.availability]);
 }
 
-const compiled = new WeakMap<object, RegExp>();
+const compiled = new WeakMap<object, BoundedRegExp>();
 
 function ruleMatches(rule: MatchRule, model: string, podLabels: Readonly<Record<string, string>>): boolean {
   if ("podLabel" in rule) return podLabels[rule.podLabel.key] === rule.podLabel.value;
   let regex = compiled.get(rule);
   if (!regex) {
-    regex = new RegExp(rule.model, rule.ignoreCase ? "i" : "");
+    regex = new BoundedRegExp(rule.model, rule.ignoreCase ? "i" : "");
     compiled.set(rule, regex);
   }
   return regex.test(model);

@@ -17,6 +17,7 @@
  */
 import { InfluxDB, type IPoolOptions } from "influx";
 import { z } from "zod";
+import { redactSecrets } from "../../common/auth/redact.js";
 import { counterIncrease, DEFAULT_STALENESS_MS, type TimedValue } from "../fleet/utilization.js";
 import type { IncreaseQuery, LabeledSamples, LabeledValue, LabelMatch, LatestQuery, MetricStore, RangeQuery, SeriesLabels } from "./metric-store.js";
 
@@ -63,7 +64,7 @@ export function parseInfluxSource(url: string): InfluxSource {
   try {
     parsed = new URL(url);
   } catch {
-    throw new Error(`influx store: not a URL: ${JSON.stringify(url.replace(/\/\/[^@/]*@/, "//"))}`);
+    throw new Error(`influx store: not a URL: ${JSON.stringify(redactSecrets(url))}`);
   }
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new Error(`influx store: expected an http(s) URL, got ${parsed.protocol}`);
   const params = parsed.searchParams;

@@ -11,7 +11,7 @@ export const authConfigSchema = z.strictObject({
   /** JSON-lines file the analyzer appends operator actions to (who, what, when). Empty: standard error's log only. */
   auditLog: z.string().default(""),
   /** How often the token file is checked for a change. */
-  reloadInterval: durationMs("10s"),
+  reloadInterval: durationMs("10s", { min: "50ms", max: "1h" }),
 });
 
 export type AuthConfig = z.infer<typeof authConfigSchema>;

@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { text, type RequestGuard, type RouteResponse } from "../http-server.js";
 import type { ClientCertMode } from "../tls/server-tls.js";
+import type { Refusals } from "./refusals.js";
 import type { TokenAuth } from "./token-auth.js";
 import type { Principal, Role } from "./tokens.js";
 
@@ -17,6 +18,8 @@ export interface HttpGuardOptions {
   readonly roleFor?: (method: string, path: string) => Role;
   /** Told of every refusal, with the principal when the token was known but its role too low (for the audit log). */
   readonly onRefused?: (request: IncomingMessage, path: string, outcome: "unauthenticated" | "forbidden", principal: Principal | undefined) => void;
+  /** Where refusals are counted and logged, under `listener`. */
+  readonly refusals?: { readonly counter: Refusals; readonly listener: string };
 }
 
 const principals = new WeakMap<IncomingMessage, Principal>();
@@ -53,22 +56,18 @@ const defaultRole = (method: string): Role => (method === "GET" || method === "H
 export function httpGuard(options: HttpGuardOptions): RequestGuard | undefined {
   if (!options.auth && options.clientCert !== "per-request") return undefined;
   const roleFor = options.roleFor ?? defaultRole;
+  const refuse = (request: IncomingMessage, path: string, outcome: "unauthenticated" | "forbidden", principal: Principal | undefined): RouteResponse => {
+    options.refusals?.counter.record(options.refusals.listener, outcome, request.socket.remoteAddress ?? "");
+    options.onRefused?.(request, path, outcome, principal);
+    return outcome === "unauthenticated" ? UNAUTHORIZED : FORBIDDEN;
+  };
   return (request: IncomingMessage, path: string) => {
     if (options.publicPaths.has(path)) return undefined;
-    if (options.clientCert === "per-request" && (request.socket as TLSSocket).authorized !== true) {
-      options.onRefused?.(request, path, "unauthenticated", undefined);
-      return UNAUTHORIZED;
-    }
+    if (options.clientCert === "per-request" && (request.socket as TLSSocket).authorized !== true) return refuse(request, path, "unauthenticated", undefined);
     if (!options.auth) return undefined;
     const decision = options.auth.check(request.headers.authorization, roleFor(request.method ?? "GET", path));
-    if (decision.kind === "unauthenticated") {
-      options.onRefused?.(request, path, "unauthenticated", undefined);
-      return UNAUTHORIZED;
-    }
-    if (decision.kind === "forbidden") {
-      options.onRefused?.(request, path, "forbidden", decision.principal);
-      return FORBIDDEN;
-    }
+    if (decision.kind === "unauthenticated") return refuse(request, path, "unauthenticated", undefined);
+    if (decision.kind === "forbidden") return refuse(request, path, "forbidden", decision.principal);
     principals.set(request, decision.principal);
     return undefined;
   };

@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { z } from "zod";
 import { durationMs } from "./duration.js";
 import { listenAddress } from "./listen-address.js";
+import { safeRegexSource } from "./safe-regex.js";
 import { sloConfigSchema } from "../../analyzer/slo/spec.js";
 import { consolidationConfigSchema } from "../../analyzer/recommend/constraints.js";
 import { idleEvictionConfigSchema } from "../../analyzer/recommend/idle-eviction.js";
@@ -22,19 +23,21 @@ export const nvmlConfigSchema = z.strictObject({
   /** dlopen name or path of the NVML library. */
   library: nonEmpty.default("libnvidia-ml.so.1"),
   /** How long nvmlInit_v2 may take before NVML is reported down (it hangs on some H200 drivers). */
-  initTimeout: durationMs("10s"),
+  initTimeout: durationMs("10s", { min: "100ms", max: "10m" }),
   /** How long one sampling round of every GPU may take before NVML is reported hung. */
-  sampleTimeout: durationMs("5s"),
+  sampleTimeout: durationMs("5s", { min: "100ms", max: "10m" }),
   /** Wait before trying to load or initialise NVML again after it failed or hung. */
-  retryInterval: durationMs("30s"),
+  retryInterval: durationMs("30s", { min: "100ms", max: "1d" }),
   /** Longest backoff between retries of a GPU that is lost or failing. */
-  gpuMaxBackoff: durationMs("60s"),
+  gpuMaxBackoff: durationMs("60s", { min: "100ms", max: "1d" }),
+  /** Read GPM activity (SM, tensor, DRAM) on GPUs that have it; off leaves NVML's performance counters alone. */
+  gpm: flag(true),
 });
 
 /** Host metrics settings. */
 export const hostConfigSchema = z.strictObject({
   enabled: flag(true),
-  interval: durationMs("15s"),
+  interval: durationMs("15s", { min: "1s", max: "1h" }),
   /** A path on the volume that holds model weights; its free space and I/O are reported. */
   modelPath: nonEmpty.default("/"),
 });
@@ -52,7 +55,7 @@ export const podsConfigSchema = z.strictObject({
   enabled: flag(true),
   /** The kubelet pod-resources socket (mount its directory, not the socket, into the pod). */
   podResourcesSocket: nonEmpty.default("/var/lib/kubelet/pod-resources/kubelet.sock"),
-  refreshInterval: durationMs("10s"),
+  refreshInterval: durationMs("10s", { min: "50ms", max: "1h" }),
   /** Where the host's /proc is visible (processes are mapped to containers through their cgroup). */
   procRoot: nonEmpty.default("/proc"),
   /** Extended-resource names that are GPUs; a trailing `*` matches a prefix (MIG profiles). */
@@ -66,8 +69,8 @@ export const podsConfigSchema = z.strictObject({
 
 const MIB = 1024 * 1024;
 
-/** A size in bytes, given as a number or with a unit (`20MiB`, `512KiB`, `1GiB`). */
-const byteSize = (defaultValue: string) =>
+/** A size in bytes, given as a number or with a unit (`20MiB`, `512KiB`, `1GiB`); `min`, when given, is the smallest accepted (with its reason). */
+const byteSize = (defaultValue: string, min?: { readonly bytes: number; readonly text: string; readonly why: string }) =>
   z
     .union([z.number(), z.string()])
     .default(defaultValue)
@@ -78,8 +81,20 @@ const byteSize = (defaultValue: string) =>
         ctx.addIssue({ code: "custom", message: `expected a positive size such as 512KiB or 20MiB, got ${JSON.stringify(value)}` });
         return z.NEVER;
       }
+      if (min !== undefined && bytes < min.bytes) {
+        ctx.addIssue({ code: "custom", message: `expected at least ${min.text} (${min.why}), got ${JSON.stringify(value)}` });
+        return z.NEVER;
+      }
       return bytes;
     });
+
+/**
+ * The smallest spool: 4 segments of the spool's smallest segment size (4 KiB,
+ * agent/exporters/spool/disk-spool.ts), so dropping the oldest segment to make room never drops
+ * more than a quarter of what is spooled. Below it the spool cannot open (exit 1 at start, where a
+ * configuration problem must exit 2).
+ */
+const MIN_SPOOL_BYTES = { bytes: 16 * 1024, text: "16KiB", why: "4 spool segments of 4 KiB" } as const;
 
 /** OTLP trace receivers. */
 export const otlpConfigSchema = z.strictObject({
@@ -88,12 +103,26 @@ export const otlpConfigSchema = z.strictObject({
   grpcAddr: listenAddress("0.0.0.0:4317"),
   /** Largest request body accepted, measured after decompression (a gzip bomb stops here). */
   maxBodyBytes: byteSize("20MiB"),
+  /**
+   * Largest OTLP/gRPC message, after decompression, when smaller than maxBodyBytes: 4 MiB, the
+   * OpenTelemetry Collector's and grpc-go's default (configgrpc max_recv_msg_size_mib). Every gRPC call
+   * reserves twice this much of the in-flight budget before its message is read, since grpc-js
+   * inflates a message whole (pieces, then their concatenation) before anyone sees it.
+   */
+  maxGrpcMessageBytes: byteSize("4MiB"),
   /** Request bytes being received or decoded at once; past it requests get 429 / RESOURCE_EXHAUSTED. */
   maxInflightBytes: byteSize("32MiB"),
-  /** What Retry-After says when the pipeline is full. */
-  retryAfter: durationMs("1s"),
+  /** What Retry-After says when the pipeline is full; also how long a gRPC call waits for room in the budget. */
+  retryAfter: durationMs("1s", { min: "100ms", max: "5m" }),
+  /** Open connections per receiver (HTTP and gRPC each); past it new connections are closed at once. */
+  maxConnections: z.coerce.number().int().min(1).max(65_536).default(256),
+  /** Concurrent gRPC calls per connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); clients queue the rest. */
+  maxConcurrentStreams: z.coerce.number().int().min(1).max(1_000).default(16),
 }).refine((otlp) => otlp.maxInflightBytes >= otlp.maxBodyBytes, {
   message: "maxInflightBytes must be at least maxBodyBytes, or a request of the largest allowed size could never be admitted",
+  path: ["maxInflightBytes"],
+}).refine((otlp) => otlp.maxInflightBytes >= 2 * Math.min(otlp.maxBodyBytes, otlp.maxGrpcMessageBytes), {
+  message: "maxInflightBytes must be at least twice the gRPC message limit (the smaller of maxGrpcMessageBytes and maxBodyBytes): each gRPC call reserves that before its message is read",
   path: ["maxInflightBytes"],
 });
 
@@ -105,8 +134,8 @@ export const forwardConfigSchema = z.strictObject({
   /** Spans waiting to be forwarded at most; past it new spans are dropped and counted. */
   queueSize: z.coerce.number().int().positive().default(8192),
   batchSize: z.coerce.number().int().positive().default(512),
-  flushInterval: durationMs("1s"),
-  timeout: durationMs("10s"),
+  flushInterval: durationMs("1s", { min: "10ms", max: "10m" }),
+  timeout: durationMs("10s", { min: "100ms", max: "10m" }),
 });
 
 /** Long history in InfluxDB 1.x: GPU samples and request aggregates, through a durable disk spool. */
@@ -134,13 +163,13 @@ export const influxConfigSchema = z.strictObject({
    * How often a GPU sampling round and the request counters are written: the sampler hands the sink
    * every (flushInterval ÷ agent.interval)th round, rounded, at least every round. Also the sender's idle wait.
    */
-  flushInterval: durationMs("10s"),
+  flushInterval: durationMs("10s", { min: "100ms", max: "1h" }),
   /** Per-request limit. */
-  timeout: durationMs("10s"),
+  timeout: durationMs("10s", { min: "100ms", max: "10m" }),
   /** Directory of the disk spool, one subdirectory per node name (on a hostPath or a persistent volume, so that it survives the pod). */
   spoolDir: nonEmpty.default("/var/lib/inferwatch/influx-spool"),
   /** Bytes the spool may hold; past it the oldest spooled points are dropped and counted. */
-  spoolMaxBytes: byteSize("256MiB"),
+  spoolMaxBytes: byteSize("256MiB", MIN_SPOOL_BYTES),
 });
 
 /** The agent's own traces (sampling rounds, OTLP requests), exported with the OpenTelemetry Node SDK. */
@@ -151,15 +180,8 @@ export const selfTracesConfigSchema = z.strictObject({
 
 /** A rule giving the serving tier of the models whose name matches. */
 const tierRuleSchema = z.strictObject({
-  /** Regular expression matched against the model name. */
-  model: z.string().refine((pattern) => {
-    try {
-      new RegExp(pattern);
-      return true;
-    } catch {
-      return false;
-    }
-  }, "expected a valid regular expression"),
+  /** Regular expression matched against the model name (checked for catastrophic backtracking: common/config/safe-regex.ts). */
+  model: safeRegexSource,
   tier: nonEmpty,
 });
 
@@ -174,7 +196,7 @@ export const spansConfigSchema = z.strictObject({
   /** Label sets one metric may hold; past it new sets fold into model="__overflow__". */
   maxSeriesPerMetric: z.coerce.number().int().positive().default(2000),
   /** Series of a model not seen for this long are dropped. */
-  seriesTtl: durationMs("1h"),
+  seriesTtl: durationMs("1h", { min: "1m", max: "7d" }),
   /** Tier of each model, first matching rule wins. */
   tiers: z.array(tierRuleSchema).default([]),
   defaultTier: nonEmpty.default("default"),
@@ -197,8 +219,8 @@ const metricsUrl = z.string().refine((value) => {
 const runtimeTargetSchema = z.preprocess((value) => (typeof value === "string" ? { url: value } : value),
   z.strictObject({
     url: metricsUrl,
-    /** vllm, tgi or triton; detected from the metric names when absent. */
-    runtime: z.enum(["vllm", "tgi", "triton"]).optional(),
+    /** vllm, sglang, tgi, triton or trtllm (trtllm-serve); detected from the metric names when absent. */
+    runtime: z.enum(["vllm", "sglang", "tgi", "triton", "trtllm"]).optional(),
     /** Model label when the runtime's page names none (TGI) or to override it. */
     model: nonEmpty.optional(),
     namespace: z.string().optional(),
@@ -209,9 +231,9 @@ const runtimeTargetSchema = z.preprocess((value) => (typeof value === "string" ?
 /** Scraping of the inference runtimes' own Prometheus /metrics (KV cache, prefix cache, queue, batch). */
 export const runtimesConfigSchema = z.strictObject({
   enabled: flag(true),
-  interval: durationMs("15s"),
+  interval: durationMs("15s", { min: "1s", max: "1h" }),
   /** Per target; a target slower than this is reported down and costs nothing else. */
-  timeout: durationMs("5s"),
+  timeout: durationMs("5s", { min: "100ms", max: "10m" }),
   /** Static targets (URLs, or objects with runtime, model, namespace, pod, tier). */
   targets: z.array(runtimeTargetSchema).default([]),
   /** Pod annotations naming the port of a pod's runtime /metrics, first present wins; GPU pods of this node are scraped at <podIP>:<port>/metrics. */
@@ -221,9 +243,18 @@ export const runtimesConfigSchema = z.strictObject({
   /** Pod annotation naming the path of a pod's runtime metrics (default `/metrics`). */
   pathAnnotation: nonEmpty.default("prometheus.io/path"),
   /** How often the pods of this node are listed again for targets (Kubernetes API). */
-  podRelistInterval: durationMs("60s"),
-  /** Largest /metrics page read from a runtime. */
-  maxBodyBytes: byteSize("16MiB"),
+  podRelistInterval: durationMs("60s", { min: "1s", max: "1d" }),
+  /**
+   * Largest /metrics page read from a runtime; a larger one reports the target down. A page is parsed
+   * whole, and a page of many model rows costs about 30 times its size while it is (a 3.1 MiB page of
+   * 50,000 rows grew the agent by 100 MiB), so this bounds what one scrape can cost against the
+   * DaemonSet's 256 MiB. 1 MiB is 200 times a stock vLLM, SGLang, TGI or Triton page (3–6 KiB).
+   */
+  maxBodyBytes: byteSize("1MiB"),
+  /** Model rows one target's page may add; past it new models fold into model="__overflow__". */
+  maxSeriesPerTarget: z.coerce.number().int().min(2).default(64),
+  /** Model rows all targets together may add; past it new rows fold into one model="__overflow__" row. */
+  maxSeries: z.coerce.number().int().min(2).default(1000),
 }).refine((runtimes) => runtimes.timeout <= runtimes.interval, {
   message: "timeout must not exceed interval (one scrape round must end before the next)",
   path: ["timeout"],
@@ -235,7 +266,7 @@ export const agentConfigSchema = z.strictObject({
   nodeName: nonEmpty.default(() => process.env["NODE_NAME"] || hostname()),
   metricsAddr: listenAddress("0.0.0.0:9464"),
   /** GPU sampling interval. */
-  interval: durationMs("1s"),
+  interval: durationMs("1s", { min: "50ms", max: "1h" }),
   nvml: nvmlConfigSchema.prefault({}),
   host: hostConfigSchema.prefault({}),
   pods: podsConfigSchema.prefault({}),
@@ -248,14 +279,7 @@ export const agentConfigSchema = z.strictObject({
 });
 
 /** A pool: the nodes whose name matches. */
-const poolRuleSchema = z.strictObject({ name: nonEmpty, nodes: z.string().refine((pattern) => {
-  try {
-    new RegExp(pattern);
-    return true;
-  } catch {
-    return false;
-  }
-}, "expected a valid regular expression") });
+const poolRuleSchema = z.strictObject({ name: nonEmpty, nodes: safeRegexSource });
 
 /** The analyzer's settings. */
 export const analyzerConfigSchema = z.strictObject({
@@ -267,14 +291,20 @@ export const analyzerConfigSchema = z.strictObject({
    */
   source: z.string().default("").refine((source) => source === "" || /^(prometheus|influx|agents|analyzer)=\S+$/.test(source), "expected prometheus=<url>, influx=<url>, agents=<url>,<url> or analyzer=<url>"),
   /** How often SLOs and fleet figures are evaluated (results are cached between evaluations). */
-  interval: durationMs("30s"),
+  interval: durationMs("30s", { min: "1s", max: "1d" }),
   /** How often the embedded store pulls the agents. */
-  pullInterval: durationMs("10s"),
-  queryTimeout: durationMs("10s"),
+  pullInterval: durationMs("10s", { min: "1s", max: "1h" }),
+  queryTimeout: durationMs("10s", { min: "100ms", max: "10m" }),
   /** Where the embedded store keeps its history across restarts; empty: in memory only. */
   statePath: z.string().default(""),
   /** Node pools by node-name pattern, first match wins; nodes matching none are in pool `default`. */
   pools: z.array(poolRuleSchema).default([]),
+  /**
+   * What "utilization" means for fleet figures, the utilization objective, pool-hours, consolidation
+   * and the report: `sm` (GPM SM activity), `tensor` (GPM tensor-pipe activity) or `busy` (NVML
+   * utilization.gpu). GPUs without the chosen metric (pre-Hopper) fall back to `busy`.
+   */
+  utilizationBasis: z.enum(["sm", "tensor", "busy"]).default("sm"),
   /** Price of one GPU-hour by GPU model (as NVML names it), for cost per million tokens. */
   gpuHourPrices: z.record(nonEmpty, z.number().nonnegative()).default({}),
   /** Consolidation constraints and idle-eviction time-to-live (analyzer/recommend). */
@@ -286,6 +316,8 @@ export const analyzerConfigSchema = z.strictObject({
 
 export const logConfigSchema = z.strictObject({
   level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** `auto`: one readable line per event on a terminal, JSON lines otherwise (common/log.ts). */
+  format: z.enum(["auto", "pretty", "json"]).default("auto"),
 });
 
 /** The whole configuration file. Each section belongs to the component that reads it. */

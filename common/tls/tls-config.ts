@@ -26,7 +26,7 @@ export const tlsConfigSchema = z.strictObject({
   /** Which listeners serve TLS when a certificate is configured. */
   listeners: z.array(z.enum(TLS_LISTENERS)).default([...TLS_LISTENERS]),
   /** How often the files are checked for a change (a rotated certificate is served without a restart). */
-  reloadInterval: durationMs("10s"),
+  reloadInterval: durationMs("10s", { min: "50ms", max: "1h" }),
 })
   .refine((tls) => (tls.certFile === "") === (tls.keyFile === ""), { message: "certFile and keyFile go together: set both or neither", path: ["keyFile"] })
   .refine((tls) => tls.clientCaFile === "" || tls.certFile !== "", { message: "clientCaFile (mTLS) needs certFile and keyFile", path: ["clientCaFile"] });

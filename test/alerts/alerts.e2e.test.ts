@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RULE_FILES } from "../../alerts/generate.js";
+import { DEFAULT_RULES_OPTIONS } from "../../alerts/rule-defaults.js";
 import { ALERTS } from "../../common/conventions.js";
 import { projectPath } from "../../common/paths.js";
 import { startAgentProcess, type AgentProcess } from "../fixtures/agent-process.js";
@@ -112,7 +113,7 @@ describe("alerts end to end", () => {
       alertname: ALERTS.sloBurn, slo: "7b-latency", model_class: "7b", severity: "critical",
       window: "page-1h-5m", long_window: "1h", short_window: "5m",
     });
-    expect(page.alerts[0]?.annotations["runbook_url"]).toBe("alerts/runbooks.md#inferwatchsloerrorbudgetburn");
+    expect(page.alerts[0]?.annotations["runbook_url"]).toBe(`${DEFAULT_RULES_OPTIONS.runbookBaseUrl}#inferwatchsloerrorbudgetburn`);
     // The slower page pair fired too, but Alertmanager held it back (inhibited by the faster one).
     const firing = await query(`ALERTS{alertname="${ALERTS.sloBurn}", slo="7b-latency", alertstate="firing"}`);
     expect(firing.map((s) => s.metric["window"]).sort()).toEqual(expect.arrayContaining(["page-1h-5m", "page-6h-30m"]));

@@ -15,6 +15,8 @@ import { parse } from "yaml";
 import { generateRuleFiles, ruleGroups, RULE_FILES } from "../../alerts/generate.js";
 import { isAlertingRule, type AlertingRule, type RuleGroup } from "../../alerts/rule-model.js";
 import { ALERTS, ALERT_LABELS } from "../../common/conventions.js";
+import { DEFAULT_RULES_OPTIONS } from "../../alerts/rule-defaults.js";
+import { anchorsOf } from "../docs/markdown-links.js";
 import { projectPath } from "../../common/paths.js";
 import { TEST_RULES_OPTIONS } from "./promtool.js";
 
@@ -80,13 +82,17 @@ describe("alerts/generated", () => {
     }
   });
 
-  it("generates every alert of the catalog, each linked to a runbook section that says what it means, how to confirm it and what to do", async () => {
-    const runbooks = await readFile(projectPath("alerts", "runbooks.md"), "utf8");
+  it("generates every alert of the catalog, each linked by an absolute URL to a runbook section that exists and says what it means, how to confirm it and what to do", async () => {
+    const runbooks = await readFile(projectPath("docs", "runbooks.md"), "utf8");
+    const anchors = anchorsOf(runbooks);
     const sections = new Map([...runbooks.matchAll(/^## (\S+)\n([\s\S]*?)(?=^## |(?![\s\S]))/gm)].map((m) => [m[1] as string, m[2] as string]));
     expect(new Set(alerts.map((a) => a.alert))).toEqual(new Set(Object.values(ALERTS)));
     expect([...sections.keys()].sort()).toEqual(Object.values(ALERTS).sort());
     for (const alert of alerts) {
-      expect(alert.annotations["runbook_url"]).toBe(`alerts/runbooks.md#${alert.alert.toLowerCase()}`);
+      const url = new URL(alert.annotations["runbook_url"] ?? "");
+      expect(`${url.origin}${url.pathname}`).toBe(DEFAULT_RULES_OPTIONS.runbookBaseUrl);
+      expect(url.pathname.endsWith("/docs/runbooks.md")).toBe(true);
+      expect(anchors.has(url.hash.slice(1)), `${alert.alert}: docs/runbooks.md has no heading for ${url.hash}`).toBe(true);
       const section = sections.get(alert.alert) ?? "";
       for (const part of ["**Meaning.**", "**Confirm.**", "**Act.**"]) expect(section, `${alert.alert} runbook lacks ${part}`).toContain(part);
     }

@@ -99,6 +99,41 @@ const CASES: readonly Case[] = [
     silentAt: ["3m"],
   },
   {
+    name: "HBM within 5 °C of its maximum for 5 minutes is a ticket; a cooler GPU or one without a maximum is not",
+    input: [
+      { series: seriesOf(METRICS.memoryTemperature.name, { ...gpuLabels(0), namespace: "llm", pod: "a", container: "vllm", model: "m" }), values: "80x2 91x12" },
+      { series: seriesOf(METRICS.memoryTemperatureMax.name, gpuLabels(0)), values: "95x14" },
+      { series: seriesOf(METRICS.memoryTemperature.name, gpuLabels(1)), values: "89x14" },
+      { series: seriesOf(METRICS.memoryTemperatureMax.name, gpuLabels(1)), values: "95x14" },
+      { series: seriesOf(METRICS.memoryTemperature.name, gpuLabels(2)), values: "99x14" },
+    ],
+    alert: ALERTS.gpuMemoryOverTemperature,
+    fires: [{ at: "9m", labels: gpuLabels(0), value: "91" }],
+    silentAt: ["5m"],
+  },
+  {
+    name: "more than 8 PCIe replays a minute for 5 minutes is a ticket; a few are not",
+    input: [
+      { series: seriesOf(METRICS.pcieReplays.name, gpuLabels(0)), values: "0+20x25" },
+      { series: seriesOf(METRICS.pcieReplays.name, gpuLabels(1)), values: "0+5x25" },
+    ],
+    alert: ALERTS.gpuPcieReplayStorm,
+    fires: [{ at: "20m", labels: gpuLabels(0), value: "20" }],
+    silentAt: ["2m"],
+  },
+  {
+    name: "a few seconds of hardware power brake in 10 minutes is a ticket; time at the power cap is not",
+    input: [
+      // GPU 0: braked 1 s every minute for 10 minutes (1.7 % of the time): too short for any gauge sample.
+      { series: seriesOf(METRICS.throttleTime.name, { ...gpuLabels(0), reason: "hw_power_brake_slowdown" }), values: "0+1x20" },
+      { series: seriesOf(METRICS.throttleTime.name, { ...gpuLabels(1), reason: "power" }), values: "0+30x20" },
+      { series: seriesOf(METRICS.throttleTime.name, { ...gpuLabels(2), reason: "hw_thermal_slowdown" }), values: "0x20" },
+    ],
+    alert: ALERTS.gpuHardwareSlowdown,
+    fires: [{ at: "12m", labels: gpuLabels(0), value: "1.667%" }],
+    silentAt: [],
+  },
+  {
     name: "NVML down for 5 minutes is a ticket",
     input: [{ series: seriesOf(METRICS.nvmlUp.name, { node: "n1" }), values: "0x10" }, { series: seriesOf(METRICS.nvmlUp.name, { node: "n2" }), values: "1x10" }],
     alert: ALERTS.nvmlDown,
@@ -205,7 +240,7 @@ describe("GPU, agent and capacity alerts under promtool", { timeout: 120_000 }, 
     expect([...covered].sort()).toEqual([...expected].sort());
   });
 
-  it("sort the XIDs as the issue lists them (the cases below are built from these lists)", () => {
+  it("sort the XIDs as the runbooks list them (the cases below are built from these lists)", () => {
     expect([...CRITICAL_XIDS].sort((a, b) => a - b)).toEqual([48, 62, 64, 74, 79, 95, 119, 120]);
     expect([...WARNING_XIDS]).toEqual([94]);
     expect([...APPLICATION_XIDS].sort((a, b) => a - b)).toEqual([13, 31, 43]);

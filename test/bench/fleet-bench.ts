@@ -1,7 +1,7 @@
 /**
  * Fragmentation of a 10,000-GPU, 25,000-replica fleet (randomFleet, seed 1): stranded memory,
  * partially used GPUs and FGD expected fragmentation, per node, per pool and in total. Target from
- * the analyzer issue: < 1 s on one core. Node runs it on one thread; the wall time of each run is
+ * the analyzer's target: < 1 s on one core. Node runs it on one thread; the wall time of each run is
  * taken after a warm-up and the median reported, beside the figures themselves.
  *
  * Also shown, without a target: validating the same snapshot with its zod schema (what
@@ -93,5 +93,5 @@ export async function benchFleet(options: FleetBenchOptions = {}): Promise<Bench
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  process.stdout.write(renderTable("Fleet fragmentation (issue: analyzer)", await benchFleet()));
+  process.stdout.write(renderTable("Fleet fragmentation", await benchFleet()));
 }

@@ -2,10 +2,10 @@
  * A stronger lower bound on the GPUs consolidation can leave in use: the LP relaxation of the
  * configuration model (Gilmore & Gomory, "A linear programming approach to the cutting-stock
  * problem", Operations Research 9(6), 1961) in two dimensions, memory and compute, solved by column
- * generation with `highs`. L1/L2 (analyzer/recommend/bounds.ts) look at one resource at a time and
+ * generation with `highs`. L1/L2 (analyzer/recommend/consolidation/bounds.ts) look at one resource at a time and
  * ignore item granularity; this bound sees both resources together and whole items.
  *
- * Per class, with the classes, items and capacity the plan's own bounds use (class-items.ts):
+ * Per class, with the classes, items and capacity the plan's own bounds use (consolidation/class-items.ts):
  * - Items: one per replica per GPU it holds, plus each GPU's non-zero baseline. A tensor-parallel
  *   replica of degree t is t independent items and baselines and pinned replicas count as movable:
  *   relaxations, see bounds.ts.
@@ -35,7 +35,7 @@
  */
 import type { Highs } from "highs";
 import type { FleetSnapshot } from "../../analyzer/fleet/snapshot.js";
-import { classItems, gpuLoads } from "../../analyzer/recommend/class-items.js";
+import { classItems, gpuLoads } from "../../analyzer/recommend/consolidation/class-items.js";
 import { fleetLoads, type ConsolidationConfig } from "../../analyzer/recommend/constraints.js";
 
 /** One item type of the pricing problem: unit sizes, dual value and how many a pattern may hold. */

@@ -7,16 +7,17 @@
  * it stands now; u_g = 1 when GPU g holds anything; m_r = 1 when r moves; a_g = 1 when something
  * arrives on g (only for GPUs already over a limit, which may stay so while nothing arrives).
  *
- * Constraints, the same as the planner's: pool and GPU model (placements only in r's class), taints
+ * Constraints, the same as the checker's: pool and GPU model (placements only in r's class), taints
  * and nodeSelector (placements only on admitting nodes), healthy non-MIG destinations, pinned /
  * SLO-burning / MIG replicas fixed, tensor-parallel shape (placements are domain subsets), memory
  * headroom and compute ceiling on GPUs that receive (over-limit GPUs keep at most their load while
- * nothing arrives), disruption budget (moves per plan and per model).
- * Left out, documented: the order of moves (the MILP only sees the final state, so it may use
- * states no sequence of single moves reaches: a relaxation), tier isolation, burning neighbours and
- * the spread limit (not binding on the generated instances: one tier per pool, no SLO burning, no
- * spread limit), and the planner's own restrictions (it never wakes an empty node and moves each
- * replica into GPUs in use), which the MILP does not have.
+ * nothing arrives), no arrival on a GPU serving a burning model, tier isolation on GPUs that receive
+ * (t_{g,k} = 1 when tier k arrives on g; then no other tier may end there), the spread limit on a
+ * node that receives a model's replica from another node (s_{n,M}), disruption budget (moves per
+ * plan and per model). Left out: the order of moves (the MILP only sees the final state, so it may
+ * use states no sequence of single moves reaches: a relaxation; `isSequenceable` says when).
+ * Written independently of the product's model (analyzer/recommend/consolidation/milp), from the
+ * snapshot and the constraint definitions alone, as LP text.
  *
  * Objective: the planner's, lexicographic: fewest GPUs in use, then fewest nodes in use (v_n ≥ u_g
  * for g on n), then fewest moves, as one weighted sum Wg·Σu + Wn·Σv + Σm with Wn = replicas + 1 and
@@ -24,7 +25,8 @@
  * bound help the solver prove optimality.
  */
 import type { FleetSnapshot } from "../../analyzer/fleet/snapshot.js";
-import { consolidationBounds } from "../../analyzer/recommend/bounds.js";
+import { consolidationBounds } from "../../analyzer/recommend/consolidation/index.js";
+import { placementClassOf } from "../../analyzer/recommend/consolidation/placement-class.js";
 import { checkPlan, type MoveToCheck } from "../../analyzer/recommend/checker.js";
 import {
   fleetLoads,
@@ -98,6 +100,20 @@ export function buildConsolidationMilp(snapshot: FleetSnapshot, config: Consolid
   const movesByModel = new Map<string, string[]>();
   const placementOf = new Map<string, { replicaId: string; node: string; gpus: string[] }>();
   const allMoves: string[] = [];
+  const burning = new Set(Object.entries(snapshot.slo).filter(([, state]) => state.isBurningPage).map(([model]) => model));
+  const burningGpus = new Set(config.placement.protectBurningGpus ? snapshot.replicas.filter((r) => burning.has(r.model)).flatMap((r) => r.gpus) : []);
+  /** Per GPU: tier of every replica that may end there (placement name, or "" for a fixed one), and of those that arrive. */
+  const tierUses = gpus.map(() => [] as { tier: string; name: string; arrives: boolean }[]);
+  /** Per node and model with a spread limit: placements there (and whether they come from another node), fixed replicas. */
+  const spread = new Map<string, { limit: number; names: string[]; crossNode: string[]; fixed: number }>();
+  const spreadEntry = (node: string, model: string) => {
+    const key = `${node}\u0000${model}`;
+    const limit = config.placement.maxReplicasPerModelPerNodeByModel[model] ?? config.placement.maxReplicasPerModelPerNode;
+    if (limit === null || limit === undefined) return undefined;
+    let entry = spread.get(key);
+    if (entry === undefined) spread.set(key, (entry = { limit, names: [], crossNode: [], fixed: 0 }));
+    return entry;
+  };
   const Wn = snapshot.replicas.length + 1;
   const W = (snapshot.nodes.length + 1) * Wn;
   const term = (coef: number, name: string): string => `${coef >= 0 ? "+" : "-"} ${Math.abs(coef).toPrecision(12)} ${name}`;
@@ -114,11 +130,15 @@ export function buildConsolidationMilp(snapshot: FleetSnapshot, config: Consolid
     const budget = modelMoveBudget(perModel.get(replica.model) ?? 0, config);
     const isFixed = immovableReason(replica, snapshot, migDevices) !== undefined || budget === 0 || current.some((g) => g === undefined);
     if (isFixed) {
-      for (const g of current as number[]) {
-        fixedMemory[g] = (fixedMemory[g] as number) + replica.memoryPerGpuBytes;
-        fixedCompute[g] = (fixedCompute[g] as number) + share;
+      for (const g of current) {
+        if (g === undefined) continue;
+        fixedMemory[g] = (fixedMemory[g] ?? 0) + replica.memoryPerGpuBytes;
+        fixedCompute[g] = (fixedCompute[g] ?? 0) + share;
         isFixedInUse[g] = true;
+        tierUses[g]?.push({ tier: replica.tier, name: "", arrives: false });
       }
+      const entry = spreadEntry(replica.node, replica.model);
+      if (entry !== undefined) entry.fixed++;
       return;
     }
     const origin = nodeByName.get(replica.node) as FleetSnapshot["nodes"][number];
@@ -127,7 +147,7 @@ export function buildConsolidationMilp(snapshot: FleetSnapshot, config: Consolid
     const currentKey = [...(current as number[])].sort((a, b) => a - b).join(",");
     for (const node of snapshot.nodes) {
       if (nodeAdmits(replica, origin, node, config) !== undefined) continue;
-      const ok = node.gpus.filter((gpu) => gpu.isHealthy && !isMigGpu(gpu) && (config.placement.gpuModel === "any" || gpu.gpuModel === originModel));
+      const ok = node.gpus.filter((gpu) => gpu.isHealthy && !isMigGpu(gpu) && !burningGpus.has(gpu.uuid) && (config.placement.gpuModel === "any" || gpu.gpuModel === originModel));
       if (replica.tensorParallel === 1) {
         for (const gpu of ok) placements.push([gpuIndex.get(gpu.uuid) as number]);
         continue;
@@ -152,6 +172,13 @@ export function buildConsolidationMilp(snapshot: FleetSnapshot, config: Consolid
         computeTerms[g]?.push(term(share, name));
         users[g]?.push(name);
         if (!isCurrent) arrivals[g]?.push(name);
+        tierUses[g]?.push({ tier: replica.tier, name, arrives: !isCurrent });
+      }
+      const toNode = (gpus[placement[0] ?? 0] as (typeof gpus)[number]).node.name;
+      const entry = spreadEntry(toNode, replica.model);
+      if (entry !== undefined) {
+        entry.names.push(name);
+        if (toNode !== replica.node) entry.crossNode.push(name);
       }
       if (isCurrent) rows.push(`mv${r}: m${r} + ${name} = 1`);
     });
@@ -192,6 +219,34 @@ export function buildConsolidationMilp(snapshot: FleetSnapshot, config: Consolid
     }
   });
 
+  // Tier isolation: t{g}_{k} = 1 when tier k arrives on g; then nothing of another tier ends on g.
+  if (config.placement.isolateTiers) {
+    tierUses.forEach((uses, g) => {
+      const tiers = [...new Set(uses.map((u) => u.tier))];
+      if (tiers.length < 2) return;
+      tiers.forEach((tier, k) => {
+        const arriving = uses.filter((u) => u.tier === tier && u.arrives);
+        if (arriving.length === 0) return;
+        const t = `t${g}_${k}`;
+        binaries.push(t);
+        for (const u of arriving) rows.push(`ta${g}_${k}_${u.name}: ${u.name} - ${t} <= 0`);
+        for (const other of uses.filter((u) => u.tier !== tier)) {
+          if (other.name === "") rows.push(`tf${g}_${k}_${rows.length}: ${t} = 0`);
+          else rows.push(`tx${g}_${k}_${other.name}: ${other.name} + ${t} <= 1`);
+        }
+      });
+    });
+  }
+  // Spread: a node receiving model M from another node ends with at most M's limit there.
+  [...spread.values()].forEach((entry, i) => {
+    const most = entry.fixed + entry.names.length;
+    if (entry.crossNode.length === 0 || most <= entry.limit) return;
+    const sv = `s${i}`;
+    binaries.push(sv);
+    for (const name of entry.crossNode) rows.push(`sa${i}_${name}: ${name} - ${sv} <= 0`);
+    rows.push(`sc${i}: ${entry.names.join(" + ")} + ${most - entry.limit} ${sv} <= ${most - entry.fixed}`);
+  });
+
   snapshot.nodes.forEach((_, n) => {
     binaries.push(`v${n}`);
     objective.push(`+ ${Wn} v${n}`);
@@ -201,9 +256,12 @@ export function buildConsolidationMilp(snapshot: FleetSnapshot, config: Consolid
   }
   if (config.disruption.maxMoves !== null && allMoves.length > 0) rows.push(`maxmoves: ${allMoves.join(" + ")} <= ${config.disruption.maxMoves}`);
   const classGpus = new Map<string, string[]>();
-  gpus.forEach(({ node, gpu }, g) => classGpus.set(`${node.pool}\u0000${gpu.gpuModel}`, [...(classGpus.get(`${node.pool}\u0000${gpu.gpuModel}`) ?? []), `u${g}`]));
+  gpus.forEach(({ node, gpu }, g) => {
+    const key = placementClassOf(node.pool, gpu.gpuModel, config).key;
+    classGpus.set(key, [...(classGpus.get(key) ?? []), `u${g}`]);
+  });
   consolidationBounds(snapshot, config).forEach((bound, i) => {
-    const names = classGpus.get(`${bound.pool}\u0000${bound.gpuModel}`);
+    const names = classGpus.get(placementClassOf(bound.pool, bound.gpuModel, config).key);
     if (names && bound.bound > 0) rows.push(`lb${i}: ${names.join(" + ")} >= ${bound.bound}`);
   });
 

@@ -1,5 +1,5 @@
 /**
- * The capacity-planning report over 30 days of the simulated fleet (issue: InfluxDB and the report).
+ * The capacity-planning report over 30 days of the simulated fleet.
  * Times, on one thread: writing the fast-forwarded month into the embedded store (what
  * `inferwatch report` does without a source), the analyzer's evaluation at the window's end, the
  * report model (every store query, the forecasts, fragmentation at 121 instants), and rendering
@@ -54,5 +54,5 @@ export async function benchReport(days = 30): Promise<BenchRow[]> {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  process.stdout.write(renderTable("Capacity-planning report (issue: InfluxDB and the report)", await benchReport()));
+  process.stdout.write(renderTable("Capacity-planning report", await benchReport()));
 }

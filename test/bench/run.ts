@@ -1,9 +1,10 @@
 /**
  * `npm run bench`: every benchmark, printed as Markdown tables. Set BENCH_ONLY to a comma list of
- * sections (nvml, footprint, rss, decode, ingest, fleet, slo, recommend, report, security) to run some, BENCH_RSS_MINUTES to shorten
- * the memory run (BENCH_AGENT_NODE_OPTIONS: the agent's NODE_OPTIONS there), and BENCH_FOOTPRINT_MINUTES / BENCH_FOOTPRINT_CPU_SECONDS / BENCH_FOOTPRINT_SPANS for the footprint
+ * sections (the keys of SECTIONS below) to run some, BENCH_RSS_MINUTES to shorten the memory run
+ * (BENCH_AGENT_NODE_OPTIONS: the agent's NODE_OPTIONS there), and BENCH_FOOTPRINT_MINUTES / BENCH_FOOTPRINT_CPU_SECONDS / BENCH_FOOTPRINT_SPANS for the footprint
  * measured from outside (test/bench/footprint-bench.ts; the issue's run is BENCH_FOOTPRINT_MINUTES=10).
  */
+import { benchAbuse } from "./abuse-bench.js";
 import { benchFleet } from "./fleet-bench.js";
 import { benchFootprint } from "./footprint-bench.js";
 import { benchNvml } from "./nvml-bench.js";
@@ -12,24 +13,29 @@ import { benchOtlpIngest } from "./otlp-ingest-bench.js";
 import { benchRecommend } from "./recommend-bench.js";
 import { benchReport } from "./report-bench.js";
 import { benchRss } from "./rss-bench.js";
+import { benchRuntimePages } from "./runtime-page-bench.js";
 import { benchSecurity } from "./security-bench.js";
 import { benchSloStores } from "./slo-store-bench.js";
+import { benchStart } from "./start-bench.js";
 import { renderTable, type BenchRow } from "./table.js";
 import { noAttribution } from "../../agent/collectors/gpu-collector.js";
 import { SpanMetricsProcessor } from "../../agent/processors/span-metrics-processor.js";
 import { configSchema } from "../../common/config/schema.js";
 
 const SECTIONS: Record<string, { title: string; run: () => Promise<BenchRow[]> }> = {
-  nvml: { title: "NVML sampling and /metrics (issue: agent foundation)", run: benchNvml },
-  footprint: { title: "Agent footprint measured from outside: CPU per sample, event-loop delay, RSS (issue: the agent's footprint)", run: () => benchFootprint() },
-  rss: { title: "Agent memory (issue: agent foundation; target from the issue on the agent's footprint)", run: () => benchRss() },
-  decode: { title: "OTLP decoding (issue: runtime spans)", run: async () => (await benchOtlpDecode()).rows.map((row) => ({ name: row.name, value: row.value })) },
-  ingest: { title: "OTLP ingest through the real span pipeline (issue: runtime spans)", run: () => benchOtlpIngest({ consumerFactory: realPipeline }) },
-  fleet: { title: "Fragmentation (issue: analyzer)", run: () => benchFleet() },
-  slo: { title: "SLO evaluation from the stores (issue: analyzer)", run: () => benchSloStores() },
-  recommend: { title: "Consolidation quality and speed (issue: recommendations)", run: () => benchRecommend() },
-  security: { title: "TLS and tokens on OTLP ingest (issue: production)", run: () => benchSecurity() },
-  report: { title: "Capacity-planning report over 30 days of the simulated fleet (issue: InfluxDB and the report)", run: () => benchReport() },
+  nvml: { title: "NVML sampling and /metrics", run: benchNvml },
+  footprint: { title: "Agent footprint measured from outside: CPU per sample, event-loop delay, RSS", run: () => benchFootprint() },
+  rss: { title: "Agent memory", run: () => benchRss() },
+  decode: { title: "OTLP decoding", run: async () => (await benchOtlpDecode()).rows.map((row) => ({ name: row.name, value: row.value })) },
+  ingest: { title: "OTLP ingest through the real span pipeline", run: () => benchOtlpIngest({ consumerFactory: realPipeline }) },
+  fleet: { title: "Fragmentation", run: () => benchFleet() },
+  slo: { title: "SLO evaluation from the stores", run: () => benchSloStores() },
+  recommend: { title: "Consolidation quality and speed", run: () => benchRecommend() },
+  security: { title: "TLS and tokens on OTLP ingest", run: () => benchSecurity() },
+  report: { title: "Capacity-planning report over 30 days of the simulated fleet", run: () => benchReport() },
+  runtimes: { title: "Runtime pages: a stock vLLM page and one of 100,000 models", run: () => benchRuntimePages() },
+  start: { title: "npm start: from the command to the console", run: () => benchStart() },
+  abuse: { title: "Floods against the agent with ingest tokens, each on a fresh agent", run: () => benchAbuse() },
 };
 
 /** The agent's own span pipeline: profiles, the series store, no forwarding. */

@@ -1,5 +1,5 @@
 /**
- * SLO evaluation from the stores (issue: analyzer, "Performance").
+ * SLO evaluation from the stores.
  *
  * Memory store: 500 latency SLOs (one model each, half in the 7b class at 1.2 s, half in the 13b
  * class at 2 s), the bucket at the SLO threshold and the `_count` of each model held over 30 days
@@ -161,5 +161,5 @@ export async function benchSloStores(options: SloStoreBenchOptions = {}): Promis
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  process.stdout.write(renderTable("SLO evaluation from the stores (issue: analyzer)", await benchSloStores()));
+  process.stdout.write(renderTable("SLO evaluation from the stores", await benchSloStores()));
 }

@@ -21,7 +21,11 @@ it("plans the shipped example snapshot as JSON: moves the independent checker ac
   expect(plan.check.isValid).toBe(true);
   expect(plan.gpusFreed).toBe(plan.gpusInUseBefore - plan.gpusInUseAfter);
   expect(plan.movesCount).toBe(plan.moves.length);
-  for (const pool of plan.pools) expect(pool.gpusInUseAfter).toBeGreaterThanOrEqual(pool.lowerBound.bound);
+  for (const pool of plan.pools) {
+    expect(pool.lowerBound).not.toBeNull();
+    expect(pool.gpusInUseAfter).toBeGreaterThanOrEqual(pool.lowerBound?.bound ?? Infinity);
+  }
+  for (const cls of plan.classes) expect(cls.gapGpus).toBeGreaterThanOrEqual(0);
   const snapshot = parseFleetSnapshot(JSON.parse(await readFile(example, "utf8")) as unknown);
   expect(checkPlan(snapshot, plan.moves, parseConsolidationConfig({})).violations).toEqual([]);
   expect(result.idle.scaleToZero.map((candidate) => candidate.model)).toEqual(["mistral-7b-awq"]);

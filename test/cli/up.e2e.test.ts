@@ -27,6 +27,10 @@ it("starts a simulated fleet and the analyzer within 10 s, and answers through t
     expect(log).toContain("running a SIMULATED fleet");
     const api = /SLOs: (http:\/\/[\d.:]+)\/api\/v1\/slos/.exec(log)?.[1] as string;
     expect(api).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(log).toContain(`console: ${api}/`);
+    const consolePage = await fetch(`${api}/`);
+    expect([consolePage.status, consolePage.headers.get("content-type")]).toEqual([200, "text/html; charset=utf-8"]);
+    expect(await consolePage.text()).toContain("<title>inferwatch console</title>");
     const agentMetrics = /agent metrics: (http:\/\/[\d.:]+\/metrics)/.exec(log)?.[1] as string;
     expect(await (await fetch(agentMetrics)).text()).toMatch(/inferwatch_gpu_info\{[^}]*source="simulated"/);
 

@@ -35,7 +35,7 @@ const ALL: Substitution = { rateInterval: "5s", range: `${SCRAPE_SECONDS}s`, var
 /** Panels the agent alone must fill (by dashboard uid and title). */
 const CORE_PANELS: Readonly<Record<string, readonly string[]>> = {
   "inferwatch-fleet-overview": ["GPUs", "Mean GPU utilization", "GPU memory in use", "Tokens/s per GPU", "Joules per token", "GPUs by pool", "GPU utilization by node", "GPU memory used by node", "GPU power by node", "GPU energy rate by node", "Joules per token by node", "Tokens/s per GPU by model"],
-  "inferwatch-gpu-node": ["NVML up", "GPUs answering", "GPUs", "Utilization", "Memory used", "Temperature", "Power and limit", "SM clock", "Clock throttle reasons", "GPU memory by process", "GPU memory by pod", "GPU utilization by pod", "GPU holders", "Collector success", "Sample age"],
+  "inferwatch-gpu-node": ["NVML up", "GPUs answering", "GPUs", "Busy time (utilization.gpu)", "SM, tensor and DRAM activity (GPM)", "Memory used", "Temperature", "Power and limit", "SM clock", "Clock throttle reasons", "GPU memory by process", "GPU memory by pod", "GPU utilization by pod", "GPU holders", "Collector success", "Sample age"],
   "inferwatch-llm-latency": ["End-to-end latency", "End-to-end latency distribution", "Phase breakdown (mean)", "Phase p95", "Time to first token", "Requests by status", "Tokens", "Time since the last request"],
   "inferwatch-slos": ["Requests slower than each SLO threshold", "Failed requests", "Good-event ratio per window (recording rules)"],
   "inferwatch-capacity": ["Free GPU memory by node", "Time since the last request", "Models holding GPUs without traffic", "GPUs held per model"],

@@ -3,9 +3,9 @@
  * (`kubectl kustomize` is not a Debian package recent enough to build them): `resources` (files and
  * directories), `namespace`, `labels` (without selectors), `configMapGenerator` from files with
  * `generatorOptions` (labels, no name hash) and `patches` (a strategic-merge patch file with a kind
- * and name target, applied as a deep merge of maps). Any other kustomization field fails the build
+ * and name target, applied as a deep merge of maps, lists of named items merged by name). Any other kustomization field fails the build
  * loudly, so a manifest change that needs more cannot pass unnoticed. Its output was compared with
- * kubectl 1.32's kustomize v5.5.0 on deploy/, base and the overlay: identical object sets.
+ * kubectl 1.32's kustomize v5.5.0 on deploy/, base and the overlays: identical object sets.
  */
 import { readFileSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
@@ -19,7 +19,21 @@ const CLUSTER_SCOPED = new Set(["Namespace", "ClusterRole", "ClusterRoleBinding"
 type Json = Record<string, unknown>;
 const isMap = (x: unknown): x is Json => typeof x === "object" && x !== null && !Array.isArray(x);
 
+const isNamedList = (x: unknown): x is Json[] => Array.isArray(x) && x.every((item) => isMap(item) && typeof item["name"] === "string");
+
+/**
+ * Strategic merge of a list keyed by `name` (containers, env, ports, volumes, volumeMounts): items
+ * of the patch merge into the base item of the same name; new ones come first, as kustomize puts them.
+ */
+function mergeNamed(base: Json[], patch: Json[]): Json[] {
+  const patchByName = new Map(patch.map((item) => [item["name"], item]));
+  const baseNames = new Set(base.map((item) => item["name"]));
+  const added = patch.filter((item) => !baseNames.has(item["name"])).map((item) => structuredClone(item));
+  return [...added, ...base.map((item) => (patchByName.has(item["name"]) ? merge(item, patchByName.get(item["name"])) as Json : item))];
+}
+
 function merge(base: unknown, patch: unknown): unknown {
+  if (isNamedList(base) && isNamedList(patch)) return mergeNamed(base, patch);
   if (!isMap(base) || !isMap(patch)) return structuredClone(patch);
   const out: Json = { ...base };
   for (const [key, value] of Object.entries(patch)) out[key] = key in base ? merge(base[key], value) : structuredClone(value);

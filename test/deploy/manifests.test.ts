@@ -68,6 +68,20 @@ describe("kustomize (the subset deploy/ uses: test/deploy/kustomize-subset.ts)",
     expect(podSpec(find(kustomize("base"), "DaemonSet", "inferwatch-agent")).hostPID).toBeUndefined();
     expect(podSpec(find(kustomize("overlays/process-mapping"), "DaemonSet", "inferwatch-agent")).hostPID).toBe(true);
   });
+
+  it("asks for the MIG monitor capability only in the mig-monitor overlay, with the CAP_SYS_ADMIN the NVIDIA toolkit requires for it", () => {
+    const agentOf = (dir: string) => {
+      const container = podSpec(find(kustomize(dir), "DaemonSet", "inferwatch-agent")).containers?.find((c) => c.name === "agent");
+      if (!container) throw new Error(`${dir}: no agent container`);
+      return container;
+    };
+    const base = agentOf("base");
+    expect(literalEnv(base)["NVIDIA_MIG_MONITOR_DEVICES"]).toBeUndefined();
+    expect(JSON.stringify(base.securityContext)).not.toContain("SYS_ADMIN");
+    const mig = agentOf("overlays/mig-monitor");
+    expect(literalEnv(mig)).toMatchObject({ NVIDIA_MIG_MONITOR_DEVICES: "all", NVIDIA_VISIBLE_DEVICES: "all", INFERWATCH_METRICS_ADDR: "0.0.0.0:9464" });
+    expect(mig.securityContext).toMatchObject({ capabilities: { add: ["SYS_ADMIN"], drop: ["ALL"] }, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+  });
 });
 
 /** The configuration the program builds from a container's args and INFERWATCH_* variables. */
@@ -240,7 +254,7 @@ describe("services, monitors and policies point at real ports", () => {
   });
 
   it("every file the kustomizations name exists", () => {
-    for (const dir of ["", "base", "monitoring", "overlays/process-mapping"]) {
+    for (const dir of ["", "base", "monitoring", "overlays/process-mapping", "overlays/mig-monitor"]) {
       const [kustomization] = readObjects(projectPath("deploy", dir, "kustomization.yaml")) as unknown as { resources?: string[]; patches?: { path: string }[]; configMapGenerator?: { files: string[] }[] }[];
       const named = [...(kustomization?.resources ?? []), ...(kustomization?.patches ?? []).map((p) => p.path), ...(kustomization?.configMapGenerator ?? []).flatMap((g) => g.files)];
       for (const path of named) expect(existsSync(projectPath("deploy", dir, path)), `deploy/${dir}: ${path}`).toBe(true);

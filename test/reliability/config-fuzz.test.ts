@@ -1,5 +1,5 @@
 /**
- * Hostile configuration (issue 8): random YAML text, random values under real and made-up setting
+ * Hostile configuration: random YAML text, random values under real and made-up setting
  * paths, random flags and INFERWATCH_* variables. loadConfig must answer with a configuration or a
  * list of problems, each naming where it is — and never throw.
  */

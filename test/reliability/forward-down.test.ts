@@ -1,5 +1,5 @@
 /**
- * The upstream OTLP endpoint (Tempo, a collector) down, then hanging, then back (issue 8). The
+ * The upstream OTLP endpoint (Tempo, a collector) down, then hanging, then back. The
  * agent's forward queue must stay bounded, every span it could not forward must be counted by
  * reason, ingest and the span metrics must not notice, and forwarding must resume on its own.
  */

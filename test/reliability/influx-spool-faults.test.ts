@@ -1,9 +1,10 @@
 /**
- * Faults under the InfluxDB sink's disk spool (issue 8), against a real influxd:
+ * Faults under the InfluxDB sink's disk spool, against a real influxd:
  * - disk full: the real agent with its spool on a 64 KiB tmpfs (mounted in a private user and mount
- *   namespace, `unshare -rm`, so no root is needed) while InfluxDB is down. Appends fail with ENOSPC;
- *   the lost points are counted (`reason="spool_error"`), the agent keeps sampling and serving, and
- *   once InfluxDB is back the spool drains, space frees and points are spooled and written again.
+ *   namespace, `unshare -rm`, so no root is needed) while InfluxDB is down. The disk answers ENOSPC;
+ *   the spool keeps the newest points by deleting its oldest segments, counts them
+ *   (`reason="disk_full"`) and logs ENOSPC by name, the agent keeps sampling and serving, and once
+ *   InfluxDB is back the spool drains and stops dropping (issue: hardening, reproduction 10).
  * - SIGTERM during a flush: the sink (test/fixtures/influx-sink-child.ts, the agent's InfluxSink under
  *   a load generator) stopped while a write is in flight that InfluxDB has stored but not yet
  *   acknowledged. It exits 0, leaves no torn record, and after a restart on the same spool every
@@ -61,7 +62,7 @@ function canMountPrivateTmpfs(): boolean {
 }
 
 describe("the spool's disk full", () => {
-  it("counts the points it cannot spool, keeps the agent sampling and serving, and spools again once InfluxDB drains it", async () => {
+  it("keeps the newest points by deleting the oldest segments, names ENOSPC, keeps the agent sampling and serving, and stops dropping once InfluxDB drains it", async () => {
     // Never skipped: a machine that cannot mount a private tmpfs fails here, saying why.
     expect(canMountPrivateTmpfs(), "this test needs `unshare -rm` and a tmpfs mount in its own namespaces (root, or unprivileged user namespaces)").toBe(true);
     const [libs, server, spoolDir] = await Promise.all([buildFakeNvml(), influxd(), tempDir("inferwatch-full-spool-")]);
@@ -93,13 +94,16 @@ describe("the spool's disk full", () => {
     const spooled = (): number => valueOf(series, METRICS.influxPointsSpooled.name) ?? 0;
     const written = (): number => valueOf(series, METRICS.influxPointsWritten.name) ?? 0;
 
-    // InfluxDB is down: the spool grows until the filesystem is full, then every further point is counted as lost.
-    await waitFor(() => dropped("spool_error") > 0, 30_000, scrape);
-    const lostAtFirst = dropped("spool_error");
+    const pending = (): number => valueOf(series, METRICS.influxSpoolPoints.name) ?? 0;
+
+    // InfluxDB is down: the spool grows until the filesystem is full; then the oldest segments go, whole, and the newest points are still spooled.
+    await waitFor(() => dropped("disk_full") > 0, 30_000, scrape);
+    const droppedAtFirst = dropped("disk_full");
     const spooledWhenFull = spooled();
-    await waitFor(() => dropped("spool_error") > lostAtFirst, 10_000, scrape);
-    expect(spooled()).toBeLessThan(spooledWhenFull + 1_000);
-    expect(stderr).toContain("influx spool: append failed; points lost");
+    await waitFor(() => dropped("disk_full") > droppedAtFirst && spooled() > spooledWhenFull + 100, 20_000, scrape);
+    expect(dropped("spool_error")).toBe(0);
+    expect(stderr).toMatch(/influx spool: disk full \(ENOSPC\); deleted the oldest \d+ spooled points to keep the newest/);
+    expect(stderr).not.toContain("short write");
     // The agent goes on sampling and serving.
     const ageBefore = valueOf(series, METRICS.sampleAge.name, { collector: "gpu" });
     expect(ageBefore).toBeLessThan(2);
@@ -107,15 +111,16 @@ describe("the spool's disk full", () => {
     expect((await fetch(`${metricsUrl}/healthz`)).status).toBe(200);
     expect(child.exitCode).toBeNull();
 
-    // InfluxDB is back: the backlog drains, the segments go, and points are spooled and written again.
+    // InfluxDB is back: the backlog drains, the segments go, and points are spooled and written again without loss.
     await server.start();
-    await waitFor(() => written() >= spooledWhenFull, 30_000, scrape);
-    const spooledAfter = spooled();
-    await waitFor(() => spooled() > spooledAfter + 100 && written() > spooledAfter, 30_000, scrape);
-    const lostAfterRecovery = dropped("spool_error");
+    await waitFor(() => written() > 0 && pending() < 500, 30_000, scrape);
+    const droppedAfterRecovery = dropped("disk_full");
+    const writtenAfter = written();
+    await waitFor(() => written() > writtenAfter + 100, 30_000, scrape);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     await scrape();
-    expect(dropped("spool_error")).toBe(lostAfterRecovery);
+    expect(dropped("disk_full")).toBe(droppedAfterRecovery);
+    expect(dropped("spool_error")).toBe(0);
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
   }, 120_000);

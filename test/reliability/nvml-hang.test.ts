@@ -1,5 +1,5 @@
 /**
- * NVML that hangs, then recovers (issue 8). The fake library's nvmlInit_v2 sleeps `init_delay_ms`
+ * NVML that hangs, then recovers. The fake library's nvmlInit_v2 sleeps `init_delay_ms`
  * (a driver stuck in init, go-nvml#152). The agent must time the call out, keep serving, refuse to
  * pile further calls onto the stuck thread, and bring NVML and the GPU series back once the driver
  * answers again — without a restart. (That it keeps serving and stops promptly while the call hangs

@@ -1,5 +1,5 @@
 /**
- * Prometheus down under the analyzer (issue 8): a real Prometheus behind a TCP relay the test
+ * Prometheus down under the analyzer: a real Prometheus behind a TCP relay the test
  * controls. While it is stopped, the analyzer keeps serving the answers of its last successful
  * evaluation, marked stale with the error and their time, and says so on /metrics; when a
  * Prometheus answers again the next evaluation clears the mark. (The same contract against a store

@@ -1,5 +1,5 @@
 /**
- * Hostile fleet snapshot files (issue 8), as `inferwatch recommend --snapshot` reads them: random
+ * Hostile fleet snapshot files, as `inferwatch recommend --snapshot` reads them: random
  * JSON, the shipped example with one node of its tree replaced by a random value, truncated text.
  * parseFleetSnapshot must return a snapshot or throw its one "is invalid" error listing the
  * problems; a snapshot it accepts must plan without throwing; the CLI must exit 1 with the reason.

@@ -1,7 +1,7 @@
 /**
- * What a soak run must hold (issue 8).
+ * What a soak run must hold.
  *
- * - Event loop: no delay over 100 ms (the issue's bound), as the agent itself measures it
+ * - Event loop: no delay over 100 ms (the bound), as the agent itself measures it
  *   (`inferwatch_agent_event_loop_delay_max_seconds`). On a machine whose cores are shared with
  *   other work (CI, this repository's 2-core build box) the scheduler alone delays a Node process by
  *   that much now and then, and a busy one (the agent decoding 2,000 spans/s) by more, as its work

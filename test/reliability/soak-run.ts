@@ -2,7 +2,7 @@
  * The soak run shared by the short soak test (test/reliability/soak.test.ts, part of `npm test`) and
  * the long one (`npm run soak`, test/bench/soak.ts): the real agent process sampling eight fake GPUs
  * at 1 s while OTLP/HTTP protobuf spans arrive at a steady rate, scraped as Prometheus would.
- * It measures what the issue asks for: the RSS trend, the longest event-loop delay the agent itself
+ * It measures the RSS trend, the longest event-loop delay the agent itself
  * reports (`inferwatch_agent_event_loop_delay_max_seconds`), and spans sent against spans counted.
  */
 import { readFile } from "node:fs/promises";

@@ -1,5 +1,5 @@
 /**
- * The short soak (issue 8): the real agent for SOAK_SECONDS (default 90) at 1 s sampling of eight
+ * The short soak: the real agent for SOAK_SECONDS (default 90) at 1 s sampling of eight
  * fake GPUs with 2,000 spans/s over OTLP/HTTP. `npm run soak` runs the same for 30 minutes and fits
  * the RSS trend; see soak-bounds.ts for why the two runs hold different bounds.
  */

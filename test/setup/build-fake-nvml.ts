@@ -7,7 +7,7 @@
  * half-written library.
  */
 import { execFile } from "node:child_process";
-import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { projectRoot } from "../../common/paths.js";
@@ -15,7 +15,9 @@ import { projectRoot } from "../../common/paths.js";
 const execFileAsync = promisify(execFile);
 
 const REPO_ROOT = projectRoot();
-const SOURCE = path.join(REPO_ROOT, "test/fixtures/fake-nvml/fake-nvml.c");
+const SOURCE_DIR = path.join(REPO_ROOT, "test/fixtures/fake-nvml");
+/** The translation unit; it #includes the other `fake-nvml-*.c` files of its folder. */
+const SOURCE = path.join(SOURCE_DIR, "fake-nvml.c");
 const LIBRARY_NAME = "libnvidia-ml.so.1";
 const CFLAGS = ["-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread"] as const;
 
@@ -69,13 +71,22 @@ async function buildIfStale(output: string, defines: readonly string[], sourceMt
   return output;
 }
 
+/** The newest modification time among the fake's C sources (the main file and the ones it includes). */
+async function sourcesMtime(): Promise<number | undefined> {
+  const main = await mtimeMs(SOURCE);
+  if (main === undefined) return undefined;
+  const others = (await readdir(SOURCE_DIR)).filter((name) => name.endsWith(".c"));
+  const times = await Promise.all(others.map((name) => mtimeMs(path.join(SOURCE_DIR, name))));
+  return Math.max(main, ...times.filter((t): t is number => t !== undefined));
+}
+
 /**
  * Builds both variants into outDir (relative paths are taken from the repository
  * root) and returns their absolute paths.
  */
 export async function buildFakeNvml(outDir: string = DEFAULT_FAKE_NVML_DIR): Promise<FakeNvmlLibraries> {
   const root = path.resolve(REPO_ROOT, outDir);
-  const sourceMtime = await mtimeMs(SOURCE);
+  const sourceMtime = await sourcesMtime();
   if (sourceMtime === undefined) {
     throw new Error(`fake NVML source not found: ${SOURCE}`);
   }

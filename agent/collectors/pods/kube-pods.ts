@@ -13,6 +13,12 @@ export interface KubePod {
   readonly labels: Readonly<Record<string, string>>;
   readonly annotations: Readonly<Record<string, string>>;
   readonly containers: readonly KubeContainer[];
+  /** status.podIPs (status.podIP on old API servers); empty before the pod has an address. */
+  readonly ips: readonly string[];
+  /** spec.hostNetwork: the pod shares the node's address, so a connection from it names no pod. */
+  readonly isHostNetwork: boolean;
+  /** status.phase; "" when absent. */
+  readonly phase: string;
 }
 
 export interface KubeContainer {
@@ -48,8 +54,12 @@ const podListSchema = z.object({
           labels: stringMap,
           annotations: stringMap,
         }),
+        spec: z.object({ hostNetwork: z.boolean().nullish() }).nullish(),
         status: z
           .object({
+            phase: z.string().nullish(),
+            podIP: z.string().nullish(),
+            podIPs: z.array(z.object({ ip: z.string() })).nullish(),
             containerStatuses: z.array(containerStatusSchema).nullish(),
             initContainerStatuses: z.array(containerStatusSchema).nullish(),
           })
@@ -98,7 +108,17 @@ export function parsePodList(body: unknown): KubePod[] {
           ? { name: status.name, containerId: stripContainerScheme(status.containerID) }
           : { name: status.name },
     ),
+    ips: podIps(item.status?.podIPs, item.status?.podIP),
+    isHostNetwork: item.spec?.hostNetwork === true,
+    phase: item.status?.phase ?? "",
   }));
+}
+
+/** The pod's addresses: every podIPs entry (dual stack), else podIP, without duplicates or empties. */
+function podIps(podIPs: readonly { readonly ip: string }[] | null | undefined, podIP: string | null | undefined): string[] {
+  const ips = (podIPs ?? []).map((entry) => entry.ip);
+  if (podIP) ips.push(podIP);
+  return [...new Set(ips.filter((ip) => ip !== ""))];
 }
 
 /** Reads a file, returning undefined when it is absent (no token outside a cluster, no CA for http). */

@@ -6,7 +6,7 @@ import type { Logger } from "../../../common/log.js";
 import { parseCgroupFile, type CgroupIdentity } from "./cgroup.js";
 import { buildDeviceMap, podRef, type PodMetadata } from "./device-mapping.js";
 import { listNodePods, resolveKubeApiTarget, type KubePod } from "./kube-pods.js";
-import type { PodAttribution, PodAttributor, PodRef } from "./pod-attribution.js";
+import type { NodePod, PodAttribution, PodAttributor, PodRef } from "./pod-attribution.js";
 import { listPodResources, type PodResourcesEntry } from "./pod-resources-client.js";
 
 /** Test seams; production passes none. */
@@ -104,7 +104,15 @@ export function createPodAttributor(
     const byDevice = buildDeviceMap(lastEntries, config.resourceNames, (namespace, name) =>
       metadataOf(kube?.byName.get(`${namespace}/${name}`)),
     );
-    attribution = { byDevice, refreshedAtMs, isUp };
+    attribution = kube === undefined ? { byDevice, refreshedAtMs, isUp } : { byDevice, refreshedAtMs, isUp, nodePods: nodePodsOf(kube) };
+  }
+
+  /** The running pods of the node list, as span attribution needs them (finished pods may hand their address on). */
+  function nodePodsOf(index: KubeIndex): NodePod[] {
+    return [...index.byUid.values()].filter((pod) => pod.phase !== "Succeeded" && pod.phase !== "Failed").map((pod) => {
+      const model = metadataOf(pod)?.model;
+      return { namespace: pod.namespace, name: pod.name, uid: pod.uid, ips: pod.ips, isHostNetwork: pod.isHostNetwork, ...(model === undefined ? {} : { model }) };
+    });
   }
 
   async function refreshKube(): Promise<void> {

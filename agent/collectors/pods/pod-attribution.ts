@@ -21,6 +21,24 @@ export interface PodAttribution {
   readonly refreshedAtMs: number | undefined;
   /** Whether the last refresh of the pod-resources socket succeeded. */
   readonly isUp: boolean;
+  /**
+   * Every pod of this node the Kubernetes API listed, with its addresses (absent when the API is
+   * off): how a span's connection is traced back to the pod that sent it.
+   */
+  readonly nodePods?: readonly NodePod[];
+}
+
+/** A pod of this node as the Kubernetes API lists it, for naming the sender of spans. */
+export interface NodePod {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+  /** From the configured pod label or annotation. */
+  readonly model?: string;
+  /** Its addresses (status.podIPs). */
+  readonly ips: readonly string[];
+  /** Host-network pods share the node's address with everything else on the host. */
+  readonly isHostNetwork: boolean;
 }
 
 /**

@@ -8,7 +8,7 @@ export interface PageAgents {
   destroy(): void;
 }
 
-/** Keep-alive pools for scraping a few targets repeatedly (one socket per target at a time). */
+/** Keep-alive pools of one socket each: one scrape at a time per pool (see PagePools for one pool per target). */
 export function createPageAgents(): PageAgents {
   const agents = { http: new http.Agent({ keepAlive: true, maxSockets: 1 }), https: new https.Agent({ keepAlive: true, maxSockets: 1 }) };
   return { ...agents, destroy: () => { agents.http.destroy(); agents.https.destroy(); } };

@@ -1,10 +1,33 @@
 import type { ExpositionSample } from "../../../common/exposition.js";
 
-/** The inference runtimes whose /metrics pages inferwatch reads. */
-export type RuntimeName = "vllm" | "tgi" | "triton";
+/** The inference runtimes whose /metrics pages inferwatch reads (`trtllm` is TensorRT-LLM's trtllm-serve). */
+export type RuntimeName = "vllm" | "sglang" | "tgi" | "triton" | "trtllm";
 
-/** Gauge and counter fields a runtime page can yield for one model. */
-export type GaugeField = "kvCacheUsage" | "prefixCacheQueries" | "prefixCacheHits" | "queueDepth" | "batchSize" | "preemptions";
+/**
+ * What a runtime page can say about one model. Gauges (`kvCacheUsage`, `prefixCacheHitRatio`,
+ * `queueDepth`, `batchSize`) are values now; every other field is a counter the runtime keeps
+ * since it started: prefix-cache queries and hits, preemptions, finished requests (ok / failed),
+ * prompt and completion tokens, and the cumulative queue and compute seconds of `timedRequests`
+ * finished requests (Triton's duration counters), from which a mean is derived.
+ */
+export type GaugeField =
+  | "kvCacheUsage"
+  | "prefixCacheHitRatio"
+  | "prefixCacheQueries"
+  | "prefixCacheHits"
+  | "queueDepth"
+  | "batchSize"
+  | "preemptions"
+  | "requestsOk"
+  | "requestsFailed"
+  | "promptTokens"
+  | "completionTokens"
+  | "queueSecondsTotal"
+  | "computeSecondsTotal"
+  | "timedRequests";
+
+/** Fields that are 0..1 ratios: rows that fold together keep the highest; every other field adds up. */
+export const RATIO_FIELDS: ReadonlySet<GaugeField> = new Set<GaugeField>(["kvCacheUsage", "prefixCacheHitRatio"]);
 
 /**
  * What one runtime page says about one model at one scrape. A field the runtime does not report
@@ -13,8 +36,13 @@ export type GaugeField = "kvCacheUsage" | "prefixCacheQueries" | "prefixCacheHit
  */
 export type ModelGauges = { readonly model: string } & { readonly [F in GaugeField]?: number };
 
+type MutableRow = { model: string } & { [F in GaugeField]?: number };
+
 /** A page's samples by name (a counter's name with its `_total`). */
 export type SampleIndex = ReadonlyMap<string, readonly ExpositionSample[]>;
+
+/** Sample labels, as the exposition parser gives them. */
+export type Labels = Readonly<Record<string, string>>;
 
 /** Indexes a parsed page by sample name. */
 export function indexSamples(samples: readonly ExpositionSample[]): SampleIndex {
@@ -41,13 +69,19 @@ export function counterNames(name: string): readonly string[] {
   return [`${name}_total`, name];
 }
 
+/** Whether any sample name of the page starts with `prefix`. */
+export function hasPrefix(page: SampleIndex, prefix: string): boolean {
+  for (const name of page.keys()) if (name.startsWith(prefix)) return true;
+  return false;
+}
+
 /**
  * Per-model accumulator for a profile: engines (vLLM data parallel) or versions (Triton) of one
  * model fold into one row, summing counts and keeping the highest ratio. Non-finite values are
  * dropped, so a NaN from a runtime leaves the field absent.
  */
 export class ModelTable {
-  private readonly rows = new Map<string, { model: string } & { [F in GaugeField]?: number }>();
+  private readonly rows = new Map<string, MutableRow>();
 
   /** Adds `value` to the model's field. */
   sum(model: string, field: GaugeField, value: number): void {
@@ -63,24 +97,76 @@ export class ModelTable {
     row[field] = Math.max(row[field] ?? -Infinity, value);
   }
 
+  /** Folds a whole row in: ratios keep the highest, everything else adds up. */
+  fold(into: string, gauges: ModelGauges): void {
+    this.row(into);
+    for (const [field, value] of fieldsOf(gauges)) {
+      if (RATIO_FIELDS.has(field)) this.max(into, field, value);
+      else this.sum(into, field, value);
+    }
+  }
+
   /** The rows, one per model seen. */
   list(): ModelGauges[] {
     return [...this.rows.values()];
   }
 
-  private row(model: string): { model: string } & { [F in GaugeField]?: number } {
+  private row(model: string): MutableRow {
     let row = this.rows.get(model);
     if (row === undefined) this.rows.set(model, (row = { model }));
     return row;
   }
 }
 
+const ALL_FIELDS: readonly GaugeField[] = [
+  "kvCacheUsage", "prefixCacheHitRatio", "prefixCacheQueries", "prefixCacheHits", "queueDepth", "batchSize", "preemptions",
+  "requestsOk", "requestsFailed", "promptTokens", "completionTokens", "queueSecondsTotal", "computeSecondsTotal", "timedRequests",
+];
+
+/** The fields a row carries, with their values. */
+export function fieldsOf(gauges: ModelGauges): [GaugeField, number][] {
+  const out: [GaugeField, number][] = [];
+  for (const field of ALL_FIELDS) {
+    const value = gauges[field];
+    if (value !== undefined) out.push([field, value]);
+  }
+  return out;
+}
+
+/**
+ * Sums the samples of one family per model where the samples that differ only in `replicaLabels`
+ * report the same thing several times (SGLang's tensor- and pipeline-parallel ranks each export
+ * the same batch): the highest of such replicas counts once, every other label (data-parallel
+ * rank, engine type, cache source) adds up.
+ */
+export function sumOverReplicas(
+  samples: readonly ExpositionSample[],
+  modelOf: (labels: Labels) => string,
+  replicaLabels: ReadonlySet<string>,
+): Map<string, number> {
+  const groups = new Map<string, { model: string; value: number }>();
+  for (const sample of samples) {
+    if (!Number.isFinite(sample.value)) continue;
+    const key = Object.keys(sample.labels).filter((name) => !replicaLabels.has(name)).sort()
+      .map((name) => `${name}=${sample.labels[name] ?? ""}`).join("\u0000");
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, { model: modelOf(sample.labels), value: sample.value });
+    else group.value = Math.max(group.value, sample.value);
+  }
+  const perModel = new Map<string, number>();
+  for (const { model, value } of groups.values()) perModel.set(model, (perModel.get(model) ?? 0) + value);
+  return perModel;
+}
+
 /** How one runtime's page maps to inferwatch's gauges. A new runtime is one more file listed in ./profiles/index.ts. */
 export interface RuntimeGaugeProfile {
+  /** The runtime this profile's families belong to (Triton's backends belong to `triton`). */
   readonly runtime: RuntimeName;
-  /** Whether the page carries this runtime's metric names (for targets whose runtime is not configured). */
+  /** A short name of the families it reads, for logs and tests (`triton-core`, `vllm`, …). */
+  readonly families: string;
+  /** Whether the page carries this profile's metric names. */
   detects(page: SampleIndex): boolean;
-  /** Pure: the page's gauges per model. */
+  /** Pure: the page's gauges per model, under the model label this runtime uses. */
   read(page: SampleIndex): ModelGauges[];
 }
 

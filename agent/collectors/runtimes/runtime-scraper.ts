@@ -1,16 +1,20 @@
 import type { CollectResult, Component } from "../../../common/component.js";
 import type { RuntimesConfig, SpansConfig } from "../../../common/config/schema.js";
-import { COLLECTORS } from "../../../common/conventions.js";
+import { COLLECTORS, OVERFLOW_MODEL } from "../../../common/conventions.js";
 import { errorMessage, wrapError } from "../../../common/errors.js";
 import { parseExpositionText } from "../../../common/exposition.js";
 import type { Logger } from "../../../common/log.js";
-import { createPageAgents, fetchPage, type PageAgents } from "./fetch-page.js";
+import { deriveFigures, type RequestIncrements, type RowMemo } from "./counter-memo.js";
+import { fetchPage } from "./fetch-page.js";
+import { PagePools } from "./page-pools.js";
 import type { PodTargetDiscovery } from "./pod-targets.js";
-import { detectProfile, RUNTIME_GAUGE_PROFILES } from "./profiles/index.js";
+import { readRuntimePage } from "./profiles/index.js";
 import { indexSamples, type ModelGauges, type RuntimeName } from "./runtime-gauges.js";
+import { SeriesBudget } from "./series-budget.js";
+import { budgetRows, UNKNOWN_MODEL, type FoldCounts, type RuntimeSeriesLabels } from "./target-rows.js";
+import { BoundedRegExp } from "../../../common/config/safe-regex.js";
 
-/** The model label when neither the page, the target's configuration nor its pod names one (as span metrics). */
-export const UNKNOWN_MODEL = "unknown";
+export { UNKNOWN_MODEL, type RuntimeSeriesLabels } from "./target-rows.js";
 
 /** A runtime /metrics endpoint and what configuration (or its pod) says it serves. */
 export interface RuntimeTarget {
@@ -25,20 +29,14 @@ export interface RuntimeTarget {
   readonly tier?: string | undefined;
 }
 
-/** Labels of a runtime gauge series, less `node` (the exporter adds it). */
-export interface RuntimeSeriesLabels {
-  readonly model: string;
-  readonly runtime: string;
-  readonly namespace: string;
-  readonly pod: string;
-  readonly tier: string;
-}
-
-/** One model's gauges from one target, with the prefix-cache hit ratio derived from its counters. */
+/** One model's gauges from one target, with the figures derived from its counters between scrapes. */
 export interface RuntimeSeries {
   readonly labels: RuntimeSeriesLabels;
   readonly gauges: ModelGauges;
   readonly prefixCacheHitRatio?: number;
+  /** Mean seconds queued / computing of the requests finished since the previous scrape (Triton). */
+  readonly meanQueueSeconds?: number;
+  readonly meanComputeSeconds?: number;
 }
 
 /** The latest scrape of one target. Down targets carry no series: nothing stale is exported. */
@@ -51,6 +49,9 @@ export interface TargetState {
   readonly series: readonly RuntimeSeries[];
 }
 
+/** Receives what a runtime counted (finished requests, tokens) for one series since the previous scrape. */
+export type RequestCountSink = (labels: RuntimeSeriesLabels, increments: RequestIncrements, atMs: number) => void;
+
 /** Options of {@link RuntimeScraper}; `podModel` names the model of a pod the agent knows. */
 export interface RuntimeScraperOptions {
   readonly config: RuntimesConfig;
@@ -59,46 +60,68 @@ export interface RuntimeScraperOptions {
   readonly podModel?: (namespace: string, pod: string) => string | undefined;
   /** Targets found at run time (this node's pods); refreshed at the start of each round. */
   readonly discovery?: PodTargetDiscovery;
+  /** Where the runtimes' own request and token counts go (the span series store). */
+  readonly requestCounts?: RequestCountSink;
+  readonly now?: () => number;
 }
 
-/** Previous counter values of one (target, model), for the hit ratio between two scrapes. */
-interface CounterMemo {
-  readonly queries: number;
-  readonly hits: number;
-  readonly ratio: number | undefined;
+/** What one target's page gave before naming and budgets. */
+interface Scraped {
+  readonly target: RuntimeTarget;
+  readonly state: TargetState;
+  readonly rows: readonly ModelGauges[];
+  readonly error?: Error;
 }
 
 /**
  * Scrapes the inference runtimes' own /metrics pages and maps them through the runtime gauge
- * profiles. One round scrapes every target at once, each under its own timeout, so a round lasts
- * at most the timeout (twice it when the node's pods are listed again first) and one hung or
- * broken target costs only its own up gauge. The agent's /metrics reads {@link view} and never
- * waits on a runtime.
+ * profiles. One round scrapes every target at once, each under its own timeout and over its own
+ * socket pool, so a round lasts at most the timeout (twice it when the node's pods are listed
+ * again first) and one hung or broken target costs only its own up gauge. Rows are bounded per
+ * target and per agent (`maxSeriesPerTarget`, `maxSeries`), folding into `__overflow__`. The
+ * agent's /metrics reads {@link view} and never waits on a runtime.
  */
 export class RuntimeScraper implements Component {
   readonly name = COLLECTORS.runtimes;
   private states = new Map<string, TargetState>();
-  private readonly memos = new Map<string, CounterMemo>();
+  private readonly memos = new Map<string, RowMemo & { readonly signature: string }>();
   private readonly warned = new Set<string>();
   private readonly tierRules: readonly { readonly pattern: RegExp; readonly tier: string }[];
-  private agents: PageAgents | undefined = createPageAgents();
+  private readonly pools = new PagePools();
+  private readonly targetBudgets = new Map<string, SeriesBudget>();
+  private readonly agentBudget: SeriesBudget;
+  private podModels = new Map<string, ReadonlySet<string>>();
+  private readonly now: () => number;
+  /** Rows folded into `__overflow__` since start, by the limit that folded them. */
+  readonly overflowed: FoldCounts = { target: 0, agent: 0 };
+  /** Distinct label sets exported after the last round. */
+  seriesCount = 0;
 
   constructor(private readonly options: RuntimeScraperOptions) {
-    this.tierRules = options.tiers.tiers.map((rule) => ({ pattern: new RegExp(rule.model), tier: rule.tier }));
+    this.tierRules = options.tiers.tiers.map((rule) => ({ pattern: new BoundedRegExp(rule.model), tier: rule.tier }));
+    this.agentBudget = new SeriesBudget(options.config.maxSeries);
+    this.now = options.now ?? Date.now;
   }
 
   async start(): Promise<void> {}
 
   /** Closes idle connections; a later collect() reports every target down. Idempotent. */
   async shutdown(): Promise<void> {
-    this.agents?.destroy();
-    this.agents = undefined;
+    this.pools.destroy();
     this.options.discovery?.shutdown();
   }
 
   /** The latest state of every current target, in target order. */
   view(): readonly TargetState[] {
     return [...this.states.values()];
+  }
+
+  /**
+   * The models a pod's runtime pages reported in the last round (named as their series are:
+   * configured model, else the page's label, else the pod's), less `unknown` and `__overflow__`.
+   */
+  modelsOfPod(namespace: string, pod: string): ReadonlySet<string> {
+    return this.podModels.get(`${namespace}/${pod}`) ?? new Set();
   }
 
   /** The targets of this round: configured ones, then discovered ones not already configured. */
@@ -114,75 +137,103 @@ export class RuntimeScraper implements Component {
   async collect(): Promise<CollectResult<TargetState>> {
     await this.options.discovery?.refresh();
     const targets = this.targets();
-    const results = await Promise.all(targets.map((target) => this.scrape(target)));
+    const urls = new Set(targets.map((target) => target.url));
+    this.pools.retain(urls);
+    const scraped = await Promise.all(targets.map((target) => this.scrape(target)));
+    const atMs = this.now();
     const next = new Map<string, TargetState>();
     const errors: Error[] = [];
-    results.forEach((result) => {
-      next.set(result.state.url, result.state);
+    const podModels = new Map<string, Set<string>>();
+    const labelSets = new Set<string>();
+    const liveMemos = new Set<string>();
+    for (const result of scraped) {
+      // A target that is down keeps its counters' memory: its first answer after the outage counts what happened during it.
+      if (!result.state.isUp) for (const key of this.memos.keys()) if (key.startsWith(`${result.state.url}\u0000`)) liveMemos.add(key);
+      const series = this.seriesOf(result, atMs, liveMemos);
+      for (const s of series) {
+        labelSets.add(JSON.stringify(s.labels));
+        if (s.labels.pod === "" || s.labels.model === UNKNOWN_MODEL || s.labels.model === OVERFLOW_MODEL) continue;
+        const key = `${s.labels.namespace}/${s.labels.pod}`;
+        const set = podModels.get(key) ?? new Set<string>();
+        set.add(s.labels.model);
+        podModels.set(key, set);
+      }
+      next.set(result.state.url, { ...result.state, series });
       if (result.error) errors.push(result.error);
-    });
-    // Forget counters and logged trouble of targets that are gone (pods come and go).
-    const isGone = (key: string): boolean => !next.has(key.slice(0, key.indexOf("\u0000")));
-    for (const key of this.memos.keys()) if (isGone(key)) this.memos.delete(key);
-    for (const key of this.warned) if (isGone(key)) this.warned.delete(key);
+    }
+    this.agentBudget.endRound();
+    for (const [url, budget] of this.targetBudgets) {
+      if (urls.has(url)) budget.endRound();
+      else this.targetBudgets.delete(url);
+    }
+    for (const key of this.memos.keys()) if (!liveMemos.has(key)) this.memos.delete(key);
+    // Forget logged trouble of targets that are gone (pods come and go).
+    for (const key of this.warned) if (!urls.has(key.slice(0, key.indexOf("\u0000")))) this.warned.delete(key);
     this.states = next;
+    this.podModels = podModels;
+    this.seriesCount = labelSets.size;
     return { samples: [...next.values()].filter((state) => state.isUp), errors };
   }
 
-  private async scrape(target: RuntimeTarget): Promise<{ state: TargetState; error?: Error }> {
+  private async scrape(target: RuntimeTarget): Promise<Scraped> {
     const started = performance.now();
     const seconds = (): number => (performance.now() - started) / 1000;
-    const down = (err: unknown): { state: TargetState; error: Error } => {
-      const error = wrapError(`runtime ${target.url}`, err);
-      this.warnOnce(target.url, "down", error);
-      return { state: { url: target.url, runtime: target.runtime ?? this.states.get(target.url)?.runtime ?? "", isUp: false, durationSeconds: seconds(), series: [] }, error };
-    };
+    const state = (runtime: RuntimeName | "", isUp: boolean): TargetState => ({ url: target.url, runtime, isUp, durationSeconds: seconds(), series: [] });
     try {
-      if (this.agents === undefined) throw new Error("the scraper is shut down");
-      const text = await fetchPage(new URL(target.url), { timeoutMs: this.options.config.timeout, maxBytes: this.options.config.maxBodyBytes, agents: this.agents });
-      const page = indexSamples(parseExpositionText(text));
-      const profile = target.runtime !== undefined ? RUNTIME_GAUGE_PROFILES[target.runtime] : detectProfile(page);
-      if (profile === undefined) {
-        this.warnOnce(target.url, "unknown", new Error("the page carries none of vLLM's, TGI's or Triton's metric names"));
-        return { state: { url: target.url, runtime: "", isUp: true, durationSeconds: seconds(), series: [] } };
+      const agents = this.pools.forTarget(target.url);
+      if (agents === undefined) throw new Error("the scraper is shut down");
+      const text = await fetchPage(new URL(target.url), { timeoutMs: this.options.config.timeout, maxBytes: this.options.config.maxBodyBytes, agents });
+      const page = readRuntimePage(indexSamples(parseExpositionText(text)), target.runtime);
+      if (page === undefined) {
+        this.warnOnce(target.url, "unknown", new Error("the page carries none of vLLM's, SGLang's, TGI's, Triton's or trtllm-serve's metric names"));
+        return { target, state: state("", true), rows: [] };
       }
       this.recovered(target.url);
-      const series = profile.read(page).map((gauges) => this.toSeries(target, profile.runtime, gauges));
-      return { state: { url: target.url, runtime: profile.runtime, isUp: true, durationSeconds: seconds(), series } };
+      return { target, state: state(page.runtime, true), rows: page.rows };
     } catch (err) {
-      return down(err);
+      const error = wrapError(`runtime ${target.url}`, err);
+      this.warnOnce(target.url, "down", error);
+      return { target, state: state(target.runtime ?? this.states.get(target.url)?.runtime ?? "", false), rows: [], error };
     }
   }
 
-  private toSeries(target: RuntimeTarget, runtime: RuntimeName, gauges: ModelGauges): RuntimeSeries {
+  /** Names and bounds a target's rows, derives their figures and hands the request counts on. */
+  private seriesOf(result: Scraped, atMs: number, liveMemos: Set<string>): RuntimeSeries[] {
+    if (!result.state.isUp || result.state.runtime === "") return [];
+    const { target } = result;
     const namespace = target.namespace ?? "";
     const pod = target.pod ?? "";
     const podModel = pod === "" ? undefined : this.options.podModel?.(namespace, pod);
-    const model = target.model ?? (gauges.model !== "" ? gauges.model : undefined) ?? podModel ?? UNKNOWN_MODEL;
-    const tier = target.tier ?? this.tierRules.find((rule) => rule.pattern.test(model))?.tier ?? this.options.tiers.defaultTier;
-    const labels = { model, runtime, namespace, pod, tier };
-    const ratio = this.hitRatio(`${target.url}\u0000${model}`, gauges);
-    return ratio === undefined ? { labels, gauges } : { labels, gauges, prefixCacheHitRatio: ratio };
-  }
-
-  /**
-   * Hits ÷ queries over the queries between this scrape and the previous one; with no new queries
-   * the previous ratio stands, and on the first scrape or after a counter reset (the runtime
-   * restarted) the ratio since the runtime started.
-   */
-  private hitRatio(key: string, gauges: ModelGauges): number | undefined {
-    const { prefixCacheQueries: queries, prefixCacheHits: hits } = gauges;
-    if (queries === undefined || hits === undefined) {
-      this.memos.delete(key);
-      return undefined;
-    }
-    const previous = this.memos.get(key);
-    const isReset = previous === undefined || queries < previous.queries || hits < previous.hits;
-    const dq = isReset ? queries : queries - previous.queries;
-    const dh = isReset ? hits : hits - previous.hits;
-    const ratio = dq > 0 ? Math.min(1, Math.max(0, dh / dq)) : isReset ? undefined : previous.ratio;
-    this.memos.set(key, { queries, hits, ratio });
-    return ratio;
+    let targetBudget = this.targetBudgets.get(target.url);
+    if (targetBudget === undefined) this.targetBudgets.set(target.url, (targetBudget = new SeriesBudget(this.options.config.maxSeriesPerTarget)));
+    const rows = budgetRows(result.rows, {
+      runtime: result.state.runtime,
+      namespace,
+      pod,
+      modelOf: (pageModel) => target.model ?? (pageModel !== "" ? pageModel : undefined) ?? podModel ?? UNKNOWN_MODEL,
+      tierOf: (model) => target.tier ?? this.tierRules.find((rule) => rule.pattern.test(model))?.tier ?? this.options.tiers.defaultTier,
+      overflowTier: target.tier ?? this.options.tiers.defaultTier,
+      targetBudget,
+      agentBudget: this.agentBudget,
+      targetKey: target.url,
+    }, this.overflowed);
+    return rows.map((row) => {
+      const key = `${target.url}\u0000${row.overflow ?? "model"}\u0000${row.labels.model}`;
+      liveMemos.add(key);
+      const previous = this.memos.get(key);
+      // An overflow row whose members changed is a new sum, not a counter that went back: start over.
+      const { memo, figures } = deriveFigures(previous?.signature === row.signature ? previous : undefined, row.gauges);
+      this.memos.set(key, { ...memo, signature: row.signature });
+      const counted = figures.increments;
+      if (counted !== undefined && Object.values(counted).some((value) => value > 0)) this.options.requestCounts?.(row.labels, counted, atMs);
+      return {
+        labels: row.labels,
+        gauges: row.gauges,
+        ...(figures.prefixCacheHitRatio === undefined ? {} : { prefixCacheHitRatio: figures.prefixCacheHitRatio }),
+        ...(figures.meanQueueSeconds === undefined ? {} : { meanQueueSeconds: figures.meanQueueSeconds }),
+        ...(figures.meanComputeSeconds === undefined ? {} : { meanComputeSeconds: figures.meanComputeSeconds }),
+      };
+    });
   }
 
   /** Forgets a target's logged trouble, saying so when it was down. */

@@ -20,6 +20,13 @@
  * first deletes the oldest segments, whole, and counts their unacknowledged points as dropped; the
  * newest data is kept. A record larger than `maxBytes` is refused and counted.
  *
+ * Full disk: the same policy, the newest kept. An append the disk refuses (ENOSPC, or EDQUOT on a
+ * quota) deletes the oldest closed segment, whole, and tries again, until it is written or no
+ * closed segment is left; the points deleted are counted apart (`droppedDiskFullPoints`) and
+ * `onDiskFull` is told, with the error's code. The open segment is never deleted for room: it holds
+ * the newest points but the one being appended. A write the kernel cuts short is carried on until
+ * the kernel says why (a disk that fills mid-write answers a short write first, then ENOSPC).
+ *
  * Torn writes: at open, every segment is scanned; a record cut short or failing its checksum ends
  * the segment's readable part (the newest segment is truncated there), and is counted in `corrupt`.
  */
@@ -36,6 +43,20 @@ export interface DiskSpoolOptions {
   readonly segmentBytes?: number;
   /** "always": fdatasync every append before it resolves (default); "never": leave it to the kernel. */
   readonly fsync?: "always" | "never";
+  /** Told each time a full disk made the spool delete its oldest segments to write the newest points. */
+  readonly onDiskFull?: (event: DiskFullEvent) => void;
+}
+
+/** What the spool did about a full disk. */
+export interface DiskFullEvent {
+  /** The error code the disk answered with: ENOSPC or EDQUOT. */
+  readonly code: string;
+  readonly dir: string;
+  /** Segments deleted, oldest first, and the unacknowledged points they held. */
+  readonly droppedSegments: number;
+  readonly droppedPoints: number;
+  /** Whether the record was written after all (false: no closed segment was left to delete). */
+  readonly isWritten: boolean;
 }
 
 /** A reader position: segment and record index within it. */
@@ -61,6 +82,8 @@ export interface SpoolStats {
   readonly appendedPoints: number;
   /** Unacknowledged points deleted to keep the bound (or refused as larger than it), since open. */
   readonly droppedPoints: number;
+  /** Unacknowledged points deleted to make room on a full disk, since open. */
+  readonly droppedDiskFullPoints: number;
   /** Segments found at open with a torn or corrupt tail, whose bad bytes were skipped. */
   readonly corrupt: number;
 }
@@ -84,6 +107,15 @@ function describeError(err: unknown): string {
   return code !== undefined && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
 }
 
+/** The code of a disk-full error (no space, or over a quota) behind `err`, else undefined. */
+function diskFullCode(err: unknown): string | undefined {
+  for (let at: unknown = err, depth = 0; at instanceof Error && depth < 4; at = at.cause, depth++) {
+    const code = "code" in at ? at.code : undefined;
+    if (code === "ENOSPC" || code === "EDQUOT") return code;
+  }
+  return undefined;
+}
+
 function segmentName(seq: number): string {
   return `${String(seq).padStart(16, "0")}.seg`;
 }
@@ -96,7 +128,7 @@ export class DiskSpool {
   private nextSeq = 1;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly segmentBytes: number;
-  private totals = { bytes: 0, pendingPoints: 0, appendedPoints: 0, droppedPoints: 0, corrupt: 0 };
+  private totals = { bytes: 0, pendingPoints: 0, appendedPoints: 0, droppedPoints: 0, droppedDiskFullPoints: 0, corrupt: 0 };
   private isClosed = false;
 
   private constructor(private readonly options: DiskSpoolOptions) {
@@ -128,24 +160,50 @@ export class DiskSpool {
         return false;
       }
       if (this.active && this.active.segment.size > 0 && this.active.segment.size + record.length > this.segmentBytes) await this.closeActive();
-      while (this.totals.bytes + record.length > this.options.maxBytes && this.segments.length > 0) await this.dropOldest();
-      const active = this.active ?? (await this.openSegment());
-      const { segment, file } = active;
-      try {
-        const { bytesWritten } = await file.write(record, 0, record.length, segment.size);
-        if (bytesWritten !== record.length) throw new Error(`short write (${bytesWritten} of ${record.length} bytes)`);
-        if (this.options.fsync !== "never") await file.datasync();
-      } catch (err) {
-        await this.undoPartialWrite(segment, file);
-        throw new Error(`spool: cannot append to ${segment.path}: ${describeError(err)}`, { cause: err });
+      while (this.totals.bytes + record.length > this.options.maxBytes && this.segments.length > 0) await this.dropOldest("bound");
+      let freed: { segments: number; points: number; code: string } | undefined;
+      for (;;) {
+        try {
+          await this.writeRecord(record, points);
+          break;
+        } catch (err) {
+          const code = diskFullCode(err);
+          const closed = this.segments[0];
+          if (code === undefined || closed === undefined || closed === this.active?.segment) {
+            if (freed !== undefined) this.options.onDiskFull?.({ code: freed.code, dir: this.options.dir, droppedSegments: freed.segments, droppedPoints: freed.points, isWritten: false });
+            throw err;
+          }
+          // Keep the newest: make room by deleting the oldest closed segment, whole, and try again.
+          freed ??= { segments: 0, points: 0, code };
+          freed.segments++;
+          freed.points += await this.dropOldest("disk-full");
+        }
       }
-      segment.records.push({ offset: segment.size, size: record.length, points });
-      segment.size += record.length;
-      this.totals.bytes += record.length;
-      this.totals.pendingPoints += points;
-      this.totals.appendedPoints += points;
+      if (freed !== undefined) this.options.onDiskFull?.({ code: freed.code, dir: this.options.dir, droppedSegments: freed.segments, droppedPoints: freed.points, isWritten: true });
       return true;
     });
+  }
+
+  /** Writes one encoded record at the end of the open segment (opening one when none is), fsynced by the policy. */
+  private async writeRecord(record: Buffer, points: number): Promise<void> {
+    const { segment, file } = this.active ?? (await this.openSegment());
+    try {
+      // A short write is carried on, so a disk that fills mid-record answers with its error (ENOSPC).
+      for (let written = 0; written < record.length; ) {
+        const { bytesWritten } = await file.write(record, written, record.length - written, segment.size + written);
+        if (bytesWritten === 0) throw new Error(`short write (${written} of ${record.length} bytes, then none)`);
+        written += bytesWritten;
+      }
+      if (this.options.fsync !== "never") await file.datasync();
+    } catch (err) {
+      await this.undoPartialWrite(segment, file);
+      throw new Error(`spool: cannot append to ${segment.path}: ${describeError(err)}`, { cause: err });
+    }
+    segment.records.push({ offset: segment.size, size: record.length, points });
+      segment.size += record.length;
+    this.totals.bytes += record.length;
+    this.totals.pendingPoints += points;
+    this.totals.appendedPoints += points;
   }
 
   /**
@@ -294,17 +352,19 @@ export class DiskSpool {
     await active?.file.close();
   }
 
-  /** Deletes the oldest segment, counting its unacknowledged points as dropped. */
-  private async dropOldest(): Promise<void> {
+  /** Deletes the oldest segment, counting its unacknowledged points as dropped for `why`; returns how many. */
+  private async dropOldest(why: "bound" | "disk-full"): Promise<number> {
     const oldest = this.segments[0] as Segment;
     if (this.active?.segment === oldest) await this.closeActive();
     const from = oldest.seq < this.cursor.seq ? oldest.records.length : oldest.seq === this.cursor.seq ? this.cursor.index : 0;
     let unacknowledged = 0;
     for (let i = from; i < oldest.records.length; i++) unacknowledged += (oldest.records[i] as RecordExtent).points;
-    this.totals.droppedPoints += unacknowledged;
+    if (why === "bound") this.totals.droppedPoints += unacknowledged;
+    else this.totals.droppedDiskFullPoints += unacknowledged;
     this.totals.pendingPoints -= unacknowledged;
     await this.deleteOldest();
     if (this.cursor.seq <= oldest.seq) this.cursor = { seq: this.segments[0]?.seq ?? this.nextSeq, index: 0 };
+    return unacknowledged;
   }
 
   private async deleteOldest(): Promise<void> {

@@ -7,12 +7,13 @@
 import type { DecodedSpan } from "../../receivers/otlp-model.js";
 import { GENAI_SEMCONV_PROFILE } from "./genai-semconv.js";
 import { COMMON_RESOURCE_ATTRIBUTES, type RuntimeProfile } from "./runtime-profile.js";
+import { SGLANG_PROFILE } from "./sglang.js";
 import { TGI_PROFILE } from "./tgi.js";
 import { TRITON_PROFILE } from "./triton.js";
 import { VLLM_PROFILE } from "./vllm.js";
 
 /** Profiles in claim order: runtime-specific first, the generic GenAI semconv profile last. */
-export const PROFILES: readonly RuntimeProfile[] = [VLLM_PROFILE, TGI_PROFILE, TRITON_PROFILE, GENAI_SEMCONV_PROFILE];
+export const PROFILES: readonly RuntimeProfile[] = [VLLM_PROFILE, SGLANG_PROFILE, TGI_PROFILE, TRITON_PROFILE, GENAI_SEMCONV_PROFILE];
 
 /** The first profile that claims the span, or undefined when it is not an LLM request span. */
 export function profileFor(span: DecodedSpan, profiles: readonly RuntimeProfile[] = PROFILES): RuntimeProfile | undefined {

@@ -26,12 +26,14 @@ export interface RuntimeProfile {
 
 /**
  * Resource attributes the span processor needs whatever the runtime: the service and the
- * Kubernetes identity it matches against known pods to resolve a model when the span has none.
+ * Kubernetes identity it matches against this node's pods to resolve a model when the span has
+ * none (processors/identity/model-identity.ts).
  */
 export const COMMON_RESOURCE_ATTRIBUTES = [
   "service.name",
   "service.instance.id",
   "k8s.pod.name",
+  "k8s.pod.uid",
   "k8s.namespace.name",
   "k8s.container.name",
 ] as const;

@@ -8,10 +8,11 @@
  *   COMPUTE_END, and no attributes.
  *
  * The model span is the request: e2e = REQUEST_END − REQUEST_START, model = triton.model_name.
- * Queue time is COMPUTE_START − QUEUE_START, which needs both spans; Triton exports each span on
- * its own as it ends (SimpleSpanProcessor), so a single span yields queue time only when a
- * sender merged the compute events onto the model span. Otherwise the processor can join the
- * two with {@link tritonQueueSecondsFromCompute}.
+ * Queue time is COMPUTE_START − QUEUE_START, which needs both spans; Triton exports spans as they
+ * end through a batch span processor (triton-inference-server/server src/tracer.cc, `TraceManager`
+ * with `BatchSpanProcessorFactory`), so the two may arrive in different requests, and a single
+ * span yields queue time only when a sender merged the compute events onto the model span.
+ * Otherwise the processor joins the two with {@link tritonQueueSecondsFromCompute}.
  *
  * Left undefined: prefill, decode, TTFT, TPOT and tokens. Triton has no prefill/decode split and
  * no token counts in its traces, and its compute time fits no LlmSpan field. (TensorRT-LLM's own

@@ -7,7 +7,7 @@ import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { DiskSpool, type DiskSpoolOptions } from "../../../agent/exporters/spool/disk-spool.js";
+import { DiskSpool, type DiskFullEvent, type DiskSpoolOptions } from "../../../agent/exporters/spool/disk-spool.js";
 import { drain } from "./spool-drain.js";
 
 const faults = vi.hoisted(() => ({
@@ -17,6 +17,8 @@ const faults = vi.hoisted(() => ({
   failDirSync: false,
   /** The most bytes the .seg files of a directory may hold together; a write past it fails with ENOSPC. */
   capacity: Number.POSITIVE_INFINITY,
+  /** With a capacity: a write that only partly fits returns the bytes it wrote (as write(2) does), and only a write with no room fails. */
+  shortWrites: false,
   /** Every handle opened, and whether it was closed. */
   opened: [] as { path: string; closed: boolean }[],
 }));
@@ -56,6 +58,7 @@ vi.mock("node:fs/promises", async (importOriginal) => {
               room = Math.min(room, length - growth + Math.max(0, faults.capacity - (await segmentBytesIn(dirname(path)))));
             }
             if (room >= length) return target.write(buffer, offset, length, position);
+            if (room > 0 && faults.shortWrites) return target.write(buffer, offset, room, position);
             if (room > 0) await target.write(buffer, offset, room, position);
             throw enospc();
           };
@@ -71,10 +74,10 @@ vi.mock("node:fs/promises", async (importOriginal) => {
 let dir: string;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), "inferwatch-spool-faults-"));
-  Object.assign(faults, { failWrites: false, failDirSync: false, capacity: Number.POSITIVE_INFINITY, opened: [] });
+  Object.assign(faults, { failWrites: false, failDirSync: false, capacity: Number.POSITIVE_INFINITY, shortWrites: false, opened: [] });
 });
 afterEach(async () => {
-  Object.assign(faults, { failWrites: false, failDirSync: false, capacity: Number.POSITIVE_INFINITY });
+  Object.assign(faults, { failWrites: false, failDirSync: false, capacity: Number.POSITIVE_INFINITY, shortWrites: false });
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -120,6 +123,40 @@ describe("disk spool under disk faults", () => {
     faults.failDirSync = false;
     expect(await spool.append(Buffer.from("r1"), 1)).toBe(true);
     expect(await drain(spool)).toEqual(["r1"]);
+    await spool.close();
+  });
+
+  it.each([
+    ["a write past the room fails with ENOSPC", false],
+    ["a write past the room is cut short, the next one fails with ENOSPC", true],
+  ])("on a full disk (%s), deletes the oldest closed segments, whole, to keep the newest, counts them apart and names ENOSPC", async (_name, shortWrites) => {
+    // Room for three 4 KiB segments on the disk; the spool's own bound (1 MiB) is far away.
+    Object.assign(faults, { capacity: 3 * 4096, shortWrites });
+    const events: DiskFullEvent[] = [];
+    const spool = await openSpool({ onDiskFull: (event) => events.push(event) });
+    const names = Array.from({ length: 200 }, (_, i) => `r${String(i).padStart(3, "0")}-${"x".repeat(100)}`);
+    for (const name of names) expect(await spool.append(Buffer.from(name), 1)).toBe(true);
+    const stats = spool.stats();
+    expect(stats.droppedDiskFullPoints).toBeGreaterThan(0);
+    expect(stats.droppedPoints).toBe(0);
+    expect(stats.appendedPoints).toBe(200);
+    expect(stats.pendingPoints + stats.droppedDiskFullPoints).toBe(200);
+    expect(events.length).toBeGreaterThan(0);
+    expect(events.every((event) => event.code === "ENOSPC" && event.isWritten && event.droppedSegments >= 1)).toBe(true);
+    expect(events.reduce((sum, event) => sum + event.droppedPoints, 0)).toBe(stats.droppedDiskFullPoints);
+    // What is left is the newest, in order, up to the last point appended.
+    const left = await drain(spool);
+    expect(left).toEqual(names.slice(200 - left.length));
+    await spool.close();
+  });
+
+  it("names ENOSPC when a record cut short cannot be written and nothing older is left to delete", async () => {
+    Object.assign(faults, { capacity: 100, shortWrites: true });
+    const events: DiskFullEvent[] = [];
+    const spool = await openSpool({ onDiskFull: (event) => events.push(event) });
+    await expect(spool.append(Buffer.alloc(500, 1), 1)).rejects.toThrow(/ENOSPC: no space left on device/);
+    expect(events).toEqual([]);
+    expect(spool.stats()).toMatchObject({ bytes: 0, pendingPoints: 0 });
     await spool.close();
   });
 

@@ -90,8 +90,12 @@ describe("NvmlReader", () => {
     expect(g0).toMatchObject({ memoryTotalBytes: 80 * GIB, memoryUsedBytes: 10 * GIB + 512 * 1024 * 1024, temperatureCelsius: 60, throttleReasons: 4, processes: [{ pid: 7, usedMemoryBytes: GIB }] });
     expect(g0.memoryReservedBytes).toBeUndefined();
     expect(g0.remappedRows).toBeUndefined();
-    expect(g0.disabled).toEqual(["remap"]);
-    expect(sample.newlyDisabled).toEqual([{ uuid: g0.uuid, field: "remap", reason: "FUNCTION_NOT_FOUND" }]);
+    // The old driver has no GPM functions either (GPM came with R520 / nvml.h 11.8).
+    expect(g0.disabled).toEqual(["remap", "gpm"]);
+    expect(sample.newlyDisabled).toEqual([
+      { uuid: g0.uuid, field: "remap", reason: "FUNCTION_NOT_FOUND" },
+      { uuid: g0.uuid, field: "gpm", reason: "FUNCTION_NOT_FOUND" },
+    ]);
     expect(reader.sample().newlyDisabled).toEqual([]);
   });
 
@@ -174,7 +178,8 @@ describe("NvmlReader", () => {
     const sample = reader.sample();
     expect(byIndex(sample.gpus, 0).nvlinkActive).toEqual([true, false, true, true, false, true]);
     expect(byIndex(sample.gpus, 1).nvlinkActive).toBeUndefined();
-    expect(byIndex(sample.gpus, 1).disabled).toEqual(["nvlink"]);
+    // Without NVLink there is no NVLink traffic counter either (field 138/139 answer NOT_SUPPORTED).
+    expect(byIndex(sample.gpus, 1).disabled).toEqual(["nvlink", "nvlink_throughput"]);
   });
 
   it("follows values that change over time", async () => {

@@ -69,3 +69,37 @@ export function rawHttp2Export(port: number, message: Uint8Array, options: { rea
     stream.end(frame);
   });
 }
+
+/**
+ * Opens an Export call on a bare HTTP/2 stream with `metadata` as extra headers and sends only the
+ * first `sentBytes` of a gRPC frame announcing a `messageBytes` message, then waits without ending
+ * the stream: the call can only end if the server answers before reading the message. Resolves with
+ * the status, or "no answer" after `giveUpMs`.
+ */
+export function partialHttp2Export(port: number, metadata: Readonly<Record<string, string>>, options: { readonly messageBytes: number; readonly sentBytes: number; readonly giveUpMs: number }): Promise<RawGrpcStatus | "no answer"> {
+  return new Promise((resolve, reject) => {
+    const session = connectHttp2(`http://127.0.0.1:${port}`);
+    session.on("error", reject);
+    const stream = session.request({ ":method": "POST", ":path": OTLP_TRACE_EXPORT_PATH, "content-type": "application/grpc", te: "trailers", ...metadata });
+    let status: RawGrpcStatus | undefined;
+    const finish = (result: RawGrpcStatus | "no answer"): void => {
+      clearTimeout(timer);
+      stream.close();
+      session.destroy();
+      resolve(result);
+    };
+    const timer = setTimeout(() => finish("no answer"), options.giveUpMs);
+    const take = (headers: Record<string, unknown>): void => {
+      const code = headers["grpc-status"];
+      if (code !== undefined) status = { code: Number(code), message: decodeURIComponent(String(headers["grpc-message"] ?? "")) };
+      if (status) finish(status);
+    };
+    stream.on("response", take);
+    stream.on("trailers", take);
+    stream.on("data", () => undefined);
+    stream.on("error", () => undefined);
+    const header = Buffer.alloc(5);
+    header.writeUInt32BE(options.messageBytes, 1);
+    stream.write(Buffer.concat([header, Buffer.alloc(Math.max(0, options.sentBytes - 5))]));
+  });
+}

@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { tgiProfile } from "../../../agent/collectors/runtimes/profiles/tgi.js";
-import { tritonProfile } from "../../../agent/collectors/runtimes/profiles/triton.js";
+import { tritonTrtllmProfile } from "../../../agent/collectors/runtimes/profiles/triton-trtllm.js";
 import { vllmProfile } from "../../../agent/collectors/runtimes/profiles/vllm.js";
-import { detectProfile } from "../../../agent/collectors/runtimes/profiles/index.js";
+import { readRuntimePage } from "../../../agent/collectors/runtimes/profiles/index.js";
 import { indexSamples, type ModelGauges, type SampleIndex } from "../../../agent/collectors/runtimes/runtime-gauges.js";
 import { parseExpositionText } from "../../../common/exposition.js";
 import { projectPath } from "../../../common/paths.js";
@@ -34,6 +34,7 @@ describe("vLLM profile", () => {
       queueDepth: 4,
       batchSize: 21,
       preemptions: 6,
+      promptTokens: 1_234_567,
     });
   });
 
@@ -70,7 +71,7 @@ describe("vLLM profile", () => {
 describe("TGI profile", () => {
   it("maps queue, batch and the batch's share of the KV token budget to one unnamed model", () => {
     const rows = tgiProfile.read(page("tgi.prom"));
-    expect(rows).toEqual([{ model: "", queueDepth: 6, batchSize: 24, kvCacheUsage: 98304 / 131072 }]);
+    expect(rows).toEqual([{ model: "", queueDepth: 6, batchSize: 24, kvCacheUsage: 98304 / 131072, requestsOk: 1880 }]);
   });
 
   it("reports no KV usage when the router does not expose its token budget", () => {
@@ -81,13 +82,13 @@ describe("TGI profile", () => {
 
 describe("Triton / TensorRT-LLM profile", () => {
   it("takes KV usage as used over max blocks, batch as scheduled requests, queue as pending plus waiting", () => {
-    const rows = tritonProfile.read(page("triton.prom"));
-    expect(only(rows, "tensorrt_llm")).toEqual({ model: "tensorrt_llm", kvCacheUsage: 0.75, batchSize: 16, queueDepth: 7 });
-    expect(only(rows, "ensemble")).toEqual({ model: "ensemble", queueDepth: 0 });
+    const rows = readRuntimePage(page("triton.prom"))?.rows ?? [];
+    expect(only(rows, "tensorrt_llm")).toEqual({ model: "tensorrt_llm", kvCacheUsage: 0.75, batchSize: 16, queueDepth: 7, requestsOk: 5120 });
+    expect(only(rows, "ensemble")).toEqual({ model: "ensemble", queueDepth: 0, requestsOk: 5120 });
   });
 
   it("falls back to active requests and the fraction block type on older or newer backends", () => {
-    const rows = tritonProfile.read(text([
+    const rows = tritonTrtllmProfile.read(text([
       'nv_trt_llm_request_metrics{model="m",request_type="active",version="1"} 9',
       'nv_trt_llm_kv_cache_block_metrics{kv_cache_block_type="fraction",model="m",version="1"} 0.4',
     ].join("\n")));
@@ -95,7 +96,7 @@ describe("Triton / TensorRT-LLM profile", () => {
   });
 
   it("keeps the fullest version of a model", () => {
-    const rows = tritonProfile.read(text([
+    const rows = tritonTrtllmProfile.read(text([
       'nv_trt_llm_kv_cache_block_metrics{kv_cache_block_type="used",model="m",version="1"} 10',
       'nv_trt_llm_kv_cache_block_metrics{kv_cache_block_type="max",model="m",version="1"} 100',
       'nv_trt_llm_kv_cache_block_metrics{kv_cache_block_type="used",model="m",version="2"} 90',
@@ -112,10 +113,10 @@ describe("runtime detection", () => {
     ["tgi.prom", "tgi"],
     ["triton.prom", "triton"],
   ])("recognises %s as %s from its metric names", (file, runtime) => {
-    expect(detectProfile(page(file))?.runtime).toBe(runtime);
+    expect(readRuntimePage(page(file))?.runtime).toBe(runtime);
   });
 
   it("recognises nothing on a page of another exporter", () => {
-    expect(detectProfile(text('node_cpu_seconds_total{cpu="0",mode="idle"} 1\n'))).toBeUndefined();
+    expect(readRuntimePage(text('node_cpu_seconds_total{cpu="0",mode="idle"} 1\n'))).toBeUndefined();
   });
 });

@@ -48,7 +48,12 @@ describe("agent.runtimes configuration", () => {
   });
 
   it("refuses an unknown runtime name", () => {
-    const result = load({}, {}, "agent:\n  runtimes:\n    targets:\n      - { url: 'http://a/metrics', runtime: sglang }\n");
+    const result = load({}, {}, "agent:\n  runtimes:\n    targets:\n      - { url: 'http://a/metrics', runtime: llamacpp }\n");
     expect(result.ok).toBe(false);
+  });
+
+  it.each(["vllm", "sglang", "tgi", "triton", "trtllm"])("takes %s as a runtime name", (runtime) => {
+    const result = load({}, {}, `agent:\n  runtimes:\n    targets:\n      - { url: 'http://a/metrics', runtime: ${runtime} }\n`);
+    expect(result.ok ? result.config.agent.runtimes.targets[0]?.runtime : result.problems.join("\n")).toBe(runtime);
   });
 });

@@ -34,6 +34,8 @@ const REJECTIONS: [string, (doc: FleetSnapshot) => unknown, string][] = [
   ["a replica on a GPU nobody has", (d) => (d.replicas[0]!.gpus[0] = "GPU-missing"), "replicas.0.gpus.0: unknown GPU GPU-missing"],
   ["a replica on another node's GPU", (d) => (d.replicas[1]!.gpus[1] = "GPU-node-0-1"), "replicas.1.gpus.1: GPU GPU-node-0-1 is on node node-0, not node-1"],
   ["a GPU count that is not the tensor-parallel degree", (d) => (d.replicas[1]!.tensorParallel = 4), "replicas.1.gpus: holds 2 GPUs but tensorParallel is 4"],
+  // The reproduction: a TP-4 replica listing one GPU four times was accepted and moved the bound.
+  ["a TP-4 replica listing one GPU four times", (d) => Object.assign(d.replicas[1]!, { gpus: Array(4).fill("GPU-node-1-0"), tensorParallel: 4 }), "replicas.1.gpus.1: GPU GPU-node-1-0 is listed twice; each tensor-parallel rank holds its own GPU"],
   ["a replica on an unknown node", (d) => (d.replicas[0]!.node = "node-9"), "replicas.0.node: unknown node node-9"],
   ["two GPUs with one uuid", (d) => (d.nodes[1]!.gpus[1]!.uuid = "GPU-node-0-0"), "nodes.1.gpus.1.uuid: duplicate GPU uuid GPU-node-0-0"],
   ["a taint effect Kubernetes does not have", (d) => Object.assign(d.nodes[0]!.taints[0]!, { effect: "Sometimes" }), "nodes.0.taints.0.effect: "],

@@ -78,13 +78,13 @@ describe("share of pool-hours at the utilization target", () => {
     ["with a 50% target all three count", { targetRatio: 0.5 }, 3],
     ["with an 80% target none counts", { targetRatio: 0.8 }, 0],
   ])("%s", (_name, options, hoursAtTarget) => {
-    expect(poolHoursAtTarget([pool], window, { ...staleness, ...options })).toEqual([{ pool: "latency", hoursWithData: 3, hoursAtTarget, shareRatio: hoursAtTarget / 3 }]);
+    expect(poolHoursAtTarget([pool], window, { ...staleness, ...options })).toEqual([{ pool: "latency", hoursWithData: 3, hoursAtTarget, shareRatio: hoursAtTarget / 3, basis: "busy" }]);
   });
 
   it("an hour without samples is not counted either way, and the pool's idle GPU pulls its hours down", () => {
     // Nothing between 3600 s and 9000 s: the stretch ending at 9000 s covers only its last 30 minutes.
     const gap = series("g1", at([0, 0], [1800, 0.75], [3600, 0.75], [9000, 0.75], [10800, 0.75]));
-    expect(poolHoursAtTarget([gap], window, staleness)).toEqual([{ pool: "latency", hoursWithData: 2, hoursAtTarget: 2, shareRatio: 1 }]);
+    expect(poolHoursAtTarget([gap], window, staleness)).toEqual([{ pool: "latency", hoursWithData: 2, hoursAtTarget: 2, shareRatio: 1, basis: "busy" }]);
     const idle = series("g2", at([0, 0], [1800, 0], [3600, 0], [5400, 0], [7200, 0], [9000, 0], [10800, 0]));
     expect(poolHoursAtTarget([gap, idle], window, staleness)[0]).toMatchObject({ hoursWithData: 3, hoursAtTarget: 0, shareRatio: 0 });
   });

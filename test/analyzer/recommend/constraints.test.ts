@@ -24,7 +24,7 @@ describe("consolidation config", () => {
       maxPreemptionRate: 0,
       placement: { pool: "same", gpuModel: "same", isolateTiers: true, protectBurningGpus: true, maxReplicasPerModelPerNode: null, maxReplicasPerModelPerNodeByModel: {} },
       disruption: { maxMoves: 100, maxModelShareMoving: 0.5, canMoveSingleReplica: false },
-      search: { restarts: null },
+      search: { restarts: null, exactSeconds: 2 },
     });
     expect(consolidationConfigSchema.parse({})).toEqual(config);
   });

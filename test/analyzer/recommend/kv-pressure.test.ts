@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { assembleFleetSnapshot } from "../../../analyzer/fleet/assemble.js";
 import { parseFleetSnapshot } from "../../../analyzer/fleet/snapshot.js";
 import { checkPlan, type MoveToCheck } from "../../../analyzer/recommend/checker.js";
-import { planConsolidation } from "../../../analyzer/recommend/consolidate.js";
+import { planConsolidation } from "../../../analyzer/recommend/consolidation/index.js";
 import { kvPressure, parseConsolidationConfig, type ConsolidationConfigInput } from "../../../analyzer/recommend/constraints.js";
 import { MemoryStore } from "../../../analyzer/stores/memory-store.js";
 import { METRICS } from "../../../common/conventions.js";

@@ -24,7 +24,7 @@ function dated(values: readonly number[]): DatedForecast {
 }
 
 function pool(gpus: number): PoolSupply {
-  return { pool: "p", gpus, byGpuModel: [{ gpuModel: "Kind X", gpus, memoryBytes: 0 }], memoryBytes: 0, meanUtilization: null, peakHourlyUtilization: null };
+  return { pool: "p", gpus, byGpuModel: [{ gpuModel: "Kind X", gpus, memoryBytes: 0 }], memoryBytes: 0, meanUtilization: null, peakHourlyUtilization: null, utilizationBasis: "unknown" };
 }
 
 const snapshot: FleetSnapshot = {

@@ -1,7 +1,8 @@
 /**
  * OTLP ingest with a token file: the HTTP receiver answers 401 / 403 before reading the body and
  * the gRPC receiver UNAUTHENTICATED / PERMISSION_DENIED; a token of role ingest gets its spans in.
- * A changed token file is picked up without a restart.
+ * A changed token file is picked up without a restart; one emptied or deleted revokes every token
+ * (issue: hardening, reproduction 7).
  */
 import { Metadata, status as GrpcStatus, type Client } from "@grpc/grpc-js";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -39,7 +40,7 @@ beforeAll(async () => {
   writeFileSync(tokenFile, `ingest:vllm:${INGEST}\nviewer:grafana:${VIEWER}\n`);
   auth = (await TokenAuth.load(authConfigSchema.parse({ tokenFile }), log)) as TokenAuth;
   consumer = new RecordingConsumer();
-  const options = { config: receiverConfig(), filter: allowListFilter, consumer, log, admission: createAdmission(1 << 20), security: { auth } };
+  const options = { config: receiverConfig(), filter: allowListFilter, consumer, log, admission: createAdmission(2 << 20), security: { auth } };
   http = await startOtlpHttpReceiver(options);
   grpc = await startOtlpGrpcReceiver(options);
   client = rawGrpcClient(grpc.address.port);
@@ -107,5 +108,26 @@ describe("token file rotation", () => {
     writeFileSync(tokenFile, "garbage\n");
     await auth.checkNow();
     expect((await postSpans(LATER)).status).toBe(200);
+  });
+
+  it("refuses every token once the file is emptied, and takes tokens again once it holds them", async () => {
+    writeFileSync(tokenFile, "# rotated out\n");
+    await auth.checkNow();
+    expect(auth.size).toBe(0);
+    expect((await postSpans(LATER)).status).toBe(401);
+    expect(await exportWith(LATER)).toBe(GrpcStatus.UNAUTHENTICATED);
+    writeFileSync(tokenFile, `ingest:vllm:${LATER}\n`);
+    await auth.checkNow();
+    expect((await postSpans(LATER)).status).toBe(200);
+  });
+
+  it("refuses every token once the file is deleted, and takes tokens again once it is back", async () => {
+    rmSync(tokenFile);
+    await auth.checkNow();
+    expect((await postSpans(LATER)).status).toBe(401);
+    expect(await exportWith(LATER)).toBe(GrpcStatus.UNAUTHENTICATED);
+    writeFileSync(tokenFile, `ingest:vllm:${LATER}\n`);
+    await auth.checkNow();
+    expect(await exportWith(LATER)).toBe(GrpcStatus.OK);
   });
 });

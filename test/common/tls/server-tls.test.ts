@@ -178,7 +178,7 @@ describe("TLS on the OTLP/gRPC receiver", () => {
 
   async function grpcReceiver(source: ServerTlsSource): Promise<RunningReceiver> {
     const receiver = await startOtlpGrpcReceiver({
-      config: receiverConfig(), filter: allowListFilter, consumer: new RecordingConsumer(), log, admission: createAdmission(1 << 20), security: { tls: source.forListener("otlp-grpc") },
+      config: receiverConfig(), filter: allowListFilter, consumer: new RecordingConsumer(), log, admission: createAdmission(2 << 20), security: { tls: source.forListener("otlp-grpc") },
     });
     running.push(receiver);
     return receiver;

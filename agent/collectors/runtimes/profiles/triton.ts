@@ -1,49 +1,48 @@
-import { clampRatio, firstPresent, ModelTable, type RuntimeGaugeProfile, type SampleIndex } from "../runtime-gauges.js";
+import { firstPresent, hasPrefix, ModelTable, type Labels, type RuntimeGaugeProfile, type SampleIndex } from "../runtime-gauges.js";
 
-type Labels = Readonly<Record<string, string>>;
+/** Triton's per-model label (triton-inference-server/core src/constants.h `kMetricsLabelModelName`). */
+const model = (labels: Labels): string => labels["model"] ?? "";
+
+const MICROSECONDS = 1e-6;
+
+/** The duration counters whose sum is a request's compute time (input + inference + output). */
+const COMPUTE_COUNTERS = ["nv_inference_compute_input_duration_us", "nv_inference_compute_infer_duration_us", "nv_inference_compute_output_duration_us"] as const;
 
 /**
- * NVIDIA Triton with the TensorRT-LLM backend (labels `model`, `version`, plus a category label).
- * KV usage is `nv_trt_llm_kv_cache_block_metrics` used ÷ max blocks (the newer `fraction` block
- * type when used/max are absent); batch size is the requests scheduled in the current iteration
- * (`nv_trt_llm_request_metrics{request_type="scheduled"}`, `active` on backends without it); queue
- * depth is Triton's `nv_inference_pending_request_count` plus the requests waiting inside the
- * batcher (`request_type="waiting"`, newer backends). Versions of one model fold together.
- * See /work/shared/reference/llm-runtime.md §4.
+ * Triton Inference Server's own per-model families (`nv_inference_*`, labels `model` and `version`,
+ * plus `gpu_uuid` per device and `namespace` with model namespacing; triton-inference-server/core
+ * src/metrics.cc and src/metric_model_reporter.cc), whatever the backend. Versions, devices and
+ * namespaces of one model add up.
+ *
+ * - Queue: `nv_inference_pending_request_count`, requests waiting for their backend.
+ * - Finished requests: `nv_inference_request_success` as ok, `nv_inference_request_failure` (every
+ *   `reason`: REJECTED, CANCELED, BACKEND, OTHER) as failed.
+ * - Mean queue and compute time: Triton adds each successful request's queue and compute
+ *   durations, in microseconds, to `nv_inference_queue_duration_us` and
+ *   `nv_inference_compute_{input,infer,output}_duration_us` and counts it in
+ *   `nv_inference_request_success` (src/infer_stats.cc `UpdateSuccessWithDuration`); the scraper
+ *   divides the increases between two scrapes. A mean, not a distribution. Response-cache hits add
+ *   queue time and a success but no compute time, so with the cache on the compute mean is low.
  */
 export const tritonProfile: RuntimeGaugeProfile = {
   runtime: "triton",
+  families: "triton-core",
 
-  detects(page: SampleIndex): boolean {
-    for (const name of page.keys()) if (name.startsWith("nv_trt_llm_") || name.startsWith("nv_inference_")) return true;
-    return false;
-  },
+  detects: (page: SampleIndex) => hasPrefix(page, "nv_inference_"),
 
   read(page: SampleIndex) {
     const table = new ModelTable();
-    const model = (labels: Labels): string => labels["model"] ?? "";
-    const instance = (labels: Labels): string => `${model(labels)}\u0000${labels["version"] ?? ""}`;
-
-    const blocks = new Map<string, { model: string; used?: number; max?: number; fraction?: number }>();
-    for (const s of firstPresent(page, ["nv_trt_llm_kv_cache_block_metrics"])) {
-      const entry = blocks.get(instance(s.labels)) ?? { model: model(s.labels) };
-      const type = s.labels["kv_cache_block_type"];
-      if (type === "used" || type === "max" || type === "fraction") entry[type] = s.value;
-      blocks.set(instance(s.labels), entry);
-    }
-    for (const entry of blocks.values()) {
-      if (entry.used !== undefined && entry.max !== undefined && entry.max > 0) table.max(entry.model, "kvCacheUsage", clampRatio(entry.used / entry.max));
-      else if (entry.fraction !== undefined) table.max(entry.model, "kvCacheUsage", clampRatio(entry.fraction));
-    }
-
-    const requests = firstPresent(page, ["nv_trt_llm_request_metrics"]);
-    const hasScheduled = requests.some((s) => s.labels["request_type"] === "scheduled");
-    for (const s of requests) {
-      const type = s.labels["request_type"];
-      if (type === (hasScheduled ? "scheduled" : "active")) table.sum(model(s.labels), "batchSize", s.value);
-      else if (type === "waiting") table.sum(model(s.labels), "queueDepth", s.value);
-    }
     for (const s of firstPresent(page, ["nv_inference_pending_request_count"])) table.sum(model(s.labels), "queueDepth", s.value);
+    const successes = firstPresent(page, ["nv_inference_request_success"]);
+    for (const s of successes) table.sum(model(s.labels), "requestsOk", s.value);
+    for (const s of firstPresent(page, ["nv_inference_request_failure"])) table.sum(model(s.labels), "requestsFailed", s.value);
+    const queue = firstPresent(page, ["nv_inference_queue_duration_us"]);
+    const compute = COMPUTE_COUNTERS.map((name) => firstPresent(page, [name]));
+    // Only models with duration counters (counter_latencies may be off) get a count of timed requests.
+    const timed = new Set([...queue, ...compute.flat()].map((s) => model(s.labels)));
+    for (const s of successes) if (timed.has(model(s.labels))) table.sum(model(s.labels), "timedRequests", s.value);
+    for (const s of queue) table.sum(model(s.labels), "queueSecondsTotal", s.value * MICROSECONDS);
+    for (const samples of compute) for (const s of samples) table.sum(model(s.labels), "computeSecondsTotal", s.value * MICROSECONDS);
     return table.list();
   },
 };

@@ -6,8 +6,8 @@ import { genaiSpan, tgiSpan, tritonComputeSpan, tritonSpan, vllmSpan } from "../
 const MODEL = { "gen_ai.request.model": "meta-llama/Llama-3.1-8B-Instruct" };
 
 describe("profileFor", () => {
-  it("tries profiles in the order vllm, tgi, triton, genai", () => {
-    expect(PROFILES.map((profile) => profile.runtime)).toEqual(["vllm", "tgi", "triton", "genai"]);
+  it("tries profiles in the order vllm, sglang, tgi, triton, genai", () => {
+    expect(PROFILES.map((profile) => profile.runtime)).toEqual(["vllm", "sglang", "tgi", "triton", "genai"]);
   });
 
   it.each<{ case: string; span: DecodedSpan; runtime: string | undefined }>([

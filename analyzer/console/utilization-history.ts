@@ -1,0 +1,98 @@
+/**
+ * GPU utilization over the last hours for the console: a GPU × time grid (the heatmap) and each
+ * pool's mean per step (the line against the target), from one range query of the store at the
+ * evaluation's instant. Beyond {@link MAX_ROWS} GPUs the rows are nodes (each the mean of its
+ * GPUs), beyond that many nodes pools, so the grid stays readable and its size bounded.
+ */
+import { METRICS } from "../../common/conventions.js";
+import type { PoolOf } from "../fleet/assemble.js";
+import type { MetricStore } from "../stores/metric-store.js";
+
+/** Rows of the grid at most; past it GPUs fold into nodes, then nodes into pools. */
+export const MAX_ROWS = 256;
+/** The window the console shows and its step: six hours (the longest page window) at 5 minutes. */
+export const HISTORY_WINDOW_MS = 6 * 3_600_000;
+export const HISTORY_STEP_MS = 5 * 60_000;
+
+/** One row of the grid: a GPU (`node/index`), a node or a pool, with a value per step (null: no sample). */
+export interface UtilizationRow {
+  readonly key: string;
+  readonly pool: string;
+  readonly values: readonly (number | null)[];
+}
+
+/** The grid and the pools' means, on one time axis. */
+export interface UtilizationHistory {
+  /** Step times, ms since the epoch, oldest first. */
+  readonly times: readonly number[];
+  readonly stepMs: number;
+  /** What a row is: one GPU, or the mean of a node's or a pool's GPUs when there are too many. */
+  readonly rowKind: "gpu" | "node" | "pool";
+  /** Rows sorted by pool, node and GPU index. */
+  readonly rows: readonly UtilizationRow[];
+  /** Each pool's mean over its GPUs with a sample at each step. */
+  readonly pools: readonly UtilizationRow[];
+  /** The metric behind the values: NVML utilization.gpu, the share of time a kernel was running. */
+  readonly metric: string;
+}
+
+interface GpuRow {
+  readonly node: string;
+  readonly index: number;
+  readonly pool: string;
+  readonly values: (number | null)[];
+}
+
+/** Means per step of several rows, ignoring missing samples (null where none has one). */
+function meanRows(rows: readonly { readonly values: readonly (number | null)[] }[], steps: number): (number | null)[] {
+  const means: (number | null)[] = [];
+  for (let i = 0; i < steps; i++) {
+    let sum = 0;
+    let count = 0;
+    for (const row of rows) {
+      const value = row.values[i];
+      if (value !== null && value !== undefined) {
+        sum += value;
+        count++;
+      }
+    }
+    means.push(count === 0 ? null : sum / count);
+  }
+  return means;
+}
+
+function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const group = groups.get(key);
+    if (group) group.push(item);
+    else groups.set(key, [item]);
+  }
+  return groups;
+}
+
+/** The utilization grid ending at `atMs` (aligned down to the step, as a range query is). */
+export async function utilizationHistory(store: MetricStore, poolOf: PoolOf, atMs: number): Promise<UtilizationHistory> {
+  const endMs = Math.floor(atMs / HISTORY_STEP_MS) * HISTORY_STEP_MS;
+  const startMs = endMs - HISTORY_WINDOW_MS;
+  const times: number[] = [];
+  for (let t = startMs; t <= endMs; t += HISTORY_STEP_MS) times.push(t);
+  const stepIndex = new Map(times.map((t, i) => [t, i]));
+  const series = await store.range({ metric: METRICS.utilization.name, startMs, endMs, stepMs: HISTORY_STEP_MS });
+  const gpus: GpuRow[] = series.map((s) => {
+    const node = s.labels["node"] ?? "";
+    const values: (number | null)[] = times.map(() => null);
+    for (const sample of s.samples) {
+      const i = stepIndex.get(sample.atMs) ?? Math.round((sample.atMs - startMs) / HISTORY_STEP_MS);
+      if (i >= 0 && i < values.length && Number.isFinite(sample.value)) values[i] = sample.value;
+    }
+    return { node, index: Number(s.labels["gpu"] ?? 0), pool: poolOf(node), values };
+  });
+  gpus.sort((a, b) => a.pool.localeCompare(b.pool) || a.node.localeCompare(b.node) || a.index - b.index);
+  const pools = [...groupBy(gpus, (gpu) => gpu.pool)].map(([pool, rows]) => ({ key: pool, pool, values: meanRows(rows, times.length) }));
+  const byNode = [...groupBy(gpus, (gpu) => gpu.node)].map(([node, rows]) => ({ key: node, pool: rows[0]?.pool ?? "default", values: meanRows(rows, times.length) }));
+  const rowKind = gpus.length <= MAX_ROWS ? "gpu" : byNode.length <= MAX_ROWS ? "node" : "pool";
+  const rows = rowKind === "gpu" ? gpus.map((gpu) => ({ key: `${gpu.node}/${gpu.index}`, pool: gpu.pool, values: gpu.values })) : rowKind === "node" ? byNode : pools;
+  return { times, stepMs: HISTORY_STEP_MS, rowKind, rows, pools, metric: METRICS.utilization.name };
+}

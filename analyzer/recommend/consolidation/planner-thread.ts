@@ -1,0 +1,136 @@
+/**
+ * Consolidation planning off the caller's event loop: a worker thread (plan-worker.ts) with HiGHS
+ * loaded plans one snapshot at a time; requests queue. The thread starts on the first plan, is
+ * replaced when it dies, and never holds the process open. The analyzer's API and /metrics keep
+ * answering while a 10,000-GPU fleet is planned: the snapshot goes to the thread as JSON written a
+ * slice at a time between turns of the caller's event loop, and the plan comes back as JSON text.
+ */
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import type { FleetSnapshot } from "../../fleet/snapshot.js";
+import type { ConsolidationConfigInput } from "../constraints.js";
+import type { ConsolidationPlan } from "./plan-types.js";
+import type { PlanRequest, PlanResponse } from "./plan-worker-protocol.js";
+
+/** Plans consolidations. `shutdown` is idempotent; a plan requested after it fails. */
+export interface ConsolidationPlanner {
+  plan(snapshot: FleetSnapshot, config: ConsolidationConfigInput): Promise<ConsolidationPlan>;
+  shutdown(): Promise<void>;
+}
+
+/** What the last plan reported about its thread (for tests and the log). */
+export interface PlannerThreadInfo {
+  readonly threadId: number | undefined;
+  /** Why HiGHS did not load in the thread (plans then come from the heuristic alone), or null. */
+  readonly solverError: string | null;
+}
+
+/**
+ * The compiled worker script. Tests run the TypeScript sources, whose sibling `.js` does not exist;
+ * they use the build in dist/ (npm test compiles first).
+ */
+function workerScript(): URL {
+  const sibling = new URL("./plan-worker.js", import.meta.url);
+  if (existsSync(fileURLToPath(sibling))) return sibling;
+  return new URL("../../../dist/analyzer/recommend/consolidation/plan-worker.js", import.meta.url);
+}
+
+type Pending = { resolve: (plan: ConsolidationPlan) => void; reject: (err: Error) => void };
+
+/** Items serialised between two turns of the event loop. */
+const SLICE = 500;
+
+/**
+ * The snapshot as `SnapshotParts` JSON, written a slice of nodes or replicas at a time with a turn of
+ * the event loop between slices, so other requests are answered while a large snapshot is written.
+ */
+async function snapshotAsJson(snapshot: FleetSnapshot): Promise<string> {
+  const { nodes, replicas, ...head } = snapshot;
+  const parts: string[] = [`{"head":${JSON.stringify(head)}`];
+  for (const [name, items] of [["nodes", nodes], ["replicas", replicas]] as const) {
+    parts.push(`,"${name}":[`);
+    for (let i = 0; i < items.length; i += SLICE) {
+      const slice = items.slice(i, i + SLICE).map((item) => JSON.stringify(item)).join(",");
+      parts.push(i === 0 ? slice : `,${slice}`);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    parts.push("]");
+  }
+  parts.push("}");
+  return parts.join("");
+}
+
+/** A planner on a worker thread. */
+export class PlannerThread implements ConsolidationPlanner {
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private isShutDown = false;
+  private last: PlannerThreadInfo = { threadId: undefined, solverError: null };
+
+  /** The thread that made the last plan and whether HiGHS loaded there. */
+  get info(): PlannerThreadInfo {
+    return this.last;
+  }
+
+  async plan(snapshot: FleetSnapshot, config: ConsolidationConfigInput): Promise<ConsolidationPlan> {
+    if (this.isShutDown) throw new Error("consolidation planner: shut down");
+    const snapshotJson = await snapshotAsJson(snapshot);
+    if (this.isShutDown) throw new Error("consolidation planner: shut down");
+    const worker = this.worker ?? this.spawn();
+    const id = this.nextId++;
+    return new Promise<ConsolidationPlan>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      worker.ref();
+      const request: PlanRequest = { id, snapshotJson, config };
+      worker.postMessage(request);
+    });
+  }
+
+  async shutdown(): Promise<void> {
+    this.isShutDown = true;
+    const worker = this.worker;
+    this.worker = undefined;
+    this.failAll(new Error("consolidation planner: shut down"));
+    if (worker !== undefined) await worker.terminate();
+  }
+
+  private spawn(): Worker {
+    const worker = new Worker(workerScript());
+    worker.unref();
+    worker.on("message", (response: PlanResponse) => {
+      const pending = this.pending.get(response.id);
+      if (pending === undefined) return;
+      this.pending.delete(response.id);
+      if (this.pending.size === 0) worker.unref();
+      if (response.ok) {
+        this.last = { threadId: response.threadId, solverError: response.solverError };
+        // Our own thread wrote it from a ConsolidationPlan (no outside input crosses here).
+        pending.resolve(JSON.parse(response.planJson) as ConsolidationPlan);
+      } else pending.reject(new Error(`consolidation planner: ${response.error}`));
+    });
+    worker.on("error", (err) => {
+      if (this.worker === worker) this.worker = undefined;
+      this.failAll(new Error("consolidation planner: the planning thread failed", { cause: err }));
+    });
+    worker.on("exit", (code) => {
+      if (this.worker === worker) this.worker = undefined;
+      this.failAll(new Error(`consolidation planner: the planning thread exited (code ${code})`));
+    });
+    this.worker = worker;
+    return worker;
+  }
+
+  private failAll(err: Error): void {
+    for (const [id, pending] of this.pending) {
+      this.pending.delete(id);
+      pending.reject(err);
+    }
+  }
+}
+
+/** A planner on its own worker thread (started on the first plan). */
+export function createPlannerThread(): PlannerThread {
+  return new PlannerThread();
+}
