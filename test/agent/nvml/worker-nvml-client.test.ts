@@ -26,10 +26,13 @@ afterEach(async () => {
 });
 
 /** A client on a fresh scenario; the library reads FAKE_NVML_SCENARIO at nvmlInit, from the process environment. */
-async function clientFor(settings: ScenarioSettings, timeouts: { init?: number; sample?: number } = {}) {
+async function clientFor(settings: ScenarioSettings, timeouts: { init?: number; sample?: number } = {}, isGpmEnabled?: boolean) {
   const file = await scenarioFile(settings);
   process.env["FAKE_NVML_SCENARIO"] = file.path;
-  client = new WorkerNvmlClient({ library: libs.full, initTimeoutMs: timeouts.init ?? 10_000, sampleTimeoutMs: timeouts.sample ?? 5_000, maxBackoffMs: 60_000 });
+  client = new WorkerNvmlClient({
+    library: libs.full, initTimeoutMs: timeouts.init ?? 10_000, sampleTimeoutMs: timeouts.sample ?? 5_000, maxBackoffMs: 60_000,
+    ...(isGpmEnabled === undefined ? {} : { isGpmEnabled }),
+  });
   return { client, file };
 }
 
@@ -51,6 +54,26 @@ describe("WorkerNvmlClient", () => {
     await c.close();
     await c.close();
     await expect(c.sample()).rejects.toThrow(/not open/);
+  });
+
+  it("reads GPM on the sampling thread by default, and leaves it alone with isGpmEnabled false", async () => {
+    const on = (await clientFor({ gpus: [gpu(0), gpu(1)] })).client;
+    await on.open();
+    await on.sample();
+    // GPM figures need two samples at least 100 ms apart.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const withGpm = await on.sample();
+    expect(withGpm.gpus.map((g) => [g.isGpmSupported, g.gpm?.sm, g.gpm?.tensor])).toEqual([[true, 30, 10], [true, 31, 11]]);
+    await on.close();
+
+    const off = (await clientFor({ gpus: [gpu(0), gpu(1)] }, {}, false)).client;
+    await off.open();
+    await off.sample();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const withoutGpm = await off.sample();
+    expect(withoutGpm.gpus.map((g) => [g.isGpmSupported, g.gpm])).toEqual([[undefined, undefined], [undefined, undefined]]);
+    // One nvmlGpmSampleGet and one nvmlGpmMetricsGet per GPU fewer.
+    expect(withGpm.calls - withoutGpm.calls).toBe(2 * 2);
   });
 
   it("times out a hung nvmlInit, refuses calls while it runs without starting a second thread, and is free again when it returns", async () => {
