@@ -65,7 +65,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { path: "agent.influx.retentionPolicy", flag: "influx-retention-policy", valueName: "name", description: "InfluxDB retention policy the sink writes to; empty: the database's default.", commands: AGENT },
   { path: "agent.influx.credentialsFile", flag: "influx-credentials-file", valueName: "path", description: "File holding username:password for InfluxDB (never logged); empty: no authentication.", commands: AGENT },
   { path: "agent.influx.batchSize", flag: "influx-batch-size", valueName: "n", description: "Points per InfluxDB write request at most.", commands: AGENT },
-  { path: "agent.influx.flushInterval", flag: "influx-flush-interval", valueName: "duration", description: "How often the InfluxDB sink takes a sample and sends what is spooled.", commands: AGENT },
+  { path: "agent.influx.flushInterval", flag: "influx-flush-interval", valueName: "duration", description: "How often a GPU sampling round and the request counters go to InfluxDB: every (flush interval ÷ sampling interval)th round, rounded, at least every round.", commands: AGENT },
   { path: "agent.influx.spoolDir", flag: "influx-spool-dir", valueName: "path", description: "Directory of the InfluxDB sink's durable spool.", commands: AGENT },
   { path: "agent.influx.spoolMaxBytes", flag: "influx-spool-max-bytes", valueName: "size", description: "Bytes the spool may hold; past it the oldest points are dropped and counted.", commands: AGENT },
   { path: "agent.runtimes.enabled", flag: "runtimes", valueName: "bool", description: "Scrape the inference runtimes' own /metrics (KV cache, prefix cache, queue, batch).", commands: AGENT },

@@ -159,7 +159,10 @@ export const influxConfigSchema = z.strictObject({
   credentialsFile: z.string().default(""),
   /** Points per write request at most. */
   batchSize: z.coerce.number().int().positive().default(5000),
-  /** How often the sink takes the latest GPU sample and request counters and sends what is spooled. */
+  /**
+   * How often a GPU sampling round and the request counters are written: the sampler hands the sink
+   * every (flushInterval ÷ agent.interval)th round, rounded, at least every round. Also the sender's idle wait.
+   */
   flushInterval: durationMs("10s", { min: "100ms", max: "1h" }),
   /** Per-request limit. */
   timeout: durationMs("10s", { min: "100ms", max: "10m" }),

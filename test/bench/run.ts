@@ -1,9 +1,12 @@
 /**
  * `npm run bench`: every benchmark, printed as Markdown tables. Set BENCH_ONLY to a comma list of
- * sections (the keys of SECTIONS below) to run some, and BENCH_RSS_MINUTES to shorten the memory run.
+ * sections (the keys of SECTIONS below) to run some, BENCH_RSS_MINUTES to shorten the memory run
+ * (BENCH_AGENT_NODE_OPTIONS: the agent's NODE_OPTIONS there), and BENCH_FOOTPRINT_MINUTES / BENCH_FOOTPRINT_CPU_SECONDS / BENCH_FOOTPRINT_SPANS for the footprint
+ * measured from outside (test/bench/footprint-bench.ts; the issue's run is BENCH_FOOTPRINT_MINUTES=10).
  */
 import { benchAbuse } from "./abuse-bench.js";
 import { benchFleet } from "./fleet-bench.js";
+import { benchFootprint } from "./footprint-bench.js";
 import { benchNvml } from "./nvml-bench.js";
 import { benchOtlpDecode } from "./otlp-decode-bench.js";
 import { benchOtlpIngest } from "./otlp-ingest-bench.js";
@@ -22,6 +25,7 @@ import { configSchema } from "../../common/config/schema.js";
 
 const SECTIONS: Record<string, { title: string; run: () => Promise<BenchRow[]> }> = {
   nvml: { title: "NVML sampling and /metrics", run: benchNvml },
+  footprint: { title: "Agent footprint measured from outside: CPU per sample, event-loop delay, RSS", run: () => benchFootprint() },
   rss: { title: "Agent memory", run: () => benchRss() },
   decode: { title: "OTLP decoding", run: async () => (await benchOtlpDecode()).rows.map((row) => ({ name: row.name, value: row.value })) },
   ingest: { title: "OTLP ingest through the real span pipeline", run: () => benchOtlpIngest({ consumerFactory: realPipeline }) },
