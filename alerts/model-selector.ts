@@ -11,7 +11,7 @@
  * Pod-label rules cannot be expressed on the LLM series (they carry no pod labels), as in the
  * analyzer over Prometheus; a class with no model rule gets no rules and a warning.
  */
-import type { MatchRule, ModelClass } from "../analyzer/slo/spec.js";
+import type { MatchRule, ModelClass } from "../common/slo/spec.js";
 
 const LOOKBEHIND = /^\(\?<!(\[[^\]]*\])\)/;
 const LOOKAHEAD = /\(\?!(\[[^\]]*\])\)$/;

@@ -18,7 +18,7 @@ import { poolResolver } from "./fleet/assemble.js";
 import type { FleetEvaluation } from "./fleet/evaluate.js";
 import type { FleetSnapshot } from "./fleet/snapshot.js";
 import type { SloEvaluation } from "./slo/evaluate.js";
-import type { SloConfig } from "./slo/spec.js";
+import type { SloConfig } from "../common/slo/spec.js";
 import type { MetricStore } from "./stores/metric-store.js";
 import { createPlannerThread } from "./recommend/consolidation/index.js";
 import type { QueryUsageSummary } from "./stores/query-usage.js";

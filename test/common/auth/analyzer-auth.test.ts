@@ -13,7 +13,7 @@ import { consolidationConfigSchema } from "../../../analyzer/recommend/constrain
 import { idleEvictionConfigSchema } from "../../../analyzer/recommend/idle-eviction.js";
 import { recommend } from "../../../analyzer/recommend/recommendations.js";
 import { startAnalyzer, type Analyzer } from "../../../analyzer/service.js";
-import { DEFAULT_SLO_CONFIG } from "../../../analyzer/slo/spec.js";
+import { DEFAULT_SLO_CONFIG } from "../../../common/slo/spec.js";
 import { MemoryStore } from "../../../analyzer/stores/memory-store.js";
 import { authConfigSchema } from "../../../common/auth/auth-config.js";
 import { httpGuard } from "../../../common/auth/http-guard.js";
