@@ -1,6 +1,6 @@
 import type { PoolOf } from "../fleet/assemble.js";
 import type { FleetSnapshot } from "../fleet/snapshot.js";
-import { parseConsolidationConfig } from "../recommend/constraints.js";
+import { parseConsolidationConfig } from "../../common/config/consolidation-config.js";
 import { poolRecommendations, type Recommendations } from "../recommend/recommendations.js";
 import { evaluateSlos } from "../slo/evaluate.js";
 import { gpuUtilizationObjective, type SloConfig } from "../../common/slo/spec.js";

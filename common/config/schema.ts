@@ -5,8 +5,8 @@ import { listenAddress } from "./listen-address.js";
 import { safeRegexSource } from "./safe-regex.js";
 import { sloConfigSchema } from "../slo/spec.js";
 import { DEFAULT_SLO_THRESHOLDS } from "../slo/thresholds.js";
-import { consolidationConfigSchema } from "../../analyzer/recommend/constraints.js";
-import { idleEvictionConfigSchema } from "../../analyzer/recommend/idle-eviction.js";
+import { consolidationConfigSchema } from "./consolidation-config.js";
+import { idleEvictionConfigSchema } from "./idle-eviction-config.js";
 import { authConfigSchema } from "../auth/auth-config.js";
 import { tlsConfigSchema } from "../tls/tls-config.js";
 
