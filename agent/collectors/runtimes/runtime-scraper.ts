@@ -8,6 +8,7 @@ import { deriveFigures, type RequestIncrements, type RowMemo } from "./counter-m
 import { fetchPage } from "./fetch-page.js";
 import { PagePools } from "./page-pools.js";
 import type { PodTargetDiscovery } from "./pod-targets.js";
+import type { RuntimeTarget } from "./runtime-target.js";
 import { readRuntimePage } from "./profiles/index.js";
 import { indexSamples, type ModelGauges, type RuntimeName } from "./runtime-gauges.js";
 import { SeriesBudget } from "./series-budget.js";
@@ -15,19 +16,7 @@ import { budgetRows, UNKNOWN_MODEL, type FoldCounts, type RuntimeSeriesLabels } 
 import { BoundedRegExp } from "../../../common/config/safe-regex.js";
 
 export { UNKNOWN_MODEL, type RuntimeSeriesLabels } from "./target-rows.js";
-
-/** A runtime /metrics endpoint and what configuration (or its pod) says it serves. */
-export interface RuntimeTarget {
-  readonly url: string;
-  /** Detected from the page's metric names when absent. */
-  readonly runtime?: RuntimeName | undefined;
-  /** Wins over the page's model label. */
-  readonly model?: string | undefined;
-  readonly namespace?: string | undefined;
-  readonly pod?: string | undefined;
-  /** Wins over the tier rules of agent.spans. */
-  readonly tier?: string | undefined;
-}
+export type { RuntimeTarget } from "./runtime-target.js";
 
 /** One model's gauges from one target, with the figures derived from its counters between scrapes. */
 export interface RuntimeSeries {
