@@ -18,7 +18,7 @@ import { registerSelfMetrics } from "./exporters/self-metrics.js";
 import { buildSnapshot } from "./exporters/snapshot.js";
 import type { NvmlClient } from "./nvml/nvml-client.js";
 import { WorkerNvmlClient } from "./nvml/worker-nvml-client.js";
-import { Sampler, type ScheduledCollector } from "./sampler.js";
+import { roundsPerPeriod, Sampler, type RoundConsumer, type ScheduledCollector } from "./sampler.js";
 import { registerLlmMetrics } from "./exporters/llm-metrics.js";
 import { RuntimeScraper } from "./collectors/runtimes/runtime-scraper.js";
 import { createPodTargetDiscovery } from "./collectors/runtimes/pod-targets.js";
@@ -96,9 +96,12 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
   });
 
   let latestHost: HostSample | undefined;
+  /** Takers of every Nth GPU round (the InfluxDB sink, added once it exists). */
+  const gpuRoundConsumers: RoundConsumer[] = [];
   const scheduled: ScheduledCollector[] = [{
     name: COLLECTORS.gpu,
     intervalMs: config.interval,
+    consumers: gpuRoundConsumers,
     async run() {
       const result = await gpu.collect();
       if (pods) await pods.resolvePids(result.samples.flatMap((sample) => (sample.processes ?? []).map((p) => p.pid)));
@@ -152,7 +155,9 @@ export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDe
   // The InfluxDB sink (and the `influx` package) is loaded only when agent.influx.url is set.
   const influx = config.influx.url === ""
     ? undefined
-    : new (await import("./exporters/influx-sink.js")).InfluxSink({ config: config.influx, node, log: log.child({ component: "influx" }), sources: { gpu: () => gpu.view(), requests: spanStore.store }, now });
+    : new (await import("./exporters/influx-sink.js")).InfluxSink({ config: config.influx, node, log: log.child({ component: "influx" }), sources: { requests: spanStore.store }, now });
+  // The sampler hands the sink every Nth GPU round (N = flush interval ÷ sampling interval), each once.
+  if (influx) gpuRoundConsumers.push({ every: roundsPerPeriod(config.influx.flushInterval, config.interval), consume: () => influx.takeRound(gpu.view()) });
   const admission = createAdmission(config.otlp.maxInflightBytes);
   const refusals = new Refusals(log.child({ component: "listeners" }));
 

@@ -3,11 +3,31 @@ import { errorMessage } from "../common/errors.js";
 import type { Logger } from "../common/log.js";
 import { agentTracer } from "./tracer.js";
 
+/**
+ * Takes every `every`-th completed run of a collector — runs 1, 1 + every, 1 + 2·every, … — once
+ * each, right after the run and before the next one starts. consume() must not wait on I/O (the
+ * InfluxDB sink queues its spool write); a throw is logged and does not stop the loop.
+ */
+export interface RoundConsumer {
+  readonly every: number;
+  consume(result: CollectResult<unknown>): void;
+}
+
 /** A collector run on its own interval. */
 export interface ScheduledCollector {
   readonly name: string;
   readonly intervalMs: number;
   run(): Promise<CollectResult<unknown>>;
+  /** Handed every Nth run (may be added to until start()). */
+  readonly consumers?: readonly RoundConsumer[];
+}
+
+/**
+ * Runs of a collector at `intervalMs` per hand-off to a consumer that wants one every `periodMs`:
+ * the nearest whole number, at least 1.
+ */
+export function roundsPerPeriod(periodMs: number, intervalMs: number): number {
+  return Math.max(1, Math.round(periodMs / intervalMs));
 }
 
 /** What the sampler knows about one collector's runs, for the self-metrics. */
@@ -62,11 +82,13 @@ export class Sampler implements Component {
     this.loops.forEach((loop, i) => this.schedule(loop, i, 0));
   }
 
-  /** Stops the loops and waits for runs in progress. Idempotent. */
+  /** Stops the loops and waits for runs in progress (their consumers are still handed them). Idempotent. */
   async shutdown(): Promise<void> {
+    const wasRunning = this.isRunning;
     this.isRunning = false;
     for (const loop of this.loops) clearTimeout(loop.timer);
     await Promise.allSettled(this.loops.map((loop) => loop.running));
+    if (wasRunning) this.log.info({ runs: Object.fromEntries(this.loops.map((loop) => [loop.collector.name, loop.stats.runs])) }, "sampling stopped");
   }
 
   stats(): CollectorStats[] {
@@ -101,8 +123,20 @@ export class Sampler implements Component {
     if (result.errors.length > 0) {
       this.log.debug({ collector: loop.collector.name, errors: result.errors.map(errorMessage) }, "collector errors");
     }
+    this.handOff(loop, result);
     this.resolvers[index]?.();
     this.schedule(loop, index, Math.max(0, loop.collector.intervalMs - durationMs));
+  }
+
+  private handOff(loop: Loop, result: CollectResult<unknown>): void {
+    for (const consumer of loop.collector.consumers ?? []) {
+      if ((loop.stats.runs - 1) % consumer.every !== 0) continue;
+      try {
+        consumer.consume(result);
+      } catch (err) {
+        this.log.error({ collector: loop.collector.name, err: errorMessage(err) }, "round consumer failed");
+      }
+    }
   }
 
   private schedule(loop: Loop, index: number, delayMs: number): void {

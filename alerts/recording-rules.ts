@@ -9,18 +9,14 @@
  * for the latency families (all buckets for the phase histograms, which the dominant-phase diagnosis
  * reads whole).
  */
-import { familiesOf, leValues, recordedName, SLO_FAMILIES, type SloFamily } from "../analyzer/slo/slo-counts.js";
+import { familiesOf, recordedName, SLO_FAMILIES, type SloFamily } from "../analyzer/slo/slo-counts.js";
 import { listSlos, type SloConfig } from "../common/slo/spec.js";
 import { RECORDED_INCREASE_MS } from "../common/conventions.js";
-import { promString, scaled, type RecordingRule, type RuleContext, type RuleGroup } from "./rule-model.js";
+import { leSetMatcher } from "../common/promql.js";
+import { scaled, type RecordingRule, type RuleContext, type RuleGroup } from "./rule-model.js";
 
 /** The group's name; it must come before the SLO groups that read it (promtool evaluates groups in file order). */
 export const INCREASE_GROUP = "inferwatch-recorded-increases";
-
-/** An `le` matcher for a set of bounds, Prometheus 2 (`2`) and 3 (`2.0`) spellings alike. */
-export function leSetMatcher(thresholds: readonly number[]): string {
-  return `le=~${promString(leValues(thresholds).map((value) => value.replace(/[.+]/g, "\\$&")).join("|"))}`;
-}
 
 /** The thresholds a bucket family is kept at; undefined for the families kept whole. */
 function familyThresholds(config: Pick<SloConfig, "classes">, family: SloFamily): number[] | undefined {

@@ -100,16 +100,6 @@ export function isAlertingRule(rule: Rule): rule is AlertingRule {
   return "alert" in rule;
 }
 
-/** A number as PromQL reads it, without binary-float noise (`0.050000000000000044` → `0.05`). */
-export function promNumber(value: number): string {
-  return String(Number(value.toPrecision(12)));
-}
-
-/** A PromQL string literal (double-quoted, backslash and quote escaped). */
-export function promString(value: string): string {
-  return JSON.stringify(value);
-}
-
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 60 * MINUTE_MS;
 export const DAY_MS = 24 * HOUR_MS;

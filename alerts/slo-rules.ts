@@ -22,7 +22,8 @@ import { listSlos, type ModelClass, type Slo, type SloConfig } from "../common/s
 import { formatDurationMs } from "../common/config/duration.js";
 import { ALERT_LABELS, ALERTS, METRICS, RECORDING_RULES } from "../common/conventions.js";
 import { classMatchers } from "./model-selector.js";
-import { alertRule, MINUTE_MS, promNumber, promString, scaled, type AlertingRule, type RecordingRule, type RuleContext, type RuleGroup } from "./rule-model.js";
+import { leMatcher, promNumber, promString } from "../common/promql.js";
+import { alertRule, MINUTE_MS, scaled, type AlertingRule, type RecordingRule, type RuleContext, type RuleGroup } from "./rule-model.js";
 
 /** A window pair's severity: the workbook's page and ticket are the mixins' critical and warning. */
 export const PAIR_SEVERITY = { page: "critical", ticket: "warning" } as const;
@@ -30,12 +31,6 @@ export const PAIR_SEVERITY = { page: "critical", ticket: "warning" } as const;
 /** The name of the good ÷ total recording rule of one window (nominal length, before the time scale). */
 export function goodRatioRule(windowMs: number): string {
   return `${RECORDING_RULES.sloGoodRatio}${formatDurationMs(windowMs)}`;
-}
-
-/** The `le` matcher of a bucket bound, for Prometheus 2 (`le="2"`) and 3 (`le="2.0"`) alike. */
-export function leMatcher(thresholdSeconds: number): string {
-  const text = promNumber(thresholdSeconds);
-  return Number.isInteger(thresholdSeconds) ? `le=~${promString(`${text}(\\.0)?`)}` : `le=${promString(text)}`;
 }
 
 /** The recorded families of an SLO's good and total events. */

@@ -164,6 +164,7 @@ export const METRICS = {
   buildInfo: def("inferwatch_agent_build_info", "gauge", "Agent build (value 1).", ["node", "version", "node_version"], "agent: self"),
   collectorDuration: def("inferwatch_agent_collector_duration_seconds", "gauge", "Wall time of the collector's last run, seconds.", ["node", "collector"], "agent: self"),
   collectorSuccess: def("inferwatch_agent_collector_success", "gauge", "1 when the collector's last run produced a sample.", ["node", "collector"], "agent: self"),
+  collectorRuns: def("inferwatch_agent_collector_runs_total", "counter", "Runs of a collector since the agent started (its rate is the collector's real cadence).", ["node", "collector"], "agent: self"),
   collectorErrors: def("inferwatch_agent_collector_errors_total", "counter", "Errors met by a collector (a failed field counts once per run).", ["node", "collector"], "agent: self"),
   sampleAge: def("inferwatch_agent_sample_age_seconds", "gauge", "Age of the sample this scrape serves, seconds (computed at scrape time).", ["node", "collector"], "agent: self"),
   sampleTimestamp: def("inferwatch_agent_sample_timestamp_seconds", "gauge", "Unix time of the sample this scrape serves.", ["node", "collector"], "agent: self"),

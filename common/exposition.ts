@@ -75,6 +75,11 @@ class LineReader {
     this.i += found.length;
     return found;
   }
+  /** Moves the cursor past the match of a sticky pattern at the cursor, building no string. */
+  skip(pattern: RegExp): void {
+    pattern.lastIndex = this.i;
+    if (pattern.test(this.line)) this.i = pattern.lastIndex;
+  }
   token(): string {
     const from = this.i;
     while (!this.isDone && this.peek() !== " " && this.peek() !== "\t") this.i++;
@@ -82,15 +87,18 @@ class LineReader {
   }
 }
 
-/** Reads `{name="value",...}` at the cursor (which is on `{`); returns the labels or a reason. */
-function readLabels(reader: LineReader): Record<string, string> | string {
-  const labels: Record<string, string> = {};
+/**
+ * Reads `{name="value",...}` at the cursor (which is on `{`) into `labels`, or only checks it when
+ * `labels` is undefined (no value is built then); returns a reason when the text is not valid.
+ */
+function readLabels(reader: LineReader, labels: Record<string, string> | undefined): string | undefined {
+  const names: string[] = [];
   reader.i++;
   for (;;) {
     reader.skipSpaces();
     if (reader.peek() === "}") {
       reader.i++;
-      return labels;
+      return undefined;
     }
     const name = reader.match(LABEL_NAME);
     if (name === "") return "expected a label name";
@@ -102,7 +110,8 @@ function readLabels(reader: LineReader): Record<string, string> | string {
     reader.i++;
     let value = "";
     for (;;) {
-      value += reader.match(PLAIN_VALUE_RUN);
+      if (labels !== undefined) value += reader.match(PLAIN_VALUE_RUN);
+      else reader.skip(PLAIN_VALUE_RUN);
       if (reader.isDone) return `unterminated value of label ${name}`;
       const c = reader.peek();
       reader.i++;
@@ -115,28 +124,51 @@ function readLabels(reader: LineReader): Record<string, string> | string {
         else return `invalid escape \\${escaped} in label ${name}`;
       } else value += c;
     }
-    if (Object.hasOwn(labels, name)) return `duplicate label ${name}`;
-    labels[name] = value;
+    if (names.includes(name)) return `duplicate label ${name}`;
+    names.push(name);
+    if (labels !== undefined) labels[name] = value;
     reader.skipSpaces();
     if (reader.peek() === ",") reader.i++;
     else if (reader.peek() !== "}") return `expected ',' or '}' after label ${name}`;
   }
 }
 
-/** Parses one sample line; `isOpenMetrics` decides the timestamp unit and allows exemplars. */
-function parseSampleLine(line: string, lineNumber: number, isOpenMetrics: boolean): ExpositionSample {
+/**
+ * How a sample line is read: its timestamp unit and whether an exemplar may follow. "either" is
+ * for a page read before its format is known (a stream, before `# EOF` or the end): the line is
+ * read by the OpenMetrics rules, its timestamp is checked but not reported, and the reader says
+ * whether the line needed OpenMetrics, so the caller can refuse it at the end of a Prometheus page.
+ */
+export type LineFormat = "prometheus" | "openmetrics" | "either";
+
+/** What {@link parseSampleLine} gives back: the sample (undefined when `wants` declined its name) and whether the line used syntax only OpenMetrics allows. */
+export interface ParsedLine {
+  readonly sample: ExpositionSample | undefined;
+  readonly isOpenMetricsOnly: boolean;
+}
+
+const DECLINED: ParsedLine = { sample: undefined, isOpenMetricsOnly: false };
+const DECLINED_OPENMETRICS: ParsedLine = { sample: undefined, isOpenMetricsOnly: true };
+
+/**
+ * Parses one sample line (not a comment, not blank). With `wants`, a line whose metric name it
+ * declines is checked all the same (a malformed line fails the page whatever its name) but no
+ * label object or sample is built for it. Throws ExpositionParseError naming `lineNumber`.
+ */
+export function parseSampleLine(line: string, lineNumber: number, format: LineFormat, wants?: (name: string) => boolean): ParsedLine {
   const reader = new LineReader(line);
   const fail = (reason: string): never => {
     throw new ExpositionParseError(lineNumber, reason, line);
   };
+  const allowsOpenMetrics = format !== "prometheus";
   const name = reader.match(METRIC_NAME);
   if (name === "") fail("expected a metric name");
+  const isWanted = wants === undefined || wants(name);
   let gap = reader.skipSpaces();
-  let labels: Record<string, string> = {};
+  const labels: Record<string, string> | undefined = isWanted ? {} : undefined;
   if (reader.peek() === "{") {
-    const read = readLabels(reader);
-    if (typeof read === "string") return fail(read);
-    labels = read;
+    const problem = readLabels(reader, labels);
+    if (problem !== undefined) fail(problem);
     gap = reader.skipSpaces();
   }
   if (gap === 0 || reader.isDone) fail("expected a space and a value after the name");
@@ -144,29 +176,51 @@ function parseSampleLine(line: string, lineNumber: number, isOpenMetrics: boolea
   if (value === undefined) fail("invalid value");
   reader.skipSpaces();
   let timestampMs: number | undefined;
+  let isOpenMetricsOnly = false;
   if (!reader.isDone && reader.peek() !== "#") {
     const text = reader.token();
-    const parsed = isOpenMetrics ? parseSampleValue(text) : /^-?\d+$/.test(text) ? Number(text) : undefined;
+    const isInteger = /^-?\d+$/.test(text);
+    const parsed = allowsOpenMetrics ? parseSampleValue(text) : isInteger ? Number(text) : undefined;
     if (parsed === undefined || !Number.isFinite(parsed)) fail("invalid timestamp");
-    timestampMs = isOpenMetrics ? Math.round((parsed as number) * 1000) : (parsed as number);
+    if (format === "openmetrics") timestampMs = Math.round((parsed as number) * 1000);
+    else if (format === "prometheus") timestampMs = parsed as number;
+    else if (!isInteger) isOpenMetricsOnly = true;
     reader.skipSpaces();
   }
-  if (!reader.isDone && !(isOpenMetrics && reader.line.startsWith("# {", reader.i))) fail("unexpected text after the sample");
-  return timestampMs === undefined ? { name, labels, value: value as number } : { name, labels, value: value as number, timestampMs };
+  if (!reader.isDone) {
+    if (!(allowsOpenMetrics && reader.line.startsWith("# {", reader.i))) fail("unexpected text after the sample");
+    if (format === "either") isOpenMetricsOnly = true;
+  }
+  if (labels === undefined) return isOpenMetricsOnly ? DECLINED_OPENMETRICS : DECLINED;
+  const sample: ExpositionSample = timestampMs === undefined ? { name, labels, value: value as number } : { name, labels, value: value as number, timestampMs };
+  return { sample, isOpenMetricsOnly };
+}
+
+/** Whether a raw line (before its `\r` is taken off) is OpenMetrics' end marker. */
+export function isEofLine(line: string): boolean {
+  return line.trimEnd() === "# EOF";
+}
+
+/** Whether a line (its `\r` taken off) holds no sample: blank, or a comment (`# HELP`, `# TYPE`, `# UNIT`, `# EOF`, free text). */
+export function isSkippedLine(line: string): boolean {
+  return line.trim() === "" || line.startsWith("#");
 }
 
 /**
  * Every sample line of an exposition, in order. Comment lines (`# HELP`, `# TYPE`, `# UNIT`, `# EOF`
  * and free comments) and blank lines are skipped. Throws ExpositionParseError on the first bad line.
+ * The whole text and every sample are held at once: for a page read as it arrives, with memory
+ * bounded by what is kept rather than by the page, see ExpositionStream (common/exposition-stream.ts).
  */
 export function parseExpositionText(text: string, format: ExpositionFormat = "auto"): ExpositionSample[] {
   const lines = text.split("\n");
-  const isOpenMetrics = format === "openmetrics" || (format === "auto" && lines.some((line) => line.trimEnd() === "# EOF"));
+  const isOpenMetrics = format === "openmetrics" || (format === "auto" && lines.some(isEofLine));
   const samples: ExpositionSample[] = [];
   for (let i = 0; i < lines.length; i++) {
     const line = (lines[i] as string).replace(/\r$/, "");
-    if (line.trim() === "" || line.startsWith("#")) continue;
-    samples.push(parseSampleLine(line, i + 1, isOpenMetrics));
+    if (isSkippedLine(line)) continue;
+    const { sample } = parseSampleLine(line, i + 1, isOpenMetrics ? "openmetrics" : "prometheus");
+    if (sample !== undefined) samples.push(sample);
   }
   return samples;
 }

@@ -8,7 +8,8 @@ import { buildDashboard, labelVariable } from "./layout.js";
 import type { DashboardOptions } from "./options.js";
 import { statPanel, timeseriesPanel, type ThresholdLine } from "./panels.js";
 import { BASIS_LABEL } from "../analyzer/fleet/utilization-basis.js";
-import { gpuUtilizationByBasis, MODEL, NODE, POOL, poolNodeMatchers, RATE, selector } from "./promql.js";
+import { selector } from "../common/promql.js";
+import { gpuUtilizationByBasis, MODEL, NODE, POOL, poolNodeMatchers, RATE } from "./promql.js";
 
 /** Stable identity of the fleet overview. */
 export const FLEET_OVERVIEW = { uid: "inferwatch-fleet-overview", title: "inferwatch / Fleet overview" } as const;
@@ -56,7 +57,7 @@ export function fleetOverview(options: DashboardOptions): Dashboard {
         panels: [
           timeseriesPanel({
             title: "GPUs by pool", description: "GPUs per node pool, pools as analyzer.pools defines them by node name (first match wins; unmatched nodes are 'default').", unit: "short", min: 0,
-            queries: poolNodeMatchers(options.pools).map(({ pool, matchers }) => ({ expr: `count(${selector(M.gpuInfo.name, matchers)})`, legend: pool })),
+            queries: poolNodeMatchers(options.pools).map(({ pool, matchers }) => ({ expr: `count(${selector(M.gpuInfo.name, [matchers])})`, legend: pool })),
           }),
           timeseriesPanel({
             title: "Pool utilization against the target", description: `The analyzer's time-weighted GPU utilization per pool over the last hour, on the basis in each legend (sm: SM activity, busy: time a kernel ran, mixed: sm where reported); the dashed line is the ${targetPercent} cost objective (slo.gpuUtilization.minRatio).`,

@@ -1,10 +1,11 @@
 /**
- * Small PromQL pieces the dashboards share: label matchers for the template variables, the `le`
- * matcher of a bucket boundary, node-pool matchers from the analyzer's node-name patterns, and the
- * histogram quantile and mean expressions.
+ * PromQL pieces only the dashboards use: label matchers for the template variables, node-pool
+ * matchers from the analyzer's node-name patterns, and the histogram quantile and mean expressions.
+ * Literals, selectors, `le` and pattern matchers come from common/promql.ts.
  */
 
 import { BASIS_METRIC, type UtilizationBasis } from "../analyzer/fleet/utilization-basis.js";
+import { matcher, searchRegex, selector } from "../common/promql.js";
 
 /** Matcher of GPU and node series on the `$node` variable. */
 export const NODE = 'node=~"$node"';
@@ -17,32 +18,16 @@ export const POOL = 'pool=~"$pool"';
 export const RATE = "$__rate_interval";
 
 /**
- * `le` matcher of a bucket boundary that holds before and after Prometheus 3 normalised `le` to
- * a float form ("2" became "2.0"; prometheus docs/migration.md), as kubernetes-mixin does.
- */
-export function leMatcher(seconds: number): string {
-  const text = String(seconds);
-  return Number.isInteger(seconds) ? `le=~"${text}(\\\\.0)?"` : `le="${text}"`;
-}
-
-/**
- * Node matcher of a pool: the analyzer's patterns are JavaScript regular expressions searched
- * anywhere in the node name (first match wins), PromQL's are RE2 and anchored, so each pattern is
- * wrapped in `.*(?:…).*`, and the pools before it are excluded. Patterns must be RE2-compatible
- * (no lookaround or backreferences). `default` holds the nodes matching no pattern.
+ * Node matchers of each pool: the analyzer's patterns are searched anywhere in the node name, first
+ * match wins, so each pool matches its own pattern (common/promql.ts `searchRegex`) and none of the
+ * pools before it. `default` holds the nodes matching no pattern.
  */
 export function poolNodeMatchers(pools: readonly { readonly name: string; readonly nodes: string }[]): { readonly pool: string; readonly matchers: string }[] {
-  const re2 = (pattern: string): string => `.*(?:${pattern}).*`.replace(/\\/g, "\\\\").replace(/"/g, '\\"');
   const result = pools.map((pool, i) => {
-    const earlier = pools.slice(0, i).map((p) => `node!~"${re2(p.nodes)}"`);
-    return { pool: pool.name, matchers: [...earlier, `node=~"${re2(pool.nodes)}"`].join(", ") };
+    const earlier = pools.slice(0, i).map((p) => matcher("node", "!~", searchRegex(p.nodes)));
+    return { pool: pool.name, matchers: [...earlier, matcher("node", "=~", searchRegex(pool.nodes))].join(", ") };
   });
-  return [...result, { pool: "default", matchers: pools.map((p) => `node!~"${re2(p.nodes)}"`).join(", ") }];
-}
-
-/** A series selector: `metric{matchers}`, or the bare name without matchers. */
-export function selector(metric: string, matchers: string): string {
-  return matchers === "" ? metric : `${metric}{${matchers}}`;
+  return [...result, { pool: "default", matchers: pools.map((p) => matcher("node", "!~", searchRegex(p.nodes))).join(", ") }];
 }
 
 /** `histogram_quantile(q, …)` over a histogram's bucket rates, aggregated by `by` (plus `le`). */
@@ -63,6 +48,6 @@ export function mean(histogram: string, matchers: string, by: readonly string[])
  * labels, so a GPU counts once whoever holds it.
  */
 export function gpuUtilizationByBasis(basis: UtilizationBasis, matchers: string): string {
-  const gpu = (metric: string) => `max by (node, gpu, uuid) (${selector(metric, matchers)})`;
+  const gpu = (metric: string) => `max by (node, gpu, uuid) (${selector(metric, [matchers])})`;
   return basis === "busy" ? gpu(BASIS_METRIC.busy) : `(${gpu(BASIS_METRIC[basis])} or ${gpu(BASIS_METRIC.busy)})`;
 }

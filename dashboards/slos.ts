@@ -10,7 +10,8 @@ import { ALERTS, METRICS, RECORDING_RULES } from "../common/conventions.js";
 import { buildDashboard, labelVariable } from "./layout.js";
 import type { DashboardOptions } from "./options.js";
 import { DATASOURCE, statPanel, timeseriesPanel } from "./panels.js";
-import { leMatcher, MODEL, RATE } from "./promql.js";
+import { leMatcher } from "../common/promql.js";
+import { MODEL, RATE } from "./promql.js";
 
 /** Stable identity of the SLO dashboard. */
 export const SLOS = { uid: "inferwatch-slos", title: "inferwatch / SLOs" } as const;

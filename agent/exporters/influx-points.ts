@@ -9,7 +9,7 @@
  * downsampled `last()` keeps them exact at every retained point.
  *
  * Timestamps are set here, once: GPU points carry the time of the NVML sample they come from,
- * request points the time of the tick that read them. Spooled points keep them on replay, so a
+ * request points the time of the hand-off that read them. Spooled points keep them on replay, so a
  * point written twice overwrites itself (same measurement, tag set and timestamp).
  */
 import { METRICS, type MetricDef } from "../../common/conventions.js";

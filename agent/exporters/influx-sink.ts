@@ -10,6 +10,12 @@
  * sent twice (a crash between the write and the cursor update) overwrites itself: InfluxDB keeps one
  * point per measurement, tag set and timestamp.
  *
+ * What is written is handed over by the sampler: every Nth GPU sampling round (N = flush interval ÷
+ * sampling interval, agent.ts) goes to takeRound() once, with the request aggregates read then, so
+ * the stored step is N rounds exactly and no round is skipped when N = 1. The sink has no timer of
+ * its own that could drift against the sampler's; hand-offs queue their spool writes in order, so
+ * the sampler never waits on the disk.
+ *
  * Errors are retryable (unreachable, timeout, 5xx, 401/403/404: a fix of credentials or database
  * lets the backlog through) or permanent (400: malformed points or a field type conflict, which no
  * retry fixes; the batch is dropped and counted as `rejected`). Credentials come from a file and are
@@ -30,9 +36,8 @@ import type { LlmSeriesStore } from "../processors/llm-series-store.js";
 import { decodePoints, encodePoints, gpuPoints, requestPoints, type InfluxPoint } from "./influx-points.js";
 import { DiskSpool, type SpoolStats } from "./spool/disk-spool.js";
 
-/** Where the sink takes points on each tick; either may be absent (then only write() feeds it). */
+/** Where the sink reads the request aggregates at each hand-off; absent: GPU rounds and write() only. */
 export interface InfluxSources {
-  readonly gpu?: () => GpuView;
   readonly requests?: LlmSeriesStore;
 }
 
@@ -60,6 +65,11 @@ export interface InfluxSinkCounts {
  */
 const NO_POOL_BACKOFF: NonNullable<IPoolOptions["backoff"]> = { getDelay: () => 0, next: () => NO_POOL_BACKOFF, reset: () => NO_POOL_BACKOFF };
 const MIN_RETRY_MS = 250;
+/**
+ * Hand-offs waiting for the disk at most (a minute of rounds at 1 s): past it a stalled disk costs
+ * the newest round, counted as `spool_error`, instead of memory.
+ */
+const MAX_QUEUED_ROUNDS = 60;
 const MAX_RETRY_MS = 5_000;
 /** How often a persisting write failure is logged again. */
 const LOG_REPEAT_MS = 60_000;
@@ -90,7 +100,10 @@ export class InfluxSink implements Component {
   private spool: DiskSpool | undefined;
   private client: InfluxDB | undefined;
   private isRunning = false;
-  private tickTimer: NodeJS.Timeout | undefined;
+  /** Spool writes of hand-offs, in order; never rejects. */
+  private queue: Promise<void> = Promise.resolve();
+  private queuedRounds = 0;
+  private lastQueueFullLogMs = -Infinity;
   private wake: (() => void) | undefined;
   private sender: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
@@ -108,7 +121,7 @@ export class InfluxSink implements Component {
     return this.spool?.stats() ?? { bytes: 0, pendingPoints: 0, appendedPoints: 0, droppedPoints: 0, droppedDiskFullPoints: 0, corrupt: 0 };
   }
 
-  /** Opens the spool (replaying what an earlier run left) and starts the tick and the sender. */
+  /** Opens the spool (replaying what an earlier run left) and starts the sender. */
   async start(): Promise<void> {
     if (this.isRunning) return;
     const { config, log } = this.options;
@@ -138,7 +151,6 @@ export class InfluxSink implements Component {
     this.isRunning = true;
     this.stopping = undefined;
     this.sender = this.sendLoop();
-    this.scheduleTick();
     log.info({ url: `${url.origin}${url.pathname}`, database: config.database, retentionPolicy: config.retentionPolicy || "(default)", spoolDir }, "influx sink started");
   }
 
@@ -163,23 +175,44 @@ export class InfluxSink implements Component {
     if (spool.stats().pendingPoints >= batchSize) this.wake?.();
   }
 
-  /** Takes the latest GPU sample (once per sample) and the request counters, and spools them. */
-  async tick(): Promise<void> {
+  /**
+   * Takes one sampling round handed over by the sampler: the GPU points of `gpu` (once per NVML
+   * sample: a round that produced none adds no GPU point) and the request aggregates as they are
+   * now. Returns at once; the spool write is queued behind the earlier ones. Ignored unless started.
+   */
+  takeRound(gpu: GpuView | undefined): void {
+    if (!this.isRunning) return;
     const { sources, node, config } = this.options;
     const points: InfluxPoint[] = [];
-    const view = sources?.gpu?.();
-    if (view?.sampledAtMs !== undefined && view.sampledAtMs > this.lastGpuAtMs) {
-      this.lastGpuAtMs = view.sampledAtMs;
-      points.push(...gpuPoints(view, node, config.measurementPrefix));
+    if (gpu?.sampledAtMs !== undefined && gpu.sampledAtMs > this.lastGpuAtMs) {
+      this.lastGpuAtMs = gpu.sampledAtMs;
+      points.push(...gpuPoints(gpu, node, config.measurementPrefix));
     }
     if (sources?.requests) points.push(...requestPoints(sources.requests, node, Math.round(this.now()), config.measurementPrefix));
-    await this.write(points);
-    this.wake?.();
+    if (points.length === 0) return;
+    if (this.queuedRounds >= MAX_QUEUED_ROUNDS) {
+      this.counts.dropped.spool_error += points.length;
+      const nowMs = this.now();
+      if (nowMs - this.lastQueueFullLogMs >= LOG_REPEAT_MS) {
+        this.lastQueueFullLogMs = nowMs;
+        this.options.log.error({ queued: this.queuedRounds, points: points.length }, "influx spool: the disk has not taken the last rounds yet; this round is lost");
+      }
+      return;
+    }
+    this.queuedRounds++;
+    this.queue = this.queue
+      .then(() => this.write(points))
+      .catch((err: unknown) => this.options.log.error({ err: errorMessage(err) }, "influx sink: spooling a round failed"))
+      .finally(() => {
+        this.queuedRounds--;
+        this.wake?.();
+      });
   }
 
   /**
-   * Spools a last tick (so the counters since the previous one are kept), then stops the tick and
-   * the sender (a write in flight finishes); what is spooled stays for the next start. Idempotent.
+   * Waits for the queued hand-offs, spools the request aggregates once more (so the counters since
+   * the last hand-off are kept; no GPU point, which would break the step), then stops the sender
+   * (a write in flight finishes); what is spooled stays for the next start. Idempotent.
    */
   shutdown(): Promise<void> {
     this.stopping ??= this.stop();
@@ -187,9 +220,9 @@ export class InfluxSink implements Component {
   }
 
   private async stop(): Promise<void> {
-    if (this.isRunning) await this.tick().catch((err: unknown) => this.options.log.error({ err: errorMessage(err) }, "influx sink: last tick failed"));
+    if (this.isRunning) this.takeRound(undefined);
+    await this.queue;
     this.isRunning = false;
-    clearTimeout(this.tickTimer);
     this.wake?.();
     await this.sender;
     this.sender = undefined;
@@ -216,17 +249,7 @@ export class InfluxSink implements Component {
     }, onError);
   }
 
-  private scheduleTick(): void {
-    if (!this.isRunning) return;
-    this.tickTimer = setTimeout(() => {
-      this.tick()
-        .catch((err: unknown) => this.options.log.error({ err: errorMessage(err) }, "influx sink: tick failed"))
-        .finally(() => this.scheduleTick());
-    }, this.options.config.flushInterval);
-    this.tickTimer.unref();
-  }
-
-  /** Waits `ms`; an idle wait also ends on wake() (a tick, a full batch, shutdown), a retry backoff only on shutdown. */
+  /** Waits `ms`; an idle wait also ends on wake() (a hand-off, a full batch, shutdown), a retry backoff only on shutdown. */
   private sleep(ms: number, isIdle: boolean): Promise<void> {
     // Shutdown's wake() may have come while the sender was busy (no wait to end then): no new wait.
     if (!this.isRunning) return Promise.resolve();
@@ -243,7 +266,7 @@ export class InfluxSink implements Component {
     });
   }
 
-  /** The sender: drains the spool in order; waits for a tick or a full batch when it is empty. Never throws. */
+  /** The sender: drains the spool in order; waits for a hand-off or a full batch when it is empty. Never throws. */
   private async sendLoop(): Promise<void> {
     let failures = 0;
     while (this.isRunning) {

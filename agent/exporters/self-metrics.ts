@@ -69,6 +69,9 @@ export function registerSelfMetrics(registry: Registry, source: SelfMetricsSourc
   define(METRICS.collectorSuccess, (emit) => {
     for (const s of source.stats()) if (s.runs > 0) emit({ node, collector: s.name }, s.isLastSuccess ? 1 : 0);
   });
+  define(METRICS.collectorRuns, (emit) => {
+    for (const s of source.stats()) emit({ node, collector: s.name }, s.runs);
+  });
   define(METRICS.collectorErrors, (emit) => {
     for (const s of source.stats()) emit({ node, collector: s.name }, s.errorsTotal);
   });

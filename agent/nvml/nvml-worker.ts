@@ -1,49 +1,70 @@
 /**
  * The NVML sampling thread. It owns the koffi library and makes every NVML call synchronously, so a
  * slow or hung driver call blocks this thread and never the agent's event loop; the main thread
- * bounds each request with a timeout (see WorkerNvmlClient).
+ * bounds each request with a timeout (see WorkerNvmlClient). It runs no event loop: it sleeps in
+ * Atomics.wait until the main thread stores a request into the shared control block, answers in
+ * the shared payload buffer, and notifies (nvml-worker-protocol.ts). It ends after `close`.
  */
-import { parentPort } from "node:worker_threads";
+import { workerData } from "node:worker_threads";
 import { errorMessage } from "../../common/errors.js";
 import { loadNvmlLibrary, type NvmlLibrary } from "./nvml-library.js";
 import { NvmlReader } from "./nvml-reader.js";
-import type { WorkerRequest, WorkerResponse } from "./nvml-worker-protocol.js";
+import { isSamplingThreadInit, OP, SLOT, STATUS, writeAnswer, type SamplingThreadInit } from "./nvml-worker-protocol.js";
 
 let library: NvmlLibrary | undefined;
 let reader: NvmlReader | undefined;
 
-function handle(request: WorkerRequest): WorkerResponse {
-  try {
-    switch (request.op) {
-      case "open": {
-        if (reader) throw new Error("nvml: already open");
-        const loaded = loadNvmlLibrary(request.library);
-        const opened = new NvmlReader(loaded, { maxBackoffMs: request.maxBackoffMs, isGpmEnabled: request.isGpmEnabled });
-        try {
-          const info = opened.open();
-          library = loaded;
-          reader = opened;
-          return { id: request.id, ok: true, result: info };
-        } catch (err) {
-          loaded.unload();
-          throw err;
-        }
+/** Runs one op; the answer body, or throws. */
+function run(op: number, init: SamplingThreadInit): unknown {
+  switch (op) {
+    case OP.open: {
+      if (reader) throw new Error("nvml: already open");
+      const loaded = loadNvmlLibrary(init.library);
+      const opened = new NvmlReader(loaded, { maxBackoffMs: init.maxBackoffMs, isGpmEnabled: init.isGpmEnabled });
+      try {
+        const info = opened.open();
+        library = loaded;
+        reader = opened;
+        return info;
+      } catch (err) {
+        loaded.unload();
+        throw err;
       }
-      case "sample":
-        if (!reader) throw new Error("nvml: not open");
-        return { id: request.id, ok: true, result: reader.sample() };
-      case "close":
-        reader?.close();
-        library?.unload();
-        reader = undefined;
-        library = undefined;
-        return { id: request.id, ok: true, result: null };
     }
-  } catch (err) {
-    return { id: request.id, ok: false, error: errorMessage(err) };
+    case OP.sample:
+      if (!reader) throw new Error("nvml: not open");
+      return reader.sample();
+    case OP.close:
+      reader?.close();
+      library?.unload();
+      reader = undefined;
+      library = undefined;
+      return null;
+    default:
+      throw new Error(`nvml: unknown op ${op}`);
   }
 }
 
-parentPort?.on("message", (request: WorkerRequest) => {
-  parentPort?.postMessage(handle(request));
-});
+function serve(init: SamplingThreadInit): void {
+  const control = new Int32Array(init.control);
+  const payload = Buffer.from(init.payload);
+  // Requests count from 1; one stored before this thread got here is served at once.
+  let seen = 0;
+  for (;;) {
+    Atomics.wait(control, SLOT.request, seen);
+    const seq = Atomics.load(control, SLOT.request);
+    if (seq === seen) continue;
+    seen = seq;
+    const op = Atomics.load(control, SLOT.op);
+    try {
+      writeAnswer(control, payload, STATUS.ok, run(op, init));
+    } catch (err) {
+      writeAnswer(control, payload, STATUS.error, errorMessage(err));
+    }
+    Atomics.store(control, SLOT.done, seq);
+    Atomics.notify(control, SLOT.done);
+    if (op === OP.close) return;
+  }
+}
+
+if (isSamplingThreadInit(workerData)) serve(workerData);

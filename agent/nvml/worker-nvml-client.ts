@@ -2,7 +2,9 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { NvmlTimeoutError, type NvmlClient } from "./nvml-client.js";
-import type { WorkerRequest, WorkerResponse } from "./nvml-worker-protocol.js";
+import {
+  CONTROL_BYTES, OP, PAYLOAD_BYTES, readAnswer, SLOT, THREAD_GONE, type Op, type OpResult, type SamplingThreadInit,
+} from "./nvml-worker-protocol.js";
 import type { NvmlSampleRaw, NvmlSystemInfo } from "./types.js";
 
 /** Options for {@link WorkerNvmlClient}. */
@@ -15,7 +17,25 @@ export interface WorkerNvmlClientOptions {
   readonly isGpmEnabled?: boolean;
 }
 
-type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void; timer: NodeJS.Timeout };
+/** `Atomics.waitAsync` (ES2024; Node ≥ 16), typed here because the project's lib is ES2023. */
+type WaitAsync = (array: Int32Array, index: number, value: number, timeoutMs?: number) =>
+  { readonly async: false; readonly value: "not-equal" | "timed-out" } | { readonly async: true; readonly value: Promise<"ok" | "timed-out"> };
+const waitAsync: WaitAsync = Reflect.get(Atomics, "waitAsync");
+
+const OP_NAMES: Record<Op, string> = { [OP.open]: "open", [OP.sample]: "sample", [OP.close]: "close" };
+
+/** One sampling thread and the shared memory it answers in. */
+interface SamplingThread {
+  readonly worker: Worker;
+  readonly control: Int32Array;
+  readonly payload: Buffer;
+  /** Sequence number of the latest request. */
+  seq: number;
+  /** The request that timed out and may still run in native code. */
+  stuckSeq: number | undefined;
+  /** Why the thread ended, when an uncaught error ended it. */
+  error: Error | undefined;
+}
 
 /**
  * The compiled worker script. Tests run the TypeScript sources, whose sibling `.js` does not exist;
@@ -27,121 +47,131 @@ function workerScript(): URL {
   return new URL("../../dist/agent/nvml/nvml-worker.js", import.meta.url);
 }
 
+/** Whether the thread's request `seq` is still running (it has neither answered nor ended). */
+function isRunning(thread: SamplingThread, seq: number): boolean {
+  const done = Atomics.load(thread.control, SLOT.done);
+  return done !== THREAD_GONE && done < seq;
+}
+
 /**
- * NVML through koffi on a dedicated worker thread. Every request has a deadline: a driver that
+ * NVML through koffi on a dedicated sampling thread. Every request has a deadline: a driver that
  * hangs (nvmlInit on some H200 drivers, go-nvml#152) costs a rejected promise, not the event loop.
  * While a timed-out request is still running, new requests are refused rather than queued, and a
- * worker stuck in a native call is never replaced by a second one, so at most one thread is lost.
+ * thread stuck in a native call is never replaced by a second one, so at most one thread is lost.
+ * Requests and answers go through shared memory (nvml-worker-protocol.ts), not messages.
  */
 export class WorkerNvmlClient implements NvmlClient {
   readonly source = "nvml" as const;
-  private worker: Worker | undefined;
-  private isStuck = false;
-  private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
+  private thread: SamplingThread | undefined;
+  /** A thread discarded while stuck in a native call: it ends when the call returns. */
+  private abandoned: SamplingThread | undefined;
 
   constructor(private readonly options: WorkerNvmlClientOptions) {}
 
   async open(): Promise<NvmlSystemInfo> {
-    if (this.isStuck) throw new NvmlTimeoutError("nvml: a previous call is still running on the sampling thread");
-    await this.discardWorker();
-    this.worker = this.spawn();
-    const request = { op: "open", library: this.options.library, maxBackoffMs: this.options.maxBackoffMs, isGpmEnabled: this.options.isGpmEnabled ?? true } as const;
+    if (this.hasStuckCall()) throw new NvmlTimeoutError("nvml: a previous call is still running on the sampling thread");
+    await this.discardThread();
+    const thread = this.spawn();
+    this.thread = thread;
     try {
-      return (await this.request(request, this.options.initTimeoutMs)) as NvmlSystemInfo;
+      return await this.request(thread, OP.open, this.options.initTimeoutMs);
     } catch (err) {
-      if (!(err instanceof NvmlTimeoutError)) await this.discardWorker();
+      if (!(err instanceof NvmlTimeoutError)) await this.discardThread();
       throw err;
     }
   }
 
   hasStuckCall(): boolean {
-    return this.isStuck;
+    for (const thread of [this.thread, this.abandoned]) {
+      if (thread?.stuckSeq === undefined) continue;
+      if (isRunning(thread, thread.stuckSeq)) return true;
+      // The late answer came (or the thread ended): the thread is free again.
+      thread.stuckSeq = undefined;
+    }
+    if (this.abandoned?.stuckSeq === undefined) this.abandoned = undefined;
+    return false;
   }
 
   async sample(): Promise<NvmlSampleRaw> {
-    if (this.isStuck) throw new NvmlTimeoutError("nvml: the previous sample has not returned yet");
-    return (await this.request({ op: "sample" }, this.options.sampleTimeoutMs)) as NvmlSampleRaw;
+    if (this.hasStuckCall()) throw new NvmlTimeoutError("nvml: the previous sample has not returned yet");
+    const thread = this.thread;
+    if (!thread) throw new Error("nvml: not open");
+    return this.request(thread, OP.sample, this.options.sampleTimeoutMs);
   }
 
   async close(): Promise<void> {
-    if (!this.worker) return;
-    if (!this.isStuck) {
+    const thread = this.thread;
+    if (!thread) return;
+    if (!this.hasStuckCall()) {
       try {
-        await this.request({ op: "close" }, this.options.sampleTimeoutMs);
+        await this.request(thread, OP.close, this.options.sampleTimeoutMs);
       } catch {
         // A driver that cannot shut down in time is left to the process exit.
       }
     }
-    await this.discardWorker();
+    await this.discardThread();
   }
 
-  private spawn(): Worker {
+  private spawn(): SamplingThread {
+    const init: SamplingThreadInit = {
+      control: new SharedArrayBuffer(CONTROL_BYTES), payload: new SharedArrayBuffer(PAYLOAD_BYTES),
+      library: this.options.library, maxBackoffMs: this.options.maxBackoffMs, isGpmEnabled: this.options.isGpmEnabled ?? true,
+    };
     // The sampling thread holds a few small buffers; a small heap keeps its resident memory down.
-    const worker = new Worker(workerScript(), { resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 } });
-    worker.on("message", (response: WorkerResponse) => this.settle(response));
-    // A discarded (stuck) worker's error or exit must not fail the requests of its replacement.
+    const worker = new Worker(workerScript(), { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 } });
+    const thread: SamplingThread = {
+      worker, control: new Int32Array(init.control), payload: Buffer.from(init.payload), seq: 0, stuckSeq: undefined, error: undefined,
+    };
     worker.on("error", (err) => {
-      if (this.worker === worker) this.failAll(new Error("nvml: sampling thread failed", { cause: err }));
+      thread.error = err;
     });
+    // A request waiting on a thread that ended is woken at once instead of at its deadline.
     worker.on("exit", () => {
-      if (this.worker !== worker) {
-        if (this.worker === undefined) this.isStuck = false;
-        return;
-      }
-      this.worker = undefined;
-      this.isStuck = false;
-      this.failAll(new Error("nvml: sampling thread exited"));
+      Atomics.store(thread.control, SLOT.done, THREAD_GONE);
+      Atomics.notify(thread.control, SLOT.done);
+      if (this.thread === thread) this.thread = undefined;
     });
-    return worker;
+    return thread;
   }
 
-  private request(body: Omit<WorkerRequest, "id"> & { op: WorkerRequest["op"] }, timeoutMs: number): Promise<unknown> {
-    const worker = this.worker;
-    if (!worker) return Promise.reject(new Error("nvml: not open"));
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        this.isStuck = true;
-        reject(new NvmlTimeoutError(`nvml: ${body.op} did not return within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
-      worker.postMessage({ ...body, id });
-    });
+  /** Stores request `op`, wakes the thread and waits for its answer until `timeoutMs`. */
+  private async request<O extends Op>(thread: SamplingThread, op: O, timeoutMs: number): Promise<OpResult[O]> {
+    const { control } = thread;
+    const before = Atomics.load(control, SLOT.done);
+    if (before === THREAD_GONE) throw this.gone(thread);
+    const seq = ++thread.seq;
+    Atomics.store(control, SLOT.op, op);
+    Atomics.store(control, SLOT.request, seq);
+    Atomics.notify(control, SLOT.request);
+    const waited = waitAsync(control, SLOT.done, before, timeoutMs);
+    if (waited.async) await waited.value;
+    const done = Atomics.load(control, SLOT.done);
+    if (done === THREAD_GONE) throw this.gone(thread);
+    if (done !== seq) {
+      thread.stuckSeq = seq;
+      throw new NvmlTimeoutError(`nvml: ${OP_NAMES[op]} did not return within ${timeoutMs} ms`);
+    }
+    const { isOk, body } = readAnswer(control, thread.payload);
+    if (!isOk) throw new Error(String(body));
+    // The body is what the sampling thread wrote for this op (nvml-worker.ts).
+    return body as OpResult[O];
   }
 
-  private settle(response: WorkerResponse): void {
-    const pending = this.pending.get(response.id);
-    if (!pending) {
-      // The late answer of a timed-out request: the sampling thread is free again.
-      this.isStuck = false;
+  private gone(thread: SamplingThread): Error {
+    return thread.error ? new Error("nvml: sampling thread failed", { cause: thread.error }) : new Error("nvml: sampling thread exited");
+  }
+
+  /** Ends the thread; one stuck in a native call ends when that call returns, and never holds the process open. */
+  private async discardThread(): Promise<void> {
+    const thread = this.thread;
+    if (!thread) return;
+    this.thread = undefined;
+    thread.worker.unref();
+    if (thread.stuckSeq !== undefined && isRunning(thread, thread.stuckSeq)) {
+      this.abandoned = thread;
+      void thread.worker.terminate().catch(() => undefined);
       return;
     }
-    this.pending.delete(response.id);
-    clearTimeout(pending.timer);
-    if (response.ok) pending.resolve(response.result);
-    else pending.reject(new Error(response.error));
-  }
-
-  private failAll(err: Error): void {
-    for (const [id, pending] of this.pending) {
-      clearTimeout(pending.timer);
-      pending.reject(err);
-      this.pending.delete(id);
-    }
-  }
-
-  /** Ends the worker; one stuck in a native call ends when that call returns, and never holds the process open. */
-  private async discardWorker(): Promise<void> {
-    const worker = this.worker;
-    if (!worker) return;
-    this.worker = undefined;
-    worker.unref();
-    if (this.isStuck) {
-      void worker.terminate().catch(() => undefined);
-      return;
-    }
-    await worker.terminate();
+    await thread.worker.terminate();
   }
 }

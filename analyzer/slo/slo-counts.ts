@@ -10,6 +10,7 @@
  * recording when the store has it.
  */
 import { increaseRuleName, METRICS, RECORDED_INCREASE_MS } from "../../common/conventions.js";
+import { leValues } from "../../common/promql.js";
 import type { LabeledValue, MetricStore, QueryContext } from "../stores/metric-store.js";
 import type { Phase } from "./dominant-phase.js";
 import { listSlos, type SloConfig } from "../../common/slo/spec.js";
@@ -63,20 +64,6 @@ export function recordedName(family: SloFamily): string {
 
 /** Windows of at least a day are long: counted from recordings when present, refreshed less often. */
 export const LONG_WINDOW_MIN_MS = 86_400_000;
-
-/**
- * The `le` values of bucket bounds as the store may hold them: Prometheus 2 keeps the exposition's
- * text (`2`), Prometheus 3 normalizes classic histogram bounds to floats (`2.0`;
- * prometheus/prometheus docs/migration.md), so an integral bound is asked for both ways.
- */
-export function leValues(thresholds: readonly number[]): string[] {
-  const values = new Set<string>();
-  for (const threshold of thresholds) {
-    values.add(String(threshold));
-    if (Number.isInteger(threshold)) values.add(threshold.toFixed(1));
-  }
-  return [...values];
-}
 
 /** The families an evaluation of `config` reads (TTFT only when a class has a TTFT SLO). */
 export function familiesOf(config: Pick<SloConfig, "classes">): SloFamily[] {

@@ -21,7 +21,7 @@ import {
 } from "./promql.js";
 import { sortedByLabels } from "./series-math.js";
 
-export { escapeLabelValue, renderDuration, renderIncreaseQuery, renderSelector, renderTime } from "./promql.js";
+export { renderDuration, renderIncreaseQuery, renderSelector, renderTime } from "./promql.js";
 
 /** Options of createPrometheusStore (the client's: URL, timeout, concurrency, size limit, retries). */
 export type PrometheusStoreOptions = PrometheusClientOptions;

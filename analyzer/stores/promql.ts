@@ -1,43 +1,36 @@
 /**
- * PromQL text for the store's queries. Names are validated and values escaped here, so nothing a
- * label value holds can change a query's meaning; every expression aggregates next to the data
- * (`sum by`, `max by`, `<fn>_over_time`) so an answer grows with what it describes.
+ * PromQL text for the store's queries, from the pieces of common/promql.ts: names are validated and
+ * values escaped there, so nothing a label value holds can change a query's meaning. Every
+ * expression aggregates next to the data (`sum by`, `max by`, `<fn>_over_time`) so an answer grows
+ * with what it describes.
  */
+import { escapeRegex, labelName, matcher, metricName, selector } from "../../common/promql.js";
 import type { IncreaseQuery, LabelMatch, LabelOneOf, LatestQuery, OverTimeQuery, Selection } from "./metric-store.js";
 
-const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-
-/** Escapes a label value for a PromQL string literal (backslash, double quote, newline). */
-export function escapeLabelValue(value: string): string {
-  return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
-}
-
-/** A literal string as an RE2 expression matching exactly it. */
-export function escapeRegex(value: string): string {
-  return value.replace(/[\\^$.|?*+()[\]{}]/g, "\\$&");
-}
-
-function checkLabel(name: string): string {
-  if (!LABEL_NAME.test(name)) throw new Error(`prometheus store: invalid label name ${JSON.stringify(name)}`);
-  return name;
+/** Runs `render`, its errors (an invalid name) said to be the store's. */
+function inStore<T>(render: () => T): T {
+  try {
+    return render();
+  } catch (cause) {
+    throw new Error(`prometheus store: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
 }
 
 /** A label matcher on a regular expression, `name=~"regex"`. */
 export function regexMatcher(name: string, regex: string): string {
-  return `${checkLabel(name)}=~"${escapeLabelValue(regex)}"`;
+  return inStore(() => matcher(name, "=~", regex));
 }
 
-/** `metric{a="x",b=~"1\\.2|2",…}` with validated names and escaped values; `extra` are ready matchers (shards). */
+/** `metric{a="x", b=~"1\\.2|2", …}` with validated names and escaped values; `extra` are ready matchers (shards). */
 export function renderSelector(metric: string, match: LabelMatch = {}, oneOf: LabelOneOf = {}, extra: readonly string[] = []): string {
-  if (!METRIC_NAME.test(metric)) throw new Error(`prometheus store: invalid metric name ${JSON.stringify(metric)}`);
-  const matchers = Object.entries(match).map(([name, value]) => `${checkLabel(name)}="${escapeLabelValue(value)}"`);
-  for (const [name, values] of Object.entries(oneOf)) {
-    // An empty set matches nothing; `name=~"a^"` is the PromQL way to say so without an error.
-    matchers.push(regexMatcher(name, values.length === 0 ? "a^" : values.map(escapeRegex).join("|")));
-  }
-  matchers.push(...extra);
-  return matchers.length === 0 ? metric : `${metric}{${matchers.join(",")}}`;
+  return inStore(() => {
+    const matchers = Object.entries(match).map(([name, value]) => matcher(name, "=", value));
+    for (const [name, values] of Object.entries(oneOf)) {
+      // An empty set matches nothing; `name=~"a^"` is the PromQL way to say so without an error.
+      matchers.push(matcher(name, "=~", values.length === 0 ? "a^" : values.map(escapeRegex).join("|")));
+    }
+    return selector(metric, [...matchers, ...extra]);
+  });
 }
 
 /** The selector of a Selection, with extra matchers. */
@@ -56,7 +49,7 @@ export function renderDuration(ms: number): string {
 
 /** `op by (a, b) (expr)`, or `op(expr)` without labels. */
 function aggregate(op: string, by: readonly string[], expr: string): string {
-  for (const name of by) checkLabel(name);
+  inStore(() => by.map(labelName));
   return by.length === 0 ? `${op}(${expr})` : `${op} by (${by.join(", ")}) (${expr})`;
 }
 
@@ -79,8 +72,7 @@ export function renderOverTimeQuery(query: Omit<OverTimeQuery, "atMs">, extra: r
 
 /** `count by (__name__) ({__name__=~"a|b"})`: which of the metrics have series now. */
 export function renderPresenceQuery(metrics: readonly string[]): string {
-  for (const metric of metrics) if (!METRIC_NAME.test(metric)) throw new Error(`prometheus store: invalid metric name ${JSON.stringify(metric)}`);
-  return `count by (__name__) ({__name__=~"${escapeLabelValue(metrics.map(escapeRegex).join("|"))}"})`;
+  return inStore(() => `count by (__name__) ({${matcher("__name__", "=~", metrics.map((metric) => escapeRegex(metricName(metric))).join("|"))}})`);
 }
 
 /** Unix seconds with millisecond precision, as the API's `time`, `start` and `end` take them. */

@@ -16,12 +16,11 @@
  *
  * Why not a linear-time engine: RE2 for Node is a native addon (a compiler on every install), and
  * V8's linear engine (`--enable-experimental-regexp-engine`, flag `l`) refuses case-insensitive
- * matching and look-around, which the default model-class patterns use. The check returns what it
- * found ({@link analyzeRegex}: look-around among it), so a later rule that patterns must also
- * translate to RE2 for PromQL (no look-around, no backreferences) is one more test on the same
- * analysis, in this one refinement.
+ * matching. The same refinement also requires patterns RE2 reads as JavaScript does
+ * (re2-syntax.ts: no look-around, no backreferences), since Prometheus matches them too.
  */
 import { z } from "zod";
+import { re2Problems } from "./re2-syntax.js";
 
 /** Longest pattern accepted. */
 export const MAX_PATTERN_CHARS = 512;
@@ -152,9 +151,27 @@ export function regexProblems(source: string, flags = ""): string[] {
   return analyzeRegex(source).problems.map((problem) => `unsafe regular expression: ${problem}`);
 }
 
-/** A regular-expression setting: valid, and safe from catastrophic backtracking (see the module comment). */
+/**
+ * The problems that keep `source` from being a configured pattern: {@link regexProblems}, and every
+ * construct that JavaScript and RE2 (Prometheus) read differently (re2-syntax.ts), so that one
+ * pattern selects the same names in the agent, the analyzer, the generated rules and the dashboards.
+ * A construct RE2 lacks is named even where V8 cannot compile it (`(?>…)`, `a*+`).
+ */
+export function patternProblems(source: string): string[] {
+  if (source.length > MAX_PATTERN_CHARS) return regexProblems(source);
+  const re2 = re2Problems(source).map((problem) => `not RE2-compatible: ${problem}`);
+  const js = regexProblems(source);
+  const isInvalid = js.some((problem) => problem.startsWith("expected a valid regular expression"));
+  return isInvalid && re2.length > 0 ? re2 : [...js, ...re2];
+}
+
+/**
+ * The one zod schema of every regular-expression setting (SLO class model rules, tier rules, pool
+ * rules): valid, safe from catastrophic backtracking (see the module comment) and RE2-compatible
+ * ({@link patternProblems}).
+ */
 export const safeRegexSource = z.string().superRefine((source, ctx) => {
-  for (const problem of regexProblems(source)) ctx.addIssue({ code: "custom", message: problem });
+  for (const problem of patternProblems(source)) ctx.addIssue({ code: "custom", message: problem });
 });
 
 /**

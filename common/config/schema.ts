@@ -160,7 +160,10 @@ export const influxConfigSchema = z.strictObject({
   credentialsFile: z.string().default(""),
   /** Points per write request at most. */
   batchSize: z.coerce.number().int().positive().default(5000),
-  /** How often the sink takes the latest GPU sample and request counters and sends what is spooled. */
+  /**
+   * How often a GPU sampling round and the request counters are written: the sampler hands the sink
+   * every (flushInterval ÷ agent.interval)th round, rounded, at least every round. Also the sender's idle wait.
+   */
   flushInterval: durationMs("10s", { min: "100ms", max: "1h" }),
   /** Per-request limit. */
   timeout: durationMs("10s", { min: "100ms", max: "10m" }),
@@ -246,12 +249,21 @@ export const runtimesConfigSchema = z.strictObject({
   /** How often the pods of this node are listed again for targets (Kubernetes API). */
   podRelistInterval: durationMs("60s", { min: "1s", max: "1d" }),
   /**
-   * Largest /metrics page read from a runtime; a larger one reports the target down. A page is parsed
-   * whole, and a page of many model rows costs about 30 times its size while it is (a 3.1 MiB page of
-   * 50,000 rows grew the agent by 100 MiB), so this bounds what one scrape can cost against the
-   * DaemonSet's 256 MiB. 1 MiB is 200 times a stock vLLM, SGLang, TGI or Triton page (3–6 KiB).
+   * Largest /metrics page read from a runtime; a larger one is refused (from its Content-Length, else
+   * as soon as it passes the limit) and reports the target down. Pages are read as they arrive,
+   * keeping only the model rows the series limits admit, so this bounds how long a page is read, not
+   * what it holds in memory: a 16.5 MiB page of 130,000 model rows grows a fresh agent by ~18 MiB at its
+   * peak, in 2 ms slices (test/bench/runtime-page-bench.ts). 16 MiB is ~3,000 times a stock vLLM,
+   * SGLang, TGI or Triton page (3–6 KiB) and 8 times vLLM's with 64 data-parallel engines.
    */
-  maxBodyBytes: byteSize("1MiB"),
+  maxBodyBytes: byteSize("16MiB"),
+  /**
+   * Runtime page bytes received and not yet parsed, across every scrape at once (the chunk being
+   * parsed and each scrape's partial line); a scrape waits for room before it reads on, and one that
+   * waits past its timeout is reported down. At least 2 MiB: the longest line read (1 MiB) and the
+   * chunk after it.
+   */
+  maxInflightBytes: byteSize("8MiB", { bytes: 2 * MIB, text: "2MiB", why: "the longest line a runtime page may have (1 MiB) and the chunk after it" }),
   /** Model rows one target's page may add; past it new models fold into model="__overflow__". */
   maxSeriesPerTarget: z.coerce.number().int().min(2).default(64),
   /** Model rows all targets together may add; past it new rows fold into one model="__overflow__" row. */

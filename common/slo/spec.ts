@@ -88,8 +88,10 @@ const modelClassSchema = z
 /**
  * Model sizes as they appear in names (`mistral-7b`, `Llama-3.1-8B`, `qwen2.5-14b-awq`): not part of
  * a longer number (`17b`, `1.7b`) nor of a mixture-of-experts size (`8x7b` is not a 7B model).
+ * The boundaries are consumed characters or anchors, not look-around, so Prometheus (RE2) reads the
+ * pattern as the analyzer does.
  */
-const sizeRule = (sizes: string) => ({ model: `(?<![0-9.x])(${sizes})b(?![a-z0-9])` });
+const sizeRule = (sizes: string) => ({ model: `(^|[^0-9.x])(${sizes})b([^a-z0-9]|$)` });
 
 /** The platform's requirements: 95% of requests under 1.2 s (7B), 2 s (13B), 4 s (70B); 99% without error. */
 const DEFAULT_CLASSES = [

@@ -106,7 +106,8 @@ describe("inferwatch agent", () => {
 
   it("starts without any NVML library, says so once, and serves nvml_up 0 and the host metrics", async () => {
     agent = await startAgentProcess(["--nvml-library", "/nonexistent/libnvidia-ml.so.1", "--pods", "false", "--interval", "200ms"]);
-    const series = await scrapeUntil(agent, (s) => valueOf(s, "inferwatch_host_memory_total_bytes") !== undefined);
+    // Ready means every collector ran once: the host's /proc reads can finish before the GPU's first NVML attempt.
+    const series = await scrapeUntil(agent, (s) => valueOf(s, "inferwatch_host_memory_total_bytes") !== undefined && (valueOf(s, "inferwatch_agent_collector_runs_total", { collector: "gpu" }) ?? 0) >= 1);
     expect(valueOf(series, "inferwatch_nvml_up")).toBe(0);
     expect(find(series, "inferwatch_gpu_up")).toEqual([]);
     expect(valueOf(series, "inferwatch_host_memory_available_bytes")).toBeGreaterThan(0);

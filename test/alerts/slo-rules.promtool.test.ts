@@ -6,7 +6,7 @@
  * exhausts the budget.
  */
 import { describe, expect, it } from "vitest";
-import { promNumber } from "../../alerts/rule-model.js";
+import { promNumber } from "../../common/promql.js";
 import { goodRatioRule, PAIR_SEVERITY } from "../../alerts/slo-rules.js";
 import { classOf, DEFAULT_SLO_CONFIG } from "../../common/slo/spec.js";
 import { BURN_WINDOWS, detectionTimeMs, resetTimeMs, type BurnWindow } from "../../common/slo/windows.js";

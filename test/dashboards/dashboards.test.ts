@@ -15,7 +15,8 @@ import { configSchema } from "../../common/config/schema.js";
 import { projectPath } from "../../common/paths.js";
 import { generateDashboards } from "../../dashboards/generate.js";
 import { dashboardOptionsOf } from "../../dashboards/options.js";
-import { leMatcher, poolNodeMatchers } from "../../dashboards/promql.js";
+import { leMatcher } from "../../common/promql.js";
+import { poolNodeMatchers } from "../../dashboards/promql.js";
 import { dataPanels, type DashboardJson } from "./dashboard-json.js";
 import { lintDashboard } from "./lint.js";
 

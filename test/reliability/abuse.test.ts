@@ -6,8 +6,9 @@
  * within 100 ms of what an idle control server in its own process needed meanwhile (on a machine
  * whose cores are oversubscribed, within the soak's 2 s bound: soak-bounds.ts says why).
  *
- * A runtime page with 100,000 `model_name` values is scraped by a second agent under the same
- * watch: its series stay within the runtime limits and its /metrics small.
+ * A runtime page with 100,000 `model_name` values (12.7 MiB) is scraped by a second agent under the
+ * same watch: its series stay within the runtime limits and its /metrics small; a page over the page
+ * limit (16 MiB) is refused, counted and reports its target down.
  *
  * Elsewhere, each with its own test: huge `since` on the analyzer's /report
  * (test/analyzer/report/report-route.test.ts), extreme durations (a property test over every
@@ -132,26 +133,27 @@ describe("the agent scraping hostile runtime pages", () => {
     }
     return `${lines.join("\n")}\n`;
   };
-  /** 100,000 values of two gauges: 12.7 MiB. */
+  /** 140,000 values of two gauges: 17.8 MiB, over the default page limit (16 MiB). */
+  const oversized = vllmPage(140_000, ["vllm:num_requests_running", "vllm:kv_cache_usage_perc"]);
+  /** 100,000 values of two gauges: 12.7 MiB, read as it arrives (the default page limit was 1 MiB while pages were parsed whole). */
   const huge = vllmPage(100_000, ["vllm:num_requests_running", "vllm:kv_cache_usage_perc"]);
-  /** About as many values as fit the default page limit (1 MiB). */
-  const largest = vllmPage(15_000, ["vllm:kv_cache_usage_perc"]);
   let server: Server;
   let scraping: SecuredAgent;
-  const scrapes = { huge: 0, largest: 0 };
+  const scrapes = { oversized: 0, huge: 0 };
 
   beforeAll(async () => {
-    expect(largest.length).toBeLessThan(1024 * 1024);
-    expect(largest.length).toBeGreaterThan(900 * 1024);
+    expect(oversized.length).toBeGreaterThan(16 * 1024 * 1024);
+    expect(huge.length).toBeGreaterThan(12 * 1024 * 1024);
     server = createServer((request, response) => {
-      const name = request.url === "/huge" ? "huge" : "largest";
+      const name = request.url === "/oversized" ? "oversized" : "huge";
       scrapes[name]++;
       response.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
-      response.end(name === "huge" ? huge : largest);
+      response.end(name === "oversized" ? oversized : huge);
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    scraping = await startSecuredAgent(["--runtime-targets", `${base}/huge,${base}/largest`, "--runtime-interval", "2s", "--runtime-timeout", "2s"]);
+    // A 10 s timeout: the 12.7 MiB page reads in ~1 s, but this machine's cores may be shared with other test runs.
+    scraping = await startSecuredAgent(["--runtime-targets", `${base}/oversized,${base}/huge`, "--runtime-interval", "10s", "--runtime-timeout", "10s"]);
   });
 
   afterAll(async () => {
@@ -159,16 +161,18 @@ describe("the agent scraping hostile runtime pages", () => {
     await new Promise((resolve) => server?.close(resolve));
   });
 
-  it("refuses a page of 100,000 model_name values (12.7 MiB) as too large, folds the largest page it takes into the series limit, and holds its memory and /healthz", async () => {
+  it("refuses a page over the page limit (17.8 MiB) and counts it, folds a page of 100,000 model_name values (12.7 MiB) into the series limit, and holds its memory and /healthz", async () => {
     const run = await underProbe(async () => {
-      await waitFor(() => scrapes.huge >= 3 && scrapes.largest >= 3, 60_000);
+      await waitFor(() => scrapes.oversized >= 3 && scrapes.huge >= 3, 90_000);
       return { ...scrapes };
     }, scraping);
     const { text, series } = await scraping.agent.scrape();
     const rows = find(series, METRICS.llmKvCacheUsage.name);
-    console.info(`runtime pages of ${(huge.length / 2 ** 20).toFixed(1)} MiB and ${(largest.length / 2 ** 20).toFixed(1)} MiB: ${rows.length} kv-cache series, /metrics ${(text.length / 1024).toFixed(0)} KiB`);
-    expect(find(series, METRICS.runtimeScrapeUp.name).map((s) => [s.labels["target"]?.replace(/^.*\//, ""), s.value]).sort()).toEqual([["huge", 0], ["largest", 1]]);
-    expect(scraping.agent.logs().some((line) => String(line["err"]).includes("page larger than 1048576 bytes"))).toBe(true);
+    console.info(`runtime pages of ${(oversized.length / 2 ** 20).toFixed(1)} MiB and ${(huge.length / 2 ** 20).toFixed(1)} MiB: ${rows.length} kv-cache series, /metrics ${(text.length / 1024).toFixed(0)} KiB`);
+    expect(find(series, METRICS.runtimeScrapeUp.name).map((s) => [s.labels["target"]?.replace(/^.*\//, ""), s.value]).sort()).toEqual([["huge", 1], ["oversized", 0]]);
+    expect(scraping.agent.logs().some((line) => String(line["err"]).includes("page larger than 16777216 bytes"))).toBe(true);
+    // Two rounds at least have ended since the third request of each: each refusal counted once.
+    expect(valueOf(series, METRICS.collectorErrors.name, { collector: "runtimes" })).toBeGreaterThanOrEqual(2);
     expect(valueOf(series, METRICS.runtimeSeries.name)).toBeLessThanOrEqual(64);
     expect(rows.length).toBeLessThanOrEqual(64);
     expect(rows.some((row) => row.labels["model"] === "__overflow__")).toBe(true);

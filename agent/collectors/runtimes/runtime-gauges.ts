@@ -1,4 +1,5 @@
 import type { ExpositionSample } from "../../../common/exposition.js";
+import type { ProfileSpec } from "./profile-reader.js";
 
 /** The inference runtimes whose /metrics pages inferwatch reads (`trtllm` is TensorRT-LLM's trtllm-serve). */
 export type RuntimeName = "vllm" | "sglang" | "tgi" | "triton" | "trtllm";
@@ -55,30 +56,15 @@ export function indexSamples(samples: readonly ExpositionSample[]): SampleIndex 
   return index;
 }
 
-/** The samples of the first name present in the page (a newer name first, then the names it replaced). */
-export function firstPresent(page: SampleIndex, names: readonly string[]): readonly ExpositionSample[] {
-  for (const name of names) {
-    const found = page.get(name);
-    if (found !== undefined && found.length > 0) return found;
-  }
-  return [];
-}
-
 /** A counter as prometheus_client writes it (`<name>_total`), or without the suffix (older clients). */
 export function counterNames(name: string): readonly string[] {
   return [`${name}_total`, name];
 }
 
-/** Whether any sample name of the page starts with `prefix`. */
-export function hasPrefix(page: SampleIndex, prefix: string): boolean {
-  for (const name of page.keys()) if (name.startsWith(prefix)) return true;
-  return false;
-}
-
 /**
- * Per-model accumulator for a profile: engines (vLLM data parallel) or versions (Triton) of one
- * model fold into one row, summing counts and keeping the highest ratio. Non-finite values are
- * dropped, so a NaN from a runtime leaves the field absent.
+ * Per-model accumulator of rows: rows that get one name (a configured model, the overflow row)
+ * fold into one, summing counts and keeping the highest ratio. Non-finite values are dropped, so
+ * a NaN leaves the field absent.
  */
 export class ModelTable {
   private readonly rows = new Map<string, MutableRow>();
@@ -134,37 +120,12 @@ export function fieldsOf(gauges: ModelGauges): [GaugeField, number][] {
 }
 
 /**
- * Sums the samples of one family per model where the samples that differ only in `replicaLabels`
- * report the same thing several times (SGLang's tensor- and pipeline-parallel ranks each export
- * the same batch): the highest of such replicas counts once, every other label (data-parallel
- * rank, engine type, cache source) adds up.
+ * How one runtime's page maps to inferwatch's gauges. A new runtime is one more file listed in
+ * ./profiles/index.ts. The streaming half (`prefix`, `names`, `open`: ./profile-reader.ts) is what
+ * the scraper reads pages with as they arrive; `detects` and `read` take a page already indexed.
  */
-export function sumOverReplicas(
-  samples: readonly ExpositionSample[],
-  modelOf: (labels: Labels) => string,
-  replicaLabels: ReadonlySet<string>,
-): Map<string, number> {
-  const groups = new Map<string, { model: string; value: number }>();
-  for (const sample of samples) {
-    if (!Number.isFinite(sample.value)) continue;
-    const key = Object.keys(sample.labels).filter((name) => !replicaLabels.has(name)).sort()
-      .map((name) => `${name}=${sample.labels[name] ?? ""}`).join("\u0000");
-    const group = groups.get(key);
-    if (group === undefined) groups.set(key, { model: modelOf(sample.labels), value: sample.value });
-    else group.value = Math.max(group.value, sample.value);
-  }
-  const perModel = new Map<string, number>();
-  for (const { model, value } of groups.values()) perModel.set(model, (perModel.get(model) ?? 0) + value);
-  return perModel;
-}
-
-/** How one runtime's page maps to inferwatch's gauges. A new runtime is one more file listed in ./profiles/index.ts. */
-export interface RuntimeGaugeProfile {
-  /** The runtime this profile's families belong to (Triton's backends belong to `triton`). */
-  readonly runtime: RuntimeName;
-  /** A short name of the families it reads, for logs and tests (`triton-core`, `vllm`, …). */
-  readonly families: string;
-  /** Whether the page carries this profile's metric names. */
+export interface RuntimeGaugeProfile extends ProfileSpec {
+  /** Whether the page carries this profile's metric names (any sample name starting with `prefix`). */
   detects(page: SampleIndex): boolean;
   /** Pure: the page's gauges per model, under the model label this runtime uses. */
   read(page: SampleIndex): ModelGauges[];

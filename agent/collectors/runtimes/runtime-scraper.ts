@@ -2,18 +2,20 @@ import type { CollectResult, Component } from "../../../common/component.js";
 import type { RuntimesConfig, SpansConfig } from "../../../common/config/schema.js";
 import { COLLECTORS, OVERFLOW_MODEL } from "../../../common/conventions.js";
 import { errorMessage, wrapError } from "../../../common/errors.js";
-import { parseExpositionText } from "../../../common/exposition.js";
+import { ExpositionStream } from "../../../common/exposition-stream.js";
 import type { Logger } from "../../../common/log.js";
 import { deriveFigures, type RequestIncrements, type RowMemo } from "./counter-memo.js";
-import { fetchPage } from "./fetch-page.js";
+import { streamPage } from "./fetch-page.js";
+import { RuntimePageFold, type FoldedPage } from "./page-fold.js";
 import { PagePools } from "./page-pools.js";
+import { ReadTurns } from "./read-turns.js";
 import type { PodTargetDiscovery } from "./pod-targets.js";
 import type { RuntimeTarget } from "./runtime-target.js";
-import { readRuntimePage } from "./profiles/index.js";
-import { indexSamples, type ModelGauges, type RuntimeName } from "./runtime-gauges.js";
+import type { ModelGauges, RuntimeName } from "./runtime-gauges.js";
 import { SeriesBudget } from "./series-budget.js";
 import { budgetRows, UNKNOWN_MODEL, type FoldCounts, type RuntimeSeriesLabels } from "./target-rows.js";
 import { BoundedRegExp } from "../../../common/config/safe-regex.js";
+import { createAdmission, type Admission } from "../../receivers/admission.js";
 
 export { UNKNOWN_MODEL, type RuntimeSeriesLabels } from "./target-rows.js";
 export type { RuntimeTarget } from "./runtime-target.js";
@@ -54,13 +56,20 @@ export interface RuntimeScraperOptions {
   readonly now?: () => number;
 }
 
-/** What one target's page gave before naming and budgets. */
+/** What one target's page gave, named and bounded by the target's budget; the agent's budget is applied after the round. */
 interface Scraped {
   readonly target: RuntimeTarget;
   readonly state: TargetState;
-  readonly rows: readonly ModelGauges[];
+  readonly page?: FoldedPage;
   readonly error?: Error;
 }
+
+/**
+ * Keys each profile joins on per page (a Triton model's successes with its duration counters, a
+ * KV-block version, an SGLang replica group), per admitted row: exact for every page within the
+ * series limit, and bounded by it on the pages past it.
+ */
+const JOIN_KEYS_PER_ROW = 16;
 
 /**
  * Scrapes the inference runtimes' own /metrics pages and maps them through the runtime gauge
@@ -69,6 +78,11 @@ interface Scraped {
  * again first) and one hung or broken target costs only its own up gauge. Rows are bounded per
  * target and per agent (`maxSeriesPerTarget`, `maxSeries`), folding into `__overflow__`. The
  * agent's /metrics reads {@link view} and never waits on a runtime.
+ *
+ * A page is read as it arrives (page-fold.ts): parsed line by line, only the families a profile
+ * reads kept, each model put to the target's budget when first met, so a scrape holds its admitted
+ * rows and not its page; reads give the event loop a turn between chunks, and the bytes received
+ * and not yet parsed across all reads at once are bounded by `maxInflightBytes`.
  */
 export class RuntimeScraper implements Component {
   readonly name = COLLECTORS.runtimes;
@@ -79,6 +93,10 @@ export class RuntimeScraper implements Component {
   private readonly pools = new PagePools();
   private readonly targetBudgets = new Map<string, SeriesBudget>();
   private readonly agentBudget: SeriesBudget;
+  /** Bytes received and not yet parsed, across every read of a round. */
+  private readonly readBudget: Admission;
+  /** Turns of the event loop the reads of a round share. */
+  private readonly readTurns = new ReadTurns();
   private podModels = new Map<string, ReadonlySet<string>>();
   private readonly now: () => number;
   /** Rows folded into `__overflow__` since start, by the limit that folded them. */
@@ -89,6 +107,7 @@ export class RuntimeScraper implements Component {
   constructor(private readonly options: RuntimeScraperOptions) {
     this.tierRules = options.tiers.tiers.map((rule) => ({ pattern: new BoundedRegExp(rule.model), tier: rule.tier }));
     this.agentBudget = new SeriesBudget(options.config.maxSeries);
+    this.readBudget = createAdmission(options.config.maxInflightBytes);
     this.now = options.now ?? Date.now;
   }
 
@@ -168,41 +187,58 @@ export class RuntimeScraper implements Component {
     const started = performance.now();
     const seconds = (): number => (performance.now() - started) / 1000;
     const state = (runtime: RuntimeName | "", isUp: boolean): TargetState => ({ url: target.url, runtime, isUp, durationSeconds: seconds(), series: [] });
+    const pod = target.pod ?? "";
+    const podModel = pod === "" ? undefined : this.options.podModel?.(target.namespace ?? "", pod);
+    const fold = new RuntimePageFold({
+      configured: target.runtime,
+      modelOf: (pageModel) => target.model ?? (pageModel !== "" ? pageModel : undefined) ?? podModel ?? UNKNOWN_MODEL,
+      budget: this.targetBudget(target.url),
+      joinLimit: JOIN_KEYS_PER_ROW * this.options.config.maxSeriesPerTarget,
+    });
     try {
       const agents = this.pools.forTarget(target.url);
       if (agents === undefined) throw new Error("the scraper is shut down");
-      const text = await fetchPage(new URL(target.url), { timeoutMs: this.options.config.timeout, maxBytes: this.options.config.maxBodyBytes, agents });
-      const page = readRuntimePage(indexSamples(parseExpositionText(text)), target.runtime);
+      const stream = new ExpositionStream(fold.add, { wants: fold.wants });
+      await streamPage(new URL(target.url), { timeoutMs: this.options.config.timeout, maxBytes: this.options.config.maxBodyBytes, agents, budget: this.readBudget, turns: this.readTurns }, {
+        write: (chunk) => stream.write(chunk),
+        end: () => stream.end(),
+        get heldBytes() {
+          return stream.pendingLength;
+        },
+      });
+      const page = fold.finish();
       if (page === undefined) {
         this.warnOnce(target.url, "unknown", new Error("the page carries none of vLLM's, SGLang's, TGI's, Triton's or trtllm-serve's metric names"));
-        return { target, state: state("", true), rows: [] };
+        return { target, state: state("", true) };
       }
       this.recovered(target.url);
-      return { target, state: state(page.runtime, true), rows: page.rows };
+      return { target, state: state(page.runtime, true), page };
     } catch (err) {
+      fold.abandon();
       const error = wrapError(`runtime ${target.url}`, err);
       this.warnOnce(target.url, "down", error);
-      return { target, state: state(target.runtime ?? this.states.get(target.url)?.runtime ?? "", false), rows: [], error };
+      return { target, state: state(target.runtime ?? this.states.get(target.url)?.runtime ?? "", false), error };
     }
   }
 
-  /** Names and bounds a target's rows, derives their figures and hands the request counts on. */
+  /** The series budget of a target, created on its first scrape. */
+  private targetBudget(url: string): SeriesBudget {
+    let budget = this.targetBudgets.get(url);
+    if (budget === undefined) this.targetBudgets.set(url, (budget = new SeriesBudget(this.options.config.maxSeriesPerTarget)));
+    return budget;
+  }
+
+  /** Labels a target's rows, applies the agent's budget, derives their figures and hands the request counts on. */
   private seriesOf(result: Scraped, atMs: number, liveMemos: Set<string>): RuntimeSeries[] {
-    if (!result.state.isUp || result.state.runtime === "") return [];
+    const { page } = result;
+    if (!result.state.isUp || result.state.runtime === "" || page === undefined) return [];
     const { target } = result;
-    const namespace = target.namespace ?? "";
-    const pod = target.pod ?? "";
-    const podModel = pod === "" ? undefined : this.options.podModel?.(namespace, pod);
-    let targetBudget = this.targetBudgets.get(target.url);
-    if (targetBudget === undefined) this.targetBudgets.set(target.url, (targetBudget = new SeriesBudget(this.options.config.maxSeriesPerTarget)));
-    const rows = budgetRows(result.rows, {
+    const rows = budgetRows(page, {
       runtime: result.state.runtime,
-      namespace,
-      pod,
-      modelOf: (pageModel) => target.model ?? (pageModel !== "" ? pageModel : undefined) ?? podModel ?? UNKNOWN_MODEL,
+      namespace: target.namespace ?? "",
+      pod: target.pod ?? "",
       tierOf: (model) => target.tier ?? this.tierRules.find((rule) => rule.pattern.test(model))?.tier ?? this.options.tiers.defaultTier,
       overflowTier: target.tier ?? this.options.tiers.defaultTier,
-      targetBudget,
       agentBudget: this.agentBudget,
       targetKey: target.url,
     }, this.overflowed);

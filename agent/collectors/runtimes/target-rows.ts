@@ -1,5 +1,7 @@
 import { OVERFLOW_MODEL } from "../../../common/conventions.js";
 import { ModelTable, type ModelGauges } from "./runtime-gauges.js";
+import { setSignature } from "./fold-members.js";
+import type { FoldedPage } from "./page-fold.js";
 import type { SeriesBudget } from "./series-budget.js";
 
 /** The model label when neither the page, the target's configuration nor its pod names one (as span metrics). */
@@ -27,70 +29,45 @@ export interface BudgetedRow {
   readonly overflow?: "target" | "agent";
 }
 
-/**
- * An order-independent fingerprint of a set of names (count, and the sum and xor of their 32-bit
- * FNV-1a hashes): cheap for the 100,000 models a hostile page may list, and it changes when the
- * models folded into an overflow row change, which is all the caller needs to know.
- */
-export function setSignature(names: readonly string[]): string {
-  let sum = 0;
-  let xor = 0;
-  for (const name of names) {
-    let hash = 0x811c9dc5;
-    for (let i = 0; i < name.length; i++) hash = Math.imul(hash ^ name.charCodeAt(i), 0x01000193) >>> 0;
-    sum = (sum + hash) >>> 0;
-    xor = (xor ^ hash) >>> 0;
-  }
-  return `${names.length}:${sum.toString(16)}:${xor.toString(16)}`;
-}
-
-/** How the rows of one target are named and bounded. */
+/** How the rows of one target are labelled and bounded at the agent's limit. */
 export interface RowContext {
   readonly runtime: string;
   readonly namespace: string;
   readonly pod: string;
-  /** The model of a row: the target's configured model, else the page's label, else the pod's, else "unknown". */
-  readonly modelOf: (pageModel: string) => string;
   readonly tierOf: (model: string) => string;
   /** The tier of the target's own overflow row. */
   readonly overflowTier: string;
-  readonly targetBudget: SeriesBudget;
   readonly agentBudget: SeriesBudget;
   /** Key of this target in the agent budget (its URL). */
   readonly targetKey: string;
 }
 
-/** Rows folded past the limits in one call, by limit. */
+/** Rows folded past the limits, by limit. */
 export interface FoldCounts {
   target: number;
   agent: number;
 }
 
 /**
- * Names the rows of one target (rows that get the same name fold together) and applies the
- * series limits, pure but for the budgets' membership: a model the target's budget refuses folds
- * into the target's `__overflow__` row, and a row the agent's budget refuses folds into the agent's
- * `__overflow__` row. Counts add up and ratios keep the highest, so totals stay right while the
- * breakdown of what overflowed is lost. Adds the rows that were folded to `folded`.
+ * Labels the rows of one target's page, already named and bounded by the target's budget while it
+ * was read (page-fold.ts), and applies the agent's series limit, in the page's order and then the
+ * target's overflow row: a row the agent's budget refuses folds into the agent's `__overflow__`
+ * row (counts summed, ratios the highest), so totals stay right while the breakdown of what
+ * overflowed is lost. Adds the models the target's budget folded and the rows the agent's folded
+ * to `folded`. Pure but for the agent budget's membership.
  */
-export function budgetRows(rows: readonly ModelGauges[], context: RowContext, folded: FoldCounts): BudgetedRow[] {
-  const named = new ModelTable();
-  for (const row of rows) named.fold(context.modelOf(row.model), row);
+export function budgetRows(page: Pick<FoldedPage, "rows" | "overflow" | "folded">, context: RowContext, folded: FoldCounts): BudgetedRow[] {
   const own = new ModelTable();
-  const targetOverflow = new ModelTable();
   const agentOverflow = new ModelTable();
-  const members: { target: string[]; agent: string[] } = { target: [], agent: [] };
-  const toAgentOverflow = (model: string, gauges: ModelGauges): void => {
+  const agentMembers: string[] = [];
+  const toAgentOverflow = (member: string, gauges: ModelGauges): void => {
     agentOverflow.fold(OVERFLOW_MODEL, gauges);
-    members.agent.push(model);
+    agentMembers.push(member);
     folded.agent++;
   };
-  for (const row of named.list()) {
-    if (!context.targetBudget.admit(row.model)) {
-      targetOverflow.fold(OVERFLOW_MODEL, row);
-      members.target.push(row.model);
-      folded.target++;
-    } else if (context.agentBudget.admit(`${context.targetKey}\u0000${row.model}`)) own.fold(row.model, row);
+  folded.target += page.folded;
+  for (const row of page.rows) {
+    if (context.agentBudget.admit(`${context.targetKey}\u0000${row.model}`)) own.fold(row.model, row);
     else toAgentOverflow(row.model, row);
   }
   const out: BudgetedRow[] = own.list().map((gauges) => ({
@@ -98,14 +75,14 @@ export function budgetRows(rows: readonly ModelGauges[], context: RowContext, fo
     gauges,
     signature: gauges.model,
   }));
-  for (const gauges of targetOverflow.list()) {
-    const signature = `target:${setSignature(members.target)}`;
+  const targetOverflow = page.overflow;
+  if (targetOverflow !== undefined) {
     if (context.agentBudget.admit(`${context.targetKey}\u0000${OVERFLOW_MODEL}`)) {
-      out.push({ labels: { model: OVERFLOW_MODEL, runtime: context.runtime, namespace: context.namespace, pod: context.pod, tier: context.overflowTier }, gauges, signature, overflow: "target" });
-    } else toAgentOverflow(signature, gauges);
+      out.push({ labels: { model: OVERFLOW_MODEL, runtime: context.runtime, namespace: context.namespace, pod: context.pod, tier: context.overflowTier }, gauges: targetOverflow.gauges, signature: targetOverflow.signature, overflow: "target" });
+    } else toAgentOverflow(targetOverflow.signature, targetOverflow.gauges);
   }
   for (const gauges of agentOverflow.list()) {
-    out.push({ labels: AGENT_OVERFLOW_LABELS, gauges, signature: `agent:${setSignature(members.agent)}`, overflow: "agent" });
+    out.push({ labels: AGENT_OVERFLOW_LABELS, gauges, signature: `agent:${setSignature(agentMembers)}`, overflow: "agent" });
   }
   return out;
 }

@@ -84,8 +84,8 @@ function manyModels(count: number, prefix = "m"): string {
 describe("runtime series limits", () => {
   it("folds a page of 100,000 model_name values into the target's limit, totals kept, and counts what folded", async () => {
     const base = await listen((_, response) => answer(response, manyModels(100_000)));
-    // The page (12.7 MiB) is over the default page limit (1 MiB), which would report it down; raised, the series limits meet it.
-    const { scraper, scrape } = scraperFor([{ url: `${base}/metrics`, namespace: "serving", pod: "evil-0" }], { timeout: "20s", interval: "30s", maxBodyBytes: "16MiB" });
+    // The page (12.7 MiB) is within the default page limit (16 MiB): read as it arrives, the series limits meet it.
+    const { scraper, scrape } = scraperFor([{ url: `${base}/metrics`, namespace: "serving", pod: "evil-0" }], { timeout: "20s", interval: "30s" });
     expect((await scraper.collect()).errors).toEqual([]);
     const { series, bytes } = await scrape();
     const batch = find(series, "inferwatch_llm_batch_size");
@@ -126,6 +126,62 @@ describe("runtime series limits", () => {
     expect(batch.reduce((sum, s) => sum + s.value, 0)).toBe(100);
     expect(valueOf(series, "inferwatch_llm_batch_size", { model: OVERFLOW_MODEL, runtime: "", pod: "" })).toBe(100 - 79);
     expect(valueOf(series, "inferwatch_runtime_series_overflow_total", { limit: "agent" })).toBe(21);
+  });
+});
+
+describe("runtime page size", () => {
+  /** The default page limit (agent.runtimes.maxBodyBytes). */
+  const DEFAULT_MAX_PAGE = 16 * 2 ** 20;
+
+  /** One vLLM model over `engines` data-parallel engines: running requests `i % 7`, KV usage `(i % 100) / 100` on engine i. */
+  function manyEngines(engines: number): string {
+    const lines = ["# TYPE vllm:num_requests_running gauge"];
+    for (let i = 0; i < engines; i++) lines.push(`vllm:num_requests_running{engine="${i}",model_name="llama-70b"} ${i % 7}`);
+    lines.push("# TYPE vllm:kv_cache_usage_perc gauge");
+    for (let i = 0; i < engines; i++) lines.push(`vllm:kv_cache_usage_perc{engine="${i}",model_name="llama-70b"} ${(i % 100) / 100}`);
+    return `${lines.join("\n")}\n`;
+  }
+
+  it("reads a page past the old 1 MiB limit whole at the default limit, sent in odd-sized chunks without a Content-Length", async () => {
+    const engines = 40_000;
+    const page = manyEngines(engines);
+    expect(page.length).toBeGreaterThan(4 * 2 ** 20);
+    const base = await listen((_, response) => {
+      response.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+      // 7,919-byte writes: lines and UTF-8 cut anywhere, chunked transfer encoding.
+      for (let at = 0; at < page.length; at += 7919) response.write(page.slice(at, at + 7919));
+      response.end();
+    });
+    const { scraper, scrape } = scraperFor([{ url: `${base}/metrics` }], { timeout: "20s", interval: "30s" });
+    expect((await scraper.collect()).errors).toEqual([]);
+    const { series } = await scrape();
+    let running = 0;
+    for (let i = 0; i < engines; i++) running += i % 7;
+    expect(find(series, "inferwatch_llm_batch_size").map((s) => [s.labels["model"], s.value])).toEqual([["llama-70b", running]]);
+    expect(valueOf(series, "inferwatch_llm_kv_cache_usage_ratio", { model: "llama-70b" })).toBe(0.99);
+    expect(valueOf(series, "inferwatch_runtime_scrape_up", { target: `${base}/metrics` })).toBe(1);
+  });
+
+  it("refuses a page over the default limit, by its Content-Length or as it passes the limit, and reports its target down", async () => {
+    const page = manyModels(140_000);
+    expect(page.length).toBeGreaterThan(DEFAULT_MAX_PAGE);
+    const base = await listen((request, response) => {
+      if (request.url === "/declared") return answer(response, page);
+      response.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+      response.on("error", () => undefined);
+      response.write(page);
+      response.end();
+    });
+    const { scraper, scrape } = scraperFor([{ url: `${base}/declared` }, { url: `${base}/streamed` }], { timeout: "20s", interval: "30s" });
+    const result = await scraper.collect();
+    expect(result.errors.map((e) => e.message)).toEqual([
+      expect.stringContaining(`page larger than ${DEFAULT_MAX_PAGE} bytes`),
+      expect.stringContaining(`page larger than ${DEFAULT_MAX_PAGE} bytes`),
+    ]);
+    const { series } = await scrape();
+    expect(find(series, "inferwatch_runtime_scrape_up").map((s) => s.value)).toEqual([0, 0]);
+    expect(find(series, "inferwatch_llm_batch_size")).toEqual([]);
+    expect(valueOf(series, "inferwatch_runtime_series", { node: NODE })).toBe(0);
   });
 });
 

@@ -4,14 +4,15 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createPrometheusStore, escapeLabelValue, renderDuration, renderIncreaseQuery, renderTime } from "../../../analyzer/stores/prometheus-store.js";
+import { createPrometheusStore, renderDuration, renderIncreaseQuery, renderTime } from "../../../analyzer/stores/prometheus-store.js";
+import { escapeLabelValue } from "../../../common/promql.js";
 import { createBlocksFromOpenMetrics, startPrometheus, type PrometheusServer } from "../../fixtures/prometheus-server.js";
 
 describe("query rendering", () => {
   it.each([
     [{ metric: "m_bucket", windowMs: 3_600_000, by: ["model", "le"] }, "sum by (model, le) (increase(m_bucket[3600s]))"],
     [{ metric: "m_count", windowMs: 300_000, by: [], match: { model: "a" } }, 'sum(increase(m_count{model="a"}[300s]))'],
-    [{ metric: "m_total", windowMs: 1_500, by: ["x"], match: { a: 'q"b\\c\nd', le: "+Inf" } }, 'sum by (x) (increase(m_total{a="q\\"b\\\\c\\nd",le="+Inf"}[1500ms]))'],
+    [{ metric: "m_total", windowMs: 1_500, by: ["x"], match: { a: 'q"b\\c\nd', le: "+Inf" } }, 'sum by (x) (increase(m_total{a="q\\"b\\\\c\\nd", le="+Inf"}[1500ms]))'],
   ])("renders %o as %s", (query, expected) => {
     expect(renderIncreaseQuery(query)).toBe(expected);
   });

@@ -1,4 +1,5 @@
-import { ModelTable, type ModelGauges, type RuntimeGaugeProfile, type RuntimeName, type SampleIndex } from "../runtime-gauges.js";
+import { replayPage } from "../profile-reader.js";
+import type { ModelGauges, RuntimeGaugeProfile, RuntimeName, SampleIndex } from "../runtime-gauges.js";
 import { sglangProfile } from "./sglang.js";
 import { tgiProfile } from "./tgi.js";
 import { tritonTrtllmProfile } from "./triton-trtllm.js";
@@ -34,7 +35,5 @@ export function readRuntimePage(page: SampleIndex, configured?: RuntimeName): Ru
   const profiles = RUNTIME_GAUGE_PROFILES.filter((profile) => profile.runtime === configured || profile.detects(page));
   const first = profiles[0];
   if (first === undefined) return undefined;
-  const table = new ModelTable();
-  for (const profile of profiles) for (const row of profile.read(page)) table.fold(row.model, row);
-  return { runtime: configured ?? first.runtime, families: profiles.map((profile) => profile.families), rows: table.list() };
+  return { runtime: configured ?? first.runtime, families: profiles.map((profile) => profile.families), rows: replayPage(profiles, page) };
 }

@@ -1,4 +1,6 @@
-import { clampRatio, counterNames, firstPresent, hasPrefix, ModelTable, type RuntimeGaugeProfile, type SampleIndex } from "../runtime-gauges.js";
+import type { ExpositionSample } from "../../../../common/exposition.js";
+import { defineProfile, FirstPresent } from "../profile-reader.js";
+import { clampRatio, counterNames, type GaugeField } from "../runtime-gauges.js";
 
 /**
  * `tgi_request_failure{err}` values that are the server's failure, not a bad request: the queue
@@ -7,6 +9,20 @@ import { clampRatio, counterNames, firstPresent, hasPrefix, ModelTable, type Run
  * and `template` (the client's input) count neither as ok nor as failed.
  */
 const SERVER_FAILURES: ReadonlySet<string> = new Set(["overloaded", "incomplete", "dropped", "generation"]);
+
+const QUEUE = "tgi_queue_size";
+const BATCH = "tgi_batch_current_size";
+const TOKENS = "tgi_batch_current_max_tokens";
+const BUDGET = "tgi_batch_max_total_tokens";
+const SUCCESS = counterNames("tgi_request_success");
+const FAILURE = counterNames("tgi_request_failure");
+const PROMPT = "tgi_request_input_length_sum";
+const COMPLETION = "tgi_request_generated_tokens_sum";
+
+/** The sum of every sample of a name (NaN when one is NaN: the field is then left out). */
+interface Total {
+  value: number;
+}
 
 /**
  * Hugging Face TGI (`tgi_` prefix, no model label: one router serves one model, named by the
@@ -19,34 +35,52 @@ const SERVER_FAILURES: ReadonlySet<string> = new Set(["overloaded", "incomplete"
  * `tgi_request_generated_tokens` histograms. TGI has no prefix-cache or preemption counters
  * (text-generation-inference router/src/server.rs).
  */
-export const tgiProfile: RuntimeGaugeProfile = {
+export const tgiProfile = defineProfile({
   runtime: "tgi",
   families: "tgi",
+  prefix: "tgi_",
+  names: [QUEUE, BATCH, TOKENS, BUDGET, ...SUCCESS, ...FAILURE, PROMPT, COMPLETION],
 
-  detects: (page: SampleIndex) => hasPrefix(page, "tgi_"),
-
-  read(page: SampleIndex) {
-    const table = new ModelTable();
-    const single = (names: readonly string[]): number | undefined => {
-      const samples = firstPresent(page, names);
-      return samples.length === 0 ? undefined : samples.reduce((sum, s) => sum + s.value, 0);
+  open({ slotOf }) {
+    const totals = new Map<string, Total>();
+    const failures = new FirstPresent(FAILURE, (): Total & { isCounted: boolean } => ({ value: 0, isCounted: false }));
+    const total = (name: string): number | undefined => totals.get(name)?.value;
+    const on = (s: ExpositionSample): void => {
+      if (FAILURE.includes(s.name)) {
+        const failed = failures.of(s.name);
+        if (SERVER_FAILURES.has(s.labels["err"] ?? "") && Number.isFinite(s.value)) {
+          failed.value += s.value;
+          failed.isCounted = true;
+        }
+        return;
+      }
+      const found = totals.get(s.name);
+      if (found === undefined) totals.set(s.name, { value: s.value });
+      else found.value += s.value;
     };
-    const queue = single(["tgi_queue_size"]);
-    const batch = single(["tgi_batch_current_size"]);
-    const tokens = single(["tgi_batch_current_max_tokens"]);
-    const budget = single(["tgi_batch_max_total_tokens"]);
-    if (queue !== undefined) table.sum("", "queueDepth", queue);
-    if (batch !== undefined) table.sum("", "batchSize", batch);
-    if (tokens !== undefined && budget !== undefined && budget > 0) table.max("", "kvCacheUsage", clampRatio(tokens / budget));
-    const ok = single(counterNames("tgi_request_success"));
-    if (ok !== undefined) table.sum("", "requestsOk", ok);
-    for (const s of firstPresent(page, counterNames("tgi_request_failure"))) {
-      if (SERVER_FAILURES.has(s.labels["err"] ?? "")) table.sum("", "requestsFailed", s.value);
-    }
-    const prompt = single(["tgi_request_input_length_sum"]);
-    const completion = single(["tgi_request_generated_tokens_sum"]);
-    if (prompt !== undefined) table.sum("", "promptTokens", prompt);
-    if (completion !== undefined) table.sum("", "completionTokens", completion);
-    return table.list();
+
+    return {
+      add: on,
+      finish(rows) {
+        let slot: number | undefined;
+        // One unnamed model: its row is asked for only when the page gives it a figure.
+        const put = (field: GaugeField, value: number | undefined, how: "sum" | "max" = "sum"): void => {
+          if (value === undefined || !Number.isFinite(value)) return;
+          slot ??= slotOf("");
+          if (how === "sum") rows.sum(slot, field, value);
+          else rows.max(slot, field, value);
+        };
+        put("queueDepth", total(QUEUE));
+        put("batchSize", total(BATCH));
+        const tokens = total(TOKENS);
+        const budget = total(BUDGET);
+        if (tokens !== undefined && budget !== undefined && budget > 0) put("kvCacheUsage", clampRatio(tokens / budget), "max");
+        put("requestsOk", SUCCESS.map(total).find((value) => value !== undefined));
+        const failed = failures.chosen();
+        if (failed?.isCounted === true) put("requestsFailed", failed.value);
+        put("promptTokens", total(PROMPT));
+        put("completionTokens", total(COMPLETION));
+      },
+    };
   },
-};
+});

@@ -1,6 +1,22 @@
-import { clampRatio, firstPresent, hasPrefix, ModelTable, type Labels, type RuntimeGaugeProfile, type SampleIndex } from "../runtime-gauges.js";
+import type { ExpositionSample } from "../../../../common/exposition.js";
+import { BoundedJoin, defineProfile, SlotValues } from "../profile-reader.js";
+import { clampRatio, type Labels } from "../runtime-gauges.js";
 
 const model = (labels: Labels): string => labels["model"] ?? "";
+
+const BLOCKS = "nv_trt_llm_kv_cache_block_metrics";
+const REQUESTS = "nv_trt_llm_request_metrics";
+const INPUT_TOKENS = "nv_llm_input_token_len_sum";
+const OUTPUT_TOKENS = "nv_llm_output_token_len_sum";
+
+/** The KV blocks of one model version, the last value of each block type. */
+interface Blocks {
+  readonly slot: number;
+  readonly isSpill: boolean;
+  used?: number;
+  max?: number;
+  fraction?: number;
+}
 
 /**
  * Triton's TensorRT-LLM backend (`nv_trt_llm_*`, labels `model`, `version` and a category label;
@@ -10,39 +26,56 @@ const model = (labels: Labels): string => labels["model"] ?? "";
  * (`nv_trt_llm_request_metrics{request_type="scheduled"}`, `active` on backends without it); queue
  * depth is the requests waiting inside the batcher (`request_type="waiting"`, newer backends), which
  * adds to Triton's own pending count (a request waits in one or the other). Tokens come from the
- * `_sum` of the `nv_llm_input_token_len` and `nv_llm_output_token_len` histograms. Versions fold together.
+ * `_sum` of the `nv_llm_input_token_len` and `nv_llm_output_token_len` histograms. Versions fold
+ * together. The used ÷ max join is per version up to the reader's join limit, per row past it.
  */
-export const tritonTrtllmProfile: RuntimeGaugeProfile = {
+export const tritonTrtllmProfile = defineProfile({
   runtime: "triton",
   families: "triton-tensorrt-llm",
+  prefix: "nv_trt_llm_",
+  names: [BLOCKS, REQUESTS, INPUT_TOKENS, OUTPUT_TOKENS],
 
-  detects: (page: SampleIndex) => hasPrefix(page, "nv_trt_llm_"),
+  open({ slotOf, joinLimit }) {
+    const slot = (labels: Labels): number => slotOf(model(labels));
+    const blocks = new BoundedJoin<Blocks>(joinLimit, (at, isSpill) => ({ slot: at, isSpill }));
+    let hasScheduled = false;
+    const scheduled = new SlotValues();
+    const active = new SlotValues();
+    const waiting = new SlotValues();
+    const inputTokens = new SlotValues();
+    const outputTokens = new SlotValues();
+    const sumInto = (target: SlotValues, s: ExpositionSample): void => {
+      if (Number.isFinite(s.value)) target.add(slot(s.labels), s.value);
+    };
+    const on = new Map<string, (s: ExpositionSample) => void>([
+      [BLOCKS, (s) => {
+        const entry = blocks.entry(`${model(s.labels)}\u0000${s.labels["version"] ?? ""}`, () => slot(s.labels));
+        const type = s.labels["kv_cache_block_type"];
+        if (type === "used" || type === "max" || type === "fraction") entry[type] = s.value;
+      }],
+      [REQUESTS, (s) => {
+        const type = s.labels["request_type"];
+        if (type === "scheduled") hasScheduled = true;
+        if (type === "scheduled") sumInto(scheduled, s);
+        else if (type === "active") sumInto(active, s);
+        else if (type === "waiting") sumInto(waiting, s);
+      }],
+      [INPUT_TOKENS, (s) => sumInto(inputTokens, s)],
+      [OUTPUT_TOKENS, (s) => sumInto(outputTokens, s)],
+    ]);
 
-  read(page: SampleIndex) {
-    const table = new ModelTable();
-    const instance = (labels: Labels): string => `${model(labels)}\u0000${labels["version"] ?? ""}`;
-
-    const blocks = new Map<string, { model: string; used?: number; max?: number; fraction?: number }>();
-    for (const s of firstPresent(page, ["nv_trt_llm_kv_cache_block_metrics"])) {
-      const entry = blocks.get(instance(s.labels)) ?? { model: model(s.labels) };
-      const type = s.labels["kv_cache_block_type"];
-      if (type === "used" || type === "max" || type === "fraction") entry[type] = s.value;
-      blocks.set(instance(s.labels), entry);
-    }
-    for (const entry of blocks.values()) {
-      if (entry.used !== undefined && entry.max !== undefined && entry.max > 0) table.max(entry.model, "kvCacheUsage", clampRatio(entry.used / entry.max));
-      else if (entry.fraction !== undefined) table.max(entry.model, "kvCacheUsage", clampRatio(entry.fraction));
-    }
-
-    const requests = firstPresent(page, ["nv_trt_llm_request_metrics"]);
-    const hasScheduled = requests.some((s) => s.labels["request_type"] === "scheduled");
-    for (const s of requests) {
-      const type = s.labels["request_type"];
-      if (type === (hasScheduled ? "scheduled" : "active")) table.sum(model(s.labels), "batchSize", s.value);
-      else if (type === "waiting") table.sum(model(s.labels), "queueDepth", s.value);
-    }
-    for (const s of firstPresent(page, ["nv_llm_input_token_len_sum"])) table.sum(model(s.labels), "promptTokens", s.value);
-    for (const s of firstPresent(page, ["nv_llm_output_token_len_sum"])) table.sum(model(s.labels), "completionTokens", s.value);
-    return table.list();
+    return {
+      add: (s) => on.get(s.name)?.(s),
+      finish(rows) {
+        for (const entry of blocks.all()) {
+          if (entry.used !== undefined && entry.max !== undefined && entry.max > 0) rows.max(entry.slot, "kvCacheUsage", clampRatio(entry.used / entry.max));
+          else if (entry.fraction !== undefined) rows.max(entry.slot, "kvCacheUsage", clampRatio(entry.fraction));
+        }
+        (hasScheduled ? scheduled : active).into(rows, "batchSize");
+        waiting.into(rows, "queueDepth");
+        inputTokens.into(rows, "promptTokens");
+        outputTokens.into(rows, "completionTokens");
+      },
+    };
   },
-};
+});

@@ -1,12 +1,26 @@
-import { firstPresent, hasPrefix, ModelTable, type Labels, type RuntimeGaugeProfile, type SampleIndex } from "../runtime-gauges.js";
+import type { ExpositionSample } from "../../../../common/exposition.js";
+import { BoundedJoin, defineProfile, SlotValues } from "../profile-reader.js";
+import type { Labels } from "../runtime-gauges.js";
 
 /** Triton's per-model label (triton-inference-server/core src/constants.h `kMetricsLabelModelName`). */
 const model = (labels: Labels): string => labels["model"] ?? "";
 
 const MICROSECONDS = 1e-6;
 
+const PENDING = "nv_inference_pending_request_count";
+const SUCCESS = "nv_inference_request_success";
+const FAILURE = "nv_inference_request_failure";
+const QUEUE = "nv_inference_queue_duration_us";
 /** The duration counters whose sum is a request's compute time (input + inference + output). */
-const COMPUTE_COUNTERS = ["nv_inference_compute_input_duration_us", "nv_inference_compute_infer_duration_us", "nv_inference_compute_output_duration_us"] as const;
+const COMPUTE = ["nv_inference_compute_input_duration_us", "nv_inference_compute_infer_duration_us", "nv_inference_compute_output_duration_us"];
+
+/** A model's successes and whether it has duration counters, joined at the page's end. */
+interface Timing {
+  readonly slot: number;
+  readonly isSpill: boolean;
+  successes: number | undefined;
+  isTimed: boolean;
+}
 
 /**
  * Triton Inference Server's own per-model families (`nv_inference_*`, labels `model` and `version`,
@@ -23,26 +37,58 @@ const COMPUTE_COUNTERS = ["nv_inference_compute_input_duration_us", "nv_inferenc
  *   `nv_inference_request_success` (src/infer_stats.cc `UpdateSuccessWithDuration`); the scraper
  *   divides the increases between two scrapes. A mean, not a distribution. Response-cache hits add
  *   queue time and a success but no compute time, so with the cache on the compute mean is low.
+ *   Only models with duration counters (`counter_latencies` may be off) count timed requests; that
+ *   join is per model up to the reader's join limit, per row past it.
  */
-export const tritonProfile: RuntimeGaugeProfile = {
+export const tritonProfile = defineProfile({
   runtime: "triton",
   families: "triton-core",
+  prefix: "nv_inference_",
+  names: [PENDING, SUCCESS, FAILURE, QUEUE, ...COMPUTE],
 
-  detects: (page: SampleIndex) => hasPrefix(page, "nv_inference_"),
+  open({ slotOf, joinLimit }) {
+    const slot = (labels: Labels): number => slotOf(model(labels));
+    const pending = new SlotValues();
+    const ok = new SlotValues();
+    const failed = new SlotValues();
+    const queueSeconds = new SlotValues();
+    const computeSeconds = new SlotValues();
+    const timings = new BoundedJoin<Timing>(joinLimit, (at, isSpill) => ({ slot: at, isSpill, successes: undefined, isTimed: false }));
+    const timing = (labels: Labels): Timing => timings.entry(model(labels), () => slot(labels));
+    const sumInto = (target: SlotValues, s: ExpositionSample, value = s.value): void => {
+      if (Number.isFinite(value)) target.add(slot(s.labels), value);
+    };
+    const on = new Map<string, (s: ExpositionSample) => void>([
+      [PENDING, (s) => sumInto(pending, s)],
+      [SUCCESS, (s) => {
+        sumInto(ok, s);
+        if (!Number.isFinite(s.value)) return;
+        const entry = timing(s.labels);
+        entry.successes = (entry.successes ?? 0) + s.value;
+      }],
+      [FAILURE, (s) => sumInto(failed, s)],
+      [QUEUE, (s) => {
+        timing(s.labels).isTimed = true;
+        sumInto(queueSeconds, s, s.value * MICROSECONDS);
+      }],
+    ]);
+    for (const name of COMPUTE) {
+      on.set(name, (s) => {
+        timing(s.labels).isTimed = true;
+        sumInto(computeSeconds, s, s.value * MICROSECONDS);
+      });
+    }
 
-  read(page: SampleIndex) {
-    const table = new ModelTable();
-    for (const s of firstPresent(page, ["nv_inference_pending_request_count"])) table.sum(model(s.labels), "queueDepth", s.value);
-    const successes = firstPresent(page, ["nv_inference_request_success"]);
-    for (const s of successes) table.sum(model(s.labels), "requestsOk", s.value);
-    for (const s of firstPresent(page, ["nv_inference_request_failure"])) table.sum(model(s.labels), "requestsFailed", s.value);
-    const queue = firstPresent(page, ["nv_inference_queue_duration_us"]);
-    const compute = COMPUTE_COUNTERS.map((name) => firstPresent(page, [name]));
-    // Only models with duration counters (counter_latencies may be off) get a count of timed requests.
-    const timed = new Set([...queue, ...compute.flat()].map((s) => model(s.labels)));
-    for (const s of successes) if (timed.has(model(s.labels))) table.sum(model(s.labels), "timedRequests", s.value);
-    for (const s of queue) table.sum(model(s.labels), "queueSecondsTotal", s.value * MICROSECONDS);
-    for (const samples of compute) for (const s of samples) table.sum(model(s.labels), "computeSecondsTotal", s.value * MICROSECONDS);
-    return table.list();
+    return {
+      add: (s) => on.get(s.name)?.(s),
+      finish(rows) {
+        pending.into(rows, "queueDepth");
+        ok.into(rows, "requestsOk");
+        failed.into(rows, "requestsFailed");
+        for (const entry of timings.all()) if (entry.isTimed && entry.successes !== undefined) rows.merge(entry.slot, "timedRequests", entry.successes);
+        queueSeconds.into(rows, "queueSecondsTotal");
+        computeSeconds.into(rows, "computeSecondsTotal");
+      },
+    };
   },
-};
+});

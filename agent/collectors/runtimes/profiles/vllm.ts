@@ -1,7 +1,21 @@
-import { clampRatio, counterNames, firstPresent, hasPrefix, ModelTable, type Labels, type RuntimeGaugeProfile, type SampleIndex } from "../runtime-gauges.js";
+import type { ExpositionSample } from "../../../../common/exposition.js";
+import { defineProfile, FirstPresent, SlotValues, type ReaderContext } from "../profile-reader.js";
+import { clampRatio, counterNames, type Labels } from "../runtime-gauges.js";
 
 /** vLLM's FinishReason values that mean the request failed (vllm/v1/engine/__init__.py FINISH_REASON_STRINGS: stop, length, abort, error, repetition). */
 const FAILED_REASONS: ReadonlySet<string> = new Set(["abort", "error"]);
+
+const KV = ["vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"];
+const QUERIES = [...counterNames("vllm:prefix_cache_queries"), ...counterNames("vllm:gpu_prefix_cache_queries")];
+const HITS = [...counterNames("vllm:prefix_cache_hits"), ...counterNames("vllm:gpu_prefix_cache_hits")];
+const HIT_RATE = "vllm:gpu_prefix_cache_hit_rate";
+const WAITING_BY_REASON = "vllm:num_requests_waiting_by_reason";
+const WAITING = "vllm:num_requests_waiting";
+const RUNNING = "vllm:num_requests_running";
+const PREEMPTIONS = counterNames("vllm:num_preemptions");
+const SUCCESS = counterNames("vllm:request_success");
+const PROMPT = counterNames("vllm:prompt_tokens");
+const GENERATION = counterNames("vllm:generation_tokens");
 
 /**
  * vLLM (`vllm:` prefix). A vLLM server labels its engine metrics `model_name` (the served model
@@ -19,35 +33,75 @@ const FAILED_REASONS: ReadonlySet<string> = new Set(["abort", "error"]);
  * - Finished requests: `vllm:request_success_total{finished_reason}`; abort and error are failures.
  * - Tokens: `vllm:prompt_tokens_total`, `vllm:generation_tokens_total`. Preemptions: `vllm:num_preemptions_total`.
  */
-export const vllmProfile: RuntimeGaugeProfile = {
+export const vllmProfile = defineProfile({
   runtime: "vllm",
   families: "vllm",
+  prefix: "vllm:",
+  names: [...KV, ...QUERIES, ...HITS, HIT_RATE, WAITING_BY_REASON, WAITING, RUNNING, ...PREEMPTIONS, ...SUCCESS, ...PROMPT, ...GENERATION],
 
-  detects: (page: SampleIndex) => hasPrefix(page, "vllm:"),
+  open({ slotOf }: ReaderContext) {
+    const slot = (labels: Labels): number => slotOf(labels["model_name"] ?? labels["model"] ?? "");
+    const sums = (): SlotValues => new SlotValues();
+    const kv = new FirstPresent(KV, sums);
+    const queries = new FirstPresent(QUERIES, sums);
+    const hits = new FirstPresent(HITS, sums);
+    const hitRate = new SlotValues();
+    let hasWaitingByReason = false;
+    const capacity = new SlotValues();
+    const waiting = new SlotValues();
+    const running = new SlotValues();
+    const preemptions = new FirstPresent(PREEMPTIONS, sums);
+    const success = new FirstPresent(SUCCESS, () => ({ ok: new SlotValues(), failed: new SlotValues() }));
+    const prompt = new FirstPresent(PROMPT, sums);
+    const generation = new FirstPresent(GENERATION, sums);
 
-  read(page: SampleIndex) {
-    const table = new ModelTable();
-    const model = (labels: Labels): string => labels["model_name"] ?? labels["model"] ?? "";
-    for (const s of firstPresent(page, ["vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"])) table.max(model(s.labels), "kvCacheUsage", clampRatio(s.value));
-    const queries = firstPresent(page, [...counterNames("vllm:prefix_cache_queries"), ...counterNames("vllm:gpu_prefix_cache_queries")]);
-    for (const s of queries) table.sum(model(s.labels), "prefixCacheQueries", s.value);
-    for (const s of firstPresent(page, [...counterNames("vllm:prefix_cache_hits"), ...counterNames("vllm:gpu_prefix_cache_hits")])) table.sum(model(s.labels), "prefixCacheHits", s.value);
-    if (queries.length === 0) {
-      for (const s of firstPresent(page, ["vllm:gpu_prefix_cache_hit_rate"])) if (s.value >= 0) table.max(model(s.labels), "prefixCacheHitRatio", clampRatio(s.value));
+    const sumInto = (target: SlotValues, s: ExpositionSample): void => {
+      if (Number.isFinite(s.value)) target.add(slot(s.labels), s.value);
+    };
+    const on = new Map<string, (s: ExpositionSample) => void>();
+    for (const name of KV) {
+      on.set(name, (s) => {
+        const ratio = clampRatio(s.value);
+        const target = kv.of(name);
+        if (Number.isFinite(ratio)) target.raise(slot(s.labels), ratio);
+      });
     }
-    const byReason = firstPresent(page, ["vllm:num_requests_waiting_by_reason"]);
-    if (byReason.length > 0) {
-      for (const s of byReason) if (s.labels["reason"] === "capacity") table.sum(model(s.labels), "queueDepth", s.value);
-    } else {
-      for (const s of firstPresent(page, ["vllm:num_requests_waiting"])) table.sum(model(s.labels), "queueDepth", s.value);
+    for (const [alternatives, names] of [[queries, QUERIES], [hits, HITS], [preemptions, PREEMPTIONS], [prompt, PROMPT], [generation, GENERATION]] as const) {
+      for (const name of names) on.set(name, (s) => sumInto(alternatives.of(name), s));
     }
-    for (const s of firstPresent(page, ["vllm:num_requests_running"])) table.sum(model(s.labels), "batchSize", s.value);
-    for (const s of firstPresent(page, counterNames("vllm:num_preemptions"))) table.sum(model(s.labels), "preemptions", s.value);
-    for (const s of firstPresent(page, counterNames("vllm:request_success"))) {
-      table.sum(model(s.labels), FAILED_REASONS.has(s.labels["finished_reason"] ?? "") ? "requestsFailed" : "requestsOk", s.value);
+    on.set(HIT_RATE, (s) => {
+      if (s.value >= 0) hitRate.raise(slot(s.labels), clampRatio(s.value));
+    });
+    on.set(WAITING_BY_REASON, (s) => {
+      hasWaitingByReason = true;
+      if (s.labels["reason"] === "capacity") sumInto(capacity, s);
+    });
+    on.set(WAITING, (s) => sumInto(waiting, s));
+    on.set(RUNNING, (s) => sumInto(running, s));
+    for (const name of SUCCESS) {
+      on.set(name, (s) => {
+        const counts = success.of(name);
+        sumInto(FAILED_REASONS.has(s.labels["finished_reason"] ?? "") ? counts.failed : counts.ok, s);
+      });
     }
-    for (const s of firstPresent(page, counterNames("vllm:prompt_tokens"))) table.sum(model(s.labels), "promptTokens", s.value);
-    for (const s of firstPresent(page, counterNames("vllm:generation_tokens"))) table.sum(model(s.labels), "completionTokens", s.value);
-    return table.list();
+
+    return {
+      add: (s) => on.get(s.name)?.(s),
+      finish(rows) {
+        kv.chosen()?.into(rows, "kvCacheUsage");
+        const chosenQueries = queries.chosen();
+        chosenQueries?.into(rows, "prefixCacheQueries");
+        hits.chosen()?.into(rows, "prefixCacheHits");
+        if (chosenQueries === undefined) hitRate.into(rows, "prefixCacheHitRatio");
+        (hasWaitingByReason ? capacity : waiting).into(rows, "queueDepth");
+        running.into(rows, "batchSize");
+        preemptions.chosen()?.into(rows, "preemptions");
+        const counts = success.chosen();
+        counts?.ok.into(rows, "requestsOk");
+        counts?.failed.into(rows, "requestsFailed");
+        prompt.chosen()?.into(rows, "promptTokens");
+        generation.chosen()?.into(rows, "completionTokens");
+      },
+    };
   },
-};
+});

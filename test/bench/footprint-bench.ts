@@ -1,0 +1,380 @@
+/**
+ * The agent's footprint measured from outside, as a user would (issue: the agent's footprint on a
+ * GPU node), beside the in-process NVML benchmark (nvml-bench.ts):
+ *
+ * - **Marginal CPU per sample**: two agent processes on the same 3 fake GPUs, host metrics and pods
+ *   off, one at `--interval 100ms` and one at `--interval 1s`, over the same
+ *   BENCH_FOOTPRINT_CPU_SECONDS (default 30). Their whole-process CPU from /proc/<pid>/stat, the
+ *   difference divided by the difference in sampling rounds (each agent's own
+ *   `inferwatch_agent_collector_runs_total`) is what one more sample costs the process: the NVML
+ *   thread, the hand-off, conversion, allocation, GC and timers. Its ratio to the koffi floor
+ *   (the same number of FFI calls to a C function that does nothing, in this process) says how
+ *   close a round is to the calls it makes. The per-thread split comes from /proc/<pid>/task.
+ * - **Event-loop delay and RSS under load**: one agent at 1 s sampling of 8 fake GPUs × 10
+ *   processes with host metrics and pod attribution on (a fake kubelet and Kubernetes API) and
+ *   BENCH_FOOTPRINT_SPANS (default 500) OTLP/HTTP spans a second, for BENCH_FOOTPRINT_MINUTES
+ *   (default 1; the issue's run is 10). The largest delay the agent's own
+ *   `monitorEventLoopDelay` reports (scraped every 10 s), the slowest answer of a client polling
+ *   `/healthz` every 20 ms, this process's own largest delay as a control (what the machine's
+ *   scheduler costs any Node process), the load, and the RSS at the end.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { Agent as HttpAgent } from "node:http";
+import { fileURLToPath } from "node:url";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import koffi from "koffi";
+import { loadNvmlLibrary, type NativeFunction, type NvmlFunctionName, type NvmlLibrary } from "../../agent/nvml/nvml-library.js";
+import { NvmlReader } from "../../agent/nvml/nvml-reader.js";
+import { METRICS } from "../../common/conventions.js";
+import { scrapeUntil, startAgentProcess, type AgentProcess } from "../fixtures/agent-process.js";
+import { valueOf } from "../fixtures/exposition.js";
+import { apiPod, FakeKubeApi, FakeKubelet, kubeletPod } from "../fixtures/fake-kubelet.js";
+import { gpu, scenarioFile, type ScenarioSettings } from "../fixtures/nvml-scenario.js";
+import { encodeSpanBatch, postSpans } from "../reliability/span-load.js";
+import { buildFakeNvml } from "../setup/build-fake-nvml.js";
+import { eightGpuScenario } from "./nvml-bench.js";
+import { clockTicksPerSecond, processCpuSeconds, residentMiB, rssMiB, threadCpuSeconds, threadDelta } from "./proc-stat.js";
+import { PROBES, RUNGS, type Rung } from "./round-cost-probe.js";
+import type { BenchRow } from "./table.js";
+
+/** What to run; every field has an environment variable. */
+export interface FootprintOptions {
+  readonly cpuSeconds: number;
+  readonly minutes: number;
+  readonly spansPerSecond: number;
+}
+
+/** The options from BENCH_FOOTPRINT_CPU_SECONDS, BENCH_FOOTPRINT_MINUTES and BENCH_FOOTPRINT_SPANS. */
+export function footprintOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): FootprintOptions {
+  return {
+    cpuSeconds: Number(env["BENCH_FOOTPRINT_CPU_SECONDS"] ?? 30),
+    minutes: Number(env["BENCH_FOOTPRINT_MINUTES"] ?? 1),
+    spansPerSecond: Number(env["BENCH_FOOTPRINT_SPANS"] ?? 500),
+  };
+}
+
+const THREE_GPUS: ScenarioSettings = { gpus: [gpu(0), gpu(1), gpu(2)] };
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function benchFootprint(options: FootprintOptions = footprintOptionsFromEnv()): Promise<BenchRow[]> {
+  const libs = await buildFakeNvml();
+  const load0 = loadavg()[0] ?? 0;
+  const cpu = await marginalCpu(libs.full, options.cpuSeconds);
+  const floor = await koffiFloor(libs.full);
+  const ladder = await roundCostLadder(libs.full, options.cpuSeconds);
+  const loaded = await underLoad(libs.full, options);
+  const load1 = loadavg()[0] ?? 0;
+  const cores = availableParallelism();
+  const perSampleUs = cpu.perSampleSeconds * 1e6;
+  const ratio = perSampleUs / floor.floorUs;
+  const threads = [...cpu.perSampleByThread];
+  return [
+    {
+      name: `whole-process marginal CPU per sample of 3 GPUs (agent at 100 ms − agent at 1 s, ${options.cpuSeconds} s, ${cpu.extraRounds} extra rounds; /proc/<pid>/stat)`,
+      value: `${perSampleUs.toFixed(0)} µs`, target: "< 300 µs", isMet: perSampleUs < 300,
+    },
+    { name: `  of which, by thread (/proc/<pid>/task): ${threads.map(([name, us]) => `${name} ${us.toFixed(0)} µs`).join("; ")}`, value: "" },
+    { name: `koffi floor: the round's ${floor.calls} NVML calls (same functions, same arguments) straight through koffi, CPU`, value: `${floor.floorUs.toFixed(1)} µs` },
+    { name: `  the same number of calls to a no-op C function (the FFI alone)`, value: `${floor.noopUs.toFixed(1)} µs` },
+    { name: "marginal CPU per sample ÷ koffi floor", value: `${ratio.toFixed(0)}×`, target: "≤ 25×", isMet: ratio <= 25 },
+    { name: "the same round in-process (NvmlReader.sample(), one thread, no hand-off, run back to back), CPU", value: `${floor.readerUs.toFixed(1)} µs` },
+    ...ladderRows(ladder, perSampleUs),
+    {
+      name: `largest event-loop delay the agent reported (monitorEventLoopDelay) over ${options.minutes} min: 1 s sampling, 8 GPUs × 10 processes, host metrics and pods on, ${options.spansPerSecond} spans/s`,
+      value: `${(loaded.eventLoopMaxSeconds * 1000).toFixed(1)} ms`, target: "< 20 ms", isMet: loaded.eventLoopMaxSeconds < 0.02,
+    },
+    { name: "slowest /healthz answer, polled every 20 ms over the same run", value: `${loaded.healthzMaxMs.toFixed(1)} ms (p99 ${loaded.healthzP99Ms.toFixed(1)} ms)` },
+    { name: "control: largest event-loop delay of this (the benchmark's) process over the same run", value: `${(loaded.controlMaxSeconds * 1000).toFixed(1)} ms` },
+    { name: `agent CPU over the loaded run (${options.spansPerSecond} spans/s)`, value: `${(loaded.cpuShare * 100).toFixed(1)} % of a core` },
+    { name: `agent RSS after ${options.minutes} min of the loaded run (peak; anonymous part at the end)`, value: `${loaded.rssEndMiB.toFixed(1)} MiB (${loaded.rssPeakMiB.toFixed(1)}; ${loaded.anonEndMiB.toFixed(1)})` },
+    { name: "machine: 1-minute load average at start … end, cores", value: `${load0.toFixed(2)} … ${load1.toFixed(2)}, ${cores}` },
+  ];
+}
+
+/** What each rung of the ladder adds to a round, and the agent's whole round after the last rung. */
+function ladderRows(ladder: ReadonlyMap<Rung, number>, agentUs: number): BenchRow[] {
+  const what: Record<(typeof RUNGS)[number], string> = {
+    timer: "a timer firing every round",
+    hop: "+ waking the sampling thread and waiting for its answer (shared-memory hand-off)",
+    calls: "+ the round's NVML calls straight through koffi on that thread",
+    reader: "+ the reader's round instead (NvmlReader.sample(): the field readers, their objects, serialized answer)",
+    convert: "+ decoding the answer and converting it on the main thread (toGpuSamples)",
+  };
+  let previous = 0;
+  const rows: BenchRow[] = RUNGS.map((rung) => {
+    const us = ladder.get(rung) ?? Number.NaN;
+    const row = { name: `round-cost ladder, measured like the agent (two processes, /proc/<pid>/stat): ${what[rung]}`, value: `${us.toFixed(0)} µs (step ${(us - previous).toFixed(0)} µs)` };
+    previous = us;
+    return row;
+  });
+  rows.push({ name: "round-cost ladder: + the rest of the agent's round (sampler, collector, pod and XID bookkeeping)", value: `step ${(agentUs - previous).toFixed(0)} µs` });
+  rows.push({ name: "beside the ladder: the hop done with a MessagePort round trip instead (the hand-off before shared memory)", value: `${(ladder.get("message") ?? Number.NaN).toFixed(0)} µs` });
+  return rows;
+}
+
+export interface MarginalCpu {
+  readonly perSampleSeconds: number;
+  /** Microseconds per extra sample, by thread name. */
+  readonly perSampleByThread: ReadonlyMap<string, number>;
+  readonly extraRounds: number;
+}
+
+async function gpuRuns(agent: AgentProcess): Promise<number> {
+  return valueOf((await agent.scrape()).series, METRICS.collectorRuns.name, { collector: "gpu" }) ?? Number.NaN;
+}
+
+/** Two agents on the same scenario at 100 ms and 1 s; their CPU difference per extra round. */
+export async function marginalCpu(library: string, seconds: number): Promise<MarginalCpu> {
+  const ticks = await clockTicksPerSecond();
+  const file = await scenarioFile(THREE_GPUS);
+  const common = ["--nvml-library", library, "--host-metrics", "false", "--pods", "false"];
+  const fast = await startAgentProcess([...common, "--interval", "100ms"], { FAKE_NVML_SCENARIO: file.path });
+  const slow = await startAgentProcess([...common, "--interval", "1s"], { FAKE_NVML_SCENARIO: file.path });
+  try {
+    for (const agent of [fast, slow]) await scrapeUntil(agent, (s) => valueOf(s, METRICS.gpuUp.name, { gpu: "2" }) === 1, 15_000);
+    await sleep(5_000); // past start-up compilation
+    const read = async (agent: AgentProcess) => {
+      const pid = agent.child.pid as number;
+      return { runs: await gpuRuns(agent), cpu: await processCpuSeconds(pid, ticks), threads: await threadCpuSeconds(pid, ticks) };
+    };
+    const [fast0, slow0] = [await read(fast), await read(slow)];
+    await sleep(seconds * 1000);
+    const [fast1, slow1] = [await read(fast), await read(slow)];
+    const extraRounds = (fast1.runs - fast0.runs) - (slow1.runs - slow0.runs);
+    // Thread ids differ between the two processes: the main threads are compared, the others
+    // ranked by CPU and compared rank by rank (the busiest other thread is the NVML worker's).
+    const ranked = (delta: Map<string, number>) => [...delta].filter(([name]) => name !== "main").map(([, s]) => s).sort((a, b) => b - a);
+    const fastThreads = threadDelta(fast0.threads, fast1.threads);
+    const slowThreads = threadDelta(slow0.threads, slow1.threads);
+    const perRound = (fastSeconds: number, slowSeconds: number) => ((fastSeconds - slowSeconds) / extraRounds) * 1e6;
+    const byThread = new Map<string, number>([["main thread", perRound(fastThreads.get("main") ?? 0, slowThreads.get("main") ?? 0)]]);
+    const [fastOthers, slowOthers] = [ranked(fastThreads), ranked(slowThreads)];
+    fastOthers.slice(0, 3).forEach((seconds, rank) => byThread.set(`thread #${rank + 1} by CPU`, perRound(seconds, slowOthers[rank] ?? 0)));
+    byThread.set("all other threads", perRound(fastOthers.reduce((a, b) => a + b, 0), slowOthers.reduce((a, b) => a + b, 0)));
+    return { perSampleSeconds: ((fast1.cpu - fast0.cpu) - (slow1.cpu - slow0.cpu)) / extraRounds, perSampleByThread: byThread, extraRounds };
+  } finally {
+    await Promise.all([fast.stop(), slow.stop()]);
+  }
+}
+
+/** A library whose functions record each call (function and arguments) while `isRecording`. */
+function recording(lib: NvmlLibrary): { lib: NvmlLibrary; calls: [NativeFunction, unknown[]][]; setRecording(on: boolean): void } {
+  const calls: [NativeFunction, unknown[]][] = [];
+  let isRecording = false;
+  const fn: { [K in NvmlFunctionName]?: NativeFunction } = {};
+  for (const [name, native] of Object.entries(lib.fn)) {
+    fn[name as NvmlFunctionName] = (...args: unknown[]) => {
+      if (isRecording) calls.push([native, args]);
+      return native(...args);
+    };
+  }
+  return { lib: { ...lib, fn }, calls, setRecording: (on) => void (isRecording = on) };
+}
+
+/**
+ * The koffi floor: one round's NVML calls — the same functions with the same arguments, recorded
+ * from a round of the reader — made straight through koffi, without the reader around them; also
+ * the same number of calls to a C function that does nothing, and the reader's own round. CPU µs.
+ */
+export async function koffiFloor(library: string): Promise<{ calls: number; floorUs: number; noopUs: number; readerUs: number }> {
+  const file = await scenarioFile(THREE_GPUS);
+  const previous = process.env["FAKE_NVML_SCENARIO"];
+  process.env["FAKE_NVML_SCENARIO"] = file.path;
+  const recorder = recording(loadNvmlLibrary(library));
+  const reader = new NvmlReader(recorder.lib, { maxBackoffMs: 60_000 });
+  try {
+    reader.open();
+    for (let i = 0; i < 500; i++) reader.sample();
+    recorder.setRecording(true);
+    const calls = reader.sample().calls;
+    recorder.setRecording(false);
+    const rounds = 5_000;
+    const cpuPerRound = (fn: () => void): number => {
+      for (let i = 0; i < 500; i++) fn();
+      const before = process.cpuUsage();
+      for (let i = 0; i < rounds; i++) fn();
+      const spent = process.cpuUsage(before);
+      return (spent.user + spent.system) / rounds;
+    };
+    const recorded = recorder.calls;
+    const floorUs = cpuPerRound(() => {
+      for (const [native, args] of recorded) native(...args);
+    });
+    const noop = koffi.load(library).func("int fake_nvml_noop(void)") as () => number;
+    const noopUs = cpuPerRound(() => {
+      for (let c = 0; c < calls; c++) noop();
+    });
+    const readerUs = cpuPerRound(() => void reader.sample());
+    return { calls, floorUs, noopUs, readerUs };
+  } finally {
+    reader.close();
+    if (previous === undefined) delete process.env["FAKE_NVML_SCENARIO"];
+    else process.env["FAKE_NVML_SCENARIO"] = previous;
+  }
+}
+
+/** A running probe and how to ask it for its rounds. */
+interface Probe {
+  readonly child: ChildProcess;
+  rounds(): Promise<number>;
+}
+
+function startProbe(rung: Rung, intervalMs: number, library: string, scenario: string): Probe {
+  const child = spawn(process.execPath, [fileURLToPath(new URL("./round-cost-probe.js", import.meta.url)), rung, String(intervalMs), library], {
+    env: { PATH: process.env["PATH"] ?? "", FAKE_NVML_SCENARIO: scenario },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const lines: ((line: string) => void)[] = [];
+  let buffered = "";
+  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+    buffered += chunk;
+    for (let at = buffered.indexOf("\n"); at >= 0; at = buffered.indexOf("\n")) {
+      lines.shift()?.(buffered.slice(0, at));
+      buffered = buffered.slice(at + 1);
+    }
+  });
+  return {
+    child,
+    // A probe that died or does not answer within 5 s gives NaN rather than holding the benchmark.
+    rounds: () => new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(Number.NaN), 5_000);
+      lines.push((line) => {
+        clearTimeout(timer);
+        resolve(Number(line));
+      });
+      child.kill("SIGUSR2");
+    }),
+  };
+}
+
+/**
+ * The round-cost ladder: each rung (round-cost-probe.ts) as two processes at 100 ms and 1 s, all
+ * at once over the same `seconds`, and the marginal CPU per round of each, like the agent's. The
+ * step between two rungs is what that part of a round costs the whole process.
+ */
+export async function roundCostLadder(library: string, seconds: number): Promise<Map<Rung, number>> {
+  const ticks = await clockTicksPerSecond();
+  const file = await scenarioFile(THREE_GPUS);
+  const probes = PROBES.map((rung) => ({ rung, fast: startProbe(rung, 100, library, file.path), slow: startProbe(rung, 1000, library, file.path) }));
+  try {
+    await sleep(8_000);
+    const read = async (probe: Probe) => ({ rounds: await probe.rounds(), cpu: await processCpuSeconds(probe.child.pid as number, ticks) });
+    const before = await Promise.all(probes.map(async (p) => ({ fast: await read(p.fast), slow: await read(p.slow) })));
+    await sleep(seconds * 1000);
+    const after = await Promise.all(probes.map(async (p) => ({ fast: await read(p.fast), slow: await read(p.slow) })));
+    const perRound = new Map<Rung, number>();
+    probes.forEach((probe, i) => {
+      const [b, a] = [before[i], after[i]];
+      if (!b || !a) return;
+      const extra = (a.fast.rounds - b.fast.rounds) - (a.slow.rounds - b.slow.rounds);
+      perRound.set(probe.rung, (((a.fast.cpu - b.fast.cpu) - (a.slow.cpu - b.slow.cpu)) / extra) * 1e6);
+    });
+    return perRound;
+  } finally {
+    for (const probe of probes) for (const p of [probe.fast, probe.slow]) p.child.kill("SIGTERM");
+  }
+}
+
+interface LoadedRun {
+  readonly eventLoopMaxSeconds: number;
+  readonly healthzMaxMs: number;
+  readonly healthzP99Ms: number;
+  readonly controlMaxSeconds: number;
+  readonly cpuShare: number;
+  readonly rssEndMiB: number;
+  readonly rssPeakMiB: number;
+  readonly anonEndMiB: number;
+}
+
+/** Pods holding every GPU of the 8-GPU scenario, each process in its pod's cgroup. */
+async function fakeCluster(dir: string): Promise<{ kubelet: FakeKubelet; api: FakeKubeApi; apiUrl: string; procRoot: string }> {
+  const scenario = eightGpuScenario();
+  const kubelet = new FakeKubelet(join(dir, "kubelet.sock"));
+  const api = new FakeKubeApi();
+  const procRoot = join(dir, "proc");
+  kubelet.pods = [];
+  api.items = [];
+  for (const [i, settings] of scenario.gpus.entries()) {
+    const uid = `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`;
+    const container = String(i).repeat(64).slice(0, 64);
+    kubelet.pods.push(kubeletPod("llm", `vllm-${i}`, "vllm", { "nvidia.com/gpu": [String(settings["uuid"])] }));
+    api.items.push(apiPod("llm", `vllm-${i}`, uid, { labels: { "inferwatch.io/model": `model-${i % 3}` }, containers: { vllm: container } }));
+    for (const [pid] of settings.procs ?? []) {
+      await mkdir(join(procRoot, String(pid)), { recursive: true });
+      await writeFile(join(procRoot, String(pid), "cgroup"), `0::/kubepods.slice/kubepods-pod${uid.replaceAll("-", "_")}.slice/cri-containerd-${container}.scope\n`);
+    }
+  }
+  await kubelet.start();
+  return { kubelet, api, apiUrl: await api.start(), procRoot };
+}
+
+/** One agent under the issue's load for `minutes`; event-loop delay, /healthz latency, CPU and RSS. */
+async function underLoad(library: string, options: FootprintOptions): Promise<LoadedRun> {
+  const ticks = await clockTicksPerSecond();
+  const dir = await mkdtemp(join(tmpdir(), "inferwatch-footprint-"));
+  const cluster = await fakeCluster(dir);
+  const file = await scenarioFile(eightGpuScenario());
+  const agent = await startAgentProcess([
+    "--nvml-library", library, "--interval", "1s", "--pod-resources-socket", cluster.kubelet.socketPath,
+    "--proc-root", cluster.procRoot, "--kube-api-url", cluster.apiUrl,
+  ], { FAKE_NVML_SCENARIO: file.path });
+  const pid = agent.child.pid as number;
+  const http = new HttpAgent({ keepAlive: true, maxSockets: 4 });
+  const control = monitorEventLoopDelay({ resolution: 10 });
+  const healthz: number[] = [];
+  let eventLoopMaxSeconds = 0;
+  let rssPeakMiB = 0;
+  try {
+    await scrapeUntil(agent, (s) => valueOf(s, METRICS.hostMemoryTotal.name) !== undefined && valueOf(s, METRICS.podResourcesUp.name) === 1, 30_000);
+    const otlp = agent.otlpHttp ?? "";
+    const ticksPerSecond = 10;
+    const body = encodeSpanBatch(Math.max(1, Math.round(options.spansPerSecond / ticksPerSecond)));
+    const started = Date.now();
+    const cpu0 = await processCpuSeconds(pid, ticks);
+    control.enable();
+    let sent = 0;
+    const sender = setInterval(() => {
+      const due = Math.floor(((Date.now() - started) / 1000) * ticksPerSecond) - sent;
+      for (let i = 0; i < due; i++, sent++) void postSpans(http, otlp, body);
+    }, 1000 / ticksPerSecond);
+    let isPolling = true;
+    const poller = (async () => {
+      while (isPolling) {
+        const t0 = performance.now();
+        await fetch(`${agent.url}/healthz`).then((response) => response.arrayBuffer()).catch(() => undefined);
+        healthz.push(performance.now() - t0);
+        await sleep(20);
+      }
+    })();
+    try {
+      while (Date.now() - started < options.minutes * 60_000) {
+        await sleep(10_000);
+        const series = (await agent.scrape()).series;
+        eventLoopMaxSeconds = Math.max(eventLoopMaxSeconds, valueOf(series, METRICS.eventLoopDelayMax.name) ?? 0);
+        rssPeakMiB = Math.max(rssPeakMiB, await rssMiB(pid));
+      }
+    } finally {
+      clearInterval(sender);
+      isPolling = false;
+      await poller;
+    }
+    const cpuShare = ((await processCpuSeconds(pid, ticks)) - cpu0) / ((Date.now() - started) / 1000);
+    const resident = await residentMiB(pid);
+    const rssEndMiB = resident.rss;
+    const sorted = [...healthz].sort((a, b) => a - b);
+    return {
+      eventLoopMaxSeconds, controlMaxSeconds: control.max / 1e9, cpuShare, rssEndMiB, rssPeakMiB: Math.max(rssPeakMiB, rssEndMiB), anonEndMiB: resident.anon,
+      healthzMaxMs: sorted.at(-1) ?? Number.NaN, healthzP99Ms: sorted[Math.floor(sorted.length * 0.99)] ?? Number.NaN,
+    };
+  } finally {
+    control.disable();
+    http.destroy();
+    await agent.stop();
+    await cluster.kubelet.stop();
+    await cluster.api.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
