@@ -11,7 +11,7 @@
  *   it needs on both sides (`slo=~".+"`): Alertmanager treats a missing label as equal to an empty
  *   one, so without it an XID page on one node would mute a throttling ticket on another.
  */
-import { BURN_WINDOWS } from "../analyzer/slo/windows.js";
+import { BURN_WINDOWS } from "../common/slo/windows.js";
 import { ALERT_LABELS, ALERTS } from "../common/conventions.js";
 import { DAY_MS, HOUR_MS, MINUTE_MS } from "./rule-model.js";
 import { formatDurationMs } from "../common/config/duration.js";

@@ -4,7 +4,7 @@
  * recommendations would free, idle replicas holding GPUs. All are `warning` (a ticket): money, not
  * an outage.
  */
-import { gpuUtilizationObjective, type SloConfig } from "../analyzer/slo/spec.js";
+import { gpuUtilizationObjective, type SloConfig } from "../common/slo/spec.js";
 import { formatDurationMs } from "../common/config/duration.js";
 import { ALERTS, METRICS } from "../common/conventions.js";
 import { promNumber, promString } from "../common/promql.js";

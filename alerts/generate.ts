@@ -5,7 +5,7 @@
  * a fresh generation by a test).
  */
 import { stringify } from "yaml";
-import type { SloConfig } from "../analyzer/slo/spec.js";
+import type { SloConfig } from "../common/slo/spec.js";
 import { alertmanagerConfig } from "./alertmanager-config.js";
 import { capacityGroup, DEFAULT_CAPACITY_THRESHOLDS, type CapacityThresholds } from "./capacity-rules.js";
 import { agentHealthGroup, gpuHealthGroup } from "./health-rules.js";

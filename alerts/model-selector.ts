@@ -9,7 +9,7 @@
  * carry no pod labels), as in the analyzer over Prometheus; a class with no model rule gets no rules
  * and a warning.
  */
-import type { MatchRule, ModelClass } from "../analyzer/slo/spec.js";
+import type { MatchRule, ModelClass } from "../common/slo/spec.js";
 import { matcher, searchRegex } from "../common/promql.js";
 
 function modelRules(modelClass: ModelClass): Extract<MatchRule, { model: string }>[] {

@@ -10,7 +10,7 @@
  * reads whole).
  */
 import { familiesOf, recordedName, SLO_FAMILIES, type SloFamily } from "../analyzer/slo/slo-counts.js";
-import { listSlos, type SloConfig } from "../analyzer/slo/spec.js";
+import { listSlos, type SloConfig } from "../common/slo/spec.js";
 import { RECORDED_INCREASE_MS } from "../common/conventions.js";
 import { leSetMatcher } from "../common/promql.js";
 import { scaled, type RecordingRule, type RuleContext, type RuleGroup } from "./rule-model.js";

@@ -1,6 +1,6 @@
 /**
  * SLO recording rules and multiwindow, multi-burn-rate alerts, generated from the SLO configuration
- * the analyzer reads and the window pairs of analyzer/slo/windows.ts.
+ * the analyzer reads and the window pairs of common/slo/windows.ts.
  *
  * - Per SLO and window: good ÷ total events, from increases of two counters (for latency the
  *   histogram bucket at the threshold and the count), never an average of ratios (Sloth #241, #618).
@@ -17,8 +17,8 @@
  *   5 minutes (the period's raw increase is the costliest query).
  */
 import { LONG_WINDOW_MIN_MS, recordedName, type SloFamily } from "../analyzer/slo/slo-counts.js";
-import { BURN_WINDOWS, burnFactor, isReachable, windowDurationsMs, type BurnWindow } from "../analyzer/slo/windows.js";
-import { listSlos, type ModelClass, type Slo, type SloConfig } from "../analyzer/slo/spec.js";
+import { BURN_WINDOWS, burnFactor, isReachable, windowDurationsMs, type BurnWindow } from "../common/slo/windows.js";
+import { listSlos, type ModelClass, type Slo, type SloConfig } from "../common/slo/spec.js";
 import { formatDurationMs } from "../common/config/duration.js";
 import { ALERT_LABELS, ALERTS, METRICS, RECORDING_RULES } from "../common/conventions.js";
 import { classMatchers } from "./model-selector.js";

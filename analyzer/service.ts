@@ -13,35 +13,15 @@ import { AnswerCache, freshnessOf } from "./api/answers.js";
 import { RecommendationActions } from "./api/recommendation-actions.js";
 import { registerAnalyzerMetrics } from "./api/analyzer-metrics.js";
 import { Evaluator } from "./evaluation/evaluator.js";
-import type { PartStatus } from "./evaluation/part.js";
 import { poolResolver } from "./fleet/assemble.js";
-import type { FleetEvaluation } from "./fleet/evaluate.js";
-import type { FleetSnapshot } from "./fleet/snapshot.js";
-import type { SloEvaluation } from "./slo/evaluate.js";
-import type { SloConfig } from "./slo/spec.js";
+import type { SloConfig } from "../common/slo/spec.js";
 import type { MetricStore } from "./stores/metric-store.js";
 import { createPlannerThread } from "./recommend/consolidation/index.js";
-import type { QueryUsageSummary } from "./stores/query-usage.js";
-import type { Recommendations } from "./recommend/recommendations.js";
 import { reportRoute } from "./report/report-route.js";
 import { consoleRoutes } from "./console/console-routes.js";
+import type { AnalyzerState } from "./analyzer-state.js";
 
-/** What the analyzer last computed. Each part keeps its last good answer when a later run fails; `parts` says how fresh each is. */
-export interface AnalyzerState {
-  readonly slos: SloEvaluation | undefined;
-  readonly recommendations: Recommendations | undefined;
-  readonly fleet: FleetEvaluation | undefined;
-  readonly snapshot: FleetSnapshot | undefined;
-  /** The oldest instant among the answers served (SLOs, snapshot, fleet, recommendations); undefined before any. */
-  readonly evaluatedAtMs: number | undefined;
-  readonly lastDurationMs: number | undefined;
-  /** The parts that failed in the last evaluation, with their errors; undefined when none did. */
-  readonly error: string | undefined;
-  /** Every part's freshness, source and cost. */
-  readonly parts: readonly PartStatus[];
-  /** What the last evaluation cost: queries, bytes, retries, warnings. */
-  readonly usage: QueryUsageSummary | undefined;
-}
+export type { AnalyzerState } from "./analyzer-state.js";
 
 /** A running analyzer. */
 export interface Analyzer {

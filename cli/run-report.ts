@@ -6,7 +6,7 @@ import { renderReport, type ReportFormat } from "../analyzer/report/render.js";
 import { MIN_STEP_MS } from "../analyzer/report/time-grid.js";
 import { evaluateOnce } from "../analyzer/service.js";
 import { createStore } from "../analyzer/stores/create-store.js";
-import { sloThresholds } from "../analyzer/slo/spec.js";
+import { sloThresholds } from "../common/slo/thresholds.js";
 import { MemoryStore } from "../analyzer/stores/memory-store.js";
 import type { MetricStore } from "../analyzer/stores/metric-store.js";
 import type { AnalyzerConfig, Config } from "../common/config/schema.js";

@@ -3,7 +3,8 @@
  * patterns), the utilization target, the latency SLO thresholds and the burn-rate factors.
  */
 import type { Config } from "../common/config/schema.js";
-import { BURN_WINDOWS, burnFactor } from "../analyzer/slo/windows.js";
+import { sloThresholds } from "../common/slo/thresholds.js";
+import { BURN_WINDOWS, burnFactor } from "../common/slo/windows.js";
 import type { UtilizationBasis } from "../analyzer/fleet/utilization-basis.js";
 
 /** Inputs of the dashboard generators. */
@@ -22,13 +23,11 @@ export interface DashboardOptions {
 
 /** The dashboard options of a validated configuration. */
 export function dashboardOptionsOf(config: Config): DashboardOptions {
-  const thresholds = new Set<number>();
-  for (const modelClass of config.slo.classes) thresholds.add(modelClass.latency.thresholdSeconds);
   return {
     pools: config.analyzer.pools.map((pool) => ({ name: pool.name, nodes: pool.nodes })),
     utilizationTarget: config.slo.gpuUtilization.minRatio,
     utilizationBasis: config.analyzer.utilizationBasis,
-    latencyThresholdsSeconds: [...thresholds].sort((a, b) => a - b),
+    latencyThresholdsSeconds: sloThresholds(config.slo, ["latency"]),
     pageBurnFactors: BURN_WINDOWS.filter((w) => w.severity === "page").map((w) => Math.round(burnFactor(w, config.slo.periodMs) * 100) / 100),
   };
 }

@@ -4,7 +4,7 @@
  */
 import { AnnotationQueryBuilder, type Dashboard } from "@grafana/grafana-foundation-sdk/dashboard";
 import { DataqueryBuilder } from "@grafana/grafana-foundation-sdk/prometheus";
-import { windowDurationsMs } from "../analyzer/slo/windows.js";
+import { windowDurationsMs } from "../common/slo/windows.js";
 import { formatDurationMs } from "../common/config/duration.js";
 import { ALERTS, METRICS, RECORDING_RULES } from "../common/conventions.js";
 import { buildDashboard, labelVariable } from "./layout.js";

@@ -1,15 +1,7 @@
 import { FIELD_VALUE_OFFSETS, FIELD_VALUE_SIZE, NvmlReturn, SCOPE_ALL_LINKS, TEMPERATURE_THRESHOLD_MEM_MAX, ValueType } from "./nvml-abi.js";
 import { hardwareBrakeFieldIds, STABLE_FIELD_IDS, type FieldNumbering } from "./field-numbering.js";
-import type { GpuFields, ReadContext } from "./read-context.js";
+import type { FieldSpec, ReadContext } from "./read-context.js";
 import type { FieldGroup, ThrottleTimeReason } from "./types.js";
-
-/** One field asked for through nvmlDeviceGetFieldValues, and where its value goes. */
-export interface FieldSpec {
-  readonly id: number;
-  readonly scopeId: number;
-  readonly group: FieldGroup;
-  readonly apply: (out: GpuFields, value: number) => void;
-}
 
 /** The field groups read through nvmlDeviceGetFieldValues. */
 export const FIELD_VALUE_GROUPS: readonly FieldGroup[] = ["memory_temp", "pcie_replay", "throttle_time", "nvlink_throughput"];

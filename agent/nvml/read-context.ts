@@ -1,5 +1,4 @@
 import type { NvmlCalls } from "./nvml-calls.js";
-import type { FieldSpec } from "./field-values.js";
 import type { GpmMemo } from "./gpm.js";
 import type { FieldGroup, GpuRaw, ThrottleTimeReason } from "./types.js";
 
@@ -9,6 +8,14 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 export type GpuFields = Mutable<Omit<GpuRaw, "index" | "uuid" | "name" | "pciBusId" | "isUp" | "disabled" | "downReason" | "throttleNs">> & {
   throttleNs?: { [R in ThrottleTimeReason]?: number };
 };
+
+/** One field asked for through nvmlDeviceGetFieldValues, and where its value goes. */
+export interface FieldSpec {
+  readonly id: number;
+  readonly scopeId: number;
+  readonly group: FieldGroup;
+  readonly apply: (out: GpuFields, value: number) => void;
+}
 
 /** Facts about the driver learnt at open or while reading, shared by every GPU of one library. */
 export interface DriverQuirks {

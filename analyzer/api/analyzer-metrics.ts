@@ -2,7 +2,7 @@ import type { Registry } from "prom-client";
 import { formatDurationMs } from "../../common/config/duration.js";
 import { METRICS } from "../../common/conventions.js";
 import { defineScrapeMetric, type FillErrorHandler } from "../../common/metric-factory.js";
-import type { AnalyzerState } from "../service.js";
+import type { AnalyzerState } from "../analyzer-state.js";
 import { poolRecommendations } from "../recommend/recommendations.js";
 
 /**

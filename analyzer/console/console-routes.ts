@@ -12,7 +12,7 @@ import { errorMessage } from "../../common/errors.js";
 import { json, type RouteHandler, type RouteResponse } from "../../common/http-server.js";
 import { projectPath } from "../../common/paths.js";
 import type { PoolOf } from "../fleet/assemble.js";
-import type { AnalyzerState } from "../service.js";
+import type { AnalyzerState } from "../analyzer-state.js";
 import type { MetricStore } from "../stores/metric-store.js";
 import { consolePage } from "./console-page.js";
 import { runtimeNow, PREEMPTION_WINDOW_MS, PREFIX_CACHE_WINDOW_MS } from "./runtime-now.js";

@@ -27,7 +27,7 @@ import type { ConsolidationPlanner } from "../recommend/consolidation/index.js";
 import { recommend, recommendWith, type Recommendations } from "../recommend/recommendations.js";
 import { countLongWindows, evaluateSlos, type LongWindowCounts, type SloEvaluation } from "../slo/evaluate.js";
 import { detectSources, type CountSource, type SloFamily } from "../slo/slo-counts.js";
-import { gpuUtilizationObjective, type SloConfig } from "../slo/spec.js";
+import { gpuUtilizationObjective, type SloConfig } from "../../common/slo/spec.js";
 import type { MetricStore } from "../stores/metric-store.js";
 import { QueryUsage, type QueryUsageSummary } from "../stores/query-usage.js";
 import { loadIdleHistoryWindows } from "./idle-history-windows.js";

@@ -11,7 +11,7 @@
  */
 import { METRICS, OVERFLOW_MODEL } from "../../common/conventions.js";
 import { DEFAULT_IDLE_HISTORY, type IdleHistory } from "../recommend/idle-history.js";
-import type { IdleEvictionConfig } from "../recommend/idle-eviction.js";
+import type { IdleEvictionConfig } from "../../common/config/idle-eviction-config.js";
 import type { MetricStore, QueryContext } from "../stores/metric-store.js";
 
 const DAY_MS = 86_400_000;

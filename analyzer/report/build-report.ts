@@ -1,9 +1,9 @@
 import type { PoolOf } from "../fleet/assemble.js";
 import type { FleetSnapshot } from "../fleet/snapshot.js";
-import { parseConsolidationConfig } from "../recommend/constraints.js";
+import { parseConsolidationConfig } from "../../common/config/consolidation-config.js";
 import { poolRecommendations, type Recommendations } from "../recommend/recommendations.js";
 import { evaluateSlos } from "../slo/evaluate.js";
-import { gpuUtilizationObjective, type SloConfig } from "../slo/spec.js";
+import { gpuUtilizationObjective, type SloConfig } from "../../common/slo/spec.js";
 import type { MetricStore } from "../stores/metric-store.js";
 import { forecastSeries, planSummary, poolAction, poolHeadroom } from "./capacity-plan.js";
 import { computeDemand } from "./demand.js";

@@ -1,5 +1,5 @@
 import { METRICS } from "../../common/conventions.js";
-import { classOf, type SloConfig } from "../slo/spec.js";
+import { classOf, type SloConfig } from "../../common/slo/spec.js";
 import type { MetricStore } from "../stores/metric-store.js";
 import type { ClassDemand } from "./report-model.js";
 import { counterSteps, dayIndex, type TimeGrid } from "./time-grid.js";

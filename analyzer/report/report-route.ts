@@ -3,7 +3,7 @@ import { text, type RouteHandler } from "../../common/http-server.js";
 import type { PoolOf } from "../fleet/assemble.js";
 import type { FleetSnapshot } from "../fleet/snapshot.js";
 import type { Recommendations } from "../recommend/recommendations.js";
-import type { SloConfig } from "../slo/spec.js";
+import type { SloConfig } from "../../common/slo/spec.js";
 import type { MetricStore } from "../stores/metric-store.js";
 import { buildReport } from "./build-report.js";
 import { renderReport, REPORT_FORMATS, reportContentType, type ReportFormat } from "./render.js";

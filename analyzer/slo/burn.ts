@@ -1,4 +1,4 @@
-import { BURN_WINDOWS, burnFactor, type BurnWindow, type Severity } from "./windows.js";
+import { BURN_WINDOWS, burnFactor, type BurnWindow, type Severity } from "../../common/slo/windows.js";
 
 /**
  * Burn rates from counted events. A window's error ratio is bad ÷ total events counted over the

@@ -3,8 +3,8 @@ import { errorBudget, timeToExhaustionMs, type BudgetStatus } from "./budget.js"
 import { evaluateBurn, computeBurnRate, type EventCounts, type SloBurnStatus } from "./burn.js";
 import { dominantPhase, type CumulativeBucket, type DominantPhaseResult, type Phase } from "./dominant-phase.js";
 import { countPhases, countWindows, detectSources, LONG_WINDOW_MIN_MS, PHASE_METRICS, type CountSource, type PhaseBuckets, type SloFamily, type WindowAnswers } from "./slo-counts.js";
-import { classOf, listSlos, type Slo, type SloConfig } from "./spec.js";
-import { windowDurationsMs } from "./windows.js";
+import { classOf, listSlos, type Slo, type SloConfig } from "../../common/slo/spec.js";
+import { windowDurationsMs } from "../../common/slo/windows.js";
 import { METRICS } from "../../common/conventions.js";
 
 /** One SLO's state at an evaluation time. */

@@ -13,7 +13,7 @@ import { increaseRuleName, METRICS, RECORDED_INCREASE_MS } from "../../common/co
 import { leValues } from "../../common/promql.js";
 import type { LabeledValue, MetricStore, QueryContext } from "../stores/metric-store.js";
 import type { Phase } from "./dominant-phase.js";
-import { listSlos, type SloConfig } from "./spec.js";
+import { listSlos, type SloConfig } from "../../common/slo/spec.js";
 
 /** Increases of one histogram over one window, keyed by model (and le for buckets). */
 export interface WindowCounts {

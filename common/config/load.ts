@@ -4,7 +4,7 @@ import type { z } from "zod";
 import { errorMessage } from "../errors.js";
 import { CONFIG_FLAG, envName, OPTIONS, type OptionSpec } from "./options.js";
 import { configSchema, type Config } from "./schema.js";
-import { sloThresholds } from "../../analyzer/slo/spec.js";
+import { histogramThresholds } from "../slo/thresholds.js";
 
 /**
  * The `yaml` package's parse, loaded on first use: most runs (the agent DaemonSet in particular) are
@@ -103,6 +103,6 @@ function formatIssues(issues: readonly z.core.$ZodIssue[], origins: ReadonlyMap<
 
 /** Every latency threshold of the SLO configuration becomes an exact bucket bound of the agent's histograms. */
 function withSloBuckets(config: Config): Config {
-  const thresholds = [...new Set([...config.agent.spans.sloThresholds, ...sloThresholds(config.slo)])].sort((a, b) => a - b);
+  const thresholds = histogramThresholds(config.agent.spans.sloThresholds, config.slo);
   return { ...config, agent: { ...config.agent, spans: { ...config.agent.spans, sloThresholds: thresholds } } };
 }

@@ -3,9 +3,10 @@ import { z } from "zod";
 import { durationMs } from "./duration.js";
 import { listenAddress } from "./listen-address.js";
 import { safeRegexSource } from "./safe-regex.js";
-import { sloConfigSchema } from "../../analyzer/slo/spec.js";
-import { consolidationConfigSchema } from "../../analyzer/recommend/constraints.js";
-import { idleEvictionConfigSchema } from "../../analyzer/recommend/idle-eviction.js";
+import { sloConfigSchema } from "../slo/spec.js";
+import { DEFAULT_SLO_THRESHOLDS } from "../slo/thresholds.js";
+import { consolidationConfigSchema } from "./consolidation-config.js";
+import { idleEvictionConfigSchema } from "./idle-eviction-config.js";
 import { authConfigSchema } from "../auth/auth-config.js";
 import { tlsConfigSchema } from "../tls/tls-config.js";
 
@@ -191,8 +192,11 @@ export const spansConfigSchema = z.strictObject({
   buckets: z.array(z.number().positive()).min(1).default([0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2.5, 3, 5, 7.5, 10, 15, 20, 30, 60, 120]),
   /** Time-per-output-token bucket boundaries, seconds (the scale of one decode step, not of a request). */
   tpotBuckets: z.array(z.number().positive()).min(1).default([0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1]),
-  /** Latency SLO thresholds, seconds (the defaults of the 7b, 13b and 70b classes); each becomes a bucket boundary so an SLO is a ratio of two counters. */
-  sloThresholds: z.array(z.number().positive()).default([1.2, 2, 4]),
+  /**
+   * Latency SLO thresholds, seconds, each a bucket boundary so an SLO is a ratio of two counters. Default: the
+   * default classes' thresholds (common/slo/thresholds.ts); loading the configuration adds every threshold of `slo`.
+   */
+  sloThresholds: z.array(z.number().positive()).default(() => [...DEFAULT_SLO_THRESHOLDS]),
   /** Label sets one metric may hold; past it new sets fold into model="__overflow__". */
   maxSeriesPerMetric: z.coerce.number().int().positive().default(2000),
   /** Series of a model not seen for this long are dropped. */

@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import { inhibitRules, RECEIVERS } from "../../alerts/alertmanager-config.js";
 import { ruleGroups, RULE_FILES } from "../../alerts/generate.js";
 import { isAlertingRule } from "../../alerts/rule-model.js";
-import { BURN_WINDOWS } from "../../analyzer/slo/windows.js";
+import { BURN_WINDOWS } from "../../common/slo/windows.js";
 import { projectPath } from "../../common/paths.js";
 import { TEST_RULES_OPTIONS } from "./promtool.js";
 

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { classMatchers } from "../../alerts/model-selector.js";
-import { classOf, DEFAULT_SLO_CONFIG, sloConfigSchema } from "../../analyzer/slo/spec.js";
+import { classOf, DEFAULT_SLO_CONFIG, sloConfigSchema } from "../../common/slo/spec.js";
 import { METRICS } from "../../common/conventions.js";
 import { runPromtoolTests, seriesOf } from "./promtool.js";
 

@@ -11,7 +11,7 @@ import { promisify } from "node:util";
 import { stringify } from "yaml";
 import { DEFAULT_RULES_OPTIONS, generateRuleFiles, ruleGroups, RULE_FILES, type RulesOptions } from "../../alerts/generate.js";
 import { isAlertingRule, type AlertingRule } from "../../alerts/rule-model.js";
-import { DEFAULT_SLO_CONFIG } from "../../analyzer/slo/spec.js";
+import { DEFAULT_SLO_CONFIG } from "../../common/slo/spec.js";
 
 const execFileAsync = promisify(execFile);
 

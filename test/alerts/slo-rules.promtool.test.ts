@@ -1,15 +1,15 @@
 /**
  * The generated SLO rules under `promtool test rules`: the page pairs fire within the SRE
  * workbook's detection time for a 100%-error incident and a 10× burn and stop as the workbook says
- * (expectations derived from analyzer/slo/windows.ts, not written down); nothing fires, and no NaN
+ * (expectations derived from common/slo/windows.ts, not written down); nothing fires, and no NaN
  * is recorded, for a model without traffic; a total outage of an availability SLO pages and
  * exhausts the budget.
  */
 import { describe, expect, it } from "vitest";
 import { promNumber } from "../../common/promql.js";
 import { goodRatioRule, PAIR_SEVERITY } from "../../alerts/slo-rules.js";
-import { classOf, DEFAULT_SLO_CONFIG } from "../../analyzer/slo/spec.js";
-import { BURN_WINDOWS, detectionTimeMs, resetTimeMs, type BurnWindow } from "../../analyzer/slo/windows.js";
+import { classOf, DEFAULT_SLO_CONFIG } from "../../common/slo/spec.js";
+import { BURN_WINDOWS, detectionTimeMs, resetTimeMs, type BurnWindow } from "../../common/slo/windows.js";
 import { ALERTS, METRICS } from "../../common/conventions.js";
 import { expectedAlert, minutes, runPromtoolTests, seriesOf, type ExprTest, type TestGroup } from "./promtool.js";
 

@@ -9,7 +9,7 @@ import { pino } from "pino";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startAnalyzer, type Analyzer } from "../../analyzer/service.js";
 import { computeBurnRate } from "../../analyzer/slo/burn.js";
-import { DEFAULT_SLO_CONFIG } from "../../analyzer/slo/spec.js";
+import { DEFAULT_SLO_CONFIG } from "../../common/slo/spec.js";
 import { MemoryStore } from "../../analyzer/stores/memory-store.js";
 import type { MetricStore } from "../../analyzer/stores/metric-store.js";
 import { writeHistory } from "../../cli/simulate/history.js";

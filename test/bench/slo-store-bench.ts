@@ -22,7 +22,7 @@ import { MemoryStore, type SeriesAppender } from "../../analyzer/stores/memory-s
 import { createPrometheusStore } from "../../analyzer/stores/prometheus-store.js";
 import { METRICS } from "../../common/conventions.js";
 import { evaluateSlos } from "../../analyzer/slo/evaluate.js";
-import { sloConfigSchema } from "../../analyzer/slo/spec.js";
+import { sloConfigSchema } from "../../common/slo/spec.js";
 import { createBlocksFromOpenMetrics, startPrometheus } from "../fixtures/prometheus-server.js";
 import { DAY_MS, HOUR_MS, INCIDENT, MODELS, sloScenario, toOpenMetrics } from "../fixtures/slo-scenario.js";
 import { evaluationWindowsMs, type LatencySlo } from "../fixtures/store-slo-eval.js";

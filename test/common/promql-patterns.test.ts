@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { classMatchers } from "../../alerts/model-selector.js";
-import { classOf, DEFAULT_SLO_CONFIG } from "../../analyzer/slo/spec.js";
+import { classOf, DEFAULT_SLO_CONFIG } from "../../common/slo/spec.js";
 import { METRICS } from "../../common/conventions.js";
 import { matcher, searchRegex, selector } from "../../common/promql.js";
 import { runPromtoolTests, seriesOf, type ExprTest } from "../alerts/promtool.js";

@@ -3,7 +3,7 @@
  * and the monitoring mixins that apply here): it returns every problem as a sentence, so a test can
  * require none for the generated dashboards and check that each rule catches its violation.
  */
-import { windowDurationsMs } from "../../analyzer/slo/windows.js";
+import { windowDurationsMs } from "../../common/slo/windows.js";
 import { formatDurationMs } from "../../common/config/duration.js";
 import { EXTERNAL_METRICS, METRICS, RECORDING_RULES } from "../../common/conventions.js";
 import { dataPanels, expressions, type DashboardJson } from "./dashboard-json.js";

@@ -8,7 +8,7 @@
  * behave as on a real fleet. Counters grow, gauges hold plausible values, histograms fill buckets.
  */
 import { writeHistory } from "../../cli/simulate/history.js";
-import { windowDurationsMs } from "../../analyzer/slo/windows.js";
+import { windowDurationsMs } from "../../common/slo/windows.js";
 import { formatDurationMs } from "../../common/config/duration.js";
 import { GPU_LABELS, LLM_LABELS, METRICS, POD_LABELS, RECORDING_RULES, type MetricDef } from "../../common/conventions.js";
 import { compileFleet } from "../../common/simulation/fleet-model.js";

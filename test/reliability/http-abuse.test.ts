@@ -9,7 +9,7 @@ import { connect, type Socket } from "node:net";
 import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAnalyzer, type Analyzer } from "../../analyzer/service.js";
-import { DEFAULT_SLO_CONFIG } from "../../analyzer/slo/spec.js";
+import { DEFAULT_SLO_CONFIG } from "../../common/slo/spec.js";
 import { MemoryStore } from "../../analyzer/stores/memory-store.js";
 import { analyzerConfigSchema } from "../../common/config/schema.js";
 import { silentLogger } from "../../common/log.js";

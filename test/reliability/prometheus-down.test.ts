@@ -9,7 +9,7 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
 import { afterAll, expect, it } from "vitest";
 import { startAnalyzer, type Analyzer } from "../../analyzer/service.js";
-import { DEFAULT_SLO_CONFIG } from "../../analyzer/slo/spec.js";
+import { DEFAULT_SLO_CONFIG } from "../../common/slo/spec.js";
 import { createPrometheusStore } from "../../analyzer/stores/prometheus-store.js";
 import { analyzerConfigSchema } from "../../common/config/schema.js";
 import { silentLogger } from "../../common/log.js";

@@ -2,25 +2,9 @@ import { stat } from "node:fs/promises";
 import * as grpc from "@grpc/grpc-js";
 import { wrapError } from "../../../common/errors.js";
 import { decodeListPodResourcesResponse, encodeListPodResourcesRequest, LIST_POD_RESOURCES_PATH } from "./pod-resources-codec.js";
+import type { PodResourcesEntry } from "./pod-resources-entry.js";
 
-/** Device-plugin devices of one extended resource held by a container. */
-export interface ContainerDeviceEntry {
-  readonly resourceName: string;
-  /** As the device plugin reports them: `GPU-<uuid>`, `MIG-<uuid>`, `nvidia0`, possibly with `::N`. */
-  readonly deviceIds: readonly string[];
-}
-
-export interface ContainerResourcesEntry {
-  readonly name: string;
-  readonly devices: readonly ContainerDeviceEntry[];
-}
-
-/** One pod as the kubelet pod-resources API lists it (plain data, safe to keep). */
-export interface PodResourcesEntry {
-  readonly name: string;
-  readonly namespace: string;
-  readonly containers: readonly ContainerResourcesEntry[];
-}
+export type { ContainerDeviceEntry, ContainerResourcesEntry, PodResourcesEntry } from "./pod-resources-entry.js";
 
 /**
  * The kubelet lists every pod on the node in one message; Kubernetes' own client raises gRPC's

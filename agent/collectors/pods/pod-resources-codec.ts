@@ -9,7 +9,7 @@
  * protobuf requires. Malformed input throws PodResourcesDecodeError naming the message and byte.
  */
 import { ProtobufDecodeError, WIRE_LEN, WireReader } from "../../../common/protobuf-wire.js";
-import type { ContainerDeviceEntry, ContainerResourcesEntry, PodResourcesEntry } from "./pod-resources-client.js";
+import type { ContainerDeviceEntry, ContainerResourcesEntry, PodResourcesEntry } from "./pod-resources-entry.js";
 
 /** The full method name of List. */
 export const LIST_POD_RESOURCES_PATH = "/v1.PodResourcesLister/List";

@@ -5,7 +5,7 @@ import { errorMessage } from "../../../common/errors.js";
 import type { Logger } from "../../../common/log.js";
 import type { KubeApiTarget } from "../pods/kube-pods.js";
 import { createPageAgents, fetchPage } from "./fetch-page.js";
-import type { RuntimeTarget } from "./runtime-scraper.js";
+import type { RuntimeTarget } from "./runtime-target.js";
 
 /** A pod list bigger than this is refused (a node holds at most a few hundred pods). */
 const MAX_LIST_BYTES = 64 * 1024 * 1024;

@@ -1,5 +1,5 @@
 import type { ExpositionSample } from "../../../common/exposition.js";
-import { RATIO_FIELDS, type GaugeField, type ModelGauges, type RuntimeGaugeProfile, type RuntimeName, type SampleIndex } from "./runtime-gauges.js";
+import { RATIO_FIELDS, type GaugeField, type ModelGauges, type RuntimeName, type SampleIndex } from "./runtime-gauges.js";
 
 /**
  * Reading a runtime page sample by sample, as it arrives, into rows chosen by the caller.
@@ -175,6 +175,18 @@ export interface ProfileSpec {
   /** Every sample name the reader reads. */
   readonly names: readonly string[];
   open(context: ReaderContext): ProfileReader;
+}
+
+/**
+ * How one runtime's page maps to inferwatch's gauges. A new runtime is one more file listed in
+ * ./profiles/index.ts. The streaming half (`prefix`, `names`, `open`: {@link ProfileSpec}) is what
+ * the scraper reads pages with as they arrive; `detects` and `read` take a page already indexed.
+ */
+export interface RuntimeGaugeProfile extends ProfileSpec {
+  /** Whether the page carries this profile's metric names (any sample name starting with `prefix`). */
+  detects(page: SampleIndex): boolean;
+  /** Pure: the page's gauges per model, under the model label this runtime uses. */
+  read(page: SampleIndex): ModelGauges[];
 }
 
 /** A profile from its spec: `read` replays an indexed page through the streaming reader, one row per model label value. */

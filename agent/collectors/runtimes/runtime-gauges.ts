@@ -1,5 +1,4 @@
 import type { ExpositionSample } from "../../../common/exposition.js";
-import type { ProfileSpec } from "./profile-reader.js";
 
 /** The inference runtimes whose /metrics pages inferwatch reads (`trtllm` is TensorRT-LLM's trtllm-serve). */
 export type RuntimeName = "vllm" | "sglang" | "tgi" | "triton" | "trtllm";
@@ -117,18 +116,6 @@ export function fieldsOf(gauges: ModelGauges): [GaugeField, number][] {
     if (value !== undefined) out.push([field, value]);
   }
   return out;
-}
-
-/**
- * How one runtime's page maps to inferwatch's gauges. A new runtime is one more file listed in
- * ./profiles/index.ts. The streaming half (`prefix`, `names`, `open`: ./profile-reader.ts) is what
- * the scraper reads pages with as they arrive; `detects` and `read` take a page already indexed.
- */
-export interface RuntimeGaugeProfile extends ProfileSpec {
-  /** Whether the page carries this profile's metric names (any sample name starting with `prefix`). */
-  detects(page: SampleIndex): boolean;
-  /** Pure: the page's gauges per model, under the model label this runtime uses. */
-  read(page: SampleIndex): ModelGauges[];
 }
 
 /** A 0..1 ratio clamped into range (a runtime may round past 1). */

@@ -10,6 +10,7 @@ import { RuntimePageFold, type FoldedPage } from "./page-fold.js";
 import { PagePools } from "./page-pools.js";
 import { ReadTurns } from "./read-turns.js";
 import type { PodTargetDiscovery } from "./pod-targets.js";
+import type { RuntimeTarget } from "./runtime-target.js";
 import type { ModelGauges, RuntimeName } from "./runtime-gauges.js";
 import { SeriesBudget } from "./series-budget.js";
 import { budgetRows, UNKNOWN_MODEL, type FoldCounts, type RuntimeSeriesLabels } from "./target-rows.js";
@@ -17,19 +18,7 @@ import { BoundedRegExp } from "../../../common/config/safe-regex.js";
 import { createAdmission, type Admission } from "../../receivers/admission.js";
 
 export { UNKNOWN_MODEL, type RuntimeSeriesLabels } from "./target-rows.js";
-
-/** A runtime /metrics endpoint and what configuration (or its pod) says it serves. */
-export interface RuntimeTarget {
-  readonly url: string;
-  /** Detected from the page's metric names when absent. */
-  readonly runtime?: RuntimeName | undefined;
-  /** Wins over the page's model label. */
-  readonly model?: string | undefined;
-  readonly namespace?: string | undefined;
-  readonly pod?: string | undefined;
-  /** Wins over the tier rules of agent.spans. */
-  readonly tier?: string | undefined;
-}
+export type { RuntimeTarget } from "./runtime-target.js";
 
 /** One model's gauges from one target, with the figures derived from its counters between scrapes. */
 export interface RuntimeSeries {

@@ -13,7 +13,7 @@ import { RuntimeScraper } from "../../../agent/collectors/runtimes/runtime-scrap
 import { registerLlmMetrics } from "../../../agent/exporters/llm-metrics.js";
 import { bucketsWithThresholds, LlmSeriesStore } from "../../../agent/processors/llm-series-store.js";
 import { evaluateSlos } from "../../../analyzer/slo/evaluate.js";
-import { DEFAULT_SLO_CONFIG } from "../../../analyzer/slo/spec.js";
+import { DEFAULT_SLO_CONFIG } from "../../../common/slo/spec.js";
 import { MemoryStore } from "../../../analyzer/stores/memory-store.js";
 import { agentConfigSchema } from "../../../common/config/schema.js";
 import { silentLogger } from "../../../common/log.js";

@@ -11,7 +11,7 @@ import { CONSOLE_PANELS } from "../../../analyzer/console/console-page.js";
 import { runtimeNow } from "../../../analyzer/console/runtime-now.js";
 import { HISTORY_STEP_MS, MAX_ROWS, utilizationHistory } from "../../../analyzer/console/utilization-history.js";
 import { startAnalyzer, type Analyzer } from "../../../analyzer/service.js";
-import { DEFAULT_SLO_CONFIG } from "../../../analyzer/slo/spec.js";
+import { DEFAULT_SLO_CONFIG } from "../../../common/slo/spec.js";
 import { MemoryStore } from "../../../analyzer/stores/memory-store.js";
 import { authConfigSchema } from "../../../common/auth/auth-config.js";
 import { loadSecurity, type Security } from "../../../common/auth/security.js";

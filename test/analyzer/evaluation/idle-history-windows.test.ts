@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { historyWindows, loadIdleHistoryWindows, longestTtlMs } from "../../../analyzer/evaluation/idle-history-windows.js";
-import { idleEvictionConfigSchema } from "../../../analyzer/recommend/idle-eviction.js";
+import { idleEvictionConfigSchema } from "../../../common/config/idle-eviction-config.js";
 import { historyRequestsBetween, loadIdleHistory } from "../../../analyzer/recommend/idle-history.js";
 import { MemoryStore } from "../../../analyzer/stores/memory-store.js";
 import { METRICS } from "../../../common/conventions.js";

@@ -7,7 +7,7 @@ import { renderReport } from "../../../analyzer/report/render.js";
 import { NO_RUNTIME_GAUGES } from "../../../analyzer/report/tables.js";
 import type { CapacityReport } from "../../../analyzer/report/report-model.js";
 import { evaluateOnce } from "../../../analyzer/service.js";
-import { DEFAULT_SLO_CONFIG } from "../../../analyzer/slo/spec.js";
+import { DEFAULT_SLO_CONFIG } from "../../../common/slo/spec.js";
 import { MemoryStore } from "../../../analyzer/stores/memory-store.js";
 import { analyzerConfigSchema } from "../../../common/config/schema.js";
 import { AT, BURST, D0, DAY, DAYS, GIB, KNOWN_POOLS, KNOWN_RUNTIME, STEP, writeKnownHistory } from "./known-history.js";

@@ -6,7 +6,7 @@ import type { DatedForecast, PoolSupply } from "../../../analyzer/report/report-
 import type { FleetSnapshot } from "../../../analyzer/fleet/snapshot.js";
 import { recommend } from "../../../analyzer/recommend/recommendations.js";
 import { parseConsolidationConfig } from "../../../analyzer/recommend/constraints.js";
-import { DEFAULT_SLO_CONFIG } from "../../../analyzer/slo/spec.js";
+import { DEFAULT_SLO_CONFIG } from "../../../common/slo/spec.js";
 import { analyzerConfigSchema } from "../../../common/config/schema.js";
 
 const DAY = 86_400_000;

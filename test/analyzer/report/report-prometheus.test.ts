@@ -11,7 +11,7 @@ import { poolResolver } from "../../../analyzer/fleet/assemble.js";
 import { buildReport } from "../../../analyzer/report/build-report.js";
 import type { CapacityReport } from "../../../analyzer/report/report-model.js";
 import { evaluateOnce } from "../../../analyzer/service.js";
-import { DEFAULT_SLO_CONFIG } from "../../../analyzer/slo/spec.js";
+import { DEFAULT_SLO_CONFIG } from "../../../common/slo/spec.js";
 import { MemoryStore } from "../../../analyzer/stores/memory-store.js";
 import type { MetricStore } from "../../../analyzer/stores/metric-store.js";
 import { createPrometheusStore } from "../../../analyzer/stores/prometheus-store.js";

@@ -9,7 +9,7 @@ import {
   type EventLookup,
   type SloBurnStatus,
 } from "../../../analyzer/slo/burn.js";
-import { BURN_WINDOWS, detectionTimeMs, resetTimeMs, type BurnWindow } from "../../../analyzer/slo/windows.js";
+import { BURN_WINDOWS, detectionTimeMs, resetTimeMs, type BurnWindow } from "../../../common/slo/windows.js";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { evaluateSlos } from "../../../analyzer/slo/evaluate.js";
-import { DEFAULT_SLO_CONFIG } from "../../../analyzer/slo/spec.js";
+import { DEFAULT_SLO_CONFIG } from "../../../common/slo/spec.js";
 import { MemoryStore } from "../../../analyzer/stores/memory-store.js";
 import { METRICS } from "../../../common/conventions.js";
 

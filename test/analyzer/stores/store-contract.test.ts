@@ -25,7 +25,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BurnMeasure } from "../../../analyzer/slo/burn.js";
-import { BURN_WINDOWS } from "../../../analyzer/slo/windows.js";
+import { BURN_WINDOWS } from "../../../common/slo/windows.js";
 import { MemoryStore } from "../../../analyzer/stores/memory-store.js";
 import type { MetricStore } from "../../../analyzer/stores/metric-store.js";
 import { createPrometheusStore } from "../../../analyzer/stores/prometheus-store.js";
@@ -54,7 +54,7 @@ import {
 } from "../../fixtures/slo-scenario.js";
 import { recordedName } from "../../../analyzer/slo/slo-counts.js";
 import { evaluateSlos } from "../../../analyzer/slo/evaluate.js";
-import { DEFAULT_SLO_CONFIG } from "../../../analyzer/slo/spec.js";
+import { DEFAULT_SLO_CONFIG } from "../../../common/slo/spec.js";
 import { evaluateLatencySlos, evaluationWindowsMs, PERIOD_MS, type LatencySlo, type SloEvaluation } from "../../fixtures/store-slo-eval.js";
 
 const SLOS: readonly LatencySlo[] = MODELS.map((m) => ({ id: `${m.sloClass}-latency`, model: m.model, thresholdLe: m.thresholdLe, objective: m.objective }));

@@ -10,7 +10,7 @@
  */
 import { startAnalyzer } from "../../../analyzer/service.js";
 import { createStore } from "../../../analyzer/stores/create-store.js";
-import { DEFAULT_SLO_CONFIG } from "../../../analyzer/slo/spec.js";
+import { DEFAULT_SLO_CONFIG } from "../../../common/slo/spec.js";
 import { analyzerConfigSchema } from "../../../common/config/schema.js";
 import { createLogger } from "../../../common/log.js";
 

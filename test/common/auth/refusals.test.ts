@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAnalyzer, type Analyzer } from "../../../analyzer/service.js";
-import { DEFAULT_SLO_CONFIG } from "../../../analyzer/slo/spec.js";
+import { DEFAULT_SLO_CONFIG } from "../../../common/slo/spec.js";
 import { MemoryStore } from "../../../analyzer/stores/memory-store.js";
 import { AuditLog, type AuditEntry } from "../../../common/auth/audit-log.js";
 import { authConfigSchema } from "../../../common/auth/auth-config.js";

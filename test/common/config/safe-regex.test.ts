@@ -5,7 +5,7 @@
  * the first 256 characters of a name.
  */
 import { describe, expect, it } from "vitest";
-import { DEFAULT_SLO_CONFIG } from "../../../analyzer/slo/spec.js";
+import { DEFAULT_SLO_CONFIG } from "../../../common/slo/spec.js";
 import { loadConfig } from "../../../common/config/load.js";
 import { analyzeRegex, BoundedRegExp, MAX_MATCHED_CHARS, regexProblems } from "../../../common/config/safe-regex.js";
 

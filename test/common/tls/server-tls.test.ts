@@ -13,8 +13,8 @@ import type { RunningReceiver } from "../../../agent/receivers/otlp-responses.js
 import { httpGuard } from "../../../common/auth/http-guard.js";
 import { AuditLog } from "../../../common/auth/audit-log.js";
 import { RecommendationActions, recommendationIds } from "../../../analyzer/api/recommendation-actions.js";
-import { consolidationConfigSchema } from "../../../analyzer/recommend/constraints.js";
-import { idleEvictionConfigSchema } from "../../../analyzer/recommend/idle-eviction.js";
+import { consolidationConfigSchema } from "../../../common/config/consolidation-config.js";
+import { idleEvictionConfigSchema } from "../../../common/config/idle-eviction-config.js";
 import { recommend } from "../../../analyzer/recommend/recommendations.js";
 import { pairFleet } from "../../fixtures/consolidation-fleets.js";
 import { startHttpServer, text, type RunningServer } from "../../../common/http-server.js";

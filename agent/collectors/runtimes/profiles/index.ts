@@ -1,5 +1,5 @@
-import { replayPage } from "../profile-reader.js";
-import type { ModelGauges, RuntimeGaugeProfile, RuntimeName, SampleIndex } from "../runtime-gauges.js";
+import { replayPage, type RuntimeGaugeProfile } from "../profile-reader.js";
+import type { ModelGauges, RuntimeName, SampleIndex } from "../runtime-gauges.js";
 import { sglangProfile } from "./sglang.js";
 import { tgiProfile } from "./tgi.js";
 import { tritonTrtllmProfile } from "./triton-trtllm.js";

@@ -6,9 +6,9 @@ import {
   gpuUtilizationObjective,
   listSlos,
   sloConfigSchema,
-  sloThresholds,
   SLO_CLASS_LABEL,
-} from "../../../analyzer/slo/spec.js";
+} from "../../../common/slo/spec.js";
+import { sloThresholds } from "../../../common/slo/thresholds.js";
 
 const DAY = 86_400_000;
 

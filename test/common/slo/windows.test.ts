@@ -8,7 +8,7 @@ import {
   resetTimeMs,
   windowDurationsMs,
   type BurnWindow,
-} from "../../../analyzer/slo/windows.js";
+} from "../../../common/slo/windows.js";
 
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;

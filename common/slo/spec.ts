@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { parseDurationMs } from "../../common/config/duration.js";
-import { BoundedRegExp, safeRegexSource } from "../../common/config/safe-regex.js";
-import { METRICS } from "../../common/conventions.js";
+import { parseDurationMs } from "../config/duration.js";
+import { BoundedRegExp, safeRegexSource } from "../config/safe-regex.js";
+import { METRICS } from "../conventions.js";
 import { longestWindowMs } from "./windows.js";
 
 /**
@@ -171,19 +171,6 @@ function ruleMatches(rule: MatchRule, model: string, podLabels: Readonly<Record<
  */
 export function classOf(config: Pick<SloConfig, "classes">, model: string, podLabels: Readonly<Record<string, string>> = {}): ModelClass | undefined {
   return config.classes.find((modelClass) => modelClass.match.some((rule) => ruleMatches(rule, model, podLabels)));
-}
-
-/**
- * Every latency threshold of `config` (end-to-end and TTFT), seconds, ascending and distinct: the
- * agent adds each to its histogram buckets so a latency SLO is a plain ratio of two counters.
- */
-export function sloThresholds(config: Pick<SloConfig, "classes">): readonly number[] {
-  const thresholds = new Set<number>();
-  for (const modelClass of config.classes) {
-    thresholds.add(modelClass.latency.thresholdSeconds);
-    if (modelClass.ttft) thresholds.add(modelClass.ttft.thresholdSeconds);
-  }
-  return [...thresholds].sort((a, b) => a - b);
 }
 
 /** A pool's GPU-utilization objective: a cost objective, so it only ever opens a ticket. */
