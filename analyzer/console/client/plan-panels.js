@@ -24,8 +24,11 @@ export function renderPlan(response) {
     { text: String(pool.gpusFreed), value: pool.gpusFreed },
     { text: String(pool.nodesFreed), value: pool.nodesFreed },
     { text: String(pool.moves), value: pool.moves },
-    { text: String(pool.lowerBound.bound), value: pool.lowerBound.bound, title: `memory L1 ${pool.lowerBound.memoryL1}, L2 ${pool.lowerBound.memoryL2}, dual feasible ${pool.lowerBound.dualFeasible}` },
-    { text: String(pool.gapGpus), value: pool.gapGpus, cls: pool.gapGpus === 0 ? "ok" : "" },
+    // With placement across pools no bound holds for one pool: the plan's classes carry them.
+    pool.lowerBound === null
+      ? { text: "per class", value: null, title: "replicas may leave this pool: see the plan's classes for bounds" }
+      : { text: String(pool.lowerBound.bound), value: pool.lowerBound.bound, title: `memory L1 ${pool.lowerBound.memoryL1}, L2 ${pool.lowerBound.memoryL2}, dual feasible ${pool.lowerBound.dualFeasible}` },
+    pool.gapGpus === null ? { text: "–", value: null } : { text: String(pool.gapGpus), value: pool.gapGpus, cls: pool.gapGpus === 0 ? "ok" : "" },
   ]), { id: "plan-pools" });
   const moves = plan.moves.length === 0
     ? emptyNote("No move frees a GPU without breaking a constraint.")
