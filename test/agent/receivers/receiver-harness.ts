@@ -189,5 +189,5 @@ export function decodeExportResponse(bytes: Uint8Array): { rejectedSpans: number
   const response = ProtobufTraceSerializer.deserializeResponse(bytes);
   const partial = response.partialSuccess;
   if (partial === undefined || partial === null) return undefined;
-  return { rejectedSpans: Number(partial.rejectedSpans ?? 0), errorMessage: partial.errorMessage ?? "" };
+  return { rejectedSpans: partial.rejectedSpans ?? 0, errorMessage: partial.errorMessage ?? "" };
 }
