@@ -199,8 +199,9 @@ describe("analyzer service", () => {
   it("cuts the queries still running when the evaluation's time budget is spent: their parts keep their last answer, marked stale with the reason", async () => {
     let isSlow = false;
     const slow = storeWith({
-      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- rejects with the signal's abort reason, as fetch does
+      /* eslint-disable @typescript-eslint/prefer-promise-reject-errors -- rejects with the signal's abort reason, as fetch does */
       overTime: (q, c) => (isSlow && q.metric === "inferwatch_gpu_utilization_ratio" ? new Promise((_resolve, reject) => c?.signal?.addEventListener("abort", () => reject(c.signal?.reason))) : store.overTime(q, c)),
+      /* eslint-enable @typescript-eslint/prefer-promise-reject-errors */
     });
     const budgeted = analyzerConfigSchema.parse({ ...config, listen: "127.0.0.1:0", evaluationTimeout: "300ms" });
     const { url, analyzer: a } = await start(slow, { config: budgeted });
