@@ -87,7 +87,7 @@ export class Sampler implements Component {
     const wasRunning = this.isRunning;
     this.isRunning = false;
     for (const loop of this.loops) clearTimeout(loop.timer);
-    await Promise.allSettled(this.loops.map((loop) => loop.running));
+    await Promise.allSettled(this.loops.flatMap((loop) => (loop.running === undefined ? [] : [loop.running])));
     if (wasRunning) this.log.info({ runs: Object.fromEntries(this.loops.map((loop) => [loop.collector.name, loop.stats.runs])) }, "sampling stopped");
   }
 

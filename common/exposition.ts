@@ -183,7 +183,7 @@ export function parseSampleLine(line: string, lineNumber: number, format: LineFo
     const parsed = allowsOpenMetrics ? parseSampleValue(text) : isInteger ? Number(text) : undefined;
     if (parsed === undefined || !Number.isFinite(parsed)) fail("invalid timestamp");
     if (format === "openmetrics") timestampMs = Math.round((parsed as number) * 1000);
-    else if (format === "prometheus") timestampMs = parsed as number;
+    else if (format === "prometheus") timestampMs = parsed;
     else if (!isInteger) isOpenMetricsOnly = true;
     reader.skipSpaces();
   }

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, DropArgument } from "node:net";
 import type { Refusals } from "./auth/refusals.js";
 import type { ListenAddress } from "./config/listen-address.js";
 import { errorMessage } from "./errors.js";
@@ -94,7 +94,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-  server.on("drop", (dropped) => options.refusals?.record(options.name, "connection_limit", dropped?.remoteAddress ?? ""));
+  server.on("drop", (dropped: DropArgument | undefined) => options.refusals?.record(options.name, "connection_limit", dropped?.remoteAddress ?? ""));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.address.port, options.address.host, () => {

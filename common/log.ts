@@ -78,7 +78,7 @@ export function createLogger(options: LogOptions): Logger {
     },
   };
   if (!isPrettyLog(options.format ?? "auto", destination)) return pino(settings, destination as pino.DestinationStream);
-  const colorize = "isTTY" in destination && destination.isTTY === true && process.env["NO_COLOR"] === undefined;
+  const colorize = "isTTY" in destination && destination.isTTY && process.env["NO_COLOR"] === undefined;
   const pretty = PinoPretty({
     destination,
     sync: true,

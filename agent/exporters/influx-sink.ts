@@ -80,7 +80,7 @@ export async function readCredentials(path: string): Promise<{ username: string;
   try {
     text = await readFile(path, "utf8");
   } catch (err) {
-    throw new Error(`influx: cannot read the credentials file ${path}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
+    throw new Error(`influx: cannot read the credentials file ${path}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`, { cause: err });
   }
   const line = text.split(/\r?\n/)[0] ?? "";
   const at = line.indexOf(":");

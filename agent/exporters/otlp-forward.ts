@@ -27,6 +27,9 @@ interface Queued {
 
 const SCOPE = { name: "inferwatch-agent-forward" };
 
+/** OTLP's Span.SpanKind (1 INTERNAL … 5 CONSUMER, 0 unspecified) in the API's order (INTERNAL = 0 …). */
+const OTEL_SPAN_KINDS: readonly SpanKind[] = [SpanKind.INTERNAL, SpanKind.SERVER, SpanKind.CLIENT, SpanKind.PRODUCER, SpanKind.CONSUMER];
+
 function hrTime(ms: number): HrTime {
   const seconds = Math.floor(ms / 1000);
   return [seconds, Math.round((ms - seconds * 1000) * 1e6)];
@@ -34,7 +37,7 @@ function hrTime(ms: number): HrTime {
 
 function otelAttributes(attributes: Attributes): OtelAttributes {
   const out: OtelAttributes = {};
-  for (const [key, value] of attributes) out[key] = Array.isArray(value) ? [...value] as string[] : value as string | number | boolean;
+  for (const [key, value] of attributes) out[key] = typeof value === "object" ? ([...value] as string[]) : value;
   return out;
 }
 
@@ -43,7 +46,7 @@ export function toReadableSpan(span: DecodedSpan, resource: Resource): ReadableS
   const statusCode = span.statusCode === 2 ? SpanStatusCode.ERROR : span.statusCode === 1 ? SpanStatusCode.OK : SpanStatusCode.UNSET;
   return {
     name: span.name,
-    kind: Math.max(0, span.kind - 1) as SpanKind,
+    kind: OTEL_SPAN_KINDS[span.kind - 1] ?? SpanKind.INTERNAL,
     spanContext: () => ({ traceId: span.traceId, spanId: span.spanId, traceFlags: TraceFlags.SAMPLED }),
     ...(span.parentSpanId ? { parentSpanContext: { traceId: span.traceId, spanId: span.parentSpanId, traceFlags: TraceFlags.SAMPLED } } : {}),
     startTime: hrTime(span.startTimeMs),

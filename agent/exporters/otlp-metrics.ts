@@ -16,7 +16,8 @@ export function registerOtlpMetrics(
   const forwarder = source.forwarder;
   if (!forwarder) return;
   defineScrapeMetric(registry, METRICS.forwardedSpans, (emit) => {
-    for (const [result, value] of Object.entries(forwarder.counts)) emit({ node, result }, value);
+    const counts: Readonly<Record<string, number>> = { ...forwarder.counts };
+    for (const [result, value] of Object.entries(counts)) emit({ node, result }, value);
   }, onError);
   defineScrapeMetric(registry, METRICS.forwardQueue, (emit) => emit({ node }, forwarder.queued), onError);
 }

@@ -20,7 +20,7 @@ export interface WorkerNvmlClientOptions {
 /** `Atomics.waitAsync` (ES2024; Node ≥ 16), typed here because the project's lib is ES2023. */
 type WaitAsync = (array: Int32Array, index: number, value: number, timeoutMs?: number) =>
   { readonly async: false; readonly value: "not-equal" | "timed-out" } | { readonly async: true; readonly value: Promise<"ok" | "timed-out"> };
-const waitAsync: WaitAsync = Reflect.get(Atomics, "waitAsync");
+const waitAsync = Reflect.get(Atomics, "waitAsync") as WaitAsync;
 
 const OP_NAMES: Record<Op, string> = { [OP.open]: "open", [OP.sample]: "sample", [OP.close]: "close" };
 

@@ -82,7 +82,7 @@ function gatedCall(call: ServerInterceptingCallInterface, options: IngestGateOpt
           }
           const reservation = INFLATE_COPIES * options.maxMessageBytes;
           const wait = options.admission.waitToAcquire(reservation, options.waitMs);
-          cancelWait = wait.cancel;
+          cancelWait = () => wait.cancel();
           void wait.granted.then((isGranted) => {
             cancelWait = undefined;
             if (isGranted && isDone) {

@@ -20,7 +20,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from "node:https";
 import type { IngestSecurity } from "../../common/auth/ingest-security.js";
 import { Refusals, type RefusalReason } from "../../common/auth/refusals.js";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, DropArgument } from "node:net";
 import type { Readable } from "node:stream";
 import { createGunzip, createInflate } from "node:zlib";
 import { errorMessage } from "../../common/errors.js";
@@ -102,7 +102,7 @@ export async function startOtlpHttpReceiver(options: OtlpHttpReceiverOptions): P
   const server: Server = secure ?? createServer(serverOptions);
   const refusals = options.refusals ?? new Refusals(options.log);
   server.maxConnections = options.config.maxConnections;
-  server.on("drop", (dropped) => refusals.record(LISTENER, "connection_limit", dropped?.remoteAddress ?? ""));
+  server.on("drop", (dropped: DropArgument | undefined) => refusals.record(LISTENER, "connection_limit", dropped?.remoteAddress ?? ""));
   server.on("request", (request: IncomingMessage, response: ServerResponse) => {
     handleRequest(request, response, { ...options, refusals }).catch((err: unknown) => {
       options.log.error({ err: errorMessage(err) }, "otlp/http request failed");

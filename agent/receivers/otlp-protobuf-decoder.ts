@@ -320,7 +320,6 @@ class ProtobufTraceDecoder {
     let keyAt = 0;
     let keyLength = 0;
     let valueAt = -1;
-    let valueLength = 0;
     while (r.more()) {
       const tag = r.tag();
       if (tag === TAG_KV_KEY) {
@@ -329,7 +328,7 @@ class ProtobufTraceDecoder {
         r.pos += keyLength;
       } else if (tag === TAG_KV_VALUE) {
         valueAt = r.pos;
-        valueLength = r.length();
+        const valueLength = r.length();
         r.pos += valueLength;
       } else this.skipField(tag, "KeyValue", FIELD_1 | FIELD_2);
     }

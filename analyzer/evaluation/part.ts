@@ -7,7 +7,7 @@
  */
 import { errorChain } from "../../common/errors.js";
 import type { Logger } from "../../common/log.js";
-import { QueryUsage, type QueryUsageSummary, type QueryWarning } from "../stores/query-usage.js";
+import type { QueryUsage, QueryUsageSummary, QueryWarning } from "../stores/query-usage.js";
 import type { QueryContext } from "../stores/metric-store.js";
 
 /** What a part says about itself (served in /api/v1/status). */

@@ -50,7 +50,11 @@ export function idleHistoryFrom(store: MetricStore, atMs: number): Promise<IdleH
 /** GPUs reclaimable (consolidation plus idle eviction), moves and idle replicas per pool. */
 export function poolRecommendations(recommendations: Recommendations): PoolRecommendation[] {
   const pools = new Map<string, { gpusReclaimable: number; moves: number; idleReplicas: number }>();
-  const entry = (pool: string) => pools.get(pool) ?? pools.set(pool, { gpusReclaimable: 0, moves: 0, idleReplicas: 0 }).get(pool) as { gpusReclaimable: number; moves: number; idleReplicas: number };
+  const entry = (pool: string) => {
+    let figures = pools.get(pool);
+    if (figures === undefined) pools.set(pool, (figures = { gpusReclaimable: 0, moves: 0, idleReplicas: 0 }));
+    return figures;
+  };
   for (const pool of recommendations.consolidation.pools) {
     const figures = entry(pool.pool);
     figures.gpusReclaimable += pool.gpusFreed;

@@ -71,7 +71,7 @@ export function reportCharts(report: CapacityReport): ReportChart[] {
     caption: "GPUs installed per pool now, by GPU model (from inferwatch_gpu_info at the end of the window).",
     option: { ...BASE, tooltip: { trigger: "axis", axisPointer: { type: "shadow" } }, xAxis: { type: "category", data: report.supply.map((p) => p.pool) }, yAxis: axis("GPUs", { minInterval: 1 }), series: kinds.map((kind) => ({ name: kind, type: "bar", stack: "gpus", data: report.supply.map((p) => p.byGpuModel.find((k) => k.gpuModel === kind)?.gpus ?? 0) })) },
   });
-  const cells = report.heatmap.pools.flatMap((_, y) => report.heatmap.hours.map((h, x) => [x, y, report.heatmap.values[y]?.[h] === null || report.heatmap.values[y]?.[h] === undefined ? "-" : pct(report.heatmap.values[y]?.[h] as number)]));
+  const cells = report.heatmap.pools.flatMap((_, y) => report.heatmap.hours.map((h, x) => [x, y, report.heatmap.values[y]?.[h] === null || report.heatmap.values[y]?.[h] === undefined ? "-" : pct(report.heatmap.values[y]?.[h])]));
   charts.push({
     id: "utilization-heatmap", section: "supply", title: "GPU utilization by pool and hour of day (UTC)", heightPx: 160 + 45 * Math.max(1, report.heatmap.pools.length),
     caption: `Mean GPU utilization (%) of each pool at each UTC hour of day, over every day of the window; time-weighted over equal steps. Basis: ${BASIS_LABEL[report.utilizationBasis]}.`,

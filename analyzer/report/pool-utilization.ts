@@ -65,7 +65,7 @@ export async function computePoolUtilization(store: MetricStore, grid: TimeGrid,
   for (const [pool, hours] of pools) {
     const members = [...byGpu.values()].filter((gpu) => gpu.pool === pool);
     for (let i = 0; i < grid.count; i++) {
-      if (!members.some((gpu) => !Number.isNaN(gpu.values[i] as number))) continue;
+      if (!members.some((gpu) => !Number.isNaN(gpu.values[i]))) continue;
       const hour = Math.floor((grid.startMs + i * grid.stepMs - grid.firstDayMs) / HOUR_MS);
       hours.steps[hour] = (hours.steps[hour] as number) + 1;
     }
@@ -123,13 +123,13 @@ export function poolSupply(snapshot: FleetSnapshot, utilization: PoolUtilization
     for (const gpu of utilization.gpus.values()) {
       if (gpu.lastAtMs < endMs - DAY_MS) continue;
       let kinds = pools.get(gpu.pool);
-      if (!kinds) pools.set(gpu.pool, (kinds = new Map()));
+      if (!kinds) pools.set(gpu.pool, (kinds = new Map<string, { gpus: number; memoryBytes: number }>()));
       kinds.set(gpu.gpuModel, { gpus: (kinds.get(gpu.gpuModel)?.gpus ?? 0) + 1, memoryBytes: 0 });
     }
   }
   for (const node of snapshot.nodes) {
     let kinds = pools.get(node.pool);
-    if (!kinds) pools.set(node.pool, (kinds = new Map()));
+    if (!kinds) pools.set(node.pool, (kinds = new Map<string, { gpus: number; memoryBytes: number }>()));
     for (const gpu of node.gpus) {
       const kind = kinds.get(gpu.gpuModel) ?? { gpus: 0, memoryBytes: 0 };
       kinds.set(gpu.gpuModel, { gpus: kind.gpus + 1, memoryBytes: kind.memoryBytes + gpu.memoryTotalBytes });

@@ -129,7 +129,7 @@ export function dominantPhase(input: DominantPhaseInput): DominantPhaseResult {
   }
   const totalMean = reported.reduce((sum, phase) => sum + (means[phase] as number), 0);
   if (!(totalMean > 0)) return { state: "no-data", reason: "no-phase-data" };
-  const share = (phase: Phase): number | null => (means[phase] === null ? null : (means[phase] as number) / totalMean);
+  const share = (phase: Phase): number | null => (means[phase] === null ? null : means[phase] / totalMean);
   const shares = { queue: share("queue"), prefill: share("prefill"), decode: share("decode") };
   const phase = reported.reduce((best, candidate) => ((shares[candidate] as number) > (shares[best] as number) ? candidate : best));
   const queueDepth = input.queueDepth !== undefined && Number.isFinite(input.queueDepth) ? input.queueDepth : null;

@@ -23,7 +23,7 @@ export interface StoreSetup {
  * `statePath` when one is set (a corrupt file is logged and the store starts empty).
  */
 export async function createStore(config: AnalyzerConfig, log: Logger, memory?: MemoryStore): Promise<StoreSetup> {
-  const [kind, value = ""] = splitSource(config.source);
+  const [kind, value] = splitSource(config.source);
   if (kind === "prometheus") {
     const store = createPrometheusStore({ url: value, timeoutMs: config.queryTimeout, maxConcurrent: config.queryConcurrency, retries: config.queryRetries, maxAnswerBytes: config.maxAnswerBytes });
     return { store, components: [{ name: "prometheus-store", start: async () => {}, shutdown: async () => store.close() }] };

@@ -320,7 +320,7 @@ export class MemoryStore implements MetricStore {
     const existing = named?.get(key);
     if (existing !== undefined) return existing;
     if (this.seriesCount >= this.options.maxSeries) return null;
-    if (named === undefined) this.byName.set(name, (named = new Map()));
+    if (named === undefined) this.byName.set(name, (named = new Map<string, TieredSeries>()));
     const sorted: Record<string, string> = {};
     for (const label of Object.keys(labels).sort()) sorted[label] = labels[label] as string;
     const series = new TieredSeries(name, Object.freeze(sorted), this.options.tiers);

@@ -182,7 +182,7 @@ export class PrometheusClient {
       this.gate.leave();
     }
     const { status } = response;
-    if (status >= 300 && status < 400) throw new Error(`${label}: HTTP ${status} redirect to ${String(response.headers["location"] ?? "?")}; give the final URL`);
+    if (status >= 300 && status < 400) throw new Error(`${label}: HTTP ${status} redirect to ${response.headers["location"] ?? "?"}; give the final URL`);
     let parsed: unknown;
     try {
       parsed = JSON.parse(response.text);
@@ -227,7 +227,7 @@ export class PrometheusClient {
       const request = requestFn(url, { method: "POST", agent: this.agent, headers: { ...this.headers, "content-length": String(Buffer.byteLength(body)) } }, (response) => {
         const chunks: Buffer[] = [];
         let decoded = 0;
-        const encoding = String(response.headers["content-encoding"] ?? "").toLowerCase();
+        const encoding = (response.headers["content-encoding"] ?? "").toLowerCase();
         const decoder = encoding === "gzip" ? createGunzip() : encoding === "deflate" ? createInflate() : encoding === "br" ? createBrotliDecompress() : undefined;
         const onWire = (chunk: Buffer): void => {
           try {

@@ -42,7 +42,7 @@ export function matchesSelection(labels: SeriesLabels, match: LabelMatch | undef
 /** The labels of `by` a series has; PromQL drops empty values from results. */
 export function keptLabels(labels: SeriesLabels, by: readonly string[]): Record<string, string> {
   const kept: Record<string, string> = {};
-  for (const name of by) if (labels[name] !== undefined && labels[name] !== "") kept[name] = labels[name] as string;
+  for (const name of by) if (labels[name] !== undefined && labels[name] !== "") kept[name] = labels[name];
   return kept;
 }
 

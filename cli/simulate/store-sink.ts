@@ -9,7 +9,7 @@ export function storeSink(store: MemoryStore): MetricSink {
   const appenders = new Map<Readonly<Record<string, string>>, Map<string, ReturnType<MemoryStore["seriesAppender"]>>>();
   return (name, labels, value, atMs) => {
     let byName = appenders.get(labels);
-    if (!byName) appenders.set(labels, (byName = new Map()));
+    if (!byName) appenders.set(labels, (byName = new Map<string, ReturnType<MemoryStore["seriesAppender"]>>()));
     let appender = byName.get(name);
     if (appender === undefined) byName.set(name, (appender = store.seriesAppender(name, labels)));
     appender?.append(value, atMs);

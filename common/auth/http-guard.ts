@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "node:http";
-import type { TLSSocket } from "node:tls";
+import { TLSSocket } from "node:tls";
 import { text, type RequestGuard, type RouteResponse } from "../http-server.js";
 import type { ClientCertMode } from "../tls/server-tls.js";
 import type { Refusals } from "./refusals.js";
@@ -36,8 +36,8 @@ export function principalOf(request: IncomingMessage): Principal | undefined {
 export function requesterOf(request: IncomingMessage): { readonly who: string; readonly role: string } {
   const principal = principals.get(request);
   if (principal) return { who: principal.name, role: principal.role };
-  const socket = request.socket as TLSSocket;
-  const commonName = socket.authorized === true && typeof socket.getPeerCertificate === "function" ? socket.getPeerCertificate().subject?.CN : undefined;
+  const socket = request.socket;
+  const commonName = socket instanceof TLSSocket && socket.authorized ? socket.getPeerCertificate().subject?.CN : undefined;
   return { who: typeof commonName === "string" && commonName !== "" ? `cert:${commonName}` : "anonymous", role: "none" };
 }
 
@@ -63,7 +63,7 @@ export function httpGuard(options: HttpGuardOptions): RequestGuard | undefined {
   };
   return (request: IncomingMessage, path: string) => {
     if (options.publicPaths.has(path)) return undefined;
-    if (options.clientCert === "per-request" && (request.socket as TLSSocket).authorized !== true) return refuse(request, path, "unauthenticated", undefined);
+    if (options.clientCert === "per-request" && !(request.socket instanceof TLSSocket && request.socket.authorized)) return refuse(request, path, "unauthenticated", undefined);
     if (!options.auth) return undefined;
     const decision = options.auth.check(request.headers.authorization, roleFor(request.method ?? "GET", path));
     if (decision.kind === "unauthenticated") return refuse(request, path, "unauthenticated", undefined);

@@ -12,7 +12,7 @@ export function parseListenAddress(text: string): ListenAddress | undefined {
   if (!match) return undefined;
   const port = Number(match[3]);
   if (port > 65_535) return undefined;
-  const host = match[1] ?? (match[2] === "" ? "0.0.0.0" : (match[2] as string));
+  const host = match[1] ?? (match[2] === undefined || match[2] === "" ? "0.0.0.0" : match[2]);
   return { host, port };
 }
 

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import type * as Yaml from "yaml";
 import type { z } from "zod";
 import { errorMessage } from "../errors.js";
 import { CONFIG_FLAG, envName, OPTIONS, type OptionSpec } from "./options.js";
@@ -13,7 +14,7 @@ import { histogramThresholds } from "../slo/thresholds.js";
  * a CommonJS build with the same API.
  */
 function parseYaml(text: string): unknown {
-  return (requireModule("yaml") as typeof import("yaml")).parse(text);
+  return (requireModule("yaml") as typeof Yaml).parse(text);
 }
 
 const requireModule = createRequire(import.meta.url);

@@ -120,10 +120,10 @@ export const otlpConfigSchema = z.strictObject({
   /** Concurrent gRPC calls per connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); clients queue the rest. */
   maxConcurrentStreams: z.coerce.number().int().min(1).max(1_000).default(16),
 }).refine((otlp) => otlp.maxInflightBytes >= otlp.maxBodyBytes, {
-  message: "maxInflightBytes must be at least maxBodyBytes, or a request of the largest allowed size could never be admitted",
+  error: "maxInflightBytes must be at least maxBodyBytes, or a request of the largest allowed size could never be admitted",
   path: ["maxInflightBytes"],
 }).refine((otlp) => otlp.maxInflightBytes >= 2 * Math.min(otlp.maxBodyBytes, otlp.maxGrpcMessageBytes), {
-  message: "maxInflightBytes must be at least twice the gRPC message limit (the smaller of maxGrpcMessageBytes and maxBodyBytes): each gRPC call reserves that before its message is read",
+  error: "maxInflightBytes must be at least twice the gRPC message limit (the smaller of maxGrpcMessageBytes and maxBodyBytes): each gRPC call reserves that before its message is read",
   path: ["maxInflightBytes"],
 });
 
@@ -269,7 +269,7 @@ export const runtimesConfigSchema = z.strictObject({
   /** Model rows all targets together may add; past it new rows fold into one model="__overflow__" row. */
   maxSeries: z.coerce.number().int().min(2).default(1000),
 }).refine((runtimes) => runtimes.timeout <= runtimes.interval, {
-  message: "timeout must not exceed interval (one scrape round must end before the next)",
+  error: "timeout must not exceed interval (one scrape round must end before the next)",
   path: ["timeout"],
 });
 

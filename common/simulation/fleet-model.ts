@@ -86,7 +86,7 @@ const SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
 function safeName(seed: number, length: number): string {
   const random = createRandom(seed);
   let text = "";
-  for (let i = 0; i < length; i++) text += SAFE_ALPHABET[Math.floor(random() * SAFE_ALPHABET.length)];
+  for (let i = 0; i < length; i++) text += SAFE_ALPHABET.charAt(Math.floor(random() * SAFE_ALPHABET.length));
   return text;
 }
 

@@ -8,6 +8,7 @@
  * trusts the inferred types.
  */
 import { createRequire } from "node:module";
+import type * as Yaml from "yaml";
 import { z } from "zod";
 import { parseDurationMs } from "../config/duration.js";
 import { errorMessage } from "../errors.js";
@@ -199,7 +200,7 @@ export function parseScenario(input: unknown, source = "scenario"): Scenario {
 export function parseScenarioYaml(text: string, source = "scenario file"): Scenario {
   let parsed: unknown;
   try {
-    parsed = (requireModule("yaml") as typeof import("yaml")).parse(text);
+    parsed = (requireModule("yaml") as typeof Yaml).parse(text);
   } catch (err) {
     throw new Error(`${source}: ${errorMessage(err)}`, { cause: err });
   }

@@ -28,7 +28,7 @@ export const tlsConfigSchema = z.strictObject({
   /** How often the files are checked for a change (a rotated certificate is served without a restart). */
   reloadInterval: durationMs("10s", { min: "50ms", max: "1h" }),
 })
-  .refine((tls) => (tls.certFile === "") === (tls.keyFile === ""), { message: "certFile and keyFile go together: set both or neither", path: ["keyFile"] })
-  .refine((tls) => tls.clientCaFile === "" || tls.certFile !== "", { message: "clientCaFile (mTLS) needs certFile and keyFile", path: ["clientCaFile"] });
+  .refine((tls) => (tls.certFile === "") === (tls.keyFile === ""), { error: "certFile and keyFile go together: set both or neither", path: ["keyFile"] })
+  .refine((tls) => tls.clientCaFile === "" || tls.certFile !== "", { error: "clientCaFile (mTLS) needs certFile and keyFile", path: ["clientCaFile"] });
 
 export type TlsConfig = z.infer<typeof tlsConfigSchema>;

@@ -126,7 +126,7 @@ describe("inferwatch agent", () => {
     const health = await fetch(`${a.url}/healthz`);
     expect(health.status).toBe(200);
     expect(performance.now() - t0).toBeLessThan(500);
-    await waitFor(() => a.logs().some((l) => String(l["err"] ?? "").includes("open did not return within 300 ms")));
+    await waitFor(() => a.logs().some((l) => typeof l["err"] === "string" && l["err"].includes("open did not return within 300 ms")));
     // The hung call's thread would hold a normal exit for the rest of the 20 s delay.
     const stopping = performance.now();
     await a.stop();

@@ -85,7 +85,7 @@ describe("privacy", () => {
     const leaky = { "gen_ai.prompt": secrets[0] as string, "gen_ai.completion": secrets[1] as string, "user.id": secrets[2] as string, "gen_ai.input.messages": `[{"role":"user","content":"${secrets[0]}"}]` };
     const resource = { ...runtimeResource("vllm"), "enduser.id": secrets[2] as string };
     await sendSpans("http/protobuf", a.otlpHttp as string, resource, [vllmRawSpan({ attributes: leaky })]);
-    await sendSpans("grpc", a.otlpGrpc as string, runtimeResource("tgi"), [tgiRawSpan({ attributes: { parameters: secrets[3] as string, ...leaky } })]);
+    await sendSpans("grpc", a.otlpGrpc as string, runtimeResource("tgi"), [tgiRawSpan({ attributes: { parameters: secrets[3], ...leaky } })]);
     await sendSpans("http/json", a.otlpHttp as string, runtimeResource("genai"), [genaiRawSpan({ attributes: leaky, events: [{ name: "gen_ai.content.prompt", timeMs: 1_749_988_800_001, attributes: { "gen_ai.prompt": secrets[0] as string } }] })]);
 
     await scrapeUntil(a, (s) => valueOf(s, "inferwatch_llm_requests_total", { runtime: "genai", status: "ok" }) === 1);

@@ -13,7 +13,7 @@ import { PrometheusRule } from "@kubernetes-models/prometheus-operator/monitorin
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { generateRuleFiles, ruleGroups, RULE_FILES } from "../../alerts/generate.js";
-import { isAlertingRule, type AlertingRule, type RuleGroup } from "../../alerts/rule-model.js";
+import { isAlertingRule, type AlertingRule } from "../../alerts/rule-model.js";
 import { ALERTS, ALERT_LABELS } from "../../common/conventions.js";
 import { DEFAULT_RULES_OPTIONS } from "../../alerts/rule-defaults.js";
 import { anchorsOf } from "../docs/markdown-links.js";
@@ -69,7 +69,7 @@ describe("alerts/generated", () => {
   });
 
   it("holds to the mixin conventions: CamelCase names of 40 characters at most, groups of 20 rules, a severity, a static summary, a templated description", () => {
-    for (const group of groups as RuleGroup[]) {
+    for (const group of groups) {
       expect(group.name.length, group.name).toBeLessThanOrEqual(40);
       expect(group.rules.length, group.name).toBeLessThanOrEqual(20);
     }

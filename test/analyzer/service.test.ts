@@ -199,7 +199,9 @@ describe("analyzer service", () => {
   it("cuts the queries still running when the evaluation's time budget is spent: their parts keep their last answer, marked stale with the reason", async () => {
     let isSlow = false;
     const slow = storeWith({
+      /* eslint-disable @typescript-eslint/prefer-promise-reject-errors -- rejects with the signal's abort reason, as fetch does */
       overTime: (q, c) => (isSlow && q.metric === "inferwatch_gpu_utilization_ratio" ? new Promise((_resolve, reject) => c?.signal?.addEventListener("abort", () => reject(c.signal?.reason))) : store.overTime(q, c)),
+      /* eslint-enable @typescript-eslint/prefer-promise-reject-errors */
     });
     const budgeted = analyzerConfigSchema.parse({ ...config, listen: "127.0.0.1:0", evaluationTimeout: "300ms" });
     const { url, analyzer: a } = await start(slow, { config: budgeted });
@@ -211,7 +213,7 @@ describe("analyzer service", () => {
     const fleetBody = await (await fetch(`${url}/api/v1/fleet`)).json() as { stale: boolean; error: string; fleet: unknown; evaluatedAt: string };
     expect(fleetBody).toMatchObject({ stale: true, evaluatedAt: new Date(AT_MS).toISOString() });
     expect(fleetBody.error).toMatch(/evaluation time budget of 0\.3 s spent/);
-    expect(fleetBody.fleet).toEqual((before as { fleet: unknown }).fleet);
+    expect(fleetBody.fleet).toEqual(before.fleet);
     expect((await (await fetch(`${url}/api/v1/slos`)).json() as { stale: boolean }).stale).toBe(false);
     expect((await fetch(`${url}/readyz`)).status).toBe(200);
   });

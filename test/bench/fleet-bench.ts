@@ -29,8 +29,8 @@ export interface FleetBenchOptions {
 
 /** Wall milliseconds of each of `runs` calls after two warm-up calls, and the last result. */
 async function time<T>(fn: () => T, runs: number): Promise<{ ms: number[]; result: T }> {
+  fn();
   let result = fn();
-  result = fn();
   const ms: number[] = [];
   for (let i = 0; i < runs; i++) {
     await yieldToLoop();

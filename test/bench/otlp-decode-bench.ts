@@ -42,7 +42,7 @@ async function measure(decoders: readonly (() => unknown)[], spans: number, runs
   const run = (decode: () => unknown): number => {
     let batches = 0;
     const start = performance.now();
-    let elapsed = 0;
+    let elapsed: number;
     do {
       for (let i = 0; i < 4; i++) sink += decode() === undefined ? 0 : 1;
       batches += 4;

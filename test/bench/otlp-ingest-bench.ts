@@ -92,7 +92,7 @@ class PeakRss {
 
   constructor() {
     // Writing 5 to clear_refs resets VmHWM to the current RSS (Linux ≥ 4.0, proc(5)).
-    let hasHighWaterMark = false;
+    let hasHighWaterMark: boolean;
     try {
       writeFileSync("/proc/self/clear_refs", "5");
       hasHighWaterMark = /VmHWM:\s+\d+ kB/.test(readFileSync("/proc/self/status", "utf8"));

@@ -17,7 +17,7 @@ export async function benchRss(minutes = Number(process.env["BENCH_RSS_MINUTES"]
   const agent = await startAgentProcess(["--nvml-library", libs.full, "--pods", "false", "--interval", "1s"], { FAKE_NVML_SCENARIO: file.path, ...(nodeOptions === "" ? {} : { NODE_OPTIONS: nodeOptions }) });
   const pid = agent.child.pid as number;
   const samples: number[] = [];
-  let parts = { rss: Number.NaN, anon: Number.NaN, file: Number.NaN };
+  let parts: { rss: number; anon: number; file: number };
   try {
     const end = Date.now() + minutes * 60_000;
     while (Date.now() < end) {

@@ -35,7 +35,9 @@ describe("log format", () => {
     const log = createLogger({ level: "info", destination: out.stream });
     log.child({ node: "gpu-0" }).child({ component: "otlp" }).warn({ server: "otlp-http", address: "127.0.0.1:4318", refused: 3 }, "listening");
     log.debug("not at this level");
+    /* eslint-disable no-control-regex -- strips the ANSI colour codes (ESC [ … m) pino-pretty writes */
     const lines = out.text().replace(/\x1b\[[0-9;]*m/g, "").trim().split("\n");
+    /* eslint-enable no-control-regex */
     expect(lines).toEqual([expect.stringMatching(/^\[\d\d:\d\d:\d\d\.\d{3}\] WARN: \[gpu-0 otlp\] listening server=otlp-http address=127\.0\.0\.1:4318 refused=3$/)]);
   });
 

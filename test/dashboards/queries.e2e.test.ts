@@ -92,7 +92,7 @@ describe.each(dashboards.map((d) => [d.title, d] as const))("%s against a real P
       const labelValues = labelValuesQuery(variable);
       if (!labelValues) continue;
       const params = new URLSearchParams({ "match[]": substitute(labelValues.series, ALL), start: String(END_MS / 1000 - 3600), end: String(END_MS / 1000) });
-      const body = (await (await fetch(`${prometheus?.url}/api/v1/label/${labelValues.label}/values?${params}`)).json()) as { status: string; data: string[] };
+      const body = (await (await fetch(`${prometheus?.url}/api/v1/label/${labelValues.label}/values?${params.toString()}`)).json()) as { status: string; data: string[] };
       expect(body.status).toBe("success");
       expect(body.data.length, variable.name).toBeGreaterThan(0);
     }

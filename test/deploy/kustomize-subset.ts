@@ -79,7 +79,7 @@ export function buildKustomization(dir: string): BuiltObject[] {
       hits++;
       return merge(o, body) as BuiltObject;
     });
-    if (hits !== 1) throw new Error(`${file}: patch ${String(patch["path"])} matched ${hits} objects`);
+    if (hits !== 1) throw new Error(`${file}: patch ${patch["path"]} matched ${hits} objects`);
   }
   for (const entry of (k["labels"] as Json[] | undefined) ?? []) {
     if (entry["includeSelectors"] !== false) throw new Error(`${file}: labels must set includeSelectors: false`);

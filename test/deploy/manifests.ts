@@ -15,7 +15,7 @@ export function manifestFiles(dir = DEPLOY_DIR): string[] {
   return readdirSync(dir).flatMap((entry) => {
     const path = join(dir, entry);
     if (statSync(path).isDirectory()) return manifestFiles(path);
-    return /\.ya?ml$/.test(entry) && entry !== "kustomization.yaml" && !path.includes(`${join("overlays", "")}`) ? [path] : [];
+    return /\.ya?ml$/.test(entry) && entry !== "kustomization.yaml" && !path.includes(join("overlays", "")) ? [path] : [];
   });
 }
 
@@ -29,7 +29,7 @@ export function readObjects(path: string): KubeObject[] {
 
 /** Builds a directory under deploy/ (files outside deploy/ allowed: the generated rules and dashboards). */
 export function kustomize(dir: string): KubeObject[] {
-  return buildKustomization(join(DEPLOY_DIR, dir)) as KubeObject[];
+  return buildKustomization(join(DEPLOY_DIR, dir));
 }
 
 /** The parts of a pod spec the drift checks read. */

@@ -3,7 +3,7 @@
  * streams, so the sender never holds an inflated message) and OTLP/HTTP, and JSON nesting bombs.
  * Every sender resolves with what each request ended in; none throws on a refusal or a reset.
  */
-import { connect as connectHttp2, constants as http2Constants, type ClientHttp2Session } from "node:http2";
+import { connect as connectHttp2, constants as http2Constants, type ClientHttp2Session, type IncomingHttpHeaders } from "node:http2";
 import { Agent, request } from "node:http";
 import { gzipSync } from "node:zlib";
 import { OTLP_TRACE_EXPORT_PATH } from "../../agent/receivers/otlp-grpc-receiver.js";
@@ -93,7 +93,7 @@ function grpcCall(session: ClientHttp2Session, frame: Buffer, token: string | un
       status ??= "timeout";
       stream.close(http2Constants.NGHTTP2_CANCEL);
     }, timeoutMs);
-    const take = (headers: Record<string, unknown>): void => {
+    const take = (headers: IncomingHttpHeaders): void => {
       const code = headers["grpc-status"];
       if (code !== undefined) status = String(code);
     };

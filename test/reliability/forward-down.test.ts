@@ -4,7 +4,7 @@
  * reason, ingest and the span metrics must not notice, and forwarding must resume on its own.
  */
 import { writeFile, mkdtemp } from "node:fs/promises";
-import { createServer, Agent, type Server } from "node:http";
+import { createServer, Agent, type Server, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, expect, it } from "vitest";
@@ -72,7 +72,7 @@ it("keeps the forward queue bounded while the upstream is down or hangs, counts 
   expect(a.logs().some((l) => l["msg"] === "span forwarding failed; dropping the batch (counted)")).toBe(true);
 
   // 2. The upstream accepts connections and never answers: the queue fills to its bound, the rest is dropped and counted.
-  const hanging: import("node:http").ServerResponse[] = [];
+  const hanging: ServerResponse[] = [];
   let isUp = false;
   upstream = await listen(port, (request, response) => {
     request.resume();

@@ -112,8 +112,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const eventLoopDelays: [number, number][] = [];
   const loads: number[] = [];
   let scrapes = 0;
-  let exitCode: number | null = null;
-  let last: Series[] = [];
+  let exitCode: number | null;
+  let last: Series[];
   const startedAt = Date.now();
   const control = monitorEventLoopDelay({ resolution: 10 });
   control.enable();

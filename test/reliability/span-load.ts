@@ -1,5 +1,5 @@
 /** OTLP/HTTP protobuf span traffic for the reliability tests: one encoded batch, sent as often as asked. */
-import { Agent, request } from "node:http";
+import { request, type Agent } from "node:http";
 import { vllmRawSpan } from "../fixtures/spans.js";
 import { protobufRequest, runtimeOtelResource, toReadableSpan } from "../agent/receivers/receiver-harness.js";
 

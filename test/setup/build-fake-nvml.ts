@@ -55,11 +55,11 @@ async function compile(output: string, defines: readonly string[]): Promise<void
   } catch (err) {
     await rm(temporary, { force: true });
     if (isMissingExecutable(err)) {
-      throw new Error(`\n\n*** ${GCC_MISSING} ***\n`);
+      throw new Error(`\n\n*** ${GCC_MISSING} ***\n`, { cause: err });
     }
     const stderr = (err as { stderr?: unknown }).stderr;
     const detail = typeof stderr === "string" && stderr.length > 0 ? `\n${stderr}` : "";
-    throw new Error(`compiling ${SOURCE} into ${output} failed: ${String(err)}${detail}`);
+    throw new Error(`compiling ${SOURCE} into ${output} failed: ${String(err)}${detail}`, { cause: err });
   }
 }
 

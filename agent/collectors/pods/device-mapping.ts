@@ -56,7 +56,7 @@ export function buildDeviceMap(
           const deviceId = normalizeDeviceId(rawId);
           if (deviceId === "") continue;
           let refs = holders.get(deviceId);
-          if (refs === undefined) holders.set(deviceId, (refs = new Map()));
+          if (refs === undefined) holders.set(deviceId, (refs = new Map<string, PodRef>()));
           refs.set(refKey, ref);
         }
       }

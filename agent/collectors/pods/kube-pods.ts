@@ -181,7 +181,7 @@ export async function listNodePods(target: KubeApiTarget, nodeName: string, time
     try {
       json = JSON.parse(body);
     } catch (err) {
-      throw new Error(`response is not JSON: ${errorMessage(err)}`);
+      throw new Error(`response is not JSON: ${errorMessage(err)}`, { cause: err });
     }
     return parsePodList(json);
   } catch (err) {

@@ -121,7 +121,7 @@ export function createPodTargetDiscovery(options: PodTargetDiscoveryOptions): Po
     try {
       json = JSON.parse(body);
     } catch (err) {
-      throw new Error(`response is not JSON: ${errorMessage(err)}`);
+      throw new Error(`response is not JSON: ${errorMessage(err)}`, { cause: err });
     }
     return parseDiscoveryPods(json);
   }

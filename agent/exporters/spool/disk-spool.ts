@@ -370,8 +370,8 @@ export class DiskSpool {
   private async deleteOldest(): Promise<void> {
     const oldest = this.segments.shift() as Segment;
     this.totals.bytes -= oldest.size;
-    await unlink(oldest.path).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== "ENOENT") throw err;
+    await unlink(oldest.path).catch((err: unknown) => {
+      if (!(err instanceof Error && "code" in err && err.code === "ENOENT")) throw err;
     });
   }
 

@@ -21,7 +21,7 @@ export class UnattributedSpans {
   add(runtime: string, reason: UnattributedReason): void {
     let byReason = this.counts.get(runtime);
     if (byReason === undefined) {
-      this.counts.set(runtime, (byReason = new Map()));
+      this.counts.set(runtime, (byReason = new Map<UnattributedReason, number>()));
       this.log?.warn(
         { runtime, reason },
         "spans of this runtime name no model and no pod of this node that names one; they are recorded under model=\"unknown\". " +

@@ -46,7 +46,7 @@ export function renderUtilization(fleetResponse, historyResponse) {
     legend: { top: 0 },
     grid: { left: 50, right: 20, top: 30, bottom: 30 },
     xAxis: { type: "category", data: history.times.map(clock) },
-    yAxis: { type: "value", min: 0, max: 1, axisLabel: { formatter: (v) => `${Math.round(Number(v) * 100)} %` } },
+    yAxis: { type: "value", min: 0, max: 1, axisLabel: { formatter: (v) => `${Math.round(v * 100)} %` } },
     series: history.pools.map((pool, i) => ({
       name: pool.key, type: "line", showSymbol: false, connectNulls: false, data: [...pool.values],
       ...(i === 0 ? { markLine: { symbol: "none", silent: true, lineStyle: { type: "dashed", color: "#c0392b" }, label: { position: "insideEndTop", formatter: `target ${percent(fleet.targetRatio)}` }, data: [{ yAxis: fleet.targetRatio }] } } : {}),

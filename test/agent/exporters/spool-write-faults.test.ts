@@ -4,6 +4,7 @@
  * segment files can be held to a small "disk" capacity. Every other call goes to the real filesystem.
  */
 import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import type * as FsPromises from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -24,7 +25,7 @@ const faults = vi.hoisted(() => ({
 }));
 
 vi.mock("node:fs/promises", async (importOriginal) => {
-  const real = await importOriginal<typeof import("node:fs/promises")>();
+  const real = await importOriginal<typeof FsPromises>();
   const enospc = (): Error => Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC", errno: -28, syscall: "write" });
   const segmentBytesIn = async (dir: string): Promise<number> => {
     const names = (await real.readdir(dir)).filter((name) => name.endsWith(".seg"));

@@ -1,10 +1,10 @@
 /** A raw gRPC client for the receiver suites, using the receiver's own hand-made method definition. */
-import { Client, credentials, type ServiceError } from "@grpc/grpc-js";
-import { connect as connectHttp2 } from "node:http2";
+import { Client, compressionAlgorithms, credentials, type ServiceError } from "@grpc/grpc-js";
+import { connect as connectHttp2, type IncomingHttpHeaders } from "node:http2";
 import { OTLP_TRACE_EXPORT_PATH, TRACE_SERVICE_DEFINITION } from "../../../agent/receivers/otlp-grpc-receiver.js";
 
 /** grpc-js compression algorithm ids (compression-algorithms.ts). */
-export const GRPC_GZIP = 2;
+export const GRPC_GZIP = compressionAlgorithms.gzip;
 
 export type GrpcOutcome = { readonly ok: true; readonly response: Buffer } | { readonly ok: false; readonly error: ServiceError };
 
@@ -49,7 +49,7 @@ export function rawHttp2Export(port: number, message: Uint8Array, options: { rea
       ...(options.gzipped ? { "grpc-encoding": "gzip" } : {}),
     });
     let status: RawGrpcStatus | undefined;
-    const take = (headers: Record<string, unknown>): void => {
+    const take = (headers: IncomingHttpHeaders): void => {
       const code = headers["grpc-status"];
       if (code !== undefined) status = { code: Number(code), message: decodeURIComponent(String(headers["grpc-message"] ?? "")) };
     };
@@ -89,7 +89,7 @@ export function partialHttp2Export(port: number, metadata: Readonly<Record<strin
       resolve(result);
     };
     const timer = setTimeout(() => finish("no answer"), options.giveUpMs);
-    const take = (headers: Record<string, unknown>): void => {
+    const take = (headers: IncomingHttpHeaders): void => {
       const code = headers["grpc-status"];
       if (code !== undefined) status = { code: Number(code), message: decodeURIComponent(String(headers["grpc-message"] ?? "")) };
       if (status) finish(status);

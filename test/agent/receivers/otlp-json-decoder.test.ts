@@ -59,7 +59,7 @@ describe("decodeOtlpJson on the official encoding", () => {
         kind: SpanKind.CLIENT,
         status: { code: SpanStatusCode.ERROR, message: "aborted" },
         resource: vllmResource("vllm-1"),
-        attributes: { "gen_ai.request.id": "r", "gen_ai.usage.prompt_tokens": -5, "gen_ai.response.finish_reasons": ["stop", "length"] as unknown as string },
+        attributes: { "gen_ai.request.id": "r", "gen_ai.usage.prompt_tokens": -5, "gen_ai.response.finish_reasons": ["stop", "length"] },
         events: [{ name: "QUEUE_START", time: [1_700_000_000, 42], attributes: { "gen_ai.latency.e2e": 1.5, x: 1 }, droppedAttributesCount: 0 }],
       }),
     ];
@@ -67,6 +67,7 @@ describe("decodeOtlpJson on the official encoding", () => {
     expectSameTraces(fromJson, decodeOtlpProtobuf(toProtobuf(spans), vllmFilter));
     expect(fromJson.resourceSpans.map((r) => r.spans.length)).toEqual([3, 1]);
     expect(fromJson.resourceSpans[1]?.spans[0]).toMatchObject({ kind: 3, statusCode: 2, parentSpanId: "00f067aa0ba902b7" });
+    // eslint-disable-next-line no-loss-of-precision -- the nanosecond timestamp as sent, in ms; compared to 3 decimals
     expect(fromJson.resourceSpans[1]?.spans[0]?.events[0]?.timeMs).toBeCloseTo(1_700_000_000_000.000042, 3);
   });
 
@@ -75,6 +76,7 @@ describe("decodeOtlpJson on the official encoding", () => {
     expect(text).toContain("PROMPT-SECRET");
     const decoded = decodeOtlpJson(text, vllmFilter);
     const span = decoded.resourceSpans[0]?.spans[0];
+    // eslint-disable-next-line no-loss-of-precision -- the nanosecond timestamp as sent, in ms; compared to 3 decimals
     expect(span?.startTimeMs).toBeCloseTo(1_700_000_000_123.456789, 3);
     expect(span?.attributes.get("gen_ai.latency.e2e")).toBe(2.376543211);
     expect(span?.attributes.get("gen_ai.usage.prompt_tokens")).toBe(515);

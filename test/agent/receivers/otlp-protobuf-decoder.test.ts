@@ -85,6 +85,7 @@ describe("decodeOtlpProtobuf on the official encoding", () => {
     const start: [number, number] = [1_700_000_000, 123_456_789];
     const end: [number, number] = [1_700_000_002, 987_654_321];
     const span = onlySpan(toProtobuf([readableSpan({ start, end })]));
+    // eslint-disable-next-line no-loss-of-precision -- the nanosecond timestamp as sent, in ms; compared to 3 decimals
     expect(span.startTimeMs).toBeCloseTo(1_700_000_000_123.456789, 3);
     expect(Math.abs(span.endTimeMs - hrTimeToMs(end)) / hrTimeToMs(end)).toBeLessThan(1e-6);
     expect(span.endTimeMs - span.startTimeMs).toBeCloseTo(2_864.197532, 3);

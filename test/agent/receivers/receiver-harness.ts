@@ -184,10 +184,11 @@ export function retryInfoDelayMs(bytes: Uint8Array): number {
   return (typeof seconds === "number" ? seconds * 1000 : 0) + (typeof nanos === "number" ? nanos / 1e6 : 0);
 }
 
-/** Reads an ExportTraceServiceResponse with the SDK's generated code; int64 comes back as a number. */
+/** Reads an ExportTraceServiceResponse with the SDK's generated code; int64 is turned into a number. */
 export function decodeExportResponse(bytes: Uint8Array): { rejectedSpans: number; errorMessage: string } | undefined {
   const response = ProtobufTraceSerializer.deserializeResponse(bytes);
   const partial = response.partialSuccess;
   if (partial === undefined || partial === null) return undefined;
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- protobufjs hands int64 over as a Long at run time, whatever the declared type says
   return { rejectedSpans: Number(partial.rejectedSpans ?? 0), errorMessage: partial.errorMessage ?? "" };
 }

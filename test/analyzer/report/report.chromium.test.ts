@@ -88,7 +88,7 @@ it("renders every chart with data from 30 days of simulated history, offline and
       return {
         id: element.dataset["chart"] ?? "",
         hasInstance: instance !== undefined,
-        series: (option.series ?? []).map((s) => ({ name: String(s.name ?? ""), type: String(s.type ?? ""), points: (s.data ?? []).filter(isPoint).length })),
+        series: (option.series ?? []).map((s) => ({ name: s.name ?? "", type: s.type ?? "", points: (s.data ?? []).filter(isPoint).length })),
         xAxisLength: option.xAxis?.[0]?.data?.length ?? 0,
         drawnPixels,
       };

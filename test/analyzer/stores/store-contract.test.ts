@@ -88,7 +88,9 @@ beforeAll(async () => {
   promStore = createPrometheusStore({ url: prometheus.url, timeoutMs: 20_000 });
   memoryStore = new MemoryStore();
   feedMemoryStore(memoryStore, scenario);
-  for (const series of recorded) series.values.forEach((value, k) => void (Number.isNaN(value) || memoryStore.ingest(series.name, series.labels, value, sampleMs(k))));
+  for (const series of recorded) series.values.forEach((value, k) => {
+    if (!Number.isNaN(value)) memoryStore.ingest(series.name, series.labels, value, sampleMs(k));
+  });
   influxd = await startInfluxd();
   await influxd.write("inferwatch", [
     ...scenario.series.flatMap((series) => Array.from(series.values, (value, k) => ({ measurement: series.name, tags: series.labels, value, timestampMs: sampleMs(k) }))),

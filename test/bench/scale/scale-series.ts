@@ -103,7 +103,7 @@ function writeReplica(sink: LineSink, replica: ScaleReplica, fromMs: number, toM
     const labels = llmLabels(replica, pod);
     const since = Math.max(gen.startMs, LONG_FROM_MS - DAY_MS);
     const inGen = (t: number) => t >= gen.startMs && t < gen.endMs;
-    const requests = `${METRICS.llmRequests.name}`;
+    const requests = METRICS.llmRequests.name;
     const bucket = `${METRICS.llmRequestDuration.name}_bucket`;
     const count = `${METRICS.llmRequestDuration.name}_count`;
     for (const t of times("long", fromMs, toMs)) {

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
-import type { TLSSocket } from "node:tls";
+import { TLSSocket } from "node:tls";
 import type { CertFiles } from "./certs.js";
 
 export interface Reply {
@@ -28,8 +28,8 @@ export function call(port: number, path: string, options: CallOptions = {}): Pro
   return new Promise((resolve, reject) => {
     const common = { host: "127.0.0.1", port, path, method: options.method ?? "GET", headers: options.headers ?? {}, agent: false as const };
     const onResponse = (response: IncomingMessage) => {
-      const socket = response.socket as TLSSocket;
-      const peer = typeof socket.getPeerCertificate === "function" ? socket.getPeerCertificate().fingerprint256 : undefined;
+      const socket = response.socket;
+      const peer = socket instanceof TLSSocket ? socket.getPeerCertificate().fingerprint256 : undefined;
       const chunks: Buffer[] = [];
       response.on("data", (chunk: Buffer) => chunks.push(chunk));
       response.on("end", () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), headers: response.headers, peerFingerprint: peer }));

@@ -130,7 +130,7 @@ export function buildClassMilp(state: PackingState, c: number, budget: MoveBudge
         t.compute.push(column);
         t.computeCoef.push(state.share[r] ?? 0);
         let byReplica = usesOf.get(g);
-        if (byReplica === undefined) usesOf.set(g, (byReplica = new Map()));
+        if (byReplica === undefined) usesOf.set(g, (byReplica = new Map<number, { all: number[]; arriving: number[] }>()));
         let uses = byReplica.get(r);
         if (uses === undefined) byReplica.set(r, (uses = { all: [], arriving: [] }));
         uses.all.push(column);
