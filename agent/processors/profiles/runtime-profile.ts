@@ -1,5 +1,5 @@
 import type { LlmSpan } from "../llm-span.js";
-import type { Attributes, DecodedSpan } from "../../receivers/otlp-model.js";
+import type { Attributes, DecodedSpan, DecodedTraces } from "../../receivers/otlp-model.js";
 
 /**
  * How one inference runtime's spans become {@link LlmSpan}s. A new runtime is a new file that
@@ -22,6 +22,19 @@ export interface RuntimeProfile {
    * (a non-negative end-to-end latency); a missing or invalid phase only leaves that field out.
    */
   toLlmSpan(span: DecodedSpan, resource: Attributes): LlmSpan | undefined;
+  /**
+   * For a runtime whose request is told by several spans that arrive apart (Triton's model span and
+   * its `compute` span): a new, bounded join state, one per span processor.
+   */
+  createJoin?(): SpanJoin;
+}
+
+/** Completes a profile's LlmSpans with spans of the same request that arrive separately. */
+export interface SpanJoin {
+  /** Keeps, bounded in count and age, the spans of `traces` that later ones may need. Called once per batch, first. */
+  observe(traces: DecodedTraces, nowMs: number): void;
+  /** `llm` (converted from `span`, a span this profile claimed) completed from what observe() kept. */
+  complete(llm: LlmSpan, span: DecodedSpan): LlmSpan;
 }
 
 /**

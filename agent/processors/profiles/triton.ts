@@ -12,15 +12,17 @@
  * end through a batch span processor (triton-inference-server/server src/tracer.cc, `TraceManager`
  * with `BatchSpanProcessorFactory`), so the two may arrive in different requests, and a single
  * span yields queue time only when a sender merged the compute events onto the model span.
- * Otherwise the processor joins the two with {@link tritonQueueSecondsFromCompute}.
+ * Otherwise the profile's join ({@link createTritonComputeJoin}) pairs the two with
+ * {@link tritonQueueSecondsFromCompute}.
  *
  * Left undefined: prefill, decode, TTFT, TPOT and tokens. Triton has no prefill/decode split and
  * no token counts in its traces, and its compute time fits no LlmSpan field. (TensorRT-LLM's own
  * LLM-API spans use vLLM-style `gen_ai.*` keys and are not handled here.) In an ensemble each
  * composing model has its own model span, so each becomes an LlmSpan under its own model name.
  */
-import type { DecodedSpan } from "../../receivers/otlp-model.js";
-import type { RuntimeProfile } from "./runtime-profile.js";
+import type { DecodedSpan, DecodedTraces } from "../../receivers/otlp-model.js";
+import type { LlmSpan } from "../llm-span.js";
+import type { RuntimeProfile, SpanJoin } from "./runtime-profile.js";
 import { buildLlmSpan, eventTimeMs, readString, secondsBetweenEvents, spanDurationSeconds } from "./span-readers.js";
 
 const MODEL_NAME = "triton.model_name";
@@ -75,4 +77,51 @@ export const TRITON_PROFILE: RuntimeProfile = {
       { queueSeconds: secondsBetweenEvents(span, TRITON_EVENT.queueStart, TRITON_EVENT.computeStart) },
     );
   },
+  createJoin: () => createTritonComputeJoin(),
 };
+
+/** Triton `compute` spans kept for joining with their model span (it ends, and is sent, after them). */
+const MAX_PENDING_COMPUTE = 10_000;
+const PENDING_COMPUTE_TTL_MS = 60_000;
+
+function isTritonCompute(span: DecodedSpan): boolean {
+  return span.name === TRITON_COMPUTE_SPAN_NAME && span.events.some((event) => event.name === TRITON_EVENT.computeStart);
+}
+
+/**
+ * Triton sends a request's model span and its child `compute` span separately; queue time is
+ * COMPUTE_START − QUEUE_START across the two. Compute spans wait here (at most 10,000, for 60 s)
+ * for their model span; a model span whose compute span never came is recorded without queue time.
+ */
+export function createTritonComputeJoin(): SpanJoin {
+  /** Compute spans by `${traceId}/${parentSpanId}`, in arrival order (oldest first). */
+  const pending = new Map<string, { readonly span: DecodedSpan; readonly atMs: number }>();
+  return {
+    observe(traces: DecodedTraces, nowMs: number): void {
+      for (const resourceSpans of traces.resourceSpans) {
+        for (const span of resourceSpans.spans) {
+          if (!isTritonCompute(span)) continue;
+          if (pending.size >= MAX_PENDING_COMPUTE) {
+            const oldest = pending.keys().next();
+            if (!oldest.done) pending.delete(oldest.value);
+          }
+          pending.set(`${span.traceId}/${span.parentSpanId}`, { span, atMs: nowMs });
+        }
+      }
+      for (const [key, entry] of pending) {
+        if (nowMs - entry.atMs <= PENDING_COMPUTE_TTL_MS) break;
+        pending.delete(key);
+      }
+    },
+    complete(llm: LlmSpan, span: DecodedSpan): LlmSpan {
+      if (llm.queueSeconds !== undefined) return llm;
+      const key = `${span.traceId}/${span.spanId}`;
+      const compute = pending.get(key);
+      if (!compute) return llm;
+      pending.delete(key);
+      const queueSeconds = tritonQueueSecondsFromCompute(span, compute.span);
+      return queueSeconds === undefined ? llm : { ...llm, queueSeconds };
+    },
+  };
+}
+
