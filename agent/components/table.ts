@@ -17,7 +17,7 @@ import { registerRuntimeMetrics } from "../exporters/runtime-metrics.js";
 import { registerSelfMetrics } from "../exporters/self-metrics.js";
 import { buildSnapshot } from "../exporters/snapshot.js";
 import { WorkerNvmlClient } from "../nvml/worker-nvml-client.js";
-import { allowedResourceAttributes, allowedSpanAttributes } from "../processors/profiles/index.js";
+import { allowedResourceAttributes, allowedSpanAttributes } from "../profiles/span-profiles.js";
 import { SpanMetricsProcessor } from "../processors/span-metrics-processor.js";
 import { createOtlpReceivers } from "../receivers/otlp-receivers.js";
 import { roundsPerPeriod, Sampler } from "../sampler.js";

@@ -9,8 +9,8 @@ import { peerIp } from "./identity/peer-address.js";
 import { UnattributedSpans } from "./identity/unattributed-spans.js";
 import type { LlmSpan } from "./llm-span.js";
 import { bucketsWithThresholds, LlmSeriesStore, type LlmSeriesLabels } from "./llm-series-store.js";
-import { PROFILES, type RuntimeProfile } from "./profiles/index.js";
-import type { SpanJoin } from "./profiles/runtime-profile.js";
+import { PROFILES, type RuntimeProfile } from "../profiles/span-profiles.js";
+import type { SpanJoin } from "../profiles/runtime-profile.js";
 import { BoundedRegExp } from "../../common/config/safe-regex.js";
 
 /** Span outcomes counted for `inferwatch_otlp_spans_total`. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { vllmProfile } from "../../../agent/collectors/runtimes/profiles/vllm.js";
+import { vllmProfile } from "../../../agent/profiles/vllm/page.js";
 import { indexSamples } from "../../../agent/collectors/runtimes/runtime-gauges.js";
 import { SimulatedRuntimePages, vllmPage } from "../../../cli/simulate/runtime-pages.js";
 import { parseExpositionText } from "../../../common/exposition.js";

@@ -1,6 +1,6 @@
-import type { ExpositionSample } from "../../../../common/exposition.js";
-import { BoundedJoin, defineProfile, FirstPresent, SlotValues } from "../profile-reader.js";
-import { clampRatio, counterNames, type Labels } from "../runtime-gauges.js";
+import type { ExpositionSample } from "../../../common/exposition.js";
+import { BoundedJoin, defineProfile, FirstPresent, SlotValues } from "../../collectors/runtimes/profile-reader.js";
+import { clampRatio, counterNames, type Labels } from "../../collectors/runtimes/runtime-gauges.js";
 
 /**
  * `finished_reason` values that mean the request did not complete: the LLM API's

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { PROFILES, profileFor } from "../../../../agent/processors/profiles/index.js";
-import type { DecodedSpan } from "../../../../agent/receivers/otlp-model.js";
-import { genaiSpan, tgiSpan, tritonComputeSpan, tritonSpan, vllmSpan } from "../../../fixtures/spans.js";
+import { PROFILES, profileFor } from "../../../agent/profiles/span-profiles.js";
+import type { DecodedSpan } from "../../../agent/receivers/otlp-model.js";
+import { genaiSpan, tgiSpan, tritonComputeSpan, tritonSpan, vllmSpan } from "../../fixtures/spans.js";
 
 const MODEL = { "gen_ai.request.model": "meta-llama/Llama-3.1-8B-Instruct" };
 

@@ -1,6 +1,6 @@
-import type { ExpositionSample } from "../../../../common/exposition.js";
-import { BoundedJoin, defineProfile, SlotValues } from "../profile-reader.js";
-import { clampRatio, type Labels } from "../runtime-gauges.js";
+import type { ExpositionSample } from "../../../common/exposition.js";
+import { BoundedJoin, defineProfile, SlotValues } from "../../collectors/runtimes/profile-reader.js";
+import { clampRatio, type Labels } from "../../collectors/runtimes/runtime-gauges.js";
 
 const model = (labels: Labels): string => labels["model"] ?? "";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { TGI_PROFILE } from "../../../../agent/processors/profiles/tgi.js";
+import { TGI_PROFILE } from "../../../../agent/profiles/tgi/spans.js";
 import { FIXTURE_START_MS, decodedResource, tgiSpan } from "../../../fixtures/spans.js";
 
 const resource = decodedResource("tgi");

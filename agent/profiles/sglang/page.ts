@@ -1,6 +1,6 @@
-import type { ExpositionSample } from "../../../../common/exposition.js";
-import { BoundedJoin, defineProfile, FirstPresent, SlotValues, type RowTable } from "../profile-reader.js";
-import { clampRatio, counterNames, type GaugeField, type Labels } from "../runtime-gauges.js";
+import type { ExpositionSample } from "../../../common/exposition.js";
+import { BoundedJoin, defineProfile, FirstPresent, SlotValues, type RowTable } from "../../collectors/runtimes/profile-reader.js";
+import { clampRatio, counterNames, type GaugeField, type Labels } from "../../collectors/runtimes/runtime-gauges.js";
 
 /**
  * Labels under which SGLang's scheduler processes report the same batch once per rank: every

@@ -21,9 +21,9 @@
  * composing model has its own model span, so each becomes an LlmSpan under its own model name.
  */
 import type { DecodedSpan, DecodedTraces } from "../../receivers/otlp-model.js";
-import type { LlmSpan } from "../llm-span.js";
-import type { RuntimeProfile, SpanJoin } from "./runtime-profile.js";
-import { buildLlmSpan, eventTimeMs, readString, secondsBetweenEvents, spanDurationSeconds } from "./span-readers.js";
+import type { LlmSpan } from "../../processors/llm-span.js";
+import type { RuntimeProfile, SpanJoin } from "../runtime-profile.js";
+import { buildLlmSpan, eventTimeMs, readString, secondsBetweenEvents, spanDurationSeconds } from "../span-readers.js";
 
 const MODEL_NAME = "triton.model_name";
 

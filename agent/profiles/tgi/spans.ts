@@ -15,10 +15,10 @@
  * bound of decode); `time_per_token` is `inference_time / generated_tokens`, so `tpotSeconds`
  * includes prefill spread over all tokens rather than the semconv "after the first token".
  */
-import type { RuntimeProfile } from "./runtime-profile.js";
+import type { RuntimeProfile } from "../runtime-profile.js";
 import type { Attributes } from "../../receivers/otlp-model.js";
-import { parseDurationString } from "./duration-string.js";
-import { buildLlmSpan, spanDurationSeconds } from "./span-readers.js";
+import { parseDurationString } from "../duration-string.js";
+import { buildLlmSpan, spanDurationSeconds } from "../span-readers.js";
 
 /** Handlers that record timings. `compat_generate` usually delegates to a child `generate` span. */
 const REQUEST_SPAN_NAMES: ReadonlySet<string> = new Set([

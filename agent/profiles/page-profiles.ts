@@ -1,11 +1,11 @@
-import { replayPage } from "../profile-reader.js";
-import type { ModelGauges, RuntimeGaugeProfile, RuntimeName, SampleIndex } from "../runtime-gauges.js";
-import { sglangProfile } from "./sglang.js";
-import { tgiProfile } from "./tgi.js";
-import { tritonTrtllmProfile } from "./triton-trtllm.js";
-import { tritonProfile } from "./triton.js";
-import { trtllmProfile } from "./trtllm.js";
-import { vllmProfile } from "./vllm.js";
+import { replayPage } from "../collectors/runtimes/profile-reader.js";
+import type { ModelGauges, RuntimeGaugeProfile, RuntimeName, SampleIndex } from "../collectors/runtimes/runtime-gauges.js";
+import { sglangProfile } from "./sglang/page.js";
+import { tgiProfile } from "./tgi/page.js";
+import { tritonTrtllmProfile } from "./triton/trtllm-page.js";
+import { tritonProfile } from "./triton/page.js";
+import { trtllmProfile } from "./trtllm/page.js";
+import { vllmProfile } from "./vllm/page.js";
 
 /**
  * Every runtime gauge profile. The order is the precedence of a page's runtime label: a page that

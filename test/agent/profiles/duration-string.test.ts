@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseDurationString } from "../../../../agent/processors/profiles/duration-string.js";
+import { parseDurationString } from "../../../agent/profiles/duration-string.js";
 
 describe("parseDurationString", () => {
   it.each([

@@ -1,6 +1,6 @@
-import type { ExpositionSample } from "../../../../common/exposition.js";
-import { defineProfile, FirstPresent } from "../profile-reader.js";
-import { clampRatio, counterNames, type GaugeField } from "../runtime-gauges.js";
+import type { ExpositionSample } from "../../../common/exposition.js";
+import { defineProfile, FirstPresent } from "../../collectors/runtimes/profile-reader.js";
+import { clampRatio, counterNames, type GaugeField } from "../../collectors/runtimes/runtime-gauges.js";
 
 /**
  * `tgi_request_failure{err}` values that are the server's failure, not a bad request: the queue

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GENAI_SEMCONV_PROFILE } from "../../../../agent/processors/profiles/genai-semconv.js";
+import { GENAI_SEMCONV_PROFILE } from "../../../../agent/profiles/genai/spans.js";
 import { FIXTURE_START_MS, decodedResource, genaiSpan } from "../../../fixtures/spans.js";
 
 const resource = decodedResource("genai");

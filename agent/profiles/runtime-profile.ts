@@ -1,5 +1,5 @@
-import type { LlmSpan } from "../llm-span.js";
-import type { Attributes, DecodedSpan, DecodedTraces } from "../../receivers/otlp-model.js";
+import type { LlmSpan } from "../processors/llm-span.js";
+import type { Attributes, DecodedSpan, DecodedTraces } from "../receivers/otlp-model.js";
 
 /**
  * How one inference runtime's spans become {@link LlmSpan}s. A new runtime is a new file that

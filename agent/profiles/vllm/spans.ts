@@ -4,8 +4,8 @@
  * `vllm/v1/engine/output_processor.py` `do_tracing`). The V1 engine does not set
  * `gen_ai.response.model`; the model then stays undefined and the processor resolves it from the pod.
  */
-import type { RuntimeProfile } from "./runtime-profile.js";
-import { buildLlmSpan, hasErrorFinishReason, readFirstCount, readSeconds, readString, spanDurationSeconds } from "./span-readers.js";
+import type { RuntimeProfile } from "../runtime-profile.js";
+import { buildLlmSpan, hasErrorFinishReason, readFirstCount, readSeconds, readString, spanDurationSeconds } from "../span-readers.js";
 
 const SPAN_NAME = "llm_request";
 

@@ -1,6 +1,6 @@
-import type { ExpositionSample } from "../../../../common/exposition.js";
-import { defineProfile, FirstPresent, SlotValues, type ReaderContext } from "../profile-reader.js";
-import { clampRatio, counterNames, type Labels } from "../runtime-gauges.js";
+import type { ExpositionSample } from "../../../common/exposition.js";
+import { defineProfile, FirstPresent, SlotValues, type ReaderContext } from "../../collectors/runtimes/profile-reader.js";
+import { clampRatio, counterNames, type Labels } from "../../collectors/runtimes/runtime-gauges.js";
 
 /** vLLM's FinishReason values that mean the request failed (vllm/v1/engine/__init__.py FINISH_REASON_STRINGS: stop, length, abort, error, repetition). */
 const FAILED_REASONS: ReadonlySet<string> = new Set(["abort", "error"]);

@@ -10,8 +10,8 @@
  * comes from the pod (resource service.name is SGLang's fixed `sglang`, a placeholder), and
  * failures from the runtime's `sglang:num_aborted_requests_total`.
  */
-import type { RuntimeProfile } from "./runtime-profile.js";
-import { buildLlmSpan, readString, spanDurationSeconds } from "./span-readers.js";
+import type { RuntimeProfile } from "../runtime-profile.js";
+import { buildLlmSpan, readString, spanDurationSeconds } from "../span-readers.js";
 
 const REQUEST_ID = "rid";
 const ROOT_NAME = /^Req \S{1,8}$/;

@@ -3,8 +3,8 @@
  * missing key, a value of the wrong type, NaN, an infinity or a negative duration/count, so a
  * profile never has to re-check what it gets.
  */
-import type { LlmSpan } from "../llm-span.js";
-import type { AttributeValue, Attributes, DecodedSpan } from "../../receivers/otlp-model.js";
+import type { LlmSpan } from "../processors/llm-span.js";
+import type { AttributeValue, Attributes, DecodedSpan } from "../receivers/otlp-model.js";
 
 /** Non-empty string attribute. */
 export function readString(attributes: Attributes, key: string): string | undefined {

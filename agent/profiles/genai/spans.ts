@@ -7,8 +7,8 @@
  * `gen_ai.response.time_to_first_chunk` (seconds), and TPOT is derived as the semconv metric
  * `gen_ai.server.time_per_output_token` defines it: (duration − TTFT) / (output tokens − 1).
  */
-import type { RuntimeProfile } from "./runtime-profile.js";
-import { buildLlmSpan, hasErrorFinishReason, readFirstCount, readSeconds, readString, spanDurationSeconds } from "./span-readers.js";
+import type { RuntimeProfile } from "../runtime-profile.js";
+import { buildLlmSpan, hasErrorFinishReason, readFirstCount, readSeconds, readString, spanDurationSeconds } from "../span-readers.js";
 
 const KEY = {
   requestModel: "gen_ai.request.model",

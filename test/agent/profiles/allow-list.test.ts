@@ -4,8 +4,8 @@ import {
   PROFILES,
   allowedResourceAttributes,
   allowedSpanAttributes,
-} from "../../../../agent/processors/profiles/index.js";
-import { genaiRawSpan, genaiSpan, runtimeResource, decodedResource, tgiRawSpan, tgiSpan } from "../../../fixtures/spans.js";
+} from "../../../agent/profiles/span-profiles.js";
+import { genaiRawSpan, genaiSpan, runtimeResource, decodedResource, tgiRawSpan, tgiSpan } from "../../fixtures/spans.js";
 
 /** Keys known to carry prompt or completion text, request parameters or user identity. */
 const DENIED_KEYS = [

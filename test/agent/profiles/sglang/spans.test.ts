@@ -3,8 +3,8 @@
  * (test/fixtures/runtimes/runtime-spans.ts), and the spans of its stages that are not requests.
  */
 import { describe, expect, it } from "vitest";
-import { profileFor } from "../../../../agent/processors/profiles/index.js";
-import { SGLANG_PROFILE } from "../../../../agent/processors/profiles/sglang.js";
+import { profileFor } from "../../../../agent/profiles/span-profiles.js";
+import { SGLANG_PROFILE } from "../../../../agent/profiles/sglang/spans.js";
 import { sglangRootSpan } from "../../../fixtures/runtimes/runtime-spans.js";
 import { toDecodedSpan } from "../../../fixtures/spans.js";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { VLLM_PROFILE } from "../../../../agent/processors/profiles/vllm.js";
+import { VLLM_PROFILE } from "../../../../agent/profiles/vllm/spans.js";
 import { FIXTURE_START_MS, decodedResource, vllmSpan } from "../../../fixtures/spans.js";
 
 const resource = decodedResource("vllm");

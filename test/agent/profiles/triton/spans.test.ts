@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { TRITON_PROFILE, tritonQueueSecondsFromCompute } from "../../../../agent/processors/profiles/triton.js";
+import { TRITON_PROFILE, tritonQueueSecondsFromCompute } from "../../../../agent/profiles/triton/spans.js";
 import {
   FIXTURE_START_MS,
   decodedResource,
