@@ -2,9 +2,9 @@ import { describe, expect, it } from "vitest";
 import {
   compileFleet, dayCurveAt, drawRequest, expectedRequests, gpuEnergyJoules, gpuStateAt, incidentWindows, isIncidentAt, replicaRateAt,
   type Fleet, type SimGpu, type SimReplica,
-} from "../../../common/simulation/fleet-model.js";
-import { createRandom } from "../../../common/simulation/random.js";
-import { DEFAULT_SCENARIO, parseScenario, type Scenario } from "../../../common/simulation/scenario.js";
+} from "../../../cli/simulate/fleet-model.js";
+import { createRandom } from "../../../cli/simulate/random.js";
+import { DEFAULT_SCENARIO, parseScenario, type Scenario } from "../../../cli/simulate/scenario.js";
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;

@@ -7,11 +7,11 @@
  * Beside it, the node's kubelet view (which pod holds which GPU and runs which process), so a
  * simulated agent attributes GPUs and spans to pods the way a real one does.
  */
-import type { PodAttribution, PodAttributor, PodRef } from "../collectors/pods/pod-attribution.js";
-import { simulationClock, type SimulationClock } from "../../common/simulation/clock.js";
-import { gpuEnergyJoules, gpuStateAt, type Fleet, type SimGpu, type SimNode } from "../../common/simulation/fleet-model.js";
-import type { NvmlClient } from "./nvml-client.js";
-import type { FieldGroup, GpuRaw, NvmlSampleRaw, NvmlSystemInfo } from "./types.js";
+import type { PodAttribution, PodAttributor, PodRef } from "../../agent/collectors/pods/pod-attribution.js";
+import { simulationClock, type SimulationClock } from "./clock.js";
+import { gpuEnergyJoules, gpuStateAt, type Fleet, type SimGpu, type SimNode } from "./fleet-model.js";
+import type { NvmlClient } from "../../agent/nvml/nvml-client.js";
+import type { FieldGroup, GpuRaw, NvmlSampleRaw, NvmlSystemInfo } from "../../agent/nvml/types.js";
 
 /** What `nvml_info` and `gpu_info` show as the driver of a simulated node. */
 export const SIMULATED_DRIVER_VERSION = "simulated-550.00";

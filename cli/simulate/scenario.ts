@@ -9,8 +9,8 @@
  */
 import { createRequire } from "node:module";
 import { z } from "zod";
-import { parseDurationMs } from "../config/duration.js";
-import { errorMessage } from "../errors.js";
+import { parseDurationMs } from "../../common/config/duration.js";
+import { errorMessage } from "../../common/errors.js";
 
 /**
  * `yaml` is required on first use, not imported: this module is loaded by every inferwatch command

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { toGpuSamples, type GpuSample } from "../../../agent/collectors/gpu-sample.js";
-import { SIMULATED_DRIVER_VERSION, SimulatedNvmlClient, SimulatedPodAttributor } from "../../../agent/nvml/simulated-nvml-client.js";
-import { simulationClock } from "../../../common/simulation/clock.js";
-import { compileFleet, gpuEnergyJoules, gpuStateAt, type SimGpu } from "../../../common/simulation/fleet-model.js";
-import { DEFAULT_SCENARIO } from "../../../common/simulation/scenario.js";
+import { SIMULATED_DRIVER_VERSION, SimulatedNvmlClient, SimulatedPodAttributor } from "../../../cli/simulate/simulated-nvml-client.js";
+import { simulationClock } from "../../../cli/simulate/clock.js";
+import { compileFleet, gpuEnergyJoules, gpuStateAt, type SimGpu } from "../../../cli/simulate/fleet-model.js";
+import { DEFAULT_SCENARIO } from "../../../cli/simulate/scenario.js";
 
 const GIB = 1024 ** 3;
 const ORIGIN = Date.UTC(2024, 5, 1, 14);

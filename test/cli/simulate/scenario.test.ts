@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import {
   DEFAULT_SCENARIO, DEFAULT_SCENARIO_INPUT, GPU_TYPES, parseScenario, parseScenarioYaml, scenarioTierRules, type ScenarioInput,
-} from "../../../common/simulation/scenario.js";
+} from "../../../cli/simulate/scenario.js";
 
 /** A JSON copy of the default input, changed by `mutate`. */
 function variant(mutate: (doc: ScenarioInput & Record<string, unknown>) => void): unknown {
