@@ -16,7 +16,7 @@ import type { SpanMetricsProcessor } from "../processors/span-metrics-processor.
 import type { Admission } from "../receivers/admission.js";
 import type { OtlpReceivers } from "../receivers/otlp-receivers.js";
 import type { RoundConsumer, Sampler, ScheduledCollector } from "../sampler.js";
-import type { MetricsListener } from "./metrics-listener.js";
+import type { AgentRegistries, MetricsListener } from "./metrics-listener.js";
 
 /** Things the agent can be given instead of building them (the simulator passes its own NVML). */
 export interface AgentDeps {
@@ -42,14 +42,10 @@ export interface AgentServices {
   sampler: Sampler;
 }
 
+export type { AgentRegistries } from "./metrics-listener.js";
+
 /** A component's name: a key of {@link AgentServices}. */
 export type ComponentName = keyof AgentServices;
-
-/** The two registries /metrics renders from: prom-client renames counters in place for OpenMetrics. */
-export interface AgentRegistries {
-  readonly prometheus: Registry;
-  readonly openMetrics: Registry;
-}
 
 /**
  * What a component's create() is given: the configuration, a logger, and the services the

@@ -4,7 +4,13 @@ import type { Component } from "../../common/component.js";
 import type { ListenAddress } from "../../common/config/listen-address.js";
 import { json, startHttpServer, text, type RouteHandler, type RunningServer } from "../../common/http-server.js";
 import type { Logger } from "../../common/log.js";
-import type { AgentRegistries } from "./context.js";
+import type { Registry } from "prom-client";
+
+/** The two registries /metrics renders from: prom-client renames counters in place for OpenMetrics. */
+export interface AgentRegistries {
+  readonly prometheus: Registry;
+  readonly openMetrics: Registry;
+}
 
 /** What the metrics listener serves from. */
 export interface MetricsListenerOptions {
