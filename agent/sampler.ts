@@ -20,6 +20,8 @@ export interface ScheduledCollector {
   run(): Promise<CollectResult<unknown>>;
   /** Handed every Nth run (may be added to until start()). */
   readonly consumers?: readonly RoundConsumer[];
+  /** Cuts a run in progress short (aborts its I/O), so shutdown() does not wait out its timeout. */
+  abort?(): Promise<void>;
 }
 
 /**
@@ -82,11 +84,15 @@ export class Sampler implements Component {
     this.loops.forEach((loop, i) => this.schedule(loop, i, 0));
   }
 
-  /** Stops the loops and waits for runs in progress (their consumers are still handed them). Idempotent. */
+  /**
+   * Stops the loops, aborts the runs in progress that can be aborted and waits for them (their
+   * consumers are still handed them). Idempotent.
+   */
   async shutdown(): Promise<void> {
     const wasRunning = this.isRunning;
     this.isRunning = false;
     for (const loop of this.loops) clearTimeout(loop.timer);
+    await Promise.allSettled(this.loops.map((loop) => loop.collector.abort?.()));
     await Promise.allSettled(this.loops.flatMap((loop) => (loop.running === undefined ? [] : [loop.running])));
     if (wasRunning) this.log.info({ runs: Object.fromEntries(this.loops.map((loop) => [loop.collector.name, loop.stats.runs])) }, "sampling stopped");
   }

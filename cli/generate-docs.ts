@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { fleetSnapshotJsonSchema } from "../analyzer/fleet/snapshot.js";
-import { DEFAULT_SCENARIO } from "../common/simulation/scenario.js";
+import { DEFAULT_SCENARIO } from "./simulate/scenario.js";
 import { fleetSnapshotOf } from "./simulate/history.js";
 import { pathToFileURL } from "node:url";
 import { METRICS } from "../common/conventions.js";

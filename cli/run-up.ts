@@ -1,6 +1,6 @@
 import { startAgent, type Agent } from "../agent/agent.js";
 import { loadNvmlLibrary } from "../agent/nvml/nvml-library.js";
-import { SimulatedNvmlClient, SimulatedPodAttributor } from "../agent/nvml/simulated-nvml-client.js";
+import { SimulatedNvmlClient, SimulatedPodAttributor } from "./simulate/simulated-nvml-client.js";
 import { startAnalyzer, type Analyzer } from "../analyzer/service.js";
 import { createStore } from "../analyzer/stores/create-store.js";
 import { MemoryStore } from "../analyzer/stores/memory-store.js";
@@ -11,8 +11,8 @@ import { errorMessage } from "../common/errors.js";
 import { createLogger, isPrettyLog, type Logger } from "../common/log.js";
 import { packageVersion } from "../common/paths.js";
 import { loadSecurity, withoutTls, type Security } from "../common/auth/security.js";
-import { compileFleet } from "../common/simulation/fleet-model.js";
-import { DEFAULT_SCENARIO, scenarioTierRules } from "../common/simulation/scenario.js";
+import { compileFleet } from "./simulate/fleet-model.js";
+import { DEFAULT_SCENARIO, scenarioTierRules } from "./simulate/scenario.js";
 import { writeHistory } from "./simulate/history.js";
 import { storeSink } from "./simulate/store-sink.js";
 import { SimulatedRuntimePages } from "./simulate/runtime-pages.js";

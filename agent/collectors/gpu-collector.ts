@@ -79,6 +79,11 @@ export class GpuCollector implements Collector<GpuSample> {
     await this.options.client.close();
   }
 
+  /** True when an NVML call hung and still runs on the sampling thread (a normal exit waits for it). */
+  hasStuckNvmlCall(): boolean {
+    return this.options.client.hasStuckCall();
+  }
+
   /** The latest state for exporters; cheap, no I/O. */
   view(): GpuView {
     return {

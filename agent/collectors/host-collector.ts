@@ -98,6 +98,12 @@ const NODE_FILES: HostFiles = {
   realpath: (path) => realpath(path),
 };
 
+/** The host collector: a Collector that also keeps its latest sample for scrapes and snapshots. */
+export interface HostCollector extends Collector<HostSample> {
+  /** The last sample collect() produced; undefined before the first. No I/O. */
+  latest(): HostSample | undefined;
+}
+
 /**
  * Collects CPU, load, memory, model-volume and network figures of the host from /proc and
  * statfs(2), one sample per collect(). Every read is asynchronous (libuv's thread pool): no
@@ -109,10 +115,11 @@ const NODE_FILES: HostFiles = {
  * CPU utilization covers the time since the previous collect(); start() takes the first
  * baseline, so the first sample does not average since boot.
  */
-export function createHostCollector(config: HostConfig, deps: HostCollectorDeps = {}): Collector<HostSample> {
+export function createHostCollector(config: HostConfig, deps: HostCollectorDeps = {}): HostCollector {
   const files = deps.files ?? NODE_FILES;
   const timeoutMs = config.interval;
   let previousCpu: CpuTimes | undefined;
+  let latest: HostSample | undefined;
   let pendingStatfs: Promise<FsSize> | undefined;
   const readVolumeSize = (path: string): Promise<FsSize> => {
     if (pendingStatfs) return Promise.reject(new Error("the previous statfs has not returned yet (a hung network filesystem?)"));
@@ -137,11 +144,13 @@ export function createHostCollector(config: HostConfig, deps: HostCollectorDeps 
       }
     },
     async shutdown() {},
+    latest: () => latest,
     async collect(): Promise<CollectResult<HostSample>> {
       try {
         const readings = await readHost(files, config.modelPath, previousCpu, timeoutMs, readVolumeSize);
         const { sample, errors, cpu } = toHostSample(readings);
         if (cpu) previousCpu = cpu;
+        latest = sample;
         return { samples: [sample], errors };
       } catch (err) {
         return { samples: [], errors: [wrapError("host: collect", err)] };

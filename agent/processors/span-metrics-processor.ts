@@ -2,15 +2,15 @@ import type { SpansConfig } from "../../common/config/schema.js";
 import type { Logger } from "../../common/log.js";
 import { buildNodePodIndex, type NodePodIndex } from "../collectors/pods/node-pod-index.js";
 import type { PodAttribution } from "../collectors/pods/pod-attribution.js";
-import type { Attributes, DecodedSpan, DecodedTraces } from "../receivers/otlp-model.js";
+import type { Attributes, DecodedTraces } from "../receivers/otlp-model.js";
 import type { ConsumeResult, SpanConsumer } from "../receivers/span-consumer.js";
 import { resolveResourceIdentity, UNKNOWN_MODEL, type ResourceIdentity } from "./identity/model-identity.js";
 import { peerIp } from "./identity/peer-address.js";
 import { UnattributedSpans } from "./identity/unattributed-spans.js";
 import type { LlmSpan } from "./llm-span.js";
 import { bucketsWithThresholds, LlmSeriesStore, type LlmSeriesLabels } from "./llm-series-store.js";
-import { PROFILES, type RuntimeProfile } from "./profiles/index.js";
-import { TRITON_COMPUTE_SPAN_NAME, TRITON_EVENT, tritonQueueSecondsFromCompute } from "./profiles/triton.js";
+import { PROFILES, type RuntimeProfile } from "../profiles/span-profiles.js";
+import type { SpanJoin } from "../profiles/runtime-profile.js";
 import { BoundedRegExp } from "../../common/config/safe-regex.js";
 
 /** Span outcomes counted for `inferwatch_otlp_spans_total`. */
@@ -30,14 +30,7 @@ export interface SpanMetricsProcessorOptions {
   readonly now?: () => number;
 }
 
-/** Triton `compute` spans kept for joining with their model span (it ends, and is sent, after them). */
-const MAX_PENDING_COMPUTE = 10_000;
-const PENDING_COMPUTE_TTL_MS = 60_000;
 const NO_MODELS: ReadonlySet<string> = new Set();
-
-function isTritonCompute(span: DecodedSpan): boolean {
-  return span.name === TRITON_COMPUTE_SPAN_NAME && span.events.some((event) => event.name === TRITON_EVENT.computeStart);
-}
 
 /**
  * Turns received spans into LLM request metrics: each span goes to the first runtime profile that
@@ -55,8 +48,8 @@ export class SpanMetricsProcessor implements SpanConsumer {
   /** Spans recorded under model="unknown", by runtime and reason. */
   readonly unattributed: UnattributedSpans;
   private readonly profiles: readonly RuntimeProfile[];
-  /** Triton compute spans by `${traceId}/${parentSpanId}`, in arrival order (oldest first). */
-  private readonly pendingCompute = new Map<string, { readonly span: DecodedSpan; readonly atMs: number }>();
+  /** The joins of the profiles whose requests span several separately sent spans (Triton's). */
+  private readonly joins: ReadonlyMap<RuntimeProfile, SpanJoin>;
   private readonly now: () => number;
 
   constructor(private readonly options: SpanMetricsProcessorOptions) {
@@ -70,6 +63,7 @@ export class SpanMetricsProcessor implements SpanConsumer {
     });
     this.tierRules = config.tiers.map((rule) => ({ pattern: new BoundedRegExp(rule.model), tier: rule.tier }));
     this.profiles = options.profiles ?? PROFILES;
+    this.joins = new Map(this.profiles.flatMap((profile) => (profile.createJoin ? [[profile, profile.createJoin()] as const] : [])));
     this.now = options.now ?? Date.now;
     this.unattributed = new UnattributedSpans(options.log);
   }
@@ -77,7 +71,8 @@ export class SpanMetricsProcessor implements SpanConsumer {
   /** `peer`: the sending connection's `address:port` (receivers pass it; see identity/peer-address.ts). */
   consume(traces: DecodedTraces, peer?: string): ConsumeResult {
     let rejected = 0;
-    this.stashTritonCompute(traces);
+    const nowMs = this.now();
+    for (const join of this.joins.values()) join.observe(traces, nowMs);
     const sender = peerIp(peer);
     for (const resourceSpans of traces.resourceSpans) {
       const identity = this.identify(resourceSpans.resource, sender);
@@ -87,7 +82,9 @@ export class SpanMetricsProcessor implements SpanConsumer {
           this.outcomes.ignored++;
           continue;
         }
-        const llm = this.withTritonQueue(profile.toLlmSpan(span, resourceSpans.resource), span);
+        const converted = profile.toLlmSpan(span, resourceSpans.resource);
+        const join = this.joins.get(profile);
+        const llm = converted && join ? join.complete(converted, span) : converted;
         if (!llm) {
           this.outcomes.rejected++;
           rejected++;
@@ -103,39 +100,6 @@ export class SpanMetricsProcessor implements SpanConsumer {
     if (total === 0) return downstream ?? { rejectedSpans: 0 };
     const message = traces.rejectReason ?? `${rejected} LLM request span(s) lacked a usable end-to-end latency`;
     return { rejectedSpans: total, message };
-  }
-
-  /**
-   * Triton sends a request's model span and its child `compute` span separately; queue time is
-   * COMPUTE_START − QUEUE_START across the two. Compute spans wait here (bounded, 60 s) for their
-   * model span; a model span whose compute span never came is recorded without queue time.
-   */
-  private stashTritonCompute(traces: DecodedTraces): void {
-    const nowMs = this.now();
-    for (const resourceSpans of traces.resourceSpans) {
-      for (const span of resourceSpans.spans) {
-        if (!isTritonCompute(span)) continue;
-        if (this.pendingCompute.size >= MAX_PENDING_COMPUTE) {
-          const oldest = this.pendingCompute.keys().next();
-          if (!oldest.done) this.pendingCompute.delete(oldest.value);
-        }
-        this.pendingCompute.set(`${span.traceId}/${span.parentSpanId}`, { span, atMs: nowMs });
-      }
-    }
-    for (const [key, entry] of this.pendingCompute) {
-      if (nowMs - entry.atMs <= PENDING_COMPUTE_TTL_MS) break;
-      this.pendingCompute.delete(key);
-    }
-  }
-
-  private withTritonQueue(llm: LlmSpan | undefined, span: DecodedSpan): LlmSpan | undefined {
-    if (!llm || llm.runtime !== "triton" || llm.queueSeconds !== undefined) return llm;
-    const key = `${span.traceId}/${span.spanId}`;
-    const compute = this.pendingCompute.get(key);
-    if (!compute) return llm;
-    this.pendingCompute.delete(key);
-    const queueSeconds = tritonQueueSecondsFromCompute(span, compute.span);
-    return queueSeconds === undefined ? llm : { ...llm, queueSeconds };
   }
 
   private labelsOf(span: LlmSpan, identity: ResourceIdentity): LlmSeriesLabels {

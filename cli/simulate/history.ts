@@ -13,9 +13,9 @@ import { METRICS } from "../../common/conventions.js";
 import {
   compileFleet, DAY_MS, expectedRequests, gpuEnergyJoules, gpuStateAt, incidentWindows, replicaLoadAt, replicaRateAt,
   type Fleet, type SimGpu, type SimReplica,
-} from "../../common/simulation/fleet-model.js";
-import type { Scenario } from "../../common/simulation/scenario.js";
-import { SIMULATED_DRIVER_VERSION } from "../../agent/nvml/simulated-nvml-client.js";
+} from "./fleet-model.js";
+import type { Scenario } from "./scenario.js";
+import { SIMULATED_DRIVER_VERSION } from "./simulated-nvml-client.js";
 import { LATENCY_KINDS, LatencyTables, type LatencyKind } from "./latency-tables.js";
 
 /** Receives one sample. Label objects are frozen and reused from step to step: keep them, never change them. */

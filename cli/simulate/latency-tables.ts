@@ -4,9 +4,9 @@
  * more under the incident) into histogram shares at the agent's bucket bounds; a history step then
  * mixes the tables of its load and incident share. Tables are built lazily and cached per writer.
  */
-import { drawRequestAtLoad } from "../../common/simulation/fleet-model.js";
-import { createRandom, hashSeed } from "../../common/simulation/random.js";
-import type { ScenarioIncident, ScenarioModel } from "../../common/simulation/scenario.js";
+import { drawRequestAtLoad } from "./fleet-model.js";
+import { createRandom, hashSeed } from "./random.js";
+import type { ScenarioIncident, ScenarioModel } from "./scenario.js";
 
 /** The histograms the history writes, in this order (the agent's e2e, queue, prefill, decode, ttft). */
 export const LATENCY_KINDS = ["e2e", "queue", "prefill", "decode", "ttft"] as const;

@@ -11,8 +11,8 @@
 import type { Component } from "../../common/component.js";
 import { startHttpServer, text, type RouteHandler, type RunningServer } from "../../common/http-server.js";
 import type { Logger } from "../../common/log.js";
-import { expectedRequests, incidentWindows, isIncidentAt, replicaRateAt, type Fleet, type SimReplica } from "../../common/simulation/fleet-model.js";
-import { hashSeed } from "../../common/simulation/random.js";
+import { expectedRequests, incidentWindows, isIncidentAt, replicaRateAt, type Fleet, type SimReplica } from "./fleet-model.js";
+import { hashSeed } from "./random.js";
 
 /** Mean seconds a request stays in the engine (for Little's law). */
 const MEAN_REQUEST_SECONDS = 1.5;

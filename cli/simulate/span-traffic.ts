@@ -10,9 +10,9 @@
 import type { Component } from "../../common/component.js";
 import { errorMessage } from "../../common/errors.js";
 import type { Logger } from "../../common/log.js";
-import { simulationClock, type SimulationClock } from "../../common/simulation/clock.js";
-import { drawRequest, expectedRequests, type Fleet, type SimReplica, type SimRequest } from "../../common/simulation/fleet-model.js";
-import { createRandom, hashSeed, hexId, poisson, type Random } from "../../common/simulation/random.js";
+import { simulationClock, type SimulationClock } from "./clock.js";
+import { drawRequest, expectedRequests, type Fleet, type SimReplica, type SimRequest } from "./fleet-model.js";
+import { createRandom, hashSeed, hexId, poisson, type Random } from "./random.js";
 
 /** One agent's OTLP/HTTP traces endpoint, e.g. `http://127.0.0.1:4318/v1/traces`. */
 export interface SpanTrafficTarget {

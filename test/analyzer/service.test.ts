@@ -15,8 +15,8 @@ import type { MetricStore } from "../../analyzer/stores/metric-store.js";
 import { writeHistory } from "../../cli/simulate/history.js";
 import { analyzerConfigSchema, configSchema } from "../../common/config/schema.js";
 import { silentLogger } from "../../common/log.js";
-import { compileFleet, incidentWindows } from "../../common/simulation/fleet-model.js";
-import { DEFAULT_SCENARIO } from "../../common/simulation/scenario.js";
+import { compileFleet, incidentWindows } from "../../cli/simulate/fleet-model.js";
+import { DEFAULT_SCENARIO } from "../../cli/simulate/scenario.js";
 import { parseExposition, valueOf } from "../fixtures/exposition.js";
 
 const ORIGIN_MS = Date.UTC(2026, 10, 1);

@@ -18,7 +18,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { allowedResourceAttributes, allowedSpanAttributes } from "../../agent/processors/profiles/index.js";
+import { allowedResourceAttributes, allowedSpanAttributes } from "../../agent/profiles/span-profiles.js";
 import { createAdmission, type Admission } from "../../agent/receivers/admission.js";
 import type { DecodedTraces } from "../../agent/receivers/otlp-model.js";
 import { startOtlpHttpReceiver } from "../../agent/receivers/otlp-http-receiver.js";

@@ -12,7 +12,7 @@ import { poolResolver } from "../../analyzer/fleet/assemble.js";
 import { buildReport } from "../../analyzer/report/build-report.js";
 import { renderReport } from "../../analyzer/report/render.js";
 import { evaluateOnce } from "../../analyzer/service.js";
-import { simulatedHistory } from "../../cli/run-report.js";
+import { simulatedHistory } from "../../cli/simulate/simulated-history.js";
 import { configSchema } from "../../common/config/schema.js";
 import { renderTable, type BenchRow } from "./table.js";
 

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { poolResolver } from "../../analyzer/fleet/assemble.js";
 import { configSchema } from "../../common/config/schema.js";
-import { DEFAULT_SCENARIO } from "../../common/simulation/scenario.js";
+import { DEFAULT_SCENARIO } from "../../cli/simulate/scenario.js";
 import { generateDashboards } from "../../dashboards/generate.js";
 import { fleetOverview } from "../../dashboards/fleet-overview.js";
 import { dashboardOptionsOf } from "../../dashboards/options.js";

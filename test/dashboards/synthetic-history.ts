@@ -11,8 +11,8 @@ import { writeHistory } from "../../cli/simulate/history.js";
 import { windowDurationsMs } from "../../common/slo/windows.js";
 import { formatDurationMs } from "../../common/config/duration.js";
 import { GPU_LABELS, LLM_LABELS, METRICS, POD_LABELS, RECORDING_RULES, type MetricDef } from "../../common/conventions.js";
-import { compileFleet } from "../../common/simulation/fleet-model.js";
-import type { Scenario } from "../../common/simulation/scenario.js";
+import { compileFleet } from "../../cli/simulate/fleet-model.js";
+import type { Scenario } from "../../cli/simulate/scenario.js";
 
 type Labels = Readonly<Record<string, string>>;
 

@@ -56,3 +56,19 @@ export interface PodAttributor extends Component {
    */
   resolvePids(pids: readonly number[]): Promise<void>;
 }
+
+/**
+ * The model of a pod holding a GPU on this node, from the attribution; undefined when the pod holds
+ * none (or is unknown). An empty `namespace` matches the pod name in any namespace. With
+ * `isAnyHolder`, "" for a holder whose model is unknown, so the caller learns it holds a GPU.
+ */
+export function podModelOf(attribution: PodAttribution, namespace: string, pod: string, isAnyHolder = false): string | undefined {
+  for (const refs of attribution.byDevice.values()) {
+    for (const ref of refs) {
+      if (ref.pod !== pod || (namespace !== "" && ref.namespace !== namespace)) continue;
+      if (ref.model !== undefined) return ref.model;
+      if (isAnyHolder) return "";
+    }
+  }
+  return undefined;
+}

@@ -2,7 +2,7 @@ import type { ExpositionSample } from "../../../common/exposition.js";
 import { OVERFLOW_MODEL } from "../../../common/conventions.js";
 import { MemberSet } from "./fold-members.js";
 import { RowTable, type ProfileReader } from "./profile-reader.js";
-import { RUNTIME_GAUGE_PROFILES } from "./profiles/index.js";
+import { RUNTIME_GAUGE_PROFILES } from "../../profiles/page-profiles.js";
 import type { ModelGauges, RuntimeName } from "./runtime-gauges.js";
 import type { SeriesBudget } from "./series-budget.js";
 

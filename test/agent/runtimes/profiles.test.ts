@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { tgiProfile } from "../../../agent/collectors/runtimes/profiles/tgi.js";
-import { tritonTrtllmProfile } from "../../../agent/collectors/runtimes/profiles/triton-trtllm.js";
-import { vllmProfile } from "../../../agent/collectors/runtimes/profiles/vllm.js";
-import { readRuntimePage } from "../../../agent/collectors/runtimes/profiles/index.js";
+import { tgiProfile } from "../../../agent/profiles/tgi/page.js";
+import { tritonTrtllmProfile } from "../../../agent/profiles/triton/trtllm-page.js";
+import { vllmProfile } from "../../../agent/profiles/vllm/page.js";
+import { readRuntimePage } from "../../../agent/profiles/page-profiles.js";
 import { indexSamples, type ModelGauges, type SampleIndex } from "../../../agent/collectors/runtimes/runtime-gauges.js";
 import { parseExpositionText } from "../../../common/exposition.js";
 import { projectPath } from "../../../common/paths.js";

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { readRuntimePage, type RuntimePage } from "../../../agent/collectors/runtimes/profiles/index.js";
+import { readRuntimePage, type RuntimePage } from "../../../agent/profiles/page-profiles.js";
 import { indexSamples, type ModelGauges } from "../../../agent/collectors/runtimes/runtime-gauges.js";
 import { parseExpositionText } from "../../../common/exposition.js";
 import { projectPath } from "../../../common/paths.js";

@@ -20,8 +20,8 @@ import { configSchema } from "../../../common/config/schema.js";
 import { METRICS } from "../../../common/conventions.js";
 import { silentLogger } from "../../../common/log.js";
 import { projectPath } from "../../../common/paths.js";
-import { compileFleet } from "../../../common/simulation/fleet-model.js";
-import { DEFAULT_SCENARIO } from "../../../common/simulation/scenario.js";
+import { compileFleet } from "../../../cli/simulate/fleet-model.js";
+import { DEFAULT_SCENARIO } from "../../../cli/simulate/scenario.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 // Without the background-networking flags Chromium calls home, which a closed network answers with errors.

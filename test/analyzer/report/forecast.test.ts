@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { firstCrossing, forecastDaily } from "../../../analyzer/report/forecast.js";
-import { createRandom, normal } from "../../../common/simulation/random.js";
+import { createRandom, normal } from "../../../cli/simulate/random.js";
 
 const WEEK = [6, -3, 0, 2, -5, 1, -1];
 

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { CapacityReport } from "../../../analyzer/report/report-model.js";
 import { startAnalyzer, type Analyzer } from "../../../analyzer/service.js";
-import { simulatedHistory } from "../../../cli/run-report.js";
+import { simulatedHistory } from "../../../cli/simulate/simulated-history.js";
 import { analyzerConfigSchema, configSchema } from "../../../common/config/schema.js";
 import { silentLogger } from "../../../common/log.js";
 

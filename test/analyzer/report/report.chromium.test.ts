@@ -13,7 +13,8 @@ import { chromium, type BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { renderReport } from "../../../analyzer/report/render.js";
 import type { CapacityReport } from "../../../analyzer/report/report-model.js";
-import { reportFrom, simulatedHistory } from "../../../cli/run-report.js";
+import { reportFrom } from "../../../cli/run-report.js";
+import { simulatedHistory } from "../../../cli/simulate/simulated-history.js";
 import { configSchema } from "../../../common/config/schema.js";
 import { projectPath } from "../../../common/paths.js";
 

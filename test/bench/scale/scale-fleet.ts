@@ -8,7 +8,7 @@
  * Traffic per replica follows a diurnal curve; a counter's value at t is the closed-form integral
  * of its rate since its pod started (monotone, reset at each rollout as a new series).
  */
-import { createRandom, hashSeed } from "../../../common/simulation/random.js";
+import { createRandom, hashSeed } from "../../../cli/simulate/random.js";
 
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 60 * MINUTE_MS;

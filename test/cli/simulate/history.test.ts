@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { parseFleetSnapshot } from "../../../analyzer/fleet/snapshot.js";
 import { fleetSnapshotOf, writeHistory, type HistoryStats, type MetricSink } from "../../../cli/simulate/history.js";
 import { GPU_LABELS, LLM_LABELS, POD_LABELS } from "../../../common/conventions.js";
-import { DEFAULT_SCENARIO, type Scenario } from "../../../common/simulation/scenario.js";
+import { DEFAULT_SCENARIO, type Scenario } from "../../../cli/simulate/scenario.js";
 
 const MINUTE = 60_000;
 const STEP = 5 * MINUTE;

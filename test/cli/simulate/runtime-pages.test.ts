@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { vllmProfile } from "../../../agent/collectors/runtimes/profiles/vllm.js";
+import { vllmProfile } from "../../../agent/profiles/vllm/page.js";
 import { indexSamples } from "../../../agent/collectors/runtimes/runtime-gauges.js";
 import { SimulatedRuntimePages, vllmPage } from "../../../cli/simulate/runtime-pages.js";
 import { parseExpositionText } from "../../../common/exposition.js";
 import { silentLogger } from "../../../common/log.js";
-import { compileFleet, incidentWindows, type SimReplica } from "../../../common/simulation/fleet-model.js";
-import { DEFAULT_SCENARIO } from "../../../common/simulation/scenario.js";
+import { compileFleet, incidentWindows, type SimReplica } from "../../../cli/simulate/fleet-model.js";
+import { DEFAULT_SCENARIO } from "../../../cli/simulate/scenario.js";
 
 const ORIGIN = Date.UTC(2026, 10, 28, 0);
 const fleet = compileFleet(DEFAULT_SCENARIO, { originMs: ORIGIN });

@@ -8,13 +8,13 @@ import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { startAgent, type Agent } from "../../../agent/agent.js";
-import { SimulatedNvmlClient, SimulatedPodAttributor } from "../../../agent/nvml/simulated-nvml-client.js";
+import { SimulatedNvmlClient, SimulatedPodAttributor } from "../../../cli/simulate/simulated-nvml-client.js";
 import { SpanTraffic } from "../../../cli/simulate/span-traffic.js";
 import { agentConfigSchema } from "../../../common/config/schema.js";
 import { createLogger, silentLogger, type Logger } from "../../../common/log.js";
-import { simulationClock, type SimulationClock } from "../../../common/simulation/clock.js";
-import { compileFleet } from "../../../common/simulation/fleet-model.js";
-import { DEFAULT_SCENARIO, scenarioTierRules } from "../../../common/simulation/scenario.js";
+import { simulationClock, type SimulationClock } from "../../../cli/simulate/clock.js";
+import { compileFleet } from "../../../cli/simulate/fleet-model.js";
+import { DEFAULT_SCENARIO, scenarioTierRules } from "../../../cli/simulate/scenario.js";
 import { find, parseExposition, type Series } from "../../fixtures/exposition.js";
 import { waitFor } from "../../fixtures/wait.js";
 
