@@ -36,7 +36,7 @@ const isBetter = (a: Figures, b: Figures): boolean => a.gpus < b.gpus || (a.gpus
 
 
 /** Moves per model and in all that a target placement makes. */
-export function targetMoves(state: PackingState, targets: ReadonlyMap<number, readonly number[]>): { perModel: Int32Array; total: number } {
+function targetMoves(state: PackingState, targets: ReadonlyMap<number, readonly number[]>): { perModel: Int32Array; total: number } {
   const perModel = new Int32Array(state.modelCount);
   let total = 0;
   for (const [r, to] of targets) {

@@ -12,12 +12,12 @@
  * Nothing outside this folder imports its other files (their unit tests aside).
  */
 export { applyMoves } from "./apply-moves.js";
-export { consolidationBounds, lowerBoundL1, lowerBoundL2, resourceBounds, capacityBound, type ClassBound } from "./bounds.js";
+export { consolidationBounds, lowerBoundL1, lowerBoundL2, resourceBounds, type ClassBound } from "./bounds.js";
 export { classItems, gpuLoads, type ClassItems } from "./class-items.js";
 export type { ClassMethod } from "./exact-class.js";
 export { loadHighs } from "./milp/highs.js";
 export { highsSolver, type MilpSolver } from "./milp/solve.js";
 export { placementClassOf, type PlacementClassId } from "./placement-class.js";
 export { planConsolidation, type PlanOptions } from "./plan.js";
-export { createPlannerThread, PlannerThread, type ConsolidationPlanner, type PlannerThreadInfo } from "./planner-thread.js";
+export { createPlannerThread, type ConsolidationPlanner, type PlannerThreadInfo } from "./planner-thread.js";
 export type { ClassConsolidation, ConsolidationMove, ConsolidationPlan, FragmentationChange, LowerBoundSum, PoolConsolidation } from "./plan-types.js";

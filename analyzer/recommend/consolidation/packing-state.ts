@@ -377,9 +377,6 @@ export class PackingState {
   }
 
   // Replica r
-  replicaIdOf(r: number): string {
-    return this.replicaIds[r] ?? "";
-  }
 
   /** Memory replica r reserves on each of its GPUs, bytes. */
   sizeOf(r: number): number {
@@ -401,7 +398,7 @@ export class PackingState {
     return this.originNode[r] ?? 0;
   }
 
-  /** Model id of replica r (see `modelNameOf`). */
+  /** Model id of replica r. */
   modelOf(r: number): number {
     return this.replicaModel[r] ?? 0;
   }
@@ -422,9 +419,6 @@ export class PackingState {
   }
 
   // Model m, node n, class c
-  modelNameOf(m: number): string {
-    return this.modelNames[m] ?? "";
-  }
 
   /** Moves model m may make in this plan (disruption share). */
   moveBudgetOf(m: number): number {

@@ -16,7 +16,7 @@ import { sameGpus, sequenceAndCommit } from "./sequence.js";
  * the class only, not blocked (pinned, moved, budget), and not over a limit on their own (such a
  * replica only runs where it is, grandfathered, so it stays put).
  */
-export function movableInClass(state: PackingState, c: number): number[] {
+function movableInClass(state: PackingState, c: number): number[] {
   const movable: number[] = [];
   for (let r = 0; r < state.replicaCount; r++) {
     const gpus = state.gpusOf(r);
