@@ -11,8 +11,8 @@ import { durationMs, parseDurationMs } from "../../common/config/duration.js";
 import type { RuntimeMetadata } from "../fleet/runtime-metadata.js";
 import type { FleetReplica, FleetSnapshot } from "../fleet/snapshot.js";
 import { historyRequestsBetween, type IdleHistory } from "./idle-history.js";
+import { DAY_MS } from "../../common/units.js";
 
-const DAY_MS = 86_400_000;
 
 /** A duration without a default (`45m` or milliseconds), for overrides that may be absent. */
 const optionalDuration = z

@@ -11,6 +11,7 @@ import { createRequire } from "node:module";
 import { z } from "zod";
 import { parseDurationMs } from "../config/duration.js";
 import { errorMessage } from "../errors.js";
+import { GIB } from "../units.js";
 
 /**
  * `yaml` is required on first use, not imported: this module is loaded by every inferwatch command
@@ -19,7 +20,6 @@ import { errorMessage } from "../errors.js";
  */
 const requireModule = createRequire(import.meta.url);
 
-const GIB = 1024 ** 3;
 
 /**
  * The GPU types a scenario can use. Names are NVML's product names; memory is nominal GiB (as the

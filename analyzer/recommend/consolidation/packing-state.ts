@@ -22,6 +22,7 @@ import {
 } from "../constraints.js";
 import { FreeIndex } from "./free-index.js";
 import { placementClassOf } from "./placement-class.js";
+import { GIB } from "../../../common/units.js";
 
 /** One placement class: the GPUs a replica of the class may move to, and their NVLink domains. */
 export interface PlacementClass {
@@ -38,7 +39,6 @@ export interface SearchMove {
   readonly reason: string;
 }
 
-const GIB = 1024 ** 3;
 
 const NONE: readonly number[] = Object.freeze([]);
 /** The class of nothing: no GPUs, no domains (what a replica outside every class sees). */

@@ -28,8 +28,8 @@
 import type { PackingState } from "../packing-state.js";
 import { enumerateClass, sameSet, type ClassRestriction } from "./class-placements.js";
 import { SparseMilpBuilder, type SparseMilp } from "./sparse-model.js";
+import { GIB } from "../../../../common/units.js";
 
-const GIB = 1024 ** 3;
 
 /** What the moves of one class may still spend: per model (indexed like the state's models) and in all. */
 export interface MoveBudget {
