@@ -1,6 +1,6 @@
 /**
  * The attribute-key cache of the OTLP protobuf decoder (the wire reader itself is shared, in
- * common/protobuf-wire.ts).
+ * common/protobuf/reader.ts).
  */
 import type { WireReader } from "../../common/protobuf/reader.js";
 import type { AttributeFilter } from "./otlp-model.js";
