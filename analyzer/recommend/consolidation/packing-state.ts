@@ -20,14 +20,20 @@ import {
   type ConstraintId,
   type FleetLoads,
 } from "../constraints.js";
-import { FreeIndex } from "./free-index.js";
+import { FreeIndex, type FreeIndexView } from "./free-index.js";
 import { placementClassOf } from "./placement-class.js";
 import { GIB } from "../../../common/units.js";
 
 /** One placement class: the GPUs a replica of the class may move to, and their NVLink domains. */
 export interface PlacementClass {
+  readonly index: FreeIndexView;
+  /** Ids (`PackingState.domainGpus`) of NVLink domains with two or more GPUs of the class. */
+  readonly domains: readonly number[];
+}
+
+/** A placement class as the state keeps and updates it. */
+interface ClassSlot {
   readonly index: FreeIndex;
-  /** Ids (into PackingState.domains) of NVLink domains with two or more GPUs of the class. */
   readonly domains: number[];
 }
 
@@ -89,7 +95,7 @@ export class PackingState {
   private readonly modelBudget: Int32Array;
   private readonly modelMoves: Int32Array;
   private readonly modelSpread: Float64Array;
-  private readonly classes: PlacementClass[] = [];
+  private readonly classes: ClassSlot[] = [];
   /** Each class's key (placement-class.ts), indexed like `classes`. */
   private readonly classKeys: string[] = [];
   /** Per class, how many drains were kept there so far (the search's failure memo reads it). */
