@@ -5,10 +5,10 @@ import { createPlannerThread } from "../analyzer/recommend/consolidation/index.j
 import { recommendWith, type Recommendations } from "../analyzer/recommend/recommendations.js";
 import type { Config } from "../common/config/schema.js";
 import { errorMessage } from "../common/errors.js";
+import { GIB } from "../common/units.js";
 
 export type RecommendFormat = "json" | "text";
 
-const GIB = 1024 ** 3;
 
 /** A readable summary of a plan and the idle recommendations, ending with the Kubernetes steps. */
 export function formatRecommendations(recommendations: Recommendations, steps: string): string {

@@ -9,7 +9,7 @@ import type { MetricStore } from "../analyzer/stores/metric-store.js";
 import type { AnalyzerConfig, Config } from "../common/config/schema.js";
 import { errorMessage } from "../common/errors.js";
 import { createLogger } from "../common/log.js";
-import { DAY_MS } from "./simulate/fleet-model.js";
+import { DAY_MS } from "../common/units.js";
 import { DEFAULT_SCENARIO } from "./simulate/scenario.js";
 import { simulatedHistory } from "./simulate/simulated-history.js";
 

@@ -1,6 +1,7 @@
 import { THROTTLE_REASONS } from "../../common/conventions.js";
 import type { GpmQuantity, GpmReading, GpuRaw, NvmlSampleRaw, ThrottleTimeReason } from "../nvml/types.js";
 import type { PodAttribution, PodRef } from "./pods/pod-attribution.js";
+import { KIB, MIB } from "../../common/units.js";
 
 /** A process on a GPU, in base units, with its container where known. */
 export interface GpuProcessSample {
@@ -77,9 +78,6 @@ export interface GpuSample {
 export type PidLookup = (pid: number) => PodRef | undefined;
 
 const MHZ = 1e6;
-const KIB = 1024;
-/** GPM reports link traffic in MiB/s (nvml.h: "PCIe traffic from this GPU in MiB/sec"). */
-const MIB = 1024 * 1024;
 const NS = 1e-9;
 const RATES = new Set<GpmQuantity>(["pcieTx", "pcieRx", "nvlinkTx", "nvlinkRx"]);
 
@@ -88,6 +86,7 @@ export function toActivity(reading: GpmReading | undefined): Activity | undefine
   if (reading === undefined) return undefined;
   const activity: { [Q in GpmQuantity]?: number } = {};
   for (const [quantity, value] of Object.entries(reading) as [GpmQuantity, number][]) {
+    // GPM reports link traffic in MiB/s (nvml.h: "PCIe traffic from this GPU in MiB/sec").
     activity[quantity] = RATES.has(quantity) ? value * MIB : value / 100;
   }
   return activity;

@@ -1,8 +1,8 @@
 /**
  * The attribute-key cache of the OTLP protobuf decoder (the wire reader itself is shared, in
- * common/protobuf-wire.ts).
+ * common/protobuf/reader.ts).
  */
-import type { WireReader } from "../../common/protobuf-wire.js";
+import type { WireReader } from "../../common/protobuf/reader.js";
 import type { AttributeFilter } from "./otlp-model.js";
 
 const KEY_CACHE_SLOTS = 256; // power of two

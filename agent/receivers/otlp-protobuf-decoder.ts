@@ -23,7 +23,7 @@ import {
   type DecodedTraces,
   type StatusCode,
 } from "./otlp-model.js";
-import { WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireReader } from "../../common/protobuf-wire.js";
+import { WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, WireReader } from "../../common/protobuf/reader.js";
 import { KeyCache } from "./otlp-key-cache.js";
 
 // Tags (field number << 3 | wire type) of the fields this decoder reads.

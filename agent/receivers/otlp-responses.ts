@@ -18,6 +18,7 @@ import type { OtlpConfig } from "../../common/config/schema.js";
 import { errorMessage } from "../../common/errors.js";
 import type { Logger } from "../../common/log.js";
 import type { Refusals } from "../../common/auth/refusals.js";
+import { WireWriter } from "../../common/protobuf/writer.js";
 import type { Admission } from "./admission.js";
 import { OtlpDecodeError, type AttributeFilter, type DecodeLimits, type DecodedTraces } from "./otlp-model.js";
 import type { ConsumeResult, SpanConsumer } from "./span-consumer.js";
@@ -119,52 +120,6 @@ export function retryAfterSeconds(retryAfterMs: number): number {
   return Math.max(1, Math.ceil(retryAfterMs / 1000));
 }
 
-// --- protobuf -----------------------------------------------------------------------------------
-
-const WIRE_VARINT = 0;
-const WIRE_LEN = 2;
-
-/** Appends protobuf fields to a growing byte list; these messages are a few dozen bytes. */
-class ProtoWriter {
-  private readonly bytes: number[] = [];
-
-  /** A non-negative integer below 2^53 as a varint (int32/int64 fields of non-negative values). */
-  varintField(field: number, value: number): this {
-    this.tag(field, WIRE_VARINT);
-    this.varint(value);
-    return this;
-  }
-
-  bytesField(field: number, value: Uint8Array): this {
-    this.tag(field, WIRE_LEN);
-    this.varint(value.byteLength);
-    for (const byte of value) this.bytes.push(byte);
-    return this;
-  }
-
-  stringField(field: number, value: string): this {
-    return this.bytesField(field, Buffer.from(value, "utf8"));
-  }
-
-  finish(): Buffer {
-    return Buffer.from(this.bytes);
-  }
-
-  private tag(field: number, wireType: number): void {
-    this.varint(field * 8 + wireType);
-  }
-
-  private varint(value: number): void {
-    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`protobuf: cannot write ${value} as a varint`);
-    let rest = value;
-    while (rest >= 0x80) {
-      this.bytes.push((rest % 0x80) | 0x80);
-      rest = Math.floor(rest / 0x80);
-    }
-    this.bytes.push(rest);
-  }
-}
-
 /** A google.protobuf.Any. */
 export interface AnyMessage {
   readonly typeUrl: string;
@@ -174,10 +129,10 @@ export interface AnyMessage {
 /** ExportTraceServiceResponse bytes: empty when everything was accepted (all fields default). */
 export function encodeExportResponseProtobuf(partialSuccess?: PartialSuccess): Buffer {
   if (partialSuccess === undefined) return Buffer.alloc(0);
-  const partial = new ProtoWriter();
+  const partial = new WireWriter();
   if (partialSuccess.rejectedSpans > 0) partial.varintField(1, partialSuccess.rejectedSpans);
   if (partialSuccess.errorMessage !== "") partial.stringField(2, partialSuccess.errorMessage);
-  return new ProtoWriter().bytesField(1, partial.finish()).finish();
+  return new WireWriter().bytesField(1, partial.finish()).finish();
 }
 
 /** ExportTraceServiceResponse in OTLP/JSON: `{}` when everything was accepted. */
@@ -191,10 +146,10 @@ export function encodeExportResponseJson(partialSuccess?: PartialSuccess): strin
 
 /** google.rpc.Status bytes. */
 export function encodeStatusProtobuf(code: RpcCode, message: string, details: readonly AnyMessage[] = []): Buffer {
-  const writer = new ProtoWriter();
+  const writer = new WireWriter();
   if (code !== RpcCode.OK) writer.varintField(1, code);
   if (message !== "") writer.stringField(2, message);
-  for (const detail of details) writer.bytesField(3, new ProtoWriter().stringField(1, detail.typeUrl).bytesField(2, detail.value).finish());
+  for (const detail of details) writer.bytesField(3, new WireWriter().stringField(1, detail.typeUrl).bytesField(2, detail.value).finish());
   return writer.finish();
 }
 
@@ -206,10 +161,10 @@ export function encodeStatusJson(code: RpcCode, message: string): string {
 /** A google.rpc.RetryInfo asking the sender to wait `delayMs`, packed in an Any for Status.details. */
 export function retryInfoDetail(delayMs: number): AnyMessage {
   const totalMs = Math.max(0, Math.round(delayMs));
-  const duration = new ProtoWriter();
+  const duration = new WireWriter();
   const seconds = Math.floor(totalMs / 1000);
   const nanos = (totalMs % 1000) * 1_000_000;
   if (seconds > 0) duration.varintField(1, seconds);
   if (nanos > 0) duration.varintField(2, nanos);
-  return { typeUrl: "type.googleapis.com/google.rpc.RetryInfo", value: new ProtoWriter().bytesField(1, duration.finish()).finish() };
+  return { typeUrl: "type.googleapis.com/google.rpc.RetryInfo", value: new WireWriter().bytesField(1, duration.finish()).finish() };
 }

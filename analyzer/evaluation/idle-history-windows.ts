@@ -13,8 +13,8 @@ import { METRICS, OVERFLOW_MODEL } from "../../common/conventions.js";
 import { DEFAULT_IDLE_HISTORY, type IdleHistory } from "../recommend/idle-history.js";
 import type { IdleEvictionConfig } from "../../common/config/idle-eviction-config.js";
 import type { MetricStore, QueryContext } from "../stores/metric-store.js";
+import { DAY_MS } from "../../common/units.js";
 
-const DAY_MS = 86_400_000;
 
 /** The longest time-to-live any replica can get from the configuration. */
 export function longestTtlMs(config: IdleEvictionConfig): number {

@@ -10,8 +10,8 @@ import type { IdleEvictionConfig } from "../../common/config/idle-eviction-confi
 import type { RuntimeMetadata } from "../fleet/runtime-metadata.js";
 import type { FleetReplica, FleetSnapshot } from "../fleet/snapshot.js";
 import { historyRequestsBetween, type IdleHistory } from "./idle-history.js";
+import { DAY_MS } from "../../common/units.js";
 
-const DAY_MS = 86_400_000;
 
 export {
   DEFAULT_TIER_TTLS,

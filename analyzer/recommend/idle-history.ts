@@ -9,8 +9,8 @@ import { z } from "zod";
 import { METRICS, OVERFLOW_MODEL } from "../../common/conventions.js";
 import type { TimedValue } from "../fleet/utilization.js";
 import type { LabeledSamples, MetricStore } from "../stores/metric-store.js";
+import { DAY_MS } from "../../common/units.js";
 
-const DAY_MS = 86_400_000;
 
 /**
  * Seven days of five-minute buckets: a week covers weekday and weekend patterns (the hold-back looks

@@ -3,7 +3,8 @@ import type { Recommendations } from "../recommend/recommendations.js";
 import { firstCrossing, forecastDaily } from "./forecast.js";
 import type { DatedForecast, PoolAction, PoolHeadroom, PoolSupply } from "./report-model.js";
 import { formatNumber } from "./tables.js";
-import { DAY_MS, dayString, type TimeGrid } from "./time-grid.js";
+import { DAY_MS } from "../../common/units.js";
+import { dayString, type TimeGrid } from "./time-grid.js";
 
 /**
  * A dated forecast of a daily series on the grid's complete days (a missing day carries the one

@@ -5,6 +5,7 @@
  */
 import { BASIS_LABEL } from "../fleet/utilization-basis.js";
 import type { CapacityReport, DatedForecast } from "./report-model.js";
+import { GIB } from "../../common/units.js";
 
 /** One chart: where it goes, what it says, and its ECharts option. */
 export interface ReportChart {
@@ -17,7 +18,6 @@ export interface ReportChart {
   readonly option: Record<string, unknown>;
 }
 
-const GIB = 1024 ** 3;
 const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits || 0;
 const pct = (ratio: number) => round(ratio * 100, 1);
 /** An element id from a free-form name. */

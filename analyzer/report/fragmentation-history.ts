@@ -2,7 +2,8 @@ import { assembleFleetSnapshot, type PoolOf } from "../fleet/assemble.js";
 import { fleetFragmentation } from "../fleet/fragmentation.js";
 import type { MetricStore } from "../stores/metric-store.js";
 import type { FragmentationPoint } from "./report-model.js";
-import { HOUR_MS, type TimeGrid } from "./time-grid.js";
+import { HOUR_MS } from "../../common/units.js";
+import type { TimeGrid } from "./time-grid.js";
 
 /** Points per window at most: every 6 hours over 30 days. */
 const MAX_POINTS = 120;

@@ -3,7 +3,8 @@ import { BASIS_METRIC, basisFamilies, figureBasis, pickByBasis, type FigureBasis
 import type { FleetSnapshot } from "../fleet/snapshot.js";
 import type { MetricStore } from "../stores/metric-store.js";
 import type { PoolSupply, UtilizationHeatmap } from "./report-model.js";
-import { DAY_MS, HOUR_MS, stepIndex, type TimeGrid } from "./time-grid.js";
+import { DAY_MS, HOUR_MS } from "../../common/units.js";
+import { stepIndex, type TimeGrid } from "./time-grid.js";
 
 /** Utilization of the pools over the window. */
 export interface PoolUtilization {

@@ -6,8 +6,8 @@
  * than V8 allows.
  */
 import { parseDurationMs } from "../../common/config/duration.js";
+import { DAY_MS } from "../../common/units.js";
 
-const DAY_MS = 86_400_000;
 
 /** The shortest window, one day. */
 export const MIN_REPORT_WINDOW_MS = DAY_MS;

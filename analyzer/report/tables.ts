@@ -1,6 +1,7 @@
 /** The report's tables as rows of text, shared by the Markdown and HTML renderers. */
 import { BASIS_LABEL } from "../fleet/utilization-basis.js";
 import type { CapacityReport } from "./report-model.js";
+import { GIB } from "../../common/units.js";
 
 /** One table: a title, column headers and rows of formatted cells. */
 export interface ReportTable {
@@ -10,7 +11,6 @@ export interface ReportTable {
   readonly rows: readonly (readonly string[])[];
 }
 
-const GIB = 1024 ** 3;
 
 /** A number with thousands separators and at most `digits` decimals. */
 export function formatNumber(value: number, digits = 0): string {

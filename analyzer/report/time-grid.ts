@@ -3,9 +3,8 @@
  * per-step increases of a counter series sampled on that grid.
  */
 import type { TimedValue } from "../fleet/utilization.js";
+import { DAY_MS } from "../../common/units.js";
 
-export const DAY_MS = 86_400_000;
-export const HOUR_MS = 3_600_000;
 /** The finest step the report reads: the memory store's 30-day tier and a Prometheus range of 30 days stays under its 11,000 points. */
 export const MIN_STEP_MS = 5 * 60_000;
 /** Steps per window at most; longer windows get coarser steps (whole minutes). */

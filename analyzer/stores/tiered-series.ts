@@ -9,6 +9,7 @@
  * plus the pending one spans at least R back from the newest sample.
  */
 import type { TimedValue } from "../fleet/utilization.js";
+import { DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS } from "../../common/units.js";
 
 /** One resolution tier: a step and how long it is kept, milliseconds. */
 export interface TierSpec {
@@ -16,10 +17,6 @@ export interface TierSpec {
   readonly retentionMs: number;
 }
 
-const SECOND_MS = 1_000;
-const MINUTE_MS = 60 * SECOND_MS;
-const HOUR_MS = 60 * MINUTE_MS;
-const DAY_MS = 24 * HOUR_MS;
 
 /** 10 s for 6 h, 1 min for 3 d, 5 min for 30 d: the burn windows' lengths each fit a tier whose step is ≤ 1/12 of them. */
 export const DEFAULT_TIERS: readonly TierSpec[] = [

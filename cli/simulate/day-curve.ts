@@ -4,7 +4,7 @@
  * closed form, so expected request counts and energy over any interval are exact and O(1).
  */
 
-const HOUR_MS = 3_600_000;
+import { HOUR_MS } from "../../common/units.js";
 
 /** Prefix integrals of `scale × curve` (clamped at 1 when `isClamped`) over one day of local hours. */
 export interface CurveIntegral {

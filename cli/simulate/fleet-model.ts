@@ -11,9 +11,8 @@
 import { curveAt, curveIntegral, integrateBetween, type CurveIntegral } from "./day-curve.js";
 import { createRandom, exponential, hashSeed, uniformAt, type Random } from "./random.js";
 import { GPU_TYPES, type GpuTypeSpec, type Scenario, type ScenarioIncident, type ScenarioModel } from "./scenario.js";
+import { DAY_MS, GIB } from "../../common/units.js";
 
-export const DAY_MS = 86_400_000;
-const GIB = 1024 ** 3;
 /** How far before the origin the simulated driver loaded (the energy counter's zero). */
 export const DRIVER_LOADED_BEFORE_ORIGIN_MS = 90 * DAY_MS;
 /** Utilization jitter is redrawn every 5 s (NVML's own utilization sample period is 1/6 s to 1 s). */

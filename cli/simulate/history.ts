@@ -11,9 +11,10 @@ import { bucketsWithThresholds } from "../../agent/processors/llm-series-store.j
 import { spansConfigSchema, type SpansConfig } from "../../common/config/schema.js";
 import { METRICS } from "../../common/conventions.js";
 import {
-  compileFleet, DAY_MS, expectedRequests, gpuEnergyJoules, gpuStateAt, incidentWindows, replicaLoadAt, replicaRateAt,
+  compileFleet, expectedRequests, gpuEnergyJoules, gpuStateAt, incidentWindows, replicaLoadAt, replicaRateAt,
   type Fleet, type SimGpu, type SimReplica,
 } from "./fleet-model.js";
+import { DAY_MS } from "../../common/units.js";
 import type { Scenario } from "./scenario.js";
 import { SIMULATED_DRIVER_VERSION } from "./simulated-nvml-client.js";
 import { LATENCY_KINDS, LatencyTables, type LatencyKind } from "./latency-tables.js";

@@ -12,6 +12,7 @@ import type * as Yaml from "yaml";
 import { z } from "zod";
 import { parseDurationMs } from "../../common/config/duration.js";
 import { errorMessage } from "../../common/errors.js";
+import { GIB } from "../../common/units.js";
 
 /**
  * `yaml` is required on first use, not imported: this module is loaded by every inferwatch command
@@ -20,7 +21,6 @@ import { errorMessage } from "../../common/errors.js";
  */
 const requireModule = createRequire(import.meta.url);
 
-const GIB = 1024 ** 3;
 
 /**
  * The GPU types a scenario can use. Names are NVML's product names; memory is nominal GiB (as the

@@ -9,6 +9,7 @@ import { consolidationConfigSchema } from "./consolidation-config.js";
 import { idleEvictionConfigSchema } from "./idle-eviction-config.js";
 import { authConfigSchema } from "../auth/auth-config.js";
 import { tlsConfigSchema } from "../tls/tls-config.js";
+import { MIB } from "../units.js";
 
 /** A boolean that also reads the strings flags and environment variables carry. */
 const flag = (defaultValue: boolean) =>
@@ -68,7 +69,6 @@ export const podsConfigSchema = z.strictObject({
   kubeApi: kubeApiConfigSchema.prefault({}),
 });
 
-const MIB = 1024 * 1024;
 
 /** A size in bytes, given as a number or with a unit (`20MiB`, `512KiB`, `1GiB`); `min`, when given, is the smallest accepted (with its reason). */
 const byteSize = (defaultValue: string, min?: { readonly bytes: number; readonly text: string; readonly why: string }) =>

@@ -35,7 +35,7 @@
  */
 import type { Highs } from "highs";
 import type { FleetSnapshot } from "../../analyzer/fleet/snapshot.js";
-import { classItems, gpuLoads } from "../../analyzer/recommend/consolidation/class-items.js";
+import { classItems, gpuLoads } from "../../analyzer/recommend/consolidation/index.js";
 import { fleetLoads, type ConsolidationConfig } from "../../analyzer/recommend/constraints.js";
 
 /** One item type of the pricing problem: unit sizes, dual value and how many a pattern may hold. */

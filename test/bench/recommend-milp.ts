@@ -25,8 +25,7 @@
  * bound help the solver prove optimality.
  */
 import type { FleetSnapshot } from "../../analyzer/fleet/snapshot.js";
-import { consolidationBounds } from "../../analyzer/recommend/consolidation/index.js";
-import { placementClassOf } from "../../analyzer/recommend/consolidation/placement-class.js";
+import { consolidationBounds, placementClassOf } from "../../analyzer/recommend/consolidation/index.js";
 import { checkPlan, type MoveToCheck } from "../../analyzer/recommend/checker.js";
 import {
   fleetLoads,

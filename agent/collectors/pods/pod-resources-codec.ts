@@ -8,7 +8,7 @@
  * dynamic_resources, topology) or unknown (added by a newer kubelet), is skipped by wire type, as
  * protobuf requires. Malformed input throws PodResourcesDecodeError naming the message and byte.
  */
-import { ProtobufDecodeError, WIRE_LEN, WireReader } from "../../../common/protobuf-wire.js";
+import { ProtobufDecodeError, WIRE_LEN, WireReader } from "../../../common/protobuf/reader.js";
 import type { ContainerDeviceEntry, ContainerResourcesEntry, PodResourcesEntry } from "./pod-resources-entry.js";
 
 /** The full method name of List. */

@@ -33,6 +33,7 @@
 import { mkdir, open, readdir, readFile, rename, stat, truncate, unlink, writeFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { encodeRecord, HEADER_BYTES, recordPayload, scanSegment, type RecordExtent } from "./spool-format.js";
+import { KIB, MIB } from "../../../common/units.js";
 
 /** Options of DiskSpool.open. */
 export interface DiskSpoolOptions {
@@ -97,8 +98,6 @@ interface Segment {
 
 const SEGMENT = /^(\d{16})\.seg$/;
 const CURSOR_FILE = "cursor.json";
-const KIB = 1024;
-const MIB = 1024 * KIB;
 
 /** An error's code and message (e.g. "ENOSPC: no space left on device, write"), for the thrown message. */
 function describeError(err: unknown): string {

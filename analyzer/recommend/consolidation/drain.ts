@@ -16,15 +16,15 @@ import type { PackingState, PlacementClass, SearchMove } from "./packing-state.j
 const EJECTION_TRIES = 16;
 
 /** Memory reserved on GPU g (its replicas and baseline). */
-export const used = (state: PackingState, g: number): number => (state.memory[g] ?? 0);
+export const used = (state: PackingState, g: number): number => state.memoryOf(g);
 
 /** The tightest GPU for a one-GPU replica: fullest first, skipping GPUs or nodes that refuse it. */
 function destinationForOne(state: PackingState, r: number, cls: PlacementClass, canWake: boolean): number[] | undefined {
   const index = cls.index;
-  for (let i = index.firstAtLeast(state.size[r] ?? 0); i < index.length; i++) {
+  for (let i = index.firstAtLeast(state.sizeOf(r)); i < index.length; i++) {
     const g = index.at(i);
-    const n = state.gpuNode[g] ?? 0;
-    if ((state.nodeInUse[n] ?? 0) === 0 || (!canWake && !state.isInUse(g))) continue;
+    const n = state.gpuNodeOf(g);
+    if (state.gpusInUseOnNode(n) === 0 || (!canWake && !state.isInUse(g))) continue;
     if (state.gpuTakes(r, g) && state.nodeTakes(r, n)) return [g];
   }
   return undefined;
@@ -63,15 +63,15 @@ function destinationForGroup(state: PackingState, r: number, cls: PlacementClass
   let best: number[] | undefined;
   let bestWoken = Infinity;
   let bestLeft = Infinity;
-  const size = (state.size[r] ?? 0);
+  const size = state.sizeOf(r);
   const fits: number[] = [];
   for (const id of cls.domains) {
     if (!state.hasDomainRoom(id, tp, size)) continue;
     const room = state.domainRoom(id, tp, size);
     if (room.count < tp || (bestWoken === 0 && room.left >= bestLeft)) continue;
     const domain = state.domainGpus(id);
-    const n = state.gpuNode[domain[0] ?? 0] ?? 0;
-    if ((state.nodeInUse[n] ?? 0) === 0 || !state.nodeTakes(r, n)) continue;
+    const n = state.gpuNodeOf(domain[0] ?? 0);
+    if (state.gpusInUseOnNode(n) === 0 || !state.nodeTakes(r, n)) continue;
     fits.length = 0;
     for (const g of domain) if (state.gpuTakes(r, g)) fits.push(g);
     if (fits.length < tp) continue;
@@ -113,8 +113,8 @@ class Transaction {
   constructor(private readonly state: PackingState) {}
 
   private budgetAllows(model: number, extra: number): boolean {
-    const planned = (this.state.modelMoves[model] ?? 0) + (this.perModel.get(model) ?? 0) + (this.pending.get(model) ?? 0);
-    return planned + extra <= (this.state.modelBudget[model] ?? 0);
+    const planned = this.state.movesOfModel(model) + (this.perModel.get(model) ?? 0) + (this.pending.get(model) ?? 0);
+    return planned + extra <= this.state.moveBudgetOf(model);
   }
 
   private movesAllow(extra: number): boolean {
@@ -123,7 +123,7 @@ class Transaction {
 
   private record(replica: number, from: number[], to: number[]): void {
     this.journal.push({ replica, from, to });
-    const model = (this.state.replicaModel[replica] ?? 0);
+    const model = this.state.modelOf(replica);
     this.perModel.set(model, (this.perModel.get(model) ?? 0) + 1);
     this.movedNow.add(replica);
   }
@@ -137,11 +137,11 @@ class Transaction {
     const lifted: number[] = [];
     const counts = new Map<number, number>();
     for (const g of gpus) {
-      if (state.hasBaseline[g]) return false;
+      if (state.hasBaselineOn(g)) return false;
       for (const r of state.residentsOf(g)) {
         if (lifted.includes(r)) continue;
         if (state.blocker(r) !== undefined || this.movedNow.has(r)) return false;
-        const model = (state.replicaModel[r] ?? 0);
+        const model = state.modelOf(r);
         const count = (counts.get(model) ?? 0) + 1;
         if (!this.budgetAllows(model, count)) return false;
         counts.set(model, count);
@@ -152,13 +152,13 @@ class Transaction {
     const tp = (r: number): number => state.gpusOf(r).length;
     // Largest first, by memory, and if that fails by the larger of the memory and compute shares
     // (two-dimensional items: either resource may be the one that does not fit).
-    const byMemory = [...lifted].sort((a, b) => tp(b) - tp(a) || (state.size[b] ?? 0) - (state.size[a] ?? 0) || a - b);
-    const weight = (r: number): number => Math.max((state.size[r] ?? 0) / (state.usable[state.gpusOf(r)[0] ?? 0] ?? 1), (state.share[r] ?? 0) / state.computeCeiling);
+    const byMemory = [...lifted].sort((a, b) => tp(b) - tp(a) || state.sizeOf(b) - state.sizeOf(a) || a - b);
+    const weight = (r: number): number => Math.max(state.sizeOf(r) / state.usableOf(state.gpusOf(r)[0] ?? 0), state.shareOf(r) / state.computeCeiling);
     const byEither = [...lifted].sort((a, b) => tp(b) - tp(a) || weight(b) - weight(a) || a - b);
-    for (const g of gpus) state.draining[g] = 1;
+    for (const g of gpus) state.setDraining(g, true);
     let isPlaced = this.placeAll(byMemory, counts);
     if (!isPlaced && lifted.length > 1 && byEither.some((r, i) => r !== byMemory[i])) isPlaced = this.placeAll(byEither, counts);
-    for (const g of gpus) state.draining[g] = 0;
+    for (const g of gpus) state.setDraining(g, false);
     return isPlaced;
   }
 
@@ -170,7 +170,7 @@ class Transaction {
     this.pendingTotal += order.length;
     let isPlaced = true;
     for (const r of order) {
-      const model = (state.replicaModel[r] ?? 0);
+      const model = state.modelOf(r);
       // r stays pending (counted in budgets) until recorded, so an ejection for it sees its move.
       const settle = (): void => {
         this.pending.set(model, (this.pending.get(model) ?? 0) - 1);
@@ -209,25 +209,25 @@ class Transaction {
   private ejectFor(r: number, from: readonly number[]): number[] | undefined {
     const { state } = this;
     const cls = state.classOfReplica(r);
-    const model = (state.replicaModel[r] ?? 0);
+    const model = state.modelOf(r);
     if (!this.movesAllow(1)) return undefined;
     let tried = 0;
     for (let i = cls.index.firstAtLeast(0); i < cls.index.length && tried < EJECTION_TRIES; i++) {
       const h = cls.index.at(i);
-      const n = (state.gpuNode[h] ?? 0);
-      if (state.draining[h] || !state.isInUse(h) || from.includes(h) || !state.nodeTakes(r, n)) continue;
+      const n = state.gpuNodeOf(h);
+      if (state.isDraining(h) || !state.isInUse(h) || from.includes(h) || !state.nodeTakes(r, n)) continue;
       tried++;
       for (const e of [...state.residentsOf(h)]) {
-        const eModel = (state.replicaModel[e] ?? 0);
-        if ((eModel === model && state.modelSpread[model] !== Infinity) || state.gpusOf(e).length !== 1 || state.blocker(e) !== undefined || this.movedNow.has(e) || !this.budgetAllows(eModel, 1)) continue;
+        const eModel = state.modelOf(e);
+        if ((eModel === model && state.spreadOf(model) !== Infinity) || state.gpusOf(e).length !== 1 || state.blocker(e) !== undefined || this.movedNow.has(e) || !this.budgetAllows(eModel, 1)) continue;
         const eFrom = state.lift(e);
         if (!state.gpuTakes(r, h)) {
           state.place(e, eFrom);
           continue;
         }
-        state.draining[h] = 1;
+        state.setDraining(h, true);
         const eTo = destination(state, e, 1, false);
-        state.draining[h] = 0;
+        state.setDraining(h, false);
         // Waking an idle GPU for e would cost the GPU the drain is meant to free.
         if (eTo === undefined || !eTo.every((g) => state.isInUse(g))) {
           state.place(e, eFrom);
@@ -254,7 +254,7 @@ class Transaction {
       this.state.lift(step.replica);
       this.state.place(step.replica, step.from);
       this.movedNow.delete(step.replica);
-      const model = (this.state.replicaModel[step.replica] ?? 0);
+      const model = this.state.modelOf(step.replica);
       this.perModel.set(model, (this.perModel.get(model) ?? 0) - 1);
     }
   }
@@ -279,7 +279,7 @@ export function tryDrain(state: PackingState, gpus: readonly number[], what: str
   const tried = new Set(gpus);
   for (let depth = 0; depth < 2; depth++) {
     const lighter = new Set<number>();
-    for (const step of tx.journal) for (const g of step.from) if (!tried.has(g) && state.isInUse(g) && !state.hasBaseline[g]) lighter.add(g);
+    for (const step of tx.journal) for (const g of step.from) if (!tried.has(g) && state.isInUse(g) && !state.hasBaselineOn(g)) lighter.add(g);
     if (lighter.size === 0) break;
     for (const g of [...lighter].sort((a, b) => used(state, a) - used(state, b) || a - b)) {
       tried.add(g);

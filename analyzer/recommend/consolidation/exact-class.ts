@@ -36,12 +36,12 @@ const isBetter = (a: Figures, b: Figures): boolean => a.gpus < b.gpus || (a.gpus
 
 
 /** Moves per model and in all that a target placement makes. */
-export function targetMoves(state: PackingState, targets: ReadonlyMap<number, readonly number[]>): { perModel: Int32Array; total: number } {
-  const perModel = new Int32Array(state.modelNames.length);
+function targetMoves(state: PackingState, targets: ReadonlyMap<number, readonly number[]>): { perModel: Int32Array; total: number } {
+  const perModel = new Int32Array(state.modelCount);
   let total = 0;
   for (const [r, to] of targets) {
-    if (sameGpus(to, state.replicaGpus[r] ?? [])) continue;
-    const model = state.replicaModel[r] ?? 0;
+    if (sameGpus(to, state.gpusOf(r))) continue;
+    const model = state.modelOf(r);
     perModel[model] = (perModel[model] ?? 0) + 1;
     total++;
   }
@@ -144,7 +144,7 @@ export function solveClass(job: ClassJob): { method: ClassMethod; moves: SearchM
         if (!couldEmpty(room, t)) continue;
         const destinations = new Set([...inUse].filter((g) => g !== t));
         const emptied = new Set<number>();
-        for (let g = 0; g < base.gpuNode.length; g++) if (base.gpuClassAll[g] === job.c && !destinations.has(g)) emptied.add(g);
+        for (let g = 0; g < base.gpuCount; g++) if (base.gpuClassOf(g) === job.c && !destinations.has(g)) emptied.add(g);
         const neighbourhood = buildClassMilp(base, job.c, left, 0, { destinations, emptied });
         if (neighbourhood === undefined) continue;
         const found = solve(neighbourhood, Math.min(NEIGHBOURHOOD_SECONDS, (untilMs - performance.now()) / 1000), undefined);
@@ -249,13 +249,13 @@ function bestOf(candidates: readonly Candidate[]): Candidate | undefined {
 
 /** Whether GPU g holds something no plan moves (a replica that may not move, or memory outside replicas). */
 function holdsFixed(state: PackingState, g: number): boolean {
-  return state.hasBaseline[g] === 1 || state.residentsOf(g).some((r) => state.blocker(r) !== undefined);
+  return state.hasBaselineOn(g) || state.residentsOf(g).some((r) => state.blocker(r) !== undefined);
 }
 
 /** Class GPUs in use under a placement of the class (what cannot move stays). */
 function classGpusInUse(job: ClassJob, targets: ReadonlyMap<number, readonly number[]>): Set<number> {
   const inUse = new Set<number>();
-  for (let g = 0; g < job.base.gpuNode.length; g++) if (job.base.gpuClassAll[g] === job.c && holdsFixed(job.base, g)) inUse.add(g);
+  for (let g = 0; g < job.base.gpuCount; g++) if (job.base.gpuClassOf(g) === job.c && holdsFixed(job.base, g)) inUse.add(g);
   for (const gpus of targets.values()) for (const g of gpus) inUse.add(g);
   return inUse;
 }
@@ -266,23 +266,23 @@ function roomOf(job: ClassJob, targets: ReadonlyMap<number, readonly number[]>, 
   const out = new Map<number, { memory: number; compute: number; freeMemory: number; freeCompute: number }>();
   for (const g of inUse) {
     // What stays whatever moves: the GPU's load as it stands less its movable replicas (baseline included).
-    let fixedMemory = base.memory[g] ?? 0;
-    let fixedCompute = base.load[g] ?? 0;
+    let fixedMemory = base.memoryOf(g);
+    let fixedCompute = base.loadOf(g);
     for (const r of base.residentsOf(g)) {
       if (!targets.has(r)) continue;
-      fixedMemory -= base.size[r] ?? 0;
-      fixedCompute -= base.share[r] ?? 0;
+      fixedMemory -= base.sizeOf(r);
+      fixedCompute -= base.shareOf(r);
     }
-    out.set(g, { memory: 0, compute: 0, freeMemory: (base.usable[g] ?? 0) - fixedMemory, freeCompute: base.computeCeiling - fixedCompute });
+    out.set(g, { memory: 0, compute: 0, freeMemory: base.usableOf(g) - fixedMemory, freeCompute: base.computeCeiling - fixedCompute });
   }
   for (const [r, gpus] of targets) {
     for (const g of gpus) {
       const entry = out.get(g);
       if (entry === undefined) continue;
-      entry.memory += base.size[r] ?? 0;
-      entry.compute += base.share[r] ?? 0;
-      entry.freeMemory -= base.size[r] ?? 0;
-      entry.freeCompute -= base.share[r] ?? 0;
+      entry.memory += base.sizeOf(r);
+      entry.compute += base.shareOf(r);
+      entry.freeMemory -= base.sizeOf(r);
+      entry.freeCompute -= base.shareOf(r);
     }
   }
   return out;
@@ -305,7 +305,7 @@ function couldEmpty(room: ReadonlyMap<number, { memory: number; compute: number;
 /** GPUs, nodes and moves of the class under a placement (the rest of the fleet as it stands). */
 function figuresOfTargets(job: ClassJob, targets: ReadonlyMap<number, readonly number[]>): Figures {
   const inUse = classGpusInUse(job, targets);
-  const nodes = new Set([...inUse].map((g) => job.base.gpuNode[g] ?? 0));
+  const nodes = new Set([...inUse].map((g) => job.base.gpuNodeOf(g)));
   return { gpus: inUse.size, nodes: nodes.size, moves: targetMoves(job.base, targets).total };
 }
 

@@ -21,16 +21,16 @@ import { PackingState, type SearchMove } from "./packing-state.js";
 
 
 /** Class of the GPUs a move lands on. */
-const classOfMove = (state: PackingState, move: { readonly to: readonly number[] }): number => state.gpuClassAll[move.to[0] ?? 0] ?? -1;
+const classOfMove = (state: PackingState, move: { readonly to: readonly number[] }): number => state.gpuClassOf(move.to[0] ?? 0);
 
 /** Moves per model and in all, of the moves in `byClass` outside class `except`. */
 function spent(state: PackingState, byClass: ReadonlyMap<number, readonly SearchMove[]>, except: number): { perModel: Int32Array; total: number } {
-  const perModel = new Int32Array(state.modelNames.length);
+  const perModel = new Int32Array(state.modelCount);
   let total = 0;
   for (const [c, moves] of byClass) {
     if (c === except) continue;
     for (const move of moves) {
-      const model = state.replicaModel[move.replica] ?? 0;
+      const model = state.modelOf(move.replica);
       perModel[model] = (perModel[model] ?? 0) + 1;
       total++;
     }
@@ -68,12 +68,12 @@ export function solveExactClasses(
   }
   const methods = new Map<string, ClassMethod>();
   let changed = false;
-  const full: MoveBudget = { perModel: base.modelBudget, total: Number.isFinite(base.maxMoves) ? base.maxMoves : 1e9 };
+  const full: MoveBudget = { perModel: Int32Array.from({ length: base.modelCount }, (_, m) => base.moveBudgetOf(m)), total: Number.isFinite(base.maxMoves) ? base.maxMoves : 1e9 };
 
   // Smallest classes first: they are the cheapest to prove.
   const candidates: { c: number; milp: ClassMilp | undefined }[] = [];
-  for (let c = 0; c < base.classes.length; c++) {
-    const key = base.classKeys[c] ?? "";
+  for (let c = 0; c < base.classCount; c++) {
+    const key = base.classKeyOf(c);
     const milp = buildClassMilp(base, c, full, options.classBound(key));
     candidates.push({ c, milp });
   }
@@ -81,10 +81,11 @@ export function solveExactClasses(
 
   let solvable = candidates.filter((x) => x.milp !== undefined).length;
   for (const { c, milp } of candidates) {
-    const key = base.classKeys[c] ?? "";
+    const key = base.classKeyOf(c);
     const heuristicOfClass = byClass.get(c) ?? [];
     if (milp === undefined) {
-      const hasMovable = base.replicaIds.some((_, r) => base.replicaClass[r] === c && base.blocker(r) === undefined);
+      let hasMovable = false;
+      for (let r = 0; r < base.replicaCount && !hasMovable; r++) hasMovable = base.replicaClassOf(r) === c && base.blocker(r) === undefined;
       methods.set(key, { method: hasMovable ? "heuristic" : "none", isProvenOptimal: false, solverBound: 0, solverStatus: "not run", seconds: 0, note: hasMovable ? "too many placements to enumerate" : "nothing in the class may move" });
       continue;
     }

@@ -2,11 +2,21 @@
  * The planner's best-fit index: GPUs sorted by free memory, kept sorted under updates.
  */
 
+/** What the search reads of a FreeIndex; only the packing state updates it. */
+export interface FreeIndexView {
+  /** GPUs in the index. */
+  readonly length: number;
+  /** Position of the first GPU with at least `bytes` free (`length` when none). */
+  firstAtLeast(bytes: number): number;
+  /** The GPU at position i. */
+  at(i: number): number;
+}
+
 /**
  * GPUs of one placement class sorted by free memory (ascending, then by index), keys kept beside
  * the order so that best fit is a binary search and an update is two memmoves.
  */
-export class FreeIndex {
+export class FreeIndex implements FreeIndexView {
   private order = new Int32Array(16);
   private keys = new Float64Array(16);
   private size = 0;

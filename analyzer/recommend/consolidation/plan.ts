@@ -33,8 +33,8 @@ export interface PlanOptions {
 function toMoves(snapshot: FleetSnapshot, state: PackingState, moves: readonly SearchMove[]): ConsolidationMove[] {
   const gpuIndex = new Map<string, number>();
   for (const node of snapshot.nodes) for (const gpu of node.gpus) gpuIndex.set(gpu.uuid, gpu.index);
-  const uuid = (g: number): string => state.gpuUuid[g] ?? "";
-  const nodeName = (g: number): string => state.nodes[state.gpuNode[g] ?? 0]?.name ?? "";
+  const uuid = (g: number): string => state.gpuUuidOf(g);
+  const nodeName = (g: number): string => state.nodes[state.gpuNodeOf(g)]?.name ?? "";
   return moves.flatMap((move, i) => {
     const replica = snapshot.replicas[move.replica];
     if (replica === undefined) return [];
@@ -102,8 +102,8 @@ function replay(snapshot: FleetSnapshot, config: ConsolidationConfig, loads: Ret
 const heuristicOnly = (state: PackingState, key: string, note: string): ClassMethod => {
   let hasMovable = false;
   // Movable in the fleet as it stood (the state may be after the plan, where moved replicas are spent).
-  for (let r = 0; r < state.replicaIds.length && !hasMovable; r++) {
-    if (state.classKeys[state.replicaClass[r] ?? -1] === key && state.stays[r] === undefined && (state.modelBudget[state.replicaModel[r] ?? 0] ?? 0) > 0) hasMovable = true;
+  for (let r = 0; r < state.replicaCount && !hasMovable; r++) {
+    if (state.classKeyOf(state.replicaClassOf(r)) === key && state.staysReasonOf(r) === undefined && state.moveBudgetOf(state.modelOf(r)) > 0) hasMovable = true;
   }
   return { method: hasMovable ? "heuristic" : "none", isProvenOptimal: false, solverBound: 0, solverStatus: "not run", seconds: 0, note };
 };
@@ -155,13 +155,13 @@ export function planConsolidation(snapshot: FleetSnapshot, configInput: Consolid
     throw new Error(`planConsolidation: the checker counts ${check.gpusInUseAfter} GPUs / ${check.nodesInUseAfter} nodes in use after the plan, the planner ${state.gpusInUse} / ${state.nodesInUse} (a planner bug)`);
   }
 
-  const useBefore = usage(snapshot, config, (g) => state.initialInUse[g] === 1);
+  const useBefore = usage(snapshot, config, (g) => state.wasInUseInitially(g));
   const useAfter = usage(snapshot, config, (g) => state.isInUse(g));
   const movesPerClass = new Map<string, number>();
   const poolOfNode = new Map(snapshot.nodes.map((n) => [n.name, n.pool]));
   const movesPerPool = new Map<string, number>();
   for (const move of searchMoves) {
-    const key = state.classKeys[state.gpuClassAll[move.to[0] ?? 0] ?? -1] ?? "";
+    const key = state.classKeyOf(state.gpuClassOf(move.to[0] ?? 0));
     movesPerClass.set(key, (movesPerClass.get(key) ?? 0) + 1);
   }
   for (const move of moves) {
@@ -200,16 +200,19 @@ export function planConsolidation(snapshot: FleetSnapshot, configInput: Consolid
   let g = 0;
   snapshot.nodes.forEach((node, n) => {
     for (const gpu of node.gpus) {
-      if (state.initialInUse[g] === 1 && !state.isInUse(g)) freedGpus.push({ node: node.name, uuid: gpu.uuid, index: gpu.index });
+      if (state.wasInUseInitially(g) && !state.isInUse(g)) freedGpus.push({ node: node.name, uuid: gpu.uuid, index: gpu.index });
       g++;
     }
-    if ((state.initialNodeInUse[n] ?? 0) > 0 && (state.nodeInUse[n] ?? 0) === 0) freedNodes.push(node.name);
+    if (state.initialGpusInUseOnNode(n) > 0 && state.gpusInUseOnNode(n) === 0) freedNodes.push(node.name);
   });
 
   const fragBefore = fleetFragmentation(snapshot);
   const fragAfter = moves.length === 0 ? fragBefore : fleetFragmentation(applyMoves(snapshot, moves, loads.shares));
   const immovable: Record<string, number> = {};
-  for (const reason of state.stays) if (reason !== undefined) immovable[reason] = (immovable[reason] ?? 0) + 1;
+  for (let r = 0; r < state.replicaCount; r++) {
+    const reason = state.staysReasonOf(r);
+    if (reason !== undefined) immovable[reason] = (immovable[reason] ?? 0) + 1;
+  }
   const lowerBound = sumBounds(classes);
 
   return {

@@ -16,12 +16,12 @@ import { sameGpus, sequenceAndCommit } from "./sequence.js";
  * the class only, not blocked (pinned, moved, budget), and not over a limit on their own (such a
  * replica only runs where it is, grandfathered, so it stays put).
  */
-export function movableInClass(state: PackingState, c: number): number[] {
+function movableInClass(state: PackingState, c: number): number[] {
   const movable: number[] = [];
-  for (let r = 0; r < state.replicaIds.length; r++) {
-    const gpus = (state.replicaGpus[r] ?? []);
-    if (state.replicaClass[r] !== c || gpus.length === 0 || state.blocker(r) !== undefined || !gpus.every((g) => state.gpuClass[g] === c)) continue;
-    if ((state.share[r] ?? 0) > state.computeCeiling || gpus.some((g) => (state.size[r] ?? 0) > (state.usable[g] ?? 0))) continue;
+  for (let r = 0; r < state.replicaCount; r++) {
+    const gpus = state.gpusOf(r);
+    if (state.replicaClassOf(r) !== c || gpus.length === 0 || state.blocker(r) !== undefined || !gpus.every((g) => state.receivingClassOf(g) === c)) continue;
+    if (state.shareOf(r) > state.computeCeiling || gpus.some((g) => state.sizeOf(r) > state.usableOf(g))) continue;
     movable.push(r);
   }
   return movable;
@@ -30,14 +30,14 @@ export function movableInClass(state: PackingState, c: number): number[] {
 /** Where replica r goes in the new packing: its old GPUs if open and taking it, else best fit among open GPUs, else a new GPU. */
 function packOne(state: PackingState, r: number, cls: PlacementClass, original: readonly number[], isOpen: Uint8Array, openOrder: readonly number[]): number[] | undefined {
   const tp = original.length;
-  const takes = (g: number): boolean => state.gpuTakes(r, g) && state.nodeTakes(r, (state.gpuNode[g] ?? 0));
+  const takes = (g: number): boolean => state.gpuTakes(r, g) && state.nodeTakes(r, state.gpuNodeOf(g));
   if (original.every((g) => isOpen[g] && takes(g))) return [...original];
   if (tp === 1) {
     let best = -1;
     let bestLeft = Infinity;
     for (const g of openOrder) {
       if (!isOpen[g] || !takes(g)) continue;
-      const left = state.free(g) - (state.size[r] ?? 0);
+      const left = state.free(g) - state.sizeOf(r);
       if (left < bestLeft) {
         best = g;
         bestLeft = left;
@@ -50,7 +50,7 @@ function packOne(state: PackingState, r: number, cls: PlacementClass, original: 
   let choice: number[] | undefined;
   let choiceScore = Infinity;
   for (const id of cls.domains) {
-    const domain = (state.domains[id] ?? []);
+    const domain = state.domainGpus(id);
     const fits = domain.filter(takes);
     if (fits.length < tp) continue;
     fits.sort((a, b) => (isOpen[b] ?? 0) - (isOpen[a] ?? 0) || state.free(a) - state.free(b));
@@ -68,7 +68,7 @@ function packOne(state: PackingState, r: number, cls: PlacementClass, original: 
 /** Moves every lifted replica back to its original GPUs. */
 function restore(state: PackingState, replicas: readonly number[], original: ReadonlyMap<number, number[]>): void {
   for (const r of replicas) {
-    if ((state.replicaGpus[r] ?? []).length > 0) state.lift(r);
+    if (state.gpusOf(r).length > 0) state.lift(r);
   }
   for (const r of replicas) state.place(r, (original.get(r) ?? []));
 }
@@ -78,33 +78,33 @@ function restore(state: PackingState, replicas: readonly number[], original: Rea
  * repack frees nothing, breaks a budget or cannot be ordered.
  */
 export function repackClass(state: PackingState, c: number): SearchMove[] | undefined {
-  const cls = state.classes[c];
+  const cls = state.placementClass(c);
   if (cls === undefined) return undefined;
   const movable = movableInClass(state, c);
   if (movable.length < 2) return undefined;
   const gpusBefore = state.gpusInUse;
   const nodesBefore = state.nodesInUse;
-  const wasNodeInUse = Uint8Array.from(state.nodeInUse, (n) => (n > 0 ? 1 : 0));
-  const original = new Map(movable.map((r) => [r, [...(state.replicaGpus[r] ?? [])]]));
+  const wasNodeInUse = Uint8Array.from(state.nodes, (_, n) => (state.gpusInUseOnNode(n) > 0 ? 1 : 0));
+  const original = new Map(movable.map((r) => [r, [...state.gpusOf(r)]]));
   const load = new Map<number, number>();
-  for (let g = 0; g < state.gpuClass.length; g++) if (state.gpuClass[g] === c) load.set(g, (state.memory[g] ?? 0));
+  for (let g = 0; g < state.gpuCount; g++) if (state.receivingClassOf(g) === c) load.set(g, state.memoryOf(g));
   for (const r of movable) state.lift(r);
 
-  const isOpen = new Uint8Array(state.gpuClass.length);
-  const candidates = [...load.keys()].filter((g) => wasNodeInUse[(state.gpuNode[g] ?? 0)]);
+  const isOpen = new Uint8Array(state.gpuCount);
+  const candidates = [...load.keys()].filter((g) => wasNodeInUse[state.gpuNodeOf(g)]);
   for (const g of candidates) if (state.isInUse(g)) isOpen[g] = 1;
   const openOrder = candidates.sort((a, b) => (isOpen[b] ?? 0) - (isOpen[a] ?? 0) || (load.get(b) ?? 0) - (load.get(a) ?? 0) || a - b);
-  const weight = new Map(movable.map((r) => [r, state.size[r] ?? 0]));
+  const weight = new Map(movable.map((r) => [r, state.sizeOf(r)]));
   const order = [...movable].sort((a, b) => (original.get(b) ?? []).length - (original.get(a) ?? []).length || (weight.get(b) ?? 0) - (weight.get(a) ?? 0) || a - b);
   const target = new Map<number, number[]>();
   const moving = new Map<number, number>();
   let movingTotal = 0;
   for (const r of order) {
     const from = (original.get(r) ?? []);
-    const model = (state.replicaModel[r] ?? 0);
-    const canMove = (state.modelMoves[model] ?? 0) + (moving.get(model) ?? 0) < (state.modelBudget[model] ?? 0) && state.movesMade + movingTotal < state.maxMoves;
+    const model = state.modelOf(r);
+    const canMove = state.movesOfModel(model) + (moving.get(model) ?? 0) < state.moveBudgetOf(model) && state.movesMade + movingTotal < state.maxMoves;
     // Out of budget: the replica stays where it was, if that GPU still takes it.
-    const stays = from.every((g) => state.gpuTakes(r, g)) && state.nodeTakes(r, (state.gpuNode[(from[0] ?? 0)] ?? 0));
+    const stays = from.every((g) => state.gpuTakes(r, g)) && state.nodeTakes(r, state.gpuNodeOf((from[0] ?? 0)));
     const to = canMove ? packOne(state, r, cls, from, isOpen, openOrder) : stays ? [...from] : undefined;
     if (to !== undefined && !sameGpus(to, from)) {
       moving.set(model, (moving.get(model) ?? 0) + 1);

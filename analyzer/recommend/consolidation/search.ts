@@ -53,11 +53,11 @@ const MAX_ROUNDS = 4;
 
 function gpuCandidates(state: PackingState, phase: Phase): number[] {
   const list: number[] = [];
-  for (let g = 0; g < state.gpuNode.length; g++) if (state.isInUse(g) && !state.hasBaseline[g]) list.push(g);
+  for (let g = 0; g < state.gpuCount; g++) if (state.isInUse(g) && !state.hasBaselineOn(g)) list.push(g);
   const replicas = (g: number): number => state.residentsOf(g).length;
-  const nodeLoad = (g: number): number => state.nodeInUse[state.gpuNode[g] ?? 0] ?? 0;
+  const nodeLoad = (g: number): number => state.gpusInUseOnNode(state.gpuNodeOf(g));
   if (phase === "gpus-by-replicas") list.sort((a, b) => replicas(a) - replicas(b) || used(state, a) - used(state, b) || a - b);
-  else if (phase === "gpus-by-node") list.sort((a, b) => nodeLoad(a) - nodeLoad(b) || (state.gpuNode[a] ?? 0) - (state.gpuNode[b] ?? 0) || used(state, a) - used(state, b) || a - b);
+  else if (phase === "gpus-by-node") list.sort((a, b) => nodeLoad(a) - nodeLoad(b) || state.gpuNodeOf(a) - state.gpuNodeOf(b) || used(state, a) - used(state, b) || a - b);
   else list.sort((a, b) => used(state, a) - used(state, b) || a - b);
   return list;
 }
@@ -72,13 +72,13 @@ class FailureMemo {
   private readonly nodes: Float64Array;
 
   constructor(private readonly state: PackingState) {
-    this.gpus = new Float64Array(state.gpuNode.length);
+    this.gpus = new Float64Array(state.gpuCount);
     this.nodes = new Float64Array(state.nodes.length);
   }
 
   private epoch(gpus: readonly number[]): number {
     let sum = 1;
-    for (const g of gpus) for (const r of this.state.residentsOf(g)) sum += this.state.classEpoch[this.state.replicaClass[r] ?? 0] ?? 0;
+    for (const g of gpus) for (const r of this.state.residentsOf(g)) sum += this.state.epochOf(this.state.replicaClassOf(r));
     return sum;
   }
 
@@ -95,7 +95,7 @@ class FailureMemo {
 function runPhase(state: PackingState, phase: Phase, moves: SearchMove[], memo: FailureMemo): boolean {
   let changed = false;
   if (phase === "repack") {
-    for (let c = 0; c < state.classes.length; c++) {
+    for (let c = 0; c < state.classCount; c++) {
       const made = repackClass(state, c);
       if (made === undefined) continue;
       for (const move of made) moves.push(move);
@@ -115,16 +115,16 @@ function runPhase(state: PackingState, phase: Phase, moves: SearchMove[], memo: 
   };
   if (phase === "nodes") {
     const nodes: { n: number; gpus: number; memory: number }[] = [];
-    state.nodeGpus.forEach((all, n) => {
-      if ((state.nodeInUse[n] ?? 0) === 0) return;
+    for (let n = 0; n < state.nodes.length; n++) {
+      if (state.gpusInUseOnNode(n) === 0) continue;
       let memory = 0;
-      for (const g of all) memory += used(state, g);
-      nodes.push({ n, gpus: (state.nodeInUse[n] ?? 0), memory });
-    });
+      for (const g of state.gpusOfNode(n)) memory += used(state, g);
+      nodes.push({ n, gpus: state.gpusInUseOnNode(n), memory });
+    }
     nodes.sort((a, b) => a.gpus - b.gpus || a.memory - b.memory || a.n - b.n);
     for (const { n } of nodes) {
       if (state.movesMade >= state.maxMoves) break;
-      const live = (state.nodeGpus[n] ?? []).filter((g) => state.isInUse(g));
+      const live = state.gpusOfNode(n).filter((g) => state.isInUse(g));
       if (live.length > 0) attempt("node", n, live, `empties node ${state.nodes[n]?.name ?? n}`);
     }
     return changed;
@@ -137,8 +137,8 @@ function runPhase(state: PackingState, phase: Phase, moves: SearchMove[], memo: 
         const a = (gpus[i] ?? 0);
         const b = (gpus[j] ?? 0);
         if (state.movesMade >= state.maxMoves) return changed;
-        if (!state.isInUse(a) || !state.isInUse(b) || state.gpuClass[a] !== state.gpuClass[b]) continue;
-        const made = tryDrain(state, [a, b], `empties GPUs ${state.gpuLabel[a]} and ${state.gpuLabel[b]}`);
+        if (!state.isInUse(a) || !state.isInUse(b) || state.receivingClassOf(a) !== state.receivingClassOf(b)) continue;
+        const made = tryDrain(state, [a, b], `empties GPUs ${state.gpuLabelOf(a)} and ${state.gpuLabelOf(b)}`);
         if (made === undefined) continue;
         for (const move of made) moves.push(move);
         changed = true;
@@ -148,14 +148,13 @@ function runPhase(state: PackingState, phase: Phase, moves: SearchMove[], memo: 
   }
   for (const g of gpuCandidates(state, phase)) {
     if (state.movesMade >= state.maxMoves) break;
-    if (state.isInUse(g)) attempt("gpu", g, [g], `empties GPU ${state.gpuLabel[g]}`);
+    if (state.isInUse(g)) attempt("gpu", g, [g], `empties GPU ${state.gpuLabelOf(g)}`);
   }
   return changed;
 }
 
 function runVariant(snapshot: FleetSnapshot, config: ConsolidationConfig, loads: FleetLoads, phases: readonly Phase[]): SearchResult {
-  const state = new PackingState(snapshot, config, loads);
-  state.canEject = snapshot.replicas.length <= EJECTION_UP_TO;
+  const state = new PackingState(snapshot, config, loads, { canEject: snapshot.replicas.length <= EJECTION_UP_TO });
   const moves: SearchMove[] = [];
   const memo = new FailureMemo(state);
   for (let round = 0; round < MAX_ROUNDS; round++) {

@@ -20,7 +20,7 @@ export function sameGpus(a: readonly number[], b: readonly number[]): boolean {
 const ORDER_STEPS = 20_000;
 
 function canMoveNow(state: PackingState, r: number, to: readonly number[]): boolean {
-  return to.every((g) => state.gpuTakes(r, g)) && state.nodeTakes(r, state.gpuNode[to[0] ?? 0] ?? 0);
+  return to.every((g) => state.gpuTakes(r, g)) && state.nodeTakes(r, state.gpuNodeOf(to[0] ?? 0));
 }
 
 function undo(state: PackingState, journal: Step[], mark: number): void {
@@ -113,8 +113,8 @@ export function sequenceAndCommit(
 ): SearchMove[] | undefined {
   const pending = movable.filter((r) => !sameGpus(original.get(r) ?? [], target.get(r) ?? [])).map((r) => ({ replica: r, to: target.get(r) ?? [] }));
   const perModel = new Map<number, number>();
-  for (const { replica } of pending) perModel.set(state.replicaModel[replica] ?? 0, (perModel.get(state.replicaModel[replica] ?? 0) ?? 0) + 1);
-  for (const [model, count] of perModel) if ((state.modelMoves[model] ?? 0) + count > (state.modelBudget[model] ?? 0)) return undefined;
+  for (const { replica } of pending) perModel.set(state.modelOf(replica), (perModel.get(state.modelOf(replica)) ?? 0) + 1);
+  for (const [model, count] of perModel) if (state.movesOfModel(model) + count > state.moveBudgetOf(model)) return undefined;
   if (state.movesMade + pending.length > state.maxMoves) return undefined;
   const journal = orderMoves(state, pending);
   if (journal === undefined) return undefined;

@@ -28,8 +28,8 @@
 import type { PackingState } from "../packing-state.js";
 import { enumerateClass, sameSet, type ClassRestriction } from "./class-placements.js";
 import { SparseMilpBuilder, type SparseMilp } from "./sparse-model.js";
+import { GIB } from "../../../../common/units.js";
 
-const GIB = 1024 ** 3;
 
 /** What the moves of one class may still spend: per model (indexed like the state's models) and in all. */
 export interface MoveBudget {
@@ -75,18 +75,18 @@ export function buildClassMilp(state: PackingState, c: number, budget: MoveBudge
   const enumerated = enumerateClass(state, c, restrict);
   if (enumerated === undefined) return undefined;
   const { config, classGpus, inClass, classIndex, replicas, isMovable, fixedMemory, fixedLoad, holdsFixed, fixedTiers, placements, ceiling } = enumerated;
-  const G = state.gpuNode.length;
+  const G = state.gpuCount;
   const isolate = config.placement.isolateTiers;
   const b = new SparseMilpBuilder();
   // Nodes with GPUs of the class; a node that also has GPUs of other classes in use stays in use.
-  const nodes = [...new Set(classGpus.map((g) => state.gpuNode[g] ?? 0))];
+  const nodes = [...new Set(classGpus.map((g) => state.gpuNodeOf(g)))];
   const weightNode = replicas.length + 1;
   const weightGpu = (nodes.length + 1) * weightNode;
   const nodeColumn = new Map<number, number>();
   for (const n of nodes) {
     const column = b.binary(weightNode);
     nodeColumn.set(n, column);
-    const isHeldElsewhere = (state.nodeGpus[n] ?? []).some((g) => inClass[g] === 0 && state.isInUse(g));
+    const isHeldElsewhere = state.gpusOfNode(n).some((g) => inClass[g] === 0 && state.isInUse(g));
     if (isHeldElsewhere) b.fix(column, 1);
   }
   const gpuColumn = new Int32Array(G).fill(-1);
@@ -95,7 +95,7 @@ export function buildClassMilp(state: PackingState, c: number, budget: MoveBudge
     gpuColumn[g] = column;
     if (holdsFixed[g] === 1) b.fix(column, 1);
     else if (restrict?.emptied?.has(g) === true) b.fix(column, 0);
-    b.row(-Infinity, 0, [column, nodeColumn.get(state.gpuNode[g] ?? 0) ?? 0], [1, -1]);
+    b.row(-Infinity, 0, [column, nodeColumn.get(state.gpuNodeOf(g)) ?? 0], [1, -1]);
   }
   // Symmetry: empty GPUs of one NVLink domain (or of one node, without NVLink) that are alike are
   // interchangeable in every solution (same node, same room, nobody stands on them), so the solver
@@ -103,8 +103,8 @@ export function buildClassMilp(state: PackingState, c: number, budget: MoveBudge
   // (Not in a neighbourhood, whose destinations single some of them out.)
   const alike = new Map<string, number[]>();
   for (const g of classGpus) {
-    if (holdsFixed[g] === 1 || (state.residents[g] ?? []).length > 0 || state.gpuClass[g] !== c) continue;
-    const key = `${state.gpuNode[g] ?? 0}/${state.gpuDomain[g] ?? -1}/${state.usable[g] ?? 0}/${state.servesBurning[g] ?? 0}`;
+    if (holdsFixed[g] === 1 || state.residentsOf(g).length > 0 || state.receivingClassOf(g) !== c) continue;
+    const key = `${state.gpuNodeOf(g)}/${state.domainOf(g)}/${state.usableOf(g)}/${state.servesBurningOn(g)}`;
     const list = alike.get(key) ?? [];
     list.push(g);
     alike.set(key, list);
@@ -126,9 +126,9 @@ export function buildClassMilp(state: PackingState, c: number, budget: MoveBudge
         const t = terms[classIndex[g] ?? 0];
         if (t === undefined) continue;
         t.memory.push(column);
-        t.memoryCoef.push((state.size[r] ?? 0) / GIB);
+        t.memoryCoef.push(state.sizeOf(r) / GIB);
         t.compute.push(column);
-        t.computeCoef.push(state.share[r] ?? 0);
+        t.computeCoef.push(state.shareOf(r));
         let byReplica = usesOf.get(g);
         if (byReplica === undefined) usesOf.set(g, (byReplica = new Map<number, { all: number[]; arriving: number[] }>()));
         let uses = byReplica.get(r);
@@ -149,9 +149,9 @@ export function buildClassMilp(state: PackingState, c: number, budget: MoveBudge
     for (const uses of byReplica.values()) b.row(-Infinity, 0, [...uses.all, u], [...uses.all.map(() => 1), -1]);
     const t = terms[i];
     if (t === undefined || t.memory.length === 0) return;
-    const usable = (state.usable[g] ?? 0) / GIB;
-    const memoryNow = (state.memory[g] ?? 0) / GIB;
-    const loadNow = state.load[g] ?? 0;
+    const usable = state.usableOf(g) / GIB;
+    const memoryNow = state.memoryOf(g) / GIB;
+    const loadNow = state.loadOf(g);
     const fixedMem = (fixedMemory[g] ?? 0) / GIB;
     const fixedCmp = fixedLoad[g] ?? 0;
     const isOver = memoryNow > usable || loadNow > ceiling;
@@ -176,18 +176,18 @@ export function buildClassMilp(state: PackingState, c: number, budget: MoveBudge
       const byReplica = usesOf.get(g);
       if (byReplica === undefined) continue;
       const tiers = new Set<number>(fixedTiers[classIndex[g] ?? 0]);
-      for (const r of byReplica.keys()) tiers.add(state.replicaTier[r] ?? -1);
+      for (const r of byReplica.keys()) tiers.add(state.tierOf(r));
       if (tiers.size < 2) continue;
       const perTier = new Map<number, number>();
       for (const [r, uses] of byReplica) {
         if (uses.arriving.length === 0) continue;
-        const tier = state.replicaTier[r] ?? -1;
+        const tier = state.tierOf(r);
         let column = perTier.get(tier);
         if (column === undefined) perTier.set(tier, (column = b.binary(0)));
         b.row(-Infinity, 0, [...uses.arriving, column], [...uses.arriving.map(() => 1), -1]);
       }
       for (const [r, uses] of byReplica) {
-        const others = [...perTier].filter(([tier]) => tier !== state.replicaTier[r]).map(([, column]) => column);
+        const others = [...perTier].filter(([tier]) => tier !== state.tierOf(r)).map(([, column]) => column);
         if (others.length > 0) b.row(-Infinity, 1, [...uses.all, ...others], [...uses.all.map(() => 1), ...others.map(() => 1)]);
       }
       tierColumns.set(g, perTier);
@@ -198,17 +198,17 @@ export function buildClassMilp(state: PackingState, c: number, budget: MoveBudge
   const spreadColumns = new Map<string, number>();
   const byNodeModel = new Map<string, { node: number; model: number; stays: number[]; replicas: Set<number>; arrivals: Map<number, number[]> }>();
   replicas.forEach((r, i) => {
-    const model = state.replicaModel[r] ?? 0;
-    if ((state.modelSpread[model] ?? Infinity) === Infinity) return;
+    const model = state.modelOf(r);
+    if (state.spreadOf(model) === Infinity) return;
     (placements[i] ?? []).forEach((gpus, p) => {
-      const n = state.gpuNode[gpus[0] ?? 0] ?? 0;
+      const n = state.gpuNodeOf(gpus[0] ?? 0);
       const key = `${n}/${model}`;
       let entry = byNodeModel.get(key);
       if (entry === undefined) byNodeModel.set(key, (entry = { node: n, model, stays: [], replicas: new Set(), arrivals: new Map() }));
       entry.replicas.add(r);
       const column = placementColumns[i]?.[p] ?? 0;
       entry.stays.push(column);
-      if (n !== state.originNode[r]) {
+      if (n !== state.originNodeOf(r)) {
         const list = entry.arrivals.get(r) ?? [];
         list.push(column);
         entry.arrivals.set(r, list);
@@ -217,9 +217,9 @@ export function buildClassMilp(state: PackingState, c: number, budget: MoveBudge
   });
   for (const [key, entry] of byNodeModel) {
     if (entry.arrivals.size === 0) continue;
-    const limit = state.modelSpread[entry.model] ?? Infinity;
+    const limit = state.spreadOf(entry.model);
     let fixed = 0;
-    for (const g of state.nodeGpus[entry.node] ?? []) for (const r of state.residents[g] ?? []) if (isMovable[r] === 0 && state.replicaModel[r] === entry.model && state.replicaGpus[r]?.[0] === g) fixed++;
+    for (const g of state.gpusOfNode(entry.node)) for (const r of state.residentsOf(g)) if (isMovable[r] === 0 && state.modelOf(r) === entry.model && state.gpusOf(r)[0] === g) fixed++;
     const most = fixed + entry.replicas.size;
     if (most <= limit) continue;
     const s = b.binary(0);
@@ -232,7 +232,7 @@ export function buildClassMilp(state: PackingState, c: number, budget: MoveBudge
   // Budgets: moves per model and in all.
   const perModel = new Map<number, number[]>();
   replicas.forEach((r, i) => {
-    const model = state.replicaModel[r] ?? 0;
+    const model = state.modelOf(r);
     const list = perModel.get(model) ?? [];
     list.push(placementColumns[i]?.[0] ?? 0);
     perModel.set(model, list);
@@ -257,7 +257,7 @@ export function buildClassMilp(state: PackingState, c: number, budget: MoveBudge
     const spreadArrivals = new Set<string>();
     for (let i = 0; i < replicas.length; i++) {
       const r = replicas[i] ?? 0;
-      const target = targets.get(r) ?? state.replicaGpus[r] ?? [];
+      const target = targets.get(r) ?? state.gpusOf(r);
       const list = placements[i] ?? [];
       const p = list.findIndex((gpus) => sameSet(gpus, target));
       if (p < 0) return undefined;
@@ -267,18 +267,18 @@ export function buildClassMilp(state: PackingState, c: number, budget: MoveBudge
         for (const g of target) {
           arrivals.add(g);
           const set = arrivingTiers.get(g) ?? new Set<number>();
-          set.add(state.replicaTier[r] ?? -1);
+          set.add(state.tierOf(r));
           arrivingTiers.set(g, set);
         }
-        const n = state.gpuNode[target[0] ?? 0] ?? 0;
-        if (n !== state.originNode[r]) spreadArrivals.add(`${n}/${state.replicaModel[r] ?? 0}`);
+        const n = state.gpuNodeOf(target[0] ?? 0);
+        if (n !== state.originNodeOf(r)) spreadArrivals.add(`${n}/${state.modelOf(r)}`);
       }
     }
     for (const g of classGpus) {
       const isUsed = (load.get(g) ?? 0) > 0 || model.colLower[gpuColumn[g] ?? 0] === 1;
       if (isUsed) {
         x[gpuColumn[g] ?? 0] = 1;
-        x[nodeColumn.get(state.gpuNode[g] ?? 0) ?? 0] = 1;
+        x[nodeColumn.get(state.gpuNodeOf(g)) ?? 0] = 1;
       }
       if ((arrivalColumn[g] ?? -1) >= 0 && arrivals.has(g)) x[arrivalColumn[g] ?? 0] = 1;
       for (const [tier, column] of tierColumns.get(g) ?? []) if (arrivingTiers.get(g)?.has(tier) === true) x[column] = 1;

@@ -66,17 +66,17 @@ function combinations(items: readonly number[], k: number, visit: (subset: numbe
  */
 export function enumerateClass(state: PackingState, c: number, restrict?: ClassRestriction): ClassPlacements | undefined {
   const config: ConsolidationConfig = state.config;
-  const G = state.gpuNode.length;
+  const G = state.gpuCount;
   const classGpus: number[] = [];
-  for (let g = 0; g < G; g++) if (state.gpuClassAll[g] === c) classGpus.push(g);
+  for (let g = 0; g < G; g++) if (state.gpuClassOf(g) === c) classGpus.push(g);
   const inClass = new Uint8Array(G);
   for (const g of classGpus) inClass[g] = 1;
 
   // Replicas that may move: nothing blocks them and all their GPUs are in the class.
   const replicas: number[] = [];
-  const isMovable = new Uint8Array(state.replicaIds.length);
-  for (let r = 0; r < state.replicaIds.length; r++) {
-    const gpus = state.replicaGpus[r] ?? [];
+  const isMovable = new Uint8Array(state.replicaCount);
+  for (let r = 0; r < state.replicaCount; r++) {
+    const gpus = state.gpusOf(r);
     if (gpus.length === 0 || state.blocker(r) !== undefined || !gpus.every((g) => inClass[g] === 1)) continue;
     replicas.push(r);
     isMovable[r] = 1;
@@ -96,19 +96,19 @@ export function enumerateClass(state: PackingState, c: number, restrict?: ClassR
     let load = 0;
     let residentMemory = 0;
     let residentLoad = 0;
-    for (const r of state.residents[g] ?? []) {
-      residentMemory += state.size[r] ?? 0;
-      residentLoad += state.share[r] ?? 0;
+    for (const r of state.residentsOf(g)) {
+      residentMemory += state.sizeOf(r);
+      residentLoad += state.shareOf(r);
       if (isMovable[r]) continue;
-      memory += state.size[r] ?? 0;
-      load += state.share[r] ?? 0;
+      memory += state.sizeOf(r);
+      load += state.shareOf(r);
       holdsFixed[g] = 1;
-      fixedTiers[classIndex[g] ?? 0]?.add(state.replicaTier[r] ?? -1);
+      fixedTiers[classIndex[g] ?? 0]?.add(state.tierOf(r));
     }
-    if (state.hasBaseline[g] === 1) {
+    if (state.hasBaselineOn(g)) {
       holdsFixed[g] = 1;
-      memory += Math.max(0, (state.memory[g] ?? 0) - residentMemory);
-      load += Math.max(0, (state.load[g] ?? 0) - residentLoad);
+      memory += Math.max(0, state.memoryOf(g) - residentMemory);
+      load += Math.max(0, state.loadOf(g) - residentLoad);
     }
     fixedMemory[g] = memory;
     fixedLoad[g] = load;
@@ -119,31 +119,31 @@ export function enumerateClass(state: PackingState, c: number, restrict?: ClassR
 
   /** Whether GPU g can take replica r beside what cannot move (static part of the checker's rules). */
   const gpuCanTake = (r: number, g: number): boolean => {
-    if (state.gpuClass[g] !== c || (protect && state.servesBurning[g] === 1)) return false;
+    if (state.receivingClassOf(g) !== c || (protect && state.servesBurningOn(g))) return false;
     if (restrict?.destinations !== undefined && !restrict.destinations.has(g)) return false;
-    if ((fixedMemory[g] ?? 0) + (state.size[r] ?? 0) > (state.usable[g] ?? 0)) return false;
-    if ((fixedLoad[g] ?? 0) + (state.share[r] ?? 0) > ceiling) return false;
-    if (isolate) for (const tier of fixedTiers[classIndex[g] ?? 0] ?? []) if (tier !== state.replicaTier[r]) return false;
+    if ((fixedMemory[g] ?? 0) + state.sizeOf(r) > state.usableOf(g)) return false;
+    if ((fixedLoad[g] ?? 0) + state.shareOf(r) > ceiling) return false;
+    if (isolate) for (const tier of fixedTiers[classIndex[g] ?? 0] ?? []) if (tier !== state.tierOf(r)) return false;
     return true;
   };
 
   // Placements: where the replica stands first, then every set of GPUs that can take it.
   const placements: number[][][] = [];
   let count = 0;
-  const cls = state.classes[c];
+  const cls = state.placementClass(c);
   for (const r of replicas) {
-    const from = state.replicaGpus[r] ?? [];
+    const from = state.gpusOf(r);
     const list: number[][] = [[...from]];
     const tp = from.length;
     if (tp === 1) {
       for (const g of classGpus) {
-        if (g === from[0] || !gpuCanTake(r, g) || !state.admits(r, state.gpuNode[g] ?? 0)) continue;
+        if (g === from[0] || !gpuCanTake(r, g) || !state.admits(r, state.gpuNodeOf(g))) continue;
         list.push([g]);
       }
     } else {
       for (const id of cls?.domains ?? []) {
-        const domain = (state.domains[id] ?? []).filter((g) => gpuCanTake(r, g));
-        if (domain.length < tp || !state.admits(r, state.gpuNode[domain[0] ?? 0] ?? 0)) continue;
+        const domain = state.domainGpus(id).filter((g) => gpuCanTake(r, g));
+        if (domain.length < tp || !state.admits(r, state.gpuNodeOf(domain[0] ?? 0))) continue;
         const isWithin = combinations(domain, tp, (subset) => {
           if (!sameSet(subset, from)) list.push(subset);
           return count + list.length <= MAX_PLACEMENTS;

@@ -54,11 +54,6 @@ export class SparseMilpBuilder {
     this.upper[column] = value;
   }
 
-  /** Adds `coefficient` to a column's objective coefficient. */
-  addCost(column: number, coefficient: number): void {
-    this.cost[column] = (this.cost[column] ?? 0) + coefficient;
-  }
-
   /**
    * A row lower ≤ Σ coefficients·columns ≤ upper (±Infinity for none). Repeated columns are summed
    * (HiGHS refuses a row naming a column twice); zero coefficients are dropped.
