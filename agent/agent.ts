@@ -45,13 +45,18 @@ function createRegistries(): AgentRegistries {
  */
 export async function startAgent(config: AgentConfig, log: Logger, deps: AgentDeps = {}): Promise<Agent> {
   const context: AgentContext = {
-    config, log, deps, node: config.nodeName, now: deps.now ?? Date.now,
+    config,
+    log,
+    deps,
+    node: config.nodeName,
+    now: deps.now ?? Date.now,
     services: {},
     attribution: () => context.services.pods?.current() ?? noAttribution(),
     admission: createAdmission(config.otlp.maxInflightBytes),
     refusals: new Refusals(log.child({ component: "listeners" })),
     registries: createRegistries(),
-    onMetricError: (metric, err) => log.error({ metric, err: errorMessage(err) }, "metric fill failed; series omitted from this scrape"),
+    onMetricError: (metric, err) =>
+      log.error({ metric, err: errorMessage(err) }, "metric fill failed; series omitted from this scrape"),
     gpuRoundConsumers: [],
     scheduled: [],
     readiness: { isReady: false },

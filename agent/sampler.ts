@@ -63,14 +63,26 @@ export class Sampler implements Component {
   private readonly firstRuns: Promise<void>[] = [];
   private resolvers: (() => void)[] = [];
 
-  constructor(collectors: readonly ScheduledCollector[], private readonly log: Logger, private readonly now: () => number = Date.now) {
+  constructor(
+    collectors: readonly ScheduledCollector[],
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {
     this.loops = collectors.map((collector) => ({
       collector,
       timer: undefined,
       running: undefined,
-      stats: { name: collector.name, runs: 0, lastDurationMs: 0, isLastSuccess: false, errorsTotal: 0, lastSampleAtMs: undefined },
+      stats: {
+        name: collector.name,
+        runs: 0,
+        lastDurationMs: 0,
+        isLastSuccess: false,
+        errorsTotal: 0,
+        lastSampleAtMs: undefined,
+      },
     }));
-    for (let i = 0; i < this.loops.length; i++) this.firstRuns.push(new Promise((resolve) => this.resolvers.push(resolve)));
+    for (let i = 0; i < this.loops.length; i++)
+      this.firstRuns.push(new Promise((resolve) => this.resolvers.push(resolve)));
   }
 
   /** Resolves when every collector has completed one run. */
@@ -92,9 +104,15 @@ export class Sampler implements Component {
     const wasRunning = this.isRunning;
     this.isRunning = false;
     for (const loop of this.loops) clearTimeout(loop.timer);
-    await Promise.allSettled(this.loops.map((loop) => loop.collector.abort?.()));
+    await Promise.allSettled(
+      this.loops.flatMap((loop) => (loop.collector.abort === undefined ? [] : [loop.collector.abort()])),
+    );
     await Promise.allSettled(this.loops.flatMap((loop) => (loop.running === undefined ? [] : [loop.running])));
-    if (wasRunning) this.log.info({ runs: Object.fromEntries(this.loops.map((loop) => [loop.collector.name, loop.stats.runs])) }, "sampling stopped");
+    if (wasRunning)
+      this.log.info(
+        { runs: Object.fromEntries(this.loops.map((loop) => [loop.collector.name, loop.stats.runs])) },
+        "sampling stopped",
+      );
   }
 
   stats(): CollectorStats[] {
@@ -104,17 +122,23 @@ export class Sampler implements Component {
   private async tick(loop: Loop, index: number): Promise<void> {
     if (!this.isRunning) return;
     const started = performance.now();
-    const result = await agentTracer().startActiveSpan(`collect ${loop.collector.name}`, async (span): Promise<CollectResult<unknown>> => {
-      try {
-        const collected = await loop.collector.run();
-        span.setAttributes({ "inferwatch.samples": collected.samples.length, "inferwatch.errors": collected.errors.length });
-        return collected;
-      } catch (err) {
-        return { samples: [], errors: [err instanceof Error ? err : new Error(String(err))] };
-      } finally {
-        span.end();
-      }
-    });
+    const result = await agentTracer().startActiveSpan(
+      `collect ${loop.collector.name}`,
+      async (span): Promise<CollectResult<unknown>> => {
+        try {
+          const collected = await loop.collector.run();
+          span.setAttributes({
+            "inferwatch.samples": collected.samples.length,
+            "inferwatch.errors": collected.errors.length,
+          });
+          return collected;
+        } catch (err) {
+          return { samples: [], errors: [err instanceof Error ? err : new Error(String(err))] };
+        } finally {
+          span.end();
+        }
+      },
+    );
     const durationMs = performance.now() - started;
     const isSuccess = result.samples.length > 0;
     const previous = loop.stats;

@@ -11,7 +11,11 @@ import type { Component } from "../common/component.js";
  */
 export function createSelfTracing(endpoint: string, node: string, version: string): Component {
   const sdk = new NodeSDK({
-    resource: resourceFromAttributes({ "service.name": "inferwatch-agent", "service.version": version, "host.name": node }),
+    resource: resourceFromAttributes({
+      "service.name": "inferwatch-agent",
+      "service.version": version,
+      "host.name": node,
+    }),
     traceExporter: new OTLPTraceExporter({ url: endpoint }),
     instrumentations: [],
   });

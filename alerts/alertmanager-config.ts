@@ -39,8 +39,16 @@ export function inhibitRules(): Matchers[] {
   BURN_WINDOWS.forEach((faster, index) => {
     for (const slower of BURN_WINDOWS.slice(index + 1).filter((w) => w.severity === faster.severity)) {
       pairs.push({
-        source_matchers: [`alertname="${ALERTS.sloBurn}"`, `${ALERT_LABELS.window}="${faster.id}"`, `${ALERT_LABELS.slo}=~".+"`],
-        target_matchers: [`alertname="${ALERTS.sloBurn}"`, `${ALERT_LABELS.window}="${slower.id}"`, `${ALERT_LABELS.slo}=~".+"`],
+        source_matchers: [
+          `alertname="${ALERTS.sloBurn}"`,
+          `${ALERT_LABELS.window}="${faster.id}"`,
+          `${ALERT_LABELS.slo}=~".+"`,
+        ],
+        target_matchers: [
+          `alertname="${ALERTS.sloBurn}"`,
+          `${ALERT_LABELS.window}="${slower.id}"`,
+          `${ALERT_LABELS.slo}=~".+"`,
+        ],
         equal: [ALERT_LABELS.slo],
       });
     }
@@ -66,8 +74,17 @@ export function alertmanagerConfig(options: AlertmanagerOptions): Record<string,
       group_interval: d(5 * MINUTE_MS),
       repeat_interval: d(4 * HOUR_MS),
       routes: [
-        { matchers: [slo, `${ALERT_LABELS.severity}="critical"`], receiver: RECEIVERS.pager, group_by: [ALERT_LABELS.slo] },
-        { matchers: [slo, `${ALERT_LABELS.severity}="warning"`], receiver: RECEIVERS.ticket, group_by: [ALERT_LABELS.slo], repeat_interval: d(DAY_MS) },
+        {
+          matchers: [slo, `${ALERT_LABELS.severity}="critical"`],
+          receiver: RECEIVERS.pager,
+          group_by: [ALERT_LABELS.slo],
+        },
+        {
+          matchers: [slo, `${ALERT_LABELS.severity}="warning"`],
+          receiver: RECEIVERS.ticket,
+          group_by: [ALERT_LABELS.slo],
+          repeat_interval: d(DAY_MS),
+        },
         { matchers: [`${ALERT_LABELS.severity}="critical"`], receiver: RECEIVERS.pager },
         { matchers: [`${ALERT_LABELS.severity}="warning"`], receiver: RECEIVERS.ticket, repeat_interval: d(DAY_MS) },
       ],

@@ -40,14 +40,15 @@ export const DEFAULT_CAPACITY_THRESHOLDS: CapacityThresholds = {
 /** One utilization ticket per configured pool override, and one for every other pool. */
 function utilizationAlerts(context: RuleContext, config: SloConfig): AlertingRule[] {
   const overridden = Object.keys(config.gpuUtilization.pools);
-  const alert = (selector: string, minRatio: number, windowMs: number) => alertRule(context, {
-    name: ALERTS.poolUtilizationLow,
-    expr: `avg_over_time(${METRICS.fleetUtilization.name}${selector}[${scaled(context, windowMs)}]) < ${promNumber(minRatio)}`,
-    forMs: HOUR_MS,
-    severity: "warning",
-    summary: "A GPU pool has been used below its utilization objective.",
-    description: `Pool {{ $labels.pool }} averaged {{ $value | humanizePercentage }} GPU utilization ({{ $labels.basis }} basis: sm = SM activity, busy = time a kernel ran) over ${formatDurationMs(windowMs)}, under its ${promNumber(minRatio * 100)}% objective: consolidate replicas (inferwatch recommend) or shrink the pool.`,
-  });
+  const alert = (selector: string, minRatio: number, windowMs: number) =>
+    alertRule(context, {
+      name: ALERTS.poolUtilizationLow,
+      expr: `avg_over_time(${METRICS.fleetUtilization.name}${selector}[${scaled(context, windowMs)}]) < ${promNumber(minRatio)}`,
+      forMs: HOUR_MS,
+      severity: "warning",
+      summary: "A GPU pool has been used below its utilization objective.",
+      description: `Pool {{ $labels.pool }} averaged {{ $value | humanizePercentage }} GPU utilization ({{ $labels.basis }} basis: sm = SM activity, busy = time a kernel ran) over ${formatDurationMs(windowMs)}, under its ${promNumber(minRatio * 100)}% objective: consolidate replicas (inferwatch recommend) or shrink the pool.`,
+    });
   const defaults = overridden.length === 0 ? "" : `{pool!~${promString(overridden.join("|"))}}`;
   return [
     alert(defaults, config.gpuUtilization.minRatio, config.gpuUtilization.windowMs),
@@ -59,7 +60,11 @@ function utilizationAlerts(context: RuleContext, config: SloConfig): AlertingRul
 }
 
 /** The capacity group. */
-export function capacityGroup(context: RuleContext, config: SloConfig, thresholds: CapacityThresholds = DEFAULT_CAPACITY_THRESHOLDS): RuleGroup {
+export function capacityGroup(
+  context: RuleContext,
+  config: SloConfig,
+  thresholds: CapacityThresholds = DEFAULT_CAPACITY_THRESHOLDS,
+): RuleGroup {
   return {
     name: "inferwatch-capacity",
     rules: [

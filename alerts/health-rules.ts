@@ -63,14 +63,16 @@ function parityAlerts(context: RuleContext) {
     alertRule(context, {
       name: ALERTS.gpuMemoryOverTemperature,
       expr: `max ${BY_GPU} (${METRICS.memoryTemperature.name})\n>= on (node, gpu, uuid) group_left ()\n(max by (node, gpu, uuid) (${METRICS.memoryTemperatureMax.name}) - ${t.memoryTemperatureMarginCelsius})`,
-      forMs: 5 * MINUTE_MS, severity: "warning",
+      forMs: 5 * MINUTE_MS,
+      severity: "warning",
       summary: "A GPU's HBM is near its maximum operating temperature.",
       description: `${GPU} has memory at {{ $value }} °C, within ${t.memoryTemperatureMarginCelsius} °C of the temperature at which the GPU slows down to protect it; check the node's cooling.`,
     }),
     alertRule(context, {
       name: ALERTS.gpuPcieReplayStorm,
       expr: `rate(${METRICS.pcieReplays.name}[${window}]) * 60 > ${t.pcieReplaysPerMinute}`,
-      forMs: 5 * MINUTE_MS, severity: "warning",
+      forMs: 5 * MINUTE_MS,
+      severity: "warning",
       summary: "A GPU's PCIe link keeps retransmitting.",
       description: `${GPU} replays {{ $value | humanize }} PCIe transfers a minute (more than ${t.pcieReplaysPerMinute}): the link is degrading; reseat the card or check the riser at the next maintenance window.`,
     }),
@@ -86,56 +88,75 @@ function parityAlerts(context: RuleContext) {
 
 /** The GPU health group: XIDs, ECC, row remapping, throttling, lost GPUs, memory at the limit, HBM heat, PCIe replays, hardware brakes. */
 export function gpuHealthGroup(context: RuleContext): RuleGroup {
-  const recent = (xids: readonly number[]) => `time() - ${xidSelector(xids)} < ${Math.round(HEALTH_THRESHOLDS.xidRecentMs / context.timeScale / 1000)}`;
+  const recent = (xids: readonly number[]) =>
+    `time() - ${xidSelector(xids)} < ${Math.round(HEALTH_THRESHOLDS.xidRecentMs / context.timeScale / 1000)}`;
   return {
     name: "inferwatch-gpu-health",
     rules: [
       alertRule(context, {
-        name: ALERTS.gpuXidCritical, expr: recent(CRITICAL_XIDS), severity: "critical",
+        name: ALERTS.gpuXidCritical,
+        expr: recent(CRITICAL_XIDS),
+        severity: "critical",
         summary: "A GPU reported an XID error that needs the GPU reset or serviced.",
         description: `${GPU} reported XID {{ $labels.xid }}; the replicas on it are likely failing. Drain the node and reset or replace the GPU.`,
       }),
       alertRule(context, {
-        name: ALERTS.gpuXidContainedEcc, expr: recent(WARNING_XIDS), severity: "warning",
+        name: ALERTS.gpuXidContainedEcc,
+        expr: recent(WARNING_XIDS),
+        severity: "warning",
         summary: "A GPU contained an ECC error by stopping the application that hit it.",
         description: `${GPU} reported XID {{ $labels.xid }} (contained ECC error); the affected process was killed and the GPU keeps serving. Reset it at the next maintenance window.`,
       }),
       alertRule(context, {
-        name: ALERTS.gpuXidApplication, expr: recent(APPLICATION_XIDS), severity: "info",
+        name: ALERTS.gpuXidApplication,
+        expr: recent(APPLICATION_XIDS),
+        severity: "info",
         summary: "An application on a GPU hit a fault of its own.",
         description: `${GPU} reported XID {{ $labels.xid }}, an application fault (illegal memory access, MMU fault or a stopped channel); look at the runtime's logs, not the hardware.`,
       }),
       alertRule(context, {
-        name: ALERTS.gpuEccUncorrectable, expr: `increase(${METRICS.eccErrors.name}{type="uncorrected"}[${scaled(context, 10 * MINUTE_MS)}]) > 0`, severity: "warning",
+        name: ALERTS.gpuEccUncorrectable,
+        expr: `increase(${METRICS.eccErrors.name}{type="uncorrected"}[${scaled(context, 10 * MINUTE_MS)}]) > 0`,
+        severity: "warning",
         summary: "A GPU reported uncorrectable ECC memory errors.",
         description: `${GPU} counted {{ $value | humanize }} uncorrectable ECC errors in the last 10 minutes; results computed on it may be wrong until it is reset.`,
       }),
       alertRule(context, {
-        name: ALERTS.gpuRowRemapFailure, expr: `${METRICS.remapFailure.name} == 1`, severity: "critical",
+        name: ALERTS.gpuRowRemapFailure,
+        expr: `${METRICS.remapFailure.name} == 1`,
+        severity: "critical",
         summary: "A GPU failed to remap a faulty memory row and needs service.",
         description: `${GPU} reports a failed row remapping: its memory has a fault it can no longer hide. Drain the node and replace the GPU.`,
       }),
       alertRule(context, {
-        name: ALERTS.gpuThermalThrottling, expr: `max by (node, gpu, uuid, gpu_model) (${METRICS.throttled.name}{reason=~${promString(THERMAL_REASONS.join("|"))}}) == 1`,
-        forMs: 10 * MINUTE_MS, severity: "warning",
+        name: ALERTS.gpuThermalThrottling,
+        expr: `max by (node, gpu, uuid, gpu_model) (${METRICS.throttled.name}{reason=~${promString(THERMAL_REASONS.join("|"))}}) == 1`,
+        forMs: 10 * MINUTE_MS,
+        severity: "warning",
         summary: "A GPU has been slowed down by heat for ten minutes.",
         description: `${GPU} has held its clocks down for temperature for 10 minutes; check the node's cooling and airflow.`,
       }),
       alertRule(context, {
-        name: ALERTS.gpuPowerThrottling, expr: `max by (node, gpu, uuid, gpu_model) (${METRICS.throttled.name}{reason=~${promString(POWER_REASONS.join("|"))}}) == 1`,
-        forMs: 10 * MINUTE_MS, severity: "warning",
+        name: ALERTS.gpuPowerThrottling,
+        expr: `max by (node, gpu, uuid, gpu_model) (${METRICS.throttled.name}{reason=~${promString(POWER_REASONS.join("|"))}}) == 1`,
+        forMs: 10 * MINUTE_MS,
+        severity: "warning",
         summary: "A GPU has been slowed down by its power supply for ten minutes.",
         description: `${GPU} has been slowed down by a hardware power brake or slowdown signal for 10 minutes; check the node's power supplies.`,
       }),
       alertRule(context, {
-        name: ALERTS.gpuDown, expr: `${METRICS.gpuUp.name} == 0`, forMs: 2 * MINUTE_MS, severity: "critical",
+        name: ALERTS.gpuDown,
+        expr: `${METRICS.gpuUp.name} == 0`,
+        forMs: 2 * MINUTE_MS,
+        severity: "critical",
         summary: "A GPU stopped answering NVML.",
         description: `${GPU} has not answered NVML for 2 minutes (lost or failing); the replicas on it are down.`,
       }),
       alertRule(context, {
         name: ALERTS.gpuProcessMemoryFull,
         expr: `${METRICS.processMemory.name}\n/ on (node, gpu, uuid) group_left ()\nmax by (node, gpu, uuid) (${METRICS.memoryTotal.name})\n>= ${HEALTH_THRESHOLDS.processMemoryRatio}`,
-        forMs: 5 * MINUTE_MS, severity: "warning",
+        forMs: 5 * MINUTE_MS,
+        severity: "warning",
         summary: "A process holds nearly all of a GPU's memory.",
         description: `Process {{ $labels.pid }} of {{ $labels.namespace }}/{{ $labels.pod }} holds {{ $value | humanizePercentage }} of ${GPU}'s memory; it will fail to allocate (CUDA out of memory).`,
       }),
@@ -151,26 +172,39 @@ export function agentHealthGroup(context: RuleContext): RuleGroup {
     name: "inferwatch-agent-health",
     rules: [
       alertRule(context, {
-        name: ALERTS.nvmlDown, expr: `${METRICS.nvmlUp.name} == 0`, forMs: 5 * MINUTE_MS, severity: "warning",
+        name: ALERTS.nvmlDown,
+        expr: `${METRICS.nvmlUp.name} == 0`,
+        forMs: 5 * MINUTE_MS,
+        severity: "warning",
         summary: "The agent cannot use NVML on a node.",
-        description: "NVML has been down on {{ $labels.node }} for 5 minutes: no GPU telemetry, XID or ECC alerts from this node until it is back.",
+        description:
+          "NVML has been down on {{ $labels.node }} for 5 minutes: no GPU telemetry, XID or ECC alerts from this node until it is back.",
       }),
       alertRule(context, {
-        name: ALERTS.agentDown, expr: `${EXTERNAL_METRICS.up}{job=${job}} == 0`, forMs: 5 * MINUTE_MS, severity: "warning",
+        name: ALERTS.agentDown,
+        expr: `${EXTERNAL_METRICS.up}{job=${job}} == 0`,
+        forMs: 5 * MINUTE_MS,
+        severity: "warning",
         summary: "Prometheus cannot scrape an inferwatch agent.",
         description: "The agent at {{ $labels.instance }} has not answered scrapes for 5 minutes.",
       }),
       alertRule(context, {
         name: ALERTS.agentAbsent,
         expr: `max by (node) (${EXTERNAL_METRICS.kubeNodeCapacity}{resource="nvidia_com_gpu"}) > 0\nunless on (node)\nmax by (node) (${METRICS.buildInfo.name})`,
-        forMs: 15 * MINUTE_MS, severity: "warning",
+        forMs: 15 * MINUTE_MS,
+        severity: "warning",
         summary: "A GPU node has no inferwatch agent reporting.",
-        description: "{{ $labels.node }} has {{ $value }} GPUs (kube-state-metrics) and no agent series for 15 minutes: check the DaemonSet's nodeSelector, tolerations and pod status.",
+        description:
+          "{{ $labels.node }} has {{ $value }} GPUs (kube-state-metrics) and no agent series for 15 minutes: check the DaemonSet's nodeSelector, tolerations and pod status.",
       }),
       alertRule(context, {
-        name: ALERTS.agentSamplesStale, expr: `${METRICS.sampleAge.name} > ${HEALTH_THRESHOLDS.sampleAgeSeconds}`, forMs: 5 * MINUTE_MS, severity: "warning",
+        name: ALERTS.agentSamplesStale,
+        expr: `${METRICS.sampleAge.name} > ${HEALTH_THRESHOLDS.sampleAgeSeconds}`,
+        forMs: 5 * MINUTE_MS,
+        severity: "warning",
         summary: "An agent keeps serving old samples.",
-        description: "The {{ $labels.collector }} collector on {{ $labels.node }} serves a sample {{ $value | humanizeDuration }} old: its source is hung or failing.",
+        description:
+          "The {{ $labels.collector }} collector on {{ $labels.node }} serves a sample {{ $value | humanizeDuration }} old: its source is hung or failing.",
       }),
     ],
   };

@@ -29,6 +29,9 @@ function classRegex(modelClass: ModelClass): string | undefined {
 export function classMatchers(classes: readonly ModelClass[], index: number): string | undefined {
   const own = classes[index] === undefined ? undefined : classRegex(classes[index]);
   if (own === undefined) return undefined;
-  const earlier = classes.slice(0, index).map(classRegex).filter((regex): regex is string => regex !== undefined);
+  const earlier = classes
+    .slice(0, index)
+    .map(classRegex)
+    .filter((regex): regex is string => regex !== undefined);
   return [matcher("model", "=~", own), ...earlier.map((regex) => matcher("model", "!~", regex))].join(", ");
 }

@@ -61,8 +61,10 @@ export function runbookBaseUrlProblem(base: string): string | undefined {
   } catch {
     return `the runbook base URL must be absolute (https://…/docs/runbooks.md), got ${JSON.stringify(base)}`;
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") return `the runbook base URL must be http or https, got ${JSON.stringify(base)}`;
-  if (url.hash !== "" || base.includes("#")) return `the runbook base URL must not carry an anchor (each alert adds its own), got ${JSON.stringify(base)}`;
+  if (url.protocol !== "https:" && url.protocol !== "http:")
+    return `the runbook base URL must be http or https, got ${JSON.stringify(base)}`;
+  if (url.hash !== "" || base.includes("#"))
+    return `the runbook base URL must not carry an anchor (each alert adds its own), got ${JSON.stringify(base)}`;
   return undefined;
 }
 

@@ -23,7 +23,15 @@ import { formatDurationMs } from "../common/config/duration.js";
 import { ALERT_LABELS, ALERTS, METRICS, RECORDING_RULES } from "../common/conventions.js";
 import { classMatchers } from "./model-selector.js";
 import { leMatcher, promNumber, promString } from "../common/promql.js";
-import { alertRule, MINUTE_MS, scaled, type AlertingRule, type RecordingRule, type RuleContext, type RuleGroup } from "./rule-model.js";
+import {
+  alertRule,
+  MINUTE_MS,
+  scaled,
+  type AlertingRule,
+  type RecordingRule,
+  type RuleContext,
+  type RuleGroup,
+} from "./rule-model.js";
 
 /** A window pair's severity: the workbook's page and ticket are the mixins' critical and warning. */
 export const PAIR_SEVERITY = { page: "critical", ticket: "warning" } as const;
@@ -36,18 +44,27 @@ export function goodRatioRule(windowMs: number): string {
 /** The recorded families of an SLO's good and total events. */
 function recordedFamilies(slo: Slo): { good: SloFamily; total: SloFamily } {
   if (slo.kind === "availability") return { good: "requests", total: "requests" };
-  return slo.kind === "ttft" ? { good: "ttftBuckets", total: "ttftCount" } : { good: "latencyBuckets", total: "latencyCount" };
+  return slo.kind === "ttft"
+    ? { good: "ttftBuckets", total: "ttftCount" }
+    : { good: "latencyBuckets", total: "latencyCount" };
 }
 
 /**
  * PromQL for good and total events of `slo` over `range` (a PromQL duration), for the models
  * `matchers` select; with `isRecorded`, summed from the recorded 5-minute increases.
  */
-export function sloEventQueries(slo: Slo, matchers: string, range: string, isRecorded = false): { good: string; total: string } {
+export function sloEventQueries(
+  slo: Slo,
+  matchers: string,
+  range: string,
+  isRecorded = false,
+): { good: string; total: string } {
   if (isRecorded) {
     const families = recordedFamilies(slo);
-    const sum = (family: SloFamily, extra: string) => `sum(sum_over_time(${recordedName(family)}{${matchers}${extra}}[${range}]))`;
-    if (slo.kind === "availability") return { good: sum(families.good, `, status!="error"`), total: sum(families.total, "") };
+    const sum = (family: SloFamily, extra: string) =>
+      `sum(sum_over_time(${recordedName(family)}{${matchers}${extra}}[${range}]))`;
+    if (slo.kind === "availability")
+      return { good: sum(families.good, `, status!="error"`), total: sum(families.total, "") };
     return { good: sum(families.good, `, ${leMatcher(slo.thresholdSeconds)}`), total: sum(families.total, "") };
   }
   if (slo.kind === "availability") {
@@ -86,8 +103,15 @@ function burnAlert(context: RuleContext, slo: Slo, window: BurnWindow, periodMs:
     // `>=`: a pair fires when both windows burn at least the factor, as the analyzer evaluates it.
     expr: `${burn(window.longMs)} >= ${promNumber(factor)}\nand\n${burn(window.shortMs)} >= ${promNumber(factor)}`,
     severity: PAIR_SEVERITY[window.severity],
-    labels: { ...sloLabels(slo), [ALERT_LABELS.window]: window.id, [ALERT_LABELS.longWindow]: long, [ALERT_LABELS.shortWindow]: short },
-    summary: isPage ? "An SLO is burning its error budget fast enough to page." : "An SLO is burning its error budget faster than it can sustain.",
+    labels: {
+      ...sloLabels(slo),
+      [ALERT_LABELS.window]: window.id,
+      [ALERT_LABELS.longWindow]: long,
+      [ALERT_LABELS.shortWindow]: short,
+    },
+    summary: isPage
+      ? "An SLO is burning its error budget fast enough to page."
+      : "An SLO is burning its error budget faster than it can sustain.",
     description:
       `{{ $labels.slo }} (model class {{ $labels.model_class }}, ${describeSlo(slo)}) burns its error budget at ` +
       `{{ $value | printf "%.1f" }}× over ${long} and still over ${short} (threshold ${promNumber(factor)}×): ` +
@@ -115,7 +139,12 @@ const BUDGET_INTERVAL_MS = 5 * MINUTE_MS;
  * the global interval, and the period's ratio, budget and exhausted ticket every 5 minutes (a raw
  * `increase()` over 30 days on every evaluation is what hit query limits in giantswarm/prometheus-rules#2123).
  */
-function sloGroups(context: RuleContext, slo: Slo, matchers: string, periodMs: number): { groups: RuleGroup[]; warnings: string[] } {
+function sloGroups(
+  context: RuleContext,
+  slo: Slo,
+  matchers: string,
+  periodMs: number,
+): { groups: RuleGroup[]; warnings: string[] } {
   const labels = sloLabels(slo);
   const ratio = (windowMs: number): RecordingRule => {
     const { good, total } = sloEventQueries(slo, matchers, scaled(context, windowMs), windowMs >= LONG_WINDOW_MIN_MS);
@@ -130,7 +159,9 @@ function sloGroups(context: RuleContext, slo: Slo, matchers: string, periodMs: n
   const warnings: string[] = [];
   const alerts = BURN_WINDOWS.flatMap((window) => {
     if (isReachable(window, periodMs, slo.objective)) return [burnAlert(context, slo, window, periodMs)];
-    warnings.push(`${slo.id}: the ${window.id} pair can never fire at a ${promNumber(slo.objective * 100)}% objective (its threshold is above a 100% error rate); left out`);
+    warnings.push(
+      `${slo.id}: the ${window.id} pair can never fire at a ${promNumber(slo.objective * 100)}% objective (its threshold is above a 100% error rate); left out`,
+    );
     return [];
   });
   return {
@@ -139,7 +170,11 @@ function sloGroups(context: RuleContext, slo: Slo, matchers: string, periodMs: n
       {
         name: `inferwatch-slo-${slo.id}-budget`,
         interval: scaled(context, BUDGET_INTERVAL_MS),
-        rules: [...(burnWindows.includes(periodMs) ? [] : [ratio(periodMs)]), budget, exhaustedAlert(context, slo, periodMs)],
+        rules: [
+          ...(burnWindows.includes(periodMs) ? [] : [ratio(periodMs)]),
+          budget,
+          exhaustedAlert(context, slo, periodMs),
+        ],
       },
     ],
     warnings,
@@ -153,7 +188,9 @@ export function sloRuleGroups(context: RuleContext, config: SloConfig): { groups
   config.classes.forEach((modelClass: ModelClass, index) => {
     const matchers = classMatchers(config.classes, index);
     if (matchers === undefined) {
-      warnings.push(`class ${modelClass.name}: no model-name rule; pod-label rules cannot select LLM series in Prometheus, so it has no SLO rules`);
+      warnings.push(
+        `class ${modelClass.name}: no model-name rule; pod-label rules cannot select LLM series in Prometheus, so it has no SLO rules`,
+      );
       return;
     }
     for (const slo of listSlos({ classes: [modelClass] })) {

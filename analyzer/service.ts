@@ -2,7 +2,13 @@ import { Registry } from "prom-client";
 import type { Component } from "../common/component.js";
 import type { AnalyzerConfig } from "../common/config/schema.js";
 import { errorChain } from "../common/errors.js";
-import { startHttpServer, text, type RouteHandler, type RouteResponse, type RunningServer } from "../common/http-server.js";
+import {
+  startHttpServer,
+  text,
+  type RouteHandler,
+  type RouteResponse,
+  type RunningServer,
+} from "../common/http-server.js";
 import { silentLogger, type Logger } from "../common/log.js";
 import type { FillErrorHandler } from "../common/metric-factory.js";
 import { httpGuard } from "../common/auth/http-guard.js";
@@ -35,7 +41,9 @@ export interface Analyzer {
 /** The state an evaluator's parts hold now. */
 function stateOf(evaluator: Evaluator, lastDurationMs: number | undefined): AnalyzerState {
   const parts = evaluator.parts();
-  const served = parts.filter((part) => ["slos", "snapshot", "fleet", "recommendations"].includes(part.name) && part.atMs !== null).map((part) => part.atMs as number);
+  const served = parts
+    .filter((part) => ["slos", "snapshot", "fleet", "recommendations"].includes(part.name) && part.atMs !== null)
+    .map((part) => part.atMs as number);
   const failed = parts.filter((part) => part.isStale);
   return {
     slos: evaluator.slos.current,
@@ -54,7 +62,12 @@ function stateOf(evaluator: Evaluator, lastDurationMs: number | undefined): Anal
  * Evaluates once, every part fresh: SLOs, the fleet snapshot with each model's SLO state, fleet
  * figures and recommendations. Throws the first part's failure (the report and the CLI need all).
  */
-export async function evaluateOnce(store: MetricStore, config: AnalyzerConfig, slo: SloConfig, atMs: number): Promise<Omit<AnalyzerState, "error" | "lastDurationMs" | "parts" | "usage">> {
+export async function evaluateOnce(
+  store: MetricStore,
+  config: AnalyzerConfig,
+  slo: SloConfig,
+  atMs: number,
+): Promise<Omit<AnalyzerState, "error" | "lastDurationMs" | "parts" | "usage">> {
   const evaluator = new Evaluator({ store, config, slo, log: silentLogger() });
   await evaluator.evaluate(atMs);
   const failed = evaluator.parts().find((part) => part.isStale);
@@ -87,17 +100,28 @@ export async function startAnalyzer(
   slo: SloConfig,
   store: MetricStore,
   log: Logger,
-  options: { readonly components?: readonly Component[]; readonly now?: () => number; readonly security?: Security } = {},
+  options: {
+    readonly components?: readonly Component[];
+    readonly now?: () => number;
+    readonly security?: Security;
+  } = {},
 ): Promise<Analyzer> {
   const now = options.now ?? Date.now;
   // Consolidation plans run on their own thread, so the API and /metrics answer while one computes.
   const planner = createPlannerThread();
   // SLOs and fleet figures are served as soon as an evaluation has them; the plan (up to its time
   // budget on the planning thread) follows.
-  const evaluator = new Evaluator({ store, config, slo, log, planner, onFigures: async () => {
-    state = stateOf(evaluator, state.lastDurationMs);
-    await prepareAnswers(state);
-  } });
+  const evaluator = new Evaluator({
+    store,
+    config,
+    slo,
+    log,
+    planner,
+    onFigures: async () => {
+      state = stateOf(evaluator, state.lastDurationMs);
+      await prepareAnswers(state);
+    },
+  });
   let state: AnalyzerState = stateOf(evaluator, undefined);
   let running: Promise<AnalyzerState> | undefined;
   const evaluate = (): Promise<AnalyzerState> => {
@@ -130,16 +154,50 @@ export async function startAnalyzer(
   // requests and in slices (answers.ts), and served as bytes.
   const answers = new AnswerCache();
   const bodies: Record<string, (s: AnalyzerState) => unknown> = {
-    slos: (s) => ({ ...freshnessOf(s.parts, ["slos", "sloLongWindows"]), longWindowsAt: isoOrNull(s.slos?.longWindowsAtMs), sources: s.slos?.sources ?? {}, slos: s.slos?.slos ?? [] }),
-    fleet: (s) => ({ ...freshnessOf(s.parts, ["fleet", "fleetDay", "snapshot"]), dayAt: isoOrNull(s.fleet?.dayAtMs), fleet: s.fleet ? { utilization: s.fleet.utilization, poolHours: s.fleet.poolHours, targetRatio: s.fleet.targetRatio, basis: s.fleet.basis, efficiency: s.fleet.efficiency } : null }),
-    fragmentation: (s) => ({ ...freshnessOf(s.parts, ["fleet", "snapshot"]), fragmentation: s.fleet?.fragmentation ?? null }),
+    slos: (s) => ({
+      ...freshnessOf(s.parts, ["slos", "sloLongWindows"]),
+      longWindowsAt: isoOrNull(s.slos?.longWindowsAtMs),
+      sources: s.slos?.sources ?? {},
+      slos: s.slos?.slos ?? [],
+    }),
+    fleet: (s) => ({
+      ...freshnessOf(s.parts, ["fleet", "fleetDay", "snapshot"]),
+      dayAt: isoOrNull(s.fleet?.dayAtMs),
+      fleet: s.fleet
+        ? {
+            utilization: s.fleet.utilization,
+            poolHours: s.fleet.poolHours,
+            targetRatio: s.fleet.targetRatio,
+            basis: s.fleet.basis,
+            efficiency: s.fleet.efficiency,
+          }
+        : null,
+    }),
+    fragmentation: (s) => ({
+      ...freshnessOf(s.parts, ["fleet", "snapshot"]),
+      fragmentation: s.fleet?.fragmentation ?? null,
+    }),
     snapshot: (s) => s.snapshot ?? null,
     // The plan is serialised once per evaluation; the operators' actions, which change between evaluations, are added per request.
-    recommendations: (s) => ({ ...freshnessOf(s.parts, ["recommendations", "snapshot", "idleHistory"]), recommendations: s.recommendations ?? null }),
-    status: (s) => ({ evaluatedAt: isoOrNull(s.evaluatedAtMs), lastDurationMs: s.lastDurationMs ?? null, stale: s.error !== undefined, error: s.error ?? null, usage: s.usage ?? null, parts: s.parts }),
+    recommendations: (s) => ({
+      ...freshnessOf(s.parts, ["recommendations", "snapshot", "idleHistory"]),
+      recommendations: s.recommendations ?? null,
+    }),
+    status: (s) => ({
+      evaluatedAt: isoOrNull(s.evaluatedAtMs),
+      lastDurationMs: s.lastDurationMs ?? null,
+      stale: s.error !== undefined,
+      error: s.error ?? null,
+      usage: s.usage ?? null,
+      parts: s.parts,
+    }),
   };
-  const cached = (key: string): RouteHandler => () => jsonBytes(answers.get(key, state, () => bodies[key]?.(state)));
-  const prepareAnswers = (s: AnalyzerState): Promise<void> => answers.prepare(s, Object.fromEntries(Object.entries(bodies).map(([key, build]) => [key, () => build(s)])));
+  const cached =
+    (key: string): RouteHandler =>
+    () =>
+      jsonBytes(answers.get(key, state, () => bodies[key]?.(state)));
+  const prepareAnswers = (s: AnalyzerState): Promise<void> =>
+    answers.prepare(s, Object.fromEntries(Object.entries(bodies).map(([key, build]) => [key, () => build(s)])));
   const routes: Record<string, RouteHandler> = {
     "/api/v1/slos": cached("slos"),
     "/api/v1/fleet": cached("fleet"),
@@ -147,23 +205,57 @@ export async function startAnalyzer(
     "/api/v1/snapshot": cached("snapshot"),
     "/api/v1/recommendations": () => {
       const plan = answers.get("recommendations", state, () => bodies["recommendations"]?.(state));
-      return jsonBytes(Buffer.concat([plan.subarray(0, plan.length - 1), Buffer.from(`,"actions":${JSON.stringify(actions.list())}}`)]));
+      return jsonBytes(
+        Buffer.concat([
+          plan.subarray(0, plan.length - 1),
+          Buffer.from(`,"actions":${JSON.stringify(actions.list())}}`),
+        ]),
+      );
     },
     "/api/v1/status": cached("status"),
     "/metrics": async () => ({ status: 200, contentType: registry.contentType, body: await registry.metrics() }),
-    "/report": reportRoute({ store, slo, poolOf: poolResolver(config.pools), state: () => state, computeCeilingRatio: config.recommend.consolidation.computeCeilingRatio, source: `analyzer (${store.kind} store, ${redactSecrets(config.source)})` }),
+    "/report": reportRoute({
+      store,
+      slo,
+      poolOf: poolResolver(config.pools),
+      state: () => state,
+      computeCeilingRatio: config.recommend.consolidation.computeCeilingRatio,
+      source: `analyzer (${store.kind} store, ${redactSecrets(config.source)})`,
+    }),
     "/healthz": () => text(200, "ok\n"),
     // Ready once any answer is served: a part that cannot be computed (a slow idle history) never holds the rest back.
-    "/readyz": () => (state.slos === undefined && state.snapshot === undefined ? text(503, "no evaluation yet\n") : text(200, "ready\n")),
-    ...consoleRoutes({ store, poolOf: poolResolver(config.pools), state: () => state, refreshMs: config.interval, basis: config.utilizationBasis }),
+    "/readyz": () =>
+      state.slos === undefined && state.snapshot === undefined
+        ? text(503, "no evaluation yet\n")
+        : text(200, "ready\n"),
+    ...consoleRoutes({
+      store,
+      poolOf: poolResolver(config.pools),
+      state: () => state,
+      refreshMs: config.interval,
+      basis: config.utilizationBasis,
+    }),
   };
 
   for (const component of options.components ?? []) await component.start();
   let server: RunningServer;
   try {
-    server = await startHttpServer({ name: "analyzer", address: config.listen, routes, log, tls, postRoutes: actions.routes(), refusals,
-      guard: httpGuard({ auth: security.auth, clientCert: tls?.clientCert ?? "none", publicPaths: new Set(["/healthz", "/readyz"]), refusals: { counter: refusals, listener: "analyzer" },
-        onRefused: (request, path, outcome, principal) => actions.auditRefusal(request, path, outcome, principal) }) });
+    server = await startHttpServer({
+      name: "analyzer",
+      address: config.listen,
+      routes,
+      log,
+      tls,
+      postRoutes: actions.routes(),
+      refusals,
+      guard: httpGuard({
+        auth: security.auth,
+        clientCert: tls?.clientCert ?? "none",
+        publicPaths: new Set(["/healthz", "/readyz"]),
+        refusals: { counter: refusals, listener: "analyzer" },
+        onRefused: (request, path, outcome, principal) => actions.auditRefusal(request, path, outcome, principal),
+      }),
+    });
   } catch (err) {
     await Promise.allSettled((options.components ?? []).map((c) => c.shutdown()));
     throw new Error("analyzer: cannot listen", { cause: err });

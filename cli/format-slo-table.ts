@@ -22,8 +22,18 @@ function burnOver(slo: SloStatus, windowMs: number): BurnMeasure | undefined {
 
 /** A plain-text table of SLO states, one row per SLO, for `inferwatch slo status`. */
 export function formatSloTable(slos: readonly SloStatus[], evaluatedAtMs: number): string {
-  const windows = [...new Set(slos.flatMap((s) => s.burn.windows.flatMap((w) => [w.shortMs, w.longMs])))].sort((a, b) => a - b);
-  const header = ["SLO", "OBJECTIVE", "MODELS", ...windows.map((w) => `BURN ${formatDurationMs(w)}`), "BUDGET LEFT", "STATE", "SLOW REQUESTS"];
+  const windows = [...new Set(slos.flatMap((s) => s.burn.windows.flatMap((w) => [w.shortMs, w.longMs])))].sort(
+    (a, b) => a - b,
+  );
+  const header = [
+    "SLO",
+    "OBJECTIVE",
+    "MODELS",
+    ...windows.map((w) => `BURN ${formatDurationMs(w)}`),
+    "BUDGET LEFT",
+    "STATE",
+    "SLOW REQUESTS",
+  ];
   const rows = slos.map((slo) => [
     slo.id,
     `${percent(slo.objective)}${slo.thresholdSeconds === null ? "" : ` < ${slo.thresholdSeconds}s`}`,
@@ -34,6 +44,10 @@ export function formatSloTable(slos: readonly SloStatus[], evaluatedAtMs: number
     slo.dominantPhase?.state === "diagnosed" ? `${slo.dominantPhase.bound}: ${slo.dominantPhase.lever}` : "-",
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join("  ")
+      .trimEnd();
   return [`SLO status at ${new Date(evaluatedAtMs).toISOString()}`, line(header), ...rows.map(line)].join("\n") + "\n";
 }

@@ -22,7 +22,8 @@ function formatDefault(path: string, value: unknown): string {
   if (path in DYNAMIC_DEFAULTS) return DYNAMIC_DEFAULTS[path] as string;
   if (typeof value === "number" && DURATION_KEYS.test(path)) return formatDurationMs(value);
   if (Array.isArray(value)) return value.join(",");
-  if (typeof value === "object" && value !== null && "port" in value && "host" in value) return `${String(value.host)}:${String(value.port)}`;
+  if (typeof value === "object" && value !== null && "port" in value && "host" in value)
+    return `${String(value.host)}:${String(value.port)}`;
   return value === "" ? "(empty)" : String(value);
 }
 
@@ -32,16 +33,22 @@ function cell(text: string): string {
 
 /** The metric reference, one row per catalog entry. */
 export function metricTable(): string {
-  const rows = Object.values(METRICS).map((m) => `| \`${m.name}\` | ${m.type} | ${m.labels.map((l) => `\`${l}\``).join(", ")} | ${cell(m.help)} |`);
+  const rows = Object.values(METRICS).map(
+    (m) => `| \`${m.name}\` | ${m.type} | ${m.labels.map((l) => `\`${l}\``).join(", ")} | ${cell(m.help)} |`,
+  );
   return ["| metric | type | labels | meaning |", "| --- | --- | --- | --- |", ...rows].join("\n");
 }
 
 /** The configuration reference, one row per option, with defaults read from the schema. */
 export function configTable(): string {
   const defaults = configSchema.parse({});
-  const rows = OPTIONS.map((o) =>
-    `| \`--${o.flag}\` | \`${envName(o.flag)}\` | \`${o.path}\` | \`${cell(formatDefault(o.path, valueAt(defaults, o.path)))}\` | ${cell(o.description)} |`);
-  return ["| flag | environment | config file | default | meaning |", "| --- | --- | --- | --- | --- |", ...rows].join("\n");
+  const rows = OPTIONS.map(
+    (o) =>
+      `| \`--${o.flag}\` | \`${envName(o.flag)}\` | \`${o.path}\` | \`${cell(formatDefault(o.path, valueAt(defaults, o.path)))}\` | ${cell(o.description)} |`,
+  );
+  return ["| flag | environment | config file | default | meaning |", "| --- | --- | --- | --- | --- |", ...rows].join(
+    "\n",
+  );
 }
 
 const SECTIONS = { metrics: metricTable, configuration: configTable } as const;

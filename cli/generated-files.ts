@@ -13,7 +13,13 @@ export interface GeneratedFile {
  * the files there instead, naming each stale or missing one. Returns the exit code of the command
  * `command` (e.g. "rules"): 0, or 1 when a file cannot be written or (with `check`) is stale.
  */
-export async function writeOrCheckGenerated(command: string, files: readonly GeneratedFile[], outDir: string, check: boolean, out: NodeJS.WritableStream): Promise<number> {
+export async function writeOrCheckGenerated(
+  command: string,
+  files: readonly GeneratedFile[],
+  outDir: string,
+  check: boolean,
+  out: NodeJS.WritableStream,
+): Promise<number> {
   let stale = 0;
   try {
     if (!check) await mkdir(outDir, { recursive: true });
@@ -34,6 +40,9 @@ export async function writeOrCheckGenerated(command: string, files: readonly Gen
     process.stderr.write(`inferwatch ${command}: ${errorMessage(err)}\n`);
     return 1;
   }
-  if (stale > 0) process.stderr.write(`inferwatch ${command}: ${stale} file(s) differ from a fresh generation; run inferwatch ${command} --out-dir ${outDir}\n`);
+  if (stale > 0)
+    process.stderr.write(
+      `inferwatch ${command}: ${stale} file(s) differ from a fresh generation; run inferwatch ${command} --out-dir ${outDir}\n`,
+    );
   return stale > 0 ? 1 : 0;
 }

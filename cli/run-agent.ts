@@ -15,7 +15,11 @@ export async function runAgent(config: Config): Promise<number> {
     agent = await startAgent(config.agent, log, { security });
     const { metricsAddr, otlp } = config.agent;
     const exposed: ListenerExposure[] = [{ name: "metrics", host: metricsAddr.host, takesTokens: false }];
-    if (otlp.enabled) exposed.push({ name: "otlp-http", host: otlp.httpAddr.host, takesTokens: true }, { name: "otlp-grpc", host: otlp.grpcAddr.host, takesTokens: true });
+    if (otlp.enabled)
+      exposed.push(
+        { name: "otlp-http", host: otlp.httpAddr.host, takesTokens: true },
+        { name: "otlp-grpc", host: otlp.grpcAddr.host, takesTokens: true },
+      );
     for (const warning of openListenerWarnings(exposed, config)) log.warn(warning);
   } catch (err) {
     security?.stop();

@@ -15,9 +15,16 @@ export async function runAnalyzer(config: Config): Promise<number> {
   }
   try {
     const security = await loadSecurity(config, log);
-    for (const warning of openListenerWarnings([{ name: "analyzer", host: config.analyzer.listen.host, takesTokens: true }], config)) log.warn(warning);
+    for (const warning of openListenerWarnings(
+      [{ name: "analyzer", host: config.analyzer.listen.host, takesTokens: true }],
+      config,
+    ))
+      log.warn(warning);
     const setup = await createStore(config.analyzer, log);
-    const analyzer = await startAnalyzer(config.analyzer, config.slo, setup.store, log, { components: setup.components, security }).catch((err: unknown) => {
+    const analyzer = await startAnalyzer(config.analyzer, config.slo, setup.store, log, {
+      components: setup.components,
+      security,
+    }).catch((err: unknown) => {
       security.stop();
       throw err;
     });

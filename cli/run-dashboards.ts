@@ -15,6 +15,16 @@ export interface DashboardsCommandOptions {
  * into `outDir`, built from the configuration's pools and SLOs. Returns the exit code: 0, 1 when a
  * file cannot be written or (with `check`) is stale.
  */
-export async function runDashboards(config: Config, options: DashboardsCommandOptions, out: NodeJS.WritableStream = process.stdout): Promise<number> {
-  return writeOrCheckGenerated("dashboards", generateDashboards(dashboardOptionsOf(config)), options.outDir, options.check, out);
+export async function runDashboards(
+  config: Config,
+  options: DashboardsCommandOptions,
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<number> {
+  return writeOrCheckGenerated(
+    "dashboards",
+    generateDashboards(dashboardOptionsOf(config)),
+    options.outDir,
+    options.check,
+    out,
+  );
 }

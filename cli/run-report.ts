@@ -24,12 +24,25 @@ export interface ReportCommandOptions {
 }
 
 /** Builds the report from a store: the analyzer's evaluation at the window's end, then the report itself. */
-export async function reportFrom(store: MetricStore, analyzer: AnalyzerConfig, config: Config, atMs: number, sinceMs: number, source: string): Promise<ReturnType<typeof buildReport>> {
+export async function reportFrom(
+  store: MetricStore,
+  analyzer: AnalyzerConfig,
+  config: Config,
+  atMs: number,
+  sinceMs: number,
+  source: string,
+): Promise<ReturnType<typeof buildReport>> {
   const current = await evaluateOnce(store, analyzer, config.slo, atMs);
-  if (!current.snapshot || !current.recommendations) throw new Error("the analyzer's evaluation gave no fleet snapshot");
+  if (!current.snapshot || !current.recommendations)
+    throw new Error("the analyzer's evaluation gave no fleet snapshot");
   return buildReport(store, {
-    atMs, sinceMs, poolOf: poolResolver(analyzer.pools), slo: config.slo, source,
-    computeCeilingRatio: analyzer.recommend.consolidation.computeCeilingRatio, utilizationBasis: analyzer.utilizationBasis,
+    atMs,
+    sinceMs,
+    poolOf: poolResolver(analyzer.pools),
+    slo: config.slo,
+    source,
+    computeCeilingRatio: analyzer.recommend.consolidation.computeCeilingRatio,
+    utilizationBasis: analyzer.utilizationBasis,
     current: { snapshot: current.snapshot, recommendations: current.recommendations },
   });
 }
@@ -50,7 +63,11 @@ async function fetchFromAnalyzer(url: string, options: ReportCommandOptions, tim
  * `analyzer=<url>` (a running analyzer builds it from its own store). The agents keep no history:
  * `agents=` is refused with what to do instead. Returns the exit code: 0, 1 when the source fails.
  */
-export async function runReport(config: Config, options: ReportCommandOptions, out: NodeJS.WritableStream = process.stdout): Promise<number> {
+export async function runReport(
+  config: Config,
+  options: ReportCommandOptions,
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<number> {
   const log = createLogger({ level: config.log.level, format: config.log.format });
   const source = config.analyzer.source;
   let body: string;
@@ -58,18 +75,37 @@ export async function runReport(config: Config, options: ReportCommandOptions, o
     if (source.startsWith("analyzer=")) {
       body = await fetchFromAnalyzer(source.slice("analyzer=".length), options, config.analyzer.queryTimeout);
     } else if (source.startsWith("agents=")) {
-      throw new Error("the agents keep no history: run the analyzer on them (inferwatch analyzer --source agents=…) and use --source analyzer=<url>, or read Prometheus");
+      throw new Error(
+        "the agents keep no history: run the analyzer on them (inferwatch analyzer --source agents=…) and use --source analyzer=<url>, or read Prometheus",
+      );
     } else if (source === "") {
       const started = performance.now();
       const history = simulatedHistory(config, options.sinceMs, Date.now());
-      log.warn({ days: options.sinceMs / DAY_MS, samples: history.samples, ms: Math.round(performance.now() - started) }, "no --source: reporting on the SIMULATED fleet's fast-forwarded history");
-      const report = await reportFrom(history.store, history.analyzer, config, history.endMs, options.sinceMs, `simulated fleet "${DEFAULT_SCENARIO.name}" (fast-forwarded history; no real data)`);
+      log.warn(
+        { days: options.sinceMs / DAY_MS, samples: history.samples, ms: Math.round(performance.now() - started) },
+        "no --source: reporting on the SIMULATED fleet's fast-forwarded history",
+      );
+      const report = await reportFrom(
+        history.store,
+        history.analyzer,
+        config,
+        history.endMs,
+        options.sinceMs,
+        `simulated fleet "${DEFAULT_SCENARIO.name}" (fast-forwarded history; no real data)`,
+      );
       body = renderReport(report, options.format);
     } else {
       const setup = await createStore(config.analyzer, log);
       try {
         for (const component of setup.components) await component.start();
-        const report = await reportFrom(setup.store, config.analyzer, config, Date.now(), options.sinceMs, redactSecrets(source));
+        const report = await reportFrom(
+          setup.store,
+          config.analyzer,
+          config,
+          Date.now(),
+          options.sinceMs,
+          redactSecrets(source),
+        );
         body = renderReport(report, options.format);
       } finally {
         await Promise.allSettled(setup.components.map((component) => component.shutdown()));

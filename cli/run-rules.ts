@@ -21,7 +21,11 @@ export interface RulesCommandOptions {
  * Alertmanager configuration for the configuration's `slo` section into `outDir`. Returns the exit
  * code: 0, 1 when a file cannot be written or (with `check`) is stale, 2 for bad flags.
  */
-export async function runRules(config: Config, options: RulesCommandOptions, out: NodeJS.WritableStream = process.stdout): Promise<number> {
+export async function runRules(
+  config: Config,
+  options: RulesCommandOptions,
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<number> {
   if (!(options.timeScale >= 1) || !Number.isFinite(options.timeScale)) {
     process.stderr.write(`inferwatch rules: --time-scale must be a number ≥ 1, got ${options.timeScale}\n`);
     return 2;

@@ -74,11 +74,25 @@ export async function runUp(config: Config): Promise<number> {
       const nowMs = Date.now();
       const scenario = DEFAULT_SCENARIO;
       const fleet = compileFleet(scenario, { originMs: nowMs });
-      log.warn({ library: config.agent.nvml.library, scenario: scenario.name, nodes: fleet.nodes.length, gpus: fleet.gpus.length },
-        "NO NVML LIBRARY ON THIS MACHINE: running a SIMULATED fleet (every GPU series is labelled source=\"simulated\")");
+      log.warn(
+        {
+          library: config.agent.nvml.library,
+          scenario: scenario.name,
+          nodes: fleet.nodes.length,
+          gpus: fleet.gpus.length,
+        },
+        'NO NVML LIBRARY ON THIS MACHINE: running a SIMULATED fleet (every GPU series is labelled source="simulated")',
+      );
       const started = performance.now();
-      const history = writeHistory(scenario, { endMs: nowMs, originMs: nowMs, days: HISTORY_DAYS, stepMs: HISTORY_STEP_MS, spans: config.agent.spans }, storeSink(memory));
-      log.info({ hours: HISTORY_DAYS * 24, samples: history.samples, ms: Math.round(performance.now() - started) }, "wrote simulated history into the analyzer's store");
+      const history = writeHistory(
+        scenario,
+        { endMs: nowMs, originMs: nowMs, days: HISTORY_DAYS, stepMs: HISTORY_STEP_MS, spans: config.agent.spans },
+        storeSink(memory),
+      );
+      log.info(
+        { hours: HISTORY_DAYS * 24, samples: history.samples, ms: Math.round(performance.now() - started) },
+        "wrote simulated history into the analyzer's store",
+      );
       const runtimePages = new SimulatedRuntimePages({ fleet, log: log.child({ component: "simulated-runtimes" }) });
       await runtimePages.start();
       extra.push(runtimePages);
@@ -91,25 +105,42 @@ export async function runUp(config: Config): Promise<number> {
           host: { ...config.agent.host, enabled: config.agent.host.enabled && i === 0 },
           pods: { ...config.agent.pods, enabled: false },
           spans: { ...config.agent.spans, tiers: scenarioTierRules(scenario) },
-          runtimes: { ...config.agent.runtimes, targets: [...config.agent.runtimes.targets, ...runtimePages.targetsFor(node.name)] },
+          runtimes: {
+            ...config.agent.runtimes,
+            targets: [...config.agent.runtimes.targets, ...runtimePages.targetsFor(node.name)],
+          },
         };
-        agents.push(await startAgent(agentConfig, log.child({ node: node.name }), {
-          nvml: new SimulatedNvmlClient({ fleet, node: node.name }),
-          podAttributor: new SimulatedPodAttributor(fleet, node.name),
-        }));
+        agents.push(
+          await startAgent(agentConfig, log.child({ node: node.name }), {
+            nvml: new SimulatedNvmlClient({ fleet, node: node.name }),
+            podAttributor: new SimulatedPodAttributor(fleet, node.name),
+          }),
+        );
       }
-      extra.push(new SpanTraffic({
-        fleet, log: log.child({ component: "simulated-traffic" }),
-        targets: agents.map((agent, i) => ({ node: fleet.nodes[i]?.name ?? "", url: `http://${agent.otlpAddresses.http ?? ""}/v1/traces` })),
+      extra.push(
+        new SpanTraffic({
+          fleet,
+          log: log.child({ component: "simulated-traffic" }),
+          targets: agents.map((agent, i) => ({
+            node: fleet.nodes[i]?.name ?? "",
+            url: `http://${agent.otlpAddresses.http ?? ""}/v1/traces`,
+          })),
+        }),
+      );
+      pools = fleet.nodes.map((node) => ({
+        name: node.pool,
+        nodes: `^${node.name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`,
       }));
-      pools = fleet.nodes.map((node) => ({ name: node.pool, nodes: `^${node.name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$` }));
       fleetFacts = { kind: "simulated", scenario: scenario.name, nodes: fleet.nodes.length, gpus: fleet.gpus.length };
     }
     const source = `agents=${agents.map((agent) => `http://${shown(agent.metricsAddress)}`).join(",")}`;
     const analyzerConfig = { ...config.analyzer, source, pools };
     const setup = await createStore(analyzerConfig, log, memory);
     for (const component of extra) await component.start();
-    analyzer = await startAnalyzer(analyzerConfig, config.slo, setup.store, log.child({ component: "analyzer" }), { components: setup.components, security });
+    analyzer = await startAnalyzer(analyzerConfig, config.slo, setup.store, log.child({ component: "analyzer" }), {
+      components: setup.components,
+      security,
+    });
     const api = `${security.tlsFor("analyzer") ? "https" : "http"}://${shown(analyzer.address)}`;
     const facts: UpFacts = {
       version: packageVersion(),
@@ -144,7 +175,12 @@ function announce(facts: UpFacts, log: Logger, isPretty: boolean): void {
   log.info(event.fields, event.message);
 }
 
-async function stopAll(analyzer: Analyzer | undefined, extra: readonly Component[], agents: readonly Agent[], log: Logger): Promise<void> {
+async function stopAll(
+  analyzer: Analyzer | undefined,
+  extra: readonly Component[],
+  agents: readonly Agent[],
+  log: Logger,
+): Promise<void> {
   await Promise.allSettled(extra.map((component) => component.shutdown()));
   await Promise.allSettled([analyzer?.shutdown()]);
   await Promise.allSettled(agents.map((agent) => agent.shutdown()));

@@ -34,22 +34,29 @@ function fleetText(facts: UpFacts): string {
 }
 
 function otlpText(otlp: UpFacts["otlp"]): string {
-  const parts = [otlp.http === undefined ? "" : `http://${otlp.http}/v1/traces (HTTP)`, otlp.grpc === undefined ? "" : `${otlp.grpc} (gRPC)`].filter((p) => p !== "");
+  const parts = [
+    otlp.http === undefined ? "" : `http://${otlp.http}/v1/traces (HTTP)`,
+    otlp.grpc === undefined ? "" : `${otlp.grpc} (gRPC)`,
+  ].filter((p) => p !== "");
   return parts.length === 0 ? "off" : parts.join(", ");
 }
 
 /** The block a person reads on a terminal, one string per line; the last line names the console. */
 export function bannerLines(facts: UpFacts): string[] {
   const [first, ...rest] = facts.agentMetrics;
-  const agents = facts.fleet.kind === "simulated"
-    ? `${facts.agentMetrics.length} agents, one per simulated node; ${first ?? "–"}${rest.length > 0 ? ` (${rest.length} more on loopback)` : ""}`
-    : first ?? "–";
+  const agents =
+    facts.fleet.kind === "simulated"
+      ? `${facts.agentMetrics.length} agents, one per simulated node; ${first ?? "–"}${rest.length > 0 ? ` (${rest.length} more on loopback)` : ""}`
+      : (first ?? "–");
   const row = (name: string, value: string) => `  ${name.padEnd(15)} ${value}`;
   return [
     `inferwatch ${facts.version} is up on ${fleetText(facts)}`,
     row("agent /metrics", agents),
     row("OTLP spans", otlpText(facts.otlp)),
-    row("analyzer API", `${facts.analyzer}/api/v1/slos  …/fleet  …/fragmentation  …/recommendations  …/snapshot${facts.hasTokens ? "  (bearer token, viewer role)" : ""}`),
+    row(
+      "analyzer API",
+      `${facts.analyzer}/api/v1/slos  …/fleet  …/fragmentation  …/recommendations  …/snapshot${facts.hasTokens ? "  (bearer token, viewer role)" : ""}`,
+    ),
     row("report", `${facts.analyzer}/report`),
     row("SLO table", `inferwatch slo status --source analyzer=${facts.analyzer}`),
     row("stop", "Ctrl-C"),
@@ -59,7 +66,10 @@ export function bannerLines(facts: UpFacts): string[] {
 }
 
 /** The same as one log event: a message a person can still read, and every URL as a field. */
-export function bannerEvent(facts: UpFacts): { readonly fields: Readonly<Record<string, unknown>>; readonly message: string } {
+export function bannerEvent(facts: UpFacts): {
+  readonly fields: Readonly<Record<string, unknown>>;
+  readonly message: string;
+} {
   const api = facts.analyzer;
   return {
     fields: {
@@ -70,7 +80,8 @@ export function bannerEvent(facts: UpFacts): { readonly fields: Readonly<Record<
       otlp: facts.otlp,
       simulated: facts.fleet.kind === "simulated",
     },
-    message: `inferwatch is up on ${fleetText(facts)}. console: ${consoleUrl(facts)}  SLOs: ${api}/api/v1/slos  fleet: ${api}/api/v1/fleet  ` +
+    message:
+      `inferwatch is up on ${fleetText(facts)}. console: ${consoleUrl(facts)}  SLOs: ${api}/api/v1/slos  fleet: ${api}/api/v1/fleet  ` +
       `fragmentation: ${api}/api/v1/fragmentation  recommendations: ${api}/api/v1/recommendations  report: ${api}/report  ` +
       `agent metrics: ${facts.agentMetrics[0] ?? "–"}  table: inferwatch slo status --source analyzer=${api}  (Ctrl-C stops)`,
   };

@@ -12,7 +12,15 @@
  * `# EOF` is refused at the first line that needed them, with the error the Prometheus rules give
  * that line. Timestamps are not reported on an "auto" page (their unit is known only at its end).
  */
-import { ExpositionParseError, isEofLine, isSkippedLine, parseSampleLine, type ExpositionFormat, type ExpositionSample, type LineFormat } from "./exposition.js";
+import {
+  ExpositionParseError,
+  isEofLine,
+  isSkippedLine,
+  parseSampleLine,
+  type ExpositionFormat,
+  type ExpositionSample,
+  type LineFormat,
+} from "./exposition.js";
 
 /** How an {@link ExpositionStream} reads. */
 export interface ExpositionStreamOptions {
@@ -95,7 +103,8 @@ export class ExpositionStream {
     const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
     if (isSkippedLine(line)) return;
     const { sample, isOpenMetricsOnly } = parseSampleLine(line, lineNumber, this.lineFormat, this.options.wants);
-    if (isOpenMetricsOnly && this.firstOpenMetricsOnly === undefined) this.firstOpenMetricsOnly = prometheusError(line, lineNumber);
+    if (isOpenMetricsOnly && this.firstOpenMetricsOnly === undefined)
+      this.firstOpenMetricsOnly = prometheusError(line, lineNumber);
     if (sample !== undefined) this.onSample(sample);
   }
 

@@ -155,7 +155,12 @@ const DECLINED_OPENMETRICS: ParsedLine = { sample: undefined, isOpenMetricsOnly:
  * declines is checked all the same (a malformed line fails the page whatever its name) but no
  * label object or sample is built for it. Throws ExpositionParseError naming `lineNumber`.
  */
-export function parseSampleLine(line: string, lineNumber: number, format: LineFormat, wants?: (name: string) => boolean): ParsedLine {
+export function parseSampleLine(
+  line: string,
+  lineNumber: number,
+  format: LineFormat,
+  wants?: (name: string) => boolean,
+): ParsedLine {
   const reader = new LineReader(line);
   const fail = (reason: string): never => {
     throw new ExpositionParseError(lineNumber, reason, line);
@@ -192,7 +197,10 @@ export function parseSampleLine(line: string, lineNumber: number, format: LineFo
     if (format === "either") isOpenMetricsOnly = true;
   }
   if (labels === undefined) return isOpenMetricsOnly ? DECLINED_OPENMETRICS : DECLINED;
-  const sample: ExpositionSample = timestampMs === undefined ? { name, labels, value: value as number } : { name, labels, value: value as number, timestampMs };
+  const sample: ExpositionSample =
+    timestampMs === undefined
+      ? { name, labels, value: value as number }
+      : { name, labels, value: value as number, timestampMs };
   return { sample, isOpenMetricsOnly };
 }
 

@@ -80,21 +80,28 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       log.error({ server: options.name, err: errorMessage(err) }, "request failed");
       try {
         if (response.headersSent) response.destroy();
-        else response.writeHead(500, "Internal Server Error", { "content-type": "text/plain; charset=utf-8" }).end("internal error\n");
+        else
+          response
+            .writeHead(500, "Internal Server Error", { "content-type": "text/plain; charset=utf-8" })
+            .end("internal error\n");
       } catch {
         response.destroy();
       }
     });
   };
   const tls = options.tls;
-  const secure = tls ? createHttpsServer({ ...tls.httpsOptions(), connectionsCheckingInterval: CONNECTIONS_CHECK_MS }, listener) : undefined;
+  const secure = tls
+    ? createHttpsServer({ ...tls.httpsOptions(), connectionsCheckingInterval: CONNECTIONS_CHECK_MS }, listener)
+    : undefined;
   const unfollow = secure && tls ? tls.follow(secure) : undefined;
   const server: Server = secure ?? createServer({ connectionsCheckingInterval: CONNECTIONS_CHECK_MS }, listener);
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-  server.on("drop", (dropped: DropArgument | undefined) => options.refusals?.record(options.name, "connection_limit", dropped?.remoteAddress ?? ""));
+  server.on("drop", (dropped: DropArgument | undefined) =>
+    options.refusals?.record(options.name, "connection_limit", dropped?.remoteAddress ?? ""),
+  );
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.address.port, options.address.host, () => {
@@ -103,7 +110,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     });
   });
   const address = server.address() as AddressInfo;
-  log.info({ server: options.name, address: `${address.address}:${address.port}`, tls: tls !== undefined }, "listening");
+  log.info(
+    { server: options.name, address: `${address.address}:${address.port}`, tls: tls !== undefined },
+    "listening",
+  );
   const close = closeOnce(server);
   return { server, address, close: () => (unfollow?.(), close()) };
 }
@@ -146,7 +156,10 @@ async function respond(request: IncomingMessage, response: ServerResponse, optio
   } else if (!handler && !Object.hasOwn(postRoutes, path)) {
     result = text(404, "not found\n");
   } else if (!handler || (!isPost && request.method !== "GET" && request.method !== "HEAD")) {
-    result = { ...text(405, "method not allowed\n"), headers: { allow: Object.hasOwn(postRoutes, path) ? "POST" : "GET, HEAD" } };
+    result = {
+      ...text(405, "method not allowed\n"),
+      headers: { allow: Object.hasOwn(postRoutes, path) ? "POST" : "GET, HEAD" },
+    };
   } else {
     try {
       result = await handler(request);

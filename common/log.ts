@@ -49,7 +49,9 @@ function fieldText(value: unknown): string {
  * that say what happened and none of the process bookkeeping.
  */
 export function prettyMessage(event: Readonly<Record<string, unknown>>): string {
-  const scope = [event["node"], event["component"]].filter((part): part is string => typeof part === "string" && part !== "");
+  const scope = [event["node"], event["component"]].filter(
+    (part): part is string => typeof part === "string" && part !== "",
+  );
   const fields = Object.entries(event)
     .filter(([key, value]) => !PRETTY_HIDDEN.has(key) && value !== undefined)
     .map(([key, value]) => `${key}=${fieldText(value)}`);
@@ -73,7 +75,11 @@ export function createLogger(options: LogOptions): Logger {
     redact: { paths: ["*.token", "*.password", "*.authorization", "token", "password"], censor: "[redacted]" },
     hooks: {
       logMethod(this: Logger, args: Parameters<Logger["info"]>, method: Logger["info"]): void {
-        Reflect.apply(method, this, Array.from(args, (arg: unknown) => redactLogged(arg, 0)));
+        Reflect.apply(
+          method,
+          this,
+          Array.from(args, (arg: unknown) => redactLogged(arg, 0)),
+        );
       },
     },
   };

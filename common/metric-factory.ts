@@ -43,7 +43,12 @@ export function defineScrapeMetric(
   throw new Error(`metric ${def.name}: histograms are not scrape-time metrics`);
 }
 
-function runFill(name: string, fill: Fill, emit: (labels: Labels, value: number) => void, onError: FillErrorHandler): void {
+function runFill(
+  name: string,
+  fill: Fill,
+  emit: (labels: Labels, value: number) => void,
+  onError: FillErrorHandler,
+): void {
   try {
     fill((labels, value) => {
       if (Number.isFinite(value)) emit(labels, value);

@@ -82,7 +82,9 @@ export function leValues(thresholds: readonly number[]): string[] {
 /** The `le` matcher of one bucket bound: `le="1.2"`, or `le=~"2(\\.0)?"` for a whole number. */
 export function leMatcher(thresholdSeconds: number): string {
   const text = String(thresholdSeconds);
-  return Number.isInteger(thresholdSeconds) ? matcher("le", "=~", `${escapeRegex(text)}(\\.0)?`) : matcher("le", "=", text);
+  return Number.isInteger(thresholdSeconds)
+    ? matcher("le", "=~", `${escapeRegex(text)}(\\.0)?`)
+    : matcher("le", "=", text);
 }
 
 /** The `le` matcher of a set of bucket bounds, every spelling of {@link leValues}. */

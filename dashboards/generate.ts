@@ -34,5 +34,8 @@ export interface GeneratedFile {
 
 /** Every dashboard as pretty-printed JSON ending in a newline; deterministic for one set of options. */
 export function generateDashboards(options: DashboardOptions): GeneratedFile[] {
-  return DASHBOARD_GENERATORS.map((generator) => ({ file: `${generator.uid}.json`, content: `${JSON.stringify(generator.build(options), null, 2)}\n` }));
+  return DASHBOARD_GENERATORS.map((generator) => ({
+    file: `${generator.uid}.json`,
+    content: `${JSON.stringify(generator.build(options), null, 2)}\n`,
+  }));
 }

@@ -4,8 +4,16 @@
  * pass that numbers panels and queries so the JSON is deterministic.
  */
 import {
-  DashboardBuilder, DashboardCursorSync, DashboardLinkBuilder, DashboardLinkType, DatasourceVariableBuilder, QueryVariableBuilder,
-  RowBuilder, VariableRefresh, VariableSort, type Dashboard,
+  DashboardBuilder,
+  DashboardCursorSync,
+  DashboardLinkBuilder,
+  DashboardLinkType,
+  DatasourceVariableBuilder,
+  QueryVariableBuilder,
+  RowBuilder,
+  VariableRefresh,
+  VariableSort,
+  type Dashboard,
 } from "@grafana/grafana-foundation-sdk/dashboard";
 import type * as cog from "@grafana/grafana-foundation-sdk/cog";
 import type { Panel } from "@grafana/grafana-foundation-sdk/dashboard";
@@ -45,7 +53,11 @@ export function labelVariable(name: string, label: string, series: string, descr
 }
 
 /** Builds one dashboard: `datasource` variable first, then `variables`, rows of panels, links to the others. */
-export function buildDashboard(meta: DashboardMeta, variables: readonly QueryVariableBuilder[], rows: readonly Row[]): Dashboard {
+export function buildDashboard(
+  meta: DashboardMeta,
+  variables: readonly QueryVariableBuilder[],
+  rows: readonly Row[],
+): Dashboard {
   const builder = new DashboardBuilder(meta.title)
     .uid(meta.uid)
     .description(meta.description)
@@ -55,8 +67,22 @@ export function buildDashboard(meta: DashboardMeta, variables: readonly QueryVar
     .time({ from: "now-6h", to: "now" })
     .refresh("1m")
     .timezone("browser")
-    .link(new DashboardLinkBuilder("inferwatch dashboards").type(DashboardLinkType.Dashboards).tags([DASHBOARD_TAG]).asDropdown(true).includeVars(true).keepTime(true))
-    .withVariable(new DatasourceVariableBuilder("datasource").label("Data source").type("prometheus").description("The Prometheus (or Thanos, Mimir, VictoriaMetrics) that scrapes the inferwatch agents and analyzer."));
+    .link(
+      new DashboardLinkBuilder("inferwatch dashboards")
+        .type(DashboardLinkType.Dashboards)
+        .tags([DASHBOARD_TAG])
+        .asDropdown(true)
+        .includeVars(true)
+        .keepTime(true),
+    )
+    .withVariable(
+      new DatasourceVariableBuilder("datasource")
+        .label("Data source")
+        .type("prometheus")
+        .description(
+          "The Prometheus (or Thanos, Mimir, VictoriaMetrics) that scrapes the inferwatch agents and analyzer.",
+        ),
+    );
   for (const variable of variables) builder.withVariable(variable);
   for (const row of rows) {
     builder.withRow(new RowBuilder(row.title));

@@ -28,6 +28,8 @@ export function dashboardOptionsOf(config: Config): DashboardOptions {
     utilizationTarget: config.slo.gpuUtilization.minRatio,
     utilizationBasis: config.analyzer.utilizationBasis,
     latencyThresholdsSeconds: sloThresholds(config.slo, ["latency"]),
-    pageBurnFactors: BURN_WINDOWS.filter((w) => w.severity === "page").map((w) => Math.round(burnFactor(w, config.slo.periodMs) * 100) / 100),
+    pageBurnFactors: BURN_WINDOWS.filter((w) => w.severity === "page").map(
+      (w) => Math.round(burnFactor(w, config.slo.periodMs) * 100) / 100,
+    ),
   };
 }

@@ -7,8 +7,15 @@
  */
 import type * as cog from "@grafana/grafana-foundation-sdk/cog";
 import {
-  BigValueGraphMode, GraphThresholdsStyleConfigBuilder, GraphThresholdsStyleMode, LegendDisplayMode, LegendPlacement, ReduceDataOptionsBuilder,
-  StackingConfigBuilder, StackingMode, VizLegendOptionsBuilder,
+  BigValueGraphMode,
+  GraphThresholdsStyleConfigBuilder,
+  GraphThresholdsStyleMode,
+  LegendDisplayMode,
+  LegendPlacement,
+  ReduceDataOptionsBuilder,
+  StackingConfigBuilder,
+  StackingMode,
+  VizLegendOptionsBuilder,
 } from "@grafana/grafana-foundation-sdk/common";
 import { ThresholdsConfigBuilder, ThresholdsMode, type Threshold } from "@grafana/grafana-foundation-sdk/dashboard";
 import * as heatmap from "@grafana/grafana-foundation-sdk/heatmap";
@@ -55,7 +62,10 @@ export interface ThresholdLine {
 }
 
 function query(spec: QuerySpec): DataqueryBuilder {
-  const builder = new DataqueryBuilder().datasource(DATASOURCE).expr(spec.expr).legendFormat(spec.legend ?? "__auto");
+  const builder = new DataqueryBuilder()
+    .datasource(DATASOURCE)
+    .expr(spec.expr)
+    .legendFormat(spec.legend ?? "__auto");
   if (spec.instant === true) builder.instant();
   else builder.range();
   if (spec.exemplar === true) builder.exemplar(true);
@@ -65,7 +75,14 @@ function query(spec: QuerySpec): DataqueryBuilder {
 }
 
 function thresholds(line: ThresholdLine | undefined, steps?: readonly Threshold[]): ThresholdsConfigBuilder {
-  const list: Threshold[] = steps ? [...steps] : line ? [{ value: null, color: line.below }, { value: line.value, color: line.above }] : [{ value: null, color: "green" }];
+  const list: Threshold[] = steps
+    ? [...steps]
+    : line
+      ? [
+          { value: null, color: line.below },
+          { value: line.value, color: line.above },
+        ]
+      : [{ value: null, color: "green" }];
   return new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps(list);
 }
 
@@ -83,7 +100,13 @@ interface CommonPanelBuilder {
 }
 
 function common<B extends CommonPanelBuilder>(builder: B, spec: PanelSpec): B {
-  builder.title(spec.title).description(spec.description).datasource(DATASOURCE).unit(spec.unit).span(spec.width ?? 12).height(spec.height ?? 8);
+  builder
+    .title(spec.title)
+    .description(spec.description)
+    .datasource(DATASOURCE)
+    .unit(spec.unit)
+    .span(spec.width ?? 12)
+    .height(spec.height ?? 8);
   if (spec.min !== undefined) builder.min(spec.min);
   if (spec.max !== undefined) builder.max(spec.max);
   for (const q of spec.queries) builder.withTarget(query(q));
@@ -94,13 +117,26 @@ function common<B extends CommonPanelBuilder>(builder: B, spec: PanelSpec): B {
  * A time series panel with a legend; `threshold` draws a dashed line (e.g. the utilization target),
  * `steps` several (e.g. the page burn factors).
  */
-export function timeseriesPanel(spec: PanelSpec & { readonly threshold?: ThresholdLine; readonly steps?: readonly Threshold[]; readonly stacked?: boolean }): timeseries.PanelBuilder {
+export function timeseriesPanel(
+  spec: PanelSpec & {
+    readonly threshold?: ThresholdLine;
+    readonly steps?: readonly Threshold[];
+    readonly stacked?: boolean;
+  },
+): timeseries.PanelBuilder {
   const builder = common(new timeseries.PanelBuilder(), spec)
-    .legend(new VizLegendOptionsBuilder().showLegend(true).displayMode(LegendDisplayMode.List).placement(LegendPlacement.Bottom))
+    .legend(
+      new VizLegendOptionsBuilder()
+        .showLegend(true)
+        .displayMode(LegendDisplayMode.List)
+        .placement(LegendPlacement.Bottom),
+    )
     .fillOpacity(10)
     .lineWidth(1);
   if (spec.threshold || spec.steps) {
-    builder.thresholds(thresholds(spec.threshold, spec.steps)).thresholdsStyle(new GraphThresholdsStyleConfigBuilder().mode(GraphThresholdsStyleMode.Dashed));
+    builder
+      .thresholds(thresholds(spec.threshold, spec.steps))
+      .thresholdsStyle(new GraphThresholdsStyleConfigBuilder().mode(GraphThresholdsStyleMode.Dashed));
   }
   if (spec.stacked === true) builder.stacking(new StackingConfigBuilder().mode(StackingMode.Normal));
   return builder;
@@ -121,5 +157,7 @@ export function tablePanel(spec: PanelSpec): table.PanelBuilder {
 
 /** A heatmap of a histogram's buckets (`format: heatmap`, buckets as Prometheus reports them); the unit is the buckets' axis. */
 export function heatmapPanel(spec: PanelSpec): heatmap.PanelBuilder {
-  return common(new heatmap.PanelBuilder(), spec).calculate(false).yAxis(new heatmap.YAxisConfigBuilder().unit(spec.unit));
+  return common(new heatmap.PanelBuilder(), spec)
+    .calculate(false)
+    .yAxis(new heatmap.YAxisConfigBuilder().unit(spec.unit));
 }

@@ -22,12 +22,17 @@ export const RATE = "$__rate_interval";
  * match wins, so each pool matches its own pattern (common/promql.ts `searchRegex`) and none of the
  * pools before it. `default` holds the nodes matching no pattern.
  */
-export function poolNodeMatchers(pools: readonly { readonly name: string; readonly nodes: string }[]): { readonly pool: string; readonly matchers: string }[] {
+export function poolNodeMatchers(
+  pools: readonly { readonly name: string; readonly nodes: string }[],
+): { readonly pool: string; readonly matchers: string }[] {
   const result = pools.map((pool, i) => {
     const earlier = pools.slice(0, i).map((p) => matcher("node", "!~", searchRegex(p.nodes)));
     return { pool: pool.name, matchers: [...earlier, matcher("node", "=~", searchRegex(pool.nodes))].join(", ") };
   });
-  return [...result, { pool: "default", matchers: pools.map((p) => matcher("node", "!~", searchRegex(p.nodes))).join(", ") }];
+  return [
+    ...result,
+    { pool: "default", matchers: pools.map((p) => matcher("node", "!~", searchRegex(p.nodes))).join(", ") },
+  ];
 }
 
 /** `histogram_quantile(q, …)` over a histogram's bucket rates, aggregated by `by` (plus `le`). */

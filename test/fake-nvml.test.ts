@@ -670,9 +670,7 @@ gpu.1.proc 5252 2147483648 2 0
       const v2 = Buffer.alloc(40);
       v2.writeUInt32LE(MEMORY_V2_VERSION, 0);
       expect(nvml.memoryV2(mig1, v2)).toBe(NVML_SUCCESS);
-      expect([8, 16, 24, 32].map((o) => v2.readBigUInt64LE(o))).toEqual([
-        42949672960n, 0n, 21474836480n, 21474836480n,
-      ]);
+      expect([8, 16, 24, 32].map((o) => v2.readBigUInt64LE(o))).toEqual([42949672960n, 0n, 21474836480n, 21474836480n]);
 
       expect(nvml.util(mig0, Buffer.alloc(8))).toBe(NVML_ERROR_NOT_SUPPORTED);
 
@@ -778,7 +776,10 @@ gpu.0.nvlink_tx_kib 1800
       expect(power).toEqual({ rc: NVML_SUCCESS, type: 3, value: 1000 });
       expect(link).toEqual({ rc: NVML_SUCCESS, type: 3, value: 1800 });
       expect(beyond?.rc).toBe(NVML_ERROR_INVALID_ARGUMENT); // 250 is past NVML_FI_MAX (200) of a 12.4 header
-      expect(fieldValues(handle(1), [82, 138]).map((v) => v.rc)).toEqual([NVML_ERROR_NOT_SUPPORTED, NVML_ERROR_NOT_SUPPORTED]);
+      expect(fieldValues(handle(1), [82, 138]).map((v) => v.rc)).toEqual([
+        NVML_ERROR_NOT_SUPPORTED,
+        NVML_ERROR_NOT_SUPPORTED,
+      ]);
       expect(readU32(nvml.tempThreshold, handle(0), 2)).toBe(95);
       expect(nvml.tempThreshold(handle(0), 0, Buffer.alloc(4))).toBe(NVML_ERROR_NOT_SUPPORTED);
     });
@@ -791,19 +792,26 @@ gpu.0.nvlink_tx_kib 1800
       [13000, { 251: 3000, 252: 4000, 253: 5000, 256: 1, 269: NaN, 270: NaN }],
       [13010, { 251: 1, 252: NaN, 253: NaN, 256: NaN, 269: 3000, 270: 4000 }],
       [13030, { 251: 1, 252: NaN, 253: NaN, 256: NaN, 269: 3000, 270: 4000 }],
-    ])("numbers the throttle-duration and power-smoothing fields as the header of CUDA %i does", async (cuda, expected) => {
-      await start(baseScenario(FIELDS).replace("cuda_driver_version 12040", `cuda_driver_version ${cuda}`));
-      const ids = Object.keys(expected).map(Number);
-      const answers = fieldValues(handle(0), ids);
-      const got = Object.fromEntries(ids.map((id, i) => [id, answers[i]?.rc === NVML_SUCCESS ? answers[i]?.value : NaN]));
-      // NaN: no value (NOT_SUPPORTED for an id the fake does not model, INVALID_ARGUMENT past NVML_FI_MAX).
-      expect(got).toEqual(expected);
-    });
+    ])(
+      "numbers the throttle-duration and power-smoothing fields as the header of CUDA %i does",
+      async (cuda, expected) => {
+        await start(baseScenario(FIELDS).replace("cuda_driver_version 12040", `cuda_driver_version ${cuda}`));
+        const ids = Object.keys(expected).map(Number);
+        const answers = fieldValues(handle(0), ids);
+        const got = Object.fromEntries(
+          ids.map((id, i) => [id, answers[i]?.rc === NVML_SUCCESS ? answers[i]?.value : NaN]),
+        );
+        // NaN: no value (NOT_SUPPORTED for an id the fake does not model, INVALID_ARGUMENT past NVML_FI_MAX).
+        expect(got).toEqual(expected);
+      },
+    );
   });
 
   describe("processes", () => {
     it("writes 16-byte entries from _v3 with process_entry_size 16", async () => {
-      await start(baseScenario().replace("cuda_driver_version 12040", "cuda_driver_version 12040\nprocess_entry_size 16"));
+      await start(
+        baseScenario().replace("cuda_driver_version 12040", "cuda_driver_version 12040\nprocess_entry_size 16"),
+      );
       const count = Buffer.alloc(4);
       count.writeUInt32LE(8, 0);
       const infos = Buffer.alloc(8 * 32, 0xaa);
@@ -852,7 +860,12 @@ gpu.1.gpm_supported 0
       return out.readBigUInt64LE(0);
     }
 
-    function metrics(s1: bigint, s2: bigint, ids: readonly number[], numMetrics = ids.length): { rc: number; values: { rc: number; value: number }[] } {
+    function metrics(
+      s1: bigint,
+      s2: bigint,
+      ids: readonly number[],
+      numMetrics = ids.length,
+    ): { rc: number; values: { rc: number; value: number }[] } {
       const buf = Buffer.alloc(METRICS_SIZE);
       buf.writeUInt32LE(1, 0);
       buf.writeUInt32LE(numMetrics, 4);
@@ -860,7 +873,10 @@ gpu.1.gpm_supported 0
       buf.writeBigUInt64LE(s2, 16);
       ids.forEach((id, i) => buf.writeUInt32LE(id, 24 + i * 40));
       const rc = nvml.gpmMetricsGet(buf);
-      return { rc, values: ids.map((_, i) => ({ rc: buf.readInt32LE(24 + i * 40 + 4), value: buf.readDoubleLE(24 + i * 40 + 8) })) };
+      return {
+        rc,
+        values: ids.map((_, i) => ({ rc: buf.readInt32LE(24 + i * 40 + 4), value: buf.readDoubleLE(24 + i * 40 + 8) })),
+      };
     }
 
     it("says per GPU whether it has GPM and checks the struct version", async () => {
@@ -892,16 +908,23 @@ gpu.1.gpm_supported 0
       for (const s of [a, b]) expect(nvml.gpmFree(s)).toBe(NVML_SUCCESS);
     });
 
-    it.each([[12040, 98], [12090, 210], [13020, 333]])("refuses more metrics than NVML_GPM_METRIC_MAX of CUDA %i's header (%i), with version 1 throughout", async (cuda, max) => {
-      await start(HOPPER.replace("cuda_driver_version 12040", `cuda_driver_version ${cuda}`));
-      const [a, b] = [alloc(), alloc()];
-      expect(nvml.gpmSampleGet(handle(0), a)).toBe(NVML_SUCCESS);
-      await sleep(110);
-      expect(nvml.gpmSampleGet(handle(0), b)).toBe(NVML_SUCCESS);
-      expect(metrics(a, b, [2], max).rc).toBe(NVML_SUCCESS);
-      expect(metrics(a, b, [2], max + 1).rc).toBe(NVML_ERROR_INVALID_ARGUMENT);
-      for (const s of [a, b]) expect(nvml.gpmFree(s)).toBe(NVML_SUCCESS);
-    });
+    it.each([
+      [12040, 98],
+      [12090, 210],
+      [13020, 333],
+    ])(
+      "refuses more metrics than NVML_GPM_METRIC_MAX of CUDA %i's header (%i), with version 1 throughout",
+      async (cuda, max) => {
+        await start(HOPPER.replace("cuda_driver_version 12040", `cuda_driver_version ${cuda}`));
+        const [a, b] = [alloc(), alloc()];
+        expect(nvml.gpmSampleGet(handle(0), a)).toBe(NVML_SUCCESS);
+        await sleep(110);
+        expect(nvml.gpmSampleGet(handle(0), b)).toBe(NVML_SUCCESS);
+        expect(metrics(a, b, [2], max).rc).toBe(NVML_SUCCESS);
+        expect(metrics(a, b, [2], max + 1).rc).toBe(NVML_ERROR_INVALID_ARGUMENT);
+        for (const s of [a, b]) expect(nvml.gpmFree(s)).toBe(NVML_SUCCESS);
+      },
+    );
 
     it("samples a MIG GPU per GPU instance, and its parent only for a privileged caller", async () => {
       const mig = `${HOPPER}gpu.0.mig_mode 1
@@ -918,7 +941,10 @@ gpu.0.mig_gpm 2 sm_util 10
       expect(nvml.gpmSampleGet(migHandle(handle(0), 1), c)).toBe(NVML_SUCCESS); // a MIG handle samples its GPU instance
       await sleep(120);
       expect(nvml.gpmMigSampleGet(handle(0), 1, b)).toBe(NVML_SUCCESS);
-      expect(metrics(a, b, [2, 20]).values).toEqual([{ rc: NVML_SUCCESS, value: 70 }, { rc: NVML_ERROR_NOT_SUPPORTED, value: 0 }]);
+      expect(metrics(a, b, [2, 20]).values).toEqual([
+        { rc: NVML_SUCCESS, value: 70 },
+        { rc: NVML_ERROR_NOT_SUPPORTED, value: 0 },
+      ]);
       expect(metrics(c, b, [2]).rc).toBe(NVML_ERROR_INVALID_ARGUMENT); // samples of two GPU instances
       await writeScenario(`${mig}privileged 1\n`, file);
       await sleep(RELOAD_WAIT_MS);

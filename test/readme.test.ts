@@ -28,9 +28,20 @@ it("ships the fleet snapshot JSON Schema and an example snapshot that match the 
   for (const [file, content] of Object.entries(generatedFiles())) {
     expect([file, await readFile(projectPath(file), "utf8")]).toEqual([file, content]);
   }
-  const example = JSON.parse(await readFile(projectPath("analyzer/fleet/examples/simulated-fleet.json"), "utf8")) as unknown;
+  const example = JSON.parse(
+    await readFile(projectPath("analyzer/fleet/examples/simulated-fleet.json"), "utf8"),
+  ) as unknown;
   const snapshot = parseFleetSnapshot(example, "example");
   expect(snapshot.nodes.flatMap((node) => node.gpus)).toHaveLength(20);
-  const schema = JSON.parse(await readFile(projectPath("analyzer/fleet/fleet-snapshot.schema.json"), "utf8")) as { properties: Record<string, unknown> };
-  expect(Object.keys(schema.properties).sort()).toEqual(["nodes", "replicas", "runtime", "slo", "takenAtMs", "version"]);
+  const schema = JSON.parse(await readFile(projectPath("analyzer/fleet/fleet-snapshot.schema.json"), "utf8")) as {
+    properties: Record<string, unknown>;
+  };
+  expect(Object.keys(schema.properties).sort()).toEqual([
+    "nodes",
+    "replicas",
+    "runtime",
+    "slo",
+    "takenAtMs",
+    "version",
+  ]);
 });

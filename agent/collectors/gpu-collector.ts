@@ -87,13 +87,19 @@ export class GpuCollector implements Collector<GpuSample> {
   /** The latest state for exporters; cheap, no I/O. */
   view(): GpuView {
     return {
-      isNvmlUp: this.isOpen, source: this.options.client.source, system: this.system,
-      samples: this.samples, sampledAtMs: this.sampledAtMs, xids: [...this.xids.values()], lastRound: this.lastRound,
+      isNvmlUp: this.isOpen,
+      source: this.options.client.source,
+      system: this.system,
+      samples: this.samples,
+      sampledAtMs: this.sampledAtMs,
+      xids: [...this.xids.values()],
+      lastRound: this.lastRound,
     };
   }
 
   async collect(): Promise<CollectResult<GpuSample>> {
-    if (!this.isOpen && !(await this.tryOpen())) return { samples: [], errors: [new Error(this.lastOpenError ?? "nvml: not open")] };
+    if (!this.isOpen && !(await this.tryOpen()))
+      return { samples: [], errors: [new Error(this.lastOpenError ?? "nvml: not open")] };
     let raw: NvmlSampleRaw;
     try {
       raw = await this.options.client.sample();
@@ -101,7 +107,10 @@ export class GpuCollector implements Collector<GpuSample> {
       this.isOpen = false;
       this.nextOpenAtMs = this.now() + this.options.retryIntervalMs;
       this.samples = this.samples.map((gpu) => ({ ...identityOf(gpu), isUp: false, downReason: "NVML_UNRESPONSIVE" }));
-      this.options.log.error({ err: errorMessage(err) }, "NVML stopped answering; GPU series are marked down until it recovers");
+      this.options.log.error(
+        { err: errorMessage(err) },
+        "NVML stopped answering; GPU series are marked down until it recovers",
+      );
       await this.options.client.close().catch(() => undefined);
       return { samples: [], errors: [err instanceof Error ? err : new Error(String(err))] };
     }
@@ -116,7 +125,10 @@ export class GpuCollector implements Collector<GpuSample> {
       this.isOpen = true;
       this.lastOpenError = undefined;
       const { driverVersion, cudaDriverVersion, deviceCount, library, missingFunctions, fieldNumbering } = this.system;
-      this.options.log.info({ library, driverVersion, cudaDriverVersion, fieldNumbering, deviceCount, missingFunctions }, "NVML initialised");
+      this.options.log.info(
+        { library, driverVersion, cudaDriverVersion, fieldNumbering, deviceCount, missingFunctions },
+        "NVML initialised",
+      );
       return true;
     } catch (err) {
       const message = errorMessage(err);
@@ -143,9 +155,16 @@ export class GpuCollector implements Collector<GpuSample> {
       const previous = this.wasUp.get(gpu.uuid);
       if (previous !== undefined && previous !== gpu.isUp) {
         if (gpu.isUp) this.options.log.info({ uuid: gpu.uuid, gpu: gpu.index }, "GPU answers again");
-        else this.options.log.warn({ uuid: gpu.uuid, gpu: gpu.index, reason: gpu.downReason }, "GPU down; retrying with backoff");
+        else
+          this.options.log.warn(
+            { uuid: gpu.uuid, gpu: gpu.index, reason: gpu.downReason },
+            "GPU down; retrying with backoff",
+          );
       } else if (previous === undefined && !gpu.isUp) {
-        this.options.log.warn({ uuid: gpu.uuid, gpu: gpu.index, reason: gpu.downReason }, "GPU down at start; retrying with backoff");
+        this.options.log.warn(
+          { uuid: gpu.uuid, gpu: gpu.index, reason: gpu.downReason },
+          "GPU down at start; retrying with backoff",
+        );
       }
       this.wasUp.set(gpu.uuid, gpu.isUp);
     }
@@ -154,17 +173,41 @@ export class GpuCollector implements Collector<GpuSample> {
       const key = `${event.uuid}/${event.xid}/${event.gpuInstanceId ?? ""}/${event.computeInstanceId ?? ""}`;
       const previous = this.xids.get(key);
       this.xids.set(key, {
-        uuid: event.uuid, index: gpu ? String(gpu.index) : "", model: gpu?.model ?? "", xid: event.xid,
-        count: (previous?.count ?? 0) + 1, lastSeenMs: event.atMs,
+        uuid: event.uuid,
+        index: gpu ? String(gpu.index) : "",
+        model: gpu?.model ?? "",
+        xid: event.xid,
+        count: (previous?.count ?? 0) + 1,
+        lastSeenMs: event.atMs,
         ...(event.gpuInstanceId === undefined ? {} : { gpuInstance: event.gpuInstanceId }),
         ...(event.computeInstanceId === undefined ? {} : { computeInstance: event.computeInstanceId }),
       });
-      const mig = gpu?.migDevices?.find((d) => d.gpuInstance === event.gpuInstanceId && d.computeInstance === event.computeInstanceId);
-      this.options.log.warn({ uuid: event.uuid, xid: event.xid, gpuInstance: event.gpuInstanceId, computeInstance: event.computeInstanceId, migUuid: mig?.uuid }, "XID critical error");
+      const mig = gpu?.migDevices?.find(
+        (d) => d.gpuInstance === event.gpuInstanceId && d.computeInstance === event.computeInstanceId,
+      );
+      this.options.log.warn(
+        {
+          uuid: event.uuid,
+          xid: event.xid,
+          gpuInstance: event.gpuInstanceId,
+          computeInstance: event.computeInstanceId,
+          migUuid: mig?.uuid,
+        },
+        "XID critical error",
+      );
     }
   }
 }
 
-function identityOf(gpu: GpuSample): Pick<GpuSample, "index" | "uuid" | "model" | "pciBusId" | "holders" | "unsupported"> {
-  return { index: gpu.index, uuid: gpu.uuid, model: gpu.model, pciBusId: gpu.pciBusId, holders: gpu.holders, unsupported: gpu.unsupported };
+function identityOf(
+  gpu: GpuSample,
+): Pick<GpuSample, "index" | "uuid" | "model" | "pciBusId" | "holders" | "unsupported"> {
+  return {
+    index: gpu.index,
+    uuid: gpu.uuid,
+    model: gpu.model,
+    pciBusId: gpu.pciBusId,
+    holders: gpu.holders,
+    unsupported: gpu.unsupported,
+  };
 }

@@ -101,7 +101,8 @@ function holdersOf(raw: GpuRaw, attribution: PodAttribution): PodRef[] {
   const keys = [raw.uuid, `nvidia${raw.index}`, ...(raw.migDevices ?? []).map((mig) => mig.uuid)];
   const seen = new Map<string, PodRef>();
   for (const key of keys) {
-    for (const ref of attribution.byDevice.get(key) ?? []) seen.set(`${ref.namespace}/${ref.pod}/${ref.container}`, ref);
+    for (const ref of attribution.byDevice.get(key) ?? [])
+      seen.set(`${ref.namespace}/${ref.pod}/${ref.container}`, ref);
   }
   return [...seen.values()];
 }
@@ -115,9 +116,10 @@ export function toGpuSample(raw: GpuRaw, attribution: PodAttribution, pidLookup:
   const holders = holdersOf(raw, attribution);
   const reasons = raw.throttleReasons;
   // The mask is a 64-bit value carried as a Number; division keeps bits above 31 that `&` would drop.
-  const throttle = reasons === undefined
-    ? undefined
-    : THROTTLE_REASONS.map(({ bit, reason }) => ({ reason, isActive: Math.floor(reasons / bit) % 2 === 1 }));
+  const throttle =
+    reasons === undefined
+      ? undefined
+      : THROTTLE_REASONS.map(({ bit, reason }) => ({ reason, isActive: Math.floor(reasons / bit) % 2 === 1 }));
   return {
     index: raw.index,
     uuid: raw.uuid,
@@ -127,14 +129,23 @@ export function toGpuSample(raw: GpuRaw, attribution: PodAttribution, pidLookup:
     ...optional("downReason", raw.downReason),
     holders,
     ...optional("holder", holders.length === 1 ? holders[0] : undefined),
-    ...optional("utilizationRatio", raw.utilizationGpuPercent === undefined ? undefined : raw.utilizationGpuPercent / 100),
-    ...optional("memoryUtilizationRatio", raw.utilizationMemoryPercent === undefined ? undefined : raw.utilizationMemoryPercent / 100),
+    ...optional(
+      "utilizationRatio",
+      raw.utilizationGpuPercent === undefined ? undefined : raw.utilizationGpuPercent / 100,
+    ),
+    ...optional(
+      "memoryUtilizationRatio",
+      raw.utilizationMemoryPercent === undefined ? undefined : raw.utilizationMemoryPercent / 100,
+    ),
     ...optional("memoryUsedBytes", raw.memoryUsedBytes),
     ...optional("memoryTotalBytes", raw.memoryTotalBytes),
     ...optional("memoryReservedBytes", raw.memoryReservedBytes),
     ...optional("temperatureCelsius", raw.temperatureCelsius),
     ...optional("powerWatts", raw.powerMilliwatts === undefined ? undefined : raw.powerMilliwatts / 1000),
-    ...optional("powerLimitWatts", raw.powerLimitMilliwatts === undefined ? undefined : raw.powerLimitMilliwatts / 1000),
+    ...optional(
+      "powerLimitWatts",
+      raw.powerLimitMilliwatts === undefined ? undefined : raw.powerLimitMilliwatts / 1000,
+    ),
     ...optional("energyJoules", raw.energyMillijoules === undefined ? undefined : raw.energyMillijoules / 1000),
     ...optional("smClockHertz", raw.smClockMhz === undefined ? undefined : raw.smClockMhz * MHZ),
     ...optional("memoryClockHertz", raw.memoryClockMhz === undefined ? undefined : raw.memoryClockMhz * MHZ),
@@ -144,12 +155,26 @@ export function toGpuSample(raw: GpuRaw, attribution: PodAttribution, pidLookup:
     ...optional("remappedRows", raw.remappedRows),
     ...optional("nvlinkActive", raw.nvlinkActive),
     ...optional("migEnabled", raw.migEnabled),
-    ...optional("migDevices", raw.migDevices?.map((mig) => ({
-      uuid: mig.uuid, gpuInstance: mig.gpuInstanceId, computeInstance: mig.computeInstanceId, profile: mig.profile,
-      ...optional("memoryTotalBytes", mig.memoryTotalBytes), ...optional("memoryUsedBytes", mig.memoryUsedBytes),
-      ...optional("activity", toActivity(mig.gpm)),
-    }))),
-    ...optional("processes", raw.processes?.map((p) => ({ pid: p.pid, memoryBytes: p.usedMemoryBytes, ...optional("holder", pidLookup(p.pid)) }))),
+    ...optional(
+      "migDevices",
+      raw.migDevices?.map((mig) => ({
+        uuid: mig.uuid,
+        gpuInstance: mig.gpuInstanceId,
+        computeInstance: mig.computeInstanceId,
+        profile: mig.profile,
+        ...optional("memoryTotalBytes", mig.memoryTotalBytes),
+        ...optional("memoryUsedBytes", mig.memoryUsedBytes),
+        ...optional("activity", toActivity(mig.gpm)),
+      })),
+    ),
+    ...optional(
+      "processes",
+      raw.processes?.map((p) => ({
+        pid: p.pid,
+        memoryBytes: p.usedMemoryBytes,
+        ...optional("holder", pidLookup(p.pid)),
+      })),
+    ),
     ...optional("isGpmSupported", raw.isGpmSupported),
     ...optional("activity", toActivity(raw.gpm)),
     ...optional("activitySource", raw.gpmSource),

@@ -4,8 +4,16 @@ import type { HostConfig } from "../../common/config/schema.js";
 import { COLLECTORS } from "../../common/conventions.js";
 import { wrapError } from "../../common/errors.js";
 import {
-  cpuUtilizationBetween, parseDiskstats, parseLoadavg, parseMeminfo, parseMountinfo, parseNetDev, parseProcStat,
-  pickVolume, volumeIo, type CpuTimes,
+  cpuUtilizationBetween,
+  parseDiskstats,
+  parseLoadavg,
+  parseMeminfo,
+  parseMountinfo,
+  parseNetDev,
+  parseProcStat,
+  pickVolume,
+  volumeIo,
+  type CpuTimes,
 } from "./host-proc.js";
 
 export { ALL_BLOCK_DEVICES, pickVolume } from "./host-proc.js";
@@ -122,7 +130,8 @@ export function createHostCollector(config: HostConfig, deps: HostCollectorDeps 
   let latest: HostSample | undefined;
   let pendingStatfs: Promise<FsSize> | undefined;
   const readVolumeSize = (path: string): Promise<FsSize> => {
-    if (pendingStatfs) return Promise.reject(new Error("the previous statfs has not returned yet (a hung network filesystem?)"));
+    if (pendingStatfs)
+      return Promise.reject(new Error("the previous statfs has not returned yet (a hung network filesystem?)"));
     const call = files.statfs(path);
     pendingStatfs = call;
     const clear = (): void => {
@@ -161,11 +170,16 @@ export function createHostCollector(config: HostConfig, deps: HostCollectorDeps 
 
 /** Reads every source concurrently; never rejects. */
 async function readHost(
-  files: HostFiles, modelPath: string, previousCpu: CpuTimes | undefined, timeoutMs: number, readVolumeSize: (path: string) => Promise<FsSize>,
+  files: HostFiles,
+  modelPath: string,
+  previousCpu: CpuTimes | undefined,
+  timeoutMs: number,
+  readVolumeSize: (path: string) => Promise<FsSize>,
 ): Promise<HostReadings> {
   const takenAtMs = Date.now();
-  const resolvedModelPath = await settleWithin(() => files.realpath(modelPath), timeoutMs)
-    .then((settled) => (settled.status === "fulfilled" ? settled.value : modelPath));
+  const resolvedModelPath = await settleWithin(() => files.realpath(modelPath), timeoutMs).then((settled) =>
+    settled.status === "fulfilled" ? settled.value : modelPath,
+  );
   const keys = Object.keys(PROC_FILES) as ProcFile[];
   const [volumeSize, ...texts] = await Promise.all([
     settleWithin(() => readVolumeSize(resolvedModelPath), timeoutMs),
@@ -212,12 +226,16 @@ export function toHostSample(raw: HostReadings): { sample: HostSample; errors: E
 
 /** The model volume: its mount from mountinfo, its size from statfs, its device's I/O from diskstats. */
 function volumeOf(
-  raw: HostReadings, errors: Error[], parse: <T>(key: ProcFile, parser: (text: string) => T) => T | undefined,
+  raw: HostReadings,
+  errors: Error[],
+  parse: <T>(key: ProcFile, parser: (text: string) => T) => T | undefined,
 ): Pick<HostSample, "volume"> {
   const mounts = parse("mountinfo", parseMountinfo);
   const mount = mounts && pickVolume(mounts, raw.resolvedModelPath);
-  if (mounts && !mount) errors.push(new Error(`host: ${PROC_FILES.mountinfo}: no mount contains ${raw.resolvedModelPath}`));
-  if (raw.volumeSize.status === "rejected") errors.push(wrapError(`host: statfs(${raw.resolvedModelPath})`, raw.volumeSize.reason));
+  if (mounts && !mount)
+    errors.push(new Error(`host: ${PROC_FILES.mountinfo}: no mount contains ${raw.resolvedModelPath}`));
+  if (raw.volumeSize.status === "rejected")
+    errors.push(wrapError(`host: statfs(${raw.resolvedModelPath})`, raw.volumeSize.reason));
   if (!mount || raw.volumeSize.status === "rejected") return {};
   const { bsize, blocks, bavail } = raw.volumeSize.value;
   const io = parse("diskstats", (text) => volumeIo(parseDiskstats(text), mount.device));

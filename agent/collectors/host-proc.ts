@@ -30,7 +30,8 @@ export function parseProcStat(text: string): CpuTimes {
     if (line.startsWith("cpu ")) times = line.trim().split(/\s+/).slice(1, 9).map(Number);
     else if (/^cpu\d+ /.test(line)) cores++;
   }
-  if (times === undefined || times.length < 4 || !times.every(isCount)) throw new Error("no readable aggregate cpu line");
+  if (times === undefined || times.length < 4 || !times.every(isCount))
+    throw new Error("no readable aggregate cpu line");
   const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = times;
   const busy = user + nice + system + irq + softirq + steal;
   return { busy, total: busy + idle + iowait, cores };
@@ -90,7 +91,14 @@ export function parseMountinfo(text: string): MountEntry[] {
     const device = fields[2];
     const mount = fields[4];
     const fsType = fields[separator + 1];
-    if (separator < 0 || device === undefined || mount === undefined || fsType === undefined || !/^\d+:\d+$/.test(device)) continue;
+    if (
+      separator < 0 ||
+      device === undefined ||
+      mount === undefined ||
+      fsType === undefined ||
+      !/^\d+:\d+$/.test(device)
+    )
+      continue;
     mounts.push({ mount: unescapeOctal(mount), device, fsType, source: unescapeOctal(fields[separator + 2] ?? "") });
   }
   if (mounts.length === 0) throw new Error("no mount lines");
@@ -151,7 +159,12 @@ export function parseDiskstats(text: string): DiskStat[] {
     const read = Number(fields[5]);
     const written = Number(fields[9]);
     if (name === undefined || !isCount(read) || !isCount(written)) continue;
-    disks.push({ device: `${major}:${minor}`, name, readBytes: read * SECTOR_BYTES, writtenBytes: written * SECTOR_BYTES });
+    disks.push({
+      device: `${major}:${minor}`,
+      name,
+      readBytes: read * SECTOR_BYTES,
+      writtenBytes: written * SECTOR_BYTES,
+    });
   }
   return disks;
 }
@@ -169,7 +182,10 @@ const NOT_A_WHOLE_DISK = /^(?:(?:z?ram|loop|fd|(?:h|s|v|xv)d[a-z]|nvme\d+n\d+p|m
  * device's row when it has one; else (overlay, tmpfs, network filesystems: major 0) the sum over
  * every whole disk, labelled {@link ALL_BLOCK_DEVICES}.
  */
-export function volumeIo(disks: readonly DiskStat[], device: string): { device: string; readBytes: number; writtenBytes: number } {
+export function volumeIo(
+  disks: readonly DiskStat[],
+  device: string,
+): { device: string; readBytes: number; writtenBytes: number } {
   const own = disks.find((disk) => disk.device === device);
   if (own) return { device: own.name, readBytes: own.readBytes, writtenBytes: own.writtenBytes };
   const whole = disks.filter((disk) => !NOT_A_WHOLE_DISK.test(disk.name));
@@ -200,10 +216,23 @@ export function parseNetDev(text: string): NetDevStat[] {
     const colon = line.indexOf(":");
     if (colon < 0 || line.includes("|")) continue;
     const iface = line.slice(0, colon).trim();
-    const fields = line.slice(colon + 1).trim().split(/\s+/).map(Number);
+    const fields = line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/)
+      .map(Number);
     const rx = fields[0];
     const tx = fields[8];
-    if (iface === "lo" || iface === "" || seen.has(iface) || rx === undefined || tx === undefined || !isCount(rx) || !isCount(tx)) continue;
+    if (
+      iface === "lo" ||
+      iface === "" ||
+      seen.has(iface) ||
+      rx === undefined ||
+      tx === undefined ||
+      !isCount(rx) ||
+      !isCount(tx)
+    )
+      continue;
     seen.add(iface);
     out.push({ iface, rxBytes: rx, txBytes: tx });
   }

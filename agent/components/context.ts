@@ -104,8 +104,13 @@ export const COMPONENT_LIFECYCLE = {
 } as const;
 
 /** The component `name`, which the table places before the one asking; throws when it is absent. */
-export function requireService<K extends ComponentName>(context: AgentContext, name: K, by: ComponentName): AgentServices[K] {
+export function requireService<K extends ComponentName>(
+  context: AgentContext,
+  name: K,
+  by: ComponentName,
+): AgentServices[K] {
   const service = context.services[name];
-  if (service === undefined) throw new Error(`agent: component ${by} needs ${name}, which is not created before it in the table`);
+  if (service === undefined)
+    throw new Error(`agent: component ${by} needs ${name}, which is not created before it in the table`);
   return service;
 }

@@ -21,7 +21,10 @@ interface Created {
  * created or started, every component created so far is stopped, in reverse order, and the error
  * names the component: `agent: cannot start <name>: <reason>`.
  */
-export async function startComponents(table: readonly AnyAgentComponent[], context: AgentContext): Promise<RunningComponents> {
+export async function startComponents(
+  table: readonly AnyAgentComponent[],
+  context: AgentContext,
+): Promise<RunningComponents> {
   const created: Created[] = [];
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
@@ -63,7 +66,9 @@ export async function startComponents(table: readonly AnyAgentComponent[], conte
 
 /** Creates one component, records it as a service and its collector and metrics. */
 async function create<K extends ComponentName>(
-  entry: AgentComponent<K>, context: AgentContext, registerMetrics: (() => void)[],
+  entry: AgentComponent<K>,
+  context: AgentContext,
+  registerMetrics: (() => void)[],
 ): Promise<Created> {
   const instance = await entry.create(context);
   context.services[entry.name] = instance;
@@ -71,10 +76,10 @@ async function create<K extends ComponentName>(
     if (context.services.sampler) throw new Error("it is scheduled but placed after the sampler in the table");
     context.scheduled.push(entry.schedule(instance, context));
   }
-  const { metrics } = entry;
-  if (metrics) {
+  if (entry.metrics) {
     registerMetrics.push(() => {
-      for (const registry of [context.registries.prometheus, context.registries.openMetrics]) metrics(registry, instance, context);
+      for (const registry of [context.registries.prometheus, context.registries.openMetrics])
+        entry.metrics?.(registry, instance, context);
     });
   }
   return { name: entry.name, start: () => entry.start(instance), stop: () => entry.stop(instance) };

@@ -43,7 +43,9 @@ export function wantsOpenMetrics(accept: string | undefined): boolean {
 export function createMetricsListener(options: MetricsListenerOptions): MetricsListener {
   const routes: Record<string, RouteHandler> = {
     "/metrics": async (request) => {
-      const registry = wantsOpenMetrics(request.headers.accept) ? options.registries.openMetrics : options.registries.prometheus;
+      const registry = wantsOpenMetrics(request.headers.accept)
+        ? options.registries.openMetrics
+        : options.registries.prometheus;
       return { status: 200, contentType: registry.contentType, body: await registry.metrics() };
     },
     "/v1/snapshot": () => json(200, options.snapshot()),
@@ -57,7 +59,14 @@ export function createMetricsListener(options: MetricsListenerOptions): MetricsL
       return server ? { host: server.address.address, port: server.address.port } : undefined;
     },
     async start() {
-      server ??= await startHttpServer({ name: "metrics", address: options.address, routes, log: options.log, tls: options.tls, refusals: options.refusals });
+      server ??= await startHttpServer({
+        name: "metrics",
+        address: options.address,
+        routes,
+        log: options.log,
+        tls: options.tls,
+        refusals: options.refusals,
+      });
     },
     async shutdown() {
       await server?.close();

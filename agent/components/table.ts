@@ -27,7 +27,8 @@ import { createMetricsListener } from "./metrics-listener.js";
 /** The Kubernetes API the runtime discovery lists pods from, when it runs at all. */
 function discoveryApi(config: AgentConfig): ReturnType<typeof resolveKubeApiTarget> | undefined {
   const { runtimes, pods } = config;
-  if (!runtimes.enabled || !pods.enabled || (runtimes.podPort <= 0 && runtimes.portAnnotations.length === 0)) return undefined;
+  if (!runtimes.enabled || !pods.enabled || (runtimes.podPort <= 0 && runtimes.portAnnotations.length === 0))
+    return undefined;
   return resolveKubeApiTarget(pods.kubeApi);
 }
 
@@ -44,13 +45,15 @@ export const AGENT_COMPONENTS: readonly AnyAgentComponent[] = [
     // Loaded only when configured: the OpenTelemetry SDK is most of the agent's memory after Node itself.
     name: "self-tracing",
     enabled: ({ config }) => config.selfTraces.endpoint !== "",
-    create: async ({ config, node }) => (await import("../self-tracing.js")).createSelfTracing(config.selfTraces.endpoint, node, packageVersion()),
+    create: async ({ config, node }) =>
+      (await import("../self-tracing.js")).createSelfTracing(config.selfTraces.endpoint, node, packageVersion()),
     ...COMPONENT_LIFECYCLE,
   },
   {
     name: "pods",
     enabled: ({ config, deps }) => deps.podAttributor !== undefined || config.pods.enabled,
-    create: (context) => context.deps.podAttributor ?? createPodAttributor(context.config.pods, context.node, logOf(context, "pods")),
+    create: (context) =>
+      context.deps.podAttributor ?? createPodAttributor(context.config.pods, context.node, logOf(context, "pods")),
     ...COMPONENT_LIFECYCLE,
   },
   {
@@ -60,12 +63,20 @@ export const AGENT_COMPONENTS: readonly AnyAgentComponent[] = [
       const { config, deps } = context;
       const pods = context.services.pods;
       return new GpuCollector({
-        client: deps.nvml ?? new WorkerNvmlClient({
-          library: config.nvml.library, initTimeoutMs: config.nvml.initTimeout, sampleTimeoutMs: config.nvml.sampleTimeout,
-          maxBackoffMs: config.nvml.gpuMaxBackoff, isGpmEnabled: config.nvml.gpm,
-        }),
-        retryIntervalMs: config.nvml.retryInterval, log: logOf(context, "gpu"), attribution: () => context.attribution(),
-        pidLookup: pods ? (pid) => pods.containerOfPid(pid) : () => undefined, now: context.now,
+        client:
+          deps.nvml ??
+          new WorkerNvmlClient({
+            library: config.nvml.library,
+            initTimeoutMs: config.nvml.initTimeout,
+            sampleTimeoutMs: config.nvml.sampleTimeout,
+            maxBackoffMs: config.nvml.gpuMaxBackoff,
+            isGpmEnabled: config.nvml.gpm,
+          }),
+        retryIntervalMs: config.nvml.retryInterval,
+        log: logOf(context, "gpu"),
+        attribution: () => context.attribution(),
+        pidLookup: pods ? (pid) => pods.containerOfPid(pid) : () => undefined,
+        now: context.now,
       });
     },
     schedule: (gpu, context) => ({
@@ -75,45 +86,72 @@ export const AGENT_COMPONENTS: readonly AnyAgentComponent[] = [
       async run() {
         const result = await gpu.collect();
         const pods = context.services.pods;
-        if (pods) await pods.resolvePids(result.samples.flatMap((sample) => (sample.processes ?? []).map((p) => p.pid)));
+        if (pods)
+          await pods.resolvePids(result.samples.flatMap((sample) => (sample.processes ?? []).map((p) => p.pid)));
         return result;
       },
     }),
-    metrics: (registry, gpu, { node, onMetricError }) => registerGpuMetrics(registry, node, () => gpu.view(), onMetricError),
+    metrics: (registry, gpu, { node, onMetricError }) =>
+      registerGpuMetrics(registry, node, () => gpu.view(), onMetricError),
     ...COMPONENT_LIFECYCLE,
   },
   {
     name: "host",
     enabled: ({ config }) => config.host.enabled,
     create: ({ config }) => createHostCollector(config.host),
-    schedule: (host, { config }) => ({ name: COLLECTORS.host, intervalMs: config.host.interval, run: () => host.collect() }),
-    metrics: (registry, host, { node, onMetricError }) => registerHostMetrics(registry, { node }, () => host.latest(), onMetricError),
+    schedule: (host, { config }) => ({
+      name: COLLECTORS.host,
+      intervalMs: config.host.interval,
+      run: () => host.collect(),
+    }),
+    metrics: (registry, host, { node, onMetricError }) =>
+      registerHostMetrics(registry, { node }, () => host.latest(), onMetricError),
     ...COMPONENT_LIFECYCLE,
   },
   {
     // Created before the span pipeline, which asks it for the models of a pod; it hands the span
     // series store the runtimes' own request counts once that exists.
     name: "runtimes",
-    enabled: ({ config }) => config.runtimes.enabled && (config.runtimes.targets.length > 0 || discoveryApi(config) !== undefined),
+    enabled: ({ config }) =>
+      config.runtimes.enabled && (config.runtimes.targets.length > 0 || discoveryApi(config) !== undefined),
     create: (context) => {
       const { config } = context;
       const kubeApi = discoveryApi(config);
-      const discovery = kubeApi && createPodTargetDiscovery({
-        kubeApi, nodeName: context.node, runtimes: config.runtimes, pods: config.pods, log: logOf(context, "runtimes"),
-        holdsGpu: (namespace, pod) => podModelOf(context.attribution(), namespace, pod, true) !== undefined,
-      });
+      const discovery =
+        kubeApi &&
+        createPodTargetDiscovery({
+          kubeApi,
+          nodeName: context.node,
+          runtimes: config.runtimes,
+          pods: config.pods,
+          log: logOf(context, "runtimes"),
+          holdsGpu: (namespace, pod) => podModelOf(context.attribution(), namespace, pod, true) !== undefined,
+        });
       return new RuntimeScraper({
-        config: config.runtimes, tiers: config.spans, log: logOf(context, "runtimes"),
+        config: config.runtimes,
+        tiers: config.spans,
+        log: logOf(context, "runtimes"),
         podModel: (namespace, pod) => podModelOf(context.attribution(), namespace, pod),
-        requestCounts: (labels, increments, atMs) => context.services.spans?.store.recordRuntimeCounts(labels, increments, atMs),
+        requestCounts: (labels, increments, atMs) =>
+          context.services.spans?.store.recordRuntimeCounts(labels, increments, atMs),
         ...(discovery ? { discovery } : {}),
       });
     },
     // Aborting the scrapes in flight keeps the sampler from waiting out their timeout at shutdown.
-    schedule: (runtimes, { config }) => ({ name: runtimes.name, intervalMs: config.runtimes.interval, run: () => runtimes.collect(), abort: () => runtimes.shutdown() }),
-    metrics: (registry, runtimes, { node, onMetricError }) => registerRuntimeMetrics(
-      registry, node, () => runtimes.view(), onMetricError, () => ({ series: runtimes.seriesCount, overflowed: runtimes.overflowed }),
-    ),
+    schedule: (runtimes, { config }) => ({
+      name: runtimes.name,
+      intervalMs: config.runtimes.interval,
+      run: () => runtimes.collect(),
+      abort: () => runtimes.shutdown(),
+    }),
+    metrics: (registry, runtimes, { node, onMetricError }) =>
+      registerRuntimeMetrics(
+        registry,
+        node,
+        () => runtimes.view(),
+        onMetricError,
+        () => ({ series: runtimes.seriesCount, overflowed: runtimes.overflowed }),
+      ),
     ...COMPONENT_LIFECYCLE,
   },
   {
@@ -122,7 +160,11 @@ export const AGENT_COMPONENTS: readonly AnyAgentComponent[] = [
     enabled: ({ config }) => config.forward.endpoint !== "",
     create: async (context) => {
       const { createSpanExporter, OtlpForwarder } = await import("../exporters/otlp-forward.js");
-      return new OtlpForwarder(context.config.forward, createSpanExporter(context.config.forward), logOf(context, "otlp-forward"));
+      return new OtlpForwarder(
+        context.config.forward,
+        createSpanExporter(context.config.forward),
+        logOf(context, "otlp-forward"),
+      );
     },
     ...COMPONENT_LIFECYCLE,
   },
@@ -132,15 +174,32 @@ export const AGENT_COMPONENTS: readonly AnyAgentComponent[] = [
     create: (context) => {
       const { runtimes, forwarder } = context.services;
       return new SpanMetricsProcessor({
-        config: context.config.spans, attribution: () => context.attribution(), log: logOf(context, "spans"), now: context.now,
-        ...(runtimes ? { runtimeModels: (namespace: string, pod: string) => runtimes.modelsOfPod(namespace, pod) } : {}),
+        config: context.config.spans,
+        attribution: () => context.attribution(),
+        log: logOf(context, "spans"),
+        now: context.now,
+        ...(runtimes
+          ? { runtimeModels: (namespace: string, pod: string) => runtimes.modelsOfPod(namespace, pod) }
+          : {}),
         ...(forwarder ? { next: forwarder } : {}),
       });
     },
     metrics: (registry, spans, context) => {
       const { node, onMetricError } = context;
-      registerLlmMetrics(registry, node, spans.store, () => spans.outcomes, onMetricError, () => spans.unattributed.list());
-      registerOtlpMetrics(registry, node, { admission: context.admission, forwarder: context.services.forwarder }, onMetricError);
+      registerLlmMetrics(
+        registry,
+        node,
+        spans.store,
+        () => spans.outcomes,
+        onMetricError,
+        () => spans.unattributed.list(),
+      );
+      registerOtlpMetrics(
+        registry,
+        node,
+        { admission: context.admission, forwarder: context.services.forwarder },
+        onMetricError,
+      );
     },
     // Holds series in memory only: nothing to start or stop.
     start: async () => {},
@@ -156,8 +215,17 @@ export const AGENT_COMPONENTS: readonly AnyAgentComponent[] = [
       const gpu = requireService(context, "gpu", "influx");
       const spans = requireService(context, "spans", "influx");
       const { InfluxSink } = await import("../exporters/influx-sink.js");
-      const influx = new InfluxSink({ config: config.influx, node, log: logOf(context, "influx"), sources: { requests: spans.store }, now });
-      context.gpuRoundConsumers.push({ every: roundsPerPeriod(config.influx.flushInterval, config.interval), consume: () => influx.takeRound(gpu.view()) });
+      const influx = new InfluxSink({
+        config: config.influx,
+        node,
+        log: logOf(context, "influx"),
+        sources: { requests: spans.store },
+        now,
+      });
+      context.gpuRoundConsumers.push({
+        every: roundsPerPeriod(config.influx.flushInterval, config.interval),
+        consume: () => influx.takeRound(gpu.view()),
+      });
       return influx;
     },
     metrics: (registry, influx, { onMetricError }) => influx.registerMetrics(registry, onMetricError),
@@ -169,12 +237,24 @@ export const AGENT_COMPONENTS: readonly AnyAgentComponent[] = [
     create: (context) => {
       const gpu = requireService(context, "gpu", "metrics");
       return createMetricsListener({
-        address: context.config.metricsAddr, log: context.log, tls: context.deps.security?.tlsFor("metrics"),
-        refusals: context.refusals, registries: context.registries, isReady: () => context.readiness.isReady,
-        snapshot: () => buildSnapshot(context.node, gpu.view(), context.services.host?.latest(), context.attribution(), context.now()),
+        address: context.config.metricsAddr,
+        log: context.log,
+        tls: context.deps.security?.tlsFor("metrics"),
+        refusals: context.refusals,
+        registries: context.registries,
+        isReady: () => context.readiness.isReady,
+        snapshot: () =>
+          buildSnapshot(
+            context.node,
+            gpu.view(),
+            context.services.host?.latest(),
+            context.attribution(),
+            context.now(),
+          ),
       });
     },
-    metrics: (registry, _listener, { refusals, onMetricError }) => registerRefusalMetric(registry, refusals, onMetricError),
+    metrics: (registry, _listener, { refusals, onMetricError }) =>
+      registerRefusalMetric(registry, refusals, onMetricError),
     ...COMPONENT_LIFECYCLE,
   },
   {
@@ -183,13 +263,20 @@ export const AGENT_COMPONENTS: readonly AnyAgentComponent[] = [
     create: (context) => {
       const allowed = new Set([...allowedSpanAttributes(), ...allowedResourceAttributes()]);
       const security = context.deps.security;
-      return createOtlpReceivers({
-        config: context.config.otlp, filter: (key: string) => allowed.has(key), consumer: requireService(context, "spans", "otlp"),
-        log: logOf(context, "otlp"), admission: context.admission, refusals: context.refusals,
-      }, {
-        http: { tls: security?.tlsFor("otlp-http"), auth: security?.auth },
-        grpc: { tls: security?.tlsFor("otlp-grpc"), auth: security?.auth },
-      });
+      return createOtlpReceivers(
+        {
+          config: context.config.otlp,
+          filter: (key: string) => allowed.has(key),
+          consumer: requireService(context, "spans", "otlp"),
+          log: logOf(context, "otlp"),
+          admission: context.admission,
+          refusals: context.refusals,
+        },
+        {
+          http: { tls: security?.tlsFor("otlp-http"), auth: security?.auth },
+          grpc: { tls: security?.tlsFor("otlp-grpc"), auth: security?.auth },
+        },
+      );
     },
     ...COMPONENT_LIFECYCLE,
   },
@@ -206,7 +293,11 @@ export const AGENT_COMPONENTS: readonly AnyAgentComponent[] = [
     metrics: (registry, sampler, context) => {
       const { node, now, onMetricError } = context;
       const attribution = context.services.pods ? () => context.attribution() : undefined;
-      registerSelfMetrics(registry, { node, version: packageVersion(), stats: () => sampler.stats(), attribution, now }, onMetricError);
+      registerSelfMetrics(
+        registry,
+        { node, version: packageVersion(), stats: () => sampler.stats(), attribution, now },
+        onMetricError,
+      );
     },
     ...COMPONENT_LIFECYCLE,
   },

@@ -12,7 +12,12 @@ function gpuLabels(node: string, gpu: GpuSample): Labels {
 
 function podLabels(ref: PodRef | undefined): Labels {
   if (!ref) return {};
-  return { namespace: ref.namespace, pod: ref.pod, container: ref.container, ...(ref.model ? { model: ref.model } : {}) };
+  return {
+    namespace: ref.namespace,
+    pod: ref.pod,
+    container: ref.container,
+    ...(ref.model ? { model: ref.model } : {}),
+  };
 }
 
 /** A per-GPU value metric: one series per GPU that is up and reports the field. */
@@ -60,7 +65,13 @@ const MIG_ACTIVITY: readonly (readonly [MetricDef, keyof Activity])[] = [
 ];
 
 function migLabels(node: string, gpu: GpuSample, mig: MigDeviceSample): Labels {
-  return { ...gpuLabels(node, gpu), gpu_instance: String(mig.gpuInstance), compute_instance: String(mig.computeInstance), profile: mig.profile, mig_uuid: mig.uuid };
+  return {
+    ...gpuLabels(node, gpu),
+    gpu_instance: String(mig.gpuInstance),
+    compute_instance: String(mig.computeInstance),
+    profile: mig.profile,
+    mig_uuid: mig.uuid,
+  };
 }
 
 /**
@@ -68,21 +79,39 @@ function migLabels(node: string, gpu: GpuSample, mig: MigDeviceSample): Labels {
  * latest round — so a scrape never calls NVML. GPU value series carry the holder's pod labels when
  * one container holds the GPU; `inferwatch_gpu_pod_info` lists every holder.
  */
-export function registerGpuMetrics(registry: Registry, node: string, view: () => GpuView, onError: FillErrorHandler): void {
-  const define = (def: MetricDef, fill: Parameters<typeof defineScrapeMetric>[2]) => defineScrapeMetric(registry, def, fill, onError);
+export function registerGpuMetrics(
+  registry: Registry,
+  node: string,
+  view: () => GpuView,
+  onError: FillErrorHandler,
+): void {
+  const define = (def: MetricDef, fill: Parameters<typeof defineScrapeMetric>[2]) =>
+    defineScrapeMetric(registry, def, fill, onError);
   const upGpus = () => view().samples.filter((gpu) => gpu.isUp);
 
   define(METRICS.nvmlUp, (emit) => emit({ node }, view().isNvmlUp ? 1 : 0));
   define(METRICS.nvmlInfo, (emit) => {
     const system = view().system;
     if (system) {
-      emit({ node, driver_version: system.driverVersion, nvml_version: system.nvmlVersion, cuda_driver_version: system.cudaDriverVersion, library: system.library }, 1);
+      emit(
+        {
+          node,
+          driver_version: system.driverVersion,
+          nvml_version: system.nvmlVersion,
+          cuda_driver_version: system.cudaDriverVersion,
+          library: system.library,
+        },
+        1,
+      );
     }
   });
   define(METRICS.gpuInfo, (emit) => {
     const { samples, system, source } = view();
     for (const gpu of samples) {
-      emit({ ...gpuLabels(node, gpu), driver_version: system?.driverVersion ?? "", pci_bus_id: gpu.pciBusId, source }, 1);
+      emit(
+        { ...gpuLabels(node, gpu), driver_version: system?.driverVersion ?? "", pci_bus_id: gpu.pciBusId, source },
+        1,
+      );
     }
   });
   define(METRICS.gpuUp, (emit) => {
@@ -93,7 +122,10 @@ export function registerGpuMetrics(registry: Registry, node: string, view: () =>
       for (const holder of gpu.holders) emit({ ...gpuLabels(node, gpu), ...podLabels(holder) }, 1);
     }
   });
-  const gpuValues: readonly (readonly [MetricDef, GpuValue])[] = [...GPU_VALUES, ...GPU_ACTIVITY.map(([def, key]) => [def, (g: GpuSample) => g.activity?.[key]] as const)];
+  const gpuValues: readonly (readonly [MetricDef, GpuValue])[] = [
+    ...GPU_VALUES,
+    ...GPU_ACTIVITY.map(([def, key]) => [def, (g: GpuSample) => g.activity?.[key]] as const),
+  ];
   for (const [def, value] of gpuValues) {
     define(def, (emit) => {
       for (const gpu of upGpus()) {
@@ -113,14 +145,17 @@ export function registerGpuMetrics(registry: Registry, node: string, view: () =>
     });
   }
   define(METRICS.gpmSupported, (emit) => {
-    for (const gpu of upGpus()) if (gpu.isGpmSupported !== undefined) emit(gpuLabels(node, gpu), gpu.isGpmSupported ? 1 : 0);
+    for (const gpu of upGpus())
+      if (gpu.isGpmSupported !== undefined) emit(gpuLabels(node, gpu), gpu.isGpmSupported ? 1 : 0);
   });
   define(METRICS.memoryTemperatureMax, (emit) => {
-    for (const gpu of upGpus()) if (gpu.memoryTemperatureMaxCelsius !== undefined) emit(gpuLabels(node, gpu), gpu.memoryTemperatureMaxCelsius);
+    for (const gpu of upGpus())
+      if (gpu.memoryTemperatureMaxCelsius !== undefined) emit(gpuLabels(node, gpu), gpu.memoryTemperatureMaxCelsius);
   });
   define(METRICS.throttled, (emit) => {
     for (const gpu of upGpus()) {
-      for (const { reason, isActive } of gpu.throttle ?? []) emit({ ...gpuLabels(node, gpu), ...podLabels(gpu.holder), reason }, isActive ? 1 : 0);
+      for (const { reason, isActive } of gpu.throttle ?? [])
+        emit({ ...gpuLabels(node, gpu), ...podLabels(gpu.holder), reason }, isActive ? 1 : 0);
     }
   });
   // Counters carry GPU labels only: pod labels would start a new series (at NVML's absolute total)
@@ -132,11 +167,13 @@ export function registerGpuMetrics(registry: Registry, node: string, view: () =>
     for (const gpu of upGpus()) if (gpu.pcieReplays !== undefined) emit(gpuLabels(node, gpu), gpu.pcieReplays);
   });
   define(METRICS.gpmPermissionErrors, (emit) => {
-    for (const gpu of upGpus()) if (gpu.gpmPermissionErrors !== undefined) emit(gpuLabels(node, gpu), gpu.gpmPermissionErrors);
+    for (const gpu of upGpus())
+      if (gpu.gpmPermissionErrors !== undefined) emit(gpuLabels(node, gpu), gpu.gpmPermissionErrors);
   });
   define(METRICS.throttleTime, (emit) => {
     for (const gpu of upGpus()) {
-      for (const [reason, seconds] of Object.entries(gpu.throttleSeconds ?? {})) emit({ ...gpuLabels(node, gpu), reason }, seconds);
+      for (const [reason, seconds] of Object.entries(gpu.throttleSeconds ?? {}))
+        emit({ ...gpuLabels(node, gpu), reason }, seconds);
     }
   });
   define(METRICS.nvlinkData, (emit) => {
@@ -162,13 +199,18 @@ export function registerGpuMetrics(registry: Registry, node: string, view: () =>
   });
   define(METRICS.nvlinkUp, (emit) => {
     for (const gpu of upGpus()) {
-      gpu.nvlinkActive?.forEach((isActive, link) => emit({ ...gpuLabels(node, gpu), link: String(link) }, isActive ? 1 : 0));
+      gpu.nvlinkActive?.forEach((isActive, link) =>
+        emit({ ...gpuLabels(node, gpu), link: String(link) }, isActive ? 1 : 0),
+      );
     }
   });
   define(METRICS.migMode, (emit) => {
     for (const gpu of upGpus()) if (gpu.migEnabled !== undefined) emit(gpuLabels(node, gpu), gpu.migEnabled ? 1 : 0);
   });
-  for (const [def, key] of [[METRICS.migMemoryTotal, "memoryTotalBytes"], [METRICS.migMemoryUsed, "memoryUsedBytes"]] as const) {
+  for (const [def, key] of [
+    [METRICS.migMemoryTotal, "memoryTotalBytes"],
+    [METRICS.migMemoryUsed, "memoryUsedBytes"],
+  ] as const) {
     define(def, (emit) => {
       for (const gpu of upGpus()) {
         for (const mig of gpu.migDevices ?? []) {
@@ -187,7 +229,11 @@ export function registerGpuMetrics(registry: Registry, node: string, view: () =>
     }
   });
   const xidLabels = (x: XidCount): Labels => ({
-    node, gpu: x.index, uuid: x.uuid, gpu_model: x.model, xid: String(x.xid),
+    node,
+    gpu: x.index,
+    uuid: x.uuid,
+    gpu_model: x.model,
+    xid: String(x.xid),
     ...(x.gpuInstance === undefined ? {} : { gpu_instance: String(x.gpuInstance) }),
     ...(x.computeInstance === undefined ? {} : { compute_instance: String(x.computeInstance) }),
   });

@@ -27,8 +27,14 @@ const HOST_METRICS: readonly (readonly [MetricDef, HostFill])[] = [
   ],
   [METRICS.hostMemoryTotal, (s, emit) => emitDefined(emit, {}, s.memory?.totalBytes)],
   [METRICS.hostMemoryAvailable, (s, emit) => emitDefined(emit, {}, s.memory?.availableBytes)],
-  [METRICS.hostVolumeSize, (s, emit) => s.volume && emit({ path: s.volume.path, mount: s.volume.mount }, s.volume.sizeBytes)],
-  [METRICS.hostVolumeFree, (s, emit) => s.volume && emit({ path: s.volume.path, mount: s.volume.mount }, s.volume.freeBytes)],
+  [
+    METRICS.hostVolumeSize,
+    (s, emit) => s.volume && emit({ path: s.volume.path, mount: s.volume.mount }, s.volume.sizeBytes),
+  ],
+  [
+    METRICS.hostVolumeFree,
+    (s, emit) => s.volume && emit({ path: s.volume.path, mount: s.volume.mount }, s.volume.freeBytes),
+  ],
   [
     METRICS.hostVolumeRead,
     (s, emit) => {

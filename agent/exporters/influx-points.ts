@@ -69,12 +69,22 @@ export function gpuPoints(view: GpuView, node: string, prefix = ""): InfluxPoint
     points.push({ measurement: prefix + METRICS.gpuUp.name, tags: gpuTags, value: gpu.isUp ? 1 : 0, timestampMs });
     if (!gpu.isUp) continue;
     const holder = gpu.holder;
-    const tags = holder ? withoutEmpty({ ...gpuTags, namespace: holder.namespace, pod: holder.pod, container: holder.container, model: holder.model }) : gpuTags;
+    const tags = holder
+      ? withoutEmpty({
+          ...gpuTags,
+          namespace: holder.namespace,
+          pod: holder.pod,
+          container: holder.container,
+          model: holder.model,
+        })
+      : gpuTags;
     for (const [def, read] of GPU_FIELDS) {
       const value = read(gpu);
-      if (value !== undefined && Number.isFinite(value)) points.push({ measurement: prefix + def.name, tags, value, timestampMs });
+      if (value !== undefined && Number.isFinite(value))
+        points.push({ measurement: prefix + def.name, tags, value, timestampMs });
     }
-    if (gpu.energyJoules !== undefined && Number.isFinite(gpu.energyJoules)) points.push({ measurement: prefix + METRICS.energy.name, tags: gpuTags, value: gpu.energyJoules, timestampMs });
+    if (gpu.energyJoules !== undefined && Number.isFinite(gpu.energyJoules))
+      points.push({ measurement: prefix + METRICS.energy.name, tags: gpuTags, value: gpu.energyJoules, timestampMs });
   }
   return points;
 }
@@ -127,7 +137,14 @@ export function decodePoints(payload: Buffer): InfluxPoint[] {
   const rows = JSON.parse(payload.toString("utf8")) as unknown;
   if (!Array.isArray(rows)) throw new Error("spool payload is not a list of points");
   return rows.map((row: unknown) => {
-    if (!Array.isArray(row) || typeof row[0] !== "string" || typeof row[1] !== "object" || row[1] === null || typeof row[2] !== "number" || typeof row[3] !== "number") {
+    if (
+      !Array.isArray(row) ||
+      typeof row[0] !== "string" ||
+      typeof row[1] !== "object" ||
+      row[1] === null ||
+      typeof row[2] !== "number" ||
+      typeof row[3] !== "number"
+    ) {
       throw new Error("spool payload holds a malformed point");
     }
     return { measurement: row[0], tags: row[1] as Record<string, string>, value: row[2], timestampMs: row[3] };

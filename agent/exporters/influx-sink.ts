@@ -63,7 +63,11 @@ export interface InfluxSinkCounts {
  * The `influx` pool takes a failing host out of rotation for an exponential backoff (up to 10 s, on
  * a timer that holds up the agent's exit); the sender keeps its own backoff, so the pool's is 0.
  */
-const NO_POOL_BACKOFF: NonNullable<IPoolOptions["backoff"]> = { getDelay: () => 0, next: () => NO_POOL_BACKOFF, reset: () => NO_POOL_BACKOFF };
+const NO_POOL_BACKOFF: NonNullable<IPoolOptions["backoff"]> = {
+  getDelay: () => 0,
+  next: () => NO_POOL_BACKOFF,
+  reset: () => NO_POOL_BACKOFF,
+};
 const MIN_RETRY_MS = 250;
 /**
  * Hand-offs waiting for the disk at most (a minute of rounds at 1 s): past it a stalled disk costs
@@ -80,7 +84,10 @@ export async function readCredentials(path: string): Promise<{ username: string;
   try {
     text = await readFile(path, "utf8");
   } catch (err) {
-    throw new Error(`influx: cannot read the credentials file ${path}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`, { cause: err });
+    throw new Error(
+      `influx: cannot read the credentials file ${path}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`,
+      { cause: err },
+    );
   }
   const line = text.split(/\r?\n/)[0] ?? "";
   const at = line.indexOf(":");
@@ -96,7 +103,12 @@ function statusOf(err: unknown): number | undefined {
 /** See the module comment. */
 export class InfluxSink implements Component {
   readonly name = "influx-sink";
-  readonly counts: InfluxSinkCounts = { spooled: 0, written: 0, writeErrors: 0, dropped: { rejected: 0, spool_error: 0 } };
+  readonly counts: InfluxSinkCounts = {
+    spooled: 0,
+    written: 0,
+    writeErrors: 0,
+    dropped: { rejected: 0, spool_error: 0 },
+  };
   private spool: DiskSpool | undefined;
   private client: InfluxDB | undefined;
   private isRunning = false;
@@ -118,7 +130,16 @@ export class InfluxSink implements Component {
 
   /** Spool figures (zero before start). */
   spoolStats(): SpoolStats {
-    return this.spool?.stats() ?? { bytes: 0, pendingPoints: 0, appendedPoints: 0, droppedPoints: 0, droppedDiskFullPoints: 0, corrupt: 0 };
+    return (
+      this.spool?.stats() ?? {
+        bytes: 0,
+        pendingPoints: 0,
+        appendedPoints: 0,
+        droppedPoints: 0,
+        droppedDiskFullPoints: 0,
+        corrupt: 0,
+      }
+    );
   }
 
   /** Opens the spool (replaying what an earlier run left) and starts the sender. */
@@ -128,7 +149,14 @@ export class InfluxSink implements Component {
     const url = new URL(config.url);
     const credentials = config.credentialsFile === "" ? undefined : await readCredentials(config.credentialsFile);
     this.client = new InfluxDB({
-      hosts: [{ host: url.hostname, port: Number(url.port || (url.protocol === "https:" ? 443 : 80)), protocol: url.protocol === "https:" ? "https" : "http", path: url.pathname.replace(/\/+$/, "") }],
+      hosts: [
+        {
+          host: url.hostname,
+          port: Number(url.port || (url.protocol === "https:" ? 443 : 80)),
+          protocol: url.protocol === "https:" ? "https" : "http",
+          path: url.pathname.replace(/\/+$/, ""),
+        },
+      ],
       database: config.database,
       ...(credentials ?? {}),
       pool: { maxRetries: 0, requestTimeout: config.timeout, backoff: NO_POOL_BACKOFF },
@@ -137,21 +165,42 @@ export class InfluxSink implements Component {
     const spoolDir = join(config.spoolDir, this.options.node.replace(/[^A-Za-z0-9._-]/g, "_") || "_");
     try {
       this.spool = await DiskSpool.open({
-        dir: spoolDir, maxBytes: config.spoolMaxBytes,
-        onDiskFull: (event) => log.warn(event, event.isWritten
-          ? `influx spool: disk full (${event.code}); deleted the oldest ${event.droppedPoints} spooled points to keep the newest`
-          : `influx spool: disk full (${event.code}) and no older segment left to delete; the newest points are lost`),
+        dir: spoolDir,
+        maxBytes: config.spoolMaxBytes,
+        onDiskFull: (event) =>
+          log.warn(
+            event,
+            event.isWritten
+              ? `influx spool: disk full (${event.code}); deleted the oldest ${event.droppedPoints} spooled points to keep the newest`
+              : `influx spool: disk full (${event.code}) and no older segment left to delete; the newest points are lost`,
+          ),
       });
     } catch (err) {
       throw new Error(`influx: cannot open the spool directory ${spoolDir}: ${errorMessage(err)}`, { cause: err });
     }
     const stats = this.spool.stats();
-    if (stats.corrupt > 0) log.warn({ dir: spoolDir, segments: stats.corrupt }, "influx spool: skipped a torn or corrupt tail left by an earlier crash");
-    if (stats.pendingPoints > 0) log.info({ points: stats.pendingPoints, bytes: stats.bytes }, "influx spool: replaying points left by an earlier run");
+    if (stats.corrupt > 0)
+      log.warn(
+        { dir: spoolDir, segments: stats.corrupt },
+        "influx spool: skipped a torn or corrupt tail left by an earlier crash",
+      );
+    if (stats.pendingPoints > 0)
+      log.info(
+        { points: stats.pendingPoints, bytes: stats.bytes },
+        "influx spool: replaying points left by an earlier run",
+      );
     this.isRunning = true;
     this.stopping = undefined;
     this.sender = this.sendLoop();
-    log.info({ url: `${url.origin}${url.pathname}`, database: config.database, retentionPolicy: config.retentionPolicy || "(default)", spoolDir }, "influx sink started");
+    log.info(
+      {
+        url: `${url.origin}${url.pathname}`,
+        database: config.database,
+        retentionPolicy: config.retentionPolicy || "(default)",
+        spoolDir,
+      },
+      "influx sink started",
+    );
   }
 
   /**
@@ -169,7 +218,10 @@ export class InfluxSink implements Component {
         if (await spool.append(encodePoints(chunk), chunk.length)) this.counts.spooled += chunk.length;
       } catch (err) {
         this.counts.dropped.spool_error += chunk.length;
-        this.options.log.error({ err: errorMessage(err), points: chunk.length }, "influx spool: append failed; points lost");
+        this.options.log.error(
+          { err: errorMessage(err), points: chunk.length },
+          "influx spool: append failed; points lost",
+        );
       }
     }
     if (spool.stats().pendingPoints >= batchSize) this.wake?.();
@@ -188,21 +240,27 @@ export class InfluxSink implements Component {
       this.lastGpuAtMs = gpu.sampledAtMs;
       points.push(...gpuPoints(gpu, node, config.measurementPrefix));
     }
-    if (sources?.requests) points.push(...requestPoints(sources.requests, node, Math.round(this.now()), config.measurementPrefix));
+    if (sources?.requests)
+      points.push(...requestPoints(sources.requests, node, Math.round(this.now()), config.measurementPrefix));
     if (points.length === 0) return;
     if (this.queuedRounds >= MAX_QUEUED_ROUNDS) {
       this.counts.dropped.spool_error += points.length;
       const nowMs = this.now();
       if (nowMs - this.lastQueueFullLogMs >= LOG_REPEAT_MS) {
         this.lastQueueFullLogMs = nowMs;
-        this.options.log.error({ queued: this.queuedRounds, points: points.length }, "influx spool: the disk has not taken the last rounds yet; this round is lost");
+        this.options.log.error(
+          { queued: this.queuedRounds, points: points.length },
+          "influx spool: the disk has not taken the last rounds yet; this round is lost",
+        );
       }
       return;
     }
     this.queuedRounds++;
     this.queue = this.queue
       .then(() => this.write(points))
-      .catch((err: unknown) => this.options.log.error({ err: errorMessage(err) }, "influx sink: spooling a round failed"))
+      .catch((err: unknown) =>
+        this.options.log.error({ err: errorMessage(err) }, "influx sink: spooling a round failed"),
+      )
       .finally(() => {
         this.queuedRounds--;
         this.wake?.();
@@ -233,20 +291,26 @@ export class InfluxSink implements Component {
   /** Registers the sink's metrics (read at scrape time). */
   registerMetrics(registry: Registry, onError: FillErrorHandler): void {
     const node = this.options.node;
-    const single = (def: MetricDef, value: () => number): void => void defineScrapeMetric(registry, def, (emit) => emit({ node }, value()), onError);
+    const single = (def: MetricDef, value: () => number): void =>
+      void defineScrapeMetric(registry, def, (emit) => emit({ node }, value()), onError);
     single(METRICS.influxPointsSpooled, () => this.counts.spooled);
     single(METRICS.influxPointsWritten, () => this.counts.written);
     single(METRICS.influxWriteErrors, () => this.counts.writeErrors);
     single(METRICS.influxSpoolBytes, () => this.spoolStats().bytes);
     single(METRICS.influxSpoolPoints, () => this.spoolStats().pendingPoints);
     single(METRICS.influxSpoolCorrupt, () => this.spoolStats().corrupt);
-    defineScrapeMetric(registry, METRICS.influxPointsDropped, (emit) => {
-      const dropped = this.counts.dropped;
-      emit({ node, reason: "spool_full" }, this.spoolStats().droppedPoints);
-      emit({ node, reason: "disk_full" }, this.spoolStats().droppedDiskFullPoints);
-      emit({ node, reason: "rejected" }, dropped.rejected);
-      emit({ node, reason: "spool_error" }, dropped.spool_error);
-    }, onError);
+    defineScrapeMetric(
+      registry,
+      METRICS.influxPointsDropped,
+      (emit) => {
+        const dropped = this.counts.dropped;
+        emit({ node, reason: "spool_full" }, this.spoolStats().droppedPoints);
+        emit({ node, reason: "disk_full" }, this.spoolStats().droppedDiskFullPoints);
+        emit({ node, reason: "rejected" }, dropped.rejected);
+        emit({ node, reason: "spool_error" }, dropped.spool_error);
+      },
+      onError,
+    );
   }
 
   /** Waits `ms`; an idle wait also ends on wake() (a hand-off, a full batch, shutdown), a retry backoff only on shutdown. */
@@ -260,9 +324,11 @@ export class InfluxSink implements Component {
         resolve();
       };
       const timer = setTimeout(done, ms);
-      this.wake = isIdle ? done : () => {
-        if (!this.isRunning) done();
-      };
+      this.wake = isIdle
+        ? done
+        : () => {
+            if (!this.isRunning) done();
+          };
     });
   }
 
@@ -292,7 +358,10 @@ export class InfluxSink implements Component {
     } catch (err) {
       // A record that passed its checksum but is not points (written by another version): never sendable.
       this.counts.dropped.rejected += batch.points;
-      this.options.log.error({ err: errorMessage(err), points: batch.points }, "influx spool: unreadable records; dropped");
+      this.options.log.error(
+        { err: errorMessage(err), points: batch.points },
+        "influx spool: unreadable records; dropped",
+      );
       await spool.commit(batch.end);
       return "sent";
     }
@@ -303,7 +372,10 @@ export class InfluxSink implements Component {
       const status = statusOf(err);
       if (status === 400) {
         this.counts.dropped.rejected += points.length;
-        this.options.log.error({ err: errorMessage(err).slice(0, 500), points: points.length }, "influx sink: InfluxDB rejected a batch; dropped");
+        this.options.log.error(
+          { err: errorMessage(err).slice(0, 500), points: points.length },
+          "influx sink: InfluxDB rejected a batch; dropped",
+        );
         await spool.commit(batch.end);
         return "sent";
       }
@@ -316,15 +388,27 @@ export class InfluxSink implements Component {
     await spool.commit(batch.end);
     if (this.lastFailureLogMs > -Infinity) {
       this.lastFailureLogMs = -Infinity;
-      this.options.log.info({ pending: spool.stats().pendingPoints }, "influx sink: InfluxDB reachable again; replaying the spool");
+      this.options.log.info(
+        { pending: spool.stats().pendingPoints },
+        "influx sink: InfluxDB reachable again; replaying the spool",
+      );
     }
     return "sent";
   }
 
   private async send(points: readonly InfluxPoint[]): Promise<void> {
     const { database, retentionPolicy } = this.options.config;
-    const options: IWriteOptions = { database, precision: "ms", ...(retentionPolicy === "" ? {} : { retentionPolicy }) };
-    const rows: IPoint[] = points.map((p) => ({ measurement: p.measurement, tags: { ...p.tags }, fields: { value: p.value }, timestamp: p.timestampMs }));
+    const options: IWriteOptions = {
+      database,
+      precision: "ms",
+      ...(retentionPolicy === "" ? {} : { retentionPolicy }),
+    };
+    const rows: IPoint[] = points.map((p) => ({
+      measurement: p.measurement,
+      tags: { ...p.tags },
+      fields: { value: p.value },
+      timestamp: p.timestampMs,
+    }));
     await (this.client as InfluxDB).writePoints(rows, options);
   }
 
@@ -336,7 +420,10 @@ export class InfluxSink implements Component {
     } catch (err) {
       const status = statusOf(err);
       if (status === undefined || status >= 500) throw err;
-      this.options.log.warn({ err: errorMessage(err).slice(0, 300), database: this.options.config.database }, "influx sink: cannot create the database; writing to it as it is");
+      this.options.log.warn(
+        { err: errorMessage(err).slice(0, 300), database: this.options.config.database },
+        "influx sink: cannot create the database; writing to it as it is",
+      );
     }
     this.isDatabaseReady = true;
   }
@@ -346,6 +433,9 @@ export class InfluxSink implements Component {
     if (nowMs - this.lastFailureLogMs < LOG_REPEAT_MS) return;
     this.lastFailureLogMs = nowMs;
     const stats = this.spoolStats();
-    this.options.log.warn({ err: errorMessage(err).slice(0, 300), pending: stats.pendingPoints, spoolBytes: stats.bytes }, "influx sink: write failed; points stay spooled and are retried");
+    this.options.log.warn(
+      { err: errorMessage(err).slice(0, 300), pending: stats.pendingPoints, spoolBytes: stats.bytes },
+      "influx sink: write failed; points stay spooled and are retried",
+    );
   }
 }

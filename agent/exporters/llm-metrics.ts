@@ -66,53 +66,138 @@ export function registerLlmMetrics(
   onError: FillErrorHandler,
   unattributed?: () => readonly { readonly runtime: string; readonly reason: string; readonly count: number }[],
 ): void {
-  const register = (family: StoreFamily) => registry.registerMetric(family as unknown as Parameters<Registry["registerMetric"]>[0]);
+  const register = (family: StoreFamily) =>
+    registry.registerMetric(family as unknown as Parameters<Registry["registerMetric"]>[0]);
   HISTOGRAMS.forEach((kind, index) => {
     const def = HISTOGRAM_DEFS[kind];
     const bounds = store.bounds(kind);
-    register(new StoreFamily(def.name, def.help, "histogram", () => {
-      if (index === 0) store.expire();
-      const values: RenderedValue[] = [];
-      for (const series of store.all()) {
-        const histogram = series.histograms[index];
-        if (!histogram || histogram.count === 0) continue;
-        const labels = seriesLabels(node, series);
-        let cumulative = 0;
-        for (let slot = 0; slot <= bounds.length; slot++) {
-          cumulative += histogram.counts[slot] as number;
-          const exemplar = histogram.exemplars[slot];
-          values.push({
-            labels: { ...labels, le: slot < bounds.length ? (bounds[slot] as number) : "+Inf" },
-            value: cumulative,
-            metricName: `${def.name}_bucket`,
-            ...(exemplar ? { exemplar: { labelSet: { trace_id: exemplar.traceId }, value: exemplar.value, timestamp: exemplar.timestamp } } : {}),
-          });
-        }
-        values.push({ labels, value: histogram.sum, metricName: `${def.name}_sum` });
-        values.push({ labels, value: histogram.count, metricName: `${def.name}_count` });
-      }
-      return values;
-    }, onError));
+    register(
+      new StoreFamily(
+        def.name,
+        def.help,
+        "histogram",
+        () => {
+          if (index === 0) store.expire();
+          const values: RenderedValue[] = [];
+          for (const series of store.all()) {
+            const histogram = series.histograms[index];
+            if (!histogram || histogram.count === 0) continue;
+            const labels = seriesLabels(node, series);
+            let cumulative = 0;
+            for (let slot = 0; slot <= bounds.length; slot++) {
+              cumulative += histogram.counts[slot] as number;
+              const exemplar = histogram.exemplars[slot];
+              values.push({
+                labels: { ...labels, le: slot < bounds.length ? (bounds[slot] as number) : "+Inf" },
+                value: cumulative,
+                metricName: `${def.name}_bucket`,
+                ...(exemplar
+                  ? {
+                      exemplar: {
+                        labelSet: { trace_id: exemplar.traceId },
+                        value: exemplar.value,
+                        timestamp: exemplar.timestamp,
+                      },
+                    }
+                  : {}),
+              });
+            }
+            values.push({ labels, value: histogram.sum, metricName: `${def.name}_sum` });
+            values.push({ labels, value: histogram.count, metricName: `${def.name}_count` });
+          }
+          return values;
+        },
+        onError,
+      ),
+    );
   });
-  register(new StoreFamily(METRICS.llmRequests.name, METRICS.llmRequests.help, "counter", () =>
-    [...store.all()].flatMap((series) => {
-      const labels = seriesLabels(node, series);
-      return [{ labels: { ...labels, status: "ok" }, value: series.ok }, { labels: { ...labels, status: "error" }, value: series.errors }];
-    }), onError));
-  register(new StoreFamily(METRICS.llmTokens.name, METRICS.llmTokens.help, "counter", () =>
-    [...store.all()].flatMap((series) => {
-      const labels = seriesLabels(node, series);
-      return [{ labels: { ...labels, type: "prompt" }, value: series.promptTokens }, { labels: { ...labels, type: "completion" }, value: series.completionTokens }];
-    }), onError));
-  register(new StoreFamily(METRICS.llmLastRequest.name, METRICS.llmLastRequest.help, "gauge", () =>
-    [...store.all()].map((series) => ({ labels: seriesLabels(node, series), value: series.lastRequestSeconds })), onError));
-  register(new StoreFamily(METRICS.llmSeries.name, METRICS.llmSeries.help, "gauge", () => [{ labels: { node }, value: store.size }], onError));
-  register(new StoreFamily(METRICS.llmOverflow.name, METRICS.llmOverflow.help, "counter", () => [{ labels: { node }, value: store.overflowed }], onError));
-  register(new StoreFamily(METRICS.llmExpired.name, METRICS.llmExpired.help, "counter", () => [{ labels: { node }, value: store.expired }], onError));
+  register(
+    new StoreFamily(
+      METRICS.llmRequests.name,
+      METRICS.llmRequests.help,
+      "counter",
+      () =>
+        [...store.all()].flatMap((series) => {
+          const labels = seriesLabels(node, series);
+          return [
+            { labels: { ...labels, status: "ok" }, value: series.ok },
+            { labels: { ...labels, status: "error" }, value: series.errors },
+          ];
+        }),
+      onError,
+    ),
+  );
+  register(
+    new StoreFamily(
+      METRICS.llmTokens.name,
+      METRICS.llmTokens.help,
+      "counter",
+      () =>
+        [...store.all()].flatMap((series) => {
+          const labels = seriesLabels(node, series);
+          return [
+            { labels: { ...labels, type: "prompt" }, value: series.promptTokens },
+            { labels: { ...labels, type: "completion" }, value: series.completionTokens },
+          ];
+        }),
+      onError,
+    ),
+  );
+  register(
+    new StoreFamily(
+      METRICS.llmLastRequest.name,
+      METRICS.llmLastRequest.help,
+      "gauge",
+      () =>
+        [...store.all()].map((series) => ({ labels: seriesLabels(node, series), value: series.lastRequestSeconds })),
+      onError,
+    ),
+  );
+  register(
+    new StoreFamily(
+      METRICS.llmSeries.name,
+      METRICS.llmSeries.help,
+      "gauge",
+      () => [{ labels: { node }, value: store.size }],
+      onError,
+    ),
+  );
+  register(
+    new StoreFamily(
+      METRICS.llmOverflow.name,
+      METRICS.llmOverflow.help,
+      "counter",
+      () => [{ labels: { node }, value: store.overflowed }],
+      onError,
+    ),
+  );
+  register(
+    new StoreFamily(
+      METRICS.llmExpired.name,
+      METRICS.llmExpired.help,
+      "counter",
+      () => [{ labels: { node }, value: store.expired }],
+      onError,
+    ),
+  );
   if (unattributed) {
-    register(new StoreFamily(METRICS.llmUnattributed.name, METRICS.llmUnattributed.help, "counter", () =>
-      unattributed().map(({ runtime, reason, count }) => ({ labels: { node, runtime, reason }, value: count })), onError));
+    register(
+      new StoreFamily(
+        METRICS.llmUnattributed.name,
+        METRICS.llmUnattributed.help,
+        "counter",
+        () => unattributed().map(({ runtime, reason, count }) => ({ labels: { node, runtime, reason }, value: count })),
+        onError,
+      ),
+    );
   }
-  register(new StoreFamily(METRICS.otlpSpans.name, METRICS.otlpSpans.help, "counter", () =>
-    Object.entries(spanCounts()).map(([outcome, value]) => ({ labels: { node, outcome }, value })), onError));
+  register(
+    new StoreFamily(
+      METRICS.otlpSpans.name,
+      METRICS.otlpSpans.help,
+      "counter",
+      () => Object.entries(spanCounts()).map(([outcome, value]) => ({ labels: { node, outcome }, value })),
+      onError,
+    ),
+  );
 }

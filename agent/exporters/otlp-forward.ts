@@ -1,4 +1,10 @@
-import { SpanKind, SpanStatusCode, TraceFlags, type Attributes as OtelAttributes, type HrTime } from "@opentelemetry/api";
+import {
+  SpanKind,
+  SpanStatusCode,
+  TraceFlags,
+  type Attributes as OtelAttributes,
+  type HrTime,
+} from "@opentelemetry/api";
 import { ExportResultCode, type ExportResult } from "@opentelemetry/core";
 import { OTLPTraceExporter as GrpcTraceExporter } from "@opentelemetry/exporter-trace-otlp-grpc";
 import { OTLPTraceExporter as ProtoTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
@@ -28,7 +34,13 @@ interface Queued {
 const SCOPE = { name: "inferwatch-agent-forward" };
 
 /** OTLP's Span.SpanKind (1 INTERNAL … 5 CONSUMER, 0 unspecified) in the API's order (INTERNAL = 0 …). */
-const OTEL_SPAN_KINDS: readonly SpanKind[] = [SpanKind.INTERNAL, SpanKind.SERVER, SpanKind.CLIENT, SpanKind.PRODUCER, SpanKind.CONSUMER];
+const OTEL_SPAN_KINDS: readonly SpanKind[] = [
+  SpanKind.INTERNAL,
+  SpanKind.SERVER,
+  SpanKind.CLIENT,
+  SpanKind.PRODUCER,
+  SpanKind.CONSUMER,
+];
 
 function hrTime(ms: number): HrTime {
   const seconds = Math.floor(ms / 1000);
@@ -43,19 +55,26 @@ function otelAttributes(attributes: Attributes): OtelAttributes {
 
 /** A decoded span as the SDK's exporters take it; it carries only the allow-listed attributes. */
 export function toReadableSpan(span: DecodedSpan, resource: Resource): ReadableSpan {
-  const statusCode = span.statusCode === 2 ? SpanStatusCode.ERROR : span.statusCode === 1 ? SpanStatusCode.OK : SpanStatusCode.UNSET;
+  const statusCode =
+    span.statusCode === 2 ? SpanStatusCode.ERROR : span.statusCode === 1 ? SpanStatusCode.OK : SpanStatusCode.UNSET;
   return {
     name: span.name,
     kind: OTEL_SPAN_KINDS[span.kind - 1] ?? SpanKind.INTERNAL,
     spanContext: () => ({ traceId: span.traceId, spanId: span.spanId, traceFlags: TraceFlags.SAMPLED }),
-    ...(span.parentSpanId ? { parentSpanContext: { traceId: span.traceId, spanId: span.parentSpanId, traceFlags: TraceFlags.SAMPLED } } : {}),
+    ...(span.parentSpanId
+      ? { parentSpanContext: { traceId: span.traceId, spanId: span.parentSpanId, traceFlags: TraceFlags.SAMPLED } }
+      : {}),
     startTime: hrTime(span.startTimeMs),
     endTime: hrTime(span.endTimeMs),
     duration: hrTime(Math.max(0, span.endTimeMs - span.startTimeMs)),
     status: { code: statusCode },
     attributes: otelAttributes(span.attributes),
     links: [],
-    events: span.events.map((event) => ({ name: event.name, time: hrTime(event.timeMs), attributes: otelAttributes(event.attributes) })),
+    events: span.events.map((event) => ({
+      name: event.name,
+      time: hrTime(event.timeMs),
+      attributes: otelAttributes(event.attributes),
+    })),
     ended: true,
     resource,
     instrumentationScope: SCOPE,
@@ -86,7 +105,11 @@ export class OtlpForwarder implements SpanConsumer, Component {
   private isStopped = false;
   private lastError: string | undefined;
 
-  constructor(private readonly config: ForwardConfig, private readonly exporter: SpanExporter, private readonly log: Logger) {}
+  constructor(
+    private readonly config: ForwardConfig,
+    private readonly exporter: SpanExporter,
+    private readonly log: Logger,
+  ) {}
 
   get queued(): number {
     return this.queue.length;
@@ -139,7 +162,10 @@ export class OtlpForwarder implements SpanConsumer, Component {
           resolve();
         });
       } catch (err) {
-        this.settle({ code: ExportResultCode.FAILED, error: err instanceof Error ? err : new Error(String(err)) }, spans.length);
+        this.settle(
+          { code: ExportResultCode.FAILED, error: err instanceof Error ? err : new Error(String(err)) },
+          spans.length,
+        );
         resolve();
       }
     }).then(() => {
@@ -157,7 +183,11 @@ export class OtlpForwarder implements SpanConsumer, Component {
     }
     this.counts.dropped_export_failed += count;
     const message = errorMessage(result.error ?? "export failed");
-    if (message !== this.lastError) this.log.warn({ endpoint: this.config.endpoint, err: message }, "span forwarding failed; dropping the batch (counted)");
+    if (message !== this.lastError)
+      this.log.warn(
+        { endpoint: this.config.endpoint, err: message },
+        "span forwarding failed; dropping the batch (counted)",
+      );
     this.lastError = message;
   }
 }

@@ -14,7 +14,6 @@ const FIELD_METRICS: readonly (readonly [GaugeField, MetricDef])[] = [
   ["preemptions", METRICS.llmPreemptions],
 ];
 
-
 /**
  * Emits one value per label set: two targets without pod labels that serve the same model (two
  * static URLs) fold together, queue and batch and counters summed, ratios the highest, instead of
@@ -29,7 +28,10 @@ function emitFolded(
   for (const { labels, value } of values) {
     const key = JSON.stringify(labels);
     const previous = folded.get(key);
-    folded.set(key, { labels, value: previous === undefined ? value : isRatio ? Math.max(previous.value, value) : previous.value + value });
+    folded.set(key, {
+      labels,
+      value: previous === undefined ? value : isRatio ? Math.max(previous.value, value) : previous.value + value,
+    });
   }
   for (const { labels, value } of folded.values()) emit(labels, value);
 }
@@ -46,22 +48,50 @@ export interface RuntimeSeriesHealth {
  * with `health`, the series count and overflow counter, all read at scrape time. A field a runtime does not report has no series; a target that is down has only
  * its up and duration series.
  */
-export function registerRuntimeMetrics(registry: Registry, node: string, targets: () => readonly TargetState[], onError: FillErrorHandler, health?: () => RuntimeSeriesHealth): void {
+export function registerRuntimeMetrics(
+  registry: Registry,
+  node: string,
+  targets: () => readonly TargetState[],
+  onError: FillErrorHandler,
+  health?: () => RuntimeSeriesHealth,
+): void {
   for (const [field, def] of FIELD_METRICS) {
-    defineScrapeMetric(registry, def, (emit) => {
-      emitFolded(emit, targets().flatMap((target) => target.series.flatMap((series) => {
-        const value = series.gauges[field];
-        return value === undefined ? [] : [{ labels: { ...series.labels, node }, value }];
-      })), RATIO_FIELDS.has(field));
-    }, onError);
+    defineScrapeMetric(
+      registry,
+      def,
+      (emit) => {
+        emitFolded(
+          emit,
+          targets().flatMap((target) =>
+            target.series.flatMap((series) => {
+              const value = series.gauges[field];
+              return value === undefined ? [] : [{ labels: { ...series.labels, node }, value }];
+            }),
+          ),
+          RATIO_FIELDS.has(field),
+        );
+      },
+      onError,
+    );
   }
   const derived = (def: MetricDef, value: (series: RuntimeSeries) => number | undefined, isRatio: boolean): void => {
-    defineScrapeMetric(registry, def, (emit) => {
-      emitFolded(emit, targets().flatMap((target) => target.series.flatMap((series) => {
-        const v = value(series);
-        return v === undefined ? [] : [{ labels: { ...series.labels, node }, value: v }];
-      })), isRatio);
-    }, onError);
+    defineScrapeMetric(
+      registry,
+      def,
+      (emit) => {
+        emitFolded(
+          emit,
+          targets().flatMap((target) =>
+            target.series.flatMap((series) => {
+              const v = value(series);
+              return v === undefined ? [] : [{ labels: { ...series.labels, node }, value: v }];
+            }),
+          ),
+          isRatio,
+        );
+      },
+      onError,
+    );
   };
   derived(METRICS.llmPrefixCacheHitRatio, (series) => series.prefixCacheHitRatio, true);
   // Means of different series are not summable: where two share labels, the larger stands (as ratios).
@@ -69,16 +99,32 @@ export function registerRuntimeMetrics(registry: Registry, node: string, targets
   derived(METRICS.llmMeanComputeTime, (series) => series.meanComputeSeconds, true);
   if (health) {
     defineScrapeMetric(registry, METRICS.runtimeSeries, (emit) => emit({ node }, health().series), onError);
-    defineScrapeMetric(registry, METRICS.runtimeSeriesOverflow, (emit) => {
-      const { overflowed } = health();
-      emit({ node, limit: "target" }, overflowed.target);
-      emit({ node, limit: "agent" }, overflowed.agent);
-    }, onError);
+    defineScrapeMetric(
+      registry,
+      METRICS.runtimeSeriesOverflow,
+      (emit) => {
+        const { overflowed } = health();
+        emit({ node, limit: "target" }, overflowed.target);
+        emit({ node, limit: "agent" }, overflowed.agent);
+      },
+      onError,
+    );
   }
-  defineScrapeMetric(registry, METRICS.runtimeScrapeUp, (emit) => {
-    for (const target of targets()) emit({ node, target: target.url, runtime: target.runtime }, target.isUp ? 1 : 0);
-  }, onError);
-  defineScrapeMetric(registry, METRICS.runtimeScrapeDuration, (emit) => {
-    for (const target of targets()) emit({ node, target: target.url, runtime: target.runtime }, target.durationSeconds);
-  }, onError);
+  defineScrapeMetric(
+    registry,
+    METRICS.runtimeScrapeUp,
+    (emit) => {
+      for (const target of targets()) emit({ node, target: target.url, runtime: target.runtime }, target.isUp ? 1 : 0);
+    },
+    onError,
+  );
+  defineScrapeMetric(
+    registry,
+    METRICS.runtimeScrapeDuration,
+    (emit) => {
+      for (const target of targets())
+        emit({ node, target: target.url, runtime: target.runtime }, target.durationSeconds);
+    },
+    onError,
+  );
 }

@@ -76,10 +76,12 @@ export function registerSelfMetrics(registry: Registry, source: SelfMetricsSourc
     for (const s of source.stats()) emit({ node, collector: s.name }, s.errorsTotal);
   });
   define(METRICS.sampleAge, (emit) => {
-    for (const s of source.stats()) if (s.lastSampleAtMs !== undefined) emit({ node, collector: s.name }, (now() - s.lastSampleAtMs) / 1000);
+    for (const s of source.stats())
+      if (s.lastSampleAtMs !== undefined) emit({ node, collector: s.name }, (now() - s.lastSampleAtMs) / 1000);
   });
   define(METRICS.sampleTimestamp, (emit) => {
-    for (const s of source.stats()) if (s.lastSampleAtMs !== undefined) emit({ node, collector: s.name }, s.lastSampleAtMs / 1000);
+    for (const s of source.stats())
+      if (s.lastSampleAtMs !== undefined) emit({ node, collector: s.name }, s.lastSampleAtMs / 1000);
   });
   const eventLoop = new EventLoopDelayWindow(now);
   define(METRICS.eventLoopDelayMax, (emit) => emit({ node }, eventLoop.maxSeconds()));

@@ -1,14 +1,28 @@
-import { FIELD_VALUE_OFFSETS, FIELD_VALUE_SIZE, NvmlReturn, SCOPE_ALL_LINKS, TEMPERATURE_THRESHOLD_MEM_MAX, ValueType } from "./nvml-abi.js";
+import {
+  FIELD_VALUE_OFFSETS,
+  FIELD_VALUE_SIZE,
+  NvmlReturn,
+  SCOPE_ALL_LINKS,
+  TEMPERATURE_THRESHOLD_MEM_MAX,
+  ValueType,
+} from "./nvml-abi.js";
 import { hardwareBrakeFieldIds, STABLE_FIELD_IDS, type FieldNumbering } from "./field-numbering.js";
 import type { FieldSpec, ReadContext } from "./read-context.js";
 import type { FieldGroup, ThrottleTimeReason } from "./types.js";
 
 /** The field groups read through nvmlDeviceGetFieldValues. */
-export const FIELD_VALUE_GROUPS: readonly FieldGroup[] = ["memory_temp", "pcie_replay", "throttle_time", "nvlink_throughput"];
+export const FIELD_VALUE_GROUPS: readonly FieldGroup[] = [
+  "memory_temp",
+  "pcie_replay",
+  "throttle_time",
+  "nvlink_throughput",
+];
 
 function throttle(id: number, reason: ThrottleTimeReason): FieldSpec {
   return {
-    id, scopeId: 0, group: "throttle_time",
+    id,
+    scopeId: 0,
+    group: "throttle_time",
     apply: (out, value) => {
       const times = out.throttleNs ?? {};
       times[reason] = value;
@@ -25,17 +39,49 @@ function throttle(id: number, reason: ThrottleTimeReason): FieldSpec {
 export function fieldSpecs(numbering: FieldNumbering): readonly FieldSpec[] {
   const ids = STABLE_FIELD_IDS;
   const specs: FieldSpec[] = [
-    { id: ids.memoryTemperature, scopeId: 0, group: "memory_temp", apply: (out, v) => { out.memoryTemperatureCelsius = v; } },
-    { id: ids.pcieReplayCounter, scopeId: 0, group: "pcie_replay", apply: (out, v) => { out.pcieReplays = v; } },
+    {
+      id: ids.memoryTemperature,
+      scopeId: 0,
+      group: "memory_temp",
+      apply: (out, v) => {
+        out.memoryTemperatureCelsius = v;
+      },
+    },
+    {
+      id: ids.pcieReplayCounter,
+      scopeId: 0,
+      group: "pcie_replay",
+      apply: (out, v) => {
+        out.pcieReplays = v;
+      },
+    },
     throttle(ids.perfPolicyPower, "power"),
     throttle(ids.perfPolicyThermal, "thermal"),
     throttle(ids.perfPolicySyncBoost, "sync_boost"),
     throttle(ids.perfPolicyBoardLimit, "board_limit"),
-    { id: ids.nvlinkThroughputDataTx, scopeId: SCOPE_ALL_LINKS, group: "nvlink_throughput", apply: (out, v) => { out.nvlinkTxKiB = v; } },
-    { id: ids.nvlinkThroughputDataRx, scopeId: SCOPE_ALL_LINKS, group: "nvlink_throughput", apply: (out, v) => { out.nvlinkRxKiB = v; } },
+    {
+      id: ids.nvlinkThroughputDataTx,
+      scopeId: SCOPE_ALL_LINKS,
+      group: "nvlink_throughput",
+      apply: (out, v) => {
+        out.nvlinkTxKiB = v;
+      },
+    },
+    {
+      id: ids.nvlinkThroughputDataRx,
+      scopeId: SCOPE_ALL_LINKS,
+      group: "nvlink_throughput",
+      apply: (out, v) => {
+        out.nvlinkRxKiB = v;
+      },
+    },
   ];
   const brakes = hardwareBrakeFieldIds(numbering);
-  if (brakes) specs.push(throttle(brakes.hwThermalSlowdown, "hw_thermal_slowdown"), throttle(brakes.hwPowerBrakeSlowdown, "hw_power_brake_slowdown"));
+  if (brakes)
+    specs.push(
+      throttle(brakes.hwThermalSlowdown, "hw_thermal_slowdown"),
+      throttle(brakes.hwPowerBrakeSlowdown, "hw_power_brake_slowdown"),
+    );
   return specs;
 }
 
@@ -48,15 +94,28 @@ export function decodeFieldValue(buffer: Buffer, offset: number): number | undef
   const at = offset + FIELD_VALUE_OFFSETS.value;
   let value: number;
   switch (buffer.readInt32LE(offset + FIELD_VALUE_OFFSETS.valueType)) {
-    case ValueType.DOUBLE: value = buffer.readDoubleLE(at); break;
-    case ValueType.UNSIGNED_INT: value = buffer.readUInt32LE(at); break;
+    case ValueType.DOUBLE:
+      value = buffer.readDoubleLE(at);
+      break;
+    case ValueType.UNSIGNED_INT:
+      value = buffer.readUInt32LE(at);
+      break;
     // Two 32-bit halves: exact to 2^53, and no BigInt allocated per field.
     case ValueType.UNSIGNED_LONG:
-    case ValueType.UNSIGNED_LONG_LONG: value = buffer.readUInt32LE(at + 4) * 2 ** 32 + buffer.readUInt32LE(at); break;
-    case ValueType.SIGNED_LONG_LONG: value = buffer.readInt32LE(at + 4) * 2 ** 32 + buffer.readUInt32LE(at); break;
-    case ValueType.SIGNED_INT: value = buffer.readInt32LE(at); break;
-    case ValueType.UNSIGNED_SHORT: value = buffer.readUInt16LE(at); break;
-    default: return undefined;
+    case ValueType.UNSIGNED_LONG_LONG:
+      value = buffer.readUInt32LE(at + 4) * 2 ** 32 + buffer.readUInt32LE(at);
+      break;
+    case ValueType.SIGNED_LONG_LONG:
+      value = buffer.readInt32LE(at + 4) * 2 ** 32 + buffer.readUInt32LE(at);
+      break;
+    case ValueType.SIGNED_INT:
+      value = buffer.readInt32LE(at);
+      break;
+    case ValueType.UNSIGNED_SHORT:
+      value = buffer.readUInt16LE(at);
+      break;
+    default:
+      return undefined;
   }
   return Number.isFinite(value) ? value : undefined;
 }
@@ -69,7 +128,9 @@ function activeFields(ctx: ReadContext): readonly FieldSpec[] {
   const { memo } = ctx;
   const disabled = FIELD_VALUE_GROUPS.filter((group) => ctx.isDisabled(group)).length;
   if (memo.activeFields === undefined || memo.activeFieldsKey !== memo.droppedFieldIds.size * 16 + disabled) {
-    memo.activeFields = ctx.quirks.fields.filter((spec) => !memo.droppedFieldIds.has(spec.id) && !ctx.isDisabled(spec.group));
+    memo.activeFields = ctx.quirks.fields.filter(
+      (spec) => !memo.droppedFieldIds.has(spec.id) && !ctx.isDisabled(spec.group),
+    );
     memo.activeFieldsKey = memo.droppedFieldIds.size * 16 + disabled;
   }
   return memo.activeFields;
@@ -116,7 +177,8 @@ export function readFieldValues(ctx: ReadContext): void {
   if (isDropped) {
     for (const group of FIELD_VALUE_GROUPS) {
       const specs = ctx.quirks.fields.filter((spec) => spec.group === group);
-      if (specs.length > 0 && !ctx.isDisabled(group) && specs.every((spec) => memo.droppedFieldIds.has(spec.id))) ctx.check(group, NvmlReturn.NOT_SUPPORTED);
+      if (specs.length > 0 && !ctx.isDisabled(group) && specs.every((spec) => memo.droppedFieldIds.has(spec.id)))
+        ctx.check(group, NvmlReturn.NOT_SUPPORTED);
     }
   }
   if (ctx.out.memoryTemperatureCelsius !== undefined) readMemoryTemperatureMax(ctx);

@@ -9,7 +9,14 @@
  * sample refresh rate"); a faster round reports the previous figures. Each metric's own return
  * code is checked. Samples are freed when the GPU or instance goes away and when NVML closes.
  */
-import { GPM_METRIC_SIZE, GPM_METRICS_GET_VERSION, GPM_METRICS_OFFSET, GPM_MIN_INTERVAL_MS, GpmMetric, NvmlReturn } from "./nvml-abi.js";
+import {
+  GPM_METRIC_SIZE,
+  GPM_METRICS_GET_VERSION,
+  GPM_METRICS_OFFSET,
+  GPM_MIN_INTERVAL_MS,
+  GpmMetric,
+  NvmlReturn,
+} from "./nvml-abi.js";
 import type { NvmlCalls } from "./nvml-calls.js";
 import type { GpmQuantity, GpmReading } from "./types.js";
 
@@ -35,7 +42,13 @@ const ASKED = Object.entries(GPM_METRIC_IDS) as [GpmQuantity, number][];
 export const GPM_MAX_WINDOW_MS = 5 * 60_000;
 
 /** The GPM entry points; a driver without any of them has no GPM for the agent. */
-const GPM_FUNCTIONS = ["nvmlGpmQueryDeviceSupport", "nvmlGpmSampleAlloc", "nvmlGpmSampleFree", "nvmlGpmSampleGet", "nvmlGpmMetricsGet"] as const;
+const GPM_FUNCTIONS = [
+  "nvmlGpmQueryDeviceSupport",
+  "nvmlGpmSampleAlloc",
+  "nvmlGpmSampleFree",
+  "nvmlGpmSampleGet",
+  "nvmlGpmMetricsGet",
+] as const;
 
 /** Whether the library has every GPM function the agent calls. */
 export function hasGpm(calls: NvmlCalls): boolean {
@@ -105,12 +118,18 @@ export interface PairResult {
  * previous one. Less than 100 ms after the last sample it takes none and returns the last reading.
  * A failed sample leaves the pair as it was, so the next success still has a baseline.
  */
-export function samplePair(calls: NvmlCalls, pair: GpmPair, nowMs: number, take: (sample: bigint) => number): PairResult {
+export function samplePair(
+  calls: NvmlCalls,
+  pair: GpmPair,
+  nowMs: number,
+  take: (sample: bigint) => number,
+): PairResult {
   // A baseline older than the longest span one figure may describe (the GPU was down, or sampling
   // stalled) would average over the gap: this round seeds a fresh one instead.
   if (pair.newest !== undefined && nowMs - pair.takenAtMs > GPM_MAX_WINDOW_MS) pair.newest = undefined;
   const { newest } = pair;
-  if (newest !== undefined && nowMs - pair.takenAtMs < GPM_MIN_INTERVAL_MS) return { rc: NvmlReturn.SUCCESS, ...(pair.last ? { reading: pair.last } : {}) };
+  if (newest !== undefined && nowMs - pair.takenAtMs < GPM_MIN_INTERVAL_MS)
+    return { rc: NvmlReturn.SUCCESS, ...(pair.last ? { reading: pair.last } : {}) };
   const target = newest === 0 ? 1 : 0;
   const rc = take(pair.samples[target]);
   if (rc !== NvmlReturn.SUCCESS) return { rc };
@@ -160,7 +179,10 @@ const ACTIVITY: readonly GpmQuantity[] = ["graphics", "sm", "smOccupancy", "tens
  * A quantity is derived only when every instance reports it; memory bandwidth is weighted the same
  * way, an approximation (memory slices are not compute slices).
  */
-export function deriveFromInstances(instances: readonly { readonly slices: number; readonly reading: GpmReading | undefined }[], totalSlices: number): GpmReading {
+export function deriveFromInstances(
+  instances: readonly { readonly slices: number; readonly reading: GpmReading | undefined }[],
+  totalSlices: number,
+): GpmReading {
   const derived: { [Q in GpmQuantity]?: number } = {};
   const used = instances.reduce((sum, instance) => sum + instance.slices, 0);
   const total = Math.max(totalSlices, used);

@@ -92,7 +92,15 @@ export const PROCESS_MODE_COMPUTE = 0;
 /** nvmlFieldValue_t offsets: fieldId@0, scopeId@4, timestamp@8, latencyUsec@16, valueType@24, nvmlReturn@28, value@32. */
 export const FIELD_VALUE_OFFSETS = { fieldId: 0, scopeId: 4, valueType: 24, nvmlReturn: 28, value: 32 } as const;
 /** nvmlValueType_t (SIGNED_INT and UNSIGNED_SHORT from nvml.h 12.x). */
-export const ValueType = { DOUBLE: 0, UNSIGNED_INT: 1, UNSIGNED_LONG: 2, UNSIGNED_LONG_LONG: 3, SIGNED_LONG_LONG: 4, SIGNED_INT: 5, UNSIGNED_SHORT: 6 } as const;
+export const ValueType = {
+  DOUBLE: 0,
+  UNSIGNED_INT: 1,
+  UNSIGNED_LONG: 2,
+  UNSIGNED_LONG_LONG: 3,
+  SIGNED_LONG_LONG: 4,
+  SIGNED_INT: 5,
+  UNSIGNED_SHORT: 6,
+} as const;
 /** A field value's scopeId that sums NVLink throughput over every link (nvml.h: "A scopeId of UINT_MAX returns aggregate value"). */
 export const SCOPE_ALL_LINKS = 0xffff_ffff;
 

@@ -1,6 +1,12 @@
 import koffi from "koffi";
 import { cString, type NvmlFunctionName, type NvmlLibrary } from "./nvml-library.js";
-import { GPM_METRIC_MAX_LARGEST, GPM_METRIC_SIZE, GPM_METRICS_OFFSET, NvmlReturn, PROCESS_DETAIL_LIST_SIZE } from "./nvml-abi.js";
+import {
+  GPM_METRIC_MAX_LARGEST,
+  GPM_METRIC_SIZE,
+  GPM_METRICS_OFFSET,
+  NvmlReturn,
+  PROCESS_DETAIL_LIST_SIZE,
+} from "./nvml-abi.js";
 
 /**
  * Calls into a loaded NVML library with reusable scratch buffers, counting every call.

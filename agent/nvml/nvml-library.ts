@@ -28,19 +28,26 @@ const PROTOTYPES = {
   nvmlDeviceGetTotalEnergyConsumption: "int nvmlDeviceGetTotalEnergyConsumption(void *device, void *energy)",
   nvmlDeviceGetClockInfo: "int nvmlDeviceGetClockInfo(void *device, int type, void *clock)",
   nvmlDeviceGetCurrentClocksEventReasons: "int nvmlDeviceGetCurrentClocksEventReasons(void *device, void *reasons)",
-  nvmlDeviceGetCurrentClocksThrottleReasons: "int nvmlDeviceGetCurrentClocksThrottleReasons(void *device, void *reasons)",
-  nvmlDeviceGetTotalEccErrors: "int nvmlDeviceGetTotalEccErrors(void *device, int errorType, int counterType, void *count)",
-  nvmlDeviceGetRemappedRows: "int nvmlDeviceGetRemappedRows(void *device, void *corr, void *unc, void *pending, void *failure)",
+  nvmlDeviceGetCurrentClocksThrottleReasons:
+    "int nvmlDeviceGetCurrentClocksThrottleReasons(void *device, void *reasons)",
+  nvmlDeviceGetTotalEccErrors:
+    "int nvmlDeviceGetTotalEccErrors(void *device, int errorType, int counterType, void *count)",
+  nvmlDeviceGetRemappedRows:
+    "int nvmlDeviceGetRemappedRows(void *device, void *corr, void *unc, void *pending, void *failure)",
   nvmlDeviceGetFieldValues: "int nvmlDeviceGetFieldValues(void *device, int count, void *values)",
   nvmlDeviceGetNvLinkState: "int nvmlDeviceGetNvLinkState(void *device, unsigned int link, void *isActive)",
   nvmlDeviceGetMigMode: "int nvmlDeviceGetMigMode(void *device, void *current, void *pending)",
   nvmlDeviceGetMaxMigDeviceCount: "int nvmlDeviceGetMaxMigDeviceCount(void *device, void *count)",
-  nvmlDeviceGetMigDeviceHandleByIndex: "int nvmlDeviceGetMigDeviceHandleByIndex(void *device, unsigned int index, void *migDevice)",
+  nvmlDeviceGetMigDeviceHandleByIndex:
+    "int nvmlDeviceGetMigDeviceHandleByIndex(void *device, unsigned int index, void *migDevice)",
   nvmlDeviceGetGpuInstanceId: "int nvmlDeviceGetGpuInstanceId(void *device, void *id)",
   nvmlDeviceGetComputeInstanceId: "int nvmlDeviceGetComputeInstanceId(void *device, void *id)",
-  nvmlDeviceGetComputeRunningProcesses_v3: "int nvmlDeviceGetComputeRunningProcesses_v3(void *device, void *count, void *infos)",
-  nvmlDeviceGetComputeRunningProcesses_v2: "int nvmlDeviceGetComputeRunningProcesses_v2(void *device, void *count, void *infos)",
-  nvmlDeviceGetTemperatureThreshold: "int nvmlDeviceGetTemperatureThreshold(void *device, int thresholdType, void *temp)",
+  nvmlDeviceGetComputeRunningProcesses_v3:
+    "int nvmlDeviceGetComputeRunningProcesses_v3(void *device, void *count, void *infos)",
+  nvmlDeviceGetComputeRunningProcesses_v2:
+    "int nvmlDeviceGetComputeRunningProcesses_v2(void *device, void *count, void *infos)",
+  nvmlDeviceGetTemperatureThreshold:
+    "int nvmlDeviceGetTemperatureThreshold(void *device, int thresholdType, void *temp)",
   nvmlDeviceGetRunningProcessDetailList: "int nvmlDeviceGetRunningProcessDetailList(void *device, void *plist)",
   nvmlGpmQueryDeviceSupport: "int nvmlGpmQueryDeviceSupport(void *device, void *gpmSupport)",
   nvmlGpmSampleAlloc: "int nvmlGpmSampleAlloc(void *gpmSample)",
@@ -58,7 +65,11 @@ export type NvmlFunctionName = keyof typeof PROTOTYPES;
 
 /** Functions without which the agent cannot enumerate GPUs: a library lacking one fails to load. */
 const REQUIRED: readonly NvmlFunctionName[] = [
-  "nvmlInit_v2", "nvmlShutdown", "nvmlDeviceGetCount_v2", "nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetUUID",
+  "nvmlInit_v2",
+  "nvmlShutdown",
+  "nvmlDeviceGetCount_v2",
+  "nvmlDeviceGetHandleByIndex_v2",
+  "nvmlDeviceGetUUID",
 ];
 
 /** A bound koffi function: arguments are numbers, BigInt handles or Buffers. */

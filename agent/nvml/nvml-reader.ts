@@ -1,4 +1,13 @@
-import { EVENT_XID_CRITICAL, NAME_BUFFER, NO_INSTANCE, NvmlReturn, PCI_INFO_BUS_ID_OFFSET, returnName, UUID_BUFFER, VERSION_BUFFER } from "./nvml-abi.js";
+import {
+  EVENT_XID_CRITICAL,
+  NAME_BUFFER,
+  NO_INSTANCE,
+  NvmlReturn,
+  PCI_INFO_BUS_ID_OFFSET,
+  returnName,
+  UUID_BUFFER,
+  VERSION_BUFFER,
+} from "./nvml-abi.js";
 import { NvmlCalls } from "./nvml-calls.js";
 import type { NvmlLibrary } from "./nvml-library.js";
 import { cString } from "./nvml-library.js";
@@ -7,7 +16,15 @@ import { fieldSpecs } from "./field-values.js";
 import { freeGpm, newGpmMemo } from "./gpm.js";
 import { FIELD_READERS, type DriverQuirks, type GpuFields, type GpuMemo, type ReadContext } from "./read-gpu-fields.js";
 import { readMigMode } from "./read-mig.js";
-import type { DisabledField, FieldGroup, GpuIdentity, GpuRaw, NvmlSampleRaw, NvmlSystemInfo, XidEventRaw } from "./types.js";
+import type {
+  DisabledField,
+  FieldGroup,
+  GpuIdentity,
+  GpuRaw,
+  NvmlSampleRaw,
+  NvmlSystemInfo,
+  XidEventRaw,
+} from "./types.js";
 
 /** Return codes that mean "this field will never answer here": the field is disabled for that GPU. */
 const PERMANENT = new Set<number>([NvmlReturn.NOT_SUPPORTED, NvmlReturn.NO_PERMISSION, NvmlReturn.FUNCTION_NOT_FOUND]);
@@ -21,8 +38,13 @@ class GpuLostError extends Error {}
 
 function newMemo(): GpuMemo {
   return {
-    nvlinkCount: undefined, migMode: undefined, migHandles: [], parentRefuses: new Set(), droppedFieldIds: new Set(),
-    memoryTemperatureMax: undefined, gpm: newGpmMemo(),
+    nvlinkCount: undefined,
+    migMode: undefined,
+    migHandles: [],
+    parentRefuses: new Set(),
+    droppedFieldIds: new Set(),
+    memoryTemperatureMax: undefined,
+    gpm: newGpmMemo(),
   };
 }
 
@@ -55,13 +77,21 @@ export interface NvmlReaderOptions {
 export class NvmlReader {
   private readonly calls: NvmlCalls;
   private readonly gpus: GpuState[] = [];
-  private readonly quirks: DriverQuirks = { memoryV2Unusable: false, detailListUnusable: false, processStride: undefined, fields: [] };
+  private readonly quirks: DriverQuirks = {
+    memoryV2Unusable: false,
+    detailListUnusable: false,
+    processStride: undefined,
+    fields: [],
+  };
   private readonly handleToUuid = new Map<bigint, string>();
   private eventSet: bigint | undefined;
   private isOpen = false;
   private readonly now: () => number;
 
-  constructor(private readonly lib: NvmlLibrary, private readonly options: NvmlReaderOptions) {
+  constructor(
+    private readonly lib: NvmlLibrary,
+    private readonly options: NvmlReaderOptions,
+  ) {
     this.calls = new NvmlCalls(lib);
     this.now = options.now ?? Date.now;
   }
@@ -72,26 +102,42 @@ export class NvmlReader {
    */
   open(): NvmlSystemInfo {
     const rc = this.calls.call("nvmlInit_v2");
-    if (rc !== NvmlReturn.SUCCESS) throw new Error(`nvml: nvmlInit_v2 failed: ${returnName(rc)} (${this.calls.describe(rc)})`);
+    if (rc !== NvmlReturn.SUCCESS)
+      throw new Error(`nvml: nvmlInit_v2 failed: ${returnName(rc)} (${this.calls.describe(rc)})`);
     this.isOpen = true;
     const driverVersion = this.systemText("nvmlSystemGetDriverVersion");
-    const cudaDriverVersion = this.calls.call("nvmlSystemGetCudaDriverVersion", this.calls.u32[0]) === NvmlReturn.SUCCESS ? String(this.calls.lastU32()) : "";
+    const cudaDriverVersion =
+      this.calls.call("nvmlSystemGetCudaDriverVersion", this.calls.u32[0]) === NvmlReturn.SUCCESS
+        ? String(this.calls.lastU32())
+        : "";
     const fieldNumbering = fieldNumberingOf(cudaDriverVersion, driverVersion);
     this.quirks.fields = fieldSpecs(fieldNumbering);
     const count = this.calls.u32Out("nvmlDeviceGetCount_v2") === NvmlReturn.SUCCESS ? this.calls.lastU32() : 0;
-    if (this.calls.call("nvmlEventSetCreate", this.calls.handle) === NvmlReturn.SUCCESS) this.eventSet = this.calls.lastHandle();
+    if (this.calls.call("nvmlEventSetCreate", this.calls.handle) === NvmlReturn.SUCCESS)
+      this.eventSet = this.calls.lastHandle();
     for (let index = 0; index < count; index++) {
       const state: GpuState = {
         identity: { index, uuid: `unknown-${index}`, name: "unknown", pciBusId: "" },
-        handle: undefined, isUp: false, downReason: undefined, disabled: new Set(),
-        consecutiveFailures: 0, backoffMs: FIRST_BACKOFF_MS, retryAtMs: 0, memo: newMemo(),
+        handle: undefined,
+        isUp: false,
+        downReason: undefined,
+        disabled: new Set(),
+        consecutiveFailures: 0,
+        backoffMs: FIRST_BACKOFF_MS,
+        retryAtMs: 0,
+        memo: newMemo(),
       };
       this.gpus.push(state);
       this.attach(state, []);
     }
     return {
-      library: this.lib.path, driverVersion, nvmlVersion: this.systemText("nvmlSystemGetNVMLVersion"), cudaDriverVersion,
-      deviceCount: count, missingFunctions: this.lib.missing, fieldNumbering,
+      library: this.lib.path,
+      driverVersion,
+      nvmlVersion: this.systemText("nvmlSystemGetNVMLVersion"),
+      cudaDriverVersion,
+      deviceCount: count,
+      missingFunctions: this.lib.missing,
+      fieldNumbering,
     };
   }
 
@@ -104,7 +150,15 @@ export class NvmlReader {
     const newlyDisabled: DisabledField[] = [];
     const gpus = this.gpus.map((state) => this.sampleGpu(state, takenAtMs, errors, newlyDisabled));
     const xids = this.drainEvents(takenAtMs);
-    return { takenAtMs, durationMs: performance.now() - started, calls: this.calls.count, gpus, xids, newlyDisabled, errors };
+    return {
+      takenAtMs,
+      durationMs: performance.now() - started,
+      calls: this.calls.count,
+      gpus,
+      xids,
+      newlyDisabled,
+      errors,
+    };
   }
 
   /** nvmlShutdown after freeing the GPM samples and the event set. Safe twice. */
@@ -130,9 +184,14 @@ export class NvmlReader {
       rc = calls.textOut("nvmlDeviceGetUUID", UUID_BUFFER, handle);
       if (rc === NvmlReturn.SUCCESS) {
         const uuid = calls.lastText();
-        const name = calls.textOut("nvmlDeviceGetName", NAME_BUFFER, handle) === NvmlReturn.SUCCESS ? calls.lastText() : state.identity.name;
-        const pciBusId = calls.call("nvmlDeviceGetPciInfo_v3", handle, calls.struct) === NvmlReturn.SUCCESS
-          ? cString(calls.struct, PCI_INFO_BUS_ID_OFFSET, 32) : state.identity.pciBusId;
+        const name =
+          calls.textOut("nvmlDeviceGetName", NAME_BUFFER, handle) === NvmlReturn.SUCCESS
+            ? calls.lastText()
+            : state.identity.name;
+        const pciBusId =
+          calls.call("nvmlDeviceGetPciInfo_v3", handle, calls.struct) === NvmlReturn.SUCCESS
+            ? cString(calls.struct, PCI_INFO_BUS_ID_OFFSET, 32)
+            : state.identity.pciBusId;
         if (uuid !== state.identity.uuid) {
           freeGpm(calls, state.memo.gpm);
           state.memo = newMemo();
@@ -142,7 +201,8 @@ export class NvmlReader {
         state.isUp = true;
         state.downReason = undefined;
         this.handleToUuid.set(handle, uuid);
-        if (this.eventSet !== undefined) calls.call("nvmlDeviceRegisterEvents", handle, EVENT_XID_CRITICAL, this.eventSet);
+        if (this.eventSet !== undefined)
+          calls.call("nvmlDeviceRegisterEvents", handle, EVENT_XID_CRITICAL, this.eventSet);
         return true;
       }
     }
@@ -156,7 +216,10 @@ export class NvmlReader {
     state.downReason = reason;
     state.retryAtMs = this.now() + state.backoffMs;
     state.backoffMs = Math.min(state.backoffMs * 2, this.options.maxBackoffMs);
-    if (wasUp) errors.push(`gpu ${state.identity.index} (${state.identity.uuid}) down: ${reason}; retry in ${state.retryAtMs - this.now()} ms`);
+    if (wasUp)
+      errors.push(
+        `gpu ${state.identity.index} (${state.identity.uuid}) down: ${reason}; retry in ${state.retryAtMs - this.now()} ms`,
+      );
   }
 
   private sampleGpu(state: GpuState, nowMs: number, errors: string[], newlyDisabled: DisabledField[]): GpuRaw {
@@ -167,8 +230,20 @@ export class NvmlReader {
     // The readers fill the result object itself: spreading ~40 fields into a new object each round
     // cost more than every NVML call of the round together (nvml bench: 0.65 → 0.14 ms for 8 GPUs).
     const { index, uuid, name, pciBusId } = state.identity;
-    const fields: GpuFields & { index: number; uuid: string; name: string; pciBusId: string; isUp: boolean; disabled: FieldGroup[] } = {
-      index, uuid, name, pciBusId, isUp: true, disabled: [],
+    const fields: GpuFields & {
+      index: number;
+      uuid: string;
+      name: string;
+      pciBusId: string;
+      isUp: boolean;
+      disabled: FieldGroup[];
+    } = {
+      index,
+      uuid,
+      name,
+      pciBusId,
+      isUp: true,
+      disabled: [],
     };
     let attempted = 0;
     let failed = 0;
@@ -195,8 +270,15 @@ export class NvmlReader {
       return false;
     };
     const ctx: ReadContext = {
-      calls: this.calls, handle, out: fields, check, retry, isDisabled: (group) => state.disabled.has(group),
-      quirks: this.quirks, memo: state.memo, nowMs,
+      calls: this.calls,
+      handle,
+      out: fields,
+      check,
+      retry,
+      isDisabled: (group) => state.disabled.has(group),
+      quirks: this.quirks,
+      memo: state.memo,
+      nowMs,
     };
     try {
       if (!state.disabled.has("mig")) this.followMigMode(state, readMigMode(ctx), errors);
@@ -241,11 +323,18 @@ export class NvmlReader {
     memo.parentRefuses.clear();
     memo.droppedFieldIds.clear();
     state.disabled.clear();
-    errors.push(`gpu ${state.identity.index} (${state.identity.uuid}) MIG mode ${mode ? "enabled" : "disabled"}: fields disabled before are asked again`);
+    errors.push(
+      `gpu ${state.identity.index} (${state.identity.uuid}) MIG mode ${mode ? "enabled" : "disabled"}: fields disabled before are asked again`,
+    );
   }
 
   private downRaw(state: GpuState): GpuRaw {
-    return { ...state.identity, isUp: false, ...(state.downReason ? { downReason: state.downReason } : {}), disabled: [...state.disabled] };
+    return {
+      ...state.identity,
+      isUp: false,
+      ...(state.downReason ? { downReason: state.downReason } : {}),
+      disabled: [...state.disabled],
+    };
   }
 
   /** Drains pending XID events without waiting (timeout 0), so sampling never blocks on events. */
@@ -260,7 +349,9 @@ export class NvmlReader {
       const gpuInstanceId = data.readUInt32LE(24);
       const computeInstanceId = data.readUInt32LE(28);
       events.push({
-        uuid, xid: Number(data.readBigUInt64LE(16)), atMs: nowMs,
+        uuid,
+        xid: Number(data.readBigUInt64LE(16)),
+        atMs: nowMs,
         ...(gpuInstanceId === NO_INSTANCE ? {} : { gpuInstanceId }),
         ...(computeInstanceId === NO_INSTANCE ? {} : { computeInstanceId }),
       });

@@ -65,9 +65,13 @@ export interface OpResult {
 export function isSamplingThreadInit(value: unknown): value is SamplingThreadInit {
   if (typeof value !== "object" || value === null) return false;
   const init: Partial<Record<keyof SamplingThreadInit, unknown>> = value;
-  return init.control instanceof SharedArrayBuffer && init.payload instanceof SharedArrayBuffer
-    && typeof init.library === "string" && typeof init.maxBackoffMs === "number"
-    && typeof init.isGpmEnabled === "boolean";
+  return (
+    init.control instanceof SharedArrayBuffer &&
+    init.payload instanceof SharedArrayBuffer &&
+    typeof init.library === "string" &&
+    typeof init.maxBackoffMs === "number" &&
+    typeof init.isGpmEnabled === "boolean"
+  );
 }
 
 /**
@@ -75,7 +79,12 @@ export function isSamplingThreadInit(value: unknown): value is SamplingThreadIni
  * (the caller then publishes it by storing `done` and notifying). An answer larger than the
  * buffer becomes an error answer that says so.
  */
-export function writeAnswer(control: Int32Array, payload: Buffer, status: (typeof STATUS)[keyof typeof STATUS], body: unknown): void {
+export function writeAnswer(
+  control: Int32Array,
+  payload: Buffer,
+  status: (typeof STATUS)[keyof typeof STATUS],
+  body: unknown,
+): void {
   let bytes = serialize(body);
   if (bytes.length > payload.length) {
     const reason = `nvml: answer of ${bytes.length} bytes exceeds the ${payload.length}-byte hand-off buffer`;

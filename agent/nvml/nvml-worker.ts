@@ -9,7 +9,14 @@ import { workerData } from "node:worker_threads";
 import { errorMessage } from "../../common/errors.js";
 import { loadNvmlLibrary, type NvmlLibrary } from "./nvml-library.js";
 import { NvmlReader } from "./nvml-reader.js";
-import { isSamplingThreadInit, OP, SLOT, STATUS, writeAnswer, type SamplingThreadInit } from "./nvml-worker-protocol.js";
+import {
+  isSamplingThreadInit,
+  OP,
+  SLOT,
+  STATUS,
+  writeAnswer,
+  type SamplingThreadInit,
+} from "./nvml-worker-protocol.js";
 
 let library: NvmlLibrary | undefined;
 let reader: NvmlReader | undefined;

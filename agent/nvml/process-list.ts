@@ -1,4 +1,10 @@
-import { NO_INSTANCE, PROCESS_INFO_R535_SIZE, PROCESS_INFO_SIZE, PROCESS_INFO_V1_SIZE, VALUE_NOT_AVAILABLE } from "./nvml-abi.js";
+import {
+  NO_INSTANCE,
+  PROCESS_INFO_R535_SIZE,
+  PROCESS_INFO_SIZE,
+  PROCESS_INFO_V1_SIZE,
+  VALUE_NOT_AVAILABLE,
+} from "./nvml-abi.js";
 import type { ProcessRaw } from "./types.js";
 
 /**
@@ -71,15 +77,25 @@ export function isPlausibleProcess(process: ProcessRaw, memoryLimitBytes: number
 }
 
 /** Strides to try after the measured one, most likely first. */
-const OTHER_STRIDES: Readonly<Record<ProcessStride, readonly ProcessStride[]>> = { 16: [24, 32], 24: [32, 16], 32: [24, 16] };
+const OTHER_STRIDES: Readonly<Record<ProcessStride, readonly ProcessStride[]>> = {
+  16: [24, 32],
+  24: [32, 16],
+  32: [24, 16],
+};
 
 /**
  * The measured stride's decoding when every entry is plausible, else the first other stride whose
  * decoding is; undefined when none is (the list is then not reported this round, never garbage).
  */
-export function decodeCheckedProcesses(buffer: Buffer, count: number, measured: ProcessStride, memoryLimitBytes: number): { stride: ProcessStride; processes: ProcessRaw[] } | undefined {
+export function decodeCheckedProcesses(
+  buffer: Buffer,
+  count: number,
+  measured: ProcessStride,
+  memoryLimitBytes: number,
+): { stride: ProcessStride; processes: ProcessRaw[] } | undefined {
   const measuredDecoding = decodeProcesses(buffer, count, measured);
-  if (measuredDecoding.every((process) => isPlausibleProcess(process, memoryLimitBytes))) return { stride: measured, processes: measuredDecoding };
+  if (measuredDecoding.every((process) => isPlausibleProcess(process, memoryLimitBytes)))
+    return { stride: measured, processes: measuredDecoding };
   for (const stride of OTHER_STRIDES[measured]) {
     const processes = decodeProcesses(buffer, count, stride);
     if (processes.every((process) => isPlausibleProcess(process, memoryLimitBytes))) return { stride, processes };

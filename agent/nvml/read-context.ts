@@ -5,7 +5,9 @@ import type { FieldGroup, GpuRaw, ThrottleTimeReason } from "./types.js";
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** The readings of one GPU being filled in; see GpuRaw for units. */
-export type GpuFields = Mutable<Omit<GpuRaw, "index" | "uuid" | "name" | "pciBusId" | "isUp" | "disabled" | "downReason" | "throttleNs">> & {
+export type GpuFields = Mutable<
+  Omit<GpuRaw, "index" | "uuid" | "name" | "pciBusId" | "isUp" | "disabled" | "downReason" | "throttleNs">
+> & {
   throttleNs?: { [R in ThrottleTimeReason]?: number };
 };
 

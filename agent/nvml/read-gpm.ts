@@ -1,5 +1,14 @@
 import { GPM_SUPPORT_VERSION, GPM_SUPPORT_SIZE, NvmlReturn } from "./nvml-abi.js";
-import { allocPair, computeSlicesOf, deriveFromInstances, freePair, hasGpm, samplePair, type GpmPair, type PairResult } from "./gpm.js";
+import {
+  allocPair,
+  computeSlicesOf,
+  deriveFromInstances,
+  freePair,
+  hasGpm,
+  samplePair,
+  type GpmPair,
+  type PairResult,
+} from "./gpm.js";
 import type { ReadContext } from "./read-context.js";
 import type { GpmReading, MigDeviceRaw } from "./types.js";
 
@@ -59,7 +68,11 @@ function sampleDevice(ctx: ReadContext): PairResult | undefined {
 function sampleInstances(ctx: ReadContext, devices: readonly MigDeviceRaw[]): Map<number, GpmReading | undefined> {
   const { calls, memo } = ctx;
   const members = new Map<number, string[]>();
-  for (const device of devices) members.set(device.gpuInstanceId, [...(members.get(device.gpuInstanceId) ?? []), `${device.uuid}:${device.profile}`]);
+  for (const device of devices)
+    members.set(device.gpuInstanceId, [
+      ...(members.get(device.gpuInstanceId) ?? []),
+      `${device.uuid}:${device.profile}`,
+    ]);
   for (const [gi, pair] of memo.gpm.instances) {
     if (!members.has(gi)) {
       freePair(calls, pair);
@@ -74,7 +87,9 @@ function sampleInstances(ctx: ReadContext, devices: readonly MigDeviceRaw[]): Ma
       continue;
     }
     memo.gpm.instances.set(gi, pair);
-    const result = samplePair(calls, pair, ctx.nowMs, (sample) => calls.call("nvmlGpmMigSampleGet", ctx.handle, gi, sample));
+    const result = samplePair(calls, pair, ctx.nowMs, (sample) =>
+      calls.call("nvmlGpmMigSampleGet", ctx.handle, gi, sample),
+    );
     readings.set(gi, settle(ctx, result));
   }
   return readings;
@@ -109,7 +124,9 @@ export function readGpm(ctx: ReadContext): void {
 function readMigGpm(ctx: ReadContext): void {
   const { calls, out, memo } = ctx;
   const devices = out.migDevices ?? [];
-  const readings = calls.has("nvmlGpmMigSampleGet") ? sampleInstances(ctx, devices) : new Map<number, GpmReading | undefined>();
+  const readings = calls.has("nvmlGpmMigSampleGet")
+    ? sampleInstances(ctx, devices)
+    : new Map<number, GpmReading | undefined>();
   out.migDevices = devices.map((device) => {
     const reading = readings.get(device.gpuInstanceId);
     return reading ? { ...device, gpm: reading } : device;
@@ -130,8 +147,10 @@ function readMigGpm(ctx: ReadContext): void {
       return;
     }
   }
-  const instances = [...new Map(devices.map((d) => [d.gpuInstanceId, d])).values()]
-    .map((d) => ({ slices: computeSlicesOf(d.profile), reading: readings.get(d.gpuInstanceId) }));
+  const instances = [...new Map(devices.map((d) => [d.gpuInstanceId, d])).values()].map((d) => ({
+    slices: computeSlicesOf(d.profile),
+    reading: readings.get(d.gpuInstanceId),
+  }));
   const derived = deriveFromInstances(instances, out.migSlices ?? 0);
   if (Object.keys(derived).length > 0) {
     out.gpm = derived;

@@ -1,6 +1,13 @@
 import {
-  CLOCK_MEM, CLOCK_SM, ECC_CORRECTED, ECC_UNCORRECTED, ECC_VOLATILE, FI_DEV_NVLINK_LINK_COUNT,
-  NVLINK_PROBE_LINKS, NvmlReturn, TEMPERATURE_V1_VERSION,
+  CLOCK_MEM,
+  CLOCK_SM,
+  ECC_CORRECTED,
+  ECC_UNCORRECTED,
+  ECC_VOLATILE,
+  FI_DEV_NVLINK_LINK_COUNT,
+  NVLINK_PROBE_LINKS,
+  NvmlReturn,
+  TEMPERATURE_V1_VERSION,
 } from "./nvml-abi.js";
 import type { NvmlCalls } from "./nvml-calls.js";
 import { readFieldValues } from "./field-values.js";
@@ -37,7 +44,8 @@ function readTemperature({ calls, handle, out, check }: ReadContext): void {
       return;
     }
   }
-  if (check("temp", calls.call("nvmlDeviceGetTemperature", handle, 0, calls.u32[0]))) out.temperatureCelsius = calls.lastU32();
+  if (check("temp", calls.call("nvmlDeviceGetTemperature", handle, 0, calls.u32[0])))
+    out.temperatureCelsius = calls.lastU32();
 }
 
 function readPower({ calls, handle, out, check }: ReadContext): void {
@@ -45,17 +53,20 @@ function readPower({ calls, handle, out, check }: ReadContext): void {
 }
 
 function readPowerLimit({ calls, handle, out, check }: ReadContext): void {
-  if (check("power_limit", calls.u32Out("nvmlDeviceGetEnforcedPowerLimit", handle))) out.powerLimitMilliwatts = calls.lastU32();
+  if (check("power_limit", calls.u32Out("nvmlDeviceGetEnforcedPowerLimit", handle)))
+    out.powerLimitMilliwatts = calls.lastU32();
 }
 
 function readEnergy({ calls, handle, out, check }: ReadContext): void {
-  if (check("energy", calls.call("nvmlDeviceGetTotalEnergyConsumption", handle, calls.u64))) out.energyMillijoules = calls.lastU64();
+  if (check("energy", calls.call("nvmlDeviceGetTotalEnergyConsumption", handle, calls.u64)))
+    out.energyMillijoules = calls.lastU64();
 }
 
 function readClocks({ calls, handle, out, check }: ReadContext): void {
   if (!check("clocks", calls.call("nvmlDeviceGetClockInfo", handle, CLOCK_SM, calls.u32[0]))) return;
   out.smClockMhz = calls.lastU32();
-  if (check("clocks", calls.call("nvmlDeviceGetClockInfo", handle, CLOCK_MEM, calls.u32[0]))) out.memoryClockMhz = calls.lastU32();
+  if (check("clocks", calls.call("nvmlDeviceGetClockInfo", handle, CLOCK_MEM, calls.u32[0])))
+    out.memoryClockMhz = calls.lastU32();
 }
 
 function readThrottle({ calls, handle, out, check }: ReadContext): void {
@@ -68,14 +79,20 @@ function readThrottle({ calls, handle, out, check }: ReadContext): void {
 function readEcc({ calls, handle, out, check }: ReadContext): void {
   if (!check("ecc", calls.call("nvmlDeviceGetTotalEccErrors", handle, ECC_CORRECTED, ECC_VOLATILE, calls.u64))) return;
   out.eccCorrected = calls.lastU64();
-  if (check("ecc", calls.call("nvmlDeviceGetTotalEccErrors", handle, ECC_UNCORRECTED, ECC_VOLATILE, calls.u64))) out.eccUncorrected = calls.lastU64();
+  if (check("ecc", calls.call("nvmlDeviceGetTotalEccErrors", handle, ECC_UNCORRECTED, ECC_VOLATILE, calls.u64)))
+    out.eccUncorrected = calls.lastU64();
 }
 
 /** Remapped rows; NOT_SUPPORTED while MIG is on, so disabled until the mode changes. */
 function readRemap({ calls, handle, out, check }: ReadContext): void {
   const [a, b, c, d] = calls.u32;
   if (!check("remap", calls.call("nvmlDeviceGetRemappedRows", handle, a, b, c, d))) return;
-  out.remappedRows = { correctable: calls.lastU32(0), uncorrectable: calls.lastU32(1), isPending: calls.lastU32(2) !== 0, hasFailed: calls.lastU32(3) !== 0 };
+  out.remappedRows = {
+    correctable: calls.lastU32(0),
+    uncorrectable: calls.lastU32(1),
+    isPending: calls.lastU32(2) !== 0,
+    hasFailed: calls.lastU32(3) !== 0,
+  };
 }
 
 /** Number of NVLink links: the link-count field where the driver has it, else probed once. */
@@ -83,11 +100,18 @@ function countNvLinks(calls: NvmlCalls, handle: bigint): number {
   const fv = calls.struct;
   fv.fill(0, 0, 40);
   fv.writeUInt32LE(FI_DEV_NVLINK_LINK_COUNT, 0);
-  if (calls.call("nvmlDeviceGetFieldValues", handle, 1, fv) === NvmlReturn.SUCCESS && fv.readInt32LE(28) === NvmlReturn.SUCCESS) {
+  if (
+    calls.call("nvmlDeviceGetFieldValues", handle, 1, fv) === NvmlReturn.SUCCESS &&
+    fv.readInt32LE(28) === NvmlReturn.SUCCESS
+  ) {
     return fv.readUInt32LE(32);
   }
   let links = 0;
-  while (links < NVLINK_PROBE_LINKS && calls.call("nvmlDeviceGetNvLinkState", handle, links, calls.u32[0]) === NvmlReturn.SUCCESS) links++;
+  while (
+    links < NVLINK_PROBE_LINKS &&
+    calls.call("nvmlDeviceGetNvLinkState", handle, links, calls.u32[0]) === NvmlReturn.SUCCESS
+  )
+    links++;
   return links;
 }
 

@@ -3,14 +3,23 @@ import type { NvmlCalls } from "./nvml-calls.js";
 import type { DriverQuirks, ReadContext } from "./read-context.js";
 
 /** Memory of a GPU or MIG device: v2 (separates driver-reserved memory) where the driver has it, else v1. */
-export function readMemory(calls: NvmlCalls, handle: bigint, quirks: DriverQuirks): { rc: number; total?: number; used?: number; reserved?: number } {
+export function readMemory(
+  calls: NvmlCalls,
+  handle: bigint,
+  quirks: DriverQuirks,
+): { rc: number; total?: number; used?: number; reserved?: number } {
   const buf = calls.struct;
   if (!quirks.memoryV2Unusable && calls.has("nvmlDeviceGetMemoryInfo_v2")) {
     buf.fill(0, 0, MEMORY_V2_SIZE);
     buf.writeUInt32LE(MEMORY_V2_VERSION, 0);
     const rc = calls.call("nvmlDeviceGetMemoryInfo_v2", handle, buf);
     if (rc === NvmlReturn.SUCCESS) {
-      return { rc, total: Number(buf.readBigUInt64LE(8)), reserved: Number(buf.readBigUInt64LE(16)), used: Number(buf.readBigUInt64LE(32)) };
+      return {
+        rc,
+        total: Number(buf.readBigUInt64LE(8)),
+        reserved: Number(buf.readBigUInt64LE(16)),
+        used: Number(buf.readBigUInt64LE(32)),
+      };
     }
     if (rc !== NvmlReturn.ARGUMENT_VERSION_MISMATCH && rc !== NvmlReturn.FUNCTION_NOT_FOUND) return { rc };
     quirks.memoryV2Unusable = true;
@@ -46,7 +55,8 @@ export function readGpuMemory(ctx: ReadContext): void {
 /** Sums over GPU instances: the compute instances of one GPU instance share its memory, so each instance counts once. */
 function fillFromMigDevices(ctx: ReadContext): void {
   const devices = [...new Map((ctx.out.migDevices ?? []).map((d) => [d.gpuInstanceId, d])).values()];
-  if (devices.length === 0 || devices.some((d) => d.memoryTotalBytes === undefined || d.memoryUsedBytes === undefined)) return;
+  if (devices.length === 0 || devices.some((d) => d.memoryTotalBytes === undefined || d.memoryUsedBytes === undefined))
+    return;
   ctx.out.memoryTotalBytes = devices.reduce((sum, d) => sum + (d.memoryTotalBytes ?? 0), 0);
   ctx.out.memoryUsedBytes = devices.reduce((sum, d) => sum + (d.memoryUsedBytes ?? 0), 0);
   ctx.check("memory", NvmlReturn.SUCCESS);

@@ -20,7 +20,11 @@ export function readMigMode(ctx: ReadContext): boolean | undefined {
   return ctx.out.migEnabled;
 }
 
-function readMigDevice(calls: NvmlCalls, mig: bigint, quirks: DriverQuirks): { device: MigDeviceRaw; handle: MigHandle } | undefined {
+function readMigDevice(
+  calls: NvmlCalls,
+  mig: bigint,
+  quirks: DriverQuirks,
+): { device: MigDeviceRaw; handle: MigHandle } | undefined {
   if (calls.textOut("nvmlDeviceGetUUID", UUID_BUFFER, mig) !== NvmlReturn.SUCCESS) return undefined;
   const uuid = calls.lastText();
   const name = calls.textOut("nvmlDeviceGetName", NAME_BUFFER, mig) === NvmlReturn.SUCCESS ? calls.lastText() : "";
@@ -29,7 +33,10 @@ function readMigDevice(calls: NvmlCalls, mig: bigint, quirks: DriverQuirks): { d
   const memory = readMemory(calls, mig, quirks);
   return {
     device: {
-      uuid, gpuInstanceId: gi, computeInstanceId: ci, profile: migProfileOf(name),
+      uuid,
+      gpuInstanceId: gi,
+      computeInstanceId: ci,
+      profile: migProfileOf(name),
       ...(memory.total === undefined ? {} : { memoryTotalBytes: memory.total }),
       ...(memory.used === undefined ? {} : { memoryUsedBytes: memory.used }),
     },

@@ -14,7 +14,10 @@ interface ProcessAnswer {
 const ATTEMPTS = 4;
 /** Codes from nvmlDeviceGetRunningProcessDetailList that mean "this driver cannot do it": use `_v3`. */
 const DETAIL_LIST_UNUSABLE = new Set<number>([
-  NvmlReturn.NOT_SUPPORTED, NvmlReturn.INVALID_ARGUMENT, NvmlReturn.ARGUMENT_VERSION_MISMATCH, NvmlReturn.FUNCTION_NOT_FOUND,
+  NvmlReturn.NOT_SUPPORTED,
+  NvmlReturn.INVALID_ARGUMENT,
+  NvmlReturn.ARGUMENT_VERSION_MISMATCH,
+  NvmlReturn.FUNCTION_NOT_FOUND,
 ]);
 /** Without a known memory size, the plausibility limit of one process's memory (1 PiB). */
 const NO_MEMORY_LIMIT = 2 ** 50;
@@ -53,7 +56,12 @@ function readDetailList(calls: NvmlCalls, handle: bigint, memoryLimit: number): 
  * `_v3` (or `_v2` on drivers without it): asks for the count, allocates with headroom, fills the
  * buffer with a sentinel, measures the stride the driver wrote and checks the decoded entries.
  */
-function readComputeProcesses(calls: NvmlCalls, handle: bigint, quirks: DriverQuirks, memoryLimit: number): ProcessAnswer {
+function readComputeProcesses(
+  calls: NvmlCalls,
+  handle: bigint,
+  quirks: DriverQuirks,
+  memoryLimit: number,
+): ProcessAnswer {
   const isV3 = calls.has("nvmlDeviceGetComputeRunningProcesses_v3");
   const name = isV3 ? "nvmlDeviceGetComputeRunningProcesses_v3" : "nvmlDeviceGetComputeRunningProcesses_v2";
   const count = calls.u32[0];
@@ -80,7 +88,12 @@ function readComputeProcesses(calls: NvmlCalls, handle: bigint, quirks: DriverQu
 }
 
 /** The compute processes of one device handle (a GPU or a MIG device): the detail list where the driver has it, else `_v3`. */
-export function readProcessList(calls: NvmlCalls, handle: bigint, quirks: DriverQuirks, memoryLimitBytes: number | undefined): ProcessAnswer {
+export function readProcessList(
+  calls: NvmlCalls,
+  handle: bigint,
+  quirks: DriverQuirks,
+  memoryLimitBytes: number | undefined,
+): ProcessAnswer {
   const limit = memoryLimitBytes ?? NO_MEMORY_LIMIT;
   if (!quirks.detailListUnusable && calls.has("nvmlDeviceGetRunningProcessDetailList")) {
     const answer = readDetailList(calls, handle, limit);

@@ -5,9 +5,24 @@
 
 /** Field groups that can be disabled one GPU at a time. */
 export const FIELD_GROUPS = [
-  "util", "memory", "temp", "power", "power_limit", "energy", "clocks", "throttle",
-  "ecc", "remap", "nvlink", "mig", "processes",
-  "gpm", "memory_temp", "pcie_replay", "throttle_time", "nvlink_throughput",
+  "util",
+  "memory",
+  "temp",
+  "power",
+  "power_limit",
+  "energy",
+  "clocks",
+  "throttle",
+  "ecc",
+  "remap",
+  "nvlink",
+  "mig",
+  "processes",
+  "gpm",
+  "memory_temp",
+  "pcie_replay",
+  "throttle_time",
+  "nvlink_throughput",
 ] as const;
 export type FieldGroup = (typeof FIELD_GROUPS)[number];
 
@@ -16,8 +31,18 @@ export type FieldGroup = (typeof FIELD_GROUPS)[number];
  * traffic in MiB/s, as NVML gives them. See GPM_QUANTITIES in gpm-metrics.ts for the metric ids.
  */
 export const GPM_QUANTITIES = [
-  "graphics", "sm", "smOccupancy", "tensor", "dram", "fp64", "fp32", "fp16",
-  "pcieTx", "pcieRx", "nvlinkTx", "nvlinkRx",
+  "graphics",
+  "sm",
+  "smOccupancy",
+  "tensor",
+  "dram",
+  "fp64",
+  "fp32",
+  "fp16",
+  "pcieTx",
+  "pcieRx",
+  "nvlinkTx",
+  "nvlinkRx",
 ] as const;
 export type GpmQuantity = (typeof GPM_QUANTITIES)[number];
 /** One GPM reading; a metric is absent when NVML did not report it (its own return code) or gave no finite value. */
@@ -28,7 +53,14 @@ export type GpmReading = { readonly [Q in GpmQuantity]?: number };
  * `power`, `thermal`, `sync_boost` and `board_limit` are NVML_FI_DEV_PERF_POLICY_* (ids 74..77 in every
  * header); the two hardware brakes exist from nvml.h 12.9 on, at ids that moved in 13.1.
  */
-export const THROTTLE_TIME_REASONS = ["power", "thermal", "sync_boost", "board_limit", "hw_thermal_slowdown", "hw_power_brake_slowdown"] as const;
+export const THROTTLE_TIME_REASONS = [
+  "power",
+  "thermal",
+  "sync_boost",
+  "board_limit",
+  "hw_thermal_slowdown",
+  "hw_power_brake_slowdown",
+] as const;
 export type ThrottleTimeReason = (typeof THROTTLE_TIME_REASONS)[number];
 
 export interface GpuIdentity {
@@ -79,7 +111,12 @@ export interface GpuRaw extends GpuIdentity {
   readonly throttleReasons?: number;
   readonly eccCorrected?: number;
   readonly eccUncorrected?: number;
-  readonly remappedRows?: { readonly correctable: number; readonly uncorrectable: number; readonly isPending: boolean; readonly hasFailed: boolean };
+  readonly remappedRows?: {
+    readonly correctable: number;
+    readonly uncorrectable: number;
+    readonly isPending: boolean;
+    readonly hasFailed: boolean;
+  };
   /** Active state of each NVLink link, by link number. */
   readonly nvlinkActive?: readonly boolean[];
   readonly migEnabled?: boolean;

@@ -3,7 +3,15 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { NvmlTimeoutError, type NvmlClient } from "./nvml-client.js";
 import {
-  CONTROL_BYTES, OP, PAYLOAD_BYTES, readAnswer, SLOT, THREAD_GONE, type Op, type OpResult, type SamplingThreadInit,
+  CONTROL_BYTES,
+  OP,
+  PAYLOAD_BYTES,
+  readAnswer,
+  SLOT,
+  THREAD_GONE,
+  type Op,
+  type OpResult,
+  type SamplingThreadInit,
 } from "./nvml-worker-protocol.js";
 import type { NvmlSampleRaw, NvmlSystemInfo } from "./types.js";
 
@@ -18,8 +26,14 @@ export interface WorkerNvmlClientOptions {
 }
 
 /** `Atomics.waitAsync` (ES2024; Node ≥ 16), typed here because the project's lib is ES2023. */
-type WaitAsync = (array: Int32Array, index: number, value: number, timeoutMs?: number) =>
-  { readonly async: false; readonly value: "not-equal" | "timed-out" } | { readonly async: true; readonly value: Promise<"ok" | "timed-out"> };
+type WaitAsync = (
+  array: Int32Array,
+  index: number,
+  value: number,
+  timeoutMs?: number,
+) =>
+  | { readonly async: false; readonly value: "not-equal" | "timed-out" }
+  | { readonly async: true; readonly value: Promise<"ok" | "timed-out"> };
 const waitAsync = Reflect.get(Atomics, "waitAsync") as WaitAsync;
 
 const OP_NAMES: Record<Op, string> = { [OP.open]: "open", [OP.sample]: "sample", [OP.close]: "close" };
@@ -69,7 +83,8 @@ export class WorkerNvmlClient implements NvmlClient {
   constructor(private readonly options: WorkerNvmlClientOptions) {}
 
   async open(): Promise<NvmlSystemInfo> {
-    if (this.hasStuckCall()) throw new NvmlTimeoutError("nvml: a previous call is still running on the sampling thread");
+    if (this.hasStuckCall())
+      throw new NvmlTimeoutError("nvml: a previous call is still running on the sampling thread");
     await this.discardThread();
     const thread = this.spawn();
     this.thread = thread;
@@ -114,13 +129,24 @@ export class WorkerNvmlClient implements NvmlClient {
 
   private spawn(): SamplingThread {
     const init: SamplingThreadInit = {
-      control: new SharedArrayBuffer(CONTROL_BYTES), payload: new SharedArrayBuffer(PAYLOAD_BYTES),
-      library: this.options.library, maxBackoffMs: this.options.maxBackoffMs, isGpmEnabled: this.options.isGpmEnabled ?? true,
+      control: new SharedArrayBuffer(CONTROL_BYTES),
+      payload: new SharedArrayBuffer(PAYLOAD_BYTES),
+      library: this.options.library,
+      maxBackoffMs: this.options.maxBackoffMs,
+      isGpmEnabled: this.options.isGpmEnabled ?? true,
     };
     // The sampling thread holds a few small buffers; a small heap keeps its resident memory down.
-    const worker = new Worker(workerScript(), { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 } });
+    const worker = new Worker(workerScript(), {
+      workerData: init,
+      resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 },
+    });
     const thread: SamplingThread = {
-      worker, control: new Int32Array(init.control), payload: Buffer.from(init.payload), seq: 0, stuckSeq: undefined, error: undefined,
+      worker,
+      control: new Int32Array(init.control),
+      payload: Buffer.from(init.payload),
+      seq: 0,
+      stuckSeq: undefined,
+      error: undefined,
     };
     worker.on("error", (err) => {
       thread.error = err;
@@ -158,7 +184,9 @@ export class WorkerNvmlClient implements NvmlClient {
   }
 
   private gone(thread: SamplingThread): Error {
-    return thread.error ? new Error("nvml: sampling thread failed", { cause: thread.error }) : new Error("nvml: sampling thread exited");
+    return thread.error
+      ? new Error("nvml: sampling thread failed", { cause: thread.error })
+      : new Error("nvml: sampling thread exited");
   }
 
   /** Ends the thread; one stuck in a native call ends when that call returns, and never holds the process open. */

@@ -119,11 +119,16 @@ export class LlmSeriesStore {
     reconcileCounts(series);
     const exemplarTime = nowMs / 1000;
     this.observe(series, 0, this.options.latencyBuckets, span.e2eSeconds, span.traceId, exemplarTime);
-    if (span.queueSeconds !== undefined) this.observe(series, 1, this.options.latencyBuckets, span.queueSeconds, span.traceId, exemplarTime);
-    if (span.prefillSeconds !== undefined) this.observe(series, 2, this.options.latencyBuckets, span.prefillSeconds, span.traceId, exemplarTime);
-    if (span.decodeSeconds !== undefined) this.observe(series, 3, this.options.latencyBuckets, span.decodeSeconds, span.traceId, exemplarTime);
-    if (span.ttftSeconds !== undefined) this.observe(series, 4, this.options.latencyBuckets, span.ttftSeconds, span.traceId, exemplarTime);
-    if (span.tpotSeconds !== undefined) this.observe(series, 5, this.options.tpotBuckets, span.tpotSeconds, span.traceId, exemplarTime);
+    if (span.queueSeconds !== undefined)
+      this.observe(series, 1, this.options.latencyBuckets, span.queueSeconds, span.traceId, exemplarTime);
+    if (span.prefillSeconds !== undefined)
+      this.observe(series, 2, this.options.latencyBuckets, span.prefillSeconds, span.traceId, exemplarTime);
+    if (span.decodeSeconds !== undefined)
+      this.observe(series, 3, this.options.latencyBuckets, span.decodeSeconds, span.traceId, exemplarTime);
+    if (span.ttftSeconds !== undefined)
+      this.observe(series, 4, this.options.latencyBuckets, span.ttftSeconds, span.traceId, exemplarTime);
+    if (span.tpotSeconds !== undefined)
+      this.observe(series, 5, this.options.tpotBuckets, span.tpotSeconds, span.traceId, exemplarTime);
   }
 
   /**
@@ -181,15 +186,37 @@ export class LlmSeriesStore {
   private create(key: string, labels: LlmSeriesLabels): LlmSeries {
     const histograms = HISTOGRAMS.map((kind) => {
       const slots = this.bounds(kind).length + 1;
-      return { counts: new Float64Array(slots), sum: 0, count: 0, exemplars: new Array<Exemplar | undefined>(slots).fill(undefined) };
+      return {
+        counts: new Float64Array(slots),
+        sum: 0,
+        count: 0,
+        exemplars: new Array<Exemplar | undefined>(slots).fill(undefined),
+      };
     });
     const counted = { spans: emptyCounts(), runtime: emptyCounts() };
-    const series: LlmSeries = { labels, histograms, ok: 0, errors: 0, promptTokens: 0, completionTokens: 0, counted, lastRequestSeconds: 0, lastSeenMs: this.now() };
+    const series: LlmSeries = {
+      labels,
+      histograms,
+      ok: 0,
+      errors: 0,
+      promptTokens: 0,
+      completionTokens: 0,
+      counted,
+      lastRequestSeconds: 0,
+      lastSeenMs: this.now(),
+    };
     this.series.set(key, series);
     return series;
   }
 
-  private observe(series: LlmSeries, index: number, bounds: readonly number[], value: number, traceId: string, timestamp: number): void {
+  private observe(
+    series: LlmSeries,
+    index: number,
+    bounds: readonly number[],
+    value: number,
+    traceId: string,
+    timestamp: number,
+  ): void {
     const histogram = series.histograms[index] as HistogramState;
     let slot = 0;
     while (slot < bounds.length && value > (bounds[slot] as number)) slot++;

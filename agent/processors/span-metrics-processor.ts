@@ -63,7 +63,9 @@ export class SpanMetricsProcessor implements SpanConsumer {
     });
     this.tierRules = config.tiers.map((rule) => ({ pattern: new BoundedRegExp(rule.model), tier: rule.tier }));
     this.profiles = options.profiles ?? PROFILES;
-    this.joins = new Map(this.profiles.flatMap((profile) => (profile.createJoin ? [[profile, profile.createJoin()] as const] : [])));
+    this.joins = new Map(
+      this.profiles.flatMap((profile) => (profile.createJoin ? [[profile, profile.createJoin()] as const] : [])),
+    );
     this.now = options.now ?? Date.now;
     this.unattributed = new UnattributedSpans(options.log);
   }
@@ -106,13 +108,20 @@ export class SpanMetricsProcessor implements SpanConsumer {
     const model = span.model ?? identity.model;
     if (model === undefined) this.unattributed.add(span.runtime, identity.reason ?? "no_pod_identity");
     const named = model ?? UNKNOWN_MODEL;
-    return { model: named, runtime: span.runtime, namespace: identity.namespace, pod: identity.pod, tier: this.tierOf(named) };
+    return {
+      model: named,
+      runtime: span.runtime,
+      namespace: identity.namespace,
+      pod: identity.pod,
+      tier: this.tierOf(named),
+    };
   }
 
   /** Resolves a resource's pod and model once per resource; the pod index is rebuilt only when the attribution changes. */
   private identify(resource: Attributes, sender: string | undefined): ResourceIdentity {
     const attribution = this.options.attribution();
-    if (this.podIndex?.source !== attribution) this.podIndex = { source: attribution, index: buildNodePodIndex(attribution) };
+    if (this.podIndex?.source !== attribution)
+      this.podIndex = { source: attribution, index: buildNodePodIndex(attribution) };
     const runtimeModels = this.options.runtimeModels ?? (() => NO_MODELS);
     return resolveResourceIdentity(resource, sender, { pods: this.podIndex.index, runtimeModels });
   }

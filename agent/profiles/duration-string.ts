@@ -12,8 +12,8 @@
 const UNIT_EXPONENT: Readonly<Record<string, number>> = {
   s: 0,
   ms: -3,
-  "µs": -6, // U+00B5 MICRO SIGN, what Rust prints
-  "μs": -6, // U+03BC GREEK SMALL LETTER MU, what people type
+  µs: -6, // U+00B5 MICRO SIGN, what Rust prints
+  μs: -6, // U+03BC GREEK SMALL LETTER MU, what people type
   us: -6,
   ns: -9,
 };

@@ -12,7 +12,14 @@ import { vllmProfile } from "./vllm/page.js";
  * carries Triton's own families is Triton's (the vLLM and TensorRT-LLM families on it are its
  * backends'); otherwise the first profile whose families the page carries names it.
  */
-export const RUNTIME_GAUGE_PROFILES: readonly RuntimeGaugeProfile[] = [tritonProfile, tritonTrtllmProfile, vllmProfile, sglangProfile, tgiProfile, trtllmProfile];
+export const RUNTIME_GAUGE_PROFILES: readonly RuntimeGaugeProfile[] = [
+  tritonProfile,
+  tritonTrtllmProfile,
+  vllmProfile,
+  sglangProfile,
+  tgiProfile,
+  trtllmProfile,
+];
 
 /** What a page says, read by every profile whose families it carries. */
 export interface RuntimePage {
@@ -35,5 +42,9 @@ export function readRuntimePage(page: SampleIndex, configured?: RuntimeName): Ru
   const profiles = RUNTIME_GAUGE_PROFILES.filter((profile) => profile.runtime === configured || profile.detects(page));
   const first = profiles[0];
   if (first === undefined) return undefined;
-  return { runtime: configured ?? first.runtime, families: profiles.map((profile) => profile.families), rows: replayPage(profiles, page) };
+  return {
+    runtime: configured ?? first.runtime,
+    families: profiles.map((profile) => profile.families),
+    rows: replayPage(profiles, page),
+  };
 }

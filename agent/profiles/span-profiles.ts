@@ -13,10 +13,19 @@ import { TRITON_PROFILE } from "./triton/spans.js";
 import { VLLM_PROFILE } from "./vllm/spans.js";
 
 /** Profiles in claim order: runtime-specific first, the generic GenAI semconv profile last. */
-export const PROFILES: readonly RuntimeProfile[] = [VLLM_PROFILE, SGLANG_PROFILE, TGI_PROFILE, TRITON_PROFILE, GENAI_SEMCONV_PROFILE];
+export const PROFILES: readonly RuntimeProfile[] = [
+  VLLM_PROFILE,
+  SGLANG_PROFILE,
+  TGI_PROFILE,
+  TRITON_PROFILE,
+  GENAI_SEMCONV_PROFILE,
+];
 
 /** The first profile that claims the span, or undefined when it is not an LLM request span. */
-export function profileFor(span: DecodedSpan, profiles: readonly RuntimeProfile[] = PROFILES): RuntimeProfile | undefined {
+export function profileFor(
+  span: DecodedSpan,
+  profiles: readonly RuntimeProfile[] = PROFILES,
+): RuntimeProfile | undefined {
   return profiles.find((profile) => profile.claims(span));
 }
 

@@ -58,7 +58,8 @@ export interface AdmissionWait {
 
 /** Creates an admission controller with a budget of `maxInflightBytes`. */
 export function createAdmission(maxInflightBytes: number): Admission {
-  if (!(maxInflightBytes > 0)) throw new RangeError(`admission: maxInflightBytes must be positive, got ${maxInflightBytes}`);
+  if (!(maxInflightBytes > 0))
+    throw new RangeError(`admission: maxInflightBytes must be positive, got ${maxInflightBytes}`);
   let inflightBytes = 0;
   let peakInflightBytes = 0;
   let acquisitions = 0;
@@ -80,7 +81,8 @@ export function createAdmission(maxInflightBytes: number): Admission {
   };
   /** Grants waiters from the head while they fit; the head blocks the ones behind it (no overtaking). */
   const wake = (): void => {
-    while (waiters.length > 0 && inflightBytes + (waiters[0]?.bytes ?? 0) <= maxInflightBytes) waiters.shift()?.settle(true);
+    while (waiters.length > 0 && inflightBytes + (waiters[0]?.bytes ?? 0) <= maxInflightBytes)
+      waiters.shift()?.settle(true);
   };
   return {
     tryAcquire(bytes) {

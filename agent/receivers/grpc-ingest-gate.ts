@@ -19,7 +19,14 @@
  * Interceptor API: https://github.com/grpc/grpc-node/blob/master/doc/server-interceptors.md
  * (grpc-js 1.10+).
  */
-import { Metadata, ServerInterceptingCall, status as GrpcStatus, type ServerInterceptingCallInterface, type ServerInterceptor, type StatusObject } from "@grpc/grpc-js";
+import {
+  Metadata,
+  ServerInterceptingCall,
+  status as GrpcStatus,
+  type ServerInterceptingCallInterface,
+  type ServerInterceptor,
+  type StatusObject,
+} from "@grpc/grpc-js";
 import type { TokenAuth } from "../../common/auth/token-auth.js";
 import type { Refusals } from "../../common/auth/refusals.js";
 import type { Admission } from "./admission.js";
@@ -47,7 +54,11 @@ export interface IngestGateOptions {
 export function grpcStatus(code: GrpcStatus, details: string, retryAfterMs?: number): StatusObject {
   const metadata = new Metadata();
   // grpc-js's Status enum uses the google.rpc.Code numbers.
-  if (retryAfterMs !== undefined) metadata.set("grpc-status-details-bin", encodeStatusProtobuf(code as number as RpcCode, details, [retryInfoDetail(retryAfterMs)]));
+  if (retryAfterMs !== undefined)
+    metadata.set(
+      "grpc-status-details-bin",
+      encodeStatusProtobuf(code as number as RpcCode, details, [retryInfoDetail(retryAfterMs)]),
+    );
   return { code, details, metadata };
 }
 
@@ -77,7 +88,11 @@ function gatedCall(call: ServerInterceptingCallInterface, options: IngestGateOpt
           if (decision !== undefined && decision.kind !== "allowed") {
             options.refusals.record(LISTENER, decision.kind, remote());
             // No detail either way, as over HTTP: UNAUTHENTICATED and PERMISSION_DENIED are not retried by OTLP exporters.
-            call.sendStatus(decision.kind === "unauthenticated" ? grpcStatus(GrpcStatus.UNAUTHENTICATED, "unauthenticated") : grpcStatus(GrpcStatus.PERMISSION_DENIED, "permission denied"));
+            call.sendStatus(
+              decision.kind === "unauthenticated"
+                ? grpcStatus(GrpcStatus.UNAUTHENTICATED, "unauthenticated")
+                : grpcStatus(GrpcStatus.PERMISSION_DENIED, "permission denied"),
+            );
             return;
           }
           const reservation = INFLATE_COPIES * options.maxMessageBytes;
@@ -93,7 +108,13 @@ function gatedCall(call: ServerInterceptingCallInterface, options: IngestGateOpt
             if (isDone) return;
             if (!isGranted) {
               options.refusals.record(LISTENER, "busy", remote());
-              call.sendStatus(grpcStatus(GrpcStatus.RESOURCE_EXHAUSTED, "receiver is at its in-flight byte limit, retry later", options.waitMs));
+              call.sendStatus(
+                grpcStatus(
+                  GrpcStatus.RESOURCE_EXHAUSTED,
+                  "receiver is at its in-flight byte limit, retry later",
+                  options.waitMs,
+                ),
+              );
               return;
             }
             heldBytes = reservation;

@@ -21,7 +21,15 @@
  * refuses and UNAVAILABLE when the pipeline does, both with a google.rpc.RetryInfo in
  * `grpc-status-details-bin` so senders retry after config.retryAfter.
  */
-import { Server, ServerCredentials, status as GrpcStatus, type ServerErrorResponse, type ServerUnaryCall, type ServiceDefinition, type sendUnaryData } from "@grpc/grpc-js";
+import {
+  Server,
+  ServerCredentials,
+  status as GrpcStatus,
+  type ServerErrorResponse,
+  type ServerUnaryCall,
+  type ServiceDefinition,
+  type sendUnaryData,
+} from "@grpc/grpc-js";
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from "node:net";
 import type { IngestSecurity } from "../../common/auth/ingest-security.js";
 import { Refusals } from "../../common/auth/refusals.js";
@@ -85,7 +93,9 @@ const SHUTDOWN_GRACE_MS = 2_000;
  * the `authorization` metadata when `security.auth` is. Resolves once listening; rejects when the
  * address cannot be bound.
  */
-export async function startOtlpGrpcReceiver(options: OtlpReceiverOptions & { readonly security?: IngestSecurity | undefined }): Promise<RunningReceiver> {
+export async function startOtlpGrpcReceiver(
+  options: OtlpReceiverOptions & { readonly security?: IngestSecurity | undefined },
+): Promise<RunningReceiver> {
   const { config, log } = options;
   const refusals = options.refusals ?? new Refusals(log);
   const maxMessageBytes = Math.min(config.maxBodyBytes, config.maxGrpcMessageBytes);
@@ -93,10 +103,19 @@ export async function startOtlpGrpcReceiver(options: OtlpReceiverOptions & { rea
     "grpc.max_receive_message_length": maxMessageBytes,
     "grpc.max_concurrent_streams": config.maxConcurrentStreams,
     ...CONNECTION_OPTIONS,
-    interceptors: [ingestGate({ auth: options.security?.auth, admission: options.admission, maxMessageBytes, waitMs: config.retryAfter, refusals })],
+    interceptors: [
+      ingestGate({
+        auth: options.security?.auth,
+        admission: options.admission,
+        maxMessageBytes,
+        waitMs: config.retryAfter,
+        refusals,
+      }),
+    ],
   });
   server.addService(TRACE_SERVICE_DEFINITION, {
-    Export: (call: ServerUnaryCall<Buffer, ExportTraceResponse>, callback: sendUnaryData<ExportTraceResponse>) => handleExport(call.request, callback, options, call.getPeer()),
+    Export: (call: ServerUnaryCall<Buffer, ExportTraceResponse>, callback: sendUnaryData<ExportTraceResponse>) =>
+      handleExport(call.request, callback, options, call.getPeer()),
   });
   const credentials = options.security?.tls?.grpcCredentials() ?? ServerCredentials.createInsecure();
   const injector = server.createConnectionInjector(credentials);
@@ -113,7 +132,14 @@ export async function startOtlpGrpcReceiver(options: OtlpReceiverOptions & { rea
   });
   tcp.on("error", (err) => log.error({ err: errorMessage(err) }, "otlp/grpc listener error"));
   const address = tcp.address() as AddressInfo;
-  log.info({ server: "otlp-grpc", address: `${host.includes(":") ? `[${host}]` : host}:${address.port}`, tls: options.security?.tls !== undefined }, "listening");
+  log.info(
+    {
+      server: "otlp-grpc",
+      address: `${host.includes(":") ? `[${host}]` : host}:${address.port}`,
+      tls: options.security?.tls !== undefined,
+    },
+    "listening",
+  );
   let closing: Promise<void> | undefined;
   return {
     address: { address: host, family: address.family, port: address.port },
@@ -133,11 +159,21 @@ export async function startOtlpGrpcReceiver(options: OtlpReceiverOptions & { rea
 }
 
 /** Decodes an admitted message and hands it on with the sender's `peer` address; the gate holds its admission until the answer is sent. */
-function handleExport(request: Buffer, callback: sendUnaryData<ExportTraceResponse>, options: OtlpReceiverOptions, peer: string): void {
+function handleExport(
+  request: Buffer,
+  callback: sendUnaryData<ExportTraceResponse>,
+  options: OtlpReceiverOptions,
+  peer: string,
+): void {
   const { config, log } = options;
   try {
     const limits = options.limits ?? DEFAULT_DECODE_LIMITS;
-    const outcome = exportTraces(() => decodeOtlpProtobuf(request, options.filter, limits), options.consumer, log, peer);
+    const outcome = exportTraces(
+      () => decodeOtlpProtobuf(request, options.filter, limits),
+      options.consumer,
+      log,
+      peer,
+    );
     switch (outcome.kind) {
       case "accepted":
         callback(null, outcome.partialSuccess === undefined ? {} : { partialSuccess: outcome.partialSuccess });

@@ -71,7 +71,10 @@ export interface OtlpHttpReceiverOptions extends OtlpReceiverOptions {
 type BodyFormat = "protobuf" | "json";
 type ContentEncoding = "identity" | "gzip" | "deflate";
 
-const CONTENT_TYPES: Readonly<Record<BodyFormat, string>> = { protobuf: "application/x-protobuf", json: "application/json" };
+const CONTENT_TYPES: Readonly<Record<BodyFormat, string>> = {
+  protobuf: "application/x-protobuf",
+  json: "application/json",
+};
 
 /** A response before it is written. */
 interface Reply {
@@ -102,7 +105,9 @@ export async function startOtlpHttpReceiver(options: OtlpHttpReceiverOptions): P
   const server: Server = secure ?? createServer(serverOptions);
   const refusals = options.refusals ?? new Refusals(options.log);
   server.maxConnections = options.config.maxConnections;
-  server.on("drop", (dropped: DropArgument | undefined) => refusals.record(LISTENER, "connection_limit", dropped?.remoteAddress ?? ""));
+  server.on("drop", (dropped: DropArgument | undefined) =>
+    refusals.record(LISTENER, "connection_limit", dropped?.remoteAddress ?? ""),
+  );
   server.on("request", (request: IncomingMessage, response: ServerResponse) => {
     handleRequest(request, response, { ...options, refusals }).catch((err: unknown) => {
       options.log.error({ err: errorMessage(err) }, "otlp/http request failed");
@@ -124,21 +129,30 @@ export async function startOtlpHttpReceiver(options: OtlpHttpReceiverOptions): P
   return { address, close: () => (unfollow?.(), close()) };
 }
 
-async function handleRequest(request: IncomingMessage, response: ServerResponse, options: OtlpHttpReceiverOptions & { readonly refusals: Refusals }): Promise<void> {
+async function handleRequest(
+  request: IncomingMessage,
+  response: ServerResponse,
+  options: OtlpHttpReceiverOptions & { readonly refusals: Refusals },
+): Promise<void> {
   const { config, admission } = options;
-  const refused = (reason: RefusalReason): void => options.refusals.record(LISTENER, reason, request.socket.remoteAddress ?? "");
+  const refused = (reason: RefusalReason): void =>
+    options.refusals.record(LISTENER, reason, request.socket.remoteAddress ?? "");
   if (pathOf(request.url) !== OTLP_TRACES_PATH) return refuseUnread(request, response, textReply(404, "not found\n"));
   const auth = options.security?.auth?.check(request.headers.authorization, "ingest");
   if (auth !== undefined && auth.kind !== "allowed") {
     refused(auth.kind);
     // No detail either way; 401 and 403 are not retried by OTLP exporters (OTLP/HTTP "Failures").
-    const reply = auth.kind === "unauthenticated"
-      ? { ...textReply(401, "unauthorized\n"), headers: { "www-authenticate": 'Bearer realm="inferwatch"' } }
-      : textReply(403, "forbidden\n");
+    const reply =
+      auth.kind === "unauthenticated"
+        ? { ...textReply(401, "unauthorized\n"), headers: { "www-authenticate": 'Bearer realm="inferwatch"' } }
+        : textReply(403, "forbidden\n");
     return refuseUnread(request, response, reply);
   }
   if (request.method !== "POST") {
-    return refuseUnread(request, response, { ...textReply(405, "method not allowed, supported: [POST]\n"), headers: { allow: "POST" } });
+    return refuseUnread(request, response, {
+      ...textReply(405, "method not allowed, supported: [POST]\n"),
+      headers: { allow: "POST" },
+    });
   }
   const format = bodyFormatOf(request.headers["content-type"]);
   if (format === undefined) {
@@ -186,18 +200,40 @@ async function handleRequest(request: IncomingMessage, response: ServerResponse,
     }
     const limits = options.limits ?? DEFAULT_DECODE_LIMITS;
     const bytes = body.bytes;
-    const peer = request.socket.remoteAddress === undefined ? undefined : `${request.socket.remoteAddress}:${request.socket.remotePort ?? 0}`;
+    const peer =
+      request.socket.remoteAddress === undefined
+        ? undefined
+        : `${request.socket.remoteAddress}:${request.socket.remotePort ?? 0}`;
     if (format === "protobuf") {
-      writeReply(response, outcomeReply(exportTraces(() => decodeOtlpProtobuf(bytes, options.filter, limits), options.consumer, options.log, peer), format, config.retryAfter));
+      writeReply(
+        response,
+        outcomeReply(
+          exportTraces(() => decodeOtlpProtobuf(bytes, options.filter, limits), options.consumer, options.log, peer),
+          format,
+          config.retryAfter,
+        ),
+      );
       return;
     }
     const admitted = admitJsonParse(bytes, lease, limits, config.maxInflightBytes);
     if (admitted.kind !== "admitted") {
       if (admitted.kind !== "invalid") refused(admitted.kind === "busy" ? "busy" : "too_large");
-      return writeReply(response, admitted.kind === "busy" ? busyReply(format, config.retryAfter) : statusReply(admitted.kind === "invalid" ? 400 : 413, format, RpcCode.INVALID_ARGUMENT, admitted.message));
+      return writeReply(
+        response,
+        admitted.kind === "busy"
+          ? busyReply(format, config.retryAfter)
+          : statusReply(admitted.kind === "invalid" ? 400 : 413, format, RpcCode.INVALID_ARGUMENT, admitted.message),
+      );
     }
     const text = admitted.text;
-    writeReply(response, outcomeReply(exportTraces(() => decodeScannedOtlpJson(text, options.filter, limits), options.consumer, options.log, peer), format, config.retryAfter));
+    writeReply(
+      response,
+      outcomeReply(
+        exportTraces(() => decodeScannedOtlpJson(text, options.filter, limits), options.consumer, options.log, peer),
+        format,
+        config.retryAfter,
+      ),
+    );
   } finally {
     lease.release();
   }
@@ -210,7 +246,12 @@ type JsonAdmission =
   | { readonly kind: "too-costly"; readonly message: string }
   | { readonly kind: "busy" };
 
-function admitJsonParse(bytes: Buffer, lease: AdmissionLease, limits: DecodeLimits, maxInflightBytes: number): JsonAdmission {
+function admitJsonParse(
+  bytes: Buffer,
+  lease: AdmissionLease,
+  limits: DecodeLimits,
+  maxInflightBytes: number,
+): JsonAdmission {
   let cost: number;
   try {
     // Scanned as bytes: nothing is allocated for a body refused here. A text has at most one character per byte.
@@ -221,7 +262,10 @@ function admitJsonParse(bytes: Buffer, lease: AdmissionLease, limits: DecodeLimi
   }
   if (lease.heldBytes + cost > maxInflightBytes) {
     const mib = (count: number): string => (count / 1024 / 1024).toFixed(1);
-    return { kind: "too-costly", message: `parsing this OTLP/JSON body would take about ${mib(cost)} MiB, more than the in-flight budget of ${mib(maxInflightBytes)} MiB allows; send smaller batches or protobuf` };
+    return {
+      kind: "too-costly",
+      message: `parsing this OTLP/JSON body would take about ${mib(cost)} MiB, more than the in-flight budget of ${mib(maxInflightBytes)} MiB allows; send smaller batches or protobuf`,
+    };
   }
   return lease.tryAcquire(cost) ? { kind: "admitted", text: bytes.toString("utf8") } : { kind: "busy" };
 }
@@ -279,7 +323,8 @@ function readBody(request: IncomingMessage, encoding: ContentEncoding, limits: B
       if (size + chunk.length > limits.maxBytes) return settle({ kind: "too-large" });
       if (limits.lease && !limits.lease.tryAcquire(chunk.length)) return settle({ kind: "busy" });
       if (preallocated) {
-        if (size + chunk.length > preallocated.length) return settle({ kind: "corrupt", message: "body longer than its Content-Length" });
+        if (size + chunk.length > preallocated.length)
+          return settle({ kind: "corrupt", message: "body longer than its Content-Length" });
         chunk.copy(preallocated, size);
       } else {
         chunks.push(chunk);
@@ -315,12 +360,18 @@ function outcomeReply(outcome: ExportOutcome, format: BodyFormat, retryAfterMs: 
       return {
         status: 200,
         contentType: CONTENT_TYPES[format],
-        body: format === "protobuf" ? encodeExportResponseProtobuf(outcome.partialSuccess) : encodeExportResponseJson(outcome.partialSuccess),
+        body:
+          format === "protobuf"
+            ? encodeExportResponseProtobuf(outcome.partialSuccess)
+            : encodeExportResponseJson(outcome.partialSuccess),
       };
     case "invalid":
       return statusReply(400, format, RpcCode.INVALID_ARGUMENT, outcome.message);
     case "unavailable":
-      return { ...statusReply(503, format, RpcCode.UNAVAILABLE, outcome.message), headers: { "retry-after": String(retryAfterSeconds(retryAfterMs)) } };
+      return {
+        ...statusReply(503, format, RpcCode.UNAVAILABLE, outcome.message),
+        headers: { "retry-after": String(retryAfterSeconds(retryAfterMs)) },
+      };
     case "failed":
       return statusReply(500, format, RpcCode.INTERNAL, outcome.message);
   }
@@ -336,11 +387,21 @@ function statusReply(status: number, format: BodyFormat, code: RpcCode, message:
 }
 
 function tooLargeReply(format: BodyFormat, maxBodyBytes: number): Reply {
-  return statusReply(413, format, RpcCode.INVALID_ARGUMENT, `request body exceeds ${maxBodyBytes} bytes after decompression`);
+  return statusReply(
+    413,
+    format,
+    RpcCode.INVALID_ARGUMENT,
+    `request body exceeds ${maxBodyBytes} bytes after decompression`,
+  );
 }
 
 function busyReply(format: BodyFormat, retryAfterMs: number): Reply {
-  const reply = statusReply(429, format, RpcCode.RESOURCE_EXHAUSTED, "receiver is at its in-flight byte limit, retry later");
+  const reply = statusReply(
+    429,
+    format,
+    RpcCode.RESOURCE_EXHAUSTED,
+    "receiver is at its in-flight byte limit, retry later",
+  );
   return { ...reply, headers: { "retry-after": String(retryAfterSeconds(retryAfterMs)) } };
 }
 
@@ -365,7 +426,11 @@ function refuseUnread(request: IncomingMessage, response: ServerResponse, reply:
 function writeReply(response: ServerResponse, reply: Reply): void {
   if (response.headersSent || response.destroyed) return;
   const body = typeof reply.body === "string" ? Buffer.from(reply.body, "utf8") : reply.body;
-  response.writeHead(reply.status, { "content-type": reply.contentType, "content-length": String(body.length), ...reply.headers });
+  response.writeHead(reply.status, {
+    "content-type": reply.contentType,
+    "content-length": String(body.length),
+    ...reply.headers,
+  });
   response.end(body);
 }
 

@@ -48,13 +48,21 @@ const INTEGER_TEXT = /^-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
  * otlp-json-scan.ts), on invalid JSON, on a value of the wrong type (the message names its JSON
  * path) or when the body holds more than `limits.maxSpans` spans.
  */
-export function decodeOtlpJson(text: string, filter: AttributeFilter, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): DecodedTraces {
+export function decodeOtlpJson(
+  text: string,
+  filter: AttributeFilter,
+  limits: DecodeLimits = DEFAULT_DECODE_LIMITS,
+): DecodedTraces {
   scanOtlpJson(Buffer.from(text, "utf8"), limits);
   return decodeScannedOtlpJson(text, filter, limits);
 }
 
 /** {@link decodeOtlpJson} for a text whose bytes scanOtlpJson (otlp-json-scan.ts) has already passed. */
-export function decodeScannedOtlpJson(text: string, filter: AttributeFilter, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): DecodedTraces {
+export function decodeScannedOtlpJson(
+  text: string,
+  filter: AttributeFilter,
+  limits: DecodeLimits = DEFAULT_DECODE_LIMITS,
+): DecodedTraces {
   let root: unknown;
   try {
     root = JSON.parse(text);
@@ -191,7 +199,8 @@ class JsonTraceDecoder {
       const scope = this.object(scopes[i]);
       const items = this.array(scope.spans, "spans");
       for (let j = 0; j < items.length; j++) {
-        if (++this.spanCount > this.limits.maxSpans) throw new OtlpDecodeError(`more than ${this.limits.maxSpans} spans in one request`);
+        if (++this.spanCount > this.limits.maxSpans)
+          throw new OtlpDecodeError(`more than ${this.limits.maxSpans} spans in one request`);
         this.trail.push("spans", j);
         const span = this.span(this.object(items[j]));
         if (span !== undefined) spans.push(span);
@@ -218,7 +227,10 @@ class JsonTraceDecoder {
     }
     const name = truncateUtf8(this.string(object.name, "name"), this.limits.maxStringBytes);
     const kind = this.enumValue(object.kind, "kind", SPAN_KIND_NAMES);
-    const startTimeMs = this.nanosAsMs(either(object.startTimeUnixNano, object.start_time_unix_nano), "startTimeUnixNano");
+    const startTimeMs = this.nanosAsMs(
+      either(object.startTimeUnixNano, object.start_time_unix_nano),
+      "startTimeUnixNano",
+    );
     const endTimeMs = this.nanosAsMs(either(object.endTimeUnixNano, object.end_time_unix_nano), "endTimeUnixNano");
     let statusCode: StatusCode = 0;
     if (object.status !== undefined && object.status !== null) {
@@ -232,7 +244,11 @@ class JsonTraceDecoder {
     const parentSpanId = parentIdText === "" ? "" : normalizeHexId(parentIdText, 16);
     if (traceId === undefined || spanId === undefined || parentSpanId === undefined) {
       const [field, text, digits] =
-        traceId === undefined ? ["traceId", traceIdText, 32] : spanId === undefined ? ["spanId", spanIdText, 16] : ["parentSpanId", parentIdText, 16];
+        traceId === undefined
+          ? ["traceId", traceIdText, 32]
+          : spanId === undefined
+            ? ["spanId", spanIdText, 16]
+            : ["parentSpanId", parentIdText, 16];
       this.rejectedSpans++;
       this.rejectReason ??= `${field} of ${text.length} characters is not ${digits} hex digits`;
       return undefined;
@@ -287,7 +303,8 @@ class JsonTraceDecoder {
    * their scalar items; key-value lists and bytes are checked but not kept, as in the protobuf decoder.
    */
   private anyValue(raw: unknown, depth: number): AttributeValue | undefined {
-    if (depth > this.limits.maxDepth) throw new OtlpDecodeError(`${this.path("")}: nested deeper than ${this.limits.maxDepth} levels`);
+    if (depth > this.limits.maxDepth)
+      throw new OtlpDecodeError(`${this.path("")}: nested deeper than ${this.limits.maxDepth} levels`);
     const object = this.object(raw);
     // One pass over the keys: an AnyValue holds one of seven fields, so its objects come in many
     // shapes, and probing each name in turn would be seven polymorphic lookups.

@@ -55,7 +55,10 @@ export function scanOtlpJson(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_D
       }
     } else if (c === 0x5b || c === 0x7b) {
       containers++;
-      if (++depth > maxNesting) throw new OtlpDecodeError(`JSON nested deeper than ${maxNesting} levels (at position ${i}); no OTLP trace request is`);
+      if (++depth > maxNesting)
+        throw new OtlpDecodeError(
+          `JSON nested deeper than ${maxNesting} levels (at position ${i}); no OTLP trace request is`,
+        );
       if (depth > deepest) deepest = depth;
     } else if (c === 0x5d || c === 0x7d) {
       depth--;

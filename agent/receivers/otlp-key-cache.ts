@@ -14,7 +14,9 @@ const KEY_CACHE_MAX_BYTES = 128;
  * attribute. One instance per decode call (the filter may differ between calls).
  */
 export class KeyCache {
-  private readonly keyViews: (DataView | undefined)[] = new Array<DataView | undefined>(KEY_CACHE_SLOTS).fill(undefined);
+  private readonly keyViews: (DataView | undefined)[] = new Array<DataView | undefined>(KEY_CACHE_SLOTS).fill(
+    undefined,
+  );
   private readonly keys: string[] = new Array<string>(KEY_CACHE_SLOTS).fill("");
   private readonly verdicts: boolean[] = new Array<boolean>(KEY_CACHE_SLOTS).fill(false);
 

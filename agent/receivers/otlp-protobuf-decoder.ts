@@ -70,7 +70,11 @@ const FIELD_3 = 1 << 3;
  * decoded; the body is not retained by the result. Throws OtlpDecodeError on malformed input or when
  * the body holds more than `limits.maxSpans` spans.
  */
-export function decodeOtlpProtobuf(body: Uint8Array, filter: AttributeFilter, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): DecodedTraces {
+export function decodeOtlpProtobuf(
+  body: Uint8Array,
+  filter: AttributeFilter,
+  limits: DecodeLimits = DEFAULT_DECODE_LIMITS,
+): DecodedTraces {
   try {
     return new ProtobufTraceDecoder(body, filter, limits).decode();
   } catch (error) {
@@ -152,7 +156,8 @@ class ProtobufTraceDecoder {
     while (r.more()) {
       const tag = r.tag();
       if (tag === TAG_SS_SPANS) {
-        if (++this.spanCount > this.limits.maxSpans) throw new OtlpDecodeError(`more than ${this.limits.maxSpans} spans in one request`);
+        if (++this.spanCount > this.limits.maxSpans)
+          throw new OtlpDecodeError(`more than ${this.limits.maxSpans} spans in one request`);
         const span = this.span();
         if (span !== undefined) into.push(span);
       } else this.skipField(tag, "ScopeSpans", FIELD_1 | FIELD_2 | FIELD_3);
@@ -334,7 +339,8 @@ class ProtobufTraceDecoder {
     }
     const end = r.pos;
     // A key longer than any kept string cannot be on an allow-list: it is dropped without being decoded.
-    const key = valueAt >= 0 && keyLength <= this.limits.maxStringBytes ? this.keys.keptKey(keyAt, keyLength) : undefined;
+    const key =
+      valueAt >= 0 && keyLength <= this.limits.maxStringBytes ? this.keys.keptKey(keyAt, keyLength) : undefined;
     if (key !== undefined) {
       r.pos = valueAt;
       const value = this.anyValue(1);
@@ -349,7 +355,8 @@ class ProtobufTraceDecoder {
    * key-value lists and bytes are checked for structure but not kept (the model has no place for them).
    */
   private anyValue(depth: number): AttributeValue | undefined {
-    if (depth > this.limits.maxDepth) throw new OtlpDecodeError(`attribute value nested deeper than ${this.limits.maxDepth} levels`);
+    if (depth > this.limits.maxDepth)
+      throw new OtlpDecodeError(`attribute value nested deeper than ${this.limits.maxDepth} levels`);
     const r = this.r;
     const outer = r.enter();
     let value: AttributeValue | undefined;

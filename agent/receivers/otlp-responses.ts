@@ -90,7 +90,12 @@ export type ExportOutcome =
  * error of any kind is an invalid body (hostile input must not turn into a 5xx), and consumer errors
  * are classified as described on {@link PipelineUnavailableError}.
  */
-export function exportTraces(decode: () => DecodedTraces, consumer: SpanConsumer, log: Logger, peer?: string): ExportOutcome {
+export function exportTraces(
+  decode: () => DecodedTraces,
+  consumer: SpanConsumer,
+  log: Logger,
+  peer?: string,
+): ExportOutcome {
   let traces: DecodedTraces;
   try {
     traces = decode();
@@ -110,9 +115,17 @@ export function exportTraces(decode: () => DecodedTraces, consumer: SpanConsumer
   }
   const rejectedSpans = traces.rejectedSpans + consumed.rejectedSpans;
   if (rejectedSpans === 0) return { kind: "accepted" };
-  const reasons = [traces.rejectedSpans > 0 ? traces.rejectReason : undefined, consumed.rejectedSpans > 0 ? consumed.message : undefined];
-  const errorMessageText = reasons.filter((reason): reason is string => reason !== undefined && reason !== "").join("; ");
-  return { kind: "accepted", partialSuccess: { rejectedSpans, errorMessage: errorMessageText || `${rejectedSpans} spans rejected` } };
+  const reasons = [
+    traces.rejectedSpans > 0 ? traces.rejectReason : undefined,
+    consumed.rejectedSpans > 0 ? consumed.message : undefined,
+  ];
+  const errorMessageText = reasons
+    .filter((reason): reason is string => reason !== undefined && reason !== "")
+    .join("; ");
+  return {
+    kind: "accepted",
+    partialSuccess: { rejectedSpans, errorMessage: errorMessageText || `${rejectedSpans} spans rejected` },
+  };
 }
 
 /** Whole seconds for a Retry-After header: at least 1, rounded up. */
@@ -149,7 +162,8 @@ export function encodeStatusProtobuf(code: RpcCode, message: string, details: re
   const writer = new WireWriter();
   if (code !== RpcCode.OK) writer.varintField(1, code);
   if (message !== "") writer.stringField(2, message);
-  for (const detail of details) writer.bytesField(3, new WireWriter().stringField(1, detail.typeUrl).bytesField(2, detail.value).finish());
+  for (const detail of details)
+    writer.bytesField(3, new WireWriter().stringField(1, detail.typeUrl).bytesField(2, detail.value).finish());
   return writer.finish();
 }
 
@@ -166,5 +180,8 @@ export function retryInfoDetail(delayMs: number): AnyMessage {
   const nanos = (totalMs % 1000) * 1_000_000;
   if (seconds > 0) duration.varintField(1, seconds);
   if (nanos > 0) duration.varintField(2, nanos);
-  return { typeUrl: "type.googleapis.com/google.rpc.RetryInfo", value: new WireWriter().bytesField(1, duration.finish()).finish() };
+  return {
+    typeUrl: "type.googleapis.com/google.rpc.RetryInfo",
+    value: new WireWriter().bytesField(1, duration.finish()).finish(),
+  };
 }

@@ -10,13 +10,21 @@ import { poolRecommendations } from "../recommend/recommendations.js";
  * fragmentation and stranded memory per pool, and the evaluation's own health — read from the last
  * evaluation, never computed during a scrape.
  */
-export function registerAnalyzerMetrics(registry: Registry, state: () => AnalyzerState, onError: FillErrorHandler): void {
-  const define = (def: (typeof METRICS)[keyof typeof METRICS], fill: Parameters<typeof defineScrapeMetric>[2]) => defineScrapeMetric(registry, def, fill, onError);
+export function registerAnalyzerMetrics(
+  registry: Registry,
+  state: () => AnalyzerState,
+  onError: FillErrorHandler,
+): void {
+  const define = (def: (typeof METRICS)[keyof typeof METRICS], fill: Parameters<typeof defineScrapeMetric>[2]) =>
+    defineScrapeMetric(registry, def, fill, onError);
   define(METRICS.sloBurnRate, (emit) => {
     for (const slo of state().slos?.slos ?? []) {
       const seen = new Set<number>();
       for (const pair of slo.burn.windows) {
-        for (const [ms, measure] of [[pair.longMs, pair.long], [pair.shortMs, pair.short]] as const) {
+        for (const [ms, measure] of [
+          [pair.longMs, pair.long],
+          [pair.shortMs, pair.short],
+        ] as const) {
           if (seen.has(ms) || measure.state !== "measured") continue;
           seen.add(ms);
           emit({ slo: slo.id, model_class: slo.className, window: formatDurationMs(ms) }, measure.burnRate);
@@ -32,14 +40,20 @@ export function registerAnalyzerMetrics(registry: Registry, state: () => Analyze
   });
   define(METRICS.sloFiring, (emit) => {
     for (const slo of state().slos?.slos ?? []) {
-      for (const pair of slo.burn.windows) emit({ slo: slo.id, model_class: slo.className, window: pair.windowId, severity: pair.severity }, pair.state === "firing" ? 1 : 0);
+      for (const pair of slo.burn.windows)
+        emit(
+          { slo: slo.id, model_class: slo.className, window: pair.windowId, severity: pair.severity },
+          pair.state === "firing" ? 1 : 0,
+        );
     }
   });
   define(METRICS.fleetUtilization, (emit) => {
-    for (const row of state().fleet?.utilization.hour.pools ?? []) if (row.meanRatio !== null) emit({ pool: row.key, basis: row.basis }, row.meanRatio);
+    for (const row of state().fleet?.utilization.hour.pools ?? [])
+      if (row.meanRatio !== null) emit({ pool: row.key, basis: row.basis }, row.meanRatio);
   });
   define(METRICS.fleetPoolHoursAtTarget, (emit) => {
-    for (const row of state().fleet?.poolHours ?? []) if (row.shareRatio !== null) emit({ pool: row.pool, basis: row.basis }, row.shareRatio);
+    for (const row of state().fleet?.poolHours ?? [])
+      if (row.shareRatio !== null) emit({ pool: row.pool, basis: row.basis }, row.shareRatio);
   });
   define(METRICS.fleetFragmentation, (emit) => {
     for (const pool of state().fleet?.fragmentation.pools ?? []) emit({ pool: pool.pool }, pool.fragmentationRatio);
@@ -90,15 +104,30 @@ export function registerAnalyzerMetrics(registry: Registry, state: () => Analyze
   define(METRICS.analyzerPartDuration, (emit) => {
     for (const part of state().parts) if (part.durationMs !== null) emit({ part: part.name }, part.durationMs / 1000);
   });
-  const usage = (pick: (u: NonNullable<AnalyzerState["usage"]>) => number) => (emit: (labels: Record<string, string>, value: number) => void) => {
-    const current = state().usage;
-    if (current !== undefined) emit({}, pick(current));
-  };
-  define(METRICS.analyzerStoreBytes, usage((u) => u.bytes));
-  define(METRICS.analyzerStoreLargestAnswer, usage((u) => u.largestAnswerBytes));
-  define(METRICS.analyzerStoreRetries, usage((u) => u.retries));
-  define(METRICS.analyzerStoreWarnings, usage((u) => u.warningCount));
+  const usage =
+    (pick: (u: NonNullable<AnalyzerState["usage"]>) => number) =>
+    (emit: (labels: Record<string, string>, value: number) => void) => {
+      const current = state().usage;
+      if (current !== undefined) emit({}, pick(current));
+    };
+  define(
+    METRICS.analyzerStoreBytes,
+    usage((u) => u.bytes),
+  );
+  define(
+    METRICS.analyzerStoreLargestAnswer,
+    usage((u) => u.largestAnswerBytes),
+  );
+  define(
+    METRICS.analyzerStoreRetries,
+    usage((u) => u.retries),
+  );
+  define(
+    METRICS.analyzerStoreWarnings,
+    usage((u) => u.warningCount),
+  );
   define(METRICS.analyzerRecordedSource, (emit) => {
-    for (const [family, source] of Object.entries(state().slos?.sources ?? {})) emit({ family }, source === "recorded" ? 1 : 0);
+    for (const [family, source] of Object.entries(state().slos?.sources ?? {}))
+      emit({ family }, source === "recorded" ? 1 : 0);
   });
 }

@@ -23,7 +23,9 @@ export interface Freshness {
  * it is stale when any of them is, its error the first one found.
  */
 export function freshnessOf(parts: readonly PartStatus[], names: readonly string[]): Freshness {
-  const selected = names.map((name) => parts.find((part) => part.name === name)).filter((part): part is PartStatus => part !== undefined);
+  const selected = names
+    .map((name) => parts.find((part) => part.name === name))
+    .filter((part): part is PartStatus => part !== undefined);
   const own = selected[0];
   return {
     evaluatedAt: own?.atMs === null || own?.atMs === undefined ? null : new Date(own.atMs).toISOString(),

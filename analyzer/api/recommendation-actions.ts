@@ -43,7 +43,9 @@ export function recommendationIds(recommendations: Recommendations | undefined):
   return ids;
 }
 
-type BodyResult = { readonly ok: true; readonly id: string; readonly note: string | undefined } | { readonly ok: false; readonly message: string };
+type BodyResult =
+  | { readonly ok: true; readonly id: string; readonly note: string | undefined }
+  | { readonly ok: false; readonly message: string };
 
 async function readActionBody(request: IncomingMessage): Promise<BodyResult> {
   const chunks: Buffer[] = [];
@@ -57,12 +59,13 @@ async function readActionBody(request: IncomingMessage): Promise<BodyResult> {
   try {
     value = JSON.parse(Buffer.concat(chunks).toString("utf8"));
   } catch {
-    return { ok: false, message: "expected a JSON body {\"id\": \"...\", \"note\"?: \"...\"}" };
+    return { ok: false, message: 'expected a JSON body {"id": "...", "note"?: "..."}' };
   }
   if (typeof value !== "object" || value === null) return { ok: false, message: "expected a JSON object" };
   const { id, note } = value as { id?: unknown; note?: unknown };
   if (typeof id !== "string" || id === "") return { ok: false, message: "id: expected a recommendation id" };
-  if (note !== undefined && (typeof note !== "string" || note.length > MAX_NOTE_CHARS)) return { ok: false, message: `note: expected a string of at most ${MAX_NOTE_CHARS} characters` };
+  if (note !== undefined && (typeof note !== "string" || note.length > MAX_NOTE_CHARS))
+    return { ok: false, message: `note: expected a string of at most ${MAX_NOTE_CHARS} characters` };
   return { ok: true, id, note };
 }
 
@@ -99,7 +102,12 @@ export class RecommendationActions {
    * Audits an attempt on an action path that the guard refused before it reached the action (no or
    * a bad token, or a role below operator). Other paths are not operator actions and are ignored.
    */
-  auditRefusal(request: IncomingMessage, path: string, outcome: "unauthenticated" | "forbidden", principal: Principal | undefined): void {
+  auditRefusal(
+    request: IncomingMessage,
+    path: string,
+    outcome: "unauthenticated" | "forbidden",
+    principal: Principal | undefined,
+  ): void {
     const action = ACTION_PATHS[path];
     if (action === undefined || request.method !== "POST") return;
     void this.audit.record({
@@ -117,7 +125,13 @@ export class RecommendationActions {
     const { who, role } = requesterOf(request);
     const at = new Date(this.now()).toISOString();
     const body = await readActionBody(request);
-    const base = { time: at, who, role, action: `recommendation.${state === "acknowledged" ? "acknowledge" : "dismiss"}`, remote: request.socket.remoteAddress ?? "" };
+    const base = {
+      time: at,
+      who,
+      role,
+      action: `recommendation.${state === "acknowledged" ? "acknowledge" : "dismiss"}`,
+      remote: request.socket.remoteAddress ?? "",
+    };
     if (!body.ok) {
       await this.audit.record({ ...base, target: "", outcome: "invalid" });
       return json(400, { error: body.message });
@@ -126,10 +140,21 @@ export class RecommendationActions {
       await this.audit.record({ ...base, target: body.id, outcome: "not-found" });
       return json(404, { error: "no current recommendation has this id" });
     }
-    const record: ActionRecord = { id: body.id, state, by: base.who, at, ...(body.note === undefined ? {} : { note: body.note }) };
+    const record: ActionRecord = {
+      id: body.id,
+      state,
+      by: base.who,
+      at,
+      ...(body.note === undefined ? {} : { note: body.note }),
+    };
     this.records.delete(body.id);
     this.records.set(body.id, record);
-    await this.audit.record({ ...base, target: body.id, outcome: "ok", ...(body.note === undefined ? {} : { note: body.note }) });
+    await this.audit.record({
+      ...base,
+      target: body.id,
+      outcome: "ok",
+      ...(body.note === undefined ? {} : { note: body.note }),
+    });
     return json(200, record);
   }
 }

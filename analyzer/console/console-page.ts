@@ -16,13 +16,55 @@ export interface ConsolePanel {
 
 /** The panels, in page order. */
 export const CONSOLE_PANELS: readonly ConsolePanel[] = [
-  { id: "slos", title: "SLOs", apis: ["/api/v1/slos"], caption: "Burn rate of each window pair (long window; the pair fires when both windows burn at least its factor), error budget left over the period, time to exhaustion at the 1 h burn rate, and the phase slow requests spend their time in." },
-  { id: "utilization", title: "Utilization per pool", apis: ["/api/v1/fleet", "/api/v1/utilization/history"], caption: "Mean GPU utilization per pool over the last six hours against the target line; the table gives the last hour and day and the share of the day's hours at target." },
-  { id: "fragmentation", title: "Fragmentation and stranded memory", apis: ["/api/v1/fragmentation"], caption: "Per pool: free GPU memory, the part no replica shape seen in the fleet can use (stranded), FGD's expected fragmentation and its share of free memory." },
-  { id: "heatmap", title: "GPU × time", apis: ["/api/v1/utilization/history"], caption: "Utilization of every GPU over the last six hours at 5-minute steps (nodes or pools when the fleet is too large to read GPU by GPU)." },
-  { id: "plan", title: "Consolidation plan", apis: ["/api/v1/recommendations"], caption: "What the current plan frees, per pool with its lower bound on the GPUs any plan must keep and the gap to it, and the moves. Nothing is applied." },
-  { id: "idle", title: "Idle replicas", apis: ["/api/v1/recommendations"], caption: "Replicas past their tier's time to live without a request (eviction candidates) and models that could scale to zero." },
-  { id: "runtime", title: "Runtime gauges per model", apis: ["/api/v1/runtime"], caption: "From the runtimes' own /metrics as the agents scrape them: KV-cache usage (highest replica), requests waiting and running, prefix-cache hits over 15 minutes, preemptions over the last hour." },
+  {
+    id: "slos",
+    title: "SLOs",
+    apis: ["/api/v1/slos"],
+    caption:
+      "Burn rate of each window pair (long window; the pair fires when both windows burn at least its factor), error budget left over the period, time to exhaustion at the 1 h burn rate, and the phase slow requests spend their time in.",
+  },
+  {
+    id: "utilization",
+    title: "Utilization per pool",
+    apis: ["/api/v1/fleet", "/api/v1/utilization/history"],
+    caption:
+      "Mean GPU utilization per pool over the last six hours against the target line; the table gives the last hour and day and the share of the day's hours at target.",
+  },
+  {
+    id: "fragmentation",
+    title: "Fragmentation and stranded memory",
+    apis: ["/api/v1/fragmentation"],
+    caption:
+      "Per pool: free GPU memory, the part no replica shape seen in the fleet can use (stranded), FGD's expected fragmentation and its share of free memory.",
+  },
+  {
+    id: "heatmap",
+    title: "GPU × time",
+    apis: ["/api/v1/utilization/history"],
+    caption:
+      "Utilization of every GPU over the last six hours at 5-minute steps (nodes or pools when the fleet is too large to read GPU by GPU).",
+  },
+  {
+    id: "plan",
+    title: "Consolidation plan",
+    apis: ["/api/v1/recommendations"],
+    caption:
+      "What the current plan frees, per pool with its lower bound on the GPUs any plan must keep and the gap to it, and the moves. Nothing is applied.",
+  },
+  {
+    id: "idle",
+    title: "Idle replicas",
+    apis: ["/api/v1/recommendations"],
+    caption:
+      "Replicas past their tier's time to live without a request (eviction candidates) and models that could scale to zero.",
+  },
+  {
+    id: "runtime",
+    title: "Runtime gauges per model",
+    apis: ["/api/v1/runtime"],
+    caption:
+      "From the runtimes' own /metrics as the agents scrape them: KV-cache usage (highest replica), requests waiting and running, prefix-cache hits over 15 minutes, preemptions over the last hour.",
+  },
 ];
 
 function escape(text: string): string {

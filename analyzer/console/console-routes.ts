@@ -32,20 +32,29 @@ export interface ConsoleOptions {
 
 /** Only this listener: scripts, styles, fetches and images from the same origin; nothing inline but styles ECharts sets. */
 const PAGE_HEADERS: Readonly<Record<string, string>> = {
-  "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  "content-security-policy":
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
   "x-content-type-options": "nosniff",
   "referrer-policy": "no-referrer",
   "cache-control": "no-store",
 };
 
-const CONTENT_TYPES: Readonly<Record<string, string>> = { ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8" };
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+};
 
 /** A file served as it is, read on first use. */
 function staticFile(path: string, contentType: string): RouteHandler {
   let body: Buffer | undefined;
   return () => {
     body ??= readFileSync(path);
-    return { status: 200, contentType, body, headers: { "x-content-type-options": "nosniff", "cache-control": "no-cache" } };
+    return {
+      status: 200,
+      contentType,
+      body,
+      headers: { "x-content-type-options": "nosniff", "cache-control": "no-cache" },
+    };
   };
 }
 
@@ -72,11 +81,21 @@ export function consoleRoutes(options: ConsoleOptions): Record<string, RouteHand
   const page = consolePage(Math.max(options.refreshMs, 5_000));
   const envelope = () => {
     const s = state();
-    return { evaluatedAt: s.evaluatedAtMs === undefined ? null : new Date(s.evaluatedAtMs).toISOString(), stale: s.error !== undefined, error: s.error ?? null };
+    return {
+      evaluatedAt: s.evaluatedAtMs === undefined ? null : new Date(s.evaluatedAtMs).toISOString(),
+      stale: s.error !== undefined,
+      error: s.error ?? null,
+    };
   };
-  const history = perEvaluation(state, (atMs) => utilizationHistory(options.store, options.poolOf, atMs, options.basis));
+  const history = perEvaluation(state, (atMs) =>
+    utilizationHistory(options.store, options.poolOf, atMs, options.basis),
+  );
   const runtime = perEvaluation(state, (atMs) => runtimeNow(options.store, atMs));
-  const answer = async (name: string, read: () => Promise<unknown>, windows: Record<string, number>): Promise<RouteResponse> => {
+  const answer = async (
+    name: string,
+    read: () => Promise<unknown>,
+    windows: Record<string, number>,
+  ): Promise<RouteResponse> => {
     try {
       return json(200, { ...envelope(), windows, [name]: await read() });
     } catch (err) {
@@ -85,9 +104,13 @@ export function consoleRoutes(options: ConsoleOptions): Record<string, RouteHand
   };
   const routes: Record<string, RouteHandler> = {
     "/": () => ({ status: 200, contentType: "text/html; charset=utf-8", body: page, headers: PAGE_HEADERS }),
-    "/console/echarts.min.js": staticFile(createRequire(import.meta.url).resolve("echarts/dist/echarts.min.js"), "text/javascript; charset=utf-8"),
+    "/console/echarts.min.js": staticFile(
+      createRequire(import.meta.url).resolve("echarts/dist/echarts.min.js"),
+      "text/javascript; charset=utf-8",
+    ),
     "/api/v1/utilization/history": () => answer("utilization", history, { historyMs: HISTORY_WINDOW_MS }),
-    "/api/v1/runtime": () => answer("models", runtime, { prefixCacheMs: PREFIX_CACHE_WINDOW_MS, preemptionsMs: PREEMPTION_WINDOW_MS }),
+    "/api/v1/runtime": () =>
+      answer("models", runtime, { prefixCacheMs: PREFIX_CACHE_WINDOW_MS, preemptionsMs: PREEMPTION_WINDOW_MS }),
   };
   const clientDir = projectPath("analyzer", "console", "client");
   for (const name of readdirSync(clientDir)) {

@@ -60,7 +60,20 @@ export async function runtimeNow(store: MetricStore, atMs: number): Promise<Runt
   const of = (value: LabeledValue): Accumulator => {
     const model = value.labels["model"] ?? "";
     let acc = models.get(model);
-    if (!acc) models.set(model, (acc = { runtimes: new Set(), pods: new Set(), kv: [], queue: null, batch: null, hits: 0, queries: 0, preemptions: null }));
+    if (!acc)
+      models.set(
+        model,
+        (acc = {
+          runtimes: new Set(),
+          pods: new Set(),
+          kv: [],
+          queue: null,
+          batch: null,
+          hits: 0,
+          queries: 0,
+          preemptions: null,
+        }),
+      );
     return acc;
   };
   const seen = (value: LabeledValue): Accumulator => {
@@ -85,15 +98,17 @@ export async function runtimeNow(store: MetricStore, atMs: number): Promise<Runt
     const acc = of(value);
     acc.preemptions = add(acc.preemptions, value.value);
   }
-  return [...models].sort(([a], [b]) => a.localeCompare(b)).map(([model, acc]) => ({
-    model,
-    runtimes: [...acc.runtimes].sort(),
-    replicas: acc.pods.size,
-    kvCacheUsageMax: acc.kv.length === 0 ? null : Math.max(...acc.kv),
-    kvCacheUsageMean: acc.kv.length === 0 ? null : acc.kv.reduce((sum, v) => sum + v, 0) / acc.kv.length,
-    queueDepth: acc.queue,
-    batchSize: acc.batch,
-    prefixCacheHitRatio: acc.queries > 0 ? Math.min(acc.hits / acc.queries, 1) : null,
-    preemptions: acc.preemptions,
-  }));
+  return [...models]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([model, acc]) => ({
+      model,
+      runtimes: [...acc.runtimes].sort(),
+      replicas: acc.pods.size,
+      kvCacheUsageMax: acc.kv.length === 0 ? null : Math.max(...acc.kv),
+      kvCacheUsageMean: acc.kv.length === 0 ? null : acc.kv.reduce((sum, v) => sum + v, 0) / acc.kv.length,
+      queueDepth: acc.queue,
+      batchSize: acc.batch,
+      prefixCacheHitRatio: acc.queries > 0 ? Math.min(acc.hits / acc.queries, 1) : null,
+      preemptions: acc.preemptions,
+    }));
 }

@@ -7,7 +7,15 @@
  * from the first family with samples for it, as the fleet figures are.
  */
 import type { PoolOf } from "../fleet/assemble.js";
-import { BASIS_LABEL, BASIS_METRIC, basisFamilies, figureBasis, pickByBasis, type FigureBasis, type UtilizationBasis } from "../fleet/utilization-basis.js";
+import {
+  BASIS_LABEL,
+  BASIS_METRIC,
+  basisFamilies,
+  figureBasis,
+  pickByBasis,
+  type FigureBasis,
+  type UtilizationBasis,
+} from "../fleet/utilization-basis.js";
 import type { MetricStore } from "../stores/metric-store.js";
 
 /** Rows of the grid at most; past it GPUs fold into nodes, then nodes into pools. */
@@ -77,14 +85,21 @@ function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string
 }
 
 /** The utilization grid ending at `atMs` (aligned down to the step, as a range query is). */
-export async function utilizationHistory(store: MetricStore, poolOf: PoolOf, atMs: number, basis: UtilizationBasis = "busy"): Promise<UtilizationHistory> {
+export async function utilizationHistory(
+  store: MetricStore,
+  poolOf: PoolOf,
+  atMs: number,
+  basis: UtilizationBasis = "busy",
+): Promise<UtilizationHistory> {
   const endMs = Math.floor(atMs / HISTORY_STEP_MS) * HISTORY_STEP_MS;
   const startMs = endMs - HISTORY_WINDOW_MS;
   const times: number[] = [];
   for (let t = startMs; t <= endMs; t += HISTORY_STEP_MS) times.push(t);
   const stepIndex = new Map(times.map((t, i) => [t, i]));
   const families = basisFamilies(basis);
-  const answers = await Promise.all(families.map((family) => store.range({ metric: BASIS_METRIC[family], startMs, endMs, stepMs: HISTORY_STEP_MS })));
+  const answers = await Promise.all(
+    families.map((family) => store.range({ metric: BASIS_METRIC[family], startMs, endMs, stepMs: HISTORY_STEP_MS })),
+  );
   const picked = pickByBasis(families.map((family, i) => ({ basis: family, values: answers[i] ?? [] })));
   const shown = figureBasis(picked.map((p) => p.basis));
   const gpus: GpuRow[] = picked.map(({ value: s }) => {
@@ -97,9 +112,22 @@ export async function utilizationHistory(store: MetricStore, poolOf: PoolOf, atM
     return { node, index: Number(s.labels["gpu"] ?? 0), pool: poolOf(node), values };
   });
   gpus.sort((a, b) => a.pool.localeCompare(b.pool) || a.node.localeCompare(b.node) || a.index - b.index);
-  const pools = [...groupBy(gpus, (gpu) => gpu.pool)].map(([pool, rows]) => ({ key: pool, pool, values: meanRows(rows, times.length) }));
-  const byNode = [...groupBy(gpus, (gpu) => gpu.node)].map(([node, rows]) => ({ key: node, pool: rows[0]?.pool ?? "default", values: meanRows(rows, times.length) }));
+  const pools = [...groupBy(gpus, (gpu) => gpu.pool)].map(([pool, rows]) => ({
+    key: pool,
+    pool,
+    values: meanRows(rows, times.length),
+  }));
+  const byNode = [...groupBy(gpus, (gpu) => gpu.node)].map(([node, rows]) => ({
+    key: node,
+    pool: rows[0]?.pool ?? "default",
+    values: meanRows(rows, times.length),
+  }));
   const rowKind = gpus.length <= MAX_ROWS ? "gpu" : byNode.length <= MAX_ROWS ? "node" : "pool";
-  const rows = rowKind === "gpu" ? gpus.map((gpu) => ({ key: `${gpu.node}/${gpu.index}`, pool: gpu.pool, values: gpu.values })) : rowKind === "node" ? byNode : pools;
+  const rows =
+    rowKind === "gpu"
+      ? gpus.map((gpu) => ({ key: `${gpu.node}/${gpu.index}`, pool: gpu.pool, values: gpu.values }))
+      : rowKind === "node"
+        ? byNode
+        : pools;
   return { times, stepMs: HISTORY_STEP_MS, rowKind, rows, pools, metric: BASIS_LABEL[shown], basis: shown };
 }

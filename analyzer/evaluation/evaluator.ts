@@ -67,9 +67,10 @@ export function sloStateOf(slos: SloEvaluation | undefined): Record<string, Mode
     for (const model of status.models) {
       const previous = state[model];
       // An SLO without data keeps what another measured.
-      const remaining = status.budget.state === "measured"
-        ? Math.min(status.budget.remaining, previous?.errorBudgetRemainingRatio ?? Infinity)
-        : previous?.errorBudgetRemainingRatio;
+      const remaining =
+        status.budget.state === "measured"
+          ? Math.min(status.budget.remaining, previous?.errorBudgetRemainingRatio ?? Infinity)
+          : previous?.errorBudgetRemainingRatio;
       state[model] = {
         isBurningPage: (previous?.isBurningPage ?? false) || status.burn.severity === "page",
         isBurningTicket: (previous?.isBurningTicket ?? false) || status.burn.severity === "ticket",
@@ -111,7 +112,17 @@ export class Evaluator {
 
   /** Every part's status, in evaluation order. */
   parts(): PartStatus[] {
-    return [this.sources, this.sloLongWindows, this.slos, this.nvlink, this.snapshot, this.idleHistory, this.fleetDay, this.fleet, this.recommendations].map((p) => p.status());
+    return [
+      this.sources,
+      this.sloLongWindows,
+      this.slos,
+      this.nvlink,
+      this.snapshot,
+      this.idleHistory,
+      this.fleetDay,
+      this.fleet,
+      this.recommendations,
+    ].map((p) => p.status());
   }
 
   /** The last evaluation's usage; undefined before the first. */
@@ -133,7 +144,10 @@ export class Evaluator {
     const controller = new AbortController();
     // Every query in flight or waiting for a slot listens for the budget's end: dozens at once are expected.
     setMaxListeners(0, controller.signal);
-    const timer = setTimeout(() => controller.abort(new Error(`evaluation time budget of ${config.evaluationTimeout / 1000} s spent`)), config.evaluationTimeout);
+    const timer = setTimeout(
+      () => controller.abort(new Error(`evaluation time budget of ${config.evaluationTimeout / 1000} s spent`)),
+      config.evaluationTimeout,
+    );
     timer.unref();
     const context = { signal: controller.signal, usage };
     const ran: string[] = [];
@@ -163,32 +177,61 @@ export class Evaluator {
           if (due(this.nvlink)) await this.nvlink.run(atMs, context, (c) => loadNvlinkGpus(store, atMs, c));
           ran.push(this.snapshot.name);
           const nvlinkGpus = this.nvlink.current;
-          await this.snapshot.run(atMs, context, (c) => assembleFleetSnapshot(store, atMs, this.poolOf, {}, { context: c, basis: config.utilizationBasis, ...(nvlinkGpus === undefined ? {} : { nvlinkGpus }) }));
+          await this.snapshot.run(atMs, context, (c) =>
+            assembleFleetSnapshot(
+              store,
+              atMs,
+              this.poolOf,
+              {},
+              { context: c, basis: config.utilizationBasis, ...(nvlinkGpus === undefined ? {} : { nvlinkGpus }) },
+            ),
+          );
         })(),
-        due(this.idleHistory) ? this.idleHistory.run(atMs, context, (c) => loadIdleHistoryWindows(store, atMs, config.recommend.idle, c)) : undefined,
+        due(this.idleHistory)
+          ? this.idleHistory.run(atMs, context, (c) => loadIdleHistoryWindows(store, atMs, config.recommend.idle, c))
+          : undefined,
       ]);
       // Each step below is synchronous work on a fleet-sized answer: let requests in between.
       await yieldToLoop();
       const snapshot = this.currentSnapshot();
       if (snapshot !== undefined) {
-        const fleetOptions = { atMs, targetRatio: gpuUtilizationObjective(slo, "default").minRatio, poolOf: this.poolOf, basis: config.utilizationBasis };
-        if (due(this.fleetDay)) await this.fleetDay.run(atMs, context, (c) => evaluateFleetDay(store, snapshot, { ...fleetOptions, context: c }));
+        const fleetOptions = {
+          atMs,
+          targetRatio: gpuUtilizationObjective(slo, "default").minRatio,
+          poolOf: this.poolOf,
+          basis: config.utilizationBasis,
+        };
+        if (due(this.fleetDay))
+          await this.fleetDay.run(atMs, context, (c) =>
+            evaluateFleetDay(store, snapshot, { ...fleetOptions, context: c }),
+          );
         const day = this.fleetDay.current ?? { atMs, utilization: rollUpUtilization([]), poolHours: [] };
         ran.push(this.fleet.name, this.recommendations.name);
-        await this.fleet.run(atMs, context, (c) => evaluateFleet(store, snapshot, { ...fleetOptions, prices: config.gpuHourPrices, day, context: c }));
+        await this.fleet.run(atMs, context, (c) =>
+          evaluateFleet(store, snapshot, { ...fleetOptions, prices: config.gpuHourPrices, day, context: c }),
+        );
         await yieldToLoop();
         await this.options.onFigures?.();
         // The plan itself is computed by analyzer/recommend; this part only keeps its last good answer.
         const history = this.idleHistory.current ?? null;
         const { planner } = this.options;
         await this.recommendations.run(atMs, context, () =>
-          planner === undefined ? recommend(snapshot, history, config.recommend, atMs) : recommendWith(planner, snapshot, history, config.recommend, atMs));
+          planner === undefined
+            ? recommend(snapshot, history, config.recommend, atMs)
+            : recommendWith(planner, snapshot, history, config.recommend, atMs),
+        );
       }
     } finally {
       clearTimeout(timer);
     }
     this.lastUsage = usage.summary();
     const statuses = this.parts().filter((p) => ran.includes(p.name));
-    return { atMs, durationMs: performance.now() - started, usage: this.lastUsage, ran, isComplete: statuses.every((p) => !p.isStale) };
+    return {
+      atMs,
+      durationMs: performance.now() - started,
+      usage: this.lastUsage,
+      ran,
+      isComplete: statuses.every((p) => !p.isStale),
+    };
   }
 }

@@ -15,7 +15,6 @@ import type { IdleEvictionConfig } from "../../common/config/idle-eviction-confi
 import type { MetricStore, QueryContext } from "../stores/metric-store.js";
 import { DAY_MS } from "../../common/units.js";
 
-
 /** The longest time-to-live any replica can get from the configuration. */
 export function longestTtlMs(config: IdleEvictionConfig): number {
   const overrides = Object.values(config.models).flatMap((model) => (model.ttl === undefined ? [] : [model.ttl]));
@@ -23,7 +22,13 @@ export function longestTtlMs(config: IdleEvictionConfig): number {
 }
 
 /** Bucket index ranges [first, last] the idle decisions read, in a history of `buckets` buckets starting at startMs. */
-export function historyWindows(atMs: number, config: IdleEvictionConfig, startMs: number, bucketMs: number, buckets: number): { first: number; last: number }[] {
+export function historyWindows(
+  atMs: number,
+  config: IdleEvictionConfig,
+  startMs: number,
+  bucketMs: number,
+  buckets: number,
+): { first: number; last: number }[] {
   const ttlMs = longestTtlMs(config);
   const bucketOf = (ms: number) => Math.floor((ms - startMs) / bucketMs);
   const windows = [{ first: Math.max(0, bucketOf(atMs - ttlMs)), last: buckets - 1 }];
@@ -41,42 +46,57 @@ export function historyWindows(atMs: number, config: IdleEvictionConfig, startMs
  * `lookbackDays` days, filled in the windows the decisions read (two range queries per window).
  * Throws what the store throws, with context.
  */
-export async function loadIdleHistoryWindows(store: MetricStore, atMs: number, config: IdleEvictionConfig, context: QueryContext = {}): Promise<IdleHistory> {
+export async function loadIdleHistoryWindows(
+  store: MetricStore,
+  atMs: number,
+  config: IdleEvictionConfig,
+  context: QueryContext = {},
+): Promise<IdleHistory> {
   const bucketMs = DEFAULT_IDLE_HISTORY.bucketMs;
   const days = Math.max(config.holdBack.lookbackDays, 1);
   const buckets = Math.ceil((days * DAY_MS) / bucketMs);
   const startMs = atMs - buckets * bucketMs;
   const requestsByModel: Record<string, (number | null)[]> = {};
   const bucketsOf = (model: string) => (requestsByModel[model] ??= new Array<number | null>(buckets).fill(null));
-  const isModel = (model: string | undefined): model is string => model !== undefined && model !== "" && model !== OVERFLOW_MODEL;
+  const isModel = (model: string | undefined): model is string =>
+    model !== undefined && model !== "" && model !== OVERFLOW_MODEL;
   try {
-    await Promise.all(historyWindows(atMs, config, startMs, bucketMs, buckets).map(async ({ first, last }) => {
-      // The point at a bucket's end holds the bucket: increase over the 5 minutes before it.
-      const range = { startMs: startMs + (first + 1) * bucketMs, endMs: startMs + (last + 1) * bucketMs, stepMs: bucketMs, windowMs: bucketMs, by: ["model"] };
-      const [increases, lastRequests] = await Promise.all([
-        store.increaseRange({ metric: METRICS.llmRequests.name, ...range }, context),
-        store.overTimeRange({ metric: METRICS.llmLastRequest.name, fn: "max", ...range }, context),
-      ]);
-      for (const row of increases) {
-        const model = row.labels["model"];
-        if (!isModel(model)) continue;
-        const values = bucketsOf(model);
-        for (const sample of row.samples) {
-          const i = Math.round((sample.atMs - startMs) / bucketMs) - 1;
-          if (i >= first && i <= last && Number.isFinite(sample.value)) values[i] = Math.max(0, sample.value, values[i] ?? 0);
+    await Promise.all(
+      historyWindows(atMs, config, startMs, bucketMs, buckets).map(async ({ first, last }) => {
+        // The point at a bucket's end holds the bucket: increase over the 5 minutes before it.
+        const range = {
+          startMs: startMs + (first + 1) * bucketMs,
+          endMs: startMs + (last + 1) * bucketMs,
+          stepMs: bucketMs,
+          windowMs: bucketMs,
+          by: ["model"],
+        };
+        const [increases, lastRequests] = await Promise.all([
+          store.increaseRange({ metric: METRICS.llmRequests.name, ...range }, context),
+          store.overTimeRange({ metric: METRICS.llmLastRequest.name, fn: "max", ...range }, context),
+        ]);
+        for (const row of increases) {
+          const model = row.labels["model"];
+          if (!isModel(model)) continue;
+          const values = bucketsOf(model);
+          for (const sample of row.samples) {
+            const i = Math.round((sample.atMs - startMs) / bucketMs) - 1;
+            if (i >= first && i <= last && Number.isFinite(sample.value))
+              values[i] = Math.max(0, sample.value, values[i] ?? 0);
+          }
         }
-      }
-      for (const row of lastRequests) {
-        const model = row.labels["model"];
-        if (!isModel(model)) continue;
-        const values = bucketsOf(model);
-        for (const sample of row.samples) {
-          // A last request inside the window: its bucket had at least that request.
-          const i = Math.floor((sample.value * 1000 - startMs) / bucketMs);
-          if (i >= first && i <= last) values[i] = Math.max(1, values[i] ?? 0);
+        for (const row of lastRequests) {
+          const model = row.labels["model"];
+          if (!isModel(model)) continue;
+          const values = bucketsOf(model);
+          for (const sample of row.samples) {
+            // A last request inside the window: its bucket had at least that request.
+            const i = Math.floor((sample.value * 1000 - startMs) / bucketMs);
+            if (i >= first && i <= last) values[i] = Math.max(1, values[i] ?? 0);
+          }
         }
-      }
-    }));
+      }),
+    );
   } catch (cause) {
     throw new Error(`idle history: requests of the last ${days} days at this time of day`, { cause });
   }

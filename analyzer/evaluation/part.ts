@@ -43,7 +43,11 @@ export class Part<T> {
   private usage: QueryUsageSummary | null = null;
   private source: Readonly<Record<string, string>> | null = null;
 
-  constructor(readonly name: string, readonly refreshMs: number, private readonly log: Logger) {}
+  constructor(
+    readonly name: string,
+    readonly refreshMs: number,
+    private readonly log: Logger,
+  ) {}
 
   /** The last good answer (possibly stale), undefined before the first. */
   get current(): T | undefined {
@@ -60,12 +64,17 @@ export class Part<T> {
    * answer on success, keeps the previous answer and the error on failure (logged once per distinct
    * error, with its causes). Never throws; returns the current answer.
    */
-  async run(atMs: number, context: { readonly signal: AbortSignal; readonly usage: QueryUsage }, compute: (context: QueryContext) => Promise<T> | T): Promise<T | undefined> {
+  async run(
+    atMs: number,
+    context: { readonly signal: AbortSignal; readonly usage: QueryUsage },
+    compute: (context: QueryContext) => Promise<T> | T,
+  ): Promise<T | undefined> {
     const usage = context.usage.child();
     const started = performance.now();
     this.attemptedAtMs = atMs;
     try {
-      if (context.signal.aborted) throw context.signal.reason instanceof Error ? context.signal.reason : new Error("evaluation aborted");
+      if (context.signal.aborted)
+        throw context.signal.reason instanceof Error ? context.signal.reason : new Error("evaluation aborted");
       const value = await compute({ signal: context.signal, usage });
       this.value = value;
       this.atMs = atMs;
@@ -73,7 +82,11 @@ export class Part<T> {
       this.usage = usage.summary();
     } catch (err) {
       const message = errorChain(err);
-      if (this.error !== message) this.log.warn({ part: this.name, err: message, servingFrom: this.atMs === null ? null : new Date(this.atMs).toISOString() }, "evaluation part failed; serving its last answer, marked stale");
+      if (this.error !== message)
+        this.log.warn(
+          { part: this.name, err: message, servingFrom: this.atMs === null ? null : new Date(this.atMs).toISOString() },
+          "evaluation part failed; serving its last answer, marked stale",
+        );
       this.error = message;
     } finally {
       this.durationMs = performance.now() - started;

@@ -2,7 +2,14 @@ import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { BoundedRegExp } from "../../common/config/safe-regex.js";
 import { METRICS } from "../../common/conventions.js";
 import type { LabeledValue, LatestReduce, MetricStore, QueryContext } from "../stores/metric-store.js";
-import { FLEET_SNAPSHOT_VERSION, type FleetGpu, type FleetNode, type FleetReplica, type FleetSnapshot, type ModelSloState } from "./snapshot.js";
+import {
+  FLEET_SNAPSHOT_VERSION,
+  type FleetGpu,
+  type FleetNode,
+  type FleetReplica,
+  type FleetSnapshot,
+  type ModelSloState,
+} from "./snapshot.js";
 import { BASIS_METRIC, basisFamilies, pickByBasis, type UtilizationBasis } from "./utilization-basis.js";
 
 /** Maps a node name to its pool. */
@@ -17,7 +24,9 @@ export function poolResolver(rules: readonly { readonly name: string; readonly n
 const RATE_WINDOW_MS = 5 * 60_000;
 
 /** A GPU's utilization and its basis; null and `unknown` without a figure (never 0 %). */
-function utilizationOf(figure: { value: number; basis: UtilizationBasis } | undefined): Pick<FleetGpu, "utilizationRatio" | "utilizationBasis"> {
+function utilizationOf(
+  figure: { value: number; basis: UtilizationBasis } | undefined,
+): Pick<FleetGpu, "utilizationRatio" | "utilizationBasis"> {
   if (figure === undefined) return { utilizationRatio: null, utilizationBasis: "unknown" };
   return { utilizationRatio: Math.min(1, Math.max(0, figure.value)), utilizationBasis: figure.basis };
 }
@@ -46,8 +55,15 @@ export interface AssembleOptions {
  * One bit per GPU, but Prometheus still reads every link's series (18 per H100: 180,000 for 10,000
  * GPUs), and links change state rarely: the analyzer reads it on its slow interval.
  */
-export async function loadNvlinkGpus(store: MetricStore, atMs: number, context: QueryContext = {}): Promise<ReadonlySet<string>> {
-  const rows = await store.latest({ metric: METRICS.nvlinkUp.name, atMs, by: ["uuid"], reduce: "max" }, { ...context, shardBy: "uuid" });
+export async function loadNvlinkGpus(
+  store: MetricStore,
+  atMs: number,
+  context: QueryContext = {},
+): Promise<ReadonlySet<string>> {
+  const rows = await store.latest(
+    { metric: METRICS.nvlinkUp.name, atMs, by: ["uuid"], reduce: "max" },
+    { ...context, shardBy: "uuid" },
+  );
   return new Set(rows.filter((row) => row.value === 1).map((row) => row.labels["uuid"] ?? ""));
 }
 
@@ -69,36 +85,59 @@ export async function loadNvlinkGpus(store: MetricStore, atMs: number, context: 
  * NVLink links to one bit per GPU (`max by (uuid)`), the LLM gauges per pod or per node; per-GPU
  * and per-pod answers may be sharded by uuid and pod when they pass the answer-size limit.
  */
-export async function assembleFleetSnapshot(store: MetricStore, atMs: number, poolOf: PoolOf, slo: Readonly<Record<string, ModelSloState>> = {}, options: AssembleOptions = {}): Promise<FleetSnapshot> {
+export async function assembleFleetSnapshot(
+  store: MetricStore,
+  atMs: number,
+  poolOf: PoolOf,
+  slo: Readonly<Record<string, ModelSloState>> = {},
+  options: AssembleOptions = {},
+): Promise<FleetSnapshot> {
   const context = options.context ?? {};
   const perGpu = { ...context, shardBy: "uuid" };
   const perPod = { ...context, shardBy: "pod" };
-  const latest = (metric: string, by: readonly string[], reduce: LatestReduce, where: QueryContext) => store.latest({ metric, atMs, by, reduce }, where);
+  const latest = (metric: string, by: readonly string[], reduce: LatestReduce, where: QueryContext) =>
+    store.latest({ metric, atMs, by, reduce }, where);
   const families = basisFamilies(options.basis ?? "busy");
-  const [[info, total, used, up, remapFailure, withNvlink, podInfo, lastRequest, requests], [kvUsage, preemptions], utilizationAnswers] = await Promise.all([Promise.all([
-    latest(METRICS.gpuInfo.name, ["node", "uuid", "gpu", "gpu_model"], "max", perGpu),
-    latest(METRICS.memoryTotal.name, ["uuid"], "max", perGpu),
-    latest(METRICS.memoryUsed.name, ["uuid"], "max", perGpu),
-    latest(METRICS.gpuUp.name, ["uuid"], "min", perGpu),
-    latest(METRICS.remapFailure.name, ["uuid"], "max", perGpu),
-    options.nvlinkGpus ?? loadNvlinkGpus(store, atMs, context),
-    latest(METRICS.gpuPodInfo.name, ["node", "uuid", "namespace", "pod", "model"], "max", perGpu),
-    latest(METRICS.llmLastRequest.name, ["namespace", "pod"], "max", perPod),
-    store.increase({ metric: METRICS.llmRequests.name, windowMs: RATE_WINDOW_MS, atMs, by: ["namespace", "pod", "tier"] }, perPod),
-  ]), Promise.all([
-    latest(METRICS.llmKvCacheUsage.name, ["node"], "max", context),
-    store.increase({ metric: METRICS.llmPreemptions.name, windowMs: RATE_WINDOW_MS, atMs, by: ["node"] }, context),
-  ]), Promise.all(families.map((family) => latest(BASIS_METRIC[family], ["uuid"], "max", perGpu)))]);
+  const [
+    [info, total, used, up, remapFailure, withNvlink, podInfo, lastRequest, requests],
+    [kvUsage, preemptions],
+    utilizationAnswers,
+  ] = await Promise.all([
+    Promise.all([
+      latest(METRICS.gpuInfo.name, ["node", "uuid", "gpu", "gpu_model"], "max", perGpu),
+      latest(METRICS.memoryTotal.name, ["uuid"], "max", perGpu),
+      latest(METRICS.memoryUsed.name, ["uuid"], "max", perGpu),
+      latest(METRICS.gpuUp.name, ["uuid"], "min", perGpu),
+      latest(METRICS.remapFailure.name, ["uuid"], "max", perGpu),
+      options.nvlinkGpus ?? loadNvlinkGpus(store, atMs, context),
+      latest(METRICS.gpuPodInfo.name, ["node", "uuid", "namespace", "pod", "model"], "max", perGpu),
+      latest(METRICS.llmLastRequest.name, ["namespace", "pod"], "max", perPod),
+      store.increase(
+        { metric: METRICS.llmRequests.name, windowMs: RATE_WINDOW_MS, atMs, by: ["namespace", "pod", "tier"] },
+        perPod,
+      ),
+    ]),
+    Promise.all([
+      latest(METRICS.llmKvCacheUsage.name, ["node"], "max", context),
+      store.increase({ metric: METRICS.llmPreemptions.name, windowMs: RATE_WINDOW_MS, atMs, by: ["node"] }, context),
+    ]),
+    Promise.all(families.map((family) => latest(BASIS_METRIC[family], ["uuid"], "max", perGpu))),
+  ]);
   const kvByNode = new Map<string, number>();
   for (const series of kvUsage) {
     const node = series.labels["node"] ?? "";
-    if (Number.isFinite(series.value)) kvByNode.set(node, Math.max(kvByNode.get(node) ?? 0, Math.min(1, Math.max(0, series.value))));
+    if (Number.isFinite(series.value))
+      kvByNode.set(node, Math.max(kvByNode.get(node) ?? 0, Math.min(1, Math.max(0, series.value))));
   }
-  const preemptionRateByNode = new Map(preemptions.map((series) => [series.labels["node"] ?? "", Math.max(0, series.value) / (RATE_WINDOW_MS / 1000)]));
+  const preemptionRateByNode = new Map(
+    preemptions.map((series) => [series.labels["node"] ?? "", Math.max(0, series.value) / (RATE_WINDOW_MS / 1000)]),
+  );
   const totals = index(total, "uuid");
   const useds = index(used, "uuid");
   const utils = new Map<string, { value: number; basis: UtilizationBasis }>();
-  for (const { basis: used, value } of pickByBasis(families.map((family, i) => ({ basis: family, values: utilizationAnswers[i] ?? [] })))) {
+  for (const { basis: used, value } of pickByBasis(
+    families.map((family, i) => ({ basis: family, values: utilizationAnswers[i] ?? [] })),
+  )) {
     const uuid = value.labels["uuid"];
     if (uuid !== undefined && Number.isFinite(value.value)) utils.set(uuid, { value: value.value, basis: used });
   }
@@ -112,13 +151,20 @@ export async function assembleFleetSnapshot(store: MetricStore, atMs: number, po
     if (node === "" || uuid === "" || seen.has(uuid)) continue;
     seen.add(uuid);
     const entry = nodes.get(node) ?? {
-      name: node, pool: poolOf(node), labels: {}, taints: [], gpus: [],
+      name: node,
+      pool: poolOf(node),
+      labels: {},
+      taints: [],
+      gpus: [],
       ...(kvByNode.has(node) ? { kvCacheUsage: kvByNode.get(node) as number } : {}),
       ...(preemptionRateByNode.has(node) ? { preemptionRate: preemptionRateByNode.get(node) as number } : {}),
     };
     const memoryTotalBytes = Math.max(0, Math.round(totals.get(uuid) ?? 0));
     entry.gpus.push({
-      uuid, index: Number(gpu), gpuModel, memoryTotalBytes,
+      uuid,
+      index: Number(gpu),
+      gpuModel,
+      memoryTotalBytes,
       memoryUsedBytes: Math.min(memoryTotalBytes, Math.max(0, Math.round(useds.get(uuid) ?? 0))),
       ...utilizationOf(utils.get(uuid)),
       nvlinkDomain: withNvlink.has(uuid) ? `${node}/nvlink` : null,
@@ -129,9 +175,12 @@ export async function assembleFleetSnapshot(store: MetricStore, atMs: number, po
 
   // The GPUs and the replicas are two passes over fleet-sized answers: let requests in between.
   await yieldToLoop();
-  const gpuByUuid = new Map([...nodes.values()].flatMap((node) => node.gpus.map((g) => [g.uuid, { node: node.name, gpu: g }] as const)));
+  const gpuByUuid = new Map(
+    [...nodes.values()].flatMap((node) => node.gpus.map((g) => [g.uuid, { node: node.name, gpu: g }] as const)),
+  );
   const holders = new Map<string, number>();
-  for (const series of podInfo) holders.set(series.labels["uuid"] ?? "", (holders.get(series.labels["uuid"] ?? "") ?? 0) + 1);
+  for (const series of podInfo)
+    holders.set(series.labels["uuid"] ?? "", (holders.get(series.labels["uuid"] ?? "") ?? 0) + 1);
   const lastByPod = new Map<string, number>();
   for (const series of lastRequest) {
     const key = `${series.labels["namespace"] ?? ""}/${series.labels["pod"] ?? ""}`;
@@ -141,7 +190,10 @@ export async function assembleFleetSnapshot(store: MetricStore, atMs: number, po
   for (const series of requests) {
     const key = `${series.labels["namespace"] ?? ""}/${series.labels["pod"] ?? ""}`;
     const previous = rateByPod.get(key);
-    rateByPod.set(key, { rate: (previous?.rate ?? 0) + series.value / (RATE_WINDOW_MS / 1000), tier: series.labels["tier"] || previous?.tier || "default" });
+    rateByPod.set(key, {
+      rate: (previous?.rate ?? 0) + series.value / (RATE_WINDOW_MS / 1000),
+      tier: series.labels["tier"] || previous?.tier || "default",
+    });
   }
 
   const replicas = new Map<string, FleetReplica & { gpus: string[] }>();
@@ -151,16 +203,35 @@ export async function assembleFleetSnapshot(store: MetricStore, atMs: number, po
     if (!placed || namespace === "" || pod === "") continue;
     const key = `${namespace}/${pod}`;
     const replica = replicas.get(key) ?? {
-      id: key, model: model || pod, namespace, pod, node: placed.node, gpus: [], memoryPerGpuBytes: 0,
-      tier: rateByPod.get(key)?.tier ?? "default", tensorParallel: 0,
+      id: key,
+      model: model || pod,
+      namespace,
+      pod,
+      node: placed.node,
+      gpus: [],
+      memoryPerGpuBytes: 0,
+      tier: rateByPod.get(key)?.tier ?? "default",
+      tensorParallel: 0,
       lastRequestAtMs: lastByPod.has(key) ? Math.round(lastByPod.get(key) as number) : null,
-      requestRate: rateByPod.get(key)?.rate ?? 0, isPinned: false, tolerations: [], nodeSelector: {},
+      requestRate: rateByPod.get(key)?.rate ?? 0,
+      isPinned: false,
+      tolerations: [],
+      nodeSelector: {},
     };
     if (placed.node !== replica.node || replica.gpus.includes(uuid)) continue;
     replica.gpus.push(uuid);
     replica.tensorParallel = replica.gpus.length;
-    replica.memoryPerGpuBytes = Math.max(replica.memoryPerGpuBytes, Math.floor(placed.gpu.memoryUsedBytes / (holders.get(uuid) ?? 1)));
+    replica.memoryPerGpuBytes = Math.max(
+      replica.memoryPerGpuBytes,
+      Math.floor(placed.gpu.memoryUsedBytes / (holders.get(uuid) ?? 1)),
+    );
     replicas.set(key, replica);
   }
-  return { version: FLEET_SNAPSHOT_VERSION, takenAtMs: Math.round(atMs), nodes: [...nodes.values()], replicas: [...replicas.values()], slo: { ...slo } };
+  return {
+    version: FLEET_SNAPSHOT_VERSION,
+    takenAtMs: Math.round(atMs),
+    nodes: [...nodes.values()],
+    replicas: [...replicas.values()],
+    slo: { ...slo },
+  };
 }

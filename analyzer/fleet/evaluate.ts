@@ -4,8 +4,20 @@ import type { PoolOf } from "./assemble.js";
 import { fleetFragmentation, type FleetFragmentation } from "./fragmentation.js";
 import type { FleetSnapshot } from "./snapshot.js";
 import { BASIS_METRIC, basisFamilies, type FigureBasis, type UtilizationBasis } from "./utilization-basis.js";
-import { poolHoursFromTotals, rollUpUtilization, type GpuBusyTotals, type PoolBucketTotals } from "./utilization-rollup.js";
-import { costPerMillionTokens, gpuHoursByModel, type FleetUtilization, type GpuHourPrices, type PoolHours, type TokenCost } from "./utilization.js";
+import {
+  poolHoursFromTotals,
+  rollUpUtilization,
+  type GpuBusyTotals,
+  type PoolBucketTotals,
+} from "./utilization-rollup.js";
+import {
+  costPerMillionTokens,
+  gpuHoursByModel,
+  type FleetUtilization,
+  type GpuHourPrices,
+  type PoolHours,
+  type TokenCost,
+} from "./utilization.js";
 
 /** Windows the fleet figures are given over. */
 export const FLEET_WINDOWS_MS = { hour: 3_600_000, day: 86_400_000 } as const;
@@ -34,7 +46,10 @@ export interface FleetEvaluation {
   readonly poolHours: readonly PoolHours[];
   readonly targetRatio: number;
   /** The configured basis, and how many of the snapshot's GPUs had figures on each basis over the last day (`unknown`: none). */
-  readonly basis: { readonly configured: UtilizationBasis; readonly gpus: Readonly<Partial<Record<FigureBasis, number>>> };
+  readonly basis: {
+    readonly configured: UtilizationBasis;
+    readonly gpus: Readonly<Partial<Record<FigureBasis, number>>>;
+  };
   /** Over the last hour. */
   readonly efficiency: {
     readonly tokens: number;
@@ -64,24 +79,47 @@ export interface FleetQueryOptions {
 }
 
 /** Where each GPU is and what it serves, from the snapshot. */
-function gpuPlaces(snapshot: FleetSnapshot): { info: Map<string, { node: string; pool: string }>; models: Map<string, Set<string>>; pools: Map<string, string> } {
-  const info = new Map(snapshot.nodes.flatMap((node) => node.gpus.map((gpu) => [gpu.uuid, { node: node.name, pool: node.pool }] as const)));
+function gpuPlaces(snapshot: FleetSnapshot): {
+  info: Map<string, { node: string; pool: string }>;
+  models: Map<string, Set<string>>;
+  pools: Map<string, string>;
+} {
+  const info = new Map(
+    snapshot.nodes.flatMap((node) => node.gpus.map((gpu) => [gpu.uuid, { node: node.name, pool: node.pool }] as const)),
+  );
   const models = new Map<string, Set<string>>();
-  for (const replica of snapshot.replicas) for (const uuid of replica.gpus) models.set(uuid, (models.get(uuid) ?? new Set()).add(replica.model));
+  for (const replica of snapshot.replicas)
+    for (const uuid of replica.gpus) models.set(uuid, (models.get(uuid) ?? new Set()).add(replica.model));
   return { info, models, pools: new Map(snapshot.nodes.map((node) => [node.name, node.pool])) };
 }
 
 /** `sum` and `count` of one basis's samples per (node, uuid), or per `by`, over a window. */
-function gaugeTotals(store: MetricStore, basis: UtilizationBasis, windowMs: number, by: readonly string[], options: FleetQueryOptions): Promise<[LabeledValue[], LabeledValue[]]> {
+function gaugeTotals(
+  store: MetricStore,
+  basis: UtilizationBasis,
+  windowMs: number,
+  by: readonly string[],
+  options: FleetQueryOptions,
+): Promise<[LabeledValue[], LabeledValue[]]> {
   const query = { metric: BASIS_METRIC[basis], windowMs, atMs: options.atMs, by };
   const context = { ...options.context, shardBy: "uuid" };
-  return Promise.all([store.overTime({ ...query, fn: "sum" }, context), store.overTime({ ...query, fn: "count" }, context)]);
+  return Promise.all([
+    store.overTime({ ...query, fn: "sum" }, context),
+    store.overTime({ ...query, fn: "count" }, context),
+  ]);
 }
 
 /** Per-GPU utilization totals over `windowMs` ending at atMs, placed by the snapshot; seconds as the module comment says. */
-async function gpuTotals(store: MetricStore, snapshot: FleetSnapshot, windowMs: number, options: FleetQueryOptions): Promise<GpuBusyTotals[]> {
+async function gpuTotals(
+  store: MetricStore,
+  snapshot: FleetSnapshot,
+  windowMs: number,
+  options: FleetQueryOptions,
+): Promise<GpuBusyTotals[]> {
   const families = basisFamilies(options.basis ?? "busy");
-  const answers = await Promise.all(families.map((basis) => gaugeTotals(store, basis, windowMs, ["node", "uuid"], options)));
+  const answers = await Promise.all(
+    families.map((basis) => gaugeTotals(store, basis, windowMs, ["node", "uuid"], options)),
+  );
   const places = gpuPlaces(snapshot);
   const poolOf = (node: string): string => places.pools.get(node) ?? options.poolOf?.(node) ?? "default";
   const key = (row: LabeledValue) => `${row.labels["node"] ?? ""}\u0000${row.labels["uuid"] ?? ""}`;
@@ -97,7 +135,17 @@ async function gpuTotals(store: MetricStore, snapshot: FleetSnapshot, windowMs: 
       if (sum === undefined || !(row.value > 0) || !Number.isFinite(sum) || taken.has(uuid)) return [];
       const known = places.info.get(uuid);
       const node = known?.node ?? row.labels["node"] ?? "";
-      return [{ uuid, node, pool: known?.pool ?? poolOf(node), models: [...(places.models.get(uuid) ?? [])], basis, coveredSeconds: row.value * secondsPerSample, busySeconds: sum * secondsPerSample }];
+      return [
+        {
+          uuid,
+          node,
+          pool: known?.pool ?? poolOf(node),
+          models: [...(places.models.get(uuid) ?? [])],
+          basis,
+          coveredSeconds: row.value * secondsPerSample,
+          busySeconds: sum * secondsPerSample,
+        },
+      ];
     });
     for (const gpu of fresh) taken.add(gpu.uuid);
     return fresh;
@@ -110,17 +158,38 @@ async function gpuTotals(store: MetricStore, snapshot: FleetSnapshot, windowMs: 
  * group's buckets come from the first basis with samples for it (GPUs of one model report the same
  * families, so a group is one basis; a MIG GPU without GPM, reporting none, adds nothing).
  */
-function poolBuckets(answers: readonly { readonly basis: UtilizationBasis; readonly sums: readonly LabeledSamples[]; readonly counts: readonly LabeledSamples[] }[], poolOf: (node: string) => string): PoolBucketTotals[] {
+function poolBuckets(
+  answers: readonly {
+    readonly basis: UtilizationBasis;
+    readonly sums: readonly LabeledSamples[];
+    readonly counts: readonly LabeledSamples[];
+  }[],
+  poolOf: (node: string) => string,
+): PoolBucketTotals[] {
   const groupOf = (row: LabeledSamples) => `${row.labels["node"] ?? ""}\u0000${row.labels["gpu_model"] ?? ""}`;
   const taken = new Set<string>();
   return answers.flatMap(({ basis, sums, counts }) => {
-    const sumAt = new Map(sums.flatMap((row) => row.samples.map((sample) => [`${groupOf(row)}@${sample.atMs}`, sample.value] as const)));
+    const sumAt = new Map(
+      sums.flatMap((row) => row.samples.map((sample) => [`${groupOf(row)}@${sample.atMs}`, sample.value] as const)),
+    );
     const fresh = counts.filter((row) => !taken.has(groupOf(row)) && row.samples.some((sample) => sample.value > 0));
     for (const row of fresh) taken.add(groupOf(row));
-    return fresh.flatMap((row) => row.samples.flatMap((sample) => {
-      const sum = sumAt.get(`${groupOf(row)}@${sample.atMs}`);
-      return sum === undefined ? [] : [{ pool: poolOf(row.labels["node"] ?? ""), endMs: sample.atMs, basis, coveredSeconds: sample.value, busySeconds: sum }];
-    }));
+    return fresh.flatMap((row) =>
+      row.samples.flatMap((sample) => {
+        const sum = sumAt.get(`${groupOf(row)}@${sample.atMs}`);
+        return sum === undefined
+          ? []
+          : [
+              {
+                pool: poolOf(row.labels["node"] ?? ""),
+                endMs: sample.atMs,
+                basis,
+                coveredSeconds: sample.value,
+                busySeconds: sum,
+              },
+            ];
+      }),
+    );
   });
 }
 
@@ -129,24 +198,45 @@ function poolBuckets(answers: readonly { readonly basis: UtilizationBasis; reado
  * when large) and the pool-hours at target (sum and count by node and GPU model over each of the last 24 hours:
  * two range queries of 24 steps).
  */
-export async function evaluateFleetDay(store: MetricStore, snapshot: FleetSnapshot, options: FleetQueryOptions): Promise<FleetDayFigures> {
+export async function evaluateFleetDay(
+  store: MetricStore,
+  snapshot: FleetSnapshot,
+  options: FleetQueryOptions,
+): Promise<FleetDayFigures> {
   const { atMs } = options;
   const places = gpuPlaces(snapshot);
   const poolOf = (node: string): string => places.pools.get(node) ?? options.poolOf?.(node) ?? "default";
-  const hours = { windowMs: FLEET_WINDOWS_MS.hour, by: ["node", "gpu_model"], startMs: atMs - FLEET_WINDOWS_MS.day + FLEET_WINDOWS_MS.hour, endMs: atMs, stepMs: FLEET_WINDOWS_MS.hour };
+  const hours = {
+    windowMs: FLEET_WINDOWS_MS.hour,
+    by: ["node", "gpu_model"],
+    startMs: atMs - FLEET_WINDOWS_MS.day + FLEET_WINDOWS_MS.hour,
+    endMs: atMs,
+    stepMs: FLEET_WINDOWS_MS.hour,
+  };
   const families = basisFamilies(options.basis ?? "busy");
   const [gpus, hourAnswers] = await Promise.all([
     gpuTotals(store, snapshot, FLEET_WINDOWS_MS.day, options),
-    Promise.all(families.map(async (basis) => {
-      const [sums, counts] = await Promise.all([
-        store.overTimeRange({ ...hours, metric: BASIS_METRIC[basis], fn: "sum" }, options.context),
-        store.overTimeRange({ ...hours, metric: BASIS_METRIC[basis], fn: "count" }, options.context),
-      ]);
-      return { basis, sums, counts };
-    })),
+    Promise.all(
+      families.map(async (basis) => {
+        const [sums, counts] = await Promise.all([
+          store.overTimeRange({ ...hours, metric: BASIS_METRIC[basis], fn: "sum" }, options.context),
+          store.overTimeRange({ ...hours, metric: BASIS_METRIC[basis], fn: "count" }, options.context),
+        ]);
+        return { basis, sums, counts };
+      }),
+    ),
   ]);
   const window = { startMs: atMs - FLEET_WINDOWS_MS.day, endMs: atMs };
-  return { atMs, utilization: rollUpUtilization(gpus), poolHours: poolHoursFromTotals(poolBuckets(hourAnswers, poolOf), window, FLEET_WINDOWS_MS.hour, options.targetRatio) };
+  return {
+    atMs,
+    utilization: rollUpUtilization(gpus),
+    poolHours: poolHoursFromTotals(
+      poolBuckets(hourAnswers, poolOf),
+      window,
+      FLEET_WINDOWS_MS.hour,
+      options.targetRatio,
+    ),
+  };
 }
 
 /**

@@ -53,7 +53,10 @@ export type ShapeSample = Omit<TaskShape, "popularity">;
  * `coverage` < 1 only the most popular shapes covering that share of the tasks are kept, then their
  * popularities are renormalised to sum to 1, as the simulator does. Empty input gives no shapes.
  */
-export function shapeDistribution(tasks: Iterable<ShapeSample>, options: { readonly coverage?: number } = {}): TaskShape[] {
+export function shapeDistribution(
+  tasks: Iterable<ShapeSample>,
+  options: { readonly coverage?: number } = {},
+): TaskShape[] {
   const counts = new Map<string, { sample: ShapeSample; count: number }>();
   let total = 0;
   for (const task of tasks) {
@@ -64,7 +67,9 @@ export function shapeDistribution(tasks: Iterable<ShapeSample>, options: { reado
     else counts.set(key, { sample: task, count: 1 });
     total++;
   }
-  const ranked = [...counts.values()].sort((a, b) => b.count - a.count || a.sample.gpus - b.sample.gpus || a.sample.request - b.sample.request);
+  const ranked = [...counts.values()].sort(
+    (a, b) => b.count - a.count || a.sample.gpus - b.sample.gpus || a.sample.request - b.sample.request,
+  );
   const wanted = (options.coverage ?? 1) * total;
   const kept: typeof ranked = [];
   let covered = 0;
@@ -233,7 +238,8 @@ export class ShapeIndex {
     for (const shape of shapes) {
       const key = shape.gpuModels === undefined ? "*" : [...shape.gpuModels].sort().join("|");
       let group = grouped.get(key);
-      if (group === undefined) grouped.set(key, (group = { gpuModels: shape.gpuModels && new Set(shape.gpuModels), byGpus: new Map() }));
+      if (group === undefined)
+        grouped.set(key, (group = { gpuModels: shape.gpuModels && new Set(shape.gpuModels), byGpus: new Map() }));
       const gpus = Math.max(1, shape.gpus);
       const list = group.byGpus.get(gpus);
       if (list) list.push(shape);
@@ -243,7 +249,8 @@ export class ShapeIndex {
       const tables = [...byGpus].map(([gpus, list]) => {
         list.sort((a, b) => a.request - b.request);
         const tail = new Float64Array(list.length + 1);
-        for (let i = list.length - 1; i >= 0; i--) tail[i] = (tail[i + 1] as number) + (list[i] as TaskShape).popularity;
+        for (let i = list.length - 1; i >= 0; i--)
+          tail[i] = (tail[i + 1] as number) + (list[i] as TaskShape).popularity;
         return { gpus, requests: Float64Array.from(list, (shape) => shape.request), tail };
       });
       return { gpuModels, popularity: tables.reduce((sum, table) => sum + (table.tail[0] as number), 0), tables };
@@ -275,7 +282,8 @@ export class ShapeIndex {
         fragment += cls.popularity * node.free;
         continue;
       }
-      for (const table of cls.tables) fragment += table.gpus === 1 ? singleGpuFragment(node, table) : multiGpuFragment(node, table);
+      for (const table of cls.tables)
+        fragment += table.gpus === 1 ? singleGpuFragment(node, table) : multiGpuFragment(node, table);
     }
     return fragment;
   }
@@ -288,7 +296,8 @@ export class ShapeIndex {
       const built = new Map<number, number>();
       for (const cls of this.classes) {
         if (!this.canAccess(cls, node)) continue;
-        for (const table of cls.tables) built.set(table.gpus, Math.min(built.get(table.gpus) ?? Infinity, table.requests[0] as number));
+        for (const table of cls.tables)
+          built.set(table.gpus, Math.min(built.get(table.gpus) ?? Infinity, table.requests[0] as number));
       }
       this.minsByGpuModel.set(key, (mins = built));
     }
@@ -333,7 +342,10 @@ export function nodeFragmentation(node: PreparedNode, shapes: ShapeIndex): numbe
  * holds n units with at least that request free (for a unit among the domain's n largest, that is
  * the n-th largest; for the others, f itself bounds it). With no shapes at all nothing is stranded.
  */
-export function strandedFree(node: PreparedNode, index: ShapeIndex): { readonly amount: number; readonly units: number } {
+export function strandedFree(
+  node: PreparedNode,
+  index: ShapeIndex,
+): { readonly amount: number; readonly units: number } {
   if (index.isEmpty) return { amount: 0, units: 0 };
   const mins = index.minRequests(node);
   const single = mins.get(1) ?? Infinity;
@@ -351,7 +363,9 @@ export function strandedFree(node: PreparedNode, index: ShapeIndex): { readonly 
     for (let i = 0; i < domain.desc.length; i++) {
       const free = domain.desc[i] as number;
       if (free >= single) continue;
-      const isUsable = multi.some(([gpus, request]) => gpus <= domain.desc.length && Math.min(free, domain.desc[gpus - 1] as number) >= request);
+      const isUsable = multi.some(
+        ([gpus, request]) => gpus <= domain.desc.length && Math.min(free, domain.desc[gpus - 1] as number) >= request,
+      );
       if (!isUsable) strand(free);
     }
   }
@@ -437,17 +451,28 @@ function usedBytes(basis: UsedMemoryBasis, observed: number, allocated: number):
 }
 
 /** Per-GPU memory use and the units it offers, under a basis. */
-function gpuUnits(gpu: FleetGpu, basis: UsedMemoryBasis, allocated: ReadonlyMap<string, number>): { used: number; total: number; units: FreeUnit[] } {
+function gpuUnits(
+  gpu: FleetGpu,
+  basis: UsedMemoryBasis,
+  allocated: ReadonlyMap<string, number>,
+): { used: number; total: number; units: FreeUnit[] } {
   const devices = gpu.mig !== undefined && gpu.mig.length > 0 ? gpu.mig : undefined;
   if (devices === undefined) {
     const used = Math.min(gpu.memoryTotalBytes, usedBytes(basis, gpu.memoryUsedBytes, allocated.get(gpu.uuid) ?? 0));
-    return { used, total: gpu.memoryTotalBytes, units: [{ free: gpu.memoryTotalBytes - used, domain: gpu.nvlinkDomain }] };
+    return {
+      used,
+      total: gpu.memoryTotalBytes,
+      units: [{ free: gpu.memoryTotalBytes - used, domain: gpu.nvlinkDomain }],
+    };
   }
   let used = 0;
   let total = 0;
   const units: FreeUnit[] = [];
   for (const device of devices) {
-    const deviceUsed = Math.min(device.memoryTotalBytes, usedBytes(basis, device.memoryUsedBytes, allocated.get(device.uuid) ?? 0));
+    const deviceUsed = Math.min(
+      device.memoryTotalBytes,
+      usedBytes(basis, device.memoryUsedBytes, allocated.get(device.uuid) ?? 0),
+    );
     used += deviceUsed;
     total += device.memoryTotalBytes;
     units.push({ free: device.memoryTotalBytes - deviceUsed, domain: null });
@@ -487,7 +512,16 @@ interface Accumulator {
   idleGpus: number;
 }
 
-const emptyAccumulator = (): Accumulator => ({ gpus: 0, unhealthyGpus: 0, freeBytes: 0, expectedFragmentBytes: 0, strandedBytes: 0, strandedUnits: 0, partiallyUsedGpus: 0, idleGpus: 0 });
+const emptyAccumulator = (): Accumulator => ({
+  gpus: 0,
+  unhealthyGpus: 0,
+  freeBytes: 0,
+  expectedFragmentBytes: 0,
+  strandedBytes: 0,
+  strandedUnits: 0,
+  partiallyUsedGpus: 0,
+  idleGpus: 0,
+});
 
 function figures(acc: Accumulator): FragmentationFigures {
   return { ...acc, fragmentationRatio: acc.freeBytes > 0 ? acc.expectedFragmentBytes / acc.freeBytes : 0 };
@@ -503,7 +537,10 @@ function addInto(target: Accumulator, source: Accumulator): void {
  * GPU, popularity = share of replicas). Pure. Cost: sorting each node's free memory, then per GPU
  * one binary search per tensor-parallel degree seen, whatever the number of distinct shapes.
  */
-export function fleetFragmentation(snapshot: FleetSnapshot, options: FleetFragmentationOptions = {}): FleetFragmentation {
+export function fleetFragmentation(
+  snapshot: FleetSnapshot,
+  options: FleetFragmentationOptions = {},
+): FleetFragmentation {
   const basis = options.basis ?? "max";
   const coverage = options.coverage ?? 1;
   const fleetShapes = replicaShapes(snapshot.replicas, coverage);
@@ -548,7 +585,13 @@ export function fleetFragmentation(snapshot: FleetSnapshot, options: FleetFragme
     acc.expectedFragmentBytes = index.nodeFragmentation(prepared);
     acc.strandedBytes = stranded.amount;
     acc.strandedUnits = stranded.units;
-    nodes.push({ node: node.name, pool: node.pool, freeBytes: acc.freeBytes, expectedFragmentBytes: acc.expectedFragmentBytes, strandedBytes: acc.strandedBytes });
+    nodes.push({
+      node: node.name,
+      pool: node.pool,
+      freeBytes: acc.freeBytes,
+      expectedFragmentBytes: acc.expectedFragmentBytes,
+      strandedBytes: acc.strandedBytes,
+    });
     let pool = pools.get(node.pool);
     if (pool === undefined) pools.set(node.pool, (pool = emptyAccumulator()));
     addInto(pool, acc);
@@ -556,9 +599,15 @@ export function fleetFragmentation(snapshot: FleetSnapshot, options: FleetFragme
   }
 
   return {
-    shapes: fleetShapes.map((shape) => ({ tensorParallel: shape.gpus, memoryPerGpuBytes: shape.request, popularity: shape.popularity })),
+    shapes: fleetShapes.map((shape) => ({
+      tensorParallel: shape.gpus,
+      memoryPerGpuBytes: shape.request,
+      popularity: shape.popularity,
+    })),
     total: figures(total),
-    pools: [...pools].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([pool, acc]) => ({ pool, ...figures(acc) })),
+    pools: [...pools]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([pool, acc]) => ({ pool, ...figures(acc) })),
     nodes,
   };
 }

@@ -37,12 +37,14 @@ export const tolerationSchema = z.strictObject({
  * A MIG device (GPU instance + compute instance). A replica that runs on it lists its `uuid`.
  * Fragmentation treats each MIG device as a unit of its own that cannot join a tensor-parallel group.
  */
-export const migDeviceSchema = z.strictObject({
-  uuid: nonEmpty,
-  profile: nonEmpty.describe("The NVIDIA profile name, e.g. `1g.10gb`, `3g.40gb`."),
-  memoryTotalBytes: bytes.describe("Memory of the MIG device, bytes."),
-  memoryUsedBytes: bytes.describe("Memory in use on the MIG device, bytes."),
-}).describe("A MIG device; fragmentation treats it as a unit of its own that cannot join a tensor-parallel group.");
+export const migDeviceSchema = z
+  .strictObject({
+    uuid: nonEmpty,
+    profile: nonEmpty.describe("The NVIDIA profile name, e.g. `1g.10gb`, `3g.40gb`."),
+    memoryTotalBytes: bytes.describe("Memory of the MIG device, bytes."),
+    memoryUsedBytes: bytes.describe("Memory in use on the MIG device, bytes."),
+  })
+  .describe("A MIG device; fragmentation treats it as a unit of its own that cannot join a tensor-parallel group.");
 
 /** One GPU as the agent reports it. */
 export const gpuSchema = z.strictObject({
@@ -53,52 +55,99 @@ export const gpuSchema = z.strictObject({
   memoryUsedBytes: bytes.describe("Device memory in use now (NVML), bytes."),
   utilizationRatio: ratio
     .nullable()
-    .describe("How busy the GPU is, 0..1, on `utilizationBasis`; null when the GPU reports no figure (a MIG GPU without GPM): unknown, never idle, and the planner treats it as fully busy."),
+    .describe(
+      "How busy the GPU is, 0..1, on `utilizationBasis`; null when the GPU reports no figure (a MIG GPU without GPM): unknown, never idle, and the planner treats it as fully busy.",
+    ),
   utilizationBasis: z
     .enum(["sm", "tensor", "busy", "unknown"])
     .optional()
-    .describe("What `utilizationRatio` is: `sm` (GPM SM activity), `tensor` (GPM tensor-pipe activity), `busy` (NVML utilization.gpu, the share of time a kernel ran) or `unknown`; absent means `busy`."),
+    .describe(
+      "What `utilizationRatio` is: `sm` (GPM SM activity), `tensor` (GPM tensor-pipe activity), `busy` (NVML utilization.gpu, the share of time a kernel ran) or `unknown`; absent means `busy`.",
+    ),
   nvlinkDomain: nonEmpty
     .nullable()
-    .describe("GPUs of one node with the same domain are joined by NVLink/NVSwitch and can hold one tensor-parallel replica together; null when the GPU has no NVLink peer (PCIe only)."),
-  isHealthy: z.boolean().describe("False when the GPU is lost, has an uncorrectable error or a pending row remap: nothing goes there."),
+    .describe(
+      "GPUs of one node with the same domain are joined by NVLink/NVSwitch and can hold one tensor-parallel replica together; null when the GPU has no NVLink peer (PCIe only).",
+    ),
+  isHealthy: z
+    .boolean()
+    .describe("False when the GPU is lost, has an uncorrectable error or a pending row remap: nothing goes there."),
   mig: z.array(migDeviceSchema).optional().describe("MIG devices when MIG mode is on; absent or empty when it is off."),
 });
 
 /** One GPU node. */
-export const nodeSchema = z.strictObject({
-  name: nonEmpty,
-  pool: nonEmpty.describe("Node pool (for example `latency`, `batch`); replicas move within their pool."),
-  labels: z.record(z.string(), z.string()).default({}),
-  taints: z.array(taintSchema).default([]),
-  gpus: z.array(gpuSchema),
-  kvCacheUsage: ratio.optional().describe("Highest KV-cache usage among the inference runtimes on the node (the runtimes' own /metrics), 0..1; absent when none is scraped. Consolidation moves nothing onto a node at or past its KV watermark."),
-  preemptionRate: z.number().nonnegative().optional().describe("Requests the node's runtimes preempted per second over the recent window (KV cache exhausted); absent when none is scraped."),
-}).describe("A GPU node.");
+export const nodeSchema = z
+  .strictObject({
+    name: nonEmpty,
+    pool: nonEmpty.describe("Node pool (for example `latency`, `batch`); replicas move within their pool."),
+    labels: z.record(z.string(), z.string()).default({}),
+    taints: z.array(taintSchema).default([]),
+    gpus: z.array(gpuSchema),
+    kvCacheUsage: ratio
+      .optional()
+      .describe(
+        "Highest KV-cache usage among the inference runtimes on the node (the runtimes' own /metrics), 0..1; absent when none is scraped. Consolidation moves nothing onto a node at or past its KV watermark.",
+      ),
+    preemptionRate: z
+      .number()
+      .nonnegative()
+      .optional()
+      .describe(
+        "Requests the node's runtimes preempted per second over the recent window (KV cache exhausted); absent when none is scraped.",
+      ),
+  })
+  .describe("A GPU node.");
 
 /** One model replica (a pod serving one model, possibly sharded over several GPUs). */
-export const replicaSchema = z.strictObject({
-  id: nonEmpty,
-  model: nonEmpty,
-  namespace: nonEmpty,
-  pod: nonEmpty,
-  node: nonEmpty,
-  gpus: z.array(nonEmpty).min(1).describe("UUIDs of the GPUs (or MIG devices) it holds, one per tensor-parallel rank."),
-  memoryPerGpuBytes: bytes.describe("Device memory it holds on each of its GPUs (weights + KV cache as the runtime reserved it), bytes."),
-  tier: nonEmpty.describe("Serving tier (for example `latency`, `batch`), as the agent's tier rules name it."),
-  tensorParallel: z.number().int().positive().describe("Tensor-parallel degree: the number of GPUs, all on one node and one NVLink domain."),
-  lastRequestAtMs: z.number().int().nonnegative().nullable().describe("When its last request ended; `null` when it has served none since it started."),
-  requestRate: z.number().nonnegative().describe("Requests per second over the recent window."),
-  isPinned: z.boolean().describe("Pinned replicas are never moved or evicted."),
-  tolerations: z.array(tolerationSchema).default([]).describe("The pod's tolerations; taints it does not tolerate keep it off a node."),
-  nodeSelector: z.record(z.string(), z.string()).default({}).describe("The pod's nodeSelector; a destination node must carry every label."),
-}).describe("A model replica: one pod serving one model, possibly sharded over several GPUs.");
+export const replicaSchema = z
+  .strictObject({
+    id: nonEmpty,
+    model: nonEmpty,
+    namespace: nonEmpty,
+    pod: nonEmpty,
+    node: nonEmpty,
+    gpus: z
+      .array(nonEmpty)
+      .min(1)
+      .describe("UUIDs of the GPUs (or MIG devices) it holds, one per tensor-parallel rank."),
+    memoryPerGpuBytes: bytes.describe(
+      "Device memory it holds on each of its GPUs (weights + KV cache as the runtime reserved it), bytes.",
+    ),
+    tier: nonEmpty.describe("Serving tier (for example `latency`, `batch`), as the agent's tier rules name it."),
+    tensorParallel: z
+      .number()
+      .int()
+      .positive()
+      .describe("Tensor-parallel degree: the number of GPUs, all on one node and one NVLink domain."),
+    lastRequestAtMs: z
+      .number()
+      .int()
+      .nonnegative()
+      .nullable()
+      .describe("When its last request ended; `null` when it has served none since it started."),
+    requestRate: z.number().nonnegative().describe("Requests per second over the recent window."),
+    isPinned: z.boolean().describe("Pinned replicas are never moved or evicted."),
+    tolerations: z
+      .array(tolerationSchema)
+      .default([])
+      .describe("The pod's tolerations; taints it does not tolerate keep it off a node."),
+    nodeSelector: z
+      .record(z.string(), z.string())
+      .default({})
+      .describe("The pod's nodeSelector; a destination node must carry every label."),
+  })
+  .describe("A model replica: one pod serving one model, possibly sharded over several GPUs.");
 
 /** SLO state of one model, as the analyzer's burn-rate evaluation left it. */
 export const modelSloStateSchema = z.strictObject({
-  isBurningPage: z.boolean().describe("True while a page-level (fast) burn-rate alert fires: the model's replicas are not moved."),
+  isBurningPage: z
+    .boolean()
+    .describe("True while a page-level (fast) burn-rate alert fires: the model's replicas are not moved."),
   isBurningTicket: z.boolean().default(false).describe("True while a ticket-level (slow) burn-rate alert fires."),
-  errorBudgetRemainingRatio: z.number().optional().describe("Share of the period's error budget left (may go below 0); absent when there is no data."),
+  errorBudgetRemainingRatio: z
+    .number()
+    .optional()
+    .describe("Share of the period's error budget left (may go below 0); absent when there is no data."),
 });
 
 const snapshotObjectSchema = z.strictObject({
@@ -106,8 +155,13 @@ const snapshotObjectSchema = z.strictObject({
   takenAtMs: z.number().int().nonnegative().describe("When the snapshot was taken."),
   nodes: z.array(nodeSchema),
   replicas: z.array(replicaSchema),
-  slo: z.record(z.string(), modelSloStateSchema).default({}).describe("SLO state by model name; a model absent here is treated as not burning."),
-  runtime: runtimeMetadataSchema.optional().describe("Adapter and weights metadata from the runtimes, for idle and cold-storage recommendations."),
+  slo: z
+    .record(z.string(), modelSloStateSchema)
+    .default({})
+    .describe("SLO state by model name; a model absent here is treated as not burning."),
+  runtime: runtimeMetadataSchema
+    .optional()
+    .describe("Adapter and weights metadata from the runtimes, for idle and cold-storage recommendations."),
 });
 
 type SnapshotObject = z.infer<typeof snapshotObjectSchema>;
@@ -126,7 +180,8 @@ function checkReferences(snapshot: SnapshotObject, ctx: z.RefinementCtx): void {
       if (devices.has(gpu.uuid)) issue([...at, "uuid"], `duplicate GPU uuid ${gpu.uuid}`);
       devices.set(gpu.uuid, node.name);
       gpu.mig?.forEach((mig, m) => {
-        if (mig.memoryUsedBytes > mig.memoryTotalBytes) issue([...at, "mig", m, "memoryUsedBytes"], "exceeds memoryTotalBytes");
+        if (mig.memoryUsedBytes > mig.memoryTotalBytes)
+          issue([...at, "mig", m, "memoryUsedBytes"], "exceeds memoryTotalBytes");
         if (devices.has(mig.uuid)) issue([...at, "mig", m, "uuid"], `duplicate device uuid ${mig.uuid}`);
         devices.set(mig.uuid, node.name);
       });
@@ -144,11 +199,13 @@ function checkReferences(snapshot: SnapshotObject, ctx: z.RefinementCtx): void {
     const listed = new Set<string>();
     replica.gpus.forEach((uuid, g) => {
       // One tensor-parallel rank per GPU: a GPU listed twice would count its memory and compute twice.
-      if (listed.has(uuid)) issue([...at, "gpus", g], `GPU ${uuid} is listed twice; each tensor-parallel rank holds its own GPU`);
+      if (listed.has(uuid))
+        issue([...at, "gpus", g], `GPU ${uuid} is listed twice; each tensor-parallel rank holds its own GPU`);
       listed.add(uuid);
       const holder = devices.get(uuid);
       if (holder === undefined) issue([...at, "gpus", g], `unknown GPU ${uuid}`);
-      else if (holder !== replica.node) issue([...at, "gpus", g], `GPU ${uuid} is on node ${holder}, not ${replica.node}`);
+      else if (holder !== replica.node)
+        issue([...at, "gpus", g], `GPU ${uuid} is on node ${holder}, not ${replica.node}`);
     });
   });
 }
@@ -192,10 +249,14 @@ export function parseFleetSnapshot(input: unknown, source = "fleet snapshot"): F
  * JSON Schema; parseFleetSnapshot applies them. Returns a fresh object on each call.
  */
 export function fleetSnapshotJsonSchema(): Record<string, unknown> {
-  const schema = z.toJSONSchema(snapshotObjectSchema, { target: "draft-2020-12", io: "input" }) as Record<string, unknown>;
+  const schema = z.toJSONSchema(snapshotObjectSchema, { target: "draft-2020-12", io: "input" }) as Record<
+    string,
+    unknown
+  >;
   return {
     ...schema,
     title: "inferwatch fleet snapshot",
-    description: "GPU nodes, model replicas and per-model SLO state at one instant (inferwatch analyzer/fleet/snapshot.ts).",
+    description:
+      "GPU nodes, model replicas and per-model SLO state at one instant (inferwatch analyzer/fleet/snapshot.ts).",
   };
 }

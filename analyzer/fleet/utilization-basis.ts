@@ -51,7 +51,9 @@ interface HasLabels {
  * that family's basis. `answers` are in `basisFamilies` order. Answers without a uuid are kept
  * under the family they came from only when no earlier family answered for the same node and GPU index.
  */
-export function pickByBasis<T extends HasLabels>(answers: readonly { readonly basis: UtilizationBasis; readonly values: readonly T[] }[]): { readonly basis: UtilizationBasis; readonly value: T }[] {
+export function pickByBasis<T extends HasLabels>(
+  answers: readonly { readonly basis: UtilizationBasis; readonly values: readonly T[] }[],
+): { readonly basis: UtilizationBasis; readonly value: T }[] {
   const keyOf = (value: T) => value.labels["uuid"] || `${value.labels["node"] ?? ""}/${value.labels["gpu"] ?? ""}`;
   const chosen = new Map<string, UtilizationBasis>();
   const picked: { basis: UtilizationBasis; value: T }[] = [];

@@ -40,7 +40,11 @@ function add(map: Map<string, Busy>, key: string, gpu: Busy): void {
 
 function toRow(key: string, entry: Busy): UtilizationRow {
   return {
-    key, meanRatio: entry.covered > 0 ? entry.busy / entry.covered : null, coveredGpuSeconds: entry.covered, busyGpuSeconds: entry.busy, gpus: entry.gpus,
+    key,
+    meanRatio: entry.covered > 0 ? entry.busy / entry.covered : null,
+    coveredGpuSeconds: entry.covered,
+    busyGpuSeconds: entry.busy,
+    gpus: entry.gpus,
     basis: figureBasis(entry.bases),
   };
 }
@@ -60,7 +64,16 @@ export function rollUpUtilization(gpus: readonly GpuBusyTotals[]): FleetUtilizat
       entry.busy += gpu.busySeconds;
       for (const model of gpu.models) entry.models.add(model);
       for (const basis of bases) entry.bases.add(basis);
-    } else byGpu.set(gpu.uuid, { covered: gpu.coveredSeconds, busy: gpu.busySeconds, gpus: 1, bases: new Set(bases), node: gpu.node, pool: gpu.pool, models: new Set(gpu.models) });
+    } else
+      byGpu.set(gpu.uuid, {
+        covered: gpu.coveredSeconds,
+        busy: gpu.busySeconds,
+        gpus: 1,
+        bases: new Set(bases),
+        node: gpu.node,
+        pool: gpu.pool,
+        models: new Set(gpu.models),
+      });
   }
   const nodes = new Map<string, Busy>();
   const pools = new Map<string, Busy>();
@@ -93,14 +106,23 @@ export interface PoolBucketTotals {
  * across the pool's GPUs is at or above the target: idle GPUs pull the pool down. A bucket is
  * identified by its end; buckets without covered time have no data.
  */
-export function poolHoursFromTotals(totals: readonly PoolBucketTotals[], window: TimeWindow, bucketMs: number, targetRatio: number): PoolHours[] {
+export function poolHoursFromTotals(
+  totals: readonly PoolBucketTotals[],
+  window: TimeWindow,
+  bucketMs: number,
+  targetRatio: number,
+): PoolHours[] {
   const buckets = Math.max(0, Math.ceil((window.endMs - window.startMs) / bucketMs));
   const pools = new Map<string, { covered: Float64Array; busy: Float64Array; bases: Set<UtilizationBasis> }>();
   for (const total of totals) {
     const b = Math.round((total.endMs - window.startMs) / bucketMs) - 1;
     if (b < 0 || b >= buckets) continue;
     let pool = pools.get(total.pool);
-    if (pool === undefined) pools.set(total.pool, (pool = { covered: new Float64Array(buckets), busy: new Float64Array(buckets), bases: new Set() }));
+    if (pool === undefined)
+      pools.set(
+        total.pool,
+        (pool = { covered: new Float64Array(buckets), busy: new Float64Array(buckets), bases: new Set() }),
+      );
     if (total.coveredSeconds > 0) pool.bases.add(total.basis ?? "busy");
     pool.covered[b] = (pool.covered[b] as number) + total.coveredSeconds;
     pool.busy[b] = (pool.busy[b] as number) + total.busySeconds;
@@ -115,6 +137,12 @@ export function poolHoursFromTotals(totals: readonly PoolBucketTotals[], window:
         hoursWithData++;
         if ((busy[b] as number) / (covered[b] as number) >= targetRatio) hoursAtTarget++;
       }
-      return { pool, hoursWithData, hoursAtTarget, shareRatio: hoursWithData > 0 ? hoursAtTarget / hoursWithData : null, basis: figureBasis(bases) };
+      return {
+        pool,
+        hoursWithData,
+        hoursAtTarget,
+        shareRatio: hoursWithData > 0 ? hoursAtTarget / hoursWithData : null,
+        basis: figureBasis(bases),
+      };
     });
 }

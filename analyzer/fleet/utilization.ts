@@ -109,7 +109,11 @@ function add(map: Map<string, Busy>, key: string, gpu: Busy): void {
 
 function toRow(key: string, entry: Busy): UtilizationRow {
   return {
-    key, meanRatio: entry.covered > 0 ? entry.busy / entry.covered : null, coveredGpuSeconds: entry.covered, busyGpuSeconds: entry.busy, gpus: entry.gpus,
+    key,
+    meanRatio: entry.covered > 0 ? entry.busy / entry.covered : null,
+    coveredGpuSeconds: entry.covered,
+    busyGpuSeconds: entry.busy,
+    gpus: entry.gpus,
     basis: figureBasis(entry.bases),
   };
 }
@@ -124,7 +128,11 @@ function rows(map: Map<string, Busy>): UtilizationRow[] {
  * window covered weighs half. Series of one uuid are merged (they should not overlap in time).
  * Give each series the last sample before the window too, or the window's first stretch is lost.
  */
-export function fleetUtilization(series: readonly GpuUtilizationSeries[], window: TimeWindow, options: UtilizationOptions = {}): FleetUtilization {
+export function fleetUtilization(
+  series: readonly GpuUtilizationSeries[],
+  window: TimeWindow,
+  options: UtilizationOptions = {},
+): FleetUtilization {
   const stalenessMs = options.stalenessMs ?? DEFAULT_STALENESS_MS;
   const byGpu = new Map<string, Busy & { node: string; pool: string; models: Set<string> }>();
   for (const gpu of series) {
@@ -142,7 +150,16 @@ export function fleetUtilization(series: readonly GpuUtilizationSeries[], window
       entry.busy += busy;
       for (const model of gpu.models) entry.models.add(model);
       for (const basis of bases) entry.bases.add(basis);
-    } else byGpu.set(gpu.uuid, { covered, busy, gpus: 1, bases: new Set(bases), node: gpu.node, pool: gpu.pool, models: new Set(gpu.models) });
+    } else
+      byGpu.set(gpu.uuid, {
+        covered,
+        busy,
+        gpus: 1,
+        bases: new Set(bases),
+        node: gpu.node,
+        pool: gpu.pool,
+        models: new Set(gpu.models),
+      });
   }
   const nodes = new Map<string, Busy>();
   const pools = new Map<string, Busy>();
@@ -184,7 +201,11 @@ export interface PoolHours {
  * The share of pool-hours whose mean utilization is at or above the target. Each bucket's mean is
  * busy ÷ covered GPU-seconds over every GPU of the pool, so idle GPUs pull the pool down.
  */
-export function poolHoursAtTarget(series: readonly GpuUtilizationSeries[], window: TimeWindow, options: PoolHoursOptions = {}): PoolHours[] {
+export function poolHoursAtTarget(
+  series: readonly GpuUtilizationSeries[],
+  window: TimeWindow,
+  options: PoolHoursOptions = {},
+): PoolHours[] {
   const stalenessMs = options.stalenessMs ?? DEFAULT_STALENESS_MS;
   const target = options.targetRatio ?? 0.6;
   const bucketMs = options.bucketMs ?? 3_600_000;
@@ -192,7 +213,11 @@ export function poolHoursAtTarget(series: readonly GpuUtilizationSeries[], windo
   const pools = new Map<string, { covered: Float64Array; busy: Float64Array; bases: Set<UtilizationBasis> }>();
   for (const gpu of series) {
     let pool = pools.get(gpu.pool);
-    if (pool === undefined) pools.set(gpu.pool, (pool = { covered: new Float64Array(buckets), busy: new Float64Array(buckets), bases: new Set() }));
+    if (pool === undefined)
+      pools.set(
+        gpu.pool,
+        (pool = { covered: new Float64Array(buckets), busy: new Float64Array(buckets), bases: new Set() }),
+      );
     const { covered, busy, bases } = pool;
     forEachCoveredStretch(gpu.samples, window, stalenessMs, (fromMs, toMs, value) => {
       bases.add(gpu.basis ?? "busy");
@@ -215,7 +240,13 @@ export function poolHoursAtTarget(series: readonly GpuUtilizationSeries[], windo
         hoursWithData++;
         if ((busy[b] as number) / (covered[b] as number) >= target) hoursAtTarget++;
       }
-      return { pool, hoursWithData, hoursAtTarget, shareRatio: hoursWithData > 0 ? hoursAtTarget / hoursWithData : null, basis: figureBasis(bases) };
+      return {
+        pool,
+        hoursWithData,
+        hoursAtTarget,
+        shareRatio: hoursWithData > 0 ? hoursAtTarget / hoursWithData : null,
+        basis: figureBasis(bases),
+      };
     });
 }
 
@@ -242,8 +273,14 @@ export interface IncreaseOptions {
  * an interval, and never back past the point where the counter would have been zero.
  * Returns null with fewer than two samples in the window (no data, as Prometheus returns no value).
  */
-export function counterIncrease(samples: readonly TimedValue[], window: TimeWindow, options: IncreaseOptions = {}): CounterIncrease | null {
-  const inside = samples.filter((sample) => sample.atMs > window.startMs && sample.atMs <= window.endMs && !Number.isNaN(sample.value));
+export function counterIncrease(
+  samples: readonly TimedValue[],
+  window: TimeWindow,
+  options: IncreaseOptions = {},
+): CounterIncrease | null {
+  const inside = samples.filter(
+    (sample) => sample.atMs > window.startMs && sample.atMs <= window.endMs && !Number.isNaN(sample.value),
+  );
   const first = inside[0];
   const last = inside[inside.length - 1];
   if (first === undefined || last === undefined || inside.length < 2) return null;
@@ -264,7 +301,10 @@ export function counterIncrease(samples: readonly TimedValue[], window: TimeWind
   let toStart = (first.atMs - window.startMs) / 1000;
   const toEnd = (window.endMs - last.atMs) / 1000;
   if (increase > 0 && first.value >= 0) toStart = Math.min(toStart, sampledSeconds * (first.value / increase));
-  const extended = sampledSeconds + (toStart < threshold ? toStart : averageInterval / 2) + (toEnd < threshold ? toEnd : averageInterval / 2);
+  const extended =
+    sampledSeconds +
+    (toStart < threshold ? toStart : averageInterval / 2) +
+    (toEnd < threshold ? toEnd : averageInterval / 2);
   return { increase: increase * (extended / sampledSeconds), resets };
 }
 
@@ -273,7 +313,12 @@ export function sumIncrease(
   series: readonly (readonly TimedValue[])[],
   window: TimeWindow,
   options: IncreaseOptions = {},
-): { readonly increase: number; readonly resets: number; readonly seriesWithData: number; readonly seriesWithoutData: number } {
+): {
+  readonly increase: number;
+  readonly resets: number;
+  readonly seriesWithData: number;
+  readonly seriesWithoutData: number;
+} {
   let increase = 0;
   let resets = 0;
   let seriesWithData = 0;
@@ -291,7 +336,12 @@ export function sumIncrease(
  * Tokens per second per GPU: the tokens counters' summed increase over the window, divided by the
  * window's length and by the GPUs that served them. Null when there are no GPUs or no token data.
  */
-export function tokensPerSecondPerGpu(tokens: readonly (readonly TimedValue[])[], gpus: number, window: TimeWindow, options: IncreaseOptions = {}): number | null {
+export function tokensPerSecondPerGpu(
+  tokens: readonly (readonly TimedValue[])[],
+  gpus: number,
+  window: TimeWindow,
+  options: IncreaseOptions = {},
+): number | null {
   const seconds = (window.endMs - window.startMs) / 1000;
   const total = sumIncrease(tokens, window, options);
   if (gpus <= 0 || seconds <= 0 || total.seriesWithData === 0) return null;
@@ -334,7 +384,10 @@ export const gpuHourPricesSchema = z.record(z.string().min(1), z.number().nonneg
 export type GpuHourPrices = z.infer<typeof gpuHourPricesSchema>;
 
 /** GPU-hours of a window by GPU model, for a set of GPUs that were there the whole window. */
-export function gpuHoursByModel(gpus: readonly { readonly gpuModel: string }[], window: TimeWindow): Record<string, number> {
+export function gpuHoursByModel(
+  gpus: readonly { readonly gpuModel: string }[],
+  window: TimeWindow,
+): Record<string, number> {
   const hours = (window.endMs - window.startMs) / 3_600_000;
   const byModel: Record<string, number> = {};
   for (const gpu of gpus) byModel[gpu.gpuModel] = (byModel[gpu.gpuModel] ?? 0) + hours;
@@ -350,7 +403,11 @@ export interface TokenCost {
 }
 
 /** Cost per million tokens from GPU-hours by GPU model and the configured GPU-hour prices. */
-export function costPerMillionTokens(gpuHours: Readonly<Record<string, number>>, tokens: number, prices: GpuHourPrices): TokenCost {
+export function costPerMillionTokens(
+  gpuHours: Readonly<Record<string, number>>,
+  tokens: number,
+  prices: GpuHourPrices,
+): TokenCost {
   let cost = 0;
   const unpricedGpuModels: string[] = [];
   for (const [gpuModel, hours] of Object.entries(gpuHours)) {

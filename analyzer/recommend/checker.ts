@@ -70,7 +70,10 @@ interface ReplicaState {
 }
 
 /** Builds the checker's state: every GPU and MIG device by uuid, every replica by id. */
-function initialState(snapshot: FleetSnapshot, shares: ReadonlyMap<string, number>): { gpus: Map<string, GpuState>; replicas: Map<string, ReplicaState>; nodes: Map<string, FleetNode> } {
+function initialState(
+  snapshot: FleetSnapshot,
+  shares: ReadonlyMap<string, number>,
+): { gpus: Map<string, GpuState>; replicas: Map<string, ReplicaState>; nodes: Map<string, FleetNode> } {
   const baseline = gpuBaseline(snapshot);
   const gpus = new Map<string, GpuState>();
   const nodes = new Map<string, FleetNode>();
@@ -80,8 +83,27 @@ function initialState(snapshot: FleetSnapshot, shares: ReadonlyMap<string, numbe
       const base = baseline.get(gpu.uuid);
       const memoryBytes = base?.memoryBytes ?? 0;
       const compute = base?.utilization ?? 0;
-      gpus.set(gpu.uuid, { node, gpu, physical: gpu.uuid, isMigDevice: false, hasBaseline: memoryBytes > 0 || compute > 0, memoryBytes, compute, residents: new Set() });
-      for (const mig of gpu.mig ?? []) gpus.set(mig.uuid, { node, gpu, physical: gpu.uuid, isMigDevice: true, hasBaseline: false, memoryBytes: 0, compute: 0, residents: new Set() });
+      gpus.set(gpu.uuid, {
+        node,
+        gpu,
+        physical: gpu.uuid,
+        isMigDevice: false,
+        hasBaseline: memoryBytes > 0 || compute > 0,
+        memoryBytes,
+        compute,
+        residents: new Set(),
+      });
+      for (const mig of gpu.mig ?? [])
+        gpus.set(mig.uuid, {
+          node,
+          gpu,
+          physical: gpu.uuid,
+          isMigDevice: true,
+          hasBaseline: false,
+          memoryBytes: 0,
+          compute: 0,
+          residents: new Set(),
+        });
     }
   }
   const replicas = new Map<string, ReplicaState>();
@@ -110,23 +132,33 @@ function inUseCounts(gpus: ReadonlyMap<string, GpuState>): { gpus: number; nodes
   return { gpus: physical.size, nodes: nodes.size };
 }
 
-const sameSet = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x) => b.includes(x));
+const sameSet = (a: readonly string[], b: readonly string[]): boolean =>
+  a.length === b.length && a.every((x) => b.includes(x));
 
 /**
  * Replays `moves` on `snapshot` and returns every violation (0-based move index, constraint id and a
  * sentence). A move whose references are broken is reported and not applied; the rest of the plan
  * is still checked. Pure; cost O(moves × GPUs per move × replicas per GPU) after O(snapshot) setup.
  */
-export function checkPlan(snapshot: FleetSnapshot, moves: readonly MoveToCheck[], config: ConsolidationConfig): PlanCheck {
+export function checkPlan(
+  snapshot: FleetSnapshot,
+  moves: readonly MoveToCheck[],
+  config: ConsolidationConfig,
+): PlanCheck {
   const shares = replicaUtilizationShares(snapshot);
   const { gpus, replicas, nodes } = initialState(snapshot, shares);
   const before = inUseCounts(gpus);
   const migDevices = migDeviceUuids(snapshot);
   const perModel = replicasPerModel(snapshot);
-  const burning = new Set(Object.entries(snapshot.slo).filter(([, state]) => state.isBurningPage).map(([model]) => model));
+  const burning = new Set(
+    Object.entries(snapshot.slo)
+      .filter(([, state]) => state.isBurningPage)
+      .map(([model]) => model),
+  );
   const onNode = new Map<string, number>();
   const countKey = (node: string, model: string): string => `${node}\u0000${model}`;
-  for (const replica of snapshot.replicas) onNode.set(countKey(replica.node, replica.model), (onNode.get(countKey(replica.node, replica.model)) ?? 0) + 1);
+  for (const replica of snapshot.replicas)
+    onNode.set(countKey(replica.node, replica.model), (onNode.get(countKey(replica.node, replica.model)) ?? 0) + 1);
 
   const violations: Violation[] = [];
   const moved = new Set<string>();
@@ -140,42 +172,66 @@ export function checkPlan(snapshot: FleetSnapshot, moves: readonly MoveToCheck[]
     if (state === undefined) return flag("reference", `no replica ${move.replicaId}`);
     const { replica } = state;
     if (move.fromNode !== state.node || !sameSet(move.fromGpus, state.gpus)) {
-      flag("reference", `the plan moves it from ${move.fromNode} [${move.fromGpus.join(", ")}] but it is on ${state.node} [${state.gpus.join(", ")}]`);
+      flag(
+        "reference",
+        `the plan moves it from ${move.fromNode} [${move.fromGpus.join(", ")}] but it is on ${state.node} [${state.gpus.join(", ")}]`,
+      );
     }
     const toNode = nodes.get(move.toNode);
     if (toNode === undefined) return flag("reference", `no node ${move.toNode}`);
     const targets: GpuState[] = [];
     for (const uuid of move.toGpus) {
       const target = gpus.get(uuid);
-      if (target === undefined || target.node.name !== toNode.name) return flag("reference", `no GPU ${uuid} on node ${toNode.name}`);
+      if (target === undefined || target.node.name !== toNode.name)
+        return flag("reference", `no GPU ${uuid} on node ${toNode.name}`);
       targets.push(target);
     }
 
     if (moved.has(replica.id)) flag("moved-twice", "it already moved earlier in the plan");
     const stays = immovableReason(replica, snapshot, migDevices);
-    if (stays !== undefined) flag(stays, stays === "pinned" ? "the replica is pinned" : stays === "slo-burning" ? `model ${replica.model} burns its SLO at page level` : "it runs on a MIG device");
+    if (stays !== undefined)
+      flag(
+        stays,
+        stays === "pinned"
+          ? "the replica is pinned"
+          : stays === "slo-burning"
+            ? `model ${replica.model} burns its SLO at page level`
+            : "it runs on a MIG device",
+      );
     const maxMoves = config.disruption.maxMoves;
     if (maxMoves !== null && i + 1 > maxMoves) flag("disruption-moves", `the plan has more than ${maxMoves} moves`);
     const modelMoves = (movedPerModel.get(replica.model) ?? 0) + (moved.has(replica.id) ? 0 : 1);
     const budget = modelMoveBudget(perModel.get(replica.model) ?? 0, config);
-    if (modelMoves > budget) flag("disruption-model-share", `${modelMoves} of ${perModel.get(replica.model) ?? 0} replicas of ${replica.model} move; the budget is ${budget}`);
+    if (modelMoves > budget)
+      flag(
+        "disruption-model-share",
+        `${modelMoves} of ${perModel.get(replica.model) ?? 0} replicas of ${replica.model} move; the budget is ${budget}`,
+      );
 
     const origin = nodes.get(replica.node) as FleetNode;
     const admit = nodeAdmits(replica, origin, toNode, config);
     if (admit) flag(admit.constraint, admit.message);
     const distinct = new Set(move.toGpus);
     if (distinct.size !== move.toGpus.length || move.toGpus.length !== replica.tensorParallel) {
-      flag("tensor-parallel", `it needs ${replica.tensorParallel} distinct GPUs, the move names ${move.toGpus.length} (${distinct.size} distinct)`);
+      flag(
+        "tensor-parallel",
+        `it needs ${replica.tensorParallel} distinct GPUs, the move names ${move.toGpus.length} (${distinct.size} distinct)`,
+      );
     }
     if (replica.tensorParallel > 1) {
       const domains = new Set(targets.map((t) => t.gpu.nvlinkDomain));
-      if (domains.size !== 1 || domains.has(null)) flag("tensor-parallel", `its GPUs span NVLink domains [${[...domains].join(", ")}]`);
+      if (domains.size !== 1 || domains.has(null))
+        flag("tensor-parallel", `its GPUs span NVLink domains [${[...domains].join(", ")}]`);
     }
     const originModels = new Set(replica.gpus.map((uuid) => gpus.get(uuid)?.gpu.gpuModel));
     for (const target of targets) {
       if (target.isMigDevice || isMigGpu(target.gpu)) flag("mig", `GPU ${target.gpu.uuid} is in MIG mode`);
       if (!target.gpu.isHealthy) flag("gpu-health", `GPU ${target.gpu.uuid} is unhealthy`);
-      if (config.placement.gpuModel === "same" && !originModels.has(target.gpu.gpuModel)) flag("gpu-model", `GPU ${target.gpu.uuid} is a ${target.gpu.gpuModel}, the replica runs on ${[...originModels].join(", ")}`);
+      if (config.placement.gpuModel === "same" && !originModels.has(target.gpu.gpuModel))
+        flag(
+          "gpu-model",
+          `GPU ${target.gpu.uuid} is a ${target.gpu.gpuModel}, the replica runs on ${[...originModels].join(", ")}`,
+        );
     }
 
     // Apply: the old pod goes first, then the new one starts.
@@ -203,17 +259,36 @@ export function checkPlan(snapshot: FleetSnapshot, moves: readonly MoveToCheck[]
 
     for (const target of targets) {
       const uuid = target.gpu.uuid;
-      if (target.memoryBytes > target.gpu.memoryTotalBytes) flag("memory", `GPU ${uuid} holds ${target.memoryBytes} bytes of ${target.gpu.memoryTotalBytes}`);
-      else if (target.memoryBytes > usableMemoryBytes(target.gpu, config)) flag("memory", `GPU ${uuid} holds ${target.memoryBytes} bytes, over its usable ${usableMemoryBytes(target.gpu, config)} (headroom ${config.memoryHeadroomRatio})`);
-      if (target.compute > config.computeCeilingRatio + COMPUTE_EPSILON) flag("compute", `GPU ${uuid} compute load ${target.compute.toFixed(3)} exceeds the ceiling ${config.computeCeilingRatio}`);
+      if (target.memoryBytes > target.gpu.memoryTotalBytes)
+        flag("memory", `GPU ${uuid} holds ${target.memoryBytes} bytes of ${target.gpu.memoryTotalBytes}`);
+      else if (target.memoryBytes > usableMemoryBytes(target.gpu, config))
+        flag(
+          "memory",
+          `GPU ${uuid} holds ${target.memoryBytes} bytes, over its usable ${usableMemoryBytes(target.gpu, config)} (headroom ${config.memoryHeadroomRatio})`,
+        );
+      if (target.compute > config.computeCeilingRatio + COMPUTE_EPSILON)
+        flag(
+          "compute",
+          `GPU ${uuid} compute load ${target.compute.toFixed(3)} exceeds the ceiling ${config.computeCeilingRatio}`,
+        );
       const residents = [...target.residents].map((id) => (replicas.get(id) as ReplicaState).replica);
-      if (config.placement.isolateTiers && residents.some((r) => r.tier !== replica.tier)) flag("tier-isolation", `GPU ${uuid} also serves tier ${residents.find((r) => r.tier !== replica.tier)?.tier}`);
-      if (config.placement.protectBurningGpus && residents.some((r) => burning.has(r.model))) flag("burning-neighbour", `GPU ${uuid} serves a model burning its SLO at page level`);
+      if (config.placement.isolateTiers && residents.some((r) => r.tier !== replica.tier))
+        flag("tier-isolation", `GPU ${uuid} also serves tier ${residents.find((r) => r.tier !== replica.tier)?.tier}`);
+      if (config.placement.protectBurningGpus && residents.some((r) => burning.has(r.model)))
+        flag("burning-neighbour", `GPU ${uuid} serves a model burning its SLO at page level`);
     }
     const limit = spreadLimit(replica.model, config);
-    if (fromNode !== toNode.name && count > limit) flag("spread", `node ${toNode.name} would hold ${count} replicas of ${replica.model}, the limit is ${limit}`);
+    if (fromNode !== toNode.name && count > limit)
+      flag("spread", `node ${toNode.name} would hold ${count} replicas of ${replica.model}, the limit is ${limit}`);
   });
 
   const after = inUseCounts(gpus);
-  return { isValid: violations.length === 0, violations, gpusInUseBefore: before.gpus, gpusInUseAfter: after.gpus, nodesInUseBefore: before.nodes, nodesInUseAfter: after.nodes };
+  return {
+    isValid: violations.length === 0,
+    violations,
+    gpusInUseBefore: before.gpus,
+    gpusInUseAfter: after.gpus,
+    nodesInUseBefore: before.nodes,
+    nodesInUseAfter: after.nodes,
+  };
 }

@@ -33,7 +33,15 @@
  * the definitions; each keeps its own state and its own feasibility code.
  */
 import type { ConsolidationConfig } from "../../common/config/consolidation-config.js";
-import { plannedUtilization, type FleetGpu, type FleetNode, type FleetReplica, type FleetSnapshot, type Taint, type Toleration } from "../fleet/snapshot.js";
+import {
+  plannedUtilization,
+  type FleetGpu,
+  type FleetNode,
+  type FleetReplica,
+  type FleetSnapshot,
+  type Taint,
+  type Toleration,
+} from "../fleet/snapshot.js";
 
 export {
   consolidationConfigSchema,
@@ -58,7 +66,8 @@ export const CONSTRAINTS = {
   taints: "the destination's NoSchedule/NoExecute taints are tolerated",
   "node-selector": "the destination carries every nodeSelector label",
   "kv-pressure": "nothing moves onto a node whose runtimes are at their KV-cache watermark or preempting requests",
-  "tensor-parallel": "a replica holds tensorParallel distinct GPUs of one node, of one NVLink domain when more than one",
+  "tensor-parallel":
+    "a replica holds tensorParallel distinct GPUs of one node, of one NVLink domain when more than one",
   memory: "a destination GPU keeps its memory headroom",
   compute: "a destination GPU's summed replica utilization stays under the ceiling",
   "tier-isolation": "a destination GPU serves one tier",
@@ -78,7 +87,11 @@ export interface Violation {
 }
 
 /** Why a replica may not move at all, or undefined when it may (budget aside). */
-export function immovableReason(replica: FleetReplica, snapshot: FleetSnapshot, migDevices: ReadonlySet<string>): ConstraintId | undefined {
+export function immovableReason(
+  replica: FleetReplica,
+  snapshot: FleetSnapshot,
+  migDevices: ReadonlySet<string>,
+): ConstraintId | undefined {
   if (replica.isPinned) return "pinned";
   if (snapshot.slo[replica.model]?.isBurningPage === true) return "slo-burning";
   if (replica.gpus.some((uuid) => migDevices.has(uuid))) return "mig";
@@ -119,7 +132,9 @@ export function replicasPerModel(snapshot: FleetSnapshot): Map<string, number> {
 
 /** The spread limit of one model, or Infinity when there is none. */
 export function spreadLimit(model: string, config: ConsolidationConfig): number {
-  return config.placement.maxReplicasPerModelPerNodeByModel[model] ?? config.placement.maxReplicasPerModelPerNode ?? Infinity;
+  return (
+    config.placement.maxReplicasPerModelPerNodeByModel[model] ?? config.placement.maxReplicasPerModelPerNode ?? Infinity
+  );
 }
 
 /** Memory a destination GPU may hold after a move, bytes: its memory less the headroom. */
@@ -145,7 +160,10 @@ export function untoleratedTaint(tolerations: readonly Toleration[], taints: rea
 }
 
 /** The first nodeSelector label the node lacks, as `key=value`, or undefined when all match. */
-export function missingSelectorLabel(selector: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>>): string | undefined {
+export function missingSelectorLabel(
+  selector: Readonly<Record<string, string>>,
+  labels: Readonly<Record<string, string>>,
+): string | undefined {
   for (const [key, value] of Object.entries(selector)) if (labels[key] !== value) return `${key}=${value}`;
   return undefined;
 }
@@ -154,7 +172,10 @@ export function missingSelectorLabel(selector: Readonly<Record<string, string>>,
  * Why a node is under KV-cache pressure (its runtimes at or past the watermark, or preempting
  * more than allowed), or undefined when it is not or its runtimes are not scraped.
  */
-export function kvPressure(node: Pick<FleetNode, "name" | "kvCacheUsage" | "preemptionRate">, config: ConsolidationConfig): string | undefined {
+export function kvPressure(
+  node: Pick<FleetNode, "name" | "kvCacheUsage" | "preemptionRate">,
+  config: ConsolidationConfig,
+): string | undefined {
   const watermark = config.kvCacheWatermarkRatio;
   if (watermark !== null && node.kvCacheUsage !== undefined && node.kvCacheUsage >= watermark) {
     return `node ${node.name} runs a replica with its KV cache ${(node.kvCacheUsage * 100).toFixed(1)}% full, at or past the ${(watermark * 100).toFixed(1)}% watermark`;
@@ -171,10 +192,20 @@ export function kvPressure(node: Pick<FleetNode, "name" | "kvCacheUsage" | "pree
  * nodeSelector and, for a node other than the replica's own, KV-cache pressure. Returns the first
  * broken one with a message, or undefined.
  */
-export function nodeAdmits(replica: FleetReplica, from: FleetNode, to: FleetNode, config: ConsolidationConfig): { constraint: ConstraintId; message: string } | undefined {
-  if (config.placement.pool === "same" && to.pool !== from.pool) return { constraint: "pool", message: `node ${to.name} is in pool ${to.pool}, the replica in ${from.pool}` };
+export function nodeAdmits(
+  replica: FleetReplica,
+  from: FleetNode,
+  to: FleetNode,
+  config: ConsolidationConfig,
+): { constraint: ConstraintId; message: string } | undefined {
+  if (config.placement.pool === "same" && to.pool !== from.pool)
+    return { constraint: "pool", message: `node ${to.name} is in pool ${to.pool}, the replica in ${from.pool}` };
   const taint = untoleratedTaint(replica.tolerations, to.taints);
-  if (taint) return { constraint: "taints", message: `node ${to.name} has taint ${taint.key}${taint.value === undefined ? "" : `=${taint.value}`}:${taint.effect} that the replica does not tolerate` };
+  if (taint)
+    return {
+      constraint: "taints",
+      message: `node ${to.name} has taint ${taint.key}${taint.value === undefined ? "" : `=${taint.value}`}:${taint.effect} that the replica does not tolerate`,
+    };
   const label = missingSelectorLabel(replica.nodeSelector, to.labels);
   if (label) return { constraint: "node-selector", message: `node ${to.name} lacks nodeSelector label ${label}` };
   const pressure = to.name === from.name ? undefined : kvPressure(to, config);
@@ -223,17 +254,21 @@ export function replicaUtilizationShares(snapshot: FleetSnapshot): Map<string, n
  * What stays on a GPU when every replica leaves it: memory in use beyond what the replicas
  * reserved (a process outside any replica), and utilization when no replica holds the GPU.
  */
-export function gpuBaseline(snapshot: FleetSnapshot): Map<string, { readonly memoryBytes: number; readonly utilization: number }> {
+export function gpuBaseline(
+  snapshot: FleetSnapshot,
+): Map<string, { readonly memoryBytes: number; readonly utilization: number }> {
   const reserved = new Map<string, number>();
-  for (const replica of snapshot.replicas) for (const uuid of replica.gpus) reserved.set(uuid, (reserved.get(uuid) ?? 0) + replica.memoryPerGpuBytes);
+  for (const replica of snapshot.replicas)
+    for (const uuid of replica.gpus) reserved.set(uuid, (reserved.get(uuid) ?? 0) + replica.memoryPerGpuBytes);
   const baseline = new Map<string, { memoryBytes: number; utilization: number }>();
   for (const node of snapshot.nodes) {
     for (const gpu of node.gpus) {
       const devices = isMigGpu(gpu) ? (gpu.mig ?? []) : [];
       const held = reserved.has(gpu.uuid) || devices.some((d) => reserved.has(d.uuid));
-      const memory = devices.length > 0
-        ? devices.reduce((sum, d) => sum + Math.max(0, d.memoryUsedBytes - (reserved.get(d.uuid) ?? 0)), 0)
-        : Math.max(0, gpu.memoryUsedBytes - (reserved.get(gpu.uuid) ?? 0));
+      const memory =
+        devices.length > 0
+          ? devices.reduce((sum, d) => sum + Math.max(0, d.memoryUsedBytes - (reserved.get(d.uuid) ?? 0)), 0)
+          : Math.max(0, gpu.memoryUsedBytes - (reserved.get(gpu.uuid) ?? 0));
       baseline.set(gpu.uuid, { memoryBytes: memory, utilization: held ? 0 : plannedUtilization(gpu) });
     }
   }

@@ -12,7 +12,6 @@ import type { FleetReplica, FleetSnapshot } from "../fleet/snapshot.js";
 import { historyRequestsBetween, type IdleHistory } from "./idle-history.js";
 import { DAY_MS } from "../../common/units.js";
 
-
 export {
   DEFAULT_TIER_TTLS,
   idleEvictionConfigSchema,
@@ -114,11 +113,19 @@ function ttlOf(replica: FleetReplica, config: IdleEvictionConfig): { ttlMs: numb
   const override = config.models[replica.model]?.ttl;
   if (override !== undefined) return { ttlMs: override, source: `model ${replica.model}'s override` };
   const tierTtl = config.tierTtl[replica.tier];
-  return tierTtl !== undefined ? { ttlMs: tierTtl, source: `the ${replica.tier} tier's TTL` } : { ttlMs: config.defaultTtl, source: "the default TTL" };
+  return tierTtl !== undefined
+    ? { ttlMs: tierTtl, source: `the ${replica.tier} tier's TTL` }
+    : { ttlMs: config.defaultTtl, source: "the default TTL" };
 }
 
 /** Days among the last `lookbackDays` on which the model had requests in [now − k days, now − k days + TTL). */
-function seasonalityOf(history: IdleHistory | null, model: string, nowMs: number, ttlMs: number, config: IdleEvictionConfig): SeasonalityEvidence | null {
+function seasonalityOf(
+  history: IdleHistory | null,
+  model: string,
+  nowMs: number,
+  ttlMs: number,
+  config: IdleEvictionConfig,
+): SeasonalityEvidence | null {
   if (history === null) return null;
   const { lookbackDays } = config.holdBack;
   let daysWithTraffic = 0;
@@ -129,7 +136,13 @@ function seasonalityOf(history: IdleHistory | null, model: string, nowMs: number
   return { daysWithTraffic, lookbackDays };
 }
 
-function assess(snapshot: IdleSnapshot, history: IdleHistory | null, config: IdleEvictionConfig, nowMs: number, poolOf: ReadonlyMap<string, string>): Assessed[] {
+function assess(
+  snapshot: IdleSnapshot,
+  history: IdleHistory | null,
+  config: IdleEvictionConfig,
+  nowMs: number,
+  poolOf: ReadonlyMap<string, string>,
+): Assessed[] {
   const started = snapshot.runtime?.replicaStartedAtMs ?? {};
   return snapshot.replicas.map((replica) => {
     const { ttlMs } = ttlOf(replica, config);
@@ -139,17 +152,34 @@ function assess(snapshot: IdleSnapshot, history: IdleHistory | null, config: Idl
     // drops a request series after its own idle TTL, so a long-idle replica reads the same way.
     const isIdle = replica.requestRate === 0 && (idleMs === null || idleMs > ttlMs);
     const base = {
-      replicaId: replica.id, model: replica.model, namespace: replica.namespace, pod: replica.pod, node: replica.node,
-      pool: poolOf.get(replica.node) ?? "", tier: replica.tier, gpus: replica.gpus,
-      memoryBytes: replica.memoryPerGpuBytes * replica.gpus.length, idleSinceMs, idleMs, ttlMs,
+      replicaId: replica.id,
+      model: replica.model,
+      namespace: replica.namespace,
+      pod: replica.pod,
+      node: replica.node,
+      pool: poolOf.get(replica.node) ?? "",
+      tier: replica.tier,
+      gpus: replica.gpus,
+      memoryBytes: replica.memoryPerGpuBytes * replica.gpus.length,
+      idleSinceMs,
+      idleMs,
+      ttlMs,
     };
-    return { replica, base, isIdle, seasonality: isIdle ? seasonalityOf(history, replica.model, nowMs, ttlMs, config) : null };
+    return {
+      replica,
+      base,
+      isIdle,
+      seasonality: isIdle ? seasonalityOf(history, replica.model, nowMs, ttlMs, config) : null,
+    };
   });
 }
 
 function idleSentence(a: Assessed, config: IdleEvictionConfig): string {
   const { source } = ttlOf(a.replica, config);
-  const idle = a.base.idleMs === null ? "has served no request since it started (start unknown)" : `idle for ${describeDuration(a.base.idleMs)}`;
+  const idle =
+    a.base.idleMs === null
+      ? "has served no request since it started (start unknown)"
+      : `idle for ${describeDuration(a.base.idleMs)}`;
   return `${idle}, past ${source} of ${describeDuration(a.base.ttlMs)}`;
 }
 
@@ -173,27 +203,56 @@ function heldBackSentence(a: Assessed, nowMs: number): string {
 }
 
 /** Pinned stay; held-back stay; then the most recently used idle replicas stay up to the warm minimum. */
-function decideModel(model: string, replicas: readonly Assessed[], history: IdleHistory | null, config: IdleEvictionConfig, nowMs: number): ModelOutcome {
+function decideModel(
+  model: string,
+  replicas: readonly Assessed[],
+  history: IdleHistory | null,
+  config: IdleEvictionConfig,
+  nowMs: number,
+): ModelOutcome {
   const minWarm = config.models[model]?.minWarmReplicas ?? config.minWarmReplicas;
   const evictions: ReplicaIdleness[] = [];
   const kept: KeptIdleReplica[] = [];
   const idle = replicas.filter((a) => a.isIdle);
   for (const a of idle) {
     if (a.replica.isPinned) {
-      kept.push({ ...a.base, keptBecause: "pinned", seasonality: a.seasonality, reason: `${idleSentence(a, config)}; pinned replicas are never evicted (counts as warm)` });
+      kept.push({
+        ...a.base,
+        keptBecause: "pinned",
+        seasonality: a.seasonality,
+        reason: `${idleSentence(a, config)}; pinned replicas are never evicted (counts as warm)`,
+      });
     } else if (isHeldBack(a, config)) {
-      kept.push({ ...a.base, keptBecause: "held-back", seasonality: a.seasonality, reason: `${idleSentence(a, config)}; ${heldBackSentence(a, nowMs)}` });
+      kept.push({
+        ...a.base,
+        keptBecause: "held-back",
+        seasonality: a.seasonality,
+        reason: `${idleSentence(a, config)}; ${heldBackSentence(a, nowMs)}`,
+      });
     }
   }
   let warm = replicas.length - idle.length + kept.length;
   const candidates = idle
     .filter((a) => !a.replica.isPinned && !isHeldBack(a, config))
-    .sort((a, b) => (b.base.idleSinceMs ?? -Infinity) - (a.base.idleSinceMs ?? -Infinity) || (a.base.replicaId < b.base.replicaId ? -1 : 1));
+    .sort(
+      (a, b) =>
+        (b.base.idleSinceMs ?? -Infinity) - (a.base.idleSinceMs ?? -Infinity) ||
+        (a.base.replicaId < b.base.replicaId ? -1 : 1),
+    );
   for (const a of candidates) {
     if (warm < minWarm) {
-      kept.push({ ...a.base, keptBecause: "min-warm", seasonality: a.seasonality, reason: `${idleSentence(a, config)}; kept as one of model ${model}'s ${minWarm} warm replica${minWarm === 1 ? "" : "s"} (most recently used first)` });
+      kept.push({
+        ...a.base,
+        keptBecause: "min-warm",
+        seasonality: a.seasonality,
+        reason: `${idleSentence(a, config)}; kept as one of model ${model}'s ${minWarm} warm replica${minWarm === 1 ? "" : "s"} (most recently used first)`,
+      });
       warm++;
-    } else evictions.push({ ...a.base, reason: `${idleSentence(a, config)}; ${model} keeps ${warm} warm replica${warm === 1 ? "" : "s"}` });
+    } else
+      evictions.push({
+        ...a.base,
+        reason: `${idleSentence(a, config)}; ${model} keeps ${warm} warm replica${warm === 1 ? "" : "s"}`,
+      });
   }
   const longestTtlMs = replicas.reduce((longest, a) => Math.max(longest, a.base.ttlMs), 0);
   const recent = history === null ? null : historyRequestsBetween(history, model, nowMs - longestTtlMs, nowMs);
@@ -201,21 +260,46 @@ function decideModel(model: string, replicas: readonly Assessed[], history: Idle
   return { evictions, kept, scaleToZero: isAllIdle && (recent ?? 0) === 0 ? { replicas, longestTtlMs } : null };
 }
 
-function adapterCandidates(runtime: RuntimeMetadata | undefined, config: IdleEvictionConfig, nowMs: number): AdapterCandidate[] {
+function adapterCandidates(
+  runtime: RuntimeMetadata | undefined,
+  config: IdleEvictionConfig,
+  nowMs: number,
+): AdapterCandidate[] {
   const limitMs = config.adapterUnusedDays * DAY_MS;
   return (runtime?.adapters ?? [])
     .flatMap((adapter): AdapterCandidate[] => {
       const sinceMs = adapter.lastUsedAtMs ?? adapter.createdAtMs ?? null;
       if (sinceMs !== null && nowMs - sinceMs < limitMs) return [];
-      const unused = sinceMs === null ? "never used (age unknown)" : adapter.lastUsedAtMs === null ? `never used in ${describeDuration(nowMs - sinceMs)}` : `unused for ${describeDuration(nowMs - sinceMs)}`;
+      const unused =
+        sinceMs === null
+          ? "never used (age unknown)"
+          : adapter.lastUsedAtMs === null
+            ? `never used in ${describeDuration(nowMs - sinceMs)}`
+            : `unused for ${describeDuration(nowMs - sinceMs)}`;
       const action = adapter.loadedOn.length > 0 ? "consolidate" : "archive";
-      const advice = action === "consolidate" ? `unload it from ${adapter.loadedOn.length} replica${adapter.loadedOn.length === 1 ? "" : "s"} and load it on demand` : "loaded nowhere: archive it";
-      return [{ adapter: adapter.name, model: adapter.model, action, loadedOn: adapter.loadedOn, unusedSinceMs: sinceMs, reason: `${unused} (limit ${config.adapterUnusedDays} days); ${advice}` }];
+      const advice =
+        action === "consolidate"
+          ? `unload it from ${adapter.loadedOn.length} replica${adapter.loadedOn.length === 1 ? "" : "s"} and load it on demand`
+          : "loaded nowhere: archive it";
+      return [
+        {
+          adapter: adapter.name,
+          model: adapter.model,
+          action,
+          loadedOn: adapter.loadedOn,
+          unusedSinceMs: sinceMs,
+          reason: `${unused} (limit ${config.adapterUnusedDays} days); ${advice}`,
+        },
+      ];
     })
     .sort((a, b) => (a.model + "\u0000" + a.adapter < b.model + "\u0000" + b.adapter ? -1 : 1));
 }
 
-function coldStorageCandidates(snapshot: IdleSnapshot, config: IdleEvictionConfig, nowMs: number): ColdStorageCandidate[] {
+function coldStorageCandidates(
+  snapshot: IdleSnapshot,
+  config: IdleEvictionConfig,
+  nowMs: number,
+): ColdStorageCandidate[] {
   const limitMs = config.weightsNotLoadedDays * DAY_MS;
   const served = new Set(snapshot.replicas.map((r) => r.model));
   return (snapshot.runtime?.weights ?? [])
@@ -223,8 +307,18 @@ function coldStorageCandidates(snapshot: IdleSnapshot, config: IdleEvictionConfi
       if (w.model !== undefined && served.has(w.model)) return [];
       const sinceMs = w.lastLoadedAtMs ?? w.createdAtMs ?? null;
       if (sinceMs !== null && nowMs - sinceMs < limitMs) return [];
-      const notLoaded = sinceMs === null ? "never loaded (age unknown)" : `not loaded for ${describeDuration(nowMs - sinceMs)}`;
-      return [{ weights: w.name, model: w.model ?? null, path: w.path ?? null, sizeBytes: w.sizeBytes ?? null, notLoadedSinceMs: sinceMs, reason: `${notLoaded} (limit ${config.weightsNotLoadedDays} days) and no replica serves them: move to cold storage` }];
+      const notLoaded =
+        sinceMs === null ? "never loaded (age unknown)" : `not loaded for ${describeDuration(nowMs - sinceMs)}`;
+      return [
+        {
+          weights: w.name,
+          model: w.model ?? null,
+          path: w.path ?? null,
+          sizeBytes: w.sizeBytes ?? null,
+          notLoadedSinceMs: sinceMs,
+          reason: `${notLoaded} (limit ${config.weightsNotLoadedDays} days) and no replica serves them: move to cold storage`,
+        },
+      ];
     })
     .sort((a, b) => (a.weights < b.weights ? -1 : 1));
 }
@@ -240,7 +334,12 @@ function coldStorageCandidates(snapshot: IdleSnapshot, config: IdleEvictionConfi
  * candidate: a separate recommendation that ignores the warm minimum. A GPU counts as freed only
  * when every replica holding it (across its MIG devices) goes. `history` null disables hold-back.
  */
-export function recommendIdleEvictions(snapshot: IdleSnapshot, history: IdleHistory | null, config: IdleEvictionConfig, nowMs: number): IdleRecommendations {
+export function recommendIdleEvictions(
+  snapshot: IdleSnapshot,
+  history: IdleHistory | null,
+  config: IdleEvictionConfig,
+  nowMs: number,
+): IdleRecommendations {
   const poolOf = new Map(snapshot.nodes.map((n) => [n.name, n.pool] as const));
   const holders = new GpuHolders(snapshot);
   const byModel = new Map<string, Assessed[]>();
@@ -273,7 +372,10 @@ export function recommendIdleEvictions(snapshot: IdleSnapshot, history: IdleHist
     return { pool, idleReplicas: inPool.replicas, memoryBytes: inPool.memoryBytes, gpus: inPool.gpus };
   });
   return {
-    atMs: nowMs, evictions, kept, scaleToZero,
+    atMs: nowMs,
+    evictions,
+    kept,
+    scaleToZero,
     adapters: adapterCandidates(snapshot.runtime, config, nowMs),
     coldStorage: coldStorageCandidates(snapshot, config, nowMs),
     totals: { evictions: freedCapacity(snapshot, holders, evicted), withScaleToZero },
@@ -316,7 +418,12 @@ class GpuHolders {
 }
 
 /** What removing `removed` frees, over the whole fleet or within one pool. */
-function freedCapacity(snapshot: FleetSnapshot, gpus: GpuHolders, removed: ReadonlySet<string>, pool?: string): FreedCapacity {
+function freedCapacity(
+  snapshot: FleetSnapshot,
+  gpus: GpuHolders,
+  removed: ReadonlySet<string>,
+  pool?: string,
+): FreedCapacity {
   const poolOfNode = new Map(snapshot.nodes.map((n) => [n.name, n.pool] as const));
   let replicas = 0;
   let memoryBytes = 0;
@@ -326,7 +433,10 @@ function freedCapacity(snapshot: FleetSnapshot, gpus: GpuHolders, removed: Reado
     memoryBytes += r.memoryPerGpuBytes * r.gpus.length;
   }
   const gpuUuids = [...gpus.holders]
-    .filter(([uuid, holders]) => (pool === undefined || gpus.poolOfGpu.get(uuid) === pool) && [...holders].every((id) => removed.has(id)))
+    .filter(
+      ([uuid, holders]) =>
+        (pool === undefined || gpus.poolOfGpu.get(uuid) === pool) && [...holders].every((id) => removed.has(id)),
+    )
     .map(([uuid]) => uuid)
     .sort();
   return { replicas, memoryBytes, gpus: gpuUuids.length, gpuUuids };
@@ -334,7 +444,12 @@ function freedCapacity(snapshot: FleetSnapshot, gpus: GpuHolders, removed: Reado
 
 /** `2h10m`, `45m`, `3d4h`, `30s`: a duration for people, rounded down to its two largest units. */
 export function describeDuration(ms: number): string {
-  const units = [["d", DAY_MS], ["h", 3_600_000], ["m", 60_000], ["s", 1_000]] as const;
+  const units = [
+    ["d", DAY_MS],
+    ["h", 3_600_000],
+    ["m", 60_000],
+    ["s", 1_000],
+  ] as const;
   const parts: string[] = [];
   let rest = Math.max(0, Math.floor(ms));
   for (const [unit, size] of units) {

@@ -11,7 +11,6 @@ import type { TimedValue } from "../fleet/utilization.js";
 import type { LabeledSamples, MetricStore } from "../stores/metric-store.js";
 import { DAY_MS } from "../../common/units.js";
 
-
 /**
  * Seven days of five-minute buckets: a week covers weekday and weekend patterns (the hold-back looks
  * at the last 7 days), and 5 minutes is the memory store's coarsest step (30-day tier), short next to
@@ -42,7 +41,12 @@ export const idleHistorySchema = z.strictObject({
  * Requests of `model` in the buckets that overlap [fromMs, toMs); null when the model has no history
  * there or none of those buckets has data. Whole buckets count, so a coarse bucket widens the window.
  */
-export function historyRequestsBetween(history: IdleHistory, model: string, fromMs: number, toMs: number): number | null {
+export function historyRequestsBetween(
+  history: IdleHistory,
+  model: string,
+  fromMs: number,
+  toMs: number,
+): number | null {
   const buckets = history.requestsByModel[model];
   if (buckets === undefined || !(toMs > fromMs)) return null;
   const first = Math.max(0, Math.floor((fromMs - history.startMs) / history.bucketMs));
@@ -64,7 +68,12 @@ export function historyRequestsBetween(history: IdleHistory, model: string, from
  * seen across and puts the whole change in the bucket where the series comes back, leaving the
  * buckets of the gap null. Returns `buckets` entries.
  */
-export function counterBuckets(samples: readonly TimedValue[], startMs: number, bucketMs: number, buckets: number): (number | null)[] {
+export function counterBuckets(
+  samples: readonly TimedValue[],
+  startMs: number,
+  bucketMs: number,
+  buckets: number,
+): (number | null)[] {
   const atEdge = new Map<number, number>();
   for (const sample of samples) {
     const edge = Math.round((sample.atMs - startMs) / bucketMs);
@@ -83,7 +92,12 @@ export function counterBuckets(samples: readonly TimedValue[], startMs: number, 
 }
 
 /** Sums per-bucket increases by model; a bucket stays null only when every series of the model is null there. */
-export function requestsByModel(rows: readonly LabeledSamples[], startMs: number, bucketMs: number, buckets: number): Record<string, (number | null)[]> {
+export function requestsByModel(
+  rows: readonly LabeledSamples[],
+  startMs: number,
+  bucketMs: number,
+  buckets: number,
+): Record<string, (number | null)[]> {
   const byModel: Record<string, (number | null)[]> = {};
   for (const row of rows) {
     const model = row.labels["model"];
@@ -108,8 +122,14 @@ export function requestsByModel(rows: readonly LabeledSamples[], startMs: number
  * days·day/bucketMs under that (7 days of 1-minute buckets is 10,080).
  * Throws what the store throws, with context.
  */
-export async function loadIdleHistory(store: MetricStore, atMs: number, days: number, bucketMs: number): Promise<IdleHistory> {
-  if (!(bucketMs > 0) || !(days > 0)) throw new RangeError(`idle history: days and bucketMs must be positive, got ${days} and ${bucketMs}`);
+export async function loadIdleHistory(
+  store: MetricStore,
+  atMs: number,
+  days: number,
+  bucketMs: number,
+): Promise<IdleHistory> {
+  if (!(bucketMs > 0) || !(days > 0))
+    throw new RangeError(`idle history: days and bucketMs must be positive, got ${days} and ${bucketMs}`);
   const buckets = Math.ceil((days * DAY_MS) / bucketMs);
   const startMs = atMs - buckets * bucketMs;
   let rows: LabeledSamples[];

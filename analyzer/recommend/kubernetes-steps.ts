@@ -45,7 +45,11 @@ export function kubernetesSteps(plan: ConsolidationPlan, snapshot: FleetSnapshot
   } else {
     lines.push("", "# 1. No node is emptied entirely, so nothing is cordoned; the GPUs freed stay schedulable.");
   }
-  lines.push("", "# 2. Move the replicas. Each pod is re-created by its controller (Deployment or StatefulSet);", "#    wait until the new pod is Ready before the next step.");
+  lines.push(
+    "",
+    "# 2. Move the replicas. Each pod is re-created by its controller (Deployment or StatefulSet);",
+    "#    wait until the new pod is Ready before the next step.",
+  );
   for (const move of plan.moves) {
     const step = `${move.step}/${total}`;
     const from = move.fromGpus.map((uuid) => gpuIndex.get(uuid) ?? uuid).join(", ");
@@ -67,7 +71,10 @@ export function kubernetesSteps(plan: ConsolidationPlan, snapshot: FleetSnapshot
   lines.push("", "# 3. Afterwards: check the freed GPUs are idle (inferwatch shows them).");
   if (plan.freedNodes.length > 0) {
     lines.push(`#    The emptied node(s) stay cordoned; drain and remove or repurpose them, or uncordon to undo:`);
-    for (const node of plan.freedNodes) lines.push(`#    kubectl drain ${shellWord(node)} --ignore-daemonsets   # or: kubectl uncordon ${shellWord(node)}`);
+    for (const node of plan.freedNodes)
+      lines.push(
+        `#    kubectl drain ${shellWord(node)} --ignore-daemonsets   # or: kubectl uncordon ${shellWord(node)}`,
+      );
   }
   return `${lines.join("\n")}\n`;
 }

@@ -28,8 +28,18 @@ export interface PoolRecommendation {
  * snapshot (e.g. on the planning thread: `recommendWith`); without it the plan is made here, by the
  * heuristic alone.
  */
-export function recommend(snapshot: FleetSnapshot, history: IdleHistory | null, config: { readonly consolidation: ConsolidationConfig; readonly idle: IdleEvictionConfig }, nowMs: number, plan?: ConsolidationPlan): Recommendations {
-  return { atMs: nowMs, consolidation: plan ?? planConsolidation(snapshot, config.consolidation), idle: recommendIdleEvictions(snapshot, history, config.idle, nowMs) };
+export function recommend(
+  snapshot: FleetSnapshot,
+  history: IdleHistory | null,
+  config: { readonly consolidation: ConsolidationConfig; readonly idle: IdleEvictionConfig },
+  nowMs: number,
+  plan?: ConsolidationPlan,
+): Recommendations {
+  return {
+    atMs: nowMs,
+    consolidation: plan ?? planConsolidation(snapshot, config.consolidation),
+    idle: recommendIdleEvictions(snapshot, history, config.idle, nowMs),
+  };
 }
 
 /**
@@ -37,7 +47,13 @@ export function recommend(snapshot: FleetSnapshot, history: IdleHistory | null, 
  * planning thread). If the planner fails (its thread cannot start), the plan is made here by the
  * heuristic alone rather than losing the recommendations.
  */
-export async function recommendWith(planner: ConsolidationPlanner, snapshot: FleetSnapshot, history: IdleHistory | null, config: { readonly consolidation: ConsolidationConfig; readonly idle: IdleEvictionConfig }, nowMs: number): Promise<Recommendations> {
+export async function recommendWith(
+  planner: ConsolidationPlanner,
+  snapshot: FleetSnapshot,
+  history: IdleHistory | null,
+  config: { readonly consolidation: ConsolidationConfig; readonly idle: IdleEvictionConfig },
+  nowMs: number,
+): Promise<Recommendations> {
   const plan = await planner.plan(snapshot, config.consolidation).catch(() => undefined);
   return recommend(snapshot, history, config, nowMs, plan);
 }
@@ -65,5 +81,7 @@ export function poolRecommendations(recommendations: Recommendations): PoolRecom
     figures.idleReplicas += pool.idleReplicas;
     figures.gpusReclaimable += pool.gpus;
   }
-  return [...pools.entries()].map(([pool, figures]) => ({ pool, ...figures })).sort((a, b) => a.pool.localeCompare(b.pool));
+  return [...pools.entries()]
+    .map(([pool, figures]) => ({ pool, ...figures }))
+    .sort((a, b) => a.pool.localeCompare(b.pool));
 }

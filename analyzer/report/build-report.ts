@@ -11,7 +11,14 @@ import { fragmentationHistory } from "./fragmentation-history.js";
 import { computePoolUtilization, poolSupply } from "./pool-utilization.js";
 import type { UtilizationBasis } from "../fleet/utilization-basis.js";
 import { computeRuntimeCache } from "./runtime-cache.js";
-import { REPORT_VERSION, type CapacityReport, type PoolAction, type PoolHeadroom, type ReportRecommendations, type SloAttainment } from "./report-model.js";
+import {
+  REPORT_VERSION,
+  type CapacityReport,
+  type PoolAction,
+  type PoolHeadroom,
+  type ReportRecommendations,
+  type SloAttainment,
+} from "./report-model.js";
 import { timeGrid } from "./time-grid.js";
 import { MAX_REPORT_WINDOW_MS, MIN_REPORT_WINDOW_MS } from "./report-window.js";
 
@@ -45,7 +52,8 @@ export interface ReportOptions {
 /** The consolidation config's default compute ceiling (read from its schema, not restated). */
 export const DEFAULT_COMPUTE_CEILING_RATIO = parseConsolidationConfig({}).computeCeilingRatio;
 
-const FORECAST_METHOD = "Additive Holt-Winters (level + trend + 7-day season) fitted to each series' daily peaks, smoothing constants chosen by least squares of one-step-ahead errors; 95 % prediction intervals from the in-sample residuals (ETS(A,A,A) forecast variance, Hyndman & Athanasopoulos, FPP3 §8.7). Fewer than 14 complete days: a least-squares line; fewer than 3: the last value.";
+const FORECAST_METHOD =
+  "Additive Holt-Winters (level + trend + 7-day season) fitted to each series' daily peaks, smoothing constants chosen by least squares of one-step-ahead errors; 95 % prediction intervals from the in-sample residuals (ETS(A,A,A) forecast variance, Hyndman & Athanasopoulos, FPP3 §8.7). Fewer than 14 complete days: a least-squares line; fewer than 3: the last value.";
 
 /**
  * Builds the capacity-planning report over [atMs − sinceMs, atMs] from a store: demand per model
@@ -58,12 +66,14 @@ const FORECAST_METHOD = "Additive Holt-Winters (level + trend + 7-day season) fi
  * per fragmentation instant (at most 121 instants).
  */
 export async function buildReport(store: MetricStore, options: ReportOptions): Promise<CapacityReport> {
-  if (!(options.sinceMs >= MIN_REPORT_WINDOW_MS && options.sinceMs <= MAX_REPORT_WINDOW_MS)) throw new Error(`report: the window must be between 1 and 730 days, got ${options.sinceMs} ms`);
+  if (!(options.sinceMs >= MIN_REPORT_WINDOW_MS && options.sinceMs <= MAX_REPORT_WINDOW_MS))
+    throw new Error(`report: the window must be between 1 and 730 days, got ${options.sinceMs} ms`);
   const grid = timeGrid(options.atMs, options.sinceMs);
   const horizonDays = options.horizonDays ?? QUARTER_DAYS;
   const notes: string[] = [];
   const ceilingRatio = options.computeCeilingRatio ?? DEFAULT_COMPUTE_CEILING_RATIO;
-  if (!(ceilingRatio > 0 && ceilingRatio <= 1)) throw new Error(`report: the compute ceiling must be in (0, 1], got ${ceilingRatio}`);
+  if (!(ceilingRatio > 0 && ceilingRatio <= 1))
+    throw new Error(`report: the compute ceiling must be in (0, 1], got ${ceilingRatio}`);
   const [demand, utilization, sloEvaluation, fragmentation, runtimeCache] = await Promise.all([
     computeDemand(store, grid, options.slo),
     computePoolUtilization(store, grid, options.poolOf, options.utilizationBasis),
@@ -73,12 +83,23 @@ export async function buildReport(store: MetricStore, options: ReportOptions): P
   ]);
   const { snapshot, recommendations } = options.current;
   const supply = poolSupply(snapshot, utilization, grid.endMs);
-  if (snapshot.nodes.length === 0) notes.push("The store holds no GPU identity series (inferwatch_gpu_info): supply counts the GPUs with utilization samples in the last day, without their memory, and fragmentation cannot be measured.");
-  if (grid.completeDays.length < 14) notes.push(`Only ${grid.completeDays.length} complete day(s) in the window: forecasts use a line without weekly seasonality (Holt-Winters needs 14).`);
+  if (snapshot.nodes.length === 0)
+    notes.push(
+      "The store holds no GPU identity series (inferwatch_gpu_info): supply counts the GPUs with utilization samples in the last day, without their memory, and fragmentation cannot be measured.",
+    );
+  if (grid.completeDays.length < 14)
+    notes.push(
+      `Only ${grid.completeDays.length} complete day(s) in the window: forecasts use a line without weekly seasonality (Holt-Winters needs 14).`,
+    );
   if (demand.classes.length === 0) notes.push("No request or token series in the window: no demand figures.");
 
   const slos = sloEvaluation.slos.map((status): SloAttainment => ({
-    id: status.id, modelClass: status.className, kind: status.kind, objective: status.objective, thresholdSeconds: status.thresholdSeconds, models: status.models,
+    id: status.id,
+    modelClass: status.className,
+    kind: status.kind,
+    objective: status.objective,
+    thresholdSeconds: status.thresholdSeconds,
+    models: status.models,
     attainment: status.budget.state === "measured" ? status.budget.good / status.budget.total : null,
     goodEvents: status.budget.state === "measured" ? status.budget.good : 0,
     totalEvents: status.budget.state === "measured" ? status.budget.total : 0,
@@ -97,10 +118,15 @@ export async function buildReport(store: MetricStore, options: ReportOptions): P
     const daily = utilization.dailyPeakBusyGpus.get(pool.pool);
     const forecast = daily ? forecastSeries(grid, daily, horizonDays, `pool ${pool.pool}`, notes) : null;
     if (!forecast || pool.gpus === 0) {
-      notes.push(`Pool ${pool.pool}: ${pool.gpus === 0 ? "no GPUs in the current snapshot" : "no utilization samples in the window"}; no forecast.`);
+      notes.push(
+        `Pool ${pool.pool}: ${pool.gpus === 0 ? "no GPUs in the current snapshot" : "no utilization samples in the window"}; no forecast.`,
+      );
       continue;
     }
-    const headroom = poolHeadroom(pool, forecast, { ceilingRatio, floorRatio: gpuUtilizationObjective(options.slo, pool.pool).minRatio });
+    const headroom = poolHeadroom(pool, forecast, {
+      ceilingRatio,
+      floorRatio: gpuUtilizationObjective(options.slo, pool.pool).minRatio,
+    });
     headrooms.push(headroom);
     actions.push(poolAction(headroom, pool, reclaimable.get(pool.pool) ?? 0, snapshot, recommendations));
   }
@@ -109,7 +135,12 @@ export async function buildReport(store: MetricStore, options: ReportOptions): P
     version: REPORT_VERSION,
     generatedAt: new Date(options.atMs).toISOString(),
     source: options.source,
-    window: { from: new Date(grid.startMs).toISOString(), to: new Date(grid.endMs).toISOString(), days: (grid.endMs - grid.startMs) / 86_400_000, stepSeconds: grid.stepMs / 1000 },
+    window: {
+      from: new Date(grid.startMs).toISOString(),
+      to: new Date(grid.endMs).toISOString(),
+      days: (grid.endMs - grid.startMs) / 86_400_000,
+      stepSeconds: grid.stepMs / 1000,
+    },
     days: grid.days,
     demand: demand.classes,
     supply,
@@ -119,7 +150,14 @@ export async function buildReport(store: MetricStore, options: ReportOptions): P
     runtimeCache,
     fragmentation,
     recommendations: reportRecommendations(recommendations),
-    forecast: { horizonDays, ceilingRatio, floorRatio: gpuUtilizationObjective(options.slo, "default").minRatio, method: FORECAST_METHOD, demand: demandForecasts, pools: headrooms },
+    forecast: {
+      horizonDays,
+      ceilingRatio,
+      floorRatio: gpuUtilizationObjective(options.slo, "default").minRatio,
+      method: FORECAST_METHOD,
+      demand: demandForecasts,
+      pools: headrooms,
+    },
     plan: { actions, summary: planSummary(actions, horizonDays) },
     notes,
   };
@@ -128,18 +166,39 @@ export async function buildReport(store: MetricStore, options: ReportOptions): P
 function reportRecommendations(recommendations: Recommendations): ReportRecommendations {
   const idleByPool = new Map(recommendations.idle.pools.map((p) => [p.pool, p]));
   const pools = recommendations.consolidation.pools.map((p) => ({
-    pool: p.pool, consolidationGpus: p.gpusFreed, idleGpus: idleByPool.get(p.pool)?.gpus ?? 0, moves: p.moves, idleReplicas: idleByPool.get(p.pool)?.idleReplicas ?? 0,
+    pool: p.pool,
+    consolidationGpus: p.gpusFreed,
+    idleGpus: idleByPool.get(p.pool)?.gpus ?? 0,
+    moves: p.moves,
+    idleReplicas: idleByPool.get(p.pool)?.idleReplicas ?? 0,
   }));
   for (const idle of recommendations.idle.pools) {
-    if (!pools.some((p) => p.pool === idle.pool)) pools.push({ pool: idle.pool, consolidationGpus: 0, idleGpus: idle.gpus, moves: 0, idleReplicas: idle.idleReplicas });
+    if (!pools.some((p) => p.pool === idle.pool))
+      pools.push({
+        pool: idle.pool,
+        consolidationGpus: 0,
+        idleGpus: idle.gpus,
+        moves: 0,
+        idleReplicas: idle.idleReplicas,
+      });
   }
   pools.sort((a, b) => a.pool.localeCompare(b.pool));
   return {
     pools,
     gpusReclaimable: pools.reduce((sum, p) => sum + p.consolidationGpus + p.idleGpus, 0),
     moves: recommendations.consolidation.movesCount,
-    idleModels: recommendations.idle.scaleToZero.map((z) => ({ model: z.model, replicas: z.replicaIds.length, gpus: z.gpus, reason: z.reason })),
-    evictions: recommendations.idle.evictions.map((e) => ({ replicaId: e.replicaId, model: e.model, pool: e.pool, reason: e.reason })),
+    idleModels: recommendations.idle.scaleToZero.map((z) => ({
+      model: z.model,
+      replicas: z.replicaIds.length,
+      gpus: z.gpus,
+      reason: z.reason,
+    })),
+    evictions: recommendations.idle.evictions.map((e) => ({
+      replicaId: e.replicaId,
+      model: e.model,
+      pool: e.pool,
+      reason: e.reason,
+    })),
     checkedValid: recommendations.consolidation.check.isValid,
   };
 }

@@ -30,7 +30,11 @@ interface ClassAccumulator {
  * and from range queries on the grid: requests per UTC day and the peak tokens per second (prompt +
  * completion, summed over the class's series, per step). Four store queries.
  */
-export async function computeDemand(store: MetricStore, grid: TimeGrid, slo: Pick<SloConfig, "classes">): Promise<DemandResult> {
+export async function computeDemand(
+  store: MetricStore,
+  grid: TimeGrid,
+  slo: Pick<SloConfig, "classes">,
+): Promise<DemandResult> {
   const windowMs = grid.endMs - grid.startMs;
   const [requestTotals, tokenTotals, tokenRange, requestRange] = await Promise.all([
     store.increase({ metric: METRICS.llmRequests.name, windowMs, atMs: grid.endMs, by: ["model", "status"] }),
@@ -44,7 +48,18 @@ export async function computeDemand(store: MetricStore, grid: TimeGrid, slo: Pic
     let acc = classes.get(name);
     if (!acc) {
       const steps = () => ({ increase: new Float64Array(grid.count), rate: new Float64Array(grid.count) });
-      classes.set(name, (acc = { models: new Set(), requests: 0, errors: 0, promptTokens: 0, completionTokens: 0, tokens: steps(), requestSteps: steps() }));
+      classes.set(
+        name,
+        (acc = {
+          models: new Set(),
+          requests: 0,
+          errors: 0,
+          promptTokens: 0,
+          completionTokens: 0,
+          tokens: steps(),
+          requestSteps: steps(),
+        }),
+      );
     }
     acc.models.add(model);
     return acc;
@@ -60,7 +75,8 @@ export async function computeDemand(store: MetricStore, grid: TimeGrid, slo: Pic
     else if (row.labels["type"] === "completion") acc.completionTokens += row.value;
   }
   for (const series of tokenRange) counterSteps(grid, series.samples, classFor(series.labels["model"] ?? "").tokens);
-  for (const series of requestRange) counterSteps(grid, series.samples, classFor(series.labels["model"] ?? "").requestSteps);
+  for (const series of requestRange)
+    counterSteps(grid, series.samples, classFor(series.labels["model"] ?? "").requestSteps);
 
   const rows = [...classes.entries()].map(([modelClass, acc]): ClassDemand => {
     const dailyRequests = grid.days.map(() => 0);
@@ -79,10 +95,16 @@ export async function computeDemand(store: MetricStore, grid: TimeGrid, slo: Pic
       }
     }
     return {
-      modelClass, models: [...acc.models].sort(), requests: acc.requests, errors: acc.errors,
-      promptTokens: acc.promptTokens, completionTokens: acc.completionTokens,
-      peakTokensPerSecond: peak, peakAt: peakIndex < 0 ? null : new Date(grid.startMs + peakIndex * grid.stepMs).toISOString(),
-      dailyRequests, dailyPeakTokensPerSecond: dailyPeak,
+      modelClass,
+      models: [...acc.models].sort(),
+      requests: acc.requests,
+      errors: acc.errors,
+      promptTokens: acc.promptTokens,
+      completionTokens: acc.completionTokens,
+      peakTokensPerSecond: peak,
+      peakAt: peakIndex < 0 ? null : new Date(grid.startMs + peakIndex * grid.stepMs).toISOString(),
+      dailyRequests,
+      dailyPeakTokensPerSecond: dailyPeak,
     };
   });
   return { classes: rows.sort((a, b) => a.modelClass.localeCompare(b.modelClass)) };

@@ -134,7 +134,8 @@ export function forecastDaily(series: readonly number[], options: ForecastOption
   const m = options.seasonLength ?? 7;
   const z = options.z ?? Z95;
   const coverage = 2 * normalCdf(z) - 1;
-  if (!Number.isInteger(options.horizon) || options.horizon < 0) throw new Error(`forecast: horizon must be a whole number of days ≥ 0, got ${options.horizon}`);
+  if (!Number.isInteger(options.horizon) || options.horizon < 0)
+    throw new Error(`forecast: horizon must be a whole number of days ≥ 0, got ${options.horizon}`);
   if (!Number.isInteger(m) || m < 2) throw new Error(`forecast: season length must be a whole number ≥ 2, got ${m}`);
   const bad = series.findIndex((v) => !Number.isFinite(v));
   if (bad >= 0) throw new Error(`forecast: day ${bad} is not a finite number (${String(series[bad])})`);
@@ -144,9 +145,22 @@ export function forecastDaily(series: readonly number[], options: ForecastOption
   if (n >= 3) return linear(series, m, z, coverage, steps);
   const last = n === 0 ? 0 : (series[n - 1] as number);
   return {
-    method: { kind: "flat", description: `fewer than 3 days of history (${n}): the last value carried forward, no interval`, seasonLength: m, alpha: null, beta: null, gamma: null, residualSigma: 0, observations: n },
-    fitted: series.map(() => null), points: steps.map((step) => ({ step, value: last, lower: last, upper: last })),
-    level: last, trendPerDay: 0, season: Array.from({ length: m }, () => 0), coverage,
+    method: {
+      kind: "flat",
+      description: `fewer than 3 days of history (${n}): the last value carried forward, no interval`,
+      seasonLength: m,
+      alpha: null,
+      beta: null,
+      gamma: null,
+      residualSigma: 0,
+      observations: n,
+    },
+    fitted: series.map(() => null),
+    points: steps.map((step) => ({ step, value: last, lower: last, upper: last })),
+    level: last,
+    trendPerDay: 0,
+    season: Array.from({ length: m }, () => 0),
+    coverage,
   };
 }
 
@@ -180,10 +194,19 @@ function holtWinters(y: readonly number[], m: number, z: number, coverage: numbe
     method: {
       kind: "holt-winters",
       description: `additive Holt-Winters (trend + ${m}-day season) on ${n} daily values; α=${fit.alpha}, β=${fit.beta}, γ=${fit.gamma} chosen by least squares of one-step-ahead errors; ${Math.round(coverage * 100)} % interval from in-sample residuals (σ=${round(sigma)})`,
-      seasonLength: m, alpha: fit.alpha, beta: fit.beta, gamma: fit.gamma, residualSigma: sigma, observations: n,
+      seasonLength: m,
+      alpha: fit.alpha,
+      beta: fit.beta,
+      gamma: fit.gamma,
+      residualSigma: sigma,
+      observations: n,
     },
-    fitted: fit.fitted, points, level: fit.level, trendPerDay: fit.trend,
-    season: Array.from({ length: m }, (_, i) => fit.season[i] as number), coverage,
+    fitted: fit.fitted,
+    points,
+    level: fit.level,
+    trendPerDay: fit.trend,
+    season: Array.from({ length: m }, (_, i) => fit.season[i] as number),
+    coverage,
   };
 }
 
@@ -203,10 +226,21 @@ function linear(y: readonly number[], m: number, z: number, coverage: number, st
   });
   return {
     method: {
-      kind: "linear", description: `least-squares line on ${n} daily values (fewer than two ${m}-day seasons: no seasonality); ${Math.round(coverage * 100)} % interval from residuals (σ=${round(sigma)})`,
-      seasonLength: m, alpha: null, beta: null, gamma: null, residualSigma: sigma, observations: n,
+      kind: "linear",
+      description: `least-squares line on ${n} daily values (fewer than two ${m}-day seasons: no seasonality); ${Math.round(coverage * 100)} % interval from residuals (σ=${round(sigma)})`,
+      seasonLength: m,
+      alpha: null,
+      beta: null,
+      gamma: null,
+      residualSigma: sigma,
+      observations: n,
     },
-    fitted, points, level: intercept + slope * (n - 1), trendPerDay: slope, season: Array.from({ length: m }, () => 0), coverage,
+    fitted,
+    points,
+    level: intercept + slope * (n - 1),
+    trendPerDay: slope,
+    season: Array.from({ length: m }, () => 0),
+    coverage,
   };
 }
 

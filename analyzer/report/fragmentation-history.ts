@@ -15,7 +15,11 @@ const MIN_INTERVAL_MS = 6 * HOUR_MS;
  * every max(6 h, window ÷ 120), ending at the window's end, each measured by the analyzer's own
  * fleetFragmentation. An instant without GPUs (before the history starts) is left out.
  */
-export async function fragmentationHistory(store: MetricStore, grid: TimeGrid, poolOf: PoolOf): Promise<FragmentationPoint[]> {
+export async function fragmentationHistory(
+  store: MetricStore,
+  grid: TimeGrid,
+  poolOf: PoolOf,
+): Promise<FragmentationPoint[]> {
   const intervalMs = Math.max(MIN_INTERVAL_MS, Math.ceil((grid.endMs - grid.startMs) / MAX_POINTS / HOUR_MS) * HOUR_MS);
   const instants: number[] = [];
   for (let atMs = grid.endMs; atMs >= grid.startMs; atMs -= intervalMs) instants.unshift(atMs);
@@ -27,7 +31,11 @@ export async function fragmentationHistory(store: MetricStore, grid: TimeGrid, p
     points.push({
       at: new Date(atMs).toISOString(),
       pools: figures.pools.map((pool) => ({
-        pool: pool.pool, fragmentationRatio: pool.fragmentationRatio, strandedBytes: pool.strandedBytes, freeBytes: pool.freeBytes, partiallyUsedGpus: pool.partiallyUsedGpus,
+        pool: pool.pool,
+        fragmentationRatio: pool.fragmentationRatio,
+        strandedBytes: pool.strandedBytes,
+        freeBytes: pool.freeBytes,
+        partiallyUsedGpus: pool.partiallyUsedGpus,
       })),
     });
   }

@@ -1,5 +1,12 @@
 import type { PoolOf } from "../fleet/assemble.js";
-import { BASIS_METRIC, basisFamilies, figureBasis, pickByBasis, type FigureBasis, type UtilizationBasis } from "../fleet/utilization-basis.js";
+import {
+  BASIS_METRIC,
+  basisFamilies,
+  figureBasis,
+  pickByBasis,
+  type FigureBasis,
+  type UtilizationBasis,
+} from "../fleet/utilization-basis.js";
 import type { FleetSnapshot } from "../fleet/snapshot.js";
 import type { MetricStore } from "../stores/metric-store.js";
 import type { PoolSupply, UtilizationHeatmap } from "./report-model.js";
@@ -35,25 +42,58 @@ interface PoolHours {
  * every day of each UTC hour), the daily peak of busy GPUs (what the forecast extrapolates) and
  * the window's mean. Steps are equally long, so plain means over steps are time-weighted.
  */
-export async function computePoolUtilization(store: MetricStore, grid: TimeGrid, poolOf: PoolOf, basis: UtilizationBasis = "busy"): Promise<PoolUtilization> {
+export async function computePoolUtilization(
+  store: MetricStore,
+  grid: TimeGrid,
+  poolOf: PoolOf,
+  basis: UtilizationBasis = "busy",
+): Promise<PoolUtilization> {
   const families = basisFamilies(basis);
-  const answers = await Promise.all(families.map((family) => store.range({ metric: BASIS_METRIC[family], startMs: grid.startMs, endMs: grid.endMs, stepMs: grid.stepMs })));
-  const byGpu = new Map<string, { pool: string; gpuModel: string; lastAtMs: number; values: Float64Array; basis: UtilizationBasis }>();
-  for (const { basis: used, value: s } of pickByBasis(families.map((family, i) => ({ basis: family, values: answers[i] ?? [] })))) {
+  const answers = await Promise.all(
+    families.map((family) =>
+      store.range({ metric: BASIS_METRIC[family], startMs: grid.startMs, endMs: grid.endMs, stepMs: grid.stepMs }),
+    ),
+  );
+  const byGpu = new Map<
+    string,
+    { pool: string; gpuModel: string; lastAtMs: number; values: Float64Array; basis: UtilizationBasis }
+  >();
+  for (const { basis: used, value: s } of pickByBasis(
+    families.map((family, i) => ({ basis: family, values: answers[i] ?? [] })),
+  )) {
     const uuid = s.labels["uuid"] ?? `${s.labels["node"] ?? ""}/${s.labels["gpu"] ?? ""}`;
     let gpu = byGpu.get(uuid);
-    if (!gpu) byGpu.set(uuid, (gpu = { pool: poolOf(s.labels["node"] ?? ""), gpuModel: s.labels["gpu_model"] ?? "unknown", lastAtMs: -Infinity, values: new Float64Array(grid.count).fill(Number.NaN), basis: used }));
+    if (!gpu)
+      byGpu.set(
+        uuid,
+        (gpu = {
+          pool: poolOf(s.labels["node"] ?? ""),
+          gpuModel: s.labels["gpu_model"] ?? "unknown",
+          lastAtMs: -Infinity,
+          values: new Float64Array(grid.count).fill(Number.NaN),
+          basis: used,
+        }),
+      );
     gpu.lastAtMs = Math.max(gpu.lastAtMs, s.samples[s.samples.length - 1]?.atMs ?? -Infinity);
     for (const sample of s.samples) {
       const i = stepIndex(grid, sample.atMs);
-      if (i >= 0 && i < grid.count && Number.isFinite(sample.value)) gpu.values[i] = Math.min(1, Math.max(0, sample.value));
+      if (i >= 0 && i < grid.count && Number.isFinite(sample.value))
+        gpu.values[i] = Math.min(1, Math.max(0, sample.value));
     }
   }
   const hourCount = grid.days.length * 24;
   const pools = new Map<string, PoolHours>();
   for (const gpu of byGpu.values()) {
     let hours = pools.get(gpu.pool);
-    if (!hours) pools.set(gpu.pool, (hours = { busy: new Float64Array(hourCount), gpuSamples: new Float64Array(hourCount), steps: new Float64Array(hourCount) }));
+    if (!hours)
+      pools.set(
+        gpu.pool,
+        (hours = {
+          busy: new Float64Array(hourCount),
+          gpuSamples: new Float64Array(hourCount),
+          steps: new Float64Array(hourCount),
+        }),
+      );
     for (let i = 0; i < grid.count; i++) {
       const value = gpu.values[i] as number;
       if (Number.isNaN(value)) continue;
@@ -104,11 +144,22 @@ export async function computePoolUtilization(store: MetricStore, grid: TimeGrid,
     }
     return byHourOfDay.map((cell) => (cell.samples === 0 ? null : cell.busy / cell.samples));
   });
-  const gpus = new Map([...byGpu].map(([uuid, g]) => [uuid, { pool: g.pool, gpuModel: g.gpuModel, lastAtMs: g.lastAtMs }] as const));
-  const poolBases = new Map(names.map((pool) => [pool, figureBasis([...byGpu.values()].filter((g) => g.pool === pool).map((g) => g.basis))] as const));
+  const gpus = new Map(
+    [...byGpu].map(([uuid, g]) => [uuid, { pool: g.pool, gpuModel: g.gpuModel, lastAtMs: g.lastAtMs }] as const),
+  );
+  const poolBases = new Map(
+    names.map(
+      (pool) => [pool, figureBasis([...byGpu.values()].filter((g) => g.pool === pool).map((g) => g.basis))] as const,
+    ),
+  );
   return {
-    heatmap: { pools: names, hours: Array.from({ length: 24 }, (_, h) => h), values }, dailyPeakBusyGpus, meanUtilization, peakHourlyUtilization, gpus,
-    poolBases, basis: figureBasis([...byGpu.values()].map((g) => g.basis)),
+    heatmap: { pools: names, hours: Array.from({ length: 24 }, (_, h) => h), values },
+    dailyPeakBusyGpus,
+    meanUtilization,
+    peakHourlyUtilization,
+    gpus,
+    poolBases,
+    basis: figureBasis([...byGpu.values()].map((g) => g.basis)),
   };
 }
 
@@ -137,12 +188,20 @@ export function poolSupply(snapshot: FleetSnapshot, utilization: PoolUtilization
     }
   }
   for (const pool of utilization.heatmap.pools) if (!pools.has(pool)) pools.set(pool, new Map());
-  return [...pools.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([pool, kinds]) => {
-    const byGpuModel = [...kinds.entries()].map(([gpuModel, k]) => ({ gpuModel, ...k })).sort((a, b) => b.gpus - a.gpus || a.gpuModel.localeCompare(b.gpuModel));
-    return {
-      pool, gpus: byGpuModel.reduce((sum, k) => sum + k.gpus, 0), byGpuModel, memoryBytes: byGpuModel.reduce((sum, k) => sum + k.memoryBytes, 0),
-      meanUtilization: utilization.meanUtilization.get(pool) ?? null, peakHourlyUtilization: utilization.peakHourlyUtilization.get(pool) ?? null,
-      utilizationBasis: utilization.poolBases.get(pool) ?? "unknown",
-    };
-  });
+  return [...pools.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([pool, kinds]) => {
+      const byGpuModel = [...kinds.entries()]
+        .map(([gpuModel, k]) => ({ gpuModel, ...k }))
+        .sort((a, b) => b.gpus - a.gpus || a.gpuModel.localeCompare(b.gpuModel));
+      return {
+        pool,
+        gpus: byGpuModel.reduce((sum, k) => sum + k.gpus, 0),
+        byGpuModel,
+        memoryBytes: byGpuModel.reduce((sum, k) => sum + k.memoryBytes, 0),
+        meanUtilization: utilization.meanUtilization.get(pool) ?? null,
+        peakHourlyUtilization: utilization.peakHourlyUtilization.get(pool) ?? null,
+        utilizationBasis: utilization.poolBases.get(pool) ?? "unknown",
+      };
+    });
 }

@@ -9,7 +9,10 @@ let echartsSource: string | undefined;
 
 /** The ECharts browser bundle (Apache-2.0), read once from the installed package: inlined so the page works offline. */
 function echartsBundle(): string {
-  echartsSource ??= readFileSync(requireModule.resolve("echarts/dist/echarts.min.js"), "utf8").replaceAll("</script", "<\\/script");
+  echartsSource ??= readFileSync(requireModule.resolve("echarts/dist/echarts.min.js"), "utf8").replaceAll(
+    "</script",
+    "<\\/script",
+  );
   return echartsSource;
 }
 
@@ -20,7 +23,10 @@ export function escapeHtml(text: string): string {
 
 /** JSON safe inside a <script> element (no `</script>`, no `<!--`). */
 function scriptJson(value: unknown): string {
-  return JSON.stringify(value).replaceAll("<", "\\u003c").replaceAll("\u2028", "\\u2028").replaceAll("\u2029", "\\u2029");
+  return JSON.stringify(value)
+    .replaceAll("<", "\\u003c")
+    .replaceAll("\u2028", "\\u2028")
+    .replaceAll("\u2029", "\\u2029");
 }
 
 function htmlTable(table: ReportTable): string {
@@ -48,7 +54,11 @@ figure{margin:16px 0}figcaption{color:#5a6375;font-size:12.5px}.chart{width:100%
 export function renderHtml(report: CapacityReport): string {
   const charts = reportCharts(report);
   const t = reportTables(report);
-  const bySection = (section: ReportChart["section"]) => charts.filter((c) => c.section === section).map(figure).join("\n");
+  const bySection = (section: ReportChart["section"]) =>
+    charts
+      .filter((c) => c.section === section)
+      .map(figure)
+      .join("\n");
   const title = `Capacity-planning report — ${report.window.to.slice(0, 10)}`;
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

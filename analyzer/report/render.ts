@@ -15,5 +15,9 @@ export function renderReport(report: CapacityReport, format: ReportFormat): stri
 
 /** The Content-Type of a rendered format. */
 export function reportContentType(format: ReportFormat): string {
-  return format === "html" ? "text/html; charset=utf-8" : format === "md" ? "text/markdown; charset=utf-8" : "application/json; charset=utf-8";
+  return format === "html"
+    ? "text/html; charset=utf-8"
+    : format === "md"
+      ? "text/markdown; charset=utf-8"
+      : "application/json; charset=utf-8";
 }

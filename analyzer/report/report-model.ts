@@ -86,16 +86,38 @@ export interface ModelRuntimeCache {
 /** Fragmentation of each pool at one instant. */
 export interface FragmentationPoint {
   readonly at: string;
-  readonly pools: readonly { readonly pool: string; readonly fragmentationRatio: number; readonly strandedBytes: number; readonly freeBytes: number; readonly partiallyUsedGpus: number }[];
+  readonly pools: readonly {
+    readonly pool: string;
+    readonly fragmentationRatio: number;
+    readonly strandedBytes: number;
+    readonly freeBytes: number;
+    readonly partiallyUsedGpus: number;
+  }[];
 }
 
 /** The recommendations now, per pool, and the idle models. */
 export interface ReportRecommendations {
-  readonly pools: readonly { readonly pool: string; readonly consolidationGpus: number; readonly idleGpus: number; readonly moves: number; readonly idleReplicas: number }[];
+  readonly pools: readonly {
+    readonly pool: string;
+    readonly consolidationGpus: number;
+    readonly idleGpus: number;
+    readonly moves: number;
+    readonly idleReplicas: number;
+  }[];
   readonly gpusReclaimable: number;
   readonly moves: number;
-  readonly idleModels: readonly { readonly model: string; readonly replicas: number; readonly gpus: number; readonly reason: string }[];
-  readonly evictions: readonly { readonly replicaId: string; readonly model: string; readonly pool: string; readonly reason: string }[];
+  readonly idleModels: readonly {
+    readonly model: string;
+    readonly replicas: number;
+    readonly gpus: number;
+    readonly reason: string;
+  }[];
+  readonly evictions: readonly {
+    readonly replicaId: string;
+    readonly model: string;
+    readonly pool: string;
+    readonly reason: string;
+  }[];
   readonly checkedValid: boolean;
 }
 

@@ -16,7 +16,11 @@ export interface ReportRouteOptions {
   readonly slo: SloConfig;
   readonly poolOf: PoolOf;
   /** The analyzer's last evaluation (undefined fields: none yet). */
-  readonly state: () => { readonly snapshot: FleetSnapshot | undefined; readonly recommendations: Recommendations | undefined; readonly evaluatedAtMs: number | undefined };
+  readonly state: () => {
+    readonly snapshot: FleetSnapshot | undefined;
+    readonly recommendations: Recommendations | undefined;
+    readonly evaluatedAtMs: number | undefined;
+  };
   readonly source: string;
   /** The analyzer's `recommend.consolidation.computeCeilingRatio` (headroom line); default the consolidation default. */
   readonly computeCeilingRatio?: number;
@@ -45,14 +49,26 @@ export function reportRoute(options: ReportRouteOptions): RouteHandler {
     if (!snapshot || !recommendations || evaluatedAtMs === undefined) return text(503, "no evaluation yet\n");
     const key = `${sinceMs}|${evaluatedAtMs}`;
     if (cached?.key !== key) {
-      const report = buildReport(options.store, { atMs: evaluatedAtMs, sinceMs, poolOf: options.poolOf, slo: options.slo, source: options.source, current: { snapshot, recommendations },
-        ...(options.computeCeilingRatio === undefined ? {} : { computeCeilingRatio: options.computeCeilingRatio }) });
+      const report = buildReport(options.store, {
+        atMs: evaluatedAtMs,
+        sinceMs,
+        poolOf: options.poolOf,
+        slo: options.slo,
+        source: options.source,
+        current: { snapshot, recommendations },
+        ...(options.computeCeilingRatio === undefined ? {} : { computeCeilingRatio: options.computeCeilingRatio }),
+      });
       cached = { key, report };
       report.catch(() => {
         if (cached?.report === report) cached = undefined;
       });
     }
     const report = await cached.report;
-    return { status: 200, contentType: reportContentType(format), body: renderReport(report, format), headers: { "cache-control": "no-store" } };
+    return {
+      status: 200,
+      contentType: reportContentType(format),
+      body: renderReport(report, format),
+      headers: { "cache-control": "no-store" },
+    };
   };
 }

@@ -8,20 +8,23 @@
 import { parseDurationMs } from "../../common/config/duration.js";
 import { DAY_MS } from "../../common/units.js";
 
-
 /** The shortest window, one day. */
 export const MIN_REPORT_WINDOW_MS = DAY_MS;
 /** The longest window, 730 days. */
 export const MAX_REPORT_WINDOW_MS = 730 * DAY_MS;
 
 /** A report window read from user text: milliseconds, or why not. */
-export type ReportWindow = { readonly ok: true; readonly sinceMs: number } | { readonly ok: false; readonly message: string };
+export type ReportWindow =
+  { readonly ok: true; readonly sinceMs: number } | { readonly ok: false; readonly message: string };
 
 /** Reads `text` (a duration such as `30d`) as a report window; the message names the accepted range. */
 export function parseReportWindow(text: string): ReportWindow {
   const sinceMs = parseDurationMs(text);
   if (sinceMs === undefined || sinceMs < MIN_REPORT_WINDOW_MS || sinceMs > MAX_REPORT_WINDOW_MS) {
-    return { ok: false, message: `since must be a duration of at least 1d and at most 730d, such as 30d, got ${JSON.stringify(text)}` };
+    return {
+      ok: false,
+      message: `since must be a duration of at least 1d and at most 730d, such as 30d, got ${JSON.stringify(text)}`,
+    };
   }
   return { ok: true, sinceMs };
 }

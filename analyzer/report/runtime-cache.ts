@@ -26,7 +26,12 @@ export async function computeRuntimeCache(store: MetricStore, grid: TimeGrid): P
   const windowMs = grid.endMs - grid.startMs;
   const increase = (metric: string) => store.increase({ metric, windowMs, atMs: grid.endMs, by: ["model"] });
   const [kvRange, hits, queries, preemptions] = await Promise.all([
-    store.range({ metric: METRICS.llmKvCacheUsage.name, startMs: grid.startMs, endMs: grid.endMs, stepMs: grid.stepMs }),
+    store.range({
+      metric: METRICS.llmKvCacheUsage.name,
+      startMs: grid.startMs,
+      endMs: grid.endMs,
+      stepMs: grid.stepMs,
+    }),
     increase(METRICS.llmPrefixCacheHits.name),
     increase(METRICS.llmPrefixCacheQueries.name),
     increase(METRICS.llmPreemptions.name),
@@ -35,7 +40,11 @@ export async function computeRuntimeCache(store: MetricStore, grid: TimeGrid): P
   const of = (model: string | undefined): Accumulator => {
     const name = model ?? "";
     let acc = models.get(name);
-    if (!acc) models.set(name, (acc = { kvSum: 0, kvSamples: 0, kvPeak: null, kvPeakAtMs: 0, hits: null, queries: null, preemptions: null }));
+    if (!acc)
+      models.set(
+        name,
+        (acc = { kvSum: 0, kvSamples: 0, kvPeak: null, kvPeakAtMs: 0, hits: null, queries: null, preemptions: null }),
+      );
     return acc;
   };
   for (const series of kvRange) {
@@ -50,7 +59,10 @@ export async function computeRuntimeCache(store: MetricStore, grid: TimeGrid): P
       }
     }
   }
-  const add = (rows: readonly { readonly labels: Readonly<Record<string, string>>; readonly value: number }[], field: "hits" | "queries" | "preemptions") => {
+  const add = (
+    rows: readonly { readonly labels: Readonly<Record<string, string>>; readonly value: number }[],
+    field: "hits" | "queries" | "preemptions",
+  ) => {
     for (const row of rows) {
       if (!Number.isFinite(row.value)) continue;
       const acc = of(row.labels["model"]);

@@ -34,7 +34,9 @@ export function timeGrid(endMs: number, sinceMs: number): TimeGrid {
   const firstDayMs = Math.floor(startMs / DAY_MS) * DAY_MS;
   const dayCount = Math.floor(alignedEnd / DAY_MS) - Math.floor(startMs / DAY_MS) + 1;
   const days = Array.from({ length: dayCount }, (_, i) => dayString(firstDayMs + i * DAY_MS));
-  const completeDays = days.map((_, i) => i).filter((i) => firstDayMs + i * DAY_MS >= startMs && firstDayMs + (i + 1) * DAY_MS <= alignedEnd);
+  const completeDays = days
+    .map((_, i) => i)
+    .filter((i) => firstDayMs + i * DAY_MS >= startMs && firstDayMs + (i + 1) * DAY_MS <= alignedEnd);
   return { startMs, endMs: alignedEnd, stepMs, count, firstDayMs, days, completeDays };
 }
 
@@ -59,7 +61,11 @@ export function dayIndex(grid: TimeGrid, atMs: number): number {
  * increase, as Prometheus's increase() reads it), `rate[i]` that increase per second of the time
  * between the two samples. Steps without a sample, and the first sample, add nothing.
  */
-export function counterSteps(grid: TimeGrid, samples: readonly TimedValue[], into: { increase: Float64Array; rate: Float64Array }): void {
+export function counterSteps(
+  grid: TimeGrid,
+  samples: readonly TimedValue[],
+  into: { increase: Float64Array; rate: Float64Array },
+): void {
   for (let k = 1; k < samples.length; k++) {
     const previous = samples[k - 1] as TimedValue;
     const sample = samples[k] as TimedValue;

@@ -37,7 +37,15 @@ export function errorBudget(periodCounts: EventCounts | undefined, objective: nu
   if (events.state === "no-data") return { state: "no-data", reason: events.reason, remaining: 1, consumed: 0 };
   const allowedBad = budget * events.total;
   const consumed = events.bad / allowedBad;
-  return { state: "measured", good: events.good, total: events.total, bad: events.bad, allowedBad, consumed, remaining: 1 - consumed };
+  return {
+    state: "measured",
+    good: events.good,
+    total: events.total,
+    bad: events.bad,
+    allowedBad,
+    consumed,
+    remaining: 1 - consumed,
+  };
 }
 
 /**

@@ -49,7 +49,8 @@ const RELATIVE_TOLERANCE = 1e-9;
  * keeps hand-computed burn rates exact. Throws RangeError for an objective outside (0, 1).
  */
 export function errorBudgetOf(objective: number): number {
-  if (!(objective > 0 && objective < 1)) throw new RangeError(`slo: objective must be between 0 and 1 (exclusive), got ${objective}`);
+  if (!(objective > 0 && objective < 1))
+    throw new RangeError(`slo: objective must be between 0 and 1 (exclusive), got ${objective}`);
   return Number((1 - objective).toPrecision(12));
 }
 
@@ -61,7 +62,8 @@ export function errorBudgetOf(objective: number): number {
 export function countEvents(counts: EventCounts | undefined): CountedEvents {
   if (counts === undefined) return { state: "no-data", reason: "missing" };
   const { good, total } = counts;
-  if (!Number.isFinite(good) || !Number.isFinite(total) || good < 0 || total < 0) return { state: "no-data", reason: "invalid" };
+  if (!Number.isFinite(good) || !Number.isFinite(total) || good < 0 || total < 0)
+    return { state: "no-data", reason: "invalid" };
   if (total === 0) return { state: "no-data", reason: "no-traffic" };
   const clampedGood = Math.min(good, total);
   return { state: "counted", good: clampedGood, total, bad: total - clampedGood };
@@ -73,7 +75,14 @@ export function computeBurnRate(counts: EventCounts | undefined, objective: numb
   const events = countEvents(counts);
   if (events.state === "no-data") return events;
   const errorRatio = events.bad / events.total;
-  return { state: "measured", good: events.good, total: events.total, bad: events.bad, errorRatio, burnRate: errorRatio / budget };
+  return {
+    state: "measured",
+    good: events.good,
+    total: events.total,
+    bad: events.bad,
+    errorRatio,
+    burnRate: errorRatio / budget,
+  };
 }
 
 /** Whether a measured window burns at least `factor` times the sustainable rate; no data never does. */
@@ -120,8 +129,22 @@ export function evaluateWindowPair(
   const factor = burnFactor(window, periodMs);
   const longBurn = computeBurnRate(long, objective);
   const shortBurn = computeBurnRate(short, objective);
-  const state = longBurn.state === "no-data" ? "no-data" : isBurningAt(longBurn, factor) && isBurningAt(shortBurn, factor) ? "firing" : "ok";
-  return { windowId: window.id, severity: window.severity, factor, longMs: window.longMs, shortMs: window.shortMs, long: longBurn, short: shortBurn, state };
+  const state =
+    longBurn.state === "no-data"
+      ? "no-data"
+      : isBurningAt(longBurn, factor) && isBurningAt(shortBurn, factor)
+        ? "firing"
+        : "ok";
+  return {
+    windowId: window.id,
+    severity: window.severity,
+    factor,
+    longMs: window.longMs,
+    shortMs: window.shortMs,
+    long: longBurn,
+    short: shortBurn,
+    state,
+  };
 }
 
 /**
@@ -139,8 +162,12 @@ export function evaluateBurn(
     if (!cache.has(windowMs)) cache.set(windowMs, lookup(windowMs));
     return cache.get(windowMs);
   };
-  const statuses = windows.map((window) => evaluateWindowPair(window, slo.objective, periodMs, counted(window.longMs), counted(window.shortMs)));
-  const firing = statuses.find((status) => status.state === "firing" && status.severity === "page") ?? statuses.find((status) => status.state === "firing");
+  const statuses = windows.map((window) =>
+    evaluateWindowPair(window, slo.objective, periodMs, counted(window.longMs), counted(window.shortMs)),
+  );
+  const firing =
+    statuses.find((status) => status.state === "firing" && status.severity === "page") ??
+    statuses.find((status) => status.state === "firing");
   const state = firing ? "firing" : statuses.every((status) => status.state === "no-data") ? "no-data" : "ok";
   return { state, firingWindowId: firing?.windowId ?? null, severity: firing?.severity ?? null, windows: statuses };
 }

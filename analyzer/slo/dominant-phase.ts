@@ -41,7 +41,11 @@ export interface CumulativeBucket {
  */
 export type PhaseEvidence =
   | { readonly kind: "slow-requests"; readonly phases: { readonly [P in Phase]?: PhaseSum } }
-  | { readonly kind: "histograms"; readonly slowShare: number; readonly phases: { readonly [P in Phase]?: readonly CumulativeBucket[] } };
+  | {
+      readonly kind: "histograms";
+      readonly slowShare: number;
+      readonly phases: { readonly [P in Phase]?: readonly CumulativeBucket[] };
+    };
 
 export interface DominantPhaseInput {
   readonly evidence: PhaseEvidence;
@@ -120,7 +124,8 @@ function phaseMeans(evidence: PhaseEvidence): { readonly [P in Phase]: number | 
  */
 export function dominantPhase(input: DominantPhaseInput): DominantPhaseResult {
   const { evidence } = input;
-  if (evidence.kind === "histograms" && !(evidence.slowShare > 0)) return { state: "no-data", reason: "no-slow-requests" };
+  if (evidence.kind === "histograms" && !(evidence.slowShare > 0))
+    return { state: "no-data", reason: "no-slow-requests" };
   const means = phaseMeans(evidence);
   const reported = PHASES.filter((phase) => means[phase] !== null);
   if (evidence.kind === "slow-requests" && reported.length === 0) {
@@ -131,11 +136,19 @@ export function dominantPhase(input: DominantPhaseInput): DominantPhaseResult {
   if (!(totalMean > 0)) return { state: "no-data", reason: "no-phase-data" };
   const share = (phase: Phase): number | null => (means[phase] === null ? null : means[phase] / totalMean);
   const shares = { queue: share("queue"), prefill: share("prefill"), decode: share("decode") };
-  const phase = reported.reduce((best, candidate) => ((shares[candidate] as number) > (shares[best] as number) ? candidate : best));
+  const phase = reported.reduce((best, candidate) =>
+    (shares[candidate] as number) > (shares[best] as number) ? candidate : best,
+  );
   const queueDepth = input.queueDepth !== undefined && Number.isFinite(input.queueDepth) ? input.queueDepth : null;
   const isMajority = (shares[phase] as number) > 0.5;
   const confidence =
-    phase === "queue" && queueDepth !== null ? (queueDepth >= CONFIRMING_QUEUE_DEPTH ? "high" : "low") : isMajority ? "high" : "low";
+    phase === "queue" && queueDepth !== null
+      ? queueDepth >= CONFIRMING_QUEUE_DEPTH
+        ? "high"
+        : "low"
+      : isMajority
+        ? "high"
+        : "low";
   return {
     state: "diagnosed",
     phase,

@@ -2,7 +2,17 @@ import type { LabeledValue, MetricStore, QueryContext } from "../stores/metric-s
 import { errorBudget, timeToExhaustionMs, type BudgetStatus } from "./budget.js";
 import { evaluateBurn, computeBurnRate, type EventCounts, type SloBurnStatus } from "./burn.js";
 import { dominantPhase, type CumulativeBucket, type DominantPhaseResult, type Phase } from "./dominant-phase.js";
-import { countPhases, countWindows, detectSources, LONG_WINDOW_MIN_MS, PHASE_METRICS, type CountSource, type PhaseBuckets, type SloFamily, type WindowAnswers } from "./slo-counts.js";
+import {
+  countPhases,
+  countWindows,
+  detectSources,
+  LONG_WINDOW_MIN_MS,
+  PHASE_METRICS,
+  type CountSource,
+  type PhaseBuckets,
+  type SloFamily,
+  type WindowAnswers,
+} from "./slo-counts.js";
 import { classOf, listSlos, type Slo, type SloConfig } from "../../common/slo/spec.js";
 import { windowDurationsMs } from "../../common/slo/windows.js";
 import { METRICS } from "../../common/conventions.js";
@@ -54,13 +64,22 @@ export interface SloEvaluationOptions {
 const HOUR_MS = 3_600_000;
 
 /** The windows an evaluation of `config` counts, split into short (< 1 d) and long (≥ 1 d, the period included). */
-export function sloWindowsMs(config: Pick<SloConfig, "periodMs">): { readonly short: readonly number[]; readonly long: readonly number[] } {
+export function sloWindowsMs(config: Pick<SloConfig, "periodMs">): {
+  readonly short: readonly number[];
+  readonly long: readonly number[];
+} {
   const all = [...new Set([...windowDurationsMs(), config.periodMs])].sort((a, b) => a - b);
   return { short: all.filter((ms) => ms < LONG_WINDOW_MIN_MS), long: all.filter((ms) => ms >= LONG_WINDOW_MIN_MS) };
 }
 
 /** Counts the long windows of `config` at `atMs` (from the recordings where `sources` says so). */
-export async function countLongWindows(store: MetricStore, config: SloConfig, atMs: number, sources: Partial<Record<SloFamily, CountSource>>, context: QueryContext = {}): Promise<LongWindowCounts> {
+export async function countLongWindows(
+  store: MetricStore,
+  config: SloConfig,
+  atMs: number,
+  sources: Partial<Record<SloFamily, CountSource>>,
+  context: QueryContext = {},
+): Promise<LongWindowCounts> {
   return { atMs, windows: await countWindows(store, config, atMs, sloWindowsMs(config).long, sources, context) };
 }
 
@@ -72,7 +91,12 @@ export async function countLongWindows(store: MetricStore, config: SloConfig, at
  * see countLongWindows), else are counted now; each family is read from its recording where the
  * store has it (sources, detected when not given).
  */
-export async function evaluateSlos(store: MetricStore, config: SloConfig, atMs: number, options: SloEvaluationOptions = {}): Promise<SloEvaluation> {
+export async function evaluateSlos(
+  store: MetricStore,
+  config: SloConfig,
+  atMs: number,
+  options: SloEvaluationOptions = {},
+): Promise<SloEvaluation> {
   const before = store.queryCount;
   const context = options.context ?? {};
   const slos = listSlos(config);
@@ -88,7 +112,9 @@ export async function evaluateSlos(store: MetricStore, config: SloConfig, atMs: 
   const queues = queueTotals(queueSums, queueCounts);
 
   const modelsOf = new Map<string, string[]>();
-  for (const model of new Set([...perWindow.values()].flatMap((w) => [...w.latency.counts.keys(), ...w.requests.keys()]))) {
+  for (const model of new Set(
+    [...perWindow.values()].flatMap((w) => [...w.latency.counts.keys(), ...w.requests.keys()]),
+  )) {
     const modelClass = classOf(config, model);
     if (!modelClass) continue;
     modelsOf.set(modelClass.name, [...(modelsOf.get(modelClass.name) ?? []), model]);
@@ -110,14 +136,18 @@ export async function evaluateSlos(store: MetricStore, config: SloConfig, atMs: 
       burn,
       budget,
       timeToExhaustionMs: timeToExhaustionMs(budget, hourBurn, config.periodMs),
-      dominantPhase: slo.kind === "latency" ? diagnose(models, lookup(HOUR_MS), phases, meanQueueDepth(models, queues)) : null,
+      dominantPhase:
+        slo.kind === "latency" ? diagnose(models, lookup(HOUR_MS), phases, meanQueueDepth(models, queues)) : null,
     };
   });
   return { atMs, slos: statuses, queries: store.queryCount - before, sources, longWindowsAtMs: long.atMs };
 }
 
 /** Requests waiting per model now: the sum of the replicas' gauges and how many replicas report one. */
-function queueTotals(sums: readonly LabeledValue[], counts: readonly LabeledValue[]): Map<string, { sum: number; count: number }> {
+function queueTotals(
+  sums: readonly LabeledValue[],
+  counts: readonly LabeledValue[],
+): Map<string, { sum: number; count: number }> {
   const totals = new Map<string, { sum: number; count: number }>();
   const countOf = new Map(counts.map((row) => [row.labels["model"] ?? "", row.value]));
   for (const row of sums) {
@@ -167,7 +197,10 @@ function countsFor(slo: Slo, models: readonly string[], window: WindowAnswers | 
  * one series per replica of the models, summed and counted per model in the store); undefined when
  * no runtime of the models is scraped.
  */
-function meanQueueDepth(models: readonly string[], queues: ReadonlyMap<string, { sum: number; count: number }>): number | undefined {
+function meanQueueDepth(
+  models: readonly string[],
+  queues: ReadonlyMap<string, { sum: number; count: number }>,
+): number | undefined {
   let sum = 0;
   let count = 0;
   for (const model of models) {
@@ -179,7 +212,12 @@ function meanQueueDepth(models: readonly string[], queues: ReadonlyMap<string, {
   return count === 0 ? undefined : sum / count;
 }
 
-function diagnose(models: readonly string[], hour: EventCounts | undefined, phases: PhaseBuckets, queueDepth: number | undefined): DominantPhaseResult {
+function diagnose(
+  models: readonly string[],
+  hour: EventCounts | undefined,
+  phases: PhaseBuckets,
+  queueDepth: number | undefined,
+): DominantPhaseResult {
   if (!hour || hour.total === 0) return { state: "no-data", reason: "no-slow-requests" };
   const slowShare = Math.max(0, hour.total - hour.good) / hour.total;
   const histogram = (phase: Phase): CumulativeBucket[] | undefined => {
@@ -199,5 +237,7 @@ function diagnose(models: readonly string[], hour: EventCounts | undefined, phas
     if (buckets) evidence[phase] = buckets;
   }
   const evidenceInput = { kind: "histograms", slowShare, phases: evidence } as const;
-  return dominantPhase(queueDepth === undefined ? { evidence: evidenceInput } : { evidence: evidenceInput, queueDepth });
+  return dominantPhase(
+    queueDepth === undefined ? { evidence: evidenceInput } : { evidence: evidenceInput, queueDepth },
+  );
 }

@@ -68,7 +68,15 @@ export const LONG_WINDOW_MIN_MS = 86_400_000;
 /** The families an evaluation of `config` reads (TTFT only when a class has a TTFT SLO). */
 export function familiesOf(config: Pick<SloConfig, "classes">): SloFamily[] {
   const hasTtft = listSlos(config).some((slo) => slo.kind === "ttft");
-  return ["latencyBuckets", "latencyCount", ...(hasTtft ? (["ttftBuckets", "ttftCount"] as const) : []), "requests", "queueBuckets", "prefillBuckets", "decodeBuckets"];
+  return [
+    "latencyBuckets",
+    "latencyCount",
+    ...(hasTtft ? (["ttftBuckets", "ttftCount"] as const) : []),
+    "requests",
+    "queueBuckets",
+    "prefillBuckets",
+    "decodeBuckets",
+  ];
 }
 
 function byModel(values: readonly LabeledValue[]): Map<string, LabeledValue[]> {
@@ -84,19 +92,31 @@ function byModel(values: readonly LabeledValue[]): Map<string, LabeledValue[]> {
 
 function sumByModel(values: readonly LabeledValue[]): Map<string, number> {
   const sums = new Map<string, number>();
-  for (const value of values) sums.set(value.labels["model"] ?? "", (sums.get(value.labels["model"] ?? "") ?? 0) + value.value);
+  for (const value of values)
+    sums.set(value.labels["model"] ?? "", (sums.get(value.labels["model"] ?? "") ?? 0) + value.value);
   return sums;
 }
 
 /** A family's increases over one window from the chosen source, `le` restricted to `le` when given. */
-export function countFamily(store: MetricStore, family: SloFamily, windowMs: number, atMs: number, source: CountSource, context: QueryContext, le?: readonly string[]): Promise<LabeledValue[]> {
+export function countFamily(
+  store: MetricStore,
+  family: SloFamily,
+  windowMs: number,
+  atMs: number,
+  source: CountSource,
+  context: QueryContext,
+  le?: readonly string[],
+): Promise<LabeledValue[]> {
   const { metric, by } = SLO_FAMILIES[family];
   const oneOf = le === undefined ? {} : { oneOf: { le } };
   // A recorded point covers the 5 minutes before it: a window shorter than that cannot be read from
   // it. The window leaves out a point exactly at its start (Prometheus 2.x would take it), whose 5
   // minutes lie before the window.
   if (source === "recorded" && windowMs >= RECORDED_INCREASE_MS) {
-    return store.overTime({ metric: recordedName(family), fn: "sum", windowMs: windowMs - 1, atMs, by, ...oneOf }, context);
+    return store.overTime(
+      { metric: recordedName(family), fn: "sum", windowMs: windowMs - 1, atMs, by, ...oneOf },
+      context,
+    );
   }
   return store.increase({ metric, windowMs, atMs, by, ...oneOf }, context);
 }
@@ -119,31 +139,42 @@ export async function countWindows(
   const latencyLe = leValues(slos.flatMap((slo) => (slo.kind === "latency" ? [slo.thresholdSeconds] : [])));
   const ttftLe = leValues(slos.flatMap((slo) => (slo.kind === "ttft" ? [slo.thresholdSeconds] : [])));
   const perWindow = new Map<number, WindowAnswers>();
-  await Promise.all(windowsMs.map(async (windowMs) => {
-    const ask = (family: SloFamily, le?: readonly string[]) => countFamily(store, family, windowMs, atMs, sources[family] ?? "raw", context, le);
-    const [buckets, counts, ttftBuckets, ttftCounts, requests] = await Promise.all([
-      ask("latencyBuckets", latencyLe),
-      ask("latencyCount"),
-      hasTtft ? ask("ttftBuckets", ttftLe) : Promise.resolve([]),
-      hasTtft ? ask("ttftCount") : Promise.resolve([]),
-      ask("requests"),
-    ]);
-    perWindow.set(windowMs, {
-      latency: { buckets: byModel(buckets), counts: sumByModel(counts) },
-      ttft: hasTtft ? { buckets: byModel(ttftBuckets), counts: sumByModel(ttftCounts) } : undefined,
-      requests: byModel(requests),
-    });
-  }));
+  await Promise.all(
+    windowsMs.map(async (windowMs) => {
+      const ask = (family: SloFamily, le?: readonly string[]) =>
+        countFamily(store, family, windowMs, atMs, sources[family] ?? "raw", context, le);
+      const [buckets, counts, ttftBuckets, ttftCounts, requests] = await Promise.all([
+        ask("latencyBuckets", latencyLe),
+        ask("latencyCount"),
+        hasTtft ? ask("ttftBuckets", ttftLe) : Promise.resolve([]),
+        hasTtft ? ask("ttftCount") : Promise.resolve([]),
+        ask("requests"),
+      ]);
+      perWindow.set(windowMs, {
+        latency: { buckets: byModel(buckets), counts: sumByModel(counts) },
+        ttft: hasTtft ? { buckets: byModel(ttftBuckets), counts: sumByModel(ttftCounts) } : undefined,
+        requests: byModel(requests),
+      });
+    }),
+  );
   return perWindow;
 }
 
 export type PhaseBuckets = Readonly<Record<Phase, ReadonlyMap<string, LabeledValue[]>>>;
 
 /** The last hour's phase histograms by model, for the dominant-phase diagnosis (three queries). */
-export async function countPhases(store: MetricStore, atMs: number, sources: Partial<Record<SloFamily, CountSource>>, context: QueryContext = {}): Promise<PhaseBuckets> {
+export async function countPhases(
+  store: MetricStore,
+  atMs: number,
+  sources: Partial<Record<SloFamily, CountSource>>,
+  context: QueryContext = {},
+): Promise<PhaseBuckets> {
   const hourMs = 3_600_000;
-  const [queue, prefill, decode] = await Promise.all((["queueBuckets", "prefillBuckets", "decodeBuckets"] as const).map((family) =>
-    countFamily(store, family, hourMs, atMs, sources[family] ?? "raw", context)));
+  const [queue, prefill, decode] = await Promise.all(
+    (["queueBuckets", "prefillBuckets", "decodeBuckets"] as const).map((family) =>
+      countFamily(store, family, hourMs, atMs, sources[family] ?? "raw", context),
+    ),
+  );
   return { queue: byModel(queue ?? []), prefill: byModel(prefill ?? []), decode: byModel(decode ?? []) };
 }
 
@@ -152,7 +183,12 @@ export async function countPhases(store: MetricStore, atMs: number, sources: Par
  * as a source per family. A store without the recordings (memory, InfluxDB, a Prometheus without
  * the rules) reads everything raw.
  */
-export async function detectSources(store: MetricStore, config: Pick<SloConfig, "classes">, atMs: number, context: QueryContext = {}): Promise<Partial<Record<SloFamily, CountSource>>> {
+export async function detectSources(
+  store: MetricStore,
+  config: Pick<SloConfig, "classes">,
+  atMs: number,
+  context: QueryContext = {},
+): Promise<Partial<Record<SloFamily, CountSource>>> {
   const families = familiesOf(config);
   const present = await store.hasSeries(families.map(recordedName), atMs, context);
   return Object.fromEntries(families.map((family) => [family, present.has(recordedName(family)) ? "recorded" : "raw"]));

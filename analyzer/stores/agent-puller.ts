@@ -67,13 +67,27 @@ export class AgentPuller implements Component {
   private isRunning = false;
 
   constructor(private readonly options: AgentPullerOptions) {
-    if (!(options.intervalMs > 0)) throw new RangeError(`agent puller: interval must be positive, got ${options.intervalMs}`);
+    if (!(options.intervalMs > 0))
+      throw new RangeError(`agent puller: interval must be positive, got ${options.intervalMs}`);
     this.targets = options.targets.map((raw) => {
       const url = targetUrl(raw);
       const instance = url.host;
       // The state and the log name the target without any credentials its URL carries.
       const shown = `${url.protocol}//${url.host}${url.pathname}`;
-      return { url, instance, shown, state: { url: shown, instance, isUp: false, lastPullMs: null, lastDurationMs: null, samples: 0, lastError: null } };
+      return {
+        url,
+        instance,
+        shown,
+        state: {
+          url: shown,
+          instance,
+          isUp: false,
+          lastPullMs: null,
+          lastDurationMs: null,
+          samples: 0,
+          lastError: null,
+        },
+      };
     });
     this.doFetch = options.fetch ?? fetch;
     this.now = options.now ?? Date.now;
@@ -118,7 +132,10 @@ export class AgentPuller implements Component {
     let samples = 0;
     let lastError: string | null = null;
     try {
-      const response = await this.doFetch(target.url, { headers: { accept: ACCEPT }, signal: AbortSignal.timeout(timeoutMs) });
+      const response = await this.doFetch(target.url, {
+        headers: { accept: ACCEPT },
+        signal: AbortSignal.timeout(timeoutMs),
+      });
       const text = await response.text();
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       samples = this.options.store.ingestExposition(text, startedMs, { instance: target.instance });
@@ -129,6 +146,14 @@ export class AgentPuller implements Component {
     }
     const isUp = lastError === null;
     this.options.store.ingest(UP_METRIC, { instance: target.instance }, isUp ? 1 : 0, startedMs);
-    target.state = { url: target.shown, instance: target.instance, isUp, lastPullMs: startedMs, lastDurationMs: this.now() - startedMs, samples, lastError };
+    target.state = {
+      url: target.shown,
+      instance: target.instance,
+      isUp,
+      lastPullMs: startedMs,
+      lastDurationMs: this.now() - startedMs,
+      samples,
+      lastError,
+    };
   }
 }

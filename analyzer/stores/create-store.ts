@@ -25,27 +25,48 @@ export interface StoreSetup {
 export async function createStore(config: AnalyzerConfig, log: Logger, memory?: MemoryStore): Promise<StoreSetup> {
   const [kind, value] = splitSource(config.source);
   if (kind === "prometheus") {
-    const store = createPrometheusStore({ url: value, timeoutMs: config.queryTimeout, maxConcurrent: config.queryConcurrency, retries: config.queryRetries, maxAnswerBytes: config.maxAnswerBytes });
-    return { store, components: [{ name: "prometheus-store", start: async () => {}, shutdown: async () => store.close() }] };
+    const store = createPrometheusStore({
+      url: value,
+      timeoutMs: config.queryTimeout,
+      maxConcurrent: config.queryConcurrency,
+      retries: config.queryRetries,
+      maxAnswerBytes: config.maxAnswerBytes,
+    });
+    return {
+      store,
+      components: [{ name: "prometheus-store", start: async () => {}, shutdown: async () => store.close() }],
+    };
   }
-  if (kind === "influx") return { store: createInfluxStore({ url: value, timeoutMs: config.queryTimeout }), components: [] };
+  if (kind === "influx")
+    return { store: createInfluxStore({ url: value, timeoutMs: config.queryTimeout }), components: [] };
   let store = memory;
   const components: Component[] = [];
   if (!store && config.statePath !== "") {
     const loaded = await MemoryStore.load(config.statePath);
-    if (loaded.state === "corrupt") log.warn({ path: config.statePath, err: errorChain(loaded.error) }, "analyzer state unreadable; starting with an empty history");
+    if (loaded.state === "corrupt")
+      log.warn(
+        { path: config.statePath, err: errorChain(loaded.error) },
+        "analyzer state unreadable; starting with an empty history",
+      );
     store = loaded.store;
   }
   store ??= new MemoryStore();
-  const targets = value.split(",").map((target) => target.trim()).filter((target) => target !== "");
-  components.push(new AgentPuller({ targets, store, intervalMs: config.pullInterval, log: log.child({ component: "agent-puller" }) }));
+  const targets = value
+    .split(",")
+    .map((target) => target.trim())
+    .filter((target) => target !== "");
+  components.push(
+    new AgentPuller({ targets, store, intervalMs: config.pullInterval, log: log.child({ component: "agent-puller" }) }),
+  );
   if (config.statePath !== "") {
     const persisted = store;
     let persister: ReturnType<MemoryStore["startPersisting"]> | undefined;
     components.push({
       name: "store-persistence",
       async start() {
-        persister ??= persisted.startPersisting(config.statePath, 60_000, (err) => log.warn({ err: errorChain(err) }, "saving analyzer state failed"));
+        persister ??= persisted.startPersisting(config.statePath, 60_000, (err) =>
+          log.warn({ err: errorChain(err) }, "saving analyzer state failed"),
+        );
       },
       async shutdown() {
         await persister?.stop({ flush: true });
@@ -60,6 +81,9 @@ export async function createStore(config: AnalyzerConfig, log: Logger, memory?: 
 export function splitSource(source: string): [kind: "prometheus" | "influx" | "agents", value: string] {
   const at = source.indexOf("=");
   const kind = source.slice(0, at);
-  if (at < 0 || (kind !== "prometheus" && kind !== "influx" && kind !== "agents")) throw new Error(`analyzer: --source must be prometheus=<url>, influx=<url> or agents=<url>,<url>, got ${JSON.stringify(source)}`);
+  if (at < 0 || (kind !== "prometheus" && kind !== "influx" && kind !== "agents"))
+    throw new Error(
+      `analyzer: --source must be prometheus=<url>, influx=<url> or agents=<url>,<url>, got ${JSON.stringify(source)}`,
+    );
   return [kind, source.slice(at + 1)];
 }

@@ -34,4 +34,3 @@ export class Gate {
     else this.active--;
   }
 }
-

@@ -36,7 +36,9 @@ export class CorruptSnapshotError extends Error {
 const headerSchema = z.strictObject({
   format: z.literal(FORMAT),
   version: z.literal(VERSION),
-  tiers: z.array(z.strictObject({ stepMs: z.number().int().positive(), retentionMs: z.number().int().positive() })).min(1),
+  tiers: z
+    .array(z.strictObject({ stepMs: z.number().int().positive(), retentionMs: z.number().int().positive() }))
+    .min(1),
   series: z.number().int().nonnegative(),
 });
 
@@ -44,7 +46,13 @@ const recordSchema = z.strictObject({
   name: z.string().min(1),
   labels: z.record(z.string(), z.string()),
   lastAtMs: z.number().nullable(),
-  tiers: z.array(z.strictObject({ points: z.number().int().nonnegative(), hasPending: z.boolean(), droppedThroughMs: z.number().nullable() })),
+  tiers: z.array(
+    z.strictObject({
+      points: z.number().int().nonnegative(),
+      hasPending: z.boolean(),
+      droppedThroughMs: z.number().nullable(),
+    }),
+  ),
 });
 
 /** What a file held. */
@@ -56,7 +64,10 @@ export interface LoadedSnapshot {
 }
 
 function sameTiers(a: readonly TierSpec[], b: readonly TierSpec[]): boolean {
-  return a.length === b.length && a.every((tier, i) => tier.stepMs === b[i]?.stepMs && tier.retentionMs === b[i]?.retentionMs);
+  return (
+    a.length === b.length &&
+    a.every((tier, i) => tier.stepMs === b[i]?.stepMs && tier.retentionMs === b[i]?.retentionMs)
+  );
 }
 
 function encodeSeries(series: TieredSeries): Buffer[] {
@@ -83,7 +94,11 @@ function encodeSeries(series: TieredSeries): Buffer[] {
 }
 
 /** Writes the series to `path` atomically (temporary file, fsync, rename). */
-export async function saveSnapshotFile(path: string, tiers: readonly TierSpec[], series: readonly TieredSeries[]): Promise<void> {
+export async function saveSnapshotFile(
+  path: string,
+  tiers: readonly TierSpec[],
+  series: readonly TieredSeries[],
+): Promise<void> {
   const header = { format: FORMAT, version: VERSION, tiers, series: series.length };
   const chunks = [Buffer.from(`${JSON.stringify(header)}\n`, "utf8"), ...series.flatMap(encodeSeries)];
   const compressed = await gzipAsync(Buffer.concat(chunks), { level: constants.Z_BEST_SPEED });
@@ -114,9 +129,15 @@ function readLine(data: Buffer, offset: number): { json: unknown; next: number }
   }
 }
 
-function decodeTier(spec: TierSpec, meta: z.infer<typeof recordSchema>["tiers"][number], data: Buffer, offset: number): Tier {
+function decodeTier(
+  spec: TierSpec,
+  meta: z.infer<typeof recordSchema>["tiers"][number],
+  data: Buffer,
+  offset: number,
+): Tier {
   const committed = meta.points - (meta.hasPending ? 1 : 0);
-  if (committed < 0 || committed > tierCapacity(spec)) throw new Error(`tier of ${spec.stepMs} ms claims ${meta.points} points`);
+  if (committed < 0 || committed > tierCapacity(spec))
+    throw new Error(`tier of ${spec.stepMs} ms claims ${meta.points} points`);
   if (offset + meta.points * 16 > data.length) throw new Error(`truncated at byte ${offset}`);
   const tier = new Tier(spec);
   let previous = -Infinity;
@@ -140,7 +161,8 @@ function decode(data: Buffer, wanted: readonly TierSpec[]): LoadedSnapshot {
   for (let s = 0; s < header.series; s++) {
     const line = readLine(data, offset);
     const record = recordSchema.parse(line.json);
-    if (record.tiers.length !== header.tiers.length) throw new Error(`series ${record.name} has ${record.tiers.length} tiers, the file ${header.tiers.length}`);
+    if (record.tiers.length !== header.tiers.length)
+      throw new Error(`series ${record.name} has ${record.tiers.length} tiers, the file ${header.tiers.length}`);
     offset = line.next;
     const restored = new TieredSeries(record.name, Object.freeze({ ...record.labels }), header.tiers);
     record.tiers.forEach((meta, i) => {

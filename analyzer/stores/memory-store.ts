@@ -13,9 +13,32 @@ import { counterIncrease, DEFAULT_STALENESS_MS, type TimedValue } from "../fleet
 import { parseExpositionText } from "../../common/exposition.js";
 import { CorruptSnapshotError, loadSnapshotFile, saveSnapshotFile, type LoadedSnapshot } from "./memory-store-file.js";
 import type {
-  IncreaseQuery, IncreaseRangeQuery, LabeledSamples, LabeledValue, LatestQuery, MetricStore, OverTimeQuery, OverTimeRangeQuery, QueryContext, RangeQuery, Selection, SeriesLabels,
+  IncreaseQuery,
+  IncreaseRangeQuery,
+  LabeledSamples,
+  LabeledValue,
+  LatestQuery,
+  MetricStore,
+  OverTimeQuery,
+  OverTimeRangeQuery,
+  QueryContext,
+  RangeQuery,
+  Selection,
+  SeriesLabels,
 } from "./metric-store.js";
-import { aggregateBy, inWindow, instants, keptLabels, labelKey, matchesSelection, outerOf, overTimeOf, pointsByGroup, sortedByLabels, valueAt } from "./series-math.js";
+import {
+  aggregateBy,
+  inWindow,
+  instants,
+  keptLabels,
+  labelKey,
+  matchesSelection,
+  outerOf,
+  overTimeOf,
+  pointsByGroup,
+  sortedByLabels,
+  valueAt,
+} from "./series-math.js";
 import { DEFAULT_TIERS, TieredSeries, type TierSpec } from "./tiered-series.js";
 
 const tierSchema = z.strictObject({ stepMs: z.number().int().positive(), retentionMs: z.number().int().positive() });
@@ -26,7 +49,13 @@ export const memoryStoreOptionsSchema = z.strictObject({
   tiers: z
     .array(tierSchema)
     .min(1)
-    .refine((tiers) => tiers.every((tier, i) => tier.retentionMs >= tier.stepMs && (i === 0 || tier.stepMs > (tiers[i - 1] as TierSpec).stepMs)), "tiers must be finest first (steps ascending) with retention ≥ step")
+    .refine(
+      (tiers) =>
+        tiers.every(
+          (tier, i) => tier.retentionMs >= tier.stepMs && (i === 0 || tier.stepMs > (tiers[i - 1] as TierSpec).stepMs),
+        ),
+      "tiers must be finest first (steps ascending) with retention ≥ step",
+    )
     .default(DEFAULT_TIERS.map((tier) => ({ ...tier }))),
   /** The most series held; samples of further series are refused and counted. */
   maxSeries: z.number().int().positive().default(10_000),
@@ -100,7 +129,12 @@ export class MemoryStore implements MetricStore {
   }
 
   stats(): MemoryStoreStats {
-    return { series: this.seriesCount, samplesStored: this.stored, refusedSeriesLimit: this.refusedLimit, refusedOutOfOrder: this.refusedOrder };
+    return {
+      series: this.seriesCount,
+      samplesStored: this.stored,
+      refusedSeriesLimit: this.refusedLimit,
+      refusedOutOfOrder: this.refusedOrder,
+    };
   }
 
   /** Stores one sample (time in milliseconds since the epoch); samples of a series must come in time order. */
@@ -128,7 +162,12 @@ export class MemoryStore implements MetricStore {
   ingestExposition(text: string, atMs: number, extraLabels: SeriesLabels = {}): number {
     let storedCount = 0;
     for (const sample of parseExpositionText(text)) {
-      const outcome = this.ingest(sample.name, { ...sample.labels, ...extraLabels }, sample.value, sample.timestampMs ?? atMs);
+      const outcome = this.ingest(
+        sample.name,
+        { ...sample.labels, ...extraLabels },
+        sample.value,
+        sample.timestampMs ?? atMs,
+      );
       if (outcome === "stored") storedCount++;
     }
     return storedCount;
@@ -141,7 +180,9 @@ export class MemoryStore implements MetricStore {
 
   async increaseRange(query: IncreaseRangeQuery, context?: QueryContext): Promise<LabeledSamples[]> {
     this.count(context);
-    return pointsByGroup(instants(query.startMs, query.endMs, query.stepMs).map((atMs) => ({ atMs, rows: this.increaseAt(query, atMs) })));
+    return pointsByGroup(
+      instants(query.startMs, query.endMs, query.stepMs).map((atMs) => ({ atMs, rows: this.increaseAt(query, atMs) })),
+    );
   }
 
   async overTime(query: OverTimeQuery, context?: QueryContext): Promise<LabeledValue[]> {
@@ -151,13 +192,18 @@ export class MemoryStore implements MetricStore {
 
   async overTimeRange(query: OverTimeRangeQuery, context?: QueryContext): Promise<LabeledSamples[]> {
     this.count(context);
-    return pointsByGroup(instants(query.startMs, query.endMs, query.stepMs).map((atMs) => ({ atMs, rows: this.overTimeAt(query, atMs) })));
+    return pointsByGroup(
+      instants(query.startMs, query.endMs, query.stepMs).map((atMs) => ({ atMs, rows: this.overTimeAt(query, atMs) })),
+    );
   }
 
   private overTimeAt(query: Omit<OverTimeQuery, "atMs">, atMs: number): LabeledValue[] {
     const rows: LabeledValue[] = [];
     for (const series of this.matching(query)) {
-      const value = overTimeOf(inWindow(series.samplesBetween(atMs - query.windowMs, atMs), atMs, query.windowMs, this.options.windowStart), query.fn);
+      const value = overTimeOf(
+        inWindow(series.samplesBetween(atMs - query.windowMs, atMs), atMs, query.windowMs, this.options.windowStart),
+        query.fn,
+      );
       if (value !== undefined) rows.push({ labels: series.labels, value });
     }
     return aggregateBy(rows, query.by, outerOf(query.fn));
@@ -168,7 +214,14 @@ export class MemoryStore implements MetricStore {
     const present = new Set<string>();
     for (const metric of metrics) {
       for (const series of this.matching({ metric })) {
-        if (valueAt(series.samplesBetween(atMs - this.options.stalenessMs, atMs), atMs, this.options.stalenessMs, this.options.windowStart) !== undefined) {
+        if (
+          valueAt(
+            series.samplesBetween(atMs - this.options.stalenessMs, atMs),
+            atMs,
+            this.options.stalenessMs,
+            this.options.windowStart,
+          ) !== undefined
+        ) {
           present.add(metric);
           break;
         }
@@ -177,7 +230,10 @@ export class MemoryStore implements MetricStore {
     return present;
   }
 
-  private increaseAt(query: Selection & { readonly windowMs: number; readonly by: readonly string[] }, atMs: number): LabeledValue[] {
+  private increaseAt(
+    query: Selection & { readonly windowMs: number; readonly by: readonly string[] },
+    atMs: number,
+  ): LabeledValue[] {
     const startMs = atMs - query.windowMs;
     // counterIncrease selects (start, end]. Times are taken relative to the window's start, so that
     // the closed [start, end] of Prometheus 2.x is (−Number.MIN_VALUE, end]: the sample on the edge is
@@ -220,7 +276,12 @@ export class MemoryStore implements MetricStore {
     this.count(context);
     const rows: LabeledValue[] = [];
     for (const series of this.matching(query)) {
-      const value = valueAt(series.samplesBetween(query.atMs - this.options.stalenessMs, query.atMs), query.atMs, this.options.stalenessMs, this.options.windowStart);
+      const value = valueAt(
+        series.samplesBetween(query.atMs - this.options.stalenessMs, query.atMs),
+        query.atMs,
+        this.options.stalenessMs,
+        this.options.windowStart,
+      );
       if (value !== undefined) rows.push({ labels: series.labels, value });
     }
     return query.by === undefined ? sortedByLabels(rows) : aggregateBy(rows, query.by, query.reduce ?? "max");
@@ -332,7 +393,8 @@ export class MemoryStore implements MetricStore {
   private *matching(selection: Selection): Iterable<TieredSeries> {
     const named = this.byName.get(selection.metric);
     if (named === undefined) return;
-    for (const series of named.values()) if (matchesSelection(series.labels, selection.match, selection.oneOf)) yield series;
+    for (const series of named.values())
+      if (matchesSelection(series.labels, selection.match, selection.oneOf)) yield series;
   }
 
   private *allSeries(): Iterable<TieredSeries> {

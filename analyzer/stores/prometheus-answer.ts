@@ -18,12 +18,14 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 /** Prometheus's sample value encoding: a string, with `NaN`, `+Inf` and `-Inf` spelled out. */
 export function parseSampleValue(text: unknown, where: string): number {
-  if (typeof text !== "string") throw new AnswerShapeError(`${where}: a sample value must be a string, got ${JSON.stringify(text)}`);
+  if (typeof text !== "string")
+    throw new AnswerShapeError(`${where}: a sample value must be a string, got ${JSON.stringify(text)}`);
   if (text === "+Inf") return Infinity;
   if (text === "-Inf") return -Infinity;
   if (text === "NaN") return NaN;
   const value = Number(text);
-  if (Number.isNaN(value) || text.trim() === "") throw new AnswerShapeError(`${where}: not a sample value: ${JSON.stringify(text)}`);
+  if (Number.isNaN(value) || text.trim() === "")
+    throw new AnswerShapeError(`${where}: not a sample value: ${JSON.stringify(text)}`);
   return value;
 }
 
@@ -40,13 +42,15 @@ function labelsOf(metric: unknown, where: string, keepName = false): SeriesLabel
 }
 
 function samplePair(pair: unknown, where: string): TimedValue {
-  if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== "number") throw new AnswerShapeError(`${where}: expected [unix seconds, "value"]`);
+  if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== "number")
+    throw new AnswerShapeError(`${where}: expected [unix seconds, "value"]`);
   return { atMs: Math.round(pair[0] * 1000), value: parseSampleValue(pair[1], where) };
 }
 
 function resultOf(data: unknown, resultType: "vector" | "matrix"): unknown[] {
   if (!isRecord(data)) throw new AnswerShapeError("data: expected an object");
-  if (data["resultType"] !== resultType) throw new AnswerShapeError(`data.resultType: expected ${resultType}, got ${JSON.stringify(data["resultType"])}`);
+  if (data["resultType"] !== resultType)
+    throw new AnswerShapeError(`data.resultType: expected ${resultType}, got ${JSON.stringify(data["resultType"])}`);
   const result = data["result"];
   if (!Array.isArray(result)) throw new AnswerShapeError("data.result: expected an array");
   return result;
@@ -60,7 +64,10 @@ export function readVector(data: unknown, options: { readonly keepName?: boolean
     const row = result[i];
     const where = `data.result[${i}]`;
     if (!isRecord(row)) throw new AnswerShapeError(`${where}: expected an object`);
-    rows[i] = { labels: labelsOf(row["metric"], where, options.keepName), value: samplePair(row["value"], `${where}.value`).value };
+    rows[i] = {
+      labels: labelsOf(row["metric"], where, options.keepName),
+      value: samplePair(row["value"], `${where}.value`).value,
+    };
   }
   return rows;
 }

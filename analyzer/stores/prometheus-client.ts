@@ -89,7 +89,11 @@ interface RawResponse {
 
 /** An error that a retry may cure, with the wait the server asked for. */
 class RetryableError extends Error {
-  constructor(message: string, readonly waitMs: number | undefined, options?: ErrorOptions) {
+  constructor(
+    message: string,
+    readonly waitMs: number | undefined,
+    options?: ErrorOptions,
+  ) {
     super(message, options);
   }
 }
@@ -123,15 +127,24 @@ export class PrometheusClient {
 
   constructor(private readonly options: PrometheusClientOptions) {
     const { base, prefix, authorization } = splitCredentials(options.url);
-    if (base.protocol !== "http:" && base.protocol !== "https:") throw new Error(`prometheus store: expected an http(s) URL, got ${base.protocol}`);
+    if (base.protocol !== "http:" && base.protocol !== "https:")
+      throw new Error(`prometheus store: expected an http(s) URL, got ${base.protocol}`);
     this.base = base;
     this.prefix = prefix;
     this.where = `${base.origin}${prefix}`;
-    this.headers = { ...options.headers, "content-type": "application/x-www-form-urlencoded", accept: "application/json", "accept-encoding": "gzip, deflate, br" };
+    this.headers = {
+      ...options.headers,
+      "content-type": "application/x-www-form-urlencoded",
+      accept: "application/json",
+      "accept-encoding": "gzip, deflate, br",
+    };
     if (authorization !== undefined) this.headers["authorization"] = authorization;
     const maxConcurrent = options.maxConcurrent ?? DEFAULT_MAX_CONCURRENT;
     this.gate = new Gate(maxConcurrent);
-    this.agent = base.protocol === "https:" ? new HttpsAgent({ keepAlive: true, maxSockets: maxConcurrent }) : new HttpAgent({ keepAlive: true, maxSockets: maxConcurrent });
+    this.agent =
+      base.protocol === "https:"
+        ? new HttpsAgent({ keepAlive: true, maxSockets: maxConcurrent })
+        : new HttpAgent({ keepAlive: true, maxSockets: maxConcurrent });
     this.maxAnswerBytes = options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES;
     this.retries = options.retries ?? 3;
     this.retryBaseMs = options.retryBaseMs ?? 250;
@@ -148,12 +161,19 @@ export class PrometheusClient {
    * and the query, and say what went wrong: the server's own error text, the HTTP status, a timeout,
    * a refused connection, an answer over the size limit (AnswerTooLargeError) or the byte budget.
    */
-  async query(endpoint: "query" | "query_range", params: Readonly<Record<string, string>>, context: QueryContext = {}): Promise<PrometheusAnswer> {
+  async query(
+    endpoint: "query" | "query_range",
+    params: Readonly<Record<string, string>>,
+    context: QueryContext = {},
+  ): Promise<PrometheusAnswer> {
     this.queries++;
     context.usage?.countQuery();
     const where = `${this.where}/api/v1/${endpoint}`;
     const label = `prometheus ${where}: query ${params["query"] ?? ""}`;
-    const body = new URLSearchParams({ ...params, timeout: `${Math.max(1, Math.ceil(this.options.timeoutMs / 1000))}s` }).toString();
+    const body = new URLSearchParams({
+      ...params,
+      timeout: `${Math.max(1, Math.ceil(this.options.timeoutMs / 1000))}s`,
+    }).toString();
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.attempt(endpoint, body, label, context);
@@ -173,7 +193,12 @@ export class PrometheusClient {
     this.agent.destroy();
   }
 
-  private async attempt(endpoint: string, body: string, label: string, context: QueryContext): Promise<PrometheusAnswer> {
+  private async attempt(
+    endpoint: string,
+    body: string,
+    label: string,
+    context: QueryContext,
+  ): Promise<PrometheusAnswer> {
     await this.gate.enter(context.signal);
     let response: RawResponse;
     try {
@@ -182,28 +207,37 @@ export class PrometheusClient {
       this.gate.leave();
     }
     const { status } = response;
-    if (status >= 300 && status < 400) throw new Error(`${label}: HTTP ${status} redirect to ${response.headers["location"] ?? "?"}; give the final URL`);
+    if (status >= 300 && status < 400)
+      throw new Error(
+        `${label}: HTTP ${status} redirect to ${response.headers["location"] ?? "?"}; give the final URL`,
+      );
     let parsed: unknown;
     try {
       parsed = JSON.parse(response.text);
     } catch (err) {
       const message = `${label}: HTTP ${status}, not a JSON answer: ${response.text.slice(0, 200)}`;
-      if (RETRYABLE_STATUS.has(status)) throw new RetryableError(message, retryAfterMs(headerText(response.headers["retry-after"])), { cause: err });
+      if (RETRYABLE_STATUS.has(status))
+        throw new RetryableError(message, retryAfterMs(headerText(response.headers["retry-after"])), { cause: err });
       throw new Error(message, { cause: err });
     }
     const envelope = typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>) : {};
     if (envelope["status"] === "error") {
       const message = `${label}: HTTP ${status} ${typeof envelope["errorType"] === "string" ? envelope["errorType"] : "error"}: ${typeof envelope["error"] === "string" ? envelope["error"] : "(no message)"}`;
-      if (RETRYABLE_STATUS.has(status)) throw new RetryableError(message, retryAfterMs(headerText(response.headers["retry-after"])));
+      if (RETRYABLE_STATUS.has(status))
+        throw new RetryableError(message, retryAfterMs(headerText(response.headers["retry-after"])));
       throw new Error(message);
     }
     if (status < 200 || status >= 300) {
       const message = `${label}: HTTP ${status}: ${response.text.slice(0, 200)}`;
-      if (RETRYABLE_STATUS.has(status)) throw new RetryableError(message, retryAfterMs(headerText(response.headers["retry-after"])));
+      if (RETRYABLE_STATUS.has(status))
+        throw new RetryableError(message, retryAfterMs(headerText(response.headers["retry-after"])));
       throw new Error(message);
     }
-    if (envelope["status"] !== "success" || !("data" in envelope)) throw new Error(`${label}: unexpected answer: no "status": "success" with "data"`);
-    const warnings = Array.isArray(envelope["warnings"]) ? envelope["warnings"].filter((w): w is string => typeof w === "string") : [];
+    if (envelope["status"] !== "success" || !("data" in envelope))
+      throw new Error(`${label}: unexpected answer: no "status": "success" with "data"`);
+    const warnings = Array.isArray(envelope["warnings"])
+      ? envelope["warnings"].filter((w): w is string => typeof w === "string")
+      : [];
     for (const warning of warnings) context.usage?.warn({ query: label.slice(label.indexOf(": query ") + 8), warning });
     const bytes = Buffer.byteLength(response.text);
     context.usage?.noteAnswer(bytes);
@@ -224,58 +258,90 @@ export class PrometheusClient {
         request.destroy();
         reject(err);
       };
-      const request = requestFn(url, { method: "POST", agent: this.agent, headers: { ...this.headers, "content-length": String(Buffer.byteLength(body)) } }, (response) => {
-        const chunks: Buffer[] = [];
-        let decoded = 0;
-        const encoding = (response.headers["content-encoding"] ?? "").toLowerCase();
-        const decoder = encoding === "gzip" ? createGunzip() : encoding === "deflate" ? createInflate() : encoding === "br" ? createBrotliDecompress() : undefined;
-        const onWire = (chunk: Buffer): void => {
-          try {
-            context.usage?.chargeBytes(decoder === undefined ? chunk.length : 0, chunk.length);
-          } catch (err) {
-            fail(err instanceof Error ? err : new Error(String(err)));
-          }
-        };
-        const onDecoded = (chunk: Buffer): void => {
-          decoded += chunk.length;
-          if (decoded > this.maxAnswerBytes) {
-            fail(new AnswerTooLargeError(`${label}: the answer is larger than ${this.maxAnswerBytes} bytes (maxAnswerBytes); aggregate it or shard it by a label`));
-            return;
-          }
-          if (decoder !== undefined) {
+      const request = requestFn(
+        url,
+        {
+          method: "POST",
+          agent: this.agent,
+          headers: { ...this.headers, "content-length": String(Buffer.byteLength(body)) },
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          let decoded = 0;
+          const encoding = (response.headers["content-encoding"] ?? "").toLowerCase();
+          const decoder =
+            encoding === "gzip"
+              ? createGunzip()
+              : encoding === "deflate"
+                ? createInflate()
+                : encoding === "br"
+                  ? createBrotliDecompress()
+                  : undefined;
+          const onWire = (chunk: Buffer): void => {
             try {
-              context.usage?.chargeBytes(chunk.length, 0);
+              context.usage?.chargeBytes(decoder === undefined ? chunk.length : 0, chunk.length);
             } catch (err) {
               fail(err instanceof Error ? err : new Error(String(err)));
+            }
+          };
+          const onDecoded = (chunk: Buffer): void => {
+            decoded += chunk.length;
+            if (decoded > this.maxAnswerBytes) {
+              fail(
+                new AnswerTooLargeError(
+                  `${label}: the answer is larger than ${this.maxAnswerBytes} bytes (maxAnswerBytes); aggregate it or shard it by a label`,
+                ),
+              );
               return;
             }
+            if (decoder !== undefined) {
+              try {
+                context.usage?.chargeBytes(chunk.length, 0);
+              } catch (err) {
+                fail(err instanceof Error ? err : new Error(String(err)));
+                return;
+              }
+            }
+            chunks.push(chunk);
+          };
+          const done = (): void => {
+            if (isSettled) return;
+            isSettled = true;
+            clearTimeout(timer);
+            context.signal?.removeEventListener("abort", onAbort);
+            resolve({
+              status: response.statusCode ?? 0,
+              headers: response.headers,
+              text: Buffer.concat(chunks).toString("utf8"),
+            });
+          };
+          response.on("data", onWire);
+          response.on("error", (err) => fail(new Error(`${label}: ${err.message}`, { cause: err })));
+          if (decoder === undefined) {
+            response.on("data", onDecoded);
+            response.on("end", done);
+          } else {
+            decoder.on("data", onDecoded);
+            decoder.on("end", done);
+            decoder.on("error", (err) =>
+              fail(new Error(`${label}: undecodable ${encoding} answer: ${err.message}`, { cause: err })),
+            );
+            response.pipe(decoder);
           }
-          chunks.push(chunk);
-        };
-        const done = (): void => {
-          if (isSettled) return;
-          isSettled = true;
-          clearTimeout(timer);
-          context.signal?.removeEventListener("abort", onAbort);
-          resolve({ status: response.statusCode ?? 0, headers: response.headers, text: Buffer.concat(chunks).toString("utf8") });
-        };
-        response.on("data", onWire);
-        response.on("error", (err) => fail(new Error(`${label}: ${err.message}`, { cause: err })));
-        if (decoder === undefined) {
-          response.on("data", onDecoded);
-          response.on("end", done);
-        } else {
-          decoder.on("data", onDecoded);
-          decoder.on("end", done);
-          decoder.on("error", (err) => fail(new Error(`${label}: undecodable ${encoding} answer: ${err.message}`, { cause: err })));
-          response.pipe(decoder);
-        }
-      });
+        },
+      );
       request.on("error", (err: NodeJS.ErrnoException) => {
         const message = `${label}: ${err.message}`;
-        fail(err.code !== undefined && RETRYABLE_CODES.has(err.code) ? new RetryableError(message, undefined, { cause: err }) : new Error(message, { cause: err }));
+        fail(
+          err.code !== undefined && RETRYABLE_CODES.has(err.code)
+            ? new RetryableError(message, undefined, { cause: err })
+            : new Error(message, { cause: err }),
+        );
       });
-      const timer = setTimeout(() => fail(new Error(`${label}: no answer within ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
+      const timer = setTimeout(
+        () => fail(new Error(`${label}: no answer within ${this.options.timeoutMs} ms`)),
+        this.options.timeoutMs,
+      );
       const onAbort = (): void => {
         const reason: unknown = context.signal?.reason;
         fail(new Error(`${label}: ${reason instanceof Error ? reason.message : "aborted"}`, { cause: reason }));

@@ -11,13 +11,31 @@
  * shards' answers are joined: memory stays bounded whatever the fleet's size.
  */
 import type {
-  IncreaseQuery, IncreaseRangeQuery, LabeledSamples, LabeledValue, LatestQuery, MetricStore, OverTimeQuery, OverTimeRangeQuery, QueryContext, RangeQuery, SeriesLabels,
+  IncreaseQuery,
+  IncreaseRangeQuery,
+  LabeledSamples,
+  LabeledValue,
+  LatestQuery,
+  MetricStore,
+  OverTimeQuery,
+  OverTimeRangeQuery,
+  QueryContext,
+  RangeQuery,
+  SeriesLabels,
 } from "./metric-store.js";
 import { AnswerShapeError, readMatrix, readVector } from "./prometheus-answer.js";
 import { AnswerTooLargeError, PrometheusClient, type PrometheusClientOptions } from "./prometheus-client.js";
 import {
-  childShards, regexMatcher, renderIncreaseQuery, renderLatestQuery, renderOverTimeQuery, renderPresenceQuery, renderTime, selectorOf,
-  shardRegex, type Shard,
+  childShards,
+  regexMatcher,
+  renderIncreaseQuery,
+  renderLatestQuery,
+  renderOverTimeQuery,
+  renderPresenceQuery,
+  renderTime,
+  selectorOf,
+  shardRegex,
+  type Shard,
 } from "./promql.js";
 import { sortedByLabels } from "./series-math.js";
 
@@ -46,25 +64,42 @@ export function createPrometheusStore(options: PrometheusStoreOptions): Promethe
   /** Queries whose answer was too large once: the next evaluation shards them from the start. */
   const largeQueries = new Set<string>();
 
-  async function ask<T>(endpoint: "query" | "query_range", params: Record<string, string>, read: (data: unknown) => T, context: QueryContext): Promise<T> {
+  async function ask<T>(
+    endpoint: "query" | "query_range",
+    params: Record<string, string>,
+    read: (data: unknown) => T,
+    context: QueryContext,
+  ): Promise<T> {
     const { data } = await client.query(endpoint, params, context);
     try {
       return read(data);
     } catch (err) {
       if (!(err instanceof AnswerShapeError)) throw err;
-      throw new Error(`prometheus ${client.where}/api/v1/${endpoint}: query ${params["query"] ?? ""}: unexpected answer: ${err.message}`, { cause: err });
+      throw new Error(
+        `prometheus ${client.where}/api/v1/${endpoint}: query ${params["query"] ?? ""}: unexpected answer: ${err.message}`,
+        { cause: err },
+      );
     }
   }
 
   /** Runs `run` whole, or in shards of `context.shardBy` when the answer is too large; joins the shards. */
-  async function sharded<T extends { readonly labels: SeriesLabels }>(key: string, context: QueryContext, run: (extra: readonly string[]) => Promise<T[]>): Promise<T[]> {
+  async function sharded<T extends { readonly labels: SeriesLabels }>(
+    key: string,
+    context: QueryContext,
+    run: (extra: readonly string[]) => Promise<T[]>,
+  ): Promise<T[]> {
     const label = context.shardBy;
     if (label === undefined) return run([]);
     const runShard = async (shard: Shard | undefined): Promise<T[]> => {
       try {
         return await run(shard === undefined ? [] : [regexMatcher(label, shardRegex(shard))]);
       } catch (err) {
-        if (!(err instanceof AnswerTooLargeError) || shard?.isExact === true || (shard?.suffix.length ?? 0) >= MAX_SHARD_DEPTH) throw err;
+        if (
+          !(err instanceof AnswerTooLargeError) ||
+          shard?.isExact === true ||
+          (shard?.suffix.length ?? 0) >= MAX_SHARD_DEPTH
+        )
+          throw err;
         largeQueries.add(key);
         return splitShard(shard);
       }
@@ -83,11 +118,28 @@ export function createPrometheusStore(options: PrometheusStoreOptions): Promethe
     return isSplit ? sortedByLabels(rows) : rows;
   }
 
-  const instant = (render: (extra: readonly string[]) => string, atMs: number, context: QueryContext): Promise<LabeledValue[]> =>
-    sharded(render([]), context, (extra) => ask("query", { query: render(extra), time: renderTime(atMs) }, readVector, context));
+  const instant = (
+    render: (extra: readonly string[]) => string,
+    atMs: number,
+    context: QueryContext,
+  ): Promise<LabeledValue[]> =>
+    sharded(render([]), context, (extra) =>
+      ask("query", { query: render(extra), time: renderTime(atMs) }, readVector, context),
+    );
 
-  const ranged = (render: (extra: readonly string[]) => string, q: { startMs: number; endMs: number; stepMs: number }, context: QueryContext): Promise<LabeledSamples[]> =>
-    sharded(render([]), context, (extra) => ask("query_range", { query: render(extra), start: renderTime(q.startMs), end: renderTime(q.endMs), step: `${q.stepMs / 1000}` }, readMatrix, context));
+  const ranged = (
+    render: (extra: readonly string[]) => string,
+    q: { startMs: number; endMs: number; stepMs: number },
+    context: QueryContext,
+  ): Promise<LabeledSamples[]> =>
+    sharded(render([]), context, (extra) =>
+      ask(
+        "query_range",
+        { query: render(extra), start: renderTime(q.startMs), end: renderTime(q.endMs), step: `${q.stepMs / 1000}` },
+        readMatrix,
+        context,
+      ),
+    );
 
   return {
     kind: "prometheus",
@@ -95,16 +147,31 @@ export function createPrometheusStore(options: PrometheusStoreOptions): Promethe
       return client.queryCount;
     },
     close: () => client.close(),
-    increase: (query: IncreaseQuery, context: QueryContext = {}) => instant((extra) => renderIncreaseQuery(query, extra), query.atMs, context),
-    increaseRange: (query: IncreaseRangeQuery, context: QueryContext = {}) => ranged((extra) => renderIncreaseQuery(query, extra), query, context),
-    latest: (query: LatestQuery, context: QueryContext = {}) => instant((extra) => renderLatestQuery(query, extra), query.atMs, context),
-    overTime: (query: OverTimeQuery, context: QueryContext = {}) => instant((extra) => renderOverTimeQuery(query, extra), query.atMs, context),
-    overTimeRange: (query: OverTimeRangeQuery, context: QueryContext = {}) => ranged((extra) => renderOverTimeQuery(query, extra), query, context),
-    range: (query: RangeQuery, context: QueryContext = {}) => ranged((extra) => selectorOf(query, extra), query, context),
+    increase: (query: IncreaseQuery, context: QueryContext = {}) =>
+      instant((extra) => renderIncreaseQuery(query, extra), query.atMs, context),
+    increaseRange: (query: IncreaseRangeQuery, context: QueryContext = {}) =>
+      ranged((extra) => renderIncreaseQuery(query, extra), query, context),
+    latest: (query: LatestQuery, context: QueryContext = {}) =>
+      instant((extra) => renderLatestQuery(query, extra), query.atMs, context),
+    overTime: (query: OverTimeQuery, context: QueryContext = {}) =>
+      instant((extra) => renderOverTimeQuery(query, extra), query.atMs, context),
+    overTimeRange: (query: OverTimeRangeQuery, context: QueryContext = {}) =>
+      ranged((extra) => renderOverTimeQuery(query, extra), query, context),
+    range: (query: RangeQuery, context: QueryContext = {}) =>
+      ranged((extra) => selectorOf(query, extra), query, context),
 
-    async hasSeries(metrics: readonly string[], atMs: number, context: QueryContext = {}): Promise<ReadonlySet<string>> {
+    async hasSeries(
+      metrics: readonly string[],
+      atMs: number,
+      context: QueryContext = {},
+    ): Promise<ReadonlySet<string>> {
       if (metrics.length === 0) return new Set();
-      const rows = await ask("query", { query: renderPresenceQuery(metrics), time: renderTime(atMs) }, (data) => readVector(data, { keepName: true }), context);
+      const rows = await ask(
+        "query",
+        { query: renderPresenceQuery(metrics), time: renderTime(atMs) },
+        (data) => readVector(data, { keepName: true }),
+        context,
+      );
       return new Set(rows.map((row) => row.labels["__name__"] ?? "").filter((name) => metrics.includes(name)));
     },
   };

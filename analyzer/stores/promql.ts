@@ -22,7 +22,12 @@ export function regexMatcher(name: string, regex: string): string {
 }
 
 /** `metric{a="x", b=~"1\\.2|2", …}` with validated names and escaped values; `extra` are ready matchers (shards). */
-export function renderSelector(metric: string, match: LabelMatch = {}, oneOf: LabelOneOf = {}, extra: readonly string[] = []): string {
+export function renderSelector(
+  metric: string,
+  match: LabelMatch = {},
+  oneOf: LabelOneOf = {},
+  extra: readonly string[] = [],
+): string {
   return inStore(() => {
     const matchers = Object.entries(match).map(([name, value]) => matcher(name, "=", value));
     for (const [name, values] of Object.entries(oneOf)) {
@@ -43,7 +48,8 @@ export function selectorOf(selection: Selection, extra: readonly string[] = []):
  * milliseconds (`1500ms`); never fractions, which 2.x refuses.
  */
 export function renderDuration(ms: number): string {
-  if (!(ms > 0) || !Number.isInteger(ms)) throw new Error(`prometheus store: window must be a positive whole number of milliseconds, got ${ms}`);
+  if (!(ms > 0) || !Number.isInteger(ms))
+    throw new Error(`prometheus store: window must be a positive whole number of milliseconds, got ${ms}`);
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
 
@@ -54,7 +60,10 @@ function aggregate(op: string, by: readonly string[], expr: string): string {
 }
 
 /** `sum by (<by>) (increase(<selector>[<window>]))`. */
-export function renderIncreaseQuery(query: Pick<IncreaseQuery, "metric" | "windowMs" | "by" | "match" | "oneOf">, extra: readonly string[] = []): string {
+export function renderIncreaseQuery(
+  query: Pick<IncreaseQuery, "metric" | "windowMs" | "by" | "match" | "oneOf">,
+  extra: readonly string[] = [],
+): string {
   return aggregate("sum", query.by, `increase(${selectorOf(query, extra)}[${renderDuration(query.windowMs)}])`);
 }
 
@@ -67,12 +76,19 @@ export function renderLatestQuery(query: LatestQuery, extra: readonly string[] =
 /** `<outer> by (<by>) (<fn>_over_time(<selector>[<window>]))`. */
 export function renderOverTimeQuery(query: Omit<OverTimeQuery, "atMs">, extra: readonly string[] = []): string {
   const outer = query.fn === "max" || query.fn === "min" ? query.fn : "sum";
-  return aggregate(outer, query.by, `${query.fn}_over_time(${selectorOf(query, extra)}[${renderDuration(query.windowMs)}])`);
+  return aggregate(
+    outer,
+    query.by,
+    `${query.fn}_over_time(${selectorOf(query, extra)}[${renderDuration(query.windowMs)}])`,
+  );
 }
 
 /** `count by (__name__) ({__name__=~"a|b"})`: which of the metrics have series now. */
 export function renderPresenceQuery(metrics: readonly string[]): string {
-  return inStore(() => `count by (__name__) ({${matcher("__name__", "=~", metrics.map((metric) => escapeRegex(metricName(metric))).join("|"))}})`);
+  return inStore(
+    () =>
+      `count by (__name__) ({${matcher("__name__", "=~", metrics.map((metric) => escapeRegex(metricName(metric))).join("|"))}})`,
+  );
 }
 
 /** Unix seconds with millisecond precision, as the API's `time`, `start` and `end` take them. */
@@ -87,7 +103,24 @@ export function renderTime(ms: number): string {
  * case letters, upper case letters, and everything else. Digits alone because node names and GPU
  * UUIDs end in them most often.
  */
-const CHARACTER_CLASSES: readonly string[] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "[a-f]", "[g-m]", "[n-s]", "[t-z]", "[A-Z]", "[^0-9a-zA-Z]"];
+const CHARACTER_CLASSES: readonly string[] = [
+  "0",
+  "1",
+  "2",
+  "3",
+  "4",
+  "5",
+  "6",
+  "7",
+  "8",
+  "9",
+  "[a-f]",
+  "[g-m]",
+  "[n-s]",
+  "[t-z]",
+  "[A-Z]",
+  "[^0-9a-zA-Z]",
+];
 
 /**
  * A shard of a label's values: the values whose last characters fall in `suffix` (classes, last
@@ -102,7 +135,10 @@ export interface Shard {
 /** The shards one level below `parent` (the root has an empty suffix): one per class, and the exact value of the parent's length. */
 export function childShards(parent: Shard = { suffix: [], isExact: false }): Shard[] {
   if (parent.isExact) throw new Error("prometheus store: an exact shard cannot be split");
-  return [{ suffix: parent.suffix, isExact: true }, ...CHARACTER_CLASSES.map((cls) => ({ suffix: [...parent.suffix, cls], isExact: false }))];
+  return [
+    { suffix: parent.suffix, isExact: true },
+    ...CHARACTER_CLASSES.map((cls) => ({ suffix: [...parent.suffix, cls], isExact: false })),
+  ];
 }
 
 /** The RE2 expression of a shard (anchored, as PromQL anchors label regexes). */

@@ -48,7 +48,10 @@ export class QueryUsage {
   private readonly kept: QueryWarning[] = [];
 
   /** `budgetBytes`: decoded bytes this usage (and its children) may receive; unlimited when undefined. */
-  constructor(readonly budgetBytes?: number, private readonly parent?: QueryUsage) {}
+  constructor(
+    readonly budgetBytes?: number,
+    private readonly parent?: QueryUsage,
+  ) {}
 
   /** A child whose charges also count here (an evaluation part inside an evaluation). */
   child(budgetBytes?: number): QueryUsage {
@@ -88,7 +91,11 @@ export class QueryUsage {
 
   warn(warning: QueryWarning): void {
     this.warningCount++;
-    if (this.kept.length < MAX_WARNINGS && !this.kept.some((w) => w.warning === warning.warning && w.query === warning.query)) this.kept.push(warning);
+    if (
+      this.kept.length < MAX_WARNINGS &&
+      !this.kept.some((w) => w.warning === warning.warning && w.query === warning.query)
+    )
+      this.kept.push(warning);
     this.parent?.warn(warning);
   }
 

@@ -9,7 +9,14 @@
  * belongs to it: Prometheus 2.x "inclusive", 3.x "exclusive".
  */
 import type { TimedValue } from "../fleet/utilization.js";
-import type { LabelMatch, LabelOneOf, LabeledValue, LatestReduce, OverTimeFunction, SeriesLabels } from "./metric-store.js";
+import type {
+  LabelMatch,
+  LabelOneOf,
+  LabeledValue,
+  LatestReduce,
+  OverTimeFunction,
+  SeriesLabels,
+} from "./metric-store.js";
 
 export type WindowStart = "inclusive" | "exclusive";
 
@@ -33,9 +40,15 @@ export function sortedByLabels<T extends { readonly labels: SeriesLabels }>(rows
 }
 
 /** Whether a series matches exact filters and value sets; an empty filter value also matches a series without the label (PromQL). */
-export function matchesSelection(labels: SeriesLabels, match: LabelMatch | undefined, oneOf: LabelOneOf | undefined): boolean {
-  if (match !== undefined) for (const [name, value] of Object.entries(match)) if ((labels[name] ?? "") !== value) return false;
-  if (oneOf !== undefined) for (const [name, values] of Object.entries(oneOf)) if (!values.includes(labels[name] ?? "")) return false;
+export function matchesSelection(
+  labels: SeriesLabels,
+  match: LabelMatch | undefined,
+  oneOf: LabelOneOf | undefined,
+): boolean {
+  if (match !== undefined)
+    for (const [name, value] of Object.entries(match)) if ((labels[name] ?? "") !== value) return false;
+  if (oneOf !== undefined)
+    for (const [name, values] of Object.entries(oneOf)) if (!values.includes(labels[name] ?? "")) return false;
   return true;
 }
 
@@ -64,14 +77,24 @@ function lastAtOrBefore(samples: readonly TimedValue[], atMs: number): number {
 }
 
 /** The value an instant selector sees at `atMs`: the latest sample no older than the lookback; undefined when none. */
-export function valueAt(samples: readonly TimedValue[], atMs: number, lookbackMs: number, windowStart: WindowStart): number | undefined {
+export function valueAt(
+  samples: readonly TimedValue[],
+  atMs: number,
+  lookbackMs: number,
+  windowStart: WindowStart,
+): number | undefined {
   const index = lastAtOrBefore(samples, atMs);
   const sample = samples[index];
   return sample !== undefined && isFresh(atMs - sample.atMs, lookbackMs, windowStart) ? sample.value : undefined;
 }
 
 /** Samples of a range selector `[w]` at `atMs`: times in [atMs − w, atMs] (inclusive) or (atMs − w, atMs]. */
-export function inWindow(samples: readonly TimedValue[], atMs: number, windowMs: number, windowStart: WindowStart): TimedValue[] {
+export function inWindow(
+  samples: readonly TimedValue[],
+  atMs: number,
+  windowMs: number,
+  windowStart: WindowStart,
+): TimedValue[] {
   const startMs = atMs - windowMs;
   return samples.filter((s) => (windowStart === "inclusive" ? s.atMs >= startMs : s.atMs > startMs) && s.atMs <= atMs);
 }
@@ -101,7 +124,11 @@ function reduceValues(values: readonly number[], reduce: LatestReduce): number {
 }
 
 /** `<reduce> by (<by>) (rows)`, rows sorted by labels. */
-export function aggregateBy(rows: readonly LabeledValue[], by: readonly string[], reduce: LatestReduce): LabeledValue[] {
+export function aggregateBy(
+  rows: readonly LabeledValue[],
+  by: readonly string[],
+  reduce: LatestReduce,
+): LabeledValue[] {
   const groups = new Map<string, { labels: Record<string, string>; values: number[] }>();
   for (const row of rows) {
     const labels = keptLabels(row.labels, by);
@@ -110,7 +137,9 @@ export function aggregateBy(rows: readonly LabeledValue[], by: readonly string[]
     if (group) group.values.push(row.value);
     else groups.set(key, { labels, values: [row.value] });
   }
-  return sortedByLabels([...groups.values()].map((group) => ({ labels: group.labels, value: reduceValues(group.values, reduce) })));
+  return sortedByLabels(
+    [...groups.values()].map((group) => ({ labels: group.labels, value: reduceValues(group.values, reduce) })),
+  );
 }
 
 /** How `<outer> by (…) (<fn>_over_time(…))` combines series: sums for sum and count, the function itself for max and min. */
@@ -121,14 +150,19 @@ export function outerOf(fn: OverTimeFunction): LatestReduce {
 /** The evaluation instants of a query from startMs to endMs by stepMs (one when they are equal). */
 export function instants(startMs: number, endMs: number, stepMs: number): number[] {
   if (startMs === endMs) return [startMs];
-  if (!(stepMs > 0) || endMs < startMs) throw new RangeError(`store: evaluation instants need startMs ≤ endMs and a positive step, got ${startMs}, ${endMs}, ${stepMs}`);
+  if (!(stepMs > 0) || endMs < startMs)
+    throw new RangeError(
+      `store: evaluation instants need startMs ≤ endMs and a positive step, got ${startMs}, ${endMs}, ${stepMs}`,
+    );
   const times: number[] = [];
   for (let t = startMs; t <= endMs; t += stepMs) times.push(t);
   return times;
 }
 
 /** Instant answers at several times, regrouped as one series per label set (a range query's answer). */
-export function pointsByGroup(answers: readonly { readonly atMs: number; readonly rows: readonly LabeledValue[] }[]): HeldSeries[] {
+export function pointsByGroup(
+  answers: readonly { readonly atMs: number; readonly rows: readonly LabeledValue[] }[],
+): HeldSeries[] {
   const groups = new Map<string, { labels: SeriesLabels; samples: TimedValue[] }>();
   for (const { atMs, rows } of answers) {
     for (const row of rows) {

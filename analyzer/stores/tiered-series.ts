@@ -17,7 +17,6 @@ export interface TierSpec {
   readonly retentionMs: number;
 }
 
-
 /** 10 s for 6 h, 1 min for 3 d, 5 min for 30 d: the burn windows' lengths each fit a tier whose step is ≤ 1/12 of them. */
 export const DEFAULT_TIERS: readonly TierSpec[] = [
   { stepMs: 10 * SECOND_MS, retentionMs: 6 * HOUR_MS },
@@ -173,7 +172,12 @@ export class Tier {
     if (to < ring.length && ring.timeAt(to) === toMs) to++;
     const samples: TimedValue[] = [];
     ring.copyTo(samples, from, to, originMs);
-    if (to === ring.length && !Number.isNaN(this.pendingAtMs) && this.pendingAtMs >= fromMs && this.pendingAtMs <= toMs) {
+    if (
+      to === ring.length &&
+      !Number.isNaN(this.pendingAtMs) &&
+      this.pendingAtMs >= fromMs &&
+      this.pendingAtMs <= toMs
+    ) {
       samples.push({ atMs: this.pendingAtMs - originMs, value: this.pendingValue });
     }
     return samples;

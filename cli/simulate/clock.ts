@@ -16,7 +16,11 @@ export interface SimulationClock {
 }
 
 /** A clock for the simulated NVML clients and the span traffic; pure apart from reading `now`. */
-export function simulationClock(options: { readonly originMs: number; readonly timeScale?: number; readonly now?: () => number }): SimulationClock {
+export function simulationClock(options: {
+  readonly originMs: number;
+  readonly timeScale?: number;
+  readonly now?: () => number;
+}): SimulationClock {
   const { originMs, timeScale = 1, now = Date.now } = options;
   if (!(timeScale > 0)) throw new Error(`simulation: timeScale must be positive, got ${timeScale}`);
   return {

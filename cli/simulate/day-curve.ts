@@ -26,10 +26,17 @@ function segmentIntegral(f0: number, f1: number, x: number, isClamped: boolean):
 }
 
 /** Prepares the integral of `scale × curve`, clamped at 1 or not. */
-export function curveIntegral(curve: readonly number[], utcOffsetHours: number, scale: number, isClamped: boolean): CurveIntegral {
+export function curveIntegral(
+  curve: readonly number[],
+  utcOffsetHours: number,
+  scale: number,
+  isClamped: boolean,
+): CurveIntegral {
   const prefix = new Float64Array(25);
   for (let i = 0; i < 24; i++) {
-    prefix[i + 1] = (prefix[i] as number) + segmentIntegral(scale * (curve[i] as number), scale * (curve[(i + 1) % 24] as number), 1, isClamped);
+    prefix[i + 1] =
+      (prefix[i] as number) +
+      segmentIntegral(scale * (curve[i] as number), scale * (curve[(i + 1) % 24] as number), 1, isClamped);
   }
   return { curve, utcOffsetHours, scale, isClamped, prefix };
 }
@@ -42,7 +49,12 @@ function integrateTo(integral: CurveIntegral, tMs: number): number {
   let i = Math.floor(hour);
   if (i >= 24) [i, hour] = [23, 24];
   const { curve, scale, prefix } = integral;
-  const partial = segmentIntegral(scale * (curve[i] as number), scale * (curve[(i + 1) % 24] as number), hour - i, integral.isClamped);
+  const partial = segmentIntegral(
+    scale * (curve[i] as number),
+    scale * (curve[(i + 1) % 24] as number),
+    hour - i,
+    integral.isClamped,
+  );
   return days * (prefix[24] as number) + (prefix[i] as number) + partial;
 }
 

@@ -90,12 +90,16 @@ function safeName(seed: number, length: number): string {
 }
 
 function gpuUuid(seed: number, node: string, index: number): string {
-  const hex = (part: number, digits: number) => hashSeed(seed, node, index, part).toString(16).padStart(8, "0").slice(0, digits);
+  const hex = (part: number, digits: number) =>
+    hashSeed(seed, node, index, part).toString(16).padStart(8, "0").slice(0, digits);
   return `GPU-${hex(0, 8)}-${hex(1, 4)}-${hex(2, 4)}-${hex(3, 4)}-${hex(4, 8)}${hex(5, 4)}`;
 }
 
 /** Resolves a scenario: uuids, PCI ids, pod names and pids derived from the seed; per-GPU load. */
-export function compileFleet(scenario: Scenario, options: { readonly originMs: number; readonly driverLoadedAtMs?: number }): Fleet {
+export function compileFleet(
+  scenario: Scenario,
+  options: { readonly originMs: number; readonly driverLoadedAtMs?: number },
+): Fleet {
   const models = new Map(scenario.models.map((model) => [model.name, model]));
   const replicaCount = new Map<string, number>();
   for (const r of scenario.replicas) replicaCount.set(r.model, (replicaCount.get(r.model) ?? 0) + 1);
@@ -105,11 +109,22 @@ export function compileFleet(scenario: Scenario, options: { readonly originMs: n
     const model = models.get(r.model) as ScenarioModel;
     const n = ordinal.get(model.name) ?? 0;
     ordinal.set(model.name, n + 1);
-    const pod = r.pod ?? `${model.name}-${safeName(hashSeed(scenario.seed, model.name), 10)}-${safeName(hashSeed(scenario.seed, model.name, n), 5)}`;
+    const pod =
+      r.pod ??
+      `${model.name}-${safeName(hashSeed(scenario.seed, model.name), 10)}-${safeName(hashSeed(scenario.seed, model.name, n), 5)}`;
     return {
-      index, id: `${model.namespace}/${pod}`, model, namespace: model.namespace, pod, container: "vllm", node: r.node,
-      gpuIndices: r.gpus, gpuUuids: r.gpus.map((g) => uuidOf(r.node, g)), pids: r.gpus.map((_, rank) => 4000 + index * 16 + rank),
-      memoryPerGpuBytes: model.memoryPerGpuGiB * GIB, peakRps: model.peakRequestsPerSecond / (replicaCount.get(model.name) ?? 1),
+      index,
+      id: `${model.namespace}/${pod}`,
+      model,
+      namespace: model.namespace,
+      pod,
+      container: "vllm",
+      node: r.node,
+      gpuIndices: r.gpus,
+      gpuUuids: r.gpus.map((g) => uuidOf(r.node, g)),
+      pids: r.gpus.map((_, rank) => 4000 + index * 16 + rank),
+      memoryPerGpuBytes: model.memoryPerGpuGiB * GIB,
+      peakRps: model.peakRequestsPerSecond / (replicaCount.get(model.name) ?? 1),
     };
   });
   const nodes: SimNode[] = scenario.nodes.map((node) => {
@@ -119,10 +134,15 @@ export function compileFleet(scenario: Scenario, options: { readonly originMs: n
       const holders = onNode.filter((r) => r.gpuIndices.includes(index));
       const peakLoad = holders.reduce((sum, r) => sum + r.peakRps / r.model.replicaCapacityRps, 0);
       return {
-        node: node.name, index, uuid: uuidOf(node.name, index), type,
+        node: node.name,
+        index,
+        uuid: uuidOf(node.name, index),
+        type,
         pciBusId: `00000000:${(0x18 + 0x0e * index).toString(16).toUpperCase().padStart(2, "0")}:00.0`,
-        nvlinkDomain: type.nvlinks > 0 ? "nvlink-0" : null, replicas: holders,
-        memoryUsedBytes: holders.reduce((sum, r) => sum + r.memoryPerGpuBytes, 0), peakLoad,
+        nvlinkDomain: type.nvlinks > 0 ? "nvlink-0" : null,
+        replicas: holders,
+        memoryUsedBytes: holders.reduce((sum, r) => sum + r.memoryPerGpuBytes, 0),
+        peakLoad,
         utilizationIntegral: curveIntegral(scenario.dayCurve, scenario.utcOffsetHours, peakLoad, true),
         jitterSeed: hashSeed(scenario.seed, "jitter", node.name, index),
       };
@@ -130,8 +150,13 @@ export function compileFleet(scenario: Scenario, options: { readonly originMs: n
     return { name: node.name, pool: node.pool, labels: node.labels, gpus, replicas: onNode };
   });
   return {
-    scenario, originMs: options.originMs, driverLoadedAtMs: options.driverLoadedAtMs ?? options.originMs - DRIVER_LOADED_BEFORE_ORIGIN_MS,
-    nodes, gpus: nodes.flatMap((node) => node.gpus), replicas, traffic: curveIntegral(scenario.dayCurve, scenario.utcOffsetHours, 1, false),
+    scenario,
+    originMs: options.originMs,
+    driverLoadedAtMs: options.driverLoadedAtMs ?? options.originMs - DRIVER_LOADED_BEFORE_ORIGIN_MS,
+    nodes,
+    gpus: nodes.flatMap((node) => node.gpus),
+    replicas,
+    traffic: curveIntegral(scenario.dayCurve, scenario.utcOffsetHours, 1, false),
   };
 }
 
@@ -170,9 +195,12 @@ export function incidentWindows(fleet: Fleet, fromMs: number, toMs: number): { s
   else {
     const every = incident.every;
     const lastK = Math.floor((toMs - first) / every);
-    for (let k = Math.floor((fromMs - incident.duration - first) / every); k <= lastK; k++) starts.push(first + k * every);
+    for (let k = Math.floor((fromMs - incident.duration - first) / every); k <= lastK; k++)
+      starts.push(first + k * every);
   }
-  return starts.map((startMs) => ({ startMs, endMs: startMs + incident.duration })).filter((w) => w.endMs > fromMs && w.startMs < toMs);
+  return starts
+    .map((startMs) => ({ startMs, endMs: startMs + incident.duration }))
+    .filter((w) => w.endMs > fromMs && w.startMs < toMs);
 }
 
 /** One GPU's readings, in base units (ratios 0..1, bytes, watts, °C, MHz). */
@@ -269,7 +297,12 @@ export function drawRequest(fleet: Fleet, replica: SimReplica, tMs: number, rand
  * `slowShare` of requests wait until past its threshold plus an exponential tail: a KV-cache stall,
  * requests preempted and requeued while the GPU stays as busy as before. Uses 7 uniform draws.
  */
-export function drawRequestAtLoad(model: ScenarioModel, load: number, incident: ScenarioIncident | null, random: Random): SimRequest {
+export function drawRequestAtLoad(
+  model: ScenarioModel,
+  load: number,
+  incident: ScenarioIncident | null,
+  random: Random,
+): SimRequest {
   const { latency, errorRatio } = model;
   const rho = Math.min(MAX_LOAD, Math.max(0, load));
   // Box–Muller gives two independent standard normals: one for each token count.
@@ -290,5 +323,15 @@ export function drawRequestAtLoad(model: ScenarioModel, load: number, incident: 
     queueSeconds += gap + 1e-3 - Math.log(1 - slowDraw / incident.slowShare) * 0.25 * incident.thresholdSeconds;
   }
   const ttftSeconds = queueSeconds + prefillSeconds;
-  return { queueSeconds, prefillSeconds, decodeSeconds, ttftSeconds, e2eSeconds: ttftSeconds + decodeSeconds, promptTokens, completionTokens, isError, isSlowedByIncident };
+  return {
+    queueSeconds,
+    prefillSeconds,
+    decodeSeconds,
+    ttftSeconds,
+    e2eSeconds: ttftSeconds + decodeSeconds,
+    promptTokens,
+    completionTokens,
+    isError,
+    isSlowedByIncident,
+  };
 }

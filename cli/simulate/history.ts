@@ -11,8 +11,16 @@ import { bucketsWithThresholds } from "../../agent/processors/llm-series-store.j
 import { spansConfigSchema, type SpansConfig } from "../../common/config/schema.js";
 import { METRICS } from "../../common/conventions.js";
 import {
-  compileFleet, expectedRequests, gpuEnergyJoules, gpuStateAt, incidentWindows, replicaLoadAt, replicaRateAt,
-  type Fleet, type SimGpu, type SimReplica,
+  compileFleet,
+  expectedRequests,
+  gpuEnergyJoules,
+  gpuStateAt,
+  incidentWindows,
+  replicaLoadAt,
+  replicaRateAt,
+  type Fleet,
+  type SimGpu,
+  type SimReplica,
 } from "./fleet-model.js";
 import { DAY_MS } from "../../common/units.js";
 import type { Scenario } from "./scenario.js";
@@ -58,7 +66,12 @@ type Labels = Readonly<Record<string, string>>;
 
 /** Label values of a GPU series, with its holder's pod labels when exactly one replica holds it (as the agent does). */
 function gpuLabels(gpu: SimGpu, withHolder: boolean): Labels {
-  const labels: Record<string, string> = { node: gpu.node, gpu: String(gpu.index), uuid: gpu.uuid, gpu_model: gpu.type.name };
+  const labels: Record<string, string> = {
+    node: gpu.node,
+    gpu: String(gpu.index),
+    uuid: gpu.uuid,
+    gpu_model: gpu.type.name,
+  };
   const holder = gpu.replicas.length === 1 ? gpu.replicas[0] : undefined;
   return Object.freeze(withHolder && holder ? { ...labels, ...podLabels(holder) } : labels);
 }
@@ -87,15 +100,29 @@ interface ReplicaSeries {
 }
 
 function replicaSeries(replica: SimReplica, bounds: readonly number[]): ReplicaSeries {
-  const labels = { model: replica.model.name, runtime: "vllm", namespace: replica.namespace, pod: replica.pod, node: replica.node, tier: replica.model.tier };
+  const labels = {
+    model: replica.model.name,
+    runtime: "vllm",
+    namespace: replica.namespace,
+    pod: replica.pod,
+    node: replica.node,
+    tier: replica.model.tier,
+  };
   const les = [...bounds.map(String), "+Inf"];
   return {
-    replica, labels: Object.freeze(labels),
-    okLabels: Object.freeze({ ...labels, status: "ok" }), errorLabels: Object.freeze({ ...labels, status: "error" }),
-    promptLabels: Object.freeze({ ...labels, type: "prompt" }), completionLabels: Object.freeze({ ...labels, type: "completion" }),
+    replica,
+    labels: Object.freeze(labels),
+    okLabels: Object.freeze({ ...labels, status: "ok" }),
+    errorLabels: Object.freeze({ ...labels, status: "error" }),
+    promptLabels: Object.freeze({ ...labels, type: "prompt" }),
+    completionLabels: Object.freeze({ ...labels, type: "completion" }),
     bucketLabels: LATENCY_KINDS.map(() => les.map((le) => Object.freeze({ ...labels, le }))),
-    buckets: LATENCY_KINDS.map(() => new Float64Array(les.length)), sums: LATENCY_KINDS.map(() => 0),
-    count: 0, prompt: 0, completion: 0, lastRequestSeconds: 0,
+    buckets: LATENCY_KINDS.map(() => new Float64Array(les.length)),
+    sums: LATENCY_KINDS.map(() => 0),
+    count: 0,
+    prompt: 0,
+    completion: 0,
+    lastRequestSeconds: 0,
   };
 }
 
@@ -133,11 +160,19 @@ export function writeHistory(scenario: Scenario, options: HistoryOptions, sink: 
   const tables = new LatencyTables(bounds, options.samplesPerTable ?? 2000, scenario.seed);
   const incidentShareOf = incidentShares(incidentWindows(fleet, startMs, options.endMs));
   const gpus = fleet.gpus.map((gpu): GpuSeries => ({
-    gpu, labels: gpuLabels(gpu, true),
-    infoLabels: Object.freeze({ ...gpuLabels(gpu, false), driver_version: SIMULATED_DRIVER_VERSION, pci_bus_id: gpu.pciBusId, source: "simulated" }),
+    gpu,
+    labels: gpuLabels(gpu, true),
+    infoLabels: Object.freeze({
+      ...gpuLabels(gpu, false),
+      driver_version: SIMULATED_DRIVER_VERSION,
+      pci_bus_id: gpu.pciBusId,
+      source: "simulated",
+    }),
     holderLabels: gpu.replicas.map((replica) => Object.freeze({ ...gpuLabels(gpu, false), ...podLabels(replica) })),
   }));
-  const series = fleet.replicas.filter((replica) => replica.peakRps > 0).map((replica) => replicaSeries(replica, bounds));
+  const series = fleet.replicas
+    .filter((replica) => replica.peakRps > 0)
+    .map((replica) => replicaSeries(replica, bounds));
   let samples = 0;
   const emit: MetricSink = (name, labels, value, atMs) => {
     samples++;
@@ -181,14 +216,27 @@ function writeGpus(fleet: Fleet, gpus: readonly GpuSeries[], atMs: number, emit:
 }
 
 /** Adds the requests of (fromMs, toMs] to a replica's series; `incidentShare` of the step is inside an incident window. */
-function advance(fleet: Fleet, tables: LatencyTables, s: ReplicaSeries, incidentShare: number, startMs: number, fromMs: number, toMs: number): void {
+function advance(
+  fleet: Fleet,
+  tables: LatencyTables,
+  s: ReplicaSeries,
+  incidentShare: number,
+  startMs: number,
+  fromMs: number,
+  toMs: number,
+): void {
   const { replica } = s;
   // The tolerance absorbs the rounding of two large integrals' difference (an exact 2,161,440 must not floor to 2,161,439).
   const total = Math.floor(expectedRequests(fleet, replica, startMs, toMs) + 1e-6);
   const added = total - s.count;
   if (added <= 0) return;
   const incident = fleet.scenario.incident?.model === replica.model.name ? fleet.scenario.incident : null;
-  const mix = tables.mix(replica.model, replicaLoadAt(fleet, replica, (fromMs + toMs) / 2), incident, incident ? incidentShare : 0);
+  const mix = tables.mix(
+    replica.model,
+    replicaLoadAt(fleet, replica, (fromMs + toMs) / 2),
+    incident,
+    incident ? incidentShare : 0,
+  );
   LATENCY_KINDS.forEach((_, k) => {
     const into = s.buckets[k] as Float64Array;
     const shares = mix.cumulative[k] as Float64Array;
@@ -208,7 +256,8 @@ function writeReplica(s: ReplicaSeries, atMs: number, emit: MetricSink): void {
     const buckets = s.buckets[k] as Float64Array;
     const labels = s.bucketLabels[k] as readonly Labels[];
     // Floors of nondecreasing exact counts: monotonic in time and in `le`; +Inf is exactly the count.
-    for (let j = 0; j < buckets.length - 1; j++) emit(`${name}_bucket`, labels[j] as Labels, Math.min(count, Math.floor((buckets[j] as number) + 1e-7)), atMs);
+    for (let j = 0; j < buckets.length - 1; j++)
+      emit(`${name}_bucket`, labels[j] as Labels, Math.min(count, Math.floor((buckets[j] as number) + 1e-7)), atMs);
     emit(`${name}_bucket`, labels[buckets.length - 1] as Labels, count, atMs);
     emit(`${name}_sum`, s.labels, s.sums[k] as number, atMs);
     emit(`${name}_count`, s.labels, count, atMs);
@@ -226,7 +275,11 @@ function writeReplica(s: ReplicaSeries, atMs: number, emit: MetricSink): void {
  * memory and utilization then, replicas with their request rate; the idle model's replicas have
  * served nothing (`lastRequestAtMs: null`). SLO state is left to the analyzer.
  */
-export function fleetSnapshotOf(scenario: Scenario, atMs: number, options: { readonly originMs?: number } = {}): FleetSnapshot {
+export function fleetSnapshotOf(
+  scenario: Scenario,
+  atMs: number,
+  options: { readonly originMs?: number } = {},
+): FleetSnapshot {
   const fleet = compileFleet(scenario, { originMs: options.originMs ?? atMs });
   const at = Math.floor(atMs);
   return {
@@ -238,15 +291,31 @@ export function fleetSnapshotOf(scenario: Scenario, atMs: number, options: { rea
       labels: { "nvidia.com/gpu.product": (node.gpus[0]?.type.name ?? "").replaceAll(" ", "-"), ...node.labels },
       taints: [],
       gpus: node.gpus.map((gpu) => ({
-        uuid: gpu.uuid, index: gpu.index, gpuModel: gpu.type.name, memoryTotalBytes: gpu.type.memoryBytes, memoryUsedBytes: gpu.memoryUsedBytes,
-        utilizationRatio: Math.round(gpuStateAt(fleet, gpu, atMs).utilizationRatio * 100) / 100, nvlinkDomain: gpu.nvlinkDomain, isHealthy: true,
+        uuid: gpu.uuid,
+        index: gpu.index,
+        gpuModel: gpu.type.name,
+        memoryTotalBytes: gpu.type.memoryBytes,
+        memoryUsedBytes: gpu.memoryUsedBytes,
+        utilizationRatio: Math.round(gpuStateAt(fleet, gpu, atMs).utilizationRatio * 100) / 100,
+        nvlinkDomain: gpu.nvlinkDomain,
+        isHealthy: true,
       })),
     })),
     replicas: fleet.replicas.map((replica) => ({
-      id: replica.id, model: replica.model.name, namespace: replica.namespace, pod: replica.pod, node: replica.node,
-      gpus: [...replica.gpuUuids], memoryPerGpuBytes: replica.memoryPerGpuBytes, tier: replica.model.tier,
-      tensorParallel: replica.gpuUuids.length, lastRequestAtMs: replica.peakRps > 0 ? at : null,
-      requestRate: replicaRateAt(fleet, replica, atMs), isPinned: false, tolerations: [], nodeSelector: {},
+      id: replica.id,
+      model: replica.model.name,
+      namespace: replica.namespace,
+      pod: replica.pod,
+      node: replica.node,
+      gpus: [...replica.gpuUuids],
+      memoryPerGpuBytes: replica.memoryPerGpuBytes,
+      tier: replica.model.tier,
+      tensorParallel: replica.gpuUuids.length,
+      lastRequestAtMs: replica.peakRps > 0 ? at : null,
+      requestRate: replicaRateAt(fleet, replica, atMs),
+      isPinned: false,
+      tolerations: [],
+      nodeSelector: {},
     })),
     slo: {},
   };

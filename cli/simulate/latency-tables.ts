@@ -29,7 +29,14 @@ function valuesOf(request: ReturnType<typeof drawRequestAtLoad>): readonly numbe
 }
 
 /** Draws `samples` requests of `model` at `load` (under `incident` when given) into a table. */
-export function buildLatencyTable(model: ScenarioModel, load: number, incident: ScenarioIncident | null, bounds: readonly number[], samples: number, seed: number): LatencyTable {
+export function buildLatencyTable(
+  model: ScenarioModel,
+  load: number,
+  incident: ScenarioIncident | null,
+  bounds: readonly number[],
+  samples: number,
+  seed: number,
+): LatencyTable {
   const random = createRandom(seed);
   const counts = LATENCY_KINDS.map(() => new Float64Array(bounds.length + 1));
   const sums = LATENCY_KINDS.map(() => 0);
@@ -57,7 +64,12 @@ export function buildLatencyTable(model: ScenarioModel, load: number, incident: 
     shares[slots.length - 1] = 1;
     return shares;
   });
-  return { cumulative, means: sums.map((sum) => sum / samples), meanPromptTokens: prompt / samples, meanCompletionTokens: completion / samples };
+  return {
+    cumulative,
+    means: sums.map((sum) => sum / samples),
+    meanPromptTokens: prompt / samples,
+    meanCompletionTokens: completion / samples,
+  };
 }
 
 /** A weighted mix of tables, written into reusable arrays. */
@@ -74,8 +86,17 @@ export class LatencyTables {
   private readonly cache = new Map<ScenarioModel, (LatencyTable | undefined)[]>();
   private readonly mixture: Mixture;
 
-  constructor(private readonly bounds: readonly number[], private readonly samples: number, private readonly seed: number) {
-    this.mixture = { cumulative: LATENCY_KINDS.map(() => new Float64Array(bounds.length + 1)), means: LATENCY_KINDS.map(() => 0), meanPromptTokens: 0, meanCompletionTokens: 0 };
+  constructor(
+    private readonly bounds: readonly number[],
+    private readonly samples: number,
+    private readonly seed: number,
+  ) {
+    this.mixture = {
+      cumulative: LATENCY_KINDS.map(() => new Float64Array(bounds.length + 1)),
+      means: LATENCY_KINDS.map(() => 0),
+      meanPromptTokens: 0,
+      meanCompletionTokens: 0,
+    };
   }
 
   /**
@@ -89,7 +110,10 @@ export class LatencyTables {
     const upper = position - low;
     const parts: [LatencyTable, number][] = [];
     const share = incident === null ? 0 : incidentShare;
-    for (const [level, levelWeight] of [[low, 1 - upper], [high, upper]] as const) {
+    for (const [level, levelWeight] of [
+      [low, 1 - upper],
+      [high, upper],
+    ] as const) {
       if (levelWeight > 0 || level === low) {
         if (share < 1) parts.push([this.table(model, level, null), levelWeight * (1 - share)]);
         if (share > 0 && incident) parts.push([this.table(model, level, incident), levelWeight * share]);
@@ -125,7 +149,14 @@ export class LatencyTables {
     const slot = level * 2 + (incident === null ? 0 : 1);
     let table = tables[slot];
     if (!table) {
-      table = buildLatencyTable(model, level * LEVEL_STEP, incident, this.bounds, this.samples, hashSeed(this.seed, "history", model.name, level, incident === null ? 0 : 1));
+      table = buildLatencyTable(
+        model,
+        level * LEVEL_STEP,
+        incident,
+        this.bounds,
+        this.samples,
+        hashSeed(this.seed, "history", model.name, level, incident === null ? 0 : 1),
+      );
       tables[slot] = table;
     }
     return table;

@@ -97,6 +97,9 @@ export function poisson(random: Random, mean: number): number {
 /** `digits` lowercase hex characters drawn from `random` (trace and span ids). */
 export function hexId(random: Random, digits: number): string {
   let text = "";
-  while (text.length < digits) text += Math.floor(random() * UINT32).toString(16).padStart(8, "0");
+  while (text.length < digits)
+    text += Math.floor(random() * UINT32)
+      .toString(16)
+      .padStart(8, "0");
   return text.slice(0, digits);
 }

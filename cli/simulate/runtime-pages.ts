@@ -11,7 +11,14 @@
 import type { Component } from "../../common/component.js";
 import { startHttpServer, text, type RouteHandler, type RunningServer } from "../../common/http-server.js";
 import type { Logger } from "../../common/log.js";
-import { expectedRequests, incidentWindows, isIncidentAt, replicaRateAt, type Fleet, type SimReplica } from "./fleet-model.js";
+import {
+  expectedRequests,
+  incidentWindows,
+  isIncidentAt,
+  replicaRateAt,
+  type Fleet,
+  type SimReplica,
+} from "./fleet-model.js";
 import { hashSeed } from "./random.js";
 
 /** Mean seconds a request stays in the engine (for Little's law). */
@@ -43,21 +50,29 @@ export function vllmPage(fleet: Fleet, replica: SimReplica, tMs: number): string
   const kv = Math.min(0.1 + 0.25 * spread + 0.5 * load + (isIncident ? 0.3 : 0), 0.98);
   const requests = expectedRequests(fleet, replica, fleet.originMs, tMs);
   const hitShare = 0.25 + (hashSeed(replica.model.name) % 30) / 100;
-  const preempted = incidentWindows(fleet, fleet.originMs, tMs)
-    .reduce((sum, w) => sum + INCIDENT_PREEMPTION_SHARE * expectedRequests(fleet, replica, w.startMs, Math.min(w.endMs, tMs)), 0);
+  const preempted = incidentWindows(fleet, fleet.originMs, tMs).reduce(
+    (sum, w) => sum + INCIDENT_PREEMPTION_SHARE * expectedRequests(fleet, replica, w.startMs, Math.min(w.endMs, tMs)),
+    0,
+  );
   const labels = `{model_name="${replica.model.name}",engine="0"}`;
   return [
-    "# HELP vllm:num_requests_running Number of requests in model execution batches.", "# TYPE vllm:num_requests_running gauge",
+    "# HELP vllm:num_requests_running Number of requests in model execution batches.",
+    "# TYPE vllm:num_requests_running gauge",
     `vllm:num_requests_running${labels} ${running}`,
-    "# HELP vllm:num_requests_waiting Number of requests waiting to be processed.", "# TYPE vllm:num_requests_waiting gauge",
+    "# HELP vllm:num_requests_waiting Number of requests waiting to be processed.",
+    "# TYPE vllm:num_requests_waiting gauge",
     `vllm:num_requests_waiting${labels} ${waiting}`,
-    "# HELP vllm:kv_cache_usage_perc KV-cache usage. 1 means 100 percent usage.", "# TYPE vllm:kv_cache_usage_perc gauge",
+    "# HELP vllm:kv_cache_usage_perc KV-cache usage. 1 means 100 percent usage.",
+    "# TYPE vllm:kv_cache_usage_perc gauge",
     `vllm:kv_cache_usage_perc${labels} ${kv.toFixed(4)}`,
-    "# HELP vllm:prefix_cache_queries_total Prefix cache queries, in terms of number of queried tokens.", "# TYPE vllm:prefix_cache_queries_total counter",
+    "# HELP vllm:prefix_cache_queries_total Prefix cache queries, in terms of number of queried tokens.",
+    "# TYPE vllm:prefix_cache_queries_total counter",
     `vllm:prefix_cache_queries_total${labels} ${Math.floor(requests * PROMPT_TOKENS)}`,
-    "# HELP vllm:prefix_cache_hits_total Prefix cache hits, in terms of number of cached tokens.", "# TYPE vllm:prefix_cache_hits_total counter",
+    "# HELP vllm:prefix_cache_hits_total Prefix cache hits, in terms of number of cached tokens.",
+    "# TYPE vllm:prefix_cache_hits_total counter",
     `vllm:prefix_cache_hits_total${labels} ${Math.floor(requests * PROMPT_TOKENS * hitShare)}`,
-    "# HELP vllm:num_preemptions_total Cumulative number of preemption from the engine.", "# TYPE vllm:num_preemptions_total counter",
+    "# HELP vllm:num_preemptions_total Cumulative number of preemption from the engine.",
+    "# TYPE vllm:num_preemptions_total counter",
     `vllm:num_preemptions_total${labels} ${Math.floor(preempted)}`,
     "",
   ].join("\n");
@@ -75,19 +90,33 @@ export class SimulatedRuntimePages implements Component {
     const now = this.options.now ?? Date.now;
     const routes: Record<string, RouteHandler> = {};
     for (const replica of this.served()) {
-      routes[`/replica/${replica.index}/metrics`] = () => ({ ...text(200, vllmPage(this.options.fleet, replica, now())), contentType: "text/plain; version=0.0.4; charset=utf-8" });
+      routes[`/replica/${replica.index}/metrics`] = () => ({
+        ...text(200, vllmPage(this.options.fleet, replica, now())),
+        contentType: "text/plain; version=0.0.4; charset=utf-8",
+      });
     }
-    this.server = await startHttpServer({ name: "simulated-runtimes", address: { host: "127.0.0.1", port: 0 }, routes, log: this.options.log });
+    this.server = await startHttpServer({
+      name: "simulated-runtimes",
+      address: { host: "127.0.0.1", port: 0 },
+      routes,
+      log: this.options.log,
+    });
   }
 
   /** The scrape targets of one node's replicas (empty before start). */
   targetsFor(node: string): SimulatedRuntimeTarget[] {
     const address = this.server?.address;
     if (!address) return [];
-    return this.served().filter((replica) => replica.node === node).map((replica) => ({
-      url: `http://127.0.0.1:${address.port}/replica/${replica.index}/metrics`,
-      runtime: "vllm", model: replica.model.name, namespace: replica.namespace, pod: replica.pod, tier: replica.model.tier,
-    }));
+    return this.served()
+      .filter((replica) => replica.node === node)
+      .map((replica) => ({
+        url: `http://127.0.0.1:${address.port}/replica/${replica.index}/metrics`,
+        runtime: "vllm",
+        model: replica.model.name,
+        namespace: replica.namespace,
+        pod: replica.pod,
+        tier: replica.model.tier,
+      }));
   }
 
   async shutdown(): Promise<void> {

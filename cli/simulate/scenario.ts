@@ -21,7 +21,6 @@ import { GIB } from "../../common/units.js";
  */
 const requireModule = createRequire(import.meta.url);
 
-
 /**
  * The GPU types a scenario can use. Names are NVML's product names; memory is nominal GiB (as the
  * fleet fixtures use); power is the board limit (TDP) and a typical idle draw, from NVIDIA's data
@@ -29,10 +28,42 @@ const requireModule = createRequire(import.meta.url);
  * and the memory clock NVML reports; NVLink links per GPU (18 on H100 SXM, 12 on A100 SXM).
  */
 export const GPU_TYPES = {
-  h100: { name: "NVIDIA H100 80GB HBM3", memoryBytes: 80 * GIB, tdpWatts: 700, idleWatts: 70, smClockMhz: 1980, memoryClockMhz: 2619, nvlinks: 18 },
-  a100: { name: "NVIDIA A100-SXM4-40GB", memoryBytes: 40 * GIB, tdpWatts: 400, idleWatts: 55, smClockMhz: 1410, memoryClockMhz: 1215, nvlinks: 12 },
-  l40s: { name: "NVIDIA L40S", memoryBytes: 48 * GIB, tdpWatts: 350, idleWatts: 35, smClockMhz: 2520, memoryClockMhz: 9001, nvlinks: 0 },
-  l4: { name: "NVIDIA L4", memoryBytes: 24 * GIB, tdpWatts: 72, idleWatts: 16, smClockMhz: 2040, memoryClockMhz: 6251, nvlinks: 0 },
+  h100: {
+    name: "NVIDIA H100 80GB HBM3",
+    memoryBytes: 80 * GIB,
+    tdpWatts: 700,
+    idleWatts: 70,
+    smClockMhz: 1980,
+    memoryClockMhz: 2619,
+    nvlinks: 18,
+  },
+  a100: {
+    name: "NVIDIA A100-SXM4-40GB",
+    memoryBytes: 40 * GIB,
+    tdpWatts: 400,
+    idleWatts: 55,
+    smClockMhz: 1410,
+    memoryClockMhz: 1215,
+    nvlinks: 12,
+  },
+  l40s: {
+    name: "NVIDIA L40S",
+    memoryBytes: 48 * GIB,
+    tdpWatts: 350,
+    idleWatts: 35,
+    smClockMhz: 2520,
+    memoryClockMhz: 9001,
+    nvlinks: 0,
+  },
+  l4: {
+    name: "NVIDIA L4",
+    memoryBytes: 24 * GIB,
+    tdpWatts: 72,
+    idleWatts: 16,
+    smClockMhz: 2040,
+    memoryClockMhz: 6251,
+    nvlinks: 0,
+  },
 } as const;
 export type GpuTypeName = keyof typeof GPU_TYPES;
 export type GpuTypeSpec = (typeof GPU_TYPES)[GpuTypeName];
@@ -42,14 +73,20 @@ const positive = z.number().positive();
 
 /** A duration (`3m`, `2h`, or milliseconds), zero allowed. */
 const duration = (defaultValue: string) =>
-  z.union([z.number(), z.string()]).default(defaultValue).transform((value, ctx) => {
-    const ms = typeof value === "number" ? value : parseDurationMs(value);
-    if (ms === undefined || !(ms >= 0)) {
-      ctx.addIssue({ code: "custom", message: `expected a duration such as 30s, 3m or 2h, got ${JSON.stringify(value)}` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+  z
+    .union([z.number(), z.string()])
+    .default(defaultValue)
+    .transform((value, ctx) => {
+      const ms = typeof value === "number" ? value : parseDurationMs(value);
+      if (ms === undefined || !(ms >= 0)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `expected a duration such as 30s, 3m or 2h, got ${JSON.stringify(value)}`,
+        });
+        return z.NEVER;
+      }
+      return ms;
+    });
 
 const nodeSchema = z.strictObject({
   name: nonEmpty,
@@ -60,7 +97,11 @@ const nodeSchema = z.strictObject({
 });
 
 /** Token counts: a log-normal with this mean and log-space sigma, capped at `max`. */
-const tokensSchema = z.strictObject({ mean: positive, sigma: z.number().min(0).max(3), max: z.number().int().positive() });
+const tokensSchema = z.strictObject({
+  mean: positive,
+  sigma: z.number().min(0).max(3),
+  max: z.number().int().positive(),
+});
 
 const latencySchema = z.strictObject({
   promptTokens: tokensSchema,
@@ -105,15 +146,21 @@ const incidentSchema = z.strictObject({
   startAfter: duration("3m"),
   duration: duration("10m"),
   /** Period of repetition (also backwards, so a written history holds earlier ones); `once` for one. */
-  every: z.union([z.literal("once"), z.number(), z.string()]).default("2h").transform((value, ctx) => {
-    if (value === "once") return null;
-    const ms = typeof value === "number" ? value : parseDurationMs(value);
-    if (ms === undefined || !(ms > 0)) {
-      ctx.addIssue({ code: "custom", message: `expected a duration such as 2h, or once, got ${JSON.stringify(value)}` });
-      return z.NEVER;
-    }
-    return ms;
-  }),
+  every: z
+    .union([z.literal("once"), z.number(), z.string()])
+    .default("2h")
+    .transform((value, ctx) => {
+      if (value === "once") return null;
+      const ms = typeof value === "number" ? value : parseDurationMs(value);
+      if (ms === undefined || !(ms > 0)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `expected a duration such as 2h, or once, got ${JSON.stringify(value)}`,
+        });
+        return z.NEVER;
+      }
+      return ms;
+    }),
   /** Share of the model's requests during the incident that are pushed past `thresholdSeconds`. */
   slowShare: z.number().min(0).max(1).default(0.3),
   /** The latency SLO threshold the incident is aimed at, seconds. */
@@ -121,8 +168,8 @@ const incidentSchema = z.strictObject({
 });
 
 const DEFAULT_DAY_CURVE = [
-  0.35, 0.28, 0.22, 0.2, 0.2, 0.24, 0.35, 0.5, 0.7, 0.85, 0.93, 0.97,
-  0.98, 0.99, 1, 0.99, 0.95, 0.88, 0.78, 0.68, 0.6, 0.52, 0.45, 0.4,
+  0.35, 0.28, 0.22, 0.2, 0.2, 0.24, 0.35, 0.5, 0.7, 0.85, 0.93, 0.97, 0.98, 0.99, 1, 0.99, 0.95, 0.88, 0.78, 0.68, 0.6,
+  0.52, 0.45, 0.4,
 ];
 
 const scenarioObjectSchema = z.strictObject({
@@ -155,22 +202,35 @@ function checkReferences(s: ScenarioObject, ctx: z.RefinementCtx): void {
     if (!model) issue(["replicas", r, "model"], `unknown model ${replica.model}`);
     if (!node || !model) return;
     replicasOf.set(model.name, (replicasOf.get(model.name) ?? 0) + 1);
-    if (replica.gpus.length !== model.tensorParallel) issue(["replicas", r, "gpus"], `holds ${replica.gpus.length} GPUs but ${model.name} is tensor-parallel ${model.tensorParallel}`);
+    if (replica.gpus.length !== model.tensorParallel)
+      issue(
+        ["replicas", r, "gpus"],
+        `holds ${replica.gpus.length} GPUs but ${model.name} is tensor-parallel ${model.tensorParallel}`,
+      );
     if (new Set(replica.gpus).size !== replica.gpus.length) issue(["replicas", r, "gpus"], "a GPU is listed twice");
-    if (replica.gpus.length > 1 && GPU_TYPES[node.gpuType].nvlinks === 0) issue(["replicas", r, "gpus"], `a tensor-parallel replica needs NVLink; ${node.gpuType} on ${node.name} has none`);
+    if (replica.gpus.length > 1 && GPU_TYPES[node.gpuType].nvlinks === 0)
+      issue(
+        ["replicas", r, "gpus"],
+        `a tensor-parallel replica needs NVLink; ${node.gpuType} on ${node.name} has none`,
+      );
     replica.gpus.forEach((index, g) => {
       if (index >= node.gpus) issue(["replicas", r, "gpus", g], `${node.name} has ${node.gpus} GPUs`);
       const key = `${node.name}/${index}`;
       const used = (usedGiB.get(key) ?? 0) + model.memoryPerGpuGiB;
       usedGiB.set(key, used);
-      if (used * GIB > GPU_TYPES[node.gpuType].memoryBytes) issue(["replicas", r, "gpus", g], `GPU ${index} of ${node.name} is out of memory (${used} GiB)`);
+      if (used * GIB > GPU_TYPES[node.gpuType].memoryBytes)
+        issue(["replicas", r, "gpus", g], `GPU ${index} of ${node.name} is out of memory (${used} GiB)`);
     });
   });
   s.models.forEach((model, m) => {
     const count = replicasOf.get(model.name) ?? 0;
-    if (model.peakRequestsPerSecond > 0 && count === 0) issue(["models", m, "peakRequestsPerSecond"], `${model.name} has traffic but no replica`);
+    if (model.peakRequestsPerSecond > 0 && count === 0)
+      issue(["models", m, "peakRequestsPerSecond"], `${model.name} has traffic but no replica`);
     if (count > 0 && model.peakRequestsPerSecond / count >= model.replicaCapacityRps) {
-      issue(["models", m, "peakRequestsPerSecond"], `${model.name} replicas would be saturated at peak (${model.peakRequestsPerSecond} req/s over ${count} replicas of ${model.replicaCapacityRps} req/s)`);
+      issue(
+        ["models", m, "peakRequestsPerSecond"],
+        `${model.name} replicas would be saturated at peak (${model.peakRequestsPerSecond} req/s over ${count} replicas of ${model.replicaCapacityRps} req/s)`,
+      );
     }
   });
   const pods = s.replicas.flatMap((replica) => (replica.pod === undefined ? [] : [replica.pod]));
@@ -192,7 +252,9 @@ export type ScenarioIncident = NonNullable<Scenario["incident"]>;
 export function parseScenario(input: unknown, source = "scenario"): Scenario {
   const result = scenarioSchema.safeParse(input);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => `${issue.path.length === 0 ? "(top level)" : issue.path.map(String).join(".")}: ${issue.message}`);
+  const problems = result.error.issues.map(
+    (issue) => `${issue.path.length === 0 ? "(top level)" : issue.path.map(String).join(".")}: ${issue.message}`,
+  );
   throw new Error(`${source} is invalid:\n  ${problems.join("\n  ")}`, { cause: result.error });
 }
 
@@ -212,7 +274,10 @@ export function parseScenarioYaml(text: string, source = "scenario file"): Scena
  * scenario's model says (the history writer uses the scenario's tiers directly).
  */
 export function scenarioTierRules(scenario: Scenario): { model: string; tier: string }[] {
-  return scenario.models.map((model) => ({ model: `^${model.name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`, tier: model.tier }));
+  return scenario.models.map((model) => ({
+    model: `^${model.name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`,
+    tier: model.tier,
+  }));
 }
 
 const tokens = (mean: number, sigma: number, max: number) => ({ mean, sigma, max });
@@ -235,20 +300,61 @@ export const DEFAULT_SCENARIO_INPUT = {
   ],
   models: [
     {
-      name: "llama-2-7b-awq", tier: "latency", memoryPerGpuGiB: 8, peakRequestsPerSecond: 8, replicaCapacityRps: 2.5,
-      latency: { promptTokens: tokens(512, 0.7, 4096), completionTokens: tokens(32, 0.5, 512), prefillSecondsPerToken: 0.0001, timePerOutputTokenSeconds: 0.012, queueSeconds: 0.02 },
+      name: "llama-2-7b-awq",
+      tier: "latency",
+      memoryPerGpuGiB: 8,
+      peakRequestsPerSecond: 8,
+      replicaCapacityRps: 2.5,
+      latency: {
+        promptTokens: tokens(512, 0.7, 4096),
+        completionTokens: tokens(32, 0.5, 512),
+        prefillSecondsPerToken: 0.0001,
+        timePerOutputTokenSeconds: 0.012,
+        queueSeconds: 0.02,
+      },
     },
     {
-      name: "llama-2-13b-awq", tier: "batch", memoryPerGpuGiB: 14, peakRequestsPerSecond: 4, replicaCapacityRps: 1.5,
-      latency: { promptTokens: tokens(768, 0.7, 4096), completionTokens: tokens(36, 0.5, 512), prefillSecondsPerToken: 0.00018, timePerOutputTokenSeconds: 0.018, queueSeconds: 0.04 },
+      name: "llama-2-13b-awq",
+      tier: "batch",
+      memoryPerGpuGiB: 14,
+      peakRequestsPerSecond: 4,
+      replicaCapacityRps: 1.5,
+      latency: {
+        promptTokens: tokens(768, 0.7, 4096),
+        completionTokens: tokens(36, 0.5, 512),
+        prefillSecondsPerToken: 0.00018,
+        timePerOutputTokenSeconds: 0.018,
+        queueSeconds: 0.04,
+      },
     },
     {
-      name: "llama-2-70b-awq", tier: "latency", tensorParallel: 4, memoryPerGpuGiB: 20, peakRequestsPerSecond: 1.2, replicaCapacityRps: 2,
-      latency: { promptTokens: tokens(1024, 0.7, 4096), completionTokens: tokens(40, 0.5, 512), prefillSecondsPerToken: 0.0003, timePerOutputTokenSeconds: 0.03, queueSeconds: 0.08 },
+      name: "llama-2-70b-awq",
+      tier: "latency",
+      tensorParallel: 4,
+      memoryPerGpuGiB: 20,
+      peakRequestsPerSecond: 1.2,
+      replicaCapacityRps: 2,
+      latency: {
+        promptTokens: tokens(1024, 0.7, 4096),
+        completionTokens: tokens(40, 0.5, 512),
+        prefillSecondsPerToken: 0.0003,
+        timePerOutputTokenSeconds: 0.03,
+        queueSeconds: 0.08,
+      },
     },
     {
-      name: "mistral-7b-awq", tier: "batch", memoryPerGpuGiB: 8, peakRequestsPerSecond: 0, replicaCapacityRps: 2.5,
-      latency: { promptTokens: tokens(512, 0.7, 4096), completionTokens: tokens(32, 0.5, 512), prefillSecondsPerToken: 0.0001, timePerOutputTokenSeconds: 0.012, queueSeconds: 0.02 },
+      name: "mistral-7b-awq",
+      tier: "batch",
+      memoryPerGpuGiB: 8,
+      peakRequestsPerSecond: 0,
+      replicaCapacityRps: 2.5,
+      latency: {
+        promptTokens: tokens(512, 0.7, 4096),
+        completionTokens: tokens(32, 0.5, 512),
+        prefillSecondsPerToken: 0.0001,
+        timePerOutputTokenSeconds: 0.012,
+        queueSeconds: 0.02,
+      },
     },
   ],
   replicas: [
@@ -267,7 +373,14 @@ export const DEFAULT_SCENARIO_INPUT = {
     { model: "llama-2-13b-awq", node: "gpu-l4-0", gpus: [1] },
     { model: "mistral-7b-awq", node: "gpu-l4-0", gpus: [2] },
   ],
-  incident: { model: "llama-2-13b-awq", startAfter: "3m", duration: "10m", every: "2h", slowShare: 0.3, thresholdSeconds: 2 },
+  incident: {
+    model: "llama-2-13b-awq",
+    startAfter: "3m",
+    duration: "10m",
+    every: "2h",
+    slowShare: 0.3,
+    thresholdSeconds: 2,
+  },
 } satisfies ScenarioInput;
 
 /** The default scenario, validated. */

@@ -32,9 +32,17 @@ function reportSeriesNames(config: Config): Set<string> {
   const ttft = METRICS.llmTimeToFirstToken.name;
   const hasTtft = config.slo.classes.some((c) => c.ttft !== undefined);
   return new Set([
-    `${latency}_bucket`, `${latency}_count`, ...(hasTtft ? [`${ttft}_bucket`, `${ttft}_count`] : []),
-    METRICS.llmRequests.name, METRICS.llmTokens.name, METRICS.llmLastRequest.name,
-    METRICS.gpuInfo.name, METRICS.gpuPodInfo.name, METRICS.utilization.name, METRICS.memoryUsed.name, METRICS.memoryTotal.name,
+    `${latency}_bucket`,
+    `${latency}_count`,
+    ...(hasTtft ? [`${ttft}_bucket`, `${ttft}_count`] : []),
+    METRICS.llmRequests.name,
+    METRICS.llmTokens.name,
+    METRICS.llmLastRequest.name,
+    METRICS.gpuInfo.name,
+    METRICS.gpuPodInfo.name,
+    METRICS.utilization.name,
+    METRICS.memoryUsed.name,
+    METRICS.memoryTotal.name,
   ]);
 }
 
@@ -44,7 +52,12 @@ function reportSeriesNames(config: Config): Set<string> {
  * whole window, and the fleet's nodes as the analyzer's pools. What `inferwatch report` reads when
  * no source is given, so that it works on a machine with no servers.
  */
-export function simulatedHistory(config: Config, sinceMs: number, endMs: number, scenario: Scenario = DEFAULT_SCENARIO): SimulatedHistory {
+export function simulatedHistory(
+  config: Config,
+  sinceMs: number,
+  endMs: number,
+  scenario: Scenario = DEFAULT_SCENARIO,
+): SimulatedHistory {
   const alignedEnd = Math.floor(endMs / MIN_STEP_MS) * MIN_STEP_MS;
   const store = new MemoryStore({ tiers: [{ stepMs: MIN_STEP_MS, retentionMs: sinceMs + DAY_MS }] });
   const append = storeSink(store);
@@ -53,12 +66,19 @@ export function simulatedHistory(config: Config, sinceMs: number, endMs: number,
   const keptBounds = new Set([...sloThresholds(config.slo).map(String), "+Inf"]);
   const recentFromMs = alignedEnd - RECENT_MS;
   const sink: MetricSink = (name, labels, value, atMs) => {
-    if (atMs < recentFromMs && (!kept.has(name) || (name.endsWith("_bucket") && !keptBounds.has(labels["le"] ?? "")))) return;
+    if (atMs < recentFromMs && (!kept.has(name) || (name.endsWith("_bucket") && !keptBounds.has(labels["le"] ?? ""))))
+      return;
     append(name, labels, value, atMs);
   };
-  const stats = writeHistory(scenario, { endMs: alignedEnd, originMs: alignedEnd, days: sinceMs / DAY_MS, stepMs: MIN_STEP_MS, spans: config.agent.spans }, sink);
+  const stats = writeHistory(
+    scenario,
+    { endMs: alignedEnd, originMs: alignedEnd, days: sinceMs / DAY_MS, stepMs: MIN_STEP_MS, spans: config.agent.spans },
+    sink,
+  );
   const fleet = compileFleet(scenario, { originMs: alignedEnd });
-  const pools = fleet.nodes.map((node) => ({ name: node.pool, nodes: `^${node.name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$` }));
+  const pools = fleet.nodes.map((node) => ({
+    name: node.pool,
+    nodes: `^${node.name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`,
+  }));
   return { store, endMs: alignedEnd, analyzer: { ...config.analyzer, pools }, samples: stats.samples };
 }
-

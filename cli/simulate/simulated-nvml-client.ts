@@ -104,7 +104,15 @@ export class SimulatedNvmlClient implements NvmlClient {
     const takenAtMs = this.clock.wallNow();
     const simMs = this.clock.simulatedNow();
     const gpus = this.node.gpus.map((gpu) => readGpu(this.options.fleet, gpu, simMs));
-    return { takenAtMs, durationMs: performance.now() - startedAt, calls: 0, gpus, xids: [], newlyDisabled: [], errors: [] };
+    return {
+      takenAtMs,
+      durationMs: performance.now() - startedAt,
+      calls: 0,
+      gpus,
+      xids: [],
+      newlyDisabled: [],
+      errors: [],
+    };
   }
 
   async close(): Promise<void> {
@@ -130,11 +138,20 @@ export class SimulatedPodAttributor implements PodAttributor {
   private readonly byPid: ReadonlyMap<number, PodRef>;
   private latest: PodAttribution | undefined;
 
-  constructor(fleet: Fleet, node: string, private readonly now: () => number = Date.now) {
+  constructor(
+    fleet: Fleet,
+    node: string,
+    private readonly now: () => number = Date.now,
+  ) {
     const byDevice = new Map<string, PodRef[]>();
     const byPid = new Map<number, PodRef>();
     for (const replica of nodeOf(fleet, node).replicas) {
-      const ref: PodRef = { namespace: replica.namespace, pod: replica.pod, container: replica.container, model: replica.model.name };
+      const ref: PodRef = {
+        namespace: replica.namespace,
+        pod: replica.pod,
+        container: replica.container,
+        model: replica.model.name,
+      };
       for (const uuid of replica.gpuUuids) byDevice.set(uuid, [...(byDevice.get(uuid) ?? []), ref]);
       for (const pid of replica.pids) byPid.set(pid, ref);
     }

@@ -77,7 +77,11 @@ function unixNano(ms: number): string {
 
 /** One request as a vLLM `llm_request` span in OTLP/JSON (ids as hex, kind and status code as integers). */
 function vllmSpan(replica: SimReplica, request: SimRequest, endWallMs: number, random: Random): object {
-  const finishReason = request.isError ? "abort" : request.completionTokens >= replica.model.latency.completionTokens.max ? "length" : "stop";
+  const finishReason = request.isError
+    ? "abort"
+    : request.completionTokens >= replica.model.latency.completionTokens.max
+      ? "length"
+      : "stop";
   return {
     traceId: hexId(random, 32),
     spanId: hexId(random, 16),
@@ -144,7 +148,12 @@ export class SpanTraffic implements Component {
     this.targets = options.targets.map((target) => {
       const node = options.fleet.nodes.find((candidate) => candidate.name === target.node);
       if (!node) throw new Error(`span traffic: no node ${target.node} in scenario ${options.fleet.scenario.name}`);
-      return { target, replicas: node.replicas.filter((replica) => replica.peakRps > 0), inFlight: 0, problem: undefined };
+      return {
+        target,
+        replicas: node.replicas.filter((replica) => replica.peakRps > 0),
+        inFlight: 0,
+        problem: undefined,
+      };
     });
   }
 
@@ -210,7 +219,8 @@ export class SpanTraffic implements Component {
       const kept = items.slice(0, Math.max(0, this.maxSpans - spans));
       this.counts.dropped += items.length - kept.length;
       spans += kept.length;
-      if (kept.length > 0) resourceSpans.push({ resource: resourceOf(replica), scopeSpans: [{ scope: VLLM_SCOPE, spans: kept }] });
+      if (kept.length > 0)
+        resourceSpans.push({ resource: resourceOf(replica), scopeSpans: [{ scope: VLLM_SCOPE, spans: kept }] });
     }
     return { body: spans === 0 ? "" : JSON.stringify({ resourceSpans }), spans };
   }
@@ -264,7 +274,11 @@ export class SpanTraffic implements Component {
     if (problem === state.problem) return;
     const { node, url } = state.target;
     if (problem === undefined) this.options.log.info({ node, url }, "simulated span traffic reaches the agent again");
-    else this.options.log.warn({ node, url, err: problem }, "simulated span traffic not delivered; later batches keep trying");
+    else
+      this.options.log.warn(
+        { node, url, err: problem },
+        "simulated span traffic not delivered; later batches keep trying",
+      );
     state.problem = problem;
   }
 }

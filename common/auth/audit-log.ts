@@ -48,7 +48,9 @@ const isRefusal = (entry: AuditEntry): boolean => entry.outcome === "unauthentic
  */
 export class AuditLog {
   private tail: Promise<void> = Promise.resolve();
-  private window: { startMs: number; recorded: number; suppressed: number; firstSuppressedMs: number; lastSuppressedMs: number } | undefined;
+  private window:
+    | { startMs: number; recorded: number; suppressed: number; firstSuppressedMs: number; lastSuppressedMs: number }
+    | undefined;
   private summaryTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -82,7 +84,10 @@ export class AuditLog {
     if (this.window.suppressed === 0) {
       this.window.firstSuppressedMs = nowMs;
       // The summary is due when the window ends, whether or not another attempt comes.
-      this.summaryTimer = setTimeout(() => this.writeSummary(), Math.max(0, this.window.startMs + this.limit.windowMs - nowMs));
+      this.summaryTimer = setTimeout(
+        () => this.writeSummary(),
+        Math.max(0, this.window.startMs + this.limit.windowMs - nowMs),
+      );
       this.summaryTimer.unref();
     }
     this.window.suppressed++;
@@ -113,11 +118,16 @@ export class AuditLog {
   }
 
   private write(entry: AuditEntry): Promise<void> {
-    this.log.info({ audit: entry }, entry.outcome === "suppressed" ? "refused operator actions suppressed" : "operator action");
+    this.log.info(
+      { audit: entry },
+      entry.outcome === "suppressed" ? "refused operator actions suppressed" : "operator action",
+    );
     if (this.path === "") return this.tail;
-    this.tail = this.tail.then(() => appendFile(this.path, `${JSON.stringify(entry)}\n`, { encoding: "utf8", mode: 0o600 })).catch((err: unknown) => {
-      this.log.error({ file: this.path, err: errorMessage(err) }, "audit log write failed");
-    });
+    this.tail = this.tail
+      .then(() => appendFile(this.path, `${JSON.stringify(entry)}\n`, { encoding: "utf8", mode: 0o600 }))
+      .catch((err: unknown) => {
+        this.log.error({ file: this.path, err: errorMessage(err) }, "audit log write failed");
+      });
     return this.tail;
   }
 }

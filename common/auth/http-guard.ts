@@ -17,7 +17,12 @@ export interface HttpGuardOptions {
   /** The role a request needs; by default reads (GET, HEAD) need `viewer` and anything else `operator`. */
   readonly roleFor?: (method: string, path: string) => Role;
   /** Told of every refusal, with the principal when the token was known but its role too low (for the audit log). */
-  readonly onRefused?: (request: IncomingMessage, path: string, outcome: "unauthenticated" | "forbidden", principal: Principal | undefined) => void;
+  readonly onRefused?: (
+    request: IncomingMessage,
+    path: string,
+    outcome: "unauthenticated" | "forbidden",
+    principal: Principal | undefined,
+  ) => void;
   /** Where refusals are counted and logged, under `listener`. */
   readonly refusals?: { readonly counter: Refusals; readonly listener: string };
 }
@@ -37,12 +42,19 @@ export function requesterOf(request: IncomingMessage): { readonly who: string; r
   const principal = principals.get(request);
   if (principal) return { who: principal.name, role: principal.role };
   const socket = request.socket;
-  const commonName = socket instanceof TLSSocket && socket.authorized ? socket.getPeerCertificate().subject?.CN : undefined;
-  return { who: typeof commonName === "string" && commonName !== "" ? `cert:${commonName}` : "anonymous", role: "none" };
+  const commonName =
+    socket instanceof TLSSocket && socket.authorized ? socket.getPeerCertificate().subject?.CN : undefined;
+  return {
+    who: typeof commonName === "string" && commonName !== "" ? `cert:${commonName}` : "anonymous",
+    role: "none",
+  };
 }
 
 /** 401 with the challenge RFC 6750 §3 asks for, and no detail of what was wrong. */
-export const UNAUTHORIZED: RouteResponse = { ...text(401, "unauthorized\n"), headers: { "www-authenticate": 'Bearer realm="inferwatch"' } };
+export const UNAUTHORIZED: RouteResponse = {
+  ...text(401, "unauthorized\n"),
+  headers: { "www-authenticate": 'Bearer realm="inferwatch"' },
+};
 /** 403 without detail. */
 export const FORBIDDEN: RouteResponse = text(403, "forbidden\n");
 
@@ -56,14 +68,20 @@ const defaultRole = (method: string): Role => (method === "GET" || method === "H
 export function httpGuard(options: HttpGuardOptions): RequestGuard | undefined {
   if (!options.auth && options.clientCert !== "per-request") return undefined;
   const roleFor = options.roleFor ?? defaultRole;
-  const refuse = (request: IncomingMessage, path: string, outcome: "unauthenticated" | "forbidden", principal: Principal | undefined): RouteResponse => {
+  const refuse = (
+    request: IncomingMessage,
+    path: string,
+    outcome: "unauthenticated" | "forbidden",
+    principal: Principal | undefined,
+  ): RouteResponse => {
     options.refusals?.counter.record(options.refusals.listener, outcome, request.socket.remoteAddress ?? "");
     options.onRefused?.(request, path, outcome, principal);
     return outcome === "unauthenticated" ? UNAUTHORIZED : FORBIDDEN;
   };
   return (request: IncomingMessage, path: string) => {
     if (options.publicPaths.has(path)) return undefined;
-    if (options.clientCert === "per-request" && !(request.socket instanceof TLSSocket && request.socket.authorized)) return refuse(request, path, "unauthenticated", undefined);
+    if (options.clientCert === "per-request" && !(request.socket instanceof TLSSocket && request.socket.authorized))
+      return refuse(request, path, "unauthenticated", undefined);
     if (!options.auth) return undefined;
     const decision = options.auth.check(request.headers.authorization, roleFor(request.method ?? "GET", path));
     if (decision.kind === "unauthenticated") return refuse(request, path, "unauthenticated", undefined);

@@ -10,7 +10,8 @@ import { REDACTED, redactSecrets } from "./redact.js";
 export { REDACTED } from "./redact.js";
 
 /** Keys whose string values are secrets (a `...File` / `...Path` key holds a path and is shown). */
-const SECRET_KEY = /(password|passwd|secret|token|apikey|api_key|authorization|credential|privatekey|private_key|bearer|cookie)/i;
+const SECRET_KEY =
+  /(password|passwd|secret|token|apikey|api_key|authorization|credential|privatekey|private_key|bearer|cookie)/i;
 const PATH_KEY = /(file|path|dir)$/i;
 
 /** A deep copy of `value` with secrets replaced by `[redacted]`; the input is not changed. */

@@ -21,7 +21,8 @@
 export const REDACTED = "[redacted]";
 
 /** Query parameters whose values are credentials. */
-const SECRET_PARAM = /([?&;](?:u|p|user|username|pwd|passwd|password|token|access_token|refresh_token|id_token|private_token|api[_-]?key|apikey|key|secret|client_secret|auth|authorization|signature|sig|x-amz-signature|x-amz-credential|x-amz-security-token)=)[^&#\s"'`<>,;]*/gi;
+const SECRET_PARAM =
+  /([?&;](?:u|p|user|username|pwd|passwd|password|token|access_token|refresh_token|id_token|private_token|api[_-]?key|apikey|key|secret|client_secret|auth|authorization|signature|sig|x-amz-signature|x-amz-credential|x-amz-security-token)=)[^&#\s"'`<>,;]*/gi;
 /** Where a URL starts: its scheme. */
 const SCHEME = /[a-z][a-z0-9+.-]*:\/\//gi;
 /** Characters that end a URL in running text. */

@@ -32,7 +32,10 @@ interface Tally {
 export class Refusals {
   private readonly tallies = new Map<string, Tally>();
 
-  constructor(private readonly log: Logger, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** Counts one refusal and logs it when its (listener, reason) has not logged within the last minute. */
   record(listener: string, reason: RefusalReason, remote = ""): void {
@@ -45,7 +48,10 @@ export class Refusals {
       tally.unlogged++;
       return;
     }
-    this.log.warn({ listener, reason, remote, suppressed: tally.unlogged }, tally.unlogged > 0 ? `request refused (${tally.unlogged} more since the last line)` : "request refused");
+    this.log.warn(
+      { listener, reason, remote, suppressed: tally.unlogged },
+      tally.unlogged > 0 ? `request refused (${tally.unlogged} more since the last line)` : "request refused",
+    );
     tally.lastLoggedMs = nowMs;
     tally.unlogged = 0;
   }
@@ -66,7 +72,12 @@ export class Refusals {
 
 /** Exposes `inferwatch_http_requests_refused_total` from `refusals` in `registry`, read at scrape time. */
 export function registerRefusalMetric(registry: Registry, refusals: Refusals, onError: FillErrorHandler): void {
-  defineScrapeMetric(registry, METRICS.httpRequestsRefused, (emit) => {
-    for (const { listener, reason, count } of refusals.entries()) emit({ listener, reason }, count);
-  }, onError);
+  defineScrapeMetric(
+    registry,
+    METRICS.httpRequestsRefused,
+    (emit) => {
+      for (const { listener, reason, count } of refusals.entries()) emit({ listener, reason }, count);
+    },
+    onError,
+  );
 }

@@ -30,7 +30,10 @@ export function plainSecurity(log: Logger): Security {
  * the file when one is missing or does not parse, so a bad Secret stops the process at start
  * instead of leaving a listener open without the protection that was asked for.
  */
-export async function loadSecurity(config: { readonly tls: TlsConfig; readonly auth: AuthConfig }, log: Logger): Promise<Security> {
+export async function loadSecurity(
+  config: { readonly tls: TlsConfig; readonly auth: AuthConfig },
+  log: Logger,
+): Promise<Security> {
   const tls = await ServerTlsSource.load(config.tls, log.child({ component: "tls" }));
   let auth: TokenAuth | undefined;
   try {
@@ -73,13 +76,18 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
  * serves plain HTTP, or that takes requests without a token. Security is opt-in by files (a
  * certificate, a token file); these warnings make an open listener visible instead of silent.
  */
-export function openListenerWarnings(listeners: readonly ListenerExposure[], config: { readonly tls: TlsConfig; readonly auth: AuthConfig }): string[] {
+export function openListenerWarnings(
+  listeners: readonly ListenerExposure[],
+  config: { readonly tls: TlsConfig; readonly auth: AuthConfig },
+): string[] {
   const warnings: string[] = [];
   for (const listener of listeners) {
     if (LOOPBACK.test(listener.host)) continue;
     const hasTls = config.tls.certFile !== "" && config.tls.listeners.includes(listener.name);
-    if (!hasTls) warnings.push(`${listener.name} on ${listener.host} serves plain HTTP (set --tls-cert-file and --tls-key-file)`);
-    if (listener.takesTokens && config.auth.tokenFile === "") warnings.push(`${listener.name} on ${listener.host} takes requests without a token (set --auth-token-file)`);
+    if (!hasTls)
+      warnings.push(`${listener.name} on ${listener.host} serves plain HTTP (set --tls-cert-file and --tls-key-file)`);
+    if (listener.takesTokens && config.auth.tokenFile === "")
+      warnings.push(`${listener.name} on ${listener.host} takes requests without a token (set --auth-token-file)`);
   }
   return warnings;
 }

@@ -33,7 +33,8 @@ async function readTokenFile(path: string): Promise<TokenFileRead> {
   }
   const parsed = parseTokenFile(text, path);
   if (parsed.ok) return { kind: "tokens", tokens: parsed.tokens };
-  if (parsed.problems.length === 1 && parsed.problems[0] === `${path}: no tokens`) return { kind: "none", reason: `token file ${path} holds no tokens` };
+  if (parsed.problems.length === 1 && parsed.problems[0] === `${path}: no tokens`)
+    return { kind: "none", reason: `token file ${path} holds no tokens` };
   return { kind: "invalid", message: `auth: invalid token file:\n  - ${parsed.problems.join("\n  - ")}` };
 }
 
@@ -55,22 +56,35 @@ async function readTokens(path: string): Promise<TokenSet> {
 export class TokenAuth {
   private watcher: FileWatcher;
 
-  private constructor(private readonly path: string, private tokens: TokenSet, reloadIntervalMs: number, private readonly log: Logger) {
-    this.watcher = new FileWatcher([path], reloadIntervalMs, async () => {
-      const read = await readTokenFile(path);
-      switch (read.kind) {
-        case "tokens":
-          this.tokens = read.tokens;
-          this.log.info({ file: path, tokens: this.tokens.size }, "token file reloaded");
-          return;
-        case "none":
-          this.tokens = NO_TOKENS;
-          this.log.error({ file: path, reason: read.reason }, "no valid tokens: every request that needs a token is refused until the token file holds tokens again");
-          return;
-        case "invalid":
-          throw new Error(read.message);
-      }
-    }, log);
+  private constructor(
+    private readonly path: string,
+    private tokens: TokenSet,
+    reloadIntervalMs: number,
+    private readonly log: Logger,
+  ) {
+    this.watcher = new FileWatcher(
+      [path],
+      reloadIntervalMs,
+      async () => {
+        const read = await readTokenFile(path);
+        switch (read.kind) {
+          case "tokens":
+            this.tokens = read.tokens;
+            this.log.info({ file: path, tokens: this.tokens.size }, "token file reloaded");
+            return;
+          case "none":
+            this.tokens = NO_TOKENS;
+            this.log.error(
+              { file: path, reason: read.reason },
+              "no valid tokens: every request that needs a token is refused until the token file holds tokens again",
+            );
+            return;
+          case "invalid":
+            throw new Error(read.message);
+        }
+      },
+      log,
+    );
   }
 
   /** Reads the token file and starts watching it; undefined when no token file is configured. */

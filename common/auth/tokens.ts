@@ -40,7 +40,8 @@ function digest(token: string): Buffer {
 }
 
 /** Parsed token file; problems name the line, never the token. */
-export type TokenFileResult = { readonly ok: true; readonly tokens: TokenSet } | { readonly ok: false; readonly problems: readonly string[] };
+export type TokenFileResult =
+  { readonly ok: true; readonly tokens: TokenSet } | { readonly ok: false; readonly problems: readonly string[] };
 
 /** Parses a token file's text. Every problem is reported, by line number. */
 export function parseTokenFile(text: string, source = "token file"): TokenFileResult {
@@ -61,9 +62,13 @@ export function parseTokenFile(text: string, source = "token file"): TokenFileRe
     const name = line.slice(first + 1, second);
     const token = line.slice(second + 1);
     // A field as long as a token may be one (columns swapped): it is not quoted.
-    if (!(ROLES as readonly string[]).includes(role)) problems.push(`${where}: unknown role ${role.length < MIN_TOKEN_LENGTH ? JSON.stringify(role) : "(not shown: as long as a token)"} (expected ${ROLES.join(", ")})`);
+    if (!(ROLES as readonly string[]).includes(role))
+      problems.push(
+        `${where}: unknown role ${role.length < MIN_TOKEN_LENGTH ? JSON.stringify(role) : "(not shown: as long as a token)"} (expected ${ROLES.join(", ")})`,
+      );
     else if (!/^[A-Za-z0-9._@-]+$/.test(name)) problems.push(`${where}: name must be letters, digits and . _ @ -`);
-    else if (token.length < MIN_TOKEN_LENGTH) problems.push(`${where}: token shorter than ${MIN_TOKEN_LENGTH} characters`);
+    else if (token.length < MIN_TOKEN_LENGTH)
+      problems.push(`${where}: token shorter than ${MIN_TOKEN_LENGTH} characters`);
     else if (seen.has(token)) problems.push(`${where}: token used twice`);
     else {
       seen.add(token);

@@ -26,7 +26,12 @@ export function parseDurationMs(text: string): number | undefined {
 
 /** Formats milliseconds as the shortest duration string parseDurationMs reads back. */
 export function formatDurationMs(ms: number): string {
-  for (const [unit, size] of [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1_000]] as const) {
+  for (const [unit, size] of [
+    ["d", 86_400_000],
+    ["h", 3_600_000],
+    ["m", 60_000],
+    ["s", 1_000],
+  ] as const) {
     if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
   }
   return `${ms}ms`;
@@ -41,7 +46,8 @@ export interface DurationBounds {
 /** Milliseconds of a bound written in code; throws on a typo, at module load. */
 function boundMs(text: string): number {
   const ms = parseDurationMs(text);
-  if (ms === undefined || !(ms > 0) || ms > MAX_TIMER_MS) throw new RangeError(`duration bound ${JSON.stringify(text)} is not a duration between 1ms and ${MAX_TIMER_MS}ms`);
+  if (ms === undefined || !(ms > 0) || ms > MAX_TIMER_MS)
+    throw new RangeError(`duration bound ${JSON.stringify(text)} is not a duration between 1ms and ${MAX_TIMER_MS}ms`);
   return ms;
 }
 
@@ -55,18 +61,25 @@ export function durationMs(defaultValue: string, bounds: DurationBounds) {
   const min = boundMs(bounds.min);
   const max = boundMs(bounds.max);
   const fallback = boundMs(defaultValue);
-  if (min > max || fallback < min || fallback > max) throw new RangeError(`duration default ${defaultValue} is outside ${bounds.min}..${bounds.max}`);
+  if (min > max || fallback < min || fallback > max)
+    throw new RangeError(`duration default ${defaultValue} is outside ${bounds.min}..${bounds.max}`);
   return z
     .union([z.number(), z.string()])
     .default(defaultValue)
     .transform((value, ctx) => {
       const ms = typeof value === "number" ? value : parseDurationMs(value);
       if (ms === undefined || !Number.isFinite(ms) || !(ms > 0)) {
-        ctx.addIssue({ code: "custom", message: `expected a positive duration such as 500ms, 1s or 5m, got ${JSON.stringify(value)}` });
+        ctx.addIssue({
+          code: "custom",
+          message: `expected a positive duration such as 500ms, 1s or 5m, got ${JSON.stringify(value)}`,
+        });
         return z.NEVER;
       }
       if (ms < min || ms > max) {
-        ctx.addIssue({ code: "custom", message: `expected a duration between ${bounds.min} and ${bounds.max}, got ${JSON.stringify(value)}` });
+        ctx.addIssue({
+          code: "custom",
+          message: `expected a duration between ${bounds.min} and ${bounds.max}, got ${JSON.stringify(value)}`,
+        });
         return z.NEVER;
       }
       return ms;

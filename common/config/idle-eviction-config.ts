@@ -13,7 +13,10 @@ const optionalDuration = z
   .transform((value, ctx) => {
     const ms = typeof value === "number" ? value : parseDurationMs(value);
     if (ms === undefined || !(ms > 0)) {
-      ctx.addIssue({ code: "custom", message: `expected a positive duration such as 45m or 2h, got ${JSON.stringify(value)}` });
+      ctx.addIssue({
+        code: "custom",
+        message: `expected a positive duration such as 45m or 2h, got ${JSON.stringify(value)}`,
+      });
       return z.NEVER;
     }
     return ms;
@@ -46,7 +49,10 @@ export const idleEvictionConfigSchema = z.strictObject({
   minWarmReplicas: z.number().int().nonnegative().default(1),
   /** Per-model overrides of the time-to-live and of the warm minimum. */
   models: z
-    .record(z.string().min(1), z.strictObject({ ttl: optionalDuration, minWarmReplicas: z.number().int().nonnegative().optional() }))
+    .record(
+      z.string().min(1),
+      z.strictObject({ ttl: optionalDuration, minWarmReplicas: z.number().int().nonnegative().optional() }),
+    )
     .default({}),
   /**
    * Hold an eviction back when, on at least `minDaysWithTraffic` of the last `lookbackDays` days,
@@ -55,7 +61,10 @@ export const idleEvictionConfigSchema = z.strictObject({
    * costs less than a cold start.
    */
   holdBack: z
-    .strictObject({ lookbackDays: z.number().int().positive().default(7), minDaysWithTraffic: z.number().int().positive().default(3) })
+    .strictObject({
+      lookbackDays: z.number().int().positive().default(7),
+      minDaysWithTraffic: z.number().int().positive().default(3),
+    })
     .refine((h) => h.minDaysWithTraffic <= h.lookbackDays, "minDaysWithTraffic must not exceed lookbackDays")
     .prefault({}),
   /** A LoRA adapter unused this many days is a consolidation or archive candidate. */

@@ -24,7 +24,10 @@ export function listenAddress(defaultValue: string) {
     .transform((value, ctx) => {
       const parsed = parseListenAddress(value);
       if (!parsed) {
-        ctx.addIssue({ code: "custom", message: `expected host:port (e.g. 0.0.0.0:9464 or [::1]:9464), got ${JSON.stringify(value)}` });
+        ctx.addIssue({
+          code: "custom",
+          message: `expected host:port (e.g. 0.0.0.0:9464 or [::1]:9464), got ${JSON.stringify(value)}`,
+        });
         return z.NEVER;
       }
       return parsed;

@@ -27,7 +27,8 @@ export interface ConfigSources {
   readonly readFile?: (path: string) => string;
 }
 
-export type ConfigResult = { readonly ok: true; readonly config: Config } | { readonly ok: false; readonly problems: readonly string[] };
+export type ConfigResult =
+  { readonly ok: true; readonly config: Config } | { readonly ok: false; readonly problems: readonly string[] };
 
 type Tree = Record<string, unknown>;
 
@@ -43,7 +44,12 @@ function setPath(tree: Tree, path: string, value: unknown): void {
 }
 
 function optionValue(option: OptionSpec, raw: string): unknown {
-  return option.isList ? raw.split(",").map((item) => item.trim()).filter((item) => item !== "") : raw;
+  return option.isList
+    ? raw
+        .split(",")
+        .map((item) => item.trim())
+        .filter((item) => item !== "")
+    : raw;
 }
 
 function describeIssuePath(path: readonly PropertyKey[]): string {
@@ -64,7 +70,8 @@ export function loadConfig(sources: ConfigSources): ConfigResult {
     try {
       const parsed: unknown = parseYaml((sources.readFile ?? ((p) => readFileSync(p, "utf8")))(file));
       if (parsed !== null && parsed !== undefined) {
-        if (typeof parsed !== "object" || Array.isArray(parsed)) problems.push(`${file}: expected a mapping at the top level`);
+        if (typeof parsed !== "object" || Array.isArray(parsed))
+          problems.push(`${file}: expected a mapping at the top level`);
         else tree = parsed as Tree;
       }
     } catch (err) {
@@ -93,7 +100,11 @@ export function loadConfig(sources: ConfigSources): ConfigResult {
   return { ok: true, config: withSloBuckets(result.data) };
 }
 
-function formatIssues(issues: readonly z.core.$ZodIssue[], origins: ReadonlyMap<string, string>, file: string | undefined): string[] {
+function formatIssues(
+  issues: readonly z.core.$ZodIssue[],
+  origins: ReadonlyMap<string, string>,
+  file: string | undefined,
+): string[] {
   return issues.map((issue) => {
     const path = describeIssuePath(issue.path);
     const origin = origins.get(path) ?? (file ? file : undefined);

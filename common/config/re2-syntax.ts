@@ -48,8 +48,10 @@ function escapeProblem(source: string, at: number, inClass: boolean): string | u
 function scanClass(source: string, at: number, problems: Set<string>): number {
   let j = at + 1;
   if (source[j] === "^") j++;
-  if (source[j] === "]") problems.add("an empty character class [] or [^]: RE2 reads its ] as a literal (write [^\\s\\S] or [\\s\\S])");
-  if (source[at + 1] === "[" && source[at + 2] === ":") problems.add("a POSIX class [[:…:]], which JavaScript reads as characters (write [a-z] and the like)");
+  if (source[j] === "]")
+    problems.add("an empty character class [] or [^]: RE2 reads its ] as a literal (write [^\\s\\S] or [\\s\\S])");
+  if (source[at + 1] === "[" && source[at + 2] === ":")
+    problems.add("a POSIX class [[:…:]], which JavaScript reads as characters (write [a-z] and the like)");
   while (j < source.length && source[j] !== "]") {
     if (source[j] === "\\") {
       const problem = escapeProblem(source, j, true);
@@ -66,7 +68,7 @@ function scanClass(source: string, at: number, problems: Set<string>): number {
  */
 export function re2Problems(source: string): string[] {
   const problems = new Set<string>();
-  for (let i = 0; i < source.length; ) {
+  for (let i = 0; i < source.length;) {
     const c = source[i] as string;
     if (c === "\\") {
       const problem = escapeProblem(source, i, false);
@@ -77,12 +79,16 @@ export function re2Problems(source: string): string[] {
     } else if (c === "(") {
       const opening = GROUP_OPENINGS.find(([text]) => source.startsWith(text, i));
       if (opening !== undefined) problems.add(`${opening[1]}, which RE2 (Prometheus) does not have`);
-      else if (/^\(\?<[A-Za-z_$]/.test(source.slice(i, i + 4))) problems.add("a named group (?<name>…), which Prometheus's RE2 does not read (use (…) or (?:…))");
+      else if (/^\(\?<[A-Za-z_$]/.test(source.slice(i, i + 4)))
+        problems.add("a named group (?<name>…), which Prometheus's RE2 does not read (use (…) or (?:…))");
       i += opening?.[0].length ?? 1;
     } else if (c === "*" || c === "+" || c === "?" || c === "}") {
       if (c === "}") {
         const counts = /\{(\d+)(?:,(\d*))?\}$/.exec(source.slice(0, i + 1));
-        if (counts !== null && [counts[1], counts[2]].some((n) => n !== undefined && n !== "" && Number(n) > MAX_RE2_REPEAT)) {
+        if (
+          counts !== null &&
+          [counts[1], counts[2]].some((n) => n !== undefined && n !== "" && Number(n) > MAX_RE2_REPEAT)
+        ) {
           problems.add(`a repetition count above ${MAX_RE2_REPEAT}, which RE2 refuses`);
         }
       }

@@ -80,13 +80,17 @@ export function analyzeRegex(source: string): RegexAnalysis {
   let hasLookaround = false;
   let last: Atom = { kind: "none" };
   const top = (): Frame => stack[stack.length - 1] as Frame;
-  for (let i = 0; i < source.length; ) {
+  for (let i = 0; i < source.length;) {
     const c = source[i] as string;
     const quantifier = quantifierAt(source, i);
     if (quantifier !== undefined && last.kind !== "none") {
       if (quantifier.max > 1) {
-        if (last.kind === "group" && last.frame.hasRepeat) problems.add("a repetition of something that repeats, such as (a+)+: exponential backtracking");
-        if (last.kind === "group" && last.frame.hasAlternation) problems.add("a repetition of an alternation, such as (a|aa)+: exponential backtracking (use a character class [ab] or a bounded {1,3})");
+        if (last.kind === "group" && last.frame.hasRepeat)
+          problems.add("a repetition of something that repeats, such as (a+)+: exponential backtracking");
+        if (last.kind === "group" && last.frame.hasAlternation)
+          problems.add(
+            "a repetition of an alternation, such as (a|aa)+: exponential backtracking (use a character class [ab] or a bounded {1,3})",
+          );
         top().hasRepeat = true;
       }
       if (quantifier.max === Infinity) unboundedRepeats++;
@@ -96,7 +100,8 @@ export function analyzeRegex(source: string): RegexAnalysis {
     }
     if (c === "\\") {
       const next = source[i + 1] ?? "";
-      if (/[1-9]/.test(next) || (next === "k" && source[i + 2] === "<")) problems.add("a backreference: exponential backtracking, and not available in RE2");
+      if (/[1-9]/.test(next) || (next === "k" && source[i + 2] === "<"))
+        problems.add("a backreference: exponential backtracking, and not available in RE2");
       last = { kind: "single" };
       i += 2;
       continue;
@@ -136,13 +141,17 @@ export function analyzeRegex(source: string): RegexAnalysis {
     last = c === "^" || c === "$" ? { kind: "none" } : { kind: "single" };
     i++;
   }
-  if (unboundedRepeats > MAX_UNBOUNDED_REPEATS) problems.add(`${unboundedRepeats} unbounded repetitions (*, +, {n,}): more than ${MAX_UNBOUNDED_REPEATS} make matching a long name take polynomial time of a high degree`);
+  if (unboundedRepeats > MAX_UNBOUNDED_REPEATS)
+    problems.add(
+      `${unboundedRepeats} unbounded repetitions (*, +, {n,}): more than ${MAX_UNBOUNDED_REPEATS} make matching a long name take polynomial time of a high degree`,
+    );
   return { problems: [...problems], unboundedRepeats, hasLookaround };
 }
 
 /** The problems that keep `source` from being a configured pattern, as configuration messages; empty when it is accepted. */
 export function regexProblems(source: string, flags = ""): string[] {
-  if (source.length > MAX_PATTERN_CHARS) return [`expected a regular expression of at most ${MAX_PATTERN_CHARS} characters, got ${source.length}`];
+  if (source.length > MAX_PATTERN_CHARS)
+    return [`expected a regular expression of at most ${MAX_PATTERN_CHARS} characters, got ${source.length}`];
   try {
     new RegExp(source, flags);
   } catch (err) {

@@ -69,21 +69,34 @@ export const podsConfigSchema = z.strictObject({
   kubeApi: kubeApiConfigSchema.prefault({}),
 });
 
-
 /** A size in bytes, given as a number or with a unit (`20MiB`, `512KiB`, `1GiB`); `min`, when given, is the smallest accepted (with its reason). */
-const byteSize = (defaultValue: string, min?: { readonly bytes: number; readonly text: string; readonly why: string }) =>
+const byteSize = (
+  defaultValue: string,
+  min?: { readonly bytes: number; readonly text: string; readonly why: string },
+) =>
   z
     .union([z.number(), z.string()])
     .default(defaultValue)
     .transform((value, ctx) => {
       const match = typeof value === "number" ? null : /^(\d+)\s*(B|KiB|MiB|GiB)?$/.exec(value.trim());
-      const bytes = typeof value === "number" ? value : match ? Number(match[1]) * ({ B: 1, KiB: 1024, MiB: MIB, GiB: 1024 * MIB }[match[2] ?? "B"] as number) : NaN;
+      const bytes =
+        typeof value === "number"
+          ? value
+          : match
+            ? Number(match[1]) * ({ B: 1, KiB: 1024, MiB: MIB, GiB: 1024 * MIB }[match[2] ?? "B"] as number)
+            : NaN;
       if (!(bytes > 0) || !Number.isSafeInteger(bytes)) {
-        ctx.addIssue({ code: "custom", message: `expected a positive size such as 512KiB or 20MiB, got ${JSON.stringify(value)}` });
+        ctx.addIssue({
+          code: "custom",
+          message: `expected a positive size such as 512KiB or 20MiB, got ${JSON.stringify(value)}`,
+        });
         return z.NEVER;
       }
       if (min !== undefined && bytes < min.bytes) {
-        ctx.addIssue({ code: "custom", message: `expected at least ${min.text} (${min.why}), got ${JSON.stringify(value)}` });
+        ctx.addIssue({
+          code: "custom",
+          message: `expected at least ${min.text} (${min.why}), got ${JSON.stringify(value)}`,
+        });
         return z.NEVER;
       }
       return bytes;
@@ -98,34 +111,39 @@ const byteSize = (defaultValue: string, min?: { readonly bytes: number; readonly
 const MIN_SPOOL_BYTES = { bytes: 16 * 1024, text: "16KiB", why: "4 spool segments of 4 KiB" } as const;
 
 /** OTLP trace receivers. */
-export const otlpConfigSchema = z.strictObject({
-  enabled: flag(true),
-  httpAddr: listenAddress("0.0.0.0:4318"),
-  grpcAddr: listenAddress("0.0.0.0:4317"),
-  /** Largest request body accepted, measured after decompression (a gzip bomb stops here). */
-  maxBodyBytes: byteSize("20MiB"),
-  /**
-   * Largest OTLP/gRPC message, after decompression, when smaller than maxBodyBytes: 4 MiB, the
-   * OpenTelemetry Collector's and grpc-go's default (configgrpc max_recv_msg_size_mib). Every gRPC call
-   * reserves twice this much of the in-flight budget before its message is read, since grpc-js
-   * inflates a message whole (pieces, then their concatenation) before anyone sees it.
-   */
-  maxGrpcMessageBytes: byteSize("4MiB"),
-  /** Request bytes being received or decoded at once; past it requests get 429 / RESOURCE_EXHAUSTED. */
-  maxInflightBytes: byteSize("32MiB"),
-  /** What Retry-After says when the pipeline is full; also how long a gRPC call waits for room in the budget. */
-  retryAfter: durationMs("1s", { min: "100ms", max: "5m" }),
-  /** Open connections per receiver (HTTP and gRPC each); past it new connections are closed at once. */
-  maxConnections: z.coerce.number().int().min(1).max(65_536).default(256),
-  /** Concurrent gRPC calls per connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); clients queue the rest. */
-  maxConcurrentStreams: z.coerce.number().int().min(1).max(1_000).default(16),
-}).refine((otlp) => otlp.maxInflightBytes >= otlp.maxBodyBytes, {
-  error: "maxInflightBytes must be at least maxBodyBytes, or a request of the largest allowed size could never be admitted",
-  path: ["maxInflightBytes"],
-}).refine((otlp) => otlp.maxInflightBytes >= 2 * Math.min(otlp.maxBodyBytes, otlp.maxGrpcMessageBytes), {
-  error: "maxInflightBytes must be at least twice the gRPC message limit (the smaller of maxGrpcMessageBytes and maxBodyBytes): each gRPC call reserves that before its message is read",
-  path: ["maxInflightBytes"],
-});
+export const otlpConfigSchema = z
+  .strictObject({
+    enabled: flag(true),
+    httpAddr: listenAddress("0.0.0.0:4318"),
+    grpcAddr: listenAddress("0.0.0.0:4317"),
+    /** Largest request body accepted, measured after decompression (a gzip bomb stops here). */
+    maxBodyBytes: byteSize("20MiB"),
+    /**
+     * Largest OTLP/gRPC message, after decompression, when smaller than maxBodyBytes: 4 MiB, the
+     * OpenTelemetry Collector's and grpc-go's default (configgrpc max_recv_msg_size_mib). Every gRPC call
+     * reserves twice this much of the in-flight budget before its message is read, since grpc-js
+     * inflates a message whole (pieces, then their concatenation) before anyone sees it.
+     */
+    maxGrpcMessageBytes: byteSize("4MiB"),
+    /** Request bytes being received or decoded at once; past it requests get 429 / RESOURCE_EXHAUSTED. */
+    maxInflightBytes: byteSize("32MiB"),
+    /** What Retry-After says when the pipeline is full; also how long a gRPC call waits for room in the budget. */
+    retryAfter: durationMs("1s", { min: "100ms", max: "5m" }),
+    /** Open connections per receiver (HTTP and gRPC each); past it new connections are closed at once. */
+    maxConnections: z.coerce.number().int().min(1).max(65_536).default(256),
+    /** Concurrent gRPC calls per connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); clients queue the rest. */
+    maxConcurrentStreams: z.coerce.number().int().min(1).max(1_000).default(16),
+  })
+  .refine((otlp) => otlp.maxInflightBytes >= otlp.maxBodyBytes, {
+    error:
+      "maxInflightBytes must be at least maxBodyBytes, or a request of the largest allowed size could never be admitted",
+    path: ["maxInflightBytes"],
+  })
+  .refine((otlp) => otlp.maxInflightBytes >= 2 * Math.min(otlp.maxBodyBytes, otlp.maxGrpcMessageBytes), {
+    error:
+      "maxInflightBytes must be at least twice the gRPC message limit (the smaller of maxGrpcMessageBytes and maxBodyBytes): each gRPC call reserves that before its message is read",
+    path: ["maxInflightBytes"],
+  });
 
 /** Forwarding of received spans (allow-listed attributes only) to an upstream OTLP endpoint. */
 export const forwardConfigSchema = z.strictObject({
@@ -142,20 +160,30 @@ export const forwardConfigSchema = z.strictObject({
 /** Long history in InfluxDB 1.x: GPU samples and request aggregates, through a durable disk spool. */
 export const influxConfigSchema = z.strictObject({
   /** InfluxDB 1.x base URL (`http://influxdb:8086`); empty turns the sink off. Credentials go in credentialsFile, not here. */
-  url: z.string().default("").refine((url) => {
-    if (url === "") return true;
-    try {
-      const parsed = new URL(url);
-      return (parsed.protocol === "http:" || parsed.protocol === "https:") && parsed.username === "" && parsed.password === "";
-    } catch {
-      return false;
-    }
-  }, "expected an http(s) URL without credentials (put them in credentialsFile)"),
+  url: z
+    .string()
+    .default("")
+    .refine((url) => {
+      if (url === "") return true;
+      try {
+        const parsed = new URL(url);
+        return (
+          (parsed.protocol === "http:" || parsed.protocol === "https:") &&
+          parsed.username === "" &&
+          parsed.password === ""
+        );
+      } catch {
+        return false;
+      }
+    }, "expected an http(s) URL without credentials (put them in credentialsFile)"),
   database: nonEmpty.default("inferwatch"),
   /** Retention policy written to; empty: the database's default. */
   retentionPolicy: z.string().default(""),
   /** Prepended to every measurement name (the catalog's metric names). */
-  measurementPrefix: z.string().default("").refine((prefix) => /^[a-zA-Z0-9_:]*$/.test(prefix), "expected letters, digits, _ or :"),
+  measurementPrefix: z
+    .string()
+    .default("")
+    .refine((prefix) => /^[a-zA-Z0-9_:]*$/.test(prefix), "expected letters, digits, _ or :"),
   /** A file holding `username:password` on its first line; empty: no authentication. Never logged. */
   credentialsFile: z.string().default(""),
   /** Points per write request at most. */
@@ -189,9 +217,15 @@ const tierRuleSchema = z.strictObject({
 /** LLM request metrics from spans. */
 export const spansConfigSchema = z.strictObject({
   /** Histogram bucket boundaries, seconds; every SLO threshold is added to them exactly. */
-  buckets: z.array(z.number().positive()).min(1).default([0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2.5, 3, 5, 7.5, 10, 15, 20, 30, 60, 120]),
+  buckets: z
+    .array(z.number().positive())
+    .min(1)
+    .default([0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2.5, 3, 5, 7.5, 10, 15, 20, 30, 60, 120]),
   /** Time-per-output-token bucket boundaries, seconds (the scale of one decode step, not of a request). */
-  tpotBuckets: z.array(z.number().positive()).min(1).default([0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1]),
+  tpotBuckets: z
+    .array(z.number().positive())
+    .min(1)
+    .default([0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1]),
   /**
    * Latency SLO thresholds, seconds, each a bucket boundary so an SLO is a ratio of two counters. Default: the
    * default classes' thresholds (common/slo/thresholds.ts); loading the configuration adds every threshold of `slo`.
@@ -220,58 +254,69 @@ const metricsUrl = z.string().refine((value) => {
 }, "expected an http:// or https:// URL without user:password (it becomes a label value)");
 
 /** A runtime /metrics endpoint named in configuration: a URL, or a URL with what it serves. */
-const runtimeTargetSchema = z.preprocess((value) => (typeof value === "string" ? { url: value } : value),
-  z.strictObject({
-    url: metricsUrl,
-    /** vllm, sglang, tgi, triton or trtllm (trtllm-serve); detected from the metric names when absent. */
-    runtime: z.enum(["vllm", "sglang", "tgi", "triton", "trtllm"]).optional(),
-    /** Model label when the runtime's page names none (TGI) or to override it. */
-    model: nonEmpty.optional(),
-    namespace: z.string().optional(),
-    pod: z.string().optional(),
-    tier: nonEmpty.optional(),
-  }, { error: "expected a URL or { url, runtime?, model?, namespace?, pod?, tier? }" }));
+const runtimeTargetSchema = z.preprocess(
+  (value) => (typeof value === "string" ? { url: value } : value),
+  z.strictObject(
+    {
+      url: metricsUrl,
+      /** vllm, sglang, tgi, triton or trtllm (trtllm-serve); detected from the metric names when absent. */
+      runtime: z.enum(["vllm", "sglang", "tgi", "triton", "trtllm"]).optional(),
+      /** Model label when the runtime's page names none (TGI) or to override it. */
+      model: nonEmpty.optional(),
+      namespace: z.string().optional(),
+      pod: z.string().optional(),
+      tier: nonEmpty.optional(),
+    },
+    { error: "expected a URL or { url, runtime?, model?, namespace?, pod?, tier? }" },
+  ),
+);
 
 /** Scraping of the inference runtimes' own Prometheus /metrics (KV cache, prefix cache, queue, batch). */
-export const runtimesConfigSchema = z.strictObject({
-  enabled: flag(true),
-  interval: durationMs("15s", { min: "1s", max: "1h" }),
-  /** Per target; a target slower than this is reported down and costs nothing else. */
-  timeout: durationMs("5s", { min: "100ms", max: "10m" }),
-  /** Static targets (URLs, or objects with runtime, model, namespace, pod, tier). */
-  targets: z.array(runtimeTargetSchema).default([]),
-  /** Pod annotations naming the port of a pod's runtime /metrics, first present wins; GPU pods of this node are scraped at <podIP>:<port>/metrics. */
-  portAnnotations: z.array(nonEmpty).default(["inferwatch.io/metrics-port", "prometheus.io/port"]),
-  /** Port scraped on every GPU pod of this node without such an annotation; 0: annotated pods only. */
-  podPort: z.coerce.number().int().min(0).max(65535).default(0),
-  /** Pod annotation naming the path of a pod's runtime metrics (default `/metrics`). */
-  pathAnnotation: nonEmpty.default("prometheus.io/path"),
-  /** How often the pods of this node are listed again for targets (Kubernetes API). */
-  podRelistInterval: durationMs("60s", { min: "1s", max: "1d" }),
-  /**
-   * Largest /metrics page read from a runtime; a larger one is refused (from its Content-Length, else
-   * as soon as it passes the limit) and reports the target down. Pages are read as they arrive,
-   * keeping only the model rows the series limits admit, so this bounds how long a page is read, not
-   * what it holds in memory: a 16.5 MiB page of 130,000 model rows grows a fresh agent by ~18 MiB at its
-   * peak, in 2 ms slices (test/bench/runtime-page-bench.ts). 16 MiB is ~3,000 times a stock vLLM,
-   * SGLang, TGI or Triton page (3–6 KiB) and 8 times vLLM's with 64 data-parallel engines.
-   */
-  maxBodyBytes: byteSize("16MiB"),
-  /**
-   * Runtime page bytes received and not yet parsed, across every scrape at once (the chunk being
-   * parsed and each scrape's partial line); a scrape waits for room before it reads on, and one that
-   * waits past its timeout is reported down. At least 2 MiB: the longest line read (1 MiB) and the
-   * chunk after it.
-   */
-  maxInflightBytes: byteSize("8MiB", { bytes: 2 * MIB, text: "2MiB", why: "the longest line a runtime page may have (1 MiB) and the chunk after it" }),
-  /** Model rows one target's page may add; past it new models fold into model="__overflow__". */
-  maxSeriesPerTarget: z.coerce.number().int().min(2).default(64),
-  /** Model rows all targets together may add; past it new rows fold into one model="__overflow__" row. */
-  maxSeries: z.coerce.number().int().min(2).default(1000),
-}).refine((runtimes) => runtimes.timeout <= runtimes.interval, {
-  error: "timeout must not exceed interval (one scrape round must end before the next)",
-  path: ["timeout"],
-});
+export const runtimesConfigSchema = z
+  .strictObject({
+    enabled: flag(true),
+    interval: durationMs("15s", { min: "1s", max: "1h" }),
+    /** Per target; a target slower than this is reported down and costs nothing else. */
+    timeout: durationMs("5s", { min: "100ms", max: "10m" }),
+    /** Static targets (URLs, or objects with runtime, model, namespace, pod, tier). */
+    targets: z.array(runtimeTargetSchema).default([]),
+    /** Pod annotations naming the port of a pod's runtime /metrics, first present wins; GPU pods of this node are scraped at <podIP>:<port>/metrics. */
+    portAnnotations: z.array(nonEmpty).default(["inferwatch.io/metrics-port", "prometheus.io/port"]),
+    /** Port scraped on every GPU pod of this node without such an annotation; 0: annotated pods only. */
+    podPort: z.coerce.number().int().min(0).max(65535).default(0),
+    /** Pod annotation naming the path of a pod's runtime metrics (default `/metrics`). */
+    pathAnnotation: nonEmpty.default("prometheus.io/path"),
+    /** How often the pods of this node are listed again for targets (Kubernetes API). */
+    podRelistInterval: durationMs("60s", { min: "1s", max: "1d" }),
+    /**
+     * Largest /metrics page read from a runtime; a larger one is refused (from its Content-Length, else
+     * as soon as it passes the limit) and reports the target down. Pages are read as they arrive,
+     * keeping only the model rows the series limits admit, so this bounds how long a page is read, not
+     * what it holds in memory: a 16.5 MiB page of 130,000 model rows grows a fresh agent by ~18 MiB at its
+     * peak, in 2 ms slices (test/bench/runtime-page-bench.ts). 16 MiB is ~3,000 times a stock vLLM,
+     * SGLang, TGI or Triton page (3–6 KiB) and 8 times vLLM's with 64 data-parallel engines.
+     */
+    maxBodyBytes: byteSize("16MiB"),
+    /**
+     * Runtime page bytes received and not yet parsed, across every scrape at once (the chunk being
+     * parsed and each scrape's partial line); a scrape waits for room before it reads on, and one that
+     * waits past its timeout is reported down. At least 2 MiB: the longest line read (1 MiB) and the
+     * chunk after it.
+     */
+    maxInflightBytes: byteSize("8MiB", {
+      bytes: 2 * MIB,
+      text: "2MiB",
+      why: "the longest line a runtime page may have (1 MiB) and the chunk after it",
+    }),
+    /** Model rows one target's page may add; past it new models fold into model="__overflow__". */
+    maxSeriesPerTarget: z.coerce.number().int().min(2).default(64),
+    /** Model rows all targets together may add; past it new rows fold into one model="__overflow__" row. */
+    maxSeries: z.coerce.number().int().min(2).default(1000),
+  })
+  .refine((runtimes) => runtimes.timeout <= runtimes.interval, {
+    error: "timeout must not exceed interval (one scrape round must end before the next)",
+    path: ["timeout"],
+  });
 
 /** The agent's settings. */
 export const agentConfigSchema = z.strictObject({
@@ -302,7 +347,13 @@ export const analyzerConfigSchema = z.strictObject({
    * (InfluxDB 1.x, the sink's layout), `agents=<url>,<url>` (pulled into the
    * embedded store), or — for `inferwatch slo status` only — `analyzer=<url>` (a running analyzer's API).
    */
-  source: z.string().default("").refine((source) => source === "" || /^(prometheus|influx|agents|analyzer)=\S+$/.test(source), "expected prometheus=<url>, influx=<url>, agents=<url>,<url> or analyzer=<url>"),
+  source: z
+    .string()
+    .default("")
+    .refine(
+      (source) => source === "" || /^(prometheus|influx|agents|analyzer)=\S+$/.test(source),
+      "expected prometheus=<url>, influx=<url>, agents=<url>,<url> or analyzer=<url>",
+    ),
   /** How often SLOs and fleet figures are evaluated (results are cached between evaluations). */
   interval: durationMs("30s", { min: "1s", max: "1d" }),
   /** How often the embedded store pulls the agents. */
@@ -336,10 +387,12 @@ export const analyzerConfigSchema = z.strictObject({
   /** Price of one GPU-hour by GPU model (as NVML names it), for cost per million tokens. */
   gpuHourPrices: z.record(nonEmpty, z.number().nonnegative()).default({}),
   /** Consolidation constraints and idle-eviction time-to-live (analyzer/recommend). */
-  recommend: z.strictObject({
-    consolidation: consolidationConfigSchema.prefault({}),
-    idle: idleEvictionConfigSchema.prefault({}),
-  }).prefault({}),
+  recommend: z
+    .strictObject({
+      consolidation: consolidationConfigSchema.prefault({}),
+      idle: idleEvictionConfigSchema.prefault({}),
+    })
+    .prefault({}),
 });
 
 export const logConfigSchema = z.strictObject({

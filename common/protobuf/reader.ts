@@ -109,7 +109,8 @@ export class WireReader {
     const tag = this.varint();
     const wireType = tag & 7;
     if (tag < 8 || tag > 0xffffffff) throw new this.errorClass(`invalid field number in tag at byte ${at}`);
-    if (wireType === 3 || wireType === 4) throw new this.errorClass(`unsupported group (wire type ${wireType}) at byte ${at}`);
+    if (wireType === 3 || wireType === 4)
+      throw new this.errorClass(`unsupported group (wire type ${wireType}) at byte ${at}`);
     if (wireType > 5) throw new this.errorClass(`invalid wire type ${wireType} at byte ${at}`);
     return tag;
   }
@@ -195,7 +196,9 @@ export class WireReader {
   /** Throws unless `wireType` is what the schema gives field `field` of `message`. */
   expect(wireType: number, expected: number, message: string, field: string): void {
     if (wireType !== expected) {
-      throw new this.errorClass(`${message}.${field} has wire type ${wireType}, expected ${expected}, before byte ${this.pos}`);
+      throw new this.errorClass(
+        `${message}.${field} has wire type ${wireType}, expected ${expected}, before byte ${this.pos}`,
+      );
     }
   }
 
@@ -207,7 +210,9 @@ export class WireReader {
       // Back off continuation bytes (10xxxxxx) so a multi-byte character is not split.
       while (end > start && ((this.bytes[end] ?? 0) & 0xc0) === 0x80) end--;
     }
-    return HAS_UTF8_SLICE ? (this.buffer as SliceableBuffer).utf8Slice(start, end) : this.buffer.toString("utf8", start, end);
+    return HAS_UTF8_SLICE
+      ? (this.buffer as SliceableBuffer).utf8Slice(start, end)
+      : this.buffer.toString("utf8", start, end);
   }
 
   private need(n: number): void {

@@ -17,14 +17,22 @@ export const SLO_CLASS_LABEL = "inferwatch.io/slo-class";
 
 /** Class and pool names end up in SLO ids, metric labels and rule names (Sloth's name rule). */
 const NAME_PATTERN = /^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$/;
-const name = z.string().regex(NAME_PATTERN, "expected lower-case letters, digits, '.', '_' or '-', starting and ending with a letter or digit");
+const name = z
+  .string()
+  .regex(
+    NAME_PATTERN,
+    "expected lower-case letters, digits, '.', '_' or '-', starting and ending with a letter or digit",
+  );
 
 /** A ratio in (0, 1), given as a number (`0.95`) or a percentage string (`"95%"`). */
 const ratio = z.union([z.number(), z.string()]).transform((value, ctx) => {
   const match = typeof value === "string" ? /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(value) : null;
   const parsed = typeof value === "number" ? value : match ? Number(match[1]) / 100 : NaN;
   if (!(parsed > 0 && parsed < 1)) {
-    ctx.addIssue({ code: "custom", message: `expected a ratio between 0 and 1 (exclusive) such as 0.95 or "95%", got ${JSON.stringify(value)}` });
+    ctx.addIssue({
+      code: "custom",
+      message: `expected a ratio between 0 and 1 (exclusive) such as 0.95 or "95%", got ${JSON.stringify(value)}`,
+    });
     return z.NEVER;
   }
   return parsed;
@@ -34,7 +42,10 @@ const ratio = z.union([z.number(), z.string()]).transform((value, ctx) => {
 const thresholdSeconds = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const ms = typeof value === "string" ? parseDurationMs(value) : undefined;
   if (ms === undefined || !(ms > 0)) {
-    ctx.addIssue({ code: "custom", message: `expected a duration with its unit such as 1.2s or 800ms, got ${JSON.stringify(value)}` });
+    ctx.addIssue({
+      code: "custom",
+      message: `expected a duration with its unit such as 1.2s or 800ms, got ${JSON.stringify(value)}`,
+    });
     return z.NEVER;
   }
   return ms / 1000;
@@ -44,7 +55,10 @@ const thresholdSeconds = z.union([z.string(), z.number()]).transform((value, ctx
 const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
   const ms = typeof value === "number" ? value : parseDurationMs(value);
   if (ms === undefined || !(ms > 0)) {
-    ctx.addIssue({ code: "custom", message: `expected a positive duration such as 6h or 30d, got ${JSON.stringify(value)}` });
+    ctx.addIssue({
+      code: "custom",
+      message: `expected a positive duration such as 6h or 30d, got ${JSON.stringify(value)}`,
+    });
     return z.NEVER;
   }
   return ms;
@@ -80,9 +94,31 @@ const modelClassSchema = z
   .transform(({ name: className, match, latency, ttft, availability }) => ({
     name: className,
     match,
-    latency: { id: `${className}-latency`, className, kind: "latency" as const, metric: METRICS.llmRequestDuration.name, ...latency },
-    ...(ttft ? { ttft: { id: `${className}-ttft`, className, kind: "ttft" as const, metric: METRICS.llmTimeToFirstToken.name, ...ttft } } : {}),
-    availability: { id: `${className}-availability`, className, kind: "availability" as const, metric: METRICS.llmRequests.name, ...availability },
+    latency: {
+      id: `${className}-latency`,
+      className,
+      kind: "latency" as const,
+      metric: METRICS.llmRequestDuration.name,
+      ...latency,
+    },
+    ...(ttft
+      ? {
+          ttft: {
+            id: `${className}-ttft`,
+            className,
+            kind: "ttft" as const,
+            metric: METRICS.llmTimeToFirstToken.name,
+            ...ttft,
+          },
+        }
+      : {}),
+    availability: {
+      id: `${className}-availability`,
+      className,
+      kind: "availability" as const,
+      metric: METRICS.llmRequests.name,
+      ...availability,
+    },
   }));
 
 /**
@@ -95,14 +131,29 @@ const sizeRule = (sizes: string) => ({ model: `(^|[^0-9.x])(${sizes})b([^a-z0-9]
 
 /** The platform's requirements: 95% of requests under 1.2 s (7B), 2 s (13B), 4 s (70B); 99% without error. */
 const DEFAULT_CLASSES = [
-  { name: "7b", match: [{ podLabel: { key: SLO_CLASS_LABEL, value: "7b" } }, sizeRule("7|8")], latency: { threshold: "1.2s", objective: 0.95 } },
-  { name: "13b", match: [{ podLabel: { key: SLO_CLASS_LABEL, value: "13b" } }, sizeRule("13|14")], latency: { threshold: "2s", objective: 0.95 } },
-  { name: "70b", match: [{ podLabel: { key: SLO_CLASS_LABEL, value: "70b" } }, sizeRule("70|72")], latency: { threshold: "4s", objective: 0.95 } },
+  {
+    name: "7b",
+    match: [{ podLabel: { key: SLO_CLASS_LABEL, value: "7b" } }, sizeRule("7|8")],
+    latency: { threshold: "1.2s", objective: 0.95 },
+  },
+  {
+    name: "13b",
+    match: [{ podLabel: { key: SLO_CLASS_LABEL, value: "13b" } }, sizeRule("13|14")],
+    latency: { threshold: "2s", objective: 0.95 },
+  },
+  {
+    name: "70b",
+    match: [{ podLabel: { key: SLO_CLASS_LABEL, value: "70b" } }, sizeRule("70|72")],
+    latency: { threshold: "4s", objective: 0.95 },
+  },
 ];
 
 const poolOverride = z
   .strictObject({ minRatio: ratio.optional(), window: duration.optional() })
-  .transform(({ minRatio, window }) => ({ ...(minRatio === undefined ? {} : { minRatio }), ...(window === undefined ? {} : { windowMs: window }) }));
+  .transform(({ minRatio, window }) => ({
+    ...(minRatio === undefined ? {} : { minRatio }),
+    ...(window === undefined ? {} : { windowMs: window }),
+  }));
 
 /** The cost objective: each pool's GPUs busy at least `minRatio` of the time over `window` (ticket only). */
 const gpuUtilizationSchema = z
@@ -123,11 +174,20 @@ export const sloConfigSchema = z
   })
   .superRefine((config, ctx) => {
     if (config.period < longestWindowMs()) {
-      ctx.addIssue({ code: "custom", path: ["period"], message: `must be at least the longest burn-rate window (${longestWindowMs() / 86_400_000}d)` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["period"],
+        message: `must be at least the longest burn-rate window (${longestWindowMs() / 86_400_000}d)`,
+      });
     }
     const seen = new Set<string>();
     config.classes.forEach((modelClass, index) => {
-      if (seen.has(modelClass.name)) ctx.addIssue({ code: "custom", path: ["classes", index, "name"], message: `duplicate class ${modelClass.name}` });
+      if (seen.has(modelClass.name))
+        ctx.addIssue({
+          code: "custom",
+          path: ["classes", index, "name"],
+          message: `duplicate class ${modelClass.name}`,
+        });
       seen.add(modelClass.name);
     });
   })
@@ -149,7 +209,11 @@ export const DEFAULT_SLO_CONFIG: SloConfig = sloConfigSchema.parse({});
 
 /** Every event SLO of `config`, class by class: latency, then TTFT where set, then availability. */
 export function listSlos(config: Pick<SloConfig, "classes">): readonly Slo[] {
-  return config.classes.flatMap((modelClass) => [modelClass.latency, ...(modelClass.ttft ? [modelClass.ttft] : []), modelClass.availability]);
+  return config.classes.flatMap((modelClass) => [
+    modelClass.latency,
+    ...(modelClass.ttft ? [modelClass.ttft] : []),
+    modelClass.availability,
+  ]);
 }
 
 const compiled = new WeakMap<object, BoundedRegExp>();
@@ -169,7 +233,11 @@ function ruleMatches(rule: MatchRule, model: string, podLabels: Readonly<Record<
  * expression search, case-insensitive unless the rule says otherwise) or one of the pod's labels
  * (exact value). Undefined when no class matches: such a model has no SLO.
  */
-export function classOf(config: Pick<SloConfig, "classes">, model: string, podLabels: Readonly<Record<string, string>> = {}): ModelClass | undefined {
+export function classOf(
+  config: Pick<SloConfig, "classes">,
+  model: string,
+  podLabels: Readonly<Record<string, string>> = {},
+): ModelClass | undefined {
   return config.classes.find((modelClass) => modelClass.match.some((rule) => ruleMatches(rule, model, podLabels)));
 }
 
@@ -185,8 +253,17 @@ export interface GpuUtilizationObjective {
 }
 
 /** The utilization objective of `pool`: its override where configured, else the configured default. */
-export function gpuUtilizationObjective(config: Pick<SloConfig, "gpuUtilization">, pool: string): GpuUtilizationObjective {
+export function gpuUtilizationObjective(
+  config: Pick<SloConfig, "gpuUtilization">,
+  pool: string,
+): GpuUtilizationObjective {
   const { minRatio, windowMs, pools } = config.gpuUtilization;
   const override = Object.hasOwn(pools, pool) ? pools[pool] : undefined;
-  return { id: `${pool}-gpu-utilization`, pool, minRatio: override?.minRatio ?? minRatio, windowMs: override?.windowMs ?? windowMs, severity: "ticket" };
+  return {
+    id: `${pool}-gpu-utilization`,
+    pool,
+    minRatio: override?.minRatio ?? minRatio,
+    windowMs: override?.windowMs ?? windowMs,
+    severity: "ticket",
+  };
 }

@@ -14,7 +14,10 @@ export type ThresholdKind = "latency" | "ttft";
  * Every threshold of `config`'s SLOs of the given kinds (default: end-to-end latency and TTFT),
  * seconds, ascending and distinct.
  */
-export function sloThresholds(config: Pick<SloConfig, "classes">, kinds: readonly ThresholdKind[] = ["latency", "ttft"]): readonly number[] {
+export function sloThresholds(
+  config: Pick<SloConfig, "classes">,
+  kinds: readonly ThresholdKind[] = ["latency", "ttft"],
+): readonly number[] {
   const thresholds = new Set<number>();
   for (const modelClass of config.classes) {
     if (kinds.includes("latency")) thresholds.add(modelClass.latency.thresholdSeconds);

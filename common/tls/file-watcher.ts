@@ -49,19 +49,24 @@ export class FileWatcher {
       this.signature = next;
       await this.onChange();
     } catch (err) {
-      this.log.warn({ files: this.paths, err: errorMessage(err) }, "reloading changed files failed; keeping the previous ones");
+      this.log.warn(
+        { files: this.paths, err: errorMessage(err) },
+        "reloading changed files failed; keeping the previous ones",
+      );
     }
   }
 
   private async currentSignature(): Promise<string> {
-    const parts = await Promise.all(this.paths.map(async (path) => {
-      try {
-        const info = await stat(path);
-        return `${info.mtimeMs}:${info.size}:${info.ino}`;
-      } catch {
-        return "missing";
-      }
-    }));
+    const parts = await Promise.all(
+      this.paths.map(async (path) => {
+        try {
+          const info = await stat(path);
+          return `${info.mtimeMs}:${info.size}:${info.ino}`;
+        } catch {
+          return "missing";
+        }
+      }),
+    );
     return parts.join("|");
   }
 }

@@ -56,19 +56,29 @@ async function readMaterial(config: TlsConfig): Promise<TlsMaterial> {
     // X509Certificate reads the first certificate of a bundle; OpenSSL would skip a file without one.
     if (material.ca) new X509Certificate(material.ca);
   } catch (err) {
-    throw new Error(`tls: client CA ${config.clientCaFile} holds no PEM certificate: ${errorMessage(err)}`, { cause: err });
+    throw new Error(`tls: client CA ${config.clientCaFile} holds no PEM certificate: ${errorMessage(err)}`, {
+      cause: err,
+    });
   }
   try {
     // Fails on a malformed PEM or a key that does not match the certificate.
     createSecureContext(contextOptions(material));
   } catch (err) {
-    throw new Error(`tls: ${config.certFile} / ${config.keyFile}${material.ca ? ` / ${config.clientCaFile}` : ""}: ${errorMessage(err)}`, { cause: err });
+    throw new Error(
+      `tls: ${config.certFile} / ${config.keyFile}${material.ca ? ` / ${config.clientCaFile}` : ""}: ${errorMessage(err)}`,
+      { cause: err },
+    );
   }
   return material;
 }
 
 function contextOptions(material: TlsMaterial): SecureContextOptions {
-  return { cert: material.cert, key: material.key, minVersion: MIN_VERSION, ...(material.ca ? { ca: material.ca } : {}) };
+  return {
+    cert: material.cert,
+    key: material.key,
+    minVersion: MIN_VERSION,
+    ...(material.ca ? { ca: material.ca } : {}),
+  };
 }
 
 /** What one listener is given: its TLS options, and a way to follow reloads. */
@@ -110,7 +120,11 @@ export class ServerTlsSource {
   /** Reloads applied since start (tests and logs). */
   reloads = 0;
 
-  private constructor(private readonly config: TlsConfig, initial: TlsMaterial, private readonly log: Logger) {
+  private constructor(
+    private readonly config: TlsConfig,
+    initial: TlsMaterial,
+    private readonly log: Logger,
+  ) {
     this.material = initial;
     const files = [config.certFile, config.keyFile, ...(config.clientCaFile === "" ? [] : [config.clientCaFile])];
     this.watcher = new FileWatcher(files, config.reloadInterval, () => this.reload(), log);
@@ -129,7 +143,8 @@ export class ServerTlsSource {
   forListener(listener: TlsListener): ListenerTls | undefined {
     if (!this.config.listeners.includes(listener)) return undefined;
     const hasCa = this.config.clientCaFile !== "";
-    const clientCert: ClientCertMode = !hasCa || !CLIENT_CERT_LISTENERS.has(listener) ? "none" : listener === "analyzer" ? "per-request" : "require";
+    const clientCert: ClientCertMode =
+      !hasCa || !CLIENT_CERT_LISTENERS.has(listener) ? "none" : listener === "analyzer" ? "per-request" : "require";
     return {
       listener,
       clientCert,

@@ -26,12 +26,16 @@ afterEach(async () => {
   agent = undefined;
 });
 
-async function start(settings: ScenarioSettings, args: readonly string[] = []): Promise<{ agent: AgentProcess; write: (s: ScenarioSettings) => Promise<void> }> {
+async function start(
+  settings: ScenarioSettings,
+  args: readonly string[] = [],
+): Promise<{ agent: AgentProcess; write: (s: ScenarioSettings) => Promise<void> }> {
   const file = await scenarioFile(settings);
-  agent = await startAgentProcess(["--nvml-library", libs.full, "--pods", "false", ...args], { FAKE_NVML_SCENARIO: file.path });
+  agent = await startAgentProcess(["--nvml-library", libs.full, "--pods", "false", ...args], {
+    FAKE_NVML_SCENARIO: file.path,
+  });
   return { agent, write: (s) => file.write(s) };
 }
-
 
 const UUID0 = "GPU-00000000-1111-2222-3333-444444444444";
 const UUID1 = "GPU-00000001-1111-2222-3333-444444444444";
@@ -41,11 +45,25 @@ describe("inferwatch agent", () => {
   it("serves every GPU metric with the scenario's values, in base units, within two sampling intervals", async () => {
     const started = Date.now();
     const { agent: a } = await start({ gpus: [gpu(0, { procs: [[4242, 8 * GIB]], throttle: "0x44" }), gpu(1)] });
-    const series = await scrapeUntil(a, (s) => valueOf(s, "inferwatch_gpu_up", { uuid: UUID1 }) === 1 && valueOf(s, "inferwatch_agent_sample_age_seconds", { collector: "host" }) !== undefined, 2_000 + 1_000);
+    const series = await scrapeUntil(
+      a,
+      (s) =>
+        valueOf(s, "inferwatch_gpu_up", { uuid: UUID1 }) === 1 &&
+        valueOf(s, "inferwatch_agent_sample_age_seconds", { collector: "host" }) !== undefined,
+      2_000 + 1_000,
+    );
     expect(Date.now() - started).toBeLessThan(2 * 1_000 + 2_000); // two 1 s intervals, plus process start
     expect(valueOf(series, "inferwatch_nvml_up")).toBe(1);
-    expect(find(series, "inferwatch_nvml_info")[0]?.labels).toMatchObject({ driver_version: "550.54.15", nvml_version: "12.550.54.15", cuda_driver_version: "12040" });
-    expect(find(series, "inferwatch_gpu_info", g0)[0]?.labels).toMatchObject({ driver_version: "550.54.15", pci_bus_id: "00000000:17:00.0", source: "nvml" });
+    expect(find(series, "inferwatch_nvml_info")[0]?.labels).toMatchObject({
+      driver_version: "550.54.15",
+      nvml_version: "12.550.54.15",
+      cuda_driver_version: "12040",
+    });
+    expect(find(series, "inferwatch_gpu_info", g0)[0]?.labels).toMatchObject({
+      driver_version: "550.54.15",
+      pci_bus_id: "00000000:17:00.0",
+      source: "nvml",
+    });
     const expected: [string, number][] = [
       ["inferwatch_gpu_up", 1],
       ["inferwatch_gpu_utilization_ratio", 0.5],
@@ -82,10 +100,22 @@ describe("inferwatch agent", () => {
     const { agent: a, write } = await start(settings, ["--interval", "200ms"]);
     await scrapeUntil(a, (s) => valueOf(s, "inferwatch_gpu_up", { uuid: UUID1 }) === 1);
     const before = Date.now() / 1000;
-    await write({ ...settings, events: [[1, 1, 79], [2, 1, 79], [3, 0, 13]] });
-    const series = await scrapeUntil(a, (s) => valueOf(s, "inferwatch_gpu_xid_errors_total", { uuid: UUID1, xid: "79" }) === 2);
+    await write({
+      ...settings,
+      events: [
+        [1, 1, 79],
+        [2, 1, 79],
+        [3, 0, 13],
+      ],
+    });
+    const series = await scrapeUntil(
+      a,
+      (s) => valueOf(s, "inferwatch_gpu_xid_errors_total", { uuid: UUID1, xid: "79" }) === 2,
+    );
     expect(valueOf(series, "inferwatch_gpu_xid_errors_total", { uuid: UUID0, xid: "13", gpu: "0" })).toBe(1);
-    expect(valueOf(series, "inferwatch_gpu_xid_last_timestamp_seconds", { uuid: UUID1, xid: "79" })).toBeGreaterThanOrEqual(before - 1);
+    expect(
+      valueOf(series, "inferwatch_gpu_xid_last_timestamp_seconds", { uuid: UUID1, xid: "79" }),
+    ).toBeGreaterThanOrEqual(before - 1);
   });
 
   it("keeps the other GPUs' series when one is lost, and brings its series back when it returns", async () => {
@@ -94,7 +124,10 @@ describe("inferwatch agent", () => {
     await scrapeUntil(a, (s) => find(s, "inferwatch_gpu_up").filter((x) => x.value === 1).length === 3);
     await write({ gpus: [gpu(0), gpu(1, { lost: 1 }), gpu(2)] });
     const lost = await scrapeUntil(a, (s) => valueOf(s, "inferwatch_gpu_up", { uuid: UUID1 }) === 0);
-    expect(find(lost, "inferwatch_gpu_utilization_ratio").map((s) => [s.labels["gpu"], s.value])).toEqual([["0", 0.5], ["2", 0.52]]);
+    expect(find(lost, "inferwatch_gpu_utilization_ratio").map((s) => [s.labels["gpu"], s.value])).toEqual([
+      ["0", 0.5],
+      ["2", 0.52],
+    ]);
     expect(valueOf(lost, "inferwatch_gpu_up", { gpu: "0" })).toBe(1);
     expect(find(lost, "inferwatch_gpu_info", { uuid: UUID1 })).toHaveLength(1);
     await write(settings);
@@ -105,9 +138,21 @@ describe("inferwatch agent", () => {
   });
 
   it("starts without any NVML library, says so once, and serves nvml_up 0 and the host metrics", async () => {
-    agent = await startAgentProcess(["--nvml-library", "/nonexistent/libnvidia-ml.so.1", "--pods", "false", "--interval", "200ms"]);
+    agent = await startAgentProcess([
+      "--nvml-library",
+      "/nonexistent/libnvidia-ml.so.1",
+      "--pods",
+      "false",
+      "--interval",
+      "200ms",
+    ]);
     // Ready means every collector ran once: the host's /proc reads can finish before the GPU's first NVML attempt.
-    const series = await scrapeUntil(agent, (s) => valueOf(s, "inferwatch_host_memory_total_bytes") !== undefined && (valueOf(s, "inferwatch_agent_collector_runs_total", { collector: "gpu" }) ?? 0) >= 1);
+    const series = await scrapeUntil(
+      agent,
+      (s) =>
+        valueOf(s, "inferwatch_host_memory_total_bytes") !== undefined &&
+        (valueOf(s, "inferwatch_agent_collector_runs_total", { collector: "gpu" }) ?? 0) >= 1,
+    );
     expect(valueOf(series, "inferwatch_nvml_up")).toBe(0);
     expect(find(series, "inferwatch_gpu_up")).toEqual([]);
     expect(valueOf(series, "inferwatch_host_memory_available_bytes")).toBeGreaterThan(0);
@@ -119,14 +164,21 @@ describe("inferwatch agent", () => {
   });
 
   it("keeps serving while nvmlInit hangs, and reports NVML down", async () => {
-    const { agent: a } = await start({ init_delay_ms: 20_000, gpus: [gpu(0)] }, ["--nvml-init-timeout", "300ms", "--interval", "200ms"]);
+    const { agent: a } = await start({ init_delay_ms: 20_000, gpus: [gpu(0)] }, [
+      "--nvml-init-timeout",
+      "300ms",
+      "--interval",
+      "200ms",
+    ]);
     const series = await scrapeUntil(a, (s) => valueOf(s, "inferwatch_host_cpu_cores") !== undefined);
     expect(valueOf(series, "inferwatch_nvml_up")).toBe(0);
     const t0 = performance.now();
     const health = await fetch(`${a.url}/healthz`);
     expect(health.status).toBe(200);
     expect(performance.now() - t0).toBeLessThan(500);
-    await waitFor(() => a.logs().some((l) => typeof l["err"] === "string" && l["err"].includes("open did not return within 300 ms")));
+    await waitFor(() =>
+      a.logs().some((l) => typeof l["err"] === "string" && l["err"].includes("open did not return within 300 ms")),
+    );
     // The hung call's thread would hold a normal exit for the rest of the 20 s delay.
     const stopping = performance.now();
     await a.stop();
@@ -150,15 +202,27 @@ describe("inferwatch agent", () => {
   it("serves this node's GPUs and processes as a JSON snapshot, and health endpoints", async () => {
     const { agent: a } = await start({ gpus: [gpu(0, { procs: [[99, GIB]] })] });
     await scrapeUntil(a, (s) => valueOf(s, "inferwatch_gpu_up", g0) === 1);
-    const snapshot = await (await fetch(`${a.url}/v1/snapshot`)).json() as { node: string; nvml: { isUp: boolean }; gpus: { uuid: string; utilizationRatio: number; processes: unknown[] }[] };
+    const snapshot = (await (await fetch(`${a.url}/v1/snapshot`)).json()) as {
+      node: string;
+      nvml: { isUp: boolean };
+      gpus: { uuid: string; utilizationRatio: number; processes: unknown[] }[];
+    };
     expect(snapshot.node).toBe("test-node");
     expect(snapshot.nvml.isUp).toBe(true);
-    expect(snapshot.gpus[0]).toMatchObject({ uuid: UUID0, utilizationRatio: 0.5, processes: [{ pid: 99, memoryBytes: GIB }] });
+    expect(snapshot.gpus[0]).toMatchObject({
+      uuid: UUID0,
+      utilizationRatio: 0.5,
+      processes: [{ pid: 99, memoryBytes: GIB }],
+    });
     // Ready once every collector has run once (the host collector's first run can trail the GPU's).
     let ready = 0;
-    await waitFor(() => ready === 200, 10_000, async () => {
-      ready = (await fetch(`${a.url}/readyz`)).status;
-    });
+    await waitFor(
+      () => ready === 200,
+      10_000,
+      async () => {
+        ready = (await fetch(`${a.url}/readyz`)).status;
+      },
+    );
     expect((await fetch(`${a.url}/nope`)).status).toBe(404);
     expect((await fetch(`${a.url}/metrics`, { method: "POST" })).status).toBe(405);
   });
@@ -177,19 +241,53 @@ describe("inferwatch agent", () => {
     const podUid = "8f2a1c3e-5b6d-4e7f-9a0b-1c2d3e4f5a6b";
     const containerId = "c".repeat(64);
     kubelet.pods = [kubeletPod("llm", "vllm-7b-0", "vllm", { "nvidia.com/gpu": [UUID0] })];
-    api.items = [apiPod("llm", "vllm-7b-0", podUid, { labels: { "inferwatch.io/model": "llama-3-8b" }, containers: { vllm: containerId } })];
+    api.items = [
+      apiPod("llm", "vllm-7b-0", podUid, {
+        labels: { "inferwatch.io/model": "llama-3-8b" },
+        containers: { vllm: containerId },
+      }),
+    ];
     await kubelet.start();
     const apiUrl = await api.start();
     await mkdir(join(dir, "proc", "4242"), { recursive: true });
-    await writeFile(join(dir, "proc", "4242", "cgroup"), `0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${podUid.replaceAll("-", "_")}.slice/cri-containerd-${containerId}.scope\n`);
+    await writeFile(
+      join(dir, "proc", "4242", "cgroup"),
+      `0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${podUid.replaceAll("-", "_")}.slice/cri-containerd-${containerId}.scope\n`,
+    );
     try {
-      const file = await scenarioFile({ gpus: [gpu(0, { procs: [[4242, 8 * GIB], [5555, GIB]] }), gpu(1)] });
-      agent = await startAgentProcess([
-        "--nvml-library", libs.full, "--interval", "200ms", "--pods-refresh-interval", "200ms",
-        "--pod-resources-socket", kubelet.socketPath, "--proc-root", join(dir, "proc"), "--kube-api-url", apiUrl,
-      ], { FAKE_NVML_SCENARIO: file.path });
+      const file = await scenarioFile({
+        gpus: [
+          gpu(0, {
+            procs: [
+              [4242, 8 * GIB],
+              [5555, GIB],
+            ],
+          }),
+          gpu(1),
+        ],
+      });
+      agent = await startAgentProcess(
+        [
+          "--nvml-library",
+          libs.full,
+          "--interval",
+          "200ms",
+          "--pods-refresh-interval",
+          "200ms",
+          "--pod-resources-socket",
+          kubelet.socketPath,
+          "--proc-root",
+          join(dir, "proc"),
+          "--kube-api-url",
+          apiUrl,
+        ],
+        { FAKE_NVML_SCENARIO: file.path },
+      );
       const holder = { namespace: "llm", pod: "vllm-7b-0", container: "vllm", model: "llama-3-8b" };
-      const series = await scrapeUntil(agent, (s) => valueOf(s, "inferwatch_gpu_process_memory_bytes", { pid: "4242", ...holder }) !== undefined);
+      const series = await scrapeUntil(
+        agent,
+        (s) => valueOf(s, "inferwatch_gpu_process_memory_bytes", { pid: "4242", ...holder }) !== undefined,
+      );
       expect(valueOf(series, "inferwatch_gpu_utilization_ratio", { ...g0, ...holder })).toBe(0.5);
       expect(valueOf(series, "inferwatch_gpu_pod_info", { ...g0, ...holder })).toBe(1);
       expect(find(series, "inferwatch_gpu_utilization_ratio", { uuid: UUID1 })[0]?.labels).not.toHaveProperty("pod");

@@ -53,7 +53,9 @@ describe("the sync-I/O guard itself", () => {
       "setTimeout(() => { readFileSync('/proc/self/stat'); execSync('true'); }, 50);",
     ].join("\n");
     try {
-      await execFileAsync(process.execPath, ["--import", GUARD, "--input-type=module", "-e", script], { env: { ...process.env, SYNC_IO_GUARD_REPORT: report } });
+      await execFileAsync(process.execPath, ["--import", GUARD, "--input-type=module", "-e", script], {
+        env: { ...process.env, SYNC_IO_GUARD_REPORT: report },
+      });
       const result = await readReport(report);
       expect(result.wasArmed).toBe(true);
       expect(result.calls.map((call) => call.name)).toEqual(["readFileSync", "execSync"]);
@@ -79,13 +81,23 @@ describe("inferwatch agent with every collector on", () => {
     const containerId = "c".repeat(64);
     kubelet = new FakeKubelet(join(dir, "kubelet.sock"));
     kubelet.pods = [kubeletPod("llm", "vllm-7b-0", "vllm", { "nvidia.com/gpu": [uuid0] })];
-    kubeApi.items = [apiPod("llm", "vllm-7b-0", podUid, { labels: { "inferwatch.io/model": "llama-3-8b" }, containers: { vllm: containerId } })];
+    kubeApi.items = [
+      apiPod("llm", "vllm-7b-0", podUid, {
+        labels: { "inferwatch.io/model": "llama-3-8b" },
+        containers: { vllm: containerId },
+      }),
+    ];
     await kubelet.start();
     const apiUrl = await kubeApi.start();
     await mkdir(join(dir, "proc", "4242"), { recursive: true });
-    await writeFile(join(dir, "proc", "4242", "cgroup"), `0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${podUid.replaceAll("-", "_")}.slice/cri-containerd-${containerId}.scope\n`);
+    await writeFile(
+      join(dir, "proc", "4242", "cgroup"),
+      `0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${podUid.replaceAll("-", "_")}.slice/cri-containerd-${containerId}.scope\n`,
+    );
     const page = await readFile(projectPath("test/fixtures/runtime-pages/vllm.prom"), "utf8");
-    runtime = createServer((_, response) => response.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(page));
+    runtime = createServer((_, response) =>
+      response.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(page),
+    );
     await new Promise<void>((resolve) => runtime?.listen(0, "127.0.0.1", resolve));
     const runtimeUrl = `http://127.0.0.1:${(runtime.address() as AddressInfo).port}/metrics`;
     // An InfluxDB that is not there: the sink spools every tick and retries its sends.
@@ -94,13 +106,46 @@ describe("inferwatch agent with every collector on", () => {
     const influxPort = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     const config = join(dir, "inferwatch.yaml");
-    await writeFile(config, ["agent:", "  runtimes:", "    interval: 1s", "    timeout: 1s", "    targets:", `      - ${runtimeUrl}`].join("\n"));
+    await writeFile(
+      config,
+      ["agent:", "  runtimes:", "    interval: 1s", "    timeout: 1s", "    targets:", `      - ${runtimeUrl}`].join(
+        "\n",
+      ),
+    );
     const scenario = await scenarioFile({ gpus: [0, 1, 2].map((i) => gpu(i, { procs: [[4242 + i, 8 * GIB]] })) });
-    agent = await startAgentProcess([
-      "--config", config, "--nvml-library", libs.full, "--interval", "200ms", "--host-interval", "1s", "--model-path", dir,
-      "--pods-refresh-interval", "1s", "--pod-resources-socket", kubelet.socketPath, "--proc-root", join(dir, "proc"), "--kube-api-url", apiUrl,
-      "--influx-url", `http://127.0.0.1:${influxPort}`, "--influx-flush-interval", "1s", "--influx-spool-dir", join(dir, "spool"),
-    ], { FAKE_NVML_SCENARIO: scenario.path, NODE_OPTIONS: `--import ${GUARD}`, SYNC_IO_GUARD_REPORT: join(dir, "guard.json") });
+    agent = await startAgentProcess(
+      [
+        "--config",
+        config,
+        "--nvml-library",
+        libs.full,
+        "--interval",
+        "200ms",
+        "--host-interval",
+        "1s",
+        "--model-path",
+        dir,
+        "--pods-refresh-interval",
+        "1s",
+        "--pod-resources-socket",
+        kubelet.socketPath,
+        "--proc-root",
+        join(dir, "proc"),
+        "--kube-api-url",
+        apiUrl,
+        "--influx-url",
+        `http://127.0.0.1:${influxPort}`,
+        "--influx-flush-interval",
+        "1s",
+        "--influx-spool-dir",
+        join(dir, "spool"),
+      ],
+      {
+        FAKE_NVML_SCENARIO: scenario.path,
+        NODE_OPTIONS: `--import ${GUARD}`,
+        SYNC_IO_GUARD_REPORT: join(dir, "guard.json"),
+      },
+    );
   }, 60_000);
 
   afterAll(async () => {

@@ -18,9 +18,21 @@ import { CHILD_PROCESS_SYNC, FS_SYNC } from "../fixtures/sync-io-guard.js";
 /** Synchronous fs calls our own agent-reachable modules may make, and why each is not on a timer path. */
 const STARTUP_ONLY: readonly { readonly file: string; readonly name: string; readonly why: string }[] = [
   { file: "common/paths.ts", name: "existsSync", why: "projectRoot(): finds package.json once, memoised" },
-  { file: "common/paths.ts", name: "readFileSync", why: "packageVersion(): read while the metrics are registered, at start" },
-  { file: "common/config/load.ts", name: "readFileSync", why: "the YAML configuration file, read once before the agent starts" },
-  { file: "agent/nvml/worker-nvml-client.ts", name: "existsSync", why: "workerScript(): where the compiled worker is, when NVML is opened (start and retries, not rounds)" },
+  {
+    file: "common/paths.ts",
+    name: "readFileSync",
+    why: "packageVersion(): read while the metrics are registered, at start",
+  },
+  {
+    file: "common/config/load.ts",
+    name: "readFileSync",
+    why: "the YAML configuration file, read once before the agent starts",
+  },
+  {
+    file: "agent/nvml/worker-nvml-client.ts",
+    name: "existsSync",
+    why: "workerScript(): where the compiled worker is, when NVML is opened (start and retries, not rounds)",
+  },
 ];
 
 // cli/main.ts loads each command's module when that command runs: the agent command's is followed, not the others'.
@@ -38,7 +50,10 @@ describe("the modules the agent command can load", () => {
     expect(files).toContain("agent/collectors/host-collector.ts");
     expect(files).toContain("agent/nvml/nvml-worker.ts");
     for (const pkg of ["prom-client", "koffi", "pino", "@grpc/grpc-js", "influx"]) {
-      expect(files.some((file) => file.startsWith(`node_modules/${pkg}/`)), pkg).toBe(true);
+      expect(
+        files.some((file) => file.startsWith(`node_modules/${pkg}/`)),
+        pkg,
+      ).toBe(true);
     }
     // Packages name optional dependencies in try/catch (koffi its other platforms, debug supports-color); ours must all resolve.
     expect(graph.unresolved.filter((u) => !u.file.includes("/node_modules/"))).toEqual([]);
@@ -51,10 +66,14 @@ describe("the modules the agent command can load", () => {
 
   it("make synchronous fs calls of our own only at start-up, where the table says why", () => {
     const ours = graph.uses.filter((use) => isOurs(use) && FS_SYNC.includes(use.name));
-    const unexplained = ours.filter((use) => !STARTUP_ONLY.some((allowed) => relative(use.file) === allowed.file && use.name === allowed.name));
+    const unexplained = ours.filter(
+      (use) => !STARTUP_ONLY.some((allowed) => relative(use.file) === allowed.file && use.name === allowed.name),
+    );
     expect(unexplained.map(describeUse)).toEqual([]);
     // The table does not rot: every entry still names a call that exists.
-    const stale = STARTUP_ONLY.filter((allowed) => !ours.some((use) => relative(use.file) === allowed.file && use.name === allowed.name));
+    const stale = STARTUP_ONLY.filter(
+      (allowed) => !ours.some((use) => relative(use.file) === allowed.file && use.name === allowed.name),
+    );
     expect(stale).toEqual([]);
   });
 

@@ -58,12 +58,22 @@ describe("Sampler round hand-off", () => {
     const log = pino({ level: "info" }, { write: (line: string) => void lines.push(line) });
     const sampler = new Sampler([counting(100, consumers)], log);
     const consumer = recorder(1);
-    consumers.push({ every: 1, consume: () => { throw new Error("disk gone"); } }, consumer);
+    consumers.push(
+      {
+        every: 1,
+        consume: () => {
+          throw new Error("disk gone");
+        },
+      },
+      consumer,
+    );
     await sampler.start();
     await vi.advanceTimersByTimeAsync(250);
     await sampler.shutdown();
     expect(consumer.taken).toEqual([1, 2, 3]);
-    expect(lines.filter((line) => line.includes("round consumer failed") && line.includes("disk gone"))).toHaveLength(3);
+    expect(lines.filter((line) => line.includes("round consumer failed") && line.includes("disk gone"))).toHaveLength(
+      3,
+    );
     expect(lines.some((line) => line.includes("sampling stopped") && line.includes('"gpu":3'))).toBe(true);
   });
 });

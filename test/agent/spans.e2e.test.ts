@@ -10,7 +10,14 @@ import { decodeOtlpProtobuf } from "../../agent/receivers/otlp-protobuf-decoder.
 import { scrapeUntil, startAgentProcess, type AgentProcess } from "../fixtures/agent-process.js";
 import { valueOf } from "../fixtures/exposition.js";
 import { sendSpans, TRANSPORTS } from "../fixtures/otlp-client.js";
-import { genaiRawSpan, runtimeResource, tgiRawSpan, tritonComputeRawSpan, tritonRawSpan, vllmRawSpan } from "../fixtures/spans.js";
+import {
+  genaiRawSpan,
+  runtimeResource,
+  tgiRawSpan,
+  tritonComputeRawSpan,
+  tritonRawSpan,
+  vllmRawSpan,
+} from "../fixtures/spans.js";
 import { waitFor } from "../fixtures/wait.js";
 
 let agent: AgentProcess | undefined;
@@ -21,24 +28,48 @@ afterEach(async () => {
 });
 
 async function startAgent(args: readonly string[] = []): Promise<AgentProcess> {
-  agent = await startAgentProcess(["--nvml-library", "/nonexistent/libnvidia-ml.so.1", "--pods", "false", "--host-metrics", "false", ...args]);
+  agent = await startAgentProcess([
+    "--nvml-library",
+    "/nonexistent/libnvidia-ml.so.1",
+    "--pods",
+    "false",
+    "--host-metrics",
+    "false",
+    ...args,
+  ]);
   return agent;
 }
-
 
 describe.each(TRANSPORTS)("spans over %s", (transport) => {
   it("produce request counts, latency sums and buckets per model and runtime", async () => {
     const a = await startAgent();
     const address = (transport === "grpc" ? a.otlpGrpc : a.otlpHttp) as string;
     const e2es = [0.4, 1.15, 1.2, 1.9, 3.3];
-    const vllm = e2es.map((e2e, i) => vllmRawSpan({ spanId: `a00000000000000${i}`, attributes: { "gen_ai.latency.e2e": e2e, "gen_ai.response.model": "llama-3-8b" } }));
+    const vllm = e2es.map((e2e, i) =>
+      vllmRawSpan({
+        spanId: `a00000000000000${i}`,
+        attributes: { "gen_ai.latency.e2e": e2e, "gen_ai.response.model": "llama-3-8b" },
+      }),
+    );
     await sendSpans(transport, address, runtimeResource("vllm"), vllm, { gzip: transport !== "http/json" });
-    await sendSpans(transport, address, runtimeResource("tgi"), [tgiRawSpan(), tgiRawSpan({ spanId: "b000000000000001" })]);
+    await sendSpans(transport, address, runtimeResource("tgi"), [
+      tgiRawSpan(),
+      tgiRawSpan({ spanId: "b000000000000001" }),
+    ]);
     await sendSpans(transport, address, runtimeResource("triton"), [tritonComputeRawSpan(), tritonRawSpan()]);
     await sendSpans(transport, address, runtimeResource("genai"), [genaiRawSpan()]);
 
-    const series = await scrapeUntil(a, (s) => valueOf(s, "inferwatch_llm_requests_total", { runtime: "genai", status: "ok" }) === 1);
-    const llama = { model: "llama-3-8b", runtime: "vllm", namespace: "inference", pod: "llama-8b-vllm-7c9d8f6b5-x2kqp", tier: "default" };
+    const series = await scrapeUntil(
+      a,
+      (s) => valueOf(s, "inferwatch_llm_requests_total", { runtime: "genai", status: "ok" }) === 1,
+    );
+    const llama = {
+      model: "llama-3-8b",
+      runtime: "vllm",
+      namespace: "inference",
+      pod: "llama-8b-vllm-7c9d8f6b5-x2kqp",
+      tier: "default",
+    };
     expect(valueOf(series, "inferwatch_llm_requests_total", { ...llama, status: "ok" })).toBe(5);
     expect(valueOf(series, "inferwatch_llm_request_duration_seconds_sum", llama)).toBeCloseTo(7.95, 9);
     expect(valueOf(series, "inferwatch_llm_request_duration_seconds_bucket", { ...llama, le: "1.2" })).toBe(3);
@@ -54,7 +85,12 @@ describe.each(TRANSPORTS)("spans over %s", (transport) => {
     const triton = { runtime: "triton", model: "tensorrt_llm" };
     expect(valueOf(series, "inferwatch_llm_request_duration_seconds_sum", triton)).toBeCloseTo(0.85, 6);
     expect(valueOf(series, "inferwatch_llm_queue_duration_seconds_sum", triton)).toBeCloseTo(0.035, 6);
-    expect(valueOf(series, "inferwatch_llm_time_to_first_token_seconds_count", { runtime: "genai", model: "meta-llama/Llama-3.1-8B-Instruct" })).toBe(1);
+    expect(
+      valueOf(series, "inferwatch_llm_time_to_first_token_seconds_count", {
+        runtime: "genai",
+        model: "meta-llama/Llama-3.1-8B-Instruct",
+      }),
+    ).toBe(1);
   });
 });
 
@@ -81,15 +117,45 @@ describe("privacy", () => {
     const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1/traces`;
     const a = await startAgent(["--log-level", "trace", "--forward-endpoint", upstreamUrl]);
 
-    const secrets = ["SECRET-PROMPT-how-do-I-bake-bread", "SECRET-COMPLETION-first-knead", "SECRET-USER-alice@example.com", "SECRET-PARAMS-temperature"];
-    const leaky = { "gen_ai.prompt": secrets[0] as string, "gen_ai.completion": secrets[1] as string, "user.id": secrets[2] as string, "gen_ai.input.messages": `[{"role":"user","content":"${secrets[0]}"}]` };
+    const secrets = [
+      "SECRET-PROMPT-how-do-I-bake-bread",
+      "SECRET-COMPLETION-first-knead",
+      "SECRET-USER-alice@example.com",
+      "SECRET-PARAMS-temperature",
+    ];
+    const leaky = {
+      "gen_ai.prompt": secrets[0] as string,
+      "gen_ai.completion": secrets[1] as string,
+      "user.id": secrets[2] as string,
+      "gen_ai.input.messages": `[{"role":"user","content":"${secrets[0]}"}]`,
+    };
     const resource = { ...runtimeResource("vllm"), "enduser.id": secrets[2] as string };
     await sendSpans("http/protobuf", a.otlpHttp as string, resource, [vllmRawSpan({ attributes: leaky })]);
-    await sendSpans("grpc", a.otlpGrpc as string, runtimeResource("tgi"), [tgiRawSpan({ attributes: { parameters: secrets[3], ...leaky } })]);
-    await sendSpans("http/json", a.otlpHttp as string, runtimeResource("genai"), [genaiRawSpan({ attributes: leaky, events: [{ name: "gen_ai.content.prompt", timeMs: 1_749_988_800_001, attributes: { "gen_ai.prompt": secrets[0] as string } }] })]);
+    await sendSpans("grpc", a.otlpGrpc as string, runtimeResource("tgi"), [
+      tgiRawSpan({ attributes: { parameters: secrets[3], ...leaky } }),
+    ]);
+    await sendSpans("http/json", a.otlpHttp as string, runtimeResource("genai"), [
+      genaiRawSpan({
+        attributes: leaky,
+        events: [
+          {
+            name: "gen_ai.content.prompt",
+            timeMs: 1_749_988_800_001,
+            attributes: { "gen_ai.prompt": secrets[0] as string },
+          },
+        ],
+      }),
+    ]);
 
     await scrapeUntil(a, (s) => valueOf(s, "inferwatch_llm_requests_total", { runtime: "genai", status: "ok" }) === 1);
-    await waitFor(() => forwarded.length > 0 && forwarded.map((b) => decodeOtlpProtobuf(b, () => true).resourceSpans.flatMap((r) => r.spans).length).reduce((x, y) => x + y, 0) === 3, 10_000);
+    await waitFor(
+      () =>
+        forwarded.length > 0 &&
+        forwarded
+          .map((b) => decodeOtlpProtobuf(b, () => true).resourceSpans.flatMap((r) => r.spans).length)
+          .reduce((x, y) => x + y, 0) === 3,
+      10_000,
+    );
 
     const metrics = (await a.scrape()).text + (await a.scrape("application/openmetrics-text")).text;
     const snapshot = await (await fetch(`${a.url}/v1/snapshot`)).text();
@@ -139,9 +205,17 @@ describe("self tracing", () => {
 describe("bad input", () => {
   it("gets a 400 with a reason, and the agent keeps serving", async () => {
     const a = await startAgent();
-    const response = await fetch(`http://${a.otlpHttp as string}/v1/traces`, { method: "POST", headers: { "content-type": "application/x-protobuf" }, body: Buffer.from([0x0a, 0xff, 0xff, 0xff]) });
+    const response = await fetch(`http://${a.otlpHttp as string}/v1/traces`, {
+      method: "POST",
+      headers: { "content-type": "application/x-protobuf" },
+      body: Buffer.from([0x0a, 0xff, 0xff, 0xff]),
+    });
     expect(response.status).toBe(400);
-    const json = await fetch(`http://${a.otlpHttp as string}/v1/traces`, { method: "POST", headers: { "content-type": "application/json" }, body: "{\"resourceSpans\": 7}" });
+    const json = await fetch(`http://${a.otlpHttp as string}/v1/traces`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"resourceSpans": 7}',
+    });
     expect(json.status).toBe(400);
     expect(await json.text()).toMatch(/"code":3,"message":".*resourceSpans/);
     expect((await fetch(`${a.url}/healthz`)).status).toBe(200);

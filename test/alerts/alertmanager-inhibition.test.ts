@@ -9,14 +9,31 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { alertmanagerConfig } from "../../alerts/alertmanager-config.js";
 import { ALERTS } from "../../common/conventions.js";
-import { startAlertmanager, startWebhookReceiver, type AlertmanagerServer, type WebhookReceiver } from "../fixtures/alertmanager-server.js";
+import {
+  startAlertmanager,
+  startWebhookReceiver,
+  type AlertmanagerServer,
+  type WebhookReceiver,
+} from "../fixtures/alertmanager-server.js";
 import { waitFor } from "../fixtures/wait.js";
 
 let receiver: WebhookReceiver;
 let alertmanager: AlertmanagerServer | undefined;
 
-const burn = (slo: string, window: string, severity: string) => ({ alertname: ALERTS.sloBurn, slo, model_class: slo.split("-")[0] as string, window, severity });
-const gpuAlert = (alertname: string, uuid: string, node: string, severity: string) => ({ alertname, uuid, node, gpu: "0", severity });
+const burn = (slo: string, window: string, severity: string) => ({
+  alertname: ALERTS.sloBurn,
+  slo,
+  model_class: slo.split("-")[0] as string,
+  window,
+  severity,
+});
+const gpuAlert = (alertname: string, uuid: string, node: string, severity: string) => ({
+  alertname,
+  uuid,
+  node,
+  gpu: "0",
+  severity,
+});
 
 const POSTED = [
   burn("7b-latency", "page-1h-5m", "critical"),
@@ -33,7 +50,11 @@ const POSTED = [
 
 beforeAll(async () => {
   receiver = await startWebhookReceiver();
-  alertmanager = await startAlertmanager(stringify(alertmanagerConfig({ pagerUrl: `${receiver.url}/pager`, ticketUrl: `${receiver.url}/ticket`, timeScale: 60 })));
+  alertmanager = await startAlertmanager(
+    stringify(
+      alertmanagerConfig({ pagerUrl: `${receiver.url}/pager`, ticketUrl: `${receiver.url}/ticket`, timeScale: 60 }),
+    ),
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -43,7 +64,16 @@ afterAll(async () => {
 
 /** Every alert delivered to a receiver path, as `alertname slo-or-uuid-or-pool window`. */
 function delivered(path: string): string[] {
-  return receiver.received(path).flatMap((n) => n.alerts.map((a) => [a.labels["alertname"], a.labels["slo"] ?? a.labels["uuid"] ?? a.labels["pool"], a.labels["window"] ?? ""].join(" ").trim())).sort();
+  return receiver
+    .received(path)
+    .flatMap((n) =>
+      n.alerts.map((a) =>
+        [a.labels["alertname"], a.labels["slo"] ?? a.labels["uuid"] ?? a.labels["pool"], a.labels["window"] ?? ""]
+          .join(" ")
+          .trim(),
+      ),
+    )
+    .sort();
 }
 
 describe("generated Alertmanager inhibitions", () => {
@@ -58,8 +88,16 @@ describe("generated Alertmanager inhibitions", () => {
     await waitFor(() => delivered("/pager").length >= 2 && delivered("/ticket").length >= 3, 15_000);
     // Past group_interval (5 m ÷ 60): nothing else arrives.
     await new Promise((resolve) => setTimeout(resolve, 6_000));
-    expect(delivered("/pager")).toEqual([`${ALERTS.sloBurn} 7b-latency page-1h-5m`, `${ALERTS.gpuXidCritical} GPU-0`].sort());
-    expect(delivered("/ticket")).toEqual([`${ALERTS.sloBurn} 13b-latency ticket-3d-6h`, `${ALERTS.gpuThermalThrottling} GPU-1`, `${ALERTS.poolUtilizationLow} batch`].sort());
+    expect(delivered("/pager")).toEqual(
+      [`${ALERTS.sloBurn} 7b-latency page-1h-5m`, `${ALERTS.gpuXidCritical} GPU-0`].sort(),
+    );
+    expect(delivered("/ticket")).toEqual(
+      [
+        `${ALERTS.sloBurn} 13b-latency ticket-3d-6h`,
+        `${ALERTS.gpuThermalThrottling} GPU-1`,
+        `${ALERTS.poolUtilizationLow} batch`,
+      ].sort(),
+    );
     expect(receiver.received("/pager").find((n) => n.groupLabels["slo"] === "7b-latency")?.alerts).toHaveLength(1);
   }, 40_000);
 });

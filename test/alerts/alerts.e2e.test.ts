@@ -19,7 +19,13 @@ import { DEFAULT_RULES_OPTIONS } from "../../alerts/rule-defaults.js";
 import { ALERTS } from "../../common/conventions.js";
 import { projectPath } from "../../common/paths.js";
 import { startAgentProcess, type AgentProcess } from "../fixtures/agent-process.js";
-import { startAlertmanager, startWebhookReceiver, type AlertmanagerServer, type WebhookNotification, type WebhookReceiver } from "../fixtures/alertmanager-server.js";
+import {
+  startAlertmanager,
+  startWebhookReceiver,
+  type AlertmanagerServer,
+  type WebhookNotification,
+  type WebhookReceiver,
+} from "../fixtures/alertmanager-server.js";
 import { gpu, scenarioFile, type ScenarioFile } from "../fixtures/nvml-scenario.js";
 import { sendSpans } from "../fixtures/otlp-client.js";
 import { startPrometheus, type PrometheusServer } from "../fixtures/prometheus-server.js";
@@ -52,23 +58,41 @@ async function request(model: string, e2eSeconds: number): Promise<void> {
 
 async function query(expr: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
   const response = await fetch(`${prometheus?.url}/api/v1/query?query=${encodeURIComponent(expr)}`);
-  const body = (await response.json()) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+  const body = (await response.json()) as {
+    data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+  };
   return body.data.result;
 }
 
-const pagesFor = (slo: string): WebhookNotification[] => receiver.received("/pager").filter((n) => n.groupLabels["slo"] === slo);
+const pagesFor = (slo: string): WebhookNotification[] =>
+  receiver.received("/pager").filter((n) => n.groupLabels["slo"] === slo);
 
 beforeAll(async () => {
   const libs = await buildFakeNvml();
   receiver = await startWebhookReceiver();
   dir = await mkdtemp(join(tmpdir(), "inferwatch-alerts-e2e-"));
-  await execFileAsync(process.execPath, [
-    projectPath("dist/cli/main.js"), "rules", "--out-dir", dir, "--time-scale", String(TIME_SCALE),
-    "--pager-url", `${receiver.url}/pager`, "--ticket-url", `${receiver.url}/ticket`,
-  ], { env: { PATH: process.env["PATH"] ?? "" } });
+  await execFileAsync(
+    process.execPath,
+    [
+      projectPath("dist/cli/main.js"),
+      "rules",
+      "--out-dir",
+      dir,
+      "--time-scale",
+      String(TIME_SCALE),
+      "--pager-url",
+      `${receiver.url}/pager`,
+      "--ticket-url",
+      `${receiver.url}/ticket`,
+    ],
+    { env: { PATH: process.env["PATH"] ?? "" } },
+  );
   alertmanager = await startAlertmanager(await readFile(join(dir, RULE_FILES.alertmanager), "utf8"));
   scenario = await scenarioFile({ gpus: GPUS });
-  agent = await startAgentProcess(["--nvml-library", libs.full, "--pods", "false", "--host-metrics", "false", "--interval", "200ms"], { FAKE_NVML_SCENARIO: scenario.path });
+  agent = await startAgentProcess(
+    ["--nvml-library", libs.full, "--pods", "false", "--host-metrics", "false", "--interval", "200ms"],
+    { FAKE_NVML_SCENARIO: scenario.path },
+  );
   prometheus = await startPrometheus({
     configYaml: [
       "global: { scrape_interval: 1s, evaluation_interval: 1s }",
@@ -93,9 +117,13 @@ afterAll(async () => {
 describe("alerts end to end", () => {
   it("a slow-request incident pages exactly once, with the SLO, class, severity and fastest window pair", async () => {
     let upSeen = false;
-    await waitFor(() => upSeen, 20_000, async () => {
-      upSeen = (await query('slo:inferwatch_slo_good_events:ratio_rate5m{slo="13b-latency"}')).length > 0;
-    });
+    await waitFor(
+      () => upSeen,
+      20_000,
+      async () => {
+        upSeen = (await query('slo:inferwatch_slo_good_events:ratio_rate5m{slo="13b-latency"}')).length > 0;
+      },
+    );
     // The incident: every 7B request takes 3 s against a 1.2 s threshold (burn rate 20).
     const incident = setInterval(() => void request("llama-3-8b", 3).catch(() => undefined), 250);
     try {
@@ -110,10 +138,17 @@ describe("alerts end to end", () => {
     expect(page.status).toBe("firing");
     expect(page.alerts).toHaveLength(1);
     expect(page.alerts[0]?.labels).toMatchObject({
-      alertname: ALERTS.sloBurn, slo: "7b-latency", model_class: "7b", severity: "critical",
-      window: "page-1h-5m", long_window: "1h", short_window: "5m",
+      alertname: ALERTS.sloBurn,
+      slo: "7b-latency",
+      model_class: "7b",
+      severity: "critical",
+      window: "page-1h-5m",
+      long_window: "1h",
+      short_window: "5m",
     });
-    expect(page.alerts[0]?.annotations["runbook_url"]).toBe(`${DEFAULT_RULES_OPTIONS.runbookBaseUrl}#inferwatchsloerrorbudgetburn`);
+    expect(page.alerts[0]?.annotations["runbook_url"]).toBe(
+      `${DEFAULT_RULES_OPTIONS.runbookBaseUrl}#inferwatchsloerrorbudgetburn`,
+    );
     // The slower page pair fired too, but Alertmanager held it back (inhibited by the faster one).
     const firing = await query(`ALERTS{alertname="${ALERTS.sloBurn}", slo="7b-latency", alertstate="firing"}`);
     expect(firing.map((s) => s.metric["window"]).sort()).toEqual(expect.arrayContaining(["page-1h-5m", "page-6h-30m"]));
@@ -125,10 +160,18 @@ describe("alerts end to end", () => {
 
   it("an XID 79 on a fake GPU pages", async () => {
     await scenario.write({ gpus: GPUS, events: [[1, 0, 79]] });
-    const xidPages = () => receiver.received("/pager").filter((n) => n.groupLabels["alertname"] === ALERTS.gpuXidCritical);
+    const xidPages = () =>
+      receiver.received("/pager").filter((n) => n.groupLabels["alertname"] === ALERTS.gpuXidCritical);
     await waitFor(() => xidPages().length > 0, 20_000);
     const alert = xidPages()[0]?.alerts[0];
-    expect(alert?.labels).toMatchObject({ alertname: ALERTS.gpuXidCritical, severity: "critical", xid: "79", gpu: "0", uuid: GPUS[0]?.["uuid"] as string, node: "test-node" });
+    expect(alert?.labels).toMatchObject({
+      alertname: ALERTS.gpuXidCritical,
+      severity: "critical",
+      xid: "79",
+      gpu: "0",
+      uuid: GPUS[0]?.["uuid"] as string,
+      node: "test-node",
+    });
     expect(alert?.annotations["description"]).toContain("reported XID 79");
   }, 30_000);
 });

@@ -26,19 +26,31 @@ const { groups } = ruleGroups(TEST_RULES_OPTIONS);
 const alerts: AlertingRule[] = groups.flatMap((group) => group.rules).filter(isAlertingRule);
 
 describe("alerts/generated", () => {
-  it.each(Object.values(RULE_FILES))("%s is what inferwatch rules generates from the default configuration", async (name) => {
-    const committed = await readFile(join(GENERATED, name), "utf8");
-    expect(committed, `alerts/generated/${name} is stale: run node dist/cli/main.js rules`).toBe(generateRuleFiles(TEST_RULES_OPTIONS).files[name]);
-  });
+  it.each(Object.values(RULE_FILES))(
+    "%s is what inferwatch rules generates from the default configuration",
+    async (name) => {
+      const committed = await readFile(join(GENERATED, name), "utf8");
+      expect(committed, `alerts/generated/${name} is stale: run node dist/cli/main.js rules`).toBe(
+        generateRuleFiles(TEST_RULES_OPTIONS).files[name],
+      );
+    },
+  );
 
   it("inferwatch rules writes the same files, and --check passes on them and fails on a stale one", async () => {
     const dir = await mkdtemp(join(tmpdir(), "inferwatch-rules-"));
-    const cli = (...args: string[]) => execFileAsync(process.execPath, [projectPath("dist/cli/main.js"), "rules", "--out-dir", dir, ...args], { env: { PATH: process.env["PATH"] ?? "" } });
+    const cli = (...args: string[]) =>
+      execFileAsync(process.execPath, [projectPath("dist/cli/main.js"), "rules", "--out-dir", dir, ...args], {
+        env: { PATH: process.env["PATH"] ?? "" },
+      });
     try {
       await cli();
-      for (const name of Object.values(RULE_FILES)) expect(await readFile(join(dir, name), "utf8")).toBe(await readFile(join(GENERATED, name), "utf8"));
+      for (const name of Object.values(RULE_FILES))
+        expect(await readFile(join(dir, name), "utf8")).toBe(await readFile(join(GENERATED, name), "utf8"));
       await expect(cli("--check")).resolves.toBeDefined();
-      await expect(cli("--check", "--agent-job", "other")).rejects.toMatchObject({ code: 1, stdout: expect.stringContaining("stale:") });
+      await expect(cli("--check", "--agent-job", "other")).rejects.toMatchObject({
+        code: 1,
+        stdout: expect.stringContaining("stale:"),
+      });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -46,25 +58,48 @@ describe("alerts/generated", () => {
 
   it("inferwatch rules reads the slo section of --config, and refuses what it cannot generate with a clear message", async () => {
     const dir = await mkdtemp(join(tmpdir(), "inferwatch-rules-"));
-    const cli = (...args: string[]) => execFileAsync(process.execPath, [projectPath("dist/cli/main.js"), "rules", "--out-dir", join(dir, "out"), ...args], { env: { PATH: process.env["PATH"] ?? "" } });
+    const cli = (...args: string[]) =>
+      execFileAsync(
+        process.execPath,
+        [projectPath("dist/cli/main.js"), "rules", "--out-dir", join(dir, "out"), ...args],
+        { env: { PATH: process.env["PATH"] ?? "" } },
+      );
     try {
-      await writeFile(join(dir, "custom.yaml"), "slo:\n  classes:\n    - name: tiny\n      match: [{ model: tiny }]\n      latency: { threshold: 500ms, objective: 99% }\n");
+      await writeFile(
+        join(dir, "custom.yaml"),
+        "slo:\n  classes:\n    - name: tiny\n      match: [{ model: tiny }]\n      latency: { threshold: 500ms, objective: 99% }\n",
+      );
       await cli("--config", join(dir, "custom.yaml"));
       const rules = await readFile(join(dir, "out", RULE_FILES.rules), "utf8");
       expect(rules).toContain("name: inferwatch-slo-tiny-latency");
       expect(rules).toContain('le="0.5"');
       expect(rules).not.toContain("inferwatch-slo-7b-latency");
 
-      await writeFile(join(dir, "lookahead.yaml"), "slo:\n  classes:\n    - name: odd\n      match: [{ model: \"llama(?=-3)\" }]\n      latency: { threshold: 1s }\n");
-      await expect(cli("--config", join(dir, "lookahead.yaml"))).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("look-around") });
-      await expect(cli("--time-scale", "0")).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining("--time-scale") });
+      await writeFile(
+        join(dir, "lookahead.yaml"),
+        'slo:\n  classes:\n    - name: odd\n      match: [{ model: "llama(?=-3)" }]\n      latency: { threshold: 1s }\n',
+      );
+      await expect(cli("--config", join(dir, "lookahead.yaml"))).rejects.toMatchObject({
+        code: 2,
+        stderr: expect.stringContaining("look-around"),
+      });
+      await expect(cli("--time-scale", "0")).rejects.toMatchObject({
+        code: 2,
+        stderr: expect.stringContaining("--time-scale"),
+      });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });
 
   it("passes promtool check rules with every lint fatal", async () => {
-    const { stdout } = await execFileAsync("promtool", ["check", "rules", "--lint=all", "--lint-fatal", join(GENERATED, RULE_FILES.rules)]);
+    const { stdout } = await execFileAsync("promtool", [
+      "check",
+      "rules",
+      "--lint=all",
+      "--lint-fatal",
+      join(GENERATED, RULE_FILES.rules),
+    ]);
     expect(stdout).toMatch(new RegExp(`SUCCESS: ${groups.reduce((n, g) => n + g.rules.length, 0)} rules found`));
   });
 
@@ -85,16 +120,21 @@ describe("alerts/generated", () => {
   it("generates every alert of the catalog, each linked by an absolute URL to a runbook section that exists and says what it means, how to confirm it and what to do", async () => {
     const runbooks = await readFile(projectPath("docs", "runbooks.md"), "utf8");
     const anchors = anchorsOf(runbooks);
-    const sections = new Map([...runbooks.matchAll(/^## (\S+)\n([\s\S]*?)(?=^## |(?![\s\S]))/gm)].map((m) => [m[1] as string, m[2] as string]));
+    const sections = new Map(
+      [...runbooks.matchAll(/^## (\S+)\n([\s\S]*?)(?=^## |(?![\s\S]))/gm)].map((m) => [m[1] as string, m[2] as string]),
+    );
     expect(new Set(alerts.map((a) => a.alert))).toEqual(new Set(Object.values(ALERTS)));
     expect([...sections.keys()].sort()).toEqual(Object.values(ALERTS).sort());
     for (const alert of alerts) {
       const url = new URL(alert.annotations["runbook_url"] ?? "");
       expect(`${url.origin}${url.pathname}`).toBe(DEFAULT_RULES_OPTIONS.runbookBaseUrl);
       expect(url.pathname.endsWith("/docs/runbooks.md")).toBe(true);
-      expect(anchors.has(url.hash.slice(1)), `${alert.alert}: docs/runbooks.md has no heading for ${url.hash}`).toBe(true);
+      expect(anchors.has(url.hash.slice(1)), `${alert.alert}: docs/runbooks.md has no heading for ${url.hash}`).toBe(
+        true,
+      );
       const section = sections.get(alert.alert) ?? "";
-      for (const part of ["**Meaning.**", "**Confirm.**", "**Act.**"]) expect(section, `${alert.alert} runbook lacks ${part}`).toContain(part);
+      for (const part of ["**Meaning.**", "**Confirm.**", "**Act.**"])
+        expect(section, `${alert.alert} runbook lacks ${part}`).toContain(part);
     }
   });
 
@@ -102,14 +142,23 @@ describe("alerts/generated", () => {
     const burns = alerts.filter((a) => a.alert === ALERTS.sloBurn);
     expect(burns.length).toBe(6 * 4);
     for (const burn of burns) {
-      for (const label of [ALERT_LABELS.slo, ALERT_LABELS.modelClass, ALERT_LABELS.severity, ALERT_LABELS.window, ALERT_LABELS.longWindow, ALERT_LABELS.shortWindow]) {
+      for (const label of [
+        ALERT_LABELS.slo,
+        ALERT_LABELS.modelClass,
+        ALERT_LABELS.severity,
+        ALERT_LABELS.window,
+        ALERT_LABELS.longWindow,
+        ALERT_LABELS.shortWindow,
+      ]) {
         expect(burn.labels[label], `${label} on ${JSON.stringify(burn.labels)}`).toBeTruthy();
       }
     }
   });
 
   it("ships the same groups as a PrometheusRule that validates against the prometheus-operator schema", async () => {
-    const resource = parse(await readFile(join(GENERATED, RULE_FILES.prometheusRule), "utf8")) as { spec: { groups: unknown } };
+    const resource = parse(await readFile(join(GENERATED, RULE_FILES.prometheusRule), "utf8")) as {
+      spec: { groups: unknown };
+    };
     const plain = parse(await readFile(join(GENERATED, RULE_FILES.rules), "utf8")) as { groups: unknown };
     expect(resource.spec.groups).toEqual(plain.groups);
     expect(() => new PrometheusRule(resource as never).validate()).not.toThrow();

@@ -26,13 +26,35 @@ interface Case {
 
 const XIDS = [...CRITICAL_XIDS, ...WARNING_XIDS, ...APPLICATION_XIDS, 92];
 /** Each XID on its own GPU, seen at t = 60 s; the alerts hold for 15 minutes after. */
-const xidInput = XIDS.map((xid, index) => ({ series: seriesOf(METRICS.xidLast.name, { ...gpuLabels(index), xid: String(xid) }), values: "60x30" }));
-const xidFires = (xids: readonly number[]) => xids.map((xid) => ({ at: "5m", labels: { ...gpuLabels(XIDS.indexOf(xid)), xid: String(xid) }, value: "" }));
+const xidInput = XIDS.map((xid, index) => ({
+  series: seriesOf(METRICS.xidLast.name, { ...gpuLabels(index), xid: String(xid) }),
+  values: "60x30",
+}));
+const xidFires = (xids: readonly number[]) =>
+  xids.map((xid) => ({ at: "5m", labels: { ...gpuLabels(XIDS.indexOf(xid)), xid: String(xid) }, value: "" }));
 
 const CASES: readonly Case[] = [
-  { name: "critical XIDs page; 94, application faults and unlisted XIDs do not", input: xidInput, alert: ALERTS.gpuXidCritical, fires: xidFires(CRITICAL_XIDS), silentAt: ["20m"] },
-  { name: "XID 94 opens a ticket", input: xidInput, alert: ALERTS.gpuXidContainedEcc, fires: xidFires(WARNING_XIDS), silentAt: ["20m"] },
-  { name: "XIDs 13, 31 and 43 are informational", input: xidInput, alert: ALERTS.gpuXidApplication, fires: xidFires(APPLICATION_XIDS), silentAt: ["20m"] },
+  {
+    name: "critical XIDs page; 94, application faults and unlisted XIDs do not",
+    input: xidInput,
+    alert: ALERTS.gpuXidCritical,
+    fires: xidFires(CRITICAL_XIDS),
+    silentAt: ["20m"],
+  },
+  {
+    name: "XID 94 opens a ticket",
+    input: xidInput,
+    alert: ALERTS.gpuXidContainedEcc,
+    fires: xidFires(WARNING_XIDS),
+    silentAt: ["20m"],
+  },
+  {
+    name: "XIDs 13, 31 and 43 are informational",
+    input: xidInput,
+    alert: ALERTS.gpuXidApplication,
+    fires: xidFires(APPLICATION_XIDS),
+    silentAt: ["20m"],
+  },
   {
     name: "an uncorrectable ECC error is a ticket; corrected ones are not",
     input: [
@@ -59,17 +81,43 @@ const CASES: readonly Case[] = [
       { series: seriesOf(METRICS.throttled.name, { ...gpuLabels(0), reason: "hw_thermal_slowdown" }), values: "1x20" },
       { series: seriesOf(METRICS.throttled.name, { ...gpuLabels(1), reason: "sw_power_cap" }), values: "1x20" },
       // GPU 2 throttles throughout while its holder is rescheduled at 5 minutes: one alert, its `for` not restarted.
-      { series: seriesOf(METRICS.throttled.name, { ...gpuLabels(2), namespace: "llm", pod: "vllm-a", container: "vllm", model: "m", reason: "hw_thermal_slowdown" }), values: "1x4" },
-      { series: seriesOf(METRICS.throttled.name, { ...gpuLabels(2), namespace: "llm", pod: "vllm-b", container: "vllm", model: "m", reason: "hw_thermal_slowdown" }), values: "_x5 1x15" },
+      {
+        series: seriesOf(METRICS.throttled.name, {
+          ...gpuLabels(2),
+          namespace: "llm",
+          pod: "vllm-a",
+          container: "vllm",
+          model: "m",
+          reason: "hw_thermal_slowdown",
+        }),
+        values: "1x4",
+      },
+      {
+        series: seriesOf(METRICS.throttled.name, {
+          ...gpuLabels(2),
+          namespace: "llm",
+          pod: "vllm-b",
+          container: "vllm",
+          model: "m",
+          reason: "hw_thermal_slowdown",
+        }),
+        values: "_x5 1x15",
+      },
     ],
     alert: ALERTS.gpuThermalThrottling,
-    fires: [{ at: "12m", labels: gpuLabels(0), value: "" }, { at: "12m", labels: gpuLabels(2), value: "" }],
+    fires: [
+      { at: "12m", labels: gpuLabels(0), value: "" },
+      { at: "12m", labels: gpuLabels(2), value: "" },
+    ],
     silentAt: ["9m"],
   },
   {
     name: "a power brake sustained for 10 minutes is a ticket; running at the power cap is not",
     input: [
-      { series: seriesOf(METRICS.throttled.name, { ...gpuLabels(0), reason: "hw_power_brake_slowdown" }), values: "1x20" },
+      {
+        series: seriesOf(METRICS.throttled.name, { ...gpuLabels(0), reason: "hw_power_brake_slowdown" }),
+        values: "1x20",
+      },
       { series: seriesOf(METRICS.throttled.name, { ...gpuLabels(1), reason: "sw_power_cap" }), values: "1x20" },
     ],
     alert: ALERTS.gpuPowerThrottling,
@@ -89,19 +137,72 @@ const CASES: readonly Case[] = [
   {
     name: "a process holding 99% of a GPU's memory is a ticket; vLLM's 90% is not",
     input: [
-      { series: seriesOf(METRICS.processMemory.name, { ...gpuLabels(0), namespace: "llm", pod: "big-0", container: "vllm", model: "m", pid: "42" }), values: `${79.2 * GIB}x10` },
-      { series: seriesOf(METRICS.processMemory.name, { ...gpuLabels(1), namespace: "llm", pod: "ok-0", container: "vllm", model: "m", pid: "43" }), values: `${72 * GIB}x10` },
-      { series: seriesOf(METRICS.memoryTotal.name, { ...gpuLabels(0), namespace: "llm", pod: "big-0", container: "vllm", model: "m" }), values: `${80 * GIB}x10` },
-      { series: seriesOf(METRICS.memoryTotal.name, { ...gpuLabels(1), namespace: "llm", pod: "ok-0", container: "vllm", model: "m" }), values: `${80 * GIB}x10` },
+      {
+        series: seriesOf(METRICS.processMemory.name, {
+          ...gpuLabels(0),
+          namespace: "llm",
+          pod: "big-0",
+          container: "vllm",
+          model: "m",
+          pid: "42",
+        }),
+        values: `${79.2 * GIB}x10`,
+      },
+      {
+        series: seriesOf(METRICS.processMemory.name, {
+          ...gpuLabels(1),
+          namespace: "llm",
+          pod: "ok-0",
+          container: "vllm",
+          model: "m",
+          pid: "43",
+        }),
+        values: `${72 * GIB}x10`,
+      },
+      {
+        series: seriesOf(METRICS.memoryTotal.name, {
+          ...gpuLabels(0),
+          namespace: "llm",
+          pod: "big-0",
+          container: "vllm",
+          model: "m",
+        }),
+        values: `${80 * GIB}x10`,
+      },
+      {
+        series: seriesOf(METRICS.memoryTotal.name, {
+          ...gpuLabels(1),
+          namespace: "llm",
+          pod: "ok-0",
+          container: "vllm",
+          model: "m",
+        }),
+        values: `${80 * GIB}x10`,
+      },
     ],
     alert: ALERTS.gpuProcessMemoryFull,
-    fires: [{ at: "7m", labels: { ...gpuLabels(0), namespace: "llm", pod: "big-0", container: "vllm", model: "m", pid: "42" }, value: "99%" }],
+    fires: [
+      {
+        at: "7m",
+        labels: { ...gpuLabels(0), namespace: "llm", pod: "big-0", container: "vllm", model: "m", pid: "42" },
+        value: "99%",
+      },
+    ],
     silentAt: ["3m"],
   },
   {
     name: "HBM within 5 °C of its maximum for 5 minutes is a ticket; a cooler GPU or one without a maximum is not",
     input: [
-      { series: seriesOf(METRICS.memoryTemperature.name, { ...gpuLabels(0), namespace: "llm", pod: "a", container: "vllm", model: "m" }), values: "80x2 91x12" },
+      {
+        series: seriesOf(METRICS.memoryTemperature.name, {
+          ...gpuLabels(0),
+          namespace: "llm",
+          pod: "a",
+          container: "vllm",
+          model: "m",
+        }),
+        values: "80x2 91x12",
+      },
       { series: seriesOf(METRICS.memoryTemperatureMax.name, gpuLabels(0)), values: "95x14" },
       { series: seriesOf(METRICS.memoryTemperature.name, gpuLabels(1)), values: "89x14" },
       { series: seriesOf(METRICS.memoryTemperatureMax.name, gpuLabels(1)), values: "95x14" },
@@ -125,9 +226,15 @@ const CASES: readonly Case[] = [
     name: "a few seconds of hardware power brake in 10 minutes is a ticket; time at the power cap is not",
     input: [
       // GPU 0: braked 1 s every minute for 10 minutes (1.7 % of the time): too short for any gauge sample.
-      { series: seriesOf(METRICS.throttleTime.name, { ...gpuLabels(0), reason: "hw_power_brake_slowdown" }), values: "0+1x20" },
+      {
+        series: seriesOf(METRICS.throttleTime.name, { ...gpuLabels(0), reason: "hw_power_brake_slowdown" }),
+        values: "0+1x20",
+      },
       { series: seriesOf(METRICS.throttleTime.name, { ...gpuLabels(1), reason: "power" }), values: "0+30x20" },
-      { series: seriesOf(METRICS.throttleTime.name, { ...gpuLabels(2), reason: "hw_thermal_slowdown" }), values: "0x20" },
+      {
+        series: seriesOf(METRICS.throttleTime.name, { ...gpuLabels(2), reason: "hw_thermal_slowdown" }),
+        values: "0x20",
+      },
     ],
     alert: ALERTS.gpuHardwareSlowdown,
     fires: [{ at: "12m", labels: gpuLabels(0), value: "1.667%" }],
@@ -135,7 +242,10 @@ const CASES: readonly Case[] = [
   },
   {
     name: "NVML down for 5 minutes is a ticket",
-    input: [{ series: seriesOf(METRICS.nvmlUp.name, { node: "n1" }), values: "0x10" }, { series: seriesOf(METRICS.nvmlUp.name, { node: "n2" }), values: "1x10" }],
+    input: [
+      { series: seriesOf(METRICS.nvmlUp.name, { node: "n1" }), values: "0x10" },
+      { series: seriesOf(METRICS.nvmlUp.name, { node: "n2" }), values: "1x10" },
+    ],
     alert: ALERTS.nvmlDown,
     fires: [{ at: "7m", labels: { node: "n1" }, value: "" }],
     silentAt: ["3m"],
@@ -156,7 +266,10 @@ const CASES: readonly Case[] = [
       { series: seriesOf("kube_node_status_capacity", { node: "gpu-a", resource: "nvidia_com_gpu" }), values: "8x20" },
       { series: seriesOf("kube_node_status_capacity", { node: "gpu-b", resource: "nvidia_com_gpu" }), values: "8x20" },
       { series: seriesOf("kube_node_status_capacity", { node: "cpu-a", resource: "nvidia_com_gpu" }), values: "0x20" },
-      { series: seriesOf(METRICS.buildInfo.name, { node: "gpu-a", version: "0.1.0", node_version: "v20" }), values: "1x20" },
+      {
+        series: seriesOf(METRICS.buildInfo.name, { node: "gpu-a", version: "0.1.0", node_version: "v20" }),
+        values: "1x20",
+      },
     ],
     alert: ALERTS.agentAbsent,
     fires: [{ at: "17m", labels: { node: "gpu-b" }, value: "8" }],
@@ -227,7 +340,11 @@ function toGroup(c: Case): TestGroup {
     interval: c.interval ?? "1m",
     input_series: c.input,
     alert_rule_test: [
-      ...[...byTime.entries()].map(([at, fires]) => ({ eval_time: at, alertname: c.alert, exp_alerts: fires.map((f) => expectedAlert(c.alert, f.labels, f.value)) })),
+      ...[...byTime.entries()].map(([at, fires]) => ({
+        eval_time: at,
+        alertname: c.alert,
+        exp_alerts: fires.map((f) => expectedAlert(c.alert, f.labels, f.value)),
+      })),
       ...c.silentAt.map((at) => ({ eval_time: at, alertname: c.alert, exp_alerts: [] })),
     ],
   };
@@ -236,7 +353,9 @@ function toGroup(c: Case): TestGroup {
 describe("GPU, agent and capacity alerts under promtool", { timeout: 120_000 }, () => {
   it("cover every alert outside the SLO groups", () => {
     const covered = new Set(CASES.map((c) => c.alert));
-    const expected = Object.values(ALERTS).filter((name) => name !== ALERTS.sloBurn && name !== ALERTS.sloBudgetExhausted);
+    const expected = Object.values(ALERTS).filter(
+      (name) => name !== ALERTS.sloBurn && name !== ALERTS.sloBudgetExhausted,
+    );
     expect([...covered].sort()).toEqual([...expected].sort());
   });
 

@@ -11,24 +11,52 @@ import { runPromtoolTests, seriesOf } from "./promtool.js";
 
 /** Names that exercise the size rules' boundaries: suffixes, case, MoE sizes, longer numbers, versions. */
 const MODELS = [
-  "llama-3-8b", "Llama-3.1-8B-Instruct", "mistral-7b", "qwen2.5-7b-awq", "7b", "mixtral-8x7b", "mixtral-8X7B", "phi-1.7b",
-  "llama-17b", "llama-2-13b", "qwen2.5-14b", "codellama-13B-hf", "llama-3-70b", "qwen2-72b-instruct", "llama-3-70bx",
-  "gpt-oss", "tensorrt_llm", "llama-3-8b-70b-draft", "__overflow__",
+  "llama-3-8b",
+  "Llama-3.1-8B-Instruct",
+  "mistral-7b",
+  "qwen2.5-7b-awq",
+  "7b",
+  "mixtral-8x7b",
+  "mixtral-8X7B",
+  "phi-1.7b",
+  "llama-17b",
+  "llama-2-13b",
+  "qwen2.5-14b",
+  "codellama-13B-hf",
+  "llama-3-70b",
+  "qwen2-72b-instruct",
+  "llama-3-70bx",
+  "gpt-oss",
+  "tensorrt_llm",
+  "llama-3-8b-70b-draft",
+  "__overflow__",
 ];
 
-const selects = (config: typeof DEFAULT_SLO_CONFIG, index: number) => `count by (model) (${METRICS.llmRequests.name}{${classMatchers(config.classes, index) as string}})`;
+const selects = (config: typeof DEFAULT_SLO_CONFIG, index: number) =>
+  `count by (model) (${METRICS.llmRequests.name}{${classMatchers(config.classes, index) as string}})`;
 
 async function expectPrometheusAgrees(config: typeof DEFAULT_SLO_CONFIG): Promise<void> {
-  const result = await runPromtoolTests([{
-    name: "class selection",
-    interval: "1m",
-    input_series: MODELS.map((model) => ({ series: seriesOf(METRICS.llmRequests.name, { model, status: "ok" }), values: "1x5" })),
-    promql_expr_test: config.classes.map((modelClass, index) => ({
-      expr: selects(config, index),
-      eval_time: "2m",
-      exp_samples: MODELS.filter((model) => classOf(config, model)?.name === modelClass.name).map((model) => ({ labels: `{model=${JSON.stringify(model)}}`, value: 1 })),
-    })),
-  }], /^$/);
+  const result = await runPromtoolTests(
+    [
+      {
+        name: "class selection",
+        interval: "1m",
+        input_series: MODELS.map((model) => ({
+          series: seriesOf(METRICS.llmRequests.name, { model, status: "ok" }),
+          values: "1x5",
+        })),
+        promql_expr_test: config.classes.map((modelClass, index) => ({
+          expr: selects(config, index),
+          eval_time: "2m",
+          exp_samples: MODELS.filter((model) => classOf(config, model)?.name === modelClass.name).map((model) => ({
+            labels: `{model=${JSON.stringify(model)}}`,
+            value: 1,
+          })),
+        })),
+      },
+    ],
+    /^$/,
+  );
   expect(result.code, result.output).toBe(0);
 }
 
@@ -60,13 +88,17 @@ describe("model class selectors", () => {
     ["an atomic group", "(?>7|8)b", /atomic group/],
     ["a possessive quantifier", "llama-[0-9]++b", /possessive quantifier/],
   ])("refuse %s in the configuration, which RE2 cannot express", (_name, model, problem) => {
-    const parsed = sloConfigSchema.safeParse({ classes: [{ name: "x", match: [{ model }], latency: { threshold: "1s" } }] });
+    const parsed = sloConfigSchema.safeParse({
+      classes: [{ name: "x", match: [{ model }], latency: { threshold: "1s" } }],
+    });
     expect(parsed.success).toBe(false);
     expect(parsed.error?.issues.map((issue) => issue.message).join("; ")).toMatch(problem);
   });
 
   it("leave classes with pod-label rules only without a selector", () => {
-    const config = sloConfigSchema.parse({ classes: [{ name: "labelled", match: [{ podLabel: { key: "k", value: "v" } }], latency: { threshold: "1s" } }] });
+    const config = sloConfigSchema.parse({
+      classes: [{ name: "labelled", match: [{ podLabel: { key: "k", value: "v" } }], latency: { threshold: "1s" } }],
+    });
     expect(classMatchers(config.classes, 0)).toBeUndefined();
   });
 });

@@ -10,7 +10,16 @@
  */
 import { gzipSync } from "node:zlib";
 import { grpcGzipFlood, gzipBomb, httpFlood, jsonDepthBomb, type Outcomes } from "../reliability/abuse-floods.js";
-import { DAEMONSET_MEMORY_LIMIT_MIB, INGEST_TOKEN, loadPerCore, probeHealth, rssOf, startControlServer, startSecuredAgent, WRONG_TOKEN } from "../reliability/abuse-harness.js";
+import {
+  DAEMONSET_MEMORY_LIMIT_MIB,
+  INGEST_TOKEN,
+  loadPerCore,
+  probeHealth,
+  rssOf,
+  startControlServer,
+  startSecuredAgent,
+  WRONG_TOKEN,
+} from "../reliability/abuse-harness.js";
 import type { BenchRow } from "./table.js";
 
 const MIB = 1024 * 1024;
@@ -22,12 +31,78 @@ interface Flood {
 }
 
 const FLOODS: readonly Flood[] = [
-  { name: "OTLP/gRPC: 64 gzip bombs (20 MiB inflated), wrong token", run: (a) => grpcGzipFlood({ address: a.grpc, message: gzipBomb(20 * MIB - 1024), connections: 8, streamsPerConnection: 8, token: WRONG_TOKEN }) },
-  { name: "OTLP/gRPC: 64 gzip bombs (4 MiB inflated), valid token", run: (a) => grpcGzipFlood({ address: a.grpc, message: gzipBomb(4 * MIB - 1024), connections: 8, streamsPerConnection: 8, token: INGEST_TOKEN }) },
-  { name: "OTLP/HTTP: 256 gzip bombs (20 MiB inflated), wrong token", run: (a) => httpFlood({ address: a.http, body: gzipBomb(20 * MIB - 1024), requests: 256, concurrency: 32, contentType: "application/x-protobuf", gzipped: true, token: WRONG_TOKEN }) },
-  { name: "OTLP/HTTP JSON: 8 nesting bombs of 2 MB, valid token", run: (a) => httpFlood({ address: a.http, body: jsonDepthBomb(1_000_000), requests: 8, concurrency: 8, contentType: "application/json", token: INGEST_TOKEN }) },
-  { name: "OTLP/HTTP JSON: 1 nesting bomb of 20 MB, valid token", run: (a) => httpFlood({ address: a.http, body: jsonDepthBomb(10_000_000), requests: 1, concurrency: 1, contentType: "application/json", token: INGEST_TOKEN }) },
-  { name: "OTLP/HTTP JSON: 32 gzip nesting bombs (20 MB inflated), valid token", run: (a) => httpFlood({ address: a.http, body: gzipSync(jsonDepthBomb(10_000_000), { level: 9 }), requests: 32, concurrency: 16, contentType: "application/json", gzipped: true, token: INGEST_TOKEN }) },
+  {
+    name: "OTLP/gRPC: 64 gzip bombs (20 MiB inflated), wrong token",
+    run: (a) =>
+      grpcGzipFlood({
+        address: a.grpc,
+        message: gzipBomb(20 * MIB - 1024),
+        connections: 8,
+        streamsPerConnection: 8,
+        token: WRONG_TOKEN,
+      }),
+  },
+  {
+    name: "OTLP/gRPC: 64 gzip bombs (4 MiB inflated), valid token",
+    run: (a) =>
+      grpcGzipFlood({
+        address: a.grpc,
+        message: gzipBomb(4 * MIB - 1024),
+        connections: 8,
+        streamsPerConnection: 8,
+        token: INGEST_TOKEN,
+      }),
+  },
+  {
+    name: "OTLP/HTTP: 256 gzip bombs (20 MiB inflated), wrong token",
+    run: (a) =>
+      httpFlood({
+        address: a.http,
+        body: gzipBomb(20 * MIB - 1024),
+        requests: 256,
+        concurrency: 32,
+        contentType: "application/x-protobuf",
+        gzipped: true,
+        token: WRONG_TOKEN,
+      }),
+  },
+  {
+    name: "OTLP/HTTP JSON: 8 nesting bombs of 2 MB, valid token",
+    run: (a) =>
+      httpFlood({
+        address: a.http,
+        body: jsonDepthBomb(1_000_000),
+        requests: 8,
+        concurrency: 8,
+        contentType: "application/json",
+        token: INGEST_TOKEN,
+      }),
+  },
+  {
+    name: "OTLP/HTTP JSON: 1 nesting bomb of 20 MB, valid token",
+    run: (a) =>
+      httpFlood({
+        address: a.http,
+        body: jsonDepthBomb(10_000_000),
+        requests: 1,
+        concurrency: 1,
+        contentType: "application/json",
+        token: INGEST_TOKEN,
+      }),
+  },
+  {
+    name: "OTLP/HTTP JSON: 32 gzip nesting bombs (20 MB inflated), valid token",
+    run: (a) =>
+      httpFlood({
+        address: a.http,
+        body: gzipSync(jsonDepthBomb(10_000_000), { level: 9 }),
+        requests: 32,
+        concurrency: 16,
+        contentType: "application/json",
+        gzipped: true,
+        token: INGEST_TOKEN,
+      }),
+  },
 ];
 
 /** Rows for `npm run bench`: per flood, what it ended in, the agent's RSS before and at its peak, and the slowest /healthz beside the control's. */

@@ -47,12 +47,20 @@ const fmtGiB = (bytes: number): string => `${Math.round(bytes / GIB).toLocaleStr
 
 /** Every replica's memory moved by a few KiB so that no two shapes are alike. */
 function distinctShapes(snapshot: FleetSnapshot): FleetSnapshot {
-  return { ...snapshot, replicas: snapshot.replicas.map((r, i) => ({ ...r, memoryPerGpuBytes: r.memoryPerGpuBytes - (i % 5000) * 4096 })) };
+  return {
+    ...snapshot,
+    replicas: snapshot.replicas.map((r, i) => ({ ...r, memoryPerGpuBytes: r.memoryPerGpuBytes - (i % 5000) * 4096 })),
+  };
 }
 
 function figureRows(result: FleetFragmentation): BenchRow[] {
   const rows: BenchRow[] = [
-    { name: "replica shapes (TP degree × memory per GPU)", value: result.shapes.map((s) => `${s.tensorParallel}×${s.memoryPerGpuBytes / GIB} GiB (${fmtPct(s.popularity)})`).join(", ") },
+    {
+      name: "replica shapes (TP degree × memory per GPU)",
+      value: result.shapes
+        .map((s) => `${s.tensorParallel}×${s.memoryPerGpuBytes / GIB} GiB (${fmtPct(s.popularity)})`)
+        .join(", "),
+    },
   ];
   for (const pool of [{ pool: "total", ...result.total }, ...result.pools]) {
     rows.push({
@@ -87,7 +95,10 @@ export async function benchFleet(options: FleetBenchOptions = {}): Promise<Bench
       isMet: fragMedian < TARGET_MS,
     },
     { name: "snapshot validation, zod (same fleet, median)", value: fmtMs(median(parse.ms)) },
-    { name: `fragmentation, worst case: ${worstRun.result.shapes.length.toLocaleString("en-US")} distinct shapes (median)`, value: fmtMs(median(worstRun.ms)) },
+    {
+      name: `fragmentation, worst case: ${worstRun.result.shapes.length.toLocaleString("en-US")} distinct shapes (median)`,
+      value: fmtMs(median(worstRun.ms)),
+    },
     ...figureRows(fragmentation.result),
   ];
 }

@@ -26,7 +26,12 @@ import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import koffi from "koffi";
-import { loadNvmlLibrary, type NativeFunction, type NvmlFunctionName, type NvmlLibrary } from "../../agent/nvml/nvml-library.js";
+import {
+  loadNvmlLibrary,
+  type NativeFunction,
+  type NvmlFunctionName,
+  type NvmlLibrary,
+} from "../../agent/nvml/nvml-library.js";
 import { NvmlReader } from "../../agent/nvml/nvml-reader.js";
 import { METRICS } from "../../common/conventions.js";
 import { scrapeUntil, startAgentProcess, type AgentProcess } from "../fixtures/agent-process.js";
@@ -36,7 +41,14 @@ import { gpu, scenarioFile, type ScenarioSettings } from "../fixtures/nvml-scena
 import { encodeSpanBatch, postSpans } from "../reliability/span-load.js";
 import { buildFakeNvml } from "../setup/build-fake-nvml.js";
 import { eightGpuScenario } from "./nvml-bench.js";
-import { clockTicksPerSecond, processCpuSeconds, residentMiB, rssMiB, threadCpuSeconds, threadDelta } from "./proc-stat.js";
+import {
+  clockTicksPerSecond,
+  processCpuSeconds,
+  residentMiB,
+  rssMiB,
+  threadCpuSeconds,
+  threadDelta,
+} from "./proc-stat.js";
 import { PROBES, RUNGS, type Rung } from "./round-cost-probe.js";
 import type { BenchRow } from "./table.js";
 
@@ -74,23 +86,59 @@ export async function benchFootprint(options: FootprintOptions = footprintOption
   return [
     {
       name: `whole-process marginal CPU per sample of 3 GPUs (agent at 100 ms − agent at 1 s, ${options.cpuSeconds} s, ${cpu.extraRounds} extra rounds; /proc/<pid>/stat)`,
-      value: `${perSampleUs.toFixed(0)} µs`, target: "< 300 µs", isMet: perSampleUs < 300,
+      value: `${perSampleUs.toFixed(0)} µs`,
+      target: "< 300 µs",
+      isMet: perSampleUs < 300,
     },
-    { name: `  of which, by thread (/proc/<pid>/task): ${threads.map(([name, us]) => `${name} ${us.toFixed(0)} µs`).join("; ")}`, value: "" },
-    { name: `koffi floor: the round's ${floor.calls} NVML calls (same functions, same arguments) straight through koffi, CPU`, value: `${floor.floorUs.toFixed(1)} µs` },
-    { name: `  the same number of calls to a no-op C function (the FFI alone)`, value: `${floor.noopUs.toFixed(1)} µs` },
-    { name: "marginal CPU per sample ÷ koffi floor", value: `${ratio.toFixed(0)}×`, target: "≤ 25×", isMet: ratio <= 25 },
-    { name: "the same round in-process (NvmlReader.sample(), one thread, no hand-off, run back to back), CPU", value: `${floor.readerUs.toFixed(1)} µs` },
+    {
+      name: `  of which, by thread (/proc/<pid>/task): ${threads.map(([name, us]) => `${name} ${us.toFixed(0)} µs`).join("; ")}`,
+      value: "",
+    },
+    {
+      name: `koffi floor: the round's ${floor.calls} NVML calls (same functions, same arguments) straight through koffi, CPU`,
+      value: `${floor.floorUs.toFixed(1)} µs`,
+    },
+    {
+      name: `  the same number of calls to a no-op C function (the FFI alone)`,
+      value: `${floor.noopUs.toFixed(1)} µs`,
+    },
+    {
+      name: "marginal CPU per sample ÷ koffi floor",
+      value: `${ratio.toFixed(0)}×`,
+      target: "≤ 25×",
+      isMet: ratio <= 25,
+    },
+    {
+      name: "the same round in-process (NvmlReader.sample(), one thread, no hand-off, run back to back), CPU",
+      value: `${floor.readerUs.toFixed(1)} µs`,
+    },
     ...ladderRows(ladder, perSampleUs),
     {
       name: `largest event-loop delay the agent reported (monitorEventLoopDelay) over ${options.minutes} min: 1 s sampling, 8 GPUs × 10 processes, host metrics and pods on, ${options.spansPerSecond} spans/s`,
-      value: `${(loaded.eventLoopMaxSeconds * 1000).toFixed(1)} ms`, target: "< 20 ms", isMet: loaded.eventLoopMaxSeconds < 0.02,
+      value: `${(loaded.eventLoopMaxSeconds * 1000).toFixed(1)} ms`,
+      target: "< 20 ms",
+      isMet: loaded.eventLoopMaxSeconds < 0.02,
     },
-    { name: "slowest /healthz answer, polled every 20 ms over the same run", value: `${loaded.healthzMaxMs.toFixed(1)} ms (p99 ${loaded.healthzP99Ms.toFixed(1)} ms)` },
-    { name: "control: largest event-loop delay of this (the benchmark's) process over the same run", value: `${(loaded.controlMaxSeconds * 1000).toFixed(1)} ms` },
-    { name: `agent CPU over the loaded run (${options.spansPerSecond} spans/s)`, value: `${(loaded.cpuShare * 100).toFixed(1)} % of a core` },
-    { name: `agent RSS after ${options.minutes} min of the loaded run (peak; anonymous part at the end)`, value: `${loaded.rssEndMiB.toFixed(1)} MiB (${loaded.rssPeakMiB.toFixed(1)}; ${loaded.anonEndMiB.toFixed(1)})` },
-    { name: "machine: 1-minute load average at start … end, cores", value: `${load0.toFixed(2)} … ${load1.toFixed(2)}, ${cores}` },
+    {
+      name: "slowest /healthz answer, polled every 20 ms over the same run",
+      value: `${loaded.healthzMaxMs.toFixed(1)} ms (p99 ${loaded.healthzP99Ms.toFixed(1)} ms)`,
+    },
+    {
+      name: "control: largest event-loop delay of this (the benchmark's) process over the same run",
+      value: `${(loaded.controlMaxSeconds * 1000).toFixed(1)} ms`,
+    },
+    {
+      name: `agent CPU over the loaded run (${options.spansPerSecond} spans/s)`,
+      value: `${(loaded.cpuShare * 100).toFixed(1)} % of a core`,
+    },
+    {
+      name: `agent RSS after ${options.minutes} min of the loaded run (peak; anonymous part at the end)`,
+      value: `${loaded.rssEndMiB.toFixed(1)} MiB (${loaded.rssPeakMiB.toFixed(1)}; ${loaded.anonEndMiB.toFixed(1)})`,
+    },
+    {
+      name: "machine: 1-minute load average at start … end, cores",
+      value: `${load0.toFixed(2)} … ${load1.toFixed(2)}, ${cores}`,
+    },
   ];
 }
 
@@ -106,12 +154,21 @@ function ladderRows(ladder: ReadonlyMap<Rung, number>, agentUs: number): BenchRo
   let previous = 0;
   const rows: BenchRow[] = RUNGS.map((rung) => {
     const us = ladder.get(rung) ?? Number.NaN;
-    const row = { name: `round-cost ladder, measured like the agent (two processes, /proc/<pid>/stat): ${what[rung]}`, value: `${us.toFixed(0)} µs (step ${(us - previous).toFixed(0)} µs)` };
+    const row = {
+      name: `round-cost ladder, measured like the agent (two processes, /proc/<pid>/stat): ${what[rung]}`,
+      value: `${us.toFixed(0)} µs (step ${(us - previous).toFixed(0)} µs)`,
+    };
     previous = us;
     return row;
   });
-  rows.push({ name: "round-cost ladder: + the rest of the agent's round (sampler, collector, pod and XID bookkeeping)", value: `step ${(agentUs - previous).toFixed(0)} µs` });
-  rows.push({ name: "beside the ladder: the hop done with a MessagePort round trip instead (the hand-off before shared memory)", value: `${(ladder.get("message") ?? Number.NaN).toFixed(0)} µs` });
+  rows.push({
+    name: "round-cost ladder: + the rest of the agent's round (sampler, collector, pod and XID bookkeeping)",
+    value: `step ${(agentUs - previous).toFixed(0)} µs`,
+  });
+  rows.push({
+    name: "beside the ladder: the hop done with a MessagePort round trip instead (the hand-off before shared memory)",
+    value: `${(ladder.get("message") ?? Number.NaN).toFixed(0)} µs`,
+  });
   return rows;
 }
 
@@ -134,34 +191,61 @@ export async function marginalCpu(library: string, seconds: number): Promise<Mar
   const fast = await startAgentProcess([...common, "--interval", "100ms"], { FAKE_NVML_SCENARIO: file.path });
   const slow = await startAgentProcess([...common, "--interval", "1s"], { FAKE_NVML_SCENARIO: file.path });
   try {
-    for (const agent of [fast, slow]) await scrapeUntil(agent, (s) => valueOf(s, METRICS.gpuUp.name, { gpu: "2" }) === 1, 15_000);
+    for (const agent of [fast, slow])
+      await scrapeUntil(agent, (s) => valueOf(s, METRICS.gpuUp.name, { gpu: "2" }) === 1, 15_000);
     await sleep(5_000); // past start-up compilation
     const read = async (agent: AgentProcess) => {
       const pid = agent.child.pid as number;
-      return { runs: await gpuRuns(agent), cpu: await processCpuSeconds(pid, ticks), threads: await threadCpuSeconds(pid, ticks) };
+      return {
+        runs: await gpuRuns(agent),
+        cpu: await processCpuSeconds(pid, ticks),
+        threads: await threadCpuSeconds(pid, ticks),
+      };
     };
     const [fast0, slow0] = [await read(fast), await read(slow)];
     await sleep(seconds * 1000);
     const [fast1, slow1] = [await read(fast), await read(slow)];
-    const extraRounds = (fast1.runs - fast0.runs) - (slow1.runs - slow0.runs);
+    const extraRounds = fast1.runs - fast0.runs - (slow1.runs - slow0.runs);
     // Thread ids differ between the two processes: the main threads are compared, the others
     // ranked by CPU and compared rank by rank (the busiest other thread is the NVML worker's).
-    const ranked = (delta: Map<string, number>) => [...delta].filter(([name]) => name !== "main").map(([, s]) => s).sort((a, b) => b - a);
+    const ranked = (delta: Map<string, number>) =>
+      [...delta]
+        .filter(([name]) => name !== "main")
+        .map(([, s]) => s)
+        .sort((a, b) => b - a);
     const fastThreads = threadDelta(fast0.threads, fast1.threads);
     const slowThreads = threadDelta(slow0.threads, slow1.threads);
     const perRound = (fastSeconds: number, slowSeconds: number) => ((fastSeconds - slowSeconds) / extraRounds) * 1e6;
-    const byThread = new Map<string, number>([["main thread", perRound(fastThreads.get("main") ?? 0, slowThreads.get("main") ?? 0)]]);
+    const byThread = new Map<string, number>([
+      ["main thread", perRound(fastThreads.get("main") ?? 0, slowThreads.get("main") ?? 0)],
+    ]);
     const [fastOthers, slowOthers] = [ranked(fastThreads), ranked(slowThreads)];
-    fastOthers.slice(0, 3).forEach((seconds, rank) => byThread.set(`thread #${rank + 1} by CPU`, perRound(seconds, slowOthers[rank] ?? 0)));
-    byThread.set("all other threads", perRound(fastOthers.reduce((a, b) => a + b, 0), slowOthers.reduce((a, b) => a + b, 0)));
-    return { perSampleSeconds: ((fast1.cpu - fast0.cpu) - (slow1.cpu - slow0.cpu)) / extraRounds, perSampleByThread: byThread, extraRounds };
+    fastOthers
+      .slice(0, 3)
+      .forEach((seconds, rank) => byThread.set(`thread #${rank + 1} by CPU`, perRound(seconds, slowOthers[rank] ?? 0)));
+    byThread.set(
+      "all other threads",
+      perRound(
+        fastOthers.reduce((a, b) => a + b, 0),
+        slowOthers.reduce((a, b) => a + b, 0),
+      ),
+    );
+    return {
+      perSampleSeconds: (fast1.cpu - fast0.cpu - (slow1.cpu - slow0.cpu)) / extraRounds,
+      perSampleByThread: byThread,
+      extraRounds,
+    };
   } finally {
     await Promise.all([fast.stop(), slow.stop()]);
   }
 }
 
 /** A library whose functions record each call (function and arguments) while `isRecording`. */
-function recording(lib: NvmlLibrary): { lib: NvmlLibrary; calls: [NativeFunction, unknown[]][]; setRecording(on: boolean): void } {
+function recording(lib: NvmlLibrary): {
+  lib: NvmlLibrary;
+  calls: [NativeFunction, unknown[]][];
+  setRecording(on: boolean): void;
+} {
   const calls: [NativeFunction, unknown[]][] = [];
   let isRecording = false;
   const fn: { [K in NvmlFunctionName]?: NativeFunction } = {};
@@ -179,7 +263,9 @@ function recording(lib: NvmlLibrary): { lib: NvmlLibrary; calls: [NativeFunction
  * from a round of the reader — made straight through koffi, without the reader around them; also
  * the same number of calls to a C function that does nothing, and the reader's own round. CPU µs.
  */
-export async function koffiFloor(library: string): Promise<{ calls: number; floorUs: number; noopUs: number; readerUs: number }> {
+export async function koffiFloor(
+  library: string,
+): Promise<{ calls: number; floorUs: number; noopUs: number; readerUs: number }> {
   const file = await scenarioFile(THREE_GPUS);
   const previous = process.env["FAKE_NVML_SCENARIO"];
   process.env["FAKE_NVML_SCENARIO"] = file.path;
@@ -223,10 +309,14 @@ interface Probe {
 }
 
 function startProbe(rung: Rung, intervalMs: number, library: string, scenario: string): Probe {
-  const child = spawn(process.execPath, [fileURLToPath(new URL("./round-cost-probe.js", import.meta.url)), rung, String(intervalMs), library], {
-    env: { PATH: process.env["PATH"] ?? "", FAKE_NVML_SCENARIO: scenario },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const child = spawn(
+    process.execPath,
+    [fileURLToPath(new URL("./round-cost-probe.js", import.meta.url)), rung, String(intervalMs), library],
+    {
+      env: { PATH: process.env["PATH"] ?? "", FAKE_NVML_SCENARIO: scenario },
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   const lines: ((line: string) => void)[] = [];
   let buffered = "";
   child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
@@ -239,14 +329,15 @@ function startProbe(rung: Rung, intervalMs: number, library: string, scenario: s
   return {
     child,
     // A probe that died or does not answer within 5 s gives NaN rather than holding the benchmark.
-    rounds: () => new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(Number.NaN), 5_000);
-      lines.push((line) => {
-        clearTimeout(timer);
-        resolve(Number(line));
-      });
-      child.kill("SIGUSR2");
-    }),
+    rounds: () =>
+      new Promise((resolve) => {
+        const timer = setTimeout(() => resolve(Number.NaN), 5_000);
+        lines.push((line) => {
+          clearTimeout(timer);
+          resolve(Number(line));
+        });
+        child.kill("SIGUSR2");
+      }),
   };
 }
 
@@ -258,10 +349,17 @@ function startProbe(rung: Rung, intervalMs: number, library: string, scenario: s
 export async function roundCostLadder(library: string, seconds: number): Promise<Map<Rung, number>> {
   const ticks = await clockTicksPerSecond();
   const file = await scenarioFile(THREE_GPUS);
-  const probes = PROBES.map((rung) => ({ rung, fast: startProbe(rung, 100, library, file.path), slow: startProbe(rung, 1000, library, file.path) }));
+  const probes = PROBES.map((rung) => ({
+    rung,
+    fast: startProbe(rung, 100, library, file.path),
+    slow: startProbe(rung, 1000, library, file.path),
+  }));
   try {
     await sleep(8_000);
-    const read = async (probe: Probe) => ({ rounds: await probe.rounds(), cpu: await processCpuSeconds(probe.child.pid as number, ticks) });
+    const read = async (probe: Probe) => ({
+      rounds: await probe.rounds(),
+      cpu: await processCpuSeconds(probe.child.pid as number, ticks),
+    });
     const before = await Promise.all(probes.map(async (p) => ({ fast: await read(p.fast), slow: await read(p.slow) })));
     await sleep(seconds * 1000);
     const after = await Promise.all(probes.map(async (p) => ({ fast: await read(p.fast), slow: await read(p.slow) })));
@@ -269,8 +367,8 @@ export async function roundCostLadder(library: string, seconds: number): Promise
     probes.forEach((probe, i) => {
       const [b, a] = [before[i], after[i]];
       if (!b || !a) return;
-      const extra = (a.fast.rounds - b.fast.rounds) - (a.slow.rounds - b.slow.rounds);
-      perRound.set(probe.rung, (((a.fast.cpu - b.fast.cpu) - (a.slow.cpu - b.slow.cpu)) / extra) * 1e6);
+      const extra = a.fast.rounds - b.fast.rounds - (a.slow.rounds - b.slow.rounds);
+      perRound.set(probe.rung, ((a.fast.cpu - b.fast.cpu - (a.slow.cpu - b.slow.cpu)) / extra) * 1e6);
     });
     return perRound;
   } finally {
@@ -290,7 +388,9 @@ interface LoadedRun {
 }
 
 /** Pods holding every GPU of the 8-GPU scenario, each process in its pod's cgroup. */
-async function fakeCluster(dir: string): Promise<{ kubelet: FakeKubelet; api: FakeKubeApi; apiUrl: string; procRoot: string }> {
+async function fakeCluster(
+  dir: string,
+): Promise<{ kubelet: FakeKubelet; api: FakeKubeApi; apiUrl: string; procRoot: string }> {
   const scenario = eightGpuScenario();
   const kubelet = new FakeKubelet(join(dir, "kubelet.sock"));
   const api = new FakeKubeApi();
@@ -301,10 +401,18 @@ async function fakeCluster(dir: string): Promise<{ kubelet: FakeKubelet; api: Fa
     const uid = `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`;
     const container = String(i).repeat(64).slice(0, 64);
     kubelet.pods.push(kubeletPod("llm", `vllm-${i}`, "vllm", { "nvidia.com/gpu": [String(settings["uuid"])] }));
-    api.items.push(apiPod("llm", `vllm-${i}`, uid, { labels: { "inferwatch.io/model": `model-${i % 3}` }, containers: { vllm: container } }));
+    api.items.push(
+      apiPod("llm", `vllm-${i}`, uid, {
+        labels: { "inferwatch.io/model": `model-${i % 3}` },
+        containers: { vllm: container },
+      }),
+    );
     for (const [pid] of settings.procs ?? []) {
       await mkdir(join(procRoot, String(pid)), { recursive: true });
-      await writeFile(join(procRoot, String(pid), "cgroup"), `0::/kubepods.slice/kubepods-pod${uid.replaceAll("-", "_")}.slice/cri-containerd-${container}.scope\n`);
+      await writeFile(
+        join(procRoot, String(pid), "cgroup"),
+        `0::/kubepods.slice/kubepods-pod${uid.replaceAll("-", "_")}.slice/cri-containerd-${container}.scope\n`,
+      );
     }
   }
   await kubelet.start();
@@ -317,10 +425,21 @@ async function underLoad(library: string, options: FootprintOptions): Promise<Lo
   const dir = await mkdtemp(join(tmpdir(), "inferwatch-footprint-"));
   const cluster = await fakeCluster(dir);
   const file = await scenarioFile(eightGpuScenario());
-  const agent = await startAgentProcess([
-    "--nvml-library", library, "--interval", "1s", "--pod-resources-socket", cluster.kubelet.socketPath,
-    "--proc-root", cluster.procRoot, "--kube-api-url", cluster.apiUrl,
-  ], { FAKE_NVML_SCENARIO: file.path });
+  const agent = await startAgentProcess(
+    [
+      "--nvml-library",
+      library,
+      "--interval",
+      "1s",
+      "--pod-resources-socket",
+      cluster.kubelet.socketPath,
+      "--proc-root",
+      cluster.procRoot,
+      "--kube-api-url",
+      cluster.apiUrl,
+    ],
+    { FAKE_NVML_SCENARIO: file.path },
+  );
   const pid = agent.child.pid as number;
   const http = new HttpAgent({ keepAlive: true, maxSockets: 4 });
   const control = monitorEventLoopDelay({ resolution: 10 });
@@ -328,7 +447,11 @@ async function underLoad(library: string, options: FootprintOptions): Promise<Lo
   let eventLoopMaxSeconds = 0;
   let rssPeakMiB = 0;
   try {
-    await scrapeUntil(agent, (s) => valueOf(s, METRICS.hostMemoryTotal.name) !== undefined && valueOf(s, METRICS.podResourcesUp.name) === 1, 30_000);
+    await scrapeUntil(
+      agent,
+      (s) => valueOf(s, METRICS.hostMemoryTotal.name) !== undefined && valueOf(s, METRICS.podResourcesUp.name) === 1,
+      30_000,
+    );
     const otlp = agent.otlpHttp ?? "";
     const ticksPerSecond = 10;
     const body = encodeSpanBatch(Math.max(1, Math.round(options.spansPerSecond / ticksPerSecond)));
@@ -344,7 +467,9 @@ async function underLoad(library: string, options: FootprintOptions): Promise<Lo
     const poller = (async () => {
       while (isPolling) {
         const t0 = performance.now();
-        await fetch(`${agent.url}/healthz`).then((response) => response.arrayBuffer()).catch(() => undefined);
+        await fetch(`${agent.url}/healthz`)
+          .then((response) => response.arrayBuffer())
+          .catch(() => undefined);
         healthz.push(performance.now() - t0);
         await sleep(20);
       }
@@ -366,8 +491,14 @@ async function underLoad(library: string, options: FootprintOptions): Promise<Lo
     const rssEndMiB = resident.rss;
     const sorted = [...healthz].sort((a, b) => a - b);
     return {
-      eventLoopMaxSeconds, controlMaxSeconds: control.max / 1e9, cpuShare, rssEndMiB, rssPeakMiB: Math.max(rssPeakMiB, rssEndMiB), anonEndMiB: resident.anon,
-      healthzMaxMs: sorted.at(-1) ?? Number.NaN, healthzP99Ms: sorted[Math.floor(sorted.length * 0.99)] ?? Number.NaN,
+      eventLoopMaxSeconds,
+      controlMaxSeconds: control.max / 1e9,
+      cpuShare,
+      rssEndMiB,
+      rssPeakMiB: Math.max(rssPeakMiB, rssEndMiB),
+      anonEndMiB: resident.anon,
+      healthzMaxMs: sorted.at(-1) ?? Number.NaN,
+      healthzP99Ms: sorted[Math.floor(sorted.length * 0.99)] ?? Number.NaN,
     };
   } finally {
     control.disable();

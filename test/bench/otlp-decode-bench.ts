@@ -15,7 +15,13 @@ import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { decodeOtlpJson } from "../../agent/receivers/otlp-json-decoder.js";
 import type { DecodedTraces } from "../../agent/receivers/otlp-model.js";
 import { decodeOtlpProtobuf } from "../../agent/receivers/otlp-protobuf-decoder.js";
-import { VLLM_ALLOWED_KEYS, generatedOtlpRoot, toJsonText, toProtobuf, vllmBatch } from "../agent/receivers/otlp-fixtures.js";
+import {
+  VLLM_ALLOWED_KEYS,
+  generatedOtlpRoot,
+  toJsonText,
+  toProtobuf,
+  vllmBatch,
+} from "../agent/receivers/otlp-fixtures.js";
 
 const BATCH_SPANS = 512;
 const PROMPT_BYTES = 2048;
@@ -37,7 +43,12 @@ export interface BenchOptions {
  * that time every decoder once (rotating the order, so load drifting on a shared machine hits all of
  * them alike); the median round of each is reported.
  */
-async function measure(decoders: readonly (() => unknown)[], spans: number, runs: number, runMs: number): Promise<number[]> {
+async function measure(
+  decoders: readonly (() => unknown)[],
+  spans: number,
+  runs: number,
+  runMs: number,
+): Promise<number[]> {
   let sink = 0;
   const run = (decode: () => unknown): number => {
     let batches = 0;
@@ -73,7 +84,9 @@ function spanCount(traces: DecodedTraces): number {
 const format = (rate: number): string => `${Math.round(rate).toLocaleString("en-US")} spans/s`;
 
 /** Measures the protobuf decoder against the protobufjs floor, and the JSON decoder against JSON.parse. */
-export async function benchOtlpDecode(options: BenchOptions = {}): Promise<{ rows: { name: string; value: string }[] }> {
+export async function benchOtlpDecode(
+  options: BenchOptions = {},
+): Promise<{ rows: { name: string; value: string }[] }> {
   const runs = options.runs ?? 7;
   const runMs = options.runMs ?? 1000;
   const batch = vllmBatch(BATCH_SPANS, PROMPT_BYTES);
@@ -83,16 +96,35 @@ export async function benchOtlpDecode(options: BenchOptions = {}): Promise<{ row
   const floorDecode = loadFloorDecoder();
 
   for (const decoded of [decodeOtlpProtobuf(protobuf, filter), decodeOtlpJson(json, filter)]) {
-    if (spanCount(decoded) !== BATCH_SPANS) throw new Error(`decoded ${spanCount(decoded)} spans, expected ${BATCH_SPANS}`);
+    if (spanCount(decoded) !== BATCH_SPANS)
+      throw new Error(`decoded ${spanCount(decoded)} spans, expected ${BATCH_SPANS}`);
   }
 
-  const [ours = 0, floor = 0] = await measure([() => decodeOtlpProtobuf(protobuf, filter), () => floorDecode(protobuf)], BATCH_SPANS, runs, runMs);
-  const [jsonOurs = 0, jsonParse = 0] = await measure([() => decodeOtlpJson(json, filter), () => JSON.parse(json) as unknown], BATCH_SPANS, runs, runMs);
+  const [ours = 0, floor = 0] = await measure(
+    [() => decodeOtlpProtobuf(protobuf, filter), () => floorDecode(protobuf)],
+    BATCH_SPANS,
+    runs,
+    runMs,
+  );
+  const [jsonOurs = 0, jsonParse = 0] = await measure(
+    [() => decodeOtlpJson(json, filter), () => JSON.parse(json) as unknown],
+    BATCH_SPANS,
+    runs,
+    runMs,
+  );
 
   return {
     rows: [
-      { name: "otlp batch", value: `${BATCH_SPANS} vLLM spans, ${protobuf.byteLength} B protobuf, ${json.length} B JSON` },
-      { name: "otlp bench host", value: `node ${process.version}, ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(" ")}` },
+      {
+        name: "otlp batch",
+        value: `${BATCH_SPANS} vLLM spans, ${protobuf.byteLength} B protobuf, ${json.length} B JSON`,
+      },
+      {
+        name: "otlp bench host",
+        value: `node ${process.version}, ${cpus().length} cores, load average ${loadavg()
+          .map((l) => l.toFixed(1))
+          .join(" ")}`,
+      },
       { name: "protobuf decode (inferwatch)", value: format(ours) },
       { name: "protobuf decode floor (protobufjs, otlp-transformer generated root)", value: format(floor) },
       { name: "protobuf ours / floor", value: `${(ours / floor).toFixed(2)}x` },

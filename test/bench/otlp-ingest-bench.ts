@@ -155,7 +155,14 @@ interface OverloadResult {
 }
 
 /** One overload phase: open load at `ratePerSecond`, peak RSS and admission counted from its start. */
-async function overload(child: ChildProcess, port: number, admission: Admission, ratePerSecond: number, seconds: number, gzip: boolean): Promise<OverloadResult> {
+async function overload(
+  child: ChildProcess,
+  port: number,
+  admission: Admission,
+  ratePerSecond: number,
+  seconds: number,
+  gzip: boolean,
+): Promise<OverloadResult> {
   const rejectionsBefore = admission.counters.rejections;
   const rssBeforeBytes = process.memoryUsage.rss();
   const peakInflight = new PeakInflight(admission);
@@ -170,24 +177,61 @@ async function overload(child: ChildProcess, port: number, admission: Admission,
     durationMs: seconds * 1000,
   });
   const peakRssBytes = peak.stop();
-  return { report, rssBeforeBytes, peakRssBytes, atPeak: peak.atPeak, rejections: admission.counters.rejections - rejectionsBefore, peakInflightBytes: peakInflight.stop() };
+  return {
+    report,
+    rssBeforeBytes,
+    peakRssBytes,
+    atPeak: peak.atPeak,
+    rejections: admission.counters.rejections - rejectionsBefore,
+    peakInflightBytes: peakInflight.stop(),
+  };
 }
 
-function overloadRows(label: string, result: OverloadResult, offeredPerSecond: number, seconds: number, spansPerRequest: number, maxInflightBytes: number): BenchRow[] {
+function overloadRows(
+  label: string,
+  result: OverloadResult,
+  offeredPerSecond: number,
+  seconds: number,
+  spansPerRequest: number,
+  maxInflightBytes: number,
+): BenchRow[] {
   const { report } = result;
   const sent = Object.values(report.statuses).reduce((sum, n) => sum + n, 0);
   const others = Object.entries(report.statuses).filter(([status]) => status !== "200" && status !== "429");
   return [
-    { name: `${label}: offered (${OVERLOAD_FACTOR}× for ${seconds} s)`, value: `${formatInt(offeredPerSecond)} req/s on up to ${OVERLOAD_CONNECTIONS} connections; ${formatInt(sent)} answered, ${formatInt(report.skipped)} not sent (client cap)` },
-    { name: `${label}: answered 200`, value: `${formatInt(count(report, 200))} (${formatInt((count(report, 200) * spansPerRequest * 1000) / report.elapsedMs)} spans/s)` },
-    { name: `${label}: answered 429`, value: `${formatInt(count(report, 429))} (admission rejections ${formatInt(result.rejections)})` },
-    { name: `${label}: other outcomes`, value: others.length === 0 ? "none" : others.map(([status, n]) => `${status === "0" ? "transport error" : status}: ${n}`).join(", ") },
-    { name: `${label}: peak in-flight bytes`, value: `${(result.peakInflightBytes / MIB).toFixed(1)} MiB of ${(maxInflightBytes / MIB).toFixed(0)} MiB` },
+    {
+      name: `${label}: offered (${OVERLOAD_FACTOR}× for ${seconds} s)`,
+      value: `${formatInt(offeredPerSecond)} req/s on up to ${OVERLOAD_CONNECTIONS} connections; ${formatInt(sent)} answered, ${formatInt(report.skipped)} not sent (client cap)`,
+    },
+    {
+      name: `${label}: answered 200`,
+      value: `${formatInt(count(report, 200))} (${formatInt((count(report, 200) * spansPerRequest * 1000) / report.elapsedMs)} spans/s)`,
+    },
+    {
+      name: `${label}: answered 429`,
+      value: `${formatInt(count(report, 429))} (admission rejections ${formatInt(result.rejections)})`,
+    },
+    {
+      name: `${label}: other outcomes`,
+      value:
+        others.length === 0
+          ? "none"
+          : others.map(([status, n]) => `${status === "0" ? "transport error" : status}: ${n}`).join(", "),
+    },
+    {
+      name: `${label}: peak in-flight bytes`,
+      value: `${(result.peakInflightBytes / MIB).toFixed(1)} MiB of ${(maxInflightBytes / MIB).toFixed(0)} MiB`,
+    },
     {
       name: `${label}: receiver memory at the sampled peak`,
       value: `rss ${mib(result.atPeak.rss)}, V8 heap ${mib(result.atPeak.heapTotal)} (${mib(result.atPeak.heapUsed)} used), buffers ${mib(result.atPeak.arrayBuffers)}; rss before the phase ${mib(result.rssBeforeBytes)}`,
     },
-    { name: `${label}: receiver peak RSS`, value: mib(result.peakRssBytes), target: `< ${TARGET_PEAK_RSS_MIB} MiB`, isMet: result.peakRssBytes < TARGET_PEAK_RSS_MIB * MIB },
+    {
+      name: `${label}: receiver peak RSS`,
+      value: mib(result.peakRssBytes),
+      target: `< ${TARGET_PEAK_RSS_MIB} MiB`,
+      isMet: result.peakRssBytes < TARGET_PEAK_RSS_MIB * MIB,
+    },
   ];
 }
 
@@ -197,16 +241,30 @@ export async function benchOtlpIngest(options: OtlpIngestBenchOptions = {}): Pro
   const overloadSeconds = options.overloadSeconds ?? Number(process.env["BENCH_OVERLOAD_SECONDS"] ?? 60);
   const gzipOverloadSeconds = options.gzipOverloadSeconds ?? Number(process.env["BENCH_OVERLOAD_GZIP_SECONDS"] ?? 20);
   const maxInflight = process.env["BENCH_OTLP_MAX_INFLIGHT"];
-  const config = otlpConfigSchema.parse({ httpAddr: "127.0.0.1:0", ...(maxInflight ? { maxInflightBytes: maxInflight } : {}) });
+  const config = otlpConfigSchema.parse({
+    httpAddr: "127.0.0.1:0",
+    ...(maxInflight ? { maxInflightBytes: maxInflight } : {}),
+  });
   const allowed = new Set([...allowedSpanAttributes(), ...allowedResourceAttributes()]);
   const consumer = options.consumerFactory?.() ?? new CountingConsumer();
   const admission = createAdmission(config.maxInflightBytes);
-  const receiver = await startOtlpHttpReceiver({ config, filter: (key) => allowed.has(key), consumer, log: silentLogger(), admission });
+  const receiver = await startOtlpHttpReceiver({
+    config,
+    filter: (key) => allowed.has(key),
+    consumer,
+    log: silentLogger(),
+    admission,
+  });
   const { child, ready } = await startClient();
   try {
     const port = receiver.address.port;
     await runLoad(child, { shape: "closed", port, connections: SUSTAINED_CONNECTIONS, durationMs: 1000 }); // warm-up
-    const sustained = await runLoad(child, { shape: "closed", port, connections: SUSTAINED_CONNECTIONS, durationMs: sustainedSeconds * 1000 });
+    const sustained = await runLoad(child, {
+      shape: "closed",
+      port,
+      connections: SUSTAINED_CONNECTIONS,
+      durationMs: sustainedSeconds * 1000,
+    });
     const accepted = count(sustained, 200);
     const spansPerSecond = (accepted * ready.spans * 1000) / sustained.elapsedMs;
     const requestsPerSecond = (accepted * 1000) / sustained.elapsedMs;
@@ -215,15 +273,26 @@ export async function benchOtlpIngest(options: OtlpIngestBenchOptions = {}): Pro
     const offered = Math.max(1, requestsPerSecond * OVERLOAD_FACTOR);
 
     const rows: BenchRow[] = [
-      { name: "batch", value: `${ready.spans} vLLM spans, ${formatInt(ready.payloadBytes)} B protobuf (${formatInt(ready.gzipBytes)} B gzipped)` },
+      {
+        name: "batch",
+        value: `${ready.spans} vLLM spans, ${formatInt(ready.payloadBytes)} B protobuf (${formatInt(ready.gzipBytes)} B gzipped)`,
+      },
       {
         name: `sustained ingest (${SUSTAINED_CONNECTIONS} keep-alive connections, ${sustainedSeconds} s)`,
         value: `${formatInt(spansPerSecond)} spans/s (${formatInt(requestsPerSecond)} req/s)`,
         target: `≥ ${formatInt(TARGET_SPANS_PER_SECOND)} spans/s`,
         isMet: spansPerSecond >= TARGET_SPANS_PER_SECOND,
       },
-      { name: "sustained p99 request latency (client)", value: `${p99.toFixed(1)} ms (p50 ${p50.toFixed(1)} ms)`, target: `< ${TARGET_P99_MS} ms`, isMet: p99 < TARGET_P99_MS },
-      { name: "sustained non-200 responses", value: formatInt(Object.values(sustained.statuses).reduce((sum, n) => sum + n, 0) - accepted) },
+      {
+        name: "sustained p99 request latency (client)",
+        value: `${p99.toFixed(1)} ms (p50 ${p50.toFixed(1)} ms)`,
+        target: `< ${TARGET_P99_MS} ms`,
+        isMet: p99 < TARGET_P99_MS,
+      },
+      {
+        name: "sustained non-200 responses",
+        value: formatInt(Object.values(sustained.statuses).reduce((sum, n) => sum + n, 0) - accepted),
+      },
     ];
     if (overloadSeconds > 0) {
       const plain = await overload(child, port, admission, offered, overloadSeconds, false);
@@ -231,7 +300,9 @@ export async function benchOtlpIngest(options: OtlpIngestBenchOptions = {}): Pro
     }
     if (gzipOverloadSeconds > 0) {
       const gzip = await overload(child, port, admission, offered, gzipOverloadSeconds, true);
-      rows.push(...overloadRows("gzip overload", gzip, offered, gzipOverloadSeconds, ready.spans, config.maxInflightBytes));
+      rows.push(
+        ...overloadRows("gzip overload", gzip, offered, gzipOverloadSeconds, ready.spans, config.maxInflightBytes),
+      );
     }
     return rows;
   } finally {
@@ -241,5 +312,7 @@ export async function benchOtlpIngest(options: OtlpIngestBenchOptions = {}): Pro
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  process.stdout.write(renderTable("OTLP/HTTP ingest (receiver in this process, client in a child)", await benchOtlpIngest()));
+  process.stdout.write(
+    renderTable("OTLP/HTTP ingest (receiver in this process, client in a child)", await benchOtlpIngest()),
+  );
 }

@@ -71,7 +71,10 @@ function encodeBatch(): Uint8Array {
       vllmRawSpan({
         traceId: (0x10000000 + i).toString(16).padStart(32, "4"),
         spanId: (0x20000000 + i).toString(16).padStart(16, "0"),
-        attributes: { "gen_ai.request.id": `cmpl-${i.toString(16).padStart(32, "0")}`, "gen_ai.usage.prompt_tokens": 100 + (i % 900) },
+        attributes: {
+          "gen_ai.request.id": `cmpl-${i.toString(16).padStart(32, "0")}`,
+          "gen_ai.usage.prompt_tokens": 100 + (i % 900),
+        },
       }),
       resource,
     ),
@@ -136,7 +139,13 @@ async function runClosed(load: ClosedLoad, payload: Payload): Promise<LoadReport
   await Promise.all(Array.from({ length: load.connections }, worker));
   const elapsedMs = performance.now() - startedAt;
   agent.destroy();
-  return { kind: "report", elapsedMs, statuses: recorder.statuses, latenciesMs: recorder.latenciesMs.sort((a, b) => a - b), skipped: 0 };
+  return {
+    kind: "report",
+    elapsedMs,
+    statuses: recorder.statuses,
+    latenciesMs: recorder.latenciesMs.sort((a, b) => a - b),
+    skipped: 0,
+  };
 }
 
 async function runOpen(load: OpenLoad, payload: Payload): Promise<LoadReport> {
@@ -174,7 +183,13 @@ async function runOpen(load: OpenLoad, payload: Payload): Promise<LoadReport> {
   await Promise.all(inFlight);
   const elapsedMs = performance.now() - startedAt;
   agent.destroy();
-  return { kind: "report", elapsedMs, statuses: recorder.statuses, latenciesMs: recorder.latenciesMs.sort((a, b) => a - b), skipped };
+  return {
+    kind: "report",
+    elapsedMs,
+    statuses: recorder.statuses,
+    latenciesMs: recorder.latenciesMs.sort((a, b) => a - b),
+    skipped,
+  };
 }
 
 if (process.send) {

@@ -65,7 +65,10 @@ export async function residentMiB(pid: number): Promise<{ rss: number; anon: num
 }
 
 /** Thread CPU seconds spent between two readings, by thread. */
-export function threadDelta(before: ReadonlyMap<string, number>, after: ReadonlyMap<string, number>): Map<string, number> {
+export function threadDelta(
+  before: ReadonlyMap<string, number>,
+  after: ReadonlyMap<string, number>,
+): Map<string, number> {
   const delta = new Map<string, number>();
   for (const [name, seconds] of after) delta.set(name, seconds - (before.get(name) ?? 0));
   return delta;

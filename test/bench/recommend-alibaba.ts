@@ -92,7 +92,13 @@ function readTrace(dir: string): { nodes: () => OpenbNode[]; tasks: OpenbTask[] 
   const nodeRows = csvRows(join(dir, "openb_node_list_gpu_node.csv"));
   const tasks = csvRows(join(dir, "openb_pod_list_default.csv")).map((row) => {
     const spec = row["gpu_spec"] ?? "";
-    return { cpu: Number(row["cpu_milli"]), memory: Number(row["memory_mib"]), gpus: Number(row["num_gpu"]), milli: Number(row["gpu_milli"]), models: spec === "" ? undefined : spec.split("|") };
+    return {
+      cpu: Number(row["cpu_milli"]),
+      memory: Number(row["memory_mib"]),
+      gpus: Number(row["num_gpu"]),
+      milli: Number(row["gpu_milli"]),
+      models: spec === "" ? undefined : spec.split("|"),
+    };
   });
   const nodes = (): OpenbNode[] =>
     nodeRows.map((row) => ({
@@ -110,7 +116,13 @@ function readTrace(dir: string): { nodes: () => OpenbNode[]; tasks: OpenbTask[] 
 const gpuRequest = (task: OpenbTask): number => task.gpus * task.milli;
 
 /** The arrival sequence: the trace (in order, or shuffled), then random draws up to `load` × capacity. */
-function arrivals(tasks: readonly OpenbTask[], capacityMilli: number, load: number, seed: number, shuffle: boolean): OpenbTask[] {
+function arrivals(
+  tasks: readonly OpenbTask[],
+  capacityMilli: number,
+  load: number,
+  seed: number,
+  shuffle: boolean,
+): OpenbTask[] {
   const random = seededRandom(seed);
   const list = [...tasks];
   if (shuffle) {
@@ -149,9 +161,24 @@ export function typicalShapes(tasks: readonly OpenbTask[], coverage = 0.95, with
     const key = `${cpu}/${task.gpus}/${task.milli}/${task.models?.join("|") ?? ""}`;
     const entry = counts.get(key);
     if (entry !== undefined) entry.count++;
-    else counts.set(key, { shape: { cpu, gpus: task.gpus, request: task.milli, ...(task.models === undefined ? {} : { gpuModels: task.models }) }, count: 1 });
+    else
+      counts.set(key, {
+        shape: {
+          cpu,
+          gpus: task.gpus,
+          request: task.milli,
+          ...(task.models === undefined ? {} : { gpuModels: task.models }),
+        },
+        count: 1,
+      });
   }
-  const ranked = [...counts.values()].sort((a, b) => b.count - a.count || a.shape.cpu - b.shape.cpu || a.shape.request - b.shape.request || a.shape.gpus - b.shape.gpus);
+  const ranked = [...counts.values()].sort(
+    (a, b) =>
+      b.count - a.count ||
+      a.shape.cpu - b.shape.cpu ||
+      a.shape.request - b.shape.request ||
+      a.shape.gpus - b.shape.gpus,
+  );
   const kept: typeof ranked = [];
   let covered = 0;
   for (const entry of ranked) {
@@ -174,9 +201,14 @@ export class CpuAwareFragmentation {
   private readonly gpuPopularity: number;
   private readonly cpuOnlyPopularity: number;
 
-  constructor(shapes: readonly TypicalShape[], readonly withCpu: boolean) {
+  constructor(
+    shapes: readonly TypicalShape[],
+    readonly withCpu: boolean,
+  ) {
     const gpuShapes = shapes.filter((s) => s.gpus > 0 && s.request > 0);
-    this.cpuOnlyPopularity = shapes.filter((s) => !(s.gpus > 0 && s.request > 0)).reduce((sum, s) => sum + s.popularity, 0);
+    this.cpuOnlyPopularity = shapes
+      .filter((s) => !(s.gpus > 0 && s.request > 0))
+      .reduce((sum, s) => sum + s.popularity, 0);
     this.gpuPopularity = gpuShapes.reduce((sum, s) => sum + s.popularity, 0);
     this.cpuLevels = [...new Set(gpuShapes.map((s) => s.cpu))].sort((a, b) => a - b);
     this.indexes = [new ShapeIndex([])];
@@ -201,7 +233,12 @@ export class CpuAwareFragmentation {
   }
 
   fragmentation(model: string, free: readonly number[], level: number): number {
-    const node = prepareNode({ name: "", pool: "", gpuModel: model, units: free.map((f) => ({ free: f, domain: "node" })) });
+    const node = prepareNode({
+      name: "",
+      pool: "",
+      gpuModel: model,
+      units: free.map((f) => ({ free: f, domain: "node" })),
+    });
     const index = this.indexes[level] ?? this.indexes[0];
     const scored = index === undefined ? 0 : index.nodeFragmentation(node);
     const lacking = this.gpuPopularity - (this.gpuPopularityUpTo[level] ?? 0) + this.cpuOnlyPopularity;
@@ -218,7 +255,11 @@ function fullestFitting(node: OpenbNode, task: OpenbTask): number[] | undefined 
 }
 
 function canHost(node: OpenbNode, task: OpenbTask): boolean {
-  return node.cpuFree >= task.cpu && node.memoryFree >= task.memory && (task.models === undefined || task.models.includes(node.model));
+  return (
+    node.cpuFree >= task.cpu &&
+    node.memoryFree >= task.memory &&
+    (task.models === undefined || task.models.includes(node.model))
+  );
 }
 
 /**
@@ -227,10 +268,16 @@ function canHost(node: OpenbNode, task: OpenbTask): boolean {
  * GPU (by free amount) that grows it least; whole GPUs to the emptiest ones, as the simulator's
  * `AllocateExclusiveGpuId` does.
  */
-function fgdOnNode(node: OpenbNode, task: OpenbTask, frag: CpuAwareFragmentation, cache: Map<string, { delta: number; free: number } | null>): { gpus: number[]; delta: number } | undefined {
+function fgdOnNode(
+  node: OpenbNode,
+  task: OpenbTask,
+  frag: CpuAwareFragmentation,
+  cache: Map<string, { delta: number; free: number } | null>,
+): { gpus: number[]; delta: number } | undefined {
   // Without the shapes' CPU a CPU-only task changes no fragmentation: it goes where the fewest GPU
   // shares are free, then where its CPU fits tightest.
-  if (!frag.withCpu && (task.gpus === 0 || task.milli === 0)) return { gpus: [], delta: node.gpuFree.reduce((a, b) => a + b, 0) * 1e-6 - node.cpuFree * 1e-12 };
+  if (!frag.withCpu && (task.gpus === 0 || task.milli === 0))
+    return { gpus: [], delta: node.gpuFree.reduce((a, b) => a + b, 0) * 1e-6 - node.cpuFree * 1e-12 };
   const sorted = [...node.gpuFree].sort((a, b) => a - b);
   const before = frag.level(node.cpuFree);
   const after = frag.level(node.cpuFree - task.cpu);
@@ -239,9 +286,15 @@ function fgdOnNode(node: OpenbNode, task: OpenbTask, frag: CpuAwareFragmentation
   if (best === undefined) {
     best = null;
     const now = frag.fragmentation(node.model, sorted, before);
-    if (task.gpus === 0 || task.milli === 0) best = { delta: frag.fragmentation(node.model, sorted, after) - now, free: -1 };
+    if (task.gpus === 0 || task.milli === 0)
+      best = { delta: frag.fragmentation(node.model, sorted, after) - now, free: -1 };
     else {
-      const options = task.gpus === 1 ? [...new Set(sorted.filter((f) => f >= task.milli))] : sorted.filter((f) => f >= task.milli).length >= task.gpus ? [task.milli] : [];
+      const options =
+        task.gpus === 1
+          ? [...new Set(sorted.filter((f) => f >= task.milli))]
+          : sorted.filter((f) => f >= task.milli).length >= task.gpus
+            ? [task.milli]
+            : [];
       for (const free of options) {
         const next = [...sorted];
         if (task.gpus === 1) next[next.indexOf(free)] = free - task.milli;
@@ -271,11 +324,18 @@ function fgdOnNode(node: OpenbNode, task: OpenbTask, frag: CpuAwareFragmentation
 
 function bestFitScore(node: OpenbNode, task: OpenbTask): number {
   const gpuFree = node.gpuFree.reduce((a, b) => a + b, 0);
-  return 0.5 * ((node.cpuFree - task.cpu) / node.cpu) + 0.5 * (node.gpuFree.length > 0 ? (gpuFree - gpuRequest(task)) / (node.gpuFree.length * 1000) : 1);
+  return (
+    0.5 * ((node.cpuFree - task.cpu) / node.cpu) +
+    0.5 * (node.gpuFree.length > 0 ? (gpuFree - gpuRequest(task)) / (node.gpuFree.length * 1000) : 1)
+  );
 }
 
 /** Runs one policy over one arrival order; pure apart from reading the trace files. */
-export function packAlibabaTrace(dir: string, policy: PackingPolicy, options: { readonly seed?: number; readonly shuffle?: boolean; readonly load?: number } = {}): AlibabaResult {
+export function packAlibabaTrace(
+  dir: string,
+  policy: PackingPolicy,
+  options: { readonly seed?: number; readonly shuffle?: boolean; readonly load?: number } = {},
+): AlibabaResult {
   const started = performance.now();
   const { nodes: freshNodes, tasks } = readTrace(dir);
   const nodes = freshNodes();
@@ -302,7 +362,11 @@ export function packAlibabaTrace(dir: string, policy: PackingPolicy, options: { 
         if (gpus) placement = { gpus, score: bestFitScore(node, task) };
       } else {
         const fgd = fgdOnNode(node, task, frag, cache);
-        if (fgd) placement = { gpus: fgd.gpus, score: quantize ? -Math.floor(100 / (1 + Math.exp(fgd.delta / 1000))) : fgd.delta };
+        if (fgd)
+          placement = {
+            gpus: fgd.gpus,
+            score: quantize ? -Math.floor(100 / (1 + Math.exp(fgd.delta / 1000))) : fgd.delta,
+          };
       }
       if (placement === undefined) continue;
       if (quantize && chosen !== undefined && placement.score === chosen.score) {
@@ -326,7 +390,8 @@ export function packAlibabaTrace(dir: string, policy: PackingPolicy, options: { 
   const idleWholeGpus = withIdle.reduce((sum, n) => sum + n.gpuFree.filter((f) => f === 1000).length, 0);
   return {
     idleWholeGpus,
-    cpuLeftOnIdleNodes: withIdle.length === 0 ? 0 : withIdle.reduce((sum, n) => sum + n.cpuFree, 0) / 1000 / withIdle.length,
+    cpuLeftOnIdleNodes:
+      withIdle.length === 0 ? 0 : withIdle.reduce((sum, n) => sum + n.cpuFree, 0) / 1000 / withIdle.length,
     policy,
     order: options.shuffle ? `shuffled (seed ${options.seed ?? 42})` : "trace order",
     gpus: capacity / 1000,

@@ -30,7 +30,11 @@ const env = (name: string, fallback: number): number => {
   return Number.isFinite(value) && process.env[name] !== "" && process.env[name] !== undefined ? value : fallback;
 };
 const pct = (ratio: number): string => `${(ratio * 100).toFixed(1)}%`;
-const list = (name: string, fallback: string): string[] => (process.env[name] ?? fallback).split(",").map((s) => s.trim()).filter((s) => s !== "");
+const list = (name: string, fallback: string): string[] =>
+  (process.env[name] ?? fallback)
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
 
 async function benchSmall(): Promise<BenchRow[]> {
   const count = env("RECOMMEND_BENCH_INSTANCES", 50);
@@ -55,7 +59,9 @@ const POLICY_NAMES: Readonly<Record<PackingPolicy, string>> = {
 async function benchAlibaba(): Promise<BenchRow[]> {
   const dir = openbDirectory();
   const seeds = list("RECOMMEND_BENCH_OPENB_SEEDS", "42,43,44").map(Number);
-  const policies = list("RECOMMEND_BENCH_OPENB_POLICIES", "fgd,fgd-cpu,best-fit").filter((p): p is PackingPolicy => p in POLICY_NAMES);
+  const policies = list("RECOMMEND_BENCH_OPENB_POLICIES", "fgd,fgd-cpu,best-fit").filter(
+    (p): p is PackingPolicy => p in POLICY_NAMES,
+  );
   const runs: AlibabaResult[] = [];
   for (const policy of policies) {
     if (seeds.length === 0) runs.push(packAlibabaTrace(dir, policy));
@@ -81,7 +87,13 @@ async function benchAlibaba(): Promise<BenchRow[]> {
   return rows;
 }
 
-const SECTIONS = { small: benchSmall, large: benchLarge, mid: benchMid, responsiveness: benchResponsiveness, alibaba: benchAlibaba } as const;
+const SECTIONS = {
+  small: benchSmall,
+  large: benchLarge,
+  mid: benchMid,
+  responsiveness: benchResponsiveness,
+  alibaba: benchAlibaba,
+} as const;
 
 /** Every part of the recommendation benchmark, as table rows (RECOMMEND_BENCH_ONLY picks parts). */
 export async function benchRecommend(): Promise<BenchRow[]> {

@@ -60,7 +60,12 @@ export interface PricedPattern {
  * §7.1.1), so every count 0..maxCount is a sum of distinct pieces. Returns the optimum for the full
  * capacities first, then up to `extra` further distinct patterns, optimal for smaller capacities.
  */
-export function priceTwoDimensional(types: readonly PricingType[], memoryCap: number, computeCap: number, extra = 0): PricedPattern[] {
+export function priceTwoDimensional(
+  types: readonly PricingType[],
+  memoryCap: number,
+  computeCap: number,
+  extra = 0,
+): PricedPattern[] {
   const width = computeCap + 1;
   const cells = (memoryCap + 1) * width;
   const pieces: { type: number; count: number; m: number; c: number; v: number }[] = [];
@@ -107,7 +112,10 @@ export function priceTwoDimensional(types: readonly PricingType[], memoryCap: nu
   const out = [patternAt(memoryCap, computeCap)];
   const seen = new Set([out[0]?.counts.join(",")]);
   for (let k = 1; out.length <= extra && (k <= memoryCap || k <= computeCap); k++) {
-    for (const [m, c] of [[memoryCap - k, computeCap], [memoryCap, computeCap - k]] as const) {
+    for (const [m, c] of [
+      [memoryCap - k, computeCap],
+      [memoryCap, computeCap - k],
+    ] as const) {
       if (m < 0 || c < 0 || out.length > extra) continue;
       const pattern = patternAt(m, c);
       const key = pattern.counts.join(",");
@@ -164,7 +172,12 @@ const MAX_ITERATIONS = 5000;
 const EXTRA_COLUMNS = 4;
 
 /** Builds each class's item types and current contents; see the module comment for the rounding. */
-function classModels(snapshot: FleetSnapshot, config: ConsolidationConfig, computeSteps: number, unit: number): ClassModel[] {
+function classModels(
+  snapshot: FleetSnapshot,
+  config: ConsolidationConfig,
+  computeSteps: number,
+  unit: number,
+): ClassModel[] {
   const step = config.computeCeilingRatio / computeSteps;
   return classItems(snapshot, config, fleetLoads(snapshot)).map((cls) => {
     const typeIndex = new Map<string, number>();
@@ -199,7 +212,8 @@ function classModels(snapshot: FleetSnapshot, config: ConsolidationConfig, compu
         computeUnits += types[t]?.compute ?? 0;
       }
       const key = counts.join(",");
-      const isOver = (memoryUsed[g] as number) > cls.capacityBytes || (computeUsed[g] as number) > config.computeCeilingRatio;
+      const isOver =
+        (memoryUsed[g] as number) > cls.capacityBytes || (computeUsed[g] as number) > config.computeCeilingRatio;
       // A within-limit content over the unit capacities (rounding cannot cause it) would become a keep column: sound either way.
       if (!isOver && memoryUnits <= memoryCap && computeUnits <= computeSteps) regular.set(key, counts);
       else keep.set(key, { counts, n: (keep.get(key)?.n ?? 0) + 1 });
@@ -209,11 +223,16 @@ function classModels(snapshot: FleetSnapshot, config: ConsolidationConfig, compu
 }
 
 /** The master LP in CPLEX LP format: x<p> regular columns, o<q> keep columns with upper bounds. */
-function masterLp(model: ClassModel, patterns: readonly number[][], keeps: readonly { counts: number[]; n: number }[]): string {
+function masterLp(
+  model: ClassModel,
+  patterns: readonly number[][],
+  keeps: readonly { counts: number[]; n: number }[],
+): string {
   const rows = model.types.map(() => [] as string[]);
   patterns.forEach((counts, p) => counts.forEach((a, i) => a > 0 && rows[i]?.push(`+ ${a} x${p}`)));
   keeps.forEach((k, q) => k.counts.forEach((a, i) => a > 0 && rows[i]?.push(`+ ${a} o${q}`)));
-  const wrap = (terms: readonly string[]): string => terms.reduce((text, t, i) => text + (i > 0 && i % 20 === 0 ? "\n " : " ") + t, "");
+  const wrap = (terms: readonly string[]): string =>
+    terms.reduce((text, t, i) => text + (i > 0 && i % 20 === 0 ? "\n " : " ") + t, "");
   const objective = [...patterns.map((_, p) => `+ x${p}`), ...keeps.map((_, q) => `+ o${q}`)];
   return [
     "Minimize",
@@ -249,18 +268,25 @@ function solveClass(model: ClassModel, highs: Highs, maxSeconds: number): LpClas
       iterations++;
       master.run();
       const status = master.getModelStatus();
-      if (status !== highs.constants.modelStatus.optimal) throw new Error(`configuration LP of ${model.pool}/${model.gpuModel}: master status ${status}`);
+      if (status !== highs.constants.modelStatus.optimal)
+        throw new Error(`configuration LP of ${model.pool}/${model.gpuModel}: master status ${status}`);
       lpValue = master.getObjectiveValue();
       const rowDual = master.getSolution().rowDual;
       // HiGHS reports ≥-row duals of a minimisation as non-negative; clamping keeps π ≥ 0 whatever the solver returns.
       const pi = rowOf.map((r) => Math.max(0, rowDual[r] ?? 0));
-      const types = model.types.map((t, i) => ({ memory: t.memory, compute: t.compute, value: pi[i] as number, maxCount: t.demand }));
+      const types = model.types.map((t, i) => ({
+        memory: t.memory,
+        compute: t.compute,
+        value: pi[i] as number,
+        maxCount: t.demand,
+      }));
       const priced = priceTwoDimensional(types, model.memoryCap, model.computeCap, EXTRA_COLUMNS);
       // The DP sums floats: inflate its maximum by a relative 1e-12 so π/P is surely feasible.
       const scale = Math.max(1, (priced[0]?.value ?? 0) * (1 + 1e-12));
       let bound = 0;
       model.types.forEach((t, i) => (bound += (t.demand * (pi[i] as number)) / scale));
-      for (const k of keeps) bound -= k.n * Math.max(0, k.counts.reduce((s, a, i) => s + a * (pi[i] as number), 0) / scale - 1);
+      for (const k of keeps)
+        bound -= k.n * Math.max(0, k.counts.reduce((s, a, i) => s + a * (pi[i] as number), 0) / scale - 1);
       dualBound = Math.max(dualBound, bound);
       const improving = priced.filter((p) => p.value > 1 + 1e-9 && !known.has(p.counts.join(",")));
       if (improving.length === 0) {
@@ -303,15 +329,34 @@ function solveClass(model: ClassModel, highs: Highs, maxSeconds: number): LpClas
  * Sound only for placement `pool` and `gpuModel` = `same` (it throws otherwise). Pure apart from
  * the solver calls; blocks for up to `maxSecondsPerClass` per class (plus one master solve).
  */
-export function configurationLpBounds(snapshot: FleetSnapshot, config: ConsolidationConfig, highs: Highs, options: LpBoundOptions = {}): LpClassBound[] {
-  if (config.placement.pool !== "same" || config.placement.gpuModel !== "same") throw new Error("configurationLpBounds: classes bound a plan only with placement pool and gpuModel = same");
+export function configurationLpBounds(
+  snapshot: FleetSnapshot,
+  config: ConsolidationConfig,
+  highs: Highs,
+  options: LpBoundOptions = {},
+): LpClassBound[] {
+  if (config.placement.pool !== "same" || config.placement.gpuModel !== "same")
+    throw new Error("configurationLpBounds: classes bound a plan only with placement pool and gpuModel = same");
   const steps = options.computeSteps ?? 40;
   const unit = options.memoryUnitBytes ?? 1024 ** 3;
   // The pricing table has (capacity / unit + 1) × (steps + 1) cells: whole, positive units only.
-  if (!Number.isInteger(steps) || steps < 1 || !Number.isInteger(unit) || unit < 1) throw new Error(`configurationLpBounds: computeSteps (${steps}) and memoryUnitBytes (${unit}) must be positive integers`);
+  if (!Number.isInteger(steps) || steps < 1 || !Number.isInteger(unit) || unit < 1)
+    throw new Error(
+      `configurationLpBounds: computeSteps (${steps}) and memoryUnitBytes (${unit}) must be positive integers`,
+    );
   return classModels(snapshot, config, steps, unit).map((model) =>
     model.types.length === 0
-      ? { pool: model.pool, gpuModel: model.gpuModel, bound: 0, lpValue: 0, dualBound: 0, isConverged: true, iterations: 0, columns: 0, seconds: 0 }
+      ? {
+          pool: model.pool,
+          gpuModel: model.gpuModel,
+          bound: 0,
+          lpValue: 0,
+          dualBound: 0,
+          isConverged: true,
+          iterations: 0,
+          columns: 0,
+          seconds: 0,
+        }
       : solveClass(model, highs, options.maxSecondsPerClass ?? 60),
   );
 }

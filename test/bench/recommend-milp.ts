@@ -44,7 +44,10 @@ export interface MilpModel {
   readonly binaries: number;
   readonly rows: number;
   /** What each placement variable means: replica id, node and GPU uuids. */
-  readonly placements: ReadonlyMap<string, { readonly replicaId: string; readonly node: string; readonly gpus: readonly string[] }>;
+  readonly placements: ReadonlyMap<
+    string,
+    { readonly replicaId: string; readonly node: string; readonly gpus: readonly string[] }
+  >;
 }
 
 export interface MilpSolution {
@@ -81,7 +84,9 @@ export function buildConsolidationMilp(snapshot: FleetSnapshot, config: Consolid
   const { shares, baseline } = fleetLoads(snapshot);
   const migDevices = migDeviceUuids(snapshot);
   const perModel = replicasPerModel(snapshot);
-  const gpus = snapshot.nodes.flatMap((node) => node.gpus.filter((gpu) => !isMigGpu(gpu)).map((gpu) => ({ node, gpu })));
+  const gpus = snapshot.nodes.flatMap((node) =>
+    node.gpus.filter((gpu) => !isMigGpu(gpu)).map((gpu) => ({ node, gpu })),
+  );
   const gpuIndex = new Map(gpus.map((g, i) => [g.gpu.uuid, i]));
   const nodeByName = new Map(snapshot.nodes.map((n) => [n.name, n]));
   const objective: string[] = [];
@@ -99,15 +104,24 @@ export function buildConsolidationMilp(snapshot: FleetSnapshot, config: Consolid
   const movesByModel = new Map<string, string[]>();
   const placementOf = new Map<string, { replicaId: string; node: string; gpus: string[] }>();
   const allMoves: string[] = [];
-  const burning = new Set(Object.entries(snapshot.slo).filter(([, state]) => state.isBurningPage).map(([model]) => model));
-  const burningGpus = new Set(config.placement.protectBurningGpus ? snapshot.replicas.filter((r) => burning.has(r.model)).flatMap((r) => r.gpus) : []);
+  const burning = new Set(
+    Object.entries(snapshot.slo)
+      .filter(([, state]) => state.isBurningPage)
+      .map(([model]) => model),
+  );
+  const burningGpus = new Set(
+    config.placement.protectBurningGpus
+      ? snapshot.replicas.filter((r) => burning.has(r.model)).flatMap((r) => r.gpus)
+      : [],
+  );
   /** Per GPU: tier of every replica that may end there (placement name, or "" for a fixed one), and of those that arrive. */
   const tierUses = gpus.map(() => [] as { tier: string; name: string; arrives: boolean }[]);
   /** Per node and model with a spread limit: placements there (and whether they come from another node), fixed replicas. */
   const spread = new Map<string, { limit: number; names: string[]; crossNode: string[]; fixed: number }>();
   const spreadEntry = (node: string, model: string) => {
     const key = `${node}\u0000${model}`;
-    const limit = config.placement.maxReplicasPerModelPerNodeByModel[model] ?? config.placement.maxReplicasPerModelPerNode;
+    const limit =
+      config.placement.maxReplicasPerModelPerNodeByModel[model] ?? config.placement.maxReplicasPerModelPerNode;
     if (limit === null || limit === undefined) return undefined;
     let entry = spread.get(key);
     if (entry === undefined) spread.set(key, (entry = { limit, names: [], crossNode: [], fixed: 0 }));
@@ -115,7 +129,8 @@ export function buildConsolidationMilp(snapshot: FleetSnapshot, config: Consolid
   };
   const Wn = snapshot.replicas.length + 1;
   const W = (snapshot.nodes.length + 1) * Wn;
-  const term = (coef: number, name: string): string => `${coef >= 0 ? "+" : "-"} ${Math.abs(coef).toPrecision(12)} ${name}`;
+  const term = (coef: number, name: string): string =>
+    `${coef >= 0 ? "+" : "-"} ${Math.abs(coef).toPrecision(12)} ${name}`;
 
   snapshot.replicas.forEach((replica, r) => {
     const share = shares.get(replica.id) ?? 0;
@@ -127,7 +142,10 @@ export function buildConsolidationMilp(snapshot: FleetSnapshot, config: Consolid
       initialCompute[g] = (initialCompute[g] as number) + share;
     }
     const budget = modelMoveBudget(perModel.get(replica.model) ?? 0, config);
-    const isFixed = immovableReason(replica, snapshot, migDevices) !== undefined || budget === 0 || current.some((g) => g === undefined);
+    const isFixed =
+      immovableReason(replica, snapshot, migDevices) !== undefined ||
+      budget === 0 ||
+      current.some((g) => g === undefined);
     if (isFixed) {
       for (const g of current) {
         if (g === undefined) continue;
@@ -146,14 +164,23 @@ export function buildConsolidationMilp(snapshot: FleetSnapshot, config: Consolid
     const currentKey = [...(current as number[])].sort((a, b) => a - b).join(",");
     for (const node of snapshot.nodes) {
       if (nodeAdmits(replica, origin, node, config) !== undefined) continue;
-      const ok = node.gpus.filter((gpu) => gpu.isHealthy && !isMigGpu(gpu) && !burningGpus.has(gpu.uuid) && (config.placement.gpuModel === "any" || gpu.gpuModel === originModel));
+      const ok = node.gpus.filter(
+        (gpu) =>
+          gpu.isHealthy &&
+          !isMigGpu(gpu) &&
+          !burningGpus.has(gpu.uuid) &&
+          (config.placement.gpuModel === "any" || gpu.gpuModel === originModel),
+      );
       if (replica.tensorParallel === 1) {
         for (const gpu of ok) placements.push([gpuIndex.get(gpu.uuid) as number]);
         continue;
       }
       const domains = new Map<string, number[]>();
-      for (const gpu of ok) if (gpu.nvlinkDomain !== null) domains.set(gpu.nvlinkDomain, [...(domains.get(gpu.nvlinkDomain) ?? []), gpuIndex.get(gpu.uuid) as number]);
-      for (const list of domains.values()) for (const subset of combinations(list, replica.tensorParallel)) placements.push(subset);
+      for (const gpu of ok)
+        if (gpu.nvlinkDomain !== null)
+          domains.set(gpu.nvlinkDomain, [...(domains.get(gpu.nvlinkDomain) ?? []), gpuIndex.get(gpu.uuid) as number]);
+      for (const list of domains.values())
+        for (const subset of combinations(list, replica.tensorParallel)) placements.push(subset);
     }
     const seen = new Set<string>();
     const names: string[] = [];
@@ -163,7 +190,11 @@ export function buildConsolidationMilp(snapshot: FleetSnapshot, config: Consolid
       seen.add(key);
       const name = `y${r}_${p}`;
       names.push(name);
-      placementOf.set(name, { replicaId: replica.id, node: (gpus[placement[0] as number] as (typeof gpus)[number]).node.name, gpus: placement.map((g) => (gpus[g] as (typeof gpus)[number]).gpu.uuid) });
+      placementOf.set(name, {
+        replicaId: replica.id,
+        node: (gpus[placement[0] as number] as (typeof gpus)[number]).node.name,
+        gpus: placement.map((g) => (gpus[g] as (typeof gpus)[number]).gpu.uuid),
+      });
       binaries.push(name);
       const isCurrent = key === currentKey;
       for (const g of placement) {
@@ -210,8 +241,14 @@ export function buildConsolidationMilp(snapshot: FleetSnapshot, config: Consolid
       for (const y of arrivals[g] as string[]) rows.push(`arr${g}_${y}: ${y} - ${a} <= 0`);
       const memSlack = Math.max(0, memory0 - capacity);
       const cmpSlack = Math.max(0, compute0 - ceiling);
-      if (memoryTerm) rows.push(`mem${g}: ${memoryTerm} ${term(memSlack, a)} <= ${(Math.max(capacity, memory0) - fixedMem).toPrecision(12)}`);
-      if (computeTerm) rows.push(`cmp${g}: ${computeTerm} ${term(cmpSlack, a)} <= ${(Math.max(ceiling, compute0) - fixedCmp).toPrecision(12)}`);
+      if (memoryTerm)
+        rows.push(
+          `mem${g}: ${memoryTerm} ${term(memSlack, a)} <= ${(Math.max(capacity, memory0) - fixedMem).toPrecision(12)}`,
+        );
+      if (computeTerm)
+        rows.push(
+          `cmp${g}: ${computeTerm} ${term(cmpSlack, a)} <= ${(Math.max(ceiling, compute0) - fixedCmp).toPrecision(12)}`,
+        );
     } else if ((arrivals[g] as string[]).length > 0) {
       if (memoryTerm) rows.push(`mem${g}: ${memoryTerm} <= ${(capacity - fixedMem).toPrecision(12)}`);
       if (computeTerm) rows.push(`cmp${g}: ${computeTerm} <= ${(ceiling - fixedCmp + 1e-9).toPrecision(12)}`);
@@ -251,9 +288,12 @@ export function buildConsolidationMilp(snapshot: FleetSnapshot, config: Consolid
     objective.push(`+ ${Wn} v${n}`);
   });
   for (const [model, names] of movesByModel) {
-    rows.push(`budget_${model.replace(/[^A-Za-z0-9]/g, "_")}: ${names.join(" + ")} <= ${modelMoveBudget(perModel.get(model) ?? 0, config)}`);
+    rows.push(
+      `budget_${model.replace(/[^A-Za-z0-9]/g, "_")}: ${names.join(" + ")} <= ${modelMoveBudget(perModel.get(model) ?? 0, config)}`,
+    );
   }
-  if (config.disruption.maxMoves !== null && allMoves.length > 0) rows.push(`maxmoves: ${allMoves.join(" + ")} <= ${config.disruption.maxMoves}`);
+  if (config.disruption.maxMoves !== null && allMoves.length > 0)
+    rows.push(`maxmoves: ${allMoves.join(" + ")} <= ${config.disruption.maxMoves}`);
   const classGpus = new Map<string, string[]>();
   gpus.forEach(({ node, gpu }, g) => {
     const key = placementClassOf(node.pool, gpu.gpuModel, config).key;
@@ -270,7 +310,10 @@ export function buildConsolidationMilp(snapshot: FleetSnapshot, config: Consolid
 }
 
 /** The solver's answer read back: GPUs in use (Σu) and moves (Σm), rounded. */
-export function readMilpSolution(result: { readonly Status: string; readonly Columns: Readonly<Record<string, unknown>> }): MilpSolution {
+export function readMilpSolution(result: {
+  readonly Status: string;
+  readonly Columns: Readonly<Record<string, unknown>>;
+}): MilpSolution {
   let gpusInUse = 0;
   let nodesInUse = 0;
   let moves = 0;
@@ -291,15 +334,30 @@ export function readMilpSolution(result: { readonly Status: string; readonly Col
  * replica moving once, straight to its final GPUs, each step passing the checker): greedy, trying
  * every pending move at each step. A swap of two full GPUs, for one, cannot.
  */
-export function isSequenceable(snapshot: FleetSnapshot, model: MilpModel, solution: MilpSolution, config: ConsolidationConfig): boolean {
+export function isSequenceable(
+  snapshot: FleetSnapshot,
+  model: MilpModel,
+  solution: MilpSolution,
+  config: ConsolidationConfig,
+): boolean {
   const where = new Map(snapshot.replicas.map((r) => [r.id, { node: r.node, gpus: r.gpus }]));
   const pending: MoveToCheck[] = [];
   for (const name of solution.chosen) {
     const placement = model.placements.get(name);
     const from = placement && where.get(placement.replicaId);
     if (placement === undefined || from === undefined) continue;
-    const isSame = from.node === placement.node && from.gpus.length === placement.gpus.length && from.gpus.every((g) => placement.gpus.includes(g));
-    if (!isSame) pending.push({ replicaId: placement.replicaId, fromNode: from.node, fromGpus: from.gpus, toNode: placement.node, toGpus: placement.gpus });
+    const isSame =
+      from.node === placement.node &&
+      from.gpus.length === placement.gpus.length &&
+      from.gpus.every((g) => placement.gpus.includes(g));
+    if (!isSame)
+      pending.push({
+        replicaId: placement.replicaId,
+        fromNode: from.node,
+        fromGpus: from.gpus,
+        toNode: placement.node,
+        toGpus: placement.gpus,
+      });
   }
   const done: MoveToCheck[] = [];
   while (pending.length > 0) {

@@ -88,7 +88,10 @@ async function main(): Promise<void> {
   const echo = rung === "message" ? new Worker(ECHO_SOURCE, { eval: true }) : undefined;
   if (rung !== "timer" && rung !== "message") {
     // Kept referenced: a pending Atomics.waitAsync alone does not keep the event loop alive.
-    new Worker(THREAD_SOURCE, { eval: true, workerData: { control: control.buffer, payload: payload.buffer, rung, library, modules } });
+    new Worker(THREAD_SOURCE, {
+      eval: true,
+      workerData: { control: control.buffer, payload: payload.buffer, rung, library, modules },
+    });
   }
   let seq = 0;
   let rounds = 0;
@@ -103,7 +106,8 @@ async function main(): Promise<void> {
       const before = Atomics.load(control, SLOT.done);
       Atomics.store(control, SLOT.request, ++seq);
       Atomics.notify(control, SLOT.request);
-      const waitAsync: (array: Int32Array, index: number, value: number) => { async: boolean; value: unknown } = Reflect.get(Atomics, "waitAsync");
+      const waitAsync: (array: Int32Array, index: number, value: number) => { async: boolean; value: unknown } =
+        Reflect.get(Atomics, "waitAsync");
       const waited = waitAsync(control, SLOT.done, before);
       if (waited.async) await waited.value;
       if (rung === "convert") {

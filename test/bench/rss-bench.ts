@@ -14,7 +14,10 @@ export async function benchRss(minutes = Number(process.env["BENCH_RSS_MINUTES"]
   const libs = await buildFakeNvml();
   const file = await scenarioFile(eightGpuScenario());
   const nodeOptions = process.env["BENCH_AGENT_NODE_OPTIONS"] ?? "";
-  const agent = await startAgentProcess(["--nvml-library", libs.full, "--pods", "false", "--interval", "1s"], { FAKE_NVML_SCENARIO: file.path, ...(nodeOptions === "" ? {} : { NODE_OPTIONS: nodeOptions }) });
+  const agent = await startAgentProcess(["--nvml-library", libs.full, "--pods", "false", "--interval", "1s"], {
+    FAKE_NVML_SCENARIO: file.path,
+    ...(nodeOptions === "" ? {} : { NODE_OPTIONS: nodeOptions }),
+  });
   const pid = agent.child.pid as number;
   const samples: number[] = [];
   let parts: { rss: number; anon: number; file: number };
@@ -33,9 +36,20 @@ export async function benchRss(minutes = Number(process.env["BENCH_RSS_MINUTES"]
   const last = samples.at(-1) ?? Number.NaN;
   const firstMinute = samples.slice(0, 4);
   return [
-    { name: `agent RSS after ${minutes} min of 1 s sampling, 8 GPUs × 10 processes${nodeOptions === "" ? "" : ` (NODE_OPTIONS=${nodeOptions})`}`, value: `${last.toFixed(1)} MiB`, target: "< 64 MiB", isMet: last < 64 },
-    { name: "  of which anonymous (heaps, stacks) / file-backed (the node binary's pages, which the kernel can drop)", value: `${parts.anon.toFixed(1)} / ${parts.file.toFixed(1)} MiB` },
-    { name: "agent RSS during the first minute (min … max)", value: `${Math.min(...firstMinute).toFixed(1)} … ${Math.max(...firstMinute).toFixed(1)} MiB` },
+    {
+      name: `agent RSS after ${minutes} min of 1 s sampling, 8 GPUs × 10 processes${nodeOptions === "" ? "" : ` (NODE_OPTIONS=${nodeOptions})`}`,
+      value: `${last.toFixed(1)} MiB`,
+      target: "< 64 MiB",
+      isMet: last < 64,
+    },
+    {
+      name: "  of which anonymous (heaps, stacks) / file-backed (the node binary's pages, which the kernel can drop)",
+      value: `${parts.anon.toFixed(1)} / ${parts.file.toFixed(1)} MiB`,
+    },
+    {
+      name: "agent RSS during the first minute (min … max)",
+      value: `${Math.min(...firstMinute).toFixed(1)} … ${Math.max(...firstMinute).toFixed(1)} MiB`,
+    },
     { name: "agent RSS peak over the run", value: `${Math.max(...samples).toFixed(1)} MiB` },
   ];
 }

@@ -25,16 +25,28 @@ import { configSchema } from "../../common/config/schema.js";
 
 const SECTIONS: Record<string, { title: string; run: () => Promise<BenchRow[]> }> = {
   nvml: { title: "NVML sampling and /metrics", run: benchNvml },
-  footprint: { title: "Agent footprint measured from outside: CPU per sample, event-loop delay, RSS", run: () => benchFootprint() },
+  footprint: {
+    title: "Agent footprint measured from outside: CPU per sample, event-loop delay, RSS",
+    run: () => benchFootprint(),
+  },
   rss: { title: "Agent memory", run: () => benchRss() },
-  decode: { title: "OTLP decoding", run: async () => (await benchOtlpDecode()).rows.map((row) => ({ name: row.name, value: row.value })) },
-  ingest: { title: "OTLP ingest through the real span pipeline", run: () => benchOtlpIngest({ consumerFactory: realPipeline }) },
+  decode: {
+    title: "OTLP decoding",
+    run: async () => (await benchOtlpDecode()).rows.map((row) => ({ name: row.name, value: row.value })),
+  },
+  ingest: {
+    title: "OTLP ingest through the real span pipeline",
+    run: () => benchOtlpIngest({ consumerFactory: realPipeline }),
+  },
   fleet: { title: "Fragmentation", run: () => benchFleet() },
   slo: { title: "SLO evaluation from the stores", run: () => benchSloStores() },
   recommend: { title: "Consolidation quality and speed", run: () => benchRecommend() },
   security: { title: "TLS and tokens on OTLP ingest", run: () => benchSecurity() },
   report: { title: "Capacity-planning report over 30 days of the simulated fleet", run: () => benchReport() },
-  runtimes: { title: "Runtime pages read as they arrive: stock, hostile (0.1–16.5 MiB), the largest real shapes, eight at once", run: () => benchRuntimePages() },
+  runtimes: {
+    title: "Runtime pages read as they arrive: stock, hostile (0.1–16.5 MiB), the largest real shapes, eight at once",
+    run: () => benchRuntimePages(),
+  },
   start: { title: "npm start: from the command to the console", run: () => benchStart() },
   scale: { title: "The analyzer at fleet scale on a backfilled Prometheus", run: () => benchScale() },
   abuse: { title: "Floods against the agent with ingest tokens, each on a fresh agent", run: () => benchAbuse() },

@@ -59,17 +59,20 @@ async function servePages(pages: ReadonlyMap<string, string>): Promise<Pages> {
   const { port } = address;
   return {
     url: (name) => `http://127.0.0.1:${port}/${name}`,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
 /** Runs one measurement in a fresh process. */
 function measure(urls: readonly string[], rounds: number): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--expose-gc", CHILD, JSON.stringify({ urls, rounds })], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, ["--expose-gc", CHILD, JSON.stringify({ urls, rounds })], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     let out = "";
     child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));
     child.on("error", reject);
@@ -112,19 +115,30 @@ async function row(name: string, run: () => Promise<Omit<BenchRow, "name">>): Pr
 
 /** Rows for `npm run bench`; the load average is printed beside them (a shared machine). */
 export async function benchRuntimePages(): Promise<BenchRow[]> {
-  const pages = new Map<string, string>([["stock", readFileSync(projectPath("test/fixtures/runtimes/vllm-v1.prom"), "utf8")]]);
+  const pages = new Map<string, string>([
+    ["stock", readFileSync(projectPath("test/fixtures/runtimes/vllm-v1.prom"), "utf8")],
+  ]);
   for (const models of SIZES) pages.set(`hostile-${models}`, hostileVllmPage(models));
   pages.set("vllm-dp32", vllmDataParallelPage(32));
   pages.set("vllm-dp64", vllmDataParallelPage(64));
   pages.set("triton-1000x4", tritonManyModelsPage(1000, 4));
   const bytes = (name: string): number => Buffer.byteLength(pages.get(name) ?? "");
   const server = await servePages(pages);
-  const rows: BenchRow[] = [{ name: "load average (1, 5, 15 min) before measuring", value: loadavg().map((value) => value.toFixed(2)).join(" ") }];
+  const rows: BenchRow[] = [
+    {
+      name: "load average (1, 5, 15 min) before measuring",
+      value: loadavg()
+        .map((value) => value.toFixed(2))
+        .join(" "),
+    },
+  ];
   try {
-    rows.push(await row(`stock vLLM V1 page (${kib(bytes("stock"))}): scrape round (third)`, async () => {
-      const stock = await measure([server.url("stock")], 3);
-      return { value: ms(stock.rounds.at(-1)?.roundMs ?? NaN) };
-    }));
+    rows.push(
+      await row(`stock vLLM V1 page (${kib(bytes("stock"))}): scrape round (third)`, async () => {
+        const stock = await measure([server.url("stock")], 3);
+        return { value: ms(stock.rounds.at(-1)?.roundMs ?? NaN) };
+      }),
+    );
 
     const hostileName = `hostile-${HOSTILE_MODELS}`;
     try {
@@ -132,47 +146,106 @@ export async function benchRuntimePages(): Promise<BenchRow[]> {
       const [first, second] = hostile.rounds;
       const busy = Math.max(...hostile.rounds.map((r) => r.maxBusyStallMs));
       rows.push(
-        { name: `page of ${HOSTILE_MODELS.toLocaleString("en")} model_name values (${mib(bytes(hostileName))}): scrape round (first, second)`, value: `${ms(first?.roundMs ?? NaN)}, ${ms(second?.roundMs ?? NaN)}` },
-        { name: "  longest event-loop stall during those rounds (wall; on CPU)", value: stall(hostile.rounds), target: "on CPU < 20 ms (was 1.2–1.7 s)", isMet: busy < 20 },
-        { name: "  peak RSS growth of a fresh agent over both rounds", value: mib((second?.peakRssGrowthMiB ?? NaN) * MIB), target: "< 32 MiB (was ~140 MiB)", isMet: (second?.peakRssGrowthMiB ?? Infinity) < 32 },
-        { name: "  series held after the round", value: String(hostile.series), target: "≤ 64 (maxSeriesPerTarget)", isMet: hostile.series <= 64 },
-        { name: "  agent /metrics size", value: kib(hostile.metricsBytes), target: "< 64 KiB (was 11.6 MB)", isMet: hostile.metricsBytes < 64 * 1024 },
-        { name: "  agent /metrics render time", value: ms(hostile.renderMs), target: "< 50 ms (was 2.7 s)", isMet: hostile.renderMs < 50 },
+        {
+          name: `page of ${HOSTILE_MODELS.toLocaleString("en")} model_name values (${mib(bytes(hostileName))}): scrape round (first, second)`,
+          value: `${ms(first?.roundMs ?? NaN)}, ${ms(second?.roundMs ?? NaN)}`,
+        },
+        {
+          name: "  longest event-loop stall during those rounds (wall; on CPU)",
+          value: stall(hostile.rounds),
+          target: "on CPU < 20 ms (was 1.2–1.7 s)",
+          isMet: busy < 20,
+        },
+        {
+          name: "  peak RSS growth of a fresh agent over both rounds",
+          value: mib((second?.peakRssGrowthMiB ?? NaN) * MIB),
+          target: "< 32 MiB (was ~140 MiB)",
+          isMet: (second?.peakRssGrowthMiB ?? Infinity) < 32,
+        },
+        {
+          name: "  series held after the round",
+          value: String(hostile.series),
+          target: "≤ 64 (maxSeriesPerTarget)",
+          isMet: hostile.series <= 64,
+        },
+        {
+          name: "  agent /metrics size",
+          value: kib(hostile.metricsBytes),
+          target: "< 64 KiB (was 11.6 MB)",
+          isMet: hostile.metricsBytes < 64 * 1024,
+        },
+        {
+          name: "  agent /metrics render time",
+          value: ms(hostile.renderMs),
+          target: "< 50 ms (was 2.7 s)",
+          isMet: hostile.renderMs < 50,
+        },
       );
     } catch (err) {
-      rows.push({ name: `page of ${HOSTILE_MODELS.toLocaleString("en")} model_name values (${mib(bytes(hostileName))})`, value: `failed: ${err instanceof Error ? err.message : String(err)}` });
+      rows.push({
+        name: `page of ${HOSTILE_MODELS.toLocaleString("en")} model_name values (${mib(bytes(hostileName))})`,
+        value: `failed: ${err instanceof Error ? err.message : String(err)}`,
+      });
     }
 
     for (const models of SIZES) {
       const name = `hostile-${models}`;
-      rows.push(await row(`hostile page of ${models.toLocaleString("en")} models (${mib(bytes(name))}): peak RSS growth; longest stall; round`, async () => {
-        const result = await measure([server.url(name)], 1);
-        const round = result.rounds[0];
-        return { value: `${mib((round?.peakRssGrowthMiB ?? NaN) * MIB)}; ${stall(result.rounds)}; ${ms(round?.roundMs ?? NaN)}` };
-      }));
+      rows.push(
+        await row(
+          `hostile page of ${models.toLocaleString("en")} models (${mib(bytes(name))}): peak RSS growth; longest stall; round`,
+          async () => {
+            const result = await measure([server.url(name)], 1);
+            const round = result.rounds[0];
+            return {
+              value: `${mib((round?.peakRssGrowthMiB ?? NaN) * MIB)}; ${stall(result.rounds)}; ${ms(round?.roundMs ?? NaN)}`,
+            };
+          },
+        ),
+      );
     }
 
-    for (const [name, what] of [["vllm-dp32", "vLLM, 32 data-parallel engines"], ["vllm-dp64", "vLLM, 64 data-parallel engines"], ["triton-1000x4", "Triton, 1,000 models on 4 GPUs"]] as const) {
-      rows.push(await row(`${what} (${mib(bytes(name))}): peak RSS growth; longest stall; second round`, async () => {
-        const result = await measure([server.url(name)], 2);
-        const round = result.rounds[1];
-        return { value: `${mib((round?.peakRssGrowthMiB ?? NaN) * MIB)}; ${stall(result.rounds)}; ${ms(round?.roundMs ?? NaN)}` };
-      }));
+    for (const [name, what] of [
+      ["vllm-dp32", "vLLM, 32 data-parallel engines"],
+      ["vllm-dp64", "vLLM, 64 data-parallel engines"],
+      ["triton-1000x4", "Triton, 1,000 models on 4 GPUs"],
+    ] as const) {
+      rows.push(
+        await row(`${what} (${mib(bytes(name))}): peak RSS growth; longest stall; second round`, async () => {
+          const result = await measure([server.url(name)], 2);
+          const round = result.rounds[1];
+          return {
+            value: `${mib((round?.peakRssGrowthMiB ?? NaN) * MIB)}; ${stall(result.rounds)}; ${ms(round?.roundMs ?? NaN)}`,
+          };
+        }),
+      );
     }
 
-    rows.push(await row(`${CONCURRENT} hostile pages of ${mib(bytes(hostileName))} at once: peak RSS growth; longest stall; round`, async () => {
-      const together = await measure(Array.from({ length: CONCURRENT }, (_, i) => `${server.url(hostileName)}?pod=${i}`), 1);
-      const round = together.rounds[0];
-      return {
-        value: `${mib((round?.peakRssGrowthMiB ?? NaN) * MIB)}; ${stall(together.rounds)}; ${ms(round?.roundMs ?? NaN)}`,
-        target: "growth < 64 MiB",
-        isMet: (round?.peakRssGrowthMiB ?? Infinity) < 64,
-      };
-    }));
+    rows.push(
+      await row(
+        `${CONCURRENT} hostile pages of ${mib(bytes(hostileName))} at once: peak RSS growth; longest stall; round`,
+        async () => {
+          const together = await measure(
+            Array.from({ length: CONCURRENT }, (_, i) => `${server.url(hostileName)}?pod=${i}`),
+            1,
+          );
+          const round = together.rounds[0];
+          return {
+            value: `${mib((round?.peakRssGrowthMiB ?? NaN) * MIB)}; ${stall(together.rounds)}; ${ms(round?.roundMs ?? NaN)}`,
+            target: "growth < 64 MiB",
+            isMet: (round?.peakRssGrowthMiB ?? Infinity) < 64,
+          };
+        },
+      ),
+    );
   } finally {
     await server.close();
   }
-  rows.push({ name: "load average (1, 5, 15 min) after measuring", value: loadavg().map((value) => value.toFixed(2)).join(" ") });
+  rows.push({
+    name: "load average (1, 5, 15 min) after measuring",
+    value: loadavg()
+      .map((value) => value.toFixed(2))
+      .join(" "),
+  });
   return rows;
 }
 

@@ -16,7 +16,14 @@ import { silentLogger } from "../../common/log.js";
 
 /** What one child measured. */
 export interface ChildResult {
-  readonly rounds: readonly { readonly roundMs: number; readonly maxStallMs: number; readonly maxBusyStallMs: number; readonly p99DelayMs: number; readonly peakRssGrowthMiB: number; readonly errors: readonly string[] }[];
+  readonly rounds: readonly {
+    readonly roundMs: number;
+    readonly maxStallMs: number;
+    readonly maxBusyStallMs: number;
+    readonly p99DelayMs: number;
+    readonly peakRssGrowthMiB: number;
+    readonly errors: readonly string[];
+  }[];
   readonly series: number;
   readonly metricsBytes: number;
   readonly renderMs: number;
@@ -63,22 +70,43 @@ function stallProbe(): { stop(): Promise<Stalls> } {
       await sleep(30);
       clearInterval(timer);
       histogram.disable();
-      return { wallMs: Math.max(longest, histogram.max / 1e6), busyMs: longestBusy, p99Ms: histogram.percentile(99) / 1e6 };
+      return {
+        wallMs: Math.max(longest, histogram.max / 1e6),
+        busyMs: longestBusy,
+        p99Ms: histogram.percentile(99) / 1e6,
+      };
     },
   };
 }
 
 async function main(): Promise<void> {
   const spec: unknown = JSON.parse(process.argv[2] ?? "{}");
-  if (typeof spec !== "object" || spec === null || !("urls" in spec) || !Array.isArray(spec.urls) || !("rounds" in spec) || typeof spec.rounds !== "number") {
-    throw new Error("usage: runtime-page-child.js '{\"urls\":[…],\"rounds\":n}'");
+  if (
+    typeof spec !== "object" ||
+    spec === null ||
+    !("urls" in spec) ||
+    !Array.isArray(spec.urls) ||
+    !("rounds" in spec) ||
+    typeof spec.rounds !== "number"
+  ) {
+    throw new Error('usage: runtime-page-child.js \'{"urls":[…],"rounds":n}\'');
   }
   const urls = spec.urls.map(String);
   // A page limit past every page measured: the benchmark measures reading pages, not refusing them.
   const config = agentConfigSchema.parse({ runtimes: { timeout: "60s", interval: "60s", maxBodyBytes: "64MiB" } });
-  const scraper = new RuntimeScraper({ config: { ...config.runtimes, targets: urls.map((url: string) => ({ url })) }, tiers: config.spans, log: silentLogger() });
+  const scraper = new RuntimeScraper({
+    config: { ...config.runtimes, targets: urls.map((url: string) => ({ url })) },
+    tiers: config.spans,
+    log: silentLogger(),
+  });
   const registry = new Registry();
-  registerRuntimeMetrics(registry, "bench", () => scraper.view(), () => undefined, () => ({ series: scraper.seriesCount, overflowed: scraper.overflowed }));
+  registerRuntimeMetrics(
+    registry,
+    "bench",
+    () => scraper.view(),
+    () => undefined,
+    () => ({ series: scraper.seriesCount, overflowed: scraper.overflowed }),
+  );
   const gc = globalThis.gc;
   gc?.();
   await sleep(100);
@@ -90,13 +118,26 @@ async function main(): Promise<void> {
     const result = await scraper.collect();
     const roundMs = performance.now() - started;
     const stalls = await probe.stop();
-    rounds.push({ roundMs, maxStallMs: stalls.wallMs, maxBusyStallMs: stalls.busyMs, p99DelayMs: stalls.p99Ms, peakRssGrowthMiB: (process.resourceUsage().maxRSS * 1024 - rssBefore) / MIB, errors: result.errors.map((e) => e.message) });
+    rounds.push({
+      roundMs,
+      maxStallMs: stalls.wallMs,
+      maxBusyStallMs: stalls.busyMs,
+      p99DelayMs: stalls.p99Ms,
+      peakRssGrowthMiB: (process.resourceUsage().maxRSS * 1024 - rssBefore) / MIB,
+      errors: result.errors.map((e) => e.message),
+    });
   }
   const renderStarted = performance.now();
   const text = await registry.metrics();
   const renderMs = performance.now() - renderStarted;
   gc?.();
-  const out: ChildResult = { rounds, series: scraper.seriesCount, metricsBytes: text.length, renderMs, retainedRssGrowthMiB: (process.memoryUsage().rss - rssBefore) / MIB };
+  const out: ChildResult = {
+    rounds,
+    series: scraper.seriesCount,
+    metricsBytes: text.length,
+    renderMs,
+    retainedRssGrowthMiB: (process.memoryUsage().rss - rssBefore) / MIB,
+  };
   await scraper.shutdown();
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }

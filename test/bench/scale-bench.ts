@@ -89,8 +89,14 @@ class ApiPoller {
   }
 
   /** Requests started in [fromMs, toMs], marked when they overlapped the plan's computation. */
-  between(fromMs: number, toMs: number, plan: { fromMs: number; toMs: number }): { path: string; ms: number; duringPlan: boolean }[] {
-    return this.samples.filter((s) => s.atMs >= fromMs && s.atMs <= toMs).map((s) => ({ path: s.path, ms: s.ms, duringPlan: s.epochToMs >= plan.fromMs && s.epochFromMs <= plan.toMs }));
+  between(
+    fromMs: number,
+    toMs: number,
+    plan: { fromMs: number; toMs: number },
+  ): { path: string; ms: number; duringPlan: boolean }[] {
+    return this.samples
+      .filter((s) => s.atMs >= fromMs && s.atMs <= toMs)
+      .map((s) => ({ path: s.path, ms: s.ms, duringPlan: s.epochToMs >= plan.fromMs && s.epochFromMs <= plan.toMs }));
   }
 
   async stop(): Promise<void> {
@@ -107,24 +113,45 @@ function message<T>(child: ChildProcess, type: string): Promise<T> {
       child.off("exit", onExit);
       resolve(m as T);
     };
-    const onExit = (code: number | null) => reject(new Error(`the analyzer process exited (${code}) before answering ${type}`));
+    const onExit = (code: number | null) =>
+      reject(new Error(`the analyzer process exited (${code}) before answering ${type}`));
     child.on("message", onMessage);
     child.once("exit", onExit);
   });
 }
 
 /** Runs the evaluations of one mode; see the module comment. */
-async function runMode(prometheus: PrometheusServer, recordingRules: "auto" | "off", gpus: number): Promise<Measured[]> {
+async function runMode(
+  prometheus: PrometheusServer,
+  recordingRules: "auto" | "off",
+  gpus: number,
+): Promise<Measured[]> {
   const timeoutMs = gpus > 2_000 ? 120_000 : 30_000;
-  const child = fork(fileURLToPath(new URL("./scale/analyzer-child.js", import.meta.url)), [JSON.stringify({
-    source: `prometheus=${prometheus.url}`, recordingRules, atMs: END_MS - 25 * MINUTE_MS, timeoutMs, evaluationTimeoutMs: 4 * timeoutMs,
-  })], { stdio: ["ignore", "inherit", "inherit", "ipc"], execArgv: [] });
+  const child = fork(
+    fileURLToPath(new URL("./scale/analyzer-child.js", import.meta.url)),
+    [
+      JSON.stringify({
+        source: `prometheus=${prometheus.url}`,
+        recordingRules,
+        atMs: END_MS - 25 * MINUTE_MS,
+        timeoutMs,
+        evaluationTimeoutMs: 4 * timeoutMs,
+      }),
+    ],
+    { stdio: ["ignore", "inherit", "inherit", "ipc"], execArgv: [] },
+  );
   const measured: Measured[] = [];
   try {
     let cpuBefore = await prometheusCpuSeconds(prometheus);
     const ready = await message<{ port: number; first: ChildEvaluation }>(child, "ready");
     const poller = new ApiPoller(`http://127.0.0.1:${ready.port}`);
-    measured.push({ kind: "cold", evaluation: ready.first, rssPeakBytes: rssOf(child.pid as number).peak, prometheusCpuSeconds: (await prometheusCpuSeconds(prometheus)) - cpuBefore, latencies: [] });
+    measured.push({
+      kind: "cold",
+      evaluation: ready.first,
+      rssPeakBytes: rssOf(child.pid as number).peak,
+      prometheusCpuSeconds: (await prometheusCpuSeconds(prometheus)) - cpuBefore,
+      latencies: [],
+    });
     const instants = [-20, -15, -10, -5, 0, 0, 0].map((m) => END_MS + m * MINUTE_MS);
     await new Promise((resolve) => setTimeout(resolve, 500));
     for (const [i, atMs] of instants.entries()) {
@@ -134,7 +161,13 @@ async function runMode(prometheus: PrometheusServer, recordingRules: "auto" | "o
       const evaluation = await message<ChildEvaluation>(child, "evaluated");
       const to = performance.now();
       const cpu = (await prometheusCpuSeconds(prometheus)) - cpuBefore;
-      measured.push({ kind: i < 4 ? "full" : "fast", evaluation, rssPeakBytes: rssOf(child.pid as number).peak, prometheusCpuSeconds: cpu, latencies: poller.between(from, to, { fromMs: evaluation.planFromEpochMs, toMs: evaluation.planToEpochMs }) });
+      measured.push({
+        kind: i < 4 ? "full" : "fast",
+        evaluation,
+        rssPeakBytes: rssOf(child.pid as number).peak,
+        prometheusCpuSeconds: cpu,
+        latencies: poller.between(from, to, { fromMs: evaluation.planFromEpochMs, toMs: evaluation.planToEpochMs }),
+      });
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
     await poller.stop();
@@ -162,8 +195,20 @@ function rowsOf(mode: string, measured: readonly Measured[], targets: Targets): 
     const usage = runs.map((m) => m.evaluation.usage);
     const latencies = runs.flatMap((m) => m.latencies);
     const outside = latencies.filter((l) => !l.duringPlan);
-    const p99 = (list: readonly { ms: number }[]) => (list.length === 0 ? NaN : percentile(list.map((l) => l.ms), 99));
-    const stale = [...new Set(runs.flatMap((m) => m.evaluation.parts.filter((p) => p.isStale).map((p) => `${p.name}: ${p.error ?? ""}`.slice(0, 160))))];
+    const p99 = (list: readonly { ms: number }[]) =>
+      list.length === 0
+        ? NaN
+        : percentile(
+            list.map((l) => l.ms),
+            99,
+          );
+    const stale = [
+      ...new Set(
+        runs.flatMap((m) =>
+          m.evaluation.parts.filter((p) => p.isStale).map((p) => `${p.name}: ${p.error ?? ""}`.slice(0, 160)),
+        ),
+      ),
+    ];
     const label = `${mode}, ${kind === "cold" ? "first evaluation (cold, every part)" : kind === "full" ? `full evaluation (every part), median of ${runs.length}` : `steady evaluation (parts refreshed every time), median of ${runs.length}`}`;
     const wall = median(walls);
     const withoutPlan = median(runs.map((m) => m.evaluation.wallMs - planMs(m)));
@@ -173,22 +218,53 @@ function rowsOf(mode: string, measured: readonly Measured[], targets: Targets): 
     const loop = Math.max(...runs.map((m) => m.evaluation.loopMaxMs));
     const loopOutside = Math.max(...runs.map((m) => m.evaluation.loopMaxOutsidePlanMs));
     const loopCpu = Math.max(...runs.map((m) => m.evaluation.loopMaxCpuOutsidePlanMs));
-    rows.push({ name: `${label}: wall (the consolidation plan within it); analyzer CPU`, value: `${fmtMs(wall)} (plan ${fmtMs(median(runs.map(planMs)))}); CPU ${fmtMs(median(runs.map((m) => m.evaluation.cpuMs)))}` });
-    rows.push({ name: `${label}: wall without the plan`, value: `${fmtMs(withoutPlan)} (max ${fmtMs(Math.max(...runs.map((m) => m.evaluation.wallMs - planMs(m))))})`, ...(kind === "full" ? { target: `< ${fmtMs(targets.fullWallMs)}`, isMet: withoutPlan < targets.fullWallMs } : {}) });
-    rows.push({ name: `${label}: queries, received (decoded / on the wire), largest answer`, value: `${median(usage.map((u) => u?.queries ?? NaN))} queries, ${fmtMb(received)} / ${fmtMb(median(usage.map((u) => u?.wireBytes ?? NaN)))}, largest ${fmtMb(largest)}; ${usage.reduce((s, u) => s + (u?.retries ?? 0), 0)} retries, ${usage.reduce((s, u) => s + (u?.shardedQueries ?? 0), 0)} sharded`,
-      ...(kind === "full" && targets.receivedBytes !== undefined ? { target: `< ${fmtMb(targets.receivedBytes)} received`, isMet: received < targets.receivedBytes } : {}),
-      ...(kind === "full" && targets.answerBytes !== undefined ? { target: `no answer > ${fmtMb(targets.answerBytes)}`, isMet: largest <= targets.answerBytes } : {}) });
-    rows.push({ name: `${label}: analyzer peak RSS (VmHWM)`, value: fmtMib(rss), ...(kind === "full" ? { target: `< ${fmtMib(targets.rssBytes)}`, isMet: rss < targets.rssBytes } : {}) });
-    rows.push({ name: `${label}: Prometheus CPU`, value: `${median(runs.map((m) => m.prometheusCpuSeconds)).toFixed(2)} CPU-s` });
+    rows.push({
+      name: `${label}: wall (the consolidation plan within it); analyzer CPU`,
+      value: `${fmtMs(wall)} (plan ${fmtMs(median(runs.map(planMs)))}); CPU ${fmtMs(median(runs.map((m) => m.evaluation.cpuMs)))}`,
+    });
+    rows.push({
+      name: `${label}: wall without the plan`,
+      value: `${fmtMs(withoutPlan)} (max ${fmtMs(Math.max(...runs.map((m) => m.evaluation.wallMs - planMs(m))))})`,
+      ...(kind === "full" ? { target: `< ${fmtMs(targets.fullWallMs)}`, isMet: withoutPlan < targets.fullWallMs } : {}),
+    });
+    rows.push({
+      name: `${label}: queries, received (decoded / on the wire), largest answer`,
+      value: `${median(usage.map((u) => u?.queries ?? NaN))} queries, ${fmtMb(received)} / ${fmtMb(median(usage.map((u) => u?.wireBytes ?? NaN)))}, largest ${fmtMb(largest)}; ${usage.reduce((s, u) => s + (u?.retries ?? 0), 0)} retries, ${usage.reduce((s, u) => s + (u?.shardedQueries ?? 0), 0)} sharded`,
+      ...(kind === "full" && targets.receivedBytes !== undefined
+        ? { target: `< ${fmtMb(targets.receivedBytes)} received`, isMet: received < targets.receivedBytes }
+        : {}),
+      ...(kind === "full" && targets.answerBytes !== undefined
+        ? { target: `no answer > ${fmtMb(targets.answerBytes)}`, isMet: largest <= targets.answerBytes }
+        : {}),
+    });
+    rows.push({
+      name: `${label}: analyzer peak RSS (VmHWM)`,
+      value: fmtMib(rss),
+      ...(kind === "full" ? { target: `< ${fmtMib(targets.rssBytes)}`, isMet: rss < targets.rssBytes } : {}),
+    });
+    rows.push({
+      name: `${label}: Prometheus CPU`,
+      value: `${median(runs.map((m) => m.prometheusCpuSeconds)).toFixed(2)} CPU-s`,
+    });
     rows.push({
       name: `${label}: longest event-loop block outside the plan — wall (CPU time the process used during it), and overall`,
       value: `${fmtMs(loopOutside)} (${fmtMs(loopCpu)} CPU); overall ${fmtMs(loop)}`,
-      ...(kind !== "cold" && targets.loopMs !== undefined ? { target: `< ${targets.loopMs} ms (outside the plan)`, isMet: loopOutside < targets.loopMs } : {}),
+      ...(kind !== "cold" && targets.loopMs !== undefined
+        ? { target: `< ${targets.loopMs} ms (outside the plan)`, isMet: loopOutside < targets.loopMs }
+        : {}),
     });
     if (kind !== "cold") {
-      rows.push({ name: `${label}: API p99 (all paths) / /metrics p99, outside the plan (${outside.length} requests); overall p99 / slowest (${latencies.length})`,
+      rows.push({
+        name: `${label}: API p99 (all paths) / /metrics p99, outside the plan (${outside.length} requests); overall p99 / slowest (${latencies.length})`,
         value: `${fmtMs(p99(outside))} / ${fmtMs(p99(outside.filter((l) => l.path === "/metrics")))}; ${fmtMs(p99(latencies))} / ${fmtMs(Math.max(...latencies.map((l) => l.ms)))}`,
-        ...(targets.apiP99Ms !== undefined ? { target: `< ${targets.apiP99Ms} ms (outside the plan)`, isMet: p99(outside) < targets.apiP99Ms && p99(outside.filter((l) => l.path === "/metrics")) < targets.apiP99Ms } : {}) });
+        ...(targets.apiP99Ms !== undefined
+          ? {
+              target: `< ${targets.apiP99Ms} ms (outside the plan)`,
+              isMet:
+                p99(outside) < targets.apiP99Ms && p99(outside.filter((l) => l.path === "/metrics")) < targets.apiP99Ms,
+            }
+          : {}),
+      });
     }
     if (stale.length > 0) rows.push({ name: `${label}: parts stale`, value: stale.join("; ") });
   }
@@ -201,21 +277,43 @@ export async function benchScale(): Promise<BenchRow[]> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   log(`scale bench: building or reusing the backfilled Prometheus data for ${gpus} GPUs`);
   const { dataDir, fleet, stats } = await scaleData(gpus, log);
-  const prometheus = await startPrometheus({ dataDir, extraArgs: ["--storage.tsdb.min-block-duration=2h", "--storage.tsdb.max-block-duration=18h"], readyTimeoutMs: 600_000 });
+  const prometheus = await startPrometheus({
+    dataDir,
+    extraArgs: ["--storage.tsdb.min-block-duration=2h", "--storage.tsdb.max-block-duration=18h"],
+    readyTimeoutMs: 600_000,
+  });
   const rows: BenchRow[] = [];
   try {
-    const series = await (await fetch(`${prometheus.url}/api/v1/query`, { method: "POST", body: new URLSearchParams({ query: 'count({__name__=~".+"})', time: String(END_MS / 1000) }) })).json() as { data?: { result?: { value: [number, string] }[] } };
+    const series = (await (
+      await fetch(`${prometheus.url}/api/v1/query`, {
+        method: "POST",
+        body: new URLSearchParams({ query: 'count({__name__=~".+"})', time: String(END_MS / 1000) }),
+      })
+    ).json()) as { data?: { result?: { value: [number, string] }[] } };
     rows.push({
       name: "fleet",
-      value: `${fleet.gpus.toLocaleString("en-US")} GPUs on ${fleet.nodes.length.toLocaleString("en-US")} nodes, ${fleet.models.length} models, ${fleet.replicas.length.toLocaleString("en-US")} replicas; ${Number(series.data?.result?.[0]?.value[1] ?? NaN).toLocaleString("en-US")} series at the end, ${stats.samples.toLocaleString("en-US")} samples over 7 days (${stats.blocks} blocks; ${stats.isCached ? "data reused" : `built in ${stats.seconds.toFixed(0)} s`}); load average ${loadavg().map((l) => l.toFixed(2)).join(" ")} at start`,
+      value: `${fleet.gpus.toLocaleString("en-US")} GPUs on ${fleet.nodes.length.toLocaleString("en-US")} nodes, ${fleet.models.length} models, ${fleet.replicas.length.toLocaleString("en-US")} replicas; ${Number(series.data?.result?.[0]?.value[1] ?? NaN).toLocaleString("en-US")} series at the end, ${stats.samples.toLocaleString("en-US")} samples over 7 days (${stats.blocks} blocks; ${stats.isCached ? "data reused" : `built in ${stats.seconds.toFixed(0)} s`}); load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")} at start`,
     });
     const targets = targetsFor(fleet.gpus);
     for (const mode of ["auto", "off"] as const) {
       log(`scale bench: evaluating with recording rules ${mode === "auto" ? "present" : "ignored"}`);
       const measured = await runMode(prometheus, mode, fleet.gpus);
-      rows.push(...rowsOf(mode === "auto" ? `${fleet.gpus} GPUs, recordings read` : `${fleet.gpus} GPUs, raw counters only`, measured, targets));
+      rows.push(
+        ...rowsOf(
+          mode === "auto" ? `${fleet.gpus} GPUs, recordings read` : `${fleet.gpus} GPUs, raw counters only`,
+          measured,
+          targets,
+        ),
+      );
     }
-    rows.push({ name: "load average at the end", value: loadavg().map((l) => l.toFixed(2)).join(" ") });
+    rows.push({
+      name: "load average at the end",
+      value: loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" "),
+    });
   } finally {
     await prometheus.stop();
   }

@@ -47,24 +47,31 @@ interface Load {
 }
 
 async function drive(port: number, body: Buffer, seconds: number, tls: { ca: Buffer } | undefined): Promise<Load> {
-  const agent = tls ? new HttpsAgent({ keepAlive: true, maxSockets: 4, ca: tls.ca }) : new HttpAgent({ keepAlive: true, maxSockets: 4 });
-  const headers = { "content-type": "application/x-protobuf", "content-length": String(body.length), ...(tls ? { authorization: `Bearer ${TOKEN}` } : {}) };
+  const agent = tls
+    ? new HttpsAgent({ keepAlive: true, maxSockets: 4, ca: tls.ca })
+    : new HttpAgent({ keepAlive: true, maxSockets: 4 });
+  const headers = {
+    "content-type": "application/x-protobuf",
+    "content-length": String(body.length),
+    ...(tls ? { authorization: `Bearer ${TOKEN}` } : {}),
+  };
   const latencies: number[] = [];
   const end = Date.now() + seconds * 1000;
-  const one = () => new Promise<void>((resolve, reject) => {
-    const started = performance.now();
-    const send = tls ? httpsRequest : httpRequest;
-    const req = send({ host: "127.0.0.1", port, path: "/v1/traces", method: "POST", headers, agent }, (response) => {
-      response.resume();
-      response.on("end", () => {
-        if (response.statusCode !== 200) reject(new Error(`status ${response.statusCode}`));
-        latencies.push(performance.now() - started);
-        resolve();
+  const one = () =>
+    new Promise<void>((resolve, reject) => {
+      const started = performance.now();
+      const send = tls ? httpsRequest : httpRequest;
+      const req = send({ host: "127.0.0.1", port, path: "/v1/traces", method: "POST", headers, agent }, (response) => {
+        response.resume();
+        response.on("end", () => {
+          if (response.statusCode !== 200) reject(new Error(`status ${response.statusCode}`));
+          latencies.push(performance.now() - started);
+          resolve();
+        });
       });
+      req.on("error", reject);
+      req.end(body);
     });
-    req.on("error", reject);
-    req.end(body);
-  });
   const worker = async () => {
     while (Date.now() < end) await one();
   };
@@ -76,23 +83,47 @@ async function drive(port: number, body: Buffer, seconds: number, tls: { ca: Buf
 /** The rows of the security section. */
 export async function benchSecurity(seconds = Number(process.env["BENCH_SECURITY_SECONDS"] ?? 5)): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
-  for (const count of [10, 1000]) rows.push({ name: `token check, ${count} tokens in the file`, value: `${tokenCheckMicros(count).toFixed(1)} µs` });
+  for (const count of [10, 1000])
+    rows.push({ name: `token check, ${count} tokens in the file`, value: `${tokenCheckMicros(count).toFixed(1)} µs` });
   const pki = createTestPki();
   const dir = mkdtempSync(join(tmpdir(), "inferwatch-bench-"));
   try {
     writeFileSync(join(dir, "tokens"), `ingest:bench:${TOKEN}\n`);
-    const body = Buffer.from(ProtobufTraceSerializer.serializeRequest(Array.from({ length: 512 }, () => toReadableSpan(vllmRawSpan()))) ?? []);
+    const body = Buffer.from(
+      ProtobufTraceSerializer.serializeRequest(Array.from({ length: 512 }, () => toReadableSpan(vllmRawSpan()))) ?? [],
+    );
     const log = silentLogger();
-    const security = await loadSecurity({ tls: tlsConfigSchema.parse({ certFile: pki.server.cert, keyFile: pki.server.key }), auth: authConfigSchema.parse({ tokenFile: join(dir, "tokens") }) }, log);
-    const base = { config: receiverConfig({ maxBodyBytes: "20MiB", maxInflightBytes: "64MiB" }), filter: allowListFilter, log, admission: createAdmission(64 << 20) };
+    const security = await loadSecurity(
+      {
+        tls: tlsConfigSchema.parse({ certFile: pki.server.cert, keyFile: pki.server.key }),
+        auth: authConfigSchema.parse({ tokenFile: join(dir, "tokens") }),
+      },
+      log,
+    );
+    const base = {
+      config: receiverConfig({ maxBodyBytes: "20MiB", maxInflightBytes: "64MiB" }),
+      filter: allowListFilter,
+      log,
+      admission: createAdmission(64 << 20),
+    };
     const plain = await startOtlpHttpReceiver({ ...base, consumer: discard });
-    const secured = await startOtlpHttpReceiver({ ...base, consumer: discard, security: { tls: security.tlsFor("otlp-http"), auth: security.auth } });
+    const secured = await startOtlpHttpReceiver({
+      ...base,
+      consumer: discard,
+      security: { tls: security.tlsFor("otlp-http"), auth: security.auth },
+    });
     try {
       const open = await drive(plain.address.port, body, seconds, undefined);
       const closed = await drive(secured.address.port, body, seconds, { ca: readFileSync(pki.ca.cert) });
       rows.push(
-        { name: "OTLP/HTTP, 512-span requests, plain HTTP", value: `${Math.round(open.perSecond)} req/s (${Math.round(open.perSecond * 512)} spans/s), p99 ${open.p99Ms.toFixed(1)} ms` },
-        { name: "OTLP/HTTP, 512-span requests, HTTPS + ingest token", value: `${Math.round(closed.perSecond)} req/s (${Math.round(closed.perSecond * 512)} spans/s), p99 ${closed.p99Ms.toFixed(1)} ms` },
+        {
+          name: "OTLP/HTTP, 512-span requests, plain HTTP",
+          value: `${Math.round(open.perSecond)} req/s (${Math.round(open.perSecond * 512)} spans/s), p99 ${open.p99Ms.toFixed(1)} ms`,
+        },
+        {
+          name: "OTLP/HTTP, 512-span requests, HTTPS + ingest token",
+          value: `${Math.round(closed.perSecond)} req/s (${Math.round(closed.perSecond * 512)} spans/s), p99 ${closed.p99Ms.toFixed(1)} ms`,
+        },
       );
     } finally {
       await Promise.all([plain.close(), secured.close()]);

@@ -59,12 +59,19 @@ function sampleTimes(endMs: number): number[] {
 }
 
 /** 500 models' threshold buckets and counts in a memory store; returns it with the ingest figures. */
-function filledMemoryStore(slos: readonly LatencySlo[], endMs: number): { store: MemoryStore; samples: number; ms: number } {
+function filledMemoryStore(
+  slos: readonly LatencySlo[],
+  endMs: number,
+): { store: MemoryStore; samples: number; ms: number } {
   const started = performance.now();
   const store = new MemoryStore({ maxSeries: 2 * slos.length });
   const series = slos.map((slo, i) => ({
     rate: 0.5 + (i % 10) / 10,
-    good: store.seriesAppender(BUCKET, { model: slo.model, le: slo.thresholdLe, node: `node-${i % 50}` }) as SeriesAppender,
+    good: store.seriesAppender(BUCKET, {
+      model: slo.model,
+      le: slo.thresholdLe,
+      node: `node-${i % 50}`,
+    }) as SeriesAppender,
     total: store.seriesAppender(COUNT, { model: slo.model, node: `node-${i % 50}` }) as SeriesAppender,
     goodValue: 0,
     totalValue: 0,
@@ -95,7 +102,11 @@ async function benchMemory(slosCount: number, runs: number): Promise<BenchRow[]>
   const arrayBytes = process.memoryUsage().arrayBuffers - heapBefore;
   // The analyzer's own evaluation (analyzer/slo/evaluate.ts), one model class per model.
   const config = sloConfigSchema.parse({
-    classes: slos.map((slo) => ({ name: slo.model, match: [{ model: `^${slo.model}$` }], latency: { threshold: `${slo.thresholdLe}s`, objective: slo.objective } })),
+    classes: slos.map((slo) => ({
+      name: slo.model,
+      match: [{ model: `^${slo.model}$` }],
+      latency: { threshold: `${slo.thresholdLe}s`, objective: slo.objective },
+    })),
   });
   const times: number[] = [];
   let evaluation = await evaluateSlos(store, config, endMs);
@@ -129,17 +140,28 @@ async function benchPrometheus(slosCount: number): Promise<BenchRow[]> {
     const prometheus = await startPrometheus({ dataDir });
     try {
       const store = createPrometheusStore({ url: prometheus.url, timeoutMs: 30_000 });
-      const scenarioSlos = MODELS.map((m) => ({ id: `${m.sloClass}-latency`, model: m.model, thresholdLe: m.thresholdLe, objective: m.objective }));
+      const scenarioSlos = MODELS.map((m) => ({
+        id: `${m.sloClass}-latency`,
+        model: m.model,
+        thresholdLe: m.thresholdLe,
+        objective: m.objective,
+      }));
       const atMs = INCIDENT.fromMs + 6 * HOUR_MS;
       const rows: BenchRow[] = [];
       for (const slos of [scenarioSlos, [...scenarioSlos, ...benchSlos(slosCount - scenarioSlos.length)]]) {
         const config = sloConfigSchema.parse({
-          classes: slos.map((slo) => ({ name: slo.model, match: [{ model: `^${slo.model}$` }], latency: { threshold: `${slo.thresholdLe}s`, objective: slo.objective } })),
+          classes: slos.map((slo) => ({
+            name: slo.model,
+            match: [{ model: `^${slo.model}$` }],
+            latency: { threshold: `${slo.thresholdLe}s`, objective: slo.objective },
+          })),
         });
         const started = performance.now();
         const evaluation = await evaluateSlos(store, config, atMs);
         const ms = performance.now() - started;
-        const measured = evaluation.slos.filter((slo) => slo.kind === "latency" && slo.budget.state === "measured").length;
+        const measured = evaluation.slos.filter(
+          (slo) => slo.kind === "latency" && slo.budget.state === "measured",
+        ).length;
         rows.push({
           name: `Prometheus 2.42 (contract scenario): ${fmtInt(slos.length)} latency + ${fmtInt(slos.length)} availability SLOs × ${evaluationWindowsMs().length} windows, one analyzer evaluation`,
           value: `${evaluation.queries} queries per evaluation (3 per window, 3 for the dominant phase, 2 for queue depth, 1 to detect recordings), ${fmtMs(ms)}; ${measured} latency SLOs with series`,

@@ -18,13 +18,42 @@ const result = await runSoak({
 const counted = Object.values(result.spansCounted).reduce((a, b) => a + b, 0);
 const mib = result.rss.map((p) => p.mib);
 const rows: BenchRow[] = [
-  { name: `spans accepted (${spansPerSecond}/s for ${minutes} min) = counted by the agent`, value: `${result.spansAccepted} = ${counted}`, target: "equal, none refused", isMet: counted === result.spansAccepted && result.spansNotAccepted === 0 },
-  { name: "longest event-loop delay the agent reported", value: `${(result.eventLoopDelayMaxSeconds * 1000).toFixed(1)} ms`, target: `< ${SOAK_BOUNDS.eventLoopDelayMaxSeconds * 1000} ms`, isMet: result.eventLoopDelayMaxSeconds < SOAK_BOUNDS.eventLoopDelayMaxSeconds },
-  { name: "longest event-loop delay of the load generator (control: what the machine's scheduler costs)", value: `${(result.controlDelayMaxSeconds * 1000).toFixed(1)} ms` },
-  { name: "mean 1-minute load average per core during the run (above 1: oversubscribed, the delays above are the machine's too)", value: result.loadPerCore.toFixed(2) },
-  { name: "RSS slope over the second half (least squares)", value: `${result.rssSlopeMiBPerMinute.toFixed(3)} MiB/min`, target: `< ${SOAK_BOUNDS.rssSlopeMiBPerMinute} MiB/min`, isMet: result.rssSlopeMiBPerMinute < SOAK_BOUNDS.rssSlopeMiBPerMinute },
-  { name: "RSS first … last (min … max)", value: `${mib[0]?.toFixed(1)} … ${mib.at(-1)?.toFixed(1)} MiB (${Math.min(...mib).toFixed(1)} … ${Math.max(...mib).toFixed(1)})` },
-  { name: "GPU collector errors", value: String(result.gpuCollectorErrors), target: "0", isMet: result.gpuCollectorErrors === 0 },
+  {
+    name: `spans accepted (${spansPerSecond}/s for ${minutes} min) = counted by the agent`,
+    value: `${result.spansAccepted} = ${counted}`,
+    target: "equal, none refused",
+    isMet: counted === result.spansAccepted && result.spansNotAccepted === 0,
+  },
+  {
+    name: "longest event-loop delay the agent reported",
+    value: `${(result.eventLoopDelayMaxSeconds * 1000).toFixed(1)} ms`,
+    target: `< ${SOAK_BOUNDS.eventLoopDelayMaxSeconds * 1000} ms`,
+    isMet: result.eventLoopDelayMaxSeconds < SOAK_BOUNDS.eventLoopDelayMaxSeconds,
+  },
+  {
+    name: "longest event-loop delay of the load generator (control: what the machine's scheduler costs)",
+    value: `${(result.controlDelayMaxSeconds * 1000).toFixed(1)} ms`,
+  },
+  {
+    name: "mean 1-minute load average per core during the run (above 1: oversubscribed, the delays above are the machine's too)",
+    value: result.loadPerCore.toFixed(2),
+  },
+  {
+    name: "RSS slope over the second half (least squares)",
+    value: `${result.rssSlopeMiBPerMinute.toFixed(3)} MiB/min`,
+    target: `< ${SOAK_BOUNDS.rssSlopeMiBPerMinute} MiB/min`,
+    isMet: result.rssSlopeMiBPerMinute < SOAK_BOUNDS.rssSlopeMiBPerMinute,
+  },
+  {
+    name: "RSS first … last (min … max)",
+    value: `${mib[0]?.toFixed(1)} … ${mib.at(-1)?.toFixed(1)} MiB (${Math.min(...mib).toFixed(1)} … ${Math.max(...mib).toFixed(1)})`,
+  },
+  {
+    name: "GPU collector errors",
+    value: String(result.gpuCollectorErrors),
+    target: "0",
+    isMet: result.gpuCollectorErrors === 0,
+  },
   { name: "agent exit code on SIGTERM", value: String(result.exitCode), target: "0", isMet: result.exitCode === 0 },
 ];
 process.stdout.write(`${renderTable(`Soak: ${minutes} min`, rows)}\n`);

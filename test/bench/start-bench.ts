@@ -15,16 +15,28 @@ import { projectPath } from "../../common/paths.js";
 import { freePort } from "../fixtures/server-process.js";
 import type { BenchRow } from "./table.js";
 
-const PRODUCT = ["agent", "analyzer", "alerts", "dashboards", "common", "cli", "package.json", "tsconfig.json", "tsconfig.build.json"];
+const PRODUCT = [
+  "agent",
+  "analyzer",
+  "alerts",
+  "dashboards",
+  "common",
+  "cli",
+  "package.json",
+  "tsconfig.json",
+  "tsconfig.build.json",
+];
 const TIMEOUT_MS = 180_000;
 
 /** Polls `url` until it answers 200; the elapsed milliseconds since `startedMs`. */
 async function answeredAfter(url: string, startedMs: number, exited: () => boolean): Promise<number> {
   for (;;) {
     if (exited()) throw new Error(`start bench: npm start exited before ${url} answered`);
-    if (performance.now() - startedMs > TIMEOUT_MS) throw new Error(`start bench: ${url} did not answer within ${TIMEOUT_MS / 1000} s`);
+    if (performance.now() - startedMs > TIMEOUT_MS)
+      throw new Error(`start bench: ${url} did not answer within ${TIMEOUT_MS / 1000} s`);
     try {
-      if ((await fetch(url, { signal: AbortSignal.timeout(1_000) })).status === 200) return performance.now() - startedMs;
+      if ((await fetch(url, { signal: AbortSignal.timeout(1_000) })).status === 200)
+        return performance.now() - startedMs;
     } catch {
       // not listening yet
     }
@@ -36,10 +48,30 @@ async function answeredAfter(url: string, startedMs: number, exited: () => boole
 async function timedStart(dir: string): Promise<{ consoleS: number; readyS: number }> {
   const port = await freePort();
   const started = performance.now();
-  const child = spawn("npm", ["start", "--silent", "--", "--listen", `127.0.0.1:${port}`, "--metrics-addr", "127.0.0.1:0", "--log-format", "json"], {
-    cwd: dir, detached: true, stdio: ["ignore", "ignore", "pipe"],
-    env: { ...process.env, INFERWATCH_NVML_LIBRARY: "/nonexistent/libnvidia-ml.so.1", INFERWATCH_STATE_PATH: join(dir, "state.json.gz") },
-  });
+  const child = spawn(
+    "npm",
+    [
+      "start",
+      "--silent",
+      "--",
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--metrics-addr",
+      "127.0.0.1:0",
+      "--log-format",
+      "json",
+    ],
+    {
+      cwd: dir,
+      detached: true,
+      stdio: ["ignore", "ignore", "pipe"],
+      env: {
+        ...process.env,
+        INFERWATCH_NVML_LIBRARY: "/nonexistent/libnvidia-ml.so.1",
+        INFERWATCH_STATE_PATH: join(dir, "state.json.gz"),
+      },
+    },
+  );
   let stderr = "";
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr = (stderr + chunk).slice(-4000)));
   let hasExited = false;
@@ -67,9 +99,19 @@ export async function benchStart(): Promise<BenchRow[]> {
     const second = await timedStart(dir);
     const s = (value: number) => `${value.toFixed(1)} s`;
     return [
-      { name: "first npm start (nothing built): console answering at /", value: s(first.consoleS), target: "< 15 s on 2 cores", isMet: first.consoleS < 15 },
+      {
+        name: "first npm start (nothing built): console answering at /",
+        value: s(first.consoleS),
+        target: "< 15 s on 2 cores",
+        isMet: first.consoleS < 15,
+      },
       { name: "first npm start: first evaluation (/readyz)", value: s(first.readyS) },
-      { name: "second npm start (build up to date): console answering at /", value: s(second.consoleS), target: "< 5 s", isMet: second.consoleS < 5 },
+      {
+        name: "second npm start (build up to date): console answering at /",
+        value: s(second.consoleS),
+        target: "< 5 s",
+        isMet: second.consoleS < 5,
+      },
       { name: "second npm start: first evaluation (/readyz)", value: s(second.readyS) },
       { name: "1-minute load average when the run began", value: load.toFixed(2) },
     ];

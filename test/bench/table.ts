@@ -10,7 +10,10 @@ export interface BenchRow {
 /** Renders rows as a Markdown table. */
 export function renderTable(title: string, rows: readonly BenchRow[]): string {
   const lines = [`### ${title}`, "", "| benchmark | measured | target | met |", "| --- | --- | --- | --- |"];
-  for (const row of rows) lines.push(`| ${row.name} | ${row.value} | ${row.target ?? ""} | ${row.isMet === undefined ? "" : row.isMet ? "yes" : "NO"} |`);
+  for (const row of rows)
+    lines.push(
+      `| ${row.name} | ${row.value} | ${row.target ?? ""} | ${row.isMet === undefined ? "" : row.isMet ? "yes" : "NO"} |`,
+    );
   return `${lines.join("\n")}\n`;
 }
 
@@ -18,7 +21,9 @@ export function renderTable(title: string, rows: readonly BenchRow[]): string {
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /** A percentile (0..100) by nearest rank. */

@@ -29,7 +29,8 @@ it("plans the shipped example snapshot as JSON: moves the independent checker ac
   const snapshot = parseFleetSnapshot(JSON.parse(await readFile(example, "utf8")) as unknown);
   expect(checkPlan(snapshot, plan.moves, parseConsolidationConfig({})).violations).toEqual([]);
   expect(result.idle.scaleToZero.map((candidate) => candidate.model)).toEqual(["mistral-7b-awq"]);
-  for (const move of plan.moves) expect(result.kubernetesSteps).toContain(`kubectl delete pod -n ${move.namespace} ${move.pod}`);
+  for (const move of plan.moves)
+    expect(result.kubernetesSteps).toContain(`kubectl delete pod -n ${move.namespace} ${move.pod}`);
 });
 
 it("refuses a malformed snapshot with the path of every problem, and exits 1", async () => {
@@ -38,7 +39,10 @@ it("refuses a malformed snapshot with the path of every problem, and exits 1", a
   const snapshot = JSON.parse(await readFile(example, "utf8")) as { replicas: { node: string }[] };
   (snapshot.replicas[0] as { node: string }).node = "no-such-node";
   await writeFile(bad, JSON.stringify(snapshot));
-  const failed = await run(process.execPath, [cli, "recommend", "--snapshot", bad]).then(() => undefined, (err: { code: number; stderr: string }) => err);
+  const failed = await run(process.execPath, [cli, "recommend", "--snapshot", bad]).then(
+    () => undefined,
+    (err: { code: number; stderr: string }) => err,
+  );
   expect(failed?.code).toBe(1);
   expect(failed?.stderr).toMatch(/replicas\.0\.node: unknown node no-such-node/);
 });

@@ -13,10 +13,25 @@ const run = promisify(execFile);
 
 it("starts a simulated fleet and the analyzer within 10 s, and answers through the API and slo status", async () => {
   const started = Date.now();
-  const child = spawn(process.execPath, [projectPath("dist/cli/main.js"), "up", "--metrics-addr", "127.0.0.1:0", "--listen", "127.0.0.1:0", "--eval-interval", "2s", "--pull-interval", "1s"], {
-    env: { PATH: process.env["PATH"] ?? "", INFERWATCH_NVML_LIBRARY: "/nonexistent/libnvidia-ml.so.1" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      projectPath("dist/cli/main.js"),
+      "up",
+      "--metrics-addr",
+      "127.0.0.1:0",
+      "--listen",
+      "127.0.0.1:0",
+      "--eval-interval",
+      "2s",
+      "--pull-interval",
+      "1s",
+    ],
+    {
+      env: { PATH: process.env["PATH"] ?? "", INFERWATCH_NVML_LIBRARY: "/nonexistent/libnvidia-ml.so.1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let log = "";
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => (log += chunk));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
@@ -34,31 +49,64 @@ it("starts a simulated fleet and the analyzer within 10 s, and answers through t
     const agentMetrics = /agent metrics: (http:\/\/[\d.:]+\/metrics)/.exec(log)?.[1] as string;
     expect(await (await fetch(agentMetrics)).text()).toMatch(/inferwatch_gpu_info\{[^}]*source="simulated"/);
 
-    const slos = await (await fetch(`${api}/api/v1/slos`)).json() as { slos: { id: string; models: string[]; burn: { state: string } }[] };
-    expect(slos.slos.map((s) => s.id).sort()).toEqual(["13b-availability", "13b-latency", "70b-availability", "70b-latency", "7b-availability", "7b-latency"]);
+    const slos = (await (await fetch(`${api}/api/v1/slos`)).json()) as {
+      slos: { id: string; models: string[]; burn: { state: string } }[];
+    };
+    expect(slos.slos.map((s) => s.id).sort()).toEqual([
+      "13b-availability",
+      "13b-latency",
+      "70b-availability",
+      "70b-latency",
+      "7b-availability",
+      "7b-latency",
+    ]);
     expect(slos.slos.find((s) => s.id === "13b-latency")?.models).toEqual(["llama-2-13b-awq"]);
     expect(slos.slos.every((s) => s.burn.state !== "no-data")).toBe(true);
 
-    const fleet = await (await fetch(`${api}/api/v1/fleet`)).json() as { fleet: { utilization: { hour: { pools: { key: string; meanRatio: number }[] } } } };
+    const fleet = (await (await fetch(`${api}/api/v1/fleet`)).json()) as {
+      fleet: { utilization: { hour: { pools: { key: string; meanRatio: number }[] } } };
+    };
     const pools = fleet.fleet.utilization.hour.pools.map((p) => p.key).sort();
     expect(pools).toEqual(["batch", "latency"]);
     for (const pool of fleet.fleet.utilization.hour.pools) expect(pool.meanRatio).toBeGreaterThan(0);
     type Fragmentation = { fragmentation: { total: { gpus: number; freeBytes: number } } | null };
     let fragmentation: Fragmentation = { fragmentation: null };
-    await waitFor(() => fragmentation.fragmentation?.total.gpus === 20, 10_000, async () => {
-      fragmentation = await (await fetch(`${api}/api/v1/fragmentation`)).json() as Fragmentation;
-    });
+    await waitFor(
+      () => fragmentation.fragmentation?.total.gpus === 20,
+      10_000,
+      async () => {
+        fragmentation = (await (await fetch(`${api}/api/v1/fragmentation`)).json()) as Fragmentation;
+      },
+    );
     expect(fragmentation.fragmentation?.total.gpus).toBe(20);
     expect(fragmentation.fragmentation?.total.freeBytes).toBeGreaterThan(0);
 
-    const status = await run(process.execPath, [projectPath("dist/cli/main.js"), "slo", "status", "--source", `analyzer=${api}`]);
+    const status = await run(process.execPath, [
+      projectPath("dist/cli/main.js"),
+      "slo",
+      "status",
+      "--source",
+      `analyzer=${api}`,
+    ]);
     expect(status.stdout).toMatch(/^13b-latency\s+95\.0% < 2s\s+llama-2-13b-awq/m);
-    const asJson = JSON.parse((await run(process.execPath, [projectPath("dist/cli/main.js"), "slo", "status", "--source", `analyzer=${api}`, "--format", "json"])).stdout) as { slos: unknown[] };
+    const asJson = JSON.parse(
+      (
+        await run(process.execPath, [
+          projectPath("dist/cli/main.js"),
+          "slo",
+          "status",
+          "--source",
+          `analyzer=${api}`,
+          "--format",
+          "json",
+        ])
+      ).stdout,
+    ) as { slos: unknown[] };
     expect(asJson.slos).toHaveLength(6);
   } finally {
     child.kill("SIGINT");
     const code = await exited;
     expect(code).toBe(0);
-    expect(log).toContain("\"msg\":\"stopped\"");
+    expect(log).toContain('"msg":"stopped"');
   }
 }, 60_000);

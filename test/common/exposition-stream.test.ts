@@ -35,17 +35,23 @@ describe("ExpositionStream", () => {
   });
 
   it("keeps multi-byte characters and CRLF line ends cut between pieces", () => {
-    const text = 'vllm:num_requests_running{model_name="Qwen-千问-🚀",engine="0"} 3\r\nvllm:num_requests_running{model_name="ü",engine="1"} 4\r\n';
+    const text =
+      'vllm:num_requests_running{model_name="Qwen-千问-🚀",engine="0"} 3\r\nvllm:num_requests_running{model_name="ü",engine="1"} 4\r\n';
     const bytes = Buffer.from(text);
     for (const size of [1, 2, 3, 5]) {
-      expect(streamed(bytes, size).map((s) => [s.labels["model_name"], s.value])).toEqual([["Qwen-千问-🚀", 3], ["ü", 4]]);
+      expect(streamed(bytes, size).map((s) => [s.labels["model_name"], s.value])).toEqual([
+        ["Qwen-千问-🚀", 3],
+        ["ü", 4],
+      ]);
     }
   });
 
   it("hands on only the names wanted, yet fails the page on a malformed line of a name it declines", () => {
-    const bytes = Buffer.from("tgi_queue_size 2\nvllm:num_requests_running{model_name=\"m\"} 1\n");
-    expect(streamed(bytes, 5, { wants: (metric) => metric.startsWith("vllm:") }).map((s) => s.name)).toEqual(["vllm:num_requests_running"]);
-    const broken = Buffer.from("vllm:num_requests_running{model_name=\"m\"} 1\ntgi_queue_size{bad 2\n");
+    const bytes = Buffer.from('tgi_queue_size 2\nvllm:num_requests_running{model_name="m"} 1\n');
+    expect(streamed(bytes, 5, { wants: (metric) => metric.startsWith("vllm:") }).map((s) => s.name)).toEqual([
+      "vllm:num_requests_running",
+    ]);
+    const broken = Buffer.from('vllm:num_requests_running{model_name="m"} 1\ntgi_queue_size{bad 2\n');
     expect(() => streamed(broken, 5, { wants: (metric) => metric.startsWith("vllm:") })).toThrow(ExpositionParseError);
     expect(() => streamed(broken, 5, { wants: (metric) => metric.startsWith("vllm:") })).toThrow(/line 2/);
   });
@@ -54,14 +60,18 @@ describe("ExpositionStream", () => {
     const samples: ExpositionSample[] = [];
     const stream = new ExpositionStream((sample) => samples.push(sample), { maxLineLength: 100 });
     stream.write(Buffer.from("tgi_queue_size 2\n"));
-    expect(() => stream.write(Buffer.from(`tgi_batch_current_size{x="${"a".repeat(200)}`))).toThrow(/line 2: line longer than 100 characters/);
+    expect(() => stream.write(Buffer.from(`tgi_batch_current_size{x="${"a".repeat(200)}`))).toThrow(
+      /line 2: line longer than 100 characters/,
+    );
     expect(samples.map((s) => s.value)).toEqual([2]);
   });
 
   it("decides an 'auto' page's format at its end as parseExpositionText does", () => {
     // An exemplar: OpenMetrics syntax, valid only on a page that ends with # EOF.
     const line = 'vllm:e2e_request_latency_seconds_bucket{le="1.0"} 3 # {trace_id="abc"} 0.5\n';
-    expect(streamed(Buffer.from(`${line}# EOF\n`), 9).map((s) => s.value)).toEqual(parseExpositionText(`${line}# EOF\n`).map((s) => s.value));
+    expect(streamed(Buffer.from(`${line}# EOF\n`), 9).map((s) => s.value)).toEqual(
+      parseExpositionText(`${line}# EOF\n`).map((s) => s.value),
+    );
     expect(() => parseExpositionText(line)).toThrow(ExpositionParseError);
     expect(() => streamed(Buffer.from(line), 9)).toThrow(ExpositionParseError);
   });

@@ -34,19 +34,34 @@ function rawStatusLine(port: number, request: string): Promise<string> {
 
 describe("startHttpServer with hostile input", () => {
   it("answers 400 to a request target that is not a URL path, and keeps serving", async () => {
-    server = await startHttpServer({ name: "t", address: { host: "127.0.0.1", port: 0 }, routes: { "/ok": () => text(200, "ok\n") }, log });
+    server = await startHttpServer({
+      name: "t",
+      address: { host: "127.0.0.1", port: 0 },
+      routes: { "/ok": () => text(200, "ok\n") },
+      log,
+    });
     const port = server.address.port;
-    expect(await rawStatusLine(port, "GET //[ HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")).toBe("HTTP/1.1 400 Bad Request");
-    expect(await rawStatusLine(port, "GET /ok HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")).toBe("HTTP/1.1 200 OK");
+    expect(await rawStatusLine(port, "GET //[ HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")).toBe(
+      "HTTP/1.1 400 Bad Request",
+    );
+    expect(await rawStatusLine(port, "GET /ok HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")).toBe(
+      "HTTP/1.1 200 OK",
+    );
   });
 
   it("answers 500 when a route's response cannot be written (a bad header value)", async () => {
     server = await startHttpServer({
-      name: "t", address: { host: "127.0.0.1", port: 0 }, log,
+      name: "t",
+      address: { host: "127.0.0.1", port: 0 },
+      log,
       routes: { "/bad": () => ({ ...text(200, "x"), headers: { "x-bad": "a\nb" } }), "/ok": () => text(200, "ok\n") },
     });
     const port = server.address.port;
-    expect(await rawStatusLine(port, "GET /bad HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")).toBe("HTTP/1.1 500 Internal Server Error");
-    expect(await rawStatusLine(port, "GET /ok HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")).toBe("HTTP/1.1 200 OK");
+    expect(await rawStatusLine(port, "GET /bad HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")).toBe(
+      "HTTP/1.1 500 Internal Server Error",
+    );
+    expect(await rawStatusLine(port, "GET /ok HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")).toBe(
+      "HTTP/1.1 200 OK",
+    );
   });
 });

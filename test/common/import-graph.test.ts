@@ -144,8 +144,18 @@ describe("the checks themselves", () => {
       ["d.ts", []],
       ["e.ts", ["e.ts"]],
     ]);
-    expect(findCycles(graph)).toEqual([["a.ts", "b.ts", "c.ts", "a.ts"], ["e.ts", "e.ts"]]);
-    expect(findCycles(new Map([["a.ts", ["b.ts"]], ["b.ts", []]]))).toEqual([]);
+    expect(findCycles(graph)).toEqual([
+      ["a.ts", "b.ts", "c.ts", "a.ts"],
+      ["e.ts", "e.ts"],
+    ]);
+    expect(
+      findCycles(
+        new Map([
+          ["a.ts", ["b.ts"]],
+          ["b.ts", []],
+        ]),
+      ),
+    ).toEqual([]);
   });
 });
 
@@ -162,7 +172,11 @@ describe("the product's import graph", () => {
 
   it("has common/ import nothing from agent/, analyzer/ or cli/", () => {
     const upward = [...graph].flatMap(([from, targets]) =>
-      from.startsWith("common/") ? targets.filter((to) => ABOVE_COMMON.some((folder) => to.startsWith(`${folder}/`))).map((to) => `${from} → ${to}`) : [],
+      from.startsWith("common/")
+        ? targets
+            .filter((to) => ABOVE_COMMON.some((folder) => to.startsWith(`${folder}/`)))
+            .map((to) => `${from} → ${to}`)
+        : [],
     );
     expect(upward).toEqual([]);
   });

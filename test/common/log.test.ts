@@ -27,29 +27,57 @@ describe("log format", () => {
     log.child({ component: "otlp" }).info({ server: "otlp-http", address: "127.0.0.1:4318" }, "listening");
     const lines = out.text().trim().split("\n");
     expect(lines).toHaveLength(1);
-    expect(JSON.parse(lines[0] ?? "")).toMatchObject({ level: 30, component: "otlp", server: "otlp-http", address: "127.0.0.1:4318", msg: "listening" });
+    expect(JSON.parse(lines[0] ?? "")).toMatchObject({
+      level: 30,
+      component: "otlp",
+      server: "otlp-http",
+      address: "127.0.0.1:4318",
+      msg: "listening",
+    });
   });
 
   it("writes one readable line per event on a terminal: time, level, [node component], message, fields", () => {
     const out = sink(true);
     const log = createLogger({ level: "info", destination: out.stream });
-    log.child({ node: "gpu-0" }).child({ component: "otlp" }).warn({ server: "otlp-http", address: "127.0.0.1:4318", refused: 3 }, "listening");
+    log
+      .child({ node: "gpu-0" })
+      .child({ component: "otlp" })
+      .warn({ server: "otlp-http", address: "127.0.0.1:4318", refused: 3 }, "listening");
     log.debug("not at this level");
     /* eslint-disable no-control-regex -- strips the ANSI colour codes (ESC [ … m) pino-pretty writes */
-    const lines = out.text().replace(/\x1b\[[0-9;]*m/g, "").trim().split("\n");
+    const lines = out
+      .text()
+      .replace(/\x1b\[[0-9;]*m/g, "")
+      .trim()
+      .split("\n");
     /* eslint-enable no-control-regex */
-    expect(lines).toEqual([expect.stringMatching(/^\[\d\d:\d\d:\d\d\.\d{3}\] WARN: \[gpu-0 otlp\] listening server=otlp-http address=127\.0\.0\.1:4318 refused=3$/)]);
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /^\[\d\d:\d\d:\d\d\.\d{3}\] WARN: \[gpu-0 otlp\] listening server=otlp-http address=127\.0\.0\.1:4318 refused=3$/,
+      ),
+    ]);
   });
 
   it("keeps secrets out of readable lines too", () => {
     const out = sink(true);
-    createLogger({ level: "info", format: "pretty", destination: out.stream }).info({ token: "s3cret", forward: { password: "hunter2" } }, "configured");
+    createLogger({ level: "info", format: "pretty", destination: out.stream }).info(
+      { token: "s3cret", forward: { password: "hunter2" } },
+      "configured",
+    );
     expect(out.text()).not.toMatch(/s3cret|hunter2/);
     expect(out.text()).toContain("[redacted]");
   });
 
   it("quotes field values that are not bare words and writes objects as JSON", () => {
-    expect(prettyMessage({ msg: "evaluation failed", err: "connect ECONNREFUSED 127.0.0.1:9090", pools: ["a", "b"], pid: 1, time: 2, level: 30 }))
-      .toBe('evaluation failed err="connect ECONNREFUSED 127.0.0.1:9090" pools=["a","b"]');
+    expect(
+      prettyMessage({
+        msg: "evaluation failed",
+        err: "connect ECONNREFUSED 127.0.0.1:9090",
+        pools: ["a", "b"],
+        pid: 1,
+        time: 2,
+        level: 30,
+      }),
+    ).toBe('evaluation failed err="connect ECONNREFUSED 127.0.0.1:9090" pools=["a","b"]');
   });
 });

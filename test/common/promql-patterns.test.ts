@@ -67,21 +67,28 @@ const NAMES: readonly (readonly [string, string])[] = [
 const LOOKAROUND_SIZES: Readonly<Record<string, string>> = { "7b": "7|8", "13b": "13|14", "70b": "70|72" };
 
 const MODEL_RULES = DEFAULT_SLO_CONFIG.classes.flatMap((modelClass) =>
-  modelClass.match.flatMap((rule) => ("model" in rule ? [{ className: modelClass.name, model: rule.model, ignoreCase: rule.ignoreCase }] : [])),
+  modelClass.match.flatMap((rule) =>
+    "model" in rule ? [{ className: modelClass.name, model: rule.model, ignoreCase: rule.ignoreCase }] : [],
+  ),
 );
 const METRIC = METRICS.llmRequests.name;
 const input = NAMES.map(([model]) => ({ series: seriesOf(METRIC, { model, status: "ok" }), values: "1x5" }));
-const expectModels = (models: readonly string[]) => models.map((model) => ({ labels: `{model=${JSON.stringify(model)}}`, value: 1 }));
+const expectModels = (models: readonly string[]) =>
+  models.map((model) => ({ labels: `{model=${JSON.stringify(model)}}`, value: 1 }));
 
 async function expectPromtool(tests: readonly ExprTest[]): Promise<void> {
-  const result = await runPromtoolTests([{ name: "default patterns", interval: "1m", input_series: input, promql_expr_test: tests }], /^$/);
+  const result = await runPromtoolTests(
+    [{ name: "default patterns", interval: "1m", input_series: input, promql_expr_test: tests }],
+    /^$/,
+  );
   expect(result.code, result.output).toBe(0);
 }
 
 describe("default model-class patterns in JavaScript and in Prometheus", () => {
   it("put each real model name in the class a reader expects (the analyzer's classOf)", () => {
     expect(MODEL_RULES.map((rule) => rule.className)).toEqual(["7b", "13b", "70b"]);
-    for (const [model, expected] of NAMES) expect(classOf(DEFAULT_SLO_CONFIG, model)?.name ?? "-", model).toBe(expected);
+    for (const [model, expected] of NAMES)
+      expect(classOf(DEFAULT_SLO_CONFIG, model)?.name ?? "-", model).toBe(expected);
   });
 
   it("mean what the look-around patterns they replaced meant, on every name", () => {
@@ -97,7 +104,11 @@ describe("default model-class patterns in JavaScript and in Prometheus", () => {
       const regex = new RegExp(rule.model, rule.ignoreCase ? "i" : "");
       const matching = NAMES.map(([model]) => model).filter((model) => regex.test(model));
       expect(matching.length, rule.model).toBeGreaterThan(0);
-      return { expr: `count by (model) (${selector(METRIC, [matcher("model", "=~", searchRegex(rule.model, rule.ignoreCase))])})`, eval_time: "2m", exp_samples: expectModels(matching) };
+      return {
+        expr: `count by (model) (${selector(METRIC, [matcher("model", "=~", searchRegex(rule.model, rule.ignoreCase))])})`,
+        eval_time: "2m",
+        exp_samples: expectModels(matching),
+      };
     });
     await expectPromtool(tests);
   });
@@ -106,7 +117,9 @@ describe("default model-class patterns in JavaScript and in Prometheus", () => {
     const tests = DEFAULT_SLO_CONFIG.classes.map((modelClass, index) => ({
       expr: `count by (model) (${METRIC}{${classMatchers(DEFAULT_SLO_CONFIG.classes, index) ?? ""}})`,
       eval_time: "2m",
-      exp_samples: expectModels(NAMES.map(([model]) => model).filter((model) => classOf(DEFAULT_SLO_CONFIG, model)?.name === modelClass.name)),
+      exp_samples: expectModels(
+        NAMES.map(([model]) => model).filter((model) => classOf(DEFAULT_SLO_CONFIG, model)?.name === modelClass.name),
+      ),
     }));
     await expectPromtool(tests);
   });

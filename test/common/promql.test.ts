@@ -4,7 +4,16 @@
  * and a searched pattern anchored as Prometheus anchors label regexes.
  */
 import { describe, expect, it } from "vitest";
-import { escapeRegex, leMatcher, leSetMatcher, leValues, matcher, promString, searchRegex, selector } from "../../common/promql.js";
+import {
+  escapeRegex,
+  leMatcher,
+  leSetMatcher,
+  leValues,
+  matcher,
+  promString,
+  searchRegex,
+  selector,
+} from "../../common/promql.js";
 
 describe("common/promql", () => {
   it("escapes backslash, quote, newline, carriage return and tab in a string literal", () => {
@@ -23,7 +32,9 @@ describe("common/promql", () => {
   });
 
   it("writes a selector with its matchers, or the bare name", () => {
-    expect(selector("m", [matcher("model", "=~", "a|b"), "", matcher("status", "!=", "error")])).toBe('m{model=~"a|b", status!="error"}');
+    expect(selector("m", [matcher("model", "=~", "a|b"), "", matcher("status", "!=", "error")])).toBe(
+      'm{model=~"a|b", status!="error"}',
+    );
     expect(selector("m", [])).toBe("m");
   });
 

@@ -40,7 +40,13 @@ export interface DashboardJson {
   readonly tags: readonly string[];
   readonly panels: readonly PanelJson[];
   readonly templating: { readonly list: readonly VariableJson[] };
-  readonly annotations?: { readonly list?: readonly { readonly name: string; readonly target?: { readonly expr?: string }; readonly datasource?: { readonly uid?: string } }[] };
+  readonly annotations?: {
+    readonly list?: readonly {
+      readonly name: string;
+      readonly target?: { readonly expr?: string };
+      readonly datasource?: { readonly uid?: string };
+    }[];
+  };
   readonly links?: readonly { readonly type: string; readonly tags?: readonly string[] }[];
 }
 
@@ -52,7 +58,9 @@ export function dataPanels(dashboard: DashboardJson): PanelJson[] {
 /** Every PromQL expression of the dashboard: panel queries and annotation queries. */
 export function expressions(dashboard: DashboardJson): string[] {
   const panelExprs = dataPanels(dashboard).flatMap((panel) => (panel.targets ?? []).map((target) => target.expr));
-  const annotationExprs = (dashboard.annotations?.list ?? []).flatMap((a) => (a.target?.expr === undefined ? [] : [a.target.expr]));
+  const annotationExprs = (dashboard.annotations?.list ?? []).flatMap((a) =>
+    a.target?.expr === undefined ? [] : [a.target.expr],
+  );
   return [...panelExprs, ...annotationExprs];
 }
 
@@ -77,7 +85,9 @@ export function substitute(expr: string, substitution: Substitution): string {
 }
 
 /** `label_values(<series>, <label>)` of a query variable, or undefined for other queries. */
-export function labelValuesQuery(variable: VariableJson): { readonly series: string; readonly label: string } | undefined {
+export function labelValuesQuery(
+  variable: VariableJson,
+): { readonly series: string; readonly label: string } | undefined {
   const query = typeof variable.query === "string" ? variable.query : undefined;
   const match = query === undefined ? null : /^label_values\((.+), *([a-z_]+)\)$/.exec(query);
   return match ? { series: match[1] as string, label: match[2] as string } : undefined;

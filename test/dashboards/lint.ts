@@ -12,7 +12,9 @@ const DATASOURCE_UID = "${datasource}";
 
 /** Series names a dashboard may read: the catalog (histograms with their suffixes), the recording rules, Prometheus' own. */
 const KNOWN_SERIES = new Set<string>([
-  ...Object.values(METRICS).flatMap((m) => (m.type === "histogram" ? [`${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : [m.name])),
+  ...Object.values(METRICS).flatMap((m) =>
+    m.type === "histogram" ? [`${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : [m.name],
+  ),
   ...windowDurationsMs().map((ms) => `${RECORDING_RULES.sloGoodRatio}${formatDurationMs(ms)}`),
   RECORDING_RULES.sloBudgetRemaining,
   ...Object.values(EXTERNAL_METRICS),
@@ -20,9 +22,17 @@ const KNOWN_SERIES = new Set<string>([
 ]);
 
 /** Labels of each catalog series (`le` on buckets). */
-const LABELS_OF = new Map<string, readonly string[]>(Object.values(METRICS).flatMap((m) => (m.type === "histogram"
-  ? [[`${m.name}_bucket`, [...m.labels, "le"]], [`${m.name}_sum`, m.labels], [`${m.name}_count`, m.labels]] as const
-  : [[m.name, m.labels]] as const)));
+const LABELS_OF = new Map<string, readonly string[]>(
+  Object.values(METRICS).flatMap((m) =>
+    m.type === "histogram"
+      ? ([
+          [`${m.name}_bucket`, [...m.labels, "le"]],
+          [`${m.name}_sum`, m.labels],
+          [`${m.name}_count`, m.labels],
+        ] as const)
+      : ([[m.name, m.labels]] as const),
+  ),
+);
 
 const GRAFANA_VARIABLES = new Set(["__rate_interval", "__range"]);
 
@@ -30,7 +40,8 @@ function lintExpression(expr: string, defined: ReadonlySet<string>): string[] {
   const problems: string[] = [];
   for (const [, fn, range] of expr.matchAll(/\b(rate|irate|increase|[a-z_]+_over_time)\([^()]*\[([^\]]+)\]\)/g)) {
     const allowed = fn === "increase" ? ["$__rate_interval", "$__range"] : ["$__rate_interval"];
-    if (!allowed.includes(range as string)) problems.push(`${fn} over [${range}] instead of ${allowed.join(" or ")}: ${expr}`);
+    if (!allowed.includes(range as string))
+      problems.push(`${fn} over [${range}] instead of ${allowed.join(" or ")}: ${expr}`);
   }
   const calls = [...expr.matchAll(/\b(rate|irate|increase|[a-z_]+_over_time)\(/g)].length;
   const ranges = [...expr.matchAll(/\[[^\]]+\]/g)].length;
@@ -45,7 +56,8 @@ function lintExpression(expr: string, defined: ReadonlySet<string>): string[] {
     }
   }
   for (const [, variable] of expr.matchAll(/\$\{?([a-z_]+)/g)) {
-    if (!GRAFANA_VARIABLES.has(variable as string) && !defined.has(variable as string)) problems.push(`undefined variable $${variable}: ${expr}`);
+    if (!GRAFANA_VARIABLES.has(variable as string) && !defined.has(variable as string))
+      problems.push(`undefined variable $${variable}: ${expr}`);
   }
   return problems;
 }
@@ -55,13 +67,17 @@ export function lintDashboard(d: DashboardJson): string[] {
   const problems: string[] = [];
   if (!/^[a-z0-9-]{8,40}$/.test(d.uid)) problems.push(`uid ${JSON.stringify(d.uid)} is not 8–40 lower-case characters`);
   if (!d.tags.includes("inferwatch")) problems.push("no inferwatch tag (the dashboards link each other by it)");
-  if (!(d.links ?? []).some((l) => l.type === "dashboards" && (l.tags ?? []).includes("inferwatch"))) problems.push("no link to the other inferwatch dashboards");
+  if (!(d.links ?? []).some((l) => l.type === "dashboards" && (l.tags ?? []).includes("inferwatch")))
+    problems.push("no link to the other inferwatch dashboards");
   const [first, ...rest] = d.templating.list;
-  if (first?.type !== "datasource" || first.name !== "datasource" || first.query !== "prometheus") problems.push("the first variable is not a Prometheus `datasource` variable");
+  if (first?.type !== "datasource" || first.name !== "datasource" || first.query !== "prometheus")
+    problems.push("the first variable is not a Prometheus `datasource` variable");
   const defined = new Set(d.templating.list.map((v) => v.name));
   for (const variable of rest) {
-    if (variable.datasource?.uid !== DATASOURCE_UID) problems.push(`variable ${variable.name} does not read through $datasource`);
-    if (typeof variable.query === "string") problems.push(...lintExpression(variable.query, defined).filter((p) => !p.startsWith("reads no")));
+    if (variable.datasource?.uid !== DATASOURCE_UID)
+      problems.push(`variable ${variable.name} does not read through $datasource`);
+    if (typeof variable.query === "string")
+      problems.push(...lintExpression(variable.query, defined).filter((p) => !p.startsWith("reads no")));
   }
   const ids = d.panels.map((p) => p.id);
   if (new Set(ids).size !== ids.length) problems.push("panel ids are not unique");
@@ -71,11 +87,15 @@ export function lintDashboard(d: DashboardJson): string[] {
     if ((panel.fieldConfig?.defaults?.unit ?? "") === "") problems.push(`${at} has no unit`);
     if (panel.datasource?.uid !== DATASOURCE_UID) problems.push(`${at} does not use $datasource`);
     if ((panel.targets ?? []).length === 0) problems.push(`${at} has no query`);
-    for (const target of panel.targets ?? []) if (target.datasource?.uid !== DATASOURCE_UID) problems.push(`${at} query ${target.refId} does not use $datasource`);
+    for (const target of panel.targets ?? [])
+      if (target.datasource?.uid !== DATASOURCE_UID)
+        problems.push(`${at} query ${target.refId} does not use $datasource`);
     const refIds = (panel.targets ?? []).map((t) => t.refId);
     if (new Set(refIds).size !== refIds.length) problems.push(`${at} repeats a refId`);
   }
-  for (const annotation of d.annotations?.list ?? []) if (annotation.datasource?.uid !== DATASOURCE_UID) problems.push(`annotation ${annotation.name} does not use $datasource`);
+  for (const annotation of d.annotations?.list ?? [])
+    if (annotation.datasource?.uid !== DATASOURCE_UID)
+      problems.push(`annotation ${annotation.name} does not use $datasource`);
   for (const expr of expressions(d)) problems.push(...lintExpression(expr, defined));
   return problems;
 }

@@ -21,8 +21,14 @@ import { syntheticHistory, type SyntheticHistory } from "./synthetic-history.js"
 
 const END_MS = Date.UTC(2026, 10, 2, 12, 0, 0);
 const STEP_MS = 60_000;
-const dashboards = generateDashboards(dashboardOptionsOf(configSchema.parse({}))).map((f) => JSON.parse(f.content) as DashboardJson);
-const ALL: Substitution = { rateInterval: "4m", range: "1h", variables: { node: ".+", gpu: ".+", model: ".+", pool: ".+", slo: ".+", model_class: ".+" } };
+const dashboards = generateDashboards(dashboardOptionsOf(configSchema.parse({}))).map(
+  (f) => JSON.parse(f.content) as DashboardJson,
+);
+const ALL: Substitution = {
+  rateInterval: "4m",
+  range: "1h",
+  variables: { node: ".+", gpu: ".+", model: ".+", pool: ".+", slo: ".+", model_class: ".+" },
+};
 
 let prometheus: PrometheusServer | undefined;
 let dataDir: string | undefined;
@@ -31,7 +37,14 @@ let history: SyntheticHistory;
 interface QueryResult {
   readonly status: string;
   readonly error?: string;
-  readonly data?: { readonly resultType: string; readonly result: readonly { readonly metric: Record<string, string>; readonly value?: [number, string]; readonly values?: [number, string][] }[] };
+  readonly data?: {
+    readonly resultType: string;
+    readonly result: readonly {
+      readonly metric: Record<string, string>;
+      readonly value?: [number, string];
+      readonly values?: [number, string][];
+    }[];
+  };
 }
 
 /** Runs one expression as Grafana would: an instant query at the end, or a range query over the last hour. */
@@ -78,8 +91,20 @@ describe.each(dashboards.map((d) => [d.title, d] as const))("%s against a real P
   });
 
   it("answers its annotation queries and its queries with one node and one model selected", async () => {
-    const one: Substitution = { ...ALL, variables: { ...ALL.variables, node: history.nodes[0] as string, model: history.models[0] as string, pool: history.pools[0] as string, gpu: "0" } };
-    const exprs = [...dataPanels(dashboard).flatMap((p) => (p.targets ?? []).map((t) => t.expr)), ...(dashboard.annotations?.list ?? []).flatMap((a) => (a.target?.expr ? [a.target.expr] : []))];
+    const one: Substitution = {
+      ...ALL,
+      variables: {
+        ...ALL.variables,
+        node: history.nodes[0] as string,
+        model: history.models[0] as string,
+        pool: history.pools[0] as string,
+        gpu: "0",
+      },
+    };
+    const exprs = [
+      ...dataPanels(dashboard).flatMap((p) => (p.targets ?? []).map((t) => t.expr)),
+      ...(dashboard.annotations?.list ?? []).flatMap((a) => (a.target?.expr ? [a.target.expr] : [])),
+    ];
     for (const expr of exprs) {
       const result = await query(substitute(expr, one), false);
       expect(result.error, expr).toBeUndefined();
@@ -91,8 +116,14 @@ describe.each(dashboards.map((d) => [d.title, d] as const))("%s against a real P
     for (const variable of dashboard.templating.list) {
       const labelValues = labelValuesQuery(variable);
       if (!labelValues) continue;
-      const params = new URLSearchParams({ "match[]": substitute(labelValues.series, ALL), start: String(END_MS / 1000 - 3600), end: String(END_MS / 1000) });
-      const body = (await (await fetch(`${prometheus?.url}/api/v1/label/${labelValues.label}/values?${params.toString()}`)).json()) as { status: string; data: string[] };
+      const params = new URLSearchParams({
+        "match[]": substitute(labelValues.series, ALL),
+        start: String(END_MS / 1000 - 3600),
+        end: String(END_MS / 1000),
+      });
+      const body = (await (
+        await fetch(`${prometheus?.url}/api/v1/label/${labelValues.label}/values?${params.toString()}`)
+      ).json()) as { status: string; data: string[] };
       expect(body.status).toBe("success");
       expect(body.data.length, variable.name).toBeGreaterThan(0);
     }
@@ -100,7 +131,8 @@ describe.each(dashboards.map((d) => [d.title, d] as const))("%s against a real P
 });
 
 describe("dashboard figures on the simulated fleet", () => {
-  const instant = async (expr: string): Promise<number[]> => ((await query(substitute(expr, ALL), true)).data?.result ?? []).map((r) => Number(r.value?.[1]));
+  const instant = async (expr: string): Promise<number[]> =>
+    ((await query(substitute(expr, ALL), true)).data?.result ?? []).map((r) => Number(r.value?.[1]));
   const target = (uid: string, title: string, refId = "A"): string => {
     const panel = dataPanels(dashboards.find((d) => d.uid === uid) as DashboardJson).find((p) => p.title === title);
     const expr = panel?.targets?.find((t) => t.refId === refId)?.expr;
@@ -116,7 +148,10 @@ describe("dashboard figures on the simulated fleet", () => {
   it("counts GPUs per pool from analyzer.pools patterns the way the analyzer assigns nodes (searched, first match wins)", async () => {
     // The first pool matches its nodes exactly; the second by a pattern that also matches the first pool's nodes.
     const [first, second] = history.pools as [string, string];
-    const pools = [{ name: first, nodes: `^(${(history.poolNodes[first] ?? []).join("|")})$` }, { name: second, nodes: "gpu-" }];
+    const pools = [
+      { name: first, nodes: `^(${(history.poolNodes[first] ?? []).join("|")})$` },
+      { name: second, nodes: "gpu-" },
+    ];
     const defaults = dashboardOptionsOf(configSchema.parse({}));
     const overview = JSON.parse(JSON.stringify(fleetOverview({ ...defaults, pools }))) as DashboardJson;
     const panel = dataPanels(overview).find((p) => p.title === "GPUs by pool");
@@ -127,7 +162,8 @@ describe("dashboard figures on the simulated fleet", () => {
     }
     const poolOf = poolResolver(pools);
     const expected: Record<string, number> = { default: 0 };
-    for (const [node, gpus] of Object.entries(history.gpusByNode)) expected[poolOf(node)] = (expected[poolOf(node)] ?? 0) + gpus;
+    for (const [node, gpus] of Object.entries(history.gpusByNode))
+      expected[poolOf(node)] = (expected[poolOf(node)] ?? 0) + gpus;
     expect(counts).toEqual(expected);
     expect(counts[first]).toBe(history.gpusByPool[first]);
   });
@@ -142,7 +178,9 @@ describe("dashboard figures on the simulated fleet", () => {
   });
 
   it("finds the model that holds GPUs without traffic", async () => {
-    const result = (await query(substitute(target("inferwatch-capacity", "Models holding GPUs without traffic"), ALL), true)).data?.result ?? [];
+    const result =
+      (await query(substitute(target("inferwatch-capacity", "Models holding GPUs without traffic"), ALL), true)).data
+        ?.result ?? [];
     expect(history.idleModels.length).toBeGreaterThan(0);
     expect(result.map((r) => r.metric["model"]).sort()).toEqual([...history.idleModels].sort());
   });

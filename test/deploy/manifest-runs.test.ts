@@ -16,7 +16,11 @@ import { createTestPki, type TestPki } from "../common/tls/certs.js";
 import { call } from "../common/tls/https-client.js";
 import { find, literalEnv, manifestFiles, podSpec, readObjects, type Container } from "./manifests.js";
 
-const TOKENS = { ingest: "ingest-token-for-the-runtimes-0001", viewer: "viewer-token-for-grafana-000001", operator: "operator-token-for-alice-000001" };
+const TOKENS = {
+  ingest: "ingest-token-for-the-runtimes-0001",
+  viewer: "viewer-token-for-grafana-000001",
+  operator: "operator-token-for-alice-000001",
+};
 const objects = manifestFiles().flatMap((file) => readObjects(file));
 let pki: TestPki;
 let root: string;
@@ -70,9 +74,13 @@ describe("inferwatch agent with the DaemonSet's settings", () => {
   it("answers the probes' paths over HTTPS", async () => {
     expect((await call(port, container.livenessProbe?.httpGet.path ?? "", { ca: pki.ca.cert })).status).toBe(200);
     let ready = 0;
-    await waitFor(() => ready === 200, 10_000, async () => {
-      ready = (await call(port, container.readinessProbe?.httpGet.path ?? "", { ca: pki.ca.cert })).status;
-    });
+    await waitFor(
+      () => ready === 200,
+      10_000,
+      async () => {
+        ready = (await call(port, container.readinessProbe?.httpGet.path ?? "", { ca: pki.ca.cert })).status;
+      },
+    );
   });
 
   it("refuses plain HTTP", async () => {
@@ -80,10 +88,13 @@ describe("inferwatch agent with the DaemonSet's settings", () => {
   });
 
   it("takes spans over HTTPS with the ingest token only", async () => {
-    const post = (token?: string) => call(otlpPort, "/v1/traces", {
-      method: "POST", ca: pki.ca.cert, body: JSON.stringify({ resourceSpans: [] }),
-      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    });
+    const post = (token?: string) =>
+      call(otlpPort, "/v1/traces", {
+        method: "POST",
+        ca: pki.ca.cert,
+        body: JSON.stringify({ resourceSpans: [] }),
+        headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      });
     expect((await post()).status).toBe(401);
     expect((await post(TOKENS.ingest)).status).toBe(200);
   });
@@ -101,9 +112,16 @@ describe("inferwatch analyzer with the Deployment's settings", () => {
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    env = { ...rerootedEnv(container), INFERWATCH_LISTEN: "127.0.0.1:0", INFERWATCH_SOURCE: "prometheus=http://127.0.0.1:1" };
+    env = {
+      ...rerootedEnv(container),
+      INFERWATCH_LISTEN: "127.0.0.1:0",
+      INFERWATCH_SOURCE: "prometheus=http://127.0.0.1:1",
+    };
     mountSecrets(env, `viewer:grafana:${TOKENS.viewer}\noperator:alice:${TOKENS.operator}\n`);
-    child = spawn(process.execPath, [projectPath("dist/cli/main.js"), ...(container.args ?? [])], { env: { PATH: process.env["PATH"] ?? "", ...env }, stdio: ["ignore", "ignore", "pipe"] });
+    child = spawn(process.execPath, [projectPath("dist/cli/main.js"), ...(container.args ?? [])], {
+      env: { PATH: process.env["PATH"] ?? "", ...env },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
       stderr += chunk;
     });
@@ -122,8 +140,17 @@ describe("inferwatch analyzer with the Deployment's settings", () => {
 
   it("requires a viewer token to read and an operator token to act, and audits the action", async () => {
     expect((await call(port, "/api/v1/slos", { ca: pki.ca.cert })).status).toBe(401);
-    expect((await call(port, "/api/v1/slos", { ca: pki.ca.cert, headers: { authorization: `Bearer ${TOKENS.viewer}` } })).status).toBe(200);
-    const act = (token: string) => call(port, "/api/v1/recommendations/acknowledge", { method: "POST", ca: pki.ca.cert, body: JSON.stringify({ id: "evict:ns/pod" }), headers: { authorization: `Bearer ${token}` } });
+    expect(
+      (await call(port, "/api/v1/slos", { ca: pki.ca.cert, headers: { authorization: `Bearer ${TOKENS.viewer}` } }))
+        .status,
+    ).toBe(200);
+    const act = (token: string) =>
+      call(port, "/api/v1/recommendations/acknowledge", {
+        method: "POST",
+        ca: pki.ca.cert,
+        body: JSON.stringify({ id: "evict:ns/pod" }),
+        headers: { authorization: `Bearer ${token}` },
+      });
     expect((await act(TOKENS.viewer)).status).toBe(403);
     expect((await act(TOKENS.operator)).status).toBe(404);
     const auditFile = env["INFERWATCH_AUDIT_LOG"] as string;
@@ -134,7 +161,12 @@ describe("inferwatch analyzer with the Deployment's settings", () => {
         return false;
       }
     });
-    expect(JSON.parse(readFileSync(auditFile, "utf8").trim().split("\n").at(-1) as string)).toMatchObject({ who: "alice", action: "recommendation.acknowledge", target: "evict:ns/pod", outcome: "not-found" });
+    expect(JSON.parse(readFileSync(auditFile, "utf8").trim().split("\n").at(-1) as string)).toMatchObject({
+      who: "alice",
+      action: "recommendation.acknowledge",
+      target: "evict:ns/pod",
+      outcome: "not-found",
+    });
   });
 
   it("never logs a token", () => {

@@ -16,11 +16,32 @@ import { loadConfig } from "../../common/config/load.js";
 import { CONFIG_FLAG, envName, OPTIONS, type CommandName } from "../../common/config/options.js";
 import type { Config } from "../../common/config/schema.js";
 import { projectPath } from "../../common/paths.js";
-import { find, kustomize, literalEnv, manifestFiles, mountOf, podSpec, readObjects, type Container, type KubeObject, type PodSpec } from "./manifests.js";
+import {
+  find,
+  kustomize,
+  literalEnv,
+  manifestFiles,
+  mountOf,
+  podSpec,
+  readObjects,
+  type Container,
+  type KubeObject,
+  type PodSpec,
+} from "./manifests.js";
 
 /** One schema class per kind deploy/ may hold; anything else fails the suite. */
 const MODELS: Readonly<Record<string, new (data: never) => { validate(): void }>> = {
-  Namespace, ServiceAccount, Service, ConfigMap, DaemonSet, Deployment, NetworkPolicy, ClusterRole, ClusterRoleBinding, ServiceMonitor, PrometheusRule,
+  Namespace,
+  ServiceAccount,
+  Service,
+  ConfigMap,
+  DaemonSet,
+  Deployment,
+  NetworkPolicy,
+  ClusterRole,
+  ClusterRoleBinding,
+  ServiceMonitor,
+  PrometheusRule,
 };
 
 function validate(object: KubeObject): void {
@@ -36,12 +57,27 @@ const analyzerDeployment = find(objects, "Deployment", "inferwatch-analyzer");
 
 describe("schemas", () => {
   it("deploy/ holds the workloads, services, RBAC, policies and monitoring objects", () => {
-    expect(new Set(objects.map((o) => o.kind))).toEqual(new Set(["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "DaemonSet", "Service", "Deployment", "NetworkPolicy", "ServiceMonitor"]));
+    expect(new Set(objects.map((o) => o.kind))).toEqual(
+      new Set([
+        "Namespace",
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "DaemonSet",
+        "Service",
+        "Deployment",
+        "NetworkPolicy",
+        "ServiceMonitor",
+      ]),
+    );
   });
 
-  it.each(objects.map((object) => [`${object.kind} ${object.metadata.name}`, object] as const))("%s validates", (_name, object) => {
-    expect(() => validate(object)).not.toThrow();
-  });
+  it.each(objects.map((object) => [`${object.kind} ${object.metadata.name}`, object] as const))(
+    "%s validates",
+    (_name, object) => {
+      expect(() => validate(object)).not.toThrow();
+    },
+  );
 
   it("a broken object fails validation (the check can fail)", () => {
     const broken = { ...agentSet, spec: { ...(agentSet["spec"] as object), selector: "everything" } } as KubeObject;
@@ -49,7 +85,8 @@ describe("schemas", () => {
   });
 
   it("the generated PrometheusRule the kustomization references validates", () => {
-    for (const rule of readObjects(projectPath("alerts/generated/prometheus-rule.yaml"))) expect(() => validate(rule)).not.toThrow();
+    for (const rule of readObjects(projectPath("alerts/generated/prometheus-rule.yaml")))
+      expect(() => validate(rule)).not.toThrow();
   });
 });
 
@@ -60,8 +97,13 @@ describe("kustomize (the subset deploy/ uses: test/deploy/kustomize-subset.ts)",
     expect(built.filter((o) => o.kind === "PrometheusRule").map((o) => o.metadata.name)).toEqual(["inferwatch"]);
     const dashboards = built.filter((o) => o.kind === "ConfigMap" && o.metadata.labels?.["grafana_dashboard"] === "1");
     expect(dashboards).toHaveLength(5);
-    for (const map of dashboards) expect(JSON.parse(Object.values(map["data"] as Record<string, string>)[0] as string)).toHaveProperty("panels");
-    expect(built.filter((o) => o.kind !== "Namespace" && !o.kind.startsWith("Cluster")).every((o) => o.metadata.namespace === "inferwatch")).toBe(true);
+    for (const map of dashboards)
+      expect(JSON.parse(Object.values(map["data"] as Record<string, string>)[0] as string)).toHaveProperty("panels");
+    expect(
+      built
+        .filter((o) => o.kind !== "Namespace" && !o.kind.startsWith("Cluster"))
+        .every((o) => o.metadata.namespace === "inferwatch"),
+    ).toBe(true);
   });
 
   it("sets hostPID only in the process-mapping overlay", () => {
@@ -71,7 +113,9 @@ describe("kustomize (the subset deploy/ uses: test/deploy/kustomize-subset.ts)",
 
   it("asks for the MIG monitor capability only in the mig-monitor overlay, with the CAP_SYS_ADMIN the NVIDIA toolkit requires for it", () => {
     const agentOf = (dir: string) => {
-      const container = podSpec(find(kustomize(dir), "DaemonSet", "inferwatch-agent")).containers?.find((c) => c.name === "agent");
+      const container = podSpec(find(kustomize(dir), "DaemonSet", "inferwatch-agent")).containers?.find(
+        (c) => c.name === "agent",
+      );
       if (!container) throw new Error(`${dir}: no agent container`);
       return container;
     };
@@ -79,8 +123,16 @@ describe("kustomize (the subset deploy/ uses: test/deploy/kustomize-subset.ts)",
     expect(literalEnv(base)["NVIDIA_MIG_MONITOR_DEVICES"]).toBeUndefined();
     expect(JSON.stringify(base.securityContext)).not.toContain("SYS_ADMIN");
     const mig = agentOf("overlays/mig-monitor");
-    expect(literalEnv(mig)).toMatchObject({ NVIDIA_MIG_MONITOR_DEVICES: "all", NVIDIA_VISIBLE_DEVICES: "all", INFERWATCH_METRICS_ADDR: "0.0.0.0:9464" });
-    expect(mig.securityContext).toMatchObject({ capabilities: { add: ["SYS_ADMIN"], drop: ["ALL"] }, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+    expect(literalEnv(mig)).toMatchObject({
+      NVIDIA_MIG_MONITOR_DEVICES: "all",
+      NVIDIA_VISIBLE_DEVICES: "all",
+      INFERWATCH_METRICS_ADDR: "0.0.0.0:9464",
+    });
+    expect(mig.securityContext).toMatchObject({
+      capabilities: { add: ["SYS_ADMIN"], drop: ["ALL"] },
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+    });
   });
 });
 
@@ -97,7 +149,8 @@ function programConfig(container: Container, command: CommandName): Config {
   }
   const env = literalEnv(container);
   for (const name of Object.keys(env).filter((n) => n.startsWith("INFERWATCH_"))) {
-    const known = name === envName(CONFIG_FLAG) || OPTIONS.some((o) => envName(o.flag) === name && o.commands.includes(command));
+    const known =
+      name === envName(CONFIG_FLAG) || OPTIONS.some((o) => envName(o.flag) === name && o.commands.includes(command));
     expect(known, `${name} is a setting of inferwatch ${command}`).toBe(true);
   }
   const result = loadConfig({ flags, env: { ...env, NODE_NAME: "gpu-node-1" } });
@@ -120,15 +173,28 @@ function expectSecretFile(spec: PodSpec, container: Container, file: string): vo
 }
 
 function expectHardened(container: Container): void {
-  expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } });
+  expect(container.securityContext).toMatchObject({
+    readOnlyRootFilesystem: true,
+    allowPrivilegeEscalation: false,
+    capabilities: { drop: ["ALL"] },
+  });
 }
 
 describe("the drift check itself", () => {
   it.each([
-    ["a misspelt variable", { name: "agent", args: ["agent"], env: [{ name: "INFERWATCH_METRICS_ADRR", value: "0.0.0.0:9464" }] }],
-    ["an analyzer variable on the agent", { name: "agent", args: ["agent"], env: [{ name: "INFERWATCH_AUDIT_LOG", value: "/x" }] }],
+    [
+      "a misspelt variable",
+      { name: "agent", args: ["agent"], env: [{ name: "INFERWATCH_METRICS_ADRR", value: "0.0.0.0:9464" }] },
+    ],
+    [
+      "an analyzer variable on the agent",
+      { name: "agent", args: ["agent"], env: [{ name: "INFERWATCH_AUDIT_LOG", value: "/x" }] },
+    ],
     ["an unknown flag", { name: "agent", args: ["agent", "--metrics-port", "9464"] }],
-    ["a value the schema refuses", { name: "agent", args: ["agent"], env: [{ name: "INFERWATCH_TLS_CERT_FILE", value: "/only/a/cert" }] }],
+    [
+      "a value the schema refuses",
+      { name: "agent", args: ["agent"], env: [{ name: "INFERWATCH_TLS_CERT_FILE", value: "/only/a/cert" }] },
+    ],
   ])("fails on %s", (_name, container) => {
     expect(() => programConfig(container as Container, "agent")).toThrow();
   });
@@ -159,23 +225,35 @@ describe("the agent DaemonSet against the program", () => {
     expectSecretFile(spec, container, config.auth.tokenFile);
   });
 
-  it.each([["liveness", "livenessProbe", "/healthz"], ["readiness", "readinessProbe", "/readyz"]] as const)("its %s probe asks the metrics listener for %s, over HTTPS as it serves", (_name, key, path) => {
+  it.each([
+    ["liveness", "livenessProbe", "/healthz"],
+    ["readiness", "readinessProbe", "/readyz"],
+  ] as const)("its %s probe asks the metrics listener for %s, over HTTPS as it serves", (_name, key, path) => {
     const probe = container[key];
     expect(probe?.httpGet.path).toBe(path);
     expect(portNumber(container, probe?.httpGet.port ?? "")).toBe(config.agent.metricsAddr.port);
-    expect(probe?.httpGet.scheme).toBe(config.tls.certFile !== "" && config.tls.listeners.includes("metrics") ? "HTTPS" : "HTTP");
+    expect(probe?.httpGet.scheme).toBe(
+      config.tls.certFile !== "" && config.tls.listeners.includes("metrics") ? "HTTPS" : "HTTP",
+    );
   });
 
   it("takes NODE_NAME from the downward API and makes NVML visible through the NVIDIA runtime", () => {
     expect(container.env?.find((e) => e.name === "NODE_NAME")?.valueFrom?.fieldRef?.fieldPath).toBe("spec.nodeName");
-    expect(literalEnv(container)).toMatchObject({ NVIDIA_VISIBLE_DEVICES: "all", NVIDIA_DRIVER_CAPABILITIES: "utility" });
+    expect(literalEnv(container)).toMatchObject({
+      NVIDIA_VISIBLE_DEVICES: "all",
+      NVIDIA_DRIVER_CAPABILITIES: "utility",
+    });
     expect(spec.runtimeClassName).toBe("nvidia");
     expect(container.resources?.limits?.["nvidia.com/gpu"]).toBeUndefined();
   });
 
   it("runs on GPU nodes only, through their GPU taints", () => {
     const terms = spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
-    expect(terms.flatMap((t) => t.matchExpressions ?? [])).toContainEqual({ key: "nvidia.com/gpu.present", operator: "In", values: ["true"] });
+    expect(terms.flatMap((t) => t.matchExpressions ?? [])).toContainEqual({
+      key: "nvidia.com/gpu.present",
+      operator: "In",
+      values: ["true"],
+    });
     expect(spec.tolerations).toContainEqual({ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" });
   });
 
@@ -195,7 +273,10 @@ describe("the analyzer Deployment against the program", () => {
     expect(portNumber(container, "api")).toBe(config.analyzer.listen.port);
     expect(config.analyzer.source).toMatch(/^prometheus=/);
     expect(spec.securityContext).toMatchObject({ runAsNonRoot: true });
-    expect((analyzerDeployment["spec"] as { template: { spec: { automountServiceAccountToken?: boolean } } }).template.spec.automountServiceAccountToken).toBe(false);
+    expect(
+      (analyzerDeployment["spec"] as { template: { spec: { automountServiceAccountToken?: boolean } } }).template.spec
+        .automountServiceAccountToken,
+    ).toBe(false);
     expectHardened(container);
   });
 
@@ -207,7 +288,10 @@ describe("the analyzer Deployment against the program", () => {
     expect(volume?.emptyDir).toBeDefined();
   });
 
-  it.each([["livenessProbe", "/healthz"], ["readinessProbe", "/readyz"]] as const)("its %s asks for %s over HTTPS on the API port", (key, path) => {
+  it.each([
+    ["livenessProbe", "/healthz"],
+    ["readinessProbe", "/readyz"],
+  ] as const)("its %s asks for %s over HTTPS on the API port", (key, path) => {
     expect(container[key]?.httpGet).toMatchObject({ path, scheme: "HTTPS" });
     expect(portNumber(container, container[key]?.httpGet.port ?? "")).toBe(config.analyzer.listen.port);
   });
@@ -216,12 +300,17 @@ describe("the analyzer Deployment against the program", () => {
 describe("services, monitors and policies point at real ports", () => {
   const agent = podSpec(agentSet).containers[0] as Container;
   const analyzer = podSpec(analyzerDeployment).containers[0] as Container;
-  const containerOf = (selector: Record<string, string>) => (selector["app.kubernetes.io/name"] === "inferwatch-agent" ? agent : analyzer);
+  const containerOf = (selector: Record<string, string>) =>
+    selector["app.kubernetes.io/name"] === "inferwatch-agent" ? agent : analyzer;
 
-  it.each(objects.filter((o) => o.kind === "Service").map((o) => [o.metadata.name, o] as const))("Service %s targets named container ports", (_name, service) => {
-    const spec = service["spec"] as { selector: Record<string, string>; ports: { targetPort: string }[] };
-    for (const port of spec.ports) expect(() => portNumber(containerOf(spec.selector), port.targetPort)).not.toThrow();
-  });
+  it.each(objects.filter((o) => o.kind === "Service").map((o) => [o.metadata.name, o] as const))(
+    "Service %s targets named container ports",
+    (_name, service) => {
+      const spec = service["spec"] as { selector: Record<string, string>; ports: { targetPort: string }[] };
+      for (const port of spec.ports)
+        expect(() => portNumber(containerOf(spec.selector), port.targetPort)).not.toThrow();
+    },
+  );
 
   it("the agent Service is named as the job the generated alerts expect", () => {
     const rules = readObjects(projectPath("alerts/generated/prometheus-rule.yaml"));
@@ -229,35 +318,75 @@ describe("services, monitors and policies point at real ports", () => {
     expect(find(objects, "Service", "inferwatch-agent")).toBeDefined();
   });
 
-  it.each(objects.filter((o) => o.kind === "ServiceMonitor").map((o) => [o.metadata.name, o] as const))("ServiceMonitor %s scrapes /metrics over HTTPS on a port its Service has", (name, monitor) => {
-    const service = find(objects, "Service", name);
-    const ports = (service["spec"] as { ports: { name: string }[] }).ports.map((p) => p.name);
-    for (const endpoint of (monitor["spec"] as { endpoints: { port: string; path: string; scheme: string }[] }).endpoints) {
-      expect(ports).toContain(endpoint.port);
-      expect([endpoint.path, endpoint.scheme]).toEqual(["/metrics", "https"]);
-    }
-  });
+  it.each(objects.filter((o) => o.kind === "ServiceMonitor").map((o) => [o.metadata.name, o] as const))(
+    "ServiceMonitor %s scrapes /metrics over HTTPS on a port its Service has",
+    (name, monitor) => {
+      const service = find(objects, "Service", name);
+      const ports = (service["spec"] as { ports: { name: string }[] }).ports.map((p) => p.name);
+      for (const endpoint of (monitor["spec"] as { endpoints: { port: string; path: string; scheme: string }[] })
+        .endpoints) {
+        expect(ports).toContain(endpoint.port);
+        expect([endpoint.path, endpoint.scheme]).toEqual(["/metrics", "https"]);
+      }
+    },
+  );
 
   it("NetworkPolicies open only the OTLP ports to runtime namespaces and metrics to Prometheus", () => {
-    const policy = find(objects, "NetworkPolicy", "inferwatch-agent")["spec"] as { ingress: { from: Record<string, { matchLabels: Record<string, string> }>[]; ports: { port: string }[] }[] };
-    const byPeer = policy.ingress.map((rule) => [JSON.stringify(rule.from), rule.ports.map((p) => { portNumber(agent, p.port); return p.port; }).sort()]);
+    const policy = find(objects, "NetworkPolicy", "inferwatch-agent")["spec"] as {
+      ingress: { from: Record<string, { matchLabels: Record<string, string> }>[]; ports: { port: string }[] }[];
+    };
+    const byPeer = policy.ingress.map((rule) => [
+      JSON.stringify(rule.from),
+      rule.ports
+        .map((p) => {
+          portNumber(agent, p.port);
+          return p.port;
+        })
+        .sort(),
+    ]);
     expect(byPeer).toEqual([
-      [JSON.stringify([{ namespaceSelector: { matchLabels: { "inferwatch.io/runtime": "true" } } }]), ["otlp-grpc", "otlp-http"]],
-      [JSON.stringify([{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } }, podSelector: { matchLabels: { "app.kubernetes.io/name": "prometheus" } } }]), ["metrics"]],
+      [
+        JSON.stringify([{ namespaceSelector: { matchLabels: { "inferwatch.io/runtime": "true" } } }]),
+        ["otlp-grpc", "otlp-http"],
+      ],
+      [
+        JSON.stringify([
+          {
+            namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } },
+            podSelector: { matchLabels: { "app.kubernetes.io/name": "prometheus" } },
+          },
+        ]),
+        ["metrics"],
+      ],
     ]);
   });
 
   it("ships every generated dashboard as a ConfigMap", () => {
-    const [monitoring] = readObjects(projectPath("deploy/monitoring/kustomization.yaml")) as unknown as { configMapGenerator: { files: string[] }[] }[];
+    const [monitoring] = readObjects(projectPath("deploy/monitoring/kustomization.yaml")) as unknown as {
+      configMapGenerator: { files: string[] }[];
+    }[];
     const shipped = (monitoring?.configMapGenerator ?? []).flatMap((g) => g.files.map((file) => basename(file))).sort();
-    expect(shipped).toEqual(readdirSync(projectPath("dashboards/generated")).filter((file) => file.endsWith(".json")).sort());
+    expect(shipped).toEqual(
+      readdirSync(projectPath("dashboards/generated"))
+        .filter((file) => file.endsWith(".json"))
+        .sort(),
+    );
   });
 
   it("every file the kustomizations name exists", () => {
     for (const dir of ["", "base", "monitoring", "overlays/process-mapping", "overlays/mig-monitor"]) {
-      const [kustomization] = readObjects(projectPath("deploy", dir, "kustomization.yaml")) as unknown as { resources?: string[]; patches?: { path: string }[]; configMapGenerator?: { files: string[] }[] }[];
-      const named = [...(kustomization?.resources ?? []), ...(kustomization?.patches ?? []).map((p) => p.path), ...(kustomization?.configMapGenerator ?? []).flatMap((g) => g.files)];
-      for (const path of named) expect(existsSync(projectPath("deploy", dir, path)), `deploy/${dir}: ${path}`).toBe(true);
+      const [kustomization] = readObjects(projectPath("deploy", dir, "kustomization.yaml")) as unknown as {
+        resources?: string[];
+        patches?: { path: string }[];
+        configMapGenerator?: { files: string[] }[];
+      }[];
+      const named = [
+        ...(kustomization?.resources ?? []),
+        ...(kustomization?.patches ?? []).map((p) => p.path),
+        ...(kustomization?.configMapGenerator ?? []).flatMap((g) => g.files),
+      ];
+      for (const path of named)
+        expect(existsSync(projectPath("deploy", dir, path)), `deploy/${dir}: ${path}`).toBe(true);
     }
   });
 });

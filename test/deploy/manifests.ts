@@ -6,7 +6,12 @@ import { projectPath } from "../../common/paths.js";
 import { buildKustomization } from "./kustomize-subset.js";
 
 /** A Kubernetes object as parsed from YAML. */
-export type KubeObject = { readonly apiVersion: string; readonly kind: string; readonly metadata: { readonly name: string; readonly namespace?: string; readonly labels?: Record<string, string> }; readonly [key: string]: unknown };
+export type KubeObject = {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: { readonly name: string; readonly namespace?: string; readonly labels?: Record<string, string> };
+  readonly [key: string]: unknown;
+};
 
 export const DEPLOY_DIR = projectPath("deploy");
 
@@ -15,16 +20,20 @@ export function manifestFiles(dir = DEPLOY_DIR): string[] {
   return readdirSync(dir).flatMap((entry) => {
     const path = join(dir, entry);
     if (statSync(path).isDirectory()) return manifestFiles(path);
-    return /\.ya?ml$/.test(entry) && entry !== "kustomization.yaml" && !path.includes(join("overlays", "")) ? [path] : [];
+    return /\.ya?ml$/.test(entry) && entry !== "kustomization.yaml" && !path.includes(join("overlays", ""))
+      ? [path]
+      : [];
   });
 }
 
 /** The objects of a multi-document YAML file; fails on a YAML error. */
 export function readObjects(path: string): KubeObject[] {
-  return parseAllDocuments(readFileSync(path, "utf8")).map((doc) => {
-    if (doc.errors.length > 0) throw new Error(`${path}: ${doc.errors.map((e) => e.message).join("; ")}`);
-    return doc.toJS() as KubeObject;
-  }).filter((object) => object !== null);
+  return parseAllDocuments(readFileSync(path, "utf8"))
+    .map((doc) => {
+      if (doc.errors.length > 0) throw new Error(`${path}: ${doc.errors.map((e) => e.message).join("; ")}`);
+      return doc.toJS() as KubeObject;
+    })
+    .filter((object) => object !== null);
 }
 
 /** Builds a directory under deploy/ (files outside deploy/ allowed: the generated rules and dashboards). */
@@ -49,10 +58,21 @@ export interface Probe {
 }
 export interface PodSpec {
   readonly containers: Container[];
-  readonly volumes?: { name: string; hostPath?: { path: string }; secret?: { secretName: string }; emptyDir?: object }[];
+  readonly volumes?: {
+    name: string;
+    hostPath?: { path: string };
+    secret?: { secretName: string };
+    emptyDir?: object;
+  }[];
   readonly hostPID?: boolean;
   readonly tolerations?: { key?: string; operator?: string; effect?: string }[];
-  readonly affinity?: { nodeAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms: { matchExpressions?: { key: string; operator: string; values?: string[] }[] }[] } } };
+  readonly affinity?: {
+    nodeAffinity?: {
+      requiredDuringSchedulingIgnoredDuringExecution?: {
+        nodeSelectorTerms: { matchExpressions?: { key: string; operator: string; values?: string[] }[] }[];
+      };
+    };
+  };
   readonly securityContext?: Record<string, unknown>;
   readonly runtimeClassName?: string;
 }
@@ -71,7 +91,9 @@ export function find(objects: readonly KubeObject[], kind: string, name: string)
 
 /** The literal environment of a container (valueFrom entries left out). */
 export function literalEnv(container: Container): Record<string, string> {
-  return Object.fromEntries((container.env ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value as string]));
+  return Object.fromEntries(
+    (container.env ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value as string]),
+  );
 }
 
 /** The volume mount whose path holds `file`, with its volume. */

@@ -25,7 +25,9 @@ const PAGES = ["README.md", ...filesUnder("docs", [".md"])];
 describe("links in the README and docs/", () => {
   it("finds the pages and their links (the checks below are not vacuous)", () => {
     expect(PAGES).toContain("docs/architecture.md");
-    const relativeLinks = PAGES.flatMap((page) => linksOf(readFileSync(projectPath(page), "utf8")).filter((link) => !isExternal(link.target)));
+    const relativeLinks = PAGES.flatMap((page) =>
+      linksOf(readFileSync(projectPath(page), "utf8")).filter((link) => !isExternal(link.target)),
+    );
     expect(relativeLinks.length).toBeGreaterThan(10);
     expect(relativeLinks.some((link) => link.target.includes("#"))).toBe(true);
   });
@@ -45,7 +47,10 @@ describe("links in the README and docs/", () => {
 describe("the link checker", () => {
   const root = mkdtempSync(join(tmpdir(), "inferwatch-links-"));
   mkdirSync(join(root, "docs"));
-  writeFileSync(join(root, "docs", "page.md"), "# A page\n\n## Burn rate: 14.4× (page)\n\n## `inferwatch up`\n\n## Twice\n\n## Twice\n\n<a id=\"custom\"></a>\n");
+  writeFileSync(
+    join(root, "docs", "page.md"),
+    '# A page\n\n## Burn rate: 14.4× (page)\n\n## `inferwatch up`\n\n## Twice\n\n## Twice\n\n<a id="custom"></a>\n',
+  );
   writeFileSync(join(root, "README.md"), "x");
   const file = join(root, "README.md");
 
@@ -69,13 +74,13 @@ describe("the link checker", () => {
 
   it("reads inline links, images, reference definitions and HTML, never code", () => {
     const page = [
-      "See [the agent](docs/agent.md) and ![console](docs/images/console.png \"the console\").",
+      'See [the agent](docs/agent.md) and ![console](docs/images/console.png "the console").',
       "`[not a link](nowhere.md)`",
       "```",
       "[in a fence](nowhere.md)",
       "```",
       "[ref]: docs/reference/metrics.md",
-      "<img src=\"docs/images/x.png\"> and <a href=\"https://example.com\">x</a>",
+      '<img src="docs/images/x.png"> and <a href="https://example.com">x</a>',
     ].join("\n");
     expect(linksOf(page)).toEqual([
       { target: "docs/agent.md", line: 1 },
@@ -100,9 +105,13 @@ describe("nothing points outside the repository", () => {
   // Product code, docs, manifests, scripts and tests (the openb benchmark reads its trace from
   // test/bench/data/alibaba-openb/).
   const FILES = [
-    ...["agent", "analyzer", "common", "cli", "alerts", "dashboards", "docs", "deploy", "scripts", "test"]
-      .flatMap((dir) => filesUnder(dir, [".ts", ".md", ".yaml", ".yml", ".json", ".sh", ".c", ".h", ".html", ".css", ".js"])),
-    "README.md", "package.json", "tsconfig.json", "vitest.config.ts",
+    ...["agent", "analyzer", "common", "cli", "alerts", "dashboards", "docs", "deploy", "scripts", "test"].flatMap(
+      (dir) => filesUnder(dir, [".ts", ".md", ".yaml", ".yml", ".json", ".sh", ".c", ".h", ".html", ".css", ".js"]),
+    ),
+    "README.md",
+    "package.json",
+    "tsconfig.json",
+    "vitest.config.ts",
   ].filter((file) => file !== "test/docs/links.test.ts");
 
   it("checks the whole tree", () => {

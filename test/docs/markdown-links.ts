@@ -21,7 +21,8 @@ function withoutCode(markdown: string, blankInline = true): string[] {
   return markdown.split("\n").map((line) => {
     const opener = /^\s{0,3}(`{3,}|~{3,})/.exec(line)?.[1];
     if (fence !== undefined) {
-      if (opener !== undefined && opener[0] === fence[0] && opener.length >= fence.length && line.trim() === opener) fence = undefined;
+      if (opener !== undefined && opener[0] === fence[0] && opener.length >= fence.length && line.trim() === opener)
+        fence = undefined;
       return "";
     }
     if (opener !== undefined) {
@@ -68,7 +69,8 @@ export function anchorsOf(markdown: string): Set<string> {
       seen.set(slug, count + 1);
       anchors.add(count === 0 ? slug : `${slug}-${count}`);
     }
-    for (const match of line.matchAll(/<a\s[^>]*?(?:id|name)="([^"]+)"/gi)) if (match[1] !== undefined) anchors.add(match[1]);
+    for (const match of line.matchAll(/<a\s[^>]*?(?:id|name)="([^"]+)"/gi))
+      if (match[1] !== undefined) anchors.add(match[1]);
   }
   return anchors;
 }
@@ -88,11 +90,13 @@ export function brokenReason(root: string, file: string, target: string): string
   const hash = target.indexOf("#");
   const pathPart = decodeURIComponent(hash < 0 ? target : target.slice(0, hash)).replace(/\?.*$/, "");
   const anchor = hash < 0 ? undefined : decodeURIComponent(target.slice(hash + 1));
-  const resolved = pathPart === "" ? file : pathPart.startsWith("/") ? join(root, pathPart) : resolve(dirname(file), pathPart);
+  const resolved =
+    pathPart === "" ? file : pathPart.startsWith("/") ? join(root, pathPart) : resolve(dirname(file), pathPart);
   const inside = relative(root, resolved);
   if (inside.startsWith("..") || isAbsolute(inside)) return "points outside the repository";
   if (!existsSync(resolved)) return `${inside} does not exist`;
   if (anchor === undefined || anchor === "") return undefined;
-  if (statSync(resolved).isDirectory() || !resolved.endsWith(".md")) return `anchor #${anchor} on a file that is not Markdown`;
+  if (statSync(resolved).isDirectory() || !resolved.endsWith(".md"))
+    return `anchor #${anchor} on a file that is not Markdown`;
   return anchorsOf(readFileSync(resolved, "utf8")).has(anchor) ? undefined : `${inside} has no heading for #${anchor}`;
 }

@@ -3,7 +3,12 @@
  * streams, so the sender never holds an inflated message) and OTLP/HTTP, and JSON nesting bombs.
  * Every sender resolves with what each request ended in; none throws on a refusal or a reset.
  */
-import { connect as connectHttp2, constants as http2Constants, type ClientHttp2Session, type IncomingHttpHeaders } from "node:http2";
+import {
+  connect as connectHttp2,
+  constants as http2Constants,
+  type ClientHttp2Session,
+  type IncomingHttpHeaders,
+} from "node:http2";
 import { Agent, request } from "node:http";
 import { gzipSync } from "node:zlib";
 import { OTLP_TRACE_EXPORT_PATH } from "../../agent/receivers/otlp-grpc-receiver.js";
@@ -63,7 +68,8 @@ export async function grpcGzipFlood(options: GrpcFloodOptions): Promise<Outcomes
     const session = connectHttp2(`http://${options.address}`);
     session.on("error", () => undefined);
     sessions.push(session);
-    for (let s = 0; s < options.streamsPerConnection; s++) calls.push(grpcCall(session, frame, options.token, options.timeoutMs ?? 30_000));
+    for (let s = 0; s < options.streamsPerConnection; s++)
+      calls.push(grpcCall(session, frame, options.token, options.timeoutMs ?? 30_000));
   }
   try {
     return tally(await Promise.all(calls));
@@ -72,7 +78,12 @@ export async function grpcGzipFlood(options: GrpcFloodOptions): Promise<Outcomes
   }
 }
 
-function grpcCall(session: ClientHttp2Session, frame: Buffer, token: string | undefined, timeoutMs: number): Promise<string> {
+function grpcCall(
+  session: ClientHttp2Session,
+  frame: Buffer,
+  token: string | undefined,
+  timeoutMs: number,
+): Promise<string> {
   return new Promise((resolve) => {
     let status: string | undefined;
     let stream;
@@ -131,7 +142,9 @@ export async function httpFlood(options: HttpFloodOptions): Promise<Outcomes> {
   const worker = async (): Promise<void> => {
     while (next < options.requests) {
       next++;
-      statuses.push(await post(agent, options.address.slice(0, colon), Number(options.address.slice(colon + 1)), options));
+      statuses.push(
+        await post(agent, options.address.slice(0, colon), Number(options.address.slice(colon + 1)), options),
+      );
     }
   };
   try {
@@ -144,14 +157,20 @@ export async function httpFlood(options: HttpFloodOptions): Promise<Outcomes> {
 
 function post(agent: Agent, host: string, port: number, options: HttpFloodOptions): Promise<number> {
   return new Promise((resolve) => {
-    const headers: Record<string, string | number> = { "content-type": options.contentType, "content-length": options.body.length };
+    const headers: Record<string, string | number> = {
+      "content-type": options.contentType,
+      "content-length": options.body.length,
+    };
     if (options.gzipped) headers["content-encoding"] = "gzip";
     if (options.token !== undefined) headers["authorization"] = `Bearer ${options.token}`;
-    const req = request({ host, port, method: "POST", path: "/v1/traces", agent, headers, timeout: 60_000 }, (response) => {
-      response.resume();
-      response.on("end", () => resolve(response.statusCode ?? 0));
-      response.on("error", () => resolve(0));
-    });
+    const req = request(
+      { host, port, method: "POST", path: "/v1/traces", agent, headers, timeout: 60_000 },
+      (response) => {
+        response.resume();
+        response.on("end", () => resolve(response.statusCode ?? 0));
+        response.on("error", () => resolve(0));
+      },
+    );
     req.on("timeout", () => req.destroy());
     req.on("error", () => resolve(0));
     req.end(options.body);

@@ -41,7 +41,17 @@ export async function startSecuredAgent(args: readonly string[] = []): Promise<S
   const dir = await mkdtemp(join(tmpdir(), "inferwatch-abuse-"));
   const tokenFile = join(dir, "tokens");
   await writeFile(tokenFile, `ingest:vllm:${INGEST_TOKEN}\nviewer:grafana:abuse-suite-viewer-token-000000\n`);
-  const agent = await startAgentProcess(["--nvml-library", "/nonexistent/libnvidia-ml.so.1", "--pods", "false", "--host-metrics", "false", "--auth-token-file", tokenFile, ...args]);
+  const agent = await startAgentProcess([
+    "--nvml-library",
+    "/nonexistent/libnvidia-ml.so.1",
+    "--pods",
+    "false",
+    "--host-metrics",
+    "false",
+    "--auth-token-file",
+    tokenFile,
+    ...args,
+  ]);
   return {
     agent,
     pid: agent.child.pid as number,
@@ -97,7 +107,11 @@ export interface ProbeResult {
 }
 
 /** Probes each URL's `/healthz` every `everyMs` until stop() (each target on its own keep-alive connection). */
-export function probeHealth(urls: readonly string[], everyMs = 20, giveUpMs = 10_000): { stop(): Promise<ProbeResult[]> } {
+export function probeHealth(
+  urls: readonly string[],
+  everyMs = 20,
+  giveUpMs = 10_000,
+): { stop(): Promise<ProbeResult[]> } {
   let isStopped = false;
   const loops = urls.map(async (url) => {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });

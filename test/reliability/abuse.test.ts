@@ -19,7 +19,19 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DAEMONSET_MEMORY_LIMIT_MIB, INGEST_TOKEN, loadPerCore, probeHealth, rssOf, startControlServer, startSecuredAgent, WRONG_TOKEN, type ControlServer, type ProbeResult, type SecuredAgent } from "./abuse-harness.js";
+import {
+  DAEMONSET_MEMORY_LIMIT_MIB,
+  INGEST_TOKEN,
+  loadPerCore,
+  probeHealth,
+  rssOf,
+  startControlServer,
+  startSecuredAgent,
+  WRONG_TOKEN,
+  type ControlServer,
+  type ProbeResult,
+  type SecuredAgent,
+} from "./abuse-harness.js";
 import { grpcGzipFlood, gzipBomb, httpFlood, jsonDepthBomb, type Outcomes } from "./abuse-floods.js";
 import { shortRunLoopBoundSeconds } from "./soak-bounds.js";
 import { METRICS } from "../../common/conventions.js";
@@ -47,7 +59,10 @@ afterAll(async () => {
 });
 
 /** Runs `flood` while probing the agent's and the control's /healthz; returns what the flood ended in and what the probes saw. */
-async function underProbe(flood: () => Promise<Outcomes>, target: SecuredAgent = secured): Promise<{ outcomes: Outcomes; agent: ProbeResult; control: ProbeResult; load: number }> {
+async function underProbe(
+  flood: () => Promise<Outcomes>,
+  target: SecuredAgent = secured,
+): Promise<{ outcomes: Outcomes; agent: ProbeResult; control: ProbeResult; load: number }> {
   const probe = probeHealth([target.agent.url, control.url]);
   const outcomes = await flood().finally(() => new Promise((resolve) => setTimeout(resolve, 300)));
   // Whatever the flood left behind (inflated buffers, parsed trees) was given a moment to show above.
@@ -57,7 +72,11 @@ async function underProbe(flood: () => Promise<Outcomes>, target: SecuredAgent =
 }
 
 /** The agent held its memory and kept answering its probes during what `run` measured. */
-async function expectHeld(run: Awaited<ReturnType<typeof underProbe>>, what: string, target: SecuredAgent = secured): Promise<void> {
+async function expectHeld(
+  run: Awaited<ReturnType<typeof underProbe>>,
+  what: string,
+  target: SecuredAgent = secured,
+): Promise<void> {
   const rss = await rssOf(target.pid);
   const boundMs = shortRunLoopBoundSeconds(run.load, run.control.maxMs / 1000) * 1000;
   console.info(
@@ -74,14 +93,29 @@ async function expectHeld(run: Awaited<ReturnType<typeof underProbe>>, what: str
 describe("the agent with ingest tokens under floods", () => {
   it("refuses an unauthenticated OTLP/gRPC flood of gzip bombs before inflating one (64 messages of 20 MiB inflated, wrong token)", async () => {
     const bomb = gzipBomb(MAX_BODY_BYTES - 1024);
-    const run = await underProbe(() => grpcGzipFlood({ address: secured.agent.otlpGrpc as string, message: bomb, connections: 8, streamsPerConnection: 8, token: WRONG_TOKEN }));
+    const run = await underProbe(() =>
+      grpcGzipFlood({
+        address: secured.agent.otlpGrpc as string,
+        message: bomb,
+        connections: 8,
+        streamsPerConnection: 8,
+        token: WRONG_TOKEN,
+      }),
+    );
     expect(run.outcomes).toEqual({ [UNAUTHENTICATED]: 64 });
     await expectHeld(run, "gRPC gzip flood, wrong token");
   }, 120_000);
 
   it("refuses the same flood without any token", async () => {
     const bomb = gzipBomb(MAX_BODY_BYTES - 1024);
-    const run = await underProbe(() => grpcGzipFlood({ address: secured.agent.otlpGrpc as string, message: bomb, connections: 4, streamsPerConnection: 16 }));
+    const run = await underProbe(() =>
+      grpcGzipFlood({
+        address: secured.agent.otlpGrpc as string,
+        message: bomb,
+        connections: 4,
+        streamsPerConnection: 16,
+      }),
+    );
     expect(run.outcomes).toEqual({ [UNAUTHENTICATED]: 64 });
     await expectHeld(run, "gRPC gzip flood, no token");
   }, 120_000);
@@ -89,34 +123,82 @@ describe("the agent with ingest tokens under floods", () => {
   it("inflates a valid-token gzip flood only as far as the in-flight budget allows: each bomb is refused as undecodable or as over budget", async () => {
     // The largest gRPC message the receiver takes (agent.otlp.maxGrpcMessageBytes, 4 MiB); larger ones are cut off while inflating.
     const bomb = gzipBomb(MAX_GRPC_MESSAGE_BYTES - 1024);
-    const run = await underProbe(() => grpcGzipFlood({ address: secured.agent.otlpGrpc as string, message: bomb, connections: 8, streamsPerConnection: 8, token: INGEST_TOKEN }));
+    const run = await underProbe(() =>
+      grpcGzipFlood({
+        address: secured.agent.otlpGrpc as string,
+        message: bomb,
+        connections: 8,
+        streamsPerConnection: 8,
+        token: INGEST_TOKEN,
+      }),
+    );
     const total = Object.values(run.outcomes).reduce((a, b) => a + b, 0);
     expect(total).toBe(64);
     // Zeros are no protobuf (field number 0): an inflated bomb is INVALID_ARGUMENT, the rest wait their turn or are refused.
-    expect(Object.keys(run.outcomes).every((code) => code === INVALID_ARGUMENT || code === RESOURCE_EXHAUSTED)).toBe(true);
+    expect(Object.keys(run.outcomes).every((code) => code === INVALID_ARGUMENT || code === RESOURCE_EXHAUSTED)).toBe(
+      true,
+    );
     expect(run.outcomes[INVALID_ARGUMENT]).toBeGreaterThan(0);
     await expectHeld(run, "gRPC gzip flood, valid token");
   }, 120_000);
 
   it("refuses an unauthenticated OTLP/HTTP flood of gzip bombs from its headers", async () => {
     const bomb = gzipBomb(MAX_BODY_BYTES - 1024);
-    const run = await underProbe(() => httpFlood({ address: secured.agent.otlpHttp as string, body: bomb, requests: 256, concurrency: 32, contentType: "application/x-protobuf", gzipped: true, token: WRONG_TOKEN }));
+    const run = await underProbe(() =>
+      httpFlood({
+        address: secured.agent.otlpHttp as string,
+        body: bomb,
+        requests: 256,
+        concurrency: 32,
+        contentType: "application/x-protobuf",
+        gzipped: true,
+        token: WRONG_TOKEN,
+      }),
+    );
     expect(run.outcomes).toEqual({ 401: 256 });
     await expectHeld(run, "HTTP gzip flood, wrong token");
   }, 120_000);
 
   it("refuses JSON nesting bombs with a valid token as 400 before parsing them (eight of 2 MB at once, then one of 20 MB)", async () => {
-    const small = await underProbe(() => httpFlood({ address: secured.agent.otlpHttp as string, body: jsonDepthBomb(1_000_000), requests: 8, concurrency: 8, contentType: "application/json", token: INGEST_TOKEN }));
+    const small = await underProbe(() =>
+      httpFlood({
+        address: secured.agent.otlpHttp as string,
+        body: jsonDepthBomb(1_000_000),
+        requests: 8,
+        concurrency: 8,
+        contentType: "application/json",
+        token: INGEST_TOKEN,
+      }),
+    );
     expect(small.outcomes).toEqual({ 400: 8 });
     await expectHeld(small, "JSON depth bombs 8 × 2 MB");
-    const large = await underProbe(() => httpFlood({ address: secured.agent.otlpHttp as string, body: jsonDepthBomb(10_000_000), requests: 1, concurrency: 1, contentType: "application/json", token: INGEST_TOKEN }));
+    const large = await underProbe(() =>
+      httpFlood({
+        address: secured.agent.otlpHttp as string,
+        body: jsonDepthBomb(10_000_000),
+        requests: 1,
+        concurrency: 1,
+        contentType: "application/json",
+        token: INGEST_TOKEN,
+      }),
+    );
     expect(large.outcomes).toEqual({ 400: 1 });
     await expectHeld(large, "JSON depth bomb 20 MB");
   }, 120_000);
 
   it("refuses gzip-compressed JSON nesting bombs with a valid token as 400 or 429, never parsing one", async () => {
     const bomb = gzipSync(jsonDepthBomb(10_000_000), { level: 9 });
-    const run = await underProbe(() => httpFlood({ address: secured.agent.otlpHttp as string, body: bomb, requests: 32, concurrency: 16, contentType: "application/json", gzipped: true, token: INGEST_TOKEN }));
+    const run = await underProbe(() =>
+      httpFlood({
+        address: secured.agent.otlpHttp as string,
+        body: bomb,
+        requests: 32,
+        concurrency: 16,
+        contentType: "application/json",
+        gzipped: true,
+        token: INGEST_TOKEN,
+      }),
+    );
     expect(Object.keys(run.outcomes).every((status) => status === "400" || status === "429")).toBe(true);
     expect(run.outcomes["400"]).toBeGreaterThan(0);
     await expectHeld(run, "gzip JSON depth bombs");
@@ -153,7 +235,14 @@ describe("the agent scraping hostile runtime pages", () => {
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     // A 10 s timeout: the 12.7 MiB page reads in ~1 s, but this machine's cores may be shared with other test runs.
-    scraping = await startSecuredAgent(["--runtime-targets", `${base}/oversized,${base}/huge`, "--runtime-interval", "10s", "--runtime-timeout", "10s"]);
+    scraping = await startSecuredAgent([
+      "--runtime-targets",
+      `${base}/oversized,${base}/huge`,
+      "--runtime-interval",
+      "10s",
+      "--runtime-timeout",
+      "10s",
+    ]);
   });
 
   afterAll(async () => {
@@ -168,9 +257,20 @@ describe("the agent scraping hostile runtime pages", () => {
     }, scraping);
     const { text, series } = await scraping.agent.scrape();
     const rows = find(series, METRICS.llmKvCacheUsage.name);
-    console.info(`runtime pages of ${(oversized.length / 2 ** 20).toFixed(1)} MiB and ${(huge.length / 2 ** 20).toFixed(1)} MiB: ${rows.length} kv-cache series, /metrics ${(text.length / 1024).toFixed(0)} KiB`);
-    expect(find(series, METRICS.runtimeScrapeUp.name).map((s) => [s.labels["target"]?.replace(/^.*\//, ""), s.value]).sort()).toEqual([["huge", 1], ["oversized", 0]]);
-    expect(scraping.agent.logs().some((line) => String(line["err"]).includes("page larger than 16777216 bytes"))).toBe(true);
+    console.info(
+      `runtime pages of ${(oversized.length / 2 ** 20).toFixed(1)} MiB and ${(huge.length / 2 ** 20).toFixed(1)} MiB: ${rows.length} kv-cache series, /metrics ${(text.length / 1024).toFixed(0)} KiB`,
+    );
+    expect(
+      find(series, METRICS.runtimeScrapeUp.name)
+        .map((s) => [s.labels["target"]?.replace(/^.*\//, ""), s.value])
+        .sort(),
+    ).toEqual([
+      ["huge", 1],
+      ["oversized", 0],
+    ]);
+    expect(scraping.agent.logs().some((line) => String(line["err"]).includes("page larger than 16777216 bytes"))).toBe(
+      true,
+    );
     // Two rounds at least have ended since the third request of each: each refusal counted once.
     expect(valueOf(series, METRICS.collectorErrors.name, { collector: "runtimes" })).toBeGreaterThanOrEqual(2);
     expect(valueOf(series, METRICS.runtimeSeries.name)).toBeLessThanOrEqual(64);

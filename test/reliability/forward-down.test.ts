@@ -28,7 +28,8 @@ afterEach(async () => {
   upstream = undefined;
 });
 
-const forwarded = (series: readonly Series[], result: string): number => valueOf(series, METRICS.forwardedSpans.name, { result }) ?? 0;
+const forwarded = (series: readonly Series[], result: string): number =>
+  valueOf(series, METRICS.forwardedSpans.name, { result }) ?? 0;
 const queued = (series: readonly Series[]): number => valueOf(series, METRICS.forwardQueue.name) ?? Number.NaN;
 
 /** Sends `requests` export requests of BATCH spans; returns how many spans were accepted with 200. */
@@ -49,24 +50,39 @@ it("keeps the forward queue bounded while the upstream is down or hangs, counts 
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), "inferwatch-forward-"));
   const config = join(dir, "inferwatch.yaml");
-  await writeFile(config, [
-    "agent:",
-    "  forward:",
-    `    endpoint: http://127.0.0.1:${port}/v1/traces`,
-    `    queueSize: ${QUEUE}`,
-    `    batchSize: ${BATCH}`,
-    "    flushInterval: 100ms",
-    "    timeout: 500ms",
-    "",
-  ].join("\n"));
-  agent = await startAgentProcess(["--nvml-library", "/nonexistent/libnvidia-ml.so.1", "--pods", "false", "--config", config]);
+  await writeFile(
+    config,
+    [
+      "agent:",
+      "  forward:",
+      `    endpoint: http://127.0.0.1:${port}/v1/traces`,
+      `    queueSize: ${QUEUE}`,
+      `    batchSize: ${BATCH}`,
+      "    flushInterval: 100ms",
+      "    timeout: 500ms",
+      "",
+    ].join("\n"),
+  );
+  agent = await startAgentProcess([
+    "--nvml-library",
+    "/nonexistent/libnvidia-ml.so.1",
+    "--pods",
+    "false",
+    "--config",
+    config,
+  ]);
   const a = agent;
   const otlp = a.otlpHttp as string;
 
   // 1. Nothing listens upstream: every batch fails and is counted; ingest is unaffected.
   const downAccepted = await send(otlp, 20);
   expect(downAccepted).toBe(20 * BATCH);
-  const down = await scrapeUntil(a, (s) => forwarded(s, "dropped_export_failed") + forwarded(s, "dropped_queue_full") === downAccepted && queued(s) === 0, 30_000);
+  const down = await scrapeUntil(
+    a,
+    (s) =>
+      forwarded(s, "dropped_export_failed") + forwarded(s, "dropped_queue_full") === downAccepted && queued(s) === 0,
+    30_000,
+  );
   expect(forwarded(down, "sent")).toBe(0);
   expect(valueOf(down, METRICS.otlpSpans.name, { outcome: "recorded" })).toBe(downAccepted);
   expect(a.logs().some((l) => l["msg"] === "span forwarding failed; dropping the batch (counted)")).toBe(true);
@@ -85,7 +101,9 @@ it("keeps the forward queue bounded while the upstream is down or hangs, counts 
   const full = await a.scrape();
   expect(queued(full.series)).toBeLessThanOrEqual(QUEUE);
   // Each hung export frees one batch when it times out, so how many hit the bound depends on speed; that some did does not.
-  expect(forwarded(full.series, "dropped_queue_full") - forwarded(before.series, "dropped_queue_full")).toBeGreaterThan(0);
+  expect(forwarded(full.series, "dropped_queue_full") - forwarded(before.series, "dropped_queue_full")).toBeGreaterThan(
+    0,
+  );
   expect(valueOf(full.series, METRICS.otlpSpans.name, { outcome: "recorded" })).toBe(downAccepted + hangAccepted);
 
   // 3. The upstream answers again: forwarding resumes by itself and every span is accounted for.
@@ -93,7 +111,14 @@ it("keeps the forward queue bounded while the upstream is down or hangs, counts 
   const upAccepted = await send(otlp, 5);
   const results = ["sent", "dropped_queue_full", "dropped_export_failed"];
   const total = downAccepted + hangAccepted + upAccepted;
-  const back = await scrapeUntil(a, (s) => forwarded(s, "sent") >= upAccepted && queued(s) === 0 && results.reduce((sum, r) => sum + forwarded(s, r), 0) === total, 30_000);
+  const back = await scrapeUntil(
+    a,
+    (s) =>
+      forwarded(s, "sent") >= upAccepted &&
+      queued(s) === 0 &&
+      results.reduce((sum, r) => sum + forwarded(s, r), 0) === total,
+    30_000,
+  );
   expect(forwarded(back, "sent")).toBeGreaterThanOrEqual(upAccepted);
   expect(a.logs().some((l) => l["msg"] === "span forwarding recovered")).toBe(true);
   for (const response of hanging) response.destroy();

@@ -23,8 +23,19 @@ let analyzer: Analyzer;
 const targets: { name: string; host: string; port: number }[] = [];
 
 beforeAll(async () => {
-  agent = await startAgentProcess(["--nvml-library", "/nonexistent/libnvidia-ml.so.1", "--pods", "false", "--interval", "1s"]);
-  const config = analyzerConfigSchema.parse({ listen: "127.0.0.1:0", source: "agents=http://127.0.0.1:1", interval: "1h" });
+  agent = await startAgentProcess([
+    "--nvml-library",
+    "/nonexistent/libnvidia-ml.so.1",
+    "--pods",
+    "false",
+    "--interval",
+    "1s",
+  ]);
+  const config = analyzerConfigSchema.parse({
+    listen: "127.0.0.1:0",
+    source: "agents=http://127.0.0.1:1",
+    interval: "1h",
+  });
   analyzer = await startAnalyzer(config, DEFAULT_SLO_CONFIG, new MemoryStore(), silentLogger());
   const agentUrl = new URL(agent.url);
   targets.push({ name: "agent /metrics listener", host: agentUrl.hostname, port: Number(agentUrl.port) });
@@ -43,7 +54,11 @@ interface RawExchange {
 }
 
 /** Opens a raw TCP connection, lets `drive` write to it, and collects the answer until close. */
-function raw(target: { host: string; port: number }, drive: (socket: Socket) => void, giveUpMs: number): Promise<RawExchange> {
+function raw(
+  target: { host: string; port: number },
+  drive: (socket: Socket) => void,
+  giveUpMs: number,
+): Promise<RawExchange> {
   return new Promise((resolve) => {
     const socket = connect(target.port, target.host);
     const started = performance.now();
@@ -73,10 +88,14 @@ describe.each([{ name: "agent /metrics listener" }, { name: "analyzer API listen
 
   it("cuts off a client sending its headers a byte a second at the headers timeout, serving others meanwhile", async () => {
     let timer: NodeJS.Timeout | undefined;
-    const exchange = raw(target(), (socket) => {
-      socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\n");
-      timer = setInterval(() => socket.write("X"), 1000);
-    }, HEADERS_TIMEOUT_MS + 10_000);
+    const exchange = raw(
+      target(),
+      (socket) => {
+        socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\n");
+        timer = setInterval(() => socket.write("X"), 1000);
+      },
+      HEADERS_TIMEOUT_MS + 10_000,
+    );
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     expect(await isServing(target())).toBe(true);
     const result = await exchange;
@@ -88,16 +107,26 @@ describe.each([{ name: "agent /metrics listener" }, { name: "analyzer API listen
   }, 30_000);
 
   it("refuses 64 KiB of headers and a 64 KiB URL with 431", async () => {
-    const bigHeader = await raw(target(), (s) => s.write(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(64 * 1024)}\r\n\r\n`), 5_000);
+    const bigHeader = await raw(
+      target(),
+      (s) => s.write(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(64 * 1024)}\r\n\r\n`),
+      5_000,
+    );
     expect(bigHeader.response).toMatch(/^HTTP\/1\.1 431/);
-    const bigUrl = await raw(target(), (s) => s.write(`GET /healthz?${"a".repeat(64 * 1024)} HTTP/1.1\r\nHost: x\r\n\r\n`), 5_000);
+    const bigUrl = await raw(
+      target(),
+      (s) => s.write(`GET /healthz?${"a".repeat(64 * 1024)} HTTP/1.1\r\nHost: x\r\n\r\n`),
+      5_000,
+    );
     expect(bigUrl.response).toMatch(/^HTTP\/1\.1 431/);
     expect(await isServing(target())).toBe(true);
   });
 
   it("answers a 32 MiB body sent to a GET route with 405 (or closes the connection), and keeps serving", async () => {
     const body = Buffer.alloc(32 * 1024 * 1024, 0x61);
-    const response = await fetch(`http://${target().host}:${target().port}/healthz`, { method: "PUT", body }).catch((err: unknown) => err);
+    const response = await fetch(`http://${target().host}:${target().port}/healthz`, { method: "PUT", body }).catch(
+      (err: unknown) => err,
+    );
     // Either the 405 arrives or the server closes the connection while the body is still being sent.
     if (response instanceof Response) expect(response.status).toBe(405);
     expect(await isServing(target())).toBe(true);
@@ -114,7 +143,11 @@ describe.each([{ name: "agent /metrics listener" }, { name: "analyzer API listen
     "/static/../../../../etc/passwd",
     "/report/static/..%5c..%5cpackage.json",
   ])("answers the traversal-shaped path %s with 404 and no file content", async (path) => {
-    const exchange = await raw(target(), (s) => s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`), 5_000);
+    const exchange = await raw(
+      target(),
+      (s) => s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
+      5_000,
+    );
     expect(exchange.response).toMatch(/^HTTP\/1\.1 (404|400)/);
     const packageJson = await readFile(new URL("../../package.json", import.meta.url), "utf8");
     expect(exchange.response).not.toContain("root:x:0:0");

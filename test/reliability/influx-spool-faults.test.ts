@@ -57,34 +57,85 @@ function track(child: ChildProcess): Promise<number | null> {
 
 /** Whether this machine lets an unprivileged process mount a tmpfs in its own namespaces. */
 function canMountPrivateTmpfs(): boolean {
-  const probe = spawnSync("unshare", ["-rm", "sh", "-c", "d=$(mktemp -d) && mount -t tmpfs -o size=16k tmpfs \"$d\" && umount \"$d\"; s=$?; rmdir \"$d\"; exit $s"], { encoding: "utf8" });
+  const probe = spawnSync(
+    "unshare",
+    [
+      "-rm",
+      "sh",
+      "-c",
+      'd=$(mktemp -d) && mount -t tmpfs -o size=16k tmpfs "$d" && umount "$d"; s=$?; rmdir "$d"; exit $s',
+    ],
+    { encoding: "utf8" },
+  );
   return probe.status === 0;
 }
 
 describe("the spool's disk full", () => {
   it("keeps the newest points by deleting the oldest segments, names ENOSPC, keeps the agent sampling and serving, and stops dropping once InfluxDB drains it", async () => {
     // Never skipped: a machine that cannot mount a private tmpfs fails here, saying why.
-    expect(canMountPrivateTmpfs(), "this test needs `unshare -rm` and a tmpfs mount in its own namespaces (root, or unprivileged user namespaces)").toBe(true);
+    expect(
+      canMountPrivateTmpfs(),
+      "this test needs `unshare -rm` and a tmpfs mount in its own namespaces (root, or unprivileged user namespaces)",
+    ).toBe(true);
     const [libs, server, spoolDir] = await Promise.all([buildFakeNvml(), influxd(), tempDir("inferwatch-full-spool-")]);
     await server.stop();
     const nvml = await scenarioFile({ gpus: [gpu(0), gpu(1), gpu(2), gpu(3)] });
     const args = [
-      projectPath("dist/cli/main.js"), "agent", "--metrics-addr", "127.0.0.1:0", "--otlp", "false", "--pods", "false", "--host-metrics", "false",
-      "--nvml-library", libs.full, "--interval", "100ms", "--influx-url", server.url, "--influx-flush-interval", "100ms",
-      "--influx-spool-dir", join(spoolDir, "spool"), "--influx-spool-max-bytes", "256KiB",
+      projectPath("dist/cli/main.js"),
+      "agent",
+      "--metrics-addr",
+      "127.0.0.1:0",
+      "--otlp",
+      "false",
+      "--pods",
+      "false",
+      "--host-metrics",
+      "false",
+      "--nvml-library",
+      libs.full,
+      "--interval",
+      "100ms",
+      "--influx-url",
+      server.url,
+      "--influx-flush-interval",
+      "100ms",
+      "--influx-spool-dir",
+      join(spoolDir, "spool"),
+      "--influx-spool-max-bytes",
+      "256KiB",
     ];
     // A 64 KiB filesystem over the spool directory, seen only by the agent: full long before the
     // spool's own 256 KiB bound, yet larger than one 32 KiB segment (bound ÷ 8), as a disk that other
     // files filled would be; a disk smaller than one segment fills again whenever the open segment grows.
-    const child = spawn("unshare", ["-rm", "sh", "-c", 'mount -t tmpfs -o size=64k tmpfs "$1" && shift && exec "$@"', "sh", spoolDir, process.execPath, ...args], {
-      env: { PATH: process.env["PATH"] ?? "", NODE_NAME: "full-node", FAKE_NVML_SCENARIO: nvml.path },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
+    const child = spawn(
+      "unshare",
+      [
+        "-rm",
+        "sh",
+        "-c",
+        'mount -t tmpfs -o size=64k tmpfs "$1" && shift && exec "$@"',
+        "sh",
+        spoolDir,
+        process.execPath,
+        ...args,
+      ],
+      {
+        env: { PATH: process.env["PATH"] ?? "", NODE_NAME: "full-node", FAKE_NVML_SCENARIO: nvml.path },
+        stdio: ["ignore", "ignore", "pipe"],
+      },
+    );
     const exited = track(child);
     let stderr = "";
     child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
     let url: string | undefined;
-    await waitFor(() => (url = /"msg":"listening".*?"address":"([^"]+)"|"address":"([^"]+)".*?"msg":"listening"/.exec(stderr)?.slice(1).find(Boolean)) !== undefined, 15_000);
+    await waitFor(
+      () =>
+        (url = /"msg":"listening".*?"address":"([^"]+)"|"address":"([^"]+)".*?"msg":"listening"/
+          .exec(stderr)
+          ?.slice(1)
+          .find(Boolean)) !== undefined,
+      15_000,
+    );
     const metricsUrl = `http://${url}`;
     let series: Series[] = [];
     const scrape = async (): Promise<void> => {
@@ -102,7 +153,9 @@ describe("the spool's disk full", () => {
     const spooledWhenFull = spooled();
     await waitFor(() => dropped("disk_full") > droppedAtFirst && spooled() > spooledWhenFull + 100, 20_000, scrape);
     expect(dropped("spool_error")).toBe(0);
-    expect(stderr).toMatch(/influx spool: disk full \(ENOSPC\); deleted the oldest \d+ spooled points to keep the newest/);
+    expect(stderr).toMatch(
+      /influx spool: disk full \(ENOSPC\); deleted the oldest \d+ spooled points to keep the newest/,
+    );
     expect(stderr).not.toContain("short write");
     // The agent goes on sampling and serving.
     const ageBefore = valueOf(series, METRICS.sampleAge.name, { collector: "gpu" });
@@ -136,19 +189,31 @@ describe("SIGTERM during a flush", () => {
     const upstream = new URL(target);
     const relay: Server = createServer((incoming, outgoing) => {
       const isWrite = incoming.url?.startsWith("/write") ?? false;
-      const forward = request({ host: upstream.hostname, port: upstream.port, method: incoming.method, path: incoming.url, headers: incoming.headers }, (answer) => {
-        const chunks: Buffer[] = [];
-        answer.on("data", (chunk: Buffer) => chunks.push(chunk));
-        answer.on("end", () => {
-          if (isWrite) holding++;
-          setTimeout(() => {
-            if (isWrite) holding--;
-            if (outgoing.destroyed) return;
-            outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
-            outgoing.end(Buffer.concat(chunks));
-          }, isWrite ? holdMs : 0);
-        });
-      });
+      const forward = request(
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          method: incoming.method,
+          path: incoming.url,
+          headers: incoming.headers,
+        },
+        (answer) => {
+          const chunks: Buffer[] = [];
+          answer.on("data", (chunk: Buffer) => chunks.push(chunk));
+          answer.on("end", () => {
+            if (isWrite) holding++;
+            setTimeout(
+              () => {
+                if (isWrite) holding--;
+                if (outgoing.destroyed) return;
+                outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
+                outgoing.end(Buffer.concat(chunks));
+              },
+              isWrite ? holdMs : 0,
+            );
+          });
+        },
+      );
       forward.on("error", () => outgoing.destroy());
       incoming.pipe(forward);
     });
@@ -160,8 +225,18 @@ describe("SIGTERM during a flush", () => {
     return { url: `http://127.0.0.1:${(relay.address() as AddressInfo).port}`, writesHeld: () => holding };
   }
 
-  function startSink(settings: SinkChildSettings): { child: ChildProcess; exited: Promise<number | null>; acked: () => number; stats: () => Record<string, number> | undefined; isGenerated: () => boolean } {
-    const child = spawn(process.execPath, [projectPath("dist/test/fixtures/influx-sink-child.js"), JSON.stringify(settings)], { stdio: ["ignore", "pipe", "pipe"] });
+  function startSink(settings: SinkChildSettings): {
+    child: ChildProcess;
+    exited: Promise<number | null>;
+    acked: () => number;
+    stats: () => Record<string, number> | undefined;
+    isGenerated: () => boolean;
+  } {
+    const child = spawn(
+      process.execPath,
+      [projectPath("dist/test/fixtures/influx-sink-child.js"), JSON.stringify(settings)],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
     let acked = settings.from;
     let stats: Record<string, number> | undefined;
     let isGenerated = false;
@@ -187,23 +262,42 @@ describe("SIGTERM during a flush", () => {
     const dir = await tempDir("inferwatch-sigterm-spool-");
     // Held past the sink's 2 s write timeout: the batch is in InfluxDB, the sink never hears so.
     const relay = await slowAckRelay(server.url, 3_000);
-    const first = startSink({ url: relay.url, spoolDir: dir, from: 0, count: TOTAL, rate: 1_000, base: BASE_MS, flushInterval: "100ms" });
+    const first = startSink({
+      url: relay.url,
+      spoolDir: dir,
+      from: 0,
+      count: TOTAL,
+      rate: 1_000,
+      base: BASE_MS,
+      flushInterval: "100ms",
+    });
     // A write has reached InfluxDB and waits for its answer: stop the sink now.
     await waitFor(() => relay.writesHeld() > 0 && first.acked() > 500, 20_000);
     first.child.kill("SIGTERM");
     expect(await first.exited).toBe(0);
     const acked = first.acked();
-    const stored = (await server.query(`SELECT count("value") FROM "${LOAD_MEASUREMENT}"`, "inferwatch")).results[0]?.series?.[0]?.values[0]?.[1] as number | undefined;
+    const stored = (await server.query(`SELECT count("value") FROM "${LOAD_MEASUREMENT}"`, "inferwatch")).results[0]
+      ?.series?.[0]?.values[0]?.[1] as number | undefined;
     expect(stored ?? 0).toBeGreaterThan(0);
 
     // Restarted on the same spool, straight to InfluxDB: no torn record, the backlog replays, the rest is generated.
-    const second = startSink({ url: server.url, spoolDir: dir, from: acked, count: TOTAL, rate: 1_000, base: BASE_MS, flushInterval: "100ms" });
+    const second = startSink({
+      url: server.url,
+      spoolDir: dir,
+      from: acked,
+      count: TOTAL,
+      rate: 1_000,
+      base: BASE_MS,
+      flushInterval: "100ms",
+    });
     await waitFor(() => second.stats() !== undefined, 10_000);
     expect(second.stats()?.["corrupt"]).toBe(0);
     await waitFor(() => second.isGenerated() && second.stats()?.["pending"] === 0, 30_000);
     const counted = await server.query(`SELECT count("value") FROM "${LOAD_MEASUREMENT}"`, "inferwatch");
     expect(counted.results[0]?.series?.[0]?.values[0]?.[1]).toBe(TOTAL);
-    const rows = (await server.query(`SELECT "value" FROM "${LOAD_MEASUREMENT}"`, "inferwatch")).results[0]?.series?.[0]?.values ?? [];
+    const rows =
+      (await server.query(`SELECT "value" FROM "${LOAD_MEASUREMENT}"`, "inferwatch")).results[0]?.series?.[0]?.values ??
+      [];
     const values = new Set(rows.map((row) => row[1] as number));
     expect(values.size).toBe(TOTAL);
     expect(Math.min(...values)).toBe(0);

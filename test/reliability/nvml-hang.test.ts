@@ -28,11 +28,25 @@ it("times out a hanging nvmlInit, serves meanwhile, and brings NVML and the GPUs
   const settings = { gpus: [gpu(0), gpu(1)] };
   const file = await scenarioFile({ ...settings, init_delay_ms: 6_000 });
   agent = await startAgentProcess(
-    ["--nvml-library", libs.full, "--pods", "false", "--interval", "200ms", "--nvml-init-timeout", "300ms", "--nvml-retry-interval", "300ms"],
+    [
+      "--nvml-library",
+      libs.full,
+      "--pods",
+      "false",
+      "--interval",
+      "200ms",
+      "--nvml-init-timeout",
+      "300ms",
+      "--nvml-retry-interval",
+      "300ms",
+    ],
     { FAKE_NVML_SCENARIO: file.path },
   );
   const a = agent;
-  await waitFor(() => a.logs().some((l) => typeof l["err"] === "string" && l["err"].includes("open did not return within 300 ms")), 20_000);
+  await waitFor(
+    () => a.logs().some((l) => typeof l["err"] === "string" && l["err"].includes("open did not return within 300 ms")),
+    20_000,
+  );
   // The driver recovers; the call already inside nvmlInit still sleeps out its 6 s.
   await file.write(settings);
   const hung = await a.scrape();
@@ -40,7 +54,10 @@ it("times out a hanging nvmlInit, serves meanwhile, and brings NVML and the GPUs
   expect(valueOf(hung.series, "inferwatch_gpu_up", { gpu: "0" })).toBeUndefined();
   expect((await fetch(`${a.url}/healthz`)).status).toBe(200);
   // Retries while the call hangs are refused, not stacked onto a second stuck thread.
-  await waitFor(() => a.logs().some((l) => typeof l["err"] === "string" && l["err"].includes("a previous call is still running")), 10_000);
+  await waitFor(
+    () => a.logs().some((l) => typeof l["err"] === "string" && l["err"].includes("a previous call is still running")),
+    10_000,
+  );
 
   const back = await scrapeUntil(a, (s) => valueOf(s, "inferwatch_gpu_up", { gpu: "1" }) === 1, 20_000);
   expect(valueOf(back, "inferwatch_nvml_up")).toBe(1);

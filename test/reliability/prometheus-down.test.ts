@@ -63,12 +63,23 @@ it("serves the last answers marked stale while Prometheus is down, and fresh one
   relay.target = await startPrometheus();
   await new Promise<void>((resolve) => relay.server.listen(0, "127.0.0.1", resolve));
   const relayUrl = `http://127.0.0.1:${(relay.server.address() as AddressInfo).port}`;
-  const config = analyzerConfigSchema.parse({ listen: "127.0.0.1:0", source: `prometheus=${relayUrl}`, interval: "1h" });
+  const config = analyzerConfigSchema.parse({
+    listen: "127.0.0.1:0",
+    source: `prometheus=${relayUrl}`,
+    interval: "1h",
+  });
   let nowMs = Date.now();
-  analyzer = await startAnalyzer(config, DEFAULT_SLO_CONFIG, createPrometheusStore({ url: relayUrl, timeoutMs: 2_000 }), silentLogger(), { now: () => nowMs });
+  analyzer = await startAnalyzer(
+    config,
+    DEFAULT_SLO_CONFIG,
+    createPrometheusStore({ url: relayUrl, timeoutMs: 2_000 }),
+    silentLogger(),
+    { now: () => nowMs },
+  );
   const url = `http://127.0.0.1:${analyzer.address.port}`;
   const slos = async (): Promise<SlosBody> => (await (await fetch(`${url}/api/v1/slos`)).json()) as SlosBody;
-  const stale = async (): Promise<number | undefined> => valueOf(parseExposition(await (await fetch(`${url}/metrics`)).text()), METRICS.analyzerStale.name);
+  const stale = async (): Promise<number | undefined> =>
+    valueOf(parseExposition(await (await fetch(`${url}/metrics`)).text()), METRICS.analyzerStale.name);
 
   await analyzer.evaluate();
   const fresh = await slos();

@@ -37,7 +37,8 @@ function parseOrRefuse(input: unknown): FleetSnapshot | undefined {
 function nodePaths(value: unknown, prefix: (string | number)[] = []): (string | number)[][] {
   const out: (string | number)[][] = [prefix];
   if (Array.isArray(value)) value.forEach((item, i) => out.push(...nodePaths(item, [...prefix, i])));
-  else if (value !== null && typeof value === "object") for (const [key, item] of Object.entries(value)) out.push(...nodePaths(item, [...prefix, key]));
+  else if (value !== null && typeof value === "object")
+    for (const [key, item] of Object.entries(value)) out.push(...nodePaths(item, [...prefix, key]));
   return out;
 }
 
@@ -54,11 +55,17 @@ const examplePaths = nodePaths(example);
 
 describe("fleet snapshot parsing on hostile input", () => {
   it("refuses random JSON values with the listed problems", () => {
-    fc.assert(fc.property(fc.jsonValue({ maxDepth: 4 }), (value) => void parseOrRefuse(value)), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 4 }), (value) => void parseOrRefuse(value)),
+      { numRuns: 300 },
+    );
   });
 
   it("parses or refuses the example with one node replaced by a random value, and plans what it accepts", () => {
-    const leaf = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constantFrom(-1, 0, 1e308, -1e308, 2 ** 53 + 1, "", "GPU-x", null, [], {}));
+    const leaf = fc.oneof(
+      fc.jsonValue({ maxDepth: 2 }),
+      fc.constantFrom(-1, 0, 1e308, -1e308, 2 ** 53 + 1, "", "GPU-x", null, [], {}),
+    );
     let accepted = 0;
     fc.assert(
       fc.property(fc.integer({ min: 0, max: examplePaths.length - 1 }), leaf, (index, value) => {
@@ -85,12 +92,21 @@ describe("inferwatch recommend --snapshot on broken files", () => {
     ["a file cut in the middle", exampleText.slice(0, Math.floor(exampleText.length / 2)), /JSON/],
     ["binary bytes", "\u0000\u0001\u00ff\ufffd{", /JSON/],
     ["a JSON array", "[1, 2, 3]", /is invalid/],
-    ["the example with a negative GPU memory", exampleText.replace(/"memoryTotalBytes":\s*\d+/, '"memoryTotalBytes": -5'), /nodes\.0\.gpus\.0\.memoryTotalBytes: /],
+    [
+      "the example with a negative GPU memory",
+      exampleText.replace(/"memoryTotalBytes":\s*\d+/, '"memoryTotalBytes": -5'),
+      /nodes\.0\.gpus\.0\.memoryTotalBytes: /,
+    ],
   ])("exits 1 and names the reason for %s", async (_what, text, reason) => {
     const dir = await mkdtemp(join(tmpdir(), "inferwatch-snapshot-"));
     const file = join(dir, "snapshot.json");
     await writeFile(file, text);
-    const failure = await run(process.execPath, [projectPath("dist/cli/main.js"), "recommend", "--snapshot", file]).then(
+    const failure = await run(process.execPath, [
+      projectPath("dist/cli/main.js"),
+      "recommend",
+      "--snapshot",
+      file,
+    ]).then(
       () => undefined,
       (err: unknown) => err as { code: number; stderr: string },
     );

@@ -29,5 +29,7 @@ export const OVERSUBSCRIBED_LOOP_BOUND_SECONDS = 2;
 
 /** The short run's event-loop bound: 100 ms + the control's longest delay, or 2 s when the cores were oversubscribed. */
 export function shortRunLoopBoundSeconds(loadPerCore: number, controlDelayMaxSeconds: number): number {
-  return loadPerCore > 1 ? OVERSUBSCRIBED_LOOP_BOUND_SECONDS : SOAK_BOUNDS.eventLoopDelayMaxSeconds + controlDelayMaxSeconds;
+  return loadPerCore > 1
+    ? OVERSUBSCRIBED_LOOP_BOUND_SECONDS
+    : SOAK_BOUNDS.eventLoopDelayMaxSeconds + controlDelayMaxSeconds;
 }

@@ -98,7 +98,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const body = encodeSpanBatch(batchSpans);
   const libs = await buildFakeNvml();
   const file = await scenarioFile(eightGpuScenario());
-  const agent = await startAgentProcess(["--nvml-library", libs.full, "--pods", "false", "--interval", "1s"], { FAKE_NVML_SCENARIO: file.path });
+  const agent = await startAgentProcess(["--nvml-library", libs.full, "--pods", "false", "--interval", "1s"], {
+    FAKE_NVML_SCENARIO: file.path,
+  });
   const pid = agent.child.pid as number;
   const otlp = agent.otlpHttp;
   if (otlp === undefined) throw new Error("the agent's OTLP/HTTP receiver is not listening");
@@ -148,7 +150,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         loads.push((loadavg()[0] ?? 0) / availableParallelism());
         last = await scrape();
         const point = rss.at(-1);
-        options.progress?.(`${((Date.now() - startedAt) / 60_000).toFixed(1)} min: RSS ${point?.mib.toFixed(1)} MiB, loop delay max ${(eventLoopDelayMaxSeconds * 1000).toFixed(0)} ms, spans accepted ${spansAccepted}`);
+        options.progress?.(
+          `${((Date.now() - startedAt) / 60_000).toFixed(1)} min: RSS ${point?.mib.toFixed(1)} MiB, loop delay max ${(eventLoopDelayMaxSeconds * 1000).toFixed(0)} ms, spans accepted ${spansAccepted}`,
+        );
       }
     } finally {
       clearInterval(sender);
@@ -161,7 +165,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     control.disable();
     exitCode = await agent.stop();
   }
-  const counted = Object.fromEntries(find(last, METRICS.otlpSpans.name).map((s) => [s.labels["outcome"] ?? "", s.value]));
+  const counted = Object.fromEntries(
+    find(last, METRICS.otlpSpans.name).map((s) => [s.labels["outcome"] ?? "", s.value]),
+  );
   const half = options.durationMs / 2;
   const secondHalf = rss.filter((p) => p.atMs >= half).map((p) => [p.atMs / 60_000, p.mib] as const);
   return {

@@ -25,7 +25,14 @@ export function postSpans(agent: Agent, address: string, body: Uint8Array): Prom
   const colon = address.lastIndexOf(":");
   return new Promise((resolve) => {
     const req = request(
-      { host: address.slice(0, colon), port: Number(address.slice(colon + 1)), method: "POST", path: "/v1/traces", agent, headers: { "content-type": "application/x-protobuf", "content-length": body.length } },
+      {
+        host: address.slice(0, colon),
+        port: Number(address.slice(colon + 1)),
+        method: "POST",
+        path: "/v1/traces",
+        agent,
+        headers: { "content-type": "application/x-protobuf", "content-length": body.length },
+      },
       (response) => {
         response.resume();
         response.on("end", () => resolve(response.statusCode ?? 0));

@@ -29,7 +29,9 @@ it("reports GPM support, activity, timings and disabled fields from a run agains
     ],
   });
   const { stdout } = await run("bash", [projectPath("scripts/device-check.sh"), libs.full, "3"], {
-    cwd: projectPath(), env: { ...process.env, FAKE_NVML_SCENARIO: file.path }, timeout: 60_000,
+    cwd: projectPath(),
+    env: { ...process.env, FAKE_NVML_SCENARIO: file.path },
+    timeout: 60_000,
   });
   expect(stdout).toContain("driver 590.44.01  CUDA 13010  field numbering 13.1-and-newer  GPUs 3");
   expect(stdout).toMatch(/^0\tNVIDIA H100 80GB HBM3\t1\tyes\t50\.0%\t35\.0%\t10\.0%\t25\.0%\t/m);
@@ -45,8 +47,13 @@ it("reports GPM support, activity, timings and disabled fields from a run agains
 }, 90_000);
 
 it("exits 1 and says why when NVML cannot be loaded", async () => {
-  const failure = await run("bash", [projectPath("scripts/device-check.sh"), "/nonexistent/libnvidia-ml.so.1", "1"], { cwd: projectPath(), timeout: 60_000 })
-    .then(() => undefined, (err: unknown) => err);
+  const failure = await run("bash", [projectPath("scripts/device-check.sh"), "/nonexistent/libnvidia-ml.so.1", "1"], {
+    cwd: projectPath(),
+    timeout: 60_000,
+  }).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(failure).toMatchObject({ code: 1 });
   expect(String((failure as { stdout?: unknown }).stdout)).toContain("inferwatch_nvml_up 0");
 }, 90_000);

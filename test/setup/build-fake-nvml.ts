@@ -31,8 +31,7 @@ export interface FakeNvmlLibraries {
   old: string;
 }
 
-const GCC_MISSING =
-  "gcc is required to build the fake NVML library; install it with apt-get install gcc";
+const GCC_MISSING = "gcc is required to build the fake NVML library; install it with apt-get install gcc";
 
 async function mtimeMs(file: string): Promise<number | undefined> {
   try {

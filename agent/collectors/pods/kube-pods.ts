@@ -115,7 +115,10 @@ export function parsePodList(body: unknown): KubePod[] {
 }
 
 /** The pod's addresses: every podIPs entry (dual stack), else podIP, without duplicates or empties. */
-function podIps(podIPs: readonly { readonly ip: string }[] | null | undefined, podIP: string | null | undefined): string[] {
+function podIps(
+  podIPs: readonly { readonly ip: string }[] | null | undefined,
+  podIP: string | null | undefined,
+): string[] {
   const ips = (podIPs ?? []).map((entry) => entry.ip);
   if (podIP) ips.push(podIP);
   return [...new Set(ips.filter((ip) => ip !== ""))];
@@ -132,7 +135,12 @@ async function readOptional(path: string): Promise<string | undefined> {
 }
 
 /** GETs `url` and returns the body; rejects on a non-200 status, an oversize body or `timeoutMs`. */
-function getText(url: URL, headers: Record<string, string>, ca: string | undefined, timeoutMs: number): Promise<string> {
+function getText(
+  url: URL,
+  headers: Record<string, string>,
+  ca: string | undefined,
+  timeoutMs: number,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const options: https.RequestOptions = { method: "GET", headers, timeout: timeoutMs };
     if (ca !== undefined) options.ca = ca;

@@ -40,7 +40,8 @@ function indexPods(pods: readonly KubePod[]): KubeIndex {
     byName.set(`${pod.namespace}/${pod.name}`, pod);
     byUid.set(pod.uid, pod);
     for (const container of pod.containers) {
-      if (container.containerId !== undefined) byContainerId.set(container.containerId, { pod, container: container.name });
+      if (container.containerId !== undefined)
+        byContainerId.set(container.containerId, { pod, container: container.name });
     }
   }
   return { byName, byUid, byContainerId };
@@ -104,15 +105,27 @@ export function createPodAttributor(
     const byDevice = buildDeviceMap(lastEntries, config.resourceNames, (namespace, name) =>
       metadataOf(kube?.byName.get(`${namespace}/${name}`)),
     );
-    attribution = kube === undefined ? { byDevice, refreshedAtMs, isUp } : { byDevice, refreshedAtMs, isUp, nodePods: nodePodsOf(kube) };
+    attribution =
+      kube === undefined
+        ? { byDevice, refreshedAtMs, isUp }
+        : { byDevice, refreshedAtMs, isUp, nodePods: nodePodsOf(kube) };
   }
 
   /** The running pods of the node list, as span attribution needs them (finished pods may hand their address on). */
   function nodePodsOf(index: KubeIndex): NodePod[] {
-    return [...index.byUid.values()].filter((pod) => pod.phase !== "Succeeded" && pod.phase !== "Failed").map((pod) => {
-      const model = metadataOf(pod)?.model;
-      return { namespace: pod.namespace, name: pod.name, uid: pod.uid, ips: pod.ips, isHostNetwork: pod.isHostNetwork, ...(model === undefined ? {} : { model }) };
-    });
+    return [...index.byUid.values()]
+      .filter((pod) => pod.phase !== "Succeeded" && pod.phase !== "Failed")
+      .map((pod) => {
+        const model = metadataOf(pod)?.model;
+        return {
+          namespace: pod.namespace,
+          name: pod.name,
+          uid: pod.uid,
+          ips: pod.ips,
+          isHostNetwork: pod.isHostNetwork,
+          ...(model === undefined ? {} : { model }),
+        };
+      });
   }
 
   async function refreshKube(): Promise<void> {
@@ -176,7 +189,9 @@ export function createPodAttributor(
   }
 
   function isKnownToKube(identity: CgroupIdentity, index: KubeIndex): boolean {
-    return identity.containerId !== undefined ? index.byContainerId.has(identity.containerId) : index.byUid.has(identity.podUid);
+    return identity.containerId !== undefined
+      ? index.byContainerId.has(identity.containerId)
+      : index.byUid.has(identity.podUid);
   }
 
   return {
@@ -185,7 +200,8 @@ export function createPodAttributor(
     async start(): Promise<void> {
       if (isStarted || isStopped || !config.enabled) return;
       isStarted = true;
-      if (kubeTarget === undefined) log.info("no Kubernetes API configured; pods carry no model name and PIDs map to no pod");
+      if (kubeTarget === undefined)
+        log.info("no Kubernetes API configured; pods carry no model name and PIDs map to no pod");
       // Each call has its own deadline; this bound only guards start() against a stuck one.
       let guard: NodeJS.Timeout | undefined;
       const bound = new Promise<void>((resolve) => {
@@ -216,7 +232,9 @@ export function createPodAttributor(
       // The container id is newer than the cached pod status (a restart): a one-container pod is still unambiguous.
       const pod = kube.byUid.get(identity.podUid);
       const only = pod?.containers.length === 1 ? pod.containers[0] : undefined;
-      return pod !== undefined && only !== undefined ? podRef(pod.namespace, pod.name, only.name, metadataOf(pod)) : undefined;
+      return pod !== undefined && only !== undefined
+        ? podRef(pod.namespace, pod.name, only.name, metadataOf(pod))
+        : undefined;
     },
 
     async resolvePids(pids: readonly number[]): Promise<void> {

@@ -34,7 +34,14 @@ export function buildNodePodIndex(attribution: PodAttribution): NodePodIndex {
   for (const refs of attribution.byDevice.values()) {
     for (const ref of refs) {
       if (byName.has(`${ref.namespace}/${ref.pod}`)) continue;
-      add({ namespace: ref.namespace, name: ref.pod, uid: ref.podUid ?? "", ips: [], isHostNetwork: false, ...(ref.model === undefined ? {} : { model: ref.model }) });
+      add({
+        namespace: ref.namespace,
+        name: ref.pod,
+        uid: ref.podUid ?? "",
+        ips: [],
+        isHostNetwork: false,
+        ...(ref.model === undefined ? {} : { model: ref.model }),
+      });
     }
   }
   for (const pod of attribution.nodePods ?? []) {

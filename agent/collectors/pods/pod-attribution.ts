@@ -62,7 +62,12 @@ export interface PodAttributor extends Component {
  * none (or is unknown). An empty `namespace` matches the pod name in any namespace. With
  * `isAnyHolder`, "" for a holder whose model is unknown, so the caller learns it holds a GPU.
  */
-export function podModelOf(attribution: PodAttribution, namespace: string, pod: string, isAnyHolder = false): string | undefined {
+export function podModelOf(
+  attribution: PodAttribution,
+  namespace: string,
+  pod: string,
+  isAnyHolder = false,
+): string | undefined {
   for (const refs of attribution.byDevice.values()) {
     for (const ref of refs) {
       if (ref.pod !== pod || (namespace !== "" && ref.namespace !== namespace)) continue;

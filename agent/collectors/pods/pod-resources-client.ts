@@ -1,7 +1,11 @@
 import { stat } from "node:fs/promises";
 import * as grpc from "@grpc/grpc-js";
 import { wrapError } from "../../../common/errors.js";
-import { decodeListPodResourcesResponse, encodeListPodResourcesRequest, LIST_POD_RESOURCES_PATH } from "./pod-resources-codec.js";
+import {
+  decodeListPodResourcesResponse,
+  encodeListPodResourcesRequest,
+  LIST_POD_RESOURCES_PATH,
+} from "./pod-resources-codec.js";
 import type { PodResourcesEntry } from "./pod-resources-entry.js";
 
 export type { ContainerDeviceEntry, ContainerResourcesEntry, PodResourcesEntry } from "./pod-resources-entry.js";

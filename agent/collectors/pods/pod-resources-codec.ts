@@ -42,7 +42,8 @@ export function decodeListPodResourcesResponse(bytes: Uint8Array): PodResourcesE
       } else r.skip(tag & 7);
     }
   } catch (err) {
-    if (err instanceof PodResourcesDecodeError) throw new PodResourcesDecodeError(`malformed ListPodResourcesResponse: ${err.message}`, { cause: err });
+    if (err instanceof PodResourcesDecodeError)
+      throw new PodResourcesDecodeError(`malformed ListPodResourcesResponse: ${err.message}`, { cause: err });
     throw err;
   }
   return pods;

@@ -1,7 +1,12 @@
 import { clampRatio, type GaugeField, type ModelGauges } from "./runtime-gauges.js";
 
 /** Counters whose increases between scrapes go to the request series (finished requests and tokens). */
-export const REQUEST_COUNT_FIELDS = ["requestsOk", "requestsFailed", "promptTokens", "completionTokens"] as const satisfies readonly GaugeField[];
+export const REQUEST_COUNT_FIELDS = [
+  "requestsOk",
+  "requestsFailed",
+  "promptTokens",
+  "completionTokens",
+] as const satisfies readonly GaugeField[];
 export type RequestCountField = (typeof REQUEST_COUNT_FIELDS)[number];
 
 /** What a runtime counted for one model between two scrapes. Only fields the page reports are present. */
@@ -63,11 +68,35 @@ function ratioBetween(
  * counters), the mean queue and compute seconds of the requests finished in between (Triton's
  * cumulative duration counters), and the increases of the request and token counters.
  */
-export function deriveFigures(previous: RowMemo | undefined, gauges: ModelGauges): { memo: RowMemo; figures: DerivedFigures } {
-  const counterRatio = ratioBetween(previous, gauges, "prefixCacheHits", "prefixCacheQueries", previous?.hitRatio, clampRatio);
+export function deriveFigures(
+  previous: RowMemo | undefined,
+  gauges: ModelGauges,
+): { memo: RowMemo; figures: DerivedFigures } {
+  const counterRatio = ratioBetween(
+    previous,
+    gauges,
+    "prefixCacheHits",
+    "prefixCacheQueries",
+    previous?.hitRatio,
+    clampRatio,
+  );
   const hitRatio = counterRatio ?? gauges.prefixCacheHitRatio;
-  const meanQueueSeconds = ratioBetween(previous, gauges, "queueSecondsTotal", "timedRequests", previous?.meanQueueSeconds, (v) => Math.max(0, v));
-  const meanComputeSeconds = ratioBetween(previous, gauges, "computeSecondsTotal", "timedRequests", previous?.meanComputeSeconds, (v) => Math.max(0, v));
+  const meanQueueSeconds = ratioBetween(
+    previous,
+    gauges,
+    "queueSecondsTotal",
+    "timedRequests",
+    previous?.meanQueueSeconds,
+    (v) => Math.max(0, v),
+  );
+  const meanComputeSeconds = ratioBetween(
+    previous,
+    gauges,
+    "computeSecondsTotal",
+    "timedRequests",
+    previous?.meanComputeSeconds,
+    (v) => Math.max(0, v),
+  );
   let increments: RequestIncrements | undefined;
   if (previous !== undefined) {
     const counted: { [F in RequestCountField]?: number } = {};

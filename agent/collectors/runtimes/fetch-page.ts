@@ -12,8 +12,17 @@ export interface PageAgents {
 
 /** Keep-alive pools of one socket each: one scrape at a time per pool (see PagePools for one pool per target). */
 export function createPageAgents(): PageAgents {
-  const agents = { http: new http.Agent({ keepAlive: true, maxSockets: 1 }), https: new https.Agent({ keepAlive: true, maxSockets: 1 }) };
-  return { ...agents, destroy: () => { agents.http.destroy(); agents.https.destroy(); } };
+  const agents = {
+    http: new http.Agent({ keepAlive: true, maxSockets: 1 }),
+    https: new https.Agent({ keepAlive: true, maxSockets: 1 }),
+  };
+  return {
+    ...agents,
+    destroy: () => {
+      agents.http.destroy();
+      agents.https.destroy();
+    },
+  };
 }
 
 /** The exposition formats asked for: the Prometheus text format first (what every runtime writes). */
@@ -82,17 +91,24 @@ export function streamPage(url: URL, options: FetchOptions, sink: PageSink): Pro
       }
     };
     const tooLarge = (): Error => new Error(`page larger than ${options.maxBytes} bytes`);
-    const request = transport.request(url, {
-      method: "GET",
-      headers: options.headers ?? { Accept: ACCEPT },
-      agent: isHttps ? options.agents.https : options.agents.http,
-      ...(options.ca === undefined ? {} : { ca: options.ca }),
-    }, (answer) => {
-      response = answer;
-      if (answer.statusCode !== 200) return settle(new Error(`HTTP ${answer.statusCode ?? "?"}`));
-      if (Number(answer.headers["content-length"]) > options.maxBytes) return settle(tooLarge());
-      consume(answer).then(() => settle(), (err: unknown) => settle(err instanceof Error ? err : new Error(String(err))));
-    });
+    const request = transport.request(
+      url,
+      {
+        method: "GET",
+        headers: options.headers ?? { Accept: ACCEPT },
+        agent: isHttps ? options.agents.https : options.agents.http,
+        ...(options.ca === undefined ? {} : { ca: options.ca }),
+      },
+      (answer) => {
+        response = answer;
+        if (answer.statusCode !== 200) return settle(new Error(`HTTP ${answer.statusCode ?? "?"}`));
+        if (Number(answer.headers["content-length"]) > options.maxBytes) return settle(tooLarge());
+        consume(answer).then(
+          () => settle(),
+          (err: unknown) => settle(err instanceof Error ? err : new Error(String(err))),
+        );
+      },
+    );
 
     const turns = options.turns ?? new ReadTurns();
     const consume = async (body: http.IncomingMessage): Promise<void> => {
@@ -140,7 +156,11 @@ export function streamPage(url: URL, options: FetchOptions, sink: PageSink): Pro
 
     const deadline = setTimeout(() => {
       // The read may be waiting for room in the budget rather than for the runtime: say which.
-      settle(budgetWait !== undefined && options.budget !== undefined ? budgetRefused(options.budget) : new Error(`no complete answer within ${options.timeoutMs} ms`));
+      settle(
+        budgetWait !== undefined && options.budget !== undefined
+          ? budgetRefused(options.budget)
+          : new Error(`no complete answer within ${options.timeoutMs} ms`),
+      );
     }, options.timeoutMs);
     request.on("close", () => {
       // A response received whole may still be in the sink's hands (it reads between turns of the event loop).
@@ -153,7 +173,9 @@ export function streamPage(url: URL, options: FetchOptions, sink: PageSink): Pro
 
 /** The error of a read that got no room in the bytes-in-flight budget before its timeout. */
 function budgetRefused(budget: Admission): Error {
-  return new Error(`runtime read budget (${budget.counters.maxInflightBytes} bytes in flight across scrapes, --runtime-max-inflight) not granted within the timeout`);
+  return new Error(
+    `runtime read budget (${budget.counters.maxInflightBytes} bytes in flight across scrapes, --runtime-max-inflight) not granted within the timeout`,
+  );
 }
 
 /**

@@ -94,7 +94,9 @@ export class RuntimePageFold {
 
   /** The page's rows; undefined when no profile applies (its budget admissions are then taken back). */
   finish(): FoldedPage | undefined {
-    const applies = RUNTIME_GAUGE_PROFILES.map((profile, index) => profile.runtime === this.context.configured || this.detected[index] === true);
+    const applies = RUNTIME_GAUGE_PROFILES.map(
+      (profile, index) => profile.runtime === this.context.configured || this.detected[index] === true,
+    );
     const first = RUNTIME_GAUGE_PROFILES.find((_, index) => applies[index]);
     if (first === undefined) {
       this.abandon();
@@ -110,9 +112,10 @@ export class RuntimePageFold {
       if (fields !== undefined) rows.push({ model, ...fields });
     });
     const overflowFields = table.get(OVERFLOW_SLOT);
-    const overflow: TargetOverflow | undefined = overflowFields === undefined || this.members.size === 0
-      ? undefined
-      : { gauges: { model: OVERFLOW_MODEL, ...overflowFields }, signature: `target:${this.members.signature}` };
+    const overflow: TargetOverflow | undefined =
+      overflowFields === undefined || this.members.size === 0
+        ? undefined
+        : { gauges: { model: OVERFLOW_MODEL, ...overflowFields }, signature: `target:${this.members.signature}` };
     return {
       runtime: this.context.configured ?? first.runtime,
       families: RUNTIME_GAUGE_PROFILES.filter((_, index) => applies[index]).map((profile) => profile.families),

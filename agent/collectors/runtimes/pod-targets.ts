@@ -14,10 +14,14 @@ const stringMap = z.record(z.string(), z.string()).nullish();
 
 /** The parts of a core/v1 PodList that runtime discovery reads. */
 const podListSchema = z.object({
-  items: z.array(z.object({
-    metadata: z.object({ name: z.string(), namespace: z.string(), labels: stringMap, annotations: stringMap }),
-    status: z.object({ phase: z.string().nullish(), podIP: z.string().nullish() }).nullish(),
-  })).nullish(),
+  items: z
+    .array(
+      z.object({
+        metadata: z.object({ name: z.string(), namespace: z.string(), labels: stringMap, annotations: stringMap }),
+        status: z.object({ phase: z.string().nullish(), podIP: z.string().nullish() }).nullish(),
+      }),
+    )
+    .nullish(),
 });
 
 /** A pod of this node as discovery sees it. */
@@ -36,7 +40,15 @@ export function parseDiscoveryPods(body: unknown): DiscoveredPod[] {
   return (parsed.data.items ?? []).flatMap((item) => {
     const ip = item.status?.podIP ?? "";
     if (ip === "" || (item.status?.phase ?? "Running") !== "Running") return [];
-    return [{ namespace: item.metadata.namespace, name: item.metadata.name, ip, labels: item.metadata.labels ?? {}, annotations: item.metadata.annotations ?? {} }];
+    return [
+      {
+        namespace: item.metadata.namespace,
+        name: item.metadata.name,
+        ip,
+        labels: item.metadata.labels ?? {},
+        annotations: item.metadata.annotations ?? {},
+      },
+    ];
   });
 }
 
@@ -57,14 +69,21 @@ export function podTargets(
   const targets: RuntimeTarget[] = [];
   for (const pod of pods) {
     if (!holdsGpu(pod.namespace, pod.name)) continue;
-    const annotated = config.portAnnotations.map((key) => pod.annotations[key]).find((value) => value !== undefined && value !== "");
+    const annotated = config.portAnnotations
+      .map((key) => pod.annotations[key])
+      .find((value) => value !== undefined && value !== "");
     const port = annotated !== undefined ? Number(annotated) : config.podPort > 0 ? config.podPort : undefined;
     if (port === undefined || !Number.isInteger(port) || port < 1 || port > 65535) continue;
     const rawPath = pod.annotations[config.pathAnnotation] ?? "/metrics";
     const path = rawPath.startsWith("/") ? rawPath : `/${rawPath}`;
     const host = pod.ip.includes(":") ? `[${pod.ip}]` : pod.ip;
     const name = pod.labels[model.modelLabel] || pod.annotations[model.modelAnnotation] || undefined;
-    targets.push({ url: `http://${host}:${port}${path}`, namespace: pod.namespace, pod: pod.name, ...(name === undefined ? {} : { model: name }) });
+    targets.push({
+      url: `http://${host}:${port}${path}`,
+      namespace: pod.namespace,
+      pod: pod.name,
+      ...(name === undefined ? {} : { model: name }),
+    });
   }
   return targets;
 }
@@ -116,7 +135,13 @@ export function createPodTargetDiscovery(options: PodTargetDiscoveryOptions): Po
     const ca = url.protocol === "https:" ? await readOptional(options.kubeApi.caFile) : undefined;
     const headers: Record<string, string> = { Accept: "application/json" };
     if (token !== undefined && token !== "") headers["Authorization"] = `Bearer ${token}`;
-    const body = await fetchPage(url, { timeoutMs: options.runtimes.timeout, maxBytes: MAX_LIST_BYTES, agents, headers, ...(ca === undefined ? {} : { ca }) });
+    const body = await fetchPage(url, {
+      timeoutMs: options.runtimes.timeout,
+      maxBytes: MAX_LIST_BYTES,
+      agents,
+      headers,
+      ...(ca === undefined ? {} : { ca }),
+    });
     let json: unknown;
     try {
       json = JSON.parse(body);
@@ -135,7 +160,11 @@ export function createPodTargetDiscovery(options: PodTargetDiscoveryOptions): Po
         if (isDown) options.log.info("runtime discovery: pod list is back");
         isDown = false;
       } catch (err) {
-        if (!isDown) options.log.warn({ err: errorMessage(err), api: options.kubeApi.url }, "runtime discovery: cannot list this node's pods; keeping the last list");
+        if (!isDown)
+          options.log.warn(
+            { err: errorMessage(err), api: options.kubeApi.url },
+            "runtime discovery: cannot list this node's pods; keeping the last list",
+          );
         isDown = true;
       }
     },

@@ -1,5 +1,11 @@
 import type { ExpositionSample } from "../../../common/exposition.js";
-import { RATIO_FIELDS, type GaugeField, type ModelGauges, type RuntimeName, type SampleIndex } from "./runtime-gauges.js";
+import {
+  RATIO_FIELDS,
+  type GaugeField,
+  type ModelGauges,
+  type RuntimeName,
+  type SampleIndex,
+} from "./runtime-gauges.js";
 
 /**
  * Reading a runtime page sample by sample, as it arrives, into rows chosen by the caller.
@@ -57,7 +63,8 @@ export class RowTable {
   merge(slot: number, field: GaugeField, value: number): void {
     const row = this.row(slot);
     const previous = row[field];
-    row[field] = previous === undefined ? value : RATIO_FIELDS.has(field) ? Math.max(previous, value) : previous + value;
+    row[field] =
+      previous === undefined ? value : RATIO_FIELDS.has(field) ? Math.max(previous, value) : previous + value;
   }
 
   /** The fields of a slot, undefined when nothing reached it. */
@@ -216,7 +223,10 @@ export function replayPage(profiles: readonly ProfileSpec[], page: SampleIndex):
     }
     return slot;
   };
-  const readers = profiles.map((profile) => ({ names: new Set(profile.names), reader: profile.open({ slotOf, joinLimit: Infinity }) }));
+  const readers = profiles.map((profile) => ({
+    names: new Set(profile.names),
+    reader: profile.open({ slotOf, joinLimit: Infinity }),
+  }));
   for (const [name, samples] of page) {
     for (const { names, reader } of readers) if (names.has(name)) for (const sample of samples) reader.add(sample);
   }

@@ -104,8 +104,20 @@ export class ModelTable {
 }
 
 const ALL_FIELDS: readonly GaugeField[] = [
-  "kvCacheUsage", "prefixCacheHitRatio", "prefixCacheQueries", "prefixCacheHits", "queueDepth", "batchSize", "preemptions",
-  "requestsOk", "requestsFailed", "promptTokens", "completionTokens", "queueSecondsTotal", "computeSecondsTotal", "timedRequests",
+  "kvCacheUsage",
+  "prefixCacheHitRatio",
+  "prefixCacheQueries",
+  "prefixCacheHits",
+  "queueDepth",
+  "batchSize",
+  "preemptions",
+  "requestsOk",
+  "requestsFailed",
+  "promptTokens",
+  "completionTokens",
+  "queueSecondsTotal",
+  "computeSecondsTotal",
+  "timedRequests",
 ];
 
 /** The fields a row carries, with their values. */

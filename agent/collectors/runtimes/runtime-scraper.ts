@@ -156,7 +156,8 @@ export class RuntimeScraper implements Component {
     const liveMemos = new Set<string>();
     for (const result of scraped) {
       // A target that is down keeps its counters' memory: its first answer after the outage counts what happened during it.
-      if (!result.state.isUp) for (const key of this.memos.keys()) if (key.startsWith(`${result.state.url}\u0000`)) liveMemos.add(key);
+      if (!result.state.isUp)
+        for (const key of this.memos.keys()) if (key.startsWith(`${result.state.url}\u0000`)) liveMemos.add(key);
       const series = this.seriesOf(result, atMs, liveMemos);
       for (const s of series) {
         labelSets.add(JSON.stringify(s.labels));
@@ -186,7 +187,13 @@ export class RuntimeScraper implements Component {
   private async scrape(target: RuntimeTarget): Promise<Scraped> {
     const started = performance.now();
     const seconds = (): number => (performance.now() - started) / 1000;
-    const state = (runtime: RuntimeName | "", isUp: boolean): TargetState => ({ url: target.url, runtime, isUp, durationSeconds: seconds(), series: [] });
+    const state = (runtime: RuntimeName | "", isUp: boolean): TargetState => ({
+      url: target.url,
+      runtime,
+      isUp,
+      durationSeconds: seconds(),
+      series: [],
+    });
     const pod = target.pod ?? "";
     const podModel = pod === "" ? undefined : this.options.podModel?.(target.namespace ?? "", pod);
     const fold = new RuntimePageFold({
@@ -199,16 +206,30 @@ export class RuntimeScraper implements Component {
       const agents = this.pools.forTarget(target.url);
       if (agents === undefined) throw new Error("the scraper is shut down");
       const stream = new ExpositionStream(fold.add, { wants: fold.wants });
-      await streamPage(new URL(target.url), { timeoutMs: this.options.config.timeout, maxBytes: this.options.config.maxBodyBytes, agents, budget: this.readBudget, turns: this.readTurns }, {
-        write: (chunk) => stream.write(chunk),
-        end: () => stream.end(),
-        get heldBytes() {
-          return stream.pendingLength;
+      await streamPage(
+        new URL(target.url),
+        {
+          timeoutMs: this.options.config.timeout,
+          maxBytes: this.options.config.maxBodyBytes,
+          agents,
+          budget: this.readBudget,
+          turns: this.readTurns,
         },
-      });
+        {
+          write: (chunk) => stream.write(chunk),
+          end: () => stream.end(),
+          get heldBytes() {
+            return stream.pendingLength;
+          },
+        },
+      );
       const page = fold.finish();
       if (page === undefined) {
-        this.warnOnce(target.url, "unknown", new Error("the page carries none of vLLM's, SGLang's, TGI's, Triton's or trtllm-serve's metric names"));
+        this.warnOnce(
+          target.url,
+          "unknown",
+          new Error("the page carries none of vLLM's, SGLang's, TGI's, Triton's or trtllm-serve's metric names"),
+        );
         return { target, state: state("", true) };
       }
       this.recovered(target.url);
@@ -224,7 +245,8 @@ export class RuntimeScraper implements Component {
   /** The series budget of a target, created on its first scrape. */
   private targetBudget(url: string): SeriesBudget {
     let budget = this.targetBudgets.get(url);
-    if (budget === undefined) this.targetBudgets.set(url, (budget = new SeriesBudget(this.options.config.maxSeriesPerTarget)));
+    if (budget === undefined)
+      this.targetBudgets.set(url, (budget = new SeriesBudget(this.options.config.maxSeriesPerTarget)));
     return budget;
   }
 
@@ -233,15 +255,22 @@ export class RuntimeScraper implements Component {
     const { page } = result;
     if (!result.state.isUp || result.state.runtime === "" || page === undefined) return [];
     const { target } = result;
-    const rows = budgetRows(page, {
-      runtime: result.state.runtime,
-      namespace: target.namespace ?? "",
-      pod: target.pod ?? "",
-      tierOf: (model) => target.tier ?? this.tierRules.find((rule) => rule.pattern.test(model))?.tier ?? this.options.tiers.defaultTier,
-      overflowTier: target.tier ?? this.options.tiers.defaultTier,
-      agentBudget: this.agentBudget,
-      targetKey: target.url,
-    }, this.overflowed);
+    const rows = budgetRows(
+      page,
+      {
+        runtime: result.state.runtime,
+        namespace: target.namespace ?? "",
+        pod: target.pod ?? "",
+        tierOf: (model) =>
+          target.tier ??
+          this.tierRules.find((rule) => rule.pattern.test(model))?.tier ??
+          this.options.tiers.defaultTier,
+        overflowTier: target.tier ?? this.options.tiers.defaultTier,
+        agentBudget: this.agentBudget,
+        targetKey: target.url,
+      },
+      this.overflowed,
+    );
     return rows.map((row) => {
       const key = `${target.url}\u0000${row.overflow ?? "model"}\u0000${row.labels.model}`;
       liveMemos.add(key);
@@ -250,7 +279,8 @@ export class RuntimeScraper implements Component {
       const { memo, figures } = deriveFigures(previous?.signature === row.signature ? previous : undefined, row.gauges);
       this.memos.set(key, { ...memo, signature: row.signature });
       const counted = figures.increments;
-      if (counted !== undefined && Object.values(counted).some((value) => value > 0)) this.options.requestCounts?.(row.labels, counted, atMs);
+      if (counted !== undefined && Object.values(counted).some((value) => value > 0))
+        this.options.requestCounts?.(row.labels, counted, atMs);
       return {
         labels: row.labels,
         gauges: row.gauges,
@@ -273,6 +303,11 @@ export class RuntimeScraper implements Component {
     if (this.warned.has(key)) return;
     for (const other of this.warned) if (other.startsWith(`${url}\u0000`)) this.warned.delete(other);
     this.warned.add(key);
-    this.options.log.warn({ target: url, err: errorMessage(err) }, kind === "down" ? "runtime /metrics unreachable or unreadable; reported down" : "runtime /metrics not recognised; set its runtime in agent.runtimes.targets");
+    this.options.log.warn(
+      { target: url, err: errorMessage(err) },
+      kind === "down"
+        ? "runtime /metrics unreachable or unreadable; reported down"
+        : "runtime /metrics not recognised; set its runtime in agent.runtimes.targets",
+    );
   }
 }

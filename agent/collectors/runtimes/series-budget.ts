@@ -15,7 +15,8 @@ export class SeriesBudget {
 
   /** @param limit rows the budget may yield, its overflow row included (at least 2). */
   constructor(readonly limit: number) {
-    if (!Number.isInteger(limit) || limit < 2) throw new Error(`series budget: limit must be an integer ≥ 2, got ${limit}`);
+    if (!Number.isInteger(limit) || limit < 2)
+      throw new Error(`series budget: limit must be an integer ≥ 2, got ${limit}`);
   }
 
   /** Whether `key` keeps its own row this round. */

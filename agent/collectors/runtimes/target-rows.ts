@@ -17,7 +17,13 @@ export interface RuntimeSeriesLabels {
 }
 
 /** The labels every row past the agent's series limit folds into, whatever its target (as span metrics' overflow). */
-export const AGENT_OVERFLOW_LABELS: RuntimeSeriesLabels = { model: OVERFLOW_MODEL, runtime: "", namespace: "", pod: "", tier: "" };
+export const AGENT_OVERFLOW_LABELS: RuntimeSeriesLabels = {
+  model: OVERFLOW_MODEL,
+  runtime: "",
+  namespace: "",
+  pod: "",
+  tier: "",
+};
 
 /** One row of a target after its models are named and its budgets applied. */
 export interface BudgetedRow {
@@ -56,7 +62,11 @@ export interface FoldCounts {
  * overflowed is lost. Adds the models the target's budget folded and the rows the agent's folded
  * to `folded`. Pure but for the agent budget's membership.
  */
-export function budgetRows(page: Pick<FoldedPage, "rows" | "overflow" | "folded">, context: RowContext, folded: FoldCounts): BudgetedRow[] {
+export function budgetRows(
+  page: Pick<FoldedPage, "rows" | "overflow" | "folded">,
+  context: RowContext,
+  folded: FoldCounts,
+): BudgetedRow[] {
   const own = new ModelTable();
   const agentOverflow = new ModelTable();
   const agentMembers: string[] = [];
@@ -71,18 +81,40 @@ export function budgetRows(page: Pick<FoldedPage, "rows" | "overflow" | "folded"
     else toAgentOverflow(row.model, row);
   }
   const out: BudgetedRow[] = own.list().map((gauges) => ({
-    labels: { model: gauges.model, runtime: context.runtime, namespace: context.namespace, pod: context.pod, tier: context.tierOf(gauges.model) },
+    labels: {
+      model: gauges.model,
+      runtime: context.runtime,
+      namespace: context.namespace,
+      pod: context.pod,
+      tier: context.tierOf(gauges.model),
+    },
     gauges,
     signature: gauges.model,
   }));
   const targetOverflow = page.overflow;
   if (targetOverflow !== undefined) {
     if (context.agentBudget.admit(`${context.targetKey}\u0000${OVERFLOW_MODEL}`)) {
-      out.push({ labels: { model: OVERFLOW_MODEL, runtime: context.runtime, namespace: context.namespace, pod: context.pod, tier: context.overflowTier }, gauges: targetOverflow.gauges, signature: targetOverflow.signature, overflow: "target" });
+      out.push({
+        labels: {
+          model: OVERFLOW_MODEL,
+          runtime: context.runtime,
+          namespace: context.namespace,
+          pod: context.pod,
+          tier: context.overflowTier,
+        },
+        gauges: targetOverflow.gauges,
+        signature: targetOverflow.signature,
+        overflow: "target",
+      });
     } else toAgentOverflow(targetOverflow.signature, targetOverflow.gauges);
   }
   for (const gauges of agentOverflow.list()) {
-    out.push({ labels: AGENT_OVERFLOW_LABELS, gauges, signature: `agent:${setSignature(agentMembers)}`, overflow: "agent" });
+    out.push({
+      labels: AGENT_OVERFLOW_LABELS,
+      gauges,
+      signature: `agent:${setSignature(agentMembers)}`,
+      overflow: "agent",
+    });
   }
   return out;
 }

@@ -30,7 +30,18 @@
  * Torn writes: at open, every segment is scanned; a record cut short or failing its checksum ends
  * the segment's readable part (the newest segment is truncated there), and is counted in `corrupt`.
  */
-import { mkdir, open, readdir, readFile, rename, stat, truncate, unlink, writeFile, type FileHandle } from "node:fs/promises";
+import {
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  stat,
+  truncate,
+  unlink,
+  writeFile,
+  type FileHandle,
+} from "node:fs/promises";
 import { join } from "node:path";
 import { encodeRecord, HEADER_BYTES, recordPayload, scanSegment, type RecordExtent } from "./spool-format.js";
 import { KIB, MIB } from "../../../common/units.js";
@@ -127,11 +138,19 @@ export class DiskSpool {
   private nextSeq = 1;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly segmentBytes: number;
-  private totals = { bytes: 0, pendingPoints: 0, appendedPoints: 0, droppedPoints: 0, droppedDiskFullPoints: 0, corrupt: 0 };
+  private totals = {
+    bytes: 0,
+    pendingPoints: 0,
+    appendedPoints: 0,
+    droppedPoints: 0,
+    droppedDiskFullPoints: 0,
+    corrupt: 0,
+  };
   private isClosed = false;
 
   private constructor(private readonly options: DiskSpoolOptions) {
-    if (!(options.maxBytes > HEADER_BYTES)) throw new RangeError(`spool: maxBytes must be more than ${HEADER_BYTES}, got ${options.maxBytes}`);
+    if (!(options.maxBytes > HEADER_BYTES))
+      throw new RangeError(`spool: maxBytes must be more than ${HEADER_BYTES}, got ${options.maxBytes}`);
     this.segmentBytes = options.segmentBytes ?? Math.min(16 * MIB, Math.max(4 * KIB, Math.floor(options.maxBytes / 8)));
   }
 
@@ -158,8 +177,10 @@ export class DiskSpool {
         this.totals.droppedPoints += points;
         return false;
       }
-      if (this.active && this.active.segment.size > 0 && this.active.segment.size + record.length > this.segmentBytes) await this.closeActive();
-      while (this.totals.bytes + record.length > this.options.maxBytes && this.segments.length > 0) await this.dropOldest("bound");
+      if (this.active && this.active.segment.size > 0 && this.active.segment.size + record.length > this.segmentBytes)
+        await this.closeActive();
+      while (this.totals.bytes + record.length > this.options.maxBytes && this.segments.length > 0)
+        await this.dropOldest("bound");
       let freed: { segments: number; points: number; code: string } | undefined;
       for (;;) {
         try {
@@ -169,7 +190,14 @@ export class DiskSpool {
           const code = diskFullCode(err);
           const closed = this.segments[0];
           if (code === undefined || closed === undefined || closed === this.active?.segment) {
-            if (freed !== undefined) this.options.onDiskFull?.({ code: freed.code, dir: this.options.dir, droppedSegments: freed.segments, droppedPoints: freed.points, isWritten: false });
+            if (freed !== undefined)
+              this.options.onDiskFull?.({
+                code: freed.code,
+                dir: this.options.dir,
+                droppedSegments: freed.segments,
+                droppedPoints: freed.points,
+                isWritten: false,
+              });
             throw err;
           }
           // Keep the newest: make room by deleting the oldest closed segment, whole, and try again.
@@ -178,7 +206,14 @@ export class DiskSpool {
           freed.points += await this.dropOldest("disk-full");
         }
       }
-      if (freed !== undefined) this.options.onDiskFull?.({ code: freed.code, dir: this.options.dir, droppedSegments: freed.segments, droppedPoints: freed.points, isWritten: true });
+      if (freed !== undefined)
+        this.options.onDiskFull?.({
+          code: freed.code,
+          dir: this.options.dir,
+          droppedSegments: freed.segments,
+          droppedPoints: freed.points,
+          isWritten: true,
+        });
       return true;
     });
   }
@@ -188,7 +223,7 @@ export class DiskSpool {
     const { segment, file } = this.active ?? (await this.openSegment());
     try {
       // A short write is carried on, so a disk that fills mid-record answers with its error (ENOSPC).
-      for (let written = 0; written < record.length; ) {
+      for (let written = 0; written < record.length;) {
         const { bytesWritten } = await file.write(record, written, record.length - written, segment.size + written);
         if (bytesWritten === 0) throw new Error(`short write (${written} of ${record.length} bytes, then none)`);
         written += bytesWritten;
@@ -199,7 +234,7 @@ export class DiskSpool {
       throw new Error(`spool: cannot append to ${segment.path}: ${describeError(err)}`, { cause: err });
     }
     segment.records.push({ offset: segment.size, size: record.length, points });
-      segment.size += record.length;
+    segment.size += record.length;
     this.totals.bytes += record.length;
     this.totals.pendingPoints += points;
     this.totals.appendedPoints += points;
@@ -218,7 +253,10 @@ export class DiskSpool {
         if (segment.seq < this.cursor.seq) continue;
         const from = segment.seq === this.cursor.seq ? this.cursor.index : 0;
         let to = from;
-        while (to < segment.records.length && (payloads.length + to - from === 0 || points + (segment.records[to] as RecordExtent).points <= maxPoints)) {
+        while (
+          to < segment.records.length &&
+          (payloads.length + to - from === 0 || points + (segment.records[to] as RecordExtent).points <= maxPoints)
+        ) {
           points += (segment.records[to] as RecordExtent).points;
           to++;
         }
@@ -247,17 +285,24 @@ export class DiskSpool {
    */
   commit(position: SpoolPosition): Promise<void> {
     return this.locked(async () => {
-      if (position.seq < this.cursor.seq || (position.seq === this.cursor.seq && position.index <= this.cursor.index)) return;
+      if (position.seq < this.cursor.seq || (position.seq === this.cursor.seq && position.index <= this.cursor.index))
+        return;
       for (const segment of this.segments) {
         if (segment.seq > position.seq) break;
-        const from = segment.seq === this.cursor.seq ? this.cursor.index : segment.seq > this.cursor.seq ? 0 : segment.records.length;
+        const from =
+          segment.seq === this.cursor.seq
+            ? this.cursor.index
+            : segment.seq > this.cursor.seq
+              ? 0
+              : segment.records.length;
         const to = segment.seq === position.seq ? position.index : segment.records.length;
         for (let i = from; i < to; i++) this.totals.pendingPoints -= (segment.records[i] as RecordExtent).points;
       }
       this.cursor = position;
       while (this.segments.length > 0) {
         const oldest = this.segments[0] as Segment;
-        const isPassed = oldest.seq < position.seq || (oldest.seq === position.seq && position.index >= oldest.records.length);
+        const isPassed =
+          oldest.seq < position.seq || (oldest.seq === position.seq && position.index >= oldest.records.length);
         if (!isPassed) break;
         // The open segment too, once all of it is acknowledged: its space goes back at once (on a disk
         // with less room than one segment it would otherwise fill the disk with acknowledged records).
@@ -355,7 +400,8 @@ export class DiskSpool {
   private async dropOldest(why: "bound" | "disk-full"): Promise<number> {
     const oldest = this.segments[0] as Segment;
     if (this.active?.segment === oldest) await this.closeActive();
-    const from = oldest.seq < this.cursor.seq ? oldest.records.length : oldest.seq === this.cursor.seq ? this.cursor.index : 0;
+    const from =
+      oldest.seq < this.cursor.seq ? oldest.records.length : oldest.seq === this.cursor.seq ? this.cursor.index : 0;
     let unacknowledged = 0;
     for (let i = from; i < oldest.records.length; i++) unacknowledged += (oldest.records[i] as RecordExtent).points;
     if (why === "bound") this.totals.droppedPoints += unacknowledged;
@@ -388,7 +434,12 @@ export class DiskSpool {
         if (i === names.length - 1) await truncate(path, scan.goodBytes);
       }
       const seq = Number(SEGMENT.exec(name)?.[1]);
-      this.segments.push({ seq, path, size: scan.isTorn && i === names.length - 1 ? scan.goodBytes : bytes.length, records: scan.records });
+      this.segments.push({
+        seq,
+        path,
+        size: scan.isTorn && i === names.length - 1 ? scan.goodBytes : bytes.length,
+        records: scan.records,
+      });
       this.nextSeq = seq + 1;
     }
     this.totals.bytes = this.segments.reduce((sum, s) => sum + s.size, 0);
@@ -396,7 +447,8 @@ export class DiskSpool {
     for (const segment of this.segments) {
       if (segment.seq < this.cursor.seq) continue;
       const from = segment.seq === this.cursor.seq ? this.cursor.index : 0;
-      for (let i = from; i < segment.records.length; i++) this.totals.pendingPoints += (segment.records[i] as RecordExtent).points;
+      for (let i = from; i < segment.records.length; i++)
+        this.totals.pendingPoints += (segment.records[i] as RecordExtent).points;
     }
   }
 
@@ -405,7 +457,10 @@ export class DiskSpool {
     const first: SpoolPosition = { seq: this.segments[0]?.seq ?? this.nextSeq, index: 0 };
     let saved: { seq?: unknown; offset?: unknown };
     try {
-      saved = JSON.parse(await readFile(join(this.options.dir, CURSOR_FILE), "utf8")) as { seq?: unknown; offset?: unknown };
+      saved = JSON.parse(await readFile(join(this.options.dir, CURSOR_FILE), "utf8")) as {
+        seq?: unknown;
+        offset?: unknown;
+      };
     } catch {
       return first;
     }

@@ -35,7 +35,8 @@ function checksum(points: number, payload: Uint8Array): number {
 
 /** One record: header and payload in one buffer, so that it is written with one write(). */
 export function encodeRecord(payload: Uint8Array, points: number): Buffer {
-  if (!Number.isInteger(points) || points < 0 || points > 0xffff_ffff) throw new RangeError(`spool: point count out of range: ${points}`);
+  if (!Number.isInteger(points) || points < 0 || points > 0xffff_ffff)
+    throw new RangeError(`spool: point count out of range: ${points}`);
   const record = Buffer.alloc(HEADER_BYTES + payload.length);
   record.writeUInt32LE(payload.length, 0);
   record.writeUInt32LE(points, 4);

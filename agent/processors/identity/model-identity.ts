@@ -14,7 +14,8 @@ export const UNKNOWN_MODEL = "unknown";
  * - `pod_without_model`: the pod is known but neither its label nor its runtime's page names a model;
  * - `pod_several_models`: the pod's runtime page reports several models, and the span says which of them not.
  */
-export type UnattributedReason = "no_pod_identity" | "pod_not_on_node" | "peer_ambiguous" | "pod_without_model" | "pod_several_models";
+export type UnattributedReason =
+  "no_pod_identity" | "pod_not_on_node" | "peer_ambiguous" | "pod_without_model" | "pod_several_models";
 
 /** Where one resource's spans come from, resolved once per resource and request. */
 export interface ResourceIdentity {
@@ -41,7 +42,10 @@ function text(attributes: Attributes, key: string): string | undefined {
 }
 
 /** The pod's model: its label or annotation, else the one model its runtime page reports. */
-function modelOfPod(pod: NodePod, lookups: IdentityLookups): { model?: string; source?: "pod-label" | "pod-runtime"; reason?: UnattributedReason } {
+function modelOfPod(
+  pod: NodePod,
+  lookups: IdentityLookups,
+): { model?: string; source?: "pod-label" | "pod-runtime"; reason?: UnattributedReason } {
   if (pod.model !== undefined) return { model: pod.model, source: "pod-label" };
   const models = lookups.runtimeModels(pod.namespace, pod.name);
   if (models.size > 1) return { reason: "pod_several_models" };
@@ -60,12 +64,19 @@ function modelOfPod(pod: NodePod, lookups: IdentityLookups): { model?: string; s
  * 5. else nothing: the caller records `unknown` and counts `reason`.
  * The series' namespace and pod labels are the pod's found in 1 or 2, else the resource's. Pure.
  */
-export function resolveResourceIdentity(resource: Attributes, peerIp: string | undefined, lookups: IdentityLookups): ResourceIdentity {
+export function resolveResourceIdentity(
+  resource: Attributes,
+  peerIp: string | undefined,
+  lookups: IdentityLookups,
+): ResourceIdentity {
   const namespace = text(resource, "k8s.namespace.name") ?? "";
   const podName = text(resource, "k8s.pod.name");
   const uid = text(resource, "k8s.pod.uid");
-  let pod = (podName === undefined ? undefined : lookups.pods.byName(namespace, podName)) ?? (uid === undefined ? undefined : lookups.pods.byUid(uid));
-  let reason: UnattributedReason | undefined = podName !== undefined || uid !== undefined ? "pod_not_on_node" : undefined;
+  let pod =
+    (podName === undefined ? undefined : lookups.pods.byName(namespace, podName)) ??
+    (uid === undefined ? undefined : lookups.pods.byUid(uid));
+  let reason: UnattributedReason | undefined =
+    podName !== undefined || uid !== undefined ? "pod_not_on_node" : undefined;
   if (pod === undefined && peerIp !== undefined) {
     const sender = lookups.pods.byAddress(peerIp);
     if (sender?.kind === "pod") pod = sender.pod;
@@ -79,6 +90,7 @@ export function resolveResourceIdentity(resource: Attributes, peerIp: string | u
     reason = found.reason ?? reason;
   }
   const service = text(resource, "service.name");
-  if (service !== undefined && !isPlaceholderServiceName(service)) return { ...labels, model: service, source: "service-name", reason };
+  if (service !== undefined && !isPlaceholderServiceName(service))
+    return { ...labels, model: service, source: "service-name", reason };
   return { ...labels, model: undefined, source: undefined, reason };
 }

@@ -29,5 +29,7 @@ export const PLACEHOLDER_SERVICE_NAME_PREFIXES: readonly string[] = ["unknown_se
 
 /** Whether `name` is a placeholder rather than something an operator chose (a model name). */
 export function isPlaceholderServiceName(name: string): boolean {
-  return PLACEHOLDER_SERVICE_NAMES.has(name) || PLACEHOLDER_SERVICE_NAME_PREFIXES.some((prefix) => name.startsWith(prefix));
+  return (
+    PLACEHOLDER_SERVICE_NAMES.has(name) || PLACEHOLDER_SERVICE_NAME_PREFIXES.some((prefix) => name.startsWith(prefix))
+  );
 }

@@ -24,7 +24,7 @@ export class UnattributedSpans {
       this.counts.set(runtime, (byReason = new Map<UnattributedReason, number>()));
       this.log?.warn(
         { runtime, reason },
-        "spans of this runtime name no model and no pod of this node that names one; they are recorded under model=\"unknown\". " +
+        'spans of this runtime name no model and no pod of this node that names one; they are recorded under model="unknown". ' +
           "Set OTEL_SERVICE_NAME to the model, or OTEL_RESOURCE_ATTRIBUTES=k8s.pod.name=<pod>,k8s.namespace.name=<namespace> (docs/runtimes.md)",
       );
     }
@@ -33,6 +33,8 @@ export class UnattributedSpans {
 
   /** Every (runtime, reason) counted so far. */
   list(): UnattributedCount[] {
-    return [...this.counts].flatMap(([runtime, byReason]) => [...byReason].map(([reason, count]) => ({ runtime, reason, count })));
+    return [...this.counts].flatMap(([runtime, byReason]) =>
+      [...byReason].map(([reason, count]) => ({ runtime, reason, count })),
+    );
   }
 }

@@ -8,7 +8,14 @@
  * `gen_ai.server.time_per_output_token` defines it: (duration − TTFT) / (output tokens − 1).
  */
 import type { RuntimeProfile } from "../runtime-profile.js";
-import { buildLlmSpan, hasErrorFinishReason, readFirstCount, readSeconds, readString, spanDurationSeconds } from "../span-readers.js";
+import {
+  buildLlmSpan,
+  hasErrorFinishReason,
+  readFirstCount,
+  readSeconds,
+  readString,
+  spanDurationSeconds,
+} from "../span-readers.js";
 
 const KEY = {
   requestModel: "gen_ai.request.model",
@@ -49,7 +56,9 @@ export const GENAI_SEMCONV_PROFILE: RuntimeProfile = {
         span,
         e2eSeconds,
         isError:
-          span.statusCode === 2 || readString(a, KEY.errorType) !== undefined || hasErrorFinishReason(a.get(KEY.finishReasons)),
+          span.statusCode === 2 ||
+          readString(a, KEY.errorType) !== undefined ||
+          hasErrorFinishReason(a.get(KEY.finishReasons)),
       },
       {
         ttftSeconds,

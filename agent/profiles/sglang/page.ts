@@ -1,5 +1,11 @@
 import type { ExpositionSample } from "../../../common/exposition.js";
-import { BoundedJoin, defineProfile, FirstPresent, SlotValues, type RowTable } from "../../collectors/runtimes/profile-reader.js";
+import {
+  BoundedJoin,
+  defineProfile,
+  FirstPresent,
+  SlotValues,
+  type RowTable,
+} from "../../collectors/runtimes/profile-reader.js";
 import { clampRatio, counterNames, type GaugeField, type Labels } from "../../collectors/runtimes/runtime-gauges.js";
 
 /**
@@ -43,10 +49,18 @@ class ReplicaSums {
 
   add(sample: ExpositionSample): void {
     if (!Number.isFinite(sample.value)) return;
-    const key = Object.keys(sample.labels).filter((name) => !REPLICA_LABELS.has(name)).sort()
-      .map((name) => `${name}=${sample.labels[name] ?? ""}`).join("\u0000");
+    const key = Object.keys(sample.labels)
+      .filter((name) => !REPLICA_LABELS.has(name))
+      .sort()
+      .map((name) => `${name}=${sample.labels[name] ?? ""}`)
+      .join("\u0000");
     const group = this.groups.entry(key, () => this.slot(sample.labels));
-    group.value = group.value === undefined ? sample.value : group.isSpill ? group.value + sample.value : Math.max(group.value, sample.value);
+    group.value =
+      group.value === undefined
+        ? sample.value
+        : group.isSpill
+          ? group.value + sample.value
+          : Math.max(group.value, sample.value);
   }
 
   into(rows: RowTable, field: GaugeField): void {
@@ -77,7 +91,18 @@ export const sglangProfile = defineProfile({
   runtime: "sglang",
   families: "sglang",
   prefix: "sglang:",
-  names: [TOKEN_USAGE, QUEUE, RUNNING, ...CACHED, ...PROMPT, HIT_RATE, ...RETRACTED, ...REQUESTS, ...ABORTED, ...GENERATION],
+  names: [
+    TOKEN_USAGE,
+    QUEUE,
+    RUNNING,
+    ...CACHED,
+    ...PROMPT,
+    HIT_RATE,
+    ...RETRACTED,
+    ...REQUESTS,
+    ...ABORTED,
+    ...GENERATION,
+  ],
 
   open({ slotOf, joinLimit }) {
     const slot = (labels: Labels): number => slotOf(labels["model_name"] ?? "");

@@ -24,7 +24,13 @@ export const SGLANG_PROFILE: RuntimeProfile = {
   claims: (span) => ROOT_NAME.test(span.name) && readString(span.attributes, REQUEST_ID) !== undefined,
   toLlmSpan(span) {
     return buildLlmSpan(
-      { runtime: "sglang", model: undefined, span, e2eSeconds: spanDurationSeconds(span), isError: span.statusCode === 2 },
+      {
+        runtime: "sglang",
+        model: undefined,
+        span,
+        e2eSeconds: spanDurationSeconds(span),
+        isError: span.statusCode === 2,
+      },
       {},
     );
   },

@@ -74,8 +74,12 @@ export const tgiProfile = defineProfile({
         put("batchSize", total(BATCH));
         const tokens = total(TOKENS);
         const budget = total(BUDGET);
-        if (tokens !== undefined && budget !== undefined && budget > 0) put("kvCacheUsage", clampRatio(tokens / budget), "max");
-        put("requestsOk", SUCCESS.map(total).find((value) => value !== undefined));
+        if (tokens !== undefined && budget !== undefined && budget > 0)
+          put("kvCacheUsage", clampRatio(tokens / budget), "max");
+        put(
+          "requestsOk",
+          SUCCESS.map(total).find((value) => value !== undefined),
+        );
         const failed = failures.chosen();
         if (failed?.isCounted === true) put("requestsFailed", failed.value);
         put("promptTokens", total(PROMPT));

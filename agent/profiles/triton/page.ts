@@ -12,7 +12,11 @@ const SUCCESS = "nv_inference_request_success";
 const FAILURE = "nv_inference_request_failure";
 const QUEUE = "nv_inference_queue_duration_us";
 /** The duration counters whose sum is a request's compute time (input + inference + output). */
-const COMPUTE = ["nv_inference_compute_input_duration_us", "nv_inference_compute_infer_duration_us", "nv_inference_compute_output_duration_us"];
+const COMPUTE = [
+  "nv_inference_compute_input_duration_us",
+  "nv_inference_compute_infer_duration_us",
+  "nv_inference_compute_output_duration_us",
+];
 
 /** A model's successes and whether it has duration counters, joined at the page's end. */
 interface Timing {
@@ -53,24 +57,35 @@ export const tritonProfile = defineProfile({
     const failed = new SlotValues();
     const queueSeconds = new SlotValues();
     const computeSeconds = new SlotValues();
-    const timings = new BoundedJoin<Timing>(joinLimit, (at, isSpill) => ({ slot: at, isSpill, successes: undefined, isTimed: false }));
+    const timings = new BoundedJoin<Timing>(joinLimit, (at, isSpill) => ({
+      slot: at,
+      isSpill,
+      successes: undefined,
+      isTimed: false,
+    }));
     const timing = (labels: Labels): Timing => timings.entry(model(labels), () => slot(labels));
     const sumInto = (target: SlotValues, s: ExpositionSample, value = s.value): void => {
       if (Number.isFinite(value)) target.add(slot(s.labels), value);
     };
     const on = new Map<string, (s: ExpositionSample) => void>([
       [PENDING, (s) => sumInto(pending, s)],
-      [SUCCESS, (s) => {
-        sumInto(ok, s);
-        if (!Number.isFinite(s.value)) return;
-        const entry = timing(s.labels);
-        entry.successes = (entry.successes ?? 0) + s.value;
-      }],
+      [
+        SUCCESS,
+        (s) => {
+          sumInto(ok, s);
+          if (!Number.isFinite(s.value)) return;
+          const entry = timing(s.labels);
+          entry.successes = (entry.successes ?? 0) + s.value;
+        },
+      ],
       [FAILURE, (s) => sumInto(failed, s)],
-      [QUEUE, (s) => {
-        timing(s.labels).isTimed = true;
-        sumInto(queueSeconds, s, s.value * MICROSECONDS);
-      }],
+      [
+        QUEUE,
+        (s) => {
+          timing(s.labels).isTimed = true;
+          sumInto(queueSeconds, s, s.value * MICROSECONDS);
+        },
+      ],
     ]);
     for (const name of COMPUTE) {
       on.set(name, (s) => {
@@ -85,7 +100,8 @@ export const tritonProfile = defineProfile({
         pending.into(rows, "queueDepth");
         ok.into(rows, "requestsOk");
         failed.into(rows, "requestsFailed");
-        for (const entry of timings.all()) if (entry.isTimed && entry.successes !== undefined) rows.merge(entry.slot, "timedRequests", entry.successes);
+        for (const entry of timings.all())
+          if (entry.isTimed && entry.successes !== undefined) rows.merge(entry.slot, "timedRequests", entry.successes);
         queueSeconds.into(rows, "queueSecondsTotal");
         computeSeconds.into(rows, "computeSecondsTotal");
       },

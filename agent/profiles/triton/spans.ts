@@ -85,7 +85,9 @@ const MAX_PENDING_COMPUTE = 10_000;
 const PENDING_COMPUTE_TTL_MS = 60_000;
 
 function isTritonCompute(span: DecodedSpan): boolean {
-  return span.name === TRITON_COMPUTE_SPAN_NAME && span.events.some((event) => event.name === TRITON_EVENT.computeStart);
+  return (
+    span.name === TRITON_COMPUTE_SPAN_NAME && span.events.some((event) => event.name === TRITON_EVENT.computeStart)
+  );
 }
 
 /**
@@ -124,4 +126,3 @@ export function createTritonComputeJoin(): SpanJoin {
     },
   };
 }
-

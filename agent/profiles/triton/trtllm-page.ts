@@ -48,18 +48,24 @@ export const tritonTrtllmProfile = defineProfile({
       if (Number.isFinite(s.value)) target.add(slot(s.labels), s.value);
     };
     const on = new Map<string, (s: ExpositionSample) => void>([
-      [BLOCKS, (s) => {
-        const entry = blocks.entry(`${model(s.labels)}\u0000${s.labels["version"] ?? ""}`, () => slot(s.labels));
-        const type = s.labels["kv_cache_block_type"];
-        if (type === "used" || type === "max" || type === "fraction") entry[type] = s.value;
-      }],
-      [REQUESTS, (s) => {
-        const type = s.labels["request_type"];
-        if (type === "scheduled") hasScheduled = true;
-        if (type === "scheduled") sumInto(scheduled, s);
-        else if (type === "active") sumInto(active, s);
-        else if (type === "waiting") sumInto(waiting, s);
-      }],
+      [
+        BLOCKS,
+        (s) => {
+          const entry = blocks.entry(`${model(s.labels)}\u0000${s.labels["version"] ?? ""}`, () => slot(s.labels));
+          const type = s.labels["kv_cache_block_type"];
+          if (type === "used" || type === "max" || type === "fraction") entry[type] = s.value;
+        },
+      ],
+      [
+        REQUESTS,
+        (s) => {
+          const type = s.labels["request_type"];
+          if (type === "scheduled") hasScheduled = true;
+          if (type === "scheduled") sumInto(scheduled, s);
+          else if (type === "active") sumInto(active, s);
+          else if (type === "waiting") sumInto(waiting, s);
+        },
+      ],
       [INPUT_TOKENS, (s) => sumInto(inputTokens, s)],
       [OUTPUT_TOKENS, (s) => sumInto(outputTokens, s)],
     ]);
@@ -68,7 +74,8 @@ export const tritonTrtllmProfile = defineProfile({
       add: (s) => on.get(s.name)?.(s),
       finish(rows) {
         for (const entry of blocks.all()) {
-          if (entry.used !== undefined && entry.max !== undefined && entry.max > 0) rows.max(entry.slot, "kvCacheUsage", clampRatio(entry.used / entry.max));
+          if (entry.used !== undefined && entry.max !== undefined && entry.max > 0)
+            rows.max(entry.slot, "kvCacheUsage", clampRatio(entry.used / entry.max));
           else if (entry.fraction !== undefined) rows.max(entry.slot, "kvCacheUsage", clampRatio(entry.fraction));
         }
         (hasScheduled ? scheduled : active).into(rows, "batchSize");

@@ -53,7 +53,21 @@ export const trtllmProfile = defineProfile({
   runtime: "trtllm",
   families: "trtllm-serve",
   prefix: "trtllm_",
-  names: [UTILIZATION, MAX_BLOCKS, USED_BLOCKS, WAITING, RUNNING, ...PROMPT, ...CACHED, ...REUSED, ...MISSED, HIT_RATE, ...SUCCESS, ...ERRORS, ...GENERATION],
+  names: [
+    UTILIZATION,
+    MAX_BLOCKS,
+    USED_BLOCKS,
+    WAITING,
+    RUNNING,
+    ...PROMPT,
+    ...CACHED,
+    ...REUSED,
+    ...MISSED,
+    HIT_RATE,
+    ...SUCCESS,
+    ...ERRORS,
+    ...GENERATION,
+  ],
 
   open({ slotOf, joinLimit }) {
     const slot = (labels: Labels): number => slotOf(model(labels));
@@ -81,19 +95,28 @@ export const trtllmProfile = defineProfile({
     };
     const modelBlocks = (s: ExpositionSample): Blocks => blocks.entry(model(s.labels), () => slot(s.labels));
     const on = new Map<string, (s: ExpositionSample) => void>([
-      [UTILIZATION, (s) => {
-        hasUtilization = true;
-        raiseRatio(utilization, s);
-      }],
-      [MAX_BLOCKS, (s) => {
-        modelBlocks(s).max = s.value;
-      }],
-      [USED_BLOCKS, (s) => {
-        if (Number.isNaN(s.value)) return;
-        const entry = modelBlocks(s);
-        entry.usedHighest = Math.max(entry.usedHighest ?? -Infinity, s.value);
-        if (Number.isFinite(s.value)) entry.hasFiniteUsed = true;
-      }],
+      [
+        UTILIZATION,
+        (s) => {
+          hasUtilization = true;
+          raiseRatio(utilization, s);
+        },
+      ],
+      [
+        MAX_BLOCKS,
+        (s) => {
+          modelBlocks(s).max = s.value;
+        },
+      ],
+      [
+        USED_BLOCKS,
+        (s) => {
+          if (Number.isNaN(s.value)) return;
+          const entry = modelBlocks(s);
+          entry.usedHighest = Math.max(entry.usedHighest ?? -Infinity, s.value);
+          if (Number.isFinite(s.value)) entry.hasFiniteUsed = true;
+        },
+      ],
       [WAITING, (s) => sumInto(waiting, s)],
       [RUNNING, (s) => sumInto(running, s)],
       [HIT_RATE, (s) => raiseRatio(hitRate, s)],

@@ -1,5 +1,10 @@
 import type { ExpositionSample } from "../../../common/exposition.js";
-import { defineProfile, FirstPresent, SlotValues, type ReaderContext } from "../../collectors/runtimes/profile-reader.js";
+import {
+  defineProfile,
+  FirstPresent,
+  SlotValues,
+  type ReaderContext,
+} from "../../collectors/runtimes/profile-reader.js";
 import { clampRatio, counterNames, type Labels } from "../../collectors/runtimes/runtime-gauges.js";
 
 /** vLLM's FinishReason values that mean the request failed (vllm/v1/engine/__init__.py FINISH_REASON_STRINGS: stop, length, abort, error, repetition). */
@@ -37,7 +42,19 @@ export const vllmProfile = defineProfile({
   runtime: "vllm",
   families: "vllm",
   prefix: "vllm:",
-  names: [...KV, ...QUERIES, ...HITS, HIT_RATE, WAITING_BY_REASON, WAITING, RUNNING, ...PREEMPTIONS, ...SUCCESS, ...PROMPT, ...GENERATION],
+  names: [
+    ...KV,
+    ...QUERIES,
+    ...HITS,
+    HIT_RATE,
+    WAITING_BY_REASON,
+    WAITING,
+    RUNNING,
+    ...PREEMPTIONS,
+    ...SUCCESS,
+    ...PROMPT,
+    ...GENERATION,
+  ],
 
   open({ slotOf }: ReaderContext) {
     const slot = (labels: Labels): number => slotOf(labels["model_name"] ?? labels["model"] ?? "");
@@ -66,7 +83,13 @@ export const vllmProfile = defineProfile({
         if (Number.isFinite(ratio)) target.raise(slot(s.labels), ratio);
       });
     }
-    for (const [alternatives, names] of [[queries, QUERIES], [hits, HITS], [preemptions, PREEMPTIONS], [prompt, PROMPT], [generation, GENERATION]] as const) {
+    for (const [alternatives, names] of [
+      [queries, QUERIES],
+      [hits, HITS],
+      [preemptions, PREEMPTIONS],
+      [prompt, PROMPT],
+      [generation, GENERATION],
+    ] as const) {
       for (const name of names) on.set(name, (s) => sumInto(alternatives.of(name), s));
     }
     on.set(HIT_RATE, (s) => {

@@ -5,7 +5,14 @@
  * `gen_ai.response.model`; the model then stays undefined and the processor resolves it from the pod.
  */
 import type { RuntimeProfile } from "../runtime-profile.js";
-import { buildLlmSpan, hasErrorFinishReason, readFirstCount, readSeconds, readString, spanDurationSeconds } from "../span-readers.js";
+import {
+  buildLlmSpan,
+  hasErrorFinishReason,
+  readFirstCount,
+  readSeconds,
+  readString,
+  spanDurationSeconds,
+} from "../span-readers.js";
 
 const SPAN_NAME = "llm_request";
 

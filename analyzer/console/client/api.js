@@ -48,7 +48,9 @@ async function getJson(path) {
  * @returns {Promise<ConsoleData>}
  */
 export async function fetchConsoleData() {
-  const [slos, fleet, fragmentation, recommendations, history, runtime] = await Promise.all(Object.values(ENDPOINTS).map(getJson));
+  const [slos, fleet, fragmentation, recommendations, history, runtime] = await Promise.all(
+    Object.values(ENDPOINTS).map(getJson),
+  );
   // The analyzer's own types describe these bodies; the page trusts its own origin's API.
   return /** @type {ConsoleData} */ ({ slos, fleet, fragmentation, recommendations, history, runtime });
 }

@@ -11,7 +11,8 @@ import { renderRuntime } from "./runtime-panel.js";
 import { renderSlos } from "./slo-panel.js";
 import { renderHeatmap, renderUtilization } from "./utilization-panels.js";
 
-const refreshMs = Number(document.querySelector('meta[name="inferwatch-refresh-ms"]')?.getAttribute("content") ?? "15000") || 15_000;
+const refreshMs =
+  Number(document.querySelector('meta[name="inferwatch-refresh-ms"]')?.getAttribute("content") ?? "15000") || 15_000;
 
 /**
  * Sets the status line.
@@ -30,7 +31,9 @@ function drawPanel(id, draw) {
   try {
     draw();
   } catch (err) {
-    fillPanel(id, "error", [emptyNote(`This panel could not be drawn: ${err instanceof Error ? err.message : String(err)}`)]);
+    fillPanel(id, "error", [
+      emptyNote(`This panel could not be drawn: ${err instanceof Error ? err.message : String(err)}`),
+    ]);
   }
 }
 
@@ -46,7 +49,12 @@ async function refresh() {
     drawPanel("runtime", () => renderRuntime(data.runtime));
     const at = data.slos.evaluatedAt;
     const stale = data.slos.stale ? ` · STALE: the last evaluation failed (${data.slos.error ?? "unknown error"})` : "";
-    status(at === null ? "waiting for the first evaluation…" : `evaluated ${new Date(at).toLocaleTimeString()} · refreshes every ${Math.round(refreshMs / 1000)} s${stale}`, data.slos.stale);
+    status(
+      at === null
+        ? "waiting for the first evaluation…"
+        : `evaluated ${new Date(at).toLocaleTimeString()} · refreshes every ${Math.round(refreshMs / 1000)} s${stale}`,
+      data.slos.stale,
+    );
     document.body.dataset["refreshedAt"] = String(Date.now());
   } catch (err) {
     status(`cannot reach the analyzer: ${err instanceof Error ? err.message : String(err)} (retrying)`, true);

@@ -27,16 +27,32 @@ export function h(tag, attrs = {}, children = []) {
  * @param {Readonly<Record<string, string>>} [attrs]
  */
 export function table(headers, rows, attrs = {}) {
-  const head = h("thead", {}, [h("tr", {}, headers.map((header) => h("th", {}, [header])))]);
-  const body = h("tbody", {}, rows.map((row) => h("tr", {}, row.map((cell) => {
-    if (typeof cell === "string") return h("td", {}, [cell]);
-    /** @type {Record<string, string>} */
-    const cellAttrs = {};
-    if (cell.value !== undefined) cellAttrs["data-value"] = cell.value === null ? "null" : String(cell.value);
-    if (cell.cls !== undefined) cellAttrs["class"] = cell.cls;
-    if (cell.title !== undefined) cellAttrs["title"] = cell.title;
-    return h("td", cellAttrs, [cell.text]);
-  }))));
+  const head = h("thead", {}, [
+    h(
+      "tr",
+      {},
+      headers.map((header) => h("th", {}, [header])),
+    ),
+  ]);
+  const body = h(
+    "tbody",
+    {},
+    rows.map((row) =>
+      h(
+        "tr",
+        {},
+        row.map((cell) => {
+          if (typeof cell === "string") return h("td", {}, [cell]);
+          /** @type {Record<string, string>} */
+          const cellAttrs = {};
+          if (cell.value !== undefined) cellAttrs["data-value"] = cell.value === null ? "null" : String(cell.value);
+          if (cell.cls !== undefined) cellAttrs["class"] = cell.cls;
+          if (cell.title !== undefined) cellAttrs["title"] = cell.title;
+          return h("td", cellAttrs, [cell.text]);
+        }),
+      ),
+    ),
+  );
   return h("table", attrs, [head, body]);
 }
 

@@ -43,7 +43,11 @@ export function duration(ms) {
  * @param {number | null | undefined} value
  */
 export function number(value) {
-  return value === null || value === undefined || !Number.isFinite(value) ? "–" : Number.isInteger(value) ? String(value) : value.toFixed(1);
+  return value === null || value === undefined || !Number.isFinite(value)
+    ? "–"
+    : Number.isInteger(value)
+      ? String(value)
+      : value.toFixed(1);
 }
 
 /**

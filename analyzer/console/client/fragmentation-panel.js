@@ -29,5 +29,20 @@ export function renderFragmentation(response) {
     return;
   }
   const rows = [...fragmentation.pools.map((pool) => row(pool.pool, pool)), row("fleet", fragmentation.total)];
-  fillPanel("fragmentation", "drawn", [table(["pool", "GPUs", "free memory", "stranded", "expected fragment (FGD)", "fragmentation", "partly used GPUs", "idle GPUs"], rows, { id: "fragmentation-table" })]);
+  fillPanel("fragmentation", "drawn", [
+    table(
+      [
+        "pool",
+        "GPUs",
+        "free memory",
+        "stranded",
+        "expected fragment (FGD)",
+        "fragmentation",
+        "partly used GPUs",
+        "idle GPUs",
+      ],
+      rows,
+      { id: "fragmentation-table" },
+    ),
+  ]);
 }

@@ -10,7 +10,9 @@ import { burn, duration, percent } from "./format.js";
  * @param {SloStatus} slo
  */
 export function objectiveText(slo) {
-  return slo.thresholdSeconds === null ? `${percent(slo.objective)} ${slo.kind === "availability" ? "available" : slo.kind}` : `${percent(slo.objective)} < ${slo.thresholdSeconds} s`;
+  return slo.thresholdSeconds === null
+    ? `${percent(slo.objective)} ${slo.kind === "availability" ? "available" : slo.kind}`
+    : `${percent(slo.objective)} < ${slo.thresholdSeconds} s`;
 }
 
 /**
@@ -37,7 +39,9 @@ export function phaseText(slo) {
 export function renderSlos(response) {
   const slos = response.slos;
   if (slos.length === 0) {
-    fillPanel("slos", "empty", [emptyNote(response.evaluatedAt === null ? "Waiting for the first evaluation." : "No SLO is configured.")]);
+    fillPanel("slos", "empty", [
+      emptyNote(response.evaluatedAt === null ? "Waiting for the first evaluation." : "No SLO is configured."),
+    ]);
     return;
   }
   const windows = slos[0]?.burn.windows.map((w) => w.windowId) ?? [];
@@ -47,12 +51,39 @@ export function renderSlos(response) {
     ...windows.map((id) => {
       const pair = slo.burn.windows.find((w) => w.windowId === id);
       const rate = pair?.long.state === "measured" ? pair.long.burnRate : null;
-      return { text: burn(rate), value: rate, cls: pair?.state === "firing" ? `firing ${pair.severity}` : pair?.state === "no-data" ? "nodata" : "ok", title: pair ? `fires at ${pair.factor}× on both windows; short window: ${burn(pair.short.state === "measured" ? pair.short.burnRate : null)}` : "" };
+      return {
+        text: burn(rate),
+        value: rate,
+        cls: pair?.state === "firing" ? `firing ${pair.severity}` : pair?.state === "no-data" ? "nodata" : "ok",
+        title: pair
+          ? `fires at ${pair.factor}× on both windows; short window: ${burn(pair.short.state === "measured" ? pair.short.burnRate : null)}`
+          : "",
+      };
     }),
-    slo.budget.state === "measured" ? { text: percent(slo.budget.remaining), value: slo.budget.remaining, cls: slo.budget.remaining < 0 ? "firing page" : "" } : { text: "no data", value: null },
+    slo.budget.state === "measured"
+      ? {
+          text: percent(slo.budget.remaining),
+          value: slo.budget.remaining,
+          cls: slo.budget.remaining < 0 ? "firing page" : "",
+        }
+      : { text: "no data", value: null },
     { text: duration(slo.timeToExhaustionMs), value: slo.timeToExhaustionMs },
     { text: stateText(slo), cls: slo.burn.state === "firing" ? `firing ${slo.burn.severity ?? ""}` : "" },
     phaseText(slo),
   ]);
-  fillPanel("slos", "drawn", [table(["SLO", "objective", ...windows.map((id) => `burn ${id}`), "budget left", "exhausted in", "state", "slow requests: phase and lever"], rows, { id: "slo-table" })]);
+  fillPanel("slos", "drawn", [
+    table(
+      [
+        "SLO",
+        "objective",
+        ...windows.map((id) => `burn ${id}`),
+        "budget left",
+        "exhausted in",
+        "state",
+        "slow requests: phase and lever",
+      ],
+      rows,
+      { id: "slo-table" },
+    ),
+  ]);
 }

@@ -9,7 +9,11 @@ import type { ConsolidationMove } from "./plan-types.js";
  * observed memory and utilization shifted by what moved (a moved replica takes its reservation and
  * its utilization share along). Pure; used for fragmentation after a plan.
  */
-export function applyMoves(snapshot: FleetSnapshot, moves: readonly Pick<ConsolidationMove, "replicaId" | "toNode" | "toGpus">[], shares?: ReadonlyMap<string, number>): FleetSnapshot {
+export function applyMoves(
+  snapshot: FleetSnapshot,
+  moves: readonly Pick<ConsolidationMove, "replicaId" | "toNode" | "toGpus">[],
+  shares?: ReadonlyMap<string, number>,
+): FleetSnapshot {
   const byId = new Map(snapshot.replicas.map((r) => [r.id, r]));
   const memoryDelta = new Map<string, number>();
   const utilDelta = new Map<string, number>();

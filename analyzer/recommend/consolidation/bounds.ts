@@ -93,7 +93,7 @@ export function lowerBoundL2(sizes: readonly number[], capacity: number): number
   };
   let best = bound(0);
   for (let i = 0; i < aboveHalf; i++) {
-    const alpha = (asc[i] ?? 0);
+    const alpha = asc[i] ?? 0;
     if (i > 0 && alpha === asc[i - 1]) continue;
     best = Math.max(best, bound(alpha));
   }
@@ -131,7 +131,12 @@ export function capacityBound(total: number, capacities: readonly number[]): num
  *   relaxation of GPUs whose capacities differ. With equal limits and no GPU over them both are the
  *   textbook bounds.
  */
-export function resourceBounds(items: readonly number[], loads: readonly number[], limits: number | readonly number[], canReceive?: readonly boolean[]): { readonly l1: number; readonly l2: number; readonly overLimit: number } {
+export function resourceBounds(
+  items: readonly number[],
+  loads: readonly number[],
+  limits: number | readonly number[],
+  canReceive?: readonly boolean[],
+): { readonly l1: number; readonly l2: number; readonly overLimit: number } {
   let largest = 0;
   let overLimit = 0;
   const capacities = loads.map((load, g) => {
@@ -176,7 +181,11 @@ export interface ClassBound {
  * (`resourceBounds`, on memory and on compute). GPUs in MIG mode and the replicas on them are left
  * out: they are not planned. Sorted by pool, then GPU model (`*` for a class that spans them).
  */
-export function consolidationBounds(snapshot: FleetSnapshot, config: ConsolidationConfig, loads: FleetLoads = fleetLoads(snapshot)): ClassBound[] {
+export function consolidationBounds(
+  snapshot: FleetSnapshot,
+  config: ConsolidationConfig,
+  loads: FleetLoads = fleetLoads(snapshot),
+): ClassBound[] {
   // A destination's compute may reach the ceiling plus the planner's rounding slack.
   const computeLimit = config.computeCeilingRatio + COMPUTE_EPSILON;
   return classItems(snapshot, config, loads).map((cls) => {

@@ -68,7 +68,8 @@ export function classItems(snapshot: FleetSnapshot, config: ConsolidationConfig,
   };
   const burning = new Set<string>();
   if (config.placement.protectBurningGpus) {
-    for (const replica of snapshot.replicas) if (snapshot.slo[replica.model]?.isBurningPage === true) for (const uuid of replica.gpus) burning.add(uuid);
+    for (const replica of snapshot.replicas)
+      if (snapshot.slo[replica.model]?.isBurningPage === true) for (const uuid of replica.gpus) burning.add(uuid);
   }
   for (const node of snapshot.nodes) {
     for (const gpu of node.gpus) {
@@ -76,7 +77,20 @@ export function classItems(snapshot: FleetSnapshot, config: ConsolidationConfig,
       const id = placementClassOf(node.pool, gpu.gpuModel, config);
       let cls = classes.get(id.key);
       if (cls === undefined) {
-        cls = { pool: id.pool, gpuModel: id.gpuModel, gpuUuids: [], gpuUsableBytes: [], gpuCanReceive: [], healthyGpus: 0, capacity: 0, anyCapacity: 0, itemGpu: [], itemMemory: [], itemCompute: [], itemIsBaseline: [] };
+        cls = {
+          pool: id.pool,
+          gpuModel: id.gpuModel,
+          gpuUuids: [],
+          gpuUsableBytes: [],
+          gpuCanReceive: [],
+          healthyGpus: 0,
+          capacity: 0,
+          anyCapacity: 0,
+          itemGpu: [],
+          itemMemory: [],
+          itemCompute: [],
+          itemIsBaseline: [],
+        };
         classes.set(id.key, cls);
       }
       const usable = usableMemoryBytes(gpu, config);
@@ -91,7 +105,8 @@ export function classItems(snapshot: FleetSnapshot, config: ConsolidationConfig,
       cls.gpuCanReceive.push(gpu.isHealthy && !burning.has(gpu.uuid));
       where.set(gpu.uuid, { cls, index });
       const base = loads.baseline.get(gpu.uuid);
-      if (base !== undefined && (base.memoryBytes > 0 || base.utilization > 0)) add(cls, index, base.memoryBytes, base.utilization, true);
+      if (base !== undefined && (base.memoryBytes > 0 || base.utilization > 0))
+        add(cls, index, base.memoryBytes, base.utilization, true);
     }
   }
   for (const replica of snapshot.replicas) {
@@ -102,8 +117,13 @@ export function classItems(snapshot: FleetSnapshot, config: ConsolidationConfig,
     }
   }
   return [...classes.values()]
-    .sort((a, b) => (a.pool < b.pool ? -1 : a.pool > b.pool ? 1 : a.gpuModel < b.gpuModel ? -1 : a.gpuModel > b.gpuModel ? 1 : 0))
-    .map(({ capacity, anyCapacity, ...cls }) => ({ ...cls, capacityBytes: capacity > 0 ? capacity : anyCapacity > 0 ? anyCapacity : 1 }));
+    .sort((a, b) =>
+      a.pool < b.pool ? -1 : a.pool > b.pool ? 1 : a.gpuModel < b.gpuModel ? -1 : a.gpuModel > b.gpuModel ? 1 : 0,
+    )
+    .map(({ capacity, anyCapacity, ...cls }) => ({
+      ...cls,
+      capacityBytes: capacity > 0 ? capacity : anyCapacity > 0 ? anyCapacity : 1,
+    }));
 }
 
 /** Each GPU's summed load of one resource (item values by `itemGpu`), indexed like `gpuUuids`. */

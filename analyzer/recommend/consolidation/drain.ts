@@ -19,7 +19,12 @@ const EJECTION_TRIES = 16;
 export const used = (state: PackingState, g: number): number => state.memoryOf(g);
 
 /** The tightest GPU for a one-GPU replica: fullest first, skipping GPUs or nodes that refuse it. */
-function destinationForOne(state: PackingState, r: number, cls: PlacementClass, canWake: boolean): number[] | undefined {
+function destinationForOne(
+  state: PackingState,
+  r: number,
+  cls: PlacementClass,
+  canWake: boolean,
+): number[] | undefined {
   const index = cls.index;
   for (let i = index.firstAtLeast(state.sizeOf(r)); i < index.length; i++) {
     const g = index.at(i);
@@ -44,10 +49,10 @@ function sortFits(state: PackingState, fits: number[]): void {
     return freeA < freeB || (freeA === freeB && a < b);
   };
   for (let i = 1; i < fits.length; i++) {
-    const g = (fits[i] ?? 0);
+    const g = fits[i] ?? 0;
     let j = i - 1;
-    while (j >= 0 && before(g, (fits[j] ?? 0))) {
-      fits[j + 1] = (fits[j] ?? 0);
+    while (j >= 0 && before(g, fits[j] ?? 0)) {
+      fits[j + 1] = fits[j] ?? 0;
       j--;
     }
     fits[j + 1] = g;
@@ -79,7 +84,7 @@ function destinationForGroup(state: PackingState, r: number, cls: PlacementClass
     let woken = 0;
     let left = 0;
     for (let i = 0; i < tp; i++) {
-      const g = (fits[i] ?? 0);
+      const g = fits[i] ?? 0;
       if (!state.isInUse(g)) woken++;
       left += state.free(g) - size;
     }
@@ -153,11 +158,13 @@ class Transaction {
     // Largest first, by memory, and if that fails by the larger of the memory and compute shares
     // (two-dimensional items: either resource may be the one that does not fit).
     const byMemory = [...lifted].sort((a, b) => tp(b) - tp(a) || state.sizeOf(b) - state.sizeOf(a) || a - b);
-    const weight = (r: number): number => Math.max(state.sizeOf(r) / state.usableOf(state.gpusOf(r)[0] ?? 0), state.shareOf(r) / state.computeCeiling);
+    const weight = (r: number): number =>
+      Math.max(state.sizeOf(r) / state.usableOf(state.gpusOf(r)[0] ?? 0), state.shareOf(r) / state.computeCeiling);
     const byEither = [...lifted].sort((a, b) => tp(b) - tp(a) || weight(b) - weight(a) || a - b);
     for (const g of gpus) state.setDraining(g, true);
     let isPlaced = this.placeAll(byMemory, counts);
-    if (!isPlaced && lifted.length > 1 && byEither.some((r, i) => r !== byMemory[i])) isPlaced = this.placeAll(byEither, counts);
+    if (!isPlaced && lifted.length > 1 && byEither.some((r, i) => r !== byMemory[i]))
+      isPlaced = this.placeAll(byEither, counts);
     for (const g of gpus) state.setDraining(g, false);
     return isPlaced;
   }
@@ -184,7 +191,9 @@ class Transaction {
       // A GPU in use first, then room made by an ejection, and only then an idle GPU (which costs one).
       const to =
         from.length === 1
-          ? (destination(state, r, 1, false) ?? (state.canEject ? this.ejectFor(r, from) : undefined) ?? destination(state, r, 1, true))
+          ? (destination(state, r, 1, false) ??
+            (state.canEject ? this.ejectFor(r, from) : undefined) ??
+            destination(state, r, 1, true))
           : destination(state, r, from.length);
       settle();
       if (to === undefined) {
@@ -219,7 +228,14 @@ class Transaction {
       tried++;
       for (const e of [...state.residentsOf(h)]) {
         const eModel = state.modelOf(e);
-        if ((eModel === model && state.spreadOf(model) !== Infinity) || state.gpusOf(e).length !== 1 || state.blocker(e) !== undefined || this.movedNow.has(e) || !this.budgetAllows(eModel, 1)) continue;
+        if (
+          (eModel === model && state.spreadOf(model) !== Infinity) ||
+          state.gpusOf(e).length !== 1 ||
+          state.blocker(e) !== undefined ||
+          this.movedNow.has(e) ||
+          !this.budgetAllows(eModel, 1)
+        )
+          continue;
         const eFrom = state.lift(e);
         if (!state.gpuTakes(r, h)) {
           state.place(e, eFrom);
@@ -279,7 +295,8 @@ export function tryDrain(state: PackingState, gpus: readonly number[], what: str
   const tried = new Set(gpus);
   for (let depth = 0; depth < 2; depth++) {
     const lighter = new Set<number>();
-    for (const step of tx.journal) for (const g of step.from) if (!tried.has(g) && state.isInUse(g) && !state.hasBaselineOn(g)) lighter.add(g);
+    for (const step of tx.journal)
+      for (const g of step.from) if (!tried.has(g) && state.isInUse(g) && !state.hasBaselineOn(g)) lighter.add(g);
     if (lighter.size === 0) break;
     for (const g of [...lighter].sort((a, b) => used(state, a) - used(state, b) || a - b)) {
       tried.add(g);

@@ -80,7 +80,8 @@ export function thresholdDff(epsilon: number): Dff {
 /** Shares of a limit: value ÷ limit, clamped to [0, 1] and shrunk (see the module comment). */
 export function toShares(values: readonly number[], limit: number): Float64Array {
   const out = new Float64Array(values.length);
-  if (limit > 0) for (let i = 0; i < values.length; i++) out[i] = Math.min(1, Math.max(0, (values[i] ?? 0) / limit)) * (1 - SHRINK);
+  if (limit > 0)
+    for (let i = 0; i < values.length; i++) out[i] = Math.min(1, Math.max(0, (values[i] ?? 0) / limit)) * (1 - SHRINK);
   return out;
 }
 
@@ -98,8 +99,8 @@ function evaluate(items: DffItems, w: Float64Array, perGpu: Float64Array): numbe
   let total = 0;
   const n = items.gpuOf.length;
   for (let i = 0; i < n; i++) {
-    const value = (w[i] ?? 0);
-    const g = (items.gpuOf[i] ?? 0);
+    const value = w[i] ?? 0;
+    const g = items.gpuOf[i] ?? 0;
     total += value;
     perGpu[g] = (perGpu[g] ?? 0) + value;
   }
@@ -116,7 +117,9 @@ function family(epsilons: readonly number[], maxK: number, isComposed: boolean):
   for (const epsilon of epsilons) {
     const threshold = thresholdDff(epsilon);
     out.push({ name: `U^(${epsilon.toFixed(3)})`, f: threshold });
-    if (isComposed) for (const { k, f } of roundings) out.push({ name: `u^(${k})∘U^(${epsilon.toFixed(3)})`, f: (x) => f(threshold(x)) });
+    if (isComposed)
+      for (const { k, f } of roundings)
+        out.push({ name: `u^(${k})∘U^(${epsilon.toFixed(3)})`, f: (x) => f(threshold(x)) });
   }
   return out;
 }
@@ -139,7 +142,10 @@ function mapShares(shares: Float64Array, f: Dff): Float64Array {
  * few), so GPUs are grouped by the multiset of sizes they hold and each function is evaluated once
  * per distinct size and once per group: cheap however many functions are tried.
  */
-function scoreMemory(items: DffItems, fs: readonly { name: string; f: Dff }[]): { name: string; f: Dff; bound: number }[] {
+function scoreMemory(
+  items: DffItems,
+  fs: readonly { name: string; f: Dff }[],
+): { name: string; f: Dff; bound: number }[] {
   const sizeIndex = new Map<number, number>();
   const totals: number[] = [];
   const held: number[][] = Array.from({ length: items.gpuCount }, () => []);
@@ -147,7 +153,7 @@ function scoreMemory(items: DffItems, fs: readonly { name: string; f: Dff }[]): 
     let d = sizeIndex.get(x);
     if (d === undefined) sizeIndex.set(x, (d = sizeIndex.size));
     totals[d] = (totals[d] ?? 0) + 1;
-    (held[(items.gpuOf[i] ?? 0)] ?? []).push(d);
+    (held[items.gpuOf[i] ?? 0] ?? []).push(d);
   });
   const groups = new Map<string, { sizes: number[]; count: number }>();
   for (const sizes of held) {
@@ -167,7 +173,7 @@ function scoreMemory(items: DffItems, fs: readonly { name: string; f: Dff }[]): 
       let excess = 0;
       for (const { sizes, count } of groups.values()) {
         let sum = 0;
-        for (const d of sizes) sum += (valueOf[d] ?? 0);
+        for (const d of sizes) sum += valueOf[d] ?? 0;
         if (sum > 1) excess += count * (sum - 1);
       }
       return { name, f, bound: ceilBound(total, excess) };
@@ -197,14 +203,23 @@ export function dualFeasibleBound(items: DffItems): DffBound {
   if (memory[0] !== undefined) consider(memory[0].bound, `memory ${memory[0].name}`);
   if (compute[0] !== undefined) consider(compute[0].bound, `compute ${compute[0].name}`);
   // Mixing pays only when both resources bind about equally; elsewhere the better one alone decides.
-  const isBalanced = memory[0] !== undefined && compute[0] !== undefined && Math.min(memory[0].bound, compute[0].bound) >= MIX_WHEN_WITHIN * Math.max(memory[0].bound, compute[0].bound);
+  const isBalanced =
+    memory[0] !== undefined &&
+    compute[0] !== undefined &&
+    Math.min(memory[0].bound, compute[0].bound) >= MIX_WHEN_WITHIN * Math.max(memory[0].bound, compute[0].bound);
   if (!isBalanced) return best;
   const mixed = new Float64Array(items.gpuOf.length);
-  for (const m of memory.slice(0, MIXED_PER_RESOURCE).map((x) => ({ name: x.name, values: mapShares(items.memory, x.f) }))) {
+  for (const m of memory
+    .slice(0, MIXED_PER_RESOURCE)
+    .map((x) => ({ name: x.name, values: mapShares(items.memory, x.f) }))) {
     for (const c of compute.slice(0, MIXED_PER_RESOURCE)) {
       for (const lambda of LAMBDAS) {
-        for (let i = 0; i < mixed.length; i++) mixed[i] = lambda * (m.values[i] ?? 0) + (1 - lambda) * (c.values[i] ?? 0);
-        consider(evaluate(items, mixed, perGpu), `${lambda}·memory ${m.name} + ${(1 - lambda).toFixed(1)}·compute ${c.name}`);
+        for (let i = 0; i < mixed.length; i++)
+          mixed[i] = lambda * (m.values[i] ?? 0) + (1 - lambda) * (c.values[i] ?? 0);
+        consider(
+          evaluate(items, mixed, perGpu),
+          `${lambda}·memory ${m.name} + ${(1 - lambda).toFixed(1)}·compute ${c.name}`,
+        );
       }
     }
   }

@@ -32,11 +32,14 @@ interface Figures {
   readonly moves: number;
 }
 
-const isBetter = (a: Figures, b: Figures): boolean => a.gpus < b.gpus || (a.gpus === b.gpus && (a.nodes < b.nodes || (a.nodes === b.nodes && a.moves < b.moves)));
-
+const isBetter = (a: Figures, b: Figures): boolean =>
+  a.gpus < b.gpus || (a.gpus === b.gpus && (a.nodes < b.nodes || (a.nodes === b.nodes && a.moves < b.moves)));
 
 /** Moves per model and in all that a target placement makes. */
-function targetMoves(state: PackingState, targets: ReadonlyMap<number, readonly number[]>): { perModel: Int32Array; total: number } {
+function targetMoves(
+  state: PackingState,
+  targets: ReadonlyMap<number, readonly number[]>,
+): { perModel: Int32Array; total: number } {
   const perModel = new Int32Array(state.modelCount);
   let total = 0;
   for (const [r, to] of targets) {
@@ -115,8 +118,12 @@ export function solveClass(job: ClassJob): { method: ClassMethod; moves: SearchM
   for (const r of milp.replicas) heuristicTargets.set(r, [...base.gpusOf(r)]);
   for (const move of job.heuristicOfClass) heuristicTargets.set(move.replica, [...move.to]);
   const heuristicFigures = figuresOfTargets(job, heuristicTargets);
-  const gpusOf = (values: Float64Array): number => milp.gpuColumns.reduce((sum, column) => sum + Math.round(values[column] ?? 0), 0);
-  const left: MoveBudget = { perModel: Int32Array.from(full.perModel, (n, m) => n - (others.perModel[m] ?? 0)), total: full.total - others.total };
+  const gpusOf = (values: Float64Array): number =>
+    milp.gpuColumns.reduce((sum, column) => sum + Math.round(values[column] ?? 0), 0);
+  const left: MoveBudget = {
+    perModel: Int32Array.from(full.perModel, (n, m) => n - (others.perModel[m] ?? 0)),
+    total: full.total - others.total,
+  };
   const fitsLeft = (targets: ReadonlyMap<number, readonly number[]>): boolean => {
     const mine = targetMoves(base, targets);
     return mine.total <= left.total && Array.from(mine.perModel).every((n, m) => n <= (left.perModel[m] ?? 0));
@@ -125,29 +132,49 @@ export function solveClass(job: ClassJob): { method: ClassMethod; moves: SearchM
   const cutModels = new Map<ClassMilp, ClassMilp["model"]>();
   let solverStatus = "not run";
   let seconds = 0;
-  const solve = (model: ClassMilp, limitSeconds: number, start: ReadonlyMap<number, readonly number[]> | undefined, modelOf: (m: ClassMilp) => ClassMilp["model"] = (m) => m.model) => {
-    const outcome = solver.solve(modelOf(model), { timeLimitSeconds: Math.min(limitSeconds, secondsLeft()), start: start === undefined ? undefined : model.startFor(start) });
+  const solve = (
+    model: ClassMilp,
+    limitSeconds: number,
+    start: ReadonlyMap<number, readonly number[]> | undefined,
+    modelOf: (m: ClassMilp) => ClassMilp["model"] = (m) => m.model,
+  ) => {
+    const outcome = solver.solve(modelOf(model), {
+      timeLimitSeconds: Math.min(limitSeconds, secondsLeft()),
+      start: start === undefined ? undefined : model.startFor(start),
+    });
     seconds += outcome.seconds;
     return { outcome, targets: outcome.values === undefined ? undefined : model.decode(outcome.values) };
   };
 
   // Neighbourhoods: one GPU fewer on the best placement so far, while one succeeds and time is left.
-  let current: Candidate = { targets: heuristicTargets, figures: heuristicFigures, isOptimal: false, source: "neighbourhood" };
+  let current: Candidate = {
+    targets: heuristicTargets,
+    figures: heuristicFigures,
+    isOptimal: false,
+    source: "neighbourhood",
+  };
   const improveByNeighbourhoods = (untilMs: number, floor: number): void => {
-    for (let improved = true; improved && current.figures.gpus > floor && performance.now() < untilMs; ) {
+    for (let improved = true; improved && current.figures.gpus > floor && performance.now() < untilMs;) {
       improved = false;
       const inUse = classGpusInUse(job, current.targets);
       const room = roomOf(job, current.targets, inUse);
-      const order = [...inUse].filter((g) => !holdsFixed(base, g)).sort((a, b) => (room.get(a)?.memory ?? 0) - (room.get(b)?.memory ?? 0) || a - b);
+      const order = [...inUse]
+        .filter((g) => !holdsFixed(base, g))
+        .sort((a, b) => (room.get(a)?.memory ?? 0) - (room.get(b)?.memory ?? 0) || a - b);
       for (const t of order) {
         if (performance.now() >= untilMs || !hasTime()) break;
         if (!couldEmpty(room, t)) continue;
         const destinations = new Set([...inUse].filter((g) => g !== t));
         const emptied = new Set<number>();
-        for (let g = 0; g < base.gpuCount; g++) if (base.gpuClassOf(g) === job.c && !destinations.has(g)) emptied.add(g);
+        for (let g = 0; g < base.gpuCount; g++)
+          if (base.gpuClassOf(g) === job.c && !destinations.has(g)) emptied.add(g);
         const neighbourhood = buildClassMilp(base, job.c, left, 0, { destinations, emptied });
         if (neighbourhood === undefined) continue;
-        const found = solve(neighbourhood, Math.min(NEIGHBOURHOOD_SECONDS, (untilMs - performance.now()) / 1000), undefined);
+        const found = solve(
+          neighbourhood,
+          Math.min(NEIGHBOURHOOD_SECONDS, (untilMs - performance.now()) / 1000),
+          undefined,
+        );
         if (found.targets === undefined) continue;
         const figures = figuresOfTargets(job, found.targets);
         if (!isBetter(figures, current.figures)) continue;
@@ -161,7 +188,8 @@ export function solveClass(job: ClassJob): { method: ClassMethod; moves: SearchM
 
   // 1. Above the class's bound, the neighbourhoods first (they find a GPU fewer in a fraction of the
   //    time the whole class takes), with at most half of the class's time.
-  if (heuristicFigures.gpus > job.classBound) improveByNeighbourhoods(performance.now() + secondsLeft() * 500, job.classBound);
+  if (heuristicFigures.gpus > job.classBound)
+    improveByNeighbourhoods(performance.now() + secondsLeft() * 500, job.classBound);
 
   // 2. The whole class, whole budget, from the best placement so far: its optimum bounds the class.
   const first = solve(milp, Math.max(MIN_SOLVE_MS / 1000, secondsLeft() * FIRST_SOLVE_SHARE), current.targets);
@@ -171,7 +199,13 @@ export function solveClass(job: ClassJob): { method: ClassMethod; moves: SearchM
   let optimalObjective = first.outcome.status === "optimal" ? first.outcome.objective : undefined;
   let whole = milp;
   if (first.targets !== undefined) {
-    if (fitsLeft(first.targets)) candidates.push({ targets: first.targets, figures: figuresOfTargets(job, first.targets), isOptimal: optimalObjective !== undefined, source: "solver" });
+    if (fitsLeft(first.targets))
+      candidates.push({
+        targets: first.targets,
+        figures: figuresOfTargets(job, first.targets),
+        isOptimal: optimalObjective !== undefined,
+        source: "solver",
+      });
     else if (hasTime()) {
       // Overspends what the other classes leave: the class again within what is left.
       const again = buildClassMilp(base, job.c, left, job.classBound);
@@ -179,8 +213,17 @@ export function solveClass(job: ClassJob): { method: ClassMethod; moves: SearchM
         whole = again;
         const second = solve(again, secondsLeft() * FIRST_SOLVE_SHARE, current.targets);
         solverStatus = second.outcome.status;
-        const reaches = second.outcome.status === "optimal" && optimalObjective !== undefined && Math.abs(second.outcome.objective - optimalObjective) < 0.5;
-        if (second.targets !== undefined) candidates.push({ targets: second.targets, figures: figuresOfTargets(job, second.targets), isOptimal: reaches, source: "solver" });
+        const reaches =
+          second.outcome.status === "optimal" &&
+          optimalObjective !== undefined &&
+          Math.abs(second.outcome.objective - optimalObjective) < 0.5;
+        if (second.targets !== undefined)
+          candidates.push({
+            targets: second.targets,
+            figures: figuresOfTargets(job, second.targets),
+            isOptimal: reaches,
+            source: "solver",
+          });
       }
     }
   }
@@ -199,45 +242,98 @@ export function solveClass(job: ClassJob): { method: ClassMethod; moves: SearchM
       }
       // A whole-budget placement must still fit what the other classes leave.
       if (last.targets !== undefined && (whole !== milp || fitsLeft(last.targets))) {
-        const reaches = last.outcome.status === "optimal" && optimalObjective !== undefined && Math.abs(last.outcome.objective - optimalObjective) < 0.5;
-        candidates.push({ targets: last.targets, figures: figuresOfTargets(job, last.targets), isOptimal: reaches, source: "solver" });
+        const reaches =
+          last.outcome.status === "optimal" &&
+          optimalObjective !== undefined &&
+          Math.abs(last.outcome.objective - optimalObjective) < 0.5;
+        candidates.push({
+          targets: last.targets,
+          figures: figuresOfTargets(job, last.targets),
+          isOptimal: reaches,
+          source: "solver",
+        });
       }
     }
   }
 
-  const method = (fields: Omit<ClassMethod, "solverBound" | "seconds" | "solverStatus">): ClassMethod => ({ ...fields, solverBound, seconds, solverStatus });
+  const method = (fields: Omit<ClassMethod, "solverBound" | "seconds" | "solverStatus">): ClassMethod => ({
+    ...fields,
+    solverBound,
+    seconds,
+    solverStatus,
+  });
   // Best first: the first that can be ordered move by move and beats the heuristic wins. A solver
   // placement with no order is cut off (its blocked moves may not all be chosen again) and the
   // class solved again while time is left.
   const tried = new Set<Candidate>();
-  for (let retries = 0; ; ) {
-    const candidate = [...candidates].filter((c) => !tried.has(c)).sort((a, b) => (isBetter(a.figures, b.figures) ? -1 : isBetter(b.figures, a.figures) ? 1 : 0))[0];
+  for (let retries = 0; ;) {
+    const candidate = [...candidates]
+      .filter((c) => !tried.has(c))
+      .sort((a, b) => (isBetter(a.figures, b.figures) ? -1 : isBetter(b.figures, a.figures) ? 1 : 0))[0];
     if (candidate === undefined) break;
     tried.add(candidate);
     // Figures equal to a proven optimum's are optimal too (the objective is a function of them).
-    const isProvenAt = (figures: Figures): boolean => candidates.some((c) => c.isOptimal && !isBetter(c.figures, figures) && !isBetter(figures, c.figures));
+    const isProvenAt = (figures: Figures): boolean =>
+      candidates.some((c) => c.isOptimal && !isBetter(c.figures, figures) && !isBetter(figures, c.figures));
     if (!isBetter(candidate.figures, heuristicFigures)) {
       const isOptimal = !isBetter(heuristicFigures, candidate.figures) && isProvenAt(heuristicFigures);
-      return { method: method({ method: "heuristic", isProvenOptimal: isOptimal, note: isOptimal ? "the heuristic's placement is optimal" : "the solver did not improve on the heuristic" }), moves: undefined };
+      return {
+        method: method({
+          method: "heuristic",
+          isProvenOptimal: isOptimal,
+          note: isOptimal ? "the heuristic's placement is optimal" : "the solver did not improve on the heuristic",
+        }),
+        moves: undefined,
+      };
     }
     const ordered = orderTargets(job, candidate.targets);
     if (ordered.moves !== undefined) {
       const isOptimal = isProvenAt(candidate.figures);
-      const note = isOptimal ? "proven optimal" : candidate.source === "neighbourhood" ? "a neighbourhood of the best placement, solved exactly; not proven optimal" : "the solver's best placement, not proven optimal";
+      const note = isOptimal
+        ? "proven optimal"
+        : candidate.source === "neighbourhood"
+          ? "a neighbourhood of the best placement, solved exactly; not proven optimal"
+          : "the solver's best placement, not proven optimal";
       return { method: method({ method: "milp", isProvenOptimal: isOptimal, note }), moves: ordered.moves };
     }
     const cut = whole.columnsOf(new Map(ordered.stuck.map((m) => [m.replica, m.to])));
-    if (candidate.source !== "solver" || cut === undefined || cut.length === 0 || retries >= MAX_ORDER_RETRIES || !hasTime()) continue;
+    if (
+      candidate.source !== "solver" ||
+      cut === undefined ||
+      cut.length === 0 ||
+      retries >= MAX_ORDER_RETRIES ||
+      !hasTime()
+    )
+      continue;
     retries++;
-    const cutModel = withRow(cutModels.get(whole) ?? whole.model, -Infinity, cut.length - 1, cut, cut.map(() => 1));
+    const cutModel = withRow(
+      cutModels.get(whole) ?? whole.model,
+      -Infinity,
+      cut.length - 1,
+      cut,
+      cut.map(() => 1),
+    );
     cutModels.set(whole, cutModel);
     const again = solve(whole, secondsLeft(), heuristicTargets, () => cutModel);
     solverStatus = again.outcome.status;
     if (again.targets === undefined) continue;
-    const reaches = again.outcome.status === "optimal" && optimalObjective !== undefined && Math.abs(again.outcome.objective - optimalObjective) < 0.5;
-    candidates.push({ targets: again.targets, figures: figuresOfTargets(job, again.targets), isOptimal: reaches, source: "solver" });
+    const reaches =
+      again.outcome.status === "optimal" &&
+      optimalObjective !== undefined &&
+      Math.abs(again.outcome.objective - optimalObjective) < 0.5;
+    candidates.push({
+      targets: again.targets,
+      figures: figuresOfTargets(job, again.targets),
+      isOptimal: reaches,
+      source: "solver",
+    });
   }
-  const note = candidates.length === 0 ? (first.outcome.status === "infeasible" ? "the solver found no placement within the budgets left" : "the solver found nothing better in time") : "no better placement has a move-by-move order";
+  const note =
+    candidates.length === 0
+      ? first.outcome.status === "infeasible"
+        ? "the solver found no placement within the budgets left"
+        : "the solver found nothing better in time"
+      : "no better placement has a move-by-move order";
   return { method: method({ method: "heuristic", isProvenOptimal: false, note }), moves: undefined };
 }
 
@@ -255,13 +351,18 @@ function holdsFixed(state: PackingState, g: number): boolean {
 /** Class GPUs in use under a placement of the class (what cannot move stays). */
 function classGpusInUse(job: ClassJob, targets: ReadonlyMap<number, readonly number[]>): Set<number> {
   const inUse = new Set<number>();
-  for (let g = 0; g < job.base.gpuCount; g++) if (job.base.gpuClassOf(g) === job.c && holdsFixed(job.base, g)) inUse.add(g);
+  for (let g = 0; g < job.base.gpuCount; g++)
+    if (job.base.gpuClassOf(g) === job.c && holdsFixed(job.base, g)) inUse.add(g);
   for (const gpus of targets.values()) for (const g of gpus) inUse.add(g);
   return inUse;
 }
 
 /** Per GPU in use under a placement: what its movable replicas hold and the room left beside all it holds (memory, compute). */
-function roomOf(job: ClassJob, targets: ReadonlyMap<number, readonly number[]>, inUse: ReadonlySet<number>): Map<number, { memory: number; compute: number; freeMemory: number; freeCompute: number }> {
+function roomOf(
+  job: ClassJob,
+  targets: ReadonlyMap<number, readonly number[]>,
+  inUse: ReadonlySet<number>,
+): Map<number, { memory: number; compute: number; freeMemory: number; freeCompute: number }> {
   const { base } = job;
   const out = new Map<number, { memory: number; compute: number; freeMemory: number; freeCompute: number }>();
   for (const g of inUse) {
@@ -273,7 +374,12 @@ function roomOf(job: ClassJob, targets: ReadonlyMap<number, readonly number[]>, 
       fixedMemory -= base.sizeOf(r);
       fixedCompute -= base.shareOf(r);
     }
-    out.set(g, { memory: 0, compute: 0, freeMemory: base.usableOf(g) - fixedMemory, freeCompute: base.computeCeiling - fixedCompute });
+    out.set(g, {
+      memory: 0,
+      compute: 0,
+      freeMemory: base.usableOf(g) - fixedMemory,
+      freeCompute: base.computeCeiling - fixedCompute,
+    });
   }
   for (const [r, gpus] of targets) {
     for (const g of gpus) {
@@ -289,7 +395,10 @@ function roomOf(job: ClassJob, targets: ReadonlyMap<number, readonly number[]>, 
 }
 
 /** A necessary condition for emptying GPU t onto the others: its replicas fit the others' summed room. */
-function couldEmpty(room: ReadonlyMap<number, { memory: number; compute: number; freeMemory: number; freeCompute: number }>, t: number): boolean {
+function couldEmpty(
+  room: ReadonlyMap<number, { memory: number; compute: number; freeMemory: number; freeCompute: number }>,
+  t: number,
+): boolean {
   const own = room.get(t);
   if (own === undefined) return false;
   let memory = 0;
@@ -310,11 +419,15 @@ function figuresOfTargets(job: ClassJob, targets: ReadonlyMap<number, readonly n
 }
 
 /** The class's placement as ordered moves on a fresh state; without an order, the moves that blocked. */
-function orderTargets(job: ClassJob, targets: ReadonlyMap<number, readonly number[]>): { moves: SearchMove[] | undefined; stuck: readonly { replica: number; to: readonly number[] }[] } {
+function orderTargets(
+  job: ClassJob,
+  targets: ReadonlyMap<number, readonly number[]>,
+): { moves: SearchMove[] | undefined; stuck: readonly { replica: number; to: readonly number[] }[] } {
   const state = new PackingState(job.snapshot, job.config, job.loads);
-  const pending = job.milp.replicas.filter((r) => !sameGpus(targets.get(r) ?? [], state.gpusOf(r))).map((r) => ({ replica: r, to: targets.get(r) ?? [] }));
+  const pending = job.milp.replicas
+    .filter((r) => !sameGpus(targets.get(r) ?? [], state.gpusOf(r)))
+    .map((r) => ({ replica: r, to: targets.get(r) ?? [] }));
   let stuck: readonly { replica: number; to: readonly number[] }[] = [];
   const journal = orderMoves(state, pending, (blocked) => (stuck = blocked));
   return { moves: journal === undefined ? undefined : state.commit(journal, "exact packing of the class"), stuck };
 }
-

@@ -19,12 +19,16 @@ import { buildClassMilp, type ClassMilp, type MoveBudget } from "./milp/class-mo
 import type { MilpSolver } from "./milp/solve.js";
 import { PackingState, type SearchMove } from "./packing-state.js";
 
-
 /** Class of the GPUs a move lands on. */
-const classOfMove = (state: PackingState, move: { readonly to: readonly number[] }): number => state.gpuClassOf(move.to[0] ?? 0);
+const classOfMove = (state: PackingState, move: { readonly to: readonly number[] }): number =>
+  state.gpuClassOf(move.to[0] ?? 0);
 
 /** Moves per model and in all, of the moves in `byClass` outside class `except`. */
-function spent(state: PackingState, byClass: ReadonlyMap<number, readonly SearchMove[]>, except: number): { perModel: Int32Array; total: number } {
+function spent(
+  state: PackingState,
+  byClass: ReadonlyMap<number, readonly SearchMove[]>,
+  except: number,
+): { perModel: Int32Array; total: number } {
   const perModel = new Int32Array(state.modelCount);
   let total = 0;
   for (const [c, moves] of byClass) {
@@ -68,7 +72,10 @@ export function solveExactClasses(
   }
   const methods = new Map<string, ClassMethod>();
   let changed = false;
-  const full: MoveBudget = { perModel: Int32Array.from({ length: base.modelCount }, (_, m) => base.moveBudgetOf(m)), total: Number.isFinite(base.maxMoves) ? base.maxMoves : 1e9 };
+  const full: MoveBudget = {
+    perModel: Int32Array.from({ length: base.modelCount }, (_, m) => base.moveBudgetOf(m)),
+    total: Number.isFinite(base.maxMoves) ? base.maxMoves : 1e9,
+  };
 
   // Smallest classes first: they are the cheapest to prove.
   const candidates: { c: number; milp: ClassMilp | undefined }[] = [];
@@ -85,18 +92,46 @@ export function solveExactClasses(
     const heuristicOfClass = byClass.get(c) ?? [];
     if (milp === undefined) {
       let hasMovable = false;
-      for (let r = 0; r < base.replicaCount && !hasMovable; r++) hasMovable = base.replicaClassOf(r) === c && base.blocker(r) === undefined;
-      methods.set(key, { method: hasMovable ? "heuristic" : "none", isProvenOptimal: false, solverBound: 0, solverStatus: "not run", seconds: 0, note: hasMovable ? "too many placements to enumerate" : "nothing in the class may move" });
+      for (let r = 0; r < base.replicaCount && !hasMovable; r++)
+        hasMovable = base.replicaClassOf(r) === c && base.blocker(r) === undefined;
+      methods.set(key, {
+        method: hasMovable ? "heuristic" : "none",
+        isProvenOptimal: false,
+        solverBound: 0,
+        solverStatus: "not run",
+        seconds: 0,
+        note: hasMovable ? "too many placements to enumerate" : "nothing in the class may move",
+      });
       continue;
     }
     if (options.deadlineMs - performance.now() < MIN_SOLVE_MS) {
-      methods.set(key, { method: "heuristic", isProvenOptimal: false, solverBound: 0, solverStatus: "not run", seconds: 0, note: "the plan's time budget was spent" });
+      methods.set(key, {
+        method: "heuristic",
+        isProvenOptimal: false,
+        solverBound: 0,
+        solverStatus: "not run",
+        seconds: 0,
+        note: "the plan's time budget was spent",
+      });
       continue;
     }
     // Each class gets an equal share of the time left (what an easy class leaves goes to the next).
     const now = performance.now();
     const deadlineMs = now + (options.deadlineMs - now) / Math.max(1, solvable--);
-    const solved = solveClass({ snapshot, config, loads, base, c, milp, full, heuristicOfClass, others: spent(base, byClass, c), solver, deadlineMs, classBound: options.classBound(key) });
+    const solved = solveClass({
+      snapshot,
+      config,
+      loads,
+      base,
+      c,
+      milp,
+      full,
+      heuristicOfClass,
+      others: spent(base, byClass, c),
+      solver,
+      deadlineMs,
+      classBound: options.classBound(key),
+    });
     methods.set(key, solved.method);
     if (solved.moves !== undefined) {
       byClass.set(c, solved.moves);
@@ -107,4 +142,3 @@ export function solveExactClasses(
   for (const c of [...byClass.keys()].sort((a, b) => a - b)) for (const move of byClass.get(c) ?? []) moves.push(move);
   return { changed, moves, methods };
 }
-

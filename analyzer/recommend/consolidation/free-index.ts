@@ -26,7 +26,7 @@ export class FreeIndex implements FreeIndexView {
     let hi = this.size;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const key = (this.keys[mid] ?? 0);
+      const key = this.keys[mid] ?? 0;
       if (key < free || (key === free && (this.order[mid] ?? 0) < gpu)) lo = mid + 1;
       else hi = mid;
     }
@@ -53,7 +53,8 @@ export class FreeIndex implements FreeIndexView {
   /** Removes `gpu`, inserted with free amount `free`. */
   remove(gpu: number, free: number): void {
     const at = this.position(gpu, free);
-    if (this.order[at] !== gpu || at >= this.size) throw new Error(`FreeIndex: GPU ${gpu} is not where its free memory says`);
+    if (this.order[at] !== gpu || at >= this.size)
+      throw new Error(`FreeIndex: GPU ${gpu} is not where its free memory says`);
     this.order.copyWithin(at, at + 1, this.size);
     this.keys.copyWithin(at, at + 1, this.size);
     this.size--;
@@ -77,6 +78,6 @@ export class FreeIndex implements FreeIndexView {
 
   /** The GPU at position i (0 ≤ i < length). */
   at(i: number): number {
-    return (this.order[i] ?? 0);
+    return this.order[i] ?? 0;
   }
 }

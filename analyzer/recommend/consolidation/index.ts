@@ -20,4 +20,11 @@ export { highsSolver, type MilpSolver } from "./milp/solve.js";
 export { placementClassOf, type PlacementClassId } from "./placement-class.js";
 export { planConsolidation, type PlanOptions } from "./plan.js";
 export { createPlannerThread, type ConsolidationPlanner, type PlannerThreadInfo } from "./planner-thread.js";
-export type { ClassConsolidation, ConsolidationMove, ConsolidationPlan, FragmentationChange, LowerBoundSum, PoolConsolidation } from "./plan-types.js";
+export type {
+  ClassConsolidation,
+  ConsolidationMove,
+  ConsolidationPlan,
+  FragmentationChange,
+  LowerBoundSum,
+  PoolConsolidation,
+} from "./plan-types.js";

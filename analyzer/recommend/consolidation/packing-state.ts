@@ -45,7 +45,6 @@ export interface SearchMove {
   readonly reason: string;
 }
 
-
 const NONE: readonly number[] = Object.freeze([]);
 /** The class of nothing: no GPUs, no domains (what a replica outside every class sees). */
 const NO_CLASS: PlacementClass = { index: new FreeIndex(), domains: [] };
@@ -183,7 +182,11 @@ export class PackingState {
 
     const migDevices = migDeviceUuids(snapshot);
     const counts = replicasPerModel(snapshot);
-    const burning = new Set(Object.entries(snapshot.slo).filter(([, s]) => s.isBurningPage).map(([m]) => m));
+    const burning = new Set(
+      Object.entries(snapshot.slo)
+        .filter(([, s]) => s.isBurningPage)
+        .map(([m]) => m),
+    );
     const modelIds = new Map<string, number>();
     const tierIds = new Map<string, number>();
     const signatureIds = new Map<string, number>();
@@ -203,7 +206,8 @@ export class PackingState {
       const found = replica.gpus.map((uuid) => gpuByUuid.get(uuid));
       const held = found.filter((g): g is number => g !== undefined);
       const first = gpus[held[0] ?? 0];
-      if (node === undefined || first === undefined || held.length !== found.length) throw new Error(`PackingState: replica ${replica.id} names an unknown node or GPU`);
+      if (node === undefined || first === undefined || held.length !== found.length)
+        throw new Error(`PackingState: replica ${replica.id} names an unknown node or GPU`);
       let model = modelIds.get(replica.model);
       if (model === undefined) {
         modelIds.set(replica.model, (model = this.modelNames.length));
@@ -526,16 +530,22 @@ export class PackingState {
 
   /** Pool, taints and nodeSelector of node n for replica r (cached per replica signature). */
   admits(r: number, n: number): boolean {
-    const sig = (this.replicaSignature[r] ?? 0);
+    const sig = this.replicaSignature[r] ?? 0;
     const cache = this.admitCache[sig];
     if (cache === undefined) return false;
-    let verdict = (cache[n] ?? 0);
+    let verdict = cache[n] ?? 0;
     if (verdict < 0) {
-      const first = (this.signatureReplica[sig] ?? 0);
+      const first = this.signatureReplica[sig] ?? 0;
       const replica = this.snapshot.replicas[first];
       const from = this.nodes[this.originNodeOf(first)];
       const to = this.nodes[n];
-      verdict = replica !== undefined && from !== undefined && to !== undefined && nodeAdmits(replica, from, to, this.config) === undefined ? 1 : 0;
+      verdict =
+        replica !== undefined &&
+        from !== undefined &&
+        to !== undefined &&
+        nodeAdmits(replica, from, to, this.config) === undefined
+          ? 1
+          : 0;
       cache[n] = verdict;
     }
     return verdict === 1;
@@ -543,7 +553,12 @@ export class PackingState {
 
   /** Whether GPU g can take replica r now (memory, compute, tier, burning neighbours), node rules aside. */
   gpuTakes(r: number, g: number): boolean {
-    if (!this.isDestination[g] || this.isDraining(g) || (this.servesBurningOn(g) && this.config.placement.protectBurningGpus)) return false;
+    if (
+      !this.isDestination[g] ||
+      this.isDraining(g) ||
+      (this.servesBurningOn(g) && this.config.placement.protectBurningGpus)
+    )
+      return false;
     if (this.memoryOf(g) + this.sizeOf(r) > this.usableOf(g)) return false;
     if (this.loadOf(g) + this.shareOf(r) > this.config.computeCeilingRatio + COMPUTE_EPSILON / 2) return false;
     if (this.config.placement.isolateTiers) {
@@ -574,7 +589,7 @@ export class PackingState {
 
   /** Recomputes a domain's free amounts in descending order (`domainFree`), by insertion sort. */
   private refreshDomain(domain: number): void {
-    const gpus = (this.domains[domain] ?? []);
+    const gpus = this.domains[domain] ?? [];
     const base = domain * MAX_DOMAIN;
     const count = Math.min(gpus.length, MAX_DOMAIN);
     const free = this.domainFree;
@@ -582,7 +597,7 @@ export class PackingState {
       const value = this.free(gpus[i] ?? 0);
       let j = base + i;
       while (j > base && (free[j - 1] ?? 0) < value) {
-        free[j] = (free[j - 1] ?? 0);
+        free[j] = free[j - 1] ?? 0;
         j--;
       }
       free[j] = value;
@@ -624,10 +639,10 @@ export class PackingState {
 
   /** Takes replica r off its GPUs (its pod is deleted). */
   lift(r: number): number[] {
-    const from = (this.replicaGpus[r] ?? []);
+    const from = this.replicaGpus[r] ?? [];
     for (const g of from) {
       const wasInUse = this.isInUse(g);
-      const list = (this.residents[g] ?? []);
+      const list = this.residents[g] ?? [];
       list.splice(list.indexOf(r), 1);
       this.setMemory(g, -this.sizeOf(r), -this.shareOf(r));
       this.setInUse(g, wasInUse);
@@ -639,7 +654,7 @@ export class PackingState {
 
   /** Puts replica r on GPUs `to` (all of one node). */
   place(r: number, to: readonly number[]): void {
-    const n = this.gpuNodeOf((to[0] ?? 0));
+    const n = this.gpuNodeOf(to[0] ?? 0);
     for (const g of to) {
       const wasInUse = this.isInUse(g);
       (this.residents[g] ?? []).push(r);
@@ -655,10 +670,19 @@ export class PackingState {
    * Keeps moves already applied to the state: marks the replicas moved, counts budgets and class
    * epochs, and describes each move with `what` and the GPUs the moves emptied.
    */
-  commit(journal: readonly { readonly replica: number; readonly from: number[]; readonly to: number[] }[], what: string): SearchMove[] {
+  commit(
+    journal: readonly { readonly replica: number; readonly from: number[]; readonly to: number[] }[],
+    what: string,
+  ): SearchMove[] {
     const freed = new Set<number>();
     for (const step of journal) for (const g of step.from) if (!this.isInUse(g)) freed.add(g);
-    const freedText = freed.size === 0 ? "nothing yet" : [...freed].sort((a, b) => a - b).map((g) => this.gpuLabelOf(g)).join(", ");
+    const freedText =
+      freed.size === 0
+        ? "nothing yet"
+        : [...freed]
+            .sort((a, b) => a - b)
+            .map((g) => this.gpuLabelOf(g))
+            .join(", ");
     return journal.map((step) => {
       for (const g of step.from) this.bumpEpoch(this.receivingClassOf(g));
       for (const g of step.to) this.bumpEpoch(this.receivingClassOf(g));
@@ -669,7 +693,12 @@ export class PackingState {
       this.movesMadeNow++;
       const to = step.to.map((g) => this.gpuLabelOf(g)).join(", ");
       const left = Math.min(...step.to.map((g) => this.free(g)));
-      return { replica: step.replica, from: step.from, to: step.to, reason: `${what}: frees GPU ${freedText}; lands on ${to} (${(left / GIB).toFixed(1)} GiB usable left)` };
+      return {
+        replica: step.replica,
+        from: step.from,
+        to: step.to,
+        reason: `${what}: frees GPU ${freedText}; lands on ${to} (${(left / GIB).toFixed(1)} GiB usable left)`,
+      };
     });
   }
 }

@@ -18,7 +18,11 @@ export interface PlacementClassId {
 }
 
 /** The class of a GPU of model `gpuModel` on a node of `pool` under `config`'s placement rules. */
-export function placementClassOf(pool: string, gpuModel: string, config: Pick<ConsolidationConfig, "placement">): PlacementClassId {
+export function placementClassOf(
+  pool: string,
+  gpuModel: string,
+  config: Pick<ConsolidationConfig, "placement">,
+): PlacementClassId {
   const classPool = config.placement.pool === "same" ? pool : ANY;
   const classModel = config.placement.gpuModel === "same" ? gpuModel : ANY;
   return { pool: classPool, gpuModel: classModel, key: `${classPool}\u0000${classModel}` };

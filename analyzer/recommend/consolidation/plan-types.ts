@@ -73,7 +73,11 @@ export interface PoolConsolidation {
 export interface FragmentationChange {
   readonly before: FragmentationFigures;
   readonly after: FragmentationFigures;
-  readonly pools: readonly { readonly pool: string; readonly before: FragmentationFigures; readonly after: FragmentationFigures }[];
+  readonly pools: readonly {
+    readonly pool: string;
+    readonly before: FragmentationFigures;
+    readonly after: FragmentationFigures;
+  }[];
 }
 
 /** A consolidation plan: ordered moves and what they free. JSON-serialisable. */

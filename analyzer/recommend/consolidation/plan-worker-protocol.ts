@@ -22,5 +22,11 @@ export interface SnapshotParts {
 
 /** The plan comes back as JSON text too (parsing it is cheaper for the caller than a clone). */
 export type PlanResponse =
-  | { readonly id: number; readonly ok: true; readonly planJson: string; readonly threadId: number; readonly solverError: string | null }
+  | {
+      readonly id: number;
+      readonly ok: true;
+      readonly planJson: string;
+      readonly threadId: number;
+      readonly solverError: string | null;
+    }
   | { readonly id: number; readonly ok: false; readonly error: string };

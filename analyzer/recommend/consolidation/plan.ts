@@ -13,7 +13,13 @@
 import { fleetFragmentation } from "../../fleet/fragmentation.js";
 import type { FleetSnapshot } from "../../fleet/snapshot.js";
 import { checkPlan } from "../checker.js";
-import { fleetLoads, isMigGpu, parseConsolidationConfig, type ConsolidationConfig, type ConsolidationConfigInput } from "../constraints.js";
+import {
+  fleetLoads,
+  isMigGpu,
+  parseConsolidationConfig,
+  type ConsolidationConfig,
+  type ConsolidationConfigInput,
+} from "../constraints.js";
 import { applyMoves } from "./apply-moves.js";
 import { consolidationBounds, type ClassBound } from "./bounds.js";
 import type { ClassMethod } from "./exact-class.js";
@@ -21,7 +27,13 @@ import { solveExactClasses } from "./exact-classes.js";
 import type { MilpSolver } from "./milp/solve.js";
 import { PackingState, type SearchMove } from "./packing-state.js";
 import { placementClassOf } from "./placement-class.js";
-import type { ClassConsolidation, ConsolidationMove, ConsolidationPlan, LowerBoundSum, PoolConsolidation } from "./plan-types.js";
+import type {
+  ClassConsolidation,
+  ConsolidationMove,
+  ConsolidationPlan,
+  LowerBoundSum,
+  PoolConsolidation,
+} from "./plan-types.js";
 import { searchConsolidation } from "./search.js";
 
 /** What the planner may use beyond the snapshot and the config. */
@@ -38,27 +50,33 @@ function toMoves(snapshot: FleetSnapshot, state: PackingState, moves: readonly S
   return moves.flatMap((move, i) => {
     const replica = snapshot.replicas[move.replica];
     if (replica === undefined) return [];
-    return [{
-      step: i + 1,
-      replicaId: replica.id,
-      model: replica.model,
-      namespace: replica.namespace,
-      pod: replica.pod,
-      tensorParallel: replica.tensorParallel,
-      memoryPerGpuBytes: replica.memoryPerGpuBytes,
-      fromNode: nodeName(move.from[0] ?? 0),
-      fromGpus: move.from.map(uuid),
-      fromGpuIndexes: move.from.map((g) => gpuIndex.get(uuid(g)) ?? -1),
-      toNode: nodeName(move.to[0] ?? 0),
-      toGpus: move.to.map(uuid),
-      toGpuIndexes: move.to.map((g) => gpuIndex.get(uuid(g)) ?? -1),
-      reason: move.reason,
-    }];
+    return [
+      {
+        step: i + 1,
+        replicaId: replica.id,
+        model: replica.model,
+        namespace: replica.namespace,
+        pod: replica.pod,
+        tensorParallel: replica.tensorParallel,
+        memoryPerGpuBytes: replica.memoryPerGpuBytes,
+        fromNode: nodeName(move.from[0] ?? 0),
+        fromGpus: move.from.map(uuid),
+        fromGpuIndexes: move.from.map((g) => gpuIndex.get(uuid(g)) ?? -1),
+        toNode: nodeName(move.to[0] ?? 0),
+        toGpus: move.to.map(uuid),
+        toGpuIndexes: move.to.map((g) => gpuIndex.get(uuid(g)) ?? -1),
+        reason: move.reason,
+      },
+    ];
   });
 }
 
 /** GPUs and nodes in use per pool, and GPUs (not in MIG mode) per class key. */
-function usage(snapshot: FleetSnapshot, config: ConsolidationConfig, isInUse: (g: number) => boolean): { pools: Map<string, { gpus: number; nodes: number }>; classes: Map<string, number> } {
+function usage(
+  snapshot: FleetSnapshot,
+  config: ConsolidationConfig,
+  isInUse: (g: number) => boolean,
+): { pools: Map<string, { gpus: number; nodes: number }>; classes: Map<string, number> } {
   const pools = new Map<string, { gpus: number; nodes: number }>();
   const classes = new Map<string, number>();
   let g = 0;
@@ -90,7 +108,12 @@ const sumBounds = (classes: readonly ClassBound[]): LowerBoundSum => ({
 });
 
 /** The search's moves applied to a fresh state, for the counts after the plan. */
-function replay(snapshot: FleetSnapshot, config: ConsolidationConfig, loads: ReturnType<typeof fleetLoads>, moves: readonly SearchMove[]): PackingState {
+function replay(
+  snapshot: FleetSnapshot,
+  config: ConsolidationConfig,
+  loads: ReturnType<typeof fleetLoads>,
+  moves: readonly SearchMove[],
+): PackingState {
   const state = new PackingState(snapshot, config, loads);
   for (const move of moves) {
     state.lift(move.replica);
@@ -103,9 +126,21 @@ const heuristicOnly = (state: PackingState, key: string, note: string): ClassMet
   let hasMovable = false;
   // Movable in the fleet as it stood (the state may be after the plan, where moved replicas are spent).
   for (let r = 0; r < state.replicaCount && !hasMovable; r++) {
-    if (state.classKeyOf(state.replicaClassOf(r)) === key && state.staysReasonOf(r) === undefined && state.moveBudgetOf(state.modelOf(r)) > 0) hasMovable = true;
+    if (
+      state.classKeyOf(state.replicaClassOf(r)) === key &&
+      state.staysReasonOf(r) === undefined &&
+      state.moveBudgetOf(state.modelOf(r)) > 0
+    )
+      hasMovable = true;
   }
-  return { method: hasMovable ? "heuristic" : "none", isProvenOptimal: false, solverBound: 0, solverStatus: "not run", seconds: 0, note };
+  return {
+    method: hasMovable ? "heuristic" : "none",
+    isProvenOptimal: false,
+    solverBound: 0,
+    solverStatus: "not run",
+    seconds: 0,
+    note,
+  };
 };
 
 /**
@@ -113,7 +148,11 @@ const heuristicOnly = (state: PackingState, key: string, note: string): ClassMet
  * Pure apart from the clock, which bounds the exact solver (`search.exactSeconds`); without a solver
  * deterministic. Throws when the independent checker rejects the plan (a planner bug).
  */
-export function planConsolidation(snapshot: FleetSnapshot, configInput: ConsolidationConfigInput = {}, options: PlanOptions = {}): ConsolidationPlan {
+export function planConsolidation(
+  snapshot: FleetSnapshot,
+  configInput: ConsolidationConfigInput = {},
+  options: PlanOptions = {},
+): ConsolidationPlan {
   const started = performance.now();
   const config = parseConsolidationConfig(configInput);
   const loads = fleetLoads(snapshot);
@@ -140,7 +179,18 @@ export function planConsolidation(snapshot: FleetSnapshot, configInput: Consolid
       // Classes share nodes only through spread limits and share budgets: the whole plan is checked
       // before it replaces the heuristic's (which the final check below covers as well).
       if (checkPlan(snapshot, candidate, config).isValid) searchMoves = exact.moves;
-      else methods = new Map([...methods].map(([key, m]) => [key, { ...m, method: m.method === "milp" ? "heuristic" : m.method, isProvenOptimal: false, note: "the exact classes together broke a plan-wide rule; the heuristic's plan stands" }]));
+      else
+        methods = new Map(
+          [...methods].map(([key, m]) => [
+            key,
+            {
+              ...m,
+              method: m.method === "milp" ? "heuristic" : m.method,
+              isProvenOptimal: false,
+              note: "the exact classes together broke a plan-wide rule; the heuristic's plan stands",
+            },
+          ]),
+        );
     }
   }
   // The heuristic's own state is the fleet after its moves; only a plan the solver changed is replayed.
@@ -149,10 +199,18 @@ export function planConsolidation(snapshot: FleetSnapshot, configInput: Consolid
 
   const check = checkPlan(snapshot, moves, config);
   if (!check.isValid) {
-    throw new Error(`planConsolidation: the checker rejected the plan (a planner bug):\n  ${check.violations.slice(0, 20).map((v) => v.message).join("\n  ")}`, { cause: check.violations });
+    throw new Error(
+      `planConsolidation: the checker rejected the plan (a planner bug):\n  ${check.violations
+        .slice(0, 20)
+        .map((v) => v.message)
+        .join("\n  ")}`,
+      { cause: check.violations },
+    );
   }
   if (check.gpusInUseAfter !== state.gpusInUse || check.nodesInUseAfter !== state.nodesInUse) {
-    throw new Error(`planConsolidation: the checker counts ${check.gpusInUseAfter} GPUs / ${check.nodesInUseAfter} nodes in use after the plan, the planner ${state.gpusInUse} / ${state.nodesInUse} (a planner bug)`);
+    throw new Error(
+      `planConsolidation: the checker counts ${check.gpusInUseAfter} GPUs / ${check.nodesInUseAfter} nodes in use after the plan, the planner ${state.gpusInUse} / ${state.nodesInUse} (a planner bug)`,
+    );
   }
 
   const useBefore = usage(snapshot, config, (g) => state.wasInUseInitially(g));
@@ -170,10 +228,24 @@ export function planConsolidation(snapshot: FleetSnapshot, configInput: Consolid
   }
   const classes: ClassConsolidation[] = bounds.map((b) => {
     const key = placementClassOf(b.pool, b.gpuModel, config).key;
-    const solve = methods.get(key) ?? heuristicOnly(state, key, options.solver === undefined || config.search.exactSeconds === 0 ? "exact solver off" : "not solved");
+    const solve =
+      methods.get(key) ??
+      heuristicOnly(
+        state,
+        key,
+        options.solver === undefined || config.search.exactSeconds === 0 ? "exact solver off" : "not solved",
+      );
     const bound = Math.max(b.bound, solve.solverBound);
     const after = useAfter.classes.get(key) ?? 0;
-    return { ...b, bound, gpusInUseBefore: useBefore.classes.get(key) ?? 0, gpusInUseAfter: after, gapGpus: after - bound, moves: movesPerClass.get(key) ?? 0, solve };
+    return {
+      ...b,
+      bound,
+      gpusInUseBefore: useBefore.classes.get(key) ?? 0,
+      gpusInUseAfter: after,
+      gapGpus: after - bound,
+      moves: movesPerClass.get(key) ?? 0,
+      solve,
+    };
   });
   const spansPools = config.placement.pool === "any";
   const pools: PoolConsolidation[] = [...useBefore.pools.keys()].sort().map((pool) => {
@@ -200,7 +272,8 @@ export function planConsolidation(snapshot: FleetSnapshot, configInput: Consolid
   let g = 0;
   snapshot.nodes.forEach((node, n) => {
     for (const gpu of node.gpus) {
-      if (state.wasInUseInitially(g) && !state.isInUse(g)) freedGpus.push({ node: node.name, uuid: gpu.uuid, index: gpu.index });
+      if (state.wasInUseInitially(g) && !state.isInUse(g))
+        freedGpus.push({ node: node.name, uuid: gpu.uuid, index: gpu.index });
       g++;
     }
     if (state.initialGpusInUseOnNode(n) > 0 && state.gpusInUseOnNode(n) === 0) freedNodes.push(node.name);
@@ -234,7 +307,11 @@ export function planConsolidation(snapshot: FleetSnapshot, configInput: Consolid
     fragmentation: {
       before: fragBefore.total,
       after: fragAfter.total,
-      pools: fragBefore.pools.map((p) => ({ pool: p.pool, before: p, after: fragAfter.pools.find((q) => q.pool === p.pool) ?? p })),
+      pools: fragBefore.pools.map((p) => ({
+        pool: p.pool,
+        before: p,
+        after: fragAfter.pools.find((q) => q.pool === p.pool) ?? p,
+      })),
     },
     immovable,
     check: { isValid: check.isValid, movesChecked: moves.length },

@@ -48,10 +48,16 @@ const SLICE = 500;
 async function snapshotAsJson(snapshot: FleetSnapshot): Promise<string> {
   const { nodes, replicas, ...head } = snapshot;
   const parts: string[] = [`{"head":${JSON.stringify(head)}`];
-  for (const [name, items] of [["nodes", nodes], ["replicas", replicas]] as const) {
+  for (const [name, items] of [
+    ["nodes", nodes],
+    ["replicas", replicas],
+  ] as const) {
     parts.push(`,"${name}":[`);
     for (let i = 0; i < items.length; i += SLICE) {
-      const slice = items.slice(i, i + SLICE).map((item) => JSON.stringify(item)).join(",");
+      const slice = items
+        .slice(i, i + SLICE)
+        .map((item) => JSON.stringify(item))
+        .join(",");
       parts.push(i === 0 ? slice : `,${slice}`);
       await new Promise<void>((resolve) => setImmediate(resolve));
     }

@@ -20,7 +20,13 @@ function movableInClass(state: PackingState, c: number): number[] {
   const movable: number[] = [];
   for (let r = 0; r < state.replicaCount; r++) {
     const gpus = state.gpusOf(r);
-    if (state.replicaClassOf(r) !== c || gpus.length === 0 || state.blocker(r) !== undefined || !gpus.every((g) => state.receivingClassOf(g) === c)) continue;
+    if (
+      state.replicaClassOf(r) !== c ||
+      gpus.length === 0 ||
+      state.blocker(r) !== undefined ||
+      !gpus.every((g) => state.receivingClassOf(g) === c)
+    )
+      continue;
     if (state.shareOf(r) > state.computeCeiling || gpus.some((g) => state.sizeOf(r) > state.usableOf(g))) continue;
     movable.push(r);
   }
@@ -28,7 +34,14 @@ function movableInClass(state: PackingState, c: number): number[] {
 }
 
 /** Where replica r goes in the new packing: its old GPUs if open and taking it, else best fit among open GPUs, else a new GPU. */
-function packOne(state: PackingState, r: number, cls: PlacementClass, original: readonly number[], isOpen: Uint8Array, openOrder: readonly number[]): number[] | undefined {
+function packOne(
+  state: PackingState,
+  r: number,
+  cls: PlacementClass,
+  original: readonly number[],
+  isOpen: Uint8Array,
+  openOrder: readonly number[],
+): number[] | undefined {
   const tp = original.length;
   const takes = (g: number): boolean => state.gpuTakes(r, g) && state.nodeTakes(r, state.gpuNodeOf(g));
   if (original.every((g) => isOpen[g] && takes(g))) return [...original];
@@ -70,7 +83,7 @@ function restore(state: PackingState, replicas: readonly number[], original: Rea
   for (const r of replicas) {
     if (state.gpusOf(r).length > 0) state.lift(r);
   }
-  for (const r of replicas) state.place(r, (original.get(r) ?? []));
+  for (const r of replicas) state.place(r, original.get(r) ?? []);
 }
 
 /**
@@ -93,18 +106,27 @@ export function repackClass(state: PackingState, c: number): SearchMove[] | unde
   const isOpen = new Uint8Array(state.gpuCount);
   const candidates = [...load.keys()].filter((g) => wasNodeInUse[state.gpuNodeOf(g)]);
   for (const g of candidates) if (state.isInUse(g)) isOpen[g] = 1;
-  const openOrder = candidates.sort((a, b) => (isOpen[b] ?? 0) - (isOpen[a] ?? 0) || (load.get(b) ?? 0) - (load.get(a) ?? 0) || a - b);
+  const openOrder = candidates.sort(
+    (a, b) => (isOpen[b] ?? 0) - (isOpen[a] ?? 0) || (load.get(b) ?? 0) - (load.get(a) ?? 0) || a - b,
+  );
   const weight = new Map(movable.map((r) => [r, state.sizeOf(r)]));
-  const order = [...movable].sort((a, b) => (original.get(b) ?? []).length - (original.get(a) ?? []).length || (weight.get(b) ?? 0) - (weight.get(a) ?? 0) || a - b);
+  const order = [...movable].sort(
+    (a, b) =>
+      (original.get(b) ?? []).length - (original.get(a) ?? []).length ||
+      (weight.get(b) ?? 0) - (weight.get(a) ?? 0) ||
+      a - b,
+  );
   const target = new Map<number, number[]>();
   const moving = new Map<number, number>();
   let movingTotal = 0;
   for (const r of order) {
-    const from = (original.get(r) ?? []);
+    const from = original.get(r) ?? [];
     const model = state.modelOf(r);
-    const canMove = state.movesOfModel(model) + (moving.get(model) ?? 0) < state.moveBudgetOf(model) && state.movesMade + movingTotal < state.maxMoves;
+    const canMove =
+      state.movesOfModel(model) + (moving.get(model) ?? 0) < state.moveBudgetOf(model) &&
+      state.movesMade + movingTotal < state.maxMoves;
     // Out of budget: the replica stays where it was, if that GPU still takes it.
-    const stays = from.every((g) => state.gpuTakes(r, g)) && state.nodeTakes(r, state.gpuNodeOf((from[0] ?? 0)));
+    const stays = from.every((g) => state.gpuTakes(r, g)) && state.nodeTakes(r, state.gpuNodeOf(from[0] ?? 0));
     const to = canMove ? packOne(state, r, cls, from, isOpen, openOrder) : stays ? [...from] : undefined;
     if (to !== undefined && !sameGpus(to, from)) {
       moving.set(model, (moving.get(model) ?? 0) + 1);

@@ -56,8 +56,16 @@ function gpuCandidates(state: PackingState, phase: Phase): number[] {
   for (let g = 0; g < state.gpuCount; g++) if (state.isInUse(g) && !state.hasBaselineOn(g)) list.push(g);
   const replicas = (g: number): number => state.residentsOf(g).length;
   const nodeLoad = (g: number): number => state.gpusInUseOnNode(state.gpuNodeOf(g));
-  if (phase === "gpus-by-replicas") list.sort((a, b) => replicas(a) - replicas(b) || used(state, a) - used(state, b) || a - b);
-  else if (phase === "gpus-by-node") list.sort((a, b) => nodeLoad(a) - nodeLoad(b) || state.gpuNodeOf(a) - state.gpuNodeOf(b) || used(state, a) - used(state, b) || a - b);
+  if (phase === "gpus-by-replicas")
+    list.sort((a, b) => replicas(a) - replicas(b) || used(state, a) - used(state, b) || a - b);
+  else if (phase === "gpus-by-node")
+    list.sort(
+      (a, b) =>
+        nodeLoad(a) - nodeLoad(b) ||
+        state.gpuNodeOf(a) - state.gpuNodeOf(b) ||
+        used(state, a) - used(state, b) ||
+        a - b,
+    );
   else list.sort((a, b) => used(state, a) - used(state, b) || a - b);
   return list;
 }
@@ -78,7 +86,8 @@ class FailureMemo {
 
   private epoch(gpus: readonly number[]): number {
     let sum = 1;
-    for (const g of gpus) for (const r of this.state.residentsOf(g)) sum += this.state.epochOf(this.state.replicaClassOf(r));
+    for (const g of gpus)
+      for (const r of this.state.residentsOf(g)) sum += this.state.epochOf(this.state.replicaClassOf(r));
     return sum;
   }
 
@@ -134,8 +143,8 @@ function runPhase(state: PackingState, phase: Phase, moves: SearchMove[], memo: 
     if (gpus.length > PAIRS_UP_TO) return false;
     for (let i = 0; i < gpus.length; i++) {
       for (let j = i + 1; j < gpus.length; j++) {
-        const a = (gpus[i] ?? 0);
-        const b = (gpus[j] ?? 0);
+        const a = gpus[i] ?? 0;
+        const b = gpus[j] ?? 0;
         if (state.movesMade >= state.maxMoves) return changed;
         if (!state.isInUse(a) || !state.isInUse(b) || state.receivingClassOf(a) !== state.receivingClassOf(b)) continue;
         const made = tryDrain(state, [a, b], `empties GPUs ${state.gpuLabelOf(a)} and ${state.gpuLabelOf(b)}`);
@@ -153,7 +162,12 @@ function runPhase(state: PackingState, phase: Phase, moves: SearchMove[], memo: 
   return changed;
 }
 
-function runVariant(snapshot: FleetSnapshot, config: ConsolidationConfig, loads: FleetLoads, phases: readonly Phase[]): SearchResult {
+function runVariant(
+  snapshot: FleetSnapshot,
+  config: ConsolidationConfig,
+  loads: FleetLoads,
+  phases: readonly Phase[],
+): SearchResult {
   const state = new PackingState(snapshot, config, loads, { canEject: snapshot.replicas.length <= EJECTION_UP_TO });
   const moves: SearchMove[] = [];
   const memo = new FailureMemo(state);
@@ -167,7 +181,9 @@ function runVariant(snapshot: FleetSnapshot, config: ConsolidationConfig, loads:
 
 const isBetter = (a: SearchResult, b: SearchResult): boolean =>
   a.state.gpusInUse < b.state.gpusInUse ||
-  (a.state.gpusInUse === b.state.gpusInUse && (a.state.nodesInUse < b.state.nodesInUse || (a.state.nodesInUse === b.state.nodesInUse && a.moves.length < b.moves.length)));
+  (a.state.gpusInUse === b.state.gpusInUse &&
+    (a.state.nodesInUse < b.state.nodesInUse ||
+      (a.state.nodesInUse === b.state.nodesInUse && a.moves.length < b.moves.length)));
 
 /** The orders to try: the fixed ones, with (small fleets) the repacking ones, or as many as configured. */
 function variants(replicas: number, config: ConsolidationConfig): (readonly Phase[])[] {
@@ -177,7 +193,11 @@ function variants(replicas: number, config: ConsolidationConfig): (readonly Phas
 }
 
 /** Runs the search with every configured order and returns the best plan. Deterministic. */
-export function searchConsolidation(snapshot: FleetSnapshot, config: ConsolidationConfig, loads: FleetLoads = fleetLoads(snapshot)): SearchResult {
+export function searchConsolidation(
+  snapshot: FleetSnapshot,
+  config: ConsolidationConfig,
+  loads: FleetLoads = fleetLoads(snapshot),
+): SearchResult {
   let best: SearchResult | undefined;
   for (const phases of variants(snapshot.replicas.length, config)) {
     const result = runVariant(snapshot, config, loads, phases);

@@ -33,7 +33,11 @@ function undo(state: PackingState, journal: Step[], mark: number): void {
 }
 
 /** Applies every pending move possible now, repeatedly, in list order; the moves left. */
-function greedy(state: PackingState, pending: readonly { replica: number; to: readonly number[] }[], journal: Step[]): { replica: number; to: readonly number[] }[] {
+function greedy(
+  state: PackingState,
+  pending: readonly { replica: number; to: readonly number[] }[],
+  journal: Step[],
+): { replica: number; to: readonly number[] }[] {
   let left = [...pending];
   for (;;) {
     const next: typeof left = [];
@@ -57,7 +61,11 @@ function greedy(state: PackingState, pending: readonly { replica: number; to: re
  * them in that order; or, when no order was found, leaves the state as it was and returns undefined.
  * `onStuck`, when given, receives the moves the greedy passes could not make (the blocked core).
  */
-export function orderMoves(state: PackingState, pending: readonly { replica: number; to: readonly number[] }[], onStuck?: (stuck: readonly { replica: number; to: readonly number[] }[]) => void): Step[] | undefined {
+export function orderMoves(
+  state: PackingState,
+  pending: readonly { replica: number; to: readonly number[] }[],
+  onStuck?: (stuck: readonly { replica: number; to: readonly number[] }[]) => void,
+): Step[] | undefined {
   const journal: Step[] = [];
   const left = greedy(state, pending, journal);
   if (left.length === 0) return journal;
@@ -111,10 +119,14 @@ export function sequenceAndCommit(
   nodesBefore: number,
   what: string,
 ): SearchMove[] | undefined {
-  const pending = movable.filter((r) => !sameGpus(original.get(r) ?? [], target.get(r) ?? [])).map((r) => ({ replica: r, to: target.get(r) ?? [] }));
+  const pending = movable
+    .filter((r) => !sameGpus(original.get(r) ?? [], target.get(r) ?? []))
+    .map((r) => ({ replica: r, to: target.get(r) ?? [] }));
   const perModel = new Map<number, number>();
-  for (const { replica } of pending) perModel.set(state.modelOf(replica), (perModel.get(state.modelOf(replica)) ?? 0) + 1);
-  for (const [model, count] of perModel) if (state.movesOfModel(model) + count > state.moveBudgetOf(model)) return undefined;
+  for (const { replica } of pending)
+    perModel.set(state.modelOf(replica), (perModel.get(state.modelOf(replica)) ?? 0) + 1);
+  for (const [model, count] of perModel)
+    if (state.movesOfModel(model) + count > state.moveBudgetOf(model)) return undefined;
   if (state.movesMade + pending.length > state.maxMoves) return undefined;
   const journal = orderMoves(state, pending);
   if (journal === undefined) return undefined;

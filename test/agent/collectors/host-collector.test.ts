@@ -10,7 +10,15 @@ import {
   type HostReadings,
 } from "../../../agent/collectors/host-collector.js";
 import {
-  cpuUtilizationBetween, parseDiskstats, parseLoadavg, parseMeminfo, parseMountinfo, parseNetDev, parseProcStat, pickVolume, volumeIo,
+  cpuUtilizationBetween,
+  parseDiskstats,
+  parseLoadavg,
+  parseMeminfo,
+  parseMountinfo,
+  parseNetDev,
+  parseProcStat,
+  pickVolume,
+  volumeIo,
 } from "../../../agent/collectors/host-proc.js";
 import type { HostConfig } from "../../../common/config/schema.js";
 import { projectPath } from "../../../common/paths.js";
@@ -33,12 +41,20 @@ const FIXTURE_FILES: Record<keyof typeof PROC_FILES, string> = {
 };
 
 /** The aggregate cpu line of the fixture, summed by hand: busy = user+nice+system+irq+softirq+steal. */
-const FIXTURE_CPU = { busy: 301854 + 612 + 111922 + 2 + 3944 + 0, total: 301854 + 612 + 111922 + 2 + 3944 + 8979004 + 3552, cores: 8 };
+const FIXTURE_CPU = {
+  busy: 301854 + 612 + 111922 + 2 + 3944 + 0,
+  total: 301854 + 612 + 111922 + 2 + 3944 + 8979004 + 3552,
+  cores: 8,
+};
 
 describe("/proc parsers on procfs's fixtures", () => {
   it("/proc/stat: busy and total ticks of the aggregate line, one core per cpuN line, guest time not counted twice", () => {
     expect(parseProcStat(FIXTURE_FILES.stat)).toEqual(FIXTURE_CPU);
-    expect(parseProcStat("cpu  10 0 10 80 0 0 0 0 7 3\ncpu0 10 0 10 80 0 0 0 0 7 3\n")).toEqual({ busy: 20, total: 100, cores: 1 });
+    expect(parseProcStat("cpu  10 0 10 80 0 0 0 0 7 3\ncpu0 10 0 10 80 0 0 0 0 7 3\n")).toEqual({
+      busy: 20,
+      total: 100,
+      cores: 1,
+    });
   });
 
   it("/proc/stat without an aggregate line is an error", () => {
@@ -46,16 +62,37 @@ describe("/proc parsers on procfs's fixtures", () => {
   });
 
   it.each([
-    ["a quarter of the elapsed time busy", { busy: 100, total: 1000, cores: 2 }, { busy: 150, total: 1200, cores: 2 }, 0.25],
-    ["no time elapsed gives no figure", { busy: 100, total: 1000, cores: 2 }, { busy: 100, total: 1000, cores: 2 }, undefined],
-    ["counters that went backwards give no figure", { busy: 100, total: 1000, cores: 2 }, { busy: 10, total: 900, cores: 2 }, undefined],
+    [
+      "a quarter of the elapsed time busy",
+      { busy: 100, total: 1000, cores: 2 },
+      { busy: 150, total: 1200, cores: 2 },
+      0.25,
+    ],
+    [
+      "no time elapsed gives no figure",
+      { busy: 100, total: 1000, cores: 2 },
+      { busy: 100, total: 1000, cores: 2 },
+      undefined,
+    ],
+    [
+      "counters that went backwards give no figure",
+      { busy: 100, total: 1000, cores: 2 },
+      { busy: 10, total: 900, cores: 2 },
+      undefined,
+    ],
   ])("CPU utilization: %s", (_name, previous, current, expected) => {
     expect(cpuUtilizationBetween(previous, current)).toBe(expected);
   });
 
   it("/proc/meminfo: MemAvailable when the kernel has it, else free + buffers + cache (the fixture predates 3.14)", () => {
-    expect(parseMeminfo(FIXTURE_FILES.meminfo)).toEqual({ totalBytes: 15666184 * KiB, availableBytes: (440324 + 1020128 + 12007640) * KiB });
-    expect(parseMeminfo("MemTotal: 1000 kB\nMemFree: 10 kB\nMemAvailable: 600 kB\n")).toEqual({ totalBytes: 1000 * KiB, availableBytes: 600 * KiB });
+    expect(parseMeminfo(FIXTURE_FILES.meminfo)).toEqual({
+      totalBytes: 15666184 * KiB,
+      availableBytes: (440324 + 1020128 + 12007640) * KiB,
+    });
+    expect(parseMeminfo("MemTotal: 1000 kB\nMemFree: 10 kB\nMemAvailable: 600 kB\n")).toEqual({
+      totalBytes: 1000 * KiB,
+      availableBytes: 600 * KiB,
+    });
     expect(() => parseMeminfo("MemFree: 10 kB\n")).toThrow(/no MemTotal/);
   });
 
@@ -67,7 +104,12 @@ describe("/proc parsers on procfs's fixtures", () => {
   it("mountinfo: mount point, device number and type per line; octal escapes decoded", () => {
     const mounts = parseMountinfo(FIXTURE_FILES.mountinfo);
     expect(mounts).toHaveLength(8);
-    expect(mounts.find((m) => m.mount === "/")).toEqual({ mount: "/", device: "8:1", fsType: "ext4", source: "/dev/sda1" });
+    expect(mounts.find((m) => m.mount === "/")).toEqual({
+      mount: "/",
+      device: "8:1",
+      fsType: "ext4",
+      source: "/dev/sda1",
+    });
     expect(pickVolume(mounts, "/mnt/nfs/test/llama")).toMatchObject({ device: "0:44", fsType: "nfs" });
     const escaped = parseMountinfo("30 21 259:2 / /mnt/my\\040models rw - xfs /dev/nvme0n1p2 rw\n");
     expect(escaped[0]?.mount).toBe("/mnt/my models");
@@ -76,7 +118,11 @@ describe("/proc parsers on procfs's fixtures", () => {
   it("diskstats: the volume's own device when it has a row", () => {
     const disks = parseDiskstats(FIXTURE_FILES.diskstats);
     expect(volumeIo(disks, "8:1")).toEqual({ device: "sda1", readBytes: 2000 * 512, writtenBytes: 0 });
-    expect(volumeIo(disks, "259:2")).toEqual({ device: "nvme0n1p2", readBytes: 4631243 * 512, writtenBytes: 39451632 * 512 });
+    expect(volumeIo(disks, "259:2")).toEqual({
+      device: "nvme0n1p2",
+      readBytes: 4631243 * 512,
+      writtenBytes: 39451632 * 512,
+    });
     expect(volumeIo(disks, "252:0")).toMatchObject({ device: "dm-0" });
   });
 
@@ -85,8 +131,14 @@ describe("/proc parsers on procfs's fixtures", () => {
     // Whole disks in the fixture: sda, mmcblk0, vda, nvme0n1, sdb, sdc.
     const read = 1003346126 + 1560 + 32670882 + 4643973 + 9657779 + 579164;
     const written = 505697032 + 0 + 213637440 + 39451633 + 1972905 + 180500;
-    expect(volumeIo(disks, "0:44")).toEqual({ device: ALL_BLOCK_DEVICES, readBytes: read * 512, writtenBytes: written * 512 });
-    expect(() => volumeIo(parseDiskstats("   7       0 loop0 0 0 0 0 0 0 0 0 0 0 0\n"), "0:44")).toThrow(/no whole disk/);
+    expect(volumeIo(disks, "0:44")).toEqual({
+      device: ALL_BLOCK_DEVICES,
+      readBytes: read * 512,
+      writtenBytes: written * 512,
+    });
+    expect(() => volumeIo(parseDiskstats("   7       0 loop0 0 0 0 0 0 0 0 0 0 0 0\n"), "0:44")).toThrow(
+      /no whole disk/,
+    );
   });
 
   it("/proc/net/dev: bytes per interface, loopback left out", () => {
@@ -102,7 +154,11 @@ describe("pickVolume", () => {
   const at = (mount: string, device = "8:1") => ({ mount, device });
   const mounts = [at("/"), at("/data"), at("/data/models"), at("/database"), at("/mnt/weights/")];
   it.each([
-    ["a file deep under a nested mount belongs to the nested mount", "/data/models/llama/model.safetensors", "/data/models"],
+    [
+      "a file deep under a nested mount belongs to the nested mount",
+      "/data/models/llama/model.safetensors",
+      "/data/models",
+    ],
     ["the mount point itself belongs to that mount", "/data/models", "/data/models"],
     ["a trailing slash on the path is ignored", "/data/models/", "/data/models"],
     ["a sibling with a common string prefix is not under the shorter mount", "/database/x", "/database"],
@@ -135,7 +191,9 @@ const SIZE: FsSize = { bsize: 4096, blocks: (100 * GiB) / 4096, bavail: (40 * Gi
 
 /** Readings of the fixture host, the model path on its root (/dev/sda1, 8:1), with fields overridden per test. */
 function readings(over: Partial<HostReadings> = {}, files: Partial<HostReadings["files"]> = {}): HostReadings {
-  const settledFiles = Object.fromEntries(Object.entries(FIXTURE_FILES).map(([key, text]) => [key, ok(text)])) as HostReadings["files"];
+  const settledFiles = Object.fromEntries(
+    Object.entries(FIXTURE_FILES).map(([key, text]) => [key, ok(text)]),
+  ) as HostReadings["files"];
   return {
     takenAtMs: 1_700_000_000_000,
     modelPath: "/models",
@@ -167,7 +225,15 @@ describe("toHostSample", () => {
       cpuCores: 8,
       load: { m1: 0.02, m5: 0.04, m15: 0.05 },
       memory: { totalBytes: 15666184 * KiB, availableBytes: (440324 + 1020128 + 12007640) * KiB },
-      volume: { path: "/models", mount: "/", sizeBytes: 100 * GiB, freeBytes: 40 * GiB, device: "sda1", readBytes: 2000 * 512, writtenBytes: 0 },
+      volume: {
+        path: "/models",
+        mount: "/",
+        sizeBytes: 100 * GiB,
+        freeBytes: 40 * GiB,
+        device: "sda1",
+        readBytes: 2000 * 512,
+        writtenBytes: 0,
+      },
       network: EXPECTED_NETWORK,
     });
   });
@@ -185,17 +251,42 @@ describe("toHostSample", () => {
   });
 
   it.each<[string, Partial<HostReadings>, Partial<HostReadings["files"]>, keyof typeof absentField | "cpu", RegExp]>([
-    ["an unreadable /proc/stat leaves the CPU figures out", {}, { stat: failed(new Error("EACCES")) }, "cpu", /\/proc\/stat: EACCES/],
+    [
+      "an unreadable /proc/stat leaves the CPU figures out",
+      {},
+      { stat: failed(new Error("EACCES")) },
+      "cpu",
+      /\/proc\/stat: EACCES/,
+    ],
     ["a garbled /proc/loadavg leaves the load out", {}, { loadavg: ok("x") }, "load", /\/proc\/loadavg: unexpected/],
-    ["a /proc/meminfo without MemTotal leaves memory out", {}, { meminfo: ok("MemFree: 1 kB\n") }, "memory", /\/proc\/meminfo: no MemTotal/],
-    ["no mount containing the model path leaves the volume out", {}, { mountinfo: ok("21 0 8:1 / /data rw - ext4 /dev/sda1 rw\n") }, "volume", /no mount contains \/models/],
-    ["a failed statfs leaves the volume out", { volumeSize: failed(new Error("ESTALE")) }, {}, "volume", /statfs\(\/models\): ESTALE/],
+    [
+      "a /proc/meminfo without MemTotal leaves memory out",
+      {},
+      { meminfo: ok("MemFree: 1 kB\n") },
+      "memory",
+      /\/proc\/meminfo: no MemTotal/,
+    ],
+    [
+      "no mount containing the model path leaves the volume out",
+      {},
+      { mountinfo: ok("21 0 8:1 / /data rw - ext4 /dev/sda1 rw\n") },
+      "volume",
+      /no mount contains \/models/,
+    ],
+    [
+      "a failed statfs leaves the volume out",
+      { volumeSize: failed(new Error("ESTALE")) },
+      {},
+      "volume",
+      /statfs\(\/models\): ESTALE/,
+    ],
   ])("%s", (_name, over, files, field, message) => {
     const { sample, errors } = toHostSample(readings(over, files));
     expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(message)]);
     const gone = field === "cpu" ? ["cpuUtilization", "cpuCores"] : [field];
     for (const key of gone) expect(sample[key as keyof typeof absentField], key).toBeUndefined();
-    for (const other of Object.keys(absentField).filter((k) => !gone.includes(k))) expect(sample[other as keyof typeof absentField], other).toBeDefined();
+    for (const other of Object.keys(absentField).filter((k) => !gone.includes(k)))
+      expect(sample[other as keyof typeof absentField], other).toBeDefined();
   });
 
   it("an unreadable /proc/diskstats keeps the volume sizes but drops the I/O counters and their device", () => {
@@ -216,7 +307,8 @@ const config: HostConfig = { enabled: true, interval: 15_000, modelPath: "/model
 /** Host files answering from the fixtures; statfs and realpath overridable. */
 function fakeFiles(over: Partial<HostFiles> = {}): HostFiles {
   const byPath = new Map<string, string>();
-  for (const key of Object.keys(PROC_FILES) as (keyof typeof PROC_FILES)[]) byPath.set(PROC_FILES[key], FIXTURE_FILES[key]);
+  for (const key of Object.keys(PROC_FILES) as (keyof typeof PROC_FILES)[])
+    byPath.set(PROC_FILES[key], FIXTURE_FILES[key]);
   return {
     readText: async (path) => {
       const text = byPath.get(path);
@@ -233,7 +325,9 @@ describe("createHostCollector", () => {
   it("start() takes the CPU baseline, so the first sample has a utilization and each later one covers its own interval", async () => {
     let stat = "cpu  100 0 0 900 0 0 0 0 0 0\ncpu0 100 0 0 900 0 0 0 0 0 0\n";
     const base = fakeFiles();
-    const collector = createHostCollector(config, { files: { ...base, readText: async (path) => (path === PROC_FILES.stat ? stat : base.readText(path)) } });
+    const collector = createHostCollector(config, {
+      files: { ...base, readText: async (path) => (path === PROC_FILES.stat ? stat : base.readText(path)) },
+    });
     await collector.start();
     stat = "cpu  150 0 0 1050 0 0 0 0 0 0\ncpu0 150 0 0 1050 0 0 0 0 0 0\n";
     expect((await collector.collect()).samples[0]?.cpuUtilization).toBe(0.25);
@@ -246,19 +340,24 @@ describe("createHostCollector", () => {
   it("a statfs that hangs times out after the interval, is not started again while it hangs, and is used again once it returns", async () => {
     let release: (size: FsSize) => void = () => undefined;
     let calls = 0;
-    const collector = createHostCollector({ ...config, interval: 50 }, {
-      files: fakeFiles({
-        statfs: () => {
-          calls++;
-          return calls === 1 ? new Promise<FsSize>((resolve) => (release = resolve)) : Promise.resolve(SIZE);
-        },
-      }),
-    });
+    const collector = createHostCollector(
+      { ...config, interval: 50 },
+      {
+        files: fakeFiles({
+          statfs: () => {
+            calls++;
+            return calls === 1 ? new Promise<FsSize>((resolve) => (release = resolve)) : Promise.resolve(SIZE);
+          },
+        }),
+      },
+    );
     const first = await collector.collect();
     expect(first.errors.map((e) => e.message)).toEqual(["host: statfs(/models): timed out after 50 ms"]);
     expect(first.samples[0]?.memory).toBeDefined();
     const second = await collector.collect();
-    expect(second.errors.map((e) => e.message)).toEqual([expect.stringMatching(/previous statfs has not returned yet/)]);
+    expect(second.errors.map((e) => e.message)).toEqual([
+      expect.stringMatching(/previous statfs has not returned yet/),
+    ]);
     expect(calls).toBe(1);
     release(SIZE);
     await new Promise((resolve) => setImmediate(resolve));
@@ -271,7 +370,15 @@ describe("createHostCollector", () => {
   it("a read that throws synchronously is reported like a rejection", async () => {
     const base = fakeFiles();
     const collector = createHostCollector(config, {
-      files: { ...base, readText: (path) => (path === PROC_FILES.loadavg ? (() => { throw new Error("boom"); })() : base.readText(path)) },
+      files: {
+        ...base,
+        readText: (path) =>
+          path === PROC_FILES.loadavg
+            ? (() => {
+                throw new Error("boom");
+              })()
+            : base.readText(path),
+      },
     });
     const { samples, errors } = await collector.collect();
     expect(errors.map((e) => e.message)).toEqual(["host: /proc/loadavg: boom"]);

@@ -44,7 +44,10 @@ function recordingNvml(events: string[]): NvmlClient {
 
 function config(metricsAddr: string) {
   return agentConfigSchema.parse({
-    nodeName: "lifecycle-node", metricsAddr, pods: { enabled: false }, host: { enabled: false },
+    nodeName: "lifecycle-node",
+    metricsAddr,
+    pods: { enabled: false },
+    host: { enabled: false },
     otlp: { httpAddr: "127.0.0.1:0", grpcAddr: "127.0.0.1:0" },
   });
 }
@@ -59,7 +62,10 @@ afterEach(async () => {
 describe("the agent's component lifecycle", () => {
   it("starts the components in table order and stops them in reverse order, once", async () => {
     const events: string[] = [];
-    const agent = await startAgent(config("127.0.0.1:0"), silentLogger(), { podAttributor: recordingPods(events), nvml: recordingNvml(events) });
+    const agent = await startAgent(config("127.0.0.1:0"), silentLogger(), {
+      podAttributor: recordingPods(events),
+      nvml: recordingNvml(events),
+    });
     expect(events).toEqual(["pods:start"]);
     const health = await fetch(`http://127.0.0.1:${agent.metricsAddress.port}/healthz`);
     expect(health.status).toBe(200);
@@ -74,7 +80,10 @@ describe("the agent's component lifecycle", () => {
     await new Promise<void>((resolve) => taken?.listen(0, "127.0.0.1", resolve));
     const { port } = taken.address() as AddressInfo;
     const events: string[] = [];
-    const starting = startAgent(config(`127.0.0.1:${port}`), silentLogger(), { podAttributor: recordingPods(events), nvml: recordingNvml(events) });
+    const starting = startAgent(config(`127.0.0.1:${port}`), silentLogger(), {
+      podAttributor: recordingPods(events),
+      nvml: recordingNvml(events),
+    });
     await expect(starting).rejects.toThrow(/^agent: cannot start metrics: .*EADDRINUSE/);
     expect(events).toEqual(["pods:start", "gpu:stop", "pods:stop"]);
   });

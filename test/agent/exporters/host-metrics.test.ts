@@ -29,7 +29,12 @@ const full: HostSample = {
 async function expose(sample: HostSample | undefined): Promise<{ lines: string[]; fillErrors: string[] }> {
   const registry = new Registry();
   const fillErrors: string[] = [];
-  registerHostMetrics(registry, { node: "n1" }, () => sample, (metric) => fillErrors.push(metric));
+  registerHostMetrics(
+    registry,
+    { node: "n1" },
+    () => sample,
+    (metric) => fillErrors.push(metric),
+  );
   const text = await registry.metrics();
   return { lines: text.split("\n").filter((line) => line !== "" && !line.startsWith("#")), fillErrors };
 }
@@ -62,11 +67,21 @@ describe("registerHostMetrics", () => {
 
   it("registers exactly the catalog's host metrics", async () => {
     const registry = new Registry();
-    registerHostMetrics(registry, { node: "n1" }, () => undefined, () => {});
+    registerHostMetrics(
+      registry,
+      { node: "n1" },
+      () => undefined,
+      () => {},
+    );
     const hostNames = Object.values(METRICS)
       .filter((def) => def.component === "agent: host")
       .map((def) => def.name);
-    expect(registry.getMetricsAsArray().map((m) => m.name).sort()).toEqual(hostNames.sort());
+    expect(
+      registry
+        .getMetricsAsArray()
+        .map((m) => m.name)
+        .sort(),
+    ).toEqual(hostNames.sort());
   });
 
   it("emits no series before the first sample", async () => {
@@ -92,7 +107,12 @@ describe("registerHostMetrics", () => {
   it("follows the latest sample at each scrape, dropping series that went away", async () => {
     const registry = new Registry();
     let sample: HostSample = full;
-    registerHostMetrics(registry, { node: "n1" }, () => sample, () => {});
+    registerHostMetrics(
+      registry,
+      { node: "n1" },
+      () => sample,
+      () => {},
+    );
     await registry.metrics();
     sample = { ...full, cpuCores: 16, network: [{ iface: "eth0", rxBytes: 11, txBytes: 21 }] };
     const text = await registry.metrics();
@@ -104,7 +124,14 @@ describe("registerHostMetrics", () => {
   it("a throwing sample source is reported per metric and fails no scrape", async () => {
     const registry = new Registry();
     const failedMetrics: string[] = [];
-    registerHostMetrics(registry, { node: "n1" }, () => { throw new Error("boom"); }, (metric) => failedMetrics.push(metric));
+    registerHostMetrics(
+      registry,
+      { node: "n1" },
+      () => {
+        throw new Error("boom");
+      },
+      (metric) => failedMetrics.push(metric),
+    );
     const text = await registry.metrics();
     expect(text).not.toMatch(/^inferwatch_host_\w+\{/m);
     expect(failedMetrics).toContain("inferwatch_host_memory_total_bytes");

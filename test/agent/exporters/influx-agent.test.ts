@@ -27,7 +27,11 @@ let agent: AgentProcess | undefined;
 let dir: string;
 
 beforeAll(async () => {
-  [libs, influxd, dir] = await Promise.all([buildFakeNvml(), startInfluxd(), mkdtemp(join(tmpdir(), "inferwatch-influx-agent-"))]);
+  [libs, influxd, dir] = await Promise.all([
+    buildFakeNvml(),
+    startInfluxd(),
+    mkdtemp(join(tmpdir(), "inferwatch-influx-agent-")),
+  ]);
 }, 60_000);
 
 afterAll(async () => {
@@ -45,20 +49,53 @@ describe("inferwatch agent with --influx-url", () => {
     const credentials = join(dir, "credentials");
     await writeFile(credentials, `writer:${PASSWORD}\n`);
     const nvml = await scenarioFile({ gpus: [gpu(0), gpu(1)] });
-    agent = await startAgentProcess([
-      "--nvml-library", libs.full, "--pods", "false", "--host-metrics", "false", "--interval", "200ms",
-      "--influx-url", influxd.url, "--influx-flush-interval", "200ms", "--influx-spool-dir", join(dir, "spool"), "--influx-credentials-file", credentials,
-    ], { FAKE_NVML_SCENARIO: nvml.path });
+    agent = await startAgentProcess(
+      [
+        "--nvml-library",
+        libs.full,
+        "--pods",
+        "false",
+        "--host-metrics",
+        "false",
+        "--interval",
+        "200ms",
+        "--influx-url",
+        influxd.url,
+        "--influx-flush-interval",
+        "200ms",
+        "--influx-spool-dir",
+        join(dir, "spool"),
+        "--influx-credentials-file",
+        credentials,
+      ],
+      { FAKE_NVML_SCENARIO: nvml.path },
+    );
     const e2es = [0.4, 0.9, 1.5, 3];
-    await sendSpans("http/protobuf", agent.otlpHttp as string, runtimeResource("vllm"), e2es.map((e2e, i) => vllmRawSpan({ spanId: `a00000000000000${i}`, attributes: { "gen_ai.latency.e2e": e2e, "gen_ai.response.model": "llama-3-8b" } })));
+    await sendSpans(
+      "http/protobuf",
+      agent.otlpHttp as string,
+      runtimeResource("vllm"),
+      e2es.map((e2e, i) =>
+        vllmRawSpan({
+          spanId: `a00000000000000${i}`,
+          attributes: { "gen_ai.latency.e2e": e2e, "gen_ai.response.model": "llama-3-8b" },
+        }),
+      ),
+    );
 
     const count = `${METRICS.llmRequestDuration.name}_count`;
     let gpuRows: unknown[][] = [];
     let countRows: unknown[][] = [];
-    await waitFor(() => gpuRows.length >= 3 && countRows.length >= 1, 15_000, async () => {
-      gpuRows = await rows(`SELECT "value", "uuid", "gpu_model", "node" FROM "${METRICS.utilization.name}" WHERE "gpu" = '0'`).catch(() => []);
-      countRows = await rows(`SELECT last("value") FROM "${count}" WHERE "model" = 'llama-3-8b'`).catch(() => []);
-    });
+    await waitFor(
+      () => gpuRows.length >= 3 && countRows.length >= 1,
+      15_000,
+      async () => {
+        gpuRows = await rows(
+          `SELECT "value", "uuid", "gpu_model", "node" FROM "${METRICS.utilization.name}" WHERE "gpu" = '0'`,
+        ).catch(() => []);
+        countRows = await rows(`SELECT last("value") FROM "${count}" WHERE "model" = 'llama-3-8b'`).catch(() => []);
+      },
+    );
     // GPU 0's utilization from the fake NVML (50 %), tagged as on /metrics; one point per NVML sample.
     for (const [, value, uuid, , node] of gpuRows) {
       expect(value).toBe(0.5);
@@ -71,13 +108,23 @@ describe("inferwatch agent with --influx-url", () => {
     // The analyzer's store reads the sink's layout: the bucket at the 1.2 s SLO threshold holds 2 of 4.
     const store = createInfluxStore({ url: `${influxd.url}?db=inferwatch`, timeoutMs: 10_000 });
     const atMs = Date.now();
-    const buckets = await store.latest({ metric: `${METRICS.llmRequestDuration.name}_bucket`, atMs, match: { model: "llama-3-8b", le: "1.2" } });
+    const buckets = await store.latest({
+      metric: `${METRICS.llmRequestDuration.name}_bucket`,
+      atMs,
+      match: { model: "llama-3-8b", le: "1.2" },
+    });
     expect(buckets.map((b) => [b.labels["runtime"], b.value])).toEqual([["vllm", 2]]);
-    const tokens = await store.latest({ metric: METRICS.llmTokens.name, atMs, match: { model: "llama-3-8b", type: "prompt" } });
+    const tokens = await store.latest({
+      metric: METRICS.llmTokens.name,
+      atMs,
+      match: { model: "llama-3-8b", type: "prompt" },
+    });
     expect(tokens[0]?.value).toBe(4 * 512);
 
     const series = await scrapeUntil(agent, (s) => (valueOf(s, METRICS.influxPointsWritten.name) ?? 0) > 0);
-    expect(valueOf(series, METRICS.influxPointsSpooled.name)).toBeGreaterThanOrEqual(valueOf(series, METRICS.influxPointsWritten.name) as number);
+    expect(valueOf(series, METRICS.influxPointsSpooled.name)).toBeGreaterThanOrEqual(
+      valueOf(series, METRICS.influxPointsWritten.name) as number,
+    );
     expect(valueOf(series, METRICS.influxPointsDropped.name, { reason: "spool_full" })).toBe(0);
     // Exported; its value is 0 once InfluxDB has acknowledged everything (the spool gives its space
     // back) and the bytes of the points not yet sent otherwise — the spool unit tests check the value.

@@ -25,7 +25,11 @@ let dir: string;
 const agents: AgentProcess[] = [];
 
 beforeAll(async () => {
-  [libs, influxd, dir] = await Promise.all([buildFakeNvml(), startInfluxd(), mkdtemp(join(tmpdir(), "inferwatch-influx-cadence-"))]);
+  [libs, influxd, dir] = await Promise.all([
+    buildFakeNvml(),
+    startInfluxd(),
+    mkdtemp(join(tmpdir(), "inferwatch-influx-cadence-")),
+  ]);
 }, 60_000);
 
 afterAll(async () => {
@@ -36,10 +40,22 @@ afterAll(async () => {
 
 /** Starts an agent writing to the test's influxd as `node`, with its spool under the test's directory. */
 function agentFor(node: string, args: readonly string[], env: Record<string, string> = {}): Promise<AgentProcess> {
-  return startAgentProcess([
-    "--pods", "false", "--host-metrics", "false", "--otlp", "false",
-    "--influx-url", influxd.url, "--influx-spool-dir", join(dir, "spool"), ...args,
-  ], { NODE_NAME: node, ...env }).then((agent) => {
+  return startAgentProcess(
+    [
+      "--pods",
+      "false",
+      "--host-metrics",
+      "false",
+      "--otlp",
+      "false",
+      "--influx-url",
+      influxd.url,
+      "--influx-spool-dir",
+      join(dir, "spool"),
+      ...args,
+    ],
+    { NODE_NAME: node, ...env },
+  ).then((agent) => {
     agents.push(agent);
     return agent;
   });
@@ -56,10 +72,16 @@ function roundsSampled(agent: AgentProcess): number {
 
 /** Points of `inferwatch_gpu_utilization_ratio` per GPU of `node` in InfluxDB, and their distinct times. */
 async function pointsPerGpu(node: string): Promise<Map<string, { count: number; distinctTimes: number }>> {
-  const answer = await influxd.query(`SELECT "value" FROM "${METRICS.utilization.name}" WHERE "node" = '${node}' GROUP BY "gpu"`, "inferwatch");
+  const answer = await influxd.query(
+    `SELECT "value" FROM "${METRICS.utilization.name}" WHERE "node" = '${node}' GROUP BY "gpu"`,
+    "inferwatch",
+  );
   const perGpu = new Map<string, { count: number; distinctTimes: number }>();
   for (const series of answer.results[0]?.series ?? []) {
-    perGpu.set(series.tags?.["gpu"] ?? "", { count: series.values.length, distinctTimes: new Set(series.values.map((row) => row[0])).size });
+    perGpu.set(series.tags?.["gpu"] ?? "", {
+      count: series.values.length,
+      distinctTimes: new Set(series.values.map((row) => row[0])).size,
+    });
   }
   return perGpu;
 }
@@ -71,8 +93,13 @@ describe("the InfluxDB sink fed by the sampler", () => {
       { node: "cadence-every-round", flush: "100ms", every: 1 },
       { node: "cadence-every-tenth", flush: "1s", every: 10 },
     ];
-    const sampling = await Promise.all(cases.map((c) =>
-      agentFor(c.node, ["--nvml-library", libs.full, "--interval", "100ms", "--influx-flush-interval", c.flush], { FAKE_NVML_SCENARIO: nvml.path })));
+    const sampling = await Promise.all(
+      cases.map((c) =>
+        agentFor(c.node, ["--nvml-library", libs.full, "--interval", "100ms", "--influx-flush-interval", c.flush], {
+          FAKE_NVML_SCENARIO: nvml.path,
+        }),
+      ),
+    );
     await new Promise((resolve) => setTimeout(resolve, SAMPLING_SECONDS * 1000));
     for (const agent of sampling) {
       const series = (await agent.scrape()).series;
@@ -82,7 +109,11 @@ describe("the InfluxDB sink fed by the sampler", () => {
     const rounds = sampling.map(roundsSampled);
 
     // What the sampling agents left spooled goes out through a second agent on the same spool.
-    const replays = await Promise.all(cases.map((c) => agentFor(c.node, ["--nvml-library", "/nonexistent/libnvidia-ml.so.1", "--influx-flush-interval", "100ms"])));
+    const replays = await Promise.all(
+      cases.map((c) =>
+        agentFor(c.node, ["--nvml-library", "/nonexistent/libnvidia-ml.so.1", "--influx-flush-interval", "100ms"]),
+      ),
+    );
     for (const replay of replays) {
       await scrapeUntil(replay, (s) => valueOf(s, METRICS.influxSpoolPoints.name) === 0, 30_000);
       expect(await replay.stop()).toBe(0);
@@ -96,7 +127,11 @@ describe("the InfluxDB sink fed by the sampler", () => {
       const perGpu = await pointsPerGpu(c.node);
       expect([...perGpu.keys()].sort(), c.node).toEqual(["0", "1"]);
       for (const [gpuIndex, points] of perGpu) {
-        expect({ gpu: gpuIndex, ...points }, c.node).toEqual({ gpu: gpuIndex, count: expected, distinctTimes: expected });
+        expect({ gpu: gpuIndex, ...points }, c.node).toEqual({
+          gpu: gpuIndex,
+          count: expected,
+          distinctTimes: expected,
+        });
       }
     }
   }, 120_000);

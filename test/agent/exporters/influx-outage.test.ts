@@ -45,7 +45,11 @@ afterEach(async () => {
 });
 
 function startChild(settings: SinkChildSettings): SinkChild {
-  const child = spawn(process.execPath, [projectPath("dist/test/fixtures/influx-sink-child.js"), JSON.stringify(settings)], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(
+    process.execPath,
+    [projectPath("dist/test/fixtures/influx-sink-child.js"), JSON.stringify(settings)],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
   let acked = settings.from;
   let stats: ChildStats | undefined;
   let isGenerated = false;
@@ -72,7 +76,14 @@ function startChild(settings: SinkChildSettings): SinkChild {
       await exited;
     }
   });
-  return { child, acked: () => acked, stats: () => stats, isGenerated: () => isGenerated, output: () => output, exited };
+  return {
+    child,
+    acked: () => acked,
+    stats: () => stats,
+    isGenerated: () => isGenerated,
+    output: () => output,
+    exited,
+  };
 }
 
 async function influxd(): Promise<InfluxdServer> {
@@ -93,7 +104,9 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 async function expectEveryPointOnce(server: InfluxdServer, total: number): Promise<void> {
   const counted = await server.query(`SELECT count("value") FROM "${LOAD_MEASUREMENT}"`, "inferwatch");
   expect(counted.results[0]?.series?.[0]?.values[0]?.[1]).toBe(total);
-  const rows = (await server.query(`SELECT "value", "stream" FROM "${LOAD_MEASUREMENT}"`, "inferwatch")).results[0]?.series?.[0]?.values ?? [];
+  const rows =
+    (await server.query(`SELECT "value", "stream" FROM "${LOAD_MEASUREMENT}"`, "inferwatch")).results[0]?.series?.[0]
+      ?.values ?? [];
   expect(rows).toHaveLength(total);
   const seen = new Set<number>();
   for (const [time, value, stream] of rows as [number, number, string][]) {
@@ -117,7 +130,14 @@ describe("InfluxDB sink outages against a real influxd", () => {
   it("influxd down for 60 s at 1,000 points/s, then back: every point is in InfluxDB exactly once", async () => {
     const server = await influxd();
     const total = 68 * RATE;
-    const sink = startChild({ url: server.url, spoolDir: await spoolDir(), from: 0, count: total, rate: RATE, base: BASE_MS });
+    const sink = startChild({
+      url: server.url,
+      spoolDir: await spoolDir(),
+      from: 0,
+      count: total,
+      rate: RATE,
+      base: BASE_MS,
+    });
     await waitFor(() => (sink.stats()?.written ?? 0) >= 2 * RATE, 15_000);
     await server.stop();
     // Stats lines come every 250 ms: read the count once a line printed after the stop has arrived.

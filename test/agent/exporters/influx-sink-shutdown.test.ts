@@ -18,7 +18,12 @@ afterEach(async () => {
 
 it("shuts down with an idle sender and an hour-long flush interval without waiting it out", async () => {
   dir = await mkdtemp(join(tmpdir(), "inferwatch-influx-shutdown-"));
-  const config = influxConfigSchema.parse({ url: "http://127.0.0.1:1", spoolDir: join(dir, "spool"), flushInterval: "1h", timeout: "1s" });
+  const config = influxConfigSchema.parse({
+    url: "http://127.0.0.1:1",
+    spoolDir: join(dir, "spool"),
+    flushInterval: "1h",
+    timeout: "1s",
+  });
   const sink = new InfluxSink({ config, node: "n1", log: silentLogger() });
   await sink.start();
   await sink.shutdown(); // without the fix this waits the whole hour: the test times out

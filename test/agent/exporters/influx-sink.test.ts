@@ -30,14 +30,25 @@ async function tempDir(): Promise<string> {
 }
 
 async function sinkFor(url: string, settings: Record<string, unknown> = {}): Promise<InfluxSink> {
-  const config = influxConfigSchema.parse({ url, spoolDir: join(await tempDir(), "spool"), flushInterval: "100ms", timeout: "2s", ...settings });
+  const config = influxConfigSchema.parse({
+    url,
+    spoolDir: join(await tempDir(), "spool"),
+    flushInterval: "100ms",
+    timeout: "2s",
+    ...settings,
+  });
   const sink = new InfluxSink({ config, node: "n1", log: silentLogger() });
   cleanups.push(() => sink.shutdown());
   return sink;
 }
 
 const points = (measurement: string, from: number, count: number): InfluxPoint[] =>
-  Array.from({ length: count }, (_, i) => ({ measurement, tags: { gpu: String((from + i) % 4) }, value: from + i, timestampMs: T0 + from + i }));
+  Array.from({ length: count }, (_, i) => ({
+    measurement,
+    tags: { gpu: String((from + i) % 4) },
+    value: from + i,
+    timestampMs: T0 + from + i,
+  }));
 
 describe("InfluxDB sink", () => {
   it("drops and counts a batch InfluxDB refuses for good (a field type conflict) and goes on with the next", async () => {
@@ -45,7 +56,14 @@ describe("InfluxDB sink", () => {
     cleanups.push(() => influxd.close());
     await influxd.query(`CREATE DATABASE "inferwatch"`);
     // `value` is an integer field in this measurement: the sink's float points conflict with it.
-    expect((await fetch(`${influxd.url}/write?db=inferwatch&precision=ms`, { method: "POST", body: `conflict,gpu=0 value=1i ${T0 - 1}` })).status).toBe(204);
+    expect(
+      (
+        await fetch(`${influxd.url}/write?db=inferwatch&precision=ms`, {
+          method: "POST",
+          body: `conflict,gpu=0 value=1i ${T0 - 1}`,
+        })
+      ).status,
+    ).toBe(204);
     const sink = await sinkFor(influxd.url, { batchSize: 10 });
     await sink.start();
     await sink.write(points("conflict", 0, 10));
@@ -73,7 +91,9 @@ describe("InfluxDB sink", () => {
       throw new Error(`${metric}: ${String(err)}`);
     });
     const series = parseExposition(await registry.metrics());
-    expect(valueOf(series, METRICS.influxPointsDropped.name, { node: "n1", reason: "spool_full" })).toBe(stats.droppedPoints);
+    expect(valueOf(series, METRICS.influxPointsDropped.name, { node: "n1", reason: "spool_full" })).toBe(
+      stats.droppedPoints,
+    );
     expect(valueOf(series, METRICS.influxSpoolPoints.name)).toBe(stats.pendingPoints);
     expect(valueOf(series, METRICS.influxSpoolBytes.name)).toBe(stats.bytes);
     expect(valueOf(series, METRICS.influxPointsSpooled.name)).toBe(2_000);
@@ -95,7 +115,10 @@ describe("InfluxDB sink", () => {
   ])("a credentials file with %s is a clear error that never shows its content", async (_name, content, message) => {
     const path = join(await tempDir(), "credentials");
     if (content !== null) await writeFile(path, content);
-    const failure = await readCredentials(path).then(() => null, (err: unknown) => err as Error);
+    const failure = await readCredentials(path).then(
+      () => null,
+      (err: unknown) => err as Error,
+    );
     expect(failure?.message).toMatch(message);
     expect(failure?.message).not.toContain("justapassword");
   });

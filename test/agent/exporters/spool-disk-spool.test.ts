@@ -108,7 +108,10 @@ describe("disk spool", () => {
     const record = HEADER_BYTES + "r00".length;
     for (let i = 0; i < 50; i++) {
       await spool.append(payload(`r${String(i).padStart(2, "0")}`), 5);
-      const onDisk = (await Promise.all((await segmentFiles()).map((f) => stat(join(dir, f))))).reduce((sum, s) => sum + s.size, 0);
+      const onDisk = (await Promise.all((await segmentFiles()).map((f) => stat(join(dir, f))))).reduce(
+        (sum, s) => sum + s.size,
+        0,
+      );
       expect(onDisk).toBeLessThanOrEqual(maxBytes);
       expect(spool.stats().bytes).toBe(onDisk);
     }
@@ -116,7 +119,9 @@ describe("disk spool", () => {
     // The newest records survive, in order, with no gap among them.
     expect(kept.at(-1)).toBe("r49");
     const firstKept = Number(kept[0]?.slice(1));
-    expect(kept).toEqual(Array.from({ length: 50 - firstKept }, (_, i) => `r${String(firstKept + i).padStart(2, "0")}`));
+    expect(kept).toEqual(
+      Array.from({ length: 50 - firstKept }, (_, i) => `r${String(firstKept + i).padStart(2, "0")}`),
+    );
     expect(kept.length * record).toBeGreaterThan(maxBytes / 2);
     expect(spool.stats().droppedPoints).toBe(5 * firstKept);
     expect(spool.stats().appendedPoints).toBe(250);
@@ -143,22 +148,28 @@ describe("disk spool", () => {
   it.each([
     ["a header cut short", (record: Buffer) => record.subarray(0, 7)],
     ["a payload cut short", (record: Buffer) => record.subarray(0, record.length - 3)],
-    ["a payload that fails its checksum", (record: Buffer) => Buffer.concat([record.subarray(0, record.length - 1), Buffer.from("!")])],
-  ])("a torn final record (%s) left by a crash is detected, skipped and cut off; appends go on after it", async (_name, tear) => {
-    let spool = await openSpool();
-    for (let i = 0; i < 3; i++) await spool.append(payload(`r${i}`), 1);
-    await spool.close();
-    const [segment] = await segmentFiles();
-    const path = join(dir, segment as string);
-    const goodSize = (await stat(path)).size;
-    await appendFile(path, tear(encodeRecord(payload("torn"), 1)));
-    spool = await openSpool();
-    expect(spool.stats()).toMatchObject({ corrupt: 1, pendingPoints: 3, bytes: goodSize });
-    expect((await stat(path)).size).toBe(goodSize);
-    await spool.append(payload("next"), 1);
-    expect(await drain(spool)).toEqual(["r0", "r1", "r2", "next"]);
-    await spool.close();
-  });
+    [
+      "a payload that fails its checksum",
+      (record: Buffer) => Buffer.concat([record.subarray(0, record.length - 1), Buffer.from("!")]),
+    ],
+  ])(
+    "a torn final record (%s) left by a crash is detected, skipped and cut off; appends go on after it",
+    async (_name, tear) => {
+      let spool = await openSpool();
+      for (let i = 0; i < 3; i++) await spool.append(payload(`r${i}`), 1);
+      await spool.close();
+      const [segment] = await segmentFiles();
+      const path = join(dir, segment as string);
+      const goodSize = (await stat(path)).size;
+      await appendFile(path, tear(encodeRecord(payload("torn"), 1)));
+      spool = await openSpool();
+      expect(spool.stats()).toMatchObject({ corrupt: 1, pendingPoints: 3, bytes: goodSize });
+      expect((await stat(path)).size).toBe(goodSize);
+      await spool.append(payload("next"), 1);
+      expect(await drain(spool)).toEqual(["r0", "r1", "r2", "next"]);
+      await spool.close();
+    },
+  );
 
   it("a corrupt record inside an older segment ends that segment's readable part; later segments are read", async () => {
     let spool = await openSpool({ segmentBytes: 40 });
@@ -178,34 +189,40 @@ describe("disk spool", () => {
 
   it("matches a simple queue model under any interleaving of appends, reads and reopens", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.oneof(fc.constant("append" as const), fc.constant("read" as const), fc.constant("reopen" as const)), { maxLength: 40 }), async (ops) => {
-        const root = await mkdtemp(join(tmpdir(), "inferwatch-spool-model-"));
-        const options = { dir: root, maxBytes: 1 << 20, segmentBytes: 50, fsync: "never" as const };
-        let spool = await DiskSpool.open(options);
-        const model: string[] = [];
-        let next = 0;
-        try {
-          for (const op of ops) {
-            if (op === "append") {
-              const name = `p${next++}`;
-              await spool.append(Buffer.from(name), 1);
-              model.push(name);
-            } else if (op === "read") {
-              const batch = await spool.peek(2);
-              expect(batch?.payloads.map(String) ?? []).toEqual(model.slice(0, 2));
-              if (batch) await spool.commit(batch.end);
-              model.splice(0, batch?.payloads.length ?? 0);
-            } else {
-              await spool.close();
-              spool = await DiskSpool.open(options);
+      fc.asyncProperty(
+        fc.array(
+          fc.oneof(fc.constant("append" as const), fc.constant("read" as const), fc.constant("reopen" as const)),
+          { maxLength: 40 },
+        ),
+        async (ops) => {
+          const root = await mkdtemp(join(tmpdir(), "inferwatch-spool-model-"));
+          const options = { dir: root, maxBytes: 1 << 20, segmentBytes: 50, fsync: "never" as const };
+          let spool = await DiskSpool.open(options);
+          const model: string[] = [];
+          let next = 0;
+          try {
+            for (const op of ops) {
+              if (op === "append") {
+                const name = `p${next++}`;
+                await spool.append(Buffer.from(name), 1);
+                model.push(name);
+              } else if (op === "read") {
+                const batch = await spool.peek(2);
+                expect(batch?.payloads.map(String) ?? []).toEqual(model.slice(0, 2));
+                if (batch) await spool.commit(batch.end);
+                model.splice(0, batch?.payloads.length ?? 0);
+              } else {
+                await spool.close();
+                spool = await DiskSpool.open(options);
+              }
+              expect(spool.stats().pendingPoints).toBe(model.length);
             }
-            expect(spool.stats().pendingPoints).toBe(model.length);
+          } finally {
+            await spool.close();
+            await rm(root, { recursive: true, force: true });
           }
-        } finally {
-          await spool.close();
-          await rm(root, { recursive: true, force: true });
-        }
-      }),
+        },
+      ),
       { numRuns: 60 },
     );
   });

@@ -26,7 +26,12 @@ const faults = vi.hoisted(() => ({
 
 vi.mock("node:fs/promises", async (importOriginal) => {
   const real = await importOriginal<typeof FsPromises>();
-  const enospc = (): Error => Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC", errno: -28, syscall: "write" });
+  const enospc = (): Error =>
+    Object.assign(new Error("ENOSPC: no space left on device, write"), {
+      code: "ENOSPC",
+      errno: -28,
+      syscall: "write",
+    });
   const segmentBytesIn = async (dir: string): Promise<number> => {
     const names = (await real.readdir(dir)).filter((name) => name.endsWith(".seg"));
     return (await Promise.all(names.map((name) => real.stat(join(dir, name))))).reduce((sum, s) => sum + s.size, 0);
@@ -56,7 +61,10 @@ vi.mock("node:fs/promises", async (importOriginal) => {
             if (Number.isFinite(faults.capacity)) {
               const size = (await target.stat()).size;
               const growth = Math.max(0, position + length - size);
-              room = Math.min(room, length - growth + Math.max(0, faults.capacity - (await segmentBytesIn(dirname(path)))));
+              room = Math.min(
+                room,
+                length - growth + Math.max(0, faults.capacity - (await segmentBytesIn(dirname(path)))),
+              );
             }
             if (room >= length) return target.write(buffer, offset, length, position);
             if (room > 0 && faults.shortWrites) return target.write(buffer, offset, room, position);
@@ -75,14 +83,26 @@ vi.mock("node:fs/promises", async (importOriginal) => {
 let dir: string;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), "inferwatch-spool-faults-"));
-  Object.assign(faults, { failWrites: false, failDirSync: false, capacity: Number.POSITIVE_INFINITY, shortWrites: false, opened: [] });
+  Object.assign(faults, {
+    failWrites: false,
+    failDirSync: false,
+    capacity: Number.POSITIVE_INFINITY,
+    shortWrites: false,
+    opened: [],
+  });
 });
 afterEach(async () => {
-  Object.assign(faults, { failWrites: false, failDirSync: false, capacity: Number.POSITIVE_INFINITY, shortWrites: false });
+  Object.assign(faults, {
+    failWrites: false,
+    failDirSync: false,
+    capacity: Number.POSITIVE_INFINITY,
+    shortWrites: false,
+  });
   await rm(dir, { recursive: true, force: true });
 });
 
-const openSpool = (options: Partial<DiskSpoolOptions> = {}): Promise<DiskSpool> => DiskSpool.open({ dir, maxBytes: 1024 * 1024, segmentBytes: 4096, fsync: "always", ...options });
+const openSpool = (options: Partial<DiskSpoolOptions> = {}): Promise<DiskSpool> =>
+  DiskSpool.open({ dir, maxBytes: 1024 * 1024, segmentBytes: 4096, fsync: "always", ...options });
 
 async function segmentFiles(): Promise<string[]> {
   return (await readdir(dir)).filter((name) => name.endsWith(".seg")).sort();
@@ -96,7 +116,8 @@ describe("disk spool under disk faults", () => {
     const [segment] = await segmentFiles();
     const goodSize = (await stat(join(dir, segment as string))).size;
     faults.failWrites = true;
-    for (let i = 0; i < 10; i++) await expect(spool.append(Buffer.from(`lost-${i}-some-payload`), 1)).rejects.toThrow(/ENOSPC/);
+    for (let i = 0; i < 10; i++)
+      await expect(spool.append(Buffer.from(`lost-${i}-some-payload`), 1)).rejects.toThrow(/ENOSPC/);
     // A long outage leaves the one segment, holding exactly its good records.
     expect(await segmentFiles()).toEqual([segment]);
     expect((await stat(join(dir, segment as string))).size).toBe(goodSize);
@@ -130,26 +151,31 @@ describe("disk spool under disk faults", () => {
   it.each([
     ["a write past the room fails with ENOSPC", false],
     ["a write past the room is cut short, the next one fails with ENOSPC", true],
-  ])("on a full disk (%s), deletes the oldest closed segments, whole, to keep the newest, counts them apart and names ENOSPC", async (_name, shortWrites) => {
-    // Room for three 4 KiB segments on the disk; the spool's own bound (1 MiB) is far away.
-    Object.assign(faults, { capacity: 3 * 4096, shortWrites });
-    const events: DiskFullEvent[] = [];
-    const spool = await openSpool({ onDiskFull: (event) => events.push(event) });
-    const names = Array.from({ length: 200 }, (_, i) => `r${String(i).padStart(3, "0")}-${"x".repeat(100)}`);
-    for (const name of names) expect(await spool.append(Buffer.from(name), 1)).toBe(true);
-    const stats = spool.stats();
-    expect(stats.droppedDiskFullPoints).toBeGreaterThan(0);
-    expect(stats.droppedPoints).toBe(0);
-    expect(stats.appendedPoints).toBe(200);
-    expect(stats.pendingPoints + stats.droppedDiskFullPoints).toBe(200);
-    expect(events.length).toBeGreaterThan(0);
-    expect(events.every((event) => event.code === "ENOSPC" && event.isWritten && event.droppedSegments >= 1)).toBe(true);
-    expect(events.reduce((sum, event) => sum + event.droppedPoints, 0)).toBe(stats.droppedDiskFullPoints);
-    // What is left is the newest, in order, up to the last point appended.
-    const left = await drain(spool);
-    expect(left).toEqual(names.slice(200 - left.length));
-    await spool.close();
-  });
+  ])(
+    "on a full disk (%s), deletes the oldest closed segments, whole, to keep the newest, counts them apart and names ENOSPC",
+    async (_name, shortWrites) => {
+      // Room for three 4 KiB segments on the disk; the spool's own bound (1 MiB) is far away.
+      Object.assign(faults, { capacity: 3 * 4096, shortWrites });
+      const events: DiskFullEvent[] = [];
+      const spool = await openSpool({ onDiskFull: (event) => events.push(event) });
+      const names = Array.from({ length: 200 }, (_, i) => `r${String(i).padStart(3, "0")}-${"x".repeat(100)}`);
+      for (const name of names) expect(await spool.append(Buffer.from(name), 1)).toBe(true);
+      const stats = spool.stats();
+      expect(stats.droppedDiskFullPoints).toBeGreaterThan(0);
+      expect(stats.droppedPoints).toBe(0);
+      expect(stats.appendedPoints).toBe(200);
+      expect(stats.pendingPoints + stats.droppedDiskFullPoints).toBe(200);
+      expect(events.length).toBeGreaterThan(0);
+      expect(events.every((event) => event.code === "ENOSPC" && event.isWritten && event.droppedSegments >= 1)).toBe(
+        true,
+      );
+      expect(events.reduce((sum, event) => sum + event.droppedPoints, 0)).toBe(stats.droppedDiskFullPoints);
+      // What is left is the newest, in order, up to the last point appended.
+      const left = await drain(spool);
+      expect(left).toEqual(names.slice(200 - left.length));
+      await spool.close();
+    },
+  );
 
   it("names ENOSPC when a record cut short cannot be written and nothing older is left to delete", async () => {
     Object.assign(faults, { capacity: 100, shortWrites: true });

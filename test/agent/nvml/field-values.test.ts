@@ -48,7 +48,10 @@ describe("field values through the reader", () => {
     [13000, "12.9-13.0", { hw_thermal_slowdown: 4_000_000_000, hw_power_brake_slowdown: 5_000_000 }],
     [13010, "13.1-and-newer", { hw_thermal_slowdown: 4_000_000_000, hw_power_brake_slowdown: 5_000_000 }],
   ])("reads the throttle durations a CUDA %i driver numbers its way", async (cuda, numbering, brakes) => {
-    const session = await openSession({ cuda_driver_version: cuda, gpus: [gpu(0, { ...BRAKES, viol_thermal_ns: 7, viol_sync_boost_ns: 8, viol_board_limit_ns: 9 })] });
+    const session = await openSession({
+      cuda_driver_version: cuda,
+      gpus: [gpu(0, { ...BRAKES, viol_thermal_ns: 7, viol_sync_boost_ns: 8, viol_board_limit_ns: 9 })],
+    });
     reader = session.reader;
     const g0 = byIndex(reader.sample().gpus, 0);
     expect(g0.throttleNs).toEqual({ power: 2_000_000_000, thermal: 7, sync_boost: 8, board_limit: 9, ...brakes });
@@ -57,10 +60,18 @@ describe("field values through the reader", () => {
   });
 
   it("reads HBM temperature and its limit, PCIe replays and NVLink data, in one call", async () => {
-    const session = await openSession({ gpus: [gpu(0, { memory_temp: 81, memory_temp_max: 95, pcie_replay: 1234, nvlink_tx_kib: 4096, nvlink_rx_kib: 8192 })] });
+    const session = await openSession({
+      gpus: [
+        gpu(0, { memory_temp: 81, memory_temp_max: 95, pcie_replay: 1234, nvlink_tx_kib: 4096, nvlink_rx_kib: 8192 }),
+      ],
+    });
     reader = session.reader;
     expect(byIndex(reader.sample().gpus, 0)).toMatchObject({
-      memoryTemperatureCelsius: 81, memoryTemperatureMaxCelsius: 95, pcieReplays: 1234, nvlinkTxKiB: 4096, nvlinkRxKiB: 8192,
+      memoryTemperatureCelsius: 81,
+      memoryTemperatureMaxCelsius: 95,
+      pcieReplays: 1234,
+      nvlinkTxKiB: 4096,
+      nvlinkRxKiB: 8192,
     });
   });
 
@@ -84,14 +95,59 @@ describe("field values through the reader", () => {
       write(buf);
       return buf;
     };
-    expect(decodeFieldValue(entry(0, (b) => b.writeDoubleLE(1.5, 32)), 0)).toBe(1.5);
-    expect(decodeFieldValue(entry(1, (b) => b.writeUInt32LE(0xfffffffe, 32)), 0)).toBe(0xfffffffe);
-    expect(decodeFieldValue(entry(2, (b) => b.writeBigUInt64LE(2n ** 40n, 32)), 0)).toBe(2 ** 40);
-    expect(decodeFieldValue(entry(3, (b) => b.writeBigUInt64LE(123n, 32)), 0)).toBe(123);
-    expect(decodeFieldValue(entry(4, (b) => b.writeBigInt64LE(-5n, 32)), 0)).toBe(-5);
-    expect(decodeFieldValue(entry(5, (b) => b.writeInt32LE(-7, 32)), 0)).toBe(-7);
-    expect(decodeFieldValue(entry(6, (b) => b.writeUInt16LE(65535, 32)), 0)).toBe(65535);
-    expect(decodeFieldValue(entry(7, () => undefined), 0)).toBeUndefined();
-    expect(decodeFieldValue(entry(0, (b) => b.writeDoubleLE(Number.NaN, 32)), 0)).toBeUndefined();
+    expect(
+      decodeFieldValue(
+        entry(0, (b) => b.writeDoubleLE(1.5, 32)),
+        0,
+      ),
+    ).toBe(1.5);
+    expect(
+      decodeFieldValue(
+        entry(1, (b) => b.writeUInt32LE(0xfffffffe, 32)),
+        0,
+      ),
+    ).toBe(0xfffffffe);
+    expect(
+      decodeFieldValue(
+        entry(2, (b) => b.writeBigUInt64LE(2n ** 40n, 32)),
+        0,
+      ),
+    ).toBe(2 ** 40);
+    expect(
+      decodeFieldValue(
+        entry(3, (b) => b.writeBigUInt64LE(123n, 32)),
+        0,
+      ),
+    ).toBe(123);
+    expect(
+      decodeFieldValue(
+        entry(4, (b) => b.writeBigInt64LE(-5n, 32)),
+        0,
+      ),
+    ).toBe(-5);
+    expect(
+      decodeFieldValue(
+        entry(5, (b) => b.writeInt32LE(-7, 32)),
+        0,
+      ),
+    ).toBe(-7);
+    expect(
+      decodeFieldValue(
+        entry(6, (b) => b.writeUInt16LE(65535, 32)),
+        0,
+      ),
+    ).toBe(65535);
+    expect(
+      decodeFieldValue(
+        entry(7, () => undefined),
+        0,
+      ),
+    ).toBeUndefined();
+    expect(
+      decodeFieldValue(
+        entry(0, (b) => b.writeDoubleLE(Number.NaN, 32)),
+        0,
+      ),
+    ).toBeUndefined();
   });
 });

@@ -23,18 +23,33 @@ async function open(...args: Parameters<typeof openSession>) {
 
 describe("GPM through the reader", () => {
   it("reports SM, tensor and DRAM activity that follow the scenario, from the second round on", async () => {
-    const settings = { gpus: [gpu(0, { "gpm.sm_util": 35, "gpm.tensor_util": 12, "gpm.dram_util": 64 }), gpu(1, NO_GPM)] };
+    const settings = {
+      gpus: [gpu(0, { "gpm.sm_util": 35, "gpm.tensor_util": 12, "gpm.dram_util": 64 }), gpu(1, NO_GPM)],
+    };
     const { reader, file } = await open(settings);
     const first = reader.sample();
     expect(byIndex(first.gpus, 0).gpm).toBeUndefined(); // one sample is no rate
     expect(byIndex(first.gpus, 0).isGpmSupported).toBe(true);
     await sleep(GPM_WAIT_MS);
     const second = byIndex(reader.sample().gpus, 0);
-    expect(second.gpm).toMatchObject({ sm: 35, tensor: 12, dram: 64, graphics: 45, smOccupancy: 20, fp16: 2, pcieTx: 100, pcieRx: 200, nvlinkTx: 300, nvlinkRx: 400 });
+    expect(second.gpm).toMatchObject({
+      sm: 35,
+      tensor: 12,
+      dram: 64,
+      graphics: 45,
+      smOccupancy: 20,
+      fp16: 2,
+      pcieTx: 100,
+      pcieRx: 200,
+      nvlinkTx: 300,
+      nvlinkRx: 400,
+    });
     expect(second.gpmSource).toBe("device");
     expect(second.utilizationGpuPercent).toBe(50); // the busy figure stays what it is
 
-    await file.write({ gpus: [gpu(0, { "gpm.sm_util": 80, "gpm.tensor_util": 70, "gpm.dram_util": 10 }), gpu(1, NO_GPM)] });
+    await file.write({
+      gpus: [gpu(0, { "gpm.sm_util": 80, "gpm.tensor_util": 70, "gpm.dram_util": 10 }), gpu(1, NO_GPM)],
+    });
     await sleep(RELOAD_WAIT_MS);
     reader.sample(); // a window that straddles the change
     await sleep(GPM_WAIT_MS);
@@ -105,12 +120,15 @@ describe("GPM through the reader", () => {
     expect(reading?.nvlinkRx).toBeUndefined();
   });
 
-  it.each([12040, 12090, 13020])("reads GPM from a driver whose header is CUDA %i's (NVML_GPM_METRIC_MAX 98, 210 or 333)", async (cuda) => {
-    const { reader } = await open({ cuda_driver_version: cuda, gpus: [gpu(0)] });
-    reader.sample();
-    await sleep(GPM_WAIT_MS);
-    expect(byIndex(reader.sample().gpus, 0).gpm?.sm).toBe(30);
-  });
+  it.each([12040, 12090, 13020])(
+    "reads GPM from a driver whose header is CUDA %i's (NVML_GPM_METRIC_MAX 98, 210 or 333)",
+    async (cuda) => {
+      const { reader } = await open({ cuda_driver_version: cuda, gpus: [gpu(0)] });
+      reader.sample();
+      await sleep(GPM_WAIT_MS);
+      expect(byIndex(reader.sample().gpus, 0).gpm?.sm).toBe(30);
+    },
+  );
 
   it("never touches GPM when it is switched off (--nvml-gpm false)", async () => {
     const before = await gpmStats();

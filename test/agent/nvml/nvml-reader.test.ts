@@ -43,28 +43,71 @@ function byIndex(gpus: readonly GpuRaw[], index: number): GpuRaw {
 
 describe("NvmlReader", () => {
   it("reads identity and every field of each GPU in NVML's units", async () => {
-    const { info, reader } = await open({ gpus: [gpu(0, { procs: [[4242, 8 * GIB], [4343, GIB]] }), gpu(1)] });
-    expect(info).toMatchObject({ driverVersion: "550.54.15", nvmlVersion: "12.550.54.15", cudaDriverVersion: "12040", deviceCount: 2, missingFunctions: [] });
+    const { info, reader } = await open({
+      gpus: [
+        gpu(0, {
+          procs: [
+            [4242, 8 * GIB],
+            [4343, GIB],
+          ],
+        }),
+        gpu(1),
+      ],
+    });
+    expect(info).toMatchObject({
+      driverVersion: "550.54.15",
+      nvmlVersion: "12.550.54.15",
+      cudaDriverVersion: "12040",
+      deviceCount: 2,
+      missingFunctions: [],
+    });
     const sample = reader.sample();
     expect(sample.errors).toEqual([]);
     const g0 = byIndex(sample.gpus, 0);
     expect(g0).toMatchObject({
-      index: 0, uuid: "GPU-00000000-1111-2222-3333-444444444444", name: "NVIDIA H100 80GB HBM3", pciBusId: "00000000:17:00.0",
-      isUp: true, utilizationGpuPercent: 50, utilizationMemoryPercent: 20,
-      memoryTotalBytes: 80 * GIB, memoryUsedBytes: 10 * GIB, memoryReservedBytes: 512 * 1024 * 1024,
-      temperatureCelsius: 60, powerMilliwatts: 300_000, powerLimitMilliwatts: 700_000,
-      smClockMhz: 1980, memoryClockMhz: 2619, throttleReasons: 4, eccCorrected: 0, eccUncorrected: 0,
+      index: 0,
+      uuid: "GPU-00000000-1111-2222-3333-444444444444",
+      name: "NVIDIA H100 80GB HBM3",
+      pciBusId: "00000000:17:00.0",
+      isUp: true,
+      utilizationGpuPercent: 50,
+      utilizationMemoryPercent: 20,
+      memoryTotalBytes: 80 * GIB,
+      memoryUsedBytes: 10 * GIB,
+      memoryReservedBytes: 512 * 1024 * 1024,
+      temperatureCelsius: 60,
+      powerMilliwatts: 300_000,
+      powerLimitMilliwatts: 700_000,
+      smClockMhz: 1980,
+      memoryClockMhz: 2619,
+      throttleReasons: 4,
+      eccCorrected: 0,
+      eccUncorrected: 0,
       remappedRows: { correctable: 1, uncorrectable: 0, isPending: false, hasFailed: false },
-      nvlinkActive: [true, true, true, true], migEnabled: false, disabled: [],
-      processes: [{ pid: 4242, usedMemoryBytes: 8 * GIB }, { pid: 4343, usedMemoryBytes: GIB }],
+      nvlinkActive: [true, true, true, true],
+      migEnabled: false,
+      disabled: [],
+      processes: [
+        { pid: 4242, usedMemoryBytes: 8 * GIB },
+        { pid: 4343, usedMemoryBytes: GIB },
+      ],
     });
     expect(g0.energyMillijoules).toBeGreaterThanOrEqual(1_000_000);
-    expect(byIndex(sample.gpus, 1)).toMatchObject({ uuid: "GPU-00000001-1111-2222-3333-444444444444", utilizationGpuPercent: 51, temperatureCelsius: 61, eccCorrected: 1 });
+    expect(byIndex(sample.gpus, 1)).toMatchObject({
+      uuid: "GPU-00000001-1111-2222-3333-444444444444",
+      utilizationGpuPercent: 51,
+      temperatureCelsius: 61,
+      eccCorrected: 1,
+    });
     expect(sample.calls).toBeGreaterThan(30);
   });
 
   it.each([24, 32])("decodes %i-byte process entries from the _v3 call by measuring the stride", async (size) => {
-    const procs = [[101, 3 * GIB], [202, 5 * GIB], [303, 7 * GIB]] as const;
+    const procs = [
+      [101, 3 * GIB],
+      [202, 5 * GIB],
+      [303, 7 * GIB],
+    ] as const;
     const { reader } = await open({ process_entry_size: size, gpus: [gpu(0, { procs })] });
     const processes = reader.sample().gpus[0]?.processes;
     expect(processes).toEqual(procs.map(([pid, bytes]) => ({ pid, usedMemoryBytes: bytes })));
@@ -80,14 +123,25 @@ describe("NvmlReader", () => {
 
   it("falls back on an old driver that lacks the newer functions", async () => {
     const { info, reader } = await open({ gpus: [gpu(0, { procs: [[7, GIB]] })] }, "old");
-    expect(info.missingFunctions).toEqual(expect.arrayContaining([
-      "nvmlDeviceGetMemoryInfo_v2", "nvmlDeviceGetTemperatureV", "nvmlDeviceGetCurrentClocksEventReasons",
-      "nvmlDeviceGetComputeRunningProcesses_v3", "nvmlDeviceGetRemappedRows",
-    ]));
+    expect(info.missingFunctions).toEqual(
+      expect.arrayContaining([
+        "nvmlDeviceGetMemoryInfo_v2",
+        "nvmlDeviceGetTemperatureV",
+        "nvmlDeviceGetCurrentClocksEventReasons",
+        "nvmlDeviceGetComputeRunningProcesses_v3",
+        "nvmlDeviceGetRemappedRows",
+      ]),
+    );
     const sample = reader.sample();
     const g0 = byIndex(sample.gpus, 0);
     // v1 memory counts reserved memory as used and cannot report it separately.
-    expect(g0).toMatchObject({ memoryTotalBytes: 80 * GIB, memoryUsedBytes: 10 * GIB + 512 * 1024 * 1024, temperatureCelsius: 60, throttleReasons: 4, processes: [{ pid: 7, usedMemoryBytes: GIB }] });
+    expect(g0).toMatchObject({
+      memoryTotalBytes: 80 * GIB,
+      memoryUsedBytes: 10 * GIB + 512 * 1024 * 1024,
+      temperatureCelsius: 60,
+      throttleReasons: 4,
+      processes: [{ pid: 7, usedMemoryBytes: GIB }],
+    });
     expect(g0.memoryReservedBytes).toBeUndefined();
     expect(g0.remappedRows).toBeUndefined();
     // The old driver has no GPM functions either (GPM came with R520 / nvml.h 11.8).
@@ -121,7 +175,11 @@ describe("NvmlReader", () => {
     await file.write({ gpus: [gpu(0), gpu(1, { lost: 1 }), gpu(2)] });
     await sleep(RELOAD_WAIT_MS);
     const lost = reader.sample();
-    expect(byIndex(lost.gpus, 1)).toMatchObject({ isUp: false, downReason: "GPU_IS_LOST", uuid: "GPU-00000001-1111-2222-3333-444444444444" });
+    expect(byIndex(lost.gpus, 1)).toMatchObject({
+      isUp: false,
+      downReason: "GPU_IS_LOST",
+      uuid: "GPU-00000001-1111-2222-3333-444444444444",
+    });
     expect(byIndex(lost.gpus, 1).utilizationGpuPercent).toBeUndefined();
     expect(byIndex(lost.gpus, 0)).toMatchObject({ isUp: true, utilizationGpuPercent: 50 });
     expect(byIndex(lost.gpus, 2)).toMatchObject({ isUp: true, utilizationGpuPercent: 52 });
@@ -152,7 +210,13 @@ describe("NvmlReader", () => {
     const settings = { gpus: [gpu(0), gpu(1)] };
     const { file, reader } = await open(settings);
     expect(reader.sample().xids).toEqual([]);
-    await file.write({ ...settings, events: [[1, 1, 79], [2, 0, 48]] });
+    await file.write({
+      ...settings,
+      events: [
+        [1, 1, 79],
+        [2, 0, 48],
+      ],
+    });
     await sleep(RELOAD_WAIT_MS);
     // The library reloads during the round's device calls; events are drained at its end.
     const all = [...reader.sample().xids, ...reader.sample().xids];
@@ -164,17 +228,43 @@ describe("NvmlReader", () => {
   });
 
   it("reads MIG devices with their profile and memory", async () => {
-    const { reader } = await open({ gpus: [gpu(0, { mig_mode: 1, migs: [[1, 0, "1g.10gb", 10 * GIB, GIB], [2, 0, "3g.40gb", 40 * GIB, 20 * GIB]] })] });
+    const { reader } = await open({
+      gpus: [
+        gpu(0, {
+          mig_mode: 1,
+          migs: [
+            [1, 0, "1g.10gb", 10 * GIB, GIB],
+            [2, 0, "3g.40gb", 40 * GIB, 20 * GIB],
+          ],
+        }),
+      ],
+    });
     const g0 = reader.sample().gpus[0];
     expect(g0?.migEnabled).toBe(true);
     expect(g0?.migDevices).toEqual([
-      { uuid: expect.stringMatching(/^MIG-/), gpuInstanceId: 1, computeInstanceId: 0, profile: "1g.10gb", memoryTotalBytes: 10 * GIB, memoryUsedBytes: GIB },
-      { uuid: expect.stringMatching(/^MIG-/), gpuInstanceId: 2, computeInstanceId: 0, profile: "3g.40gb", memoryTotalBytes: 40 * GIB, memoryUsedBytes: 20 * GIB },
+      {
+        uuid: expect.stringMatching(/^MIG-/),
+        gpuInstanceId: 1,
+        computeInstanceId: 0,
+        profile: "1g.10gb",
+        memoryTotalBytes: 10 * GIB,
+        memoryUsedBytes: GIB,
+      },
+      {
+        uuid: expect.stringMatching(/^MIG-/),
+        gpuInstanceId: 2,
+        computeInstanceId: 0,
+        profile: "3g.40gb",
+        memoryTotalBytes: 40 * GIB,
+        memoryUsedBytes: 20 * GIB,
+      },
     ]);
   });
 
   it("reports inactive NVLink links and a GPU without NVLink", async () => {
-    const { reader } = await open({ gpus: [gpu(0, { nvlink_count: 6, nvlink_down: "1,4" }), gpu(1, { nvlink_count: 0 })] });
+    const { reader } = await open({
+      gpus: [gpu(0, { nvlink_count: 6, nvlink_down: "1,4" }), gpu(1, { nvlink_count: 0 })],
+    });
     const sample = reader.sample();
     expect(byIndex(sample.gpus, 0).nvlinkActive).toEqual([true, false, true, true, false, true]);
     expect(byIndex(sample.gpus, 1).nvlinkActive).toBeUndefined();

@@ -19,7 +19,10 @@ export async function fakeLibraries(): Promise<FakeNvmlLibraries> {
 
 /** Samples allocated and not freed, and GPM sample calls made, in the fake library (process-wide). */
 export async function gpmStats(): Promise<{ live: number; gets: number }> {
-  const fn = koffi.load((await fakeLibraries()).full).func("int fake_nvml_gpm_stats(void *live, void *gets)") as (a: Buffer, b: Buffer) => number;
+  const fn = koffi.load((await fakeLibraries()).full).func("int fake_nvml_gpm_stats(void *live, void *gets)") as (
+    a: Buffer,
+    b: Buffer,
+  ) => number;
   const live = Buffer.alloc(4);
   const gets = Buffer.alloc(8);
   fn(live, gets);
@@ -32,7 +35,11 @@ export interface Session {
 }
 
 /** Opens a reader on a fresh scenario; the caller closes it. */
-export async function openSession(settings: ScenarioSettings, library: "full" | "old" = "full", options: Partial<NvmlReaderOptions> = {}): Promise<Session> {
+export async function openSession(
+  settings: ScenarioSettings,
+  library: "full" | "old" = "full",
+  options: Partial<NvmlReaderOptions> = {},
+): Promise<Session> {
   const file = await scenarioFile(settings);
   process.env["FAKE_NVML_SCENARIO"] = file.path;
   const reader = new NvmlReader(loadNvmlLibrary((await fakeLibraries())[library]), { maxBackoffMs: 8_000, ...options });

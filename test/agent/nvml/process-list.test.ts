@@ -1,8 +1,19 @@
 import { describe, expect, it } from "vitest";
-import { decodeCheckedProcesses, decodeProcesses, detectProcessStride, isPlausibleProcess, processBufferBytes, SENTINEL_BYTE } from "../../../agent/nvml/process-list.js";
+import {
+  decodeCheckedProcesses,
+  decodeProcesses,
+  detectProcessStride,
+  isPlausibleProcess,
+  processBufferBytes,
+  SENTINEL_BYTE,
+} from "../../../agent/nvml/process-list.js";
 
 /** A buffer as a driver leaves it: sentinel-filled, then `entries` written at `stride`. */
-function written(entries: readonly { pid: number; bytes: bigint; gi?: number; ci?: number }[], stride: number, capacity = entries.length * 2 + 5): Buffer {
+function written(
+  entries: readonly { pid: number; bytes: bigint; gi?: number; ci?: number }[],
+  stride: number,
+  capacity = entries.length * 2 + 5,
+): Buffer {
   const buffer = Buffer.alloc(processBufferBytes(capacity), SENTINEL_BYTE);
   entries.forEach((entry, i) => {
     const base = i * stride;
@@ -29,7 +40,10 @@ describe("process list decoding", () => {
     const entries = Array.from({ length: count }, (_, i) => ({ pid: 100 + i, bytes: BigInt((i + 1) * 1_048_576) }));
     const buffer = written(entries, stride);
     expect(detectProcessStride(buffer, count)).toBe(stride);
-    expect(decodeProcesses(buffer, count, stride).at(-1)).toEqual({ pid: 100 + count - 1, usedMemoryBytes: count * 1_048_576 });
+    expect(decodeProcesses(buffer, count, stride).at(-1)).toEqual({
+      pid: 100 + count - 1,
+      usedMemoryBytes: count * 1_048_576,
+    });
   });
 
   it("cannot tell the stride when nothing was written", () => {
@@ -38,26 +52,49 @@ describe("process list decoding", () => {
 
   it("reads NVML_VALUE_NOT_AVAILABLE as unknown memory and keeps MIG instance ids", () => {
     const buffer = written([{ pid: 7, bytes: 0xffff_ffff_ffff_ffffn, gi: 3, ci: 1 }], 24);
-    expect(decodeProcesses(buffer, 1, 24)).toEqual([{ pid: 7, usedMemoryBytes: null, gpuInstanceId: 3, computeInstanceId: 1 }]);
+    expect(decodeProcesses(buffer, 1, 24)).toEqual([
+      { pid: 7, usedMemoryBytes: null, gpuInstanceId: 3, computeInstanceId: 1 },
+    ]);
   });
 
   it("misreads 32-byte entries at a 24-byte stride, which is why the stride is measured", () => {
-    const buffer = written([{ pid: 1, bytes: 10n }, { pid: 2, bytes: 20n }], 32);
+    const buffer = written(
+      [
+        { pid: 1, bytes: 10n },
+        { pid: 2, bytes: 20n },
+      ],
+      32,
+    );
     expect(decodeProcesses(buffer, 2, 24)[1]?.pid).not.toBe(2);
   });
 
-  it.each([16, 24, 32] as const)("decodes %i-byte entries at the measured stride when every entry is plausible", (stride) => {
-    const entries = [{ pid: 4242, bytes: 8n << 30n, gi: 1, ci: 0 }, { pid: 4343, bytes: 1n << 30n, gi: 2, ci: 0 }];
-    const decoded = decodeCheckedProcesses(written(entries, stride), 2, stride, 80 * 2 ** 30);
-    expect(decoded?.stride).toBe(stride);
-    expect(decoded?.processes.map((p) => p.pid)).toEqual([4242, 4343]);
-  });
+  it.each([16, 24, 32] as const)(
+    "decodes %i-byte entries at the measured stride when every entry is plausible",
+    (stride) => {
+      const entries = [
+        { pid: 4242, bytes: 8n << 30n, gi: 1, ci: 0 },
+        { pid: 4343, bytes: 1n << 30n, gi: 2, ci: 0 },
+      ];
+      const decoded = decodeCheckedProcesses(written(entries, stride), 2, stride, 80 * 2 ** 30);
+      expect(decoded?.stride).toBe(stride);
+      expect(decoded?.processes.map((p) => p.pid)).toEqual([4242, 4343]);
+    },
+  );
 
   it("falls back to the stride whose decoding is plausible when the measurement misleads", () => {
     // 24-byte entries whose last bytes happen to equal the sentinel would measure as 16.
-    const entries = [{ pid: 4242, bytes: 8n << 30n }, { pid: 4343, bytes: 1n << 30n }];
+    const entries = [
+      { pid: 4242, bytes: 8n << 30n },
+      { pid: 4343, bytes: 1n << 30n },
+    ];
     const decoded = decodeCheckedProcesses(written(entries, 24), 2, 16, 80 * 2 ** 30);
-    expect(decoded).toEqual({ stride: 24, processes: [{ pid: 4242, usedMemoryBytes: 8 * 2 ** 30 }, { pid: 4343, usedMemoryBytes: 2 ** 30 }] });
+    expect(decoded).toEqual({
+      stride: 24,
+      processes: [
+        { pid: 4242, usedMemoryBytes: 8 * 2 ** 30 },
+        { pid: 4343, usedMemoryBytes: 2 ** 30 },
+      ],
+    });
   });
 
   it("reports nothing rather than garbage when no stride decodes plausibly", () => {

@@ -9,7 +9,11 @@ import { gpu } from "../../fixtures/nvml-scenario.js";
 import { openSession } from "./nvml-test-session.js";
 
 const GIB = 1024 ** 3;
-const PROCS = [[101, 3 * GIB], [202, 5 * GIB], [303, 7 * GIB]] as const;
+const PROCS = [
+  [101, 3 * GIB],
+  [202, 5 * GIB],
+  [303, 7 * GIB],
+] as const;
 const EXPECTED = PROCS.map(([pid, bytes]) => ({ pid, usedMemoryBytes: bytes }));
 let reader: NvmlReader | undefined;
 
@@ -20,21 +24,29 @@ afterEach(() => {
 
 describe("process lists", () => {
   it("reads nvmlDeviceGetRunningProcessDetailList where the driver has it (a _v3 that fails is never asked)", async () => {
-    const session = await openSession({ forced: [["nvmlDeviceGetComputeRunningProcesses_v3", NvmlReturn.UNKNOWN]], gpus: [gpu(0, { procs: PROCS })] });
+    const session = await openSession({
+      forced: [["nvmlDeviceGetComputeRunningProcesses_v3", NvmlReturn.UNKNOWN]],
+      gpus: [gpu(0, { procs: PROCS })],
+    });
     reader = session.reader;
     const sample = reader.sample();
     expect(sample.gpus[0]?.processes).toEqual(EXPECTED);
     expect(sample.errors).toEqual([]);
   });
 
-  it.each([16, 24, 32])("falls back to _v3 when the detail list is not supported, and decodes its %i-byte entries", async (size) => {
-    const session = await openSession({
-      process_entry_size: size, forced: [["nvmlDeviceGetRunningProcessDetailList", NvmlReturn.NOT_SUPPORTED]], gpus: [gpu(0, { procs: PROCS })],
-    });
-    reader = session.reader;
-    expect(reader.sample().gpus[0]?.processes).toEqual(EXPECTED);
-    expect(reader.sample().gpus[0]?.processes).toEqual(EXPECTED);
-  });
+  it.each([16, 24, 32])(
+    "falls back to _v3 when the detail list is not supported, and decodes its %i-byte entries",
+    async (size) => {
+      const session = await openSession({
+        process_entry_size: size,
+        forced: [["nvmlDeviceGetRunningProcessDetailList", NvmlReturn.NOT_SUPPORTED]],
+        gpus: [gpu(0, { procs: PROCS })],
+      });
+      reader = session.reader;
+      expect(reader.sample().gpus[0]?.processes).toEqual(EXPECTED);
+      expect(reader.sample().gpus[0]?.processes).toEqual(EXPECTED);
+    },
+  );
 
   it("uses _v2 on an old driver without the detail list or _v3", async () => {
     const session = await openSession({ gpus: [gpu(0, { procs: PROCS })] }, "old");

@@ -26,11 +26,18 @@ afterEach(async () => {
 });
 
 /** A client on a fresh scenario; the library reads FAKE_NVML_SCENARIO at nvmlInit, from the process environment. */
-async function clientFor(settings: ScenarioSettings, timeouts: { init?: number; sample?: number } = {}, isGpmEnabled?: boolean) {
+async function clientFor(
+  settings: ScenarioSettings,
+  timeouts: { init?: number; sample?: number } = {},
+  isGpmEnabled?: boolean,
+) {
   const file = await scenarioFile(settings);
   process.env["FAKE_NVML_SCENARIO"] = file.path;
   client = new WorkerNvmlClient({
-    library: libs.full, initTimeoutMs: timeouts.init ?? 10_000, sampleTimeoutMs: timeouts.sample ?? 5_000, maxBackoffMs: 60_000,
+    library: libs.full,
+    initTimeoutMs: timeouts.init ?? 10_000,
+    sampleTimeoutMs: timeouts.sample ?? 5_000,
+    maxBackoffMs: 60_000,
     ...(isGpmEnabled === undefined ? {} : { isGpmEnabled }),
   });
   return { client, file };
@@ -49,7 +56,12 @@ describe("WorkerNvmlClient", () => {
       [1, "GPU-00000001-1111-2222-3333-444444444444", true, 51, 80 * GIB],
     ]);
     expect(second.gpus[0]?.processes).toEqual([{ pid: 4242, usedMemoryBytes: 8 * GIB }]);
-    expect(second.gpus[0]?.remappedRows).toEqual({ correctable: 1, uncorrectable: 0, isPending: false, hasFailed: false });
+    expect(second.gpus[0]?.remappedRows).toEqual({
+      correctable: 1,
+      uncorrectable: 0,
+      isPending: false,
+      hasFailed: false,
+    });
     expect(second.calls).toBeGreaterThan(20);
     await c.close();
     await c.close();
@@ -63,7 +75,10 @@ describe("WorkerNvmlClient", () => {
     // GPM figures need two samples at least 100 ms apart.
     await new Promise((resolve) => setTimeout(resolve, 150));
     const withGpm = await on.sample();
-    expect(withGpm.gpus.map((g) => [g.isGpmSupported, g.gpm?.sm, g.gpm?.tensor])).toEqual([[true, 30, 10], [true, 31, 11]]);
+    expect(withGpm.gpus.map((g) => [g.isGpmSupported, g.gpm?.sm, g.gpm?.tensor])).toEqual([
+      [true, 30, 10],
+      [true, 31, 11],
+    ]);
     await on.close();
 
     const off = (await clientFor({ gpus: [gpu(0), gpu(1)] }, {}, false)).client;
@@ -71,7 +86,10 @@ describe("WorkerNvmlClient", () => {
     await off.sample();
     await new Promise((resolve) => setTimeout(resolve, 150));
     const withoutGpm = await off.sample();
-    expect(withoutGpm.gpus.map((g) => [g.isGpmSupported, g.gpm])).toEqual([[undefined, undefined], [undefined, undefined]]);
+    expect(withoutGpm.gpus.map((g) => [g.isGpmSupported, g.gpm])).toEqual([
+      [undefined, undefined],
+      [undefined, undefined],
+    ]);
     // One nvmlGpmSampleGet and one nvmlGpmMetricsGet per GPU fewer.
     expect(withGpm.calls - withoutGpm.calls).toBe(2 * 2);
   });
@@ -94,7 +112,12 @@ describe("WorkerNvmlClient", () => {
 
   it("reports a library that cannot be loaded as an error, not a timeout, and can open again", async () => {
     const { client: c } = await clientFor({ gpus: [gpu(0)] });
-    const broken = new WorkerNvmlClient({ library: "/nonexistent/libnvidia-ml.so.1", initTimeoutMs: 10_000, sampleTimeoutMs: 5_000, maxBackoffMs: 60_000 });
+    const broken = new WorkerNvmlClient({
+      library: "/nonexistent/libnvidia-ml.so.1",
+      initTimeoutMs: 10_000,
+      sampleTimeoutMs: 5_000,
+      maxBackoffMs: 60_000,
+    });
     await expect(broken.open()).rejects.toThrow(/cannot load \/nonexistent\/libnvidia-ml\.so\.1/);
     expect(broken.hasStuckCall()).toBe(false);
     await broken.close();

@@ -6,15 +6,36 @@ import { describe, expect, it } from "vitest";
 import { LlmSeriesStore, type LlmSeries, type LlmSeriesLabels } from "../../../agent/processors/llm-series-store.js";
 import type { LlmSpan } from "../../../agent/processors/llm-span.js";
 
-const LABELS: LlmSeriesLabels = { model: "llama-3.1-8b", runtime: "vllm", namespace: "serving", pod: "vllm-0", tier: "default" };
+const LABELS: LlmSeriesLabels = {
+  model: "llama-3.1-8b",
+  runtime: "vllm",
+  namespace: "serving",
+  pod: "vllm-0",
+  tier: "default",
+};
 const T0 = 1_750_000_000_000;
 
 function store(): LlmSeriesStore {
-  return new LlmSeriesStore({ latencyBuckets: [1.2, 2], tpotBuckets: [0.05], maxSeries: 100, ttlMs: 3_600_000, now: () => T0 });
+  return new LlmSeriesStore({
+    latencyBuckets: [1.2, 2],
+    tpotBuckets: [0.05],
+    maxSeries: 100,
+    ttlMs: 3_600_000,
+    now: () => T0,
+  });
 }
 
 function span(isError: boolean, promptTokens = 100): LlmSpan {
-  return { runtime: "vllm", model: undefined, traceId: "", endTimeMs: T0, e2eSeconds: 1, isError, promptTokens, completionTokens: 10 };
+  return {
+    runtime: "vllm",
+    model: undefined,
+    traceId: "",
+    endTimeMs: T0,
+    e2eSeconds: 1,
+    isError,
+    promptTokens,
+    completionTokens: 10,
+  };
 }
 
 function only(s: LlmSeriesStore): LlmSeries {
@@ -28,7 +49,13 @@ describe("runtime request counts in the span series", () => {
     const s = store();
     s.recordRuntimeCounts(LABELS, { requestsOk: 95, requestsFailed: 5, promptTokens: 9_500 }, T0 + 15_000);
     s.recordRuntimeCounts(LABELS, { requestsOk: 10, requestsFailed: 0 }, T0 + 30_000);
-    expect(only(s)).toMatchObject({ ok: 105, errors: 5, promptTokens: 9_500, completionTokens: 0, lastRequestSeconds: (T0 + 30_000) / 1000 });
+    expect(only(s)).toMatchObject({
+      ok: 105,
+      errors: 5,
+      promptTokens: 9_500,
+      completionTokens: 0,
+      lastRequestSeconds: (T0 + 30_000) / 1000,
+    });
   });
 
   it("counts a request that both a span and the runtime's counter report once", () => {
@@ -78,7 +105,10 @@ describe("runtime request counts in the span series", () => {
     const s = new LlmSeriesStore({ latencyBuckets: [1], tpotBuckets: [1], maxSeries: 2, ttlMs: 1_000, now: () => T0 });
     s.recordRuntimeCounts({ ...LABELS, model: "a" }, { requestsOk: 1 }, T0);
     s.recordRuntimeCounts({ ...LABELS, model: "b" }, { requestsOk: 2 }, T0);
-    expect([...s.all()].map((series) => [series.labels.model, series.ok]).sort()).toEqual([["__overflow__", 2], ["a", 1]]);
+    expect([...s.all()].map((series) => [series.labels.model, series.ok]).sort()).toEqual([
+      ["__overflow__", 2],
+      ["a", 1],
+    ]);
     expect(s.overflowed).toBe(1);
   });
 });

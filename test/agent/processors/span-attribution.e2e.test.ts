@@ -22,9 +22,13 @@ import { waitFor } from "../../fixtures/wait.js";
 /** Scrapes the agent until `predicate` holds on the series (or the wait times out), and returns them. */
 async function scrapeUntil(agent: Agent, predicate: (series: readonly Series[]) => boolean): Promise<Series[]> {
   let latest: Series[] = [];
-  await waitFor(() => predicate(latest), 10_000, async () => {
-    latest = await scrape(agent);
-  });
+  await waitFor(
+    () => predicate(latest),
+    10_000,
+    async () => {
+      latest = await scrape(agent);
+    },
+  );
   return latest;
 }
 
@@ -56,18 +60,23 @@ async function vllmPage(): Promise<string> {
     response.end(body);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  cleanups.push(() => new Promise<void>((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  }));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
 }
 
 async function agentWith(pods: readonly NodePod[], targets: readonly object[] = []): Promise<Agent> {
   const config = agentConfigSchema.parse({
-    nodeName: "gpu-node-1", metricsAddr: "127.0.0.1:0",
+    nodeName: "gpu-node-1",
+    metricsAddr: "127.0.0.1:0",
     nvml: { library: "/nonexistent/libnvidia-ml.so.1" },
-    pods: { enabled: false }, host: { enabled: false },
+    pods: { enabled: false },
+    host: { enabled: false },
     otlp: { httpAddr: "127.0.0.1:0", grpcAddr: "127.0.0.1:0" },
     runtimes: { targets, interval: "1s", timeout: "1s" },
   });
@@ -85,14 +94,26 @@ function address(agent: Agent, transport: Transport): string {
   return (transport === "grpc" ? agent.otlpAddresses.grpc : agent.otlpAddresses.http) as string;
 }
 
-const VLLM_POD: NodePod = { namespace: "serving", name: "vllm-llama-0", uid: "uid-1", ips: ["127.0.0.1"], isHostNetwork: false };
+const VLLM_POD: NodePod = {
+  namespace: "serving",
+  name: "vllm-llama-0",
+  uid: "uid-1",
+  ips: ["127.0.0.1"],
+  isHostNetwork: false,
+};
 
 describe.each(["grpc", "http/protobuf"] as const)("a stock vLLM V1 exporting over %s", (transport) => {
   it("is attributed to the model its pod's label names, found by the connection's peer address", async () => {
     const agent = await agentWith([{ ...VLLM_POD, model: "llama-3.1-8b" }]);
-    await sendSpans(transport, address(agent, transport), vllmDefaultResource(), [vllmV1Span("stop", "a000000000000001"), vllmV1Span("error", "a000000000000002")]);
+    await sendSpans(transport, address(agent, transport), vllmDefaultResource(), [
+      vllmV1Span("stop", "a000000000000001"),
+      vllmV1Span("error", "a000000000000002"),
+    ]);
     const labels = { model: "llama-3.1-8b", runtime: "vllm", namespace: "serving", pod: "vllm-llama-0" };
-    await scrapeUntil(agent, (series) => valueOf(series, "inferwatch_llm_requests_total", { ...labels, status: "ok" }) === 1);
+    await scrapeUntil(
+      agent,
+      (series) => valueOf(series, "inferwatch_llm_requests_total", { ...labels, status: "ok" }) === 1,
+    );
     const series = await scrape(agent);
     expect(valueOf(series, "inferwatch_llm_requests_total", { ...labels, status: "error" })).toBe(1);
     expect(find(series, "inferwatch_llm_requests_total", { model: "unknown_service" })).toEqual([]);
@@ -104,8 +125,18 @@ describe.each(["grpc", "http/protobuf"] as const)("a stock vLLM V1 exporting ove
     const agent = await agentWith([VLLM_POD], [{ url: page, namespace: "serving", pod: "vllm-llama-0" }]);
     await scrapeUntil(agent, (series) => valueOf(series, "inferwatch_runtime_scrape_up", { target: page }) === 1);
     await sendSpans(transport, address(agent, transport), vllmDefaultResource(), [vllmV1Span()]);
-    const labels = { model: "llama-3.1-8b", runtime: "vllm", namespace: "serving", pod: "vllm-llama-0", node: "gpu-node-1", tier: "default" };
-    await scrapeUntil(agent, (series) => valueOf(series, "inferwatch_llm_requests_total", { ...labels, status: "ok" }) !== undefined);
+    const labels = {
+      model: "llama-3.1-8b",
+      runtime: "vllm",
+      namespace: "serving",
+      pod: "vllm-llama-0",
+      node: "gpu-node-1",
+      tier: "default",
+    };
+    await scrapeUntil(
+      agent,
+      (series) => valueOf(series, "inferwatch_llm_requests_total", { ...labels, status: "ok" }) !== undefined,
+    );
     const series = await scrape(agent);
     // One label join: the span's series and the runtime's gauges carry the same label set.
     expect(valueOf(series, "inferwatch_llm_kv_cache_usage_ratio", labels)).toBe(0.93);
@@ -118,15 +149,24 @@ describe("without a pod to name the model", () => {
   it("records unknown and counts it by runtime and reason", async () => {
     const agent = await agentWith([]);
     await sendSpans("grpc", address(agent, "grpc"), vllmDefaultResource(), [vllmV1Span()]);
-    await scrapeUntil(agent, (series) => valueOf(series, "inferwatch_llm_unattributed_spans_total", { runtime: "vllm" }) === 1);
+    await scrapeUntil(
+      agent,
+      (series) => valueOf(series, "inferwatch_llm_unattributed_spans_total", { runtime: "vllm" }) === 1,
+    );
     const series = await scrape(agent);
-    expect(valueOf(series, "inferwatch_llm_unattributed_spans_total", { runtime: "vllm", reason: "pod_not_on_node" })).toBe(1);
+    expect(
+      valueOf(series, "inferwatch_llm_unattributed_spans_total", { runtime: "vllm", reason: "pod_not_on_node" }),
+    ).toBe(1);
     expect(valueOf(series, "inferwatch_llm_requests_total", { model: "unknown", status: "ok" })).toBe(1);
   });
 
   it.each([
     ["OTEL_SERVICE_NAME", { "service.name": "llama-3.1-8b" }, { model: "llama-3.1-8b" }],
-    ["OTEL_RESOURCE_ATTRIBUTES=k8s.pod.name=…,k8s.namespace.name=…", { "k8s.pod.name": "vllm-llama-0", "k8s.namespace.name": "serving" }, { model: "llama-3.1-8b", pod: "vllm-llama-0" }],
+    [
+      "OTEL_RESOURCE_ATTRIBUTES=k8s.pod.name=…,k8s.namespace.name=…",
+      { "k8s.pod.name": "vllm-llama-0", "k8s.namespace.name": "serving" },
+      { model: "llama-3.1-8b", pod: "vllm-llama-0" },
+    ],
   ] as const)("is attributed with %s and no peer lookup", async (_, resource, expected) => {
     // The pod is listed without any address: only the resource can lead to it.
     const agent = await agentWith([{ ...VLLM_POD, ips: [], model: "llama-3.1-8b" }]);

@@ -5,7 +5,14 @@ import {
   allowedResourceAttributes,
   allowedSpanAttributes,
 } from "../../../agent/profiles/span-profiles.js";
-import { genaiRawSpan, genaiSpan, runtimeResource, decodedResource, tgiRawSpan, tgiSpan } from "../../fixtures/spans.js";
+import {
+  genaiRawSpan,
+  genaiSpan,
+  runtimeResource,
+  decodedResource,
+  tgiRawSpan,
+  tgiSpan,
+} from "../../fixtures/spans.js";
 
 /** Keys known to carry prompt or completion text, request parameters or user identity. */
 const DENIED_KEYS = [
@@ -27,7 +34,17 @@ const DENIED_KEYS = [
 ];
 
 /** Prefixes under which no key may ever be decoded. */
-const DENIED_PREFIXES = ["gen_ai.prompt", "gen_ai.completion", "gen_ai.input.", "gen_ai.output.", "llm.", "input.", "output.", "user.", "enduser."];
+const DENIED_PREFIXES = [
+  "gen_ai.prompt",
+  "gen_ai.completion",
+  "gen_ai.input.",
+  "gen_ai.output.",
+  "llm.",
+  "input.",
+  "output.",
+  "user.",
+  "enduser.",
+];
 
 describe("attribute allow-list", () => {
   const spanKeys = allowedSpanAttributes();
@@ -39,7 +56,9 @@ describe("attribute allow-list", () => {
   });
 
   it("allows no key under a prompt, completion or user prefix", () => {
-    const offending = [...spanKeys, ...resourceKeys].filter((key) => DENIED_PREFIXES.some((prefix) => key.startsWith(prefix)));
+    const offending = [...spanKeys, ...resourceKeys].filter((key) =>
+      DENIED_PREFIXES.some((prefix) => key.startsWith(prefix)),
+    );
     expect(offending).toEqual([]);
   });
 
@@ -49,14 +68,25 @@ describe("attribute allow-list", () => {
   });
 
   it("keeps the keys each runtime's timings need", () => {
-    for (const key of ["gen_ai.latency.e2e", "queue_time", "total_time", "triton.model_name", "gen_ai.usage.input_tokens"]) {
+    for (const key of [
+      "gen_ai.latency.e2e",
+      "queue_time",
+      "total_time",
+      "triton.model_name",
+      "gen_ai.usage.input_tokens",
+    ]) {
       expect(spanKeys.has(key)).toBe(true);
     }
   });
 
   it("drops TGI's parameters and seed while decoding", () => {
     expect(Object.keys(tgiRawSpan().attributes)).toContain("parameters");
-    expect([...tgiSpan().attributes.keys()].sort()).toEqual(["inference_time", "queue_time", "time_per_token", "total_time"]);
+    expect([...tgiSpan().attributes.keys()].sort()).toEqual([
+      "inference_time",
+      "queue_time",
+      "time_per_token",
+      "total_time",
+    ]);
   });
 
   it("drops GenAI message content while decoding", () => {

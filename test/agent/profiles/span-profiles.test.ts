@@ -16,9 +16,17 @@ describe("profileFor", () => {
     { case: "a TGI span", span: tgiSpan(), runtime: "tgi" },
     { case: "a TGI span that also has gen_ai.request.model", span: tgiSpan({ attributes: MODEL }), runtime: "tgi" },
     { case: "a Triton model span", span: tritonSpan(), runtime: "triton" },
-    { case: "a Triton model span that also has gen_ai.request.model", span: tritonSpan({ attributes: MODEL }), runtime: "triton" },
+    {
+      case: "a Triton model span that also has gen_ai.request.model",
+      span: tritonSpan({ attributes: MODEL }),
+      runtime: "triton",
+    },
     { case: "a GenAI semconv span", span: genaiSpan(), runtime: "genai" },
-    { case: "a TGI health span", span: tgiSpan({ name: "health", attributes: { total_time: undefined, inference_time: undefined } }), runtime: undefined },
+    {
+      case: "a TGI health span",
+      span: tgiSpan({ name: "health", attributes: { total_time: undefined, inference_time: undefined } }),
+      runtime: undefined,
+    },
     { case: "a Triton compute span", span: tritonComputeSpan(), runtime: undefined },
   ])("claims $case as $runtime", ({ span, runtime }) => {
     expect(profileFor(span)?.runtime).toBe(runtime);

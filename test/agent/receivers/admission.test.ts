@@ -7,7 +7,14 @@ describe("admission", () => {
     expect(admission.tryAcquire(600)).toBe(true);
     expect(admission.tryAcquire(400)).toBe(true);
     expect(admission.tryAcquire(1)).toBe(false);
-    expect(admission.counters).toEqual({ inflightBytes: 1000, peakInflightBytes: 1000, maxInflightBytes: 1000, acquisitions: 2, rejections: 1, rejectedBytes: 1 });
+    expect(admission.counters).toEqual({
+      inflightBytes: 1000,
+      peakInflightBytes: 1000,
+      maxInflightBytes: 1000,
+      acquisitions: 2,
+      rejections: 1,
+      rejectedBytes: 1,
+    });
   });
 
   it("a release makes room again and the peak is kept", () => {

@@ -6,7 +6,8 @@ import { OTLP_TRACE_EXPORT_PATH, TRACE_SERVICE_DEFINITION } from "../../../agent
 /** grpc-js compression algorithm ids (compression-algorithms.ts). */
 export const GRPC_GZIP = compressionAlgorithms.gzip;
 
-export type GrpcOutcome = { readonly ok: true; readonly response: Buffer } | { readonly ok: false; readonly error: ServiceError };
+export type GrpcOutcome =
+  { readonly ok: true; readonly response: Buffer } | { readonly ok: false; readonly error: ServiceError };
 
 /** A client for `port` on loopback; close() it when done. */
 export function rawGrpcClient(port: number, options: { readonly gzip?: boolean } = {}): Client {
@@ -19,10 +20,16 @@ export function rawGrpcClient(port: number, options: { readonly gzip?: boolean }
 export function rawExport(client: Client, body: Uint8Array): Promise<GrpcOutcome> {
   const method = TRACE_SERVICE_DEFINITION.Export;
   return new Promise((resolve) => {
-    client.makeUnaryRequest(OTLP_TRACE_EXPORT_PATH, method.requestSerialize, method.responseDeserialize, Buffer.from(body), (error, response) => {
-      if (error) resolve({ ok: false, error });
-      else resolve({ ok: true, response: response ?? Buffer.alloc(0) });
-    });
+    client.makeUnaryRequest(
+      OTLP_TRACE_EXPORT_PATH,
+      method.requestSerialize,
+      method.responseDeserialize,
+      Buffer.from(body),
+      (error, response) => {
+        if (error) resolve({ ok: false, error });
+        else resolve({ ok: true, response: response ?? Buffer.alloc(0) });
+      },
+    );
   });
 }
 
@@ -37,7 +44,11 @@ export interface RawGrpcStatus {
  * grpc-js would never produce, such as an already gzip-compressed bomb (compressed flag 1,
  * `grpc-encoding: gzip`), without the client itself holding the inflated message.
  */
-export function rawHttp2Export(port: number, message: Uint8Array, options: { readonly gzipped?: boolean } = {}): Promise<RawGrpcStatus> {
+export function rawHttp2Export(
+  port: number,
+  message: Uint8Array,
+  options: { readonly gzipped?: boolean } = {},
+): Promise<RawGrpcStatus> {
   return new Promise((resolve, reject) => {
     const session = connectHttp2(`http://127.0.0.1:${port}`);
     session.on("error", reject);
@@ -51,7 +62,8 @@ export function rawHttp2Export(port: number, message: Uint8Array, options: { rea
     let status: RawGrpcStatus | undefined;
     const take = (headers: IncomingHttpHeaders): void => {
       const code = headers["grpc-status"];
-      if (code !== undefined) status = { code: Number(code), message: decodeURIComponent(String(headers["grpc-message"] ?? "")) };
+      if (code !== undefined)
+        status = { code: Number(code), message: decodeURIComponent(String(headers["grpc-message"] ?? "")) };
     };
     stream.on("response", take);
     stream.on("trailers", take);
@@ -76,11 +88,21 @@ export function rawHttp2Export(port: number, message: Uint8Array, options: { rea
  * the stream: the call can only end if the server answers before reading the message. Resolves with
  * the status, or "no answer" after `giveUpMs`.
  */
-export function partialHttp2Export(port: number, metadata: Readonly<Record<string, string>>, options: { readonly messageBytes: number; readonly sentBytes: number; readonly giveUpMs: number }): Promise<RawGrpcStatus | "no answer"> {
+export function partialHttp2Export(
+  port: number,
+  metadata: Readonly<Record<string, string>>,
+  options: { readonly messageBytes: number; readonly sentBytes: number; readonly giveUpMs: number },
+): Promise<RawGrpcStatus | "no answer"> {
   return new Promise((resolve, reject) => {
     const session = connectHttp2(`http://127.0.0.1:${port}`);
     session.on("error", reject);
-    const stream = session.request({ ":method": "POST", ":path": OTLP_TRACE_EXPORT_PATH, "content-type": "application/grpc", te: "trailers", ...metadata });
+    const stream = session.request({
+      ":method": "POST",
+      ":path": OTLP_TRACE_EXPORT_PATH,
+      "content-type": "application/grpc",
+      te: "trailers",
+      ...metadata,
+    });
     let status: RawGrpcStatus | undefined;
     const finish = (result: RawGrpcStatus | "no answer"): void => {
       clearTimeout(timer);
@@ -91,7 +113,8 @@ export function partialHttp2Export(port: number, metadata: Readonly<Record<strin
     const timer = setTimeout(() => finish("no answer"), options.giveUpMs);
     const take = (headers: IncomingHttpHeaders): void => {
       const code = headers["grpc-status"];
-      if (code !== undefined) status = { code: Number(code), message: decodeURIComponent(String(headers["grpc-message"] ?? "")) };
+      if (code !== undefined)
+        status = { code: Number(code), message: decodeURIComponent(String(headers["grpc-message"] ?? "")) };
       if (status) finish(status);
     };
     stream.on("response", take);

@@ -21,7 +21,15 @@ import { TokenAuth } from "../../../common/auth/token-auth.js";
 import { silentLogger } from "../../../common/log.js";
 import { vllmRawSpan } from "../../fixtures/spans.js";
 import { partialHttp2Export, rawExport, rawGrpcClient, rawHttp2Export } from "./grpc-client.js";
-import { allowListFilter, decodeRpcStatus, protobufRequest, receiverConfig, RecordingConsumer, retryInfoDelayMs, toReadableSpan } from "./receiver-harness.js";
+import {
+  allowListFilter,
+  decodeRpcStatus,
+  protobufRequest,
+  receiverConfig,
+  RecordingConsumer,
+  retryInfoDelayMs,
+  toReadableSpan,
+} from "./receiver-harness.js";
 
 const INGEST = "ingest-token-0123456789abcdef";
 const log = silentLogger();
@@ -54,7 +62,15 @@ async function start(overrides: Record<string, unknown> = {}, withTokens = true)
   const admission = createAdmission(config.maxInflightBytes);
   const refusals = new Refusals(log);
   const consumer = new RecordingConsumer();
-  const receiver: RunningReceiver = await startOtlpGrpcReceiver({ config, filter: allowListFilter, consumer, log, admission, refusals, security: { auth } });
+  const receiver: RunningReceiver = await startOtlpGrpcReceiver({
+    config,
+    filter: allowListFilter,
+    consumer,
+    log,
+    admission,
+    refusals,
+    security: { auth },
+  });
   cleanups.push(() => receiver.close());
   const client = rawGrpcClient(receiver.address.port);
   cleanups.push(() => client.close());
@@ -82,7 +98,10 @@ describe("the OTLP/gRPC receiver's gate", () => {
     const { port, admission, refusals } = await start();
     expect(admission.tryAcquire(admission.counters.maxInflightBytes)).toBe(true);
     const answer = await partialHttp2Export(port, bearer(INGEST), MESSAGE);
-    expect(answer).toEqual({ code: GrpcStatus.RESOURCE_EXHAUSTED, message: "receiver is at its in-flight byte limit, retry later" });
+    expect(answer).toEqual({
+      code: GrpcStatus.RESOURCE_EXHAUSTED,
+      message: "receiver is at its in-flight byte limit, retry later",
+    });
     expect(refusals.count("otlp-grpc", "busy")).toBe(1);
     expect(admission.counters.rejections).toBe(1);
   });

@@ -19,11 +19,20 @@ export interface RawRequest {
 export function rawRequest(port: number, options: RawRequest): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const request = httpRequest(
-      { host: "127.0.0.1", port, method: options.method ?? "POST", path: options.path ?? "/v1/traces", headers: { ...options.headers }, agent: false },
+      {
+        host: "127.0.0.1",
+        port,
+        method: options.method ?? "POST",
+        path: options.path ?? "/v1/traces",
+        headers: { ...options.headers },
+        agent: false,
+      },
       (response) => {
         const chunks: Buffer[] = [];
         response.on("data", (chunk: Buffer) => chunks.push(chunk));
-        response.on("end", () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }));
+        response.on("end", () =>
+          resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }),
+        );
         response.on("error", reject);
       },
     );

@@ -3,7 +3,12 @@ import type { ReadableSpan, TimedEvent } from "@opentelemetry/sdk-trace-base";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decodeOtlpJson } from "../../../agent/receivers/otlp-json-decoder.js";
-import { OtlpDecodeError, type AttributeFilter, type DecodeLimits, type DecodedTraces } from "../../../agent/receivers/otlp-model.js";
+import {
+  OtlpDecodeError,
+  type AttributeFilter,
+  type DecodeLimits,
+  type DecodedTraces,
+} from "../../../agent/receivers/otlp-model.js";
 import { decodeOtlpProtobuf } from "../../../agent/receivers/otlp-protobuf-decoder.js";
 import {
   concat,
@@ -49,12 +54,28 @@ function expectQuick(boundMs = 250): void {
 /** A small valid body with every message type the decoder reads. */
 const validSpans = (): ReadableSpan[] => [
   readableSpan({
-    attributes: { ...vllmAttributes(1, 64), list: ["a", "b"], nested: [[1], 2] as unknown as number[], map: { k: "v" } as unknown as string },
+    attributes: {
+      ...vllmAttributes(1, 64),
+      list: ["a", "b"],
+      nested: [[1], 2] as unknown as number[],
+      map: { k: "v" } as unknown as string,
+    },
     parentSpanId: "00f067aa0ba902b7",
     status: { code: SpanStatusCode.ERROR, message: "boom" },
-    events: [{ name: "QUEUE_START", time: [1_700_000_000, 1], attributes: { "gen_ai.request.id": "r" }, droppedAttributesCount: 0 }],
+    events: [
+      {
+        name: "QUEUE_START",
+        time: [1_700_000_000, 1],
+        attributes: { "gen_ai.request.id": "r" },
+        droppedAttributesCount: 0,
+      },
+    ],
   }),
-  readableSpan({ spanId: "0000000000000002", resource: vllmResource("vllm-1"), attributes: { "gen_ai.usage.prompt_tokens": -7 } }),
+  readableSpan({
+    spanId: "0000000000000002",
+    resource: vllmResource("vllm-1"),
+    attributes: { "gen_ai.usage.prompt_tokens": -7 },
+  }),
 ];
 const validProtobuf = toProtobuf(validSpans());
 const validJson = toJsonText(validSpans());
@@ -73,7 +94,8 @@ describe("decodeOtlpProtobuf on hostile bytes", () => {
   it("returns or throws OtlpDecodeError on a valid body truncated at every offset", () => {
     let errors = 0;
     for (let end = 0; end < validProtobuf.length; end++) {
-      if (settle(() => decodeOtlpProtobuf(validProtobuf.subarray(0, end), keepAll)) instanceof OtlpDecodeError) errors++;
+      if (settle(() => decodeOtlpProtobuf(validProtobuf.subarray(0, end), keepAll)) instanceof OtlpDecodeError)
+        errors++;
     }
     // Only cuts at the boundary between the two resourceSpans (and the empty body) leave a valid message.
     expect(errors).toBe(validProtobuf.length - 2);
@@ -81,7 +103,10 @@ describe("decodeOtlpProtobuf on hostile bytes", () => {
   });
 
   it("returns or throws OtlpDecodeError when bytes of a valid body are changed", () => {
-    const mutation = fc.record({ at: fc.nat({ max: validProtobuf.length - 1 }), value: fc.integer({ min: 0, max: 255 }) });
+    const mutation = fc.record({
+      at: fc.nat({ max: validProtobuf.length - 1 }),
+      value: fc.integer({ min: 0, max: 255 }),
+    });
     fc.assert(
       fc.property(fc.array(mutation, { minLength: 1, maxLength: 4 }), filters, (mutations, filter) => {
         const body = validProtobuf.slice();
@@ -95,23 +120,34 @@ describe("decodeOtlpProtobuf on hostile bytes", () => {
 
   it("returns or throws OtlpDecodeError when a byte's wire-type bits are changed", () => {
     fc.assert(
-      fc.property(fc.nat({ max: validProtobuf.length - 1 }), fc.integer({ min: 0, max: 7 }), filters, (at, wireType, filter) => {
-        const body = validProtobuf.slice();
-        body[at] = ((body[at] ?? 0) & ~7) | wireType;
-        settle(() => decodeOtlpProtobuf(body, filter));
-      }),
+      fc.property(
+        fc.nat({ max: validProtobuf.length - 1 }),
+        fc.integer({ min: 0, max: 7 }),
+        filters,
+        (at, wireType, filter) => {
+          const body = validProtobuf.slice();
+          body[at] = ((body[at] ?? 0) & ~7) | wireType;
+          settle(() => decodeOtlpProtobuf(body, filter));
+        },
+      ),
       { numRuns: RUNS },
     );
     expectQuick();
   });
 
   it("rejects 10,000 nested arrays under a kept key and skips them under a dropped one", () => {
-    const body = (key: string) => wire.len(1, wire.len(2, wire.len(2, wire.len(9, concat(wire.string(1, key), wire.len(2, nestedArrayValue(10_000)))))));
+    const body = (key: string) =>
+      wire.len(
+        1,
+        wire.len(2, wire.len(2, wire.len(9, concat(wire.string(1, key), wire.len(2, nestedArrayValue(10_000)))))),
+      );
     expect(settle(() => decodeOtlpProtobuf(body("gen_ai.request.id"), vllmFilter))).toBeInstanceOf(OtlpDecodeError);
     const skipped = settle(() => decodeOtlpProtobuf(body("gen_ai.prompt"), vllmFilter));
     expect(skipped).not.toBeInstanceOf(OtlpDecodeError);
     const unbounded: DecodeLimits = { maxDepth: 1_000_000, maxStringBytes: 4096, maxSpans: 10 };
-    expect(settle(() => decodeOtlpProtobuf(body("gen_ai.request.id"), vllmFilter, unbounded))).toBeInstanceOf(OtlpDecodeError);
+    expect(settle(() => decodeOtlpProtobuf(body("gen_ai.request.id"), vllmFilter, unbounded))).toBeInstanceOf(
+      OtlpDecodeError,
+    );
     expectQuick(1000);
   });
 
@@ -176,13 +212,20 @@ describe("decodeOtlpJson on hostile text", () => {
   it("rejects 10,000 nested arrays under a kept key and under a dropped one alike, before parsing (deeper than any OTLP request)", () => {
     const depth = 10_000;
     const value = '{"arrayValue":{"values":['.repeat(depth) + '{"stringValue":"x"}' + "]}}".repeat(depth);
-    const body = (key: string) => `{"resourceSpans":[{"scopeSpans":[{"spans":[{"attributes":[{"key":"${key}","value":${value}}]}]}]}]}`;
+    const body = (key: string) =>
+      `{"resourceSpans":[{"scopeSpans":[{"spans":[{"attributes":[{"key":"${key}","value":${value}}]}]}]}]}`;
     expect(settle(() => decodeOtlpJson(body("gen_ai.request.id"), vllmFilter))).toBeInstanceOf(OtlpDecodeError);
     expect(settle(() => decodeOtlpJson(body("gen_ai.prompt"), vllmFilter))).toBeInstanceOf(OtlpDecodeError);
-    expect((settle(() => decodeOtlpJson(body("gen_ai.prompt"), vllmFilter)) as Error).message).toMatch(/^JSON nested deeper than 42 levels/);
+    expect((settle(() => decodeOtlpJson(body("gen_ai.prompt"), vllmFilter)) as Error).message).toMatch(
+      /^JSON nested deeper than 42 levels/,
+    );
     const unbounded: DecodeLimits = { maxDepth: 1_000_000, maxStringBytes: 4096, maxSpans: 10 };
-    expect(settle(() => decodeOtlpJson(body("gen_ai.request.id"), vllmFilter, unbounded))).toBeInstanceOf(OtlpDecodeError);
-    expect(settle(() => decodeOtlpJson("[".repeat(depth) + "]".repeat(depth), vllmFilter))).toBeInstanceOf(OtlpDecodeError);
+    expect(settle(() => decodeOtlpJson(body("gen_ai.request.id"), vllmFilter, unbounded))).toBeInstanceOf(
+      OtlpDecodeError,
+    );
+    expect(settle(() => decodeOtlpJson("[".repeat(depth) + "]".repeat(depth), vllmFilter))).toBeInstanceOf(
+      OtlpDecodeError,
+    );
     expectQuick(1000);
   });
 
@@ -206,13 +249,22 @@ describe("the two decoders", () => {
     fc.boolean(),
   );
   const attributes: fc.Arbitrary<Attributes> = fc.dictionary(
-    fc.oneof(fc.constantFrom("gen_ai.request.id", "gen_ai.latency.e2e", "gen_ai.prompt", "service.name"), fc.string({ unit: "grapheme", maxLength: 20 })),
+    fc.oneof(
+      fc.constantFrom("gen_ai.request.id", "gen_ai.latency.e2e", "gen_ai.prompt", "service.name"),
+      fc.string({ unit: "grapheme", maxLength: 20 }),
+    ),
     fc.oneof(scalar, fc.array(scalar, { maxLength: 4 })),
     { maxKeys: 6 },
   ) as fc.Arbitrary<Attributes>;
   const hrTime = fc.tuple(fc.integer({ min: 0, max: 4_000_000_000 }), fc.integer({ min: 0, max: 999_999_999 }));
-  const event: fc.Arbitrary<TimedEvent> = fc.record({ name: fc.string({ unit: "grapheme", maxLength: 20 }), time: hrTime, attributes, droppedAttributesCount: fc.constant(0) });
-  const hex = (bytes: number) => fc.uint8Array({ minLength: bytes, maxLength: bytes }).map((b) => Buffer.from(b).toString("hex"));
+  const event: fc.Arbitrary<TimedEvent> = fc.record({
+    name: fc.string({ unit: "grapheme", maxLength: 20 }),
+    time: hrTime,
+    attributes,
+    droppedAttributesCount: fc.constant(0),
+  });
+  const hex = (bytes: number) =>
+    fc.uint8Array({ minLength: bytes, maxLength: bytes }).map((b) => Buffer.from(b).toString("hex"));
   const span = fc.record({
     name: fc.string({ unit: "grapheme", maxLength: 40 }),
     kind: fc.constantFrom(SpanKind.INTERNAL, SpanKind.SERVER, SpanKind.CLIENT, SpanKind.PRODUCER, SpanKind.CONSUMER),
@@ -230,7 +282,10 @@ describe("the two decoders", () => {
     fc.assert(
       fc.property(fc.array(span, { minLength: 1, maxLength: 4 }), filters, (specs, filter) => {
         const spans = specs.map((spec) => readableSpan(spec));
-        expectSameTraces(decodeOtlpJson(toJsonText(spans), filter, small), decodeOtlpProtobuf(toProtobuf(spans), filter, small));
+        expectSameTraces(
+          decodeOtlpJson(toJsonText(spans), filter, small),
+          decodeOtlpProtobuf(toProtobuf(spans), filter, small),
+        );
       }),
       { numRuns: 150 },
     );

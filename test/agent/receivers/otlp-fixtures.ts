@@ -5,7 +5,14 @@
  * decoders are checked against an independent encoder, not against their own idea of the wire format.
  */
 import { createRequire } from "node:module";
-import { SpanKind, SpanStatusCode, TraceFlags, type Attributes, type HrTime, type SpanContext } from "@opentelemetry/api";
+import {
+  SpanKind,
+  SpanStatusCode,
+  TraceFlags,
+  type Attributes,
+  type HrTime,
+  type SpanContext,
+} from "@opentelemetry/api";
 import { JsonTraceSerializer, ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
 import { resourceFromAttributes, type Resource } from "@opentelemetry/resources";
 import type { ReadableSpan, TimedEvent } from "@opentelemetry/sdk-trace-base";
@@ -80,7 +87,14 @@ export function readableSpan(spec: SpanSpec = {}): ReadableSpan {
     spanContext: () => context,
     ...(spec.parentSpanId === undefined
       ? {}
-      : { parentSpanContext: { traceId: context.traceId, spanId: spec.parentSpanId, traceFlags: TraceFlags.SAMPLED, isRemote: true } }),
+      : {
+          parentSpanContext: {
+            traceId: context.traceId,
+            spanId: spec.parentSpanId,
+            traceFlags: TraceFlags.SAMPLED,
+            isRemote: true,
+          },
+        }),
     startTime: start,
     endTime: end,
     status: spec.status ?? { code: SpanStatusCode.UNSET },
@@ -162,9 +176,13 @@ export interface GeneratedMessageType {
 export interface GeneratedOtlpRoot {
   readonly opentelemetry: {
     readonly proto: {
-      readonly collector: { readonly trace: { readonly v1: { readonly ExportTraceServiceRequest: GeneratedMessageType } } };
+      readonly collector: {
+        readonly trace: { readonly v1: { readonly ExportTraceServiceRequest: GeneratedMessageType } };
+      };
       readonly trace: { readonly v1: { readonly Span: GeneratedMessageType; readonly Status: GeneratedMessageType } };
-      readonly common: { readonly v1: { readonly KeyValue: GeneratedMessageType; readonly AnyValue: GeneratedMessageType } };
+      readonly common: {
+        readonly v1: { readonly KeyValue: GeneratedMessageType; readonly AnyValue: GeneratedMessageType };
+      };
     };
   };
 }

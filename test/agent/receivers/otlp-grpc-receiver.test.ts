@@ -34,7 +34,11 @@ let running: RunningReceiver | undefined;
 let clients: Client[] = [];
 
 /** `admissionBytes` shrinks the in-flight budget below what a valid configuration allows (≥ maxBodyBytes). */
-async function start(configOverrides: Record<string, unknown> = {}, clientOptions: { gzip?: boolean } = {}, admissionBytes?: number): Promise<Harness> {
+async function start(
+  configOverrides: Record<string, unknown> = {},
+  clientOptions: { gzip?: boolean } = {},
+  admissionBytes?: number,
+): Promise<Harness> {
   const config = receiverConfig(configOverrides);
   const consumer = new RecordingConsumer();
   const admission = createAdmission(admissionBytes ?? config.maxInflightBytes);
@@ -59,7 +63,11 @@ function exportWith(exporter: SpanExporter, spans: ReadableSpan[]): Promise<{ co
 function failure(outcome: GrpcOutcome): { code: number; details: string; statusDetails: Buffer | undefined } {
   if (outcome.ok) throw new Error("expected the call to fail");
   const statusDetails = outcome.error.metadata?.get("grpc-status-details-bin")[0];
-  return { code: outcome.error.code, details: outcome.error.details, statusDetails: Buffer.isBuffer(statusDetails) ? statusDetails : undefined };
+  return {
+    code: outcome.error.code,
+    details: outcome.error.details,
+    statusDetails: Buffer.isBuffer(statusDetails) ? statusDetails : undefined,
+  };
 }
 
 const singleSpanBody = (traceId = "4bf92f3577b34da6a3ce929d0e0e4736"): Uint8Array =>
@@ -82,9 +90,16 @@ describe("OTLP/gRPC receiver with the OpenTelemetry SDK exporter", () => {
     expect(received.map((span) => span.spanId)).toEqual(spans.map((span) => span.spanContext().spanId));
     expect(received.map((span) => span.traceId)).toEqual(spans.map((span) => span.spanContext().traceId));
     expect(received[3]?.name).toBe("llm_request");
-    expect(received[3]?.attributes).toEqual(new Map<string, unknown>([["gen_ai.usage.prompt_tokens", 103], ["gen_ai.latency.e2e", 2.4813]]));
+    expect(received[3]?.attributes).toEqual(
+      new Map<string, unknown>([
+        ["gen_ai.usage.prompt_tokens", 103],
+        ["gen_ai.latency.e2e", 2.4813],
+      ]),
+    );
     expect(consumer.received[0]?.resourceSpans[0]?.resource.get("service.name")).toBe("vllm-server");
-    const seen = JSON.stringify(consumer.received, (_key, value: unknown) => (value instanceof Map ? [...value.entries()] : value));
+    const seen = JSON.stringify(consumer.received, (_key, value: unknown) =>
+      value instanceof Map ? [...value.entries()] : value,
+    );
     expect(seen).not.toContain("PROMPT-SECRET");
   });
 });
@@ -99,10 +114,7 @@ describe("OTLP/gRPC receiver", () => {
 
   it("a span with a 3-byte trace id comes back in partial_success", async () => {
     const { client, consumer } = await start();
-    const body = protobufRequest([
-      toReadableSpan(vllmRawSpan({ traceId: "abcdef" })),
-      toReadableSpan(vllmRawSpan()),
-    ]);
+    const body = protobufRequest([toReadableSpan(vllmRawSpan({ traceId: "abcdef" })), toReadableSpan(vllmRawSpan())]);
     const outcome = await rawExport(client, body);
     if (!outcome.ok) throw outcome.error;
     const partial = decodeExportResponse(outcome.response);

@@ -26,7 +26,9 @@ afterEach(async () => {
   running = undefined;
 });
 
-async function start(overrides: Record<string, unknown> = {}): Promise<{ port: number; admission: Admission; refusals: Refusals; consumer: RecordingConsumer }> {
+async function start(
+  overrides: Record<string, unknown> = {},
+): Promise<{ port: number; admission: Admission; refusals: Refusals; consumer: RecordingConsumer }> {
   const config = receiverConfig({ maxBodyBytes: "20MiB", maxInflightBytes: "32MiB", ...overrides });
   const admission = createAdmission(config.maxInflightBytes);
   const refusals = new Refusals(log);
@@ -40,7 +42,10 @@ const nested = (depth: number): Buffer => Buffer.concat([Buffer.alloc(depth, "["
 
 /** A request whose span event carries one attribute value nested `levels` AnyValue levels deep (key-value lists, the deepest kind). */
 function deepAttributeBody(levels: number): string {
-  const value = '{"kvlistValue":{"values":[{"key":"k","value":'.repeat(levels - 1) + '{"kvlistValue":{"values":[]}}' + "}]}}".repeat(levels - 1);
+  const value =
+    '{"kvlistValue":{"values":[{"key":"k","value":'.repeat(levels - 1) +
+    '{"kvlistValue":{"values":[]}}' +
+    "}]}}".repeat(levels - 1);
   return `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"00f067aa0ba902b7","events":[{"attributes":[{"key":"gen_ai.latency.e2e","value":${value}}]}]}]}]}]}`;
 }
 
@@ -49,7 +54,10 @@ describe("the OTLP/HTTP receiver on JSON built to cost it", () => {
     const { port, consumer, admission } = await start();
     const response = await rawRequest(port, { headers: JSON_TYPE, body: nested(10_000_000) });
     expect(response.status).toBe(400);
-    expect(JSON.parse(response.body.toString("utf8"))).toEqual({ code: 3, message: "JSON nested deeper than 42 levels (at position 42); no OTLP trace request is" });
+    expect(JSON.parse(response.body.toString("utf8"))).toEqual({
+      code: 3,
+      message: "JSON nested deeper than 42 levels (at position 42); no OTLP trace request is",
+    });
     expect(consumer.received).toHaveLength(0);
     // Only the body itself was ever admitted: nothing was charged for a parse.
     expect(admission.counters.peakInflightBytes).toBe(20_000_000);
@@ -57,7 +65,10 @@ describe("the OTLP/HTTP receiver on JSON built to cost it", () => {
 
   it("refuses the same bomb gzip-compressed with 400", async () => {
     const { port } = await start();
-    const response = await rawRequest(port, { headers: { ...JSON_TYPE, "content-encoding": "gzip" }, body: gzipSync(nested(5_000_000)) });
+    const response = await rawRequest(port, {
+      headers: { ...JSON_TYPE, "content-encoding": "gzip" },
+      body: gzipSync(nested(5_000_000)),
+    });
     expect(response.status).toBe(400);
     expect(response.body.toString("utf8")).toContain("JSON nested deeper than 42 levels");
   });
@@ -78,7 +89,9 @@ describe("the OTLP/HTTP receiver on JSON built to cost it", () => {
     const body = `[${Array(1_000_000).fill("[]").join(",")}]`;
     const response = await rawRequest(port, { headers: JSON_TYPE, body });
     expect(response.status).toBe(413);
-    expect(JSON.parse(response.body.toString("utf8")).message).toMatch(/^parsing this OTLP\/JSON body would take about \d+\.\d MiB, more than the in-flight budget of 32\.0 MiB allows/);
+    expect(JSON.parse(response.body.toString("utf8")).message).toMatch(
+      /^parsing this OTLP\/JSON body would take about \d+\.\d MiB, more than the in-flight budget of 32\.0 MiB allows/,
+    );
     expect(refusals.count("otlp-http", "too_large")).toBe(1);
     expect(admission.counters.peakInflightBytes).toBe(body.length);
   });
@@ -96,7 +109,10 @@ describe("the OTLP/HTTP receiver on JSON built to cost it", () => {
 describe("the OTLP/HTTP receiver's connections", () => {
   it("closes the connection after refusing a body it did not read", async () => {
     const { port, refusals } = await start({ maxBodyBytes: "1KiB", maxInflightBytes: "2KiB" });
-    const response = await rawRequest(port, { headers: { ...JSON_TYPE, "content-length": 4096 }, body: Buffer.alloc(16) });
+    const response = await rawRequest(port, {
+      headers: { ...JSON_TYPE, "content-length": 4096 },
+      body: Buffer.alloc(16),
+    });
     expect(response.status).toBe(413);
     expect(response.headers.connection).toBe("close");
     expect(refusals.count("otlp-http", "too_large")).toBe(1);

@@ -39,11 +39,22 @@ interface Harness {
 let running: RunningReceiver | undefined;
 
 /** `admissionBytes` shrinks the in-flight budget below what a valid configuration allows (≥ maxBodyBytes). */
-async function start(configOverrides: Record<string, unknown> = {}, timeouts: Partial<HttpReceiverTimeouts> = {}, admissionBytes?: number): Promise<Harness> {
+async function start(
+  configOverrides: Record<string, unknown> = {},
+  timeouts: Partial<HttpReceiverTimeouts> = {},
+  admissionBytes?: number,
+): Promise<Harness> {
   const config = receiverConfig(configOverrides);
   const consumer = new RecordingConsumer();
   const admission = createAdmission(admissionBytes ?? config.maxInflightBytes);
-  const receiver = await startOtlpHttpReceiver({ config, filter: allowListFilter, consumer, log: silentLogger(), admission, timeouts });
+  const receiver = await startOtlpHttpReceiver({
+    config,
+    filter: allowListFilter,
+    consumer,
+    log: silentLogger(),
+    admission,
+    timeouts,
+  });
   running = receiver;
   return { receiver, consumer, admission, port: receiver.address.port };
 }
@@ -59,7 +70,9 @@ function exportWith(exporter: SpanExporter, spans: ReadableSpan[]): Promise<{ co
 
 /** Every attribute value the consumer saw, resource and span, as text. */
 function everyValueSeen(consumer: RecordingConsumer): string {
-  return JSON.stringify(consumer.received, (_key, value: unknown) => (value instanceof Map ? [...value.entries()] : value));
+  return JSON.stringify(consumer.received, (_key, value: unknown) =>
+    value instanceof Map ? [...value.entries()] : value,
+  );
 }
 
 const singleSpanBody = (traceId = "4bf92f3577b34da6a3ce929d0e0e4736"): Uint8Array =>
@@ -73,27 +86,38 @@ describe("OTLP/HTTP receiver with the OpenTelemetry SDK exporters", () => {
     ["http/json with gzip", (url) => new JsonTraceExporter({ url, compression: CompressionAlgorithm.GZIP })],
   ];
 
-  it.each(exporters)("an %s exporter's spans reach the consumer with allow-listed attributes only", async (_name, create) => {
-    const { consumer, port } = await start();
-    const exporter = create(`http://127.0.0.1:${port}/v1/traces`);
-    const spans = vllmSpans(3);
-    const result = await exportWith(exporter, spans);
-    await exporter.shutdown();
+  it.each(exporters)(
+    "an %s exporter's spans reach the consumer with allow-listed attributes only",
+    async (_name, create) => {
+      const { consumer, port } = await start();
+      const exporter = create(`http://127.0.0.1:${port}/v1/traces`);
+      const spans = vllmSpans(3);
+      const result = await exportWith(exporter, spans);
+      await exporter.shutdown();
 
-    expect(result.error).toBeUndefined();
-    expect(result.code).toBe(0);
-    const received = consumer.spans();
-    expect(received.map((span) => span.name)).toEqual(["llm_request", "llm_request", "llm_request"]);
-    expect(received.map((span) => span.traceId)).toEqual(spans.map((span) => span.spanContext().traceId));
-    expect(received.map((span) => span.spanId)).toEqual(spans.map((span) => span.spanContext().spanId));
-    expect(received[1]?.attributes).toEqual(new Map<string, unknown>([["gen_ai.usage.prompt_tokens", 101], ["gen_ai.latency.e2e", 2.4813]]));
-    expect(received[0]?.startTimeMs).toBeCloseTo(vllmRawSpan().startTimeMs, 3);
-    expect(consumer.received[0]?.resourceSpans[0]?.resource).toEqual(
-      new Map([["service.name", "vllm-server"], ["k8s.pod.name", "llama-8b-vllm-7c9d8f6b5-x2kqp"]]),
-    );
-    expect(everyValueSeen(consumer)).not.toContain("PROMPT-SECRET");
-    expect(everyValueSeen(consumer)).toContain("llama-8b-vllm");
-  });
+      expect(result.error).toBeUndefined();
+      expect(result.code).toBe(0);
+      const received = consumer.spans();
+      expect(received.map((span) => span.name)).toEqual(["llm_request", "llm_request", "llm_request"]);
+      expect(received.map((span) => span.traceId)).toEqual(spans.map((span) => span.spanContext().traceId));
+      expect(received.map((span) => span.spanId)).toEqual(spans.map((span) => span.spanContext().spanId));
+      expect(received[1]?.attributes).toEqual(
+        new Map<string, unknown>([
+          ["gen_ai.usage.prompt_tokens", 101],
+          ["gen_ai.latency.e2e", 2.4813],
+        ]),
+      );
+      expect(received[0]?.startTimeMs).toBeCloseTo(vllmRawSpan().startTimeMs, 3);
+      expect(consumer.received[0]?.resourceSpans[0]?.resource).toEqual(
+        new Map([
+          ["service.name", "vllm-server"],
+          ["k8s.pod.name", "llama-8b-vllm-7c9d8f6b5-x2kqp"],
+        ]),
+      );
+      expect(everyValueSeen(consumer)).not.toContain("PROMPT-SECRET");
+      expect(everyValueSeen(consumer)).toContain("llama-8b-vllm");
+    },
+  );
 });
 
 describe("OTLP/HTTP receiver responses", () => {
@@ -118,7 +142,10 @@ describe("OTLP/HTTP receiver responses", () => {
   it("a deflate-encoded protobuf body is decoded", async () => {
     const { consumer, port } = await start();
     const { deflateSync } = await import("node:zlib");
-    const response = await rawRequest(port, { headers: { ...PROTOBUF, "content-encoding": "deflate" }, body: deflateSync(singleSpanBody()) });
+    const response = await rawRequest(port, {
+      headers: { ...PROTOBUF, "content-encoding": "deflate" },
+      body: deflateSync(singleSpanBody()),
+    });
     expect(response.status).toBe(200);
     expect(consumer.spans().map((span) => span.spanId)).toEqual(["00f067aa0ba902b7"]);
   });
@@ -145,7 +172,9 @@ describe("OTLP/HTTP receiver responses", () => {
     const response = await rawRequest(port, { headers: JSON_TYPE, body: body ?? "" });
     expect(response.status).toBe(200);
     expect(response.headers["content-type"]).toBe("application/json");
-    const parsed = JSON.parse(response.body.toString()) as { partialSuccess: { rejectedSpans: string; errorMessage: string } };
+    const parsed = JSON.parse(response.body.toString()) as {
+      partialSuccess: { rejectedSpans: string; errorMessage: string };
+    };
     expect(parsed.partialSuccess.rejectedSpans).toBe("1");
     expect(parsed.partialSuccess.errorMessage).not.toBe("");
   });
@@ -176,7 +205,10 @@ describe("OTLP/HTTP receiver errors", () => {
 
   it("a body that is not valid gzip gets 400 naming gzip", async () => {
     const { port } = await start();
-    const response = await rawRequest(port, { headers: { ...PROTOBUF, "content-encoding": "gzip" }, body: Buffer.from("definitely not gzip") });
+    const response = await rawRequest(port, {
+      headers: { ...PROTOBUF, "content-encoding": "gzip" },
+      body: Buffer.from("definitely not gzip"),
+    });
     expect(response.status).toBe(400);
     const status = decodeRpcStatus(response.body);
     expect(status.code).toBe(3);
@@ -198,14 +230,20 @@ describe("OTLP/HTTP receiver errors", () => {
 
   it.each(["text/plain", "application/grpc", ""])("content type %j gets 415", async (contentType) => {
     const { consumer, port } = await start();
-    const response = await rawRequest(port, { headers: contentType === "" ? {} : { "content-type": contentType }, body: singleSpanBody() });
+    const response = await rawRequest(port, {
+      headers: contentType === "" ? {} : { "content-type": contentType },
+      body: singleSpanBody(),
+    });
     expect(response.status).toBe(415);
     expect(consumer.received).toHaveLength(0);
   });
 
   it("an unsupported content encoding gets 415", async () => {
     const { port } = await start();
-    const response = await rawRequest(port, { headers: { ...PROTOBUF, "content-encoding": "br" }, body: singleSpanBody() });
+    const response = await rawRequest(port, {
+      headers: { ...PROTOBUF, "content-encoding": "br" },
+      body: singleSpanBody(),
+    });
     expect(response.status).toBe(415);
   });
 
@@ -262,7 +300,10 @@ describe("OTLP/HTTP receiver errors", () => {
       ["gzip-compressed", { "content-encoding": "gzip" }, (body: Uint8Array) => gzipSync(body)],
     ] as const)("a %s body is refused with 429 once it outgrows the budget", async (_name, headers, encode) => {
       const { admission, port } = await start({}, {}, 1024);
-      const response = await rawRequest(port, { headers: { ...PROTOBUF, ...headers }, body: encode(protobufRequest(vllmSpans(10))) });
+      const response = await rawRequest(port, {
+        headers: { ...PROTOBUF, ...headers },
+        body: encode(protobufRequest(vllmSpans(10))),
+      });
       expect(response.status).toBe(429);
       expect(response.headers["retry-after"]).toBe("2");
       expect(admission.counters.rejections).toBe(1);
@@ -273,7 +314,10 @@ describe("OTLP/HTTP receiver errors", () => {
       const { admission, port } = await start();
       await rawRequest(port, { headers: PROTOBUF, body: singleSpanBody() });
       await rawRequest(port, { headers: PROTOBUF, body: Uint8Array.from([0x0a, 0x7f]) });
-      await rawRequest(port, { headers: { ...PROTOBUF, "content-encoding": "gzip" }, body: gzipSync(singleSpanBody()) });
+      await rawRequest(port, {
+        headers: { ...PROTOBUF, "content-encoding": "gzip" },
+        body: gzipSync(singleSpanBody()),
+      });
       expect(admission.counters.acquisitions).toBeGreaterThanOrEqual(3);
       expect(admission.counters.inflightBytes).toBe(0);
     });
@@ -301,7 +345,12 @@ describe("OTLP/HTTP receiver errors", () => {
 
 describe("OTLP/HTTP receiver against slow clients", () => {
   /** Writes `text` one byte every `intervalMs` until the server closes the socket; resolves with when it did. */
-  function dribble(port: number, prefix: string, text: string, intervalMs: number): Promise<{ closedAfterMs: number; bytesSent: number; reply: string }> {
+  function dribble(
+    port: number,
+    prefix: string,
+    text: string,
+    intervalMs: number,
+  ): Promise<{ closedAfterMs: number; bytesSent: number; reply: string }> {
     return new Promise((resolve) => {
       const socket = connect(port, "127.0.0.1");
       const startedAt = Date.now();
@@ -325,7 +374,8 @@ describe("OTLP/HTTP receiver against slow clients", () => {
 
   it("a client sending its headers a byte at a time is cut off at the headers timeout", async () => {
     const { consumer, port } = await start({}, { headersMs: 400, requestMs: 800 });
-    const headers = "Host: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\nX-Padding: " + "a".repeat(200) + "\r\n\r\n";
+    const headers =
+      "Host: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\nX-Padding: " + "a".repeat(200) + "\r\n\r\n";
     const result = await dribble(port, "POST /v1/traces HTTP/1.1\r\n", headers, 50);
     expect(result.closedAfterMs).toBeLessThan(2_000);
     expect(result.bytesSent).toBeLessThan(headers.length);
@@ -335,7 +385,8 @@ describe("OTLP/HTTP receiver against slow clients", () => {
 
   it("a client sending its body a byte at a time is cut off at the request timeout", async () => {
     const { consumer, port } = await start({}, { headersMs: 300, requestMs: 600 });
-    const head = "POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\nContent-Length: 200\r\n\r\n";
+    const head =
+      "POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\nContent-Length: 200\r\n\r\n";
     const result = await dribble(port, head, "x".repeat(200), 50);
     expect(result.closedAfterMs).toBeLessThan(2_500);
     expect(result.bytesSent).toBeLessThan(200);

@@ -2,7 +2,12 @@ import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { describe, expect, it } from "vitest";
 import { decodeOtlpJson } from "../../../agent/receivers/otlp-json-decoder.js";
 import { truncateUtf8 } from "../../../agent/receivers/otlp-decode-support.js";
-import { OtlpDecodeError, type AttributeFilter, type DecodeLimits, type DecodedSpan } from "../../../agent/receivers/otlp-model.js";
+import {
+  OtlpDecodeError,
+  type AttributeFilter,
+  type DecodeLimits,
+  type DecodedSpan,
+} from "../../../agent/receivers/otlp-model.js";
 import { decodeOtlpProtobuf } from "../../../agent/receivers/otlp-protobuf-decoder.js";
 import {
   dumpTraces,
@@ -16,12 +21,19 @@ import {
 } from "./otlp-fixtures.js";
 import { expectSameTraces } from "./otlp-expect.js";
 
-const limits = (overrides: Partial<DecodeLimits>): DecodeLimits => ({ maxDepth: 8, maxStringBytes: 4096, maxSpans: 100_000, ...overrides });
+const limits = (overrides: Partial<DecodeLimits>): DecodeLimits => ({
+  maxDepth: 8,
+  maxStringBytes: 4096,
+  maxSpans: 100_000,
+  ...overrides,
+});
 const keepAll: AttributeFilter = () => true;
 
 /** A request of one resource and one scope holding `spans` (plain OTLP/JSON objects). */
 function request(...spans: unknown[]): string {
-  return JSON.stringify({ resourceSpans: [{ resource: { attributes: [] }, scopeSpans: [{ scope: { name: "s" }, spans }] }] });
+  return JSON.stringify({
+    resourceSpans: [{ resource: { attributes: [] }, scopeSpans: [{ scope: { name: "s" }, spans }] }],
+  });
 }
 
 const baseSpan = {
@@ -59,14 +71,29 @@ describe("decodeOtlpJson on the official encoding", () => {
         kind: SpanKind.CLIENT,
         status: { code: SpanStatusCode.ERROR, message: "aborted" },
         resource: vllmResource("vllm-1"),
-        attributes: { "gen_ai.request.id": "r", "gen_ai.usage.prompt_tokens": -5, "gen_ai.response.finish_reasons": ["stop", "length"] },
-        events: [{ name: "QUEUE_START", time: [1_700_000_000, 42], attributes: { "gen_ai.latency.e2e": 1.5, x: 1 }, droppedAttributesCount: 0 }],
+        attributes: {
+          "gen_ai.request.id": "r",
+          "gen_ai.usage.prompt_tokens": -5,
+          "gen_ai.response.finish_reasons": ["stop", "length"],
+        },
+        events: [
+          {
+            name: "QUEUE_START",
+            time: [1_700_000_000, 42],
+            attributes: { "gen_ai.latency.e2e": 1.5, x: 1 },
+            droppedAttributesCount: 0,
+          },
+        ],
       }),
     ];
     const fromJson = decodeOtlpJson(toJsonText(spans), vllmFilter);
     expectSameTraces(fromJson, decodeOtlpProtobuf(toProtobuf(spans), vllmFilter));
     expect(fromJson.resourceSpans.map((r) => r.spans.length)).toEqual([3, 1]);
-    expect(fromJson.resourceSpans[1]?.spans[0]).toMatchObject({ kind: 3, statusCode: 2, parentSpanId: "00f067aa0ba902b7" });
+    expect(fromJson.resourceSpans[1]?.spans[0]).toMatchObject({
+      kind: 3,
+      statusCode: 2,
+      parentSpanId: "00f067aa0ba902b7",
+    });
     // eslint-disable-next-line no-loss-of-precision -- the nanosecond timestamp as sent, in ms; compared to 3 decimals
     expect(fromJson.resourceSpans[1]?.spans[0]?.events[0]?.timeMs).toBeCloseTo(1_700_000_000_000.000042, 3);
   });
@@ -94,7 +121,10 @@ describe("decodeOtlpJson on hand-written bodies", () => {
         traceId: "5B8EFFF798038103D269B633813FC60C",
         spanId: "EEE19B7EC3C1B174",
         parentSpanId: "EEE19B7EC3C1B173",
-        attributes: [{ key: "my.tokens", value: { intValue: "9007199254740993" } }, { key: "small", value: { intValue: "-42" } }],
+        attributes: [
+          { key: "my.tokens", value: { intValue: "9007199254740993" } },
+          { key: "small", value: { intValue: "-42" } },
+        ],
       }),
     );
     expect(span).toMatchObject({
@@ -108,7 +138,13 @@ describe("decodeOtlpJson on hand-written bodies", () => {
   });
 
   it("reads 64-bit integers written as JSON numbers", () => {
-    const span = onlySpan(request({ ...baseSpan, startTimeUnixNano: 1544712660000000000, attributes: [{ key: "n", value: { intValue: 7 } }] }));
+    const span = onlySpan(
+      request({
+        ...baseSpan,
+        startTimeUnixNano: 1544712660000000000,
+        attributes: [{ key: "n", value: { intValue: 7 } }],
+      }),
+    );
     expect(span.startTimeMs).toBe(1_544_712_660_000);
     expect(span.attributes.get("n")).toBe(7);
   });
@@ -155,7 +191,12 @@ describe("decodeOtlpJson on hand-written bodies", () => {
     const decoded = decodeOtlpJson(body, keepAll);
     expect(decoded.resourceSpans[0]?.resource.get("service.name")).toBe("vllm");
     const span = decoded.resourceSpans[0]?.spans[0];
-    expect(span).toMatchObject({ parentSpanId: "eee19b7ec3c1b173", startTimeMs: 1, endTimeMs: 3, events: [{ name: "QUEUE_START", timeMs: 2 }] });
+    expect(span).toMatchObject({
+      parentSpanId: "eee19b7ec3c1b173",
+      startTimeMs: 1,
+      endTimeMs: 3,
+      events: [{ name: "QUEUE_START", timeMs: 2 }],
+    });
     expect(Object.fromEntries(span?.attributes ?? [])).toEqual({ d: 0.5, i: 3, b: true, a: ["x"] });
   });
 
@@ -171,7 +212,16 @@ describe("decodeOtlpJson on hand-written bodies", () => {
             {
               scope: { name: "s", version: "1" },
               extra: "x",
-              spans: [{ ...baseSpan, flags: 257, traceState: "a=b", links: [{ traceId: "zz" }], newField: { deep: [] }, status: { code: 2, message: "m", more: 1 } }],
+              spans: [
+                {
+                  ...baseSpan,
+                  flags: 257,
+                  traceState: "a=b",
+                  links: [{ traceId: "zz" }],
+                  newField: { deep: [] },
+                  status: { code: 2, message: "m", more: 1 },
+                },
+              ],
             },
           ],
         },
@@ -181,14 +231,24 @@ describe("decodeOtlpJson on hand-written bodies", () => {
   });
 
   it("treats JSON null as an absent field", () => {
-    const span = onlySpan(request({ ...baseSpan, parentSpanId: null, attributes: null, events: null, status: null, kind: null }));
+    const span = onlySpan(
+      request({ ...baseSpan, parentSpanId: null, attributes: null, events: null, status: null, kind: null }),
+    );
     expect(span).toMatchObject({ parentSpanId: "", kind: 0, statusCode: 0, events: [] });
   });
 
   it("reads doubles written as strings, including NaN and infinities", () => {
     const values = ["NaN", "Infinity", "-Infinity", "1.5", 2];
-    const span = onlySpan(request({ ...baseSpan, attributes: values.map((v, i) => ({ key: `d${i}`, value: { doubleValue: v } })) }));
-    expect([...span.attributes.values()]).toEqual([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1.5, 2]);
+    const span = onlySpan(
+      request({ ...baseSpan, attributes: values.map((v, i) => ({ key: `d${i}`, value: { doubleValue: v } })) }),
+    );
+    expect([...span.attributes.values()]).toEqual([
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      Number.NEGATIVE_INFINITY,
+      1.5,
+      2,
+    ]);
   });
 
   it("counts spans whose ids are not hex of the right length (base64 included) as rejected", () => {
@@ -207,7 +267,12 @@ describe("decodeOtlpJson on hand-written bodies", () => {
   });
 
   it("accepts a span without ids, reading them as empty strings", () => {
-    expect(onlySpan(request({ name: "anonymous" }))).toMatchObject({ traceId: "", spanId: "", parentSpanId: "", startTimeMs: 0 });
+    expect(onlySpan(request({ name: "anonymous" }))).toMatchObject({
+      traceId: "",
+      spanId: "",
+      parentSpanId: "",
+      startTimeMs: 0,
+    });
   });
 
   it("keeps the scalar items of array attributes and leaves out maps and bytes", () => {
@@ -215,7 +280,19 @@ describe("decodeOtlpJson on hand-written bodies", () => {
       request({
         ...baseSpan,
         attributes: [
-          { key: "arr", value: { arrayValue: { values: [{ stringValue: "a" }, { intValue: "2" }, { arrayValue: { values: [] } }, { kvlistValue: { values: [] } }] } } },
+          {
+            key: "arr",
+            value: {
+              arrayValue: {
+                values: [
+                  { stringValue: "a" },
+                  { intValue: "2" },
+                  { arrayValue: { values: [] } },
+                  { kvlistValue: { values: [] } },
+                ],
+              },
+            },
+          },
           { key: "map", value: { kvlistValue: { values: [{ key: "k", value: { stringValue: "v" } }] } } },
           { key: "bytes", value: { bytesValue: "AQI=" } },
           { key: "empty", value: {} },
@@ -227,7 +304,14 @@ describe("decodeOtlpJson on hand-written bodies", () => {
 
   it("truncates kept strings past maxStringBytes without splitting a character", () => {
     const span = onlySpan(
-      request({ ...baseSpan, name: "n".repeat(20), attributes: [{ key: "a", value: { stringValue: "abcdefghij" } }, { key: "e", value: { stringValue: "éé😀" } }] }),
+      request({
+        ...baseSpan,
+        name: "n".repeat(20),
+        attributes: [
+          { key: "a", value: { stringValue: "abcdefghij" } },
+          { key: "e", value: { stringValue: "éé😀" } },
+        ],
+      }),
       keepAll,
       limits({ maxStringBytes: 7 }),
     );
@@ -258,17 +342,61 @@ describe("decodeOtlpJson on hand-written bodies", () => {
     ["JSON cut short after a value", '{"a": 1', "invalid JSON at position 7"],
     ["a body that is not an object", "[]", "body: expected a JSON object"],
     ["resourceSpans that is not an array", '{"resourceSpans":{}}', "resourceSpans: expected an array"],
-    ["a span that is not an object", request(baseSpan, 3), "resourceSpans[0].scopeSpans[0].spans[1]: expected an object"],
-    ["a boolean start time", request({ ...baseSpan, startTimeUnixNano: true }), "resourceSpans[0].scopeSpans[0].spans[0].startTimeUnixNano: expected a 64-bit integer"],
-    ["a fractional start time", request({ ...baseSpan, startTimeUnixNano: "1.5" }), "resourceSpans[0].scopeSpans[0].spans[0].startTimeUnixNano: expected a 64-bit integer"],
-    ["a negative start time", request({ ...baseSpan, startTimeUnixNano: "-1" }), "resourceSpans[0].scopeSpans[0].spans[0].startTimeUnixNano: expected an unsigned 64-bit integer"],
-    ["a numeric trace id", request({ ...baseSpan, traceId: 5 }), "resourceSpans[0].scopeSpans[0].spans[0].traceId: expected a string"],
-    ["an unknown kind name", request({ ...baseSpan, kind: "SERVER" }), "resourceSpans[0].scopeSpans[0].spans[0].kind: expected an enum integer or one of SPAN_KIND_UNSPECIFIED, SPAN_KIND_INTERNAL, SPAN_KIND_SERVER, SPAN_KIND_CLIENT, SPAN_KIND_PRODUCER, SPAN_KIND_CONSUMER"],
-    ["an intValue with letters", request({ ...baseSpan, attributes: [{ key: "k", value: { intValue: "12abc" } }] }), "resourceSpans[0].scopeSpans[0].spans[0].attributes[0].value.intValue: expected a 64-bit integer"],
-    ["a numeric attribute key", request({ ...baseSpan, attributes: [{ key: 1 }] }), "resourceSpans[0].scopeSpans[0].spans[0].attributes[0].key: expected a string"],
-    ["a string boolValue", request({ ...baseSpan, attributes: [{ key: "k", value: { boolValue: "true" } }] }), "resourceSpans[0].scopeSpans[0].spans[0].attributes[0].value.boolValue: expected a boolean"],
-    ["an event time that is an object", request({ ...baseSpan, events: [{}, { timeUnixNano: {} }] }), "resourceSpans[0].scopeSpans[0].spans[0].events[1].timeUnixNano: expected a 64-bit integer"],
-    ["a resource that is a string", JSON.stringify({ resourceSpans: [{ resource: "r" }] }), "resourceSpans[0].resource: expected an object"],
+    [
+      "a span that is not an object",
+      request(baseSpan, 3),
+      "resourceSpans[0].scopeSpans[0].spans[1]: expected an object",
+    ],
+    [
+      "a boolean start time",
+      request({ ...baseSpan, startTimeUnixNano: true }),
+      "resourceSpans[0].scopeSpans[0].spans[0].startTimeUnixNano: expected a 64-bit integer",
+    ],
+    [
+      "a fractional start time",
+      request({ ...baseSpan, startTimeUnixNano: "1.5" }),
+      "resourceSpans[0].scopeSpans[0].spans[0].startTimeUnixNano: expected a 64-bit integer",
+    ],
+    [
+      "a negative start time",
+      request({ ...baseSpan, startTimeUnixNano: "-1" }),
+      "resourceSpans[0].scopeSpans[0].spans[0].startTimeUnixNano: expected an unsigned 64-bit integer",
+    ],
+    [
+      "a numeric trace id",
+      request({ ...baseSpan, traceId: 5 }),
+      "resourceSpans[0].scopeSpans[0].spans[0].traceId: expected a string",
+    ],
+    [
+      "an unknown kind name",
+      request({ ...baseSpan, kind: "SERVER" }),
+      "resourceSpans[0].scopeSpans[0].spans[0].kind: expected an enum integer or one of SPAN_KIND_UNSPECIFIED, SPAN_KIND_INTERNAL, SPAN_KIND_SERVER, SPAN_KIND_CLIENT, SPAN_KIND_PRODUCER, SPAN_KIND_CONSUMER",
+    ],
+    [
+      "an intValue with letters",
+      request({ ...baseSpan, attributes: [{ key: "k", value: { intValue: "12abc" } }] }),
+      "resourceSpans[0].scopeSpans[0].spans[0].attributes[0].value.intValue: expected a 64-bit integer",
+    ],
+    [
+      "a numeric attribute key",
+      request({ ...baseSpan, attributes: [{ key: 1 }] }),
+      "resourceSpans[0].scopeSpans[0].spans[0].attributes[0].key: expected a string",
+    ],
+    [
+      "a string boolValue",
+      request({ ...baseSpan, attributes: [{ key: "k", value: { boolValue: "true" } }] }),
+      "resourceSpans[0].scopeSpans[0].spans[0].attributes[0].value.boolValue: expected a boolean",
+    ],
+    [
+      "an event time that is an object",
+      request({ ...baseSpan, events: [{}, { timeUnixNano: {} }] }),
+      "resourceSpans[0].scopeSpans[0].spans[0].events[1].timeUnixNano: expected a 64-bit integer",
+    ],
+    [
+      "a resource that is a string",
+      JSON.stringify({ resourceSpans: [{ resource: "r" }] }),
+      "resourceSpans[0].resource: expected an object",
+    ],
   ])("throws OtlpDecodeError naming the JSON path on %s", (_case, body, message) => {
     expect(decodeError(body)).toBe(message);
   });

@@ -1,7 +1,12 @@
 import { SpanKind, SpanStatusCode, trace, ROOT_CONTEXT } from "@opentelemetry/api";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { describe, expect, it } from "vitest";
-import { OtlpDecodeError, type AttributeFilter, type DecodeLimits, type DecodedSpan } from "../../../agent/receivers/otlp-model.js";
+import {
+  OtlpDecodeError,
+  type AttributeFilter,
+  type DecodeLimits,
+  type DecodedSpan,
+} from "../../../agent/receivers/otlp-model.js";
 import { decodeOtlpProtobuf } from "../../../agent/receivers/otlp-protobuf-decoder.js";
 import {
   concat,
@@ -19,7 +24,12 @@ import {
   wire,
 } from "./otlp-fixtures.js";
 
-const limits = (overrides: Partial<DecodeLimits>): DecodeLimits => ({ maxDepth: 8, maxStringBytes: 4096, maxSpans: 100_000, ...overrides });
+const limits = (overrides: Partial<DecodeLimits>): DecodeLimits => ({
+  maxDepth: 8,
+  maxStringBytes: 4096,
+  maxSpans: 100_000,
+  ...overrides,
+});
 const keepAll: AttributeFilter = () => true;
 const root = generatedOtlpRoot().opentelemetry.proto;
 
@@ -48,7 +58,9 @@ function decodeError(body: Uint8Array, filter = keepAll, decodeLimits?: DecodeLi
 
 describe("decodeOtlpProtobuf on the official encoding", () => {
   it("decodes a vLLM llm_request span with its allow-listed attributes, typed as sent", () => {
-    const span = onlySpan(toProtobuf([readableSpan({ attributes: vllmAttributes(7), parentSpanId: "00f067aa0ba902b7" })]));
+    const span = onlySpan(
+      toProtobuf([readableSpan({ attributes: vllmAttributes(7), parentSpanId: "00f067aa0ba902b7" })]),
+    );
     expect(span).toMatchObject({
       traceId: "5b8efff798038103d269b633813fc60c",
       spanId: "eee19b7ec3c1b174",
@@ -99,7 +111,12 @@ describe("decodeOtlpProtobuf on the official encoding", () => {
       droppedAttributesCount: 0,
     });
     const span = onlySpan(
-      toProtobuf([readableSpan({ name: "compute", events: [event("QUEUE_START", 1_000_000), event("COMPUTE_START", 3_500_000), event("COMPUTE_END", 9_000_000)] })]),
+      toProtobuf([
+        readableSpan({
+          name: "compute",
+          events: [event("QUEUE_START", 1_000_000), event("COMPUTE_START", 3_500_000), event("COMPUTE_END", 9_000_000)],
+        }),
+      ]),
       (key) => key.startsWith("triton."),
     );
     expect(span.events.map((e) => [e.name, e.timeMs, Object.fromEntries(e.attributes)])).toEqual([
@@ -155,10 +172,17 @@ describe("decodeOtlpProtobuf on the official encoding", () => {
 
   it("decodes spans recorded by a real BasicTracerProvider", async () => {
     const exporter = new InMemorySpanExporter();
-    const provider = new BasicTracerProvider({ resource: vllmResource(), spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    const provider = new BasicTracerProvider({
+      resource: vllmResource(),
+      spanProcessors: [new SimpleSpanProcessor(exporter)],
+    });
     const tracer = provider.getTracer("vllm.llm_engine");
     const parent = tracer.startSpan("llm_request", { kind: SpanKind.SERVER, startTime: [1_700_000_000, 0] });
-    const child = tracer.startSpan("prefill", { startTime: [1_700_000_000, 5_000_000] }, trace.setSpan(ROOT_CONTEXT, parent));
+    const child = tracer.startSpan(
+      "prefill",
+      { startTime: [1_700_000_000, 5_000_000] },
+      trace.setSpan(ROOT_CONTEXT, parent),
+    );
     child.setAttribute("gen_ai.usage.prompt_tokens", 2048);
     child.end([1_700_000_000, 250_000_000]);
     parent.setStatus({ code: SpanStatusCode.ERROR, message: "aborted" });
@@ -166,7 +190,9 @@ describe("decodeOtlpProtobuf on the official encoding", () => {
     await provider.forceFlush();
     const recorded = exporter.getFinishedSpans();
     const decoded = decodeOtlpProtobuf(toProtobuf(recorded), vllmFilter).resourceSpans[0]?.spans ?? [];
-    expect(decoded.map((s) => [s.name, s.traceId, s.spanId, s.parentSpanId, s.statusCode, s.endTimeMs - s.startTimeMs])).toEqual([
+    expect(
+      decoded.map((s) => [s.name, s.traceId, s.spanId, s.parentSpanId, s.statusCode, s.endTimeMs - s.startTimeMs]),
+    ).toEqual([
       ["prefill", parent.spanContext().traceId, child.spanContext().spanId, parent.spanContext().spanId, 0, 245],
       ["llm_request", parent.spanContext().traceId, parent.spanContext().spanId, "", 2, 1000],
     ]);
@@ -189,12 +215,19 @@ describe("decodeOtlpProtobuf on the official encoding", () => {
       bytes: new Uint8Array([1, 2]) as unknown as string,
     };
     const span = onlySpan(toProtobuf([readableSpan({ attributes })]), keepAll);
-    expect(Object.fromEntries(span.attributes)).toEqual({ strings: ["a", "b"], numbers: [1, 2.5, -3], flags: [true, false], nested: [2] });
+    expect(Object.fromEntries(span.attributes)).toEqual({
+      strings: ["a", "b"],
+      numbers: [1, 2.5, -3],
+      flags: [true, false],
+      nested: [2],
+    });
   });
 
   it("truncates kept strings past maxStringBytes without splitting a character, and drops longer keys", () => {
     const span = onlySpan(
-      toProtobuf([readableSpan({ name: "n".repeat(20), attributes: { a: "abcdefghij", e: "éééééé", "long-key": "x" } })]),
+      toProtobuf([
+        readableSpan({ name: "n".repeat(20), attributes: { a: "abcdefghij", e: "éééééé", "long-key": "x" } }),
+      ]),
       keepAll,
       limits({ maxStringBytes: 5 }),
     );
@@ -218,7 +251,13 @@ describe("decodeOtlpProtobuf on the official encoding", () => {
 
   it("accepts a span without ids, reading them as empty strings", () => {
     const span = root.trace.v1.Span.encode({ name: "anonymous", kind: 1 }).finish();
-    expect(onlySpan(requestAround(span))).toMatchObject({ traceId: "", spanId: "", parentSpanId: "", name: "anonymous", kind: 1 });
+    expect(onlySpan(requestAround(span))).toMatchObject({
+      traceId: "",
+      spanId: "",
+      parentSpanId: "",
+      name: "anonymous",
+      kind: 1,
+    });
   });
 
   it("decodes a body that sits at an offset inside a larger buffer", () => {
@@ -258,7 +297,13 @@ describe("decodeOtlpProtobuf on hand-made bodies", () => {
     const keyValue = (key: string) => concat(wire.string(1, key), wire.len(2, anyValue), unknown);
     const event = concat(wire.string(2, "QUEUE_START"), wire.len(3, keyValue("gen_ai.latency.e2e")), unknown);
     const status = concat(root.trace.v1.Status.encode({ code: 1 }).finish(), unknown);
-    const fullSpan = concat(span, wire.len(9, keyValue("gen_ai.latency.e2e")), wire.len(11, event), wire.len(15, status), unknown);
+    const fullSpan = concat(
+      span,
+      wire.len(9, keyValue("gen_ai.latency.e2e")),
+      wire.len(11, event),
+      wire.len(15, status),
+      unknown,
+    );
     const resource = concat(wire.len(1, keyValue("service.name")), unknown);
     const scopeSpans = concat(wire.len(1, concat(wire.string(1, "scope"), unknown)), wire.len(2, fullSpan), unknown);
     const body = concat(wire.len(1, concat(wire.len(1, resource), wire.len(2, scopeSpans), unknown)), unknown);
@@ -273,7 +318,10 @@ describe("decodeOtlpProtobuf on hand-made bodies", () => {
   });
 
   it("reads a KeyValue whose value comes before its key", () => {
-    const keyValue = concat(wire.len(2, root.common.v1.AnyValue.encode({ intValue: 42 }).finish()), wire.string(1, "gen_ai.usage.prompt_tokens"));
+    const keyValue = concat(
+      wire.len(2, root.common.v1.AnyValue.encode({ intValue: 42 }).finish()),
+      wire.string(1, "gen_ai.usage.prompt_tokens"),
+    );
     expect(onlySpan(requestAround(span, wire.len(9, keyValue))).attributes.get("gen_ai.usage.prompt_tokens")).toBe(42);
   });
 
@@ -285,16 +333,36 @@ describe("decodeOtlpProtobuf on hand-made bodies", () => {
 
   it("rejects values nested deeper than maxDepth under a kept key and skips them under a dropped one", () => {
     const keyValue = (key: string) => concat(wire.string(1, key), wire.len(2, nestedArrayValue(9)));
-    expect(decodeError(requestAround(span, wire.len(9, keyValue("gen_ai.request.id"))), vllmFilter)).toBe("attribute value nested deeper than 8 levels");
+    expect(decodeError(requestAround(span, wire.len(9, keyValue("gen_ai.request.id"))), vllmFilter)).toBe(
+      "attribute value nested deeper than 8 levels",
+    );
     expect(onlySpan(requestAround(span, wire.len(9, keyValue("gen_ai.prompt")))).attributes.size).toBe(0);
-    expect(onlySpan(requestAround(span, wire.len(9, keyValue("gen_ai.request.id"))), vllmFilter, limits({ maxDepth: 10 })).attributes.get("gen_ai.request.id")).toEqual([]);
+    expect(
+      onlySpan(
+        requestAround(span, wire.len(9, keyValue("gen_ai.request.id"))),
+        vllmFilter,
+        limits({ maxDepth: 10 }),
+      ).attributes.get("gen_ai.request.id"),
+    ).toEqual([]);
   });
 
   it.each<[string, Uint8Array, string]>([
     ["a truncated varint", new Uint8Array([0x0a, 0x80]), "truncated varint at byte 1"],
-    ["a varint longer than 10 bytes", new Uint8Array([0x10, ...new Array<number>(10).fill(0xff), 0x01]), "varint longer than 10 bytes at byte 1"],
-    ["a length past the end", new Uint8Array([0x0a, 0x05, 0x00]), "length 5 at byte 1 runs past the end of its message"],
-    ["a nested length past its parent", concat([0x0a, 0x03], [0x12, 0x05, 0x00]), "length 5 at byte 3 runs past the end of its message"],
+    [
+      "a varint longer than 10 bytes",
+      new Uint8Array([0x10, ...new Array<number>(10).fill(0xff), 0x01]),
+      "varint longer than 10 bytes at byte 1",
+    ],
+    [
+      "a length past the end",
+      new Uint8Array([0x0a, 0x05, 0x00]),
+      "length 5 at byte 1 runs past the end of its message",
+    ],
+    [
+      "a nested length past its parent",
+      concat([0x0a, 0x03], [0x12, 0x05, 0x00]),
+      "length 5 at byte 3 runs past the end of its message",
+    ],
     ["a truncated fixed64", concat([0x11], [1, 2, 3]), "truncated 8-byte field at byte 1"],
     ["a truncated fixed32", concat([0x15], [1, 2]), "truncated 4-byte field at byte 1"],
     ["a start group", new Uint8Array([0x0b]), "unsupported group (wire type 3) at byte 0"],
@@ -302,9 +370,21 @@ describe("decodeOtlpProtobuf on hand-made bodies", () => {
     ["wire type 6", new Uint8Array([0x0e]), "invalid wire type 6 at byte 0"],
     ["wire type 7", new Uint8Array([0x0f]), "invalid wire type 7 at byte 0"],
     ["field number 0", new Uint8Array([0x02, 0x00]), "invalid field number in tag at byte 0"],
-    ["resource_spans as a varint", new Uint8Array([0x08, 0x01]), "ExportTraceServiceRequest.field 1 has wire type 0, expected 2, before byte 1"],
-    ["a span name as a varint", requestAround(new Uint8Array([0x28, 0x01])), "Span.name has wire type 0, expected 2, before byte 7"],
-    ["a start time as a varint", requestAround(new Uint8Array([0x38, 0x01])), "Span.start_time_unix_nano has wire type 0, expected 1, before byte 7"],
+    [
+      "resource_spans as a varint",
+      new Uint8Array([0x08, 0x01]),
+      "ExportTraceServiceRequest.field 1 has wire type 0, expected 2, before byte 1",
+    ],
+    [
+      "a span name as a varint",
+      requestAround(new Uint8Array([0x28, 0x01])),
+      "Span.name has wire type 0, expected 2, before byte 7",
+    ],
+    [
+      "a start time as a varint",
+      requestAround(new Uint8Array([0x38, 0x01])),
+      "Span.start_time_unix_nano has wire type 0, expected 1, before byte 7",
+    ],
   ])("throws OtlpDecodeError on %s", (_case, body, message) => {
     expect(decodeError(body)).toBe(message);
   });

@@ -19,11 +19,16 @@ const VALID_JSON = new TextDecoder().decode(JsonTraceSerializer.serializeRequest
 const protobufBodies = fc.oneof(
   fc.uint8Array({ maxLength: 2048 }),
   fc.nat({ max: VALID_PROTOBUF.length }).map((length) => VALID_PROTOBUF.subarray(0, length)),
-  fc.array(fc.tuple(fc.nat({ max: VALID_PROTOBUF.length - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }).map((flips) => {
-    const body = Uint8Array.from(VALID_PROTOBUF);
-    for (const [index, byte] of flips) body[index] = byte;
-    return body;
-  }),
+  fc
+    .array(fc.tuple(fc.nat({ max: VALID_PROTOBUF.length - 1 }), fc.integer({ min: 0, max: 255 })), {
+      minLength: 1,
+      maxLength: 8,
+    })
+    .map((flips) => {
+      const body = Uint8Array.from(VALID_PROTOBUF);
+      for (const [index, byte] of flips) body[index] = byte;
+      return body;
+    }),
 );
 
 const jsonBodies = fc.oneof(
@@ -31,8 +36,14 @@ const jsonBodies = fc.oneof(
   fc.string({ maxLength: 512 }),
   fc.nat({ max: VALID_JSON.length }).map((length) => VALID_JSON.slice(0, length)),
   fc.anything().map((value) => JSON.stringify({ resourceSpans: [value] }) ?? "null"),
-  fc.anything().map((value) => JSON.stringify({ resourceSpans: [{ resource: value, scopeSpans: [{ spans: [value] }] }] }) ?? "null"),
-  fc.tuple(fc.nat({ max: VALID_JSON.length - 1 }), fc.string({ minLength: 1, maxLength: 4 })).map(([at, text]) => VALID_JSON.slice(0, at) + text + VALID_JSON.slice(at + 1)),
+  fc
+    .anything()
+    .map(
+      (value) => JSON.stringify({ resourceSpans: [{ resource: value, scopeSpans: [{ spans: [value] }] }] }) ?? "null",
+    ),
+  fc
+    .tuple(fc.nat({ max: VALID_JSON.length - 1 }), fc.string({ minLength: 1, maxLength: 4 }))
+    .map(([at, text]) => VALID_JSON.slice(0, at) + text + VALID_JSON.slice(at + 1)),
 );
 
 /** How the body goes on the wire: as is, gzip-compressed, or as is but labelled gzip (garbage for the inflater). */
@@ -45,8 +56,16 @@ interface HttpCase {
 }
 
 const httpCases: fc.Arbitrary<HttpCase> = fc.oneof(
-  fc.record({ contentType: fc.constant("application/x-protobuf"), wire: fc.constantFrom<Wire>("identity", "gzip", "mislabelled-gzip"), body: protobufBodies }),
-  fc.record({ contentType: fc.constant("application/json"), wire: fc.constantFrom<Wire>("identity", "gzip", "mislabelled-gzip"), body: jsonBodies }),
+  fc.record({
+    contentType: fc.constant("application/x-protobuf"),
+    wire: fc.constantFrom<Wire>("identity", "gzip", "mislabelled-gzip"),
+    body: protobufBodies,
+  }),
+  fc.record({
+    contentType: fc.constant("application/json"),
+    wire: fc.constantFrom<Wire>("identity", "gzip", "mislabelled-gzip"),
+    body: jsonBodies,
+  }),
 );
 
 /** What a fuzzed request may get: success, or a client error that is the sender's fault. */
@@ -60,7 +79,13 @@ describe("OTLP receivers under random input", () => {
 
   beforeAll(async () => {
     const config = receiverConfig({ maxBodyBytes: "64KiB" });
-    const options = { config, filter: allowListFilter, consumer, log: silentLogger(), admission: createAdmission(config.maxInflightBytes) };
+    const options = {
+      config,
+      filter: allowListFilter,
+      consumer,
+      log: silentLogger(),
+      admission: createAdmission(config.maxInflightBytes),
+    };
     http = await startOtlpHttpReceiver(options);
     grpc = await startOtlpGrpcReceiver(options);
     client = rawGrpcClient(grpc.address.port);
@@ -87,7 +112,10 @@ describe("OTLP receivers under random input", () => {
     expect(seen.has(400)).toBe(true);
 
     const before = consumer.spans().length;
-    const response = await rawRequest(http.address.port, { headers: { "content-type": "application/x-protobuf" }, body: VALID_PROTOBUF });
+    const response = await rawRequest(http.address.port, {
+      headers: { "content-type": "application/x-protobuf" },
+      body: VALID_PROTOBUF,
+    });
     expect(response.status).toBe(200);
     expect(consumer.spans().length - before).toBe(3);
   });

@@ -9,14 +9,24 @@ import { resourceFromAttributes, type Resource } from "@opentelemetry/resources"
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { createGzip } from "node:zlib";
 import { otlpConfigSchema, type OtlpConfig } from "../../../common/config/schema.js";
-import { OtlpDecodeError, type AttributeFilter, type DecodedSpan, type DecodedTraces } from "../../../agent/receivers/otlp-model.js";
+import {
+  OtlpDecodeError,
+  type AttributeFilter,
+  type DecodedSpan,
+  type DecodedTraces,
+} from "../../../agent/receivers/otlp-model.js";
 import { decodeOtlpProtobuf } from "../../../agent/receivers/otlp-protobuf-decoder.js";
 import type { ConsumeResult, SpanConsumer } from "../../../agent/receivers/span-consumer.js";
 import { readableSpan } from "../../fixtures/otlp-client.js";
 import { runtimeResource, vllmRawSpan, type RawSpan } from "../../fixtures/spans.js";
 
 /** The keys the receiver suites decode; everything else (the prompt included) must be skipped. */
-export const ALLOWED_KEYS: ReadonlySet<string> = new Set(["gen_ai.latency.e2e", "gen_ai.usage.prompt_tokens", "service.name", "k8s.pod.name"]);
+export const ALLOWED_KEYS: ReadonlySet<string> = new Set([
+  "gen_ai.latency.e2e",
+  "gen_ai.usage.prompt_tokens",
+  "service.name",
+  "k8s.pod.name",
+]);
 export const allowListFilter: AttributeFilter = (key) => ALLOWED_KEYS.has(key);
 
 /** Prompt text a vLLM span carries in the tests; it must never reach the consumer. */
@@ -42,9 +52,14 @@ export class RecordingConsumer implements SpanConsumer {
 
 /** A receiver config on loopback with OS-chosen ports; overrides use the config file's syntax. */
 export function receiverConfig(overrides: Record<string, unknown> = {}): OtlpConfig {
-  return otlpConfigSchema.parse({ httpAddr: "127.0.0.1:0", grpcAddr: "127.0.0.1:0", maxBodyBytes: "1MiB", retryAfter: "2s", ...overrides });
+  return otlpConfigSchema.parse({
+    httpAddr: "127.0.0.1:0",
+    grpcAddr: "127.0.0.1:0",
+    maxBodyBytes: "1MiB",
+    retryAfter: "2s",
+    ...overrides,
+  });
 }
-
 
 /**
  * The SDK Resource of a runtime's process. Share one between spans: the serializer groups spans
@@ -159,7 +174,8 @@ export interface RpcStatus {
   readonly details: readonly { readonly typeUrl: string; readonly value: Uint8Array }[];
 }
 
-const text = (value: number | Uint8Array | undefined): string => (value instanceof Uint8Array ? Buffer.from(value).toString("utf8") : "");
+const text = (value: number | Uint8Array | undefined): string =>
+  value instanceof Uint8Array ? Buffer.from(value).toString("utf8") : "";
 
 export function decodeRpcStatus(bytes: Uint8Array): RpcStatus {
   const fields = wireFields(bytes);
@@ -169,9 +185,16 @@ export function decodeRpcStatus(bytes: Uint8Array): RpcStatus {
     .map((f) => {
       const any = wireFields(f.value as Uint8Array);
       const value = any.find((a) => a.field === 2)?.value;
-      return { typeUrl: text(any.find((a) => a.field === 1)?.value), value: value instanceof Uint8Array ? value : new Uint8Array() };
+      return {
+        typeUrl: text(any.find((a) => a.field === 1)?.value),
+        value: value instanceof Uint8Array ? value : new Uint8Array(),
+      };
     });
-  return { code: typeof code === "number" ? code : 0, message: text(fields.find((f) => f.field === 2)?.value), details };
+  return {
+    code: typeof code === "number" ? code : 0,
+    message: text(fields.find((f) => f.field === 2)?.value),
+    details,
+  };
 }
 
 /** The retry delay of a google.rpc.RetryInfo (retry_delay = 1, a Duration { seconds = 1, nanos = 2 }), in ms. */

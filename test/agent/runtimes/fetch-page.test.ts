@@ -7,7 +7,12 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { createPageAgents, streamPage, type PageAgents, type PageSink } from "../../../agent/collectors/runtimes/fetch-page.js";
+import {
+  createPageAgents,
+  streamPage,
+  type PageAgents,
+  type PageSink,
+} from "../../../agent/collectors/runtimes/fetch-page.js";
 import { ReadTurns } from "../../../agent/collectors/runtimes/read-turns.js";
 import { createAdmission } from "../../../agent/receivers/admission.js";
 
@@ -16,10 +21,15 @@ const pools: PageAgents[] = [];
 
 afterEach(async () => {
   pools.splice(0).forEach((pool) => pool.destroy());
-  await Promise.all(servers.splice(0).map((server) => new Promise<void>((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  })));
+  await Promise.all(
+    servers.splice(0).map(
+      (server) =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    ),
+  );
 });
 
 /** Serves `body` in writes of 16 KiB without a Content-Length; returns its URL. */
@@ -38,7 +48,14 @@ async function serving(body: Buffer): Promise<URL> {
 /** A sink that counts the bytes it is given. */
 function counting(): PageSink & { readonly bytes: number } {
   let bytes = 0;
-  return { write: (chunk) => (bytes += chunk.length), end: () => undefined, heldBytes: 0, get bytes() { return bytes; } };
+  return {
+    write: (chunk) => (bytes += chunk.length),
+    end: () => undefined,
+    heldBytes: 0,
+    get bytes() {
+      return bytes;
+    },
+  };
 }
 
 function pool(): PageAgents {
@@ -54,7 +71,11 @@ describe("streamPage's read budget", () => {
     const budget = createAdmission(2 ** 20);
     const turns = new ReadTurns();
     const sinks = [counting(), counting(), counting(), counting()];
-    await Promise.all(sinks.map((sink) => streamPage(url, { timeoutMs: 20_000, maxBytes: 16 * 2 ** 20, agents: pool(), budget, turns }, sink)));
+    await Promise.all(
+      sinks.map((sink) =>
+        streamPage(url, { timeoutMs: 20_000, maxBytes: 16 * 2 ** 20, agents: pool(), budget, turns }, sink),
+      ),
+    );
     expect(sinks.map((sink) => sink.bytes)).toEqual([page.length, page.length, page.length, page.length]);
     expect(budget.counters.peakInflightBytes).toBeLessThanOrEqual(2 ** 20);
     expect(budget.counters.peakInflightBytes).toBeGreaterThan(0);
@@ -64,7 +85,9 @@ describe("streamPage's read budget", () => {
   it("gives every byte back when a page passes the limit mid-stream", async () => {
     const url = await serving(Buffer.alloc(3 * 2 ** 20, "x 1\n"));
     const budget = createAdmission(2 ** 20);
-    await expect(streamPage(url, { timeoutMs: 20_000, maxBytes: 2 ** 20, agents: pool(), budget }, counting())).rejects.toThrow(`page larger than ${2 ** 20} bytes`);
+    await expect(
+      streamPage(url, { timeoutMs: 20_000, maxBytes: 2 ** 20, agents: pool(), budget }, counting()),
+    ).rejects.toThrow(`page larger than ${2 ** 20} bytes`);
     expect(budget.counters.inflightBytes).toBe(0);
   });
 
@@ -72,7 +95,9 @@ describe("streamPage's read budget", () => {
     const url = await serving(Buffer.alloc(256 * 1024, "x 1\n"));
     const budget = createAdmission(2 ** 20);
     expect(budget.tryAcquire(2 ** 20)).toBe(true); // another read holds the whole budget
-    await expect(streamPage(url, { timeoutMs: 300, maxBytes: 2 ** 20, agents: pool(), budget }, counting())).rejects.toThrow(/runtime read budget .* not granted within the timeout/);
+    await expect(
+      streamPage(url, { timeoutMs: 300, maxBytes: 2 ** 20, agents: pool(), budget }, counting()),
+    ).rejects.toThrow(/runtime read budget .* not granted within the timeout/);
     budget.release(2 ** 20);
     expect(budget.counters.inflightBytes).toBe(0);
   });

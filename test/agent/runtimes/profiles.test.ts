@@ -52,17 +52,23 @@ describe("vLLM profile", () => {
   });
 
   it("prefers the current KV name when a page carries both (hidden deprecated metrics shown)", () => {
-    const rows = vllmProfile.read(text('vllm:gpu_cache_usage_perc{model_name="m"} 0.1\nvllm:kv_cache_usage_perc{model_name="m"} 0.4\n'));
+    const rows = vllmProfile.read(
+      text('vllm:gpu_cache_usage_perc{model_name="m"} 0.1\nvllm:kv_cache_usage_perc{model_name="m"} 0.4\n'),
+    );
     expect(only(rows, "m").kvCacheUsage).toBe(0.4);
   });
 
   it("leaves out what the page does not report and drops NaN instead of exporting it", () => {
-    const rows = vllmProfile.read(text('vllm:num_requests_waiting{model_name="m"} NaN\nvllm:num_requests_running{model_name="m"} 2\n'));
+    const rows = vllmProfile.read(
+      text('vllm:num_requests_waiting{model_name="m"} NaN\nvllm:num_requests_running{model_name="m"} 2\n'),
+    );
     expect(only(rows, "m")).toEqual({ model: "m", batchSize: 2 });
   });
 
   it("keeps models apart when one server serves several", () => {
-    const rows = vllmProfile.read(text('vllm:num_requests_running{model_name="a"} 1\nvllm:num_requests_running{model_name="b"} 3\n'));
+    const rows = vllmProfile.read(
+      text('vllm:num_requests_running{model_name="a"} 1\nvllm:num_requests_running{model_name="b"} 3\n'),
+    );
     expect(only(rows, "a").batchSize).toBe(1);
     expect(only(rows, "b").batchSize).toBe(3);
   });
@@ -75,7 +81,9 @@ describe("TGI profile", () => {
   });
 
   it("reports no KV usage when the router does not expose its token budget", () => {
-    const rows = tgiProfile.read(text("tgi_queue_size 0\ntgi_batch_current_size 1\ntgi_batch_current_max_tokens 500\n"));
+    const rows = tgiProfile.read(
+      text("tgi_queue_size 0\ntgi_batch_current_size 1\ntgi_batch_current_max_tokens 500\n"),
+    );
     expect(rows).toEqual([{ model: "", queueDepth: 0, batchSize: 1 }]);
   });
 });
@@ -83,25 +91,39 @@ describe("TGI profile", () => {
 describe("Triton / TensorRT-LLM profile", () => {
   it("takes KV usage as used over max blocks, batch as scheduled requests, queue as pending plus waiting", () => {
     const rows = readRuntimePage(page("triton.prom"))?.rows ?? [];
-    expect(only(rows, "tensorrt_llm")).toEqual({ model: "tensorrt_llm", kvCacheUsage: 0.75, batchSize: 16, queueDepth: 7, requestsOk: 5120 });
+    expect(only(rows, "tensorrt_llm")).toEqual({
+      model: "tensorrt_llm",
+      kvCacheUsage: 0.75,
+      batchSize: 16,
+      queueDepth: 7,
+      requestsOk: 5120,
+    });
     expect(only(rows, "ensemble")).toEqual({ model: "ensemble", queueDepth: 0, requestsOk: 5120 });
   });
 
   it("falls back to active requests and the fraction block type on older or newer backends", () => {
-    const rows = tritonTrtllmProfile.read(text([
-      'nv_trt_llm_request_metrics{model="m",request_type="active",version="1"} 9',
-      'nv_trt_llm_kv_cache_block_metrics{kv_cache_block_type="fraction",model="m",version="1"} 0.4',
-    ].join("\n")));
+    const rows = tritonTrtllmProfile.read(
+      text(
+        [
+          'nv_trt_llm_request_metrics{model="m",request_type="active",version="1"} 9',
+          'nv_trt_llm_kv_cache_block_metrics{kv_cache_block_type="fraction",model="m",version="1"} 0.4',
+        ].join("\n"),
+      ),
+    );
     expect(only(rows, "m")).toEqual({ model: "m", batchSize: 9, kvCacheUsage: 0.4 });
   });
 
   it("keeps the fullest version of a model", () => {
-    const rows = tritonTrtllmProfile.read(text([
-      'nv_trt_llm_kv_cache_block_metrics{kv_cache_block_type="used",model="m",version="1"} 10',
-      'nv_trt_llm_kv_cache_block_metrics{kv_cache_block_type="max",model="m",version="1"} 100',
-      'nv_trt_llm_kv_cache_block_metrics{kv_cache_block_type="used",model="m",version="2"} 90',
-      'nv_trt_llm_kv_cache_block_metrics{kv_cache_block_type="max",model="m",version="2"} 100',
-    ].join("\n")));
+    const rows = tritonTrtllmProfile.read(
+      text(
+        [
+          'nv_trt_llm_kv_cache_block_metrics{kv_cache_block_type="used",model="m",version="1"} 10',
+          'nv_trt_llm_kv_cache_block_metrics{kv_cache_block_type="max",model="m",version="1"} 100',
+          'nv_trt_llm_kv_cache_block_metrics{kv_cache_block_type="used",model="m",version="2"} 90',
+          'nv_trt_llm_kv_cache_block_metrics{kv_cache_block_type="max",model="m",version="2"} 100',
+        ].join("\n"),
+      ),
+    );
     expect(only(rows, "m").kvCacheUsage).toBe(0.9);
   });
 });

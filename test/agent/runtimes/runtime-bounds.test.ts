@@ -10,7 +10,11 @@ import type { AddressInfo } from "node:net";
 import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
 import type { RequestIncrements } from "../../../agent/collectors/runtimes/counter-memo.js";
-import { RuntimeScraper, type RuntimeSeriesLabels, type RuntimeTarget } from "../../../agent/collectors/runtimes/runtime-scraper.js";
+import {
+  RuntimeScraper,
+  type RuntimeSeriesLabels,
+  type RuntimeTarget,
+} from "../../../agent/collectors/runtimes/runtime-scraper.js";
 import { registerRuntimeMetrics } from "../../../agent/exporters/runtime-metrics.js";
 import { agentConfigSchema } from "../../../common/config/schema.js";
 import { OVERFLOW_MODEL } from "../../../common/conventions.js";
@@ -24,10 +28,15 @@ const scrapers: RuntimeScraper[] = [];
 
 afterEach(async () => {
   await Promise.all(scrapers.splice(0).map((s) => s.shutdown()));
-  await Promise.all(servers.splice(0).map((server) => new Promise<void>((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  })));
+  await Promise.all(
+    servers.splice(0).map(
+      (server) =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    ),
+  );
 });
 
 /** One loopback server answering by path; returns its base URL. */
@@ -63,13 +72,23 @@ function scraperFor(targets: readonly RuntimeTarget[], runtimes: Record<string, 
   });
   scrapers.push(scraper);
   const registry = new Registry();
-  registerRuntimeMetrics(registry, NODE, () => scraper.view(), (metric, err) => {
-    throw new Error(`fill of ${metric} failed`, { cause: err });
-  }, () => ({ series: scraper.seriesCount, overflowed: scraper.overflowed }));
-  return { scraper, counted, scrape: async (): Promise<{ series: Series[]; bytes: number }> => {
-    const text = await registry.metrics();
-    return { series: parseExposition(text), bytes: text.length };
-  } };
+  registerRuntimeMetrics(
+    registry,
+    NODE,
+    () => scraper.view(),
+    (metric, err) => {
+      throw new Error(`fill of ${metric} failed`, { cause: err });
+    },
+    () => ({ series: scraper.seriesCount, overflowed: scraper.overflowed }),
+  );
+  return {
+    scraper,
+    counted,
+    scrape: async (): Promise<{ series: Series[]; bytes: number }> => {
+      const text = await registry.metrics();
+      return { series: parseExposition(text), bytes: text.length };
+    },
+  };
 }
 
 /** A vLLM page listing `count` served models (what any GPU pod with a metrics-port annotation could serve). */
@@ -77,7 +96,8 @@ function manyModels(count: number, prefix = "m"): string {
   const lines = ["# TYPE vllm:num_requests_running gauge"];
   for (let i = 0; i < count; i++) lines.push(`vllm:num_requests_running{engine="0",model_name="${prefix}${i}"} 1`);
   lines.push("# TYPE vllm:kv_cache_usage_perc gauge");
-  for (let i = 0; i < count; i++) lines.push(`vllm:kv_cache_usage_perc{engine="0",model_name="${prefix}${i}"} ${(i % 100) / 100}`);
+  for (let i = 0; i < count; i++)
+    lines.push(`vllm:kv_cache_usage_perc{engine="0",model_name="${prefix}${i}"} ${(i % 100) / 100}`);
   return `${lines.join("\n")}\n`;
 }
 
@@ -85,7 +105,10 @@ describe("runtime series limits", () => {
   it("folds a page of 100,000 model_name values into the target's limit, totals kept, and counts what folded", async () => {
     const base = await listen((_, response) => answer(response, manyModels(100_000)));
     // The page (12.7 MiB) is within the default page limit (16 MiB): read as it arrives, the series limits meet it.
-    const { scraper, scrape } = scraperFor([{ url: `${base}/metrics`, namespace: "serving", pod: "evil-0" }], { timeout: "20s", interval: "30s" });
+    const { scraper, scrape } = scraperFor([{ url: `${base}/metrics`, namespace: "serving", pod: "evil-0" }], {
+      timeout: "20s",
+      interval: "30s",
+    });
     expect((await scraper.collect()).errors).toEqual([]);
     const { series, bytes } = await scrape();
     const batch = find(series, "inferwatch_llm_batch_size");
@@ -102,29 +125,51 @@ describe("runtime series limits", () => {
 
   it("keeps the models admitted first from one scrape to the next, and frees the slot of a model that went away", async () => {
     let models = ["a", "b", "c", "d"];
-    const base = await listen((_, response) => answer(response, models.map((m) => `vllm:num_requests_running{model_name="${m}"} 1`).join("\n")));
+    const base = await listen((_, response) =>
+      answer(response, models.map((m) => `vllm:num_requests_running{model_name="${m}"} 1`).join("\n")),
+    );
     const { scraper, scrape } = scraperFor([{ url: `${base}/metrics` }], { maxSeriesPerTarget: 3 });
     await scraper.collect();
-    const kept = (await scrape()).series.filter((s) => s.name === "inferwatch_llm_batch_size").map((s) => s.labels["model"]).sort();
+    const kept = (await scrape()).series
+      .filter((s) => s.name === "inferwatch_llm_batch_size")
+      .map((s) => s.labels["model"])
+      .sort();
     expect(kept).toEqual([OVERFLOW_MODEL, "a", "b"]);
     models = ["d", "c", "b", "a"];
     await scraper.collect();
-    expect((await scrape()).series.filter((s) => s.name === "inferwatch_llm_batch_size").map((s) => s.labels["model"]).sort()).toEqual([OVERFLOW_MODEL, "a", "b"]);
+    expect(
+      (await scrape()).series
+        .filter((s) => s.name === "inferwatch_llm_batch_size")
+        .map((s) => s.labels["model"])
+        .sort(),
+    ).toEqual([OVERFLOW_MODEL, "a", "b"]);
     models = ["b", "c", "d"];
     await scraper.collect(); // a is gone: its slot frees at the end of this round
     await scraper.collect();
-    expect((await scrape()).series.filter((s) => s.name === "inferwatch_llm_batch_size").map((s) => s.labels["model"]).sort()).toEqual([OVERFLOW_MODEL, "b", "c"]);
+    expect(
+      (await scrape()).series
+        .filter((s) => s.name === "inferwatch_llm_batch_size")
+        .map((s) => s.labels["model"])
+        .sort(),
+    ).toEqual([OVERFLOW_MODEL, "b", "c"]);
   });
 
   it("bounds all targets together at the agent's limit, past it one agent-wide overflow row", async () => {
-    const base = await listen((request, response) => answer(response, manyModels(50, request.url === "/one" ? "x" : "y")));
-    const { scraper, scrape } = scraperFor([{ url: `${base}/one` }, { url: `${base}/two` }], { maxSeriesPerTarget: 1000, maxSeries: 80 });
+    const base = await listen((request, response) =>
+      answer(response, manyModels(50, request.url === "/one" ? "x" : "y")),
+    );
+    const { scraper, scrape } = scraperFor([{ url: `${base}/one` }, { url: `${base}/two` }], {
+      maxSeriesPerTarget: 1000,
+      maxSeries: 80,
+    });
     await scraper.collect();
     const { series } = await scrape();
     const batch = find(series, "inferwatch_llm_batch_size");
     expect(batch.length).toBeLessThanOrEqual(80);
     expect(batch.reduce((sum, s) => sum + s.value, 0)).toBe(100);
-    expect(valueOf(series, "inferwatch_llm_batch_size", { model: OVERFLOW_MODEL, runtime: "", pod: "" })).toBe(100 - 79);
+    expect(valueOf(series, "inferwatch_llm_batch_size", { model: OVERFLOW_MODEL, runtime: "", pod: "" })).toBe(
+      100 - 79,
+    );
     expect(valueOf(series, "inferwatch_runtime_series_overflow_total", { limit: "agent" })).toBe(21);
   });
 });
@@ -136,9 +181,11 @@ describe("runtime page size", () => {
   /** One vLLM model over `engines` data-parallel engines: running requests `i % 7`, KV usage `(i % 100) / 100` on engine i. */
   function manyEngines(engines: number): string {
     const lines = ["# TYPE vllm:num_requests_running gauge"];
-    for (let i = 0; i < engines; i++) lines.push(`vllm:num_requests_running{engine="${i}",model_name="llama-70b"} ${i % 7}`);
+    for (let i = 0; i < engines; i++)
+      lines.push(`vllm:num_requests_running{engine="${i}",model_name="llama-70b"} ${i % 7}`);
     lines.push("# TYPE vllm:kv_cache_usage_perc gauge");
-    for (let i = 0; i < engines; i++) lines.push(`vllm:kv_cache_usage_perc{engine="${i}",model_name="llama-70b"} ${(i % 100) / 100}`);
+    for (let i = 0; i < engines; i++)
+      lines.push(`vllm:kv_cache_usage_perc{engine="${i}",model_name="llama-70b"} ${(i % 100) / 100}`);
     return `${lines.join("\n")}\n`;
   }
 
@@ -157,7 +204,9 @@ describe("runtime page size", () => {
     const { series } = await scrape();
     let running = 0;
     for (let i = 0; i < engines; i++) running += i % 7;
-    expect(find(series, "inferwatch_llm_batch_size").map((s) => [s.labels["model"], s.value])).toEqual([["llama-70b", running]]);
+    expect(find(series, "inferwatch_llm_batch_size").map((s) => [s.labels["model"], s.value])).toEqual([
+      ["llama-70b", running],
+    ]);
     expect(valueOf(series, "inferwatch_llm_kv_cache_usage_ratio", { model: "llama-70b" })).toBe(0.99);
     expect(valueOf(series, "inferwatch_runtime_scrape_up", { target: `${base}/metrics` })).toBe(1);
   });
@@ -172,7 +221,10 @@ describe("runtime page size", () => {
       response.write(page);
       response.end();
     });
-    const { scraper, scrape } = scraperFor([{ url: `${base}/declared` }, { url: `${base}/streamed` }], { timeout: "20s", interval: "30s" });
+    const { scraper, scrape } = scraperFor([{ url: `${base}/declared` }, { url: `${base}/streamed` }], {
+      timeout: "20s",
+      interval: "30s",
+    });
     const result = await scraper.collect();
     expect(result.errors.map((e) => e.message)).toEqual([
       expect.stringContaining(`page larger than ${DEFAULT_MAX_PAGE} bytes`),
@@ -195,7 +247,11 @@ describe("runtime socket pools", () => {
       }
       answer(response, fixture("vllm-v1.prom"));
     });
-    const { scraper, scrape } = scraperFor([{ url: `${base}/hang` }, { url: `${base}/a/metrics` }, { url: `${base}/b/metrics` }]);
+    const { scraper, scrape } = scraperFor([
+      { url: `${base}/hang` },
+      { url: `${base}/a/metrics` },
+      { url: `${base}/b/metrics` },
+    ]);
     const result = await scraper.collect();
     expect(hung).toBe(1);
     expect(result.errors.map((e) => e.message).join()).toContain("/hang");
@@ -219,9 +275,18 @@ describe("figures between two scrapes", () => {
     expect(valueOf((await scrape()).series, "inferwatch_llm_runtime_mean_compute_seconds", labels)).toBeCloseTo(2.1, 9);
     // 100 more requests that queued 0.5 s and computed 3 s each.
     page = page
-      .replace('nv_inference_request_success{model="llama3_vllm",version="1"} 400', 'nv_inference_request_success{model="llama3_vllm",version="1"} 500')
-      .replace("nv_inference_queue_duration_us{model=\"llama3_vllm\",version=\"1\"} 40000000", "nv_inference_queue_duration_us{model=\"llama3_vllm\",version=\"1\"} 90000000")
-      .replace("nv_inference_compute_infer_duration_us{model=\"llama3_vllm\",version=\"1\"} 836000000", "nv_inference_compute_infer_duration_us{model=\"llama3_vllm\",version=\"1\"} 1136000000");
+      .replace(
+        'nv_inference_request_success{model="llama3_vllm",version="1"} 400',
+        'nv_inference_request_success{model="llama3_vllm",version="1"} 500',
+      )
+      .replace(
+        'nv_inference_queue_duration_us{model="llama3_vllm",version="1"} 40000000',
+        'nv_inference_queue_duration_us{model="llama3_vllm",version="1"} 90000000',
+      )
+      .replace(
+        'nv_inference_compute_infer_duration_us{model="llama3_vllm",version="1"} 836000000',
+        'nv_inference_compute_infer_duration_us{model="llama3_vllm",version="1"} 1136000000',
+      );
     await scraper.collect();
     const { series } = await scrape();
     expect(valueOf(series, "inferwatch_llm_runtime_mean_queue_seconds", labels)).toBeCloseTo(0.5, 9);
@@ -231,18 +296,28 @@ describe("figures between two scrapes", () => {
   it("hands on what vLLM counted between scrapes (the first scrape is the baseline), and a restart's counts whole", async () => {
     let stop = 900;
     let errors = 4;
-    const base = await listen((_, response) => answer(response, [
-      `vllm:request_success_total{engine="0",finished_reason="stop",model_name="m"} ${stop}`,
-      `vllm:request_success_total{engine="0",finished_reason="error",model_name="m"} ${errors}`,
-      `vllm:prompt_tokens_total{engine="0",model_name="m"} ${stop * 10}`,
-    ].join("\n")));
+    const base = await listen((_, response) =>
+      answer(
+        response,
+        [
+          `vllm:request_success_total{engine="0",finished_reason="stop",model_name="m"} ${stop}`,
+          `vllm:request_success_total{engine="0",finished_reason="error",model_name="m"} ${errors}`,
+          `vllm:prompt_tokens_total{engine="0",model_name="m"} ${stop * 10}`,
+        ].join("\n"),
+      ),
+    );
     const { scraper, counted } = scraperFor([{ url: `${base}/metrics`, namespace: "serving", pod: "vllm-0" }]);
     await scraper.collect();
     expect(counted).toEqual([]);
     stop = 950;
     errors = 7;
     await scraper.collect();
-    expect(counted).toEqual([{ labels: { model: "m", runtime: "vllm", namespace: "serving", pod: "vllm-0", tier: "default" }, increments: { requestsOk: 50, requestsFailed: 3, promptTokens: 500 } }]);
+    expect(counted).toEqual([
+      {
+        labels: { model: "m", runtime: "vllm", namespace: "serving", pod: "vllm-0", tier: "default" },
+        increments: { requestsOk: 50, requestsFailed: 3, promptTokens: 500 },
+      },
+    ]);
     await scraper.collect();
     expect(counted).toHaveLength(1); // nothing new, nothing handed on
     stop = 20; // vLLM restarted

@@ -34,10 +34,15 @@ const scrapers: RuntimeScraper[] = [];
 
 afterEach(async () => {
   await Promise.all(scrapers.splice(0).map((s) => s.shutdown()));
-  await Promise.all(servers.splice(0).map((server) => new Promise<void>((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  })));
+  await Promise.all(
+    servers.splice(0).map(
+      (server) =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    ),
+  );
 });
 
 /** A runtime on a loopback port; `handle` answers each GET /metrics (or never, for a hung one). */
@@ -57,10 +62,11 @@ async function fakeRuntime(handle: (request: IncomingMessage, response: ServerRe
     url: `http://127.0.0.1:${port}/metrics`,
     requests: () => requests,
     open: () => open,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -71,8 +77,14 @@ function serving(body: () => string): Promise<FakeRuntime> {
   });
 }
 
-function scraperFor(targets: readonly RuntimeTarget[], overrides: Record<string, unknown> = {}): { scraper: RuntimeScraper; scrape: () => Promise<Series[]> } {
-  const config = agentConfigSchema.parse({ runtimes: { timeout: "300ms", interval: "1s", ...overrides }, spans: { tiers: [{ model: "^meta-llama/", tier: "latency" }] } });
+function scraperFor(
+  targets: readonly RuntimeTarget[],
+  overrides: Record<string, unknown> = {},
+): { scraper: RuntimeScraper; scrape: () => Promise<Series[]> } {
+  const config = agentConfigSchema.parse({
+    runtimes: { timeout: "300ms", interval: "1s", ...overrides },
+    spans: { tiers: [{ model: "^meta-llama/", tier: "latency" }] },
+  });
   const scraper = new RuntimeScraper({
     config: { ...config.runtimes, targets: [...targets] },
     tiers: config.spans,
@@ -81,9 +93,14 @@ function scraperFor(targets: readonly RuntimeTarget[], overrides: Record<string,
   });
   scrapers.push(scraper);
   const registry = new Registry();
-  registerRuntimeMetrics(registry, NODE, () => scraper.view(), (metric, err) => {
-    throw new Error(`fill of ${metric} failed`, { cause: err });
-  });
+  registerRuntimeMetrics(
+    registry,
+    NODE,
+    () => scraper.view(),
+    (metric, err) => {
+      throw new Error(`fill of ${metric} failed`, { cause: err });
+    },
+  );
   return { scraper, scrape: async () => parseExposition(await registry.metrics()) };
 }
 
@@ -127,7 +144,12 @@ describe("runtime scraper", () => {
     expect(valueOf(series, "inferwatch_llm_queue_depth", trt)).toBe(7);
     expect(valueOf(series, "inferwatch_llm_batch_size", trt)).toBe(16);
 
-    for (const [target, runtime] of [[vllm, "vllm"], [old, "vllm"], [tgi, "tgi"], [triton, "triton"]] as const) {
+    for (const [target, runtime] of [
+      [vllm, "vllm"],
+      [old, "vllm"],
+      [tgi, "tgi"],
+      [triton, "triton"],
+    ] as const) {
       expect(valueOf(series, "inferwatch_runtime_scrape_up", { target: target.url, runtime, node: NODE })).toBe(1);
       expect(valueOf(series, "inferwatch_runtime_scrape_duration_seconds", { target: target.url })).toBeGreaterThan(0);
     }
@@ -145,11 +167,15 @@ describe("runtime scraper", () => {
     await scrape();
     expect(hung.open()).toBe(1);
     const result = await round;
-    expect(result.errors.map((e) => e.message)).toEqual([expect.stringContaining(`runtime ${hung.url}: no complete answer within 1000 ms`)]);
+    expect(result.errors.map((e) => e.message)).toEqual([
+      expect.stringContaining(`runtime ${hung.url}: no complete answer within 1000 ms`),
+    ]);
     const series = await scrape();
     expect(valueOf(series, "inferwatch_runtime_scrape_up", { target: hung.url })).toBe(0);
     expect(valueOf(series, "inferwatch_runtime_scrape_up", { target: good.url })).toBe(1);
-    expect(valueOf(series, "inferwatch_runtime_scrape_duration_seconds", { target: hung.url })).toBeGreaterThanOrEqual(1);
+    expect(valueOf(series, "inferwatch_runtime_scrape_duration_seconds", { target: hung.url })).toBeGreaterThanOrEqual(
+      1,
+    );
     expect(valueOf(series, "inferwatch_llm_batch_size", { model: LLAMA })).toBe(21);
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(hung.open()).toBe(0); // the agent closed its side: nothing is left holding the socket
@@ -176,7 +202,10 @@ describe("runtime scraper", () => {
   ])("reports a target that returns %s down, with no series of its own", async (_, body) => {
     const good = await serving(() => recorded("tgi.prom"));
     const bad = await serving(() => body);
-    const { scraper, scrape } = scraperFor([{ url: good.url, model: "tgi-model" }, { url: bad.url, runtime: "vllm" }]);
+    const { scraper, scrape } = scraperFor([
+      { url: good.url, model: "tgi-model" },
+      { url: bad.url, runtime: "vllm" },
+    ]);
     const result = await scraper.collect();
     expect(result.errors).toHaveLength(1);
     const series = await scrape();
@@ -192,7 +221,10 @@ describe("runtime scraper", () => {
     const huge = await serving(() => `${recorded("vllm.prom")}${"# padding\n".repeat(200)}`);
     const { scraper, scrape } = scraperFor([{ url: missing.url }, { url: huge.url }], { maxBodyBytes: "1KiB" });
     const result = await scraper.collect();
-    expect(result.errors.map((e) => e.message)).toEqual([expect.stringContaining("HTTP 404"), expect.stringContaining("page larger than 1024 bytes")]);
+    expect(result.errors.map((e) => e.message)).toEqual([
+      expect.stringContaining("HTTP 404"),
+      expect.stringContaining("page larger than 1024 bytes"),
+    ]);
     const series = await scrape();
     expect(find(series, "inferwatch_runtime_scrape_up").map((s) => s.value)).toEqual([0, 0]);
   });
@@ -223,7 +255,8 @@ describe("runtime scraper", () => {
 
   it("takes the prefix-cache hit ratio over the queries since the previous scrape, and across a runtime restart", async () => {
     let counters = { queries: 1000, hits: 900 };
-    const page = () => `vllm:prefix_cache_queries_total{model_name="m"} ${counters.queries}\nvllm:prefix_cache_hits_total{model_name="m"} ${counters.hits}\n`;
+    const page = () =>
+      `vllm:prefix_cache_queries_total{model_name="m"} ${counters.queries}\nvllm:prefix_cache_hits_total{model_name="m"} ${counters.hits}\n`;
     const vllm = await serving(page);
     const { scraper, scrape } = scraperFor([{ url: vllm.url }]);
     const ratio = async () => {
@@ -241,7 +274,10 @@ describe("runtime scraper", () => {
   it("sums two unlabelled targets serving the same model instead of letting one overwrite the other", async () => {
     const a = await serving(() => "tgi_queue_size 3\ntgi_batch_current_size 4\n");
     const b = await serving(() => "tgi_queue_size 5\ntgi_batch_current_size 6\n");
-    const { scraper, scrape } = scraperFor([{ url: a.url, model: "same" }, { url: b.url, model: "same" }]);
+    const { scraper, scrape } = scraperFor([
+      { url: a.url, model: "same" },
+      { url: b.url, model: "same" },
+    ]);
     await scraper.collect();
     const series = await scrape();
     expect(valueOf(series, "inferwatch_llm_queue_depth", { model: "same" })).toBe(8);
@@ -249,7 +285,7 @@ describe("runtime scraper", () => {
   });
 
   it("keeps a page of an unknown exporter up but exports nothing from it", async () => {
-    const other = await serving(() => 'node_load1 0.5\n');
+    const other = await serving(() => "node_load1 0.5\n");
     const { scraper, scrape } = scraperFor([{ url: other.url }]);
     await scraper.collect();
     const series = await scrape();

@@ -45,33 +45,56 @@ beforeAll(async () => {
   });
   dir = await mkdtemp(join(tmpdir(), "inferwatch-runtimes-"));
   const config = join(dir, "inferwatch.yaml");
-  await writeFile(config, [
-    "agent:",
-    "  runtimes:",
-    "    interval: 5s",
-    "    timeout: 4s",
-    "    targets:",
-    `      - ${urls.vllm}`,
-    `      - { url: '${urls.tgi}', model: mistral-7b, namespace: serving, pod: tgi-0 }`,
-    `      - { url: '${urls.triton}', runtime: triton, namespace: serving, pod: trt-0, tier: batch }`,
-    `      - ${urls.hung}`,
-  ].join("\n"));
-  agent = await startAgentProcess(["--config", config, "--nvml-library", "/nonexistent/libnvidia-ml.so.1", "--pods", "false", "--host-metrics", "false", "--otlp", "false"]);
+  await writeFile(
+    config,
+    [
+      "agent:",
+      "  runtimes:",
+      "    interval: 5s",
+      "    timeout: 4s",
+      "    targets:",
+      `      - ${urls.vllm}`,
+      `      - { url: '${urls.tgi}', model: mistral-7b, namespace: serving, pod: tgi-0 }`,
+      `      - { url: '${urls.triton}', runtime: triton, namespace: serving, pod: trt-0, tier: batch }`,
+      `      - ${urls.hung}`,
+    ].join("\n"),
+  );
+  agent = await startAgentProcess([
+    "--config",
+    config,
+    "--nvml-library",
+    "/nonexistent/libnvidia-ml.so.1",
+    "--pods",
+    "false",
+    "--host-metrics",
+    "false",
+    "--otlp",
+    "false",
+  ]);
 }, 30_000);
 
 afterAll(async () => {
   await agent?.stop();
-  await Promise.all(servers.map((server) => new Promise<void>((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  })));
+  await Promise.all(
+    servers.map(
+      (server) =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    ),
+  );
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 describe("inferwatch agent with three runtimes on loopback", () => {
   it("exports each model's KV cache, prefix cache, queue, batch and preemptions, and the hung target only as down", async () => {
     const a = agent as AgentProcess;
-    const series = await scrapeUntil(a, (s) => valueOf(s, "inferwatch_runtime_scrape_up", { target: urls.hung }) !== undefined, 15_000);
+    const series = await scrapeUntil(
+      a,
+      (s) => valueOf(s, "inferwatch_runtime_scrape_up", { target: urls.hung }) !== undefined,
+      15_000,
+    );
     const at = (model: string, runtime: string) => ({ model, runtime, node: "test-node" });
 
     const llama = at("meta-llama/Llama-3.1-8B-Instruct", "vllm");

@@ -11,7 +11,9 @@ import { parseExpositionText } from "../../../common/exposition.js";
 import { projectPath } from "../../../common/paths.js";
 
 function read(name: string): RuntimePage {
-  const page = readRuntimePage(indexSamples(parseExpositionText(readFileSync(projectPath(`test/fixtures/runtimes/${name}`), "utf8"))));
+  const page = readRuntimePage(
+    indexSamples(parseExpositionText(readFileSync(projectPath(`test/fixtures/runtimes/${name}`), "utf8"))),
+  );
   if (page === undefined) throw new Error(`${name}: no profile read it`);
   return page;
 }
@@ -73,7 +75,14 @@ describe("pages built from the runtimes' source", () => {
     expect(page.runtime).toBe("triton");
     expect(page.families).toEqual(["triton-core", "vllm"]);
     const llama = row(page, "llama3_vllm");
-    expect(llama).toMatchObject({ queueDepth: 3, requestsOk: 400, requestsFailed: 8, promptTokens: 120_000, completionTokens: 51_200, timedRequests: 400 });
+    expect(llama).toMatchObject({
+      queueDepth: 3,
+      requestsOk: 400,
+      requestsFailed: 8,
+      promptTokens: 120_000,
+      completionTokens: 51_200,
+      timedRequests: 400,
+    });
     expect(llama.queueSecondsTotal).toBeCloseTo(40, 9);
     expect(llama.computeSecondsTotal).toBeCloseTo(840, 9);
     expect(llama).not.toHaveProperty("kvCacheUsage");
@@ -85,7 +94,16 @@ describe("pages built from the runtimes' source", () => {
     const page = read("triton-tensorrt-llm.prom");
     expect(page.families).toEqual(["triton-core", "triton-tensorrt-llm"]);
     const trt = row(page, "tensorrt_llm");
-    expect(trt).toMatchObject({ kvCacheUsage: 0.75, batchSize: 24, queueDepth: 8, requestsOk: 1000, requestsFailed: 2, promptTokens: 350_000, completionTokens: 128_000, timedRequests: 1000 });
+    expect(trt).toMatchObject({
+      kvCacheUsage: 0.75,
+      batchSize: 24,
+      queueDepth: 8,
+      requestsOk: 1000,
+      requestsFailed: 2,
+      promptTokens: 350_000,
+      completionTokens: 128_000,
+      timedRequests: 1000,
+    });
     expect(trt.queueSecondsTotal).toBeCloseTo(50, 9);
     expect(trt.computeSecondsTotal).toBeCloseTo(1200, 9);
     expect(row(page, "ensemble")).toEqual({ model: "ensemble", queueDepth: 0, requestsOk: 1000, requestsFailed: 2 });
@@ -109,13 +127,19 @@ describe("pages built from the runtimes' source", () => {
   });
 
   it("trtllm-serve without cached-token counters: prefix hits in blocks, reused over reused plus missed", () => {
-    const body = readFileSync(projectPath("test/fixtures/runtimes/trtllm-serve.prom"), "utf8").split("\n").filter((line) => !line.includes("prompt_cached_tokens")).join("\n");
+    const body = readFileSync(projectPath("test/fixtures/runtimes/trtllm-serve.prom"), "utf8")
+      .split("\n")
+      .filter((line) => !line.includes("prompt_cached_tokens"))
+      .join("\n");
     const page = readRuntimePage(indexSamples(parseExpositionText(body)));
     expect(page?.rows[0]).toMatchObject({ prefixCacheHits: 3000, prefixCacheQueries: 10_000 });
   });
 
   it("a configured runtime labels the page whatever it carries", () => {
-    const page = readRuntimePage(indexSamples(parseExpositionText(readFileSync(projectPath("test/fixtures/runtimes/vllm-v1.prom"), "utf8"))), "triton");
+    const page = readRuntimePage(
+      indexSamples(parseExpositionText(readFileSync(projectPath("test/fixtures/runtimes/vllm-v1.prom"), "utf8"))),
+      "triton",
+    );
     expect(page?.runtime).toBe("triton");
     expect(page?.rows[0]?.batchSize).toBe(24);
   });

@@ -33,39 +33,61 @@ async function vllmServer(counts: Record<string, { stop: number; abort: number; 
     for (const [model, c] of Object.entries(counts)) {
       for (const reason of ["stop", "length", "abort", "error", "repetition"] as const) {
         const value = reason === "stop" || reason === "abort" || reason === "error" ? c[reason] : 0;
-        lines.push(`vllm:request_success_total{engine="0",finished_reason="${reason}",model_name="${model}"} ${value}.0`);
+        lines.push(
+          `vllm:request_success_total{engine="0",finished_reason="${reason}",model_name="${model}"} ${value}.0`,
+        );
       }
     }
     response.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
     response.end(`${lines.join("\n")}\n`);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  cleanups.push(() => new Promise<void>((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  }));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
 }
 
 describe("vLLM failures from request_success_total", () => {
   it("burn the failing model's availability SLO and leave a healthy one alone", async () => {
-    const counts = { "llama-3.1-8b": { stop: 1000, abort: 0, error: 0 }, "qwen2.5-14b": { stop: 1000, abort: 0, error: 0 } };
+    const counts = {
+      "llama-3.1-8b": { stop: 1000, abort: 0, error: 0 },
+      "qwen2.5-14b": { stop: 1000, abort: 0, error: 0 },
+    };
     const url = await vllmServer(counts);
-    const config = agentConfigSchema.parse({ runtimes: { targets: [{ url, namespace: "serving", pod: "vllm-0" }], timeout: "2s", interval: "15s" } });
+    const config = agentConfigSchema.parse({
+      runtimes: { targets: [{ url, namespace: "serving", pod: "vllm-0" }], timeout: "2s", interval: "15s" },
+    });
     let now = T0;
     const store = new LlmSeriesStore({
       latencyBuckets: bucketsWithThresholds(config.spans.buckets, config.spans.sloThresholds),
-      tpotBuckets: config.spans.tpotBuckets, maxSeries: config.spans.maxSeriesPerMetric, ttlMs: config.spans.seriesTtl, now: () => now,
+      tpotBuckets: config.spans.tpotBuckets,
+      maxSeries: config.spans.maxSeriesPerMetric,
+      ttlMs: config.spans.seriesTtl,
+      now: () => now,
     });
     const scraper = new RuntimeScraper({
-      config: config.runtimes, tiers: config.spans, log: silentLogger(), now: () => now,
+      config: config.runtimes,
+      tiers: config.spans,
+      log: silentLogger(),
+      now: () => now,
       requestCounts: (labels, increments, atMs) => store.recordRuntimeCounts(labels, increments, atMs),
     });
     cleanups.push(() => scraper.shutdown());
     const registry = new Registry();
-    registerLlmMetrics(registry, "gpu-node-1", store, () => ({}), (metric, err) => {
-      throw new Error(`fill of ${metric} failed`, { cause: err });
-    });
+    registerLlmMetrics(
+      registry,
+      "gpu-node-1",
+      store,
+      () => ({}),
+      (metric, err) => {
+        throw new Error(`fill of ${metric} failed`, { cause: err });
+      },
+    );
     const analyzerStore = new MemoryStore();
 
     // An hour, scraped and pulled every minute: llama fails 20 % of its requests (abort and error), qwen none.

@@ -32,9 +32,19 @@ describe("the console on the analyzer's listener", () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "inferwatch-console-"));
     writeFileSync(join(dir, "tokens"), `viewer:grafana:${VIEWER}\ningest:vllm:${INGEST}\n`);
-    security = await loadSecurity({ tls: tlsConfigSchema.parse({}), auth: authConfigSchema.parse({ tokenFile: join(dir, "tokens") }) }, silentLogger());
-    const config = analyzerConfigSchema.parse({ listen: "127.0.0.1:0", source: "agents=http://127.0.0.1:1", interval: "1h" });
-    analyzer = await startAnalyzer(config, DEFAULT_SLO_CONFIG, new MemoryStore(), silentLogger(), { security, now: () => END });
+    security = await loadSecurity(
+      { tls: tlsConfigSchema.parse({}), auth: authConfigSchema.parse({ tokenFile: join(dir, "tokens") }) },
+      silentLogger(),
+    );
+    const config = analyzerConfigSchema.parse({
+      listen: "127.0.0.1:0",
+      source: "agents=http://127.0.0.1:1",
+      interval: "1h",
+    });
+    analyzer = await startAnalyzer(config, DEFAULT_SLO_CONFIG, new MemoryStore(), silentLogger(), {
+      security,
+      now: () => END,
+    });
     await analyzer.evaluate();
   });
   afterAll(async () => {
@@ -42,12 +52,16 @@ describe("the console on the analyzer's listener", () => {
     security.stop();
     rmSync(dir, { recursive: true, force: true });
   });
-  const get = (path: string, token?: string) => call(analyzer.address.port, path, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+  const get = (path: string, token?: string) =>
+    call(analyzer.address.port, path, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
 
-  it.each(["/", "/console/console.js", "/console/echarts.min.js", "/api/v1/utilization/history", "/api/v1/runtime"])("asks for a token on %s (401 without, 403 for an ingest token)", async (path) => {
-    expect((await get(path)).status).toBe(401);
-    expect((await get(path, INGEST)).status).toBe(403);
-  });
+  it.each(["/", "/console/console.js", "/console/echarts.min.js", "/api/v1/utilization/history", "/api/v1/runtime"])(
+    "asks for a token on %s (401 without, 403 for an ingest token)",
+    async (path) => {
+      expect((await get(path)).status).toBe(401);
+      expect((await get(path, INGEST)).status).toBe(403);
+    },
+  );
 
   it("serves a viewer the page with every panel, its API links and a policy that keeps it on this origin", async () => {
     const reply = await get("/", VIEWER);
@@ -64,7 +78,12 @@ describe("the console on the analyzer's listener", () => {
   });
 
   it("serves the client modules, the stylesheet and the ECharts bundle with their types", async () => {
-    for (const [path, type] of [["/console/console.js", "text/javascript"], ["/console/slo-panel.js", "text/javascript"], ["/console/console.css", "text/css"], ["/console/echarts.min.js", "text/javascript"]] as const) {
+    for (const [path, type] of [
+      ["/console/console.js", "text/javascript"],
+      ["/console/slo-panel.js", "text/javascript"],
+      ["/console/console.css", "text/css"],
+      ["/console/echarts.min.js", "text/javascript"],
+    ] as const) {
       const reply = await get(path, VIEWER);
       expect([path, reply.status, reply.headers["content-type"]]).toEqual([path, 200, `${type}; charset=utf-8`]);
     }
@@ -73,7 +92,10 @@ describe("the console on the analyzer's listener", () => {
   });
 
   it("answers the new endpoints with the evaluation's envelope (an empty store: no rows, no models)", async () => {
-    const history = JSON.parse((await get("/api/v1/utilization/history", VIEWER)).body) as { evaluatedAt: string; utilization: { rows: unknown[]; times: number[] } };
+    const history = JSON.parse((await get("/api/v1/utilization/history", VIEWER)).body) as {
+      evaluatedAt: string;
+      utilization: { rows: unknown[]; times: number[] };
+    };
     expect(history.evaluatedAt).toBe(new Date(END).toISOString());
     expect(history.utilization.rows).toEqual([]);
     expect(history.utilization.times).toHaveLength(73);
@@ -83,7 +105,12 @@ describe("the console on the analyzer's listener", () => {
 });
 
 describe("the utilization grid", () => {
-  const gpu = (node: string, index: number) => ({ node, gpu: String(index), uuid: `GPU-${node}-${index}`, gpu_model: "NVIDIA L4" });
+  const gpu = (node: string, index: number) => ({
+    node,
+    gpu: String(index),
+    uuid: `GPU-${node}-${index}`,
+    gpu_model: "NVIDIA L4",
+  });
   const poolOf = (node: string) => (node.startsWith("b") ? "batch" : "latency");
 
   it("gives each GPU a row sorted by pool, node and index, and each pool the mean of its GPUs with a sample", async () => {
@@ -95,7 +122,11 @@ describe("the utilization grid", () => {
     }
     const history = await utilizationHistory(store, poolOf, END);
     expect(history.rowKind).toBe("gpu");
-    expect(history.rows.map((row) => [row.key, row.pool])).toEqual([["b-node/0", "batch"], ["a-node/2", "latency"], ["a-node/10", "latency"]]);
+    expect(history.rows.map((row) => [row.key, row.pool])).toEqual([
+      ["b-node/0", "batch"],
+      ["a-node/2", "latency"],
+      ["a-node/10", "latency"],
+    ]);
     expect(history.times[1]! - history.times[0]!).toBe(HISTORY_STEP_MS);
     expect(history.times.at(-1)).toBe(END);
     const latency = history.pools.find((pool) => pool.key === "latency");
@@ -114,8 +145,14 @@ describe("the utilization grid", () => {
       store.ingest(METRICS.utilization.name, gpu("a-node", 1), 0.5, t);
     }
     const onSm = await utilizationHistory(store, poolOf, END, "sm");
-    expect(onSm.rows.map((row) => [row.key, row.values.at(-1)])).toEqual([["a-node/0", 0.25], ["a-node/1", 0.5]]);
-    expect([onSm.basis, onSm.metric]).toEqual(["mixed", "the configured basis where GPUs report it, busy time on the others"]);
+    expect(onSm.rows.map((row) => [row.key, row.values.at(-1)])).toEqual([
+      ["a-node/0", 0.25],
+      ["a-node/1", 0.5],
+    ]);
+    expect([onSm.basis, onSm.metric]).toEqual([
+      "mixed",
+      "the configured basis where GPUs report it, busy time on the others",
+    ]);
     const onBusy = await utilizationHistory(store, poolOf, END);
     expect(onBusy.rows.map((row) => row.values.at(-1))).toEqual([1, 0.5]);
     expect(onBusy.basis).toBe("busy");
@@ -123,7 +160,9 @@ describe("the utilization grid", () => {
 
   it(`folds GPUs into node rows past ${MAX_ROWS} GPUs`, async () => {
     const store = new MemoryStore();
-    for (let n = 0; n < 40; n++) for (let g = 0; g < 8; g++) store.ingest(METRICS.utilization.name, gpu(`a-${String(n).padStart(2, "0")}`, g), g / 10, END);
+    for (let n = 0; n < 40; n++)
+      for (let g = 0; g < 8; g++)
+        store.ingest(METRICS.utilization.name, gpu(`a-${String(n).padStart(2, "0")}`, g), g / 10, END);
     const history = await utilizationHistory(store, poolOf, END);
     expect(history.rowKind).toBe("node");
     expect(history.rows).toHaveLength(40);
@@ -134,7 +173,14 @@ describe("the utilization grid", () => {
 describe("the runtime gauges per model", () => {
   it("takes the highest KV usage, sums waiting and running requests, and counts prefix hits and preemptions as increases", async () => {
     const store = new MemoryStore();
-    const pod = (model: string, name: string) => ({ model, runtime: "vllm", namespace: "inference", pod: name, node: "n1", tier: "latency" });
+    const pod = (model: string, name: string) => ({
+      model,
+      runtime: "vllm",
+      namespace: "inference",
+      pod: name,
+      node: "n1",
+      tier: "latency",
+    });
     for (let i = 0; i <= 60; i++) {
       const t = END - 3_600_000 + i * 60_000;
       store.ingest(METRICS.llmKvCacheUsage.name, pod("llama-7b", "a"), 0.5, t);
@@ -147,7 +193,15 @@ describe("the runtime gauges per model", () => {
       store.ingest(METRICS.llmPreemptions.name, pod("llama-7b", "b"), 2 * i, t);
     }
     const [model] = await runtimeNow(store, END);
-    expect(model).toMatchObject({ model: "llama-7b", runtimes: ["vllm"], replicas: 2, kvCacheUsageMax: 0.8, queueDepth: 7, batchSize: 16, preemptions: 120 });
+    expect(model).toMatchObject({
+      model: "llama-7b",
+      runtimes: ["vllm"],
+      replicas: 2,
+      kvCacheUsageMax: 0.8,
+      queueDepth: 7,
+      batchSize: 16,
+      preemptions: 120,
+    });
     expect(model?.kvCacheUsageMean).toBeCloseTo(0.65, 12);
     expect(model?.prefixCacheHitRatio).toBeCloseTo(0.25, 12);
   });

@@ -7,7 +7,11 @@
  * the windows are null.
  */
 import { describe, expect, it } from "vitest";
-import { historyWindows, loadIdleHistoryWindows, longestTtlMs } from "../../../analyzer/evaluation/idle-history-windows.js";
+import {
+  historyWindows,
+  loadIdleHistoryWindows,
+  longestTtlMs,
+} from "../../../analyzer/evaluation/idle-history-windows.js";
 import { idleEvictionConfigSchema } from "../../../common/config/idle-eviction-config.js";
 import { historyRequestsBetween, loadIdleHistory } from "../../../analyzer/recommend/idle-history.js";
 import { MemoryStore } from "../../../analyzer/stores/memory-store.js";
@@ -22,13 +26,19 @@ const CONFIG = idleEvictionConfigSchema.parse({});
 function store(): MemoryStore {
   const memory = new MemoryStore({ tiers: [{ stepMs: MINUTE_MS, retentionMs: 8 * DAY_MS }] });
   const steady = { model: "steady-7b", namespace: "llm", pod: "steady-0", status: "ok" };
-  for (let t = AT_MS - 7 * DAY_MS - 10 * MINUTE_MS, n = 0; t <= AT_MS; t += MINUTE_MS, n++) memory.ingest(METRICS.llmRequests.name, steady, n, t);
+  for (let t = AT_MS - 7 * DAY_MS - 10 * MINUTE_MS, n = 0; t <= AT_MS; t += MINUTE_MS, n++)
+    memory.ingest(METRICS.llmRequests.name, steady, n, t);
   for (const daysAgo of [1, 2, 4, 5, 6]) {
     const requestMs = AT_MS - daysAgo * DAY_MS + 5 * MINUTE_MS;
     const series = { model: "sporadic-7b", namespace: "llm", pod: `sporadic-${daysAgo}`, status: "ok" };
     for (let t = requestMs + 30_000; t <= requestMs + 60 * MINUTE_MS; t += MINUTE_MS) {
       memory.ingest(METRICS.llmRequests.name, series, 1, t);
-      memory.ingest(METRICS.llmLastRequest.name, { model: "sporadic-7b", namespace: "llm", pod: series.pod }, requestMs / 1000, t);
+      memory.ingest(
+        METRICS.llmLastRequest.name,
+        { model: "sporadic-7b", namespace: "llm", pod: series.pod },
+        requestMs / 1000,
+        t,
+      );
     }
   }
   return memory;
@@ -59,9 +69,18 @@ describe("idle history, window by window", () => {
       expect(steady).toBe(30);
       const sporadic = historyRequestsBetween(windows, "sporadic-7b", fromMs, fromMs + 30 * MINUTE_MS) ?? 0;
       expect(sporadic > 0, `sporadic on day ${k}`).toBe([1, 2, 4, 5, 6].includes(k));
-      expect(sporadic > 0).toBe((historyRequestsBetween(full, "sporadic-7b", fromMs, fromMs + 30 * MINUTE_MS) ?? 0) > 0);
+      expect(sporadic > 0).toBe(
+        (historyRequestsBetween(full, "sporadic-7b", fromMs, fromMs + 30 * MINUTE_MS) ?? 0) > 0,
+      );
     }
     // Noon of three days ago is in no window: no evidence either way.
-    expect(historyRequestsBetween(windows, "steady-7b", AT_MS - 3 * DAY_MS + 3 * 3_600_000, AT_MS - 3 * DAY_MS + 4 * 3_600_000)).toBeNull();
+    expect(
+      historyRequestsBetween(
+        windows,
+        "steady-7b",
+        AT_MS - 3 * DAY_MS + 3 * 3_600_000,
+        AT_MS - 3 * DAY_MS + 4 * 3_600_000,
+      ),
+    ).toBeNull();
   });
 });

@@ -14,7 +14,8 @@ import {
 } from "../../../analyzer/fleet/fragmentation.js";
 import { GIB, fleet, node, replica } from "../../fixtures/fleets.js";
 
-const units = (domain: string | null, ...free: number[]): FreeUnit[] => free.map((amount) => ({ free: amount, domain }));
+const units = (domain: string | null, ...free: number[]): FreeUnit[] =>
+  free.map((amount) => ({ free: amount, domain }));
 
 /**
  * The FGD toy, in GiB. Node A: four GPUs of one NVLink domain with 80, 60, 30 and 0 free.
@@ -64,7 +65,9 @@ describe("FGD expected fragmentation", () => {
   });
 
   it("a node with nothing free has no fragmentation, and no shapes means no fragmentation", () => {
-    expect(new ShapeIndex(toyShapes).nodeFragmentation(prepareNode({ name: "x", pool: "p", units: units("nv", 0, 0) }))).toBe(0);
+    expect(
+      new ShapeIndex(toyShapes).nodeFragmentation(prepareNode({ name: "x", pool: "p", units: units("nv", 0, 0) })),
+    ).toBe(0);
     expect(new ShapeIndex([]).nodeFragmentation(prepareNode(nodeA))).toBe(0);
   });
 
@@ -90,18 +93,44 @@ describe("FGD expected fragmentation", () => {
 
 describe("shape distribution", () => {
   it("counts shapes, most popular first, and with coverage keeps the top shapes and renormalises (FGD typical pods)", () => {
-    const repeat = (count: number, task: { gpus: number; request: number }) => Array.from({ length: count }, () => task);
-    const tasks = [...repeat(6, { gpus: 1, request: 8 }), ...repeat(3, { gpus: 1, request: 14 }), { gpus: 4, request: 16 }];
-    expect(shapeDistribution(tasks).map((s) => [s.gpus, s.request, s.popularity])).toEqual([[1, 8, 0.6], [1, 14, 0.3], [4, 16, 0.1]]);
-    expect(shapeDistribution(tasks, { coverage: 0.9 }).map((s) => [s.request, s.popularity])).toEqual([[8, 6 / 9], [14, 3 / 9]]);
+    const repeat = (count: number, task: { gpus: number; request: number }) =>
+      Array.from({ length: count }, () => task);
+    const tasks = [
+      ...repeat(6, { gpus: 1, request: 8 }),
+      ...repeat(3, { gpus: 1, request: 14 }),
+      { gpus: 4, request: 16 },
+    ];
+    expect(shapeDistribution(tasks).map((s) => [s.gpus, s.request, s.popularity])).toEqual([
+      [1, 8, 0.6],
+      [1, 14, 0.3],
+      [4, 16, 0.1],
+    ]);
+    expect(shapeDistribution(tasks, { coverage: 0.9 }).map((s) => [s.request, s.popularity])).toEqual([
+      [8, 6 / 9],
+      [14, 3 / 9],
+    ]);
     expect(shapeDistribution([])).toEqual([]);
   });
 });
 
 describe("stranded free capacity", () => {
   it.each([
-    ["with 1×40, 1×70 and 2×50 shapes, the 30 on A and the 20 on B are too small for anything", toyShapes, 30, 1, 20, 1],
-    ["with only a 2×50 shape, B's 80 is stranded too: its one NVLink peer has 20", [{ gpus: 2, request: 50, popularity: 1 }], 30, 1, 100, 2],
+    [
+      "with 1×40, 1×70 and 2×50 shapes, the 30 on A and the 20 on B are too small for anything",
+      toyShapes,
+      30,
+      1,
+      20,
+      1,
+    ],
+    [
+      "with only a 2×50 shape, B's 80 is stranded too: its one NVLink peer has 20",
+      [{ gpus: 2, request: 50, popularity: 1 }],
+      30,
+      1,
+      100,
+      2,
+    ],
     ["with only a 1×90 shape, everything is stranded", [{ gpus: 1, request: 90, popularity: 1 }], 170, 3, 100, 2],
   ])("%s", (_name, shapes, strandedA, unitsA, strandedB, unitsB) => {
     const index = new ShapeIndex(shapes);
@@ -121,15 +150,25 @@ function bruteForce(frag: FragNode, shapes: readonly TaskShape[]): { fragmentati
   const canUse = (unit: FreeUnit, shape: TaskShape): boolean => {
     if (unit.free < shape.request) return false;
     if (shape.gpus <= 1) return true;
-    return unit.domain !== null && frag.units.filter((u) => u.domain === unit.domain && u.free >= shape.request).length >= shape.gpus;
+    return (
+      unit.domain !== null &&
+      frag.units.filter((u) => u.domain === unit.domain && u.free >= shape.request).length >= shape.gpus
+    );
   };
-  const stranded = shapes.length === 0 ? 0 : frag.units.filter((u) => !shapes.some((s) => canUse(u, s))).reduce((sum, u) => sum + u.free, 0);
+  const stranded =
+    shapes.length === 0
+      ? 0
+      : frag.units.filter((u) => !shapes.some((s) => canUse(u, s))).reduce((sum, u) => sum + u.free, 0);
   return { fragmentation, stranded };
 }
 
 describe("fast paths agree with the definitions", () => {
   const unit = fc.record({ free: fc.integer({ min: 0, max: 100 }), domain: fc.constantFrom("a", "b", null) });
-  const shape = fc.record({ gpus: fc.constantFrom(1, 1, 2, 4), request: fc.integer({ min: 1, max: 100 }), weight: fc.integer({ min: 1, max: 5 }) });
+  const shape = fc.record({
+    gpus: fc.constantFrom(1, 1, 2, 4),
+    request: fc.integer({ min: 1, max: 100 }),
+    weight: fc.integer({ min: 1, max: 5 }),
+  });
 
   it("ShapeIndex.nodeFragmentation equals Σ p × fragment, and strandedFree equals the unit-by-unit rule", () => {
     fc.assert(
@@ -175,7 +214,13 @@ describe("fleet snapshot fragmentation, in GPU memory", () => {
       { tensorParallel: 2, memoryPerGpuBytes: 30 * GIB, popularity: 1 / 3 },
     ]);
     const [n0, n1] = result.nodes;
-    expect(n0).toEqual({ node: "node-0", pool: "latency", freeBytes: 92 * GIB, expectedFragmentBytes: 0, strandedBytes: 0 });
+    expect(n0).toEqual({
+      node: "node-0",
+      pool: "latency",
+      freeBytes: 92 * GIB,
+      expectedFragmentBytes: 0,
+      strandedBytes: 0,
+    });
     expect(n1?.freeBytes).toBe(16 * GIB);
     expect(n1?.expectedFragmentBytes).toBeCloseTo((38 / 3) * GIB, 0);
     expect(n1?.strandedBytes).toBe(6 * GIB);
@@ -186,7 +231,15 @@ describe("fleet snapshot fragmentation, in GPU memory", () => {
     const batch = result.pools.find((p) => p.pool === "batch");
     expect(batch?.fragmentationRatio).toBeCloseTo(38 / 3 / 16, 12);
     expect(result.pools.find((p) => p.pool === "latency")?.fragmentationRatio).toBe(0);
-    expect(result.total).toMatchObject({ gpus: 4, unhealthyGpus: 1, freeBytes: 108 * GIB, strandedBytes: 6 * GIB, strandedUnits: 1, partiallyUsedGpus: 4, idleGpus: 0 });
+    expect(result.total).toMatchObject({
+      gpus: 4,
+      unhealthyGpus: 1,
+      freeBytes: 108 * GIB,
+      strandedBytes: 6 * GIB,
+      strandedUnits: 1,
+      partiallyUsedGpus: 4,
+      idleGpus: 0,
+    });
     expect(result.total.fragmentationRatio).toBeCloseTo(38 / 3 / 108, 12);
   });
 
@@ -200,24 +253,53 @@ describe("fleet snapshot fragmentation, in GPU memory", () => {
   it("with pool-scoped shapes the batch pool is judged by its own 13B replicas only: 1×14 leaves 10 and 6, 16 GiB, all stranded", () => {
     const result = fleetFragmentation(snapshot, { shapeScope: "pool" });
     const batch = result.pools.find((p) => p.pool === "batch");
-    expect(batch).toMatchObject({ freeBytes: 16 * GIB, expectedFragmentBytes: 16 * GIB, fragmentationRatio: 1, strandedBytes: 16 * GIB });
+    expect(batch).toMatchObject({
+      freeBytes: 16 * GIB,
+      expectedFragmentBytes: 16 * GIB,
+      fragmentationRatio: 1,
+      strandedBytes: 16 * GIB,
+    });
   });
 
   it("a MIG device is a unit of its own: a 30 GiB replica on one 3g.40gb leaves 10 GiB there, too small for it", () => {
     const mig = fleet({
-      nodes: [node({ name: "node-0", gpus: [{ mig: [
-        { uuid: "MIG-a", profile: "3g.40gb", memoryTotalBytes: 40 * GIB, memoryUsedBytes: 0 },
-        { uuid: "MIG-b", profile: "3g.40gb", memoryTotalBytes: 40 * GIB, memoryUsedBytes: 0 },
-      ] }] })],
+      nodes: [
+        node({
+          name: "node-0",
+          gpus: [
+            {
+              mig: [
+                { uuid: "MIG-a", profile: "3g.40gb", memoryTotalBytes: 40 * GIB, memoryUsedBytes: 0 },
+                { uuid: "MIG-b", profile: "3g.40gb", memoryTotalBytes: 40 * GIB, memoryUsedBytes: 0 },
+              ],
+            },
+          ],
+        }),
+      ],
       replicas: [replica({ node: "node-0", gpus: ["MIG-a"], memoryPerGpuBytes: 30 * GIB })],
     });
     const result = fleetFragmentation(mig);
-    expect(result.total).toMatchObject({ freeBytes: 50 * GIB, expectedFragmentBytes: 10 * GIB, strandedBytes: 10 * GIB, strandedUnits: 1, partiallyUsedGpus: 1 });
-    expect(memoryFragNodes(mig)[0]?.units).toEqual([{ free: 10 * GIB, domain: null }, { free: 40 * GIB, domain: null }]);
+    expect(result.total).toMatchObject({
+      freeBytes: 50 * GIB,
+      expectedFragmentBytes: 10 * GIB,
+      strandedBytes: 10 * GIB,
+      strandedUnits: 1,
+      partiallyUsedGpus: 1,
+    });
+    expect(memoryFragNodes(mig)[0]?.units).toEqual([
+      { free: 10 * GIB, domain: null },
+      { free: 40 * GIB, domain: null },
+    ]);
   });
 
   it("an empty fleet reports nothing fragmented and nothing stranded rather than dividing by zero", () => {
     const result = fleetFragmentation(fleet({ nodes: 2 }));
-    expect(result.total).toMatchObject({ gpus: 16, idleGpus: 16, expectedFragmentBytes: 0, fragmentationRatio: 0, strandedBytes: 0 });
+    expect(result.total).toMatchObject({
+      gpus: 16,
+      idleGpus: 16,
+      expectedFragmentBytes: 0,
+      fragmentationRatio: 0,
+      strandedBytes: 0,
+    });
   });
 });

@@ -27,10 +27,28 @@ beforeAll(async () => {
       gpu(3, { name: "NVIDIA A100-SXM4-80GB", ...NO_GPM, mig_mode: 1, migs: [[1, 0, "3g.40gb", 40 * GIB, 4 * GIB]] }),
     ],
   });
-  agent = await startAgentProcess(["--nvml-library", libs.full, "--interval", "200ms", "--pods", "false", "--host-metrics", "false", "--otlp", "false"], { FAKE_NVML_SCENARIO: file.path });
+  agent = await startAgentProcess(
+    [
+      "--nvml-library",
+      libs.full,
+      "--interval",
+      "200ms",
+      "--pods",
+      "false",
+      "--host-metrics",
+      "false",
+      "--otlp",
+      "false",
+    ],
+    { FAKE_NVML_SCENARIO: file.path },
+  );
   for (let i = 0; i < 100; i++) {
     const { series } = await agent.scrape();
-    if (valueOf(series, "inferwatch_gpu_sm_active_ratio", { gpu: "0" }) !== undefined && valueOf(series, "inferwatch_gpu_sm_active_ratio", { gpu: "2" }) !== undefined) break;
+    if (
+      valueOf(series, "inferwatch_gpu_sm_active_ratio", { gpu: "0" }) !== undefined &&
+      valueOf(series, "inferwatch_gpu_sm_active_ratio", { gpu: "2" }) !== undefined
+    )
+      break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }, 60_000);
@@ -42,7 +60,13 @@ afterAll(async () => {
 it("gives SM activity where the GPUs report it, busy time on the A100 and no figure for the MIG A100", async () => {
   const store = new MemoryStore();
   let clock = Date.UTC(2024, 0, 1);
-  const puller = new AgentPuller({ targets: [(agent as AgentProcess).url], store, intervalMs: 60_000, timeoutMs: 5_000, now: () => clock });
+  const puller = new AgentPuller({
+    targets: [(agent as AgentProcess).url],
+    store,
+    intervalMs: 60_000,
+    timeoutMs: 5_000,
+    now: () => clock,
+  });
   for (let i = 0; i < 4; i++) {
     await puller.pullOnce();
     clock += 60_000;
@@ -50,7 +74,12 @@ it("gives SM activity where the GPUs report it, busy time on the A100 and no fig
   clock -= 60_000;
   const snapshot = await assembleFleetSnapshot(store, clock, poolResolver([]), {}, { basis: "sm" });
   const gpus = snapshot.nodes.flatMap((node) => node.gpus).sort((a, b) => a.index - b.index);
-  expect(gpus.map((g) => [g.index, g.utilizationBasis])).toEqual([[0, "sm"], [1, "busy"], [2, "sm"], [3, "unknown"]]);
+  expect(gpus.map((g) => [g.index, g.utilizationBasis])).toEqual([
+    [0, "sm"],
+    [1, "busy"],
+    [2, "sm"],
+    [3, "unknown"],
+  ]);
   expect(gpus[0]?.utilizationRatio).toBeCloseTo(0.3, 9);
   expect(gpus[1]?.utilizationRatio).toBeCloseTo(0.6, 9);
   expect(gpus[2]?.utilizationRatio).toBeCloseTo((3 * 0.7) / 7, 9);

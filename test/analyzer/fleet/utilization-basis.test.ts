@@ -25,12 +25,20 @@ function labels(gpu: number, model: string): Record<string, string> {
 function store(): MemoryStore {
   const s = new MemoryStore();
   const gpus: [number, string, number | undefined, number | undefined][] = [
-    [0, "NVIDIA H100 80GB HBM3", 0.3, 0.9], [1, "NVIDIA A100-SXM4-80GB", undefined, 0.6], [2, "NVIDIA H100 80GB HBM3", 0.3, undefined], [3, "NVIDIA A100-SXM4-80GB", undefined, undefined],
+    [0, "NVIDIA H100 80GB HBM3", 0.3, 0.9],
+    [1, "NVIDIA A100-SXM4-80GB", undefined, 0.6],
+    [2, "NVIDIA H100 80GB HBM3", 0.3, undefined],
+    [3, "NVIDIA A100-SXM4-80GB", undefined, undefined],
   ];
   for (let at = T0; at <= T0 + 3_600_000; at += STEP) {
     for (const [gpu, model, sm, busy] of gpus) {
       const l = labels(gpu, model);
-      s.ingest(METRICS.gpuInfo.name, { ...l, driver_version: "575.51.03", pci_bus_id: `0000:0${gpu}:00.0`, source: "nvml" }, 1, at);
+      s.ingest(
+        METRICS.gpuInfo.name,
+        { ...l, driver_version: "575.51.03", pci_bus_id: `0000:0${gpu}:00.0`, source: "nvml" },
+        1,
+        at,
+      );
       s.ingest(METRICS.memoryTotal.name, l, 80 * 2 ** 30, at);
       s.ingest(METRICS.memoryUsed.name, l, 10 * 2 ** 30, at);
       s.ingest(METRICS.gpuUp.name, l, 1, at);
@@ -47,18 +55,32 @@ describe("picking a GPU's figures by basis", () => {
     expect(basisFamilies("busy")).toEqual(["busy"]);
     const a = { labels: { uuid: "A" } };
     const b = { labels: { uuid: "B" } };
-    const picked = pickByBasis([{ basis: "sm", values: [a] }, { basis: "busy", values: [{ labels: { uuid: "A" } }, b] }]);
-    expect(picked).toEqual([{ basis: "sm", value: a }, { basis: "busy", value: b }]);
+    const picked = pickByBasis([
+      { basis: "sm", values: [a] },
+      { basis: "busy", values: [{ labels: { uuid: "A" } }, b] },
+    ]);
+    expect(picked).toEqual([
+      { basis: "sm", value: a },
+      { basis: "busy", value: b },
+    ]);
   });
 
   it("keeps every series of a GPU from the family that answered first (a new holder starts a new series)", () => {
     const first: { labels: Record<string, string> } = { labels: { uuid: "A", pod: "p1" } };
     const second: { labels: Record<string, string> } = { labels: { uuid: "A", pod: "p2" } };
-    expect(pickByBasis([{ basis: "sm", values: [first, second] }, { basis: "busy", values: [{ labels: { uuid: "A" } }] }]).map((p) => p.value)).toEqual([first, second]);
+    expect(
+      pickByBasis([
+        { basis: "sm", values: [first, second] },
+        { basis: "busy", values: [{ labels: { uuid: "A" } }] },
+      ]).map((p) => p.value),
+    ).toEqual([first, second]);
   });
 
   it.each([
-    [["sm", "sm"], "sm"], [["sm", "busy"], "mixed"], [["busy"], "busy"], [[], "unknown"],
+    [["sm", "sm"], "sm"],
+    [["sm", "busy"], "mixed"],
+    [["busy"], "busy"],
+    [[], "unknown"],
   ] as const)("names the basis of a figure over GPUs on %j: %s", (bases, expected) => {
     expect(figureBasis(bases)).toBe(expected);
   });
@@ -70,13 +92,22 @@ describe("fleet figures on a basis", () => {
     const atMs = T0 + 3_600_000;
     const snapshot = await assembleFleetSnapshot(s, atMs, poolResolver([]), {}, { basis: "sm" });
     const gpus = snapshot.nodes[0]?.gpus.map((g) => [g.uuid, g.utilizationRatio, g.utilizationBasis]);
-    expect(gpus).toEqual([["GPU-0", 0.3, "sm"], ["GPU-1", 0.6, "busy"], ["GPU-2", 0.3, "sm"], ["GPU-3", null, "unknown"]]);
+    expect(gpus).toEqual([
+      ["GPU-0", 0.3, "sm"],
+      ["GPU-1", 0.6, "busy"],
+      ["GPU-2", 0.3, "sm"],
+      ["GPU-3", null, "unknown"],
+    ]);
     const fleet = await evaluateFleet(s, snapshot, { atMs, targetRatio: 0.6, prices: {}, basis: "sm" });
     expect(fleet.basis).toEqual({ configured: "sm", gpus: { sm: 2, busy: 1, unknown: 1 } });
     const pool = fleet.utilization.hour.pools[0];
     expect(pool).toMatchObject({ key: "default", basis: "mixed", gpus: 3 });
     expect(pool?.meanRatio).toBeCloseTo((0.3 + 0.6 + 0.3) / 3, 9);
-    expect(fleet.utilization.hour.gpus.map((g) => [g.key, g.basis])).toEqual([["GPU-0", "sm"], ["GPU-1", "busy"], ["GPU-2", "sm"]]);
+    expect(fleet.utilization.hour.gpus.map((g) => [g.key, g.basis])).toEqual([
+      ["GPU-0", "sm"],
+      ["GPU-1", "busy"],
+      ["GPU-2", "sm"],
+    ]);
     expect(fleet.poolHours[0]).toMatchObject({ pool: "default", basis: "mixed", hoursAtTarget: 0 });
   });
 
@@ -96,10 +127,24 @@ describe("fleet figures on a basis", () => {
     const snapshot = await assembleFleetSnapshot(s, T0 + 3_600_000, poolResolver([]), {}, { basis: "busy" });
     const withReplica = {
       ...snapshot,
-      replicas: [{
-        id: "llm/a", model: "m", namespace: "llm", pod: "a", node: "n1", gpus: ["GPU-3"], memoryPerGpuBytes: 10 * 2 ** 30, tier: "default", tensorParallel: 1,
-        lastRequestAtMs: null, requestRate: 0, isPinned: false, tolerations: [], nodeSelector: {},
-      }],
+      replicas: [
+        {
+          id: "llm/a",
+          model: "m",
+          namespace: "llm",
+          pod: "a",
+          node: "n1",
+          gpus: ["GPU-3"],
+          memoryPerGpuBytes: 10 * 2 ** 30,
+          tier: "default",
+          tensorParallel: 1,
+          lastRequestAtMs: null,
+          requestRate: 0,
+          isPinned: false,
+          tolerations: [],
+          nodeSelector: {},
+        },
+      ],
     };
     expect(replicaUtilizationShares(withReplica).get("llm/a")).toBe(1);
     expect(gpuBaseline(snapshot).get("GPU-2")?.utilization).toBe(1);

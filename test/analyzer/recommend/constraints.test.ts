@@ -22,7 +22,14 @@ describe("consolidation config", () => {
       computeCeilingRatio: 0.8,
       kvCacheWatermarkRatio: 0.9,
       maxPreemptionRate: 0,
-      placement: { pool: "same", gpuModel: "same", isolateTiers: true, protectBurningGpus: true, maxReplicasPerModelPerNode: null, maxReplicasPerModelPerNodeByModel: {} },
+      placement: {
+        pool: "same",
+        gpuModel: "same",
+        isolateTiers: true,
+        protectBurningGpus: true,
+        maxReplicasPerModelPerNode: null,
+        maxReplicasPerModelPerNodeByModel: {},
+      },
       disruption: { maxMoves: 100, maxModelShareMoving: 0.5, canMoveSingleReplica: false },
       search: { restarts: null, exactSeconds: 2 },
     });
@@ -42,8 +49,16 @@ describe("consolidation config", () => {
 describe("Kubernetes taints and tolerations", () => {
   const taint: Taint = { key: "gpu", value: "reserved", effect: "NoSchedule" };
   it.each<[string, Toleration, boolean]>([
-    ["Equal with the same key, value and effect tolerates", { key: "gpu", operator: "Equal", value: "reserved", effect: "NoSchedule" }, true],
-    ["Equal with another value does not", { key: "gpu", operator: "Equal", value: "shared", effect: "NoSchedule" }, false],
+    [
+      "Equal with the same key, value and effect tolerates",
+      { key: "gpu", operator: "Equal", value: "reserved", effect: "NoSchedule" },
+      true,
+    ],
+    [
+      "Equal with another value does not",
+      { key: "gpu", operator: "Equal", value: "shared", effect: "NoSchedule" },
+      false,
+    ],
     ["Exists on the key tolerates any value", { key: "gpu", operator: "Exists" }, true],
     ["an empty key with Exists tolerates every taint", { operator: "Exists" }, true],
     ["another effect does not", { key: "gpu", operator: "Exists", effect: "NoExecute" }, false],
@@ -67,10 +82,22 @@ describe("Kubernetes taints and tolerations", () => {
     const r = replica({ id: "r", node: "a", nodeSelector: { zone: "z1" } });
     const from = node({ name: "a", pool: "latency" });
     expect(nodeAdmits(r, from, node({ name: "b", pool: "batch" }), config)?.constraint).toBe("pool");
-    expect(nodeAdmits(r, from, node({ name: "b", pool: "latency", taints: [{ key: "t", effect: "NoExecute" }] }), config)?.constraint).toBe("taints");
-    expect(nodeAdmits(r, from, node({ name: "b", pool: "latency", labels: { zone: "z2" } }), config)?.constraint).toBe("node-selector");
+    expect(
+      nodeAdmits(r, from, node({ name: "b", pool: "latency", taints: [{ key: "t", effect: "NoExecute" }] }), config)
+        ?.constraint,
+    ).toBe("taints");
+    expect(nodeAdmits(r, from, node({ name: "b", pool: "latency", labels: { zone: "z2" } }), config)?.constraint).toBe(
+      "node-selector",
+    );
     expect(nodeAdmits(r, from, node({ name: "b", pool: "latency", labels: { zone: "z1" } }), config)).toBeUndefined();
-    expect(nodeAdmits(r, from, node({ name: "b", pool: "batch", labels: { zone: "z1" } }), parseConsolidationConfig({ placement: { pool: "any" } }))).toBeUndefined();
+    expect(
+      nodeAdmits(
+        r,
+        from,
+        node({ name: "b", pool: "batch", labels: { zone: "z1" } }),
+        parseConsolidationConfig({ placement: { pool: "any" } }),
+      ),
+    ).toBeUndefined();
   });
 });
 
@@ -102,7 +129,9 @@ describe("loads a replica brings to a GPU", () => {
 
   it("a GPU's utilization is split by request rate among its replicas, equally when none serves requests; a tensor-parallel replica takes the mean of its GPUs", () => {
     const snapshot = fleet({
-      nodes: [node({ name: "n", gpus: [{ utilizationRatio: 0.6 }, { utilizationRatio: 0.2 }, { utilizationRatio: 0.4 }] })],
+      nodes: [
+        node({ name: "n", gpus: [{ utilizationRatio: 0.6 }, { utilizationRatio: 0.2 }, { utilizationRatio: 0.4 }] }),
+      ],
       replicas: [
         replica({ id: "busy", node: "n", gpus: ["GPU-n-0"], requestRate: 3 }),
         replica({ id: "quiet", node: "n", gpus: ["GPU-n-0"], requestRate: 1 }),
@@ -122,7 +151,15 @@ describe("loads a replica brings to a GPU", () => {
 
   it("memory beyond the replicas' reservations, and utilization of a GPU nobody holds, stay when replicas leave", () => {
     const snapshot = fleet({
-      nodes: [node({ name: "n", gpus: [{ memoryUsedBytes: 20 * GIB, utilizationRatio: 0.5 }, { memoryUsedBytes: 4 * GIB, utilizationRatio: 0.3 }] })],
+      nodes: [
+        node({
+          name: "n",
+          gpus: [
+            { memoryUsedBytes: 20 * GIB, utilizationRatio: 0.5 },
+            { memoryUsedBytes: 4 * GIB, utilizationRatio: 0.3 },
+          ],
+        }),
+      ],
       replicas: [replica({ id: "r", node: "n", gpus: ["GPU-n-0"], memoryPerGpuBytes: 8 * GIB })],
     });
     const baseline = gpuBaseline(snapshot);

@@ -20,12 +20,25 @@ const NOW = Date.UTC(2026, 0, 8, 14, 0);
 const config = (input: IdleEvictionConfigInput = {}) => idleEvictionConfigSchema.parse(input);
 
 /** A replica on its own GPU of node-0 (8 GPUs), last used `idleMinutes` ago (null: never served). */
-function idleReplica(id: string, gpu: number, idleMinutes: number | null, overrides: Partial<FleetReplica> = {}): FleetReplica {
-  return replica({ id, gpus: [`GPU-node-0-${gpu}`], lastRequestAtMs: idleMinutes === null ? null : NOW - idleMinutes * MINUTE, ...overrides });
+function idleReplica(
+  id: string,
+  gpu: number,
+  idleMinutes: number | null,
+  overrides: Partial<FleetReplica> = {},
+): FleetReplica {
+  return replica({
+    id,
+    gpus: [`GPU-node-0-${gpu}`],
+    lastRequestAtMs: idleMinutes === null ? null : NOW - idleMinutes * MINUTE,
+    ...overrides,
+  });
 }
 
 function snapshotOf(replicas: readonly FleetReplica[], runtime?: IdleSnapshot["runtime"]): IdleSnapshot {
-  const snapshot = fleet({ nodes: [node({ name: "node-0" }), node({ name: "node-1" }), node({ name: "batch-0", type: "l40s" })], replicas });
+  const snapshot = fleet({
+    nodes: [node({ name: "node-0" }), node({ name: "node-1" }), node({ name: "batch-0", type: "l40s" })],
+    replicas,
+  });
   return runtime === undefined ? snapshot : { ...snapshot, runtime };
 }
 
@@ -67,19 +80,53 @@ describe("time-to-live", () => {
     ["a batch replica idle 9 min stays (TTL 10 min)", { tier: "batch" }, 9, false],
     ["a replica of an unconfigured tier idle 31 min is evicted (default TTL 30 min)", { tier: "default" }, 31, true],
     ["a replica of an unconfigured tier idle 29 min stays (default TTL 30 min)", { tier: "default" }, 29, false],
-    ["model special idle 90 min stays under its 2 h override, though its batch tier says 10 min", { tier: "batch", model: "special" }, 90, false],
+    [
+      "model special idle 90 min stays under its 2 h override, though its batch tier says 10 min",
+      { tier: "batch", model: "special" },
+      90,
+      false,
+    ],
     ["model special idle 121 min is evicted under its 2 h override", { tier: "batch", model: "special" }, 121, true],
-    ["a replica with requests in the recent window is active even when its last request looks old", { tier: "batch", requestRate: 0.2 }, 60, false],
-    ["a replica that never served and whose start is unknown counts as idle past any TTL", { tier: "latency" }, null, true],
+    [
+      "a replica with requests in the recent window is active even when its last request looks old",
+      { tier: "batch", requestRate: 0.2 },
+      60,
+      false,
+    ],
+    [
+      "a replica that never served and whose start is unknown counts as idle past any TTL",
+      { tier: "latency" },
+      null,
+      true,
+    ],
   ] as const)("%s", (_name, overrides, idleMinutes, isEvicted) => {
-    const result = recommendIdleEvictions(snapshotOf([idleReplica("r-0", 0, idleMinutes, overrides)]), null, ttlConfig, NOW);
+    const result = recommendIdleEvictions(
+      snapshotOf([idleReplica("r-0", 0, idleMinutes, overrides)]),
+      null,
+      ttlConfig,
+      NOW,
+    );
     expect(result.evictions.map((e) => e.replicaId)).toEqual(isEvicted ? ["r-0"] : []);
   });
 
   it("reports the TTL and the idle time it applied, with a sentence", () => {
-    const result = recommendIdleEvictions(snapshotOf([idleReplica("r-0", 0, 130, { tier: "batch" })]), null, config({ minWarmReplicas: 0 }), NOW);
-    expect(result.evictions[0]).toMatchObject({ replicaId: "r-0", ttlMs: 10 * MINUTE, idleMs: 130 * MINUTE, idleSinceMs: NOW - 130 * MINUTE, memoryBytes: 8 * GIB, pool: "latency" });
-    expect(result.evictions[0]?.reason).toBe("idle for 2h10m, past the batch tier's TTL of 10m; llama-2-7b-awq keeps 0 warm replicas");
+    const result = recommendIdleEvictions(
+      snapshotOf([idleReplica("r-0", 0, 130, { tier: "batch" })]),
+      null,
+      config({ minWarmReplicas: 0 }),
+      NOW,
+    );
+    expect(result.evictions[0]).toMatchObject({
+      replicaId: "r-0",
+      ttlMs: 10 * MINUTE,
+      idleMs: 130 * MINUTE,
+      idleSinceMs: NOW - 130 * MINUTE,
+      memoryBytes: 8 * GIB,
+      pool: "latency",
+    });
+    expect(result.evictions[0]?.reason).toBe(
+      "idle for 2h10m, past the batch tier's TTL of 10m; llama-2-7b-awq keeps 0 warm replicas",
+    );
   });
 
   it.each([
@@ -87,15 +134,30 @@ describe("time-to-live", () => {
     ["started 40 min ago without a request: idle for 40 min", 40, ["r-0"]],
   ])("a never-served replica whose start the runtime reports, %s", (_name, startedMinutesAgo, evicted) => {
     const runtime = runtimeMetadataSchema.parse({ replicaStartedAtMs: { "r-0": NOW - startedMinutesAgo * MINUTE } });
-    const result = recommendIdleEvictions(snapshotOf([idleReplica("r-0", 0, null)], runtime), null, config({ minWarmReplicas: 0 }), NOW);
+    const result = recommendIdleEvictions(
+      snapshotOf([idleReplica("r-0", 0, null)], runtime),
+      null,
+      config({ minWarmReplicas: 0 }),
+      NOW,
+    );
     expect(result.evictions.map((e) => e.replicaId)).toEqual(evicted);
   });
 });
 
 describe("warm minimum and pinned replicas", () => {
-  const fourIdle = [idleReplica("r-a", 0, 40), idleReplica("r-b", 1, 120), idleReplica("r-c", 2, 60), idleReplica("r-d", 3, null)];
+  const fourIdle = [
+    idleReplica("r-a", 0, 40),
+    idleReplica("r-b", 1, 120),
+    idleReplica("r-c", 2, 60),
+    idleReplica("r-d", 3, null),
+  ];
   it.each([
-    ["one warm replica keeps the most recently used (r-a) and evicts the rest, never-served last", 1, ["r-a"], ["r-c", "r-b", "r-d"]],
+    [
+      "one warm replica keeps the most recently used (r-a) and evicts the rest, never-served last",
+      1,
+      ["r-a"],
+      ["r-c", "r-b", "r-d"],
+    ],
     ["two warm replicas keep r-a and r-c", 2, ["r-a", "r-c"], ["r-b", "r-d"]],
     ["no warm minimum evicts all four", 0, [], ["r-a", "r-c", "r-b", "r-d"]],
     ["a warm minimum above the replica count keeps all four", 5, ["r-a", "r-c", "r-b", "r-d"], []],
@@ -106,27 +168,49 @@ describe("warm minimum and pinned replicas", () => {
   });
 
   it("an active replica counts as warm, so its idle sibling goes", () => {
-    const result = recommendIdleEvictions(snapshotOf([idleReplica("r-active", 0, 1, { requestRate: 2 }), idleReplica("r-idle", 1, 40)]), null, config(), NOW);
+    const result = recommendIdleEvictions(
+      snapshotOf([idleReplica("r-active", 0, 1, { requestRate: 2 }), idleReplica("r-idle", 1, 40)]),
+      null,
+      config(),
+      NOW,
+    );
     expect(result.evictions.map((e) => e.replicaId)).toEqual(["r-idle"]);
     expect(result.kept).toEqual([]);
   });
 
   it("a per-model warm minimum overrides the fleet's", () => {
-    const result = recommendIdleEvictions(snapshotOf(fourIdle), null, config({ models: { "llama-2-7b-awq": { minWarmReplicas: 3 } } }), NOW);
+    const result = recommendIdleEvictions(
+      snapshotOf(fourIdle),
+      null,
+      config({ models: { "llama-2-7b-awq": { minWarmReplicas: 3 } } }),
+      NOW,
+    );
     expect(result.evictions.map((e) => e.replicaId)).toEqual(["r-d"]);
   });
 
   it("a pinned replica idle for 5 h is never evicted and counts as the warm one, so the recently used r-a goes", () => {
-    const result = recommendIdleEvictions(snapshotOf([idleReplica("r-pinned", 0, 300, { isPinned: true }), idleReplica("r-a", 1, 40)]), null, config(), NOW);
+    const result = recommendIdleEvictions(
+      snapshotOf([idleReplica("r-pinned", 0, 300, { isPinned: true }), idleReplica("r-a", 1, 40)]),
+      null,
+      config(),
+      NOW,
+    );
     expect(result.kept.map((k) => [k.replicaId, k.keptBecause])).toEqual([["r-pinned", "pinned"]]);
     expect(result.evictions.map((e) => e.replicaId)).toEqual(["r-a"]);
     expect(result.scaleToZero).toEqual([]);
   });
 
   it("a pinned replica stays even with no warm minimum, and its model is no scale-to-zero candidate", () => {
-    const result = recommendIdleEvictions(snapshotOf([idleReplica("r-pinned", 0, 300, { isPinned: true })]), null, config({ minWarmReplicas: 0 }), NOW);
+    const result = recommendIdleEvictions(
+      snapshotOf([idleReplica("r-pinned", 0, 300, { isPinned: true })]),
+      null,
+      config({ minWarmReplicas: 0 }),
+      NOW,
+    );
     expect(result.evictions).toEqual([]);
-    expect(result.kept[0]?.reason).toBe("idle for 5h, past the latency tier's TTL of 30m; pinned replicas are never evicted (counts as warm)");
+    expect(result.kept[0]?.reason).toBe(
+      "idle for 5h, past the latency tier's TTL of 30m; pinned replicas are never evicted (counts as warm)",
+    );
     expect(result.scaleToZero).toEqual([]);
   });
 });
@@ -141,10 +225,30 @@ describe("scale to zero and what it frees", () => {
     idleReplica("r-1", 0, 60, { model: "idle-13b", memoryPerGpuBytes: 14 * GIB }),
     idleReplica("r-2", 1, 120, { model: "idle-13b", memoryPerGpuBytes: 14 * GIB }),
     idleReplica("r-3", 1, 1, { model: "busy", requestRate: 4 }),
-    replica({ id: "r-4", model: "idle-70b", node: "node-1", gpus: ["GPU-node-1-0", "GPU-node-1-1"], memoryPerGpuBytes: 30 * GIB, lastRequestAtMs: NOW - 3 * HOUR }),
+    replica({
+      id: "r-4",
+      model: "idle-70b",
+      node: "node-1",
+      gpus: ["GPU-node-1-0", "GPU-node-1-1"],
+      memoryPerGpuBytes: 30 * GIB,
+      lastRequestAtMs: NOW - 3 * HOUR,
+    }),
     replica({ id: "r-5", model: "mixed", node: "node-1", gpus: ["GPU-node-1-2"], lastRequestAtMs: NOW - 45 * MINUTE }),
-    replica({ id: "r-6", model: "mixed", node: "node-1", gpus: ["GPU-node-1-3"], lastRequestAtMs: NOW - MINUTE, requestRate: 1 }),
-    replica({ id: "r-7", model: "idle-7b", node: "node-1", gpus: ["GPU-node-1-2"], lastRequestAtMs: NOW - 50 * MINUTE }),
+    replica({
+      id: "r-6",
+      model: "mixed",
+      node: "node-1",
+      gpus: ["GPU-node-1-3"],
+      lastRequestAtMs: NOW - MINUTE,
+      requestRate: 1,
+    }),
+    replica({
+      id: "r-7",
+      model: "idle-7b",
+      node: "node-1",
+      gpus: ["GPU-node-1-2"],
+      lastRequestAtMs: NOW - 50 * MINUTE,
+    }),
   ];
   const result = recommendIdleEvictions(snapshotOf(replicas), null, config(), NOW);
 
@@ -154,12 +258,28 @@ describe("scale to zero and what it frees", () => {
   });
 
   it("every model idle everywhere is a candidate; a shared GPU is not freed while another model holds it", () => {
-    expect(result.scaleToZero.map(({ model, replicaIds, memoryBytes, gpus, gpuUuids }) => ({ model, replicaIds, memoryBytes, gpus, gpuUuids }))).toEqual([
+    expect(
+      result.scaleToZero.map(({ model, replicaIds, memoryBytes, gpus, gpuUuids }) => ({
+        model,
+        replicaIds,
+        memoryBytes,
+        gpus,
+        gpuUuids,
+      })),
+    ).toEqual([
       { model: "idle-13b", replicaIds: ["r-1", "r-2"], memoryBytes: 28 * GIB, gpus: 1, gpuUuids: ["GPU-node-0-0"] },
-      { model: "idle-70b", replicaIds: ["r-4"], memoryBytes: 60 * GIB, gpus: 2, gpuUuids: ["GPU-node-1-0", "GPU-node-1-1"] },
+      {
+        model: "idle-70b",
+        replicaIds: ["r-4"],
+        memoryBytes: 60 * GIB,
+        gpus: 2,
+        gpuUuids: ["GPU-node-1-0", "GPU-node-1-1"],
+      },
       { model: "idle-7b", replicaIds: ["r-7"], memoryBytes: 8 * GIB, gpus: 0, gpuUuids: [] },
     ]);
-    expect(result.scaleToZero[0]?.reason).toBe("all 2 replicas idle past their TTL and no history to check: scaling to zero frees 28 GiB and 1 GPU");
+    expect(result.scaleToZero[0]?.reason).toBe(
+      "all 2 replicas idle past their TTL and no history to check: scaling to zero frees 28 GiB and 1 GPU",
+    );
   });
 
   it("totals: evictions alone free no GPU (each is shared); with scale-to-zero, GPU-node-1-2 is freed because both its holders go", () => {
@@ -180,7 +300,11 @@ describe("scale to zero and what it frees", () => {
   });
 
   it("a model with requests in the history's last TTL is no candidate, though its replicas look idle", () => {
-    const history: IdleHistory = { startMs: NOW - HOUR, bucketMs: 5 * MINUTE, requestsByModel: { "idle-70b": [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0] } };
+    const history: IdleHistory = {
+      startMs: NOW - HOUR,
+      bucketMs: 5 * MINUTE,
+      requestsByModel: { "idle-70b": [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0] },
+    };
     const withHistory = recommendIdleEvictions(snapshotOf(replicas), history, config(), NOW);
     expect(withHistory.scaleToZero.map((c) => c.model)).toEqual(["idle-13b", "idle-7b"]);
   });
@@ -191,7 +315,14 @@ describe("scale to zero and what it frees", () => {
       nodes: [node({ name: "mig-0", gpus: [{ mig: [mig("MIG-a"), mig("MIG-b")] }] })],
       replicas: [
         replica({ id: "m-1", model: "small", node: "mig-0", gpus: ["MIG-a"], lastRequestAtMs: NOW - 2 * HOUR }),
-        replica({ id: "m-2", model: "other", node: "mig-0", gpus: ["MIG-b"], lastRequestAtMs: NOW - MINUTE, requestRate: 1 }),
+        replica({
+          id: "m-2",
+          model: "other",
+          node: "mig-0",
+          gpus: ["MIG-b"],
+          lastRequestAtMs: NOW - MINUTE,
+          requestRate: 1,
+        }),
       ],
     });
     const migResult = recommendIdleEvictions(snapshot, null, config(), NOW);
@@ -233,7 +364,9 @@ describe("hold-back by daily seasonality (traffic 09:00–12:00 UTC)", () => {
       ["r-0", "held-back", { daysWithTraffic: 7, lookbackDays: 7 }],
       ["r-1", "held-back", { daysWithTraffic: 7, lookbackDays: 7 }],
     ]);
-    expect(result.kept[0]?.reason).toBe("idle for 20h50m, past the latency tier's TTL of 30m; held back: traffic returned within 30m on 7 of the last 7 days at this time of day (08:50 UTC)");
+    expect(result.kept[0]?.reason).toBe(
+      "idle for 20h50m, past the latency tier's TTL of 30m; held back: traffic returned within 30m on 7 of the last 7 days at this time of day (08:50 UTC)",
+    );
     expect(result.pools.find((p) => p.pool === "latency")?.idleReplicas).toBe(0);
   });
 
@@ -241,9 +374,14 @@ describe("hold-back by daily seasonality (traffic 09:00–12:00 UTC)", () => {
     const now = at(14, 0);
     const result = recommendIdleEvictions(snapshotOf(chat(now)), dailyHistory(now, everyDay), config(), now);
     expect(result.evictions.map((e) => e.replicaId)).toEqual(["r-1"]);
-    expect(result.kept.map((k) => [k.replicaId, k.keptBecause, k.seasonality])).toEqual([["r-0", "min-warm", { daysWithTraffic: 0, lookbackDays: 7 }]]);
+    expect(result.kept.map((k) => [k.replicaId, k.keptBecause, k.seasonality])).toEqual([
+      ["r-0", "min-warm", { daysWithTraffic: 0, lookbackDays: 7 }],
+    ]);
     expect(result.scaleToZero.map((c) => [c.model, c.reason])).toEqual([
-      ["chat", "all 2 replicas idle past their TTL and no request in the last 30m of history: scaling to zero frees 16 GiB and 2 GPUs"],
+      [
+        "chat",
+        "all 2 replicas idle past their TTL and no request in the last 30m of history: scaling to zero frees 16 GiB and 2 GPUs",
+      ],
     ]);
   });
 
@@ -258,7 +396,12 @@ describe("hold-back by daily seasonality (traffic 09:00–12:00 UTC)", () => {
 
   it("with a 2-day lookback, traffic on days 3 to 7 does not count: r-1 is evicted", () => {
     const now = at(8, 50);
-    const result = recommendIdleEvictions(snapshotOf(chat(now)), dailyHistory(now, [3, 4, 5, 6, 7]), config({ holdBack: { lookbackDays: 2, minDaysWithTraffic: 1 } }), now);
+    const result = recommendIdleEvictions(
+      snapshotOf(chat(now)),
+      dailyHistory(now, [3, 4, 5, 6, 7]),
+      config({ holdBack: { lookbackDays: 2, minDaysWithTraffic: 1 } }),
+      now,
+    );
     expect(result.evictions.map((e) => e.replicaId)).toEqual(["r-1"]);
   });
 
@@ -279,13 +422,24 @@ describe("LoRA adapters and weights", () => {
       { name: "orphan", model: "mistral-7b", lastUsedAtMs: null },
     ],
     weights: [
-      { name: "llama-2-70b-awq", model: "llama-2-70b-awq", path: "/models/llama-2-70b-awq", sizeBytes: 35 * GIB, lastLoadedAtMs: NOW - 40 * DAY },
+      {
+        name: "llama-2-70b-awq",
+        model: "llama-2-70b-awq",
+        path: "/models/llama-2-70b-awq",
+        sizeBytes: 35 * GIB,
+        lastLoadedAtMs: NOW - 40 * DAY,
+      },
       { name: "llama-2-7b-awq", model: "llama-2-7b-awq", lastLoadedAtMs: NOW - 60 * DAY },
       { name: "mistral-7b", lastLoadedAtMs: NOW - 29 * DAY },
       { name: "scratch", lastLoadedAtMs: null },
     ],
   });
-  const result = recommendIdleEvictions(snapshotOf([idleReplica("r-0", 0, 1, { requestRate: 1 })], runtime), null, config(), NOW);
+  const result = recommendIdleEvictions(
+    snapshotOf([idleReplica("r-0", 0, 1, { requestRate: 1 })], runtime),
+    null,
+    config(),
+    NOW,
+  );
 
   it("adapters unused 7 days or more: consolidate where still loaded, archive where loaded nowhere or never used", () => {
     expect(result.adapters.map((a) => [a.adapter, a.action])).toEqual([
@@ -293,7 +447,9 @@ describe("LoRA adapters and weights", () => {
       ["support-v2", "consolidate"],
       ["orphan", "archive"],
     ]);
-    expect(result.adapters[1]?.reason).toBe("unused for 8d (limit 7 days); unload it from 2 replicas and load it on demand");
+    expect(result.adapters[1]?.reason).toBe(
+      "unused for 8d (limit 7 days); unload it from 2 replicas and load it on demand",
+    );
     expect(result.adapters[2]?.reason).toBe("never used (age unknown) (limit 7 days); loaded nowhere: archive it");
   });
 
@@ -302,7 +458,9 @@ describe("LoRA adapters and weights", () => {
       ["llama-2-70b-awq", "/models/llama-2-70b-awq", 35 * GIB, NOW - 40 * DAY],
       ["scratch", null, null, null],
     ]);
-    expect(result.coldStorage[0]?.reason).toBe("not loaded for 40d (limit 30 days) and no replica serves them: move to cold storage");
+    expect(result.coldStorage[0]?.reason).toBe(
+      "not loaded for 40d (limit 30 days) and no replica serves them: move to cold storage",
+    );
   });
 });
 

@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { METRICS, OVERFLOW_MODEL } from "../../../common/conventions.js";
-import { counterBuckets, historyRequestsBetween, idleHistorySchema, loadIdleHistory, type IdleHistory } from "../../../analyzer/recommend/idle-history.js";
+import {
+  counterBuckets,
+  historyRequestsBetween,
+  idleHistorySchema,
+  loadIdleHistory,
+  type IdleHistory,
+} from "../../../analyzer/recommend/idle-history.js";
 import { MemoryStore } from "../../../analyzer/stores/memory-store.js";
 
 const MINUTE = 60_000;
@@ -14,8 +20,15 @@ function labels(model: string, pod: string, status: string): Record<string, stri
 }
 
 /** Ingests one sample a minute from `fromMinute` to `toMinute` (inclusive), valued by `value(minute)`. */
-function feed(store: MemoryStore, seriesLabels: Record<string, string>, fromMinute: number, toMinute: number, value: (minute: number) => number): void {
-  for (let m = fromMinute; m <= toMinute; m++) store.ingest(METRICS.llmRequests.name, seriesLabels, value(m), DAY_START + m * MINUTE);
+function feed(
+  store: MemoryStore,
+  seriesLabels: Record<string, string>,
+  fromMinute: number,
+  toMinute: number,
+  value: (minute: number) => number,
+): void {
+  for (let m = fromMinute; m <= toMinute; m++)
+    store.ingest(METRICS.llmRequests.name, seriesLabels, value(m), DAY_START + m * MINUTE);
 }
 
 /**
@@ -28,7 +41,8 @@ function feed(store: MemoryStore, seriesLabels: Record<string, string>, fromMinu
  */
 function dayOfCounters(): MemoryStore {
   const store = new MemoryStore();
-  const ok = (m: number): number => (m < 9 * 60 ? 0 : m <= 10 * 60 ? m - 9 * 60 : m < 10 * 60 + 30 ? 60 : Math.min(m - (10 * 60 + 30), 30));
+  const ok = (m: number): number =>
+    m < 9 * 60 ? 0 : m <= 10 * 60 ? m - 9 * 60 : m < 10 * 60 + 30 ? 60 : Math.min(m - (10 * 60 + 30), 30);
   feed(store, labels("chat", "p-0", "ok"), 0, 24 * 60, ok);
   feed(store, labels("chat", "p-0", "error"), 9 * 60 + 32, 24 * 60, () => 5);
   feed(store, labels("batch-llm", "q-0", "ok"), 3 * 60 + 1, 3 * 60 + 10, (m) => m - 3 * 60);
@@ -75,10 +89,19 @@ describe("loadIdleHistory against the memory store", () => {
 
   it("wraps a failing store's error with what it was reading", async () => {
     const failing = {
-      kind: "prometheus" as const, queryCount: 0, increase: async () => [], latest: async () => [], range: async () => Promise.reject(new Error("connection refused")),
-      increaseRange: async () => [], overTime: async () => [], overTimeRange: async () => [], hasSeries: async () => new Set<string>(),
+      kind: "prometheus" as const,
+      queryCount: 0,
+      increase: async () => [],
+      latest: async () => [],
+      range: async () => Promise.reject(new Error("connection refused")),
+      increaseRange: async () => [],
+      overTime: async () => [],
+      overTimeRange: async () => [],
+      hasSeries: async () => new Set<string>(),
     };
-    await expect(loadIdleHistory(failing, AT, 7, BUCKET)).rejects.toThrow(/idle history: range of inferwatch_llm_requests_total over 7 days/);
+    await expect(loadIdleHistory(failing, AT, 7, BUCKET)).rejects.toThrow(
+      /idle history: range of inferwatch_llm_requests_total over 7 days/,
+    );
   });
 });
 
@@ -90,7 +113,11 @@ describe("counterBuckets", () => {
     ["a steady counter gives the differences", points(3, 5, 9), [2, 4]],
     ["a drop is a reset to zero, so the later value is the increase", points(10, 12, 4), [2, 4]],
     ["a series first seen after the first edge was born in the bucket before it", points(null, 7, 8), [7, 1]],
-    ["a gap leaves its buckets null and puts the change where the series comes back", points(2, null, null, 6), [null, null, 4]],
+    [
+      "a gap leaves its buckets null and puts the change where the series comes back",
+      points(2, null, null, 6),
+      [null, null, 4],
+    ],
     ["a series seen only at the first edge gives no data", points(4, null), [null]],
   ])("%s", (_name, samples, expected) => {
     expect(counterBuckets(samples, 0, 10, expected.length)).toEqual(expected);

@@ -8,7 +8,11 @@ import { assembleFleetSnapshot } from "../../../analyzer/fleet/assemble.js";
 import { parseFleetSnapshot } from "../../../analyzer/fleet/snapshot.js";
 import { checkPlan, type MoveToCheck } from "../../../analyzer/recommend/checker.js";
 import { planConsolidation } from "../../../analyzer/recommend/consolidation/index.js";
-import { kvPressure, parseConsolidationConfig, type ConsolidationConfigInput } from "../../../analyzer/recommend/constraints.js";
+import {
+  kvPressure,
+  parseConsolidationConfig,
+  type ConsolidationConfigInput,
+} from "../../../analyzer/recommend/constraints.js";
 import { MemoryStore } from "../../../analyzer/stores/memory-store.js";
 import { METRICS } from "../../../common/conventions.js";
 import { pairFleet } from "../../fixtures/consolidation-fleets.js";
@@ -35,13 +39,23 @@ describe("KV-cache pressure of a destination node", () => {
     ["preemptions not considered", { preemptionRate: 3 }, { maxPreemptionRate: null }],
     ["preemptions within a configured rate", { preemptionRate: 0.05 }, { maxPreemptionRate: 0.1 }],
   ] as const)("the checker allows a move onto a node with %s", (_, b, config) => {
-    expect(checkPlan(pairFleet({ b }), [xToB], parseConsolidationConfig({ ...permissive, ...config })).violations).toEqual([]);
+    expect(
+      checkPlan(pairFleet({ b }), [xToB], parseConsolidationConfig({ ...permissive, ...config })).violations,
+    ).toEqual([]);
   });
 
   it("does not hold a replica's own node against a move within it", () => {
     expect(kvPressure({ name: "a", kvCacheUsage: 0.95 }, parseConsolidationConfig())).toContain("95.0%");
-    const withinA: MoveToCheck = { replicaId: "x", fromNode: "a", fromGpus: ["GPU-a-0"], toNode: "a", toGpus: ["GPU-a-0"] };
-    expect(checkPlan(pairFleet({ a: { kvCacheUsage: 0.95 } }), [withinA], parseConsolidationConfig(permissive)).violations).toEqual([]);
+    const withinA: MoveToCheck = {
+      replicaId: "x",
+      fromNode: "a",
+      fromGpus: ["GPU-a-0"],
+      toNode: "a",
+      toGpus: ["GPU-a-0"],
+    };
+    expect(
+      checkPlan(pairFleet({ a: { kvCacheUsage: 0.95 } }), [withinA], parseConsolidationConfig(permissive)).violations,
+    ).toEqual([]);
   });
 
   it("makes the planner empty the pressured node instead of filling it", () => {
@@ -60,7 +74,10 @@ describe("KV-cache pressure of a destination node", () => {
 
   it("is validated in a snapshot file: a ratio above 1 or a negative rate is refused by path", () => {
     const snapshot = pairFleet();
-    const bad = { ...snapshot, nodes: snapshot.nodes.map((n, i) => (i === 0 ? { ...n, kvCacheUsage: 1.5 } : { ...n, preemptionRate: -1 })) };
+    const bad = {
+      ...snapshot,
+      nodes: snapshot.nodes.map((n, i) => (i === 0 ? { ...n, kvCacheUsage: 1.5 } : { ...n, preemptionRate: -1 })),
+    };
     expect(() => parseFleetSnapshot(bad)).toThrow(/nodes\.0\.kvCacheUsage[\s\S]*nodes\.1\.preemptionRate/);
     const good = { ...snapshot, nodes: snapshot.nodes.map((n) => ({ ...n, kvCacheUsage: 0.5, preemptionRate: 0.1 })) };
     expect(parseFleetSnapshot(good).nodes[0]?.kvCacheUsage).toBe(0.5);
@@ -72,9 +89,21 @@ describe("fleet snapshot assembly", () => {
     const store = new MemoryStore();
     const at = 1_700_000_000_000;
     for (const node of ["a", "b", "c"]) {
-      store.ingest(METRICS.gpuInfo.name, { node, gpu: "0", uuid: `GPU-${node}-0`, gpu_model: "NVIDIA H100 80GB HBM3" }, 1, at - 1_000);
+      store.ingest(
+        METRICS.gpuInfo.name,
+        { node, gpu: "0", uuid: `GPU-${node}-0`, gpu_model: "NVIDIA H100 80GB HBM3" },
+        1,
+        at - 1_000,
+      );
     }
-    const labels = (node: string, model: string) => ({ node, model, runtime: "vllm", namespace: "serving", pod: `${model}-0`, tier: "default" });
+    const labels = (node: string, model: string) => ({
+      node,
+      model,
+      runtime: "vllm",
+      namespace: "serving",
+      pod: `${model}-0`,
+      tier: "default",
+    });
     store.ingest(METRICS.llmKvCacheUsage.name, labels("a", "m1"), 0.4, at - 1_000);
     store.ingest(METRICS.llmKvCacheUsage.name, labels("a", "m2"), 0.93, at - 1_000);
     store.ingest(METRICS.llmKvCacheUsage.name, labels("b", "m3"), 0.2, at - 1_000);

@@ -19,7 +19,8 @@ function bruteForce(types: readonly PricingType[], memoryCap: number, computeCap
       return;
     }
     const t = types[i] as PricingType;
-    for (let a = 0; a <= t.maxCount; a++) walk(i + 1, memory + a * t.memory, compute + a * t.compute, value + a * t.value);
+    for (let a = 0; a <= t.maxCount; a++)
+      walk(i + 1, memory + a * t.memory, compute + a * t.compute, value + a * t.value);
   };
   walk(0, 0, 0, 0);
   return best;
@@ -35,40 +36,57 @@ const pricingType = fc.record({
 describe("the two-dimensional pricing knapsack", () => {
   it("finds the same optimum as enumeration, with a feasible pattern of that value", () => {
     fc.assert(
-      fc.property(fc.array(pricingType, { minLength: 1, maxLength: 5 }), fc.integer({ min: 0, max: 12 }), fc.integer({ min: 0, max: 12 }), (types, memoryCap, computeCap) => {
-        const [best, ...more] = priceTwoDimensional(types, memoryCap, computeCap, 3);
-        const expected = bruteForce(types, memoryCap, computeCap);
-        expect(best?.value).toBeCloseTo(expected, 12);
-        for (const pattern of [best, ...more]) {
-          const counts = pattern?.counts ?? [];
-          let memory = 0;
-          let compute = 0;
-          let value = 0;
-          counts.forEach((a, i) => {
-            const t = types[i] as PricingType;
-            expect(a).toBeGreaterThanOrEqual(0);
-            expect(a).toBeLessThanOrEqual(t.maxCount);
-            memory += a * t.memory;
-            compute += a * t.compute;
-            value += a * t.value;
-          });
-          expect(memory).toBeLessThanOrEqual(memoryCap);
-          expect(compute).toBeLessThanOrEqual(computeCap);
-          expect(pattern?.value).toBeCloseTo(value, 12);
-          expect(pattern?.value ?? 0).toBeLessThanOrEqual(expected + 1e-12);
-        }
-      }),
+      fc.property(
+        fc.array(pricingType, { minLength: 1, maxLength: 5 }),
+        fc.integer({ min: 0, max: 12 }),
+        fc.integer({ min: 0, max: 12 }),
+        (types, memoryCap, computeCap) => {
+          const [best, ...more] = priceTwoDimensional(types, memoryCap, computeCap, 3);
+          const expected = bruteForce(types, memoryCap, computeCap);
+          expect(best?.value).toBeCloseTo(expected, 12);
+          for (const pattern of [best, ...more]) {
+            const counts = pattern?.counts ?? [];
+            let memory = 0;
+            let compute = 0;
+            let value = 0;
+            counts.forEach((a, i) => {
+              const t = types[i] as PricingType;
+              expect(a).toBeGreaterThanOrEqual(0);
+              expect(a).toBeLessThanOrEqual(t.maxCount);
+              memory += a * t.memory;
+              compute += a * t.compute;
+              value += a * t.value;
+            });
+            expect(memory).toBeLessThanOrEqual(memoryCap);
+            expect(compute).toBeLessThanOrEqual(computeCap);
+            expect(pattern?.value).toBeCloseTo(value, 12);
+            expect(pattern?.value ?? 0).toBeLessThanOrEqual(expected + 1e-12);
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });
 });
 
 /** One node of `type`, replica i on GPU i with the given memory; GPU utilizations set per GPU. */
-function onePerGpu(type: "l4" | "h100", memoryGiB: readonly number[], utilization: readonly number[] = []): FleetSnapshot {
+function onePerGpu(
+  type: "l4" | "h100",
+  memoryGiB: readonly number[],
+  utilization: readonly number[] = [],
+): FleetSnapshot {
   const gpus = Math.max(memoryGiB.length, 8);
   return fleet({
     nodes: [node({ type, gpus: Array.from({ length: gpus }, (_, i) => ({ utilizationRatio: utilization[i] ?? 0 })) })],
-    replicas: memoryGiB.map((gib, i) => replica({ id: `r-${i}`, pod: `r-${i}`, gpus: [`GPU-node-0-${i}`], memoryPerGpuBytes: gib * GIB, tier: type === "l4" ? "batch" : "latency" })),
+    replicas: memoryGiB.map((gib, i) =>
+      replica({
+        id: `r-${i}`,
+        pod: `r-${i}`,
+        gpus: [`GPU-node-0-${i}`],
+        memoryPerGpuBytes: gib * GIB,
+        tier: type === "l4" ? "batch" : "latency",
+      }),
+    ),
   });
 }
 
@@ -105,7 +123,9 @@ describe("the configuration-LP bound on known answers", () => {
   it("two GPUs over the headroom that nothing can leave give 2, not the 4 GPUs their replicas would need within limits", () => {
     const snapshot = fleet({
       nodes: [node({ type: "h100", gpus: 2 })],
-      replicas: [40, 36, 40, 36].map((gib, i) => replica({ id: `r-${i}`, pod: `r-${i}`, gpus: [`GPU-node-0-${i >> 1}`], memoryPerGpuBytes: gib * GIB })),
+      replicas: [40, 36, 40, 36].map((gib, i) =>
+        replica({ id: `r-${i}`, pod: `r-${i}`, gpus: [`GPU-node-0-${i >> 1}`], memoryPerGpuBytes: gib * GIB }),
+      ),
     });
     const [lp] = configurationLpBounds(snapshot, config, highs);
     expect(lp?.bound).toBe(2);
@@ -134,7 +154,13 @@ describe("the configuration-LP bound on the small benchmark fleets", () => {
         if (c.isConverged) expect(c.bound, `seed ${seed} ${c.gpuModel}`).toBeGreaterThanOrEqual(l1);
       }
       const total = lp.reduce((sum, c) => sum + c.bound, 0);
-      const solution = readMilpSolution(highs.solve(buildConsolidationMilp(snapshot, config).lp, { time_limit: 10, output_flag: false, mip_rel_gap: 0 }));
+      const solution = readMilpSolution(
+        highs.solve(buildConsolidationMilp(snapshot, config).lp, {
+          time_limit: 10,
+          output_flag: false,
+          mip_rel_gap: 0,
+        }),
+      );
       if (solution.status !== "Optimal") continue;
       proven++;
       expect(total, `seed ${seed}`).toBeLessThanOrEqual(solution.gpusInUse);

@@ -28,14 +28,26 @@ beforeAll(async () => {
   feed(store);
   current = await evaluateOnce(store, analyzer, DEFAULT_SLO_CONFIG, AT);
   report = await buildReport(store, {
-    atMs: AT, sinceMs: DAYS * DAY, poolOf: poolResolver(pools), slo: DEFAULT_SLO_CONFIG, source: "test",
-    current: { snapshot: current.snapshot as NonNullable<typeof current.snapshot>, recommendations: current.recommendations as NonNullable<typeof current.recommendations> },
+    atMs: AT,
+    sinceMs: DAYS * DAY,
+    poolOf: poolResolver(pools),
+    slo: DEFAULT_SLO_CONFIG,
+    source: "test",
+    current: {
+      snapshot: current.snapshot as NonNullable<typeof current.snapshot>,
+      recommendations: current.recommendations as NonNullable<typeof current.recommendations>,
+    },
   });
 });
 
 describe("the report model on a known history", () => {
   it("covers the window's 28 complete UTC days at 5-minute steps", () => {
-    expect(report.window).toEqual({ from: new Date(D0).toISOString(), to: new Date(AT).toISOString(), days: 28, stepSeconds: 300 });
+    expect(report.window).toEqual({
+      from: new Date(D0).toISOString(),
+      to: new Date(AT).toISOString(),
+      days: 28,
+      stepSeconds: 300,
+    });
     expect(report.days[0]).toBe("2026-10-01");
     expect(report.days).toHaveLength(29);
   });
@@ -57,7 +69,10 @@ describe("the report model on a known history", () => {
   });
 
   it("gives each pool's supply and its utilization by hour of day", () => {
-    expect(report.supply.map((p) => [p.pool, p.gpus, p.byGpuModel.map((k) => `${k.gpus}×${k.gpuModel}`)])).toEqual([["a", 2, ["2×Test A"]], ["b", 1, ["1×Test B"]]]);
+    expect(report.supply.map((p) => [p.pool, p.gpus, p.byGpuModel.map((k) => `${k.gpus}×${k.gpuModel}`)])).toEqual([
+      ["a", 2, ["2×Test A"]],
+      ["b", 1, ["1×Test B"]],
+    ]);
     const a = report.heatmap.pools.indexOf("a");
     const b = report.heatmap.pools.indexOf("b");
     expect(report.heatmap.values[a]?.[12]).toBeCloseTo((0.5 + 0.25) / 2, 9);
@@ -96,15 +111,24 @@ describe("the report model on a known history", () => {
 
   it("takes the analyzer's configured compute ceiling, and refuses one outside (0, 1]", async () => {
     const options = {
-      atMs: AT, sinceMs: DAYS * DAY, poolOf: poolResolver(pools), slo: DEFAULT_SLO_CONFIG, source: "test",
-      current: { snapshot: current.snapshot as NonNullable<typeof current.snapshot>, recommendations: current.recommendations as NonNullable<typeof current.recommendations> },
+      atMs: AT,
+      sinceMs: DAYS * DAY,
+      poolOf: poolResolver(pools),
+      slo: DEFAULT_SLO_CONFIG,
+      source: "test",
+      current: {
+        snapshot: current.snapshot as NonNullable<typeof current.snapshot>,
+        recommendations: current.recommendations as NonNullable<typeof current.recommendations>,
+      },
     };
     const at50 = await buildReport(store, { ...options, computeCeilingRatio: 0.5 });
     const b = at50.forecast.pools.find((p) => p.pool === "b");
     // 0.105 + 0.01 × day ≥ 0.5 from day 40 on; ⌈1.285 ÷ 0.5⌉ = 3 GPUs at the quarter's end, 2 more.
     expect(b?.exhaustionDay).toBe(new Date(D0 + 40 * DAY).toISOString().slice(0, 10));
     expect(at50.plan.actions.find((a) => a.pool === "b")).toMatchObject({ action: "buy", gpus: 2, neededGpus: 3 });
-    await expect(buildReport(store, { ...options, computeCeilingRatio: 1.5 })).rejects.toThrow(/compute ceiling must be in \(0, 1\], got 1\.5/);
+    await expect(buildReport(store, { ...options, computeCeilingRatio: 1.5 })).rejects.toThrow(
+      /compute ceiling must be in \(0, 1\], got 1\.5/,
+    );
   });
 
   it("forecasts the growing pool to run out of headroom on day 70, and buys 1 GPU for it", () => {
@@ -118,7 +142,12 @@ describe("the report model on a known history", () => {
     const day70 = new Date(D0 + 70 * DAY).toISOString().slice(0, 10);
     expect([b?.exhaustionDay, b?.exhaustionEarliest, b?.exhaustionLatest]).toEqual([day70, day70, day70]);
     // By the quarter's end (day 27 + 91 = 118) the peak is 0.105 + 1.18 = 1.285 busy GPUs: ⌈1.285 ÷ 0.8⌉ = 2 GPUs, 1 more.
-    expect(report.plan.actions.find((a) => a.pool === "b")).toMatchObject({ action: "buy", gpus: 1, gpuModel: "Test B", neededGpus: 2 });
+    expect(report.plan.actions.find((a) => a.pool === "b")).toMatchObject({
+      action: "buy",
+      gpus: 1,
+      gpuModel: "Test B",
+      neededGpus: 2,
+    });
   });
 
   it("finds the flat pool under its utilization floor, but holds it: nothing can be freed now", () => {
@@ -127,10 +156,14 @@ describe("the report model on a known history", () => {
     // Peak 0.5 + 0.25 busy GPUs at 12:00, every day: under the floor of 2 × 0.6 = 1.2, so a candidate to free GPUs.
     expect(a?.forecast.points[0]?.value).toBeCloseTo(0.75, 6);
     // ⌈0.75 ÷ 0.8⌉ = 1 GPU needed, a surplus of 1 — but the one replica on GPU-a0 has nowhere to go that frees a GPU, and it serves traffic.
-    expect(report.recommendations.pools.find((p) => p.pool === "a") ?? { consolidationGpus: 0, idleGpus: 0 }).toMatchObject({ consolidationGpus: 0, idleGpus: 0 });
+    expect(
+      report.recommendations.pools.find((p) => p.pool === "a") ?? { consolidationGpus: 0, idleGpus: 0 },
+    ).toMatchObject({ consolidationGpus: 0, idleGpus: 0 });
     const action = report.plan.actions.find((x) => x.pool === "a");
     expect(action).toMatchObject({ action: "hold", gpus: 0, neededGpus: 1 });
-    expect(action?.why).toMatch(/under the 60 % utilization floor \(1\.2 busy GPUs\): under-utilized, a surplus of 1, but no GPU can be freed now/);
+    expect(action?.why).toMatch(
+      /under the 60 % utilization floor \(1\.2 busy GPUs\): under-utilized, a surplus of 1, but no GPU can be freed now/,
+    );
     expect(report.plan.summary).toBe("Next 91 days: buy 1 × Test B for pool b; hold pool a.");
   });
 
@@ -161,10 +194,20 @@ describe("a store without GPU identity series (the InfluxDB sink writes none)", 
     feed(store, { withIdentity: false });
     const current = await evaluateOnce(store, analyzer, DEFAULT_SLO_CONFIG, AT);
     const bare = await buildReport(store, {
-      atMs: AT, sinceMs: DAYS * DAY, poolOf: poolResolver(pools), slo: DEFAULT_SLO_CONFIG, source: "test",
-      current: { snapshot: current.snapshot as NonNullable<typeof current.snapshot>, recommendations: current.recommendations as NonNullable<typeof current.recommendations> },
+      atMs: AT,
+      sinceMs: DAYS * DAY,
+      poolOf: poolResolver(pools),
+      slo: DEFAULT_SLO_CONFIG,
+      source: "test",
+      current: {
+        snapshot: current.snapshot as NonNullable<typeof current.snapshot>,
+        recommendations: current.recommendations as NonNullable<typeof current.recommendations>,
+      },
     });
-    expect(bare.supply.map((p) => [p.pool, p.gpus, p.memoryBytes])).toEqual([["a", 2, 0], ["b", 1, 0]]);
+    expect(bare.supply.map((p) => [p.pool, p.gpus, p.memoryBytes])).toEqual([
+      ["a", 2, 0],
+      ["b", 1, 0],
+    ]);
     expect(bare.fragmentation).toEqual([]);
     expect(bare.notes.join(" ")).toMatch(/no GPU identity series/);
     expect(bare.plan.actions.find((a) => a.pool === "b")).toMatchObject({ action: "buy", gpus: 1, gpuModel: "Test B" });
@@ -178,7 +221,17 @@ describe("renderers", () => {
 
   it("Markdown has every section, its tables and the plan", () => {
     const md = renderReport(report, "md");
-    for (const heading of ["# Capacity-planning report", "## Demand per model class", "## GPU supply per pool", "## SLO attainment and error budget over the window", "## KV cache and prefix cache per model", "## Fragmentation and stranded memory", "## Recommendations", "## Forecast", "## Next quarter: GPUs to buy or free"]) {
+    for (const heading of [
+      "# Capacity-planning report",
+      "## Demand per model class",
+      "## GPU supply per pool",
+      "## SLO attainment and error budget over the window",
+      "## KV cache and prefix cache per model",
+      "## Fragmentation and stranded memory",
+      "## Recommendations",
+      "## Forecast",
+      "## Next quarter: GPUs to buy or free",
+    ]) {
       expect(md).toContain(`${heading}\n`);
     }
     expect(md).toContain("| 7b | llama-7b | 80,640 | 0 |");
@@ -204,16 +257,42 @@ describe("renderers", () => {
     const html = renderReport(report, "html");
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=|https?:\/\/cdn/i);
     expect(html).toContain("echarts");
-    const charts = JSON.parse(/<script id="report-charts" type="application\/json">(.*?)<\/script>/s.exec(html)?.[1] ?? "[]") as { id: string }[];
-    expect(charts.map((c) => c.id)).toEqual(["demand-requests", "demand-peak", "supply", "utilization-heatmap", "slo-attainment", "slo-budget", "fragmentation", "recommendations", "forecast-pool-a", "forecast-pool-b", "forecast-demand-7b"]);
+    const charts = JSON.parse(
+      /<script id="report-charts" type="application\/json">(.*?)<\/script>/s.exec(html)?.[1] ?? "[]",
+    ) as { id: string }[];
+    expect(charts.map((c) => c.id)).toEqual([
+      "demand-requests",
+      "demand-peak",
+      "supply",
+      "utilization-heatmap",
+      "slo-attainment",
+      "slo-budget",
+      "fragmentation",
+      "recommendations",
+      "forecast-pool-a",
+      "forecast-pool-b",
+      "forecast-demand-7b",
+    ]);
   });
 
   it("gives each chart its own element, even for pools whose names differ only in case or punctuation", () => {
     const pool = report.forecast.pools[0] as CapacityReport["forecast"]["pools"][number];
-    const twins: CapacityReport = { ...report, forecast: { ...report.forecast, pools: [{ ...pool, pool: "GPU.A" }, { ...pool, pool: "gpu-a" }] } };
+    const twins: CapacityReport = {
+      ...report,
+      forecast: {
+        ...report.forecast,
+        pools: [
+          { ...pool, pool: "GPU.A" },
+          { ...pool, pool: "gpu-a" },
+        ],
+      },
+    };
     const html = renderReport(twins, "html");
     const elements = [...html.matchAll(/<div class="chart" id="chart-([^"]+)"/g)].map((m) => m[1]);
-    expect(elements.filter((id) => id?.startsWith("forecast-pool-"))).toEqual(["forecast-pool-gpu-a", "forecast-pool-gpu-a-2"]);
+    expect(elements.filter((id) => id?.startsWith("forecast-pool-"))).toEqual([
+      "forecast-pool-gpu-a",
+      "forecast-pool-gpu-a-2",
+    ]);
     expect(new Set(elements).size).toBe(elements.length);
   });
 });

@@ -7,7 +7,10 @@ const WEEK = [6, -3, 0, 2, -5, 1, -1];
 /** A daily series: level + trend × day + the weekly offsets, plus seeded normal noise of `sigma`. */
 function series(days: number, options: { level: number; trend: number; sigma?: number; seed?: number }): number[] {
   const random = createRandom(options.seed ?? 1);
-  return Array.from({ length: days }, (_, t) => options.level + options.trend * t + (WEEK[t % 7] as number) + (options.sigma ?? 0) * normal(random));
+  return Array.from(
+    { length: days },
+    (_, t) => options.level + options.trend * t + (WEEK[t % 7] as number) + (options.sigma ?? 0) * normal(random),
+  );
 }
 
 describe("forecastDaily", () => {
@@ -60,7 +63,10 @@ describe("forecastDaily", () => {
   });
 
   it("carries the last value forward with fewer than 3 days", () => {
-    expect(forecastDaily([4, 5], { horizon: 2 }).points).toEqual([{ step: 1, value: 5, lower: 5, upper: 5 }, { step: 2, value: 5, lower: 5, upper: 5 }]);
+    expect(forecastDaily([4, 5], { horizon: 2 }).points).toEqual([
+      { step: 1, value: 5, lower: 5, upper: 5 },
+      { step: 2, value: 5, lower: 5, upper: 5 },
+    ]);
   });
 
   it("refuses a series with a missing day", () => {

@@ -25,7 +25,14 @@ const gpus = [
   { node: "n2", gpu: "0", uuid: "GPU-b0", gpu_model: "Test B" },
 ];
 const pod = { namespace: "inference", pod: "llama-7b-0", container: "vllm", model: "llama-7b" };
-const llm = { model: "llama-7b", runtime: "vllm", namespace: "inference", pod: "llama-7b-0", node: "n1", tier: "latency" };
+const llm = {
+  model: "llama-7b",
+  runtime: "vllm",
+  namespace: "inference",
+  pod: "llama-7b-0",
+  node: "n1",
+  tier: "latency",
+};
 
 /**
  * The runtime gauges of llama-7b: KV-cache usage 0.3, and 0.9 from 12:00 to 12:59 UTC; per 5-minute
@@ -34,7 +41,14 @@ const llm = { model: "llama-7b", runtime: "vllm", namespace: "inference", pod: "
  * preemption counter starts again from 0 there (increase() counts across the reset; last − first
  * would not).
  */
-export const KNOWN_RUNTIME = { kvBase: 0.3, kvNoon: 0.9, queriesPerStep: 1000, hitsPerStep: 200, hitsPerNoonStep: 600, restartMs: D0 + 14 * DAY } as const;
+export const KNOWN_RUNTIME = {
+  kvBase: 0.3,
+  kvNoon: 0.9,
+  queriesPerStep: 1000,
+  hitsPerStep: 200,
+  hitsPerNoonStep: 600,
+  restartMs: D0 + 14 * DAY,
+} as const;
 
 const isNoon = (t: number) => new Date(t).getUTCHours() === 12;
 
@@ -46,7 +60,10 @@ function utilization(uuid: string, t: number): number {
 }
 
 /** Writes the month, in time order, into `sink`; without identity, no `inferwatch_gpu_info`. */
-export function writeKnownHistory(sink: KnownSink, options: { readonly withIdentity: boolean } = { withIdentity: true }): void {
+export function writeKnownHistory(
+  sink: KnownSink,
+  options: { readonly withIdentity: boolean } = { withIdentity: true },
+): void {
   let okRequests = 0;
   let prompt = 0;
   let completion = 0;
@@ -55,7 +72,8 @@ export function writeKnownHistory(sink: KnownSink, options: { readonly withIdent
   let preemptions = 0;
   for (let t = D0, step = 0; t <= AT; t += STEP, step++) {
     for (const g of gpus) {
-      if (options.withIdentity) sink(METRICS.gpuInfo.name, { ...g, driver_version: "1", pci_bus_id: "0", source: "test" }, 1, t);
+      if (options.withIdentity)
+        sink(METRICS.gpuInfo.name, { ...g, driver_version: "1", pci_bus_id: "0", source: "test" }, 1, t);
       sink(METRICS.utilization.name, g, utilization(g.uuid, t), t);
       sink(METRICS.memoryTotal.name, g, 80 * GIB, t);
       sink(METRICS.memoryUsed.name, g, g.uuid === "GPU-a0" ? 20 * GIB : 0, t);
@@ -86,6 +104,8 @@ export function writeKnownHistory(sink: KnownSink, options: { readonly withIdent
   }
 }
 
-
 /** The pools of the known history. */
-export const KNOWN_POOLS = [{ name: "a", nodes: "^n1$" }, { name: "b", nodes: "^n2$" }];
+export const KNOWN_POOLS = [
+  { name: "a", nodes: "^n1$" },
+  { name: "b", nodes: "^n2$" },
+];

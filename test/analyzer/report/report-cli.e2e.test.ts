@@ -28,7 +28,11 @@ afterAll(async () => {
 
 it("writes the JSON report of the simulated fleet's history to --out, saying the data is simulated", async () => {
   const out = join(dir, "report.json");
-  const { stdout, stderr } = await run(process.execPath, [MAIN, "report", "--since", "3d", "--format", "json", "--out", out], { env });
+  const { stdout, stderr } = await run(
+    process.execPath,
+    [MAIN, "report", "--since", "3d", "--format", "json", "--out", out],
+    { env },
+  );
   expect(stdout).toBe("");
   expect(stderr).toContain("SIMULATED fleet");
   const report = JSON.parse(await readFile(out, "utf8")) as CapacityReport;
@@ -42,7 +46,10 @@ it("writes the JSON report of the simulated fleet's history to --out, saying the
 }, 120_000);
 
 it("prints Markdown on standard output", async () => {
-  const { stdout } = await run(process.execPath, [MAIN, "report", "--since", "2d", "--format", "md"], { env, maxBuffer: 16 * 1024 * 1024 });
+  const { stdout } = await run(process.execPath, [MAIN, "report", "--since", "2d", "--format", "md"], {
+    env,
+    maxBuffer: 16 * 1024 * 1024,
+  });
   expect(stdout).toMatch(/^# Capacity-planning report\n/);
   expect(stdout).toContain("## Next quarter: GPUs to buy or free");
   expect(stdout).toContain(`## KV cache and prefix cache per model\n\n${NO_RUNTIME_GAUGES}\n`);
@@ -51,8 +58,15 @@ it("prints Markdown on standard output", async () => {
 it.each([
   ["a window under a day", ["--since", "2h"], 2, /--since must be a duration of at least 1d/],
   ["the agents as a source", ["--source", "agents=http://127.0.0.1:1"], 1, /the agents keep no history/],
-])("refuses %s", async (_name, args, code, message) => {
-  const failure = await run(process.execPath, [MAIN, "report", ...args], { env }).then(() => null, (err: { code: number; stderr: string }) => err);
-  expect(failure?.code).toBe(code);
-  expect(failure?.stderr).toMatch(message);
-}, 60_000);
+])(
+  "refuses %s",
+  async (_name, args, code, message) => {
+    const failure = await run(process.execPath, [MAIN, "report", ...args], { env }).then(
+      () => null,
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(failure?.code).toBe(code);
+    expect(failure?.stderr).toMatch(message);
+  },
+  60_000,
+);

@@ -17,7 +17,11 @@ import type { MetricStore } from "../../../analyzer/stores/metric-store.js";
 import { createPrometheusStore } from "../../../analyzer/stores/prometheus-store.js";
 import { analyzerConfigSchema } from "../../../common/config/schema.js";
 import { METRICS } from "../../../common/conventions.js";
-import { createBlocksFromOpenMetrics, startPrometheus, type PrometheusServer } from "../../fixtures/prometheus-server.js";
+import {
+  createBlocksFromOpenMetrics,
+  startPrometheus,
+  type PrometheusServer,
+} from "../../fixtures/prometheus-server.js";
 import { AT, DAY, DAYS, KNOWN_POOLS, STEP, writeKnownHistory } from "./known-history.js";
 
 const analyzer = analyzerConfigSchema.parse({ pools: KNOWN_POOLS });
@@ -28,8 +32,10 @@ let fromMemory: CapacityReport;
 
 /** The family and OpenMetrics type of a sample name. */
 function familyOf(name: string): { family: string; type: string } {
-  if (name === METRICS.llmRequests.name || name === METRICS.llmTokens.name) return { family: name.replace(/_total$/, ""), type: "counter" };
-  if (name.startsWith(METRICS.llmRequestDuration.name)) return { family: METRICS.llmRequestDuration.name, type: "histogram" };
+  if (name === METRICS.llmRequests.name || name === METRICS.llmTokens.name)
+    return { family: name.replace(/_total$/, ""), type: "counter" };
+  if (name.startsWith(METRICS.llmRequestDuration.name))
+    return { family: METRICS.llmRequestDuration.name, type: "histogram" };
   return { family: name, type: "gauge" };
 }
 
@@ -44,7 +50,9 @@ function knownOpenMetrics(): string {
     const { family, type } = familyOf(name);
     let entry = families.get(family);
     if (!entry) families.set(family, (entry = { type, series: new Map() }));
-    const head = `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(",")}}`;
+    const head = `${name}{${Object.entries(labels)
+      .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
+      .join(",")}}`;
     let lines = entry.series.get(head);
     if (!lines) entry.series.set(head, (lines = []));
     lines.push(`${head} ${value} ${atMs / 1000}`);
@@ -61,8 +69,15 @@ function knownOpenMetrics(): string {
 async function reportOf(store: MetricStore): Promise<CapacityReport> {
   const current = await evaluateOnce(store, analyzer, DEFAULT_SLO_CONFIG, AT);
   return buildReport(store, {
-    atMs: AT, sinceMs: DAYS * DAY, poolOf: poolResolver(KNOWN_POOLS), slo: DEFAULT_SLO_CONFIG, source: store.kind,
-    current: { snapshot: current.snapshot as NonNullable<typeof current.snapshot>, recommendations: current.recommendations as NonNullable<typeof current.recommendations> },
+    atMs: AT,
+    sinceMs: DAYS * DAY,
+    poolOf: poolResolver(KNOWN_POOLS),
+    slo: DEFAULT_SLO_CONFIG,
+    source: store.kind,
+    current: {
+      snapshot: current.snapshot as NonNullable<typeof current.snapshot>,
+      recommendations: current.recommendations as NonNullable<typeof current.recommendations>,
+    },
   });
 }
 
@@ -95,16 +110,22 @@ it("gives the same demand, utilization, SLO, runtime cache, fragmentation, forec
   });
   expect(fromPrometheus.supply).toEqual(fromMemory.supply);
   expect(fromPrometheus.heatmap).toEqual(fromMemory.heatmap);
-  expect(fromPrometheus.slos.map((s) => [s.id, s.attainment, s.goodEvents, s.totalEvents])).toEqual(fromMemory.slos.map((s) => [s.id, s.attainment, s.goodEvents, s.totalEvents]));
+  expect(fromPrometheus.slos.map((s) => [s.id, s.attainment, s.goodEvents, s.totalEvents])).toEqual(
+    fromMemory.slos.map((s) => [s.id, s.attainment, s.goodEvents, s.totalEvents]),
+  );
   expect(fromPrometheus.fragmentation).toEqual(fromMemory.fragmentation);
-  expect(fromPrometheus.runtimeCache.map((r) => [r.model, r.kvCacheUsagePeak, r.kvCacheUsagePeakAt])).toEqual(fromMemory.runtimeCache.map((r) => [r.model, r.kvCacheUsagePeak, r.kvCacheUsagePeakAt]));
+  expect(fromPrometheus.runtimeCache.map((r) => [r.model, r.kvCacheUsagePeak, r.kvCacheUsagePeakAt])).toEqual(
+    fromMemory.runtimeCache.map((r) => [r.model, r.kvCacheUsagePeak, r.kvCacheUsagePeakAt]),
+  );
   fromPrometheus.runtimeCache.forEach((r, i) => {
     const m = fromMemory.runtimeCache[i] as CapacityReport["runtimeCache"][number];
     close(r.kvCacheUsageMean ?? Number.NaN, m.kvCacheUsageMean ?? 0);
     close(r.prefixCacheHitRatio ?? Number.NaN, m.prefixCacheHitRatio ?? 0);
     close(r.preemptions ?? Number.NaN, m.preemptions ?? 0);
   });
-  expect(fromPrometheus.forecast.pools.map((p) => [p.pool, p.state, p.exhaustionDay])).toEqual(fromMemory.forecast.pools.map((p) => [p.pool, p.state, p.exhaustionDay]));
+  expect(fromPrometheus.forecast.pools.map((p) => [p.pool, p.state, p.exhaustionDay])).toEqual(
+    fromMemory.forecast.pools.map((p) => [p.pool, p.state, p.exhaustionDay]),
+  );
   expect(fromPrometheus.plan).toEqual(fromMemory.plan);
   // And those are the known answers, not two stores agreeing on nothing.
   expect(fromPrometheus.plan.actions.find((a) => a.pool === "b")).toMatchObject({ action: "buy", gpus: 1 });

@@ -17,8 +17,15 @@ let base: string;
 beforeAll(async () => {
   const config = configSchema.parse({});
   const history = simulatedHistory(config, 3 * DAY, Date.UTC(2026, 10, 20, 6));
-  const analyzerConfig = analyzerConfigSchema.parse({ listen: "127.0.0.1:0", interval: "1h", source: "agents=http://127.0.0.1:1", pools: history.analyzer.pools });
-  analyzer = await startAnalyzer(analyzerConfig, config.slo, history.store, silentLogger(), { now: () => history.endMs });
+  const analyzerConfig = analyzerConfigSchema.parse({
+    listen: "127.0.0.1:0",
+    interval: "1h",
+    source: "agents=http://127.0.0.1:1",
+    pools: history.analyzer.pools,
+  });
+  analyzer = await startAnalyzer(analyzerConfig, config.slo, history.store, silentLogger(), {
+    now: () => history.endMs,
+  });
   await analyzer.evaluate();
   base = `http://127.0.0.1:${analyzer.address.port}`;
 }, 120_000);
@@ -31,11 +38,14 @@ it("serves the report as JSON over the asked window, ending at the last evaluati
   const response = await fetch(`${base}/report?format=json&since=2d`);
   expect(response.status).toBe(200);
   expect(response.headers.get("content-type")).toBe("application/json; charset=utf-8");
-  const report = await response.json() as CapacityReport;
+  const report = (await response.json()) as CapacityReport;
   expect(report.window.days).toBe(2);
   expect(report.window.to).toBe(new Date(Date.UTC(2026, 10, 20, 6)).toISOString());
   expect(report.demand.map((d) => d.modelClass)).toEqual(["13b", "70b", "7b"]);
-  expect(report.supply.map((p) => [p.pool, p.gpus])).toEqual([["batch", 8], ["latency", 12]]);
+  expect(report.supply.map((p) => [p.pool, p.gpus])).toEqual([
+    ["batch", 8],
+    ["latency", 12],
+  ]);
   expect(report.source).toMatch(/^analyzer \(memory store/);
 });
 
@@ -53,7 +63,11 @@ it.each([
   ["a window under a day", "since=6h", /since must be a duration of at least 1d/],
   ["a window that is not a duration", "since=month", /since must be a duration/],
   // The issue's reproductions: a 54 MB answer after a 6.5 s stall, and a 500 "Invalid array length".
-  ["a window of 3,000,000 days", "since=3000000d", /^since must be a duration of at least 1d and at most 730d, such as 30d, got "3000000d"\n$/],
+  [
+    "a window of 3,000,000 days",
+    "since=3000000d",
+    /^since must be a duration of at least 1d and at most 730d, such as 30d, got "3000000d"\n$/,
+  ],
   ["a window of 10^20 days", "since=100000000000000000000d", /at most 730d/],
   ["a window one day past two years", "since=731d", /at most 730d/],
 ])("refuses %s with 400", async (_name, query, message) => {
@@ -66,10 +80,18 @@ it("names its source without any piece of a password holding @, / or : (issue: h
   const config = configSchema.parse({});
   const history = simulatedHistory(config, 2 * DAY, Date.UTC(2026, 10, 20, 6));
   const source = "prometheus=https://svc:a@b/c:d@prometheus:9090";
-  const secured = await startAnalyzer(analyzerConfigSchema.parse({ listen: "127.0.0.1:0", interval: "1h", source, pools: history.analyzer.pools }), config.slo, history.store, silentLogger(), { now: () => history.endMs });
+  const secured = await startAnalyzer(
+    analyzerConfigSchema.parse({ listen: "127.0.0.1:0", interval: "1h", source, pools: history.analyzer.pools }),
+    config.slo,
+    history.store,
+    silentLogger(),
+    { now: () => history.endMs },
+  );
   try {
     await secured.evaluate();
-    const report = (await (await fetch(`http://127.0.0.1:${secured.address.port}/report?format=json&since=1d`)).json()) as CapacityReport;
+    const report = (await (
+      await fetch(`http://127.0.0.1:${secured.address.port}/report?format=json&since=1d`)
+    ).json()) as CapacityReport;
     expect(report.source).toBe("analyzer (memory store, prometheus=https://[redacted]@prometheus:9090)");
   } finally {
     await secured.shutdown();

@@ -20,7 +20,16 @@ import { projectPath } from "../../../common/paths.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 // Without the background-networking flags Chromium calls home, which a closed network answers with errors.
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
 const DAY = 86_400_000;
 const END_MS = Date.UTC(2026, 10, 28, 12);
 
@@ -36,7 +45,12 @@ beforeAll(async () => {
   report = await reportFrom(history.store, history.analyzer, config, history.endMs, 30 * DAY, "simulated fleet (test)");
   htmlPath = join(dir, "report.html");
   await writeFile(htmlPath, renderReport(report, "html"));
-  context = await chromium.launchPersistentContext(join(dir, "profile"), { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1200, height: 900 } });
+  context = await chromium.launchPersistentContext(join(dir, "profile"), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ARGS,
+    viewport: { width: 1200, height: 900 },
+  });
 }, 300_000);
 
 afterAll(async () => {
@@ -57,10 +71,13 @@ it("renders every chart with data from 30 days of simulated history, offline and
   const problems: string[] = [];
   const url = pathToFileURL(htmlPath).href;
   page.on("console", (message) => {
-    if (message.type() === "error" || message.type() === "warning") problems.push(`console ${message.type()}: ${message.text()}`);
+    if (message.type() === "error" || message.type() === "warning")
+      problems.push(`console ${message.type()}: ${message.text()}`);
   });
   page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-  page.on("requestfailed", (request) => problems.push(`request failed: ${request.url()} ${request.failure()?.errorText ?? ""}`));
+  page.on("requestfailed", (request) =>
+    problems.push(`request failed: ${request.url()} ${request.failure()?.errorText ?? ""}`),
+  );
   await page.route("**/*", (route) => {
     if (route.request().url() === url) return route.continue();
     problems.push(`external request: ${route.request().url()}`);
@@ -68,10 +85,19 @@ it("renders every chart with data from 30 days of simulated history, offline and
   });
   await page.goto(url, { waitUntil: "load" });
 
-  const charts = await page.evaluate(() => {
+  const charts = (await page.evaluate(() => {
     // The page's globals, typed structurally (the test compiles without the DOM library).
-    interface Canvas { readonly width: number; readonly height: number; getContext(kind: "2d"): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } | null }
-    interface ChartElement { readonly dataset: Record<string, string | undefined>; querySelectorAll(selector: "canvas"): Iterable<Canvas> }
+    interface Canvas {
+      readonly width: number;
+      readonly height: number;
+      getContext(
+        kind: "2d",
+      ): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } | null;
+    }
+    interface ChartElement {
+      readonly dataset: Record<string, string | undefined>;
+      querySelectorAll(selector: "canvas"): Iterable<Canvas>;
+    }
     const page = globalThis as unknown as {
       echarts: { getInstanceByDom(element: ChartElement): { getOption(): Record<string, unknown> } | undefined };
       document: { querySelectorAll(selector: string): Iterable<ChartElement> };
@@ -79,8 +105,12 @@ it("renders every chart with data from 30 days of simulated history, offline and
     const lib = page.echarts;
     return [...page.document.querySelectorAll("div.chart")].map((element) => {
       const instance = lib.getInstanceByDom(element);
-      const option = (instance?.getOption() ?? {}) as { series?: { name?: string; type?: string; data?: unknown[] }[]; xAxis?: { data?: unknown[] }[] };
-      const isPoint = (value: unknown) => value !== null && value !== undefined && value !== "-" && !(Array.isArray(value) && value[2] === "-");
+      const option = (instance?.getOption() ?? {}) as {
+        series?: { name?: string; type?: string; data?: unknown[] }[];
+        xAxis?: { data?: unknown[] }[];
+      };
+      const isPoint = (value: unknown) =>
+        value !== null && value !== undefined && value !== "-" && !(Array.isArray(value) && value[2] === "-");
       let drawnPixels = 0;
       for (const canvas of element.querySelectorAll("canvas")) {
         const pixels = canvas.getContext("2d")?.getImageData(0, 0, canvas.width, canvas.height).data;
@@ -89,12 +119,16 @@ it("renders every chart with data from 30 days of simulated history, offline and
       return {
         id: element.dataset["chart"] ?? "",
         hasInstance: instance !== undefined,
-        series: (option.series ?? []).map((s) => ({ name: s.name ?? "", type: s.type ?? "", points: (s.data ?? []).filter(isPoint).length })),
+        series: (option.series ?? []).map((s) => ({
+          name: s.name ?? "",
+          type: s.type ?? "",
+          points: (s.data ?? []).filter(isPoint).length,
+        })),
         xAxisLength: option.xAxis?.[0]?.data?.length ?? 0,
         drawnPixels,
       };
     });
-  }) as ChartState[];
+  })) as ChartState[];
 
   await mkdir(projectPath("test/artifacts/report"), { recursive: true });
   await page.screenshot({ path: projectPath("test/artifacts/report/report.png"), fullPage: true });
@@ -102,7 +136,18 @@ it("renders every chart with data from 30 days of simulated history, offline and
   expect(problems).toEqual([]);
   const pools = report.forecast.pools.map((p) => `forecast-pool-${p.pool}`);
   const classes = report.demand.map((d) => `forecast-demand-${d.modelClass}`);
-  expect(charts.map((c) => c.id)).toEqual(["demand-requests", "demand-peak", "supply", "utilization-heatmap", "slo-attainment", "slo-budget", "fragmentation", "recommendations", ...pools, ...classes]);
+  expect(charts.map((c) => c.id)).toEqual([
+    "demand-requests",
+    "demand-peak",
+    "supply",
+    "utilization-heatmap",
+    "slo-attainment",
+    "slo-budget",
+    "fragmentation",
+    "recommendations",
+    ...pools,
+    ...classes,
+  ]);
   expect(pools).toEqual(["forecast-pool-batch", "forecast-pool-latency"]);
   expect(classes).toEqual(["forecast-demand-13b", "forecast-demand-70b", "forecast-demand-7b"]);
   for (const chart of charts) {
@@ -113,7 +158,9 @@ it("renders every chart with data from 30 days of simulated history, offline and
   }
   const byId = new Map(charts.map((c) => [c.id, c]));
   // The charts carry the model's data: one point per day, per pool × hour, per SLO, per snapshot.
-  expect(byId.get("demand-requests")?.series.map((s) => [s.name, s.points])).toEqual(report.demand.map((d) => [d.modelClass, report.days.length]));
+  expect(byId.get("demand-requests")?.series.map((s) => [s.name, s.points])).toEqual(
+    report.demand.map((d) => [d.modelClass, report.days.length]),
+  );
   expect(byId.get("utilization-heatmap")?.series[0]?.points).toBe(report.heatmap.pools.length * 24);
   expect(byId.get("slo-attainment")?.series[0]?.points).toBe(report.slos.length);
   expect(byId.get("fragmentation")?.xAxisLength).toBe(report.fragmentation.length);

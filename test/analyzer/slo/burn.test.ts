@@ -88,12 +88,47 @@ describe("a window pair", () => {
   const ticket1d = windowById("ticket-1d-2h");
 
   it.each([
-    ["page fires when 2% of the 30-day budget burns within an hour", page1h, 0.95, counts(280, 1000), counts(20, 100), "firing"],
+    [
+      "page fires when 2% of the 30-day budget burns within an hour",
+      page1h,
+      0.95,
+      counts(280, 1000),
+      counts(20, 100),
+      "firing",
+    ],
     ["page holds just under 2% of the budget in an hour", page1h, 0.95, counts(281, 1000), counts(20, 100), "ok"],
-    ["page fires when 5% of the 30-day budget burns within six hours", page6h, 0.99, counts(9400, 10_000), counts(900, 1000), "firing"],
-    ["ticket fires at 3× over a day and two hours (10% of the budget in a day)", ticket1d, 0.95, counts(8500, 10_000), counts(850, 1000), "firing"],
-    ["a clean short window stops the page once the burn is over (reset)", page1h, 0.95, counts(0, 1000), counts(100, 100), "ok"],
-    ["a short spike alone does not page before the hour has burnt 2%", page1h, 0.95, counts(900, 1000), counts(0, 100), "ok"],
+    [
+      "page fires when 5% of the 30-day budget burns within six hours",
+      page6h,
+      0.99,
+      counts(9400, 10_000),
+      counts(900, 1000),
+      "firing",
+    ],
+    [
+      "ticket fires at 3× over a day and two hours (10% of the budget in a day)",
+      ticket1d,
+      0.95,
+      counts(8500, 10_000),
+      counts(850, 1000),
+      "firing",
+    ],
+    [
+      "a clean short window stops the page once the burn is over (reset)",
+      page1h,
+      0.95,
+      counts(0, 1000),
+      counts(100, 100),
+      "ok",
+    ],
+    [
+      "a short spike alone does not page before the hour has burnt 2%",
+      page1h,
+      0.95,
+      counts(900, 1000),
+      counts(0, 100),
+      "ok",
+    ],
     ["a quiet short window cannot confirm a burn", page1h, 0.95, counts(0, 1000), counts(0, 0), "ok"],
     ["a quiet hour is no data, not ok", page1h, 0.95, counts(0, 0), counts(0, 0), "no-data"],
   ] as const)("%s", (_name, window, objective, long, short, state) => {
@@ -135,14 +170,21 @@ describe("incidents against a 95% latency SLO with 100 requests a minute", () =>
   it.each([
     ["a 100%-error incident (burn 20)", "page-1h-5m", "43.2 min", 1, 43.2 * MINUTE],
     ["a 10× burn (half the requests slow)", "page-6h-30m", "3.6 h", 0.5, 3.6 * HOUR],
-  ])("%s pages through %s within the workbook's detection time, %s", (_name, windowId, _when, errorRatio, detection) => {
-    const burn = errorRatio / 0.05;
-    expect(detectionTimeMs(windowById(windowId), PERIOD, burn)).toBeCloseTo(detection, 6);
-    const before = evaluateBurn({ objective: 0.95 }, PERIOD, incident({ perMinute: 100, errorRatio }, detection - MINUTE));
-    const at = evaluateBurn({ objective: 0.95 }, PERIOD, incident({ perMinute: 100, errorRatio }, detection));
-    expect(before.severity).toBeNull();
-    expect(at).toMatchObject({ state: "firing", firingWindowId: windowId, severity: "page" });
-  });
+  ])(
+    "%s pages through %s within the workbook's detection time, %s",
+    (_name, windowId, _when, errorRatio, detection) => {
+      const burn = errorRatio / 0.05;
+      expect(detectionTimeMs(windowById(windowId), PERIOD, burn)).toBeCloseTo(detection, 6);
+      const before = evaluateBurn(
+        { objective: 0.95 },
+        PERIOD,
+        incident({ perMinute: 100, errorRatio }, detection - MINUTE),
+      );
+      const at = evaluateBurn({ objective: 0.95 }, PERIOD, incident({ perMinute: 100, errorRatio }, detection));
+      expect(before.severity).toBeNull();
+      expect(at).toMatchObject({ state: "firing", firingWindowId: windowId, severity: "page" });
+    },
+  );
 
   it("a 10× burn never fires the one-hour page: 10 is below 14.4", () => {
     const status = evaluateBurn({ objective: 0.95 }, PERIOD, incident({ perMinute: 100, errorRatio: 0.5 }, 6 * HOUR));
@@ -163,7 +205,10 @@ describe("incidents against a 95% latency SLO with 100 requests a minute", () =>
 
 describe("counted events, not averaged ratios (Sloth's bias under uneven traffic)", () => {
   // One hour as twelve 5-minute slices, against a 99.9% SLO (page at 14.4 × 0.001 = 1.44% errors).
-  const slices = (quiet: EventCounts, busy: EventCounts): EventCounts[] => [...Array<EventCounts>(11).fill(quiet), busy];
+  const slices = (quiet: EventCounts, busy: EventCounts): EventCounts[] => [
+    ...Array<EventCounts>(11).fill(quiet),
+    busy,
+  ];
   const summed = (parts: readonly EventCounts[]): EventCounts => ({
     good: parts.reduce((sum, part) => sum + part.good, 0),
     total: parts.reduce((sum, part) => sum + part.total, 0),
@@ -173,9 +218,21 @@ describe("counted events, not averaged ratios (Sloth's bias under uneven traffic
 
   it.each([
     // 100 bad of 1,110: 100/1110 = 9.009% errors, burn 90.09; averaged (10% / 12) = 0.833%, burn 8.33.
-    ["a 10% error burst at the traffic peak pages, which averaged ratios hide", slices(counts(10, 10), counts(900, 1000)), 90.09009009, 8.33333333, "firing"],
+    [
+      "a 10% error burst at the traffic peak pages, which averaged ratios hide",
+      slices(counts(10, 10), counts(900, 1000)),
+      90.09009009,
+      8.33333333,
+      "firing",
+    ],
     // 1 bad of 11,002: burn 0.0909; averaged (50% / 12) = 4.17%, burn 41.67.
-    ["one failure among two quiet requests does not page, which averaged ratios would", slices(counts(1000, 1000), counts(1, 2)), 0.09089256, 41.66666667, "ok"],
+    [
+      "one failure among two quiet requests does not page, which averaged ratios would",
+      slices(counts(1000, 1000), counts(1, 2)),
+      0.09089256,
+      41.66666667,
+      "ok",
+    ],
   ])("%s", (_name, parts, countedBurn, averaged, state) => {
     const hour = summed(parts);
     const burn = computeBurnRate(hour, 0.999);

@@ -50,8 +50,17 @@ describe("queue depth in the dominant-phase diagnosis", () => {
 
   it("marks a queue diagnosis low-confidence when the runtimes' queues are empty", async () => {
     const store = storeWithSlowQueue();
-    store.ingest(METRICS.llmQueueDepth.name, { model: MODEL, runtime: "vllm", namespace: "serving", pod: "p0", node: "n", tier: "default" }, 0, AT - 1_000);
-    expect(latencyDiagnosis(await evaluateSlos(store, DEFAULT_SLO_CONFIG, AT))).toMatchObject({ phase: "queue", queueDepth: 0, confidence: "low" });
+    store.ingest(
+      METRICS.llmQueueDepth.name,
+      { model: MODEL, runtime: "vllm", namespace: "serving", pod: "p0", node: "n", tier: "default" },
+      0,
+      AT - 1_000,
+    );
+    expect(latencyDiagnosis(await evaluateSlos(store, DEFAULT_SLO_CONFIG, AT))).toMatchObject({
+      phase: "queue",
+      queueDepth: 0,
+      confidence: "low",
+    });
   });
 
   it("reports no queue depth when no runtime of the model is scraped", async () => {

@@ -30,17 +30,33 @@ async function target(respond: (response: ServerResponse) => void): Promise<{ ur
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`, hits: () => hits };
 }
 
-const exposition = (text: string) => (response: ServerResponse) => response.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(text);
+const exposition = (text: string) => (response: ServerResponse) =>
+  response.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(text);
 const host = (url: string): string => new URL(url).host;
 
 describe("AgentPuller", () => {
   it("pulls a real agent with an instance label while a down and a hanging target fail on their own", async () => {
-    agent = await startAgentProcess(["--nvml-library", "/nonexistent/libnvidia-ml.so.1", "--pods", "false", "--host-metrics", "false", "--otlp", "false"]);
+    agent = await startAgentProcess([
+      "--nvml-library",
+      "/nonexistent/libnvidia-ml.so.1",
+      "--pods",
+      "false",
+      "--host-metrics",
+      "false",
+      "--otlp",
+      "false",
+    ]);
     const hanging = await target(() => {});
     const down = "http://127.0.0.1:1/metrics";
     const store = new MemoryStore();
     let clock = Date.UTC(2024, 0, 1);
-    const puller = new AgentPuller({ targets: [agent.url, down, hanging.url], store, intervalMs: 10_000, timeoutMs: 300, now: () => clock });
+    const puller = new AgentPuller({
+      targets: [agent.url, down, hanging.url],
+      store,
+      intervalMs: 10_000,
+      timeoutMs: 300,
+      now: () => clock,
+    });
     const started = Date.now();
     const states = await puller.pullOnce();
     expect(Date.now() - started).toBeLessThan(2_000);
@@ -52,17 +68,37 @@ describe("AgentPuller", () => {
     expect(states[0]?.samples).toBeGreaterThan(0);
     expect(states[0]?.url).toBe(`${agent.url}/metrics`);
     expect(states[2]?.lastError).toBe("no answer within 300 ms");
-    expect(await store.latest({ metric: "inferwatch_nvml_up", atMs: clock })).toEqual([{ labels: { instance: host(agent.url), node: "test-node" }, value: 0 }]);
-    const up = new Map((await store.latest({ metric: "up", atMs: clock })).map((row) => [row.labels["instance"], row.value]));
-    expect(up).toEqual(new Map([["127.0.0.1:1", 0], [host(agent.url), 1], [host(hanging.url), 0]]));
+    expect(await store.latest({ metric: "inferwatch_nvml_up", atMs: clock })).toEqual([
+      { labels: { instance: host(agent.url), node: "test-node" }, value: 0 },
+    ]);
+    const up = new Map(
+      (await store.latest({ metric: "up", atMs: clock })).map((row) => [row.labels["instance"], row.value]),
+    );
+    expect(up).toEqual(
+      new Map([
+        ["127.0.0.1:1", 0],
+        [host(agent.url), 1],
+        [host(hanging.url), 0],
+      ]),
+    );
     clock += 10_000;
     await puller.pullOnce();
-    expect((await store.range({ metric: "up", startMs: clock - 10_000, endMs: clock, stepMs: 10_000, match: { instance: host(agent.url) } }))[0]?.samples.length).toBe(2);
+    expect(
+      (
+        await store.range({
+          metric: "up",
+          startMs: clock - 10_000,
+          endMs: clock,
+          stepMs: 10_000,
+          match: { instance: host(agent.url) },
+        })
+      )[0]?.samples.length,
+    ).toBe(2);
   });
 
   it.each<[string, (response: ServerResponse) => void, RegExp]>([
     ["an HTTP 500", (r) => r.writeHead(500).end("boom"), /HTTP 500/],
-    ["malformed exposition text", exposition('ok 1\nbad{x=1} 2\n'), /line 2/],
+    ["malformed exposition text", exposition("ok 1\nbad{x=1} 2\n"), /line 2/],
   ])("marks a target answering %s down and stores nothing of it but up 0", async (_what, respond, error) => {
     const bad = await target(respond);
     const good = await target(exposition("# TYPE req_total counter\nreq_total 5\n"));
@@ -73,7 +109,9 @@ describe("AgentPuller", () => {
     expect(badState?.lastError).toMatch(error);
     expect(goodState?.isUp).toBe(true);
     expect(store.stats().series).toBe(3);
-    expect(await store.latest({ metric: "req_total", atMs: 1_000_000 })).toEqual([{ labels: { instance: host(good.url) }, value: 5 }]);
+    expect(await store.latest({ metric: "req_total", atMs: 1_000_000 })).toEqual([
+      { labels: { instance: host(good.url) }, value: 5 },
+    ]);
   });
 
   it("pulls at its interval once started, stops on shutdown, and shuts down safely twice or without start", async () => {
@@ -94,7 +132,16 @@ describe("AgentPuller", () => {
   });
 
   it("adds /metrics to a bare target URL and never shows credentials", () => {
-    const puller = new AgentPuller({ targets: ["http://user:pw@node-1:9400"], store: new MemoryStore(), intervalMs: 1_000 });
-    expect(puller.states()[0]).toMatchObject({ url: "http://node-1:9400/metrics", instance: "node-1:9400", isUp: false, lastPullMs: null });
+    const puller = new AgentPuller({
+      targets: ["http://user:pw@node-1:9400"],
+      store: new MemoryStore(),
+      intervalMs: 1_000,
+    });
+    expect(puller.states()[0]).toMatchObject({
+      url: "http://node-1:9400/metrics",
+      instance: "node-1:9400",
+      isUp: false,
+      lastPullMs: null,
+    });
   });
 });

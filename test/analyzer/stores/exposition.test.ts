@@ -4,7 +4,11 @@ import { ExpositionParseError, parseExpositionText, type ExpositionSample } from
 describe("parseExpositionText", () => {
   it.each<[string, string, ExpositionSample]>([
     ["a bare sample", "up 1", { name: "up", labels: {}, value: 1 }],
-    ["labels with every escape", 'm{a="x\\"y",b="back\\\\slash",c="new\\nline"} 2.5', { name: "m", labels: { a: 'x"y', b: "back\\slash", c: "new\nline" }, value: 2.5 }],
+    [
+      "labels with every escape",
+      'm{a="x\\"y",b="back\\\\slash",c="new\\nline"} 2.5',
+      { name: "m", labels: { a: 'x"y', b: "back\\slash", c: "new\nline" }, value: 2.5 },
+    ],
     ["a trailing comma and spaces", 'm{ a = "1" , } 3', { name: "m", labels: { a: "1" }, value: 3 }],
     ["an exponent", "m 1.5e-3", { name: "m", labels: {}, value: 0.0015 }],
     ["+Inf", 'h_bucket{le="+Inf"} +Inf', { name: "h_bucket", labels: { le: "+Inf" }, value: Infinity }],
@@ -21,7 +25,13 @@ describe("parseExpositionText", () => {
   });
 
   it("reads OpenMetrics: timestamps in seconds and exemplars skipped", () => {
-    const text = ['# TYPE r counter', 'r_total{a="1"} 5 1704067200.5 # {trace_id="abc"} 1 1704067200.4', 'r_total{a="2"} 6 # {trace_id="def"} 1', "# EOF", ""].join("\n");
+    const text = [
+      "# TYPE r counter",
+      'r_total{a="1"} 5 1704067200.5 # {trace_id="abc"} 1 1704067200.4',
+      'r_total{a="2"} 6 # {trace_id="def"} 1',
+      "# EOF",
+      "",
+    ].join("\n");
     expect(parseExpositionText(text)).toEqual([
       { name: "r_total", labels: { a: "1" }, value: 5, timestampMs: 1704067200500 },
       { name: "r_total", labels: { a: "2" }, value: 6 },

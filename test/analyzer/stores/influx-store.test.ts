@@ -6,7 +6,12 @@
  */
 import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createInfluxStore, parseInfluxSource, quoteString, renderWhere } from "../../../analyzer/stores/influx-store.js";
+import {
+  createInfluxStore,
+  parseInfluxSource,
+  quoteString,
+  renderWhere,
+} from "../../../analyzer/stores/influx-store.js";
 import { createStore } from "../../../analyzer/stores/create-store.js";
 import { MemoryStore } from "../../../analyzer/stores/memory-store.js";
 import { configSchema } from "../../../common/config/schema.js";
@@ -46,7 +51,8 @@ afterAll(async () => {
 
 function feedMemory(points: readonly FixturePoint[]): MemoryStore {
   const memory = new MemoryStore();
-  for (const p of [...points].sort((a, b) => a.timestampMs - b.timestampMs)) memory.ingest(p.measurement, p.tags, p.value, p.timestampMs);
+  for (const p of [...points].sort((a, b) => a.timestampMs - b.timestampMs))
+    memory.ingest(p.measurement, p.tags, p.value, p.timestampMs);
   return memory;
 }
 
@@ -66,9 +72,19 @@ describe("InfluxQL rendering", () => {
 
   it("reads database, retention policy, prefix and credentials from the source URL", () => {
     expect(parseInfluxSource("http://u:p%40ss@db.example:8086/influx/?db=metrics&rp=rp_5m&prefix=x_")).toEqual({
-      base: "http://db.example:8086/influx", database: "metrics", retentionPolicy: "rp_5m", prefix: "x_", username: "u", password: "p@ss",
+      base: "http://db.example:8086/influx",
+      database: "metrics",
+      retentionPolicy: "rp_5m",
+      prefix: "x_",
+      username: "u",
+      password: "p@ss",
     });
-    expect(parseInfluxSource("http://db:8086")).toEqual({ base: "http://db:8086", database: "inferwatch", retentionPolicy: "", prefix: "" });
+    expect(parseInfluxSource("http://db:8086")).toEqual({
+      base: "http://db:8086",
+      database: "inferwatch",
+      retentionPolicy: "",
+      prefix: "",
+    });
     expect(() => parseInfluxSource("ftp://x")).toThrow(/http\(s\)/);
     expect(() => parseInfluxSource("http://secret:pw@")).toThrow(/not a URL/);
     expect(() => parseInfluxSource("http://secret:pw@")).not.toThrow(/secret|pw/);
@@ -81,7 +97,13 @@ describe("the analyzer's source setting", () => {
     const setup = await createStore(config.analyzer, silentLogger());
     expect(setup.store.kind).toBe("influx");
     expect(setup.components).toEqual([]);
-    expect(await setup.store.latest({ metric: "inferwatch_test_requests_total", atMs: T0 + 60 * MIN, match: { model: "b" } })).toEqual([{ labels: { model: "b" }, value: 300 }]);
+    expect(
+      await setup.store.latest({
+        metric: "inferwatch_test_requests_total",
+        atMs: T0 + 60 * MIN,
+        match: { model: "b" },
+      }),
+    ).toEqual([{ labels: { model: "b" }, value: 300 }]);
   });
 
   it("an unknown kind is refused by the configuration", () => {
@@ -92,7 +114,12 @@ describe("the analyzer's source setting", () => {
 describe("the InfluxDB store on a real influxd", () => {
   it("gives the memory store's answers for increase (with a counter reset), latest and range, per label and summed", async () => {
     const store = createInfluxStore({ url: `${influxd.url}?db=inferwatch`, timeoutMs: 10_000 });
-    const memory = feedMemory([...counter("inferwatch_test_requests_total", { model: "a", node: "n1" }), ...counter("inferwatch_test_requests_total", { model: "a", node: "n2" }), ...counter("inferwatch_test_requests_total", { model: TRICKY, node: "n1" }), ...counter("inferwatch_test_requests_total", { model: "b" })]);
+    const memory = feedMemory([
+      ...counter("inferwatch_test_requests_total", { model: "a", node: "n1" }),
+      ...counter("inferwatch_test_requests_total", { model: "a", node: "n2" }),
+      ...counter("inferwatch_test_requests_total", { model: TRICKY, node: "n1" }),
+      ...counter("inferwatch_test_requests_total", { model: "b" }),
+    ]);
     for (const atMs of [T0 + 20 * MIN, T0 + 45 * MIN, T0 + 60 * MIN + 30_000]) {
       for (const by of [["model"], [], ["model", "node"]]) {
         const query = { metric: "inferwatch_test_requests_total", windowMs: 20 * MIN, atMs, by };
@@ -101,18 +128,35 @@ describe("the InfluxDB store on a real influxd", () => {
     }
     // Across the reset at minute 30, counted as Prometheus counts it: 9 × 10 up to minute 29, the
     // reset to 0 counts as 0, then 10 × 10 by minute 40.
-    expect(await store.increase({ metric: "inferwatch_test_requests_total", windowMs: 20 * MIN, atMs: T0 + 40 * MIN, by: [], match: { model: "a", node: "n1" } })).toEqual([{ labels: {}, value: 190 }]);
+    expect(
+      await store.increase({
+        metric: "inferwatch_test_requests_total",
+        windowMs: 20 * MIN,
+        atMs: T0 + 40 * MIN,
+        by: [],
+        match: { model: "a", node: "n1" },
+      }),
+    ).toEqual([{ labels: {}, value: 190 }]);
     const latest = { metric: "inferwatch_test_requests_total", atMs: T0 + 62 * MIN, match: { model: TRICKY } };
     expect(await store.latest(latest)).toEqual([{ labels: { model: TRICKY, node: "n1" }, value: 300 }]);
     expect(await store.latest(latest)).toEqual(await memory.latest(latest));
-    const range = { metric: "inferwatch_test_requests_total", startMs: T0 - 5 * MIN, endMs: T0 + 70 * MIN, stepMs: 2.5 * MIN };
+    const range = {
+      metric: "inferwatch_test_requests_total",
+      startMs: T0 - 5 * MIN,
+      endMs: T0 + 70 * MIN,
+      stepMs: 2.5 * MIN,
+    };
     expect(await store.range(range)).toEqual(await memory.range(range));
     expect(store.queryCount).toBe(9 + 1 + 2 + 1);
   });
 
   it("an empty match value selects the series without that label, as in PromQL", async () => {
     const store = createInfluxStore({ url: `${influxd.url}?db=inferwatch`, timeoutMs: 10_000 });
-    const rows = await store.latest({ metric: "inferwatch_test_requests_total", atMs: T0 + 60 * MIN, match: { node: "" } });
+    const rows = await store.latest({
+      metric: "inferwatch_test_requests_total",
+      atMs: T0 + 60 * MIN,
+      match: { node: "" },
+    });
     expect(rows).toEqual([{ labels: { model: "b" }, value: 300 }]);
   });
 
@@ -123,7 +167,9 @@ describe("the InfluxDB store on a real influxd", () => {
     const response = await fetch(`${influxd.url}/write?db=other&rp=rp_long&precision=ms`, { method: "POST", body });
     expect(response.status).toBe(204);
     const store = createInfluxStore({ url: `${influxd.url}?db=other&rp=rp_long&prefix=x_`, timeoutMs: 10_000 });
-    expect(await store.latest({ metric: "inferwatch_test_requests_total", atMs: T0 + MIN })).toEqual([{ labels: { model: "z" }, value: 9 }]);
+    expect(await store.latest({ metric: "inferwatch_test_requests_total", atMs: T0 + MIN })).toEqual([
+      { labels: { model: "z" }, value: 9 },
+    ]);
     // The default retention policy of "other" holds nothing.
     const defaultRp = createInfluxStore({ url: `${influxd.url}?db=other&prefix=x_`, timeoutMs: 10_000 });
     expect(await defaultRp.latest({ metric: "inferwatch_test_requests_total", atMs: T0 + MIN })).toEqual([]);
@@ -133,8 +179,13 @@ describe("the InfluxDB store on a real influxd", () => {
     const store = createInfluxStore({ url: `${influxd.url}?db=inferwatch`, timeoutMs: 10_000 });
     expect(await store.increase({ metric: "nope_total", windowMs: MIN, atMs: T0, by: [] })).toEqual([]);
     const down = createInfluxStore({ url: "http://admin:hunter2@127.0.0.1:1/?db=x", timeoutMs: 2_000 });
-    const failure = await down.latest({ metric: "inferwatch_test_requests_total", atMs: T0 }).then(() => null, (err: unknown) => err as Error);
-    expect(failure?.message).toMatch(/influx http:\/\/127\.0\.0\.1:1 .*SELECT last\("value"\) FROM "inferwatch_test_requests_total"/);
+    const failure = await down.latest({ metric: "inferwatch_test_requests_total", atMs: T0 }).then(
+      () => null,
+      (err: unknown) => err as Error,
+    );
+    expect(failure?.message).toMatch(
+      /influx http:\/\/127\.0\.0\.1:1 .*SELECT last\("value"\) FROM "inferwatch_test_requests_total"/,
+    );
     expect(failure?.message).not.toMatch(/hunter2|admin/);
   });
 
@@ -143,21 +194,35 @@ describe("the InfluxDB store on a real influxd", () => {
     const section = readme.slice(readme.indexOf("## Long history in InfluxDB"));
     const sql = /```sql\n([\s\S]*?)```/.exec(section)?.[1];
     expect(sql, "the section holds an sql block").toBeDefined();
-    const statements = (sql ?? "").split(/;\s*\n/).map((s) => s.replace(/^--.*$/gm, "").trim()).filter((s) => s !== "");
+    const statements = (sql ?? "")
+      .split(/;\s*\n/)
+      .map((s) => s.replace(/^--.*$/gm, "").trim())
+      .filter((s) => s !== "");
     expect(statements.some((s) => s.startsWith("CREATE CONTINUOUS QUERY"))).toBe(true);
     for (const statement of statements) await influxd.query(statement, "inferwatch");
     // Run the 5-minute CQ's body once by hand over the written hour (a CQ only covers recent intervals).
     const cq = statements.find((s) => s.includes(`"cq_5m_counters"`)) ?? "";
     const body = /BEGIN\s+([\s\S]*)\s+END/.exec(cq)?.[1] ?? "";
     // The CQ reads the default policy (raw_30d from now on); the points above were written to autogen before it.
-    await influxd.query(body.replace("FROM /", `FROM "autogen"./`).replace(/GROUP BY/, `WHERE time >= ${T0}ms AND time < ${T0 + 65 * MIN}ms GROUP BY`), "inferwatch");
+    await influxd.query(
+      body
+        .replace("FROM /", `FROM "autogen"./`)
+        .replace(/GROUP BY/, `WHERE time >= ${T0}ms AND time < ${T0 + 65 * MIN}ms GROUP BY`),
+      "inferwatch",
+    );
     // The docs make raw_30d the default policy; the points above were written to autogen before it.
     const raw = createInfluxStore({ url: `${influxd.url}?db=inferwatch&rp=autogen`, timeoutMs: 10_000 });
     const fiveMinute = createInfluxStore({ url: `${influxd.url}?db=inferwatch&rp=rp_5m`, timeoutMs: 10_000 });
     // last() per 5-minute bucket is stamped at the bucket's start: the 5-minute series at t holds the raw value at t + 4 min.
     const at = T0 + 24 * MIN;
-    const downsampled = await fiveMinute.latest({ metric: "inferwatch_test_requests_total", atMs: T0 + 20 * MIN, match: { model: "a", node: "n1" } });
-    expect(downsampled).toEqual(await raw.latest({ metric: "inferwatch_test_requests_total", atMs: at, match: { model: "a", node: "n1" } }));
+    const downsampled = await fiveMinute.latest({
+      metric: "inferwatch_test_requests_total",
+      atMs: T0 + 20 * MIN,
+      match: { model: "a", node: "n1" },
+    });
+    expect(downsampled).toEqual(
+      await raw.latest({ metric: "inferwatch_test_requests_total", atMs: at, match: { model: "a", node: "n1" } }),
+    );
     expect(downsampled[0]?.value).toBe(240);
   });
 });

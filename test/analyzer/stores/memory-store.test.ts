@@ -15,7 +15,14 @@ const SMALL_TIERS = [
 ];
 
 /** A counter sampled every `everyMs` from T0, growing by `perSample` (or by the function's value). */
-function counter(store: MemoryStore, labels: Record<string, string>, samples: number, everyMs: number, perSample: (i: number) => number = () => 1, name = "req_total"): void {
+function counter(
+  store: MemoryStore,
+  labels: Record<string, string>,
+  samples: number,
+  everyMs: number,
+  perSample: (i: number) => number = () => 1,
+  name = "req_total",
+): void {
   let value = 0;
   for (let i = 0; i < samples; i++) {
     value += i === 0 ? 0 : perSample(i);
@@ -42,8 +49,12 @@ describe("increase", () => {
       { labels: { model: "a" }, value: 180 },
       { labels: { model: "b" }, value: 300 },
     ]);
-    expect(await store.increase({ metric: "req_total", windowMs: 3_600_000, atMs, by: [], match: { status: "ok" } })).toEqual([{ labels: {}, value: 420 }]);
-    expect(await store.increase({ metric: "req_total", windowMs: 3_600_000, atMs, by: ["model"], match: { model: "c" } })).toEqual([]);
+    expect(
+      await store.increase({ metric: "req_total", windowMs: 3_600_000, atMs, by: [], match: { status: "ok" } }),
+    ).toEqual([{ labels: {}, value: 420 }]);
+    expect(
+      await store.increase({ metric: "req_total", windowMs: 3_600_000, atMs, by: ["model"], match: { model: "c" } }),
+    ).toEqual([]);
     expect(store.queryCount).toBe(3);
   });
 
@@ -67,14 +78,18 @@ describe("increase", () => {
   ] as const)("windowStart %s selects %s", async (windowStart, _what, expected) => {
     const store = new MemoryStore({ windowStart });
     counter(store, {}, 13, 300_000);
-    expect(await store.increase({ metric: "req_total", windowMs: 300_000, atMs: T0 + 12 * 300_000, by: [] })).toEqual(expected);
+    expect(await store.increase({ metric: "req_total", windowMs: 300_000, atMs: T0 + 12 * 300_000, by: [] })).toEqual(
+      expected,
+    );
   });
 
   it("leaves out series with fewer than two samples in the window, and gives 0 for a flat counter", async () => {
     const store = new MemoryStore();
     store.ingest("req_total", { model: "once" }, 3, T0);
     counter(store, { model: "flat" }, 10, 10_000, () => 0);
-    expect(await store.increase({ metric: "req_total", windowMs: 60_000, atMs: T0 + 90_000, by: ["model"] })).toEqual([{ labels: { model: "flat" }, value: 0 }]);
+    expect(await store.increase({ metric: "req_total", windowMs: 60_000, atMs: T0 + 90_000, by: ["model"] })).toEqual([
+      { labels: { model: "flat" }, value: 0 },
+    ]);
   });
 });
 
@@ -85,7 +100,12 @@ describe("tiers", () => {
     const endMs = T0 + 120_000;
     const recent = await store.range({ metric: "req_total", startMs: endMs - 5_000, endMs, stepMs: 1_000 });
     expect(recent[0]?.samples.map((s) => s.value)).toEqual([115, 116, 117, 118, 119, 120]);
-    const older = await store.range({ metric: "req_total", startMs: endMs - 40_000, endMs: endMs - 35_000, stepMs: 1_000 });
+    const older = await store.range({
+      metric: "req_total",
+      startMs: endMs - 40_000,
+      endMs: endMs - 35_000,
+      stepMs: 1_000,
+    });
     // The fine tier no longer holds that span; the 10 s tier has the point at 80 s, fresh for 3 s.
     expect(older[0]?.samples).toEqual([0, 1, 2, 3].map((i) => ({ atMs: endMs - 40_000 + i * 1_000, value: 80 })));
   });
@@ -96,7 +116,9 @@ describe("tiers", () => {
     const total = Array.from({ length: 601 }, (_, i) => (i === 0 ? 0 : i % 7));
     const atMs = T0 + 600_000;
     const expected = total.slice(301).reduce((a, b) => a + b, 0);
-    expect(await store.increase({ metric: "req_total", windowMs: 300_000, atMs, by: [] })).toEqual([{ labels: {}, value: expected }]);
+    expect(await store.increase({ metric: "req_total", windowMs: 300_000, atMs, by: [] })).toEqual([
+      { labels: {}, value: expected },
+    ]);
   });
 
   it("stays within its ring buffers however long it is fed", async () => {
@@ -119,13 +141,20 @@ describe("latest and range", () => {
       { labels: { gpu: "0" }, value: 0.5 },
       { labels: { gpu: "1" }, value: 0.7 },
     ]);
-    expect(await store.latest({ metric: "gpu_util_ratio", atMs: T0 + 300_001 })).toEqual([{ labels: { gpu: "1" }, value: 0.7 }]);
+    expect(await store.latest({ metric: "gpu_util_ratio", atMs: T0 + 300_001 })).toEqual([
+      { labels: { gpu: "1" }, value: 0.7 },
+    ]);
     expect(await store.latest({ metric: "gpu_util_ratio", atMs: T0 - 1 })).toEqual([]);
   });
 
   it("steps a range from its start to its end, leaving out steps without a fresh sample", async () => {
     const store = new MemoryStore({ stalenessMs: 15_000 });
-    for (const [t, v] of [[0, 1], [10_000, 2], [40_000, 3]]) store.ingest("g", {}, v as number, T0 + (t as number));
+    for (const [t, v] of [
+      [0, 1],
+      [10_000, 2],
+      [40_000, 3],
+    ])
+      store.ingest("g", {}, v as number, T0 + (t as number));
     const [row] = await store.range({ metric: "g", startMs: T0, endMs: T0 + 40_000, stepMs: 10_000 });
     expect(row?.samples).toEqual([
       { atMs: T0, value: 1 },
@@ -220,7 +249,14 @@ describe("persistence", () => {
     for (let i = 600; i <= 605; i++) {
       for (const target of [store, loaded.store]) target.ingest("req_total", { model: "a" }, 1e6 + i, T0 + i * 1_000);
     }
-    const later = (target: MemoryStore) => target.range({ metric: "req_total", startMs: T0 + 597_000, endMs: T0 + 605_000, stepMs: 1_000, match: { model: "a" } });
+    const later = (target: MemoryStore) =>
+      target.range({
+        metric: "req_total",
+        startMs: T0 + 597_000,
+        endMs: T0 + 605_000,
+        stepMs: 1_000,
+        match: { model: "a" },
+      });
     expect((await later(loaded.store))[0]?.samples).toHaveLength(9);
     expect(await later(loaded.store)).toEqual(await later(store));
   });
@@ -233,7 +269,9 @@ describe("persistence", () => {
     const loaded = await MemoryStore.load(path, { tiers: [{ stepMs: 60_000, retentionMs: 3_600_000 }] });
     expect(loaded.state).toBe("loaded");
     const atMs = T0 + 540_000;
-    expect(await loaded.store.increase({ metric: "req_total", windowMs: 300_000, atMs, by: [] })).toEqual([{ labels: {}, value: 300 }]);
+    expect(await loaded.store.increase({ metric: "req_total", windowMs: 300_000, atMs, by: [] })).toEqual([
+      { labels: {}, value: 300 },
+    ]);
   });
 
   it("starts empty without error when there is no file yet", async () => {
@@ -246,13 +284,33 @@ describe("persistence", () => {
     ["random bytes", () => Buffer.from("definitely not a store file")],
     ["a truncated file", () => Buffer.alloc(0)],
     ["another format", () => gzipSync(Buffer.from('{"format":"something-else","version":1}\n'))],
-    ["a record claiming more points than it has", () => gzipSync(Buffer.from(`${JSON.stringify({ format: "inferwatch-memory-store", version: 1, tiers: SMALL_TIERS, series: 1 })}\n${JSON.stringify({ name: "a", labels: {}, lastAtMs: 1, tiers: [{ points: 5, hasPending: true, droppedThroughMs: null }, { points: 0, hasPending: false, droppedThroughMs: null }] })}\n`))],
+    [
+      "a record claiming more points than it has",
+      () =>
+        gzipSync(
+          Buffer.from(
+            `${JSON.stringify({ format: "inferwatch-memory-store", version: 1, tiers: SMALL_TIERS, series: 1 })}\n${JSON.stringify(
+              {
+                name: "a",
+                labels: {},
+                lastAtMs: 1,
+                tiers: [
+                  { points: 5, hasPending: true, droppedThroughMs: null },
+                  { points: 0, hasPending: false, droppedThroughMs: null },
+                ],
+              },
+            )}\n`,
+          ),
+        ),
+    ],
   ])("a corrupt file (%s) gives an empty store and a clear error, not a crash", async (_what, bytes) => {
     const path = join(dir, "store.bin");
     await writeFile(path, bytes());
     const loaded = await MemoryStore.load(path, { tiers: SMALL_TIERS });
     expect(loaded.state).toBe("corrupt");
-    expect(loaded.state === "corrupt" && loaded.error.message).toMatch(new RegExp(`${path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} is not a readable store file`));
+    expect(loaded.state === "corrupt" && loaded.error.message).toMatch(
+      new RegExp(`${path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} is not a readable store file`),
+    );
     expect(loaded.store.stats().series).toBe(0);
   });
 

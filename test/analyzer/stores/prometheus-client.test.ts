@@ -13,7 +13,10 @@ import { createPrometheusStore } from "../../../analyzer/stores/prometheus-store
 import { childShards, shardRegex } from "../../../analyzer/stores/promql.js";
 import { QueryBudgetError, QueryUsage } from "../../../analyzer/stores/query-usage.js";
 
-type Reply = (request: { body: URLSearchParams; headers: IncomingMessage["headers"] }, response: ServerResponse) => void;
+type Reply = (
+  request: { body: URLSearchParams; headers: IncomingMessage["headers"] },
+  response: ServerResponse,
+) => void;
 
 let server: Server;
 let url: string;
@@ -48,8 +51,13 @@ afterEach(() => {
 });
 
 const vector = (rows: { metric: Record<string, string>; value: string }[], extra: Record<string, unknown> = {}) =>
-  JSON.stringify({ status: "success", data: { resultType: "vector", result: rows.map((row) => ({ metric: row.metric, value: [1709251200, row.value] })) }, ...extra });
-const send = (response: ServerResponse, status: number, body: string, headers: Record<string, string> = {}) => response.writeHead(status, { "content-type": "application/json", ...headers }).end(body);
+  JSON.stringify({
+    status: "success",
+    data: { resultType: "vector", result: rows.map((row) => ({ metric: row.metric, value: [1709251200, row.value] })) },
+    ...extra,
+  });
+const send = (response: ServerResponse, status: number, body: string, headers: Record<string, string> = {}) =>
+  response.writeHead(status, { "content-type": "application/json", ...headers }).end(body);
 const query = { metric: "inferwatch_gpu_utilization_ratio", atMs: 1_709_251_200_000, by: ["uuid"] };
 
 describe("a busy store", () => {
@@ -57,7 +65,8 @@ describe("a busy store", () => {
     let calls = 0;
     reply = (_request, response) => {
       calls++;
-      if (calls === 1) send(response, 503, JSON.stringify({ status: "error", errorType: "unavailable", error: "too many queries" }));
+      if (calls === 1)
+        send(response, 503, JSON.stringify({ status: "error", errorType: "unavailable", error: "too many queries" }));
       else if (calls === 2) send(response, 429, "slow down", { "retry-after": "0" });
       else send(response, 200, vector([{ metric: { uuid: "GPU-1" }, value: "0.5" }]));
     };
@@ -69,12 +78,14 @@ describe("a busy store", () => {
   });
 
   it("gives up after its retries with the server's last error, and never retries a 400", async () => {
-    reply = (_request, response) => send(response, 503, JSON.stringify({ status: "error", errorType: "unavailable", error: "overloaded" }));
+    reply = (_request, response) =>
+      send(response, 503, JSON.stringify({ status: "error", errorType: "unavailable", error: "overloaded" }));
     const store = createPrometheusStore({ url, timeoutMs: 2_000, retries: 2, retryBaseMs: 5 });
     await expect(store.latest(query)).rejects.toThrow(/HTTP 503 unavailable: overloaded/);
     expect(seen).toHaveLength(3);
     seen = [];
-    reply = (_request, response) => send(response, 400, JSON.stringify({ status: "error", errorType: "bad_data", error: "parse error" }));
+    reply = (_request, response) =>
+      send(response, 400, JSON.stringify({ status: "error", errorType: "bad_data", error: "parse error" }));
     await expect(store.latest(query)).rejects.toThrow(/HTTP 400 bad_data: parse error/);
     expect(seen).toHaveLength(1);
   });
@@ -102,12 +113,15 @@ describe("a busy store", () => {
 });
 
 describe("a large store", () => {
-  const rows = (count: number, prefix: string) => Array.from({ length: count }, (_, i) => ({ metric: { uuid: `${prefix}${i}` }, value: "1" }));
+  const rows = (count: number, prefix: string) =>
+    Array.from({ length: count }, (_, i) => ({ metric: { uuid: `${prefix}${i}` }, value: "1" }));
 
   it("refuses an answer larger than maxAnswerBytes, saying what to do", async () => {
     reply = (_request, response) => send(response, 200, vector(rows(2_000, "GPU-")));
     const store = createPrometheusStore({ url, timeoutMs: 2_000, maxAnswerBytes: 10_000 });
-    await expect(store.latest(query)).rejects.toThrow(/larger than 10000 bytes \(maxAnswerBytes\); aggregate it or shard it by a label/);
+    await expect(store.latest(query)).rejects.toThrow(
+      /larger than 10000 bytes \(maxAnswerBytes\); aggregate it or shard it by a label/,
+    );
   });
 
   it("asks a too-large answer again in shards of the label's last character and joins them; the next evaluation shards at once", async () => {
@@ -116,7 +130,15 @@ describe("a large store", () => {
     reply = ({ body }, response) => {
       const matcher = /uuid=~"((?:[^"\\]|\\.)*)"/.exec(body.get("query") ?? "");
       const regex = matcher ? new RegExp(`^(?:${(matcher[1] as string).replace(/\\\\/g, "\\")})$`) : undefined;
-      send(response, 200, vector(all.filter((uuid) => regex === undefined || regex.test(uuid)).map((uuid) => ({ metric: { uuid }, value: "1" }))));
+      send(
+        response,
+        200,
+        vector(
+          all
+            .filter((uuid) => regex === undefined || regex.test(uuid))
+            .map((uuid) => ({ metric: { uuid }, value: "1" })),
+        ),
+      );
     };
     const store = createPrometheusStore({ url, timeoutMs: 5_000, maxAnswerBytes: 40_000 });
     const usage = new QueryUsage();
@@ -135,7 +157,10 @@ describe("a large store", () => {
     for (const value of values) {
       const first = childShards().filter((shard) => new RegExp(`^(?:${shardRegex(shard)})$`, "s").test(value));
       expect(first, value).toHaveLength(1);
-      const deeper = first[0]?.isExact === true ? [] : childShards(first[0]).filter((shard) => new RegExp(`^(?:${shardRegex(shard)})$`, "s").test(value));
+      const deeper =
+        first[0]?.isExact === true
+          ? []
+          : childShards(first[0]).filter((shard) => new RegExp(`^(?:${shardRegex(shard)})$`, "s").test(value));
       if (first[0]?.isExact !== true) expect(deeper, value).toHaveLength(1);
     }
   });
@@ -148,7 +173,9 @@ describe("a large store", () => {
   });
 
   it("counts gzip answers on the wire and decoded, and hands partial-response warnings to the caller", async () => {
-    const body = vector(rows(300, "GPU-"), { warnings: ["partial response: store gateway 10.0.0.7:10901 did not answer"] });
+    const body = vector(rows(300, "GPU-"), {
+      warnings: ["partial response: store gateway 10.0.0.7:10901 did not answer"],
+    });
     reply = ({ headers }, response) => {
       expect(headers["accept-encoding"]).toMatch(/gzip/);
       response.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip" }).end(gzipSync(body));
@@ -159,7 +186,12 @@ describe("a large store", () => {
     const summary = usage.summary();
     expect(summary.bytes).toBe(Buffer.byteLength(body));
     expect(summary.wireBytes).toBeLessThan(summary.bytes / 3);
-    expect(summary.warnings).toEqual([{ query: "max by (uuid) (inferwatch_gpu_utilization_ratio)", warning: "partial response: store gateway 10.0.0.7:10901 did not answer" }]);
+    expect(summary.warnings).toEqual([
+      {
+        query: "max by (uuid) (inferwatch_gpu_utilization_ratio)",
+        warning: "partial response: store gateway 10.0.0.7:10901 did not answer",
+      },
+    ]);
     expect(summary.warningCount).toBe(1);
   });
 });

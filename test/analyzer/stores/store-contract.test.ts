@@ -31,7 +31,11 @@ import type { MetricStore } from "../../../analyzer/stores/metric-store.js";
 import { createPrometheusStore } from "../../../analyzer/stores/prometheus-store.js";
 import { createInfluxStore } from "../../../analyzer/stores/influx-store.js";
 import { startInfluxd, type InfluxdServer } from "../../fixtures/influxd-server.js";
-import { createBlocksFromOpenMetrics, startPrometheus, type PrometheusServer } from "../../fixtures/prometheus-server.js";
+import {
+  createBlocksFromOpenMetrics,
+  startPrometheus,
+  type PrometheusServer,
+} from "../../fixtures/prometheus-server.js";
 import {
   COUNT,
   DAY_MS,
@@ -55,9 +59,20 @@ import {
 import { recordedName } from "../../../analyzer/slo/slo-counts.js";
 import { evaluateSlos } from "../../../analyzer/slo/evaluate.js";
 import { DEFAULT_SLO_CONFIG } from "../../../common/slo/spec.js";
-import { evaluateLatencySlos, evaluationWindowsMs, PERIOD_MS, type LatencySlo, type SloEvaluation } from "../../fixtures/store-slo-eval.js";
+import {
+  evaluateLatencySlos,
+  evaluationWindowsMs,
+  PERIOD_MS,
+  type LatencySlo,
+  type SloEvaluation,
+} from "../../fixtures/store-slo-eval.js";
 
-const SLOS: readonly LatencySlo[] = MODELS.map((m) => ({ id: `${m.sloClass}-latency`, model: m.model, thresholdLe: m.thresholdLe, objective: m.objective }));
+const SLOS: readonly LatencySlo[] = MODELS.map((m) => ({
+  id: `${m.sloClass}-latency`,
+  model: m.model,
+  thresholdLe: m.thresholdLe,
+  objective: m.objective,
+}));
 const BUDGET = 0.05;
 
 /** Evaluation times: in the incident, just after the restart, at the end, and in the quiet night. */
@@ -82,19 +97,38 @@ beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), "inferwatch-contract-"));
   const scenario = sloScenario();
   // Every store also holds the recorded 5-minute increases, as a Prometheus running `inferwatch rules` would.
-  const recorded = recordedIncreases(scenario, { bucket: recordedName("latencyBuckets"), count: recordedName("latencyCount"), requests: recordedName("requests") });
-  await createBlocksFromOpenMetrics(toOpenMetrics(scenario).replace(/# EOF\n?$/, `${recordedOpenMetricsLines(recorded)}# EOF\n`), dataDir);
+  const recorded = recordedIncreases(scenario, {
+    bucket: recordedName("latencyBuckets"),
+    count: recordedName("latencyCount"),
+    requests: recordedName("requests"),
+  });
+  await createBlocksFromOpenMetrics(
+    toOpenMetrics(scenario).replace(/# EOF\n?$/, `${recordedOpenMetricsLines(recorded)}# EOF\n`),
+    dataDir,
+  );
   prometheus = await startPrometheus({ dataDir });
   promStore = createPrometheusStore({ url: prometheus.url, timeoutMs: 20_000 });
   memoryStore = new MemoryStore();
   feedMemoryStore(memoryStore, scenario);
-  for (const series of recorded) series.values.forEach((value, k) => {
-    if (!Number.isNaN(value)) memoryStore.ingest(series.name, series.labels, value, sampleMs(k));
-  });
+  for (const series of recorded)
+    series.values.forEach((value, k) => {
+      if (!Number.isNaN(value)) memoryStore.ingest(series.name, series.labels, value, sampleMs(k));
+    });
   influxd = await startInfluxd();
   await influxd.write("inferwatch", [
-    ...scenario.series.flatMap((series) => Array.from(series.values, (value, k) => ({ measurement: series.name, tags: series.labels, value, timestampMs: sampleMs(k) }))),
-    ...recorded.flatMap((series) => series.values.flatMap((value, k) => (Number.isNaN(value) ? [] : [{ measurement: series.name, tags: series.labels, value, timestampMs: sampleMs(k) }]))),
+    ...scenario.series.flatMap((series) =>
+      Array.from(series.values, (value, k) => ({
+        measurement: series.name,
+        tags: series.labels,
+        value,
+        timestampMs: sampleMs(k),
+      })),
+    ),
+    ...recorded.flatMap((series) =>
+      series.values.flatMap((value, k) =>
+        Number.isNaN(value) ? [] : [{ measurement: series.name, tags: series.labels, value, timestampMs: sampleMs(k) }],
+      ),
+    ),
   ]);
   influxStore = createInfluxStore({ url: `${influxd.url}?db=inferwatch`, timeoutMs: 20_000 });
   for (const [name, atMs] of Object.entries(AT)) {
@@ -125,7 +159,10 @@ function handCount(model: string, atMs: number, windowMs: number, of: (c: Interv
 
 function handEvents(slo: LatencySlo, atMs: number, windowMs: number): { good: number; total: number } {
   const of = slo.thresholdLe === "1.2" ? (c: IntervalCounts) => c.le1_2 : (c: IntervalCounts) => c.le2;
-  return { good: handCount(slo.model, atMs, windowMs, of), total: handCount(slo.model, atMs, windowMs, (c) => c.requests) };
+  return {
+    good: handCount(slo.model, atMs, windowMs, of),
+    total: handCount(slo.model, atMs, windowMs, (c) => c.requests),
+  };
 }
 
 function expectClose(actual: number, expected: number, what: string): void {
@@ -141,54 +178,74 @@ function evaluation(name: string): Evaluations {
   return evaluations.get(name) as Evaluations;
 }
 
-const cases = Object.entries(AT).flatMap(([name, atMs]) => SLOS.flatMap((slo) => evaluationWindowsMs().map((windowMs) => ({ name, atMs, slo, windowMs }))));
-const label = (windowMs: number): string => (windowMs >= DAY_MS ? `${windowMs / DAY_MS}d` : windowMs >= HOUR_MS ? `${windowMs / HOUR_MS}h` : `${windowMs / 60_000}m`);
+const cases = Object.entries(AT).flatMap(([name, atMs]) =>
+  SLOS.flatMap((slo) => evaluationWindowsMs().map((windowMs) => ({ name, atMs, slo, windowMs }))),
+);
+const label = (windowMs: number): string =>
+  windowMs >= DAY_MS
+    ? `${windowMs / DAY_MS}d`
+    : windowMs >= HOUR_MS
+      ? `${windowMs / HOUR_MS}h`
+      : `${windowMs / 60_000}m`;
 
 describe("one recorded scenario, three stores, the same answers", () => {
-  it.each(cases.map((c) => [c.name, c.slo.id, label(c.windowMs), c] as const))("at %s, %s over %s: every store counts the hand-computed good and total events", (_n, _s, _w, c) => {
-    const hand = handEvents(c.slo, c.atMs, c.windowMs);
-    for (const store of STORES) {
-      const counted = evaluation(c.name)[store].events.get(c.windowMs)?.get(c.slo.id);
-      expect(counted, `${store} has the series`).toBeDefined();
-      expectClose(counted?.good ?? NaN, hand.good, `${store} good`);
-      expectClose(counted?.total ?? NaN, hand.total, `${store} total`);
-    }
-  });
-
-  it.each(Object.keys(AT).flatMap((name) => SLOS.map((slo) => [name, slo.id, slo] as const)))("at %s, %s: burn rates and budget agree between the stores and with the hand computation", (name, _id, slo) => {
-    const both = evaluation(name);
-    const atMs = AT[name as keyof typeof AT];
-    const fromProm = both.prometheus.burn.get(slo.id);
-    const fromMemory = both.memory.burn.get(slo.id);
-    const fromInflux = both.influx.burn.get(slo.id);
-    expect(fromMemory?.state).toBe(fromProm?.state);
-    expect(fromMemory?.firingWindowId).toBe(fromProm?.firingWindowId);
-    expect(fromInflux?.state).toBe(fromProm?.state);
-    expect(fromInflux?.firingWindowId).toBe(fromProm?.firingWindowId);
-    BURN_WINDOWS.forEach((window, i) => {
-      for (const [side, ms] of [["long", window.longMs], ["short", window.shortMs]] as const) {
-        const p = fromProm?.windows[i]?.[side] as BurnMeasure;
-        const m = fromMemory?.windows[i]?.[side] as BurnMeasure;
-        const x = fromInflux?.windows[i]?.[side] as BurnMeasure;
-        const hand = handEvents(slo, atMs, ms);
-        if (hand.total === 0) {
-          expect([burnOf(p), burnOf(m), burnOf(x)]).toEqual(["no-data:no-traffic", "no-data:no-traffic", "no-data:no-traffic"]);
-          continue;
-        }
-        const handBurn = (hand.total - hand.good) / hand.total / BUDGET;
-        expectClose(burnOf(p) as number, handBurn, `prometheus ${window.id} ${side}`);
-        expectClose(burnOf(m) as number, burnOf(p) as number, `memory vs prometheus ${window.id} ${side}`);
-        expectClose(burnOf(x) as number, burnOf(p) as number, `influx vs prometheus ${window.id} ${side}`);
+  it.each(cases.map((c) => [c.name, c.slo.id, label(c.windowMs), c] as const))(
+    "at %s, %s over %s: every store counts the hand-computed good and total events",
+    (_n, _s, _w, c) => {
+      const hand = handEvents(c.slo, c.atMs, c.windowMs);
+      for (const store of STORES) {
+        const counted = evaluation(c.name)[store].events.get(c.windowMs)?.get(c.slo.id);
+        expect(counted, `${store} has the series`).toBeDefined();
+        expectClose(counted?.good ?? NaN, hand.good, `${store} good`);
+        expectClose(counted?.total ?? NaN, hand.total, `${store} total`);
       }
-    });
-    const hand = handEvents(slo, atMs, PERIOD_MS);
-    const handRemaining = 1 - (hand.total - hand.good) / (BUDGET * hand.total);
-    for (const store of STORES) {
-      const budget = both[store].budget.get(slo.id);
-      expect(budget?.state).toBe("measured");
-      expectClose(budget?.remaining ?? NaN, handRemaining, `${store} budget remaining`);
-    }
-  });
+    },
+  );
+
+  it.each(Object.keys(AT).flatMap((name) => SLOS.map((slo) => [name, slo.id, slo] as const)))(
+    "at %s, %s: burn rates and budget agree between the stores and with the hand computation",
+    (name, _id, slo) => {
+      const both = evaluation(name);
+      const atMs = AT[name as keyof typeof AT];
+      const fromProm = both.prometheus.burn.get(slo.id);
+      const fromMemory = both.memory.burn.get(slo.id);
+      const fromInflux = both.influx.burn.get(slo.id);
+      expect(fromMemory?.state).toBe(fromProm?.state);
+      expect(fromMemory?.firingWindowId).toBe(fromProm?.firingWindowId);
+      expect(fromInflux?.state).toBe(fromProm?.state);
+      expect(fromInflux?.firingWindowId).toBe(fromProm?.firingWindowId);
+      BURN_WINDOWS.forEach((window, i) => {
+        for (const [side, ms] of [
+          ["long", window.longMs],
+          ["short", window.shortMs],
+        ] as const) {
+          const p = fromProm?.windows[i]?.[side] as BurnMeasure;
+          const m = fromMemory?.windows[i]?.[side] as BurnMeasure;
+          const x = fromInflux?.windows[i]?.[side] as BurnMeasure;
+          const hand = handEvents(slo, atMs, ms);
+          if (hand.total === 0) {
+            expect([burnOf(p), burnOf(m), burnOf(x)]).toEqual([
+              "no-data:no-traffic",
+              "no-data:no-traffic",
+              "no-data:no-traffic",
+            ]);
+            continue;
+          }
+          const handBurn = (hand.total - hand.good) / hand.total / BUDGET;
+          expectClose(burnOf(p) as number, handBurn, `prometheus ${window.id} ${side}`);
+          expectClose(burnOf(m) as number, burnOf(p) as number, `memory vs prometheus ${window.id} ${side}`);
+          expectClose(burnOf(x) as number, burnOf(p) as number, `influx vs prometheus ${window.id} ${side}`);
+        }
+      });
+      const hand = handEvents(slo, atMs, PERIOD_MS);
+      const handRemaining = 1 - (hand.total - hand.good) / (BUDGET * hand.total);
+      for (const store of STORES) {
+        const budget = both[store].budget.get(slo.id);
+        expect(budget?.state).toBe("measured");
+        expectClose(budget?.remaining ?? NaN, handRemaining, `${store} budget remaining`);
+      }
+    },
+  );
 
   it("during the incident, 30% slow 7b requests burn at 6× over 6 h and page through the 6 h / 30 m pair in every store", () => {
     for (const store of STORES) {
@@ -204,7 +261,8 @@ describe("one recorded scenario, three stores, the same answers", () => {
     for (const store of STORES) {
       for (const slo of SLOS) {
         const events = evaluation("quiet")[store].events;
-        for (const windowMs of evaluationWindowsMs().filter((w) => w <= 6 * HOUR_MS)) expect(events.get(windowMs)?.get(slo.id)).toEqual({ good: 0, total: 0 });
+        for (const windowMs of evaluationWindowsMs().filter((w) => w <= 6 * HOUR_MS))
+          expect(events.get(windowMs)?.get(slo.id)).toEqual({ good: 0, total: 0 });
         const burn = evaluation("quiet")[store].burn.get(slo.id);
         expect(burn?.windows.filter((w) => w.severity === "page").map((w) => w.state)).toEqual(["no-data", "no-data"]);
         expect(burn?.firingWindowId).toBeNull();
@@ -216,7 +274,8 @@ describe("one recorded scenario, three stores, the same answers", () => {
     const slo = SLOS[0] as LatencySlo;
     const twoHours = 2 * HOUR_MS;
     const hand = handEvents(slo, AT.afterRestart, twoHours);
-    for (const store of STORES) expect(evaluation("afterRestart")[store].events.get(twoHours)?.get(slo.id)).toEqual(hand);
+    for (const store of STORES)
+      expect(evaluation("afterRestart")[store].events.get(twoHours)?.get(slo.id)).toEqual(hand);
     // The counter really dropped inside the window: a plain difference of its edge values would be far less.
     const count = sloScenario().series.find((s) => s.name === COUNT && s.labels["model"] === slo.model);
     const k = (RESET.atMs - START_MS) / INTERVAL_MS;
@@ -224,32 +283,46 @@ describe("one recorded scenario, three stores, the same answers", () => {
     expect((count?.values[k + 12] as number) - (count?.values[k - 12] as number)).toBeLessThan(hand.total);
   });
 
-  it.each(Object.keys(AT).flatMap((name) => (["recorded", "raw"] as const).map((source) => [name, source] as const)))("the analyzer's own evaluation (%s, long windows %s) gives every latency SLO the hand-computed burn rates and budget, on every store", async (name, source) => {
-    const atMs = AT[name as keyof typeof AT];
-    for (const store of [promStore, memoryStore, influxStore]) {
-      // Detected: the stores hold the recordings, so the long windows are summed from them; forced raw: from the counters.
-      const evaluation = await evaluateSlos(store, DEFAULT_SLO_CONFIG, atMs, source === "raw" ? { sources: {} } : {});
-      expect(evaluation.sources.latencyBuckets ?? "raw", `${store.kind} source`).toBe(source);
-      expect(evaluation.sources.queueBuckets ?? "raw").toBe("raw");
-      for (const slo of SLOS) {
-        const status = evaluation.slos.find((s) => s.id === slo.id);
-        expect(status?.models).toEqual([slo.model]);
-        for (const pair of status?.burn.windows ?? []) {
-          for (const [windowMs, measure] of [[pair.longMs, pair.long], [pair.shortMs, pair.short]] as const) {
-            const hand = handEvents(slo, atMs, windowMs);
-            if (hand.total === 0) {
-              expect(measure.state, `${store.kind} ${slo.id} ${windowMs}`).toBe("no-data");
-              continue;
+  it.each(Object.keys(AT).flatMap((name) => (["recorded", "raw"] as const).map((source) => [name, source] as const)))(
+    "the analyzer's own evaluation (%s, long windows %s) gives every latency SLO the hand-computed burn rates and budget, on every store",
+    async (name, source) => {
+      const atMs = AT[name as keyof typeof AT];
+      for (const store of [promStore, memoryStore, influxStore]) {
+        // Detected: the stores hold the recordings, so the long windows are summed from them; forced raw: from the counters.
+        const evaluation = await evaluateSlos(store, DEFAULT_SLO_CONFIG, atMs, source === "raw" ? { sources: {} } : {});
+        expect(evaluation.sources.latencyBuckets ?? "raw", `${store.kind} source`).toBe(source);
+        expect(evaluation.sources.queueBuckets ?? "raw").toBe("raw");
+        for (const slo of SLOS) {
+          const status = evaluation.slos.find((s) => s.id === slo.id);
+          expect(status?.models).toEqual([slo.model]);
+          for (const pair of status?.burn.windows ?? []) {
+            for (const [windowMs, measure] of [
+              [pair.longMs, pair.long],
+              [pair.shortMs, pair.short],
+            ] as const) {
+              const hand = handEvents(slo, atMs, windowMs);
+              if (hand.total === 0) {
+                expect(measure.state, `${store.kind} ${slo.id} ${windowMs}`).toBe("no-data");
+                continue;
+              }
+              expect(measure.state).toBe("measured");
+              expectClose(
+                measure.state === "measured" ? measure.burnRate : NaN,
+                (1 - hand.good / hand.total) / 0.05,
+                `${store.kind} ${slo.id} burn over ${windowMs} ms`,
+              );
             }
-            expect(measure.state).toBe("measured");
-            expectClose(measure.state === "measured" ? measure.burnRate : NaN, (1 - hand.good / hand.total) / 0.05, `${store.kind} ${slo.id} burn over ${windowMs} ms`);
           }
+          const period = handEvents(slo, atMs, PERIOD_MS);
+          expectClose(
+            status?.budget.remaining ?? NaN,
+            1 - (period.total - period.good) / (0.05 * period.total),
+            `${store.kind} ${slo.id} budget`,
+          );
         }
-        const period = handEvents(slo, atMs, PERIOD_MS);
-        expectClose(status?.budget.remaining ?? NaN, 1 - (period.total - period.good) / (0.05 * period.total), `${store.kind} ${slo.id} budget`);
       }
-    }
-  });
+    },
+  );
 
   it("asks each store two queries per window, whatever the number of SLOs", () => {
     for (const both of evaluations.values()) {
@@ -262,20 +335,33 @@ describe("one recorded scenario, three stores, the same answers", () => {
   it("latest and range read the same counter values from every store", async () => {
     const match = { model: "llama-7b", status: "ok" };
     const at = RESET.atMs - 1;
-    const [p, m] = await Promise.all([promStore.latest({ metric: REQUESTS, atMs: at, match }), memoryStore.latest({ metric: REQUESTS, atMs: at, match })]);
+    const [p, m] = await Promise.all([
+      promStore.latest({ metric: REQUESTS, atMs: at, match }),
+      memoryStore.latest({ metric: REQUESTS, atMs: at, match }),
+    ]);
     expect(p).toHaveLength(1);
     expect(m).toEqual(p);
     expect(await influxStore.latest({ metric: REQUESTS, atMs: at, match })).toEqual(p);
-    const range = { metric: REQUESTS, startMs: RESET.atMs - HOUR_MS, endMs: RESET.atMs + HOUR_MS, stepMs: INTERVAL_MS / 2, match };
+    const range = {
+      metric: REQUESTS,
+      startMs: RESET.atMs - HOUR_MS,
+      endMs: RESET.atMs + HOUR_MS,
+      stepMs: INTERVAL_MS / 2,
+      match,
+    };
     const [pr, mr] = await Promise.all([promStore.range(range), memoryStore.range(range)]);
     expect(pr[0]?.samples).toHaveLength(1 + (2 * HOUR_MS) / (INTERVAL_MS / 2));
     expect(mr).toEqual(pr);
     expect(await influxStore.range(range)).toEqual(pr);
     // Before the first sample and long after the last, both have nothing.
-    expect(await memoryStore.latest({ metric: REQUESTS, atMs: START_MS - 1, match })).toEqual(await promStore.latest({ metric: REQUESTS, atMs: START_MS - 1, match }));
+    expect(await memoryStore.latest({ metric: REQUESTS, atMs: START_MS - 1, match })).toEqual(
+      await promStore.latest({ metric: REQUESTS, atMs: START_MS - 1, match }),
+    );
     expect(await promStore.latest({ metric: REQUESTS, atMs: END_MS + DAY_MS, match })).toEqual([]);
     expect(await memoryStore.latest({ metric: REQUESTS, atMs: END_MS + DAY_MS, match })).toEqual([]);
-    expect(await influxStore.latest({ metric: REQUESTS, atMs: START_MS - 1, match })).toEqual(await promStore.latest({ metric: REQUESTS, atMs: START_MS - 1, match }));
+    expect(await influxStore.latest({ metric: REQUESTS, atMs: START_MS - 1, match })).toEqual(
+      await promStore.latest({ metric: REQUESTS, atMs: START_MS - 1, match }),
+    );
     expect(await influxStore.latest({ metric: REQUESTS, atMs: END_MS + DAY_MS, match })).toEqual([]);
   });
 });

@@ -34,10 +34,24 @@ describe("PointRing", () => {
 describe("Tier", () => {
   it("keeps the last sample at or before each step boundary, with its own time and value", () => {
     const tier = new Tier({ stepMs: 10, retentionMs: 1000 });
-    for (const [t, v] of [[1, 1], [4, 2], [10, 3], [11, 4], [19, 5], [35, 6], [41, 7]] as const) tier.add(t, v);
+    for (const [t, v] of [
+      [1, 1],
+      [4, 2],
+      [10, 3],
+      [11, 4],
+      [19, 5],
+      [35, 6],
+      [41, 7],
+    ] as const)
+      tier.add(t, v);
     // Boundary 10: the sample at 10 (at or before it); 20: the one at 19; 30: none newer than 19,
     // so nothing is added; 40: the one at 35; 41 waits as the pending point and is answered too.
-    expect(tierPoints(tier)).toEqual([[10, 3], [19, 5], [35, 6], [41, 7]]);
+    expect(tierPoints(tier)).toEqual([
+      [10, 3],
+      [19, 5],
+      [35, 6],
+      [41, 7],
+    ]);
   });
 
   it("holds at least its retention back from the newest sample once full, and says from when it holds everything", () => {

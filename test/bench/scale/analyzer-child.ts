@@ -29,8 +29,22 @@ export interface ChildEvaluation {
   /** When the recommendations part ran, epoch milliseconds. */
   readonly planFromEpochMs: number;
   readonly planToEpochMs: number;
-  readonly usage: { queries: number; bytes: number; wireBytes: number; largestAnswerBytes: number; retries: number; shardedQueries: number; warningCount: number } | null;
-  readonly parts: readonly { name: string; isStale: boolean; error: string | null; durationMs: number | null; attemptedAtMs: number | null }[];
+  readonly usage: {
+    queries: number;
+    bytes: number;
+    wireBytes: number;
+    largestAnswerBytes: number;
+    retries: number;
+    shardedQueries: number;
+    warningCount: number;
+  } | null;
+  readonly parts: readonly {
+    name: string;
+    isStale: boolean;
+    error: string | null;
+    durationMs: number | null;
+    attemptedAtMs: number | null;
+  }[];
   readonly ran: readonly string[];
 }
 
@@ -45,10 +59,19 @@ interface Options {
 const options = JSON.parse(process.argv[2] ?? "{}") as Options;
 let clockMs = options.atMs;
 const log = createLogger({ level: "warn" });
-const pools = [{ name: "latency", nodes: "^gpu-node-\\d*[0-5]$" }, { name: "batch", nodes: "^gpu-node-\\d*[6-9]$" }];
+const pools = [
+  { name: "latency", nodes: "^gpu-node-\\d*[0-5]$" },
+  { name: "batch", nodes: "^gpu-node-\\d*[6-9]$" },
+];
 const config = analyzerConfigSchema.parse({
-  listen: "127.0.0.1:0", source: options.source, interval: "24h", slowInterval: "5m", recordingRules: options.recordingRules,
-  queryTimeout: options.timeoutMs, evaluationTimeout: options.evaluationTimeoutMs, pools,
+  listen: "127.0.0.1:0",
+  source: options.source,
+  interval: "24h",
+  slowInterval: "5m",
+  recordingRules: options.recordingRules,
+  queryTimeout: options.timeoutMs,
+  evaluationTimeout: options.evaluationTimeoutMs,
+  pools,
 });
 /**
  * Gaps between ticks of a 5 ms timer, longer than 10 ms: the event loop was blocked meanwhile, or
@@ -61,13 +84,17 @@ let lastCpu = process.cpuUsage();
 setInterval(() => {
   const now = performance.now();
   const cpu = process.cpuUsage();
-  if (now - lastTick > 15) gaps.push({ fromMs: lastTick, toMs: now, cpuMs: (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000 });
+  if (now - lastTick > 15)
+    gaps.push({ fromMs: lastTick, toMs: now, cpuMs: (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000 });
   lastTick = now;
   lastCpu = cpu;
 }, 5);
 const started = performance.now();
 const setup = await createStore(config, log);
-const analyzer = await startAnalyzer(config, DEFAULT_SLO_CONFIG, setup.store, log, { components: setup.components, now: () => clockMs });
+const analyzer = await startAnalyzer(config, DEFAULT_SLO_CONFIG, setup.store, log, {
+  components: setup.components,
+  now: () => clockMs,
+});
 
 function report(atMs: number, wallMs: number, endedAt: number, cpu: NodeJS.CpuUsage): ChildEvaluation {
   const state = analyzer.state();
@@ -77,21 +104,34 @@ function report(atMs: number, wallMs: number, endedAt: number, cpu: NodeJS.CpuUs
   const outside = gaps.filter((g) => g.toMs <= plan.fromMs || g.fromMs >= plan.toMs);
   const epoch = (ms: number) => Date.now() - (performance.now() - ms);
   return {
-    type: "evaluated", atMs, wallMs,
+    type: "evaluated",
+    atMs,
+    wallMs,
     loopMaxMs: Math.max(0, ...gaps.map(block)),
     loopMaxOutsidePlanMs: Math.max(0, ...outside.map(block)),
     loopMaxCpuOutsidePlanMs: Math.max(0, ...outside.map((g) => Math.min(block(g), g.cpuMs))),
     cpuMs: (cpu.user + cpu.system) / 1000,
-    planFromEpochMs: epoch(plan.fromMs), planToEpochMs: epoch(plan.toMs),
+    planFromEpochMs: epoch(plan.fromMs),
+    planToEpochMs: epoch(plan.toMs),
     usage: state.usage ?? null,
-    parts: state.parts.map((p) => ({ name: p.name, isStale: p.isStale, error: p.error, durationMs: p.durationMs, attemptedAtMs: p.attemptedAtMs })),
+    parts: state.parts.map((p) => ({
+      name: p.name,
+      isStale: p.isStale,
+      error: p.error,
+      durationMs: p.durationMs,
+      attemptedAtMs: p.attemptedAtMs,
+    })),
     ran: state.parts.filter((p) => p.attemptedAtMs === atMs).map((p) => p.name),
   };
 }
 
 // The loop's own first evaluation starts at once; report it when it is done.
 while (analyzer.state().lastDurationMs === undefined) await new Promise((resolve) => setTimeout(resolve, 20));
-process.send?.({ type: "ready", port: analyzer.address.port, first: report(clockMs, performance.now() - started, performance.now(), process.cpuUsage()) });
+process.send?.({
+  type: "ready",
+  port: analyzer.address.port,
+  first: report(clockMs, performance.now() - started, performance.now(), process.cpuUsage()),
+});
 
 process.on("message", (message: { type: string; atMs?: number }) => {
   if (message.type === "stop") {
@@ -103,5 +143,7 @@ process.on("message", (message: { type: string; atMs?: number }) => {
   gaps.length = 0;
   const cpu = process.cpuUsage();
   const begin = performance.now();
-  void analyzer.evaluate().then(() => process.send?.(report(clockMs, performance.now() - begin, performance.now(), process.cpuUsage(cpu))));
+  void analyzer
+    .evaluate()
+    .then(() => process.send?.(report(clockMs, performance.now() - begin, performance.now(), process.cpuUsage(cpu))));
 });

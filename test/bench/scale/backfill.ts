@@ -63,15 +63,25 @@ class FileSink implements LineSink {
 
 async function promtool(input: string, dataDir: string): Promise<void> {
   try {
-    await execFileAsync("promtool", ["tsdb", "create-blocks-from", "openmetrics", "--quiet", "--max-block-duration=24h", input, dataDir], { maxBuffer: 64 * 1024 * 1024 });
+    await execFileAsync(
+      "promtool",
+      ["tsdb", "create-blocks-from", "openmetrics", "--quiet", "--max-block-duration=24h", input, dataDir],
+      { maxBuffer: 64 * 1024 * 1024 },
+    );
   } catch (err) {
     const output = err as { stdout?: string; stderr?: string; message?: string };
-    throw new Error(`promtool tsdb create-blocks-from openmetrics failed (is the Debian package prometheus installed?):\n${output.message ?? ""}\n${output.stdout ?? ""}${output.stderr ?? ""}`, { cause: err });
+    throw new Error(
+      `promtool tsdb create-blocks-from openmetrics failed (is the Debian package prometheus installed?):\n${output.message ?? ""}\n${output.stdout ?? ""}${output.stderr ?? ""}`,
+      { cause: err },
+    );
   }
 }
 
 /** The data directory for `gpus` GPUs (built when missing) and the fleet it holds. */
-export async function scaleData(gpus: number, log: (line: string) => void): Promise<{ dataDir: string; fleet: ScaleFleet; stats: BackfillStats }> {
+export async function scaleData(
+  gpus: number,
+  log: (line: string) => void,
+): Promise<{ dataDir: string; fleet: ScaleFleet; stats: BackfillStats }> {
   const fleet = scaleFleet(gpus);
   const root = join(tmpdir(), "inferwatch-scale-bench", `${fleet.gpus}-gpus-v${GENERATOR_VERSION}`);
   const dataDir = join(root, "data");
@@ -87,14 +97,20 @@ export async function scaleData(gpus: number, log: (line: string) => void): Prom
   let textBytes = 0;
   let blocks = 0;
   let pending: Promise<void> | undefined;
-  for (let chunkStart = Math.floor(HISTORY.fromMs / BLOCK_MS) * BLOCK_MS; chunkStart <= HISTORY.toMs; chunkStart += BLOCK_MS) {
+  for (
+    let chunkStart = Math.floor(HISTORY.fromMs / BLOCK_MS) * BLOCK_MS;
+    chunkStart <= HISTORY.toMs;
+    chunkStart += BLOCK_MS
+  ) {
     const input = join(root, `chunk-${blocks % 2}.om`);
     const sink = new FileSink(input);
     writeChunk(sink, fleet, Math.max(chunkStart, HISTORY.fromMs), Math.min(chunkStart + BLOCK_MS, HISTORY.toMs + 1));
     sink.close();
     samples += sink.lines;
     textBytes += sink.bytes;
-    log(`  chunk ${blocks + 1}: ${sink.lines.toLocaleString("en-US")} samples, ${(sink.bytes / 2 ** 20).toFixed(0)} MiB of OpenMetrics`);
+    log(
+      `  chunk ${blocks + 1}: ${sink.lines.toLocaleString("en-US")} samples, ${(sink.bytes / 2 ** 20).toFixed(0)} MiB of OpenMetrics`,
+    );
     await pending;
     pending = promtool(input, dataDir);
     blocks++;

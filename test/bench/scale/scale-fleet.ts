@@ -91,7 +91,8 @@ function models(): ScaleModel[] {
         name: `${families[index % families.length] as string}-${size}b-v${String(index).padStart(2, "0")}`,
         tensorParallel: tensorParallel === 1 && size === "14" && i % 2 === 0 ? 2 : tensorParallel,
         rate: rate * (0.3 + 1.4 * random()),
-        over: size === "70" ? [0.4, 0.2, 0.03] : size === "13" || size === "14" ? [0.2, 0.03, 0.005] : [0.02, 0.005, 0.001],
+        over:
+          size === "70" ? [0.4, 0.2, 0.03] : size === "13" || size === "14" ? [0.2, 0.03, 0.005] : [0.02, 0.005, 0.001],
         errorShare: 0.002 + 0.006 * random(),
         idleForMs: index % 10 === 9 ? 26 * HOUR_MS : 0,
         hasIncident: index === 27,
@@ -122,7 +123,10 @@ export function scaleFleet(gpus: number): ScaleFleet {
       pool: n % 10 < 6 ? "latency" : "batch",
       gpus: Array.from({ length: GPUS_PER_NODE }, (_, index) => ({
         uuid: `GPU-${hex(random, 8)}-${hex(random, 4)}-${hex(random, 4)}-${hex(random, 4)}-${hex(random, 12)}`,
-        index, model: type.model, memoryBytes: type.memoryBytes, nvlinks: type.nvlinks,
+        index,
+        model: type.model,
+        memoryBytes: type.memoryBytes,
+        nvlinks: type.nvlinks,
       })),
     });
   }
@@ -137,13 +141,20 @@ export function scaleFleet(gpus: number): ScaleFleet {
         free--;
         continue;
       }
-      const candidates = modelList.filter((m) => m.tensorParallel <= free && (node.pool === "batch" || m.tensorParallel <= 4));
+      const candidates = modelList.filter(
+        (m) => m.tensorParallel <= free && (node.pool === "batch" || m.tensorParallel <= 4),
+      );
       const model = candidates[Math.floor(random() * candidates.length)];
       if (model === undefined) break;
       const first = GPUS_PER_NODE - free;
       replicas.push({
-        id: replicas.length, model, node, gpus: node.gpus.slice(first, first + model.tensorParallel),
-        tier: node.pool, share: 0, offsetMs: Math.floor(random() * ROLLOUT_MS / MINUTE_MS) * MINUTE_MS,
+        id: replicas.length,
+        model,
+        node,
+        gpus: node.gpus.slice(first, first + model.tensorParallel),
+        tier: node.pool,
+        share: 0,
+        offsetMs: Math.floor((random() * ROLLOUT_MS) / MINUTE_MS) * MINUTE_MS,
       });
       free -= model.tensorParallel;
     }
@@ -205,7 +216,11 @@ export function slowBetween(replica: ScaleReplica, fromMs: number, toMs: number)
   }
   const before = requestsBetween(replica, fromMs, Math.max(fromMs, Math.min(toMs, INCIDENT.fromMs)));
   const during = requestsBetween(replica, Math.max(fromMs, INCIDENT.fromMs), toMs);
-  return [0, 1, 2].map((i) => before * (over[i] as number) + during * (INCIDENT.over[i] as number)) as [number, number, number];
+  return [0, 1, 2].map((i) => before * (over[i] as number) + during * (INCIDENT.over[i] as number)) as [
+    number,
+    number,
+    number,
+  ];
 }
 
 /** GPU utilization (0..1) of a GPU at t: its replica's load share, with minute-scale jitter; idle GPUs near 0. */

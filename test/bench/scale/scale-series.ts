@@ -22,8 +22,20 @@
  */
 import { increaseRuleName, METRICS } from "../../../common/conventions.js";
 import {
-  DAY_MS, END_MS, generationAt, HISTORY_DAYS, HOUR_MS, MINUTE_MS, podName, requestsBetween, slowBetween, trafficEndMs, utilizationAt,
-  type ScaleFleet, type ScaleGpu, type ScaleReplica,
+  DAY_MS,
+  END_MS,
+  generationAt,
+  HISTORY_DAYS,
+  HOUR_MS,
+  MINUTE_MS,
+  podName,
+  requestsBetween,
+  slowBetween,
+  trafficEndMs,
+  utilizationAt,
+  type ScaleFleet,
+  type ScaleGpu,
+  type ScaleReplica,
 } from "./scale-fleet.js";
 
 const LONG_FROM_MS = END_MS - HISTORY_DAYS * DAY_MS;
@@ -32,7 +44,29 @@ const RECENT_FROM_MS = END_MS - 70 * MINUTE_MS;
 const UTIL_FROM_MS = END_MS - DAY_MS - 10 * MINUTE_MS;
 const STEP_5M = 5 * MINUTE_MS;
 /** The agent's latency bucket bounds with the SLO thresholds 1.2 s, 2 s, 4 s (agent/processors/llm-series-store.ts bucketsWithThresholds). */
-const LES = ["0.05", "0.1", "0.25", "0.5", "0.75", "1", "1.2", "1.5", "2", "2.5", "3", "4", "5", "7.5", "10", "15", "20", "30", "60", "120", "+Inf"] as const;
+const LES = [
+  "0.05",
+  "0.1",
+  "0.25",
+  "0.5",
+  "0.75",
+  "1",
+  "1.2",
+  "1.5",
+  "2",
+  "2.5",
+  "3",
+  "4",
+  "5",
+  "7.5",
+  "10",
+  "15",
+  "20",
+  "30",
+  "60",
+  "120",
+  "+Inf",
+] as const;
 const THRESHOLD_LES = ["1.2", "2", "4"] as const;
 const PHASES = [
   { metric: METRICS.llmQueueDuration.name, scale: 0.15 },
@@ -46,9 +80,24 @@ export interface LineSink {
 }
 
 /** Sample times of a schedule inside [fromMs, toMs). */
-function* times(kind: "long" | "recent" | "util" | "recorded-long" | "recorded-recent", fromMs: number, toMs: number): Generator<number> {
-  const start = kind === "long" ? LONG_FROM_MS : kind === "recent" || kind === "recorded-recent" ? RECENT_FROM_MS : kind === "util" ? UTIL_FROM_MS : LONG_FROM_MS + STEP_5M;
-  const isCoarse = (t: number) => kind === "recorded-long" || kind === "recorded-recent" || kind === "recent" || (kind === "long" && t < FINE_FROM_MS);
+function* times(
+  kind: "long" | "recent" | "util" | "recorded-long" | "recorded-recent",
+  fromMs: number,
+  toMs: number,
+): Generator<number> {
+  const start =
+    kind === "long"
+      ? LONG_FROM_MS
+      : kind === "recent" || kind === "recorded-recent"
+        ? RECENT_FROM_MS
+        : kind === "util"
+          ? UTIL_FROM_MS
+          : LONG_FROM_MS + STEP_5M;
+  const isCoarse = (t: number) =>
+    kind === "recorded-long" ||
+    kind === "recorded-recent" ||
+    kind === "recent" ||
+    (kind === "long" && t < FINE_FROM_MS);
   for (let t = start; t <= END_MS; t += isCoarse(t) ? STEP_5M : MINUTE_MS) {
     if (t >= fromMs && t < toMs) yield t;
   }
@@ -56,7 +105,13 @@ function* times(kind: "long" | "recent" | "util" | "recorded-long" | "recorded-r
 
 /** Cumulative count of requests at or under each latency bound, interpolated between the SLO thresholds. */
 function bucketCounts(total: number, slow: readonly [number, number, number]): number[] {
-  const anchors: [number, number][] = [[0, 0], [1.2, total - slow[0]], [2, total - slow[1]], [4, total - slow[2]], [120, total]];
+  const anchors: [number, number][] = [
+    [0, 0],
+    [1.2, total - slow[0]],
+    [2, total - slow[1]],
+    [4, total - slow[2]],
+    [120, total],
+  ];
   return LES.map((le) => {
     if (le === "+Inf") return Math.floor(total);
     const x = Number(le);
@@ -75,11 +130,17 @@ function phaseShare(le: string, scale: number): number {
 }
 
 function labelText(labels: Readonly<Record<string, string>>): string {
-  return Object.entries(labels).map(([name, value]) => `${name}="${value}"`).join(",");
+  return Object.entries(labels)
+    .map(([name, value]) => `${name}="${value}"`)
+    .join(",");
 }
 
 /** The generations of a replica's pod that overlap [fromMs, toMs). */
-function generations(replica: ScaleReplica, fromMs: number, toMs: number): { generation: number; startMs: number; endMs: number }[] {
+function generations(
+  replica: ScaleReplica,
+  fromMs: number,
+  toMs: number,
+): { generation: number; startMs: number; endMs: number }[] {
   const result: { generation: number; startMs: number; endMs: number }[] = [];
   let at = fromMs;
   while (at < toMs) {
@@ -93,7 +154,14 @@ function generations(replica: ScaleReplica, fromMs: number, toMs: number): { gen
 }
 
 function llmLabels(replica: ScaleReplica, pod: string): string {
-  return labelText({ model: replica.model.name, runtime: "vllm", namespace: "llm-serving", pod, node: replica.node.name, tier: replica.tier });
+  return labelText({
+    model: replica.model.name,
+    runtime: "vllm",
+    namespace: "llm-serving",
+    pod,
+    node: replica.node.name,
+    tier: replica.tier,
+  });
 }
 
 /** Every series of one replica in [fromMs, toMs). */
@@ -114,9 +182,12 @@ function writeReplica(sink: LineSink, replica: ScaleReplica, fromMs: number, toM
       const counts = bucketCounts(n, slowBetween(replica, since, t));
       sink.line(`${requests}{${labels},status="ok"} ${Math.floor(n - errors)} ${t / 1000}`);
       sink.line(`${requests}{${labels},status="error"} ${Math.floor(errors)} ${t / 1000}`);
-      for (const le of THRESHOLD_LES) sink.line(`${bucket}{${labels},le="${le}"} ${counts[LES.indexOf(le)] as number} ${t / 1000}`);
+      for (const le of THRESHOLD_LES)
+        sink.line(`${bucket}{${labels},le="${le}"} ${counts[LES.indexOf(le)] as number} ${t / 1000}`);
       sink.line(`${count}{${labels}} ${Math.floor(n)} ${t / 1000}`);
-      sink.line(`${METRICS.llmLastRequest.name}{${labels}} ${Math.floor(Math.min(t, trafficEndMs(replica)) / 1000)} ${t / 1000}`);
+      sink.line(
+        `${METRICS.llmLastRequest.name}{${labels}} ${Math.floor(Math.min(t, trafficEndMs(replica)) / 1000)} ${t / 1000}`,
+      );
     }
     for (const t of times("recent", fromMs, toMs)) {
       if (!inGen(t)) continue;
@@ -124,21 +195,37 @@ function writeReplica(sink: LineSink, replica: ScaleReplica, fromMs: number, toM
       if (n < 1) continue;
       const counts = bucketCounts(n, slowBetween(replica, since, t));
       LES.forEach((le, i) => {
-        if (!(THRESHOLD_LES as readonly string[]).includes(le)) sink.line(`${bucket}{${labels},le="${le}"} ${counts[i] as number} ${t / 1000}`);
+        if (!(THRESHOLD_LES as readonly string[]).includes(le))
+          sink.line(`${bucket}{${labels},le="${le}"} ${counts[i] as number} ${t / 1000}`);
       });
-      for (const phase of PHASES) for (const le of LES) sink.line(`${phase.metric}_bucket{${labels},le="${le}"} ${Math.floor(n * phaseShare(le, phase.scale))} ${t / 1000}`);
+      for (const phase of PHASES)
+        for (const le of LES)
+          sink.line(
+            `${phase.metric}_bucket{${labels},le="${le}"} ${Math.floor(n * phaseShare(le, phase.scale))} ${t / 1000}`,
+          );
       sink.line(`${METRICS.llmTokens.name}{${labels},type="prompt"} ${Math.floor(n * 480)} ${t / 1000}`);
       sink.line(`${METRICS.llmTokens.name}{${labels},type="completion"} ${Math.floor(n * 190)} ${t / 1000}`);
       const busy = t < trafficEndMs(replica);
-      sink.line(`${METRICS.llmQueueDepth.name}{${labels}} ${busy ? (replica.id + Math.floor(t / MINUTE_MS)) % 4 : 0} ${t / 1000}`);
-      sink.line(`${METRICS.llmKvCacheUsage.name}{${labels}} ${busy ? 0.4 + ((replica.id * 7 + Math.floor(t / MINUTE_MS)) % 50) / 100 : 0} ${t / 1000}`);
+      sink.line(
+        `${METRICS.llmQueueDepth.name}{${labels}} ${busy ? (replica.id + Math.floor(t / MINUTE_MS)) % 4 : 0} ${t / 1000}`,
+      );
+      sink.line(
+        `${METRICS.llmKvCacheUsage.name}{${labels}} ${busy ? 0.4 + ((replica.id * 7 + Math.floor(t / MINUTE_MS)) % 50) / 100 : 0} ${t / 1000}`,
+      );
       sink.line(`${METRICS.llmPreemptions.name}{${labels}} ${Math.floor(n / 1000)} ${t / 1000}`);
     }
   }
 }
 
 /** Every series of one GPU in [fromMs, toMs); `holder` is the replica on it, if any. */
-function writeGpu(sink: LineSink, node: string, gpu: ScaleGpu, holder: ScaleReplica | undefined, fromMs: number, toMs: number): void {
+function writeGpu(
+  sink: LineSink,
+  node: string,
+  gpu: ScaleGpu,
+  holder: ScaleReplica | undefined,
+  fromMs: number,
+  toMs: number,
+): void {
   const gpuLabels = labelText({ node, gpu: String(gpu.index), uuid: gpu.uuid, gpu_model: gpu.model });
   const podOf = (t: number): string => {
     if (holder === undefined) return "";
@@ -146,25 +233,34 @@ function writeGpu(sink: LineSink, node: string, gpu: ScaleGpu, holder: ScaleRepl
     return `,namespace="llm-serving",pod="${pod}",container="vllm",model="${holder.model.name}"`;
   };
   const gpuKey = gpu.uuid.charCodeAt(5) * 131 + gpu.index;
-  for (const t of times("util", fromMs, toMs)) sink.line(`${METRICS.utilization.name}{${gpuLabels}${podOf(t)}} ${utilizationAt(holder, gpuKey, t)} ${t / 1000}`);
+  for (const t of times("util", fromMs, toMs))
+    sink.line(`${METRICS.utilization.name}{${gpuLabels}${podOf(t)}} ${utilizationAt(holder, gpuKey, t)} ${t / 1000}`);
   for (const t of times("recent", fromMs, toMs)) {
     const ts = t / 1000;
     const pod = podOf(t);
-    sink.line(`${METRICS.gpuInfo.name}{${gpuLabels},driver_version="550.90.07",pci_bus_id="00000000:${(0x18 + gpu.index * 8).toString(16).toUpperCase()}:00.0",source="nvml"} 1 ${ts}`);
+    sink.line(
+      `${METRICS.gpuInfo.name}{${gpuLabels},driver_version="550.90.07",pci_bus_id="00000000:${(0x18 + gpu.index * 8).toString(16).toUpperCase()}:00.0",source="nvml"} 1 ${ts}`,
+    );
     sink.line(`${METRICS.gpuUp.name}{${gpuLabels}} 1 ${ts}`);
     sink.line(`${METRICS.memoryTotal.name}{${gpuLabels}${pod}} ${gpu.memoryBytes} ${ts}`);
-    sink.line(`${METRICS.memoryUsed.name}{${gpuLabels}${pod}} ${holder === undefined ? 536_870_912 : Math.floor(gpu.memoryBytes * 0.9)} ${ts}`);
+    sink.line(
+      `${METRICS.memoryUsed.name}{${gpuLabels}${pod}} ${holder === undefined ? 536_870_912 : Math.floor(gpu.memoryBytes * 0.9)} ${ts}`,
+    );
     sink.line(`${METRICS.remapFailure.name}{${gpuLabels}${pod}} 0 ${ts}`);
     if (holder !== undefined) sink.line(`${METRICS.gpuPodInfo.name}{${gpuLabels}${pod}} 1 ${ts}`);
-    sink.line(`${METRICS.energy.name}{${gpuLabels}} ${Math.floor((t - (END_MS - DAY_MS)) / 1000 * (80 + 500 * utilizationAt(holder, gpuKey, t)))} ${ts}`);
-    for (let link = 0; link < gpu.nvlinks; link++) sink.line(`${METRICS.nvlinkUp.name}{${gpuLabels},link="${link}"} 1 ${ts}`);
+    sink.line(
+      `${METRICS.energy.name}{${gpuLabels}} ${Math.floor(((t - (END_MS - DAY_MS)) / 1000) * (80 + 500 * utilizationAt(holder, gpuKey, t)))} ${ts}`,
+    );
+    for (let link = 0; link < gpu.nvlinks; link++)
+      sink.line(`${METRICS.nvlinkUp.name}{${gpuLabels},link="${link}"} 1 ${ts}`);
   }
 }
 
 /** Per-model recorded 5-minute increases in [fromMs, toMs), as `inferwatch rules` would have recorded them. */
 function writeRecorded(sink: LineSink, fleet: ScaleFleet, fromMs: number, toMs: number): void {
   const byModel = new Map<string, ScaleReplica[]>();
-  for (const replica of fleet.replicas) byModel.set(replica.model.name, [...(byModel.get(replica.model.name) ?? []), replica]);
+  for (const replica of fleet.replicas)
+    byModel.set(replica.model.name, [...(byModel.get(replica.model.name) ?? []), replica]);
   const bucketRule = increaseRuleName(`${METRICS.llmRequestDuration.name}_bucket`, ["model", "le"]);
   const countRule = increaseRuleName(`${METRICS.llmRequestDuration.name}_count`, ["model"]);
   const requestsRule = increaseRuleName(METRICS.llmRequests.name, ["model", "status"]);
@@ -181,7 +277,9 @@ function writeRecorded(sink: LineSink, fleet: ScaleFleet, fromMs: number, toMs: 
     for (const t of times("recorded-long", fromMs, toMs)) {
       const { n, slow } = increase(t);
       const errors = n * (replicas[0] as ScaleReplica).model.errorShare;
-      THRESHOLD_LES.forEach((le, i) => sink.line(`${bucketRule}{model="${model}",le="${le}"} ${n - (slow[i] as number)} ${t / 1000}`));
+      THRESHOLD_LES.forEach((le, i) =>
+        sink.line(`${bucketRule}{model="${model}",le="${le}"} ${n - (slow[i] as number)} ${t / 1000}`),
+      );
       sink.line(`${countRule}{model="${model}"} ${n} ${t / 1000}`);
       sink.line(`${requestsRule}{model="${model}",status="ok"} ${n - errors} ${t / 1000}`);
       sink.line(`${requestsRule}{model="${model}",status="error"} ${errors} ${t / 1000}`);
@@ -190,7 +288,8 @@ function writeRecorded(sink: LineSink, fleet: ScaleFleet, fromMs: number, toMs: 
       const { n } = increase(t);
       for (const phase of PHASES) {
         const rule = increaseRuleName(`${phase.metric}_bucket`, ["model", "le"]);
-        for (const le of LES) sink.line(`${rule}{model="${model}",le="${le}"} ${n * phaseShare(le, phase.scale)} ${t / 1000}`);
+        for (const le of LES)
+          sink.line(`${rule}{model="${model}",le="${le}"} ${n * phaseShare(le, phase.scale)} ${t / 1000}`);
       }
     }
   }
@@ -201,7 +300,8 @@ export function writeChunk(sink: LineSink, fleet: ScaleFleet, fromMs: number, to
   const holderOf = new Map<string, ScaleReplica>();
   for (const replica of fleet.replicas) for (const gpu of replica.gpus) holderOf.set(gpu.uuid, replica);
   for (const replica of fleet.replicas) writeReplica(sink, replica, fromMs, toMs);
-  for (const node of fleet.nodes) for (const gpu of node.gpus) writeGpu(sink, node.name, gpu, holderOf.get(gpu.uuid), fromMs, toMs);
+  for (const node of fleet.nodes)
+    for (const gpu of node.gpus) writeGpu(sink, node.name, gpu, holderOf.get(gpu.uuid), fromMs, toMs);
   writeRecorded(sink, fleet, fromMs, toMs);
 }
 

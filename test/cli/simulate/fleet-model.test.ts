@@ -1,7 +1,17 @@
 import { describe, expect, it } from "vitest";
 import {
-  compileFleet, dayCurveAt, drawRequest, expectedRequests, gpuEnergyJoules, gpuStateAt, incidentWindows, isIncidentAt, replicaRateAt,
-  type Fleet, type SimGpu, type SimReplica,
+  compileFleet,
+  dayCurveAt,
+  drawRequest,
+  expectedRequests,
+  gpuEnergyJoules,
+  gpuStateAt,
+  incidentWindows,
+  isIncidentAt,
+  replicaRateAt,
+  type Fleet,
+  type SimGpu,
+  type SimReplica,
 } from "../../../cli/simulate/fleet-model.js";
 import { createRandom } from "../../../cli/simulate/random.js";
 import { DEFAULT_SCENARIO, parseScenario, type Scenario } from "../../../cli/simulate/scenario.js";
@@ -19,7 +29,8 @@ function fleetOf(scenario: Scenario = DEFAULT_SCENARIO): Fleet {
 
 const fleet = fleetOf();
 const replicasOf = (model: string): SimReplica[] => fleet.replicas.filter((replica) => replica.model.name === model);
-const gpuAt = (node: string, index: number): SimGpu => fleet.gpus.find((gpu) => gpu.node === node && gpu.index === index) as SimGpu;
+const gpuAt = (node: string, index: number): SimGpu =>
+  fleet.gpus.find((gpu) => gpu.node === node && gpu.index === index) as SimGpu;
 
 /** Share of `n` requests of `replica` at `tMs` slower than `threshold` seconds. */
 function slowShare(replica: SimReplica, tMs: number, threshold: number, n: number, seed: number): number {
@@ -34,7 +45,9 @@ describe("determinism", () => {
     expect(fleetOf()).toEqual(fleet);
     expect(fleet.gpus[0]?.uuid).toMatch(/^GPU-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     expect(new Set(fleet.gpus.map((gpu) => gpu.uuid)).size).toBe(20);
-    expect(replicasOf("llama-2-7b-awq")[0]?.pod).toMatch(/^llama-2-7b-awq-[bcdfghjklmnpqrstvwxz2456789]{10}-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
+    expect(replicasOf("llama-2-7b-awq")[0]?.pod).toMatch(
+      /^llama-2-7b-awq-[bcdfghjklmnpqrstvwxz2456789]{10}-[bcdfghjklmnpqrstvwxz2456789]{5}$/,
+    );
   });
 
   it("gives another fleet for another seed", () => {
@@ -51,7 +64,9 @@ describe("determinism", () => {
     };
     expect(draw(7)).toEqual(draw(7));
     expect(draw(7)).not.toEqual(draw(8));
-    expect(gpuStateAt(fleet, gpuAt("gpu-h100-0", 4), ORIGIN)).toEqual(gpuStateAt(fleetOf(), gpuAt("gpu-h100-0", 4), ORIGIN));
+    expect(gpuStateAt(fleet, gpuAt("gpu-h100-0", 4), ORIGIN)).toEqual(
+      gpuStateAt(fleetOf(), gpuAt("gpu-h100-0", 4), ORIGIN),
+    );
   });
 });
 
@@ -79,7 +94,10 @@ describe("diurnal traffic", () => {
 
   it("integrates within an hour exactly: 14:00–14:30 averages 0.9975 of peak", () => {
     const replica = replicasOf("llama-2-13b-awq")[0] as SimReplica;
-    expect(expectedRequests(fleet, replica, MIDNIGHT + 14 * HOUR, MIDNIGHT + 14.5 * HOUR)).toBeCloseTo((4 / 5) * 1800 * 0.9975, 6);
+    expect(expectedRequests(fleet, replica, MIDNIGHT + 14 * HOUR, MIDNIGHT + 14.5 * HOUR)).toBeCloseTo(
+      (4 / 5) * 1800 * 0.9975,
+      6,
+    );
   });
 });
 
@@ -92,13 +110,23 @@ describe("the incident", () => {
       { startMs: ORIGIN + 3 * MINUTE, endMs: ORIGIN + 13 * MINUTE },
       { startMs: ORIGIN + 123 * MINUTE, endMs: ORIGIN + 133 * MINUTE },
     ]);
-    expect([0, 3, 12.9, 13, 123].map((m) => isIncidentAt(fleet, replica.model.name, ORIGIN + m * MINUTE))).toEqual([false, true, true, false, true]);
+    expect([0, 3, 12.9, 13, 123].map((m) => isIncidentAt(fleet, replica.model.name, ORIGIN + m * MINUTE))).toEqual([
+      false,
+      true,
+      true,
+      false,
+      true,
+    ]);
     expect(isIncidentAt(fleet, "llama-2-7b-awq", ORIGIN + 5 * MINUTE)).toBe(false);
   });
 
   it("happens once when `every` is once", () => {
-    const once = fleetOf(parseScenario({ ...DEFAULT_SCENARIO, incident: { ...DEFAULT_SCENARIO.incident, every: "once" } }));
-    expect(incidentWindows(once, ORIGIN - 3 * HOUR, ORIGIN + 3 * HOUR)).toEqual([{ startMs: ORIGIN + 3 * MINUTE, endMs: ORIGIN + 13 * MINUTE }]);
+    const once = fleetOf(
+      parseScenario({ ...DEFAULT_SCENARIO, incident: { ...DEFAULT_SCENARIO.incident, every: "once" } }),
+    );
+    expect(incidentWindows(once, ORIGIN - 3 * HOUR, ORIGIN + 3 * HOUR)).toEqual([
+      { startMs: ORIGIN + 3 * MINUTE, endMs: ORIGIN + 13 * MINUTE },
+    ]);
   });
 
   it("pushes the slow share from under the 5 % budget to slowShare + (1 − slowShare) × the usual share", () => {
@@ -166,19 +194,24 @@ describe("replicas and GPUs", () => {
 
   it("counts an empty GPU's energy at idle power: 70 W for an hour is 252 kJ", () => {
     const empty = gpuAt("gpu-h100-0", 7);
-    expect(gpuEnergyJoules(fleet, empty, ORIGIN + HOUR) - gpuEnergyJoules(fleet, empty, ORIGIN)).toBeCloseTo(252_000, 3);
+    expect(gpuEnergyJoules(fleet, empty, ORIGIN + HOUR) - gpuEnergyJoules(fleet, empty, ORIGIN)).toBeCloseTo(
+      252_000,
+      3,
+    );
   });
 
-  it.each([["a GPU under its capacity", 4], ["a GPU clamped at 100 % around the peak", 5]] as const)(
-    "integrates energy exactly over a day for %s", (_name, index) => {
-      const gpu = gpuAt("gpu-h100-0", index);
-      let numeric = 0;
-      for (let t = MIDNIGHT + 30_000; t < MIDNIGHT + 24 * HOUR; t += MINUTE) {
-        numeric += (70 + 630 * Math.min(1, gpu.peakLoad * dayCurveAt(DEFAULT_SCENARIO, t))) * 60;
-      }
-      const exact = gpuEnergyJoules(fleet, gpu, MIDNIGHT + 24 * HOUR) - gpuEnergyJoules(fleet, gpu, MIDNIGHT);
-      expect(Math.abs(exact - numeric) / numeric).toBeLessThan(1e-4);
-    });
+  it.each([
+    ["a GPU under its capacity", 4],
+    ["a GPU clamped at 100 % around the peak", 5],
+  ] as const)("integrates energy exactly over a day for %s", (_name, index) => {
+    const gpu = gpuAt("gpu-h100-0", index);
+    let numeric = 0;
+    for (let t = MIDNIGHT + 30_000; t < MIDNIGHT + 24 * HOUR; t += MINUTE) {
+      numeric += (70 + 630 * Math.min(1, gpu.peakLoad * dayCurveAt(DEFAULT_SCENARIO, t))) * 60;
+    }
+    const exact = gpuEnergyJoules(fleet, gpu, MIDNIGHT + 24 * HOUR) - gpuEnergyJoules(fleet, gpu, MIDNIGHT);
+    expect(Math.abs(exact - numeric) / numeric).toBeLessThan(1e-4);
+  });
 
   it("reports power between idle and TDP and temperature rising with it", () => {
     for (const gpu of fleet.gpus) {

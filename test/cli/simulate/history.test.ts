@@ -48,8 +48,14 @@ interface LabelFacts {
 
 function month(): Month {
   const m: Month = {
-    stats: { steps: 0, samples: 0, requests: {} }, seconds: 0, decreases: [], final: new Map(), labelKeys: new Map(),
-    incident: { inside: [0, 0], outside: [0, 0] }, energy: { last: 0, integral: 0 }, idleSeries: 0,
+    stats: { steps: 0, samples: 0, requests: {} },
+    seconds: 0,
+    decreases: [],
+    final: new Map(),
+    labelKeys: new Map(),
+    incident: { inside: [0, 0], outside: [0, 0] },
+    energy: { last: 0, integral: 0 },
+    idleSeries: 0,
   };
   const names = new Map<string, NameState>();
   const facts = new Map<Labels, LabelFacts>();
@@ -57,18 +63,29 @@ function month(): Month {
   const sink: MetricSink = (name, labels, value, atMs) => {
     let state = names.get(name);
     if (!state) {
-      state = { name, isCounter: /(_total|_bucket|_count|_sum)$/.test(name), isE2eBucket: name === "inferwatch_llm_request_duration_seconds_bucket", previous: new Map() };
+      state = {
+        name,
+        isCounter: /(_total|_bucket|_count|_sum)$/.test(name),
+        isE2eBucket: name === "inferwatch_llm_request_duration_seconds_bucket",
+        previous: new Map(),
+      };
       names.set(name, state);
       m.labelKeys.set(name, new Set(Object.keys(labels)));
     }
     let fact = facts.get(labels);
     if (!fact) {
-      fact = { isIdleModel: labels["model"] === "mistral-7b-awq", is13b: labels["model"] === "llama-2-13b-awq", le: labels["le"], isEnergyGpu: labels["node"] === "gpu-h100-0" && labels["gpu"] === "0" };
+      fact = {
+        isIdleModel: labels["model"] === "mistral-7b-awq",
+        is13b: labels["model"] === "llama-2-13b-awq",
+        le: labels["le"],
+        isEnergyGpu: labels["node"] === "gpu-h100-0" && labels["gpu"] === "0",
+      };
       facts.set(labels, fact);
     }
     const before = state.previous.get(labels);
     state.previous.set(labels, value);
-    if (state.isCounter && before !== undefined && value < before && m.decreases.length < 10) m.decreases.push(`${name}${JSON.stringify(labels)}`);
+    if (state.isCounter && before !== undefined && value < before && m.decreases.length < 10)
+      m.decreases.push(`${name}${JSON.stringify(labels)}`);
     if (fact.isIdleModel && name.startsWith("inferwatch_llm_")) m.idleSeries++;
     if (atMs === END) {
       if (!m.final.has(name)) m.final.set(name, new Map());
@@ -91,7 +108,8 @@ function month(): Month {
       if (name === "inferwatch_gpu_energy_joules_total") {
         m.energy.first ??= value;
         m.energy.last = value;
-      } else if (name === "inferwatch_gpu_power_watts" && atMs > END - 30 * DAY) m.energy.integral += value * (STEP / 1000);
+      } else if (name === "inferwatch_gpu_power_watts" && atMs > END - 30 * DAY)
+        m.energy.integral += value * (STEP / 1000);
     }
   };
   const started = performance.now();
@@ -102,7 +120,8 @@ function month(): Month {
 
 function sumFinal(m: Month, name: string, match: Labels): number {
   let sum = 0;
-  for (const [labels, value] of m.final.get(name) ?? []) if (Object.entries(match).every(([k, v]) => labels[k] === v)) sum += value;
+  for (const [labels, value] of m.final.get(name) ?? [])
+    if (Object.entries(match).every(([k, v]) => labels[k] === v)) sum += value;
   return sum;
 }
 
@@ -122,15 +141,18 @@ describe("a month of history for the default scenario", () => {
     ["llama-2-7b-awq", 8, 6],
     ["llama-2-13b-awq", 4, 5],
     ["llama-2-70b-awq", 1.2, 1],
-  ] as const)("counts %s's requests as peak × the day curve's mean × 30 days (each replica floored)", (model, peak, replicas) => {
-    const handComputed = peak * CURVE_MEAN * 30 * 86_400;
-    const counted = sumFinal(m, "inferwatch_llm_requests_total", { model });
-    expect(counted).toBe(m.stats.requests[model]);
-    expect(counted).toBeLessThanOrEqual(handComputed + 1e-6);
-    expect(counted).toBeGreaterThan(handComputed - replicas);
-    const errors = sumFinal(m, "inferwatch_llm_requests_total", { model, status: "error" });
-    expect(errors / counted).toBeCloseTo(0.001, 4);
-  });
+  ] as const)(
+    "counts %s's requests as peak × the day curve's mean × 30 days (each replica floored)",
+    (model, peak, replicas) => {
+      const handComputed = peak * CURVE_MEAN * 30 * 86_400;
+      const counted = sumFinal(m, "inferwatch_llm_requests_total", { model });
+      expect(counted).toBe(m.stats.requests[model]);
+      expect(counted).toBeLessThanOrEqual(handComputed + 1e-6);
+      expect(counted).toBeGreaterThan(handComputed - replicas);
+      const errors = sumFinal(m, "inferwatch_llm_requests_total", { model, status: "error" });
+      expect(errors / counted).toBeCloseTo(0.001, 4);
+    },
+  );
 
   it("keeps every counter cumulative: no sample below the one before", () => {
     expect(m.decreases).toEqual([]);
@@ -139,14 +161,39 @@ describe("a month of history for the default scenario", () => {
   it("ends each histogram with buckets growing with le and +Inf equal to the count", () => {
     const buckets = m.final.get("inferwatch_llm_request_duration_seconds_bucket") ?? new Map();
     const byPod = new Map<string, number[]>();
-    for (const [labels, value] of buckets) byPod.set(labels["pod"] as string, [...(byPod.get(labels["pod"] as string) ?? []), value]);
+    for (const [labels, value] of buckets)
+      byPod.set(labels["pod"] as string, [...(byPod.get(labels["pod"] as string) ?? []), value]);
     expect(byPod.size).toBe(12);
     for (const [pod, values] of byPod) {
       expect(values).toEqual([...values].sort((a, b) => a - b));
       expect(values.at(-1)).toBe(sumFinal(m, "inferwatch_llm_request_duration_seconds_count", { pod }));
     }
-    const les = [...buckets.keys()].filter((labels) => labels["pod"] === [...byPod.keys()][0]).map((labels) => labels["le"]);
-    expect(les).toEqual(["0.05", "0.1", "0.25", "0.5", "0.75", "1", "1.2", "1.5", "2", "2.5", "3", "4", "5", "7.5", "10", "15", "20", "30", "60", "120", "+Inf"]);
+    const les = [...buckets.keys()]
+      .filter((labels) => labels["pod"] === [...byPod.keys()][0])
+      .map((labels) => labels["le"]);
+    expect(les).toEqual([
+      "0.05",
+      "0.1",
+      "0.25",
+      "0.5",
+      "0.75",
+      "1",
+      "1.2",
+      "1.5",
+      "2",
+      "2.5",
+      "3",
+      "4",
+      "5",
+      "7.5",
+      "10",
+      "15",
+      "20",
+      "30",
+      "60",
+      "120",
+      "+Inf",
+    ]);
   });
 
   it("shows the incident as slow-bucket increases: ~30 % of the 13B over 2 s inside, under the 5 % budget outside", () => {
@@ -171,14 +218,20 @@ describe("a month of history for the default scenario", () => {
     expect(m.labelKeys.get("inferwatch_llm_queue_duration_seconds_bucket")).toEqual(new Set([...LLM_LABELS, "le"]));
     expect(m.labelKeys.get("inferwatch_llm_last_request_timestamp_seconds")).toEqual(new Set(LLM_LABELS));
     expect(m.labelKeys.get("inferwatch_gpu_utilization_ratio")).toEqual(new Set([...GPU_LABELS, ...POD_LABELS]));
-    expect(m.labelKeys.get("inferwatch_gpu_info")).toEqual(new Set([...GPU_LABELS, "driver_version", "pci_bus_id", "source"]));
-    expect([...(m.final.get("inferwatch_gpu_info")?.keys() ?? [])].every((labels) => labels["source"] === "simulated")).toBe(true);
+    expect(m.labelKeys.get("inferwatch_gpu_info")).toEqual(
+      new Set([...GPU_LABELS, "driver_version", "pci_bus_id", "source"]),
+    );
+    expect(
+      [...(m.final.get("inferwatch_gpu_info")?.keys() ?? [])].every((labels) => labels["source"] === "simulated"),
+    ).toBe(true);
     expect(m.final.get("inferwatch_gpu_info")?.size).toBe(20);
     expect(m.labelKeys.get("inferwatch_gpu_pod_info")).toEqual(new Set([...GPU_LABELS, ...POD_LABELS]));
     expect(sumFinal(m, "inferwatch_gpu_pod_info", { node: "gpu-h100-0", gpu: "5" })).toBe(2);
     expect(sumFinal(m, "inferwatch_gpu_pod_info", { model: "llama-2-70b-awq" })).toBe(4);
     // The shared H100 has two holders: like the agent, no pod labels on its value series.
-    const shared = [...(m.final.get("inferwatch_gpu_utilization_ratio")?.keys() ?? [])].find((labels) => labels["node"] === "gpu-h100-0" && labels["gpu"] === "5");
+    const shared = [...(m.final.get("inferwatch_gpu_utilization_ratio")?.keys() ?? [])].find(
+      (labels) => labels["node"] === "gpu-h100-0" && labels["gpu"] === "5",
+    );
     expect(shared && Object.keys(shared)).toEqual([...GPU_LABELS]);
   });
 
@@ -197,7 +250,10 @@ describe("writeHistory", () => {
       if (!labelTexts.has(labels)) labelTexts.set(labels, `${name}${JSON.stringify(labels)}`);
       values.push(value, atMs);
     });
-    return Buffer.concat([Buffer.from(new Float64Array(values).buffer), Buffer.from([...labelTexts.values()].join("\n"))]);
+    return Buffer.concat([
+      Buffer.from(new Float64Array(values).buffer),
+      Buffer.from([...labelTexts.values()].join("\n")),
+    ]);
   }
 
   it("writes the same samples for the same seed, and others for another seed", () => {
@@ -208,9 +264,13 @@ describe("writeHistory", () => {
 
   it("puts the agent's SLO thresholds among the bucket bounds", () => {
     const les = new Set<string>();
-    writeHistory(DEFAULT_SCENARIO, { endMs: END, days: 1 / 24, spans: { buckets: [1, 10], sloThresholds: [1.2, 2.5] } }, (name, labels) => {
-      if (name === "inferwatch_llm_request_duration_seconds_bucket") les.add(labels["le"] as string);
-    });
+    writeHistory(
+      DEFAULT_SCENARIO,
+      { endMs: END, days: 1 / 24, spans: { buckets: [1, 10], sloThresholds: [1.2, 2.5] } },
+      (name, labels) => {
+        if (name === "inferwatch_llm_request_duration_seconds_bucket") les.add(labels["le"] as string);
+      },
+    );
     expect([...les]).toEqual(["1", "1.2", "2.5", "10", "+Inf"]);
   });
 });
@@ -234,13 +294,18 @@ describe("fleetSnapshotOf", () => {
 
   it("shows the idle model as never requested and the others at their rate", () => {
     const idle = snapshot.replicas.filter((replica) => replica.model === "mistral-7b-awq");
-    expect(idle.map((replica) => [replica.requestRate, replica.lastRequestAtMs])).toEqual([[0, null], [0, null]]);
+    expect(idle.map((replica) => [replica.requestRate, replica.lastRequestAtMs])).toEqual([
+      [0, null],
+      [0, null],
+    ]);
     const sevenB = snapshot.replicas.find((replica) => replica.model === "llama-2-7b-awq");
     expect(sevenB?.requestRate).toBeCloseTo(8 / 6, 12);
   });
 
   it("leaves stranded memory: partially used GPUs", () => {
-    const partial = snapshot.nodes.flatMap((node) => node.gpus).filter((gpu) => gpu.memoryUsedBytes > 0 && gpu.memoryUsedBytes < gpu.memoryTotalBytes / 2);
+    const partial = snapshot.nodes
+      .flatMap((node) => node.gpus)
+      .filter((gpu) => gpu.memoryUsedBytes > 0 && gpu.memoryUsedBytes < gpu.memoryTotalBytes / 2);
     expect(partial.length).toBeGreaterThan(5);
   });
 });

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { createRandom, exponential, hashSeed, hexId, logNormal, poisson, uniformAt } from "../../../cli/simulate/random.js";
+import {
+  createRandom,
+  exponential,
+  hashSeed,
+  hexId,
+  logNormal,
+  poisson,
+  uniformAt,
+} from "../../../cli/simulate/random.js";
 
 function mean(n: number, draw: () => number): number {
   let sum = 0;

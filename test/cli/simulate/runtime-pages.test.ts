@@ -11,7 +11,8 @@ const ORIGIN = Date.UTC(2026, 10, 28, 0);
 const fleet = compileFleet(DEFAULT_SCENARIO, { originMs: ORIGIN });
 const incident = DEFAULT_SCENARIO.incident;
 const served = fleet.replicas.filter((replica) => replica.peakRps > 0);
-const read = (replica: SimReplica, atMs: number) => vllmProfile.read(indexSamples(parseExpositionText(vllmPage(fleet, replica, atMs))));
+const read = (replica: SimReplica, atMs: number) =>
+  vllmProfile.read(indexSamples(parseExpositionText(vllmPage(fleet, replica, atMs))));
 
 describe("the simulated fleet's vLLM pages", () => {
   it("read through the agent's own vLLM profile as one model with every gauge", () => {

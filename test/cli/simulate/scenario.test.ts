@@ -1,7 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import {
-  DEFAULT_SCENARIO, DEFAULT_SCENARIO_INPUT, GPU_TYPES, parseScenario, parseScenarioYaml, scenarioTierRules, type ScenarioInput,
+  DEFAULT_SCENARIO,
+  DEFAULT_SCENARIO_INPUT,
+  GPU_TYPES,
+  parseScenario,
+  parseScenarioYaml,
+  scenarioTierRules,
+  type ScenarioInput,
 } from "../../../cli/simulate/scenario.js";
 
 /** A JSON copy of the default input, changed by `mutate`. */
@@ -44,7 +50,14 @@ describe("the default scenario", () => {
   });
 
   it("has an incident on the 13B three minutes after start, 10 minutes long, every 2 hours", () => {
-    expect(DEFAULT_SCENARIO.incident).toEqual({ model: "llama-2-13b-awq", startAfter: 180_000, duration: 600_000, every: 7_200_000, slowShare: 0.3, thresholdSeconds: 2 });
+    expect(DEFAULT_SCENARIO.incident).toEqual({
+      model: "llama-2-13b-awq",
+      startAfter: 180_000,
+      duration: 600_000,
+      every: 7_200_000,
+      slowShare: 0.3,
+      thresholdSeconds: 2,
+    });
   });
 
   it("reads back the same from its YAML text", () => {
@@ -54,16 +67,76 @@ describe("the default scenario", () => {
 
 /** Ways a scenario goes wrong, and the path and message its rejection must name. */
 const REJECTIONS: [string, (d: ScenarioInput) => void, string][] = [
-  ["a replica on an unknown node", (d) => { (d.replicas[0] as { node: string }).node = "nowhere"; }, "replicas.0.node: unknown node nowhere"],
-  ["a replica of an unknown model", (d) => { (d.replicas[1] as { model: string }).model = "gpt-5"; }, "replicas.1.model: unknown model gpt-5"],
-  ["a GPU index past the node's GPUs", (d) => { (d.replicas[1] as { gpus: number[] }).gpus = [8]; }, "replicas.1.gpus.0: gpu-h100-0 has 8 GPUs"],
-  ["a tensor-parallel replica on the wrong number of GPUs", (d) => { (d.replicas[0] as { gpus: number[] }).gpus = [0, 1]; }, "holds 2 GPUs but llama-2-70b-awq is tensor-parallel 4"],
-  ["a tensor-parallel replica without NVLink", (d) => { (d.replicas[0] as { node: string }).node = "gpu-l40s-0"; }, "a tensor-parallel replica needs NVLink"],
-  ["more memory than the GPU has", (d) => { (d.models[1] as { memoryPerGpuGiB: number }).memoryPerGpuGiB = 30; }, "replicas.12.gpus.0: GPU 1 of gpu-l4-0 is out of memory (30 GiB)"],
-  ["traffic that saturates the replicas at peak", (d) => { (d.models[0] as { peakRequestsPerSecond: number }).peakRequestsPerSecond = 100; }, "models.0.peakRequestsPerSecond: llama-2-7b-awq replicas would be saturated at peak"],
-  ["an incident on an unknown model", (d) => { (d.incident as { model: string }).model = "gpt-5"; }, "incident.model: unknown model gpt-5"],
-  ["a day curve of 23 hours", (d) => { d.dayCurve = Array.from({ length: 23 }, () => 1); }, "dayCurve"],
-  ["an unknown GPU type", (d) => { (d.nodes[0] as { gpuType: string }).gpuType = "b200"; }, "nodes.0.gpuType"],
+  [
+    "a replica on an unknown node",
+    (d) => {
+      (d.replicas[0] as { node: string }).node = "nowhere";
+    },
+    "replicas.0.node: unknown node nowhere",
+  ],
+  [
+    "a replica of an unknown model",
+    (d) => {
+      (d.replicas[1] as { model: string }).model = "gpt-5";
+    },
+    "replicas.1.model: unknown model gpt-5",
+  ],
+  [
+    "a GPU index past the node's GPUs",
+    (d) => {
+      (d.replicas[1] as { gpus: number[] }).gpus = [8];
+    },
+    "replicas.1.gpus.0: gpu-h100-0 has 8 GPUs",
+  ],
+  [
+    "a tensor-parallel replica on the wrong number of GPUs",
+    (d) => {
+      (d.replicas[0] as { gpus: number[] }).gpus = [0, 1];
+    },
+    "holds 2 GPUs but llama-2-70b-awq is tensor-parallel 4",
+  ],
+  [
+    "a tensor-parallel replica without NVLink",
+    (d) => {
+      (d.replicas[0] as { node: string }).node = "gpu-l40s-0";
+    },
+    "a tensor-parallel replica needs NVLink",
+  ],
+  [
+    "more memory than the GPU has",
+    (d) => {
+      (d.models[1] as { memoryPerGpuGiB: number }).memoryPerGpuGiB = 30;
+    },
+    "replicas.12.gpus.0: GPU 1 of gpu-l4-0 is out of memory (30 GiB)",
+  ],
+  [
+    "traffic that saturates the replicas at peak",
+    (d) => {
+      (d.models[0] as { peakRequestsPerSecond: number }).peakRequestsPerSecond = 100;
+    },
+    "models.0.peakRequestsPerSecond: llama-2-7b-awq replicas would be saturated at peak",
+  ],
+  [
+    "an incident on an unknown model",
+    (d) => {
+      (d.incident as { model: string }).model = "gpt-5";
+    },
+    "incident.model: unknown model gpt-5",
+  ],
+  [
+    "a day curve of 23 hours",
+    (d) => {
+      d.dayCurve = Array.from({ length: 23 }, () => 1);
+    },
+    "dayCurve",
+  ],
+  [
+    "an unknown GPU type",
+    (d) => {
+      (d.nodes[0] as { gpuType: string }).gpuType = "b200";
+    },
+    "nodes.0.gpuType",
+  ],
 ];
 
 describe("scenario validation", () => {
@@ -72,17 +145,23 @@ describe("scenario validation", () => {
   });
 
   it("lists every problem at once", () => {
-    const message = problemsOf(variant((d) => {
-      (d.replicas[0] as { node: string }).node = "nowhere";
-      (d.incident as { model: string }).model = "gpt-5";
-    }));
+    const message = problemsOf(
+      variant((d) => {
+        (d.replicas[0] as { node: string }).node = "nowhere";
+        (d.incident as { model: string }).model = "gpt-5";
+      }),
+    );
     expect(message).toMatch(/^scenario.yaml is invalid:/);
     expect(message).toContain("replicas.0.node");
     expect(message).toContain("incident.model");
   });
 
   it("takes `every: once` for a single incident", () => {
-    const scenario = parseScenario(variant((d) => { (d.incident as { every: string }).every = "once"; }));
+    const scenario = parseScenario(
+      variant((d) => {
+        (d.incident as { every: string }).every = "once";
+      }),
+    );
     expect(scenario.incident?.every).toBeNull();
   });
 

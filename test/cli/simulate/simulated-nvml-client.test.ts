@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { toGpuSamples, type GpuSample } from "../../../agent/collectors/gpu-sample.js";
-import { SIMULATED_DRIVER_VERSION, SimulatedNvmlClient, SimulatedPodAttributor } from "../../../cli/simulate/simulated-nvml-client.js";
+import {
+  SIMULATED_DRIVER_VERSION,
+  SimulatedNvmlClient,
+  SimulatedPodAttributor,
+} from "../../../cli/simulate/simulated-nvml-client.js";
 import { simulationClock } from "../../../cli/simulate/clock.js";
 import { compileFleet, gpuEnergyJoules, gpuStateAt, type SimGpu } from "../../../cli/simulate/fleet-model.js";
 import { DEFAULT_SCENARIO } from "../../../cli/simulate/scenario.js";
@@ -24,14 +28,20 @@ async function samplesOf(node: string, wall = { ms: ORIGIN }): Promise<GpuSample
   return toGpuSamples(await client.sample(), pods.current(), (pid) => pods.containerOfPid(pid));
 }
 
-const gpuOf = (node: string, index: number) => fleet.gpus.find((gpu) => gpu.node === node && gpu.index === index) as SimGpu;
+const gpuOf = (node: string, index: number) =>
+  fleet.gpus.find((gpu) => gpu.node === node && gpu.index === index) as SimGpu;
 
 describe("SimulatedNvmlClient", () => {
   it("says it is simulated: source, driver version, library", async () => {
     const { client } = simulatedNode("gpu-h100-0");
     expect(client.source).toBe("simulated");
     const system = await client.open();
-    expect(system).toMatchObject({ library: "simulated", driverVersion: SIMULATED_DRIVER_VERSION, deviceCount: 8, missingFunctions: [] });
+    expect(system).toMatchObject({
+      library: "simulated",
+      driverVersion: SIMULATED_DRIVER_VERSION,
+      deviceCount: 8,
+      missingFunctions: [],
+    });
     expect(system.driverVersion).toContain("simulated");
   });
 
@@ -56,11 +66,20 @@ describe("SimulatedNvmlClient", () => {
       const gpu = gpuOf("gpu-h100-0", sample.index);
       const state = gpuStateAt(fleet, gpu, ORIGIN);
       expect(sample).toMatchObject({
-        uuid: gpu.uuid, model: "NVIDIA H100 80GB HBM3", pciBusId: gpu.pciBusId, isUp: true,
+        uuid: gpu.uuid,
+        model: "NVIDIA H100 80GB HBM3",
+        pciBusId: gpu.pciBusId,
+        isUp: true,
         utilizationRatio: Math.round(state.utilizationRatio * 100) / 100,
-        memoryTotalBytes: 80 * GIB, memoryUsedBytes: gpu.memoryUsedBytes, powerLimitWatts: 700,
-        powerWatts: Math.round(state.powerWatts * 1000) / 1000, temperatureCelsius: Math.round(state.temperatureCelsius),
-        smClockHertz: state.smClockMhz * 1e6, eccCorrected: 0, migEnabled: false, unsupported: [],
+        memoryTotalBytes: 80 * GIB,
+        memoryUsedBytes: gpu.memoryUsedBytes,
+        powerLimitWatts: 700,
+        powerWatts: Math.round(state.powerWatts * 1000) / 1000,
+        temperatureCelsius: Math.round(state.temperatureCelsius),
+        smClockHertz: state.smClockMhz * 1e6,
+        eccCorrected: 0,
+        migEnabled: false,
+        unsupported: [],
       });
       expect(sample.energyJoules).toBeCloseTo(gpuEnergyJoules(fleet, gpu, ORIGIN), 2);
       expect(sample.nvlinkActive).toEqual(Array(18).fill(true));
@@ -80,14 +99,23 @@ describe("SimulatedNvmlClient", () => {
     const shared = first[5] as GpuSample;
     expect(shared.holders.map((holder) => holder.model).sort()).toEqual(["llama-2-13b-awq", "llama-2-7b-awq"]);
     expect(shared.holder).toBeUndefined();
-    expect(shared.processes?.map((p) => [p.memoryBytes, p.holder?.model])).toEqual([[8 * GIB, "llama-2-7b-awq"], [14 * GIB, "llama-2-13b-awq"]]);
+    expect(shared.processes?.map((p) => [p.memoryBytes, p.holder?.model])).toEqual([
+      [8 * GIB, "llama-2-7b-awq"],
+      [14 * GIB, "llama-2-13b-awq"],
+    ]);
     expect(first[7]?.processes).toEqual([]);
-    expect(later.map((gpu) => gpu.processes?.map((p) => p.pid))).toEqual(first.map((gpu) => gpu.processes?.map((p) => p.pid)));
+    expect(later.map((gpu) => gpu.processes?.map((p) => p.pid))).toEqual(
+      first.map((gpu) => gpu.processes?.map((p) => p.pid)),
+    );
   });
 
   it("reports a PCIe card's NVLink and MIG as unsupported", async () => {
     const samples = await samplesOf("gpu-l4-0");
-    expect(samples[0]).toMatchObject({ model: "NVIDIA L4", memoryTotalBytes: 24 * GIB, unsupported: ["nvlink", "mig"] });
+    expect(samples[0]).toMatchObject({
+      model: "NVIDIA L4",
+      memoryTotalBytes: 24 * GIB,
+      unsupported: ["nvlink", "mig"],
+    });
     expect(samples[0]).not.toHaveProperty("nvlinkActive");
   });
 
@@ -102,7 +130,10 @@ describe("SimulatedNvmlClient", () => {
     expect(after.takenAtMs - before.takenAtMs).toBe(60_000);
     const empty = gpuOf("gpu-l40s-0", 3);
     // One wall minute is one simulated hour: 35 W idle for 3,600 s.
-    expect(((after.gpus[3]?.energyMillijoules ?? 0) - (before.gpus[3]?.energyMillijoules ?? 0)) / 1000).toBeCloseTo(35 * 3600, 0);
+    expect(((after.gpus[3]?.energyMillijoules ?? 0) - (before.gpus[3]?.energyMillijoules ?? 0)) / 1000).toBeCloseTo(
+      35 * 3600,
+      0,
+    );
     expect(after.gpus[3]?.uuid).toBe(empty.uuid);
   });
 

@@ -29,13 +29,17 @@ afterEach(async () => {
 /** An agent for one simulated node, as `inferwatch up` starts them: loopback, ephemeral ports, no kubelet, no host metrics. */
 async function simulatedAgent(node: string, clock: SimulationClock): Promise<Agent> {
   const config = agentConfigSchema.parse({
-    nodeName: node, metricsAddr: "127.0.0.1:0", interval: "100ms",
-    pods: { enabled: false }, host: { enabled: false },
+    nodeName: node,
+    metricsAddr: "127.0.0.1:0",
+    interval: "100ms",
+    pods: { enabled: false },
+    host: { enabled: false },
     otlp: { httpAddr: "127.0.0.1:0", grpcAddr: "127.0.0.1:0" },
     spans: { tiers: scenarioTierRules(DEFAULT_SCENARIO) },
   });
   const agent = await startAgent(config, silentLogger(), {
-    nvml: new SimulatedNvmlClient({ fleet, node, clock }), podAttributor: new SimulatedPodAttributor(fleet, node),
+    nvml: new SimulatedNvmlClient({ fleet, node, clock }),
+    podAttributor: new SimulatedPodAttributor(fleet, node),
   });
   cleanups.push(() => agent.shutdown());
   return agent;
@@ -51,14 +55,32 @@ const total = (series: readonly Series[]) => series.reduce((sum, s) => sum + s.v
 /** A clock whose wall time the test moves. */
 function manualClock(): { clock: SimulationClock; advance: (ms: number) => void } {
   const wall = { ms: ORIGIN };
-  return { clock: simulationClock({ originMs: ORIGIN, now: () => wall.ms }), advance: (ms) => { wall.ms += ms; } };
+  return {
+    clock: simulationClock({ originMs: ORIGIN, now: () => wall.ms }),
+    advance: (ms) => {
+      wall.ms += ms;
+    },
+  };
 }
 
 /** A logger whose lines the test reads. */
 function capturedLogger(): { log: Logger; lines: () => { level: number; msg: string }[] } {
   const chunks: string[] = [];
-  const stream = new Writable({ write(chunk: Buffer, _encoding, done) { chunks.push(chunk.toString()); done(); } });
-  return { log: createLogger({ level: "info", destination: stream }), lines: () => chunks.join("").split("\n").filter((line) => line !== "").map((line) => JSON.parse(line) as { level: number; msg: string }) };
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      chunks.push(chunk.toString());
+      done();
+    },
+  });
+  return {
+    log: createLogger({ level: "info", destination: stream }),
+    lines: () =>
+      chunks
+        .join("")
+        .split("\n")
+        .filter((line) => line !== "")
+        .map((line) => JSON.parse(line) as { level: number; msg: string }),
+  };
 }
 
 describe("simulated span traffic", () => {
@@ -67,7 +89,10 @@ describe("simulated span traffic", () => {
     const nodes = ["gpu-h100-0", "gpu-a100-0"];
     const agents = await Promise.all(nodes.map((node) => simulatedAgent(node, clock)));
     const traffic = new SpanTraffic({
-      fleet, clock, log: silentLogger(), intervalMs: 10_000,
+      fleet,
+      clock,
+      log: silentLogger(),
+      intervalMs: 10_000,
       targets: nodes.map((node, i) => ({ node, url: `http://${agents[i]?.otlpAddresses.http}/v1/traces` })),
     });
     cleanups.push(() => traffic.shutdown());
@@ -78,33 +103,49 @@ describe("simulated span traffic", () => {
     }
     const stats = traffic.stats();
     // A minute at 14:00: 7B 8 req/s, 13B 4 req/s over 5 replicas, 70B 1.2 req/s; these two nodes hold 3/6, 3/5 and all of them.
-    const expected = 60 * (8 * 3 / 6 + 4 * 3 / 5 + 1.2);
+    const expected = 60 * ((8 * 3) / 6 + (4 * 3) / 5 + 1.2);
     expect(Math.abs(stats.generated - expected)).toBeLessThan(5 * Math.sqrt(expected));
     expect(stats).toMatchObject({ accepted: stats.generated, rejected: 0, dropped: 0 });
 
     await waitFor(() => agents.every((agent) => agent.gpu.view().samples.length > 0));
-    const [h100, a100] = await Promise.all(agents.map(scrape)) as [Series[], Series[]];
+    const [h100, a100] = (await Promise.all(agents.map(scrape))) as [Series[], Series[]];
     const info = find(h100, "inferwatch_gpu_info", { source: "simulated" });
     expect(info).toHaveLength(8);
-    expect(info[0]?.labels).toMatchObject({ node: "gpu-h100-0", driver_version: "simulated-550.00", gpu_model: "NVIDIA H100 80GB HBM3" });
+    expect(info[0]?.labels).toMatchObject({
+      node: "gpu-h100-0",
+      driver_version: "simulated-550.00",
+      gpu_model: "NVIDIA H100 80GB HBM3",
+    });
     expect(find(a100, "inferwatch_gpu_info", { source: "simulated" })).toHaveLength(4);
     expect(find(h100, "inferwatch_gpu_utilization_ratio", { model: "llama-2-70b-awq" })).toHaveLength(4);
 
     const requests = [...h100, ...a100].filter((s) => s.name === "inferwatch_llm_requests_total");
     expect(total(requests)).toBe(stats.accepted);
-    expect(new Set(requests.filter((s) => s.value > 0).map((s) => s.labels["model"]))).toEqual(new Set(["llama-2-7b-awq", "llama-2-13b-awq", "llama-2-70b-awq"]));
+    expect(new Set(requests.filter((s) => s.value > 0).map((s) => s.labels["model"]))).toEqual(
+      new Set(["llama-2-7b-awq", "llama-2-13b-awq", "llama-2-70b-awq"]),
+    );
     expect(find(a100, "inferwatch_llm_requests_total", { model: "mistral-7b-awq" })).toEqual([]);
     const seventy = find(h100, "inferwatch_llm_requests_total", { model: "llama-2-70b-awq", status: "ok" });
     const pod = fleet.replicas.find((replica) => replica.model.name === "llama-2-70b-awq")?.pod;
-    expect(seventy.map((s) => s.labels)).toEqual([expect.objectContaining({ runtime: "vllm", namespace: "inference", pod, node: "gpu-h100-0", tier: "latency" })]);
-    expect(find(h100, "inferwatch_llm_queue_duration_seconds_count", { model: "llama-2-70b-awq" })[0]?.value).toBe(total(find(h100, "inferwatch_llm_requests_total", { model: "llama-2-70b-awq" })));
+    expect(seventy.map((s) => s.labels)).toEqual([
+      expect.objectContaining({ runtime: "vllm", namespace: "inference", pod, node: "gpu-h100-0", tier: "latency" }),
+    ]);
+    expect(find(h100, "inferwatch_llm_queue_duration_seconds_count", { model: "llama-2-70b-awq" })[0]?.value).toBe(
+      total(find(h100, "inferwatch_llm_requests_total", { model: "llama-2-70b-awq" })),
+    );
     expect(total(find(h100, "inferwatch_llm_tokens_total", { type: "completion" }))).toBeGreaterThan(0);
   });
 
   it("runs on its own timer in compressed time until shut down", async () => {
     const clock = simulationClock({ originMs: Date.now(), timeScale: 30 });
     const agent = await simulatedAgent("gpu-l40s-0", clock);
-    const traffic = new SpanTraffic({ fleet, clock, log: silentLogger(), intervalMs: 100, targets: [{ node: "gpu-l40s-0", url: `http://${agent.otlpAddresses.http}/v1/traces` }] });
+    const traffic = new SpanTraffic({
+      fleet,
+      clock,
+      log: silentLogger(),
+      intervalMs: 100,
+      targets: [{ node: "gpu-l40s-0", url: `http://${agent.otlpAddresses.http}/v1/traces` }],
+    });
     await traffic.start();
     await traffic.start();
     await waitFor(() => agent.spans.outcomes.recorded >= 20, 10_000);
@@ -154,7 +195,13 @@ describe("simulated span traffic", () => {
       });
       const { clock, advance } = manualClock();
       const { log, lines } = capturedLogger();
-      const traffic = new SpanTraffic({ fleet, clock, log, intervalMs: 10_000, targets: [{ node: "gpu-h100-0", url }] });
+      const traffic = new SpanTraffic({
+        fleet,
+        clock,
+        log,
+        intervalMs: 10_000,
+        targets: [{ node: "gpu-h100-0", url }],
+      });
       await traffic.tick();
       for (let i = 0; i < 5; i++) {
         advance(10_000);
@@ -175,7 +222,14 @@ describe("simulated span traffic", () => {
         request.resume();
       });
       const { clock, advance } = manualClock();
-      const traffic = new SpanTraffic({ fleet, clock, log: silentLogger(), intervalMs: 10_000, maxInFlightPerTarget: 2, targets: [{ node: "gpu-h100-0", url }] });
+      const traffic = new SpanTraffic({
+        fleet,
+        clock,
+        log: silentLogger(),
+        intervalMs: 10_000,
+        maxInFlightPerTarget: 2,
+        targets: [{ node: "gpu-h100-0", url }],
+      });
       await traffic.tick();
       const ticks: Promise<void>[] = [];
       for (let i = 0; i < 5; i++) {

@@ -41,13 +41,19 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "inferwatch-auth-"));
   const tokenFile = join(dir, "tokens");
   auditFile = join(dir, "audit.jsonl");
-  writeFileSync(tokenFile, `viewer:grafana:${TOKENS.viewer}\noperator:alice:${TOKENS.operator}\ningest:vllm:${TOKENS.ingest}\n`);
+  writeFileSync(
+    tokenFile,
+    `viewer:grafana:${TOKENS.viewer}\noperator:alice:${TOKENS.operator}\ningest:vllm:${TOKENS.ingest}\n`,
+  );
   const sink = new PassThrough();
   sink.on("data", (chunk: Buffer) => {
     logText += chunk.toString("utf8");
   });
   log = createLogger({ level: "debug", destination: sink });
-  security = await loadSecurity({ tls: tlsConfigSchema.parse({}), auth: authConfigSchema.parse({ tokenFile, auditLog: auditFile }) }, log);
+  security = await loadSecurity(
+    { tls: tlsConfigSchema.parse({}), auth: authConfigSchema.parse({ tokenFile, auditLog: auditFile }) },
+    log,
+  );
 });
 afterAll(() => {
   security.stop();
@@ -56,14 +62,24 @@ afterAll(() => {
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const post = (token: string | undefined, body: unknown) => ({
-  method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json", ...(token ? bearer(token) : {}) },
+  method: "POST",
+  body: JSON.stringify(body),
+  headers: { "content-type": "application/json", ...(token ? bearer(token) : {}) },
 });
-const auditLines = () => readFileSync(auditFile, "utf8").trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+const auditLines = () =>
+  readFileSync(auditFile, "utf8")
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 
 describe("the analyzer API with a token file", () => {
   let analyzer: Analyzer;
   beforeAll(async () => {
-    const config = analyzerConfigSchema.parse({ listen: "127.0.0.1:0", source: "agents=http://127.0.0.1:1", interval: "1h" });
+    const config = analyzerConfigSchema.parse({
+      listen: "127.0.0.1:0",
+      source: "agents=http://127.0.0.1:1",
+      interval: "1h",
+    });
     analyzer = await startAnalyzer(config, DEFAULT_SLO_CONFIG, new MemoryStore(), log, { security });
   });
   afterAll(() => analyzer.shutdown());
@@ -95,20 +111,51 @@ describe("the analyzer API with a token file", () => {
 
   it("refuses acknowledging to a viewer (403) and to no token (401), and audits both refused attempts", async () => {
     const before = existsSync(auditFile) ? auditLines().length : 0;
-    expect((await call(analyzer.address.port, "/api/v1/recommendations/acknowledge", post(TOKENS.viewer, { id: "move:x/y" }))).status).toBe(403);
-    expect((await call(analyzer.address.port, "/api/v1/recommendations/acknowledge", post(undefined, { id: "move:x/y" }))).status).toBe(401);
+    expect(
+      (
+        await call(
+          analyzer.address.port,
+          "/api/v1/recommendations/acknowledge",
+          post(TOKENS.viewer, { id: "move:x/y" }),
+        )
+      ).status,
+    ).toBe(403);
+    expect(
+      (await call(analyzer.address.port, "/api/v1/recommendations/acknowledge", post(undefined, { id: "move:x/y" })))
+        .status,
+    ).toBe(401);
     await security.audit.flush();
     expect(auditLines().slice(before)).toEqual([
-      expect.objectContaining({ who: "grafana", role: "viewer", action: "recommendation.acknowledge", outcome: "forbidden" }),
-      expect.objectContaining({ who: "unknown", role: "none", action: "recommendation.acknowledge", outcome: "unauthenticated" }),
+      expect.objectContaining({
+        who: "grafana",
+        role: "viewer",
+        action: "recommendation.acknowledge",
+        outcome: "forbidden",
+      }),
+      expect.objectContaining({
+        who: "unknown",
+        role: "none",
+        action: "recommendation.acknowledge",
+        outcome: "unauthenticated",
+      }),
     ]);
   });
 
   it("lets an operator through to the action, which audits an unknown id as not-found", async () => {
-    const reply = await call(analyzer.address.port, "/api/v1/recommendations/dismiss", post(TOKENS.operator, { id: "move:ns/no-such-pod" }));
+    const reply = await call(
+      analyzer.address.port,
+      "/api/v1/recommendations/dismiss",
+      post(TOKENS.operator, { id: "move:ns/no-such-pod" }),
+    );
     expect(reply.status).toBe(404);
     await security.audit.flush();
-    expect(auditLines().at(-1)).toMatchObject({ who: "alice", role: "operator", action: "recommendation.dismiss", target: "move:ns/no-such-pod", outcome: "not-found" });
+    expect(auditLines().at(-1)).toMatchObject({
+      who: "alice",
+      role: "operator",
+      action: "recommendation.dismiss",
+      target: "move:ns/no-such-pod",
+      outcome: "not-found",
+    });
   });
 
   it("never writes a token to the log", () => {
@@ -120,14 +167,31 @@ describe("the analyzer API with a token file", () => {
 describe("acknowledging and dismissing recommendations", () => {
   let server: RunningServer;
   let actions: RecommendationActions;
-  const recommendations = recommend(pairFleet(), null, { consolidation: consolidationConfigSchema.parse({}), idle: idleEvictionConfigSchema.parse({}) }, Date.UTC(2026, 10, 28));
+  const recommendations = recommend(
+    pairFleet(),
+    null,
+    { consolidation: consolidationConfigSchema.parse({}), idle: idleEvictionConfigSchema.parse({}) },
+    Date.UTC(2026, 10, 28),
+  );
   const ids = [...recommendationIds(recommendations)];
 
   beforeAll(async () => {
-    actions = new RecommendationActions(() => recommendations, security.audit, () => Date.UTC(2026, 10, 28, 12, 0, 0));
+    actions = new RecommendationActions(
+      () => recommendations,
+      security.audit,
+      () => Date.UTC(2026, 10, 28, 12, 0, 0),
+    );
     server = await startHttpServer({
-      name: "analyzer", address: parseListenAddress("127.0.0.1:0") as { host: string; port: number }, log,
-      routes: { "/api/v1/recommendations/actions": () => ({ status: 200, contentType: "application/json", body: JSON.stringify(actions.list()) }) },
+      name: "analyzer",
+      address: parseListenAddress("127.0.0.1:0") as { host: string; port: number },
+      log,
+      routes: {
+        "/api/v1/recommendations/actions": () => ({
+          status: 200,
+          contentType: "application/json",
+          body: JSON.stringify(actions.list()),
+        }),
+      },
       postRoutes: actions.routes(),
       guard: httpGuard({ auth: security.auth, clientCert: "none", publicPaths: new Set() }),
     });
@@ -141,19 +205,40 @@ describe("acknowledging and dismissing recommendations", () => {
 
   it("records an operator's acknowledgement with who and when, and audits it", async () => {
     const id = ids[0] as string;
-    const reply = await call(server.address.port, "/api/v1/recommendations/acknowledge", post(TOKENS.operator, { id, note: "next maintenance window" }));
+    const reply = await call(
+      server.address.port,
+      "/api/v1/recommendations/acknowledge",
+      post(TOKENS.operator, { id, note: "next maintenance window" }),
+    );
     expect(reply.status).toBe(200);
-    expect(JSON.parse(reply.body)).toEqual({ id, state: "acknowledged", by: "alice", at: "2026-11-28T12:00:00.000Z", note: "next maintenance window" });
+    expect(JSON.parse(reply.body)).toEqual({
+      id,
+      state: "acknowledged",
+      by: "alice",
+      at: "2026-11-28T12:00:00.000Z",
+      note: "next maintenance window",
+    });
     await security.audit.flush();
     expect(auditLines().at(-1)).toEqual({
-      time: "2026-11-28T12:00:00.000Z", who: "alice", role: "operator", action: "recommendation.acknowledge", target: id, outcome: "ok", remote: "127.0.0.1", note: "next maintenance window",
+      time: "2026-11-28T12:00:00.000Z",
+      who: "alice",
+      role: "operator",
+      action: "recommendation.acknowledge",
+      target: id,
+      outcome: "ok",
+      remote: "127.0.0.1",
+      note: "next maintenance window",
     });
   });
 
   it("replaces an acknowledgement by a later dismissal", async () => {
     const id = ids[0] as string;
-    expect((await call(server.address.port, "/api/v1/recommendations/dismiss", post(TOKENS.operator, { id }))).status).toBe(200);
-    const listed = JSON.parse((await call(server.address.port, "/api/v1/recommendations/actions", { headers: bearer(TOKENS.viewer) })).body) as { id: string; state: string }[];
+    expect(
+      (await call(server.address.port, "/api/v1/recommendations/dismiss", post(TOKENS.operator, { id }))).status,
+    ).toBe(200);
+    const listed = JSON.parse(
+      (await call(server.address.port, "/api/v1/recommendations/actions", { headers: bearer(TOKENS.viewer) })).body,
+    ) as { id: string; state: string }[];
     expect(listed.filter((record) => record.id === id).map((record) => record.state)).toEqual(["dismissed"]);
   });
 
@@ -162,24 +247,36 @@ describe("acknowledging and dismissing recommendations", () => {
     ["an id that is not a string", JSON.stringify({ id: 7 })],
     ["an overlong note", JSON.stringify({ id: "x", note: "n".repeat(501) })],
   ])("answers 400 to %s and audits it as invalid", async (_name, body) => {
-    const reply = await call(server.address.port, "/api/v1/recommendations/acknowledge", { method: "POST", body, headers: bearer(TOKENS.operator) });
+    const reply = await call(server.address.port, "/api/v1/recommendations/acknowledge", {
+      method: "POST",
+      body,
+      headers: bearer(TOKENS.operator),
+    });
     expect(reply.status).toBe(400);
     await security.audit.flush();
     expect(auditLines().at(-1)).toMatchObject({ who: "alice", outcome: "invalid" });
   });
 
   it("answers 405 with Allow: GET, HEAD to a POST on a read path", async () => {
-    const reply = await call(server.address.port, "/api/v1/recommendations/actions", { method: "POST", body: "{}", headers: bearer(TOKENS.operator) });
+    const reply = await call(server.address.port, "/api/v1/recommendations/actions", {
+      method: "POST",
+      body: "{}",
+      headers: bearer(TOKENS.operator),
+    });
     expect([reply.status, reply.headers.allow]).toEqual([405, "GET, HEAD"]);
   });
 
   it("answers 401, not 404, to an unauthenticated request for a path that does not exist", async () => {
     expect((await call(server.address.port, "/api/v1/secret-admin")).status).toBe(401);
-    expect((await call(server.address.port, "/api/v1/secret-admin", { headers: bearer(TOKENS.viewer) })).status).toBe(404);
+    expect((await call(server.address.port, "/api/v1/secret-admin", { headers: bearer(TOKENS.viewer) })).status).toBe(
+      404,
+    );
   });
 
   it("answers 405 to a GET on an action path", async () => {
-    const reply = await call(server.address.port, "/api/v1/recommendations/acknowledge", { headers: bearer(TOKENS.operator) });
+    const reply = await call(server.address.port, "/api/v1/recommendations/acknowledge", {
+      headers: bearer(TOKENS.operator),
+    });
     expect([reply.status, reply.headers.allow]).toEqual([405, "POST"]);
   });
 });

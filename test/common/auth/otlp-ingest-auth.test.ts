@@ -40,7 +40,14 @@ beforeAll(async () => {
   writeFileSync(tokenFile, `ingest:vllm:${INGEST}\nviewer:grafana:${VIEWER}\n`);
   auth = (await TokenAuth.load(authConfigSchema.parse({ tokenFile }), log)) as TokenAuth;
   consumer = new RecordingConsumer();
-  const options = { config: receiverConfig(), filter: allowListFilter, consumer, log, admission: createAdmission(2 << 20), security: { auth } };
+  const options = {
+    config: receiverConfig(),
+    filter: allowListFilter,
+    consumer,
+    log,
+    admission: createAdmission(2 << 20),
+    security: { auth },
+  };
   http = await startOtlpHttpReceiver(options);
   grpc = await startOtlpGrpcReceiver(options);
   client = rawGrpcClient(grpc.address.port);
@@ -54,7 +61,9 @@ afterAll(async () => {
 
 function postSpans(token?: string) {
   return call(http.address.port, "/v1/traces", {
-    method: "POST", body: BODY, headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    method: "POST",
+    body: BODY,
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
   });
 }
 
@@ -63,14 +72,25 @@ function exportWith(token?: string): Promise<number> {
   if (token) metadata.set("authorization", `Bearer ${token}`);
   const method = TRACE_SERVICE_DEFINITION.Export;
   return new Promise((resolve) => {
-    client.makeUnaryRequest(OTLP_TRACE_EXPORT_PATH, method.requestSerialize, method.responseDeserialize, Buffer.alloc(0), metadata, (error) => resolve(error ? error.code : GrpcStatus.OK));
+    client.makeUnaryRequest(
+      OTLP_TRACE_EXPORT_PATH,
+      method.requestSerialize,
+      method.responseDeserialize,
+      Buffer.alloc(0),
+      metadata,
+      (error) => resolve(error ? error.code : GrpcStatus.OK),
+    );
   });
 }
 
 describe("OTLP/HTTP ingest with tokens", () => {
   it("answers 401 with a Bearer challenge without a token", async () => {
     const reply = await postSpans();
-    expect([reply.status, reply.body, reply.headers["www-authenticate"]]).toEqual([401, "unauthorized\n", 'Bearer realm="inferwatch"']);
+    expect([reply.status, reply.body, reply.headers["www-authenticate"]]).toEqual([
+      401,
+      "unauthorized\n",
+      'Bearer realm="inferwatch"',
+    ]);
   });
 
   it("answers 403 to a token without the ingest role", async () => {

@@ -31,7 +31,15 @@ function capturingLogger(): { log: Logger; lines: () => Record<string, unknown>[
   let text = "";
   const sink = new PassThrough();
   sink.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
-  return { log: createLogger({ level: "info", destination: sink }), lines: () => text.trim().split("\n").filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>) };
+  return {
+    log: createLogger({ level: "info", destination: sink }),
+    lines: () =>
+      text
+        .trim()
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Record<string, unknown>),
+  };
 }
 
 describe("Refusals", () => {
@@ -61,8 +69,20 @@ describe("AuditLog's rate limit on refused attempts", () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  const refused = (i: number): AuditEntry => ({ time: new Date(i).toISOString(), who: "unknown", role: "none", action: "recommendation.dismiss", target: "", outcome: "unauthenticated", remote: "10.0.0.9" });
-  const lines = (file: string): AuditEntry[] => readFileSync(file, "utf8").trim().split("\n").map((line) => JSON.parse(line) as AuditEntry);
+  const refused = (i: number): AuditEntry => ({
+    time: new Date(i).toISOString(),
+    who: "unknown",
+    role: "none",
+    action: "recommendation.dismiss",
+    target: "",
+    outcome: "unauthenticated",
+    remote: "10.0.0.9",
+  });
+  const lines = (file: string): AuditEntry[] =>
+    readFileSync(file, "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as AuditEntry);
 
   it("records 20 of 2,000 refused attempts in one window one by one and the other 1,980 as one audit.suppressed record", async () => {
     const file = join(dir, "flood.jsonl");
@@ -77,7 +97,9 @@ describe("AuditLog's rate limit on refused attempts", () => {
     expect(written).toHaveLength(21);
     expect(written.slice(0, 20).every((entry) => entry.outcome === "unauthenticated")).toBe(true);
     expect(written[20]).toMatchObject({ action: "audit.suppressed", outcome: "suppressed", suppressed: 1_980 });
-    expect(written[20]?.note).toMatch(/^1980 refused attempts not recorded one by one \(rate limit 20 per 10 s\), 2026-01-01T00:00:00\.020Z to 2026-01-01T00:00:01\.999Z$/);
+    expect(written[20]?.note).toMatch(
+      /^1980 refused attempts not recorded one by one \(rate limit 20 per 10 s\), 2026-01-01T00:00:00\.020Z to 2026-01-01T00:00:01\.999Z$/,
+    );
   });
 
   it("always records actions that ran, however many refusals surround them", async () => {
@@ -89,7 +111,9 @@ describe("AuditLog's rate limit on refused attempts", () => {
     }
     await audit.flush();
     const written = lines(file);
-    expect(written.filter((entry) => entry.outcome === "ok").map((entry) => entry.target)).toEqual(Array.from({ length: 10 }, (_, i) => `move:ns/p${i}`));
+    expect(written.filter((entry) => entry.outcome === "ok").map((entry) => entry.target)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `move:ns/p${i}`),
+    );
     expect(written.filter((entry) => entry.outcome === "unauthenticated")).toHaveLength(2);
     expect(written.at(-1)).toMatchObject({ outcome: "suppressed", suppressed: 8 });
   });
@@ -114,8 +138,15 @@ describe("the analyzer API counts and audits its refusals", () => {
     const tokenFile = join(dir, "tokens");
     auditFile = join(dir, "audit.jsonl");
     writeFileSync(tokenFile, `viewer:grafana:${VIEWER}\n`);
-    security = await loadSecurity({ tls: tlsConfigSchema.parse({}), auth: authConfigSchema.parse({ tokenFile, auditLog: auditFile }) }, silentLogger());
-    const config = analyzerConfigSchema.parse({ listen: "127.0.0.1:0", source: "agents=http://127.0.0.1:1", interval: "1h" });
+    security = await loadSecurity(
+      { tls: tlsConfigSchema.parse({}), auth: authConfigSchema.parse({ tokenFile, auditLog: auditFile }) },
+      silentLogger(),
+    );
+    const config = analyzerConfigSchema.parse({
+      listen: "127.0.0.1:0",
+      source: "agents=http://127.0.0.1:1",
+      interval: "1h",
+    });
     analyzer = await startAnalyzer(config, DEFAULT_SLO_CONFIG, new MemoryStore(), silentLogger(), { security });
   });
   afterAll(async () => {
@@ -128,16 +159,28 @@ describe("the analyzer API counts and audits its refusals", () => {
     const port = analyzer.address.port;
     for (let i = 0; i < 3; i++) expect((await call(port, "/api/v1/slos")).status).toBe(401);
     for (let i = 0; i < 200; i++) {
-      const reply = await call(port, "/api/v1/recommendations/dismiss", { method: "POST", body: "{}", headers: { "content-type": "application/json", authorization: `Bearer ${VIEWER}` } });
+      const reply = await call(port, "/api/v1/recommendations/dismiss", {
+        method: "POST",
+        body: "{}",
+        headers: { "content-type": "application/json", authorization: `Bearer ${VIEWER}` },
+      });
       expect(reply.status).toBe(403);
     }
     const metrics = await call(port, "/metrics", { headers: { authorization: `Bearer ${VIEWER}` } });
     const series = parseExposition(metrics.body);
-    expect(valueOf(series, METRICS.httpRequestsRefused.name, { listener: "analyzer", reason: "unauthenticated" })).toBe(3);
+    expect(valueOf(series, METRICS.httpRequestsRefused.name, { listener: "analyzer", reason: "unauthenticated" })).toBe(
+      3,
+    );
     expect(valueOf(series, METRICS.httpRequestsRefused.name, { listener: "analyzer", reason: "forbidden" })).toBe(200);
     await security.audit.flush();
-    const audited = readFileSync(auditFile, "utf8").trim().split("\n").map((line) => JSON.parse(line) as AuditEntry);
+    const audited = readFileSync(auditFile, "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as AuditEntry);
     expect(audited.length).toBeLessThanOrEqual(21);
-    expect(audited.filter((entry) => entry.outcome === "forbidden").length + audited.reduce((sum, entry) => sum + (entry.suppressed ?? 0), 0)).toBe(200);
+    expect(
+      audited.filter((entry) => entry.outcome === "forbidden").length +
+        audited.reduce((sum, entry) => sum + (entry.suppressed ?? 0), 0),
+    ).toBe(200);
   });
 });

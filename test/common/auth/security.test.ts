@@ -4,12 +4,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { authConfigSchema } from "../../../common/auth/auth-config.js";
-import { loadSecurity, openListenerWarnings, withoutTls, type ListenerExposure } from "../../../common/auth/security.js";
+import {
+  loadSecurity,
+  openListenerWarnings,
+  withoutTls,
+  type ListenerExposure,
+} from "../../../common/auth/security.js";
 import { silentLogger } from "../../../common/log.js";
 import { tlsConfigSchema } from "../../../common/tls/tls-config.js";
 import { createTestPki } from "../tls/certs.js";
 
-const open = (overrides: { tls?: object; auth?: object } = {}) => ({ tls: tlsConfigSchema.parse(overrides.tls ?? {}), auth: authConfigSchema.parse(overrides.auth ?? {}) });
+const open = (overrides: { tls?: object; auth?: object } = {}) => ({
+  tls: tlsConfigSchema.parse(overrides.tls ?? {}),
+  auth: authConfigSchema.parse(overrides.auth ?? {}),
+});
 const AGENT: ListenerExposure[] = [
   { name: "metrics", host: "0.0.0.0", takesTokens: false },
   { name: "otlp-http", host: "0.0.0.0", takesTokens: true },
@@ -26,8 +34,13 @@ describe("openListenerWarnings", () => {
   });
 
   it("is quiet when TLS and tokens cover the exposed listeners, and names one left out of tls.listeners", () => {
-    const secured = open({ tls: { certFile: "/c", keyFile: "/k", listeners: ["otlp-http", "otlp-grpc"] }, auth: { tokenFile: "/t" } });
-    expect(openListenerWarnings(AGENT, secured)).toEqual(["metrics on 0.0.0.0 serves plain HTTP (set --tls-cert-file and --tls-key-file)"]);
+    const secured = open({
+      tls: { certFile: "/c", keyFile: "/k", listeners: ["otlp-http", "otlp-grpc"] },
+      auth: { tokenFile: "/t" },
+    });
+    expect(openListenerWarnings(AGENT, secured)).toEqual([
+      "metrics on 0.0.0.0 serves plain HTTP (set --tls-cert-file and --tls-key-file)",
+    ]);
   });
 });
 
@@ -47,9 +60,16 @@ describe("loadSecurity", () => {
   it("gives each configured listener its TLS, and withoutTls takes it off the named ones only", async () => {
     const pki = createTestPki();
     try {
-      const security = await loadSecurity(open({ tls: { certFile: pki.server.cert, keyFile: pki.server.key } }), silentLogger());
+      const security = await loadSecurity(
+        open({ tls: { certFile: pki.server.cert, keyFile: pki.server.key } }),
+        silentLogger(),
+      );
       const agentOnly = withoutTls(security, ["metrics"]);
-      expect([security.tlsFor("metrics") !== undefined, agentOnly.tlsFor("metrics"), agentOnly.tlsFor("otlp-http")?.listener]).toEqual([true, undefined, "otlp-http"]);
+      expect([
+        security.tlsFor("metrics") !== undefined,
+        agentOnly.tlsFor("metrics"),
+        agentOnly.tlsFor("otlp-http")?.listener,
+      ]).toEqual([true, undefined, "otlp-http"]);
       expect(security.auth).toBeUndefined();
       security.stop();
     } finally {

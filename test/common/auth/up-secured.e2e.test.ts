@@ -25,11 +25,33 @@ it("serves the analyzer API over HTTPS with tokens and audits an acknowledgement
   const tokens = join(dir, "tokens");
   const audit = join(dir, "audit.jsonl");
   writeFileSync(tokens, `viewer:grafana:${VIEWER}\noperator:alice:${OPERATOR}\n`);
-  const child = spawn(process.execPath, [projectPath("dist/cli/main.js"), "up", "--metrics-addr", "127.0.0.1:0", "--listen", "127.0.0.1:0", "--eval-interval", "2s", "--pull-interval", "1s",
-    "--tls-cert-file", pki.server.cert, "--tls-key-file", pki.server.key, "--auth-token-file", tokens, "--audit-log", audit], {
-    env: { PATH: process.env["PATH"] ?? "", INFERWATCH_NVML_LIBRARY: "/nonexistent/libnvidia-ml.so.1" },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      projectPath("dist/cli/main.js"),
+      "up",
+      "--metrics-addr",
+      "127.0.0.1:0",
+      "--listen",
+      "127.0.0.1:0",
+      "--eval-interval",
+      "2s",
+      "--pull-interval",
+      "1s",
+      "--tls-cert-file",
+      pki.server.cert,
+      "--tls-key-file",
+      pki.server.key,
+      "--auth-token-file",
+      tokens,
+      "--audit-log",
+      audit,
+    ],
+    {
+      env: { PATH: process.env["PATH"] ?? "", INFERWATCH_NVML_LIBRARY: "/nonexistent/libnvidia-ml.so.1" },
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
   let log = "";
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => (log += chunk));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
@@ -44,14 +66,30 @@ it("serves the analyzer API over HTTPS with tokens and audits an acknowledgement
     expect(slos.slos).toHaveLength(6);
 
     let recommendations: Recommendations | null = null;
-    await waitFor(() => recommendationIds(recommendations ?? undefined).size > 0, 15_000, async () => {
-      recommendations = (JSON.parse((await call(port, "/api/v1/recommendations", viewer)).body) as { recommendations: Recommendations | null }).recommendations;
-    });
+    await waitFor(
+      () => recommendationIds(recommendations ?? undefined).size > 0,
+      15_000,
+      async () => {
+        recommendations = (
+          JSON.parse((await call(port, "/api/v1/recommendations", viewer)).body) as {
+            recommendations: Recommendations | null;
+          }
+        ).recommendations;
+      },
+    );
     const id = [...recommendationIds(recommendations ?? undefined)][0] as string;
-    const act = (token: string) => call(port, "/api/v1/recommendations/acknowledge", { method: "POST", ca: pki.ca.cert, body: JSON.stringify({ id }), headers: { authorization: `Bearer ${token}` } });
+    const act = (token: string) =>
+      call(port, "/api/v1/recommendations/acknowledge", {
+        method: "POST",
+        ca: pki.ca.cert,
+        body: JSON.stringify({ id }),
+        headers: { authorization: `Bearer ${token}` },
+      });
     expect((await act(VIEWER)).status).toBe(403);
     expect((await act(OPERATOR)).status).toBe(200);
-    const listed = JSON.parse((await call(port, "/api/v1/recommendations", viewer)).body) as { actions: { id: string; state: string; by: string }[] };
+    const listed = JSON.parse((await call(port, "/api/v1/recommendations", viewer)).body) as {
+      actions: { id: string; state: string; by: string }[];
+    };
     expect(listed.actions).toContainEqual(expect.objectContaining({ id, state: "acknowledged", by: "alice" }));
     await waitFor(() => {
       try {

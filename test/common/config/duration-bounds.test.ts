@@ -22,7 +22,12 @@ function load(flags: Record<string, string>): ConfigResult {
 
 /** The value at a dotted path of the configuration. */
 function at(config: Config, path: string): unknown {
-  return path.split(".").reduce<unknown>((node, key) => (typeof node === "object" && node !== null ? (node as Record<string, unknown>)[key] : undefined), config);
+  return path
+    .split(".")
+    .reduce<unknown>(
+      (node, key) => (typeof node === "object" && node !== null ? (node as Record<string, unknown>)[key] : undefined),
+      config,
+    );
 }
 
 const DURATION_OPTIONS = OPTIONS.filter((option) => option.valueName === "duration");
@@ -43,14 +48,36 @@ describe("parseDurationMs", () => {
 
 describe("duration settings", () => {
   it("are all flags the table knows", () => {
-    expect(DURATION_OPTIONS.map((option) => option.flag)).toEqual(expect.arrayContaining(["interval", "eval-interval", "influx-flush-interval", "runtime-interval"]));
+    expect(DURATION_OPTIONS.map((option) => option.flag)).toEqual(
+      expect.arrayContaining(["interval", "eval-interval", "influx-flush-interval", "runtime-interval"]),
+    );
   });
 
   it.each([
-    ["--interval 30d", "agent.interval", "30d", "agent.interval: expected a duration between 50ms and 1h, got \"30d\" (from --interval)"],
-    ["--eval-interval 30d", "analyzer.interval", "30d", "analyzer.interval: expected a duration between 1s and 1d, got \"30d\" (from --eval-interval)"],
-    ["--interval 0.0001ms", "agent.interval", "0.0001ms", "agent.interval: expected a duration between 50ms and 1h, got \"0.0001ms\" (from --interval)"],
-    ["a 400-digit --runtime-interval", "agent.runtimes.interval", `${"9".repeat(400)}s`, `agent.runtimes.interval: expected a positive duration such as 500ms, 1s or 5m, got "${"9".repeat(400)}s" (from --runtime-interval)`],
+    [
+      "--interval 30d",
+      "agent.interval",
+      "30d",
+      'agent.interval: expected a duration between 50ms and 1h, got "30d" (from --interval)',
+    ],
+    [
+      "--eval-interval 30d",
+      "analyzer.interval",
+      "30d",
+      'analyzer.interval: expected a duration between 1s and 1d, got "30d" (from --eval-interval)',
+    ],
+    [
+      "--interval 0.0001ms",
+      "agent.interval",
+      "0.0001ms",
+      'agent.interval: expected a duration between 50ms and 1h, got "0.0001ms" (from --interval)',
+    ],
+    [
+      "a 400-digit --runtime-interval",
+      "agent.runtimes.interval",
+      `${"9".repeat(400)}s`,
+      `agent.runtimes.interval: expected a positive duration such as 500ms, 1s or 5m, got "${"9".repeat(400)}s" (from --runtime-interval)`,
+    ],
   ])("refuse %s with the setting's range", (_name, path, value, problem) => {
     const result = load({ [path]: value });
     expect(result.ok ? [] : result.problems).toEqual([problem]);
@@ -58,17 +85,22 @@ describe("duration settings", () => {
 
   it("accept only values that a Node timer keeps, for every duration flag and any value", () => {
     fc.assert(
-      fc.property(fc.constantFrom(...DURATION_OPTIONS), fc.double({ min: 0, max: 1e12, noNaN: true }), fc.constantFrom("ms", "s", "m", "h", "d"), (option, amount, unit) => {
-        const result = load({ [option.path]: `${amount.toFixed(4).replace(/\.?0+$/, "")}${unit}` });
-        if (!result.ok) {
-          expect(result.problems.length).toBeGreaterThan(0);
-          return;
-        }
-        const ms = at(result.config, option.path);
-        expect(typeof ms).toBe("number");
-        expect(ms as number).toBeGreaterThanOrEqual(10);
-        expect(ms as number).toBeLessThanOrEqual(MAX_TIMER_MS);
-      }),
+      fc.property(
+        fc.constantFrom(...DURATION_OPTIONS),
+        fc.double({ min: 0, max: 1e12, noNaN: true }),
+        fc.constantFrom("ms", "s", "m", "h", "d"),
+        (option, amount, unit) => {
+          const result = load({ [option.path]: `${amount.toFixed(4).replace(/\.?0+$/, "")}${unit}` });
+          if (!result.ok) {
+            expect(result.problems.length).toBeGreaterThan(0);
+            return;
+          }
+          const ms = at(result.config, option.path);
+          expect(typeof ms).toBe("number");
+          expect(ms as number).toBeGreaterThanOrEqual(10);
+          expect(ms as number).toBeLessThanOrEqual(MAX_TIMER_MS);
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -78,9 +110,14 @@ describe("inferwatch on an extreme value", () => {
   it.each([
     [["--interval", "30d"], /agent\.interval: expected a duration between 50ms and 1h/],
     [["--eval-interval", "30d"], /analyzer\.interval: expected a duration between 1s and 1d/],
-    [["--influx-spool-max-bytes", "1"], /agent\.influx\.spoolMaxBytes: expected at least 16KiB \(4 spool segments of 4 KiB\), got "1"/],
+    [
+      ["--influx-spool-max-bytes", "1"],
+      /agent\.influx\.spoolMaxBytes: expected at least 16KiB \(4 spool segments of 4 KiB\), got "1"/,
+    ],
   ])("%j exits 2 naming the setting, before starting", async (args, message) => {
-    const failure = await run(process.execPath, [projectPath("dist/cli/main.js"), "config", "dump", ...args], { env: { PATH: process.env["PATH"] ?? "" } }).catch((err: { code: number; stderr: string }) => err);
+    const failure = await run(process.execPath, [projectPath("dist/cli/main.js"), "config", "dump", ...args], {
+      env: { PATH: process.env["PATH"] ?? "" },
+    }).catch((err: { code: number; stderr: string }) => err);
     expect("code" in failure ? failure.code : 0).toBe(2);
     expect("stderr" in failure ? failure.stderr : "").toMatch(message);
   });

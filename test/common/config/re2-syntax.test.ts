@@ -53,7 +53,9 @@ describe("re2Problems", () => {
 
 describe("patternProblems", () => {
   it("names a construct RE2 lacks even where V8 cannot compile the pattern", () => {
-    expect(patternProblems("(?>a)b")).toEqual(["not RE2-compatible: an atomic group (?>…), which RE2 (Prometheus) does not have"]);
+    expect(patternProblems("(?>a)b")).toEqual([
+      "not RE2-compatible: an atomic group (?>…), which RE2 (Prometheus) does not have",
+    ]);
   });
 
   it("keeps the backtracking check's messages beside the RE2 ones", () => {
@@ -65,11 +67,26 @@ describe("patternProblems", () => {
 
 describe("the configuration's regex settings", () => {
   it.each([
-    ["an SLO class rule", "slo:\n  classes:\n    - name: x\n      match: [{ model: '(?<![0-9])7b' }]\n      latency: { threshold: 1s }\n", /^slo\.classes\.0\.match\.0(\.model)?: .*not RE2-compatible: a look-around \(the look-behind/],
-    ["a tier rule", "agent:\n  spans:\n    tiers: [{ model: 'llama(?=-3)', tier: batch }]\n", /^agent\.spans\.tiers\.0\.model: not RE2-compatible: a look-around \(the look-ahead/],
-    ["a pool rule", "analyzer:\n  pools: [{ name: a, nodes: '(?<rack>r1)-gpu' }]\n", /^analyzer\.pools\.0\.nodes: not RE2-compatible: a named group/],
+    [
+      "an SLO class rule",
+      "slo:\n  classes:\n    - name: x\n      match: [{ model: '(?<![0-9])7b' }]\n      latency: { threshold: 1s }\n",
+      /^slo\.classes\.0\.match\.0(\.model)?: .*not RE2-compatible: a look-around \(the look-behind/,
+    ],
+    [
+      "a tier rule",
+      "agent:\n  spans:\n    tiers: [{ model: 'llama(?=-3)', tier: batch }]\n",
+      /^agent\.spans\.tiers\.0\.model: not RE2-compatible: a look-around \(the look-ahead/,
+    ],
+    [
+      "a pool rule",
+      "analyzer:\n  pools: [{ name: a, nodes: '(?<rack>r1)-gpu' }]\n",
+      /^analyzer\.pools\.0\.nodes: not RE2-compatible: a named group/,
+    ],
   ])("refuse a pattern RE2 reads apart in %s, naming its path", (_name, file, problem) => {
     const problems = problemsOf(file);
-    expect(problems.some((line) => problem.test(line)), problems.join("\n")).toBe(true);
+    expect(
+      problems.some((line) => problem.test(line)),
+      problems.join("\n"),
+    ).toBe(true);
   });
 });

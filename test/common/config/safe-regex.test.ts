@@ -44,11 +44,17 @@ describe("regexProblems", () => {
   });
 
   it("reports look-around, which RE2 (PromQL) lacks, without refusing it", () => {
-    expect(analyzeRegex("(?<![0-9.x])(7|8)b(?![a-z0-9])")).toEqual({ problems: [], unboundedRepeats: 0, hasLookaround: true });
+    expect(analyzeRegex("(?<![0-9.x])(7|8)b(?![a-z0-9])")).toEqual({
+      problems: [],
+      unboundedRepeats: 0,
+      hasLookaround: true,
+    });
   });
 
   it("accepts every pattern of the default SLO classes", () => {
-    const patterns = DEFAULT_SLO_CONFIG.classes.flatMap((modelClass) => modelClass.match.flatMap((rule) => ("model" in rule ? [rule.model] : [])));
+    const patterns = DEFAULT_SLO_CONFIG.classes.flatMap((modelClass) =>
+      modelClass.match.flatMap((rule) => ("model" in rule ? [rule.model] : [])),
+    );
     expect(patterns.length).toBeGreaterThan(0);
     for (const pattern of patterns) expect(regexProblems(pattern)).toEqual([]);
   });
@@ -56,12 +62,27 @@ describe("regexProblems", () => {
 
 describe("the configuration's regex settings", () => {
   it.each([
-    ["an SLO class rule", "slo:\n  classes:\n    - name: x\n      match: [{ model: '^(a+)+$' }]\n      latency: { threshold: 1s }\n", /^slo\.classes\.0\.match\.0(\.model)?: .*repetition of something that repeats/],
-    ["a tier rule", "agent:\n  spans:\n    tiers: [{ model: '^(a+)+$', tier: batch }]\n", /^agent\.spans\.tiers\.0\.model: unsafe regular expression: a repetition of something that repeats/],
-    ["a pool rule", "analyzer:\n  pools: [{ name: a, nodes: '(a|aa)+$' }]\n", /^analyzer\.pools\.0\.nodes: unsafe regular expression: a repetition of an alternation/],
+    [
+      "an SLO class rule",
+      "slo:\n  classes:\n    - name: x\n      match: [{ model: '^(a+)+$' }]\n      latency: { threshold: 1s }\n",
+      /^slo\.classes\.0\.match\.0(\.model)?: .*repetition of something that repeats/,
+    ],
+    [
+      "a tier rule",
+      "agent:\n  spans:\n    tiers: [{ model: '^(a+)+$', tier: batch }]\n",
+      /^agent\.spans\.tiers\.0\.model: unsafe regular expression: a repetition of something that repeats/,
+    ],
+    [
+      "a pool rule",
+      "analyzer:\n  pools: [{ name: a, nodes: '(a|aa)+$' }]\n",
+      /^analyzer\.pools\.0\.nodes: unsafe regular expression: a repetition of an alternation/,
+    ],
   ])("refuse a catastrophic pattern in %s, naming its path", (_name, file, problem) => {
     const problems = problemsOf(file);
-    expect(problems.some((line) => problem.test(line)), problems.join("\n")).toBe(true);
+    expect(
+      problems.some((line) => problem.test(line)),
+      problems.join("\n"),
+    ).toBe(true);
   });
 });
 

@@ -31,14 +31,28 @@ describe("SLO configuration defaults", () => {
     ["70b", 4],
   ])("class %s asks 95% of requests under %d s and 99% without error", (name, threshold) => {
     const modelClass = DEFAULT_SLO_CONFIG.classes.find((candidate) => candidate.name === name);
-    expect(modelClass?.latency).toMatchObject({ id: `${name}-latency`, thresholdSeconds: threshold, objective: 0.95, metric: "inferwatch_llm_request_duration_seconds" });
-    expect(modelClass?.availability).toMatchObject({ id: `${name}-availability`, objective: 0.99, metric: "inferwatch_llm_requests_total" });
+    expect(modelClass?.latency).toMatchObject({
+      id: `${name}-latency`,
+      thresholdSeconds: threshold,
+      objective: 0.95,
+      metric: "inferwatch_llm_request_duration_seconds",
+    });
+    expect(modelClass?.availability).toMatchObject({
+      id: `${name}-availability`,
+      objective: 0.99,
+      metric: "inferwatch_llm_requests_total",
+    });
     expect(modelClass?.ttft).toBeUndefined();
   });
 
   it("lists six SLOs with stable ids", () => {
     expect(listSlos(DEFAULT_SLO_CONFIG).map((slo) => slo.id)).toEqual([
-      "7b-latency", "7b-availability", "13b-latency", "13b-availability", "70b-latency", "70b-availability",
+      "7b-latency",
+      "7b-availability",
+      "13b-latency",
+      "13b-availability",
+      "70b-latency",
+      "70b-availability",
     ]);
   });
 
@@ -47,7 +61,13 @@ describe("SLO configuration defaults", () => {
   });
 
   it("asks every pool for 60% GPU utilization over a day, as a ticket", () => {
-    expect(gpuUtilizationObjective(DEFAULT_SLO_CONFIG, "batch")).toEqual({ id: "batch-gpu-utilization", pool: "batch", minRatio: 0.6, windowMs: DAY, severity: "ticket" });
+    expect(gpuUtilizationObjective(DEFAULT_SLO_CONFIG, "batch")).toEqual({
+      id: "batch-gpu-utilization",
+      pool: "batch",
+      minRatio: 0.6,
+      windowMs: DAY,
+      severity: "ticket",
+    });
   });
 });
 
@@ -79,15 +99,30 @@ gpuUtilization:
     expect(config.periodMs).toBe(28 * DAY);
     expect(config.classes[0]).toMatchObject({
       latency: { id: "small-latency", thresholdSeconds: 0.8, objective: 0.975 },
-      ttft: { id: "small-ttft", kind: "ttft", thresholdSeconds: 0.25, objective: 0.95, metric: "inferwatch_llm_time_to_first_token_seconds" },
+      ttft: {
+        id: "small-ttft",
+        kind: "ttft",
+        thresholdSeconds: 0.25,
+        objective: 0.95,
+        metric: "inferwatch_llm_time_to_first_token_seconds",
+      },
       availability: { id: "small-availability", objective: 0.995 },
     });
-    expect(config.classes[1]).toMatchObject({ latency: { thresholdSeconds: 5, objective: 0.95 }, availability: { objective: 0.99 } });
+    expect(config.classes[1]).toMatchObject({
+      latency: { thresholdSeconds: 5, objective: 0.95 },
+      availability: { objective: 0.99 },
+    });
   });
 
   it("lists TTFT thresholds with latency thresholds for the agent's buckets", () => {
     expect(sloThresholds(config)).toEqual([0.25, 0.8, 5]);
-    expect(listSlos(config).map((slo) => slo.id)).toEqual(["small-latency", "small-ttft", "small-availability", "large-latency", "large-availability"]);
+    expect(listSlos(config).map((slo) => slo.id)).toEqual([
+      "small-latency",
+      "small-ttft",
+      "small-availability",
+      "large-latency",
+      "large-availability",
+    ]);
   });
 
   it.each([
@@ -134,14 +169,47 @@ describe("classOf with the default classes", () => {
 
 describe("invalid SLO files", () => {
   it.each([
-    ["an objective above 1", { classes: [{ name: "a", match: [{ model: "a" }], latency: { threshold: "1s", objective: 1.2 } }] }, "classes.0.latency.objective: expected a ratio between 0 and 1"],
-    ["a threshold without a unit", { classes: [{ name: "a", match: [{ model: "a" }], latency: { threshold: 1.2 } }] }, "classes.0.latency.threshold: expected a duration with its unit such as 1.2s or 800ms, got 1.2"],
-    ["a threshold that is not a duration", { classes: [{ name: "a", match: [{ model: "a" }], latency: { threshold: "fast" } }] }, "classes.0.latency.threshold: expected a duration with its unit such as 1.2s"],
-    ["a broken regular expression", { classes: [{ name: "a", match: [{ model: "(" }], latency: { threshold: "1s" } }] }, "classes.0.match.0.model: expected a valid regular expression"],
+    [
+      "an objective above 1",
+      { classes: [{ name: "a", match: [{ model: "a" }], latency: { threshold: "1s", objective: 1.2 } }] },
+      "classes.0.latency.objective: expected a ratio between 0 and 1",
+    ],
+    [
+      "a threshold without a unit",
+      { classes: [{ name: "a", match: [{ model: "a" }], latency: { threshold: 1.2 } }] },
+      "classes.0.latency.threshold: expected a duration with its unit such as 1.2s or 800ms, got 1.2",
+    ],
+    [
+      "a threshold that is not a duration",
+      { classes: [{ name: "a", match: [{ model: "a" }], latency: { threshold: "fast" } }] },
+      "classes.0.latency.threshold: expected a duration with its unit such as 1.2s",
+    ],
+    [
+      "a broken regular expression",
+      { classes: [{ name: "a", match: [{ model: "(" }], latency: { threshold: "1s" } }] },
+      "classes.0.match.0.model: expected a valid regular expression",
+    ],
     ["a class with no rule", { classes: [{ name: "a", match: [], latency: { threshold: "1s" } }] }, "classes.0.match:"],
-    ["a class name unfit for an id", { classes: [{ name: "Big Models", match: [{ model: "a" }], latency: { threshold: "1s" } }] }, "classes.0.name: expected lower-case"],
-    ["a duplicate class", { classes: [{ name: "a", match: [{ model: "a" }], latency: { threshold: "1s" } }, { name: "a", match: [{ model: "b" }], latency: { threshold: "2s" } }] }, "classes.1.name: duplicate class a"],
-    ["a period shorter than the 3-day window", { period: "1d" }, "period: must be at least the longest burn-rate window (3d)"],
+    [
+      "a class name unfit for an id",
+      { classes: [{ name: "Big Models", match: [{ model: "a" }], latency: { threshold: "1s" } }] },
+      "classes.0.name: expected lower-case",
+    ],
+    [
+      "a duplicate class",
+      {
+        classes: [
+          { name: "a", match: [{ model: "a" }], latency: { threshold: "1s" } },
+          { name: "a", match: [{ model: "b" }], latency: { threshold: "2s" } },
+        ],
+      },
+      "classes.1.name: duplicate class a",
+    ],
+    [
+      "a period shorter than the 3-day window",
+      { period: "1d" },
+      "period: must be at least the longest burn-rate window (3d)",
+    ],
     ["an unknown key", { perod: "30d" }, ": Unrecognized key"],
     ["a utilization above 100%", { gpuUtilization: { minRatio: "120%" } }, "gpuUtilization.minRatio: expected a ratio"],
   ])("reports %s with its path", (_name, input, expected) => {

@@ -27,11 +27,14 @@ describe("burn-rate windows", () => {
     ["page-6h-30m", "page", "5%", 6, 6 * HOUR, 30 * MINUTE],
     ["ticket-1d-2h", "ticket", "10%", 3, DAY, 2 * HOUR],
     ["ticket-3d-6h", "ticket", "10%", 1, 3 * DAY, 6 * HOUR],
-  ] as const)("%s (%s on %s of the budget) derives burn factor %d for a 30-day period", (id, severity, _share, factor, longMs, shortMs) => {
-    const window = windowById(id);
-    expect(window).toMatchObject({ severity, longMs, shortMs });
-    expect(burnFactor(window, 30 * DAY)).toBeCloseTo(factor, 12);
-  });
+  ] as const)(
+    "%s (%s on %s of the budget) derives burn factor %d for a 30-day period",
+    (id, severity, _share, factor, longMs, shortMs) => {
+      const window = windowById(id);
+      expect(window).toMatchObject({ severity, longMs, shortMs });
+      expect(burnFactor(window, 30 * DAY)).toBeCloseTo(factor, 12);
+    },
+  );
 
   it.each([
     ["page-1h-5m", 13.44],
@@ -50,9 +53,12 @@ describe("burn-rate windows", () => {
     },
   );
 
-  it.each(BURN_WINDOWS.map((window) => [window.id, window] as const))("%s has a short window 1/12 of its long window", (_id, window) => {
-    expect(window.shortMs * 12).toBe(window.longMs);
-  });
+  it.each(BURN_WINDOWS.map((window) => [window.id, window] as const))(
+    "%s has a short window 1/12 of its long window",
+    (_id, window) => {
+      expect(window.shortMs * 12).toBe(window.longMs);
+    },
+  );
 
   it("lists each window length once, so a store counts 7 windows for 4 pairs", () => {
     expect(windowDurationsMs()).toEqual([5 * MINUTE, 30 * MINUTE, HOUR, 2 * HOUR, 6 * HOUR, DAY, 3 * DAY]);
@@ -72,7 +78,13 @@ describe("burn-rate windows", () => {
 
 describe("detection and reset times", () => {
   // Workbook approaches 2 and 4: 5% of a 99.9%/30-day budget, a complete outage burns at 1000×.
-  const fivePercent = (longMs: number): BurnWindow => ({ id: "w", severity: "page", longMs, shortMs: longMs / 12, budgetShare: 0.05 });
+  const fivePercent = (longMs: number): BurnWindow => ({
+    id: "w",
+    severity: "page",
+    longMs,
+    shortMs: longMs / 12,
+    budgetShare: 0.05,
+  });
 
   it("detects a complete outage of a 99.9% SLO in 2 min 10 s with a 5%-of-budget window (workbook)", () => {
     expect(detectionTimeMs(fivePercent(36 * HOUR), 30 * DAY, 1000)).toBeCloseTo(129.6 * SECOND, 6);

@@ -35,7 +35,26 @@ function openssl(args: readonly string[], dir: string): void {
 
 function makeCa(dir: string, name: string): CertFiles {
   const files = { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
-  openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", `/CN=${name}`, "-keyout", files.key, "-out", files.cert], dir);
+  openssl(
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-days",
+      "2",
+      "-subj",
+      `/CN=${name}`,
+      "-keyout",
+      files.key,
+      "-out",
+      files.cert,
+    ],
+    dir,
+  );
   return files;
 }
 
@@ -44,8 +63,43 @@ function makeLeaf(dir: string, name: string, ca: CertFiles, extensions: string):
   const csr = join(dir, `${name}.csr`);
   const ext = join(dir, `${name}.ext`);
   writeFileSync(ext, extensions);
-  openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", `/CN=${name}`, "-keyout", files.key, "-out", csr], dir);
-  openssl(["x509", "-req", "-in", csr, "-CA", ca.cert, "-CAkey", ca.key, "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", files.cert], dir);
+  openssl(
+    [
+      "req",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-subj",
+      `/CN=${name}`,
+      "-keyout",
+      files.key,
+      "-out",
+      csr,
+    ],
+    dir,
+  );
+  openssl(
+    [
+      "x509",
+      "-req",
+      "-in",
+      csr,
+      "-CA",
+      ca.cert,
+      "-CAkey",
+      ca.key,
+      "-CAcreateserial",
+      "-days",
+      "2",
+      "-extfile",
+      ext,
+      "-out",
+      files.cert,
+    ],
+    dir,
+  );
   return files;
 }
 
@@ -64,7 +118,16 @@ export function createTestPki(): TestPki {
   const live = { cert: join(dir, "live.crt"), key: join(dir, "live.key") };
   writeFileSync(live.cert, readFileSync(server.cert));
   writeFileSync(live.key, readFileSync(server.key));
-  return { dir, ca, server, rotated, client, strangerClient, live, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    dir,
+    ca,
+    server,
+    rotated,
+    client,
+    strangerClient,
+    live,
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 /** Puts `next` where the listeners read their certificate (key first, as a careless rotation would). */

@@ -26,22 +26,42 @@ export interface CallOptions {
 /** Calls 127.0.0.1:`port` once; rejects on a connection or handshake failure. */
 export function call(port: number, path: string, options: CallOptions = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const common = { host: "127.0.0.1", port, path, method: options.method ?? "GET", headers: options.headers ?? {}, agent: false as const };
+    const common = {
+      host: "127.0.0.1",
+      port,
+      path,
+      method: options.method ?? "GET",
+      headers: options.headers ?? {},
+      agent: false as const,
+    };
     const onResponse = (response: IncomingMessage) => {
       const socket = response.socket;
       const peer = socket instanceof TLSSocket ? socket.getPeerCertificate().fingerprint256 : undefined;
       const chunks: Buffer[] = [];
       response.on("data", (chunk: Buffer) => chunks.push(chunk));
-      response.on("end", () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), headers: response.headers, peerFingerprint: peer }));
+      response.on("end", () =>
+        resolve({
+          status: response.statusCode ?? 0,
+          body: Buffer.concat(chunks).toString("utf8"),
+          headers: response.headers,
+          peerFingerprint: peer,
+        }),
+      );
       response.on("error", reject);
     };
-    const req = options.ca === undefined
-      ? httpRequest(common, onResponse)
-      : httpsRequest({
-        ...common,
-        ca: readFileSync(options.ca),
-        ...(options.client ? { cert: readFileSync(options.client.cert), key: readFileSync(options.client.key) } : {}),
-      }, onResponse);
+    const req =
+      options.ca === undefined
+        ? httpRequest(common, onResponse)
+        : httpsRequest(
+            {
+              ...common,
+              ca: readFileSync(options.ca),
+              ...(options.client
+                ? { cert: readFileSync(options.client.cert), key: readFileSync(options.client.key) }
+                : {}),
+            },
+            onResponse,
+          );
     req.setTimeout(5_000, () => req.destroy(new Error("timed out")));
     req.on("error", reject);
     req.end(options.body);

@@ -45,14 +45,23 @@ afterEach(async () => {
 });
 
 async function tlsSource(overrides: Record<string, unknown> = {}): Promise<ServerTlsSource> {
-  const source = await ServerTlsSource.load(tlsConfigSchema.parse({ certFile: pki.live.cert, keyFile: pki.live.key, reloadInterval: "50ms", ...overrides }), log);
+  const source = await ServerTlsSource.load(
+    tlsConfigSchema.parse({ certFile: pki.live.cert, keyFile: pki.live.key, reloadInterval: "50ms", ...overrides }),
+    log,
+  );
   if (!source) throw new Error("expected TLS to be on");
   sources.push(source);
   return source;
 }
 
 async function metricsServer(source: ServerTlsSource): Promise<RunningServer> {
-  const server = await startHttpServer({ name: "metrics", address: LOOPBACK, log, routes: { "/metrics": () => text(200, "up 1\n") }, tls: source.forListener("metrics") });
+  const server = await startHttpServer({
+    name: "metrics",
+    address: LOOPBACK,
+    log,
+    routes: { "/metrics": () => text(200, "up 1\n") },
+    tls: source.forListener("metrics"),
+  });
   running.push(server);
   return server;
 }
@@ -76,9 +85,13 @@ describe("TLS on an HTTP listener", () => {
     const server = await metricsServer(source);
     rotate(pki, pki.rotated);
     let seen: string | undefined;
-    await waitFor(() => seen === fingerprint(pki.rotated.cert), 5_000, async () => {
-      seen = (await call(server.address.port, "/metrics", { ca: pki.ca.cert })).peerFingerprint;
-    });
+    await waitFor(
+      () => seen === fingerprint(pki.rotated.cert),
+      5_000,
+      async () => {
+        seen = (await call(server.address.port, "/metrics", { ca: pki.ca.cert })).peerFingerprint;
+      },
+    );
     expect(source.reloads).toBeGreaterThanOrEqual(1);
   });
 
@@ -91,13 +104,27 @@ describe("TLS on an HTTP listener", () => {
     expect(during.peerFingerprint).toBe(fingerprint(pki.server.cert));
     writeFileSync(pki.live.cert, readFileSync(pki.rotated.cert));
     await source.checkNow();
-    expect((await call(server.address.port, "/metrics", { ca: pki.ca.cert })).peerFingerprint).toBe(fingerprint(pki.rotated.cert));
+    expect((await call(server.address.port, "/metrics", { ca: pki.ca.cert })).peerFingerprint).toBe(
+      fingerprint(pki.rotated.cert),
+    );
   });
 
   it.each([
-    ["a missing certificate file", () => ({ certFile: `${pki.dir}/nope.crt`, keyFile: pki.live.key }), /cannot read certificate .*nope\.crt/],
-    ["a key that does not match the certificate", () => ({ certFile: pki.server.cert, keyFile: pki.rotated.key }), /server-1\.crt/],
-    ["a client CA that is not PEM", () => ({ certFile: pki.server.cert, keyFile: pki.server.key, clientCaFile: pki.server.key }), /client CA .* holds no PEM certificate/],
+    [
+      "a missing certificate file",
+      () => ({ certFile: `${pki.dir}/nope.crt`, keyFile: pki.live.key }),
+      /cannot read certificate .*nope\.crt/,
+    ],
+    [
+      "a key that does not match the certificate",
+      () => ({ certFile: pki.server.cert, keyFile: pki.rotated.key }),
+      /server-1\.crt/,
+    ],
+    [
+      "a client CA that is not PEM",
+      () => ({ certFile: pki.server.cert, keyFile: pki.server.key, clientCaFile: pki.server.key }),
+      /client CA .* holds no PEM certificate/,
+    ],
   ])("refuses to start with %s", async (_name, files, message) => {
     await expect(ServerTlsSource.load(tlsConfigSchema.parse({ ...files() }), log)).rejects.toThrow(message);
   });
@@ -114,7 +141,12 @@ describe("mTLS", () => {
     const source = await tlsSource({ clientCaFile: pki.ca.cert });
     const consumer = new RecordingConsumer();
     const receiver: RunningReceiver = await startOtlpHttpReceiver({
-      config: receiverConfig(), filter: allowListFilter, consumer, log, admission: createAdmission(1 << 20), security: { tls: source.forListener("otlp-http") },
+      config: receiverConfig(),
+      filter: allowListFilter,
+      consumer,
+      log,
+      admission: createAdmission(1 << 20),
+      security: { tls: source.forListener("otlp-http") },
     });
     running.push(receiver);
     const post = { method: "POST", headers: { "content-type": "application/json" }, body: "{}", ca: pki.ca.cert };
@@ -129,7 +161,10 @@ describe("mTLS", () => {
     const tls = source.forListener("analyzer");
     expect(tls?.clientCert).toBe("per-request");
     const server = await startHttpServer({
-      name: "analyzer", address: LOOPBACK, log, tls,
+      name: "analyzer",
+      address: LOOPBACK,
+      log,
+      tls,
       routes: { "/api/v1/slos": () => text(200, "slos\n"), "/healthz": () => text(200, "ok\n") },
       guard: httpGuard({ auth: undefined, clientCert: tls?.clientCert ?? "none", publicPaths: new Set(["/healthz"]) }),
     });
@@ -147,15 +182,30 @@ describe("mTLS without tokens", () => {
   it("names the client certificate's common name as who acknowledged a recommendation", async () => {
     const source = await tlsSource({ clientCaFile: pki.ca.cert });
     const tls = source.forListener("analyzer");
-    const recommendations = recommend(pairFleet(), null, { consolidation: consolidationConfigSchema.parse({}), idle: idleEvictionConfigSchema.parse({}) }, Date.UTC(2026, 10, 28));
+    const recommendations = recommend(
+      pairFleet(),
+      null,
+      { consolidation: consolidationConfigSchema.parse({}), idle: idleEvictionConfigSchema.parse({}) },
+      Date.UTC(2026, 10, 28),
+    );
     const actions = new RecommendationActions(() => recommendations, new AuditLog("", log));
     const server = await startHttpServer({
-      name: "analyzer", address: LOOPBACK, log, tls, routes: {}, postRoutes: actions.routes(),
+      name: "analyzer",
+      address: LOOPBACK,
+      log,
+      tls,
+      routes: {},
+      postRoutes: actions.routes(),
       guard: httpGuard({ auth: undefined, clientCert: tls?.clientCert ?? "none", publicPaths: new Set() }),
     });
     running.push(server);
     const id = [...recommendationIds(recommendations)][0] as string;
-    const reply = await call(server.address.port, "/api/v1/recommendations/acknowledge", { method: "POST", body: JSON.stringify({ id }), ca: pki.ca.cert, client: pki.client });
+    const reply = await call(server.address.port, "/api/v1/recommendations/acknowledge", {
+      method: "POST",
+      body: JSON.stringify({ id }),
+      ca: pki.ca.cert,
+      client: pki.client,
+    });
     expect(reply.status).toBe(200);
     expect(actions.list()).toEqual([expect.objectContaining({ id, by: "cert:client-alice" })]);
   });
@@ -178,7 +228,12 @@ describe("TLS on the OTLP/gRPC receiver", () => {
 
   async function grpcReceiver(source: ServerTlsSource): Promise<RunningReceiver> {
     const receiver = await startOtlpGrpcReceiver({
-      config: receiverConfig(), filter: allowListFilter, consumer: new RecordingConsumer(), log, admission: createAdmission(2 << 20), security: { tls: source.forListener("otlp-grpc") },
+      config: receiverConfig(),
+      filter: allowListFilter,
+      consumer: new RecordingConsumer(),
+      log,
+      admission: createAdmission(2 << 20),
+      security: { tls: source.forListener("otlp-grpc") },
     });
     running.push(receiver);
     return receiver;
@@ -194,10 +249,13 @@ describe("TLS on the OTLP/gRPC receiver", () => {
     // A fresh TLS connection straight to the port shows which certificate the HTTP/2 server now holds.
     const { connect } = await import("node:tls");
     const served = await new Promise<string>((resolve, reject) => {
-      const socket = connect({ host: "127.0.0.1", port: receiver.address.port, ca: readFileSync(pki.ca.cert), ALPNProtocols: ["h2"] }, () => {
-        resolve(socket.getPeerCertificate().fingerprint256);
-        socket.destroy();
-      });
+      const socket = connect(
+        { host: "127.0.0.1", port: receiver.address.port, ca: readFileSync(pki.ca.cert), ALPNProtocols: ["h2"] },
+        () => {
+          resolve(socket.getPeerCertificate().fingerprint256);
+          socket.destroy();
+        },
+      );
       socket.on("error", reject);
     });
     expect(served).toBe(fingerprint(pki.rotated.cert));
@@ -219,7 +277,15 @@ describe("TLS on the OTLP/gRPC receiver", () => {
     const plain = new Client(`127.0.0.1:${receiver.address.port}`, credentials.createInsecure());
     clients.push(plain);
     const result = await new Promise<boolean>((resolve) => {
-      plain.makeUnaryRequest("/opentelemetry.proto.collector.trace.v1.TraceService/Export", (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), new Metadata(), { deadline: Date.now() + 3_000 }, (error) => resolve(error === null));
+      plain.makeUnaryRequest(
+        "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        Buffer.alloc(0),
+        new Metadata(),
+        { deadline: Date.now() + 3_000 },
+        (error) => resolve(error === null),
+      );
     });
     expect(result).toBe(false);
   });

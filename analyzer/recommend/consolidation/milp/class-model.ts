@@ -30,7 +30,6 @@ import { enumerateClass, sameSet, type ClassRestriction } from "./class-placemen
 import { SparseMilpBuilder, type SparseMilp } from "./sparse-model.js";
 import { GIB } from "../../../../common/units.js";
 
-
 /** What the moves of one class may still spend: per model (indexed like the state's models) and in all. */
 export interface MoveBudget {
   readonly perModel: Int32Array;
@@ -71,10 +70,29 @@ interface GpuTerms {
  * Builds the MILP of class `c` from `state` as it stands (the initial placement). Returns undefined
  * when nothing in the class may move, or when it would need more than MAX_PLACEMENTS placements.
  */
-export function buildClassMilp(state: PackingState, c: number, budget: MoveBudget, classBound: number, restrict?: ClassRestriction): ClassMilp | undefined {
+export function buildClassMilp(
+  state: PackingState,
+  c: number,
+  budget: MoveBudget,
+  classBound: number,
+  restrict?: ClassRestriction,
+): ClassMilp | undefined {
   const enumerated = enumerateClass(state, c, restrict);
   if (enumerated === undefined) return undefined;
-  const { config, classGpus, inClass, classIndex, replicas, isMovable, fixedMemory, fixedLoad, holdsFixed, fixedTiers, placements, ceiling } = enumerated;
+  const {
+    config,
+    classGpus,
+    inClass,
+    classIndex,
+    replicas,
+    isMovable,
+    fixedMemory,
+    fixedLoad,
+    holdsFixed,
+    fixedTiers,
+    placements,
+    ceiling,
+  } = enumerated;
   const G = state.gpuCount;
   const isolate = config.placement.isolateTiers;
   const b = new SparseMilpBuilder();
@@ -109,7 +127,10 @@ export function buildClassMilp(state: PackingState, c: number, budget: MoveBudge
     list.push(g);
     alike.set(key, list);
   }
-  if (restrict === undefined) for (const list of alike.values()) for (let i = 1; i < list.length; i++) b.row(0, Infinity, [gpuColumn[list[i - 1] ?? 0] ?? 0, gpuColumn[list[i] ?? 0] ?? 0], [1, -1]);
+  if (restrict === undefined)
+    for (const list of alike.values())
+      for (let i = 1; i < list.length; i++)
+        b.row(0, Infinity, [gpuColumn[list[i - 1] ?? 0] ?? 0, gpuColumn[list[i] ?? 0] ?? 0], [1, -1]);
   // Moves: Σ (1 − y(r, where it stands)).
   b.offset = replicas.length;
   const placementColumns: Int32Array[] = [];
@@ -130,14 +151,20 @@ export function buildClassMilp(state: PackingState, c: number, budget: MoveBudge
         t.compute.push(column);
         t.computeCoef.push(state.shareOf(r));
         let byReplica = usesOf.get(g);
-        if (byReplica === undefined) usesOf.set(g, (byReplica = new Map<number, { all: number[]; arriving: number[] }>()));
+        if (byReplica === undefined)
+          usesOf.set(g, (byReplica = new Map<number, { all: number[]; arriving: number[] }>()));
         let uses = byReplica.get(r);
         if (uses === undefined) byReplica.set(r, (uses = { all: [], arriving: [] }));
         uses.all.push(column);
         if (p > 0) uses.arriving.push(column);
       }
     });
-    b.row(1, 1, [...columns], Array.from(columns, () => 1));
+    b.row(
+      1,
+      1,
+      [...columns],
+      Array.from(columns, () => 1),
+    );
     placementColumns.push(columns);
   });
 
@@ -159,9 +186,20 @@ export function buildClassMilp(state: PackingState, c: number, budget: MoveBudge
     if (isOver && hasArrivals) {
       const a = b.binary(0);
       arrivalColumn[g] = a;
-      for (const uses of byReplica.values()) if (uses.arriving.length > 0) b.row(-Infinity, 0, [...uses.arriving, a], [...uses.arriving.map(() => 1), -1]);
-      b.row(-Infinity, Math.max(usable, memoryNow) - fixedMem, [...t.memory, a], [...t.memoryCoef, Math.max(0, memoryNow - usable)]);
-      b.row(-Infinity, Math.max(ceiling, loadNow) - fixedCmp, [...t.compute, a], [...t.computeCoef, Math.max(0, loadNow - ceiling)]);
+      for (const uses of byReplica.values())
+        if (uses.arriving.length > 0) b.row(-Infinity, 0, [...uses.arriving, a], [...uses.arriving.map(() => 1), -1]);
+      b.row(
+        -Infinity,
+        Math.max(usable, memoryNow) - fixedMem,
+        [...t.memory, a],
+        [...t.memoryCoef, Math.max(0, memoryNow - usable)],
+      );
+      b.row(
+        -Infinity,
+        Math.max(ceiling, loadNow) - fixedCmp,
+        [...t.compute, a],
+        [...t.computeCoef, Math.max(0, loadNow - ceiling)],
+      );
     } else if (!isOver) {
       b.row(-Infinity, 0, [...t.memory, u], [...t.memoryCoef, -(usable - fixedMem)]);
       b.row(-Infinity, 0, [...t.compute, u], [...t.computeCoef, -(ceiling - fixedCmp)]);
@@ -188,7 +226,8 @@ export function buildClassMilp(state: PackingState, c: number, budget: MoveBudge
       }
       for (const [r, uses] of byReplica) {
         const others = [...perTier].filter(([tier]) => tier !== state.tierOf(r)).map(([, column]) => column);
-        if (others.length > 0) b.row(-Infinity, 1, [...uses.all, ...others], [...uses.all.map(() => 1), ...others.map(() => 1)]);
+        if (others.length > 0)
+          b.row(-Infinity, 1, [...uses.all, ...others], [...uses.all.map(() => 1), ...others.map(() => 1)]);
       }
       tierColumns.set(g, perTier);
     }
@@ -196,7 +235,10 @@ export function buildClassMilp(state: PackingState, c: number, budget: MoveBudge
 
   // Spread: a node receiving a replica of model M from another node holds at most M's limit.
   const spreadColumns = new Map<string, number>();
-  const byNodeModel = new Map<string, { node: number; model: number; stays: number[]; replicas: Set<number>; arrivals: Map<number, number[]> }>();
+  const byNodeModel = new Map<
+    string,
+    { node: number; model: number; stays: number[]; replicas: Set<number>; arrivals: Map<number, number[]> }
+  >();
   replicas.forEach((r, i) => {
     const model = state.modelOf(r);
     if (state.spreadOf(model) === Infinity) return;
@@ -204,7 +246,8 @@ export function buildClassMilp(state: PackingState, c: number, budget: MoveBudge
       const n = state.gpuNodeOf(gpus[0] ?? 0);
       const key = `${n}/${model}`;
       let entry = byNodeModel.get(key);
-      if (entry === undefined) byNodeModel.set(key, (entry = { node: n, model, stays: [], replicas: new Set(), arrivals: new Map() }));
+      if (entry === undefined)
+        byNodeModel.set(key, (entry = { node: n, model, stays: [], replicas: new Set(), arrivals: new Map() }));
       entry.replicas.add(r);
       const column = placementColumns[i]?.[p] ?? 0;
       entry.stays.push(column);
@@ -219,7 +262,9 @@ export function buildClassMilp(state: PackingState, c: number, budget: MoveBudge
     if (entry.arrivals.size === 0) continue;
     const limit = state.spreadOf(entry.model);
     let fixed = 0;
-    for (const g of state.gpusOfNode(entry.node)) for (const r of state.residentsOf(g)) if (isMovable[r] === 0 && state.modelOf(r) === entry.model && state.gpusOf(r)[0] === g) fixed++;
+    for (const g of state.gpusOfNode(entry.node))
+      for (const r of state.residentsOf(g))
+        if (isMovable[r] === 0 && state.modelOf(r) === entry.model && state.gpusOf(r)[0] === g) fixed++;
     const most = fixed + entry.replicas.size;
     if (most <= limit) continue;
     const s = b.binary(0);
@@ -239,14 +284,31 @@ export function buildClassMilp(state: PackingState, c: number, budget: MoveBudge
   });
   for (const [model, stays] of perModel) {
     const allowed = budget.perModel[model] ?? 0;
-    if (allowed < stays.length) b.row(stays.length - allowed, Infinity, stays, stays.map(() => 1));
+    if (allowed < stays.length)
+      b.row(
+        stays.length - allowed,
+        Infinity,
+        stays,
+        stays.map(() => 1),
+      );
   }
   if (budget.total < replicas.length) {
     const stays = placementColumns.map((columns) => columns[0] ?? 0);
-    b.row(replicas.length - Math.max(0, budget.total), Infinity, stays, stays.map(() => 1));
+    b.row(
+      replicas.length - Math.max(0, budget.total),
+      Infinity,
+      stays,
+      stays.map(() => 1),
+    );
   }
   // The class's lower bound, a valid cut.
-  if (classBound > 0) b.row(classBound, Infinity, classGpus.map((g) => gpuColumn[g] ?? 0), classGpus.map(() => 1));
+  if (classBound > 0)
+    b.row(
+      classBound,
+      Infinity,
+      classGpus.map((g) => gpuColumn[g] ?? 0),
+      classGpus.map(() => 1),
+    );
 
   const model = b.build();
   const startFor = (targets: ReadonlyMap<number, readonly number[]>): Float64Array | undefined => {
@@ -281,7 +343,8 @@ export function buildClassMilp(state: PackingState, c: number, budget: MoveBudge
         x[nodeColumn.get(state.gpuNodeOf(g)) ?? 0] = 1;
       }
       if ((arrivalColumn[g] ?? -1) >= 0 && arrivals.has(g)) x[arrivalColumn[g] ?? 0] = 1;
-      for (const [tier, column] of tierColumns.get(g) ?? []) if (arrivingTiers.get(g)?.has(tier) === true) x[column] = 1;
+      for (const [tier, column] of tierColumns.get(g) ?? [])
+        if (arrivingTiers.get(g)?.has(tier) === true) x[column] = 1;
     }
     for (const n of nodes) if (model.colLower[nodeColumn.get(n) ?? 0] === 1) x[nodeColumn.get(n) ?? 0] = 1;
     for (const [key, column] of spreadColumns) if (spreadArrivals.has(key)) x[column] = 1;
@@ -292,7 +355,8 @@ export function buildClassMilp(state: PackingState, c: number, budget: MoveBudge
     replicas.forEach((r, i) => {
       const columns = placementColumns[i] ?? new Int32Array(0);
       let best = 0;
-      for (let p = 1; p < columns.length; p++) if ((values[columns[p] ?? 0] ?? 0) > (values[columns[best] ?? 0] ?? 0)) best = p;
+      for (let p = 1; p < columns.length; p++)
+        if ((values[columns[p] ?? 0] ?? 0) > (values[columns[best] ?? 0] ?? 0)) best = p;
       out.set(r, [...(placements[i]?.[best] ?? [])]);
     });
     return out;

@@ -44,7 +44,8 @@ export interface ClassPlacements {
   readonly ceiling: number;
 }
 
-export const sameSet = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((g) => b.includes(g));
+export const sameSet = (a: readonly number[], b: readonly number[]): boolean =>
+  a.length === b.length && a.every((g) => b.includes(g));
 
 function combinations(items: readonly number[], k: number, visit: (subset: number[]) => boolean): boolean {
   const chosen: number[] = [];
@@ -64,7 +65,11 @@ function combinations(items: readonly number[], k: number, visit: (subset: numbe
  * Class `c` of `state` as it stands (the initial placement), enumerated; undefined when nothing in
  * the class may move or it would need more than MAX_PLACEMENTS placements.
  */
-export function enumerateClass(state: PackingState, c: number, restrict?: ClassRestriction): ClassPlacements | undefined {
+export function enumerateClass(
+  state: PackingState,
+  c: number,
+  restrict?: ClassRestriction,
+): ClassPlacements | undefined {
   const config: ConsolidationConfig = state.config;
   const G = state.gpuCount;
   const classGpus: number[] = [];
@@ -156,5 +161,18 @@ export function enumerateClass(state: PackingState, c: number, restrict?: ClassR
     placements.push(list);
   }
 
-  return { config, classGpus, inClass, classIndex, replicas, isMovable, fixedMemory, fixedLoad, holdsFixed, fixedTiers, placements, ceiling };
+  return {
+    config,
+    classGpus,
+    inClass,
+    classIndex,
+    replicas,
+    isMovable,
+    fixedMemory,
+    fixedLoad,
+    holdsFixed,
+    fixedTiers,
+    placements,
+    ceiling,
+  };
 }

@@ -23,7 +23,11 @@ function field(value: unknown, name: string): unknown {
 
 /** Loads a fresh HiGHS instance. Throws when the package exports no loader (a broken install). */
 export async function loadHighs(options?: InitOptions): Promise<Highs> {
-  const candidates: unknown[] = [highsModule, field(highsModule, "default"), field(field(highsModule, "default"), "default")];
+  const candidates: unknown[] = [
+    highsModule,
+    field(highsModule, "default"),
+    field(field(highsModule, "default"), "default"),
+  ];
   const loader = candidates.find(isLoader);
   if (loader === undefined) throw new Error("highs: the package exports no loader function");
   return loader(options);

@@ -21,7 +21,10 @@ export interface MilpOutcome {
 
 /** A MILP solver bound to one loaded HiGHS instance. `solve` never throws: a solver error is a `failed` outcome. */
 export interface MilpSolver {
-  solve(model: SparseMilp, options: { readonly timeLimitSeconds: number; readonly start?: Float64Array | undefined }): MilpOutcome;
+  solve(
+    model: SparseMilp,
+    options: { readonly timeLimitSeconds: number; readonly start?: Float64Array | undefined },
+  ): MilpOutcome;
   /** Whether a solve hit a solver error (the instance should be reloaded before more use). */
   readonly isBroken: boolean;
 }
@@ -43,7 +46,14 @@ export function highsSolver(highs: Highs): MilpSolver {
       return run(model, options, started);
     } catch (err) {
       isBroken = true;
-      return { status: "failed", values: undefined, objective: Infinity, dualBound: -Infinity, seconds: (performance.now() - started) / 1000, detail: `solver error: ${err instanceof Error ? err.message : String(err)}` };
+      return {
+        status: "failed",
+        values: undefined,
+        objective: Infinity,
+        dualBound: -Infinity,
+        seconds: (performance.now() - started) / 1000,
+        detail: `solver error: ${err instanceof Error ? err.message : String(err)}`,
+      };
     }
   };
   const run = (model: SparseMilp, options: Parameters<MilpSolver["solve"]>[1], started: number): MilpOutcome => {
@@ -57,23 +67,58 @@ export function highsSolver(highs: Highs): MilpSolver {
       rowLower: model.rowLower,
       rowUpper: model.rowUpper,
       integrality: model.integrality,
-      matrix: { format: "csr", numRows: model.numRows, numCols: model.numCols, starts: model.starts, indices: model.indices, values: model.values },
+      matrix: {
+        format: "csr",
+        numRows: model.numRows,
+        numCols: model.numCols,
+        starts: model.starts,
+        indices: model.indices,
+        values: model.values,
+      },
     });
     try {
-      instance.options.set({ output_flag: false, time_limit: Math.max(0.01, options.timeLimitSeconds), mip_rel_gap: 0, mip_abs_gap: 0.5 });
+      instance.options.set({
+        output_flag: false,
+        time_limit: Math.max(0.01, options.timeLimitSeconds),
+        mip_rel_gap: 0,
+        mip_abs_gap: 0.5,
+      });
       if (options.start !== undefined) instance.setSolution({ colValue: options.start });
       const code = instance.run().modelStatus;
       const seconds = (performance.now() - started) / 1000;
-      if (code === status.infeasible) return { status: "infeasible", values: undefined, objective: Infinity, dualBound: Infinity, seconds, detail: "infeasible" };
+      if (code === status.infeasible)
+        return {
+          status: "infeasible",
+          values: undefined,
+          objective: Infinity,
+          dualBound: Infinity,
+          seconds,
+          detail: "infeasible",
+        };
       // primal_solution_status 2: a feasible solution is held (HiGHS kSolutionStatusFeasible).
       const hasSolution = numberOf(instance.info.get("primal_solution_status")) === 2;
       const dual = numberOf(instance.info.get("mip_dual_bound"));
       const dualBound = Number.isFinite(dual) ? dual : -Infinity;
-      if (!hasSolution) return { status: "failed", values: undefined, objective: Infinity, dualBound, seconds, detail: `model status ${code}, no feasible solution` };
+      if (!hasSolution)
+        return {
+          status: "failed",
+          values: undefined,
+          objective: Infinity,
+          dualBound,
+          seconds,
+          detail: `model status ${code}, no feasible solution`,
+        };
       const values = instance.getSolution().colValue;
       const objective = instance.getObjectiveValue();
       const isOptimal = code === status.optimal;
-      return { status: isOptimal ? "optimal" : "feasible", values, objective, dualBound: isOptimal ? objective : dualBound, seconds, detail: isOptimal ? "optimal" : `model status ${code}` };
+      return {
+        status: isOptimal ? "optimal" : "feasible",
+        values,
+        objective,
+        dualBound: isOptimal ? objective : dualBound,
+        seconds,
+        detail: isOptimal ? "optimal" : `model status ${code}`,
+      };
     } finally {
       instance.dispose();
     }

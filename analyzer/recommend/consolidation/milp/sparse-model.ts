@@ -98,7 +98,13 @@ export class SparseMilpBuilder {
 }
 
 /** `model` with one more row lower ≤ Σ coefficients·columns ≤ upper (a cut added between solves). */
-export function withRow(model: SparseMilp, lower: number, upper: number, columns: readonly number[], coefficients: readonly number[]): SparseMilp {
+export function withRow(
+  model: SparseMilp,
+  lower: number,
+  upper: number,
+  columns: readonly number[],
+  coefficients: readonly number[],
+): SparseMilp {
   const entries = columns.length;
   const starts = new Int32Array(model.numRows + 2);
   starts.set(model.starts);

@@ -34,7 +34,9 @@ describe("parseCgroupFile", () => {
     },
     {
       name: "cgroup v1, systemd driver, dockershim",
-      text: v1File(`/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID_SYSTEMD}.slice/docker-${CID}.scope`),
+      text: v1File(
+        `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID_SYSTEMD}.slice/docker-${CID}.scope`,
+      ),
     },
     {
       name: "cgroup v1, cgroupfs driver, containerd, burstable pod",
@@ -75,10 +77,7 @@ describe("parseCgroupFile", () => {
   });
 
   it("prefers a line naming the container over a pod-only line of a hybrid hierarchy", () => {
-    const text = [
-      `1:name=systemd:/kubepods/burstable/pod${UID}`,
-      `0::/kubepods/burstable/pod${UID}/${CID}`,
-    ].join("\n");
+    const text = [`1:name=systemd:/kubepods/burstable/pod${UID}`, `0::/kubepods/burstable/pod${UID}/${CID}`].join("\n");
     expect(parseCgroupFile(text)).toEqual({ podUid: UID, containerId: CID });
   });
 

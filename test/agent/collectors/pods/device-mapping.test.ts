@@ -9,11 +9,7 @@ import type { PodResourcesEntry } from "../../../../agent/collectors/pods/pod-re
 const GPU_RESOURCES = ["nvidia.com/gpu", "nvidia.com/mig-*"];
 
 /** A pod-resources entry with one container per `containers` key: resource name → device ids. */
-function pod(
-  namespace: string,
-  name: string,
-  containers: Record<string, Record<string, string[]>>,
-): PodResourcesEntry {
+function pod(namespace: string, name: string, containers: Record<string, Record<string, string[]>>): PodResourcesEntry {
   return {
     namespace,
     name,
@@ -93,7 +89,9 @@ describe("buildDeviceMap", () => {
       { namespace: "llm", pod: "known", container: "server", model: "llama-3-70b", podUid: "uid-1" },
     ]);
     expect(byDevice.get("GPU-b")).toEqual([{ namespace: "llm", pod: "unknown", container: "server" }]);
-    expect(byDevice.get("GPU-c")).toEqual([{ namespace: "llm", pod: "no-model", container: "server", podUid: "uid-3" }]);
+    expect(byDevice.get("GPU-c")).toEqual([
+      { namespace: "llm", pod: "no-model", container: "server", podUid: "uid-3" },
+    ]);
     expect(byDevice.get("GPU-c")?.[0]).not.toHaveProperty("model");
   });
 

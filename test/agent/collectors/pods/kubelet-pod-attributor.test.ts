@@ -24,7 +24,12 @@ function capturingLogger(): { log: Logger; lines: string[] } {
   const lines: string[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      lines.push(...chunk.toString("utf8").split("\n").filter((line) => line !== ""));
+      lines.push(
+        ...chunk
+          .toString("utf8")
+          .split("\n")
+          .filter((line) => line !== ""),
+      );
       done();
     },
   });
@@ -90,7 +95,10 @@ describe("kubelet pod attributor", () => {
         annotations: { "inferwatch.io/model": "mistral-7b" },
         containers: { tgi: TGI_CID },
       }),
-      apiPod("team-a", "embed-0", "uid-embed", { labels: { "inferwatch.io/model": "bge-m3" }, annotations: { "inferwatch.io/model": "ignored" } }),
+      apiPod("team-a", "embed-0", "uid-embed", {
+        labels: { "inferwatch.io/model": "bge-m3" },
+        annotations: { "inferwatch.io/model": "ignored" },
+      }),
       apiPod("team-b", "rerank-0", "uid-rerank", {}),
       apiPod("kube-system", "coredns-5d78c9869d-abcde", "uid-dns", {}),
     ];
@@ -132,19 +140,39 @@ describe("kubelet pod attributor", () => {
   });
 
   it("lists this node's running pods with their addresses and host-network flag, for naming the sender of spans", async () => {
-    const withAddress = (pod: ReturnType<typeof apiPod>, status: Record<string, unknown>, spec: Record<string, unknown> = {}) => ({
-      ...pod, spec: { ...pod.spec, ...spec }, status: { ...pod.status, ...status },
+    const withAddress = (
+      pod: ReturnType<typeof apiPod>,
+      status: Record<string, unknown>,
+      spec: Record<string, unknown> = {},
+    ) => ({
+      ...pod,
+      spec: { ...pod.spec, ...spec },
+      status: { ...pod.status, ...status },
     });
     api.items = [
-      withAddress(apiPod("llm", "vllm-llama-0", VLLM_UID, { labels: { "inferwatch.io/model": "llama-3.1-70b" } }), { podIP: "10.4.0.11", podIPs: [{ ip: "10.4.0.11" }, { ip: "fd00::11" }] }),
+      withAddress(apiPod("llm", "vllm-llama-0", VLLM_UID, { labels: { "inferwatch.io/model": "llama-3.1-70b" } }), {
+        podIP: "10.4.0.11",
+        podIPs: [{ ip: "10.4.0.11" }, { ip: "fd00::11" }],
+      }),
       withAddress(apiPod("llm", "tgi-mistral-0", TGI_UID, {}), { podIP: "10.4.0.12" }),
-      withAddress(apiPod("kube-system", "node-exporter-x", "uid-ne", {}), { podIP: "192.168.1.5" }, { hostNetwork: true }),
+      withAddress(
+        apiPod("kube-system", "node-exporter-x", "uid-ne", {}),
+        { podIP: "192.168.1.5" },
+        { hostNetwork: true },
+      ),
       withAddress(apiPod("batch", "job-done", "uid-done", {}), { podIP: "10.4.0.12", phase: "Succeeded" }),
     ];
     const pods = attributor(config());
     await pods.start();
     expect(pods.current().nodePods).toEqual([
-      { namespace: "llm", name: "vllm-llama-0", uid: VLLM_UID, model: "llama-3.1-70b", ips: ["10.4.0.11", "fd00::11"], isHostNetwork: false },
+      {
+        namespace: "llm",
+        name: "vllm-llama-0",
+        uid: VLLM_UID,
+        model: "llama-3.1-70b",
+        ips: ["10.4.0.11", "fd00::11"],
+        isHostNetwork: false,
+      },
       { namespace: "llm", name: "tgi-mistral-0", uid: TGI_UID, ips: ["10.4.0.12"], isHostNetwork: false },
       { namespace: "kube-system", name: "node-exporter-x", uid: "uid-ne", ips: ["192.168.1.5"], isHostNetwork: true },
     ]);
@@ -254,8 +282,19 @@ describe("kubelet pod attributor", () => {
     await pods.start();
 
     // The API's list of the node's pods does not depend on the kubelet socket, and stays for span attribution.
-    expect(pods.current()).toEqual({ byDevice: new Map(), refreshedAtMs: undefined, isUp: false, nodePods: expect.any(Array) });
-    expect(pods.current().nodePods?.map((pod) => `${pod.namespace}/${pod.name}`)).toEqual(["llm/vllm-llama-0", "llm/tgi-mistral-0", "team-a/embed-0", "team-b/rerank-0", "kube-system/coredns-5d78c9869d-abcde"]);
+    expect(pods.current()).toEqual({
+      byDevice: new Map(),
+      refreshedAtMs: undefined,
+      isUp: false,
+      nodePods: expect.any(Array),
+    });
+    expect(pods.current().nodePods?.map((pod) => `${pod.namespace}/${pod.name}`)).toEqual([
+      "llm/vllm-llama-0",
+      "llm/tgi-mistral-0",
+      "team-a/embed-0",
+      "team-b/rerank-0",
+      "kube-system/coredns-5d78c9869d-abcde",
+    ]);
   });
 
   it("shuts down safely without start, twice, and stops refreshing", async () => {

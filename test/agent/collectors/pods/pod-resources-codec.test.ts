@@ -29,7 +29,11 @@ function encodeReference(response: object): Buffer {
 /** protobufjs' decoding, cut down to the fields inferwatch reads. */
 function decodeReference(bytes: Buffer): PodResourcesEntry[] {
   const decoded = listMethod().responseDeserialize(bytes) as {
-    podResources: { name: string; namespace: string; containers: { name: string; devices: { resourceName: string; deviceIds: string[] }[] }[] }[];
+    podResources: {
+      name: string;
+      namespace: string;
+      containers: { name: string; devices: { resourceName: string; deviceIds: string[] }[] }[];
+    }[];
   };
   return decoded.podResources.map((pod) => ({
     name: pod.name,
@@ -57,10 +61,23 @@ const len = (field: number, body: readonly number[]) => [...tag(field, 2), ...va
 const str = (field: number, text: string) => len(field, [...Buffer.from(text, "utf8")]);
 /** One unknown field of each wire type (varint, fixed64, length-delimited, fixed32), numbered from `base`. */
 const unknownFields = (base: number) => [
-  ...tag(base, 0), ...varint(2 ** 40),
-  ...tag(base + 1, 1), 1, 2, 3, 4, 5, 6, 7, 8,
+  ...tag(base, 0),
+  ...varint(2 ** 40),
+  ...tag(base + 1, 1),
+  1,
+  2,
+  3,
+  4,
+  5,
+  6,
+  7,
+  8,
   ...len(base + 2, [0x0a, 0x01, 0x41]),
-  ...tag(base + 3, 5), 9, 9, 9, 9,
+  ...tag(base + 3, 5),
+  9,
+  9,
+  9,
+  9,
 ];
 
 const VLLM: PodResourcesEntry = {
@@ -70,7 +87,10 @@ const VLLM: PodResourcesEntry = {
     {
       name: "vllm",
       devices: [
-        { resourceName: "nvidia.com/gpu", deviceIds: ["GPU-00000000-1111-2222-3333-444444444444", "GPU-00000001-1111-2222-3333-444444444444"] },
+        {
+          resourceName: "nvidia.com/gpu",
+          deviceIds: ["GPU-00000000-1111-2222-3333-444444444444", "GPU-00000001-1111-2222-3333-444444444444"],
+        },
         { resourceName: "nvidia.com/mig-1g.10gb", deviceIds: ["MIG-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee::2"] },
       ],
     },
@@ -104,7 +124,14 @@ describe("decodeListPodResourcesResponse", () => {
               {
                 claimName: "gpu-claim",
                 claimNamespace: "llm",
-                claimResources: [{ cdiDevices: [{ name: "nvidia.com/gpu=0" }], driverName: "gpu.nvidia.com", poolName: "node-1", deviceName: "gpu-0" }],
+                claimResources: [
+                  {
+                    cdiDevices: [{ name: "nvidia.com/gpu=0" }],
+                    driverName: "gpu.nvidia.com",
+                    poolName: "node-1",
+                    deviceName: "gpu-0",
+                  },
+                ],
               },
             ],
           })),
@@ -112,7 +139,10 @@ describe("decodeListPodResourcesResponse", () => {
         { name: "no-gpus", namespace: "default", containers: [{ name: "app", devices: [] }] },
       ],
     });
-    expect(decodeListPodResourcesResponse(bytes)).toEqual([VLLM, { name: "no-gpus", namespace: "default", containers: [{ name: "app", devices: [] }] }]);
+    expect(decodeListPodResourcesResponse(bytes)).toEqual([
+      VLLM,
+      { name: "no-gpus", namespace: "default", containers: [{ name: "app", devices: [] }] },
+    ]);
   });
 
   it("decodes an empty reply (zero bytes) to no pods", () => {
@@ -122,15 +152,29 @@ describe("decodeListPodResourcesResponse", () => {
 
   it("gives fields proto3 leaves out their defaults", () => {
     const bytes = encodeReference({ podResources: [{ containers: [{ devices: [{}] }] }] });
-    expect(decodeListPodResourcesResponse(bytes)).toEqual([{ name: "", namespace: "", containers: [{ name: "", devices: [{ resourceName: "", deviceIds: [] }] }] }]);
+    expect(decodeListPodResourcesResponse(bytes)).toEqual([
+      { name: "", namespace: "", containers: [{ name: "", devices: [{ resourceName: "", deviceIds: [] }] }] },
+    ]);
   });
 
   it("skips unknown fields of every wire type at every level, as protobufjs does", () => {
-    const device = [...str(1, "nvidia.com/gpu"), ...unknownFields(40), ...str(2, "GPU-a"), ...str(2, "GPU-b"), ...unknownFields(1000)];
+    const device = [
+      ...str(1, "nvidia.com/gpu"),
+      ...unknownFields(40),
+      ...str(2, "GPU-a"),
+      ...str(2, "GPU-b"),
+      ...unknownFields(1000),
+    ];
     const container = [...unknownFields(30), ...str(1, "vllm"), ...len(2, device), ...unknownFields(536870900)];
     const pod = [...str(1, "p"), ...unknownFields(20), ...str(2, "ns"), ...len(3, container)];
     const bytes = Buffer.from([...unknownFields(10), ...len(1, pod), ...unknownFields(100)]);
-    const expected = [{ name: "p", namespace: "ns", containers: [{ name: "vllm", devices: [{ resourceName: "nvidia.com/gpu", deviceIds: ["GPU-a", "GPU-b"] }] }] }];
+    const expected = [
+      {
+        name: "p",
+        namespace: "ns",
+        containers: [{ name: "vllm", devices: [{ resourceName: "nvidia.com/gpu", deviceIds: ["GPU-a", "GPU-b"] }] }],
+      },
+    ];
     expect(decodeReference(bytes)).toEqual(expected);
     expect(decodeListPodResourcesResponse(bytes)).toEqual(expected);
   });
@@ -147,7 +191,12 @@ describe("decodeListPodResourcesResponse", () => {
       name: text,
       namespace: text,
       containers: fc.array(
-        fc.record({ name: text, devices: fc.array(fc.record({ resourceName: text, deviceIds: fc.array(text, { maxLength: 4 }) }), { maxLength: 3 }) }),
+        fc.record({
+          name: text,
+          devices: fc.array(fc.record({ resourceName: text, deviceIds: fc.array(text, { maxLength: 4 }) }), {
+            maxLength: 3,
+          }),
+        }),
         { maxLength: 3 },
       ),
     });

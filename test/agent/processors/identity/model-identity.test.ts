@@ -23,7 +23,9 @@ const NODE_PODS: readonly NodePod[] = [
 ];
 
 const attribution: PodAttribution = {
-  byDevice: new Map([["GPU-1", [{ namespace: "serving", pod: "kubelet-only", container: "vllm", model: "from-kubelet-holder" }]]]),
+  byDevice: new Map([
+    ["GPU-1", [{ namespace: "serving", pod: "kubelet-only", container: "vllm", model: "from-kubelet-holder" }]],
+  ]),
   refreshedAtMs: 0,
   isUp: true,
   nodePods: NODE_PODS,
@@ -45,21 +47,60 @@ function resource(entries: Record<string, string>): Attributes {
 
 describe("model identity of spans without a model attribute", () => {
   it.each([
-    ["the pod named by k8s.pod.name and k8s.namespace.name, by its model label", { "k8s.pod.name": "llama-0", "k8s.namespace.name": "serving", "service.name": "unknown_service" }, undefined,
-      { model: "llama-3.1-8b", source: "pod-label", pod: "llama-0", namespace: "serving" }],
-    ["the pod named by k8s.pod.uid", { "k8s.pod.uid": "uid-llama-0" }, undefined, { model: "llama-3.1-8b", pod: "llama-0", namespace: "serving" }],
-    ["a pod the kubelet lists as a GPU holder when the API lists nothing more", { "k8s.pod.name": "kubelet-only", "k8s.namespace.name": "serving" }, undefined, { model: "from-kubelet-holder" }],
-    ["the pod that sent the request, by the connection's peer address", { "service.name": "unknown_service" }, "10.4.0.11", { model: "llama-3.1-8b", source: "pod-label", pod: "llama-0", namespace: "serving" }],
-    ["the peer pod's runtime page when the pod has no model label", { "service.name": "sglang" }, "fd00::12", { model: "qwen2.5-7b", source: "pod-runtime", pod: "sglang-0" }],
-    ["service.name when it is not a placeholder", { "service.name": "mistral-7b" }, undefined, { model: "mistral-7b", source: "service-name", reason: "no_pod_identity" }],
-    ["service.name after a pod that names no model", { "service.name": "mistral-7b" }, "10.4.0.14", { model: "mistral-7b", source: "service-name", reason: "pod_without_model", pod: "unlabelled-0" }],
+    [
+      "the pod named by k8s.pod.name and k8s.namespace.name, by its model label",
+      { "k8s.pod.name": "llama-0", "k8s.namespace.name": "serving", "service.name": "unknown_service" },
+      undefined,
+      { model: "llama-3.1-8b", source: "pod-label", pod: "llama-0", namespace: "serving" },
+    ],
+    [
+      "the pod named by k8s.pod.uid",
+      { "k8s.pod.uid": "uid-llama-0" },
+      undefined,
+      { model: "llama-3.1-8b", pod: "llama-0", namespace: "serving" },
+    ],
+    [
+      "a pod the kubelet lists as a GPU holder when the API lists nothing more",
+      { "k8s.pod.name": "kubelet-only", "k8s.namespace.name": "serving" },
+      undefined,
+      { model: "from-kubelet-holder" },
+    ],
+    [
+      "the pod that sent the request, by the connection's peer address",
+      { "service.name": "unknown_service" },
+      "10.4.0.11",
+      { model: "llama-3.1-8b", source: "pod-label", pod: "llama-0", namespace: "serving" },
+    ],
+    [
+      "the peer pod's runtime page when the pod has no model label",
+      { "service.name": "sglang" },
+      "fd00::12",
+      { model: "qwen2.5-7b", source: "pod-runtime", pod: "sglang-0" },
+    ],
+    [
+      "service.name when it is not a placeholder",
+      { "service.name": "mistral-7b" },
+      undefined,
+      { model: "mistral-7b", source: "service-name", reason: "no_pod_identity" },
+    ],
+    [
+      "service.name after a pod that names no model",
+      { "service.name": "mistral-7b" },
+      "10.4.0.14",
+      { model: "mistral-7b", source: "service-name", reason: "pod_without_model", pod: "unlabelled-0" },
+    ],
   ] as const)("takes %s", (_, attrs, peer, expected) => {
     expect(resolveResourceIdentity(resource(attrs), peer, lookups)).toMatchObject(expected);
   });
 
   it.each([
     ["no pod attributes and no peer", {}, undefined, "no_pod_identity"],
-    ["a pod this node does not run", { "k8s.pod.name": "elsewhere-0", "k8s.namespace.name": "serving" }, undefined, "pod_not_on_node"],
+    [
+      "a pod this node does not run",
+      { "k8s.pod.name": "elsewhere-0", "k8s.namespace.name": "serving" },
+      undefined,
+      "pod_not_on_node",
+    ],
     ["a peer address no pod of this node has", {}, "10.9.9.9", "pod_not_on_node"],
     ["a host-network peer (the node's address, shared)", {}, "192.168.1.5", "peer_ambiguous"],
     ["a pod with neither a label nor a runtime page naming a model", {}, "10.4.0.14", "pod_without_model"],
@@ -70,35 +111,65 @@ describe("model identity of spans without a model attribute", () => {
   });
 
   it("keeps the resource's pod labels for a pod it cannot find", () => {
-    const identity = resolveResourceIdentity(resource({ "k8s.pod.name": "elsewhere-0", "k8s.namespace.name": "other" }), undefined, lookups);
+    const identity = resolveResourceIdentity(
+      resource({ "k8s.pod.name": "elsewhere-0", "k8s.namespace.name": "other" }),
+      undefined,
+      lookups,
+    );
     expect(identity).toMatchObject({ namespace: "other", pod: "elsewhere-0" });
   });
 
   it("prefers the pod the resource names over the peer", () => {
-    const identity = resolveResourceIdentity(resource({ "k8s.pod.name": "llama-0", "k8s.namespace.name": "serving" }), "10.4.0.12", lookups);
+    const identity = resolveResourceIdentity(
+      resource({ "k8s.pod.name": "llama-0", "k8s.namespace.name": "serving" }),
+      "10.4.0.12",
+      lookups,
+    );
     expect(identity).toMatchObject({ model: "llama-3.1-8b", pod: "llama-0" });
   });
 
   it("finds a pod by name alone only when one namespace has it", () => {
-    const twice: PodAttribution = { ...attribution, nodePods: [...NODE_PODS, pod("llama-0", ["10.4.1.1"], { namespace: "staging", model: "other" })] };
-    const identity = resolveResourceIdentity(resource({ "k8s.pod.name": "llama-0" }), undefined, { ...lookups, pods: buildNodePodIndex(twice) });
+    const twice: PodAttribution = {
+      ...attribution,
+      nodePods: [...NODE_PODS, pod("llama-0", ["10.4.1.1"], { namespace: "staging", model: "other" })],
+    };
+    const identity = resolveResourceIdentity(resource({ "k8s.pod.name": "llama-0" }), undefined, {
+      ...lookups,
+      pods: buildNodePodIndex(twice),
+    });
     expect(identity).toMatchObject({ model: undefined, reason: "pod_not_on_node" });
-    expect(resolveResourceIdentity(resource({ "k8s.pod.name": "sglang-0" }), undefined, lookups)).toMatchObject({ model: "qwen2.5-7b" });
+    expect(resolveResourceIdentity(resource({ "k8s.pod.name": "sglang-0" }), undefined, lookups)).toMatchObject({
+      model: "qwen2.5-7b",
+    });
   });
 
   it("marks an address two pods report as ambiguous", () => {
-    const shared: PodAttribution = { ...attribution, nodePods: [pod("a", ["10.0.0.1"], { model: "a" }), pod("b", ["10.0.0.1"], { model: "b" })] };
+    const shared: PodAttribution = {
+      ...attribution,
+      nodePods: [pod("a", ["10.0.0.1"], { model: "a" }), pod("b", ["10.0.0.1"], { model: "b" })],
+    };
     expect(buildNodePodIndex(shared).byAddress("10.0.0.1")).toEqual({ kind: "ambiguous" });
   });
 });
 
 describe("placeholder service names", () => {
-  it.each(["unknown_service", "unknown_service:python3", "unknown_service:node", "text-generation-inference.router", "text-generation-inference.server", "triton-inference-server", "sglang", "vllm-server"])(
-    "%s names no model", (name) => expect(isPlaceholderServiceName(name)).toBe(true));
+  it.each([
+    "unknown_service",
+    "unknown_service:python3",
+    "unknown_service:node",
+    "text-generation-inference.router",
+    "text-generation-inference.server",
+    "triton-inference-server",
+    "sglang",
+    "vllm-server",
+  ])("%s names no model", (name) => expect(isPlaceholderServiceName(name)).toBe(true));
 
-  it.each(["llama-3.1-8b", "meta-llama/Llama-3.1-8B-Instruct", "unknown_services", "tgi-mistral"])("%s is a model name", (name) => {
-    expect(isPlaceholderServiceName(name)).toBe(false);
-  });
+  it.each(["llama-3.1-8b", "meta-llama/Llama-3.1-8B-Instruct", "unknown_services", "tgi-mistral"])(
+    "%s is a model name",
+    (name) => {
+      expect(isPlaceholderServiceName(name)).toBe(false);
+    },
+  );
 });
 
 describe("peer address", () => {

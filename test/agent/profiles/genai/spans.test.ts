@@ -21,12 +21,28 @@ describe("GenAI semconv profile", () => {
   });
 
   it.each([
-    { case: "request model only", attributes: { "gen_ai.response.model": undefined, "gen_ai.usage.input_tokens": undefined }, claimed: true },
-    { case: "response model only", attributes: { "gen_ai.request.model": undefined, "gen_ai.usage.input_tokens": undefined }, claimed: true },
-    { case: "input tokens only", attributes: { "gen_ai.request.model": undefined, "gen_ai.response.model": undefined }, claimed: true },
+    {
+      case: "request model only",
+      attributes: { "gen_ai.response.model": undefined, "gen_ai.usage.input_tokens": undefined },
+      claimed: true,
+    },
+    {
+      case: "response model only",
+      attributes: { "gen_ai.request.model": undefined, "gen_ai.usage.input_tokens": undefined },
+      claimed: true,
+    },
+    {
+      case: "input tokens only",
+      attributes: { "gen_ai.request.model": undefined, "gen_ai.response.model": undefined },
+      claimed: true,
+    },
     {
       case: "none of the three",
-      attributes: { "gen_ai.request.model": undefined, "gen_ai.response.model": undefined, "gen_ai.usage.input_tokens": undefined },
+      attributes: {
+        "gen_ai.request.model": undefined,
+        "gen_ai.response.model": undefined,
+        "gen_ai.usage.input_tokens": undefined,
+      },
       claimed: false,
     },
   ])("claims a span with $case: $claimed", ({ attributes, claimed }) => {
@@ -34,9 +50,21 @@ describe("GenAI semconv profile", () => {
   });
 
   it.each([
-    { case: "response model over request model", attributes: { "gen_ai.response.model": "llama-3.1-8b-2024-07" }, model: "llama-3.1-8b-2024-07" },
-    { case: "request model when no response model", attributes: { "gen_ai.response.model": undefined }, model: "meta-llama/Llama-3.1-8B-Instruct" },
-    { case: "undefined when neither", attributes: { "gen_ai.response.model": undefined, "gen_ai.request.model": undefined }, model: undefined },
+    {
+      case: "response model over request model",
+      attributes: { "gen_ai.response.model": "llama-3.1-8b-2024-07" },
+      model: "llama-3.1-8b-2024-07",
+    },
+    {
+      case: "request model when no response model",
+      attributes: { "gen_ai.response.model": undefined },
+      model: "meta-llama/Llama-3.1-8B-Instruct",
+    },
+    {
+      case: "undefined when neither",
+      attributes: { "gen_ai.response.model": undefined, "gen_ai.request.model": undefined },
+      model: undefined,
+    },
   ])("model is the $case", ({ attributes, model }) => {
     expect(GENAI_SEMCONV_PROFILE.toLlmSpan(genaiSpan({ attributes }), resource)?.model).toBe(model);
   });
@@ -45,8 +73,18 @@ describe("GenAI semconv profile", () => {
     { case: "an OK span", statusCode: 0 as const, attributes: {}, isError: false },
     { case: "span status error", statusCode: 2 as const, attributes: {}, isError: true },
     { case: "error.type set", statusCode: 0 as const, attributes: { "error.type": "timeout" }, isError: true },
-    { case: "an error finish reason", statusCode: 0 as const, attributes: { "gen_ai.response.finish_reasons": ["error"] }, isError: true },
-    { case: "a content_filter finish reason", statusCode: 0 as const, attributes: { "gen_ai.response.finish_reasons": ["content_filter"] }, isError: false },
+    {
+      case: "an error finish reason",
+      statusCode: 0 as const,
+      attributes: { "gen_ai.response.finish_reasons": ["error"] },
+      isError: true,
+    },
+    {
+      case: "a content_filter finish reason",
+      statusCode: 0 as const,
+      attributes: { "gen_ai.response.finish_reasons": ["content_filter"] },
+      isError: false,
+    },
   ])("isError is $isError for $case", ({ statusCode, attributes, isError }) => {
     expect(GENAI_SEMCONV_PROFILE.toLlmSpan(genaiSpan({ statusCode, attributes }), resource)?.isError).toBe(isError);
   });
@@ -55,7 +93,10 @@ describe("GenAI semconv profile", () => {
     const span = genaiSpan({
       attributes: { "gen_ai.response.time_to_first_chunk": undefined, "gen_ai.server.time_to_first_token": 0.25 },
     });
-    expect(GENAI_SEMCONV_PROFILE.toLlmSpan(span, resource)).toMatchObject({ ttftSeconds: 0.25, tpotSeconds: (1.993 - 0.25) / 95 });
+    expect(GENAI_SEMCONV_PROFILE.toLlmSpan(span, resource)).toMatchObject({
+      ttftSeconds: 0.25,
+      tpotSeconds: (1.993 - 0.25) / 95,
+    });
   });
 
   it.each([

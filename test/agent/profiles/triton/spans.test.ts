@@ -31,24 +31,46 @@ describe("Triton profile", () => {
 
   it("leaves prefill, decode, TTFT, TPOT and tokens undefined because Triton traces have no such split", () => {
     const llm = TRITON_PROFILE.toLlmSpan(tritonMergedSpan(), resource);
-    for (const field of ["prefillSeconds", "decodeSeconds", "ttftSeconds", "tpotSeconds", "promptTokens", "completionTokens"]) {
+    for (const field of [
+      "prefillSeconds",
+      "decodeSeconds",
+      "ttftSeconds",
+      "tpotSeconds",
+      "promptTokens",
+      "completionTokens",
+    ]) {
       expect(llm).not.toHaveProperty(field);
     }
   });
 
   it.each([
     { case: "the model span as Triton sends it", span: tritonSpan(), claimed: true },
-    { case: "a model span with only QUEUE_START", span: tritonSpan({ events: tritonEvents(["QUEUE_START"]) }), claimed: true },
+    {
+      case: "a model span with only QUEUE_START",
+      span: tritonSpan({ events: tritonEvents(["QUEUE_START"]) }),
+      claimed: true,
+    },
     { case: "a model span without lifecycle events", span: tritonSpan({ events: [] }), claimed: false },
-    { case: "a span without triton.model_name", span: tritonSpan({ attributes: { "triton.model_name": undefined } }), claimed: false },
-    { case: "a numeric triton.model_name", span: tritonSpan({ attributes: { "triton.model_name": 3 } }), claimed: false },
+    {
+      case: "a span without triton.model_name",
+      span: tritonSpan({ attributes: { "triton.model_name": undefined } }),
+      claimed: false,
+    },
+    {
+      case: "a numeric triton.model_name",
+      span: tritonSpan({ attributes: { "triton.model_name": 3 } }),
+      claimed: false,
+    },
     { case: "the child compute span", span: tritonComputeSpan(), claimed: false },
   ])("claims $case: $claimed", ({ span, claimed }) => {
     expect(TRITON_PROFILE.claims(span)).toBe(claimed);
   });
 
   it("falls back to the span duration when REQUEST_END is missing", () => {
-    const span = tritonSpan({ events: tritonEvents(["REQUEST_START", "QUEUE_START"]), endTimeMs: FIXTURE_START_MS + 900 });
+    const span = tritonSpan({
+      events: tritonEvents(["REQUEST_START", "QUEUE_START"]),
+      endTimeMs: FIXTURE_START_MS + 900,
+    });
     expect(TRITON_PROFILE.toLlmSpan(span, resource)?.e2eSeconds).toBeCloseTo(0.9, 6);
   });
 
@@ -80,8 +102,14 @@ describe("tritonQueueSecondsFromCompute", () => {
   });
 
   it.each([
-    { case: "the compute span of another model span", compute: tritonComputeSpan({ parentSpanId: "0000000000000001" }) },
-    { case: "a compute span of another trace", compute: tritonComputeSpan({ traceId: "00000000000000000000000000000001" }) },
+    {
+      case: "the compute span of another model span",
+      compute: tritonComputeSpan({ parentSpanId: "0000000000000001" }),
+    },
+    {
+      case: "a compute span of another trace",
+      compute: tritonComputeSpan({ traceId: "00000000000000000000000000000001" }),
+    },
   ])("is undefined for $case", ({ compute }) => {
     expect(tritonQueueSecondsFromCompute(tritonSpan(), compute)).toBeUndefined();
   });

@@ -33,7 +33,11 @@ describe("vLLM profile", () => {
   });
 
   it.each([
-    { case: "response model when both are set", attributes: { "gen_ai.response.model": "meta-llama/Llama-3.1-8B", "gen_ai.request.model": "llama" }, model: "meta-llama/Llama-3.1-8B" },
+    {
+      case: "response model when both are set",
+      attributes: { "gen_ai.response.model": "meta-llama/Llama-3.1-8B", "gen_ai.request.model": "llama" },
+      model: "meta-llama/Llama-3.1-8B",
+    },
     { case: "request model when only it is set", attributes: { "gen_ai.request.model": "llama" }, model: "llama" },
     { case: "undefined when V1 sets neither", attributes: {}, model: undefined },
     { case: "undefined for an empty name", attributes: { "gen_ai.response.model": "" }, model: undefined },
@@ -110,7 +114,11 @@ describe("vLLM profile", () => {
         "gen_ai.usage.output_tokens": 21,
       },
     });
-    expect(VLLM_PROFILE.toLlmSpan(span, resource)).toMatchObject({ promptTokens: 100, completionTokens: 21, tpotSeconds: 2.3495 / 20 });
+    expect(VLLM_PROFILE.toLlmSpan(span, resource)).toMatchObject({
+      promptTokens: 100,
+      completionTokens: 21,
+      tpotSeconds: 2.3495 / 20,
+    });
   });
 
   it("drops fractional or negative token counts", () => {

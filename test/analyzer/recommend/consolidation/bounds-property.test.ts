@@ -2,13 +2,24 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { FleetSnapshot } from "../../../../analyzer/fleet/snapshot.js";
 import { checkPlan } from "../../../../analyzer/recommend/checker.js";
-import { highsSolver, loadHighs, planConsolidation, type ConsolidationPlan, type MilpSolver } from "../../../../analyzer/recommend/consolidation/index.js";
+import {
+  highsSolver,
+  loadHighs,
+  planConsolidation,
+  type ConsolidationPlan,
+  type MilpSolver,
+} from "../../../../analyzer/recommend/consolidation/index.js";
 import { parseConsolidationConfig, type ConsolidationConfigInput } from "../../../../analyzer/recommend/constraints.js";
 import { mixedPoolFleet, openbShapedFleet, perturbFleet } from "../../../fixtures/consolidation-fleets.js";
 import { GIB, fleet, node, randomFleet, replica } from "../../../fixtures/fleets.js";
 
 /** A fleet from one of three independent generators, with real-world disorder added. */
-function drawFleet(generator: "ours" | "mixed" | "openb", seed: number, size: number, disorder: boolean): FleetSnapshot | undefined {
+function drawFleet(
+  generator: "ours" | "mixed" | "openb",
+  seed: number,
+  size: number,
+  disorder: boolean,
+): FleetSnapshot | undefined {
   let snapshot: FleetSnapshot;
   if (generator === "mixed") snapshot = mixedPoolFleet({ seed, maxReplicas: size });
   else if (generator === "openb") snapshot = openbShapedFleet({ seed, maxReplicas: size });
@@ -52,7 +63,13 @@ function toConfig(p: DrawnConfig, search: NonNullable<ConsolidationConfigInput["
   return {
     memoryHeadroomRatio: p.headroom,
     computeCeilingRatio: p.ceiling,
-    placement: { gpuModel: p.gpuModel, pool: p.pool, isolateTiers: p.isolateTiers, protectBurningGpus: p.protectBurningGpus, maxReplicasPerModelPerNode: p.spread },
+    placement: {
+      gpuModel: p.gpuModel,
+      pool: p.pool,
+      isolateTiers: p.isolateTiers,
+      protectBurningGpus: p.protectBurningGpus,
+      maxReplicasPerModelPerNode: p.spread,
+    },
     disruption: { maxMoves: p.maxMoves, maxModelShareMoving: p.share, canMoveSingleReplica: p.single },
     search,
   };
@@ -62,7 +79,10 @@ function toConfig(p: DrawnConfig, search: NonNullable<ConsolidationConfigInput["
 function expectSound(snapshot: FleetSnapshot, config: ConsolidationConfigInput, plan: ConsolidationPlan): void {
   expect(checkPlan(snapshot, plan.moves, parseConsolidationConfig(config)).violations).toEqual([]);
   for (const c of plan.classes) {
-    expect(c.gpusInUseAfter, `class ${c.pool}/${c.gpuModel}: ${c.gpusInUseAfter} GPUs in use after the plan, bound ${c.bound}`).toBeGreaterThanOrEqual(c.bound);
+    expect(
+      c.gpusInUseAfter,
+      `class ${c.pool}/${c.gpuModel}: ${c.gpusInUseAfter} GPUs in use after the plan, bound ${c.bound}`,
+    ).toBeGreaterThanOrEqual(c.bound);
     expect(c.gapGpus).toBe(c.gpusInUseAfter - c.bound);
   }
   expect(plan.gapGpus).toBeGreaterThanOrEqual(0);
@@ -82,7 +102,10 @@ describe("lower bounds hold in every configuration", () => {
         replica({ id: "a0", model: "m", node: "a", gpus: ["GPU-a-0"], memoryPerGpuBytes: 10 * GIB, tier: "batch" }),
       ],
     });
-    const config: ConsolidationConfigInput = { placement: { gpuModel: "any" }, disruption: { maxMoves: null, maxModelShareMoving: 1, canMoveSingleReplica: true } };
+    const config: ConsolidationConfigInput = {
+      placement: { gpuModel: "any" },
+      disruption: { maxMoves: null, maxModelShareMoving: 1, canMoveSingleReplica: true },
+    };
     const plan = planConsolidation(snapshot, config);
     expect(plan.gpusInUseAfter).toBe(2);
     expect(plan.classes).toHaveLength(1);
@@ -98,7 +121,10 @@ describe("lower bounds hold in every configuration", () => {
         replica({ id: "y", model: "m", node: "q", gpus: ["GPU-q-0"], memoryPerGpuBytes: 20 * GIB }),
       ],
     });
-    const plan = planConsolidation(snapshot, { placement: { pool: "any" }, disruption: { canMoveSingleReplica: true } });
+    const plan = planConsolidation(snapshot, {
+      placement: { pool: "any" },
+      disruption: { canMoveSingleReplica: true },
+    });
     expect(plan.gpusInUseAfter).toBe(1);
     expect(plan.classes).toEqual([expect.objectContaining({ pool: "*", bound: 1, gpusInUseAfter: 1, gapGpus: 0 })]);
     for (const pool of plan.pools) expect(pool).toMatchObject({ lowerBound: null, gapGpus: null, classes: [] });
@@ -131,19 +157,26 @@ describe("lower bounds hold in every configuration", () => {
 
     it("random fleets and configurations: checker-accepted plans, no class below its bound, a class proven optimal at gap 0, and the solver's bound never above a placement reached", () => {
       fc.assert(
-        fc.property(fc.constantFrom<"ours" | "mixed" | "openb">("ours", "mixed", "openb"), fc.integer({ min: 1, max: 1_000_000 }), fc.integer({ min: 2, max: 16 }), fc.boolean(), configArb, (generator, seed, size, disorder, p) => {
-          const snapshot = drawFleet(generator, seed, size, disorder);
-          if (snapshot === undefined) return;
-          const config = toConfig(p, { restarts: 2, exactSeconds: 0.5 });
-          const plan = planConsolidation(snapshot, config, { solver });
-          expectSound(snapshot, config, plan);
-          for (const c of plan.classes) {
-            // A proof of optimality means no plan does better: the bound the plan reports is reached.
-            if (c.solve.isProvenOptimal) expect(c.gapGpus).toBe(0);
-            // The solver's bound never exceeds a placement the planner reached.
-            expect(c.solve.solverBound).toBeLessThanOrEqual(c.gpusInUseAfter);
-          }
-        }),
+        fc.property(
+          fc.constantFrom<"ours" | "mixed" | "openb">("ours", "mixed", "openb"),
+          fc.integer({ min: 1, max: 1_000_000 }),
+          fc.integer({ min: 2, max: 16 }),
+          fc.boolean(),
+          configArb,
+          (generator, seed, size, disorder, p) => {
+            const snapshot = drawFleet(generator, seed, size, disorder);
+            if (snapshot === undefined) return;
+            const config = toConfig(p, { restarts: 2, exactSeconds: 0.5 });
+            const plan = planConsolidation(snapshot, config, { solver });
+            expectSound(snapshot, config, plan);
+            for (const c of plan.classes) {
+              // A proof of optimality means no plan does better: the bound the plan reports is reached.
+              if (c.solve.isProvenOptimal) expect(c.gapGpus).toBe(0);
+              // The solver's bound never exceeds a placement the planner reached.
+              expect(c.solve.solverBound).toBeLessThanOrEqual(c.gpusInUseAfter);
+            }
+          },
+        ),
         { numRuns: 150 },
       );
     }, 600_000);

@@ -1,6 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { consolidationBounds, lowerBoundL1, lowerBoundL2, resourceBounds } from "../../../../analyzer/recommend/consolidation/index.js";
+import {
+  consolidationBounds,
+  lowerBoundL1,
+  lowerBoundL2,
+  resourceBounds,
+} from "../../../../analyzer/recommend/consolidation/index.js";
 import { planConsolidation } from "../../../../analyzer/recommend/consolidation/index.js";
 import { parseConsolidationConfig } from "../../../../analyzer/recommend/constraints.js";
 import { GIB, fleet, node, replica } from "../../../fixtures/fleets.js";
@@ -37,10 +42,24 @@ function optimalBins(sizes: readonly number[], capacity: number): number {
 describe("bin-packing lower bounds (Martello & Toth 1990)", () => {
   it.each([
     ["three items just over half a bin: L1 = ⌈18/10⌉ = 2, but no two share a bin, L2 = 3", [6, 6, 6], 10, 2, 3, 3],
-    ["three 8s and two 3s: L1 = 3; α = 3 puts the 8s in J1 (no 3 fits beside them) and the 3s in a fourth bin, L2 = 4", [8, 8, 8, 3, 3], 10, 3, 4, 4],
+    [
+      "three 8s and two 3s: L1 = 3; α = 3 puts the 8s in J1 (no 3 fits beside them) and the 3s in a fourth bin, L2 = 4",
+      [8, 8, 8, 3, 3],
+      10,
+      3,
+      4,
+      4,
+    ],
     ["three 7s and four 3s: L1 = ⌈33/10⌉ = 4 = L2 = OPT (7+3 thrice, then a 3)", [7, 7, 7, 3, 3, 3, 3], 10, 4, 4, 4],
     ["four 51s and four 49s pair up perfectly: L1 = L2 = OPT = 4", [51, 51, 51, 51, 49, 49, 49, 49], 100, 4, 4, 4],
-    ["three 60s and four 30s: L1 = L2 = 3 while OPT = 4 (the bounds are not always tight)", [60, 60, 60, 30, 30, 30, 30], 100, 3, 3, 4],
+    [
+      "three 60s and four 30s: L1 = L2 = 3 while OPT = 4 (the bounds are not always tight)",
+      [60, 60, 60, 30, 30, 30, 30],
+      100,
+      3,
+      3,
+      4,
+    ],
     ["no items need no bins", [], 10, 0, 0, 0],
   ])("%s", (_name, sizes, capacity, l1, l2, opt) => {
     expect(lowerBoundL1(sizes, capacity)).toBe(l1);
@@ -50,12 +69,16 @@ describe("bin-packing lower bounds (Martello & Toth 1990)", () => {
 
   it("L1 ≤ L2 ≤ the optimum on random small instances", () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 1, max: 100 }), { maxLength: 9 }), fc.integer({ min: 100, max: 160 }), (sizes, capacity) => {
-        const l1 = lowerBoundL1(sizes, capacity);
-        const l2 = lowerBoundL2(sizes, capacity);
-        expect(l1).toBeLessThanOrEqual(l2);
-        expect(l2).toBeLessThanOrEqual(optimalBins(sizes, capacity));
-      }),
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 100 }), { maxLength: 9 }),
+        fc.integer({ min: 100, max: 160 }),
+        (sizes, capacity) => {
+          const l1 = lowerBoundL1(sizes, capacity);
+          const l2 = lowerBoundL2(sizes, capacity);
+          expect(l1).toBeLessThanOrEqual(l2);
+          expect(l2).toBeLessThanOrEqual(optimalBins(sizes, capacity));
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -98,26 +121,29 @@ describe("bounds of a fleet snapshot", () => {
   it.each([
     ["a larger GPU in the class", { memoryTotalBytes: 26 * GIB, isHealthy: true }],
     ["a lost GPU reporting 0 bytes", { memoryTotalBytes: 0, isHealthy: false }],
-  ] as const)("the class capacity is its largest receiving GPU's, so %s does not overstate the bounds", (_name, third) => {
-    // Two 10.5 GiB replicas on two L4s: a 26 GiB GPU (23.4 usable) could take both; a lost GPU can
-    // take nothing but must not shrink the capacity the others use.
-    const snapshot = fleet({
-      nodes: [node({ name: "l", type: "l4", gpus: [{}, {}, third] })],
-      replicas: [
-        replica({ id: "a", node: "l", gpus: ["GPU-l-0"], memoryPerGpuBytes: 10.5 * GIB, tier: "batch" }),
-        replica({ id: "b", node: "l", gpus: ["GPU-l-1"], memoryPerGpuBytes: 10.5 * GIB, tier: "batch" }),
-      ],
-    });
-    const [l4] = consolidationBounds(snapshot, config);
-    if (third.isHealthy) {
-      const plan = planConsolidation(snapshot, {});
-      expect(plan.gpusInUseAfter).toBe(1);
-      expect(l4?.bound).toBe(1);
-    } else {
-      // 10.5 + 10.5 = 21 GiB fit one 21.6 GiB L4.
-      expect(l4).toMatchObject({ capacityBytes: Math.floor(24 * GIB * 0.9), bound: 1 });
-    }
-  });
+  ] as const)(
+    "the class capacity is its largest receiving GPU's, so %s does not overstate the bounds",
+    (_name, third) => {
+      // Two 10.5 GiB replicas on two L4s: a 26 GiB GPU (23.4 usable) could take both; a lost GPU can
+      // take nothing but must not shrink the capacity the others use.
+      const snapshot = fleet({
+        nodes: [node({ name: "l", type: "l4", gpus: [{}, {}, third] })],
+        replicas: [
+          replica({ id: "a", node: "l", gpus: ["GPU-l-0"], memoryPerGpuBytes: 10.5 * GIB, tier: "batch" }),
+          replica({ id: "b", node: "l", gpus: ["GPU-l-1"], memoryPerGpuBytes: 10.5 * GIB, tier: "batch" }),
+        ],
+      });
+      const [l4] = consolidationBounds(snapshot, config);
+      if (third.isHealthy) {
+        const plan = planConsolidation(snapshot, {});
+        expect(plan.gpusInUseAfter).toBe(1);
+        expect(l4?.bound).toBe(1);
+      } else {
+        // 10.5 + 10.5 = 21 GiB fit one 21.6 GiB L4.
+        expect(l4).toMatchObject({ capacityBytes: Math.floor(24 * GIB * 0.9), bound: 1 });
+      }
+    },
+  );
 
   it("compute is bounded at the ceiling plus the planner's rounding slack: shares a hair over half a tiny ceiling still pair up", () => {
     const tiny = parseConsolidationConfig({ computeCeilingRatio: 1e-4 });

@@ -2,15 +2,27 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { consolidationBounds } from "../../../../analyzer/recommend/consolidation/index.js";
 import { parseConsolidationConfig } from "../../../../analyzer/recommend/constraints.js";
-import { dualFeasibleBound, roundingDff, thresholdDff, toShares, type DffItems } from "../../../../analyzer/recommend/consolidation/dual-feasible-bounds.js";
+import {
+  dualFeasibleBound,
+  roundingDff,
+  thresholdDff,
+  toShares,
+  type DffItems,
+} from "../../../../analyzer/recommend/consolidation/dual-feasible-bounds.js";
 import { GIB, fleet, node, replica } from "../../../fixtures/fleets.js";
 
 /** Items on GPUs: [gpu, memory share, compute share] triples (shares of the limits, not shrunk). */
 function items(gpuCount: number, triples: readonly (readonly [number, number, number])[]): DffItems {
   return {
     gpuOf: Int32Array.from(triples, (t) => t[0]),
-    memory: toShares(triples.map((t) => t[1]), 1),
-    compute: toShares(triples.map((t) => t[2]), 1),
+    memory: toShares(
+      triples.map((t) => t[1]),
+      1,
+    ),
+    compute: toShares(
+      triples.map((t) => t[2]),
+      1,
+    ),
     gpuCount,
   };
 }
@@ -34,7 +46,8 @@ function optimumWithKeptGpus(triples: readonly (readonly [number, number, number
     return m <= 1 + 1e-12 && c <= 1 + 1e-12;
   };
   /** GPUs a block can stay on unchanged: those holding every item of it now. */
-  const keepers = (block: readonly number[]): number[] => [...original.entries()].filter(([, held]) => block.every((i) => held.has(i))).map(([g]) => g);
+  const keepers = (block: readonly number[]): number[] =>
+    [...original.entries()].filter(([, held]) => block.every((i) => held.has(i))).map(([g]) => g);
   let best = n;
   const blocks: number[][] = [];
   const search = (i: number): void => {
@@ -43,7 +56,8 @@ function optimumWithKeptGpus(triples: readonly (readonly [number, number, number
       // Blocks over a limit need distinct GPUs that hold them now (a matching; tiny, so brute force).
       const over = blocks.filter((b) => !fits(b));
       const assign = (k: number, used: Set<number>): boolean =>
-        k === over.length || keepers(over[k] as number[]).some((g) => !used.has(g) && assign(k + 1, new Set(used).add(g)));
+        k === over.length ||
+        keepers(over[k] as number[]).some((g) => !used.has(g) && assign(k + 1, new Set(used).add(g)));
       if (assign(0, new Set())) best = blocks.length;
       return;
     }
@@ -114,8 +128,12 @@ describe("the dual-feasible-function bound of one class", () => {
     const snapshot = fleet({
       nodes: [node({ name: "l", type: "l4", gpus: 3 * n })],
       replicas: [
-        ...Array.from({ length: n }, (_, i) => replica({ id: `big-${i}`, node: "l", gpus: [`GPU-l-${i}`], memoryPerGpuBytes: 14 * GIB, tier: "batch" })),
-        ...Array.from({ length: 2 * n }, (_, i) => replica({ id: `small-${i}`, node: "l", gpus: [`GPU-l-${n + i}`], memoryPerGpuBytes: 8 * GIB, tier: "batch" })),
+        ...Array.from({ length: n }, (_, i) =>
+          replica({ id: `big-${i}`, node: "l", gpus: [`GPU-l-${i}`], memoryPerGpuBytes: 14 * GIB, tier: "batch" }),
+        ),
+        ...Array.from({ length: 2 * n }, (_, i) =>
+          replica({ id: `small-${i}`, node: "l", gpus: [`GPU-l-${n + i}`], memoryPerGpuBytes: 8 * GIB, tier: "batch" }),
+        ),
       ],
     });
     const [l4] = consolidationBounds(snapshot, parseConsolidationConfig({}));
@@ -128,7 +146,9 @@ describe("the dual-feasible-function bound of one class", () => {
     // Three 8 GiB replicas on one L4 (24 GiB > 21.6 usable): elsewhere they would need two GPUs.
     const snapshot = fleet({
       nodes: [node({ name: "l", type: "l4", gpus: 2 })],
-      replicas: Array.from({ length: 3 }, (_, i) => replica({ id: `r-${i}`, node: "l", gpus: ["GPU-l-0"], memoryPerGpuBytes: 8 * GIB, tier: "batch" })),
+      replicas: Array.from({ length: 3 }, (_, i) =>
+        replica({ id: `r-${i}`, node: "l", gpus: ["GPU-l-0"], memoryPerGpuBytes: 8 * GIB, tier: "batch" }),
+      ),
     });
     const [l4] = consolidationBounds(snapshot, parseConsolidationConfig({}));
     expect(l4).toMatchObject({ gpusOverMemory: 1, dualFeasible: 1, bound: 1 });
@@ -157,7 +177,11 @@ describe("the dual-feasible-function bound of one class", () => {
   });
 
   it("never exceeds the optimum on random GPUs, some over a limit (exhaustive search over ≤ 7 items)", () => {
-    const triple = fc.tuple(fc.integer({ min: 0, max: 3 }), fc.double({ min: 0.02, max: 0.9, noNaN: true }), fc.double({ min: 0, max: 0.9, noNaN: true }));
+    const triple = fc.tuple(
+      fc.integer({ min: 0, max: 3 }),
+      fc.double({ min: 0.02, max: 0.9, noNaN: true }),
+      fc.double({ min: 0, max: 0.9, noNaN: true }),
+    );
     fc.assert(
       fc.property(fc.array(triple, { minLength: 1, maxLength: 7 }), (raw) => {
         const triples = raw.map(([g, m, c]) => [g, m, c] as const);

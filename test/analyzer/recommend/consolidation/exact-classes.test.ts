@@ -1,5 +1,10 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { highsSolver, loadHighs, planConsolidation, type MilpSolver } from "../../../../analyzer/recommend/consolidation/index.js";
+import {
+  highsSolver,
+  loadHighs,
+  planConsolidation,
+  type MilpSolver,
+} from "../../../../analyzer/recommend/consolidation/index.js";
 import { checkPlan } from "../../../../analyzer/recommend/checker.js";
 import { parseConsolidationConfig } from "../../../../analyzer/recommend/constraints.js";
 import { smallInstances } from "../../../bench/recommend-small.js";

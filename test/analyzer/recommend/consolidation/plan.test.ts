@@ -2,7 +2,11 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { checkPlan } from "../../../../analyzer/recommend/checker.js";
 import { kubernetesSteps } from "../../../../analyzer/recommend/kubernetes-steps.js";
-import { applyMoves, planConsolidation, type ConsolidationPlan } from "../../../../analyzer/recommend/consolidation/index.js";
+import {
+  applyMoves,
+  planConsolidation,
+  type ConsolidationPlan,
+} from "../../../../analyzer/recommend/consolidation/index.js";
 import { parseConsolidationConfig, type ConsolidationConfigInput } from "../../../../analyzer/recommend/constraints.js";
 import type { FleetSnapshot } from "../../../../analyzer/fleet/snapshot.js";
 import { GIB, fleet, node, randomFleet, replica } from "../../../fixtures/fleets.js";
@@ -12,7 +16,8 @@ import { halfEmptyNode, pairFleet } from "../../../fixtures/consolidation-fleets
 function plan(snapshot: FleetSnapshot, config: ConsolidationConfigInput = {}): ConsolidationPlan {
   const result = planConsolidation(snapshot, config);
   const check = checkPlan(snapshot, result.moves, parseConsolidationConfig(config));
-  if (!check.isValid) throw new Error(`checker rejected the plan: ${check.violations.map((v) => v.message).join("; ")}`);
+  if (!check.isValid)
+    throw new Error(`checker rejected the plan: ${check.violations.map((v) => v.message).join("; ")}`);
   return result;
 }
 
@@ -61,19 +66,67 @@ describe("plans where the optimum is obvious", () => {
 
 /** The base pair (x and y, 30 GiB each, on one-GPU nodes a and b) with one twist each. */
 const blocked: [string, FleetSnapshot, ConsolidationConfigInput][] = [
-  ["both nodes carry a taint neither replica tolerates", pairFleet({ a: { taints: [{ key: "gpu", effect: "NoSchedule" }] }, b: { taints: [{ key: "gpu", effect: "NoSchedule" }] } }), permissive],
+  [
+    "both nodes carry a taint neither replica tolerates",
+    pairFleet({
+      a: { taints: [{ key: "gpu", effect: "NoSchedule" }] },
+      b: { taints: [{ key: "gpu", effect: "NoSchedule" }] },
+    }),
+    permissive,
+  ],
   ["the nodes are in different pools", pairFleet({ b: { pool: "other" } }), permissive],
   ["both replicas are pinned", pairFleet({ x: { isPinned: true }, y: { isPinned: true } }), permissive],
-  ["each replica selects its own node's zone label", pairFleet({ a: { labels: { zone: "1" } }, b: { labels: { zone: "2" } }, x: { nodeSelector: { zone: "1" } }, y: { nodeSelector: { zone: "2" } } }), permissive],
-  ["the spread limit is one replica of the model per node", pairFleet(), { ...permissive, placement: { maxReplicasPerModelPerNode: 1 } }],
-  ["the model burns its SLO at page level", pairFleet({ slo: { m: { isBurningPage: true, isBurningTicket: false } } }), permissive],
+  [
+    "each replica selects its own node's zone label",
+    pairFleet({
+      a: { labels: { zone: "1" } },
+      b: { labels: { zone: "2" } },
+      x: { nodeSelector: { zone: "1" } },
+      y: { nodeSelector: { zone: "2" } },
+    }),
+    permissive,
+  ],
+  [
+    "the spread limit is one replica of the model per node",
+    pairFleet(),
+    { ...permissive, placement: { maxReplicasPerModelPerNode: 1 } },
+  ],
+  [
+    "the model burns its SLO at page level",
+    pairFleet({ slo: { m: { isBurningPage: true, isBurningTicket: false } } }),
+    permissive,
+  ],
   ["the plan may make no move", pairFleet(), { disruption: { canMoveSingleReplica: true, maxMoves: 0 } }],
-  ["each replica is its model's only one (a lone replica does not move by default)", pairFleet({ y: { model: "other" } }), {}],
-  ["both GPUs are 50% busy: together they would pass the 0.8 compute ceiling", pairFleet({ a: { gpus: [{ utilizationRatio: 0.5 }] }, b: { gpus: [{ utilizationRatio: 0.5 }] } }), permissive],
-  ["40 + 40 GiB exceed the 72 GiB left by the 10% memory headroom", pairFleet({ x: { memoryPerGpuBytes: 40 * GIB }, y: { memoryPerGpuBytes: 40 * GIB } }), permissive],
+  [
+    "each replica is its model's only one (a lone replica does not move by default)",
+    pairFleet({ y: { model: "other" } }),
+    {},
+  ],
+  [
+    "both GPUs are 50% busy: together they would pass the 0.8 compute ceiling",
+    pairFleet({ a: { gpus: [{ utilizationRatio: 0.5 }] }, b: { gpus: [{ utilizationRatio: 0.5 }] } }),
+    permissive,
+  ],
+  [
+    "40 + 40 GiB exceed the 72 GiB left by the 10% memory headroom",
+    pairFleet({ x: { memoryPerGpuBytes: 40 * GIB }, y: { memoryPerGpuBytes: 40 * GIB } }),
+    permissive,
+  ],
   ["the replicas serve different tiers", pairFleet({ y: { tier: "batch" } }), permissive],
-  ["the nodes have different GPU models", pairFleet({ b: { type: "a100", pool: "latency" }, y: { memoryPerGpuBytes: 5 * GIB }, x: { memoryPerGpuBytes: 5 * GIB } }), permissive],
-  ["both GPUs are unhealthy", pairFleet({ a: { gpus: [{ isHealthy: false }] }, b: { gpus: [{ isHealthy: false }] } }), permissive],
+  [
+    "the nodes have different GPU models",
+    pairFleet({
+      b: { type: "a100", pool: "latency" },
+      y: { memoryPerGpuBytes: 5 * GIB },
+      x: { memoryPerGpuBytes: 5 * GIB },
+    }),
+    permissive,
+  ],
+  [
+    "both GPUs are unhealthy",
+    pairFleet({ a: { gpus: [{ isHealthy: false }] }, b: { gpus: [{ isHealthy: false }] } }),
+    permissive,
+  ],
 ];
 
 describe("constraints keep a replica where it is", () => {
@@ -86,12 +139,43 @@ describe("constraints keep a replica where it is", () => {
   });
 
   it.each<[string, FleetSnapshot, ConsolidationConfigInput]>([
-    ["memory headroom 0 lets 40 + 40 GiB share an 80 GiB GPU", pairFleet({ x: { memoryPerGpuBytes: 40 * GIB }, y: { memoryPerGpuBytes: 40 * GIB } }), { ...permissive, memoryHeadroomRatio: 0 }],
-    ["a compute ceiling of 1 lets two 50% GPUs merge", pairFleet({ a: { gpus: [{ utilizationRatio: 0.5 }] }, b: { gpus: [{ utilizationRatio: 0.5 }] } }), { ...permissive, computeCeilingRatio: 1 }],
-    ["pool `any` lets a replica change pools", pairFleet({ b: { pool: "other" } }), { ...permissive, placement: { pool: "any" } }],
-    ["GPU model `any` lets a small replica move to an A100", pairFleet({ b: { type: "a100", pool: "latency" }, y: { memoryPerGpuBytes: 5 * GIB }, x: { memoryPerGpuBytes: 5 * GIB } }), { ...permissive, placement: { gpuModel: "any" } }],
-    ["tiers may mix when isolation is off", pairFleet({ y: { tier: "batch" } }), { ...permissive, placement: { isolateTiers: false } }],
-    ["a tolerated taint does not stop it", pairFleet({ b: { taints: [{ key: "gpu", effect: "NoSchedule" }] }, x: { tolerations: [{ key: "gpu", operator: "Exists" }] } }), permissive],
+    [
+      "memory headroom 0 lets 40 + 40 GiB share an 80 GiB GPU",
+      pairFleet({ x: { memoryPerGpuBytes: 40 * GIB }, y: { memoryPerGpuBytes: 40 * GIB } }),
+      { ...permissive, memoryHeadroomRatio: 0 },
+    ],
+    [
+      "a compute ceiling of 1 lets two 50% GPUs merge",
+      pairFleet({ a: { gpus: [{ utilizationRatio: 0.5 }] }, b: { gpus: [{ utilizationRatio: 0.5 }] } }),
+      { ...permissive, computeCeilingRatio: 1 },
+    ],
+    [
+      "pool `any` lets a replica change pools",
+      pairFleet({ b: { pool: "other" } }),
+      { ...permissive, placement: { pool: "any" } },
+    ],
+    [
+      "GPU model `any` lets a small replica move to an A100",
+      pairFleet({
+        b: { type: "a100", pool: "latency" },
+        y: { memoryPerGpuBytes: 5 * GIB },
+        x: { memoryPerGpuBytes: 5 * GIB },
+      }),
+      { ...permissive, placement: { gpuModel: "any" } },
+    ],
+    [
+      "tiers may mix when isolation is off",
+      pairFleet({ y: { tier: "batch" } }),
+      { ...permissive, placement: { isolateTiers: false } },
+    ],
+    [
+      "a tolerated taint does not stop it",
+      pairFleet({
+        b: { taints: [{ key: "gpu", effect: "NoSchedule" }] },
+        x: { tolerations: [{ key: "gpu", operator: "Exists" }] },
+      }),
+      permissive,
+    ],
   ])("the move happens when %s", (_name, snapshot, config) => {
     expect(plan(snapshot, config)).toMatchObject({ gpusFreed: 1, movesCount: 1 });
   });
@@ -99,7 +183,10 @@ describe("constraints keep a replica where it is", () => {
   it("a tensor-parallel replica does not move onto GPUs of two NVLink domains, and moves onto one domain", () => {
     const build = (domains: [string, string]): FleetSnapshot =>
       fleet({
-        nodes: [node({ name: "a", gpus: 2 }), node({ name: "b", gpus: [{ nvlinkDomain: domains[0] }, { nvlinkDomain: domains[1] }] })],
+        nodes: [
+          node({ name: "a", gpus: 2 }),
+          node({ name: "b", gpus: [{ nvlinkDomain: domains[0] }, { nvlinkDomain: domains[1] }] }),
+        ],
         replicas: [
           replica({ id: "tp", model: "big", node: "a", gpus: ["GPU-a-0", "GPU-a-1"], memoryPerGpuBytes: 20 * GIB }),
           replica({ id: "s0", model: "s", node: "b", gpus: ["GPU-b-0"], memoryPerGpuBytes: 20 * GIB, isPinned: true }),
@@ -122,7 +209,10 @@ describe("constraints keep a replica where it is", () => {
     // Emptying GPU 0 takes two moves (budget 1); emptying GPU 1 one move but 40 + 20 fits: it moves.
     expect(plan(snapshot)).toMatchObject({ gpusFreed: 1, movesCount: 1, moves: [{ replicaId: "r2" }] });
     expect(plan(snapshot, { disruption: { maxModelShareMoving: 0 } })).toMatchObject({ gpusFreed: 1, movesCount: 1 });
-    const pinned = { ...snapshot, replicas: snapshot.replicas.map((r) => (r.id === "r2" ? { ...r, isPinned: true } : r)) };
+    const pinned = {
+      ...snapshot,
+      replicas: snapshot.replicas.map((r) => (r.id === "r2" ? { ...r, isPinned: true } : r)),
+    };
     expect(plan(pinned)).toMatchObject({ gpusFreed: 0, movesCount: 0 });
   });
 });
@@ -150,7 +240,12 @@ describe("plan output", () => {
         bound: 2,
         gapGpus: 0,
         moves: 2,
-        solve: expect.objectContaining({ method: "heuristic", isProvenOptimal: false, solverStatus: "not run", solverBound: 0 }),
+        solve: expect.objectContaining({
+          method: "heuristic",
+          isProvenOptimal: false,
+          solverStatus: "not run",
+          solverBound: 0,
+        }),
       }),
     ]);
     expect(result).toMatchObject({ lowerBound: { bound: 2 }, gapGpus: 0, exactMs: 0 });
@@ -164,7 +259,9 @@ describe("plan output", () => {
     expect(text).toContain("REVIEW BEFORE RUNNING ANYTHING");
     expect(text).toContain(`kubectl cordon ${emptied}`);
     const move = result.moves[0];
-    expect(text).toContain(`kubectl annotate pod -n serving ${move?.pod} --overwrite inferwatch.io/consolidation-step=1/1 inferwatch.io/consolidation-target-node=${move?.toNode}`);
+    expect(text).toContain(
+      `kubectl annotate pod -n serving ${move?.pod} --overwrite inferwatch.io/consolidation-step=1/1 inferwatch.io/consolidation-target-node=${move?.toNode}`,
+    );
     expect(text).toContain(`kubectl delete pod -n serving ${move?.pod} --wait=true`);
     expect(text.indexOf("kubectl cordon")).toBeLessThan(text.indexOf("kubectl delete"));
     expect(kubernetesSteps(plan(halfEmptyNode(4, 40)), halfEmptyNode(4, 40))).toContain("Nothing to do");
@@ -176,12 +273,22 @@ describe("every plan passes the independent checker", () => {
     [
       "an ejection chain counts the replica it makes room for in the model's budget (found by the stress run)",
       { gpus: 39, replicas: 58, seed: 960803 },
-      { search: { restarts: 40 }, placement: { isolateTiers: false, protectBurningGpus: false }, disruption: { maxMoves: 100, maxModelShareMoving: 0, canMoveSingleReplica: true } },
+      {
+        search: { restarts: 40 },
+        placement: { isolateTiers: false, protectBurningGpus: false },
+        disruption: { maxMoves: 100, maxModelShareMoving: 0, canMoveSingleReplica: true },
+      },
     ],
     [
       "cross-pool, cross-model moves keep the model share budget",
       { gpus: 22, replicas: 9, seed: 651021 },
-      { search: { restarts: 40 }, memoryHeadroomRatio: 0, computeCeilingRatio: 1, placement: { pool: "any", gpuModel: "any", isolateTiers: false, protectBurningGpus: false }, disruption: { maxMoves: null } },
+      {
+        search: { restarts: 40 },
+        memoryHeadroomRatio: 0,
+        computeCeilingRatio: 1,
+        placement: { pool: "any", gpuModel: "any", isolateTiers: false, protectBurningGpus: false },
+        disruption: { maxMoves: null },
+      },
     ],
   ])("%s", (_name, fleetOptions, config) => {
     expect(() => plan(randomFleet(fleetOptions), config)).not.toThrow();

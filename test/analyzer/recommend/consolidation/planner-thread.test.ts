@@ -31,7 +31,9 @@ describe("the planning thread", () => {
     const elapsed = performance.now() - started;
     clearInterval(timer);
     expect(plan.gpusFreed).toBeGreaterThan(0);
-    expect(checkPlan(snapshot, plan.moves, parseConsolidationConfig({ disruption: { maxMoves: null } })).isValid).toBe(true);
+    expect(checkPlan(snapshot, plan.moves, parseConsolidationConfig({ disruption: { maxMoves: null } })).isValid).toBe(
+      true,
+    );
     // A plan blocking this thread would let no timer fire until it returned: at least one tick per
     // 20 ms of the plan shows the loop kept turning (a loose floor, not a latency target).
     expect(ticks).toBeGreaterThan(elapsed / 20);
