@@ -108,7 +108,7 @@ export async function startAnalyzer(
 ): Promise<Analyzer> {
   const now = options.now ?? Date.now;
   // Consolidation plans run on their own thread, so the API and /metrics answer while one computes.
-  const planner = createPlannerThread();
+  const planner = createPlannerThread({ recycle: true });
   // SLOs and fleet figures are served as soon as an evaluation has them; the plan (up to its time
   // budget on the planning thread) follows.
   const evaluator = new Evaluator({

@@ -39,6 +39,27 @@ describe("the planning thread", () => {
     expect(ticks).toBeGreaterThan(elapsed / 20);
   });
 
+  it("with recycle, plans each snapshot on a fresh thread once the last has no plan left, and two plans asked together are both answered", async () => {
+    const recycled = createPlannerThread({ recycle: true });
+    try {
+      const config = { disruption: { canMoveSingleReplica: true } };
+      const expected = planConsolidation(pairFleet(), config).moves;
+      const first = await recycled.plan(pairFleet(), config);
+      const firstThread = recycled.info.threadId;
+      const second = await recycled.plan(pairFleet(), config);
+      const secondThread = recycled.info.threadId;
+      expect([first.moves, second.moves]).toEqual([expected, expected]);
+      expect(firstThread).toBeDefined();
+      expect(secondThread).not.toBe(firstThread);
+      // Two plans asked at once: the first answer leaves one waiting, so the thread stays for it.
+      const both = await Promise.all([recycled.plan(pairFleet(), config), recycled.plan(pairFleet(), config)]);
+      expect(both.map((plan) => plan.moves)).toEqual([expected, expected]);
+      expect(recycled.info.threadId).not.toBe(secondThread);
+    } finally {
+      await recycled.shutdown();
+    }
+  });
+
   it("refuses to plan once shut down", async () => {
     const other = createPlannerThread();
     await other.shutdown();
