@@ -12,7 +12,7 @@
 import { familiesOf, recordedName, SLO_FAMILIES, type SloFamily } from "../analyzer/slo/slo-counts.js";
 import { listSlos, type SloConfig } from "../common/slo/spec.js";
 import { RECORDED_INCREASE_MS } from "../common/conventions.js";
-import { leSetMatcher } from "../common/promql.js";
+import { leSetMatcher, selector } from "../common/promql.js";
 import { scaled, type RecordingRule, type RuleContext, type RuleGroup } from "./rule-model.js";
 
 /** The group's name; it must come before the SLO groups that read it (promtool evaluates groups in file order). */
@@ -32,8 +32,8 @@ export function increaseRecordingGroup(context: RuleContext, config: Pick<SloCon
   const rules = familiesOf(config).map((family): RecordingRule => {
     const { metric, by } = SLO_FAMILIES[family];
     const thresholds = familyThresholds(config, family);
-    const selector = thresholds === undefined ? metric : `${metric}{${leSetMatcher(thresholds)}}`;
-    return { record: recordedName(family), expr: `sum by (${by.join(", ")}) (increase(${selector}[${window}]))` };
+    const series = thresholds === undefined ? metric : selector(metric, [leSetMatcher(thresholds)]);
+    return { record: recordedName(family), expr: `sum by (${by.join(", ")}) (increase(${series}[${window}]))` };
   });
   return { name: INCREASE_GROUP, interval: window, rules };
 }

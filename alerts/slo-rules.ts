@@ -22,7 +22,7 @@ import { listSlos, type ModelClass, type Slo, type SloConfig } from "../common/s
 import { formatDurationMs } from "../common/config/duration.js";
 import { ALERT_LABELS, ALERTS, METRICS, RECORDING_RULES } from "../common/conventions.js";
 import { classMatchers } from "./model-selector.js";
-import { leMatcher, promNumber, promString } from "../common/promql.js";
+import { leMatcher, matcher, promNumber, promString, selector } from "../common/promql.js";
 import {
   alertRule,
   MINUTE_MS,
@@ -61,22 +61,22 @@ export function sloEventQueries(
 ): { good: string; total: string } {
   if (isRecorded) {
     const families = recordedFamilies(slo);
-    const sum = (family: SloFamily, extra: string) =>
-      `sum(sum_over_time(${recordedName(family)}{${matchers}${extra}}[${range}]))`;
+    const sum = (family: SloFamily, extra: readonly string[]) =>
+      `sum(sum_over_time(${selector(recordedName(family), [matchers, ...extra])}[${range}]))`;
     if (slo.kind === "availability")
-      return { good: sum(families.good, `, status!="error"`), total: sum(families.total, "") };
-    return { good: sum(families.good, `, ${leMatcher(slo.thresholdSeconds)}`), total: sum(families.total, "") };
+      return { good: sum(families.good, [matcher("status", "!=", "error")]), total: sum(families.total, []) };
+    return { good: sum(families.good, [leMatcher(slo.thresholdSeconds)]), total: sum(families.total, []) };
   }
   if (slo.kind === "availability") {
     const metric = METRICS.llmRequests.name;
     return {
-      good: `sum(increase(${metric}{${matchers}, status!="error"}[${range}]))`,
-      total: `sum(increase(${metric}{${matchers}}[${range}]))`,
+      good: `sum(increase(${selector(metric, [matchers, matcher("status", "!=", "error")])}[${range}]))`,
+      total: `sum(increase(${selector(metric, [matchers])}[${range}]))`,
     };
   }
   return {
-    good: `sum(increase(${slo.metric}_bucket{${matchers}, ${leMatcher(slo.thresholdSeconds)}}[${range}]))`,
-    total: `sum(increase(${slo.metric}_count{${matchers}}[${range}]))`,
+    good: `sum(increase(${selector(`${slo.metric}_bucket`, [matchers, leMatcher(slo.thresholdSeconds)])}[${range}]))`,
+    total: `sum(increase(${selector(`${slo.metric}_count`, [matchers])}[${range}]))`,
   };
 }
 

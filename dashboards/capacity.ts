@@ -3,6 +3,7 @@
  * reclaimable GPUs and the consolidation plan's size, idle replicas, and the models that hold GPUs
  * without traffic.
  */
+import { matcher, selector } from "../common/promql.js";
 import type { Dashboard } from "@grafana/grafana-foundation-sdk/dashboard";
 import { METRICS } from "../common/conventions.js";
 import { buildDashboard, labelVariable } from "./layout.js";
@@ -40,21 +41,21 @@ export function capacity(options: DashboardOptions): Dashboard {
               "GPUs the current recommendations would free in the selected pools (consolidation plus idle eviction).",
             unit: "short",
             width: 8,
-            queries: [{ expr: `sum(${M.recommendationGpus.name}{${POOL}})`, instant: true }],
+            queries: [{ expr: `sum(${selector(M.recommendationGpus.name, [POOL])})`, instant: true }],
           }),
           statPanel({
             title: "Consolidation moves",
             description: "Replica moves in the selected pools' consolidation plans.",
             unit: "short",
             width: 8,
-            queries: [{ expr: `sum(${M.recommendationMoves.name}{${POOL}})`, instant: true }],
+            queries: [{ expr: `sum(${selector(M.recommendationMoves.name, [POOL])})`, instant: true }],
           }),
           statPanel({
             title: "Idle replicas",
             description: "Replicas recommended for eviction or scale to zero (no traffic past their time to live).",
             unit: "short",
             width: 8,
-            queries: [{ expr: `sum(${M.recommendationIdle.name}{${POOL}})`, instant: true }],
+            queries: [{ expr: `sum(${selector(M.recommendationIdle.name, [POOL])})`, instant: true }],
           }),
           timeseriesPanel({
             title: "Reclaimable GPUs per pool",
@@ -62,7 +63,7 @@ export function capacity(options: DashboardOptions): Dashboard {
               "GPUs the recommendations would free, per pool, over time: a steady value is capacity paid for and not used.",
             unit: "short",
             min: 0,
-            queries: [{ expr: `${M.recommendationGpus.name}{${POOL}}`, legend: "{{pool}}" }],
+            queries: [{ expr: selector(M.recommendationGpus.name, [POOL]), legend: "{{pool}}" }],
           }),
           timeseriesPanel({
             title: "Moves and idle replicas per pool",
@@ -70,8 +71,8 @@ export function capacity(options: DashboardOptions): Dashboard {
             unit: "short",
             min: 0,
             queries: [
-              { expr: `${M.recommendationMoves.name}{${POOL}}`, legend: "{{pool}} moves" },
-              { expr: `${M.recommendationIdle.name}{${POOL}}`, legend: "{{pool}} idle replicas" },
+              { expr: selector(M.recommendationMoves.name, [POOL]), legend: "{{pool}} moves" },
+              { expr: selector(M.recommendationIdle.name, [POOL]), legend: "{{pool}} idle replicas" },
             ],
           }),
         ],
@@ -86,14 +87,14 @@ export function capacity(options: DashboardOptions): Dashboard {
             unit: "percentunit",
             min: 0,
             max: 1,
-            queries: [{ expr: `${M.fleetFragmentation.name}{${POOL}}`, legend: "{{pool}}" }],
+            queries: [{ expr: selector(M.fleetFragmentation.name, [POOL]), legend: "{{pool}}" }],
           }),
           timeseriesPanel({
             title: "Stranded GPU memory per pool",
             description: "Free GPU memory in pieces too small for any replica shape seen in the fleet.",
             unit: "bytes",
             min: 0,
-            queries: [{ expr: `${M.fleetStranded.name}{${POOL}}`, legend: "{{pool}}" }],
+            queries: [{ expr: selector(M.fleetStranded.name, [POOL]), legend: "{{pool}}" }],
           }),
           timeseriesPanel({
             title: "Free GPU memory by node",
@@ -102,7 +103,7 @@ export function capacity(options: DashboardOptions): Dashboard {
             min: 0,
             queries: [
               {
-                expr: `sum by (node) (${M.memoryTotal.name}{${NODE}}) - sum by (node) (${M.memoryUsed.name}{${NODE}})`,
+                expr: `sum by (node) (${selector(M.memoryTotal.name, [NODE])}) - sum by (node) (${selector(M.memoryUsed.name, [NODE])})`,
                 legend: "{{node}}",
               },
             ],
@@ -114,7 +115,7 @@ export function capacity(options: DashboardOptions): Dashboard {
             min: 0,
             max: 1,
             threshold: { value: options.utilizationTarget, below: "orange", above: "green" },
-            queries: [{ expr: `${M.fleetUtilization.name}{${POOL}}`, legend: "{{pool}} ({{basis}})" }],
+            queries: [{ expr: selector(M.fleetUtilization.name, [POOL]), legend: "{{pool}} ({{basis}})" }],
           }),
         ],
       },
@@ -128,7 +129,7 @@ export function capacity(options: DashboardOptions): Dashboard {
             unit: "short",
             queries: [
               {
-                expr: `count by (model) (${M.gpuPodInfo.name}{${MODEL}, model!=""}) unless on (model) (sum by (model) (increase(${M.llmRequests.name}{${MODEL}}[$__range])) > 0)`,
+                expr: `count by (model) (${selector(M.gpuPodInfo.name, [MODEL, matcher("model", "!=", "")])}) unless on (model) (sum by (model) (increase(${selector(M.llmRequests.name, [MODEL])}[$__range])) > 0)`,
                 instant: true,
                 format: "table",
               },
@@ -139,7 +140,12 @@ export function capacity(options: DashboardOptions): Dashboard {
             description: "GPUs the kubelet assigned to each model's pods.",
             unit: "short",
             min: 0,
-            queries: [{ expr: `count by (model) (${M.gpuPodInfo.name}{${MODEL}, model!=""})`, legend: "{{model}}" }],
+            queries: [
+              {
+                expr: `count by (model) (${selector(M.gpuPodInfo.name, [MODEL, matcher("model", "!=", "")])})`,
+                legend: "{{model}}",
+              },
+            ],
           }),
           timeseriesPanel({
             title: "Time since the last request",
@@ -147,7 +153,9 @@ export function capacity(options: DashboardOptions): Dashboard {
               "Seconds since each model's last request ended; past the tier's time to live (latency 30 min, batch 10 min by default) its extra replicas are eviction candidates.",
             unit: "s",
             min: 0,
-            queries: [{ expr: `time() - max by (model) (${M.llmLastRequest.name}{${MODEL}})`, legend: "{{model}}" }],
+            queries: [
+              { expr: `time() - max by (model) (${selector(M.llmLastRequest.name, [MODEL])})`, legend: "{{model}}" },
+            ],
           }),
         ],
       },

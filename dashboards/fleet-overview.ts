@@ -21,8 +21,8 @@ const TOKENS_PER_SECOND = "suffix: tok/s";
 export function fleetOverview(options: DashboardOptions): Dashboard {
   const target: ThresholdLine = { value: options.utilizationTarget, below: "orange", above: "green" };
   const targetPercent = `${Math.round(options.utilizationTarget * 100)}%`;
-  const energyRate = `sum(rate(${M.energy.name}{${NODE}}[${RATE}]))`;
-  const tokenRate = `sum(rate(${M.llmTokens.name}{${NODE}}[${RATE}]))`;
+  const energyRate = `sum(rate(${selector(M.energy.name, [NODE])}[${RATE}]))`;
+  const tokenRate = `sum(rate(${selector(M.llmTokens.name, [NODE])}[${RATE}]))`;
   const perGpu = gpuUtilizationByBasis(options.utilizationBasis, NODE);
   const basis = `Basis: ${BASIS_LABEL[options.utilizationBasis]}${options.utilizationBasis === "busy" ? "" : ", busy time on GPUs without GPM"} (analyzer.utilizationBasis).`;
   return buildDashboard(
@@ -50,14 +50,14 @@ export function fleetOverview(options: DashboardOptions): Dashboard {
             title: "GPUs",
             description: "GPUs the agents on the selected nodes report (inferwatch_gpu_info).",
             unit: "short",
-            queries: [{ expr: `count(${M.gpuInfo.name}{${NODE}})`, instant: true }],
+            queries: [{ expr: `count(${selector(M.gpuInfo.name, [NODE])})`, instant: true }],
           }),
           statPanel({
             title: "GPUs down",
             description:
               "GPUs that did not answer their last NVML sample (inferwatch_gpu_up 0): lost, or failing and retried with backoff.",
             unit: "short",
-            queries: [{ expr: `count(${M.gpuUp.name}{${NODE}} == 0) or vector(0)`, instant: true }],
+            queries: [{ expr: `count(${selector(M.gpuUp.name, [NODE])} == 0) or vector(0)`, instant: true }],
             steps: [
               { value: null, color: "green" },
               { value: 1, color: "red" },
@@ -78,7 +78,10 @@ export function fleetOverview(options: DashboardOptions): Dashboard {
             description: "Device memory in use over device memory, selected nodes.",
             unit: "percentunit",
             queries: [
-              { expr: `sum(${M.memoryUsed.name}{${NODE}}) / sum(${M.memoryTotal.name}{${NODE}})`, instant: true },
+              {
+                expr: `sum(${selector(M.memoryUsed.name, [NODE])}) / sum(${selector(M.memoryTotal.name, [NODE])})`,
+                instant: true,
+              },
             ],
           }),
           statPanel({
@@ -86,7 +89,7 @@ export function fleetOverview(options: DashboardOptions): Dashboard {
             description:
               "Prompt and completion tokens per second over the GPUs of the selected nodes (the analyzer's definition, over the rate interval).",
             unit: TOKENS_PER_SECOND,
-            queries: [{ expr: `${tokenRate} / count(${M.gpuInfo.name}{${NODE}})`, instant: true }],
+            queries: [{ expr: `${tokenRate} / count(${selector(M.gpuInfo.name, [NODE])})`, instant: true }],
           }),
           statPanel({
             title: "Joules per token",
@@ -117,7 +120,7 @@ export function fleetOverview(options: DashboardOptions): Dashboard {
             min: 0,
             max: 1,
             threshold: target,
-            queries: [{ expr: `${M.fleetUtilization.name}{${POOL}}`, legend: "{{pool}} ({{basis}})" }],
+            queries: [{ expr: selector(M.fleetUtilization.name, [POOL]), legend: "{{pool}} ({{basis}})" }],
           }),
           timeseriesPanel({
             title: "GPU utilization by node",
@@ -134,7 +137,7 @@ export function fleetOverview(options: DashboardOptions): Dashboard {
             unit: "percentunit",
             min: 0,
             max: 1,
-            queries: [{ expr: `${M.fleetPoolHoursAtTarget.name}{${POOL}}`, legend: "{{pool}} ({{basis}})" }],
+            queries: [{ expr: selector(M.fleetPoolHoursAtTarget.name, [POOL]), legend: "{{pool}} ({{basis}})" }],
           }),
         ],
       },
@@ -149,7 +152,7 @@ export function fleetOverview(options: DashboardOptions): Dashboard {
             max: 1,
             queries: [
               {
-                expr: `sum by (node) (${M.memoryUsed.name}{${NODE}}) / sum by (node) (${M.memoryTotal.name}{${NODE}})`,
+                expr: `sum by (node) (${selector(M.memoryUsed.name, [NODE])}) / sum by (node) (${selector(M.memoryTotal.name, [NODE])})`,
                 legend: "{{node}}",
               },
             ],
@@ -159,14 +162,14 @@ export function fleetOverview(options: DashboardOptions): Dashboard {
             description: "Device memory in use per node, bytes.",
             unit: "bytes",
             min: 0,
-            queries: [{ expr: `sum by (node) (${M.memoryUsed.name}{${NODE}})`, legend: "{{node}}" }],
+            queries: [{ expr: `sum by (node) (${selector(M.memoryUsed.name, [NODE])})`, legend: "{{node}}" }],
           }),
           timeseriesPanel({
             title: "GPU power by node",
             description: "Power draw of the node's GPUs (NVML, averaged over 1 s on Ampere and newer).",
             unit: "watt",
             min: 0,
-            queries: [{ expr: `sum by (node) (${M.power.name}{${NODE}})`, legend: "{{node}}" }],
+            queries: [{ expr: `sum by (node) (${selector(M.power.name, [NODE])})`, legend: "{{node}}" }],
           }),
           timeseriesPanel({
             title: "GPU energy rate by node",
@@ -174,14 +177,16 @@ export function fleetOverview(options: DashboardOptions): Dashboard {
               "Energy consumed per second by the node's GPUs, from NVML's energy counter (watts, as a check on the power gauge).",
             unit: "watt",
             min: 0,
-            queries: [{ expr: `sum by (node) (rate(${M.energy.name}{${NODE}}[${RATE}]))`, legend: "{{node}}" }],
+            queries: [
+              { expr: `sum by (node) (rate(${selector(M.energy.name, [NODE])}[${RATE}]))`, legend: "{{node}}" },
+            ],
           }),
           statPanel({
             title: "GPU energy in the time range",
             description: "Energy the selected nodes' GPUs consumed over the dashboard's time range.",
             unit: "joule",
             width: 12,
-            queries: [{ expr: `sum(increase(${M.energy.name}{${NODE}}[$__range]))`, instant: true }],
+            queries: [{ expr: `sum(increase(${selector(M.energy.name, [NODE])}[$__range]))`, instant: true }],
           }),
         ],
       },
@@ -196,7 +201,7 @@ export function fleetOverview(options: DashboardOptions): Dashboard {
             min: 0,
             queries: [
               {
-                expr: `sum by (model) (rate(${M.llmTokens.name}{${MODEL}}[${RATE}])) / count by (model) (${M.gpuPodInfo.name}{${MODEL}})`,
+                expr: `sum by (model) (rate(${selector(M.llmTokens.name, [MODEL])}[${RATE}])) / count by (model) (${selector(M.gpuPodInfo.name, [MODEL])})`,
                 legend: "{{model}}",
               },
             ],
@@ -209,7 +214,7 @@ export function fleetOverview(options: DashboardOptions): Dashboard {
             min: 0,
             queries: [
               {
-                expr: `sum by (node) (rate(${M.energy.name}{${NODE}}[${RATE}])) / (sum by (node) (rate(${M.llmTokens.name}{${NODE}}[${RATE}])) > 0)`,
+                expr: `sum by (node) (rate(${selector(M.energy.name, [NODE])}[${RATE}])) / (sum by (node) (rate(${selector(M.llmTokens.name, [NODE])}[${RATE}])) > 0)`,
                 legend: "{{node}}",
               },
             ],

@@ -2,6 +2,7 @@
  * GPU node detail: every GPU of the selected nodes, the processes and pods on them, and the
  * health of the node's agent.
  */
+import { matcher, selector } from "../common/promql.js";
 import type { Dashboard } from "@grafana/grafana-foundation-sdk/dashboard";
 import { METRICS } from "../common/conventions.js";
 import { buildDashboard, labelVariable } from "./layout.js";
@@ -26,7 +27,7 @@ export function gpuNode(): Dashboard {
     },
     [
       labelVariable("node", "Node", M.gpuInfo.name, "GPU node."),
-      labelVariable("gpu", "GPU", `${M.gpuInfo.name}{${NODE}}`, "GPU index on the node."),
+      labelVariable("gpu", "GPU", selector(M.gpuInfo.name, [NODE]), "GPU index on the node."),
     ],
     [
       {
@@ -37,7 +38,7 @@ export function gpuNode(): Dashboard {
             description:
               "1 when the agent has the NVML library loaded and initialised; 0 means no GPU series are served (see the agent's log).",
             unit: "bool_yes_no",
-            queries: [{ expr: `min(${M.nvmlUp.name}{${NODE}})`, instant: true }],
+            queries: [{ expr: `min(${selector(M.nvmlUp.name, [NODE])})`, instant: true }],
             steps: [
               { value: null, color: "red" },
               { value: 1, color: "green" },
@@ -47,7 +48,7 @@ export function gpuNode(): Dashboard {
             title: "GPUs answering",
             description: "Share of the nodes' GPUs that answered their last NVML sample.",
             unit: "percentunit",
-            queries: [{ expr: `avg(${M.gpuUp.name}{${NODE}})`, instant: true }],
+            queries: [{ expr: `avg(${selector(M.gpuUp.name, [NODE])})`, instant: true }],
             steps: [
               { value: null, color: "red" },
               { value: 1, color: "green" },
@@ -57,7 +58,7 @@ export function gpuNode(): Dashboard {
             title: "Pod mapping up",
             description: "1 when the last kubelet pod-resources refresh succeeded (GPU-to-pod attribution).",
             unit: "bool_yes_no",
-            queries: [{ expr: `min(${M.podResourcesUp.name}{${NODE}})`, instant: true }],
+            queries: [{ expr: `min(${selector(M.podResourcesUp.name, [NODE])})`, instant: true }],
             steps: [
               { value: null, color: "orange" },
               { value: 1, color: "green" },
@@ -67,26 +68,26 @@ export function gpuNode(): Dashboard {
             title: "Host CPU",
             description: "Share of the nodes' CPU time not idle.",
             unit: "percentunit",
-            queries: [{ expr: `avg(${M.hostCpuUtilization.name}{${NODE}})`, instant: true }],
+            queries: [{ expr: `avg(${selector(M.hostCpuUtilization.name, [NODE])})`, instant: true }],
           }),
           statPanel({
             title: "Host memory available",
             description: "Host memory available to new work.",
             unit: "bytes",
-            queries: [{ expr: `sum(${M.hostMemoryAvailable.name}{${NODE}})`, instant: true }],
+            queries: [{ expr: `sum(${selector(M.hostMemoryAvailable.name, [NODE])})`, instant: true }],
           }),
           statPanel({
             title: "Model volume free",
             description: "Free space on the volume holding model weights.",
             unit: "bytes",
-            queries: [{ expr: `min(${M.hostVolumeFree.name}{${NODE}})`, instant: true }],
+            queries: [{ expr: `min(${selector(M.hostVolumeFree.name, [NODE])})`, instant: true }],
           }),
           tablePanel({
             title: "GPUs",
             description: "Identity of every GPU: model, UUID, driver, PCI bus id, and whether it is simulated.",
             unit: "short",
             width: 24,
-            queries: [{ expr: `${M.gpuInfo.name}{${GPU}}`, instant: true, format: "table" }],
+            queries: [{ expr: selector(M.gpuInfo.name, [GPU]), instant: true, format: "table" }],
           }),
         ],
       },
@@ -100,7 +101,7 @@ export function gpuNode(): Dashboard {
             unit: "percentunit",
             min: 0,
             max: 1,
-            queries: [{ expr: `max by (node, gpu) (${M.utilization.name}{${GPU}})`, legend: PER_GPU }],
+            queries: [{ expr: `max by (node, gpu) (${selector(M.utilization.name, [GPU])})`, legend: PER_GPU }],
           }),
           timeseriesPanel({
             title: "SM, tensor and DRAM activity (GPM)",
@@ -110,9 +111,9 @@ export function gpuNode(): Dashboard {
             min: 0,
             max: 1,
             queries: [
-              { expr: `max by (node, gpu) (${M.smActive.name}{${GPU}})`, legend: `${PER_GPU} SM` },
-              { expr: `max by (node, gpu) (${M.tensorActive.name}{${GPU}})`, legend: `${PER_GPU} tensor` },
-              { expr: `max by (node, gpu) (${M.dramActive.name}{${GPU}})`, legend: `${PER_GPU} DRAM` },
+              { expr: `max by (node, gpu) (${selector(M.smActive.name, [GPU])})`, legend: `${PER_GPU} SM` },
+              { expr: `max by (node, gpu) (${selector(M.tensorActive.name, [GPU])})`, legend: `${PER_GPU} tensor` },
+              { expr: `max by (node, gpu) (${selector(M.dramActive.name, [GPU])})`, legend: `${PER_GPU} DRAM` },
             ],
           }),
           timeseriesPanel({
@@ -123,7 +124,7 @@ export function gpuNode(): Dashboard {
             max: 1,
             queries: [
               {
-                expr: `max by (node, gpu, gpu_instance, profile) (${M.migSmActive.name}{${GPU}})`,
+                expr: `max by (node, gpu, gpu_instance, profile) (${selector(M.migSmActive.name, [GPU])})`,
                 legend: `${PER_GPU} GI {{gpu_instance}} {{profile}}`,
               },
             ],
@@ -134,7 +135,7 @@ export function gpuNode(): Dashboard {
             unit: "percentunit",
             min: 0,
             max: 1,
-            queries: [{ expr: `max by (node, gpu) (${M.memoryUtilization.name}{${GPU}})`, legend: PER_GPU }],
+            queries: [{ expr: `max by (node, gpu) (${selector(M.memoryUtilization.name, [GPU])})`, legend: PER_GPU }],
           }),
           timeseriesPanel({
             title: "Memory used",
@@ -142,8 +143,8 @@ export function gpuNode(): Dashboard {
             unit: "bytes",
             min: 0,
             queries: [
-              { expr: `max by (node, gpu) (${M.memoryUsed.name}{${GPU}})`, legend: PER_GPU },
-              { expr: `max by (node, gpu) (${M.memoryTotal.name}{${GPU}})`, legend: `${PER_GPU} total` },
+              { expr: `max by (node, gpu) (${selector(M.memoryUsed.name, [GPU])})`, legend: PER_GPU },
+              { expr: `max by (node, gpu) (${selector(M.memoryTotal.name, [GPU])})`, legend: `${PER_GPU} total` },
             ],
           }),
           timeseriesPanel({
@@ -151,9 +152,12 @@ export function gpuNode(): Dashboard {
             description: "GPU die temperature, and the HBM's beside it (its maximum operating temperature dashed).",
             unit: "celsius",
             queries: [
-              { expr: `max by (node, gpu) (${M.temperature.name}{${GPU}})`, legend: PER_GPU },
-              { expr: `max by (node, gpu) (${M.memoryTemperature.name}{${GPU}})`, legend: `${PER_GPU} HBM` },
-              { expr: `max by (node, gpu) (${M.memoryTemperatureMax.name}{${GPU}})`, legend: `${PER_GPU} HBM max` },
+              { expr: `max by (node, gpu) (${selector(M.temperature.name, [GPU])})`, legend: PER_GPU },
+              { expr: `max by (node, gpu) (${selector(M.memoryTemperature.name, [GPU])})`, legend: `${PER_GPU} HBM` },
+              {
+                expr: `max by (node, gpu) (${selector(M.memoryTemperatureMax.name, [GPU])})`,
+                legend: `${PER_GPU} HBM max`,
+              },
             ],
           }),
           timeseriesPanel({
@@ -162,8 +166,8 @@ export function gpuNode(): Dashboard {
             unit: "watt",
             min: 0,
             queries: [
-              { expr: `max by (node, gpu) (${M.power.name}{${GPU}})`, legend: PER_GPU },
-              { expr: `max by (node, gpu) (${M.powerLimit.name}{${GPU}})`, legend: `${PER_GPU} limit` },
+              { expr: `max by (node, gpu) (${selector(M.power.name, [GPU])})`, legend: PER_GPU },
+              { expr: `max by (node, gpu) (${selector(M.powerLimit.name, [GPU])})`, legend: `${PER_GPU} limit` },
             ],
           }),
           timeseriesPanel({
@@ -171,7 +175,7 @@ export function gpuNode(): Dashboard {
             description: "Current SM clock per GPU; a drop under load with a throttle reason below means throttling.",
             unit: "hertz",
             min: 0,
-            queries: [{ expr: `max by (node, gpu) (${M.smClock.name}{${GPU}})`, legend: PER_GPU }],
+            queries: [{ expr: `max by (node, gpu) (${selector(M.smClock.name, [GPU])})`, legend: PER_GPU }],
           }),
           timeseriesPanel({
             title: "Clock throttle reasons",
@@ -181,7 +185,10 @@ export function gpuNode(): Dashboard {
             min: 0,
             max: 1,
             queries: [
-              { expr: `max by (node, gpu, reason) (${M.throttled.name}{${GPU}})`, legend: `${PER_GPU} {{reason}}` },
+              {
+                expr: `max by (node, gpu, reason) (${selector(M.throttled.name, [GPU])})`,
+                legend: `${PER_GPU} {{reason}}`,
+              },
             ],
           }),
           timeseriesPanel({
@@ -192,7 +199,7 @@ export function gpuNode(): Dashboard {
             min: 0,
             queries: [
               {
-                expr: `sum by (node, gpu, reason) (rate(${M.throttleTime.name}{${GPU}}[${RATE}]))`,
+                expr: `sum by (node, gpu, reason) (rate(${selector(M.throttleTime.name, [GPU])}[${RATE}]))`,
                 legend: `${PER_GPU} {{reason}}`,
               },
             ],
@@ -202,7 +209,9 @@ export function gpuNode(): Dashboard {
             description: "PCIe replays per second (link-level retransmissions); over 8 a minute is a degrading link.",
             unit: "short",
             min: 0,
-            queries: [{ expr: `sum by (node, gpu) (rate(${M.pcieReplays.name}{${GPU}}[${RATE}]))`, legend: PER_GPU }],
+            queries: [
+              { expr: `sum by (node, gpu) (rate(${selector(M.pcieReplays.name, [GPU])}[${RATE}]))`, legend: PER_GPU },
+            ],
           }),
           timeseriesPanel({
             title: "ECC errors",
@@ -211,7 +220,7 @@ export function gpuNode(): Dashboard {
             min: 0,
             queries: [
               {
-                expr: `sum by (node, gpu, type) (increase(${M.eccErrors.name}{${GPU}}[${RATE}]))`,
+                expr: `sum by (node, gpu, type) (increase(${selector(M.eccErrors.name, [GPU])}[${RATE}]))`,
                 legend: `${PER_GPU} {{type}}`,
               },
             ],
@@ -223,7 +232,7 @@ export function gpuNode(): Dashboard {
             min: 0,
             queries: [
               {
-                expr: `sum by (node, gpu, xid) (increase(${M.xidErrors.name}{${GPU}}[${RATE}]))`,
+                expr: `sum by (node, gpu, xid) (increase(${selector(M.xidErrors.name, [GPU])}[${RATE}]))`,
                 legend: `${PER_GPU} XID {{xid}}`,
               },
             ],
@@ -236,8 +245,8 @@ export function gpuNode(): Dashboard {
             min: 0,
             max: 1,
             queries: [
-              { expr: `max by (node, gpu) (${M.remapPending.name}{${GPU}})`, legend: `${PER_GPU} pending` },
-              { expr: `max by (node, gpu) (${M.remapFailure.name}{${GPU}})`, legend: `${PER_GPU} failed` },
+              { expr: `max by (node, gpu) (${selector(M.remapPending.name, [GPU])})`, legend: `${PER_GPU} pending` },
+              { expr: `max by (node, gpu) (${selector(M.remapFailure.name, [GPU])})`, legend: `${PER_GPU} failed` },
             ],
           }),
           timeseriesPanel({
@@ -245,7 +254,7 @@ export function gpuNode(): Dashboard {
             description: "Active NVLink links per GPU; a drop splits tensor-parallel replicas' NVLink domain.",
             unit: "short",
             min: 0,
-            queries: [{ expr: `sum by (node, gpu) (${M.nvlinkUp.name}{${GPU}})`, legend: PER_GPU }],
+            queries: [{ expr: `sum by (node, gpu) (${selector(M.nvlinkUp.name, [GPU])})`, legend: PER_GPU }],
           }),
           timeseriesPanel({
             title: "GPU up",
@@ -253,7 +262,7 @@ export function gpuNode(): Dashboard {
             unit: "short",
             min: 0,
             max: 1,
-            queries: [{ expr: `max by (node, gpu) (${M.gpuUp.name}{${GPU}})`, legend: PER_GPU }],
+            queries: [{ expr: `max by (node, gpu) (${selector(M.gpuUp.name, [GPU])})`, legend: PER_GPU }],
           }),
         ],
       },
@@ -267,7 +276,7 @@ export function gpuNode(): Dashboard {
             min: 0,
             queries: [
               {
-                expr: `max by (node, gpu, namespace, pod, pid) (${M.processMemory.name}{${GPU}})`,
+                expr: `max by (node, gpu, namespace, pod, pid) (${selector(M.processMemory.name, [GPU])})`,
                 legend: "{{namespace}}/{{pod}} pid {{pid}} (GPU {{gpu}})",
               },
             ],
@@ -279,7 +288,10 @@ export function gpuNode(): Dashboard {
             min: 0,
             stacked: true,
             queries: [
-              { expr: `sum by (namespace, pod) (${M.processMemory.name}{${GPU}})`, legend: "{{namespace}}/{{pod}}" },
+              {
+                expr: `sum by (namespace, pod) (${selector(M.processMemory.name, [GPU])})`,
+                legend: "{{namespace}}/{{pod}}",
+              },
             ],
           }),
           timeseriesPanel({
@@ -291,7 +303,7 @@ export function gpuNode(): Dashboard {
             max: 1,
             queries: [
               {
-                expr: `avg by (namespace, pod, model) (${M.utilization.name}{${GPU}, pod!=""})`,
+                expr: `avg by (namespace, pod, model) (${selector(M.utilization.name, [GPU, matcher("pod", "!=", "")])})`,
                 legend: "{{namespace}}/{{pod}} ({{model}})",
               },
             ],
@@ -300,7 +312,7 @@ export function gpuNode(): Dashboard {
             title: "GPU holders",
             description: "Every container the kubelet assigned a GPU to (inferwatch_gpu_pod_info).",
             unit: "short",
-            queries: [{ expr: `${M.gpuPodInfo.name}{${GPU}}`, instant: true, format: "table" }],
+            queries: [{ expr: selector(M.gpuPodInfo.name, [GPU]), instant: true, format: "table" }],
           }),
         ],
       },
@@ -315,7 +327,7 @@ export function gpuNode(): Dashboard {
             max: 1,
             queries: [
               {
-                expr: `min by (node, collector) (${M.collectorSuccess.name}{${NODE}})`,
+                expr: `min by (node, collector) (${selector(M.collectorSuccess.name, [NODE])})`,
                 legend: "{{node}} {{collector}}",
               },
             ],
@@ -326,7 +338,10 @@ export function gpuNode(): Dashboard {
             unit: "s",
             min: 0,
             queries: [
-              { expr: `max by (node, collector) (${M.sampleAge.name}{${NODE}})`, legend: "{{node}} {{collector}}" },
+              {
+                expr: `max by (node, collector) (${selector(M.sampleAge.name, [NODE])})`,
+                legend: "{{node}} {{collector}}",
+              },
             ],
           }),
         ],

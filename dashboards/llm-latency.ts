@@ -3,6 +3,7 @@
  * breakdown, time to first token, time per output token, traffic, and the runtimes' engine gauges
  * (KV-cache usage, prefix-cache hits, queue depth, batch size, preemptions).
  */
+import { selector } from "../common/promql.js";
 import type { Dashboard } from "@grafana/grafana-foundation-sdk/dashboard";
 import { METRICS } from "../common/conventions.js";
 import { buildDashboard, labelVariable } from "./layout.js";
@@ -32,7 +33,8 @@ function quantiles(histogram: string): QuerySpec[] {
 
 /** The LLM latency dashboard. */
 export function llmLatency(): Dashboard {
-  const requests = (matchers: string): string => `sum by (model) (rate(${M.llmRequests.name}{${matchers}}[${RATE}]))`;
+  const requests = (matchers: string): string =>
+    `sum by (model) (rate(${selector(M.llmRequests.name, [matchers])}[${RATE}]))`;
   return buildDashboard(
     {
       ...LLM_LATENCY,
@@ -62,7 +64,7 @@ export function llmLatency(): Dashboard {
             unit: "s",
             queries: [
               {
-                expr: `sum by (le) (increase(${M.llmRequestDuration.name}_bucket{${SEL}}[${RATE}]))`,
+                expr: `sum by (le) (increase(${selector(`${M.llmRequestDuration.name}_bucket`, [SEL])}[${RATE}]))`,
                 legend: "{{le}}",
                 format: "heatmap",
               },
@@ -113,7 +115,7 @@ export function llmLatency(): Dashboard {
             min: 0,
             queries: [
               {
-                expr: `sum by (model, status) (rate(${M.llmRequests.name}{${SEL}}[${RATE}]))`,
+                expr: `sum by (model, status) (rate(${selector(M.llmRequests.name, [SEL])}[${RATE}]))`,
                 legend: "{{model}} {{status}}",
               },
             ],
@@ -132,7 +134,7 @@ export function llmLatency(): Dashboard {
             min: 0,
             queries: [
               {
-                expr: `sum by (model, type) (rate(${M.llmTokens.name}{${SEL}}[${RATE}]))`,
+                expr: `sum by (model, type) (rate(${selector(M.llmTokens.name, [SEL])}[${RATE}]))`,
                 legend: "{{model}} {{type}}",
               },
             ],
@@ -143,7 +145,9 @@ export function llmLatency(): Dashboard {
               "Seconds since the model's last request ended (the idle signal the eviction recommendations use).",
             unit: "s",
             min: 0,
-            queries: [{ expr: `time() - max by (model) (${M.llmLastRequest.name}{${SEL}})`, legend: "{{model}}" }],
+            queries: [
+              { expr: `time() - max by (model) (${selector(M.llmLastRequest.name, [SEL])})`, legend: "{{model}}" },
+            ],
           }),
         ],
       },
@@ -158,7 +162,7 @@ export function llmLatency(): Dashboard {
             min: 0,
             max: 1,
             threshold: { value: 0.9, below: "green", above: "red" },
-            queries: [{ expr: `max by (model) (${M.llmKvCacheUsage.name}{${SEL}})`, legend: "{{model}}" }],
+            queries: [{ expr: `max by (model) (${selector(M.llmKvCacheUsage.name, [SEL])})`, legend: "{{model}}" }],
           }),
           timeseriesPanel({
             title: "Prefix-cache hit ratio",
@@ -168,7 +172,7 @@ export function llmLatency(): Dashboard {
             max: 1,
             queries: [
               {
-                expr: `sum by (model) (rate(${M.llmPrefixCacheHits.name}{${SEL}}[${RATE}])) / (sum by (model) (rate(${M.llmPrefixCacheQueries.name}{${SEL}}[${RATE}])) > 0)`,
+                expr: `sum by (model) (rate(${selector(M.llmPrefixCacheHits.name, [SEL])}[${RATE}])) / (sum by (model) (rate(${selector(M.llmPrefixCacheQueries.name, [SEL])}[${RATE}])) > 0)`,
                 legend: "{{model}}",
               },
             ],
@@ -178,14 +182,14 @@ export function llmLatency(): Dashboard {
             description: "Requests waiting in the runtimes' queues, per model.",
             unit: "short",
             min: 0,
-            queries: [{ expr: `sum by (model) (${M.llmQueueDepth.name}{${SEL}})`, legend: "{{model}}" }],
+            queries: [{ expr: `sum by (model) (${selector(M.llmQueueDepth.name, [SEL])})`, legend: "{{model}}" }],
           }),
           timeseriesPanel({
             title: "Batch size",
             description: "Requests in the runtimes' running batches, per model.",
             unit: "short",
             min: 0,
-            queries: [{ expr: `sum by (model) (${M.llmBatchSize.name}{${SEL}})`, legend: "{{model}}" }],
+            queries: [{ expr: `sum by (model) (${selector(M.llmBatchSize.name, [SEL])})`, legend: "{{model}}" }],
           }),
           timeseriesPanel({
             title: "Preemptions",
@@ -193,7 +197,10 @@ export function llmLatency(): Dashboard {
             unit: "cps",
             min: 0,
             queries: [
-              { expr: `sum by (model) (rate(${M.llmPreemptions.name}{${SEL}}[${RATE}]))`, legend: "{{model}}" },
+              {
+                expr: `sum by (model) (rate(${selector(M.llmPreemptions.name, [SEL])}[${RATE}]))`,
+                legend: "{{model}}",
+              },
             ],
           }),
         ],

@@ -8,11 +8,11 @@ import { BASIS_METRIC, type UtilizationBasis } from "../analyzer/fleet/utilizati
 import { matcher, searchRegex, selector } from "../common/promql.js";
 
 /** Matcher of GPU and node series on the `$node` variable. */
-export const NODE = 'node=~"$node"';
+export const NODE = matcher("node", "=~", "$node");
 /** Matcher on the `$model` variable. */
-export const MODEL = 'model=~"$model"';
+export const MODEL = matcher("model", "=~", "$model");
 /** Matcher on the `$pool` variable (analyzer series carry `pool`). */
-export const POOL = 'pool=~"$pool"';
+export const POOL = matcher("pool", "=~", "$pool");
 
 /** Range of every rate: Grafana's `$__rate_interval` (at least four scrape intervals). */
 export const RATE = "$__rate_interval";
@@ -37,13 +37,13 @@ export function poolNodeMatchers(
 
 /** `histogram_quantile(q, …)` over a histogram's bucket rates, aggregated by `by` (plus `le`). */
 export function quantile(q: number, histogram: string, matchers: string, by: readonly string[]): string {
-  return `histogram_quantile(${q}, sum by (${[...by, "le"].join(", ")}) (rate(${histogram}_bucket{${matchers}}[${RATE}])))`;
+  return `histogram_quantile(${q}, sum by (${[...by, "le"].join(", ")}) (rate(${selector(`${histogram}_bucket`, [matchers])}[${RATE}])))`;
 }
 
 /** Mean of a histogram's observations: rate of its sum over rate of its count, aggregated by `by`. */
 export function mean(histogram: string, matchers: string, by: readonly string[]): string {
   const group = `sum by (${by.join(", ")})`;
-  return `${group} (rate(${histogram}_sum{${matchers}}[${RATE}])) / ${group} (rate(${histogram}_count{${matchers}}[${RATE}]))`;
+  return `${group} (rate(${selector(`${histogram}_sum`, [matchers])}[${RATE}])) / ${group} (rate(${selector(`${histogram}_count`, [matchers])}[${RATE}]))`;
 }
 
 /**

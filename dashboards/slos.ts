@@ -10,7 +10,7 @@ import { ALERTS, METRICS, RECORDING_RULES } from "../common/conventions.js";
 import { buildDashboard, labelVariable } from "./layout.js";
 import type { DashboardOptions } from "./options.js";
 import { DATASOURCE, statPanel, timeseriesPanel } from "./panels.js";
-import { leMatcher } from "../common/promql.js";
+import { leMatcher, matcher, selector } from "../common/promql.js";
 import { MODEL, RATE } from "./promql.js";
 
 /** Stable identity of the SLO dashboard. */
@@ -55,7 +55,7 @@ export function slos(options: DashboardOptions): Dashboard {
             width: 12,
             height: 6,
             steps: budgetSteps,
-            queries: [{ expr: `${M.sloBudgetRemaining.name}{${SLO}}`, legend: "{{slo}}", instant: true }],
+            queries: [{ expr: selector(M.sloBudgetRemaining.name, [SLO]), legend: "{{slo}}", instant: true }],
           }),
           statPanel({
             title: "Objectives",
@@ -63,7 +63,7 @@ export function slos(options: DashboardOptions): Dashboard {
             unit: "percentunit",
             width: 12,
             height: 6,
-            queries: [{ expr: `${M.sloObjective.name}{${SLO}}`, legend: "{{slo}}", instant: true }],
+            queries: [{ expr: selector(M.sloObjective.name, [SLO]), legend: "{{slo}}", instant: true }],
           }),
           timeseriesPanel({
             title: "Error budget remaining over time",
@@ -71,8 +71,8 @@ export function slos(options: DashboardOptions): Dashboard {
               "Budget left per SLO; the analyzer's figure and the generated recording rule's (dashed when both exist) should agree.",
             unit: "percentunit",
             queries: [
-              { expr: `${M.sloBudgetRemaining.name}{${SLO}}`, legend: "{{slo}}" },
-              { expr: `${RECORDING_RULES.sloBudgetRemaining}{${SLO}}`, legend: "{{slo}} (rule)" },
+              { expr: selector(M.sloBudgetRemaining.name, [SLO]), legend: "{{slo}}" },
+              { expr: selector(RECORDING_RULES.sloBudgetRemaining, [SLO]), legend: "{{slo}} (rule)" },
             ],
           }),
         ],
@@ -86,7 +86,7 @@ export function slos(options: DashboardOptions): Dashboard {
             unit: "short",
             min: 0,
             steps: burnSteps,
-            queries: [{ expr: `${M.sloBurnRate.name}{${SLO}}`, legend: "{{slo}} {{window}}" }],
+            queries: [{ expr: selector(M.sloBurnRate.name, [SLO]), legend: "{{slo}} {{window}}" }],
           }),
           timeseriesPanel({
             title: "Window pairs firing",
@@ -96,7 +96,7 @@ export function slos(options: DashboardOptions): Dashboard {
             max: 1,
             queries: [
               {
-                expr: `max by (slo, window, severity) (${M.sloFiring.name}{${SLO}})`,
+                expr: `max by (slo, window, severity) (${selector(M.sloFiring.name, [SLO])})`,
                 legend: "{{slo}} {{window}} ({{severity}})",
               },
             ],
@@ -108,7 +108,7 @@ export function slos(options: DashboardOptions): Dashboard {
             unit: "percentunit",
             max: 1,
             queries: windowDurationsMs().map((ms) => ({
-              expr: `${RECORDING_RULES.sloGoodRatio}${formatDurationMs(ms)}{${SLO}}`,
+              expr: selector(`${RECORDING_RULES.sloGoodRatio}${formatDurationMs(ms)}`, [SLO]),
               legend: `{{slo}} ${formatDurationMs(ms)}`,
             })),
           }),
@@ -124,7 +124,7 @@ export function slos(options: DashboardOptions): Dashboard {
             min: 0,
             queries: [
               {
-                expr: `sum by (model) (rate(${M.llmRequests.name}{${MODEL}, status="error"}[${RATE}]))`,
+                expr: `sum by (model) (rate(${selector(M.llmRequests.name, [MODEL, matcher("status", "=", "error")])}[${RATE}]))`,
                 legend: "{{model}}",
               },
             ],
@@ -136,7 +136,7 @@ export function slos(options: DashboardOptions): Dashboard {
             unit: "reqps",
             min: 0,
             queries: options.latencyThresholdsSeconds.map((t) => ({
-              expr: `sum by (model) (rate(${M.llmRequestDuration.name}_count{${MODEL}}[${RATE}])) - sum by (model) (rate(${M.llmRequestDuration.name}_bucket{${MODEL}, ${leMatcher(t)}}[${RATE}]))`,
+              expr: `sum by (model) (rate(${selector(`${M.llmRequestDuration.name}_count`, [MODEL])}[${RATE}])) - sum by (model) (rate(${selector(`${M.llmRequestDuration.name}_bucket`, [MODEL, leMatcher(t)])}[${RATE}]))`,
               legend: `{{model}} > ${t}s`,
             })),
           }),
