@@ -13,7 +13,7 @@
  */
 import { BURN_WINDOWS } from "../common/slo/windows.js";
 import { ALERT_LABELS, ALERTS } from "../common/conventions.js";
-import { DAY_MS, HOUR_MS, MINUTE_MS } from "./rule-model.js";
+import { DAY_MS, HOUR_MS, MINUTE_MS } from "../common/units.js";
 import { formatDurationMs } from "../common/config/duration.js";
 
 export interface AlertmanagerOptions {

@@ -8,7 +8,8 @@ import { gpuUtilizationObjective, type SloConfig } from "../common/slo/spec.js";
 import { formatDurationMs } from "../common/config/duration.js";
 import { ALERTS, METRICS } from "../common/conventions.js";
 import { promNumber, promString } from "../common/promql.js";
-import { alertRule, HOUR_MS, scaled, type AlertingRule, type RuleContext, type RuleGroup } from "./rule-model.js";
+import { HOUR_MS } from "../common/units.js";
+import { alertRule, scaled, type AlertingRule, type RuleContext, type RuleGroup } from "./rule-model.js";
 
 /** The capacity tickets' thresholds. */
 export interface CapacityThresholds {

@@ -10,7 +10,8 @@
  */
 import { ALERTS, EXTERNAL_METRICS, METRICS } from "../common/conventions.js";
 import { promString } from "../common/promql.js";
-import { alertRule, MINUTE_MS, scaled, type RuleContext, type RuleGroup } from "./rule-model.js";
+import { MINUTE_MS } from "../common/units.js";
+import { alertRule, scaled, type RuleContext, type RuleGroup } from "./rule-model.js";
 
 /** XIDs that page: double-bit ECC (48), internal micro-controller halt (62), ECC page retirement or row-remap failure (64), NVLink error (74), GPU fallen off the bus (79), uncontained ECC (95), GSP timeouts and errors (119, 120). */
 export const CRITICAL_XIDS: readonly number[] = [48, 62, 64, 74, 79, 95, 119, 120];

@@ -101,7 +101,3 @@ export function alertRule(context: RuleContext, spec: AlertSpec): AlertingRule {
 export function isAlertingRule(rule: Rule): rule is AlertingRule {
   return "alert" in rule;
 }
-
-export const MINUTE_MS = 60_000;
-export const HOUR_MS = 60 * MINUTE_MS;
-export const DAY_MS = 24 * HOUR_MS;

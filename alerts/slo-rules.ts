@@ -23,9 +23,9 @@ import { formatDurationMs } from "../common/config/duration.js";
 import { ALERT_LABELS, ALERTS, METRICS, RECORDING_RULES } from "../common/conventions.js";
 import { classMatchers } from "./model-selector.js";
 import { leMatcher, matcher, promNumber, promString, selector } from "../common/promql.js";
+import { MINUTE_MS } from "../common/units.js";
 import {
   alertRule,
-  MINUTE_MS,
   scaled,
   type AlertingRule,
   type RecordingRule,

@@ -16,6 +16,7 @@ import {
 import { classOf, listSlos, type Slo, type SloConfig } from "../../common/slo/spec.js";
 import { windowDurationsMs } from "../../common/slo/windows.js";
 import { METRICS } from "../../common/conventions.js";
+import { HOUR_MS } from "../../common/units.js";
 
 /** One SLO's state at an evaluation time. */
 export interface SloStatus {
@@ -60,8 +61,6 @@ export interface SloEvaluationOptions {
   readonly sources?: Partial<Record<SloFamily, CountSource>>;
   readonly context?: QueryContext;
 }
-
-const HOUR_MS = 3_600_000;
 
 /** The windows an evaluation of `config` counts, split into short (< 1 d) and long (≥ 1 d, the period included). */
 export function sloWindowsMs(config: Pick<SloConfig, "periodMs">): {

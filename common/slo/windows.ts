@@ -7,9 +7,7 @@
  * `getBurnRateFactor`; https://sre.google/workbook/alerting-on-slos/, table 5-8).
  */
 
-const MINUTE_MS = 60_000;
-const HOUR_MS = 60 * MINUTE_MS;
-const DAY_MS = 24 * HOUR_MS;
+import { DAY_MS, HOUR_MS, MINUTE_MS } from "../units.js";
 
 /** Who is told: a page wakes someone; a ticket waits for working hours. */
 export type Severity = "page" | "ticket";
