@@ -16,7 +16,6 @@ type Labels = Readonly<Record<string, string>>;
 /** What one pass over the default month leaves behind, gathered while streaming (13 M samples are not kept). */
 interface Month {
   stats: HistoryStats;
-  seconds: number;
   /** Counter samples lower than the series' previous one. */
   decreases: string[];
   /** Values at the last step, by name and label object. */
@@ -49,7 +48,6 @@ interface LabelFacts {
 function month(): Month {
   const m: Month = {
     stats: { steps: 0, samples: 0, requests: {} },
-    seconds: 0,
     decreases: [],
     final: new Map(),
     labelKeys: new Map(),
@@ -112,9 +110,7 @@ function month(): Month {
         m.energy.integral += value * (STEP / 1000);
     }
   };
-  const started = performance.now();
   m.stats = writeHistory(DEFAULT_SCENARIO, { endMs: END, days: 30, stepMs: STEP }, sink);
-  m.seconds = (performance.now() - started) / 1000;
   return m;
 }
 
@@ -131,10 +127,9 @@ describe("a month of history for the default scenario", () => {
     m = month();
   }, 120_000);
 
-  it("writes 30 days at 5-minute steps quickly", () => {
+  // How fast it writes is the report benchmark's row (BENCH_ONLY=report), not a test's timing.
+  it("writes 30 days at 5-minute steps", () => {
     expect(m.stats.steps).toBe(30 * 288 + 1);
-    // A few seconds on a laptop; generous for a loaded CI box.
-    expect(m.seconds).toBeLessThan(20);
   });
 
   it.each([
