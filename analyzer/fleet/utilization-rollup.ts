@@ -1,12 +1,52 @@
 /**
- * Utilization rows from per-GPU busy and covered time that the store already totalled
- * (`sum_over_time` and `count_over_time` by GPU, analyzer/fleet/evaluate.ts): the same rows as fleetUtilization and
- * poolHoursAtTarget (utilization.ts) compute from raw samples, without ever holding the samples.
+ * Utilization rows from per-GPU busy and covered time: totals the store already summed
+ * (`sum_over_time` and `count_over_time` by GPU, analyzer/fleet/evaluate.ts), or totals
+ * fleetUtilization (utilization.ts) computed from raw samples; the rows' types live here.
  * A group's mean is its busy GPU-seconds over its covered GPU-seconds, so a GPU with half the window
  * covered weighs half; a GPU shared by two models counts toward both.
  */
-import { figureBasis, type UtilizationBasis } from "./utilization-basis.js";
-import type { FleetUtilization, PoolHours, TimeWindow, UtilizationRow } from "./utilization.js";
+import { figureBasis, type FigureBasis, type UtilizationBasis } from "./utilization-basis.js";
+
+/** A half-open window [startMs, endMs). */
+export interface TimeWindow {
+  readonly startMs: number;
+  readonly endMs: number;
+}
+
+/** Utilization of one GPU, node, pool or model over a window. */
+export interface UtilizationRow {
+  readonly key: string;
+  /** Busy GPU-seconds ÷ covered GPU-seconds; null when no sample covers the window (no data). */
+  readonly meanRatio: number | null;
+  /** GPU-seconds of the window that samples describe. */
+  readonly coveredGpuSeconds: number;
+  /** Of those, the GPU-seconds in which a kernel ran. */
+  readonly busyGpuSeconds: number;
+  readonly gpus: number;
+  /** What the figure was computed from: one basis, `mixed` when its GPUs used several, `unknown` without data. */
+  readonly basis: FigureBasis;
+}
+
+export interface FleetUtilization {
+  readonly total: UtilizationRow;
+  readonly gpus: readonly UtilizationRow[];
+  readonly nodes: readonly UtilizationRow[];
+  readonly pools: readonly UtilizationRow[];
+  readonly models: readonly UtilizationRow[];
+}
+
+/** How many of a pool's hours reached the utilization target. */
+export interface PoolHours {
+  readonly pool: string;
+  /** Buckets with any covered time. */
+  readonly hoursWithData: number;
+  /** Of those, buckets whose time-weighted mean utilization across the pool's GPUs is ≥ the target. */
+  readonly hoursAtTarget: number;
+  /** hoursAtTarget ÷ hoursWithData; null when no bucket has data. */
+  readonly shareRatio: number | null;
+  /** What the pool's figures were computed from. */
+  readonly basis: FigureBasis;
+}
 
 /** One GPU's totals over a window. */
 export interface GpuBusyTotals {

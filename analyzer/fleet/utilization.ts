@@ -7,18 +7,15 @@
  * results, joules, tokens, and the currency of the configured prices.
  */
 import { z } from "zod";
-import { figureBasis, type FigureBasis, type UtilizationBasis } from "./utilization-basis.js";
+import { figureBasis, type UtilizationBasis } from "./utilization-basis.js";
+import { rollUpUtilization, type FleetUtilization, type PoolHours, type TimeWindow } from "./utilization-rollup.js";
+
+export type { FleetUtilization, PoolHours, TimeWindow, UtilizationRow } from "./utilization-rollup.js";
 
 /** One sample of a series. */
 export interface TimedValue {
   readonly atMs: number;
   readonly value: number;
-}
-
-/** A half-open window [startMs, endMs). */
-export interface TimeWindow {
-  readonly startMs: number;
-  readonly endMs: number;
 }
 
 /**
@@ -45,28 +42,6 @@ export interface UtilizationOptions {
   readonly stalenessMs?: number;
 }
 
-/** Utilization of one GPU, node, pool or model over a window. */
-export interface UtilizationRow {
-  readonly key: string;
-  /** Busy GPU-seconds ÷ covered GPU-seconds; null when no sample covers the window (no data). */
-  readonly meanRatio: number | null;
-  /** GPU-seconds of the window that samples describe. */
-  readonly coveredGpuSeconds: number;
-  /** Of those, the GPU-seconds in which a kernel ran. */
-  readonly busyGpuSeconds: number;
-  readonly gpus: number;
-  /** What the figure was computed from: one basis, `mixed` when its GPUs used several, `unknown` without data. */
-  readonly basis: FigureBasis;
-}
-
-export interface FleetUtilization {
-  readonly total: UtilizationRow;
-  readonly gpus: readonly UtilizationRow[];
-  readonly nodes: readonly UtilizationRow[];
-  readonly pools: readonly UtilizationRow[];
-  readonly models: readonly UtilizationRow[];
-}
-
 /**
  * Calls `visit` for each stretch of the window a sample describes. NVML utilization is the share of
  * the sample period just ended, so a sample covers the time since the previous sample (at most
@@ -89,39 +64,6 @@ export function forEachCoveredStretch(
   }
 }
 
-interface Busy {
-  covered: number;
-  busy: number;
-  gpus: number;
-  /** Bases of the GPUs with covered time. */
-  bases: Set<UtilizationBasis>;
-}
-
-function add(map: Map<string, Busy>, key: string, gpu: Busy): void {
-  const entry = map.get(key);
-  if (entry) {
-    entry.covered += gpu.covered;
-    entry.busy += gpu.busy;
-    entry.gpus++;
-    for (const basis of gpu.bases) entry.bases.add(basis);
-  } else map.set(key, { covered: gpu.covered, busy: gpu.busy, gpus: 1, bases: new Set(gpu.bases) });
-}
-
-function toRow(key: string, entry: Busy): UtilizationRow {
-  return {
-    key,
-    meanRatio: entry.covered > 0 ? entry.busy / entry.covered : null,
-    coveredGpuSeconds: entry.covered,
-    busyGpuSeconds: entry.busy,
-    gpus: entry.gpus,
-    basis: figureBasis(entry.bases),
-  };
-}
-
-function rows(map: Map<string, Busy>): UtilizationRow[] {
-  return [...map].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([key, entry]) => toRow(key, entry));
-}
-
 /**
  * Time-weighted utilization over `window` per GPU (by uuid), node, pool and model, and in total.
  * A group's mean is its busy GPU-seconds over its covered GPU-seconds, so a GPU with half the
@@ -134,47 +76,18 @@ export function fleetUtilization(
   options: UtilizationOptions = {},
 ): FleetUtilization {
   const stalenessMs = options.stalenessMs ?? DEFAULT_STALENESS_MS;
-  const byGpu = new Map<string, Busy & { node: string; pool: string; models: Set<string> }>();
-  for (const gpu of series) {
-    let covered = 0;
-    let busy = 0;
-    forEachCoveredStretch(gpu.samples, window, stalenessMs, (fromMs, toMs, value) => {
-      const seconds = (toMs - fromMs) / 1000;
-      covered += seconds;
-      busy += seconds * value;
-    });
-    const bases = covered > 0 ? [gpu.basis ?? "busy"] : [];
-    const entry = byGpu.get(gpu.uuid);
-    if (entry) {
-      entry.covered += covered;
-      entry.busy += busy;
-      for (const model of gpu.models) entry.models.add(model);
-      for (const basis of bases) entry.bases.add(basis);
-    } else
-      byGpu.set(gpu.uuid, {
-        covered,
-        busy,
-        gpus: 1,
-        bases: new Set(bases),
-        node: gpu.node,
-        pool: gpu.pool,
-        models: new Set(gpu.models),
+  return rollUpUtilization(
+    series.map((gpu) => {
+      let covered = 0;
+      let busy = 0;
+      forEachCoveredStretch(gpu.samples, window, stalenessMs, (fromMs, toMs, value) => {
+        const seconds = (toMs - fromMs) / 1000;
+        covered += seconds;
+        busy += seconds * value;
       });
-  }
-  const nodes = new Map<string, Busy>();
-  const pools = new Map<string, Busy>();
-  const models = new Map<string, Busy>();
-  const total: Busy = { covered: 0, busy: 0, gpus: 0, bases: new Set() };
-  for (const gpu of byGpu.values()) {
-    add(nodes, gpu.node, gpu);
-    add(pools, gpu.pool, gpu);
-    for (const model of gpu.models) add(models, model, gpu);
-    total.covered += gpu.covered;
-    total.busy += gpu.busy;
-    total.gpus++;
-    for (const basis of gpu.bases) total.bases.add(basis);
-  }
-  return { total: toRow("*", total), gpus: rows(byGpu), nodes: rows(nodes), pools: rows(pools), models: rows(models) };
+      return { ...gpu, coveredSeconds: covered, busySeconds: busy };
+    }),
+  );
 }
 
 export interface PoolHoursOptions extends UtilizationOptions {
@@ -182,19 +95,6 @@ export interface PoolHoursOptions extends UtilizationOptions {
   readonly targetRatio?: number;
   /** Length of one bucket; default one hour. Buckets start at window.startMs. */
   readonly bucketMs?: number;
-}
-
-/** How many of a pool's hours reached the utilization target. */
-export interface PoolHours {
-  readonly pool: string;
-  /** Buckets with any covered time. */
-  readonly hoursWithData: number;
-  /** Of those, buckets whose time-weighted mean utilization across the pool's GPUs is ≥ the target. */
-  readonly hoursAtTarget: number;
-  /** hoursAtTarget ÷ hoursWithData; null when no bucket has data. */
-  readonly shareRatio: number | null;
-  /** What the pool's figures were computed from. */
-  readonly basis: FigureBasis;
 }
 
 /**
