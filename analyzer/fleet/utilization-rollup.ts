@@ -153,7 +153,7 @@ export function poolHoursFromTotals(
   targetRatio: number,
 ): PoolHours[] {
   const buckets = Math.max(0, Math.ceil((window.endMs - window.startMs) / bucketMs));
-  const pools = new Map<string, { covered: Float64Array; busy: Float64Array; bases: Set<UtilizationBasis> }>();
+  const pools = new Map<string, PoolBuckets>();
   for (const total of totals) {
     const b = Math.round((total.endMs - window.startMs) / bucketMs) - 1;
     if (b < 0 || b >= buckets) continue;
@@ -167,6 +167,25 @@ export function poolHoursFromTotals(
     pool.covered[b] = (pool.covered[b] as number) + total.coveredSeconds;
     pool.busy[b] = (pool.busy[b] as number) + total.busySeconds;
   }
+  return poolHoursFromBuckets(pools, buckets, targetRatio);
+}
+
+/** One pool's covered and busy time per bucket, and the bases of the GPUs that covered it. */
+export interface PoolBuckets {
+  readonly covered: Float64Array;
+  readonly busy: Float64Array;
+  readonly bases: Set<UtilizationBasis>;
+}
+
+/**
+ * Each pool's hours with data and at or above the target, sorted by pool: a bucket without covered
+ * time has no data; one whose busy ÷ covered time reaches the target is at target.
+ */
+export function poolHoursFromBuckets(
+  pools: ReadonlyMap<string, PoolBuckets>,
+  buckets: number,
+  targetRatio: number,
+): PoolHours[] {
   return [...pools]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([pool, { covered, busy, bases }]) => {

@@ -7,8 +7,15 @@
  * results, joules, tokens, and the currency of the configured prices.
  */
 import { z } from "zod";
-import { figureBasis, type UtilizationBasis } from "./utilization-basis.js";
-import { rollUpUtilization, type FleetUtilization, type PoolHours, type TimeWindow } from "./utilization-rollup.js";
+import type { UtilizationBasis } from "./utilization-basis.js";
+import {
+  poolHoursFromBuckets,
+  rollUpUtilization,
+  type FleetUtilization,
+  type PoolBuckets,
+  type PoolHours,
+  type TimeWindow,
+} from "./utilization-rollup.js";
 
 export type { FleetUtilization, PoolHours, TimeWindow, UtilizationRow } from "./utilization-rollup.js";
 
@@ -110,7 +117,7 @@ export function poolHoursAtTarget(
   const target = options.targetRatio ?? 0.6;
   const bucketMs = options.bucketMs ?? 3_600_000;
   const buckets = Math.max(0, Math.ceil((window.endMs - window.startMs) / bucketMs));
-  const pools = new Map<string, { covered: Float64Array; busy: Float64Array; bases: Set<UtilizationBasis> }>();
+  const pools = new Map<string, PoolBuckets>();
   for (const gpu of series) {
     let pool = pools.get(gpu.pool);
     if (pool === undefined)
@@ -130,24 +137,7 @@ export function poolHoursAtTarget(
       }
     });
   }
-  return [...pools]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([pool, { covered, busy, bases }]) => {
-      let hoursWithData = 0;
-      let hoursAtTarget = 0;
-      for (let b = 0; b < buckets; b++) {
-        if ((covered[b] as number) <= 0) continue;
-        hoursWithData++;
-        if ((busy[b] as number) / (covered[b] as number) >= target) hoursAtTarget++;
-      }
-      return {
-        pool,
-        hoursWithData,
-        hoursAtTarget,
-        shareRatio: hoursWithData > 0 ? hoursAtTarget / hoursWithData : null,
-        basis: figureBasis(bases),
-      };
-    });
+  return poolHoursFromBuckets(pools, buckets, target);
 }
 
 // ---------------------------------------------------------------------------------------------
