@@ -66,7 +66,7 @@ describe("the link checker", () => {
     ["docs/missing.md", "docs/missing.md does not exist"],
     ["docs/page.md#nowhere", "docs/page.md has no heading for #nowhere"],
     ["docs/page.md#twice-2", "docs/page.md has no heading for #twice-2"],
-    ["../shared/reference/x.md", "points outside the repository"],
+    ["../outside/x.md", "points outside the repository"],
     ["README.md#x", "README.md has no heading for #x"],
   ])("judges %s as %s", (target, reason) => {
     expect(brokenReason(root, file, target)).toBe(reason);
