@@ -18,8 +18,10 @@ import type { PlanRequest, PlanResponse, SnapshotParts } from "./plan-worker-pro
  * process's allocator then kept after the thread ended (at 1,000 GPUs: ~80 MiB of the analyzer's
  * peak RSS). Baseline code solves more slowly (up to ~2× in the consolidation bench's small
  * fleets: the same plans at the proven optimum, a few classes fewer proven optimal within the time
- * budget). V8 reads the flag when it compiles, so it must be set before HiGHS loads; it holds for
- * the whole process, where nothing else compiles WebAssembly.
+ * budget). V8 reads the flag when it compiles, so it must be set before HiGHS loads. It holds for
+ * the whole process from then on: the analyzer compiles no other WebAssembly, but a process that
+ * also loads HiGHS on its own thread (a test or benchmark) gets baseline code there too once a
+ * planning thread has started.
  */
 setFlagsFromString("--liftoff-only");
 
