@@ -19,7 +19,13 @@ export { loadHighs } from "./milp/highs.js";
 export { highsSolver, type MilpSolver } from "./milp/solve.js";
 export { placementClassOf, type PlacementClassId } from "./placement-class.js";
 export { planConsolidation, type PlanOptions } from "./plan.js";
-export { createPlannerThread, type ConsolidationPlanner, type PlannerThreadInfo } from "./planner-thread.js";
+export {
+  createPlannerThread,
+  DEFAULT_PLANNER_HEAP_LIMITS,
+  type ConsolidationPlanner,
+  type PlannerHeapLimits,
+  type PlannerThreadInfo,
+} from "./planner-thread.js";
 export type {
   ClassConsolidation,
   ConsolidationMove,

@@ -60,6 +60,18 @@ describe("the planning thread", () => {
     }
   });
 
+  it("fails a plan past the thread's heap limit with that reason, and starts a fresh thread for the next", async () => {
+    const small = createPlannerThread({ heapLimits: { youngGenerationMb: 1, oldGenerationMb: 8 } });
+    try {
+      const snapshot = randomFleet({ gpus: 2000, replicas: 5000, seed: 3 });
+      const outOfMemory = /ran out of memory \(its heap limit: 8 MiB\)/;
+      await expect(small.plan(snapshot, {})).rejects.toThrow(outOfMemory);
+      await expect(small.plan(snapshot, {})).rejects.toThrow(outOfMemory);
+    } finally {
+      await small.shutdown();
+    }
+  });
+
   it("refuses to plan once shut down", async () => {
     const other = createPlannerThread();
     await other.shutdown();
