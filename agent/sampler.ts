@@ -13,11 +13,28 @@ export interface RoundConsumer {
   consume(result: CollectResult<unknown>): void;
 }
 
+/** Hands over one round of a batch as it is taken in, with the time the round itself took. */
+export type RoundSink = (result: CollectResult<unknown>, durationMs: number) => void;
+
+/** Several rounds per run: the collector times them `intervalMs` apart itself and reports each. */
+export interface RoundBatch {
+  /** Rounds per run (1 runs `run()` as usual). */
+  readonly rounds: number;
+  run(onRound: RoundSink): Promise<void>;
+}
+
 /** A collector run on its own interval. */
 export interface ScheduledCollector {
   readonly name: string;
+  /** Time between rounds. */
   readonly intervalMs: number;
   run(): Promise<CollectResult<unknown>>;
+  /**
+   * Takes `rounds` rounds per run instead of one (used instead of run() when rounds > 1): the next
+   * run starts `rounds × intervalMs` after this one started, each round is counted and handed to
+   * the consumers as it comes, so a batch is the same rounds, woken for once.
+   */
+  readonly batch?: RoundBatch;
   /** Handed every Nth run (may be added to until start()). */
   readonly consumers?: readonly RoundConsumer[];
   /** Cuts a run in progress short (aborts its I/O), so shutdown() does not wait out its timeout. */
@@ -122,24 +139,39 @@ export class Sampler implements Component {
   private async tick(loop: Loop, index: number): Promise<void> {
     if (!this.isRunning) return;
     const started = performance.now();
-    const result = await agentTracer().startActiveSpan(
-      `collect ${loop.collector.name}`,
-      async (span): Promise<CollectResult<unknown>> => {
-        try {
-          const collected = await loop.collector.run();
-          span.setAttributes({
-            "inferwatch.samples": collected.samples.length,
-            "inferwatch.errors": collected.errors.length,
-          });
-          return collected;
-        } catch (err) {
-          return { samples: [], errors: [err instanceof Error ? err : new Error(String(err))] };
-        } finally {
-          span.end();
+    const { batch, intervalMs } = loop.collector;
+    let taken = 0;
+    await agentTracer().startActiveSpan(`collect ${loop.collector.name}`, async (span): Promise<void> => {
+      let samples = 0;
+      let errors = 0;
+      const onRound: RoundSink = (result, durationMs) => {
+        taken++;
+        samples += result.samples.length;
+        errors += result.errors.length;
+        this.record(loop, index, result, durationMs);
+      };
+      try {
+        if (batch !== undefined && batch.rounds > 1) await batch.run(onRound);
+        else {
+          const collected = await loop.collector.run().catch((err: unknown): CollectResult<unknown> => ({
+            samples: [],
+            errors: [err instanceof Error ? err : new Error(String(err))],
+          }));
+          onRound(collected, performance.now() - started);
         }
-      },
-    );
-    const durationMs = performance.now() - started;
+      } catch (err) {
+        onRound({ samples: [], errors: [err instanceof Error ? err : new Error(String(err))] }, 0);
+      } finally {
+        span.setAttributes({ "inferwatch.rounds": taken, "inferwatch.samples": samples, "inferwatch.errors": errors });
+        span.end();
+      }
+    });
+    const periodMs = Math.max(1, taken) * intervalMs;
+    this.schedule(loop, index, Math.max(0, periodMs - (performance.now() - started)));
+  }
+
+  /** Counts one round, logs its errors and hands it to the consumers that take it. */
+  private record(loop: Loop, index: number, result: CollectResult<unknown>, durationMs: number): void {
     const isSuccess = result.samples.length > 0;
     const previous = loop.stats;
     loop.stats = {
@@ -155,7 +187,6 @@ export class Sampler implements Component {
     }
     this.handOff(loop, result);
     this.resolvers[index]?.();
-    this.schedule(loop, index, Math.max(0, loop.collector.intervalMs - durationMs));
   }
 
   private handOff(loop: Loop, result: CollectResult<unknown>): void {

@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: the agent's heap settings must precede every other module's allocations.
+import "./agent-heap.js";
 import { Command, Option } from "commander";
 import { parseReportWindow } from "../analyzer/report/report-window.js";
 import { loadConfig } from "../common/config/load.js";

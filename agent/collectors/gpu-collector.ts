@@ -3,7 +3,7 @@ import { COLLECTORS } from "../../common/conventions.js";
 import { errorMessage } from "../../common/errors.js";
 import type { Logger } from "../../common/log.js";
 import type { NvmlClient } from "../nvml/nvml-client.js";
-import type { NvmlSampleRaw, NvmlSystemInfo } from "../nvml/types.js";
+import type { GpuRaw, NvmlSampleRaw, NvmlSystemInfo } from "../nvml/types.js";
 import { toGpuSamples, type GpuSample, type PidLookup } from "./gpu-sample.js";
 import type { PodAttribution } from "./pods/pod-attribution.js";
 
@@ -42,6 +42,17 @@ export interface GpuCollectorOptions {
   readonly now?: () => number;
 }
 
+/**
+ * How often the event loop takes the sampling thread's rounds at the most: at intervals shorter
+ * than this the rounds come in batches that span it (10 rounds a batch at 100 ms).
+ */
+export const BATCH_PERIOD_MS = 1_000;
+
+/** Rounds per batch at `intervalMs` between rounds: as many as fit in BATCH_PERIOD_MS, at least 1. */
+export function roundsPerBatch(intervalMs: number): number {
+  return Math.max(1, Math.floor(BATCH_PERIOD_MS / intervalMs));
+}
+
 const EMPTY_ATTRIBUTION: PodAttribution = { byDevice: new Map(), refreshedAtMs: undefined, isUp: false };
 
 /** Attribution for agents without pod mapping. */
@@ -62,6 +73,8 @@ export class GpuCollector implements Collector<GpuSample> {
   private nextOpenAtMs = 0;
   private lastOpenError: string | undefined;
   private samples: GpuSample[] = [];
+  /** The latest round when it has not been converted yet: view() converts it (rounds nobody looks at never are). */
+  private unconverted: NvmlSampleRaw | undefined;
   private sampledAtMs: number | undefined;
   private lastRound: GpuView["lastRound"];
   private readonly xids = new Map<string, XidCount>();
@@ -90,7 +103,7 @@ export class GpuCollector implements Collector<GpuSample> {
       isNvmlUp: this.isOpen,
       source: this.options.client.source,
       system: this.system,
-      samples: this.samples,
+      samples: this.current(),
       sampledAtMs: this.sampledAtMs,
       xids: [...this.xids.values()],
       lastRound: this.lastRound,
@@ -98,24 +111,63 @@ export class GpuCollector implements Collector<GpuSample> {
   }
 
   async collect(): Promise<CollectResult<GpuSample>> {
-    if (!this.isOpen && !(await this.tryOpen()))
-      return { samples: [], errors: [new Error(this.lastOpenError ?? "nvml: not open")] };
-    let raw: NvmlSampleRaw;
+    let errors: Error[] = [];
+    let isSampled = false;
+    await this.collectRounds(1, 0, (result) => {
+      errors = result.errors;
+      isSampled = result.samples.length > 0;
+    });
+    return { samples: isSampled ? this.current() : [], errors };
+  }
+
+  /**
+   * `count` rounds `intervalMs` apart, taken by the client in one batch where it can (the sampling
+   * thread times them, so the event loop wakes once per batch) and one at a time otherwise. Each
+   * round is absorbed in order and handed to `onRound` (its GPUs as NVML read them) before the next
+   * is absorbed, so view() is that round's state while `onRound` runs; a round is converted to
+   * samples only when view() is asked for it. A failed batch is one round with the error.
+   */
+  async collectRounds(
+    count: number,
+    intervalMs: number,
+    onRound: (result: CollectResult<GpuRaw>, durationMs: number) => void,
+  ): Promise<void> {
+    if (!this.isOpen && !(await this.tryOpen())) {
+      onRound({ samples: [], errors: [new Error(this.lastOpenError ?? "nvml: not open")] }, 0);
+      return;
+    }
+    const { client } = this.options;
+    let rounds: readonly NvmlSampleRaw[];
     try {
-      raw = await this.options.client.sample();
+      rounds =
+        count > 1 && client.sampleRounds !== undefined
+          ? await client.sampleRounds(count, intervalMs)
+          : [await client.sample()];
     } catch (err) {
       this.isOpen = false;
       this.nextOpenAtMs = this.now() + this.options.retryIntervalMs;
-      this.samples = this.samples.map((gpu) => ({ ...identityOf(gpu), isUp: false, downReason: "NVML_UNRESPONSIVE" }));
+      this.samples = this.current().map((gpu) => ({
+        ...identityOf(gpu),
+        isUp: false,
+        downReason: "NVML_UNRESPONSIVE",
+      }));
       this.options.log.error(
         { err: errorMessage(err) },
         "NVML stopped answering; GPU series are marked down until it recovers",
       );
-      await this.options.client.close().catch(() => undefined);
-      return { samples: [], errors: [err instanceof Error ? err : new Error(String(err))] };
+      await client.close().catch(() => undefined);
+      onRound({ samples: [], errors: [err instanceof Error ? err : new Error(String(err))] }, 0);
+      return;
     }
-    this.absorb(raw);
-    return { samples: this.samples, errors: raw.errors.map((message) => new Error(message)) };
+    for (const raw of rounds) {
+      this.absorb(raw);
+      onRound({ samples: [...raw.gpus], errors: raw.errors.map((message) => new Error(message)) }, raw.durationMs);
+    }
+  }
+
+  /** Ends a batch in progress before its next round (shutdown does not wait out the batch). */
+  cancelRounds(): void {
+    this.options.client.cancelRounds?.();
   }
 
   private async tryOpen(): Promise<boolean> {
@@ -144,14 +196,25 @@ export class GpuCollector implements Collector<GpuSample> {
     }
   }
 
+  /** The latest round's samples, converted now if they were not yet. */
+  private current(): GpuSample[] {
+    const raw = this.unconverted;
+    if (raw !== undefined) {
+      this.unconverted = undefined;
+      this.samples = toGpuSamples(raw, this.options.attribution(), this.options.pidLookup);
+    }
+    return this.samples;
+  }
+
+  /** Takes a round in: its events and state changes now, its conversion when view() asks. */
   private absorb(raw: NvmlSampleRaw): void {
-    this.samples = toGpuSamples(raw, this.options.attribution(), this.options.pidLookup);
+    this.unconverted = raw;
     this.sampledAtMs = raw.takenAtMs;
     this.lastRound = { calls: raw.calls, durationMs: raw.durationMs };
     for (const disabled of raw.newlyDisabled) {
       this.options.log.info(disabled, "NVML field not available on this GPU; no longer asked for");
     }
-    for (const gpu of this.samples) {
+    for (const gpu of raw.gpus) {
       const previous = this.wasUp.get(gpu.uuid);
       if (previous !== undefined && previous !== gpu.isUp) {
         if (gpu.isUp) this.options.log.info({ uuid: gpu.uuid, gpu: gpu.index }, "GPU answers again");
@@ -169,13 +232,13 @@ export class GpuCollector implements Collector<GpuSample> {
       this.wasUp.set(gpu.uuid, gpu.isUp);
     }
     for (const event of raw.xids) {
-      const gpu = this.samples.find((candidate) => candidate.uuid === event.uuid);
+      const gpu = raw.gpus.find((candidate) => candidate.uuid === event.uuid);
       const key = `${event.uuid}/${event.xid}/${event.gpuInstanceId ?? ""}/${event.computeInstanceId ?? ""}`;
       const previous = this.xids.get(key);
       this.xids.set(key, {
         uuid: event.uuid,
         index: gpu ? String(gpu.index) : "",
-        model: gpu?.model ?? "",
+        model: gpu?.name ?? "",
         xid: event.xid,
         count: (previous?.count ?? 0) + 1,
         lastSeenMs: event.atMs,
@@ -183,7 +246,7 @@ export class GpuCollector implements Collector<GpuSample> {
         ...(event.computeInstanceId === undefined ? {} : { computeInstance: event.computeInstanceId }),
       });
       const mig = gpu?.migDevices?.find(
-        (d) => d.gpuInstance === event.gpuInstanceId && d.computeInstance === event.computeInstanceId,
+        (d) => d.gpuInstanceId === event.gpuInstanceId && d.computeInstanceId === event.computeInstanceId,
       );
       this.options.log.warn(
         {

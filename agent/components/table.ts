@@ -2,7 +2,8 @@ import { registerRefusalMetric } from "../../common/auth/refusals.js";
 import type { AgentConfig } from "../../common/config/schema.js";
 import { COLLECTORS } from "../../common/conventions.js";
 import { packageVersion } from "../../common/paths.js";
-import { GpuCollector } from "../collectors/gpu-collector.js";
+import { GpuCollector, roundsPerBatch } from "../collectors/gpu-collector.js";
+import type { GpuRaw } from "../nvml/types.js";
 import { createHostCollector } from "../collectors/host-collector.js";
 import { resolveKubeApiTarget } from "../collectors/pods/kube-pods.js";
 import { createPodAttributor } from "../collectors/pods/kubelet-pod-attributor.js";
@@ -79,18 +80,38 @@ export const AGENT_COMPONENTS: readonly AnyAgentComponent[] = [
         now: context.now,
       });
     },
-    schedule: (gpu, context) => ({
-      name: COLLECTORS.gpu,
-      intervalMs: context.config.interval,
-      consumers: context.gpuRoundConsumers,
-      async run() {
-        const result = await gpu.collect();
+    schedule: (gpu, context) => {
+      const intervalMs = context.config.interval;
+      // The processes of the last round are matched to their containers before the next round is converted.
+      const resolvePids = async (
+        samples: readonly { readonly processes?: readonly { readonly pid: number }[] }[],
+      ): Promise<void> => {
         const pods = context.services.pods;
-        if (pods)
-          await pods.resolvePids(result.samples.flatMap((sample) => (sample.processes ?? []).map((p) => p.pid)));
-        return result;
-      },
-    }),
+        if (pods) await pods.resolvePids(samples.flatMap((sample) => (sample.processes ?? []).map((p) => p.pid)));
+      };
+      return {
+        name: COLLECTORS.gpu,
+        intervalMs,
+        consumers: context.gpuRoundConsumers,
+        async run() {
+          const result = await gpu.collect();
+          await resolvePids(result.samples);
+          return result;
+        },
+        batch: {
+          rounds: roundsPerBatch(intervalMs),
+          async run(onRound) {
+            let last: readonly GpuRaw[] = [];
+            await gpu.collectRounds(roundsPerBatch(intervalMs), intervalMs, (result, durationMs) => {
+              last = result.samples;
+              onRound(result, durationMs);
+            });
+            await resolvePids(last);
+          },
+        },
+        abort: async () => gpu.cancelRounds(),
+      };
+    },
     metrics: (registry, gpu, { node, onMetricError }) =>
       registerGpuMetrics(registry, node, () => gpu.view(), onMetricError),
     ...COMPONENT_LIFECYCLE,

@@ -11,6 +11,14 @@ export interface NvmlClient {
   open(): Promise<NvmlSystemInfo>;
   /** One sampling round; rejects on timeout or when NVML is not open. */
   sample(): Promise<NvmlSampleRaw>;
+  /**
+   * `count` rounds, each `intervalMs` after the one before, answered together (oldest first); fewer
+   * when cancelRounds() ends the batch early. Rejects like sample(), its deadline `(count − 1) ×
+   * intervalMs` later. Clients without it are asked one round at a time.
+   */
+  sampleRounds?(count: number, intervalMs: number): Promise<readonly NvmlSampleRaw[]>;
+  /** Ends a sampleRounds() batch in progress before its next round. */
+  cancelRounds?(): void;
   /** Shuts NVML down. Safe twice and without open(). */
   close(): Promise<void>;
   /** True while a timed-out call is still running in native code (the process cannot exit normally then). */

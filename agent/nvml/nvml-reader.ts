@@ -34,6 +34,41 @@ const FIRST_BACKOFF_MS = 1_000;
 /** Events drained per round at most, so an event storm cannot stall sampling. */
 const MAX_EVENTS_PER_ROUND = 256;
 
+/**
+ * Field groups that change only by an administrator's action or a hardware fault (the enforced
+ * power limit, ECC totals, remapped rows, NvLink link state; and the MIG mode, which needs a GPU
+ * reset): a batch of rounds reads them in its first round only and carries their values into the
+ * rest (nvml-worker.ts), which saves 9 of the 19 calls a GPU with four NvLink links costs a round.
+ * The keys of GpuRaw each group fills.
+ */
+const SLOW_FIELDS = {
+  power_limit: ["powerLimitMilliwatts"],
+  ecc: ["eccCorrected", "eccUncorrected"],
+  remap: ["remappedRows"],
+  nvlink: ["nvlinkActive"],
+} as const satisfies Partial<Record<FieldGroup, readonly (keyof GpuFields)[]>>;
+
+type SlowGroup = keyof typeof SLOW_FIELDS;
+const SLOW_GROUPS: readonly SlowGroup[] = ["power_limit", "ecc", "remap", "nvlink"];
+
+function isSlowGroup(group: FieldGroup | "fields"): group is SlowGroup {
+  return Object.hasOwn(SLOW_FIELDS, group);
+}
+
+/** Copies a slow group's values from one round's fields into another's, which has none of them yet. */
+function copySlowFields(from: Partial<GpuFields>, to: Partial<GpuFields>, group: SlowGroup): void {
+  for (const key of SLOW_FIELDS[group]) {
+    const value = from[key];
+    if (value !== undefined) Object.assign(to, { [key]: value });
+  }
+}
+
+/** Options of one round. */
+export interface RoundOptions {
+  /** Read the slow field groups too (default true); false carries their last values. */
+  readonly isSlowRound?: boolean;
+}
+
 class GpuLostError extends Error {}
 
 function newMemo(): GpuMemo {
@@ -45,6 +80,7 @@ function newMemo(): GpuMemo {
     droppedFieldIds: new Set(),
     memoryTemperatureMax: undefined,
     gpm: newGpmMemo(),
+    slowFields: undefined,
   };
 }
 
@@ -141,14 +177,18 @@ export class NvmlReader {
     };
   }
 
-  /** One round over every GPU. Never throws for a GPU's failure; that GPU is reported down. */
-  sample(): NvmlSampleRaw {
+  /**
+   * One round over every GPU. Never throws for a GPU's failure; that GPU is reported down. A round
+   * that is not a slow round reads the slow groups only for a GPU that has no values of them yet.
+   */
+  sample(options: RoundOptions = {}): NvmlSampleRaw {
     const started = performance.now();
     const takenAtMs = this.now();
+    const isSlowRound = options.isSlowRound ?? true;
     this.calls.count = 0;
     const errors: string[] = [];
     const newlyDisabled: DisabledField[] = [];
-    const gpus = this.gpus.map((state) => this.sampleGpu(state, takenAtMs, errors, newlyDisabled));
+    const gpus = this.gpus.map((state) => this.sampleGpu(state, takenAtMs, isSlowRound, errors, newlyDisabled));
     const xids = this.drainEvents(takenAtMs);
     return {
       takenAtMs,
@@ -222,7 +262,13 @@ export class NvmlReader {
       );
   }
 
-  private sampleGpu(state: GpuState, nowMs: number, errors: string[], newlyDisabled: DisabledField[]): GpuRaw {
+  private sampleGpu(
+    state: GpuState,
+    nowMs: number,
+    isSlowRound: boolean,
+    errors: string[],
+    newlyDisabled: DisabledField[],
+  ): GpuRaw {
     if (!state.isUp) {
       if (nowMs < state.retryAtMs || !this.attach(state, errors)) return this.downRaw(state);
     }
@@ -281,10 +327,23 @@ export class NvmlReader {
       nowMs,
     };
     try {
-      if (!state.disabled.has("mig")) this.followMigMode(state, readMigMode(ctx), errors);
+      const slow = state.memo.slowFields;
+      const isSlow = isSlowRound || slow === undefined;
+      // The MIG mode changes only with a GPU reset: asked in slow rounds, carried in the others.
+      if (!state.disabled.has("mig")) {
+        if (isSlow || state.memo.migMode === undefined) this.followMigMode(state, readMigMode(ctx), errors);
+        else fields.migEnabled = state.memo.migMode;
+      }
       for (const [group, read] of FIELD_READERS) {
         if (group === "gpm" && this.options.isGpmEnabled === false) continue;
-        if (group === "fields" || !state.disabled.has(group)) read(ctx);
+        if (group !== "fields" && state.disabled.has(group)) continue;
+        if (!isSlow && isSlowGroup(group)) copySlowFields(slow, fields, group);
+        else read(ctx);
+      }
+      if (isSlow) {
+        const kept: Partial<GpuFields> = {};
+        for (const group of SLOW_GROUPS) copySlowFields(fields, kept, group);
+        state.memo.slowFields = kept;
       }
       if (state.memo.gpm.support !== undefined) fields.isGpmSupported = state.memo.gpm.support;
     } catch (err) {
@@ -322,6 +381,7 @@ export class NvmlReader {
     memo.gpm = { ...newGpmMemo(), support: memo.gpm.support, noPermission: memo.gpm.noPermission };
     memo.parentRefuses.clear();
     memo.droppedFieldIds.clear();
+    memo.slowFields = undefined;
     state.disabled.clear();
     errors.push(
       `gpu ${state.identity.index} (${state.identity.uuid}) MIG mode ${mode ? "enabled" : "disabled"}: fields disabled before are asked again`,

@@ -7,6 +7,11 @@
  * this costs one wake-up of each thread and no MessagePort, structured clone or timer: measured by
  * the footprint benchmark (test/bench/footprint-bench.ts).
  *
+ * `sampleRounds` asks for several rounds in one request: the sampling thread takes them `interval`
+ * apart on its own clock (sleeping in Atomics.wait on the `cancel` slot, which ends the batch early
+ * with the rounds taken so far) and answers with all of them, so the main thread wakes once per
+ * batch instead of once per round.
+ *
  * The payload is written with V8's serializer, the structured-clone algorithm postMessage uses, so
  * an answer arrives exactly as the sampling thread built it (NaN, infinities and undefined
  * included), whatever fields the raw types grow.
@@ -26,17 +31,23 @@ export const SLOT = {
   status: 3,
   /** Payload bytes of that answer. */
   length: 4,
+  /** `sampleRounds`: how many rounds. */
+  count: 5,
+  /** `sampleRounds`: milliseconds from the start of one round to the start of the next. */
+  interval: 6,
+  /** Non-zero ends a `sampleRounds` batch before its next round (main thread writes, then notifies). */
+  cancel: 7,
 } as const;
 
 export const CONTROL_BYTES = 8 * Int32Array.BYTES_PER_ELEMENT;
 
 /**
- * Payload capacity: far above any round (about 2 KiB for 3 GPUs, 25 KiB for 8 GPUs × 10
- * processes); pages never written are never resident.
+ * Payload capacity: far above any batch (a round is about 2 KiB for 3 GPUs, 25 KiB for 8 GPUs × 10
+ * processes; a batch is at most one second of rounds); pages never written are never resident.
  */
-export const PAYLOAD_BYTES = 1024 * 1024;
+export const PAYLOAD_BYTES = 4 * 1024 * 1024;
 
-export const OP = { open: 1, sample: 2, close: 3 } as const;
+export const OP = { open: 1, sample: 2, close: 3, sampleRounds: 4 } as const;
 export type Op = (typeof OP)[keyof typeof OP];
 
 export const STATUS = { ok: 0, error: 1 } as const;
@@ -59,6 +70,7 @@ export interface OpResult {
   readonly [OP.open]: NvmlSystemInfo;
   readonly [OP.sample]: NvmlSampleRaw;
   readonly [OP.close]: null;
+  readonly [OP.sampleRounds]: readonly NvmlSampleRaw[];
 }
 
 /** Whether `value` is a sampling thread's start data. */
@@ -77,7 +89,8 @@ export function isSamplingThreadInit(value: unknown): value is SamplingThreadIni
 /**
  * Writes an answer into the payload buffer and its status and length into the control block
  * (the caller then publishes it by storing `done` and notifying). An answer larger than the
- * buffer becomes an error answer that says so.
+ * buffer becomes an error answer that says so; a batch of rounds larger than the buffer keeps its
+ * newest rounds that fit (at least one), so a batch costs at most its oldest rounds, never all.
  */
 export function writeAnswer(
   control: Int32Array,
@@ -86,6 +99,13 @@ export function writeAnswer(
   body: unknown,
 ): void {
   let bytes = serialize(body);
+  if (bytes.length > payload.length && Array.isArray(body) && body.length > 1) {
+    let kept = body.length;
+    while (bytes.length > payload.length && kept > 1) {
+      kept = Math.max(1, Math.floor(kept / 2));
+      bytes = serialize(body.slice(body.length - kept));
+    }
+  }
   if (bytes.length > payload.length) {
     const reason = `nvml: answer of ${bytes.length} bytes exceeds the ${payload.length}-byte hand-off buffer`;
     // A one-byte string serializes as a few header bytes and its characters: keep as many as fit.

@@ -57,6 +57,8 @@ export interface GpuMemo {
   /** NVML_TEMPERATURE_THRESHOLD_MEM_MAX: undefined until asked, null when the GPU does not report it. */
   memoryTemperatureMax: number | null | undefined;
   gpm: GpmMemo;
+  /** The slow field groups' values as last read (nvml-reader.ts), carried into rounds that skip them; undefined until read. */
+  slowFields: Partial<GpuFields> | undefined;
 }
 
 /**

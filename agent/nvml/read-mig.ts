@@ -11,7 +11,7 @@ export function migProfileOf(name: string): string {
 
 /**
  * The GPU's current MIG mode (nvmlDeviceGetMigMode), or undefined when it cannot tell this round.
- * Read first in every round: a change re-probes the fields disabled under the other mode.
+ * Read first in every slow round (nvml-reader.ts): a change re-probes the fields disabled under the other mode.
  */
 export function readMigMode(ctx: ReadContext): boolean | undefined {
   const [current, pending] = ctx.calls.u32;

@@ -36,7 +36,12 @@ type WaitAsync = (
   | { readonly async: true; readonly value: Promise<"ok" | "timed-out"> };
 const waitAsync = Reflect.get(Atomics, "waitAsync") as WaitAsync;
 
-const OP_NAMES: Record<Op, string> = { [OP.open]: "open", [OP.sample]: "sample", [OP.close]: "close" };
+const OP_NAMES: Record<Op, string> = {
+  [OP.open]: "open",
+  [OP.sample]: "sample",
+  [OP.close]: "close",
+  [OP.sampleRounds]: "sampleRounds",
+};
 
 /** One sampling thread and the shared memory it answers in. */
 interface SamplingThread {
@@ -79,6 +84,8 @@ export class WorkerNvmlClient implements NvmlClient {
   private thread: SamplingThread | undefined;
   /** A thread discarded while stuck in a native call: it ends when the call returns. */
   private abandoned: SamplingThread | undefined;
+  /** The sampleRounds() batch in progress, which close() ends and waits for before its own request. */
+  private batch: Promise<unknown> | undefined;
 
   constructor(private readonly options: WorkerNvmlClientOptions) {}
 
@@ -114,9 +121,38 @@ export class WorkerNvmlClient implements NvmlClient {
     return this.request(thread, OP.sample, this.options.sampleTimeoutMs);
   }
 
+  async sampleRounds(count: number, intervalMs: number): Promise<readonly NvmlSampleRaw[]> {
+    if (count <= 1) return [await this.sample()];
+    if (this.hasStuckCall()) throw new NvmlTimeoutError("nvml: the previous sample has not returned yet");
+    const thread = this.thread;
+    if (!thread) throw new Error("nvml: not open");
+    const { control } = thread;
+    Atomics.store(control, SLOT.count, count);
+    Atomics.store(control, SLOT.interval, Math.round(intervalMs));
+    Atomics.store(control, SLOT.cancel, 0);
+    const batch = this.request(thread, OP.sampleRounds, (count - 1) * intervalMs + this.options.sampleTimeoutMs);
+    this.batch = batch;
+    try {
+      return await batch;
+    } finally {
+      if (this.batch === batch) this.batch = undefined;
+    }
+  }
+
+  cancelRounds(): void {
+    const thread = this.thread;
+    if (!thread) return;
+    Atomics.store(thread.control, SLOT.cancel, 1);
+    Atomics.notify(thread.control, SLOT.cancel);
+  }
+
   async close(): Promise<void> {
     const thread = this.thread;
     if (!thread) return;
+    if (this.batch !== undefined) {
+      this.cancelRounds();
+      await this.batch.catch(() => undefined);
+    }
     if (!this.hasStuckCall()) {
       try {
         await this.request(thread, OP.close, this.options.sampleTimeoutMs);

@@ -1,7 +1,8 @@
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { silentLogger } from "../../common/log.js";
-import { roundsPerPeriod, Sampler, type RoundConsumer } from "../../agent/sampler.js";
+import { roundsPerBatch } from "../../agent/collectors/gpu-collector.js";
+import { roundsPerPeriod, Sampler, type RoundConsumer, type RoundSink } from "../../agent/sampler.js";
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -75,6 +76,70 @@ describe("Sampler round hand-off", () => {
       3,
     );
     expect(lines.some((line) => line.includes("sampling stopped") && line.includes('"gpu":3'))).toBe(true);
+  });
+});
+
+describe("Sampler batches of rounds", () => {
+  /** A collector that takes `rounds` rounds per run, `intervalMs` apart on fake time; the nth round yields n. */
+  function batching(intervalMs: number, rounds: number, consumers: RoundConsumer[]) {
+    let taken = 0;
+    const startedAt: number[] = [];
+    return {
+      startedAt,
+      collector: {
+        name: "gpu",
+        intervalMs,
+        consumers,
+        run: async () => ({ samples: [++taken], errors: [] }),
+        batch: {
+          rounds,
+          async run(onRound: RoundSink) {
+            startedAt.push(Date.now());
+            for (let i = 0; i < rounds; i++) {
+              if (i > 0) await new Promise((resolve) => setTimeout(resolve, intervalMs));
+              onRound({ samples: [++taken], errors: [] }, 1);
+            }
+          },
+        },
+      },
+    };
+  }
+
+  it("counts every round of a batch, hands every Nth round across batches, and starts a batch every rounds × interval", async () => {
+    const consumer = recorder(3);
+    const { collector, startedAt } = batching(100, 10, [consumer]);
+    const sampler = new Sampler([collector], silentLogger());
+    const t0 = Date.now();
+    await sampler.start();
+    await vi.advanceTimersByTimeAsync(2_950);
+    await sampler.shutdown();
+    expect(startedAt.map((at) => at - t0)).toEqual([0, 1_000, 2_000]);
+    expect(sampler.stats()[0]?.runs).toBe(30);
+    expect(consumer.taken).toEqual([1, 4, 7, 10, 13, 16, 19, 22, 25, 28]);
+  });
+
+  it("a batch of one round runs the collector's run() as before", async () => {
+    const consumer = recorder(1);
+    const { collector, startedAt } = batching(100, 1, [consumer]);
+    const sampler = new Sampler([collector], silentLogger());
+    await sampler.start();
+    await vi.advanceTimersByTimeAsync(250);
+    await sampler.shutdown();
+    expect(startedAt).toEqual([]);
+    expect(consumer.taken).toEqual([1, 2, 3]);
+  });
+});
+
+describe("roundsPerBatch", () => {
+  it.each([
+    [100, 10],
+    [200, 5],
+    [300, 3],
+    [50, 20],
+    [1_000, 1],
+    [15_000, 1],
+  ])("at %i ms between rounds: %i rounds a batch", (intervalMs, rounds) => {
+    expect(roundsPerBatch(intervalMs)).toBe(rounds);
   });
 });
 

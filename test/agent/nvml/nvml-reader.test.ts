@@ -272,6 +272,42 @@ describe("NvmlReader", () => {
     expect(byIndex(sample.gpus, 1).disabled).toEqual(["nvlink", "nvlink_throughput"]);
   });
 
+  it("a round that is not a slow round carries the slow groups' last values, with 9 calls a GPU fewer", async () => {
+    const { file, reader: r } = await open({ gpus: [gpu(0, { nvlink_down: "2" }), gpu(1)] });
+    r.sample(); // the calls made once per GPU (link count, thresholds, GPM support and baseline)
+    await sleep(RELOAD_WAIT_MS);
+    const slow = r.sample();
+    // The power limit, ECC and link state change on the driver's side: a fast round does not see it.
+    await file.write({
+      gpus: [gpu(0, { power_limit_mw: 350_000, ecc_corrected: 9, nvlink_down: "" }), gpu(1, { util_gpu: 77 })],
+    });
+    await sleep(RELOAD_WAIT_MS);
+    const fast = r.sample({ isSlowRound: false });
+    const slowFields = (g: GpuRaw) => [
+      g.migEnabled,
+      g.powerLimitMilliwatts,
+      g.eccCorrected,
+      g.eccUncorrected,
+      g.remappedRows,
+      g.nvlinkActive,
+    ];
+    expect(fast.gpus.map(slowFields)).toEqual(slow.gpus.map(slowFields));
+    expect(byIndex(fast.gpus, 0).nvlinkActive).toEqual([true, true, false, true]);
+    expect(byIndex(fast.gpus, 0).migEnabled).toBe(false);
+    expect(byIndex(fast.gpus, 1).utilizationGpuPercent).toBe(77);
+    // MIG mode 1, power limit 1, ECC 2, remapped rows 1, four NvLink links 4: per GPU.
+    expect(slow.calls - fast.calls).toBe(2 * 9);
+    const next = r.sample();
+    expect(byIndex(next.gpus, 0)).toMatchObject({ powerLimitMilliwatts: 350_000, eccCorrected: 9 });
+    expect(byIndex(next.gpus, 0).nvlinkActive).toEqual([true, true, true, true]);
+  });
+
+  it("a GPU's first round reads the slow groups even when it is not a slow round", async () => {
+    const first = (await open({ gpus: [gpu(0)] })).reader.sample({ isSlowRound: false });
+    expect(byIndex(first.gpus, 0)).toMatchObject({ powerLimitMilliwatts: 700_000, eccCorrected: 0 });
+    expect(byIndex(first.gpus, 0).nvlinkActive).toHaveLength(4);
+  });
+
   it("follows values that change over time", async () => {
     const { reader } = await open({ gpus: [gpu(0, { util_gpu: 10, "util_gpu.ramp": 100 })] });
     const first = reader.sample().gpus[0]?.utilizationGpuPercent ?? 0;

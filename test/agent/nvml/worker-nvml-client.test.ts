@@ -110,6 +110,40 @@ describe("WorkerNvmlClient", () => {
     expect((await c.sample()).gpus[0]?.utilizationGpuPercent).toBe(50);
   }, 30_000);
 
+  it("takes a batch of rounds an interval apart on the sampling thread, the slow groups read in its first round only", async () => {
+    const { client: c } = await clientFor({ gpus: [gpu(0), gpu(1)] });
+    await c.open();
+    await c.sample(); // the calls made once per GPU
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const rounds = await c.sampleRounds(4, 120);
+    expect(rounds).toHaveLength(4);
+    const gaps = rounds.slice(1).map((round, i) => round.takenAtMs - (rounds[i]?.takenAtMs ?? 0));
+    // Timed on the thread's monotonic clock; takenAtMs is wall-clock milliseconds, so a gap may read 1 ms short.
+    expect(gaps.every((gap) => gap >= 119)).toBe(true);
+    const [first, ...rest] = rounds;
+    // MIG mode, power limit, ECC (2), remapped rows and four NvLink links: 9 calls per GPU in the first round only.
+    expect(rest.map((round) => (first?.calls ?? 0) - round.calls)).toEqual([18, 18, 18]);
+    for (const round of rest)
+      expect(round.gpus.map((g) => [g.powerLimitMilliwatts, g.eccCorrected, g.remappedRows, g.nvlinkActive])).toEqual(
+        first?.gpus.map((g) => [g.powerLimitMilliwatts, g.eccCorrected, g.remappedRows, g.nvlinkActive]),
+      );
+    expect(first?.gpus[1]?.powerLimitMilliwatts).toBe(700_000);
+  });
+
+  it("close() ends a batch in progress before its next round, with the rounds taken so far, and closes", async () => {
+    const { client: c } = await clientFor({ gpus: [gpu(0)] });
+    await c.open();
+    const batch = c.sampleRounds(100, 100); // ten seconds of rounds
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    await c.close();
+    const rounds = await batch;
+    expect(rounds.length).toBeGreaterThanOrEqual(1);
+    expect(rounds.length).toBeLessThan(100);
+    expect(rounds.every((round) => round.gpus[0]?.utilizationGpuPercent === 50)).toBe(true);
+    expect(c.hasStuckCall()).toBe(false);
+    await expect(c.sample()).rejects.toThrow(/not open/);
+  });
+
   it("reports a library that cannot be loaded as an error, not a timeout, and can open again", async () => {
     const { client: c } = await clientFor({ gpus: [gpu(0)] });
     const broken = new WorkerNvmlClient({
@@ -150,6 +184,16 @@ describe("the hand-off's answer encoding", () => {
     // Four bytes of header and length, then as many characters as the rest of the buffer holds.
     expect(readAnswer(slots, tiny)).toEqual({ isOk: false, body: `nvml: answer of ${size} bytes`.slice(0, 20) });
     expect(Atomics.load(slots, SLOT.length)).toBe(24);
+  });
+
+  it("a batch of rounds larger than the buffer keeps its newest rounds that fit, still a good answer", () => {
+    const slots = control();
+    const payload = Buffer.from(new SharedArrayBuffer(1024));
+    const rounds = Array.from({ length: 8 }, (_, i) => ({ round: i, pad: "z".repeat(200) }));
+    writeAnswer(slots, payload, STATUS.ok, rounds);
+    const answer = readAnswer(slots, payload);
+    expect(answer.isOk).toBe(true);
+    expect(answer.body).toEqual(rounds.slice(4));
   });
 
   it("the production buffer holds a round of 16 GPUs with 100 processes each many times over", () => {
