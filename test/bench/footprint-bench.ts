@@ -32,6 +32,7 @@ import {
   type NvmlFunctionName,
   type NvmlLibrary,
 } from "../../agent/nvml/nvml-library.js";
+import { roundsPerBatch } from "../../agent/collectors/gpu-collector.js";
 import { NvmlReader } from "../../agent/nvml/nvml-reader.js";
 import { METRICS } from "../../common/conventions.js";
 import { scrapeUntil, startAgentProcess, type AgentProcess } from "../fixtures/agent-process.js";
@@ -79,7 +80,7 @@ export async function benchFootprint(options: FootprintOptions = footprintOption
   const load0 = loadavg()[0] ?? 0;
   const cpu = await marginalCpu(libs.full, options.cpuSeconds, options.warmupSeconds);
   const floor = await koffiFloor(libs.full);
-  const ladder = await roundCostLadder(libs.full, options.cpuSeconds);
+  const ladder = await roundCostLadder(libs.full, options.cpuSeconds, options.warmupSeconds);
   const loaded = await underLoad(libs.full, options);
   const load1 = loadavg()[0] ?? 0;
   const cores = availableParallelism();
@@ -98,7 +99,7 @@ export async function benchFootprint(options: FootprintOptions = footprintOption
       value: "",
     },
     {
-      name: `koffi floor: the round's ${floor.calls} NVML calls (same functions, same arguments) straight through koffi, CPU`,
+      name: `koffi floor: a round's ${floor.calls.toFixed(1)} NVML calls (a 100 ms batch's calls, same functions and arguments, per round) straight through koffi, CPU`,
       value: `${floor.floorUs.toFixed(1)} µs`,
     },
     {
@@ -145,14 +146,13 @@ export async function benchFootprint(options: FootprintOptions = footprintOption
   ];
 }
 
-/** What each rung of the ladder adds to a round, and the agent's whole round after the last rung. */
+/** What each rung of the ladder adds to a round, the agent's whole round after the last rung, and the path beside it. */
 function ladderRows(ladder: ReadonlyMap<Rung, number>, agentUs: number): BenchRow[] {
   const what: Record<(typeof RUNGS)[number], string> = {
-    timer: "a timer firing every round",
-    hop: "+ waking the sampling thread and waiting for its answer (shared-memory hand-off)",
-    calls: "+ the round's NVML calls straight through koffi on that thread",
-    reader: "+ the reader's round instead (NvmlReader.sample(): the field readers, their objects, serialized answer)",
-    convert: "+ decoding the answer and converting it on the main thread (toGpuSamples)",
+    sleep: "the sampling thread waking on its own clock every round (Atomics.wait timeout)",
+    calls: "+ a round's NVML calls straight through koffi on that thread (a batch's calls, in turn)",
+    reader: "+ the reader's round instead (NvmlReader.sample(): field readers, their objects; one slow round a batch)",
+    batch: "+ each batch serialized and handed to the main thread, which decodes it (once a batch)",
   };
   let previous = 0;
   const rows: BenchRow[] = RUNGS.map((rung) => {
@@ -165,12 +165,13 @@ function ladderRows(ladder: ReadonlyMap<Rung, number>, agentUs: number): BenchRo
     return row;
   });
   rows.push({
-    name: "round-cost ladder: + the rest of the agent's round (sampler, collector, pod and XID bookkeeping)",
+    name: "round-cost ladder: + the rest of the agent's round (sampler, collector, XID and up/down bookkeeping)",
     value: `step ${(agentUs - previous).toFixed(0)} µs`,
   });
+  const beside = (rung: Rung) => `${(ladder.get(rung) ?? Number.NaN).toFixed(0)} µs`;
   rows.push({
-    name: "beside the ladder: the hop done with a MessagePort round trip instead (the hand-off before shared memory)",
-    value: `${(ladder.get("message") ?? Number.NaN).toFixed(0)} µs`,
+    name: "beside the ladder, one main-thread wake per round (the path at intervals of 1 s or more): a timer alone; + a shared-memory hop to the sampling thread; the hop as a MessagePort round trip instead",
+    value: `${beside("timer")}; ${beside("hop")}; ${beside("message")}`,
   });
   return rows;
 }
@@ -264,9 +265,11 @@ function recording(lib: NvmlLibrary): {
 }
 
 /**
- * The koffi floor: one round's NVML calls — the same functions with the same arguments, recorded
- * from a round of the reader — made straight through koffi, without the reader around them; also
- * the same number of calls to a C function that does nothing, and the reader's own round. CPU µs.
+ * The koffi floor: a round's NVML calls — the same functions with the same arguments, recorded
+ * from one batch of the reader's rounds as the agent takes them at 100 ms (a slow round and nine
+ * others, 100 ms apart so that GPM samples too) — made straight through koffi without the reader
+ * around them, per round; also the same number of calls to a C function that does nothing, and the
+ * reader's own rounds back to back. CPU µs per round.
  */
 export async function koffiFloor(
   library: string,
@@ -276,29 +279,36 @@ export async function koffiFloor(
   process.env["FAKE_NVML_SCENARIO"] = file.path;
   const recorder = recording(loadNvmlLibrary(library));
   const reader = new NvmlReader(recorder.lib, { maxBackoffMs: 60_000 });
+  const batch = roundsPerBatch(100);
   try {
     reader.open();
-    for (let i = 0; i < 500; i++) reader.sample();
+    for (let i = 0; i < 500; i++) reader.sample({ isSlowRound: i % batch === 0 });
     recorder.setRecording(true);
-    const calls = reader.sample().calls;
+    for (let i = 0; i < batch; i++) {
+      await sleep(100);
+      reader.sample({ isSlowRound: i === 0 });
+    }
     recorder.setRecording(false);
-    const rounds = 5_000;
-    const cpuPerRound = (fn: () => void): number => {
-      for (let i = 0; i < 500; i++) fn();
-      const before = process.cpuUsage();
-      for (let i = 0; i < rounds; i++) fn();
-      const spent = process.cpuUsage(before);
-      return (spent.user + spent.system) / rounds;
-    };
     const recorded = recorder.calls;
+    const calls = recorded.length / batch;
+    const batches = 500;
+    const cpuPerRound = (fn: () => void): number => {
+      for (let i = 0; i < 50; i++) fn();
+      const before = process.cpuUsage();
+      for (let i = 0; i < batches; i++) fn();
+      const spent = process.cpuUsage(before);
+      return (spent.user + spent.system) / batches / batch;
+    };
     const floorUs = cpuPerRound(() => {
       for (const [native, args] of recorded) native(...args);
     });
     const noop = koffi.load(library).func("int fake_nvml_noop(void)") as () => number;
     const noopUs = cpuPerRound(() => {
-      for (let c = 0; c < calls; c++) noop();
+      for (let c = 0; c < recorded.length; c++) noop();
     });
-    const readerUs = cpuPerRound(() => void reader.sample());
+    const readerUs = cpuPerRound(() => {
+      for (let i = 0; i < batch; i++) reader.sample({ isSlowRound: i === 0 });
+    });
     return { calls, floorUs, noopUs, readerUs };
   } finally {
     reader.close();
@@ -351,7 +361,11 @@ function startProbe(rung: Rung, intervalMs: number, library: string, scenario: s
  * at once over the same `seconds`, and the marginal CPU per round of each, like the agent's. The
  * step between two rungs is what that part of a round costs the whole process.
  */
-export async function roundCostLadder(library: string, seconds: number): Promise<Map<Rung, number>> {
+export async function roundCostLadder(
+  library: string,
+  seconds: number,
+  warmupSeconds = 60,
+): Promise<Map<Rung, number>> {
   const ticks = await clockTicksPerSecond();
   const file = await scenarioFile(THREE_GPUS);
   const probes = PROBES.map((rung) => ({
@@ -360,7 +374,7 @@ export async function roundCostLadder(library: string, seconds: number): Promise
     slow: startProbe(rung, 1000, library, file.path),
   }));
   try {
-    await sleep(8_000);
+    await sleep(warmupSeconds * 1000);
     const read = async (probe: Probe) => ({
       rounds: await probe.rounds(),
       cpu: await processCpuSeconds(probe.child.pid as number, ticks),
