@@ -13,8 +13,11 @@ export interface RoundConsumer {
   consume(result: CollectResult<unknown>): void;
 }
 
-/** Hands over one round of a batch as it is taken in, with the time the round itself took. */
-export type RoundSink = (result: CollectResult<unknown>, durationMs: number) => void;
+/**
+ * Hands over one round of a batch as it is taken in, with the time the round itself took and when
+ * it was taken (Unix ms; default: now).
+ */
+export type RoundSink = (result: CollectResult<unknown>, durationMs: number, takenAtMs?: number) => void;
 
 /** Several rounds per run: the collector times them `intervalMs` apart itself and reports each. */
 export interface RoundBatch {
@@ -144,11 +147,11 @@ export class Sampler implements Component {
     await agentTracer().startActiveSpan(`collect ${loop.collector.name}`, async (span): Promise<void> => {
       let samples = 0;
       let errors = 0;
-      const onRound: RoundSink = (result, durationMs) => {
+      const onRound: RoundSink = (result, durationMs, takenAtMs) => {
         taken++;
         samples += result.samples.length;
         errors += result.errors.length;
-        this.record(loop, index, result, durationMs);
+        this.record(loop, index, result, durationMs, takenAtMs);
       };
       try {
         if (batch !== undefined && batch.rounds > 1) await batch.run(onRound);
@@ -171,7 +174,13 @@ export class Sampler implements Component {
   }
 
   /** Counts one round, logs its errors and hands it to the consumers that take it. */
-  private record(loop: Loop, index: number, result: CollectResult<unknown>, durationMs: number): void {
+  private record(
+    loop: Loop,
+    index: number,
+    result: CollectResult<unknown>,
+    durationMs: number,
+    takenAtMs: number = this.now(),
+  ): void {
     const isSuccess = result.samples.length > 0;
     const previous = loop.stats;
     loop.stats = {
@@ -180,7 +189,7 @@ export class Sampler implements Component {
       lastDurationMs: durationMs,
       isLastSuccess: isSuccess,
       errorsTotal: previous.errorsTotal + result.errors.length,
-      lastSampleAtMs: isSuccess ? this.now() : previous.lastSampleAtMs,
+      lastSampleAtMs: isSuccess ? takenAtMs : previous.lastSampleAtMs,
     };
     if (result.errors.length > 0) {
       this.log.debug({ collector: loop.collector.name, errors: result.errors.map(errorMessage) }, "collector errors");

@@ -760,7 +760,7 @@ export const METRICS = {
   collectorDuration: def(
     "inferwatch_agent_collector_duration_seconds",
     "gauge",
-    "Wall time of the collector's last run, seconds.",
+    "Wall time of the collector's last round, seconds (a GPU round taken in a batch: its own time on the sampling thread).",
     ["node", "collector"],
     "agent: self",
   ),
@@ -774,7 +774,7 @@ export const METRICS = {
   collectorRuns: def(
     "inferwatch_agent_collector_runs_total",
     "counter",
-    "Runs of a collector since the agent started (its rate is the collector's real cadence).",
+    "Rounds of a collector since the agent started (its rate is the collector's real cadence; GPU rounds taken in a batch count one each).",
     ["node", "collector"],
     "agent: self",
   ),

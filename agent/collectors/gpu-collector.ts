@@ -130,7 +130,7 @@ export class GpuCollector implements Collector<GpuSample> {
   async collectRounds(
     count: number,
     intervalMs: number,
-    onRound: (result: CollectResult<GpuRaw>, durationMs: number) => void,
+    onRound: (result: CollectResult<GpuRaw>, durationMs: number, takenAtMs?: number) => void,
   ): Promise<void> {
     if (!this.isOpen && !(await this.tryOpen())) {
       onRound({ samples: [], errors: [new Error(this.lastOpenError ?? "nvml: not open")] }, 0);
@@ -161,7 +161,8 @@ export class GpuCollector implements Collector<GpuSample> {
     }
     for (const raw of rounds) {
       this.absorb(raw);
-      onRound({ samples: [...raw.gpus], errors: raw.errors.map((message) => new Error(message)) }, raw.durationMs);
+      const errors = raw.errors.map((message) => new Error(message));
+      onRound({ samples: [...raw.gpus], errors }, raw.durationMs, raw.takenAtMs);
     }
   }
 

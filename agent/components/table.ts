@@ -102,9 +102,9 @@ export const AGENT_COMPONENTS: readonly AnyAgentComponent[] = [
           rounds: roundsPerBatch(intervalMs),
           async run(onRound) {
             let last: readonly GpuRaw[] = [];
-            await gpu.collectRounds(roundsPerBatch(intervalMs), intervalMs, (result, durationMs) => {
+            await gpu.collectRounds(roundsPerBatch(intervalMs), intervalMs, (result, durationMs, takenAtMs) => {
               last = result.samples;
-              onRound(result, durationMs);
+              onRound(result, durationMs, takenAtMs);
             });
             await resolvePids(last);
           },

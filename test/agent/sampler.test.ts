@@ -97,7 +97,8 @@ describe("Sampler batches of rounds", () => {
             startedAt.push(Date.now());
             for (let i = 0; i < rounds; i++) {
               if (i > 0) await new Promise((resolve) => setTimeout(resolve, intervalMs));
-              onRound({ samples: [++taken], errors: [] }, 1);
+              taken++;
+              onRound({ samples: [taken], errors: [] }, 1, 1_000_000 + taken);
             }
           },
         },
@@ -115,6 +116,8 @@ describe("Sampler batches of rounds", () => {
     await sampler.shutdown();
     expect(startedAt.map((at) => at - t0)).toEqual([0, 1_000, 2_000]);
     expect(sampler.stats()[0]?.runs).toBe(30);
+    // The sample time is the last round's own, not when its batch was taken in.
+    expect(sampler.stats()[0]?.lastSampleAtMs).toBe(1_000_030);
     expect(consumer.taken).toEqual([1, 4, 7, 10, 13, 16, 19, 22, 25, 28]);
   });
 
