@@ -126,7 +126,8 @@ const FIELD_ABSENT = new Set<number>([NvmlReturn.NOT_SUPPORTED, NvmlReturn.INVAL
 /** The fields still asked of this GPU: recomputed only when a field is dropped or a group disabled. */
 function activeFields(ctx: ReadContext): readonly FieldSpec[] {
   const { memo } = ctx;
-  const disabled = FIELD_VALUE_GROUPS.filter((group) => ctx.isDisabled(group)).length;
+  let disabled = 0;
+  for (const group of FIELD_VALUE_GROUPS) if (ctx.isDisabled(group)) disabled++;
   if (memo.activeFields === undefined || memo.activeFieldsKey !== memo.droppedFieldIds.size * 16 + disabled) {
     memo.activeFields = ctx.quirks.fields.filter(
       (spec) => !memo.droppedFieldIds.has(spec.id) && !ctx.isDisabled(spec.group),
@@ -146,7 +147,8 @@ export function readFieldValues(ctx: ReadContext): void {
   const active = activeFields(ctx);
   if (active.length === 0) return;
   const buffer = calls.fieldValues(active.length * FIELD_VALUE_SIZE);
-  for (const [i, spec] of active.entries()) {
+  for (let i = 0; i < active.length; i++) {
+    const spec = active[i] as FieldSpec;
     buffer.writeUInt32LE(spec.id, i * FIELD_VALUE_SIZE + FIELD_VALUE_OFFSETS.fieldId);
     buffer.writeUInt32LE(spec.scopeId, i * FIELD_VALUE_SIZE + FIELD_VALUE_OFFSETS.scopeId);
   }
@@ -157,7 +159,8 @@ export function readFieldValues(ctx: ReadContext): void {
   }
   let answered: FieldGroup | undefined;
   let isDropped = false;
-  for (const [i, spec] of active.entries()) {
+  for (let i = 0; i < active.length; i++) {
+    const spec = active[i] as FieldSpec;
     const base = i * FIELD_VALUE_SIZE;
     const fieldRc = buffer.readInt32LE(base + FIELD_VALUE_OFFSETS.nvmlReturn);
     const value = fieldRc === NvmlReturn.SUCCESS ? decodeFieldValue(buffer, base) : undefined;

@@ -152,20 +152,18 @@ export function metricsBetween(calls: NvmlCalls, older: bigint, newer: bigint): 
   buffer.writeUInt32LE(ASKED.length, 4);
   buffer.writeBigUInt64LE(older, 8);
   buffer.writeBigUInt64LE(newer, 16);
-  ASKED.forEach(([, id], i) => {
-    const base = GPM_METRICS_OFFSET + i * GPM_METRIC_SIZE;
-    buffer.fill(0, base, base + GPM_METRIC_SIZE);
-    buffer.writeUInt32LE(id, base);
-  });
+  buffer.fill(0, GPM_METRICS_OFFSET, GPM_METRICS_OFFSET + ASKED.length * GPM_METRIC_SIZE);
+  for (let i = 0; i < ASKED.length; i++)
+    buffer.writeUInt32LE((ASKED[i] as [GpmQuantity, number])[1], GPM_METRICS_OFFSET + i * GPM_METRIC_SIZE);
   const rc = calls.call("nvmlGpmMetricsGet", buffer);
   if (rc !== NvmlReturn.SUCCESS) return { rc };
   const reading: { [Q in GpmQuantity]?: number } = {};
-  ASKED.forEach(([quantity], i) => {
+  for (let i = 0; i < ASKED.length; i++) {
     const base = GPM_METRICS_OFFSET + i * GPM_METRIC_SIZE;
-    if (buffer.readInt32LE(base + 4) !== NvmlReturn.SUCCESS) return;
+    if (buffer.readInt32LE(base + 4) !== NvmlReturn.SUCCESS) continue;
     const value = buffer.readDoubleLE(base + 8);
-    if (Number.isFinite(value)) reading[quantity] = value;
-  });
+    if (Number.isFinite(value)) reading[(ASKED[i] as [GpmQuantity, number])[0]] = value;
+  }
   return Object.keys(reading).length > 0 ? { rc, reading } : { rc };
 }
 

@@ -9,6 +9,14 @@ import {
 } from "./nvml-abi.js";
 
 /**
+ * An unsigned 64-bit little-endian integer as a number, from its two 32-bit halves: exact to 2^53
+ * (bytes, millijoules, counters, bit masks up to bit 52), and no BigInt allocated per read.
+ */
+export function u64At(buffer: Buffer, offset: number): number {
+  return buffer.readUInt32LE(offset + 4) * 2 ** 32 + buffer.readUInt32LE(offset);
+}
+
+/**
  * Calls into a loaded NVML library with reusable scratch buffers, counting every call.
  * Not thread-safe and not reentrant: one instance per sampling thread. The values read from a
  * scratch buffer are valid until the next call.
@@ -63,7 +71,7 @@ export class NvmlCalls {
   }
 
   lastU64(): number {
-    return Number(this.u64.readBigUInt64LE(0));
+    return u64At(this.u64, 0);
   }
 
   lastHandle(): bigint {

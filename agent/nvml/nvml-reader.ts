@@ -14,8 +14,9 @@ import { cString } from "./nvml-library.js";
 import { fieldNumberingOf } from "./field-numbering.js";
 import { fieldSpecs } from "./field-values.js";
 import { freeGpm, newGpmMemo } from "./gpm.js";
-import { FIELD_READERS, type DriverQuirks, type GpuFields, type GpuMemo, type ReadContext } from "./read-gpu-fields.js";
+import { FIELD_READERS, type DriverQuirks, type GpuFields, type GpuMemo } from "./read-gpu-fields.js";
 import { readMigMode } from "./read-mig.js";
+import { GpuLostError, RoundContext } from "./round-context.js";
 import type {
   DisabledField,
   FieldGroup,
@@ -26,8 +27,6 @@ import type {
   XidEventRaw,
 } from "./types.js";
 
-/** Return codes that mean "this field will never answer here": the field is disabled for that GPU. */
-const PERMANENT = new Set<number>([NvmlReturn.NOT_SUPPORTED, NvmlReturn.NO_PERMISSION, NvmlReturn.FUNCTION_NOT_FOUND]);
 /** Rounds in a row in which every field of a GPU failed before the GPU is marked down. */
 const FAILURES_BEFORE_DOWN = 3;
 const FIRST_BACKOFF_MS = 1_000;
@@ -69,8 +68,6 @@ export interface RoundOptions {
   readonly isSlowRound?: boolean;
 }
 
-class GpuLostError extends Error {}
-
 function newMemo(): GpuMemo {
   return {
     nvlinkCount: undefined,
@@ -90,10 +87,14 @@ interface GpuState {
   isUp: boolean;
   downReason: string | undefined;
   disabled: Set<FieldGroup>;
+  /** `disabled` as the array a round reports, kept while the set only grows and is the same size. */
+  disabledList: FieldGroup[] | undefined;
   consecutiveFailures: number;
   backoffMs: number;
   retryAtMs: number;
   memo: GpuMemo;
+  /** The GPU's read context, made on its first round and reused. */
+  ctx: RoundContext | undefined;
 }
 
 /** Options for {@link NvmlReader}. */
@@ -158,10 +159,12 @@ export class NvmlReader {
         isUp: false,
         downReason: undefined,
         disabled: new Set(),
+        disabledList: undefined,
         consecutiveFailures: 0,
         backoffMs: FIRST_BACKOFF_MS,
         retryAtMs: 0,
         memo: newMemo(),
+        ctx: undefined,
       };
       this.gpus.push(state);
       this.attach(state, []);
@@ -291,41 +294,8 @@ export class NvmlReader {
       isUp: true,
       disabled: [],
     };
-    let attempted = 0;
-    let failed = 0;
-    const retry = (group: FieldGroup, rc: number): void => {
-      attempted++;
-      failed++;
-      errors.push(`gpu ${state.identity.index} (${state.identity.uuid}) ${group}: ${returnName(rc)}`);
-    };
-    const check = (group: FieldGroup, rc: number): boolean => {
-      if (rc === NvmlReturn.SUCCESS) {
-        attempted++;
-        return true;
-      }
-      if (rc === NvmlReturn.GPU_IS_LOST) throw new GpuLostError(returnName(rc));
-      if (PERMANENT.has(rc)) {
-        attempted++;
-        if (!state.disabled.has(group)) {
-          state.disabled.add(group);
-          newlyDisabled.push({ uuid: state.identity.uuid, field: group, reason: returnName(rc) });
-        }
-        return false;
-      }
-      retry(group, rc);
-      return false;
-    };
-    const ctx: ReadContext = {
-      calls: this.calls,
-      handle,
-      out: fields,
-      check,
-      retry,
-      isDisabled: (group) => state.disabled.has(group),
-      quirks: this.quirks,
-      memo: state.memo,
-      nowMs,
-    };
+    const ctx = (state.ctx ??= new RoundContext(this.calls, this.quirks, () => state));
+    ctx.begin(handle, fields, nowMs, errors, newlyDisabled);
     try {
       const slow = state.memo.slowFields;
       const isSlow = isSlowRound || slow === undefined;
@@ -351,7 +321,7 @@ export class NvmlReader {
       this.markDown(state, err.message, errors);
       return this.downRaw(state);
     }
-    if (attempted > 0 && failed === attempted) {
+    if (ctx.attempted > 0 && ctx.failed === ctx.attempted) {
       state.consecutiveFailures++;
       if (state.consecutiveFailures >= FAILURES_BEFORE_DOWN) {
         state.consecutiveFailures = 0;
@@ -362,7 +332,8 @@ export class NvmlReader {
       state.consecutiveFailures = 0;
       state.backoffMs = FIRST_BACKOFF_MS;
     }
-    fields.disabled = [...state.disabled];
+    if (state.disabledList?.length !== state.disabled.size) state.disabledList = [...state.disabled];
+    fields.disabled = state.disabledList;
     return fields;
   }
 
@@ -383,6 +354,7 @@ export class NvmlReader {
     memo.droppedFieldIds.clear();
     memo.slowFields = undefined;
     state.disabled.clear();
+    state.disabledList = undefined;
     errors.push(
       `gpu ${state.identity.index} (${state.identity.uuid}) MIG mode ${mode ? "enabled" : "disabled"}: fields disabled before are asked again`,
     );

@@ -1,5 +1,5 @@
 import { MEMORY_V2_SIZE, MEMORY_V2_VERSION, NvmlReturn } from "./nvml-abi.js";
-import type { NvmlCalls } from "./nvml-calls.js";
+import { u64At, type NvmlCalls } from "./nvml-calls.js";
 import type { DriverQuirks, ReadContext } from "./read-context.js";
 
 /** Memory of a GPU or MIG device: v2 (separates driver-reserved memory) where the driver has it, else v1. */
@@ -16,9 +16,9 @@ export function readMemory(
     if (rc === NvmlReturn.SUCCESS) {
       return {
         rc,
-        total: Number(buf.readBigUInt64LE(8)),
-        reserved: Number(buf.readBigUInt64LE(16)),
-        used: Number(buf.readBigUInt64LE(32)),
+        total: u64At(buf, 8),
+        reserved: u64At(buf, 16),
+        used: u64At(buf, 32),
       };
     }
     if (rc !== NvmlReturn.ARGUMENT_VERSION_MISMATCH && rc !== NvmlReturn.FUNCTION_NOT_FOUND) return { rc };
@@ -26,7 +26,7 @@ export function readMemory(
   }
   const rc = calls.call("nvmlDeviceGetMemoryInfo", handle, buf);
   if (rc !== NvmlReturn.SUCCESS) return { rc };
-  return { rc, total: Number(buf.readBigUInt64LE(0)), used: Number(buf.readBigUInt64LE(16)) };
+  return { rc, total: u64At(buf, 0), used: u64At(buf, 16) };
 }
 
 /**
