@@ -33,9 +33,9 @@ export interface ScheduledCollector {
   readonly intervalMs: number;
   run(): Promise<CollectResult<unknown>>;
   /**
-   * Takes `rounds` rounds per run instead of one (used instead of run() when rounds > 1): the next
-   * run starts `rounds × intervalMs` after this one started, each round is counted and handed to
-   * the consumers as it comes, so a batch is the same rounds, woken for once.
+   * Takes `rounds` rounds per run instead of one (used instead of run() when rounds > 1, from the
+   * second round on): the next run starts `rounds × intervalMs` after this one started, each round
+   * is counted and handed to the consumers as it comes, so a batch is the same rounds, woken for once.
    */
   readonly batch?: RoundBatch;
   /** Handed every Nth run (may be added to until start()). */
@@ -154,7 +154,8 @@ export class Sampler implements Component {
         this.record(loop, index, result, durationMs, takenAtMs);
       };
       try {
-        if (batch !== undefined && batch.rounds > 1) await batch.run(onRound);
+        // The first round is taken alone, so the agent is ready one interval after it starts.
+        if (batch !== undefined && batch.rounds > 1 && loop.stats.runs > 0) await batch.run(onRound);
         else {
           const collected = await loop.collector.run().catch((err: unknown): CollectResult<unknown> => ({
             samples: [],

@@ -106,19 +106,20 @@ describe("Sampler batches of rounds", () => {
     };
   }
 
-  it("counts every round of a batch, hands every Nth round across batches, and starts a batch every rounds × interval", async () => {
+  it("takes the first round alone, then counts every round of a batch, hands every Nth round across batches, and starts a batch every rounds × interval", async () => {
     const consumer = recorder(3);
     const { collector, startedAt } = batching(100, 10, [consumer]);
     const sampler = new Sampler([collector], silentLogger());
     const t0 = Date.now();
     await sampler.start();
-    await vi.advanceTimersByTimeAsync(2_950);
+    await vi.advanceTimersByTimeAsync(3_050);
     await sampler.shutdown();
-    expect(startedAt.map((at) => at - t0)).toEqual([0, 1_000, 2_000]);
-    expect(sampler.stats()[0]?.runs).toBe(30);
+    // The first round alone (the agent is ready one interval in), then a batch every second.
+    expect(startedAt.map((at) => at - t0)).toEqual([100, 1_100, 2_100]);
+    expect(sampler.stats()[0]?.runs).toBe(1 + 30);
     // The sample time is the last round's own, not when its batch was taken in.
-    expect(sampler.stats()[0]?.lastSampleAtMs).toBe(1_000_030);
-    expect(consumer.taken).toEqual([1, 4, 7, 10, 13, 16, 19, 22, 25, 28]);
+    expect(sampler.stats()[0]?.lastSampleAtMs).toBe(1_000_031);
+    expect(consumer.taken).toEqual([1, 4, 7, 10, 13, 16, 19, 22, 25, 28, 31]);
   });
 
   it("a batch of one round runs the collector's run() as before", async () => {

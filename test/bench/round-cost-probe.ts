@@ -111,8 +111,10 @@ function isRung(value: string | undefined): value is Rung {
 const ECHO_SOURCE = `const { parentPort } = require("node:worker_threads"); parentPort.on("message", (m) => parentPort.postMessage(m));`;
 
 /** `Atomics.waitAsync` (ES2024), typed here because the project's lib is ES2023. */
-const waitAsync: (array: Int32Array, index: number, value: number) => { async: boolean; value: unknown } =
-  Reflect.get(Atomics, "waitAsync");
+const waitAsync: (array: Int32Array, index: number, value: number) => { async: boolean; value: unknown } = Reflect.get(
+  Atomics,
+  "waitAsync",
+);
 
 async function main(): Promise<void> {
   const [rungArg, intervalArg, library = ""] = process.argv.slice(2);
