@@ -102,18 +102,20 @@ describe("the spool's disk full", () => {
       "--influx-spool-dir",
       join(spoolDir, "spool"),
       "--influx-spool-max-bytes",
-      "256KiB",
+      "2MiB",
     ];
-    // A 64 KiB filesystem over the spool directory, seen only by the agent: full long before the
-    // spool's own 256 KiB bound, yet larger than one 32 KiB segment (bound ÷ 8), as a disk that other
+    // A 512 KiB filesystem over the spool directory, seen only by the agent: full long before the
+    // spool's own 2 MiB bound, yet larger than one 256 KiB segment (bound ÷ 8), as a disk that other
     // files filled would be; a disk smaller than one segment fills again whenever the open segment grows.
+    // At 100 ms the GPU rounds reach the sink in batches of ten, about 140 KB at once for four GPUs:
+    // a disk that cannot hold one batch drops part of every batch however fast InfluxDB drains it.
     const child = spawn(
       "unshare",
       [
         "-rm",
         "sh",
         "-c",
-        'mount -t tmpfs -o size=64k tmpfs "$1" && shift && exec "$@"',
+        'mount -t tmpfs -o size=512k tmpfs "$1" && shift && exec "$@"',
         "sh",
         spoolDir,
         process.execPath,
