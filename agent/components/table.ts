@@ -82,6 +82,7 @@ export const AGENT_COMPONENTS: readonly AnyAgentComponent[] = [
     },
     schedule: (gpu, context) => {
       const intervalMs = context.config.interval;
+      const rounds = roundsPerBatch(intervalMs);
       // The processes of the last round are matched to their containers before the next round is converted.
       const resolvePids = async (
         samples: readonly { readonly processes?: readonly { readonly pid: number }[] }[],
@@ -99,10 +100,10 @@ export const AGENT_COMPONENTS: readonly AnyAgentComponent[] = [
           return result;
         },
         batch: {
-          rounds: roundsPerBatch(intervalMs),
+          rounds,
           async run(onRound) {
             let last: readonly GpuRaw[] = [];
-            await gpu.collectRounds(roundsPerBatch(intervalMs), intervalMs, (result, durationMs, takenAtMs) => {
+            await gpu.collectRounds(rounds, intervalMs, (result, durationMs, takenAtMs) => {
               last = result.samples;
               onRound(result, durationMs, takenAtMs);
             });

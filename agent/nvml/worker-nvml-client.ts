@@ -115,17 +115,12 @@ export class WorkerNvmlClient implements NvmlClient {
   }
 
   async sample(): Promise<NvmlSampleRaw> {
-    if (this.hasStuckCall()) throw new NvmlTimeoutError("nvml: the previous sample has not returned yet");
-    const thread = this.thread;
-    if (!thread) throw new Error("nvml: not open");
-    return this.request(thread, OP.sample, this.options.sampleTimeoutMs);
+    return this.request(this.samplingThread(), OP.sample, this.options.sampleTimeoutMs);
   }
 
   async sampleRounds(count: number, intervalMs: number): Promise<readonly NvmlSampleRaw[]> {
     if (count <= 1) return [await this.sample()];
-    if (this.hasStuckCall()) throw new NvmlTimeoutError("nvml: the previous sample has not returned yet");
-    const thread = this.thread;
-    if (!thread) throw new Error("nvml: not open");
+    const thread = this.samplingThread();
     const { control } = thread;
     Atomics.store(control, SLOT.count, count);
     Atomics.store(control, SLOT.interval, Math.round(intervalMs));
@@ -161,6 +156,13 @@ export class WorkerNvmlClient implements NvmlClient {
       }
     }
     await this.discardThread();
+  }
+
+  /** The thread a sample is asked of: refused while an earlier call still runs, or before open(). */
+  private samplingThread(): SamplingThread {
+    if (this.hasStuckCall()) throw new NvmlTimeoutError("nvml: the previous sample has not returned yet");
+    if (!this.thread) throw new Error("nvml: not open");
+    return this.thread;
   }
 
   private spawn(): SamplingThread {
