@@ -1,5 +1,6 @@
 import { pino, type Logger, type LevelWithSilent } from "pino";
-import { PinoPretty } from "pino-pretty";
+import { createRequire } from "node:module";
+import type { PinoPretty as PinoPrettyFactory } from "pino-pretty";
 import { redactSecrets } from "./auth/redact.js";
 
 export type { Logger } from "pino";
@@ -85,7 +86,7 @@ export function createLogger(options: LogOptions): Logger {
   };
   if (!isPrettyLog(options.format ?? "auto", destination)) return pino(settings, destination as pino.DestinationStream);
   const colorize = "isTTY" in destination && destination.isTTY && process.env["NO_COLOR"] === undefined;
-  const pretty = PinoPretty({
+  const pretty = loadPinoPretty()({
     destination,
     sync: true,
     colorize,
@@ -95,6 +96,16 @@ export function createLogger(options: LogOptions): Logger {
     messageFormat: (event) => prettyMessage(event),
   });
   return pino(settings, pretty);
+}
+
+/**
+ * pino-pretty, loaded on first use: an agent in a DaemonSet writes JSON lines (its standard error is
+ * not a terminal) and never needs it, and its 30 modules cost about 1 MiB of heap on every GPU node.
+ * It is CommonJS, so `require` keeps createLogger synchronous.
+ */
+function loadPinoPretty(): typeof PinoPrettyFactory {
+  const loaded = createRequire(import.meta.url)("pino-pretty") as { PinoPretty: typeof PinoPrettyFactory };
+  return loaded.PinoPretty;
 }
 
 /** A logger that drops everything, for tests and library use. */

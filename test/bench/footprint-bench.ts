@@ -4,12 +4,16 @@
  *
  * - **Marginal CPU per sample**: two agent processes on the same 3 fake GPUs, host metrics and pods
  *   off, one at `--interval 100ms` and one at `--interval 1s`, over the same
- *   BENCH_FOOTPRINT_CPU_SECONDS (default 30). Their whole-process CPU from /proc/<pid>/stat, the
- *   difference divided by the difference in sampling rounds (each agent's own
+ *   BENCH_FOOTPRINT_CPU_SECONDS (default 30). Their whole-process CPU (the scheduler's run time of
+ *   every thread, /proc/<pid>/task/<tid>/schedstat, with /proc/<pid>/stat's 10 ms ticks beside it),
+ *   the difference divided by the difference in sampling rounds (each agent's own
  *   `inferwatch_agent_collector_runs_total`) is what one more sample costs the process: the NVML
  *   thread, the hand-off, conversion, allocation, GC and timers. Its ratio to the koffi floor
  *   (the same number of FFI calls to a C function that does nothing, in this process) says how
- *   close a round is to the calls it makes. The per-thread split comes from /proc/<pid>/task.
+ *   close a round is to the calls it makes. The per-thread split comes from the same schedstat.
+ *   The round-cost ladder (round-cost-probe.ts) splits the round into its parts, measured the same
+ *   way, and a C program (native-round-probe.c) gives the native floor beside it: what waking ten
+ *   times a second, with and without a sampler's basic NVML calls, costs any process on the machine.
  * - **Event-loop delay and RSS under load**: one agent at 1 s sampling of 8 fake GPUs × 10
  *   processes with host metrics and pod attribution on (a fake kubelet and Kubernetes API) and
  *   BENCH_FOOTPRINT_SPANS (default 500) OTLP/HTTP spans a second, for BENCH_FOOTPRINT_MINUTES
@@ -40,14 +44,15 @@ import { valueOf } from "../fixtures/exposition.js";
 import { apiPod, FakeKubeApi, FakeKubelet, kubeletPod } from "../fixtures/fake-kubelet.js";
 import { gpu, scenarioFile, type ScenarioSettings } from "../fixtures/nvml-scenario.js";
 import { encodeSpanBatch, postSpans } from "../reliability/span-load.js";
-import { buildFakeNvml } from "../setup/build-fake-nvml.js";
+import { buildCProgram, buildFakeNvml } from "../setup/build-fake-nvml.js";
 import { eightGpuScenario } from "./nvml-bench.js";
 import {
   clockTicksPerSecond,
   processCpuSeconds,
   residentMiB,
   rssMiB,
-  threadCpuSeconds,
+  runtimeSeconds,
+  threadRuntimeSeconds,
   threadDelta,
 } from "./proc-stat.js";
 import { PROBES, RUNGS, type Rung } from "./round-cost-probe.js";
@@ -89,13 +94,13 @@ export async function benchFootprint(options: FootprintOptions = footprintOption
   const threads = [...cpu.perSampleByThread];
   return [
     {
-      name: `whole-process marginal CPU per sample of 3 GPUs (agent at 100 ms − agent at 1 s, ${options.cpuSeconds} s, ${cpu.extraRounds} extra rounds; /proc/<pid>/stat)`,
-      value: `${perSampleUs.toFixed(0)} µs`,
+      name: `whole-process marginal CPU per sample of 3 GPUs (agent at 100 ms − agent at 1 s, ${options.cpuSeconds} s, ${cpu.extraRounds} extra rounds; scheduler run time of every thread, /proc/<pid>/task/*/schedstat; in 10 ms ticks of /proc/<pid>/stat)`,
+      value: `${perSampleUs.toFixed(0)} µs (${(cpu.perSampleTicksSeconds * 1e6).toFixed(0)} µs)`,
       target: "< 300 µs",
       isMet: perSampleUs < 300,
     },
     {
-      name: `  of which, by thread (/proc/<pid>/task): ${threads.map(([name, us]) => `${name} ${us.toFixed(0)} µs`).join("; ")}`,
+      name: `  of which, by thread (/proc/<pid>/task/<tid>/schedstat): ${threads.map(([name, us]) => `${name} ${us.toFixed(0)} µs`).join("; ")}`,
       value: "",
     },
     {
@@ -147,7 +152,7 @@ export async function benchFootprint(options: FootprintOptions = footprintOption
 }
 
 /** What each rung of the ladder adds to a round, the agent's whole round after the last rung, and the path beside it. */
-function ladderRows(ladder: ReadonlyMap<Rung, number>, agentUs: number): BenchRow[] {
+function ladderRows(ladder: ReadonlyMap<LadderKey, number>, agentUs: number): BenchRow[] {
   const what: Record<(typeof RUNGS)[number], string> = {
     sleep: "the sampling thread waking on its own clock every round (Atomics.wait timeout)",
     calls: "+ a round's NVML calls straight through koffi on that thread (a batch's calls, in turn)",
@@ -158,7 +163,7 @@ function ladderRows(ladder: ReadonlyMap<Rung, number>, agentUs: number): BenchRo
   const rows: BenchRow[] = RUNGS.map((rung) => {
     const us = ladder.get(rung) ?? Number.NaN;
     const row = {
-      name: `round-cost ladder, measured like the agent (two processes, /proc/<pid>/stat): ${what[rung]}`,
+      name: `round-cost ladder, measured like the agent (two processes at 100 ms and 1 s; scheduler run time, /proc/<pid>/task/*/schedstat): ${what[rung]}`,
       value: `${us.toFixed(0)} µs (step ${(us - previous).toFixed(0)} µs)`,
     };
     previous = us;
@@ -168,16 +173,30 @@ function ladderRows(ladder: ReadonlyMap<Rung, number>, agentUs: number): BenchRo
     name: "round-cost ladder: + the rest of the agent's round (sampler, collector, XID and up/down bookkeeping)",
     value: `step ${(agentUs - previous).toFixed(0)} µs`,
   });
-  const beside = (rung: Rung) => `${(ladder.get(rung) ?? Number.NaN).toFixed(0)} µs`;
+  const beside = (key: LadderKey) => `${(ladder.get(key) ?? Number.NaN).toFixed(0)} µs`;
   rows.push({
     name: "beside the ladder, one main-thread wake per round (the path at intervals of 1 s or more): a timer alone; + a shared-memory hop to the sampling thread; the hop as a MessagePort round trip instead",
     value: `${beside("timer")}; ${beside("hop")}; ${beside("message")}`,
   });
+  const nativeRound = ladder.get("native-calls") ?? Number.NaN;
+  rows.push(
+    {
+      name: "native floor, measured the same way: a C process waking on its own clock every round (clock_nanosleep); + 8 basic NVML calls a GPU on each wake (utilization, memory, temperature, power, energy, 2 clocks, clock event reasons: 24 a round)",
+      value: `${beside("native-sleep")}; ${nativeRound.toFixed(0)} µs`,
+    },
+    {
+      name: "marginal CPU per sample ÷ the native round (the C process's wake and 24 calls)",
+      value: `${(agentUs / nativeRound).toFixed(1)}×`,
+    },
+  );
   return rows;
 }
 
 export interface MarginalCpu {
+  /** From the threads' scheduler run time (nanoseconds). */
   readonly perSampleSeconds: number;
+  /** The same from /proc/<pid>/stat (10 ms ticks, threads that ended included), as a check. */
+  readonly perSampleTicksSeconds: number;
   /** Microseconds per extra sample, by thread name. */
   readonly perSampleByThread: ReadonlyMap<string, number>;
   readonly extraRounds: number;
@@ -204,8 +223,9 @@ export async function marginalCpu(library: string, seconds: number, warmupSecond
       const pid = agent.child.pid as number;
       return {
         runs: await gpuRuns(agent),
-        cpu: await processCpuSeconds(pid, ticks),
-        threads: await threadCpuSeconds(pid, ticks),
+        cpu: await runtimeSeconds(pid),
+        ticks: await processCpuSeconds(pid, ticks),
+        threads: await threadRuntimeSeconds(pid),
       };
     };
     const [fast0, slow0] = [await read(fast), await read(slow)];
@@ -238,6 +258,7 @@ export async function marginalCpu(library: string, seconds: number, warmupSecond
     );
     return {
       perSampleSeconds: (fast1.cpu - fast0.cpu - (slow1.cpu - slow0.cpu)) / extraRounds,
+      perSampleTicksSeconds: (fast1.ticks - fast0.ticks - (slow1.ticks - slow0.ticks)) / extraRounds,
       perSampleByThread: byThread,
       extraRounds,
     };
@@ -317,21 +338,33 @@ export async function koffiFloor(
   }
 }
 
+/** A probe of the ladder: a rung of round-cost-probe.ts or `native-<mode>` of native-round-probe.c. */
+type LadderKey = Rung | `native-${NativeProbe}`;
+/** CPU µs per extra round, by probe. */
+type Ladder = Map<LadderKey, number>;
+
 /** A running probe and how to ask it for its rounds. */
 interface Probe {
   readonly child: ChildProcess;
   rounds(): Promise<number>;
 }
 
-function startProbe(rung: Rung, intervalMs: number, library: string, scenario: string): Probe {
-  const child = spawn(
-    process.execPath,
-    [fileURLToPath(new URL("./round-cost-probe.js", import.meta.url)), rung, String(intervalMs), library],
-    {
-      env: { PATH: process.env["PATH"] ?? "", FAKE_NVML_SCENARIO: scenario },
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
+/** The native probes (native-round-probe.c): a C process's wake, and its wake with basic NVML calls. */
+const NATIVE_PROBES = ["sleep", "calls"] as const;
+type NativeProbe = (typeof NATIVE_PROBES)[number];
+
+/** What a ladder probe is: a rung of round-cost-probe.ts, or the native program's mode. */
+type ProbeKind = { readonly rung: Rung } | { readonly native: NativeProbe; readonly program: string };
+
+function startProbe(kind: ProbeKind, intervalMs: number, library: string, scenario: string): Probe {
+  const [command, args] =
+    "rung" in kind
+      ? [process.execPath, [fileURLToPath(new URL("./round-cost-probe.js", import.meta.url)), kind.rung]]
+      : [kind.program, [kind.native]];
+  const child = spawn(command, [...args, String(intervalMs), library], {
+    env: { PATH: process.env["PATH"] ?? "", FAKE_NVML_SCENARIO: scenario },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const lines: ((line: string) => void)[] = [];
   let buffered = "";
   child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
@@ -349,7 +382,8 @@ function startProbe(rung: Rung, intervalMs: number, library: string, scenario: s
         const timer = setTimeout(() => resolve(Number.NaN), 5_000);
         lines.push((line) => {
           clearTimeout(timer);
-          resolve(Number(line));
+          // The native probe adds its successful calls after the rounds.
+          resolve(Number(line.split(" ")[0]));
         });
         child.kill("SIGUSR2");
       }),
@@ -361,28 +395,30 @@ function startProbe(rung: Rung, intervalMs: number, library: string, scenario: s
  * at once over the same `seconds`, and the marginal CPU per round of each, like the agent's. The
  * step between two rungs is what that part of a round costs the whole process.
  */
-export async function roundCostLadder(
-  library: string,
-  seconds: number,
-  warmupSeconds = 60,
-): Promise<Map<Rung, number>> {
-  const ticks = await clockTicksPerSecond();
+export async function roundCostLadder(library: string, seconds: number, warmupSeconds = 60): Promise<Ladder> {
   const file = await scenarioFile(THREE_GPUS);
-  const probes = PROBES.map((rung) => ({
-    rung,
-    fast: startProbe(rung, 100, library, file.path),
-    slow: startProbe(rung, 1000, library, file.path),
+  const program = await buildCProgram("test/bench/native-round-probe.c");
+  const kinds: { key: LadderKey; kind: ProbeKind }[] = [
+    ...PROBES.map((rung) => ({ key: rung, kind: { rung } })),
+    ...NATIVE_PROBES.map((native) => ({ key: `native-${native}` as const, kind: { native, program } })),
+  ];
+  const probes = kinds.map(({ key, kind }) => ({
+    rung: key,
+    fast: startProbe(kind, 100, library, file.path),
+    slow: startProbe(kind, 1000, library, file.path),
   }));
   try {
     await sleep(warmupSeconds * 1000);
+    // Scheduler run time rather than /proc/<pid>/stat ticks: the native probes use a few
+    // milliseconds a run, under one 10 ms tick.
     const read = async (probe: Probe) => ({
       rounds: await probe.rounds(),
-      cpu: await processCpuSeconds(probe.child.pid as number, ticks),
+      cpu: await runtimeSeconds(probe.child.pid as number),
     });
     const before = await Promise.all(probes.map(async (p) => ({ fast: await read(p.fast), slow: await read(p.slow) })));
     await sleep(seconds * 1000);
     const after = await Promise.all(probes.map(async (p) => ({ fast: await read(p.fast), slow: await read(p.slow) })));
-    const perRound = new Map<Rung, number>();
+    const perRound: Ladder = new Map();
     probes.forEach((probe, i) => {
       const [b, a] = [before[i], after[i]];
       if (!b || !a) return;

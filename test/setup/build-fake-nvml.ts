@@ -1,10 +1,11 @@
 /**
  * Compiles test/fixtures/fake-nvml/fake-nvml.c into the two fake NVML libraries
  * the tests load: `<outDir>/libnvidia-ml.so.1` (every symbol) and
- * `<outDir>/old/libnvidia-ml.so.1` (built with -DFAKE_NVML_OLD_DRIVER).
- * A library newer than the source is reused. gcc output goes to a temporary
+ * `<outDir>/old/libnvidia-ml.so.1` (built with -DFAKE_NVML_OLD_DRIVER), and the
+ * benchmarks' C programs (buildCProgram).
+ * A build newer than its source is reused. gcc output goes to a temporary
  * name first and is renamed into place, so concurrent builds never expose a
- * half-written library.
+ * half-written file.
  */
 import { execFile } from "node:child_process";
 import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
@@ -19,7 +20,8 @@ const SOURCE_DIR = path.join(REPO_ROOT, "test/fixtures/fake-nvml");
 /** The translation unit; it #includes the other `fake-nvml-*.c` files of its folder. */
 const SOURCE = path.join(SOURCE_DIR, "fake-nvml.c");
 const LIBRARY_NAME = "libnvidia-ml.so.1";
-const CFLAGS = ["-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread"] as const;
+const WARNINGS = ["-O2", "-Wall", "-Wextra", "-Werror"] as const;
+const CFLAGS = ["-shared", "-fPIC", ...WARNINGS, "-pthread"] as const;
 
 /** Where callers put the libraries by default (gitignored). */
 export const DEFAULT_FAKE_NVML_DIR = "test/artifacts/fake-nvml";
@@ -45,11 +47,16 @@ function isMissingExecutable(err: unknown): boolean {
   return typeof err === "object" && err !== null && (err as NodeJS.ErrnoException).code === "ENOENT";
 }
 
-async function compile(output: string, defines: readonly string[]): Promise<void> {
+async function compile(
+  source: string,
+  output: string,
+  flags: readonly string[],
+  libs: readonly string[] = [],
+): Promise<void> {
   await mkdir(path.dirname(output), { recursive: true });
   const temporary = `${output}.${process.pid}.${Date.now()}.tmp`;
   try {
-    await execFileAsync("gcc", [...CFLAGS, ...defines, SOURCE, "-o", temporary]);
+    await execFileAsync("gcc", [...flags, source, ...libs, "-o", temporary]);
     await rename(temporary, output);
   } catch (err) {
     await rm(temporary, { force: true });
@@ -58,14 +65,14 @@ async function compile(output: string, defines: readonly string[]): Promise<void
     }
     const stderr = (err as { stderr?: unknown }).stderr;
     const detail = typeof stderr === "string" && stderr.length > 0 ? `\n${stderr}` : "";
-    throw new Error(`compiling ${SOURCE} into ${output} failed: ${String(err)}${detail}`, { cause: err });
+    throw new Error(`compiling ${source} into ${output} failed: ${String(err)}${detail}`, { cause: err });
   }
 }
 
 async function buildIfStale(output: string, defines: readonly string[], sourceMtime: number): Promise<string> {
   const built = await mtimeMs(output);
   if (built === undefined || built <= sourceMtime) {
-    await compile(output, defines);
+    await compile(SOURCE, output, [...CFLAGS, ...defines]);
   }
   return output;
 }
@@ -94,4 +101,18 @@ export async function buildFakeNvml(outDir: string = DEFAULT_FAKE_NVML_DIR): Pro
     buildIfStale(path.join(root, "old", LIBRARY_NAME), ["-DFAKE_NVML_OLD_DRIVER"], sourceMtime),
   ]);
   return { full, old };
+}
+
+/**
+ * Builds a single-file C program (a benchmark's native probe) into test/artifacts/bin/<name>,
+ * linked with libdl, unless a build newer than the source is there; returns its absolute path.
+ */
+export async function buildCProgram(source: string): Promise<string> {
+  const absolute = path.resolve(REPO_ROOT, source);
+  const sourceMtime = await mtimeMs(absolute);
+  if (sourceMtime === undefined) throw new Error(`C source not found: ${absolute}`);
+  const output = path.join(REPO_ROOT, "test/artifacts/bin", path.basename(absolute, ".c"));
+  const built = await mtimeMs(output);
+  if (built === undefined || built <= sourceMtime) await compile(absolute, output, WARNINGS, ["-ldl"]);
+  return output;
 }

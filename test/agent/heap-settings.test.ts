@@ -1,5 +1,5 @@
 /**
- * The agent's young generation stays at its starting size (agent/young-generation.ts): a Node
+ * The agent's young generation stays at its starting size (agent/heap-settings.ts): a Node
  * process that allocates short-lived objects at a steady rate, with and without the setting made
  * at start-up, and V8's own report of its new space afterwards. Run as separate processes (the
  * flag is process-wide) from the build in dist/ (npm test compiles first).
@@ -15,10 +15,10 @@ const MIB = 1024 * 1024;
 
 /** New space size, bytes, after allocating ~200 MB of small objects that die young. */
 async function newSpaceAfterChurn(isSmall: boolean): Promise<number> {
-  const module = pathToFileURL(projectPath("dist/agent/young-generation.js")).href;
+  const module = pathToFileURL(projectPath("dist/agent/heap-settings.js")).href;
   const script = `
     const v8 = await import("node:v8");
-    if (${isSmall}) (await import(${JSON.stringify(module)})).keepYoungGenerationSmall();
+    if (${isSmall}) (await import(${JSON.stringify(module)})).applyAgentHeapSettings();
     let keep = [];
     for (let r = 0; r < 200; r++) {
       const batch = [];
@@ -32,7 +32,7 @@ async function newSpaceAfterChurn(isSmall: boolean): Promise<number> {
   return Number(stdout.trim());
 }
 
-describe("keepYoungGenerationSmall", () => {
+describe("applyAgentHeapSettings", () => {
   it("keeps new space at its starting size under churn, where V8's default grows it several-fold", async () => {
     const [grown, small] = await Promise.all([newSpaceAfterChurn(false), newSpaceAfterChurn(true)]);
     expect(small).toBeLessThanOrEqual(4 * MIB);
