@@ -250,7 +250,7 @@ export async function marginalCpu(library: string, seconds: number, warmupSecond
       .slice(0, 3)
       .forEach((seconds, rank) => byThread.set(`thread #${rank + 1} by CPU`, perRound(seconds, slowOthers[rank] ?? 0)));
     byThread.set(
-      "all other threads",
+      "all threads but the main one",
       perRound(
         fastOthers.reduce((a, b) => a + b, 0),
         slowOthers.reduce((a, b) => a + b, 0),
