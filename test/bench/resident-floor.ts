@@ -12,7 +12,7 @@ import { residentMiB } from "./proc-stat.js";
 
 /**
  * The packages a running agent loads (listed by a module-load hook on an agent at its defaults:
- * OTLP over HTTP and gRPC, pods, host metrics, JSON logs).
+ * OTLP over HTTP and gRPC, pods, host metrics, JSON logs; pino-pretty loads only for readable logs).
  */
 export const AGENT_PACKAGES = [
   "commander",
