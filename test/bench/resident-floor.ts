@@ -24,15 +24,20 @@ export const AGENT_PACKAGES = [
   "koffi",
 ] as const;
 
-/** One floor: what the process imports, and whether it starts an idle worker thread. */
+/**
+ * One floor: what the process imports, whether it starts an idle worker thread, and whether it takes
+ * the agent's heap settings first (agent/heap-settings.ts) as `inferwatch agent` does.
+ */
 export interface FloorSpec {
   readonly imports: readonly string[];
   readonly worker: boolean;
+  readonly heapSettings?: boolean;
 }
 
-/** The child's program: import, optionally start a worker that waits, collect garbage, settle, say so. */
+/** The child's program: heap settings, imports, optionally a worker that waits; it settles, then says so. */
 const CHILD = `
 const spec = JSON.parse(process.env.FLOOR_SPEC);
+if (spec.heapSettings) (await import(spec.heapSettingsModule)).applyAgentHeapSettings();
 for (const specifier of spec.imports) await import(specifier);
 if (spec.worker) {
   const { Worker } = await import("node:worker_threads");
@@ -47,7 +52,13 @@ setInterval(() => {}, 1 << 30);
 export async function residentFloor(spec: FloorSpec): Promise<{ rss: number; anon: number; file: number }> {
   const child = spawn(process.execPath, ["--input-type=module", "-e", CHILD], {
     cwd: projectPath("."),
-    env: { PATH: process.env["PATH"] ?? "", FLOOR_SPEC: JSON.stringify(spec) },
+    env: {
+      PATH: process.env["PATH"] ?? "",
+      FLOOR_SPEC: JSON.stringify({
+        ...spec,
+        heapSettingsModule: pathToFileURL(projectPath("dist/agent/heap-settings.js")).href,
+      }),
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";

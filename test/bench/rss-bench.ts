@@ -43,12 +43,16 @@ export async function benchRss(minutes = Number(process.env["BENCH_RSS_MINUTES"]
       spec: { imports: [], worker: true },
     },
     {
-      name: `a Node process that imported the packages the agent loads (${AGENT_PACKAGES.join(", ")}), nothing running`,
-      spec: { imports: [...AGENT_PACKAGES], worker: false },
+      name: `a Node process that imported the packages the agent loads (${AGENT_PACKAGES.join(", ")}), nothing running, with the agent's heap settings`,
+      spec: { imports: [...AGENT_PACKAGES], worker: false, heapSettings: true },
     },
     {
-      name: "a Node process that imported the agent's modules, nothing started",
-      spec: { imports: agentModules(), worker: false },
+      name: "a Node process that imported the agent's modules, nothing started, with the agent's heap settings",
+      spec: { imports: agentModules(), worker: false, heapSettings: true },
+    },
+    {
+      name: "the same with an idle worker thread: the agent before its first sample",
+      spec: { imports: agentModules(), worker: true, heapSettings: true },
     },
   ];
   const floorRows: BenchRow[] = [];
