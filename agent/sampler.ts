@@ -1,5 +1,5 @@
 import type { CollectResult, Component } from "../common/component.js";
-import { errorMessage } from "../common/errors.js";
+import { errorMessage, toError } from "../common/errors.js";
 import type { Logger } from "../common/log.js";
 import { agentTracer } from "./tracer.js";
 
@@ -159,12 +159,12 @@ export class Sampler implements Component {
         else {
           const collected = await loop.collector.run().catch((err: unknown): CollectResult<unknown> => ({
             samples: [],
-            errors: [err instanceof Error ? err : new Error(String(err))],
+            errors: [toError(err)],
           }));
           onRound(collected, performance.now() - started);
         }
       } catch (err) {
-        onRound({ samples: [], errors: [err instanceof Error ? err : new Error(String(err))] }, 0);
+        onRound({ samples: [], errors: [toError(err)] }, 0);
       } finally {
         span.setAttributes({ "inferwatch.rounds": taken, "inferwatch.samples": samples, "inferwatch.errors": errors });
         span.end();

@@ -4,6 +4,11 @@ export function errorMessage(err: unknown): string {
   return String(err);
 }
 
+/** An unknown thrown value as an Error: itself when it is one, else an Error of its text. */
+export function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
 /** Wraps an unknown thrown value into an Error with context and the original as cause. */
 export function wrapError(context: string, cause: unknown): Error {
   return new Error(`${context}: ${errorMessage(cause)}`, { cause });

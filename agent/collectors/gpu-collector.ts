@@ -1,6 +1,6 @@
 import type { Collector, CollectResult } from "../../common/component.js";
 import { COLLECTORS } from "../../common/conventions.js";
-import { errorMessage } from "../../common/errors.js";
+import { errorMessage, toError } from "../../common/errors.js";
 import type { Logger } from "../../common/log.js";
 import type { NvmlClient } from "../nvml/nvml-client.js";
 import type { GpuRaw, NvmlSampleRaw, NvmlSystemInfo } from "../nvml/types.js";
@@ -156,7 +156,7 @@ export class GpuCollector implements Collector<GpuSample> {
         "NVML stopped answering; GPU series are marked down until it recovers",
       );
       await client.close().catch(() => undefined);
-      onRound({ samples: [], errors: [err instanceof Error ? err : new Error(String(err))] }, 0);
+      onRound({ samples: [], errors: [toError(err)] }, 0);
       return;
     }
     for (const raw of rounds) {

@@ -12,7 +12,7 @@ import { resourceFromAttributes, type Resource } from "@opentelemetry/resources"
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
 import type { Component } from "../../common/component.js";
 import type { ForwardConfig } from "../../common/config/schema.js";
-import { errorMessage } from "../../common/errors.js";
+import { errorMessage, toError } from "../../common/errors.js";
 import type { Logger } from "../../common/log.js";
 import type { Attributes, DecodedSpan, DecodedTraces } from "../receivers/otlp-model.js";
 import type { ConsumeResult, SpanConsumer } from "../receivers/span-consumer.js";
@@ -162,10 +162,7 @@ export class OtlpForwarder implements SpanConsumer, Component {
           resolve();
         });
       } catch (err) {
-        this.settle(
-          { code: ExportResultCode.FAILED, error: err instanceof Error ? err : new Error(String(err)) },
-          spans.length,
-        );
+        this.settle({ code: ExportResultCode.FAILED, error: toError(err) }, spans.length);
         resolve();
       }
     }).then(() => {

@@ -48,7 +48,7 @@ const SLOW_FIELDS = {
 } as const satisfies Partial<Record<FieldGroup, readonly (keyof GpuFields)[]>>;
 
 type SlowGroup = keyof typeof SLOW_FIELDS;
-const SLOW_GROUPS: readonly SlowGroup[] = ["power_limit", "ecc", "remap", "nvlink"];
+const SLOW_GROUPS = Object.keys(SLOW_FIELDS) as SlowGroup[];
 
 function isSlowGroup(group: FieldGroup | "fields"): group is SlowGroup {
   return Object.hasOwn(SLOW_FIELDS, group);

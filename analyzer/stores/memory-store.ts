@@ -40,6 +40,7 @@ import {
   valueAt,
 } from "./series-math.js";
 import { DEFAULT_TIERS, TieredSeries, type TierSpec } from "./tiered-series.js";
+import { toError } from "../../common/errors.js";
 
 const tierSchema = z.strictObject({ stepMs: z.number().int().positive(), retentionMs: z.number().int().positive() });
 
@@ -331,8 +332,7 @@ export class MemoryStore implements MetricStore {
     let timer: NodeJS.Timeout | undefined;
     let isStopped = false;
     let running: Promise<void> = Promise.resolve();
-    const saveOnce = (): Promise<void> =>
-      (running = this.save(path).catch((err: unknown) => onError(err instanceof Error ? err : new Error(String(err)))));
+    const saveOnce = (): Promise<void> => (running = this.save(path).catch((err: unknown) => onError(toError(err))));
     const schedule = (): void => {
       if (isStopped) return;
       timer = setTimeout(() => void saveOnce().then(schedule), intervalMs);

@@ -22,6 +22,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import { Gate } from "./gate.js";
 import type { QueryContext } from "./metric-store.js";
+import { toError } from "../../common/errors.js";
 
 /** Options of the Prometheus client. */
 export interface PrometheusClientOptions {
@@ -281,7 +282,7 @@ export class PrometheusClient {
             try {
               context.usage?.chargeBytes(decoder === undefined ? chunk.length : 0, chunk.length);
             } catch (err) {
-              fail(err instanceof Error ? err : new Error(String(err)));
+              fail(toError(err));
             }
           };
           const onDecoded = (chunk: Buffer): void => {
@@ -298,7 +299,7 @@ export class PrometheusClient {
               try {
                 context.usage?.chargeBytes(chunk.length, 0);
               } catch (err) {
-                fail(err instanceof Error ? err : new Error(String(err)));
+                fail(toError(err));
                 return;
               }
             }

@@ -30,12 +30,7 @@ import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import koffi from "koffi";
-import {
-  loadNvmlLibrary,
-  type NativeFunction,
-  type NvmlFunctionName,
-  type NvmlLibrary,
-} from "../../agent/nvml/nvml-library.js";
+import { loadNvmlLibrary } from "../../agent/nvml/nvml-library.js";
 import { roundsPerBatch } from "../../agent/collectors/gpu-collector.js";
 import { NvmlReader } from "../../agent/nvml/nvml-reader.js";
 import { METRICS } from "../../common/conventions.js";
@@ -45,6 +40,7 @@ import { apiPod, FakeKubeApi, FakeKubelet, kubeletPod } from "../fixtures/fake-k
 import { gpu, scenarioFile, type ScenarioSettings } from "../fixtures/nvml-scenario.js";
 import { encodeSpanBatch, postSpans } from "../reliability/span-load.js";
 import { buildCProgram, buildFakeNvml } from "../setup/build-fake-nvml.js";
+import { recordingLibrary } from "./call-recorder.js";
 import { eightGpuScenario } from "./nvml-bench.js";
 import {
   clockTicksPerSecond,
@@ -267,24 +263,6 @@ export async function marginalCpu(library: string, seconds: number, warmupSecond
   }
 }
 
-/** A library whose functions record each call (function and arguments) while `isRecording`. */
-function recording(lib: NvmlLibrary): {
-  lib: NvmlLibrary;
-  calls: [NativeFunction, unknown[]][];
-  setRecording(on: boolean): void;
-} {
-  const calls: [NativeFunction, unknown[]][] = [];
-  let isRecording = false;
-  const fn: { [K in NvmlFunctionName]?: NativeFunction } = {};
-  for (const [name, native] of Object.entries(lib.fn)) {
-    fn[name as NvmlFunctionName] = (...args: unknown[]) => {
-      if (isRecording) calls.push([native, args]);
-      return native(...args);
-    };
-  }
-  return { lib: { ...lib, fn }, calls, setRecording: (on) => void (isRecording = on) };
-}
-
 /**
  * The koffi floor: a round's NVML calls — the same functions with the same arguments, recorded
  * from one batch of the reader's rounds as the agent takes them at 100 ms (a slow round and nine
@@ -298,7 +276,7 @@ export async function koffiFloor(
   const file = await scenarioFile(THREE_GPUS);
   const previous = process.env["FAKE_NVML_SCENARIO"];
   process.env["FAKE_NVML_SCENARIO"] = file.path;
-  const recorder = recording(loadNvmlLibrary(library));
+  const recorder = recordingLibrary(loadNvmlLibrary(library));
   const reader = new NvmlReader(recorder.lib, { maxBackoffMs: 60_000 });
   const batch = roundsPerBatch(100);
   try {

@@ -65,19 +65,19 @@ const clock = new Int32Array(new SharedArrayBuffer(4));
     const { loadNvmlLibrary } = await import(workerData.modules.library);
     const { NvmlReader } = await import(workerData.modules.reader);
     ({ writeAnswer, STATUS } = await import(workerData.modules.protocol));
-    const lib = loadNvmlLibrary(workerData.library);
-    const recorded = Array.from({ length: batch }, () => []);
-    let recording;
-    const fn = {};
-    for (const [name, native] of Object.entries(lib.fn)) fn[name] = (...args) => { recording?.push([native, args]); return native(...args); };
-    const reader = new NvmlReader({ ...lib, fn }, { maxBackoffMs: 60000 });
+    const { recordingLibrary } = await import(workerData.modules.recorder);
+    const recorder = recordingLibrary(loadNvmlLibrary(workerData.library));
+    const reader = new NvmlReader(recorder.lib, { maxBackoffMs: 60000 });
     reader.open();
     for (let i = 0; i < 50; i++) reader.sample({ isSlowRound: i % batch === 0 });
+    const recorded = [];
     for (let i = 0; i < batch; i++) {
       Atomics.wait(clock, 0, 0, 100);
-      recording = recorded[i];
+      const from = recorder.calls.length;
+      recorder.setRecording(true);
       reader.sample({ isSlowRound: i === 0 });
-      recording = undefined;
+      recorder.setRecording(false);
+      recorded.push(recorder.calls.slice(from));
     }
     let k = 0;
     round = rung === "calls"
@@ -127,6 +127,7 @@ async function main(): Promise<void> {
     library: new URL("../../agent/nvml/nvml-library.js", import.meta.url).href,
     reader: new URL("../../agent/nvml/nvml-reader.js", import.meta.url).href,
     protocol: new URL("../../agent/nvml/nvml-worker-protocol.js", import.meta.url).href,
+    recorder: new URL("./call-recorder.js", import.meta.url).href,
   };
   const isThreadTimed = RUNGS.some((r) => r === rung);
   const echo = rung === "message" ? new Worker(ECHO_SOURCE, { eval: true }) : undefined;

@@ -2,6 +2,7 @@ import * as http from "node:http";
 import * as https from "node:https";
 import type { Admission, AdmissionWait } from "../../receivers/admission.js";
 import { ReadTurns } from "./read-turns.js";
+import { toError } from "../../../common/errors.js";
 
 /** Connection pools of one scraper; destroy() closes their idle keep-alive sockets. */
 export interface PageAgents {
@@ -105,7 +106,7 @@ export function streamPage(url: URL, options: FetchOptions, sink: PageSink): Pro
         if (Number(answer.headers["content-length"]) > options.maxBytes) return settle(tooLarge());
         consume(answer).then(
           () => settle(),
-          (err: unknown) => settle(err instanceof Error ? err : new Error(String(err))),
+          (err: unknown) => settle(toError(err)),
         );
       },
     );
