@@ -1,4 +1,9 @@
 import { setFlagsFromString } from "node:v8";
+// Type only: this module runs before any other loads (cli/agent-heap.ts), so it imports no code.
+import type { AgentConfig } from "../common/config/schema.js";
+
+/** `agent.heap`: `small` (the settings below, the default) or `v8` (V8's own defaults). */
+export type AgentHeapMode = AgentConfig["heap"];
 
 /**
  * The agent's V8 heap settings, made at start-up before its modules load (cli/agent-heap.ts). The
@@ -21,9 +26,31 @@ import { setFlagsFromString } from "node:v8";
  *   grew into room it did not need; with it, it stayed within 75–80 MiB (RSS benchmark after ten
  *   minutes 91.7 → 80.2 MiB, and under 500 spans a second 128 → 98 MiB; docs/agent.md).
  *
+ * Both cost collection work: under 500 spans a second the agent used about 0.7 % of a core more
+ * with them (two 3-minute side-by-side runs, docs/agent.md). `agent.heap: v8` (`--heap v8`,
+ * `INFERWATCH_HEAP=v8`) sets V8's defaults back (`--semi-space-growth-factor=2`,
+ * `--no-optimize-for-size`, V8's src/flags/flag-definitions.h) for a node short of CPU rather than memory.
+ *
  * A flag V8 no longer knows is ignored: the agent then only uses more memory.
  */
-export function applyAgentHeapSettings(): void {
-  setFlagsFromString("--semi-space-growth-factor=1");
-  setFlagsFromString("--optimize-for-size");
+export function applyAgentHeapSettings(mode: AgentHeapMode = "small"): void {
+  const isSmall = mode === "small";
+  setFlagsFromString(`--semi-space-growth-factor=${isSmall ? 1 : 2}`);
+  setFlagsFromString(isSmall ? "--optimize-for-size" : "--no-optimize-for-size");
+}
+
+/**
+ * The heap mode as the command line or the environment give it, read before the configuration is
+ * (which would load the modules whose allocations the settings should precede): `--heap v8`,
+ * `--heap=v8` or `INFERWATCH_HEAP=v8` ask for V8's defaults; anything else starts small. The
+ * configuration, once loaded, decides (cli/run-agent.ts applies `agent.heap` again), so a
+ * configuration file's `agent.heap` and a value it refuses take effect or are reported there.
+ */
+export function earlyAgentHeapMode(argv: readonly string[], env: NodeJS.ProcessEnv): AgentHeapMode {
+  let mode = env["INFERWATCH_HEAP"];
+  argv.forEach((arg, i) => {
+    if (arg === "--heap") mode = argv[i + 1];
+    else if (arg.startsWith("--heap=")) mode = arg.slice("--heap=".length);
+  });
+  return mode === "v8" ? "v8" : "small";
 }

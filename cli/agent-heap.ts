@@ -4,6 +4,6 @@
  * modules load, and a grown young generation is not given back; see agent/heap-settings.ts).
  * Only the agent command takes them; the analyzer and the others keep V8's defaults.
  */
-import { applyAgentHeapSettings } from "../agent/heap-settings.js";
+import { applyAgentHeapSettings, earlyAgentHeapMode } from "../agent/heap-settings.js";
 
-if (process.argv[2] === "agent") applyAgentHeapSettings();
+if (process.argv[2] === "agent") applyAgentHeapSettings(earlyAgentHeapMode(process.argv.slice(3), process.env));

@@ -1,4 +1,5 @@
 import { startAgent, type Agent } from "../agent/agent.js";
+import { applyAgentHeapSettings } from "../agent/heap-settings.js";
 import type { Config } from "../common/config/schema.js";
 import { errorMessage } from "../common/errors.js";
 import { createLogger, type Logger } from "../common/log.js";
@@ -7,6 +8,8 @@ import { waitForSignal } from "./signals.js";
 
 /** Runs the agent until SIGINT or SIGTERM; resolves with the process exit code. */
 export async function runAgent(config: Config): Promise<number> {
+  // Again, now from the whole configuration: a file's `agent.heap` is known only here.
+  applyAgentHeapSettings(config.agent.heap);
   const log = createLogger({ level: config.log.level, format: config.log.format });
   let agent: Agent;
   let security: Security | undefined;
