@@ -21,6 +21,7 @@ import {
   type ExpositionSample,
   type LineFormat,
 } from "./exposition.js";
+import { MIB } from "./units.js";
 
 /** How an {@link ExpositionStream} reads. */
 export interface ExpositionStreamOptions {
@@ -32,7 +33,7 @@ export interface ExpositionStreamOptions {
 }
 
 /** Longest line read by default: no exporter writes one near it (a vLLM LoRA info line lists its adapters in a few KiB). */
-export const DEFAULT_MAX_LINE_LENGTH = 1024 * 1024;
+export const DEFAULT_MAX_LINE_LENGTH = MIB;
 
 /**
  * Reads an exposition written to it in pieces of any size (a multi-byte character or a line may

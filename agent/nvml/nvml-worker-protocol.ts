@@ -18,6 +18,7 @@
  */
 import { deserialize, serialize } from "node:v8";
 import type { NvmlSampleRaw, NvmlSystemInfo } from "./types.js";
+import { MIB } from "../../common/units.js";
 
 /** Int32 slots of the control block. */
 export const SLOT = {
@@ -45,7 +46,7 @@ export const CONTROL_BYTES = 8 * Int32Array.BYTES_PER_ELEMENT;
  * Payload capacity: far above any batch (a round is about 2 KiB for 3 GPUs, 25 KiB for 8 GPUs × 10
  * processes; a batch is at most one second of rounds); pages never written are never resident.
  */
-export const PAYLOAD_BYTES = 4 * 1024 * 1024;
+export const PAYLOAD_BYTES = 4 * MIB;
 
 export const OP = { open: 1, sample: 2, close: 3, sampleRounds: 4 } as const;
 export type Op = (typeof OP)[keyof typeof OP];

@@ -5,11 +5,12 @@
  */
 import { METRICS } from "../../common/conventions.js";
 import type { LabeledValue, MetricStore } from "../stores/metric-store.js";
+import { HOUR_MS } from "../../common/units.js";
 
 /** The prefix-cache hit ratio is counted over this window (hits and queries as counters, not a mean of ratios). */
 export const PREFIX_CACHE_WINDOW_MS = 15 * 60_000;
 /** Preemptions are counted over the last hour. */
-export const PREEMPTION_WINDOW_MS = 3_600_000;
+export const PREEMPTION_WINDOW_MS = HOUR_MS;
 
 /** One model's runtime gauges now. Nulls where no replica reports the figure. */
 export interface RuntimeModelNow {

@@ -17,11 +17,12 @@ import {
   type UtilizationBasis,
 } from "../fleet/utilization-basis.js";
 import type { MetricStore } from "../stores/metric-store.js";
+import { HOUR_MS } from "../../common/units.js";
 
 /** Rows of the grid at most; past it GPUs fold into nodes, then nodes into pools. */
 export const MAX_ROWS = 256;
 /** The window the console shows and its step: six hours (the longest page window) at 5 minutes. */
-export const HISTORY_WINDOW_MS = 6 * 3_600_000;
+export const HISTORY_WINDOW_MS = 6 * HOUR_MS;
 export const HISTORY_STEP_MS = 5 * 60_000;
 
 /** One row of the grid: a GPU (`node/index`), a node or a pool, with a value per step (null: no sample). */

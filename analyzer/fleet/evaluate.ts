@@ -18,9 +18,10 @@ import {
   type PoolHours,
   type TokenCost,
 } from "./utilization.js";
+import { HOUR_MS, DAY_MS } from "../../common/units.js";
 
 /** Windows the fleet figures are given over. */
-export const FLEET_WINDOWS_MS = { hour: 3_600_000, day: 86_400_000 } as const;
+export const FLEET_WINDOWS_MS = { hour: HOUR_MS, day: DAY_MS } as const;
 /**
  * Utilization is time-weighted in the store: `sum_over_time` and `count_over_time` of the activity
  * gauge, summed by (node, uuid), give each GPU's mean over the window (sum ÷ count: samples are

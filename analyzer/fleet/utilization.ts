@@ -16,6 +16,7 @@ import {
   type PoolHours,
   type TimeWindow,
 } from "./utilization-rollup.js";
+import { HOUR_MS } from "../../common/units.js";
 
 export type { FleetUtilization, PoolHours, TimeWindow, UtilizationRow } from "./utilization-rollup.js";
 
@@ -115,7 +116,7 @@ export function poolHoursAtTarget(
 ): PoolHours[] {
   const stalenessMs = options.stalenessMs ?? DEFAULT_STALENESS_MS;
   const target = options.targetRatio ?? 0.6;
-  const bucketMs = options.bucketMs ?? 3_600_000;
+  const bucketMs = options.bucketMs ?? HOUR_MS;
   const buckets = Math.max(0, Math.ceil((window.endMs - window.startMs) / bucketMs));
   const pools = new Map<string, PoolBuckets>();
   for (const gpu of series) {
@@ -278,7 +279,7 @@ export function gpuHoursByModel(
   gpus: readonly { readonly gpuModel: string }[],
   window: TimeWindow,
 ): Record<string, number> {
-  const hours = (window.endMs - window.startMs) / 3_600_000;
+  const hours = (window.endMs - window.startMs) / HOUR_MS;
   const byModel: Record<string, number> = {};
   for (const gpu of gpus) byModel[gpu.gpuModel] = (byModel[gpu.gpuModel] ?? 0) + hours;
   return byModel;

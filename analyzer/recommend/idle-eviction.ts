@@ -10,7 +10,7 @@ import type { IdleEvictionConfig } from "../../common/config/idle-eviction-confi
 import type { RuntimeMetadata } from "../fleet/runtime-metadata.js";
 import type { FleetReplica, FleetSnapshot } from "../fleet/snapshot.js";
 import { historyRequestsBetween, type IdleHistory } from "./idle-history.js";
-import { DAY_MS } from "../../common/units.js";
+import { SECOND_MS, MINUTE_MS, HOUR_MS, DAY_MS, GIB } from "../../common/units.js";
 
 export {
   DEFAULT_TIER_TTLS,
@@ -446,9 +446,9 @@ function freedCapacity(
 export function describeDuration(ms: number): string {
   const units = [
     ["d", DAY_MS],
-    ["h", 3_600_000],
-    ["m", 60_000],
-    ["s", 1_000],
+    ["h", HOUR_MS],
+    ["m", MINUTE_MS],
+    ["s", SECOND_MS],
   ] as const;
   const parts: string[] = [];
   let rest = Math.max(0, Math.floor(ms));
@@ -462,5 +462,5 @@ export function describeDuration(ms: number): string {
 }
 
 function describeBytes(bytes: number): string {
-  return `${Math.round((bytes / 1024 ** 3) * 10) / 10} GiB`;
+  return `${Math.round((bytes / GIB) * 10) / 10} GiB`;
 }

@@ -5,6 +5,7 @@
  */
 import type { FleetSnapshot } from "../fleet/snapshot.js";
 import type { ConsolidationPlan } from "./consolidation/index.js";
+import { GIB } from "../../common/units.js";
 
 /** Annotations the steps put on a pod before deleting it, so the move can be audited. */
 export const MOVE_ANNOTATIONS = {
@@ -57,7 +58,7 @@ export function kubernetesSteps(plan: ConsolidationPlan, snapshot: FleetSnapshot
     const pod = `-n ${shellWord(move.namespace)} ${shellWord(move.pod)}`;
     lines.push(
       "",
-      `# Step ${step}: replica ${move.replicaId} of ${move.model} (${move.tensorParallel} GPU(s), ${(move.memoryPerGpuBytes / 1024 ** 3).toFixed(1)} GiB each)`,
+      `# Step ${step}: replica ${move.replicaId} of ${move.model} (${move.tensorParallel} GPU(s), ${(move.memoryPerGpuBytes / GIB).toFixed(1)} GiB each)`,
       `#   from ${from}  ->  to ${to}`,
       `#   why: ${move.reason}`,
       `kubectl annotate pod ${pod} --overwrite ${MOVE_ANNOTATIONS.step}=${shellWord(step)} ${MOVE_ANNOTATIONS.node}=${shellWord(move.toNode)} ${MOVE_ANNOTATIONS.gpus}=${shellWord(move.toGpus.join(","))}`,

@@ -21,6 +21,7 @@ import {
 } from "./report-model.js";
 import { timeGrid } from "./time-grid.js";
 import { MAX_REPORT_WINDOW_MS, MIN_REPORT_WINDOW_MS } from "./report-window.js";
+import { DAY_MS } from "../../common/units.js";
 
 /** A quarter: the horizon of the forecast and of the buy/free plan. */
 export const QUARTER_DAYS = 91;
@@ -138,7 +139,7 @@ export async function buildReport(store: MetricStore, options: ReportOptions): P
     window: {
       from: new Date(grid.startMs).toISOString(),
       to: new Date(grid.endMs).toISOString(),
-      days: (grid.endMs - grid.startMs) / 86_400_000,
+      days: (grid.endMs - grid.startMs) / DAY_MS,
       stepSeconds: grid.stepMs / 1000,
     },
     days: grid.days,

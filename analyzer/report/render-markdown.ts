@@ -1,5 +1,6 @@
 import type { CapacityReport } from "./report-model.js";
 import { formatNumber, NO_RUNTIME_GAUGES, RUNTIME_CACHE_CAPTION, reportTables, type ReportTable } from "./tables.js";
+import { GIB } from "../../common/units.js";
 
 /** A Markdown cell: pipes and line breaks escaped. */
 function cell(text: string): string {
@@ -43,8 +44,8 @@ export function renderMarkdown(report: CapacityReport): string {
         rows: (report.fragmentation[report.fragmentation.length - 1]?.pools ?? []).map((p) => [
           p.pool,
           `${(p.fragmentationRatio * 100).toFixed(1)} %`,
-          `${(p.strandedBytes / 1024 ** 3).toFixed(1)} GiB`,
-          `${(p.freeBytes / 1024 ** 3).toFixed(1)} GiB`,
+          `${(p.strandedBytes / GIB).toFixed(1)} GiB`,
+          `${(p.freeBytes / GIB).toFixed(1)} GiB`,
           String(p.partiallyUsedGpus),
         ]),
       }),

@@ -9,6 +9,7 @@ import { buildReport } from "./build-report.js";
 import { renderReport, REPORT_FORMATS, reportContentType, type ReportFormat } from "./render.js";
 import type { CapacityReport } from "./report-model.js";
 import { parseReportWindow } from "./report-window.js";
+import { DAY_MS } from "../../common/units.js";
 
 /** What the route reads from the running analyzer. */
 export interface ReportRouteOptions {
@@ -26,7 +27,7 @@ export interface ReportRouteOptions {
   readonly computeCeilingRatio?: number;
 }
 
-const DEFAULT_SINCE_MS = 30 * 86_400_000;
+const DEFAULT_SINCE_MS = 30 * DAY_MS;
 
 /**
  * `GET /report?format=html|md|json&since=30d`: the capacity-planning report built from the

@@ -14,6 +14,7 @@ import { leValues } from "../../common/promql.js";
 import type { LabeledValue, MetricStore, QueryContext } from "../stores/metric-store.js";
 import type { Phase } from "./dominant-phase.js";
 import { listSlos, type SloConfig } from "../../common/slo/spec.js";
+import { HOUR_MS, DAY_MS } from "../../common/units.js";
 
 /** Increases of one histogram over one window, keyed by model (and le for buckets). */
 export interface WindowCounts {
@@ -63,7 +64,7 @@ export function recordedName(family: SloFamily): string {
 }
 
 /** Windows of at least a day are long: counted from recordings when present, refreshed less often. */
-export const LONG_WINDOW_MIN_MS = 86_400_000;
+export const LONG_WINDOW_MIN_MS = DAY_MS;
 
 /** The families an evaluation of `config` reads (TTFT only when a class has a TTFT SLO). */
 export function familiesOf(config: Pick<SloConfig, "classes">): SloFamily[] {
@@ -169,10 +170,9 @@ export async function countPhases(
   sources: Partial<Record<SloFamily, CountSource>>,
   context: QueryContext = {},
 ): Promise<PhaseBuckets> {
-  const hourMs = 3_600_000;
   const [queue, prefill, decode] = await Promise.all(
     (["queueBuckets", "prefillBuckets", "decodeBuckets"] as const).map((family) =>
-      countFamily(store, family, hourMs, atMs, sources[family] ?? "raw", context),
+      countFamily(store, family, HOUR_MS, atMs, sources[family] ?? "raw", context),
     ),
   );
   return { queue: byModel(queue ?? []), prefill: byModel(prefill ?? []), decode: byModel(decode ?? []) };

@@ -23,6 +23,7 @@ import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import { Gate } from "./gate.js";
 import type { QueryContext } from "./metric-store.js";
 import { toError } from "../../common/errors.js";
+import { MIB } from "../../common/units.js";
 
 /** Options of the Prometheus client. */
 export interface PrometheusClientOptions {
@@ -57,7 +58,7 @@ export interface PrometheusAnswer {
 }
 
 export const DEFAULT_MAX_CONCURRENT = 6;
-export const DEFAULT_MAX_ANSWER_BYTES = 32 * 1024 * 1024;
+export const DEFAULT_MAX_ANSWER_BYTES = 32 * MIB;
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 const RETRYABLE_CODES = new Set(["ECONNRESET", "EPIPE"]);
 

@@ -4,7 +4,7 @@ import { MemoryStore } from "../../analyzer/stores/memory-store.js";
 import type { AnalyzerConfig, Config } from "../../common/config/schema.js";
 import { METRICS } from "../../common/conventions.js";
 import { compileFleet } from "./fleet-model.js";
-import { DAY_MS } from "../../common/units.js";
+import { HOUR_MS, DAY_MS } from "../../common/units.js";
 import { writeHistory, type MetricSink } from "./history.js";
 import { DEFAULT_SCENARIO, type Scenario } from "./scenario.js";
 import { storeSink } from "./store-sink.js";
@@ -18,7 +18,7 @@ export interface SimulatedHistory {
 }
 
 /** The last hours of the simulated history keep every series (the analyzer's evaluation at the end reads phases and energy over 1 h). */
-const RECENT_MS = 2 * 3_600_000;
+const RECENT_MS = 2 * HOUR_MS;
 
 /**
  * The series the report reads over its whole window: requests, tokens, the SLO histograms

@@ -1,6 +1,7 @@
 import { z } from "zod";
+import { SECOND_MS, MINUTE_MS, HOUR_MS, DAY_MS } from "../units.js";
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const UNIT_MS: Record<string, number> = { ms: 1, s: SECOND_MS, m: MINUTE_MS, h: HOUR_MS, d: DAY_MS };
 
 /**
  * The longest delay a Node.js timer keeps: 2³¹ − 1 ms (about 24.8 days). A longer one is set to
@@ -27,10 +28,10 @@ export function parseDurationMs(text: string): number | undefined {
 /** Formats milliseconds as the shortest duration string parseDurationMs reads back. */
 export function formatDurationMs(ms: number): string {
   for (const [unit, size] of [
-    ["d", 86_400_000],
-    ["h", 3_600_000],
-    ["m", 60_000],
-    ["s", 1_000],
+    ["d", DAY_MS],
+    ["h", HOUR_MS],
+    ["m", MINUTE_MS],
+    ["s", SECOND_MS],
   ] as const) {
     if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
   }

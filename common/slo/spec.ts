@@ -3,6 +3,7 @@ import { parseDurationMs } from "../config/duration.js";
 import { BoundedRegExp, safeRegexSource } from "../config/safe-regex.js";
 import { METRICS } from "../conventions.js";
 import { longestWindowMs } from "./windows.js";
+import { DAY_MS } from "../units.js";
 
 /**
  * The SLO configuration (YAML): model classes, each matched by model name or pod label and carrying
@@ -177,7 +178,7 @@ export const sloConfigSchema = z
       ctx.addIssue({
         code: "custom",
         path: ["period"],
-        message: `must be at least the longest burn-rate window (${longestWindowMs() / 86_400_000}d)`,
+        message: `must be at least the longest burn-rate window (${longestWindowMs() / DAY_MS}d)`,
       });
     }
     const seen = new Set<string>();

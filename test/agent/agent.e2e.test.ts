@@ -12,8 +12,8 @@ import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { apiPod, FakeKubeApi, FakeKubelet, kubeletPod } from "../fixtures/fake-kubelet.js";
+import { GIB } from "../../common/units.js";
 
-const GIB = 1024 ** 3;
 let libs: FakeNvmlLibraries;
 let agent: AgentProcess | undefined;
 

@@ -10,8 +10,8 @@ import { startAgentProcess } from "../fixtures/agent-process.js";
 import { golden } from "../fixtures/golden.js";
 import { gpu, NO_GPM, scenarioFile } from "../fixtures/nvml-scenario.js";
 import { valueOf } from "../fixtures/exposition.js";
+import { GIB } from "../../common/units.js";
 
-const GIB = 1024 ** 3;
 let libs: FakeNvmlLibraries;
 
 beforeAll(async () => {

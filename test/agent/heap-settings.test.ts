@@ -15,9 +15,9 @@ import { describe, expect, it } from "vitest";
 import { earlyAgentHeapMode } from "../../agent/heap-settings.js";
 import { loadConfig } from "../../common/config/load.js";
 import { projectPath } from "../../common/paths.js";
+import { MIB } from "../../common/units.js";
 
 const run = promisify(execFile);
-const MIB = 1024 * 1024;
 
 /**
  * New space size, bytes, after allocating ~200 MB of small objects that die young, in a process that

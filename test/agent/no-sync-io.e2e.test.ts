@@ -25,9 +25,9 @@ import type { GuardReport } from "../fixtures/sync-io-guard.js";
 import { buildFakeNvml } from "../setup/build-fake-nvml.js";
 import { encodeSpanBatch, postSpans } from "../reliability/span-load.js";
 import { rawExport, rawGrpcClient } from "./receivers/grpc-client.js";
+import { GIB } from "../../common/units.js";
 
 const GUARD = projectPath("dist/test/fixtures/sync-io-guard.js");
-const GIB = 1024 ** 3;
 const execFileAsync = promisify(execFile);
 
 const reportSchema = z.object({

@@ -6,9 +6,9 @@ import { describe, expect, it } from "vitest";
 import { APPLICATION_XIDS, CRITICAL_XIDS, WARNING_XIDS } from "../../alerts/health-rules.js";
 import { ALERTS, METRICS } from "../../common/conventions.js";
 import { expectedAlert, runPromtoolTests, seriesOf, type TestGroup } from "./promtool.js";
+import { GIB } from "../../common/units.js";
 
 const GPU_MODEL = "NVIDIA H100 80GB HBM3";
-const GIB = 1024 ** 3;
 
 function gpuLabels(gpu: number, node = "gpu-node-1"): Record<string, string> {
   return { node, gpu: String(gpu), uuid: `GPU-${gpu}`, gpu_model: GPU_MODEL };

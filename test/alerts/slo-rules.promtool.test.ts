@@ -12,8 +12,8 @@ import { classOf, DEFAULT_SLO_CONFIG } from "../../common/slo/spec.js";
 import { BURN_WINDOWS, detectionTimeMs, resetTimeMs, type BurnWindow } from "../../common/slo/windows.js";
 import { ALERTS, METRICS } from "../../common/conventions.js";
 import { expectedAlert, minutes, runPromtoolTests, seriesOf, type ExprTest, type TestGroup } from "./promtool.js";
+import { MINUTE_MS } from "../../common/units.js";
 
-const MINUTE_MS = 60_000;
 const PERIOD_MS = DEFAULT_SLO_CONFIG.periodMs;
 const MODEL = "llama-3-8b";
 const SEVEN_B = classOf(DEFAULT_SLO_CONFIG, MODEL);

@@ -21,8 +21,7 @@ import {
   WRONG_TOKEN,
 } from "../reliability/abuse-harness.js";
 import type { BenchRow } from "./table.js";
-
-const MIB = 1024 * 1024;
+import { MIB } from "../../common/units.js";
 
 /** One flood against its own agent: `run` gets the agent's OTLP addresses. */
 interface Flood {

@@ -25,8 +25,8 @@ import type { NvmlSampleRaw } from "../../agent/nvml/types.js";
 import { buildFakeNvml } from "../setup/build-fake-nvml.js";
 import { gpu, scenarioFile } from "../fixtures/nvml-scenario.js";
 import { median, type BenchRow } from "./table.js";
+import { GIB } from "../../common/units.js";
 
-const GIB = 1024 ** 3;
 const ROUNDS = 3_000;
 
 function cpuMicros(fn: () => void): number {

@@ -27,8 +27,8 @@ import { otlpConfigSchema } from "../../common/config/schema.js";
 import { silentLogger } from "../../common/log.js";
 import type { LoadMessage, LoadReport, ReadyMessage } from "./otlp-ingest-client.js";
 import { percentile, renderTable, type BenchRow } from "./table.js";
+import { MIB } from "../../common/units.js";
 
-const MIB = 1024 * 1024;
 const TARGET_SPANS_PER_SECOND = 50_000;
 const TARGET_P99_MS = 50;
 const TARGET_PEAK_RSS_MIB = 256;

@@ -38,6 +38,7 @@ import {
   usableMemoryBytes,
   type ConsolidationConfig,
 } from "../../analyzer/recommend/constraints.js";
+import { GIB } from "../../common/units.js";
 
 export interface MilpModel {
   readonly lp: string;
@@ -76,8 +77,6 @@ function combinations<T>(items: readonly T[], k: number): T[][] {
   pick(0, []);
   return out;
 }
-
-const GIB = 1024 ** 3;
 
 /** Builds the MILP of consolidating `snapshot` under `config`. Memory is in GiB in the LP text. */
 export function buildConsolidationMilp(snapshot: FleetSnapshot, config: ConsolidationConfig): MilpModel {

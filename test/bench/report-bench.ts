@@ -15,8 +15,8 @@ import { evaluateOnce } from "../../analyzer/service.js";
 import { simulatedHistory } from "../../cli/simulate/simulated-history.js";
 import { configSchema } from "../../common/config/schema.js";
 import { renderTable, type BenchRow } from "./table.js";
+import { DAY_MS } from "../../common/units.js";
 
-const DAY_MS = 86_400_000;
 const MODEL_TARGET_MS = 5_000;
 const TOTAL_TARGET_MS = 30_000;
 

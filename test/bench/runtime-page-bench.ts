@@ -26,8 +26,8 @@ import { projectPath } from "../../common/paths.js";
 import type { ChildResult } from "./runtime-page-child.js";
 import { hostileVllmPage, tritonManyModelsPage, vllmDataParallelPage } from "./runtime-page-shapes.js";
 import type { BenchRow } from "./table.js";
+import { MIB } from "../../common/units.js";
 
-const MIB = 2 ** 20;
 const HOSTILE_MODELS = 100_000;
 /** Hostile pages by model count, 0.1 to 16.5 MiB. */
 const SIZES = [1_000, 10_000, 50_000, 100_000, 130_000];

@@ -13,6 +13,7 @@ import { RuntimeScraper } from "../../agent/collectors/runtimes/runtime-scraper.
 import { registerRuntimeMetrics } from "../../agent/exporters/runtime-metrics.js";
 import { agentConfigSchema } from "../../common/config/schema.js";
 import { silentLogger } from "../../common/log.js";
+import { MIB } from "../../common/units.js";
 
 /** What one child measured. */
 export interface ChildResult {
@@ -30,7 +31,6 @@ export interface ChildResult {
   readonly retainedRssGrowthMiB: number;
 }
 
-const MIB = 2 ** 20;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The longest stalls a probe saw: wall time, and the part of it the process spent on a core. */

@@ -25,8 +25,7 @@ import type { ChildEvaluation } from "./scale/analyzer-child.js";
 import { scaleData } from "./scale/backfill.js";
 import { END_MS, MINUTE_MS } from "./scale/scale-fleet.js";
 import { median, percentile, type BenchRow } from "./table.js";
-
-const MIB = 2 ** 20;
+import { MIB } from "../../common/units.js";
 
 interface Targets {
   readonly fullWallMs: number;

@@ -26,8 +26,8 @@ import { startPrometheus, type PrometheusServer } from "../fixtures/prometheus-s
 import { runtimeResource, vllmRawSpan } from "../fixtures/spans.js";
 import { buildFakeNvml } from "../setup/build-fake-nvml.js";
 import { dataPanels, substitute, type DashboardJson, type Substitution } from "./dashboard-json.js";
+import { GIB } from "../../common/units.js";
 
-const GIB = 1024 ** 3;
 const SCRAPE_SECONDS = 20;
 const dashboards = generateDashboards(dashboardOptionsOf(configSchema.parse({}))).map(
   (f) => JSON.parse(f.content) as DashboardJson,

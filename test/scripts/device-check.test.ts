@@ -9,9 +9,9 @@ import { beforeAll, expect, it } from "vitest";
 import { projectPath } from "../../common/paths.js";
 import { buildFakeNvml, type FakeNvmlLibraries } from "../setup/build-fake-nvml.js";
 import { gpu, NO_GPM, scenarioFile } from "../fixtures/nvml-scenario.js";
+import { GIB } from "../../common/units.js";
 
 const run = promisify(execFile);
-const GIB = 1024 ** 3;
 let libs: FakeNvmlLibraries;
 
 beforeAll(async () => {

@@ -4,6 +4,7 @@ import * as https from "node:https";
 import { z } from "zod";
 import type { PodsConfig } from "../../../common/config/schema.js";
 import { errorMessage, wrapError } from "../../../common/errors.js";
+import { MIB } from "../../../common/units.js";
 
 /** One pod on this node as the Kubernetes API describes it; only what attribution needs. */
 export interface KubePod {
@@ -36,7 +37,7 @@ export interface KubeApiTarget {
 }
 
 /** A pod list bigger than this is refused rather than buffered (a node holds at most a few hundred pods). */
-const MAX_BODY_BYTES = 64 * 1024 * 1024;
+const MAX_BODY_BYTES = 64 * MIB;
 
 const containerStatusSchema = z.object({ name: z.string(), containerID: z.string().optional() });
 

@@ -7,6 +7,7 @@ import {
   LIST_POD_RESOURCES_PATH,
 } from "./pod-resources-codec.js";
 import type { PodResourcesEntry } from "./pod-resources-entry.js";
+import { MIB } from "../../../common/units.js";
 
 export type { ContainerDeviceEntry, ContainerResourcesEntry, PodResourcesEntry } from "./pod-resources-entry.js";
 
@@ -15,7 +16,7 @@ export type { ContainerDeviceEntry, ContainerResourcesEntry, PodResourcesEntry }
  * 4 MiB default to 16 MiB for the same reason (`defaultPodResourcesMaxSize` in
  * k8s.io/kubernetes/pkg/kubelet/apis/podresources/client.go).
  */
-const MAX_RECEIVE_BYTES = 16 * 1024 * 1024;
+const MAX_RECEIVE_BYTES = 16 * MIB;
 
 /**
  * Calls `/v1.PodResourcesLister/List` on the kubelet socket at `socketPath` with a deadline of

@@ -6,9 +6,10 @@ import type { Logger } from "../../../common/log.js";
 import type { KubeApiTarget } from "../pods/kube-pods.js";
 import { createPageAgents, fetchPage } from "./fetch-page.js";
 import type { RuntimeTarget } from "./runtime-target.js";
+import { MIB } from "../../../common/units.js";
 
 /** A pod list bigger than this is refused (a node holds at most a few hundred pods). */
-const MAX_LIST_BYTES = 64 * 1024 * 1024;
+const MAX_LIST_BYTES = 64 * MIB;
 
 const stringMap = z.record(z.string(), z.string()).nullish();
 

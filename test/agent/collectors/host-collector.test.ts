@@ -22,9 +22,7 @@ import {
 } from "../../../agent/collectors/host-proc.js";
 import type { HostConfig } from "../../../common/config/schema.js";
 import { projectPath } from "../../../common/paths.js";
-
-const GiB = 1024 ** 3;
-const KiB = 1024;
+import { GIB, KIB } from "../../../common/units.js";
 
 /** A file of test/fixtures/proc (prometheus/procfs test data; see the README there). */
 function fixture(name: string): string {
@@ -86,12 +84,12 @@ describe("/proc parsers on procfs's fixtures", () => {
 
   it("/proc/meminfo: MemAvailable when the kernel has it, else free + buffers + cache (the fixture predates 3.14)", () => {
     expect(parseMeminfo(FIXTURE_FILES.meminfo)).toEqual({
-      totalBytes: 15666184 * KiB,
-      availableBytes: (440324 + 1020128 + 12007640) * KiB,
+      totalBytes: 15666184 * KIB,
+      availableBytes: (440324 + 1020128 + 12007640) * KIB,
     });
     expect(parseMeminfo("MemTotal: 1000 kB\nMemFree: 10 kB\nMemAvailable: 600 kB\n")).toEqual({
-      totalBytes: 1000 * KiB,
-      availableBytes: 600 * KiB,
+      totalBytes: 1000 * KIB,
+      availableBytes: 600 * KIB,
     });
     expect(() => parseMeminfo("MemFree: 10 kB\n")).toThrow(/no MemTotal/);
   });
@@ -187,7 +185,7 @@ function failed(reason: unknown): PromiseRejectedResult {
   return { status: "rejected", reason };
 }
 
-const SIZE: FsSize = { bsize: 4096, blocks: (100 * GiB) / 4096, bavail: (40 * GiB) / 4096 };
+const SIZE: FsSize = { bsize: 4096, blocks: (100 * GIB) / 4096, bavail: (40 * GIB) / 4096 };
 
 /** Readings of the fixture host, the model path on its root (/dev/sda1, 8:1), with fields overridden per test. */
 function readings(over: Partial<HostReadings> = {}, files: Partial<HostReadings["files"]> = {}): HostReadings {
@@ -224,12 +222,12 @@ describe("toHostSample", () => {
       cpuUtilization: 0.25,
       cpuCores: 8,
       load: { m1: 0.02, m5: 0.04, m15: 0.05 },
-      memory: { totalBytes: 15666184 * KiB, availableBytes: (440324 + 1020128 + 12007640) * KiB },
+      memory: { totalBytes: 15666184 * KIB, availableBytes: (440324 + 1020128 + 12007640) * KIB },
       volume: {
         path: "/models",
         mount: "/",
-        sizeBytes: 100 * GiB,
-        freeBytes: 40 * GiB,
+        sizeBytes: 100 * GIB,
+        freeBytes: 40 * GIB,
         device: "sda1",
         readBytes: 2000 * 512,
         writtenBytes: 0,
@@ -292,7 +290,7 @@ describe("toHostSample", () => {
   it("an unreadable /proc/diskstats keeps the volume sizes but drops the I/O counters and their device", () => {
     const { sample, errors } = toHostSample(readings({}, { diskstats: failed(new Error("ENOENT")) }));
     expect(errors.map((e) => e.message)).toEqual(["host: /proc/diskstats: ENOENT"]);
-    expect(sample.volume).toEqual({ path: "/models", mount: "/", sizeBytes: 100 * GiB, freeBytes: 40 * GiB });
+    expect(sample.volume).toEqual({ path: "/models", mount: "/", sizeBytes: 100 * GIB, freeBytes: 40 * GIB });
   });
 
   it("an unreadable /proc/net/dev gives an empty interface list and one error", () => {
@@ -363,7 +361,7 @@ describe("createHostCollector", () => {
     await new Promise((resolve) => setImmediate(resolve));
     const third = await collector.collect();
     expect(third.errors).toEqual([]);
-    expect(third.samples[0]?.volume?.sizeBytes).toBe(100 * GiB);
+    expect(third.samples[0]?.volume?.sizeBytes).toBe(100 * GIB);
     expect(calls).toBe(2);
   });
 

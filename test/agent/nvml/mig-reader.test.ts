@@ -7,8 +7,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { NvmlReader } from "../../../agent/nvml/nvml-reader.js";
 import { gpu, RELOAD_WAIT_MS, type GpuSettings } from "../../fixtures/nvml-scenario.js";
 import { byIndex, GPM_WAIT_MS, openSession, sleep } from "./nvml-test-session.js";
+import { GIB } from "../../../common/units.js";
 
-const GIB = 1024 ** 3;
 let reader: NvmlReader | undefined;
 
 afterEach(() => {

@@ -8,8 +8,8 @@ import { NvmlReader } from "../../../agent/nvml/nvml-reader.js";
 import type { GpuRaw } from "../../../agent/nvml/types.js";
 import { buildFakeNvml, type FakeNvmlLibraries } from "../../setup/build-fake-nvml.js";
 import { gpu, RELOAD_WAIT_MS, scenarioFile, type ScenarioSettings } from "../../fixtures/nvml-scenario.js";
+import { GIB } from "../../../common/units.js";
 
-const GIB = 1024 ** 3;
 let libs: FakeNvmlLibraries;
 let reader: NvmlReader | undefined;
 const loaded: NvmlLibrary[] = [];

@@ -7,8 +7,8 @@ import { NvmlReturn } from "../../../agent/nvml/nvml-abi.js";
 import type { NvmlReader } from "../../../agent/nvml/nvml-reader.js";
 import { gpu } from "../../fixtures/nvml-scenario.js";
 import { openSession } from "./nvml-test-session.js";
+import { GIB } from "../../../common/units.js";
 
-const GIB = 1024 ** 3;
 const PROCS = [
   [101, 3 * GIB],
   [202, 5 * GIB],

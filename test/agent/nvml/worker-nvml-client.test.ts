@@ -11,8 +11,8 @@ import { WorkerNvmlClient } from "../../../agent/nvml/worker-nvml-client.js";
 import { gpu, scenarioFile, type ScenarioSettings } from "../../fixtures/nvml-scenario.js";
 import { waitFor } from "../../fixtures/wait.js";
 import { buildFakeNvml, type FakeNvmlLibraries } from "../../setup/build-fake-nvml.js";
+import { GIB } from "../../../common/units.js";
 
-const GIB = 1024 ** 3;
 let libs: FakeNvmlLibraries;
 let client: WorkerNvmlClient | undefined;
 

@@ -16,9 +16,8 @@ import { idleEvictionConfigSchema } from "../../../common/config/idle-eviction-c
 import { historyRequestsBetween, loadIdleHistory } from "../../../analyzer/recommend/idle-history.js";
 import { MemoryStore } from "../../../analyzer/stores/memory-store.js";
 import { METRICS } from "../../../common/conventions.js";
+import { MINUTE_MS, DAY_MS } from "../../../common/units.js";
 
-const MINUTE_MS = 60_000;
-const DAY_MS = 86_400_000;
 const AT_MS = Date.UTC(2026, 2, 9, 9, 0);
 const CONFIG = idleEvictionConfigSchema.parse({});
 

@@ -13,8 +13,8 @@ import { startAgentProcess, type AgentProcess } from "../../fixtures/agent-proce
 import { valueOf } from "../../fixtures/exposition.js";
 import { gpu, NO_GPM, scenarioFile } from "../../fixtures/nvml-scenario.js";
 import { buildFakeNvml } from "../../setup/build-fake-nvml.js";
+import { GIB } from "../../../common/units.js";
 
-const GIB = 1024 ** 3;
 let agent: AgentProcess | undefined;
 
 beforeAll(async () => {

@@ -25,9 +25,8 @@ import {
   startPrometheus,
   type PrometheusServer,
 } from "../../fixtures/prometheus-server.js";
+import { MINUTE_MS, HOUR_MS } from "../../../common/units.js";
 
-const MINUTE_MS = 60_000;
-const HOUR_MS = 60 * MINUTE_MS;
 const START_MS = Date.UTC(2024, 3, 1);
 const STEP_MS = 30_000;
 const END_MS = START_MS + 4 * HOUR_MS;

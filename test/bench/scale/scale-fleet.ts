@@ -9,6 +9,7 @@
  * of its rate since its pod started (monotone, reset at each rollout as a new series).
  */
 import { createRandom, hashSeed } from "../../../cli/simulate/random.js";
+import { GIB } from "../../../common/units.js";
 
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 60 * MINUTE_MS;
@@ -66,7 +67,6 @@ export interface ScaleFleet {
   readonly replicas: readonly ScaleReplica[];
 }
 
-const GIB = 1024 ** 3;
 const GPU_TYPES = [
   { model: "NVIDIA H100 80GB HBM3", memoryBytes: 80 * GIB, nvlinks: 18 },
   { model: "NVIDIA A100-SXM4-80GB", memoryBytes: 80 * GIB, nvlinks: 12 },

@@ -8,8 +8,8 @@ import {
 import { simulationClock } from "../../../cli/simulate/clock.js";
 import { compileFleet, gpuEnergyJoules, gpuStateAt, type SimGpu } from "../../../cli/simulate/fleet-model.js";
 import { DEFAULT_SCENARIO } from "../../../cli/simulate/scenario.js";
+import { GIB } from "../../../common/units.js";
 
-const GIB = 1024 ** 3;
 const ORIGIN = Date.UTC(2024, 5, 1, 14);
 const fleet = compileFleet(DEFAULT_SCENARIO, { originMs: ORIGIN });
 
