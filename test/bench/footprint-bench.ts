@@ -381,7 +381,7 @@ export async function roundCostLadder(library: string, seconds: number, warmupSe
     ...NATIVE_PROBES.map((native) => ({ key: `native-${native}` as const, kind: { native, program } })),
   ];
   const probes = kinds.map(({ key, kind }) => ({
-    rung: key,
+    key,
     fast: startProbe(kind, 100, library, file.path),
     slow: startProbe(kind, 1000, library, file.path),
   }));
@@ -401,7 +401,7 @@ export async function roundCostLadder(library: string, seconds: number, warmupSe
       const [b, a] = [before[i], after[i]];
       if (!b || !a) return;
       const extra = a.fast.rounds - b.fast.rounds - (a.slow.rounds - b.slow.rounds);
-      perRound.set(probe.rung, ((a.fast.cpu - b.fast.cpu - (a.slow.cpu - b.slow.cpu)) / extra) * 1e6);
+      perRound.set(probe.key, ((a.fast.cpu - b.fast.cpu - (a.slow.cpu - b.slow.cpu)) / extra) * 1e6);
     });
     return perRound;
   } finally {

@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { buildCProgram, buildFakeNvml } from "../setup/build-fake-nvml.js";
 import { gpu, scenarioFile } from "../fixtures/nvml-scenario.js";
-import { threadRuntimeSeconds } from "./proc-stat.js";
+import { runtimeSeconds } from "./proc-stat.js";
 
 /**
  * Runs the probe for about `ms`, then asks for its rounds; resolves with them, its run time and the
@@ -28,7 +28,7 @@ async function roundsAfter(
   try {
     await new Promise((resolve) => setTimeout(resolve, ms));
     if (child.exitCode !== null) throw new Error(`probe exited with ${child.exitCode}: ${stderr}`);
-    const runtime = [...(await threadRuntimeSeconds(child.pid as number)).values()].reduce((a, b) => a + b, 0);
+    const runtime = await runtimeSeconds(child.pid as number);
     const line = new Promise<string>((resolve) =>
       child.stdout.setEncoding("utf8").once("data", (chunk: string) => resolve(chunk)),
     );

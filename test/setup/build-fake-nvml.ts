@@ -20,8 +20,9 @@ const SOURCE_DIR = path.join(REPO_ROOT, "test/fixtures/fake-nvml");
 /** The translation unit; it #includes the other `fake-nvml-*.c` files of its folder. */
 const SOURCE = path.join(SOURCE_DIR, "fake-nvml.c");
 const LIBRARY_NAME = "libnvidia-ml.so.1";
-const WARNINGS = ["-O2", "-Wall", "-Wextra", "-Werror"] as const;
-const CFLAGS = ["-shared", "-fPIC", ...WARNINGS, "-pthread"] as const;
+/** Optimised, and every warning an error: for the fake library and the benchmarks' programs alike. */
+const STRICT_FLAGS = ["-O2", "-Wall", "-Wextra", "-Werror"] as const;
+const CFLAGS = ["-shared", "-fPIC", ...STRICT_FLAGS, "-pthread"] as const;
 
 /** Where callers put the libraries by default (gitignored). */
 export const DEFAULT_FAKE_NVML_DIR = "test/artifacts/fake-nvml";
@@ -69,11 +70,16 @@ async function compile(
   }
 }
 
-async function buildIfStale(output: string, defines: readonly string[], sourceMtime: number): Promise<string> {
+/** Compiles unless `output` is newer than `sourceMtime` (the newest of the sources it is built from). */
+async function buildIfStale(
+  source: string,
+  output: string,
+  flags: readonly string[],
+  sourceMtime: number,
+  libs: readonly string[] = [],
+): Promise<string> {
   const built = await mtimeMs(output);
-  if (built === undefined || built <= sourceMtime) {
-    await compile(SOURCE, output, [...CFLAGS, ...defines]);
-  }
+  if (built === undefined || built <= sourceMtime) await compile(source, output, flags, libs);
   return output;
 }
 
@@ -97,8 +103,8 @@ export async function buildFakeNvml(outDir: string = DEFAULT_FAKE_NVML_DIR): Pro
     throw new Error(`fake NVML source not found: ${SOURCE}`);
   }
   const [full, old] = await Promise.all([
-    buildIfStale(path.join(root, LIBRARY_NAME), [], sourceMtime),
-    buildIfStale(path.join(root, "old", LIBRARY_NAME), ["-DFAKE_NVML_OLD_DRIVER"], sourceMtime),
+    buildIfStale(SOURCE, path.join(root, LIBRARY_NAME), CFLAGS, sourceMtime),
+    buildIfStale(SOURCE, path.join(root, "old", LIBRARY_NAME), [...CFLAGS, "-DFAKE_NVML_OLD_DRIVER"], sourceMtime),
   ]);
   return { full, old };
 }
@@ -112,7 +118,5 @@ export async function buildCProgram(source: string): Promise<string> {
   const sourceMtime = await mtimeMs(absolute);
   if (sourceMtime === undefined) throw new Error(`C source not found: ${absolute}`);
   const output = path.join(REPO_ROOT, "test/artifacts/bin", path.basename(absolute, ".c"));
-  const built = await mtimeMs(output);
-  if (built === undefined || built <= sourceMtime) await compile(absolute, output, WARNINGS, ["-ldl"]);
-  return output;
+  return buildIfStale(absolute, output, STRICT_FLAGS, sourceMtime, ["-ldl"]);
 }
